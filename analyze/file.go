@@ -1,0 +1,143 @@
+package analyze
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// Save writes the recording as JSON; a name ending in .gz is gzipped.
+func Save(path string, rec *Recording) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("writing recording: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("writing recording %s: %w", path, cerr)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<16)
+	var w io.Writer = bw
+	var zw *gzip.Writer
+	if strings.HasSuffix(path, ".gz") {
+		zw = gzip.NewWriter(bw)
+		w = zw
+	}
+	if err := Encode(w, rec); err != nil {
+		return fmt.Errorf("writing recording %s: %w", path, err)
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return fmt.Errorf("writing recording %s: %w", path, err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing recording %s: %w", path, err)
+	}
+	return nil
+}
+
+// Encode writes rec as JSON, stamping the format and schema.
+func Encode(w io.Writer, rec *Recording) error {
+	rec.Format = FormatName
+	rec.Schema = SchemaVersion
+	enc := json.NewEncoder(w)
+	return enc.Encode(rec)
+}
+
+// Load reads a recording written by Save (gzipped or not).
+func Load(path string) (*Recording, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading recording: %w", err)
+	}
+	defer f.Close()
+	rec, err := Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rec, nil
+}
+
+// Decode reads a recording and rejects what is not one, is truncated or
+// corrupt, or was written by a newer spawntrace.
+func Decode(r io.Reader) (*Recording, error) {
+	br := bufio.NewReader(r)
+	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("corrupt gzip recording: %w", err)
+		}
+		defer zr.Close()
+		br = bufio.NewReader(zr)
+	}
+	// The header first, so a newer schema is named as such rather than
+	// reported as whatever field it changed.
+	var raw json.RawMessage
+	dec := json.NewDecoder(br)
+	if err := dec.Decode(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("empty file: not a spawntrace recording")
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, errors.New("truncated recording (unexpected end of data)")
+		}
+		return nil, fmt.Errorf("corrupt recording: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("corrupt recording: data after the end of the recording")
+	}
+	var head struct {
+		Format string `json:"format"`
+		Schema int    `json:"schema"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, fmt.Errorf("not a spawntrace recording: %w", err)
+	}
+	if head.Format != FormatName {
+		return nil, fmt.Errorf("not a spawntrace recording (format %q)", head.Format)
+	}
+	if head.Schema > SchemaVersion {
+		return nil, fmt.Errorf("recording schema %d is newer than this spawntrace reads (%d): upgrade spawntrace", head.Schema, SchemaVersion)
+	}
+	if head.Schema < 1 {
+		return nil, fmt.Errorf("recording schema %d is not valid", head.Schema)
+	}
+	var rec Recording
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return nil, fmt.Errorf("corrupt recording: %w", err)
+	}
+	if err := rec.validate(); err != nil {
+		return nil, fmt.Errorf("corrupt recording: %w", err)
+	}
+	return &rec, nil
+}
+
+// validate catches values no tracer writes, so reports never see them.
+func (rec *Recording) validate() error {
+	if rec.EndMonoNs < rec.StartMonoNs {
+		return fmt.Errorf("end time %d before start time %d", rec.EndMonoNs, rec.StartMonoNs)
+	}
+	for i, ev := range rec.Events {
+		if ev.Kind == 0 {
+			return fmt.Errorf("event %d: no kind", i)
+		}
+		if ev.Kind == tracer.KindSyscall && (ev.Nr < 0 || ev.Nr >= 1024) {
+			return fmt.Errorf("event %d: syscall number %d out of range", i, ev.Nr)
+		}
+	}
+	for i, s := range rec.Syscalls {
+		if s.Errors > s.Calls {
+			return fmt.Errorf("syscall row %d (%s): %d errors out of %d calls", i, s.Name, s.Errors, s.Calls)
+		}
+	}
+	return nil
+}

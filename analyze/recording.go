@@ -1,0 +1,58 @@
+// Package analyze turns what the tracer saw into a Recording and computes
+// what the reports show. Pure Go: it needs no root and no kernel.
+package analyze
+
+import (
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// SchemaVersion is the recording format this build writes and the newest it reads.
+const SchemaVersion = 1
+
+// FormatName marks a file as a spawntrace recording.
+const FormatName = "spawntrace-recording"
+
+// Host holds the facts of the machine a recording was made on.
+type Host struct {
+	Hostname      string `json:"hostname"`
+	KernelRelease string `json:"kernel_release"`
+	Machine       string `json:"machine"` // uname -m
+	CPUs          int    `json:"cpus"`
+	MemBytes      uint64 `json:"mem_bytes"`
+	PageBytes     int    `json:"page_bytes"`
+}
+
+// SyscallStat is one row of the per-syscall totals of the whole tree.
+type SyscallStat struct {
+	Nr     int    `json:"nr"`
+	Name   string `json:"name"`
+	Calls  uint64 `json:"calls"`
+	Errors uint64 `json:"errors"`
+	TimeNs uint64 `json:"time_ns"` // wall time, summed over calls
+}
+
+// Recording is everything one run saw; saved as versioned JSON, it is the
+// unit that moves between hosts.
+type Recording struct {
+	Format  string `json:"format"`
+	Schema  int    `json:"schema"`
+	Version string `json:"spawntrace_version"`
+	Host    Host   `json:"host"`
+
+	Command   []string `json:"command,omitempty"`    // the workload, when spawntrace started it
+	AttachPid int      `json:"attach_pid,omitempty"` // -p PID
+	// StartUnixNs is when tracing began; MonoToUnixNs added to an event's
+	// CLOCK_MONOTONIC time gives Unix time.
+	StartUnixNs  int64  `json:"start_unix_ns"`
+	MonoToUnixNs int64  `json:"mono_to_unix_ns"`
+	StartMonoNs  uint64 `json:"start_mono_ns"`
+	EndMonoNs    uint64 `json:"end_mono_ns"`
+	// ExitStatus is the workload's, as spawntrace returned it (128+N when
+	// killed by signal N); -1 when attached with -p.
+	ExitStatus int `json:"exit_status"`
+
+	Probes   []tracer.Probe `json:"probes"`
+	Syscalls []SyscallStat  `json:"syscalls"`
+	Events   []tracer.Event `json:"events"`
+	Lost     tracer.Lost    `json:"lost"`
+}

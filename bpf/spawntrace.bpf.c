@@ -1,0 +1,458 @@
+//go:build ignore
+
+/* spawntrace kernel side: follows one process tree, aggregates every syscall
+ * of it in the kernel and sends one detailed event per spawn-related call. */
+#include <linux/bpf.h>
+#include <stdbool.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "kernel_types.h"
+#include "spawntrace.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set before load. launcher_tgid is spawntrace itself: its first child
+ * process (the workload) is tracked from birth, in the pending state. */
+const volatile __u32 launcher_tgid = 0;
+
+#define NR_CLONE 56
+#define NR_FORK 57
+#define NR_VFORK 58
+#define NR_EXECVE 59
+#define NR_EXECVEAT 322
+#define NR_CLONE3 435
+#define NR_SOCKETPAIR 53
+
+/* tracked: tgid -> state. PENDING is the workload between its birth and its
+ * first execve: strace starts there too, so its pre-exec setup is not counted. */
+#define TRACK_ACTIVE 1
+#define TRACK_PENDING 2
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} tracked SEC(".maps");
+
+/* One-element switch: 1 while spawntrace is starting the workload. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} launch_armed SEC(".maps");
+
+struct inflight {
+	__u64 ts_ns;
+	__u64 nr;
+};
+
+/* tid -> the syscall it is in (for the per-syscall totals). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+struct spawn_slot {
+	__u64 ts_ns;
+	__u64 nr;
+	__u64 args[6];
+	struct clone3_args c3;
+};
+
+/* tid -> the spawn-related syscall it is in, with its arguments. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct spawn_slot);
+} spawn_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_SYSCALLS);
+	__type(key, __u32);
+	__type(value, struct syscall_stat);
+} syscall_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LOST_KINDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* Size set from user space before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24);
+} events SEC(".maps");
+
+/* Forces bpf2go to emit the Go types of these structs. */
+const struct event *unused_event __attribute__((unused));
+const struct syscall_stat *unused_stat __attribute__((unused));
+
+struct syscall_enter_ctx {
+	__u64 common;
+	long nr;
+	unsigned long args[6];
+};
+
+struct syscall_exit_ctx {
+	__u64 common;
+	long nr;
+	long ret;
+};
+
+static __always_inline void count_lost(__u32 kind)
+{
+	__u64 *n = bpf_map_lookup_elem(&lost, &kind);
+	if (n)
+		*n += 1;
+}
+
+/* Is this syscall of the traced tree? A pending workload becomes active at
+ * its first execve, whichever program sees that call first. */
+static __always_inline bool traced(__u32 tgid, long nr)
+{
+	__u8 *state = bpf_map_lookup_elem(&tracked, &tgid);
+	if (!state)
+		return false;
+	if (*state == TRACK_ACTIVE)
+		return true;
+	if (nr == NR_EXECVE || nr == NR_EXECVEAT) {
+		*state = TRACK_ACTIVE;
+		return true;
+	}
+	return false;
+}
+
+/* ---- every syscall: calls, errors, wall time, aggregated here ---- */
+
+SEC("tracepoint/raw_syscalls/sys_enter")
+int raw_enter(struct syscall_enter_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	if (!traced(id >> 32, ctx->nr))
+		return 0;
+	struct inflight in = {.ts_ns = bpf_ktime_get_ns(), .nr = ctx->nr};
+	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
+		count_lost(LOST_INFLIGHT);
+	return 0;
+}
+
+SEC("tracepoint/raw_syscalls/sys_exit")
+int raw_exit(struct syscall_exit_ctx *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	/* The child's half of clone/vfork has no entry under its new tid, so a
+	 * spawn is counted once, in the caller, as strace counts it. */
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	if (!in)
+		return 0;
+	__u64 dur = bpf_ktime_get_ns() - in->ts_ns;
+	__u32 nr = (__u32)in->nr;
+	bpf_map_delete_elem(&inflight, &tid);
+	if (nr >= MAX_SYSCALLS)
+		return 0;
+	struct syscall_stat *st = bpf_map_lookup_elem(&syscall_stats, &nr);
+	if (!st)
+		return 0;
+	st->calls++;
+	st->time_ns += dur;
+	if (ctx->ret < 0 && ctx->ret >= -4095)
+		st->errors++;
+	return 0;
+}
+
+/* ---- spawn-related syscalls: one detailed event each ---- */
+
+/* nargs: how many arguments this syscall's tracepoint record holds; reading
+ * past its end makes the kernel refuse to attach (EACCES). */
+static __always_inline int spawn_enter(struct syscall_enter_ctx *ctx, __u32 nr, int nargs)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	if (!traced(id >> 32, nr))
+		return 0;
+	struct spawn_slot slot = {};
+	slot.ts_ns = bpf_ktime_get_ns();
+	slot.nr = nr;
+	for (int i = 0; i < nargs; i++)
+		slot.args[i] = ctx->args[i];
+	if (nr == NR_CLONE3) {
+		/* The caller's struct clone_args is on its stack or heap, readable now. */
+		/* Every struct clone_args version holds at least these 64 bytes. */
+		if (slot.args[1] >= sizeof(slot.c3))
+			bpf_probe_read_user(&slot.c3, sizeof(slot.c3), (void *)slot.args[0]);
+	}
+	if (bpf_map_update_elem(&spawn_slots, &tid, &slot, BPF_ANY))
+		count_lost(LOST_SPAWN_SLOT);
+	return 0;
+}
+
+struct argv_ctx {
+	struct event *e;
+	const char *const *argv;
+};
+
+static long read_one_arg(__u32 i, struct argv_ctx *c)
+{
+	struct event *e = c->e;
+	const char *arg = NULL;
+	if (bpf_probe_read_user(&arg, sizeof(arg), &c->argv[i]) || !arg)
+		return 1;
+	if (i >= MAX_ARGS || e->argv_len > ARGV_LEN - ARG_CHUNK) {
+		e->flags |= EVF_ARGV_TRUNCATED;
+		return 1;
+	}
+	e->argc = i + 1;
+	long n = bpf_probe_read_user_str(&e->argv[e->argv_len & (ARGV_LEN - 1)], ARG_CHUNK, arg);
+	if (n <= 0)
+		return 1;
+	if (n == ARG_CHUNK)
+		e->flags |= EVF_ARGV_TRUNCATED;
+	e->argv_len += n;
+	return 0;
+}
+
+struct env_ctx {
+	const char *const *envp;
+	__u32 n;
+};
+
+static long count_one_env(__u32 i, struct env_ctx *c)
+{
+	const char *p = NULL;
+	if (bpf_probe_read_user(&p, sizeof(p), &c->envp[i]) || !p)
+		return 1;
+	c->n = i + 1;
+	return 0;
+}
+
+static __always_inline void fill_task(struct event *e)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	e->tid = (__u32)id;
+	e->pid = id >> 32;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+static __always_inline int spawn_exit(struct syscall_exit_ctx *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
+	if (!slot)
+		return 0;
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(LOST_RINGBUF);
+		bpf_map_delete_elem(&spawn_slots, &tid);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_task(e);
+	e->kind = EV_SYSCALL;
+	e->nr = slot->nr;
+	e->ts_ns = slot->ts_ns;
+	e->dur_ns = bpf_ktime_get_ns() - slot->ts_ns;
+	e->ret = ctx->ret;
+	for (int i = 0; i < 6; i++)
+		e->args[i] = slot->args[i];
+	e->c3 = slot->c3;
+
+	if (slot->nr == NR_SOCKETPAIR && ctx->ret == 0) {
+		bpf_probe_read_user(e->fds, sizeof(e->fds), (void *)slot->args[3]);
+	} else if ((slot->nr == NR_EXECVE || slot->nr == NR_EXECVEAT) && ctx->ret != 0) {
+		/* A failed exec: the kernel's own read has faulted the strings in,
+		 * which a fork()ed child may not have had mapped at entry. The
+		 * successful exec's details come from sched_process_exec instead. */
+		int at = slot->nr == NR_EXECVEAT;
+		const char *name = (const char *)(at ? slot->args[1] : slot->args[0]);
+		if (bpf_probe_read_user_str(e->filename, sizeof(e->filename), name) <= 0)
+			e->flags |= EVF_NAME_UNREAD;
+		struct argv_ctx ac = {.e = e, .argv = (const char *const *)(at ? slot->args[2] : slot->args[1])};
+		bpf_loop(MAX_ARGS + 1, read_one_arg, &ac, 0);
+		struct env_ctx ec = {.envp = (const char *const *)(at ? slot->args[3] : slot->args[2])};
+		if (ec.envp)
+			bpf_loop(1 << 16, count_one_env, &ec, 0);
+		e->envc = ec.n;
+	}
+	bpf_map_delete_elem(&spawn_slots, &tid);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+#define SPAWN_PROBES(name, nr, nargs)                                 \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                   \
+	int enter_##name(struct syscall_enter_ctx *ctx)               \
+	{                                                             \
+		return spawn_enter(ctx, nr, nargs);                   \
+	}                                                             \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                    \
+	int exit_##name(struct syscall_exit_ctx *ctx)                 \
+	{                                                             \
+		return spawn_exit(ctx);                               \
+	}
+
+SPAWN_PROBES(clone, NR_CLONE, 5)
+SPAWN_PROBES(clone3, NR_CLONE3, 2)
+SPAWN_PROBES(fork, NR_FORK, 0)
+SPAWN_PROBES(vfork, NR_VFORK, 0)
+SPAWN_PROBES(execve, NR_EXECVE, 3)
+SPAWN_PROBES(execveat, NR_EXECVEAT, 5)
+SPAWN_PROBES(socketpair, NR_SOCKETPAIR, 4)
+
+/* ---- the process lifecycle ---- */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid;
+	__u32 ctid = child->pid;
+	__u32 ctgid = child->tgid;
+	bool thread = ctid != ctgid;
+	__u8 *state = bpf_map_lookup_elem(&tracked, &ptgid);
+
+	if (!state) {
+		/* spawntrace starting the workload: track it from birth, before
+		 * it runs an instruction, but pending until its execve. Every
+		 * child of the launcher while armed is pending: Go's runtime may
+		 * fork a probe child (CLONE_PIDFD check) that exits unexec'd. */
+		__u32 zero = 0;
+		__u32 *armed = bpf_map_lookup_elem(&launch_armed, &zero);
+		if (ptgid != launcher_tgid || thread || !armed || !*armed)
+			return 0;
+		__u8 pending = TRACK_PENDING;
+		if (bpf_map_update_elem(&tracked, &ctgid, &pending, BPF_ANY))
+			count_lost(LOST_TRACKED);
+		return 0;
+	}
+	if (!thread) {
+		__u8 active = TRACK_ACTIVE;
+		if (bpf_map_update_elem(&tracked, &ctgid, &active, BPF_ANY))
+			count_lost(LOST_TRACKED);
+	}
+	if (*state != TRACK_ACTIVE)
+		return 0;
+
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(LOST_RINGBUF);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_task(e);
+	e->kind = EV_FORK;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->child_tid = ctid;
+	e->child_pid = ctgid;
+	if (thread)
+		e->flags |= EVF_THREAD;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	__u32 tid = (__u32)id;
+	if (!traced(tgid, NR_EXECVE))
+		return 0;
+
+	/* A non-leader thread that execs takes over the leader's tid: move its
+	 * open syscall slots so the execve's exit still pairs with its entry. */
+	if ((__u32)old_pid != tid) {
+		__u32 old = old_pid;
+		struct inflight *in = bpf_map_lookup_elem(&inflight, &old);
+		if (in) {
+			struct inflight copy = *in;
+			bpf_map_update_elem(&inflight, &tid, &copy, BPF_ANY);
+			bpf_map_delete_elem(&inflight, &old);
+		}
+		struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &old);
+		if (slot) {
+			bpf_map_update_elem(&spawn_slots, &tid, slot, BPF_ANY);
+			bpf_map_delete_elem(&spawn_slots, &old);
+		}
+	}
+
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(LOST_RINGBUF);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_task(e);
+	e->kind = EV_EXEC;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->child_tid = old_pid;
+	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename)) <= 0)
+		e->flags |= EVF_NAME_UNREAD;
+	e->argc = BPF_CORE_READ(bprm, argc);
+	e->envc = BPF_CORE_READ(bprm, envc);
+
+	/* argv and the environment now sit on the new stack, written by the
+	 * kernel a moment ago, so they are present and readable. */
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	unsigned long arg_start = BPF_CORE_READ(mm, arg_start);
+	unsigned long arg_end = BPF_CORE_READ(mm, arg_end);
+	e->env_bytes = BPF_CORE_READ(mm, env_end) - BPF_CORE_READ(mm, env_start);
+	unsigned long len = arg_end - arg_start;
+	if (len >= ARGV_LEN) {
+		if (len > ARGV_LEN)
+			e->flags |= EVF_ARGV_TRUNCATED;
+		if (bpf_probe_read_user(e->argv, ARGV_LEN, (void *)arg_start) == 0)
+			e->argv_len = ARGV_LEN;
+	} else if (len > 0) {
+		if (bpf_probe_read_user(e->argv, len & (ARGV_LEN - 1), (void *)arg_start) == 0)
+			e->argv_len = len;
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	__u32 tid = (__u32)id;
+	__u8 *state = bpf_map_lookup_elem(&tracked, &tgid);
+	if (!state)
+		return 0;
+	/* exit and exit_group never return: drop their open slots here. */
+	bpf_map_delete_elem(&inflight, &tid);
+	bpf_map_delete_elem(&spawn_slots, &tid);
+
+	bool group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
+	bool active = *state == TRACK_ACTIVE;
+	if (group_dead)
+		bpf_map_delete_elem(&tracked, &tgid);
+	if (!active)
+		return 0;
+
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(LOST_RINGBUF);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_task(e);
+	e->kind = EV_EXIT;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->exit_code = BPF_CORE_READ(p, exit_code);
+	if (group_dead)
+		e->flags |= EVF_GROUP_DEAD;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}

@@ -1,0 +1,80 @@
+/* Shared between the BPF programs and Go (through bpf2go -type). Holds only
+ * the event layout and its size limits: fixed fields first, strings last. */
+#ifndef SPAWNTRACE_H
+#define SPAWNTRACE_H
+
+#define COMM_LEN 16
+#define PATH_LEN 256
+/* argv is packed as NUL-separated strings; ARG_CHUNK bounds one argument. */
+#define ARGV_LEN 512
+#define ARG_CHUNK 128
+#define MAX_ARGS 16
+#define MAX_SYSCALLS 512
+
+enum event_kind {
+	EV_SYSCALL = 1, /* a spawn-related syscall, enter and exit paired */
+	EV_FORK = 2,    /* sched_process_fork: a new task (process or thread) */
+	EV_EXEC = 3,    /* sched_process_exec: the exec that succeeded */
+	EV_EXIT = 4,    /* sched_process_exit: a task of the tree exited */
+};
+
+/* event.flags bits */
+#define EVF_THREAD 1          /* fork: the child is a thread (CLONE_THREAD) */
+#define EVF_ARGV_TRUNCATED 2  /* argv did not fit ARGV_LEN / MAX_ARGS */
+#define EVF_GROUP_DEAD 4      /* exit: the last thread of the process */
+#define EVF_NAME_UNREAD 8     /* filename could not be read */
+#define EVF_ENV_UNREAD 16     /* the environment could not be counted */
+
+/* Indexes of the lost-counter array. */
+enum lost_kind {
+	LOST_RINGBUF = 0,   /* ring buffer full: a detailed event dropped */
+	LOST_INFLIGHT = 1,  /* per-thread syscall slot map full: a syscall not timed */
+	LOST_SPAWN_SLOT = 2,/* per-thread spawn slot map full: a spawn call not paired */
+	LOST_TRACKED = 3,   /* tracked-process map full: a process not followed */
+	LOST_KINDS = 4,
+};
+
+/* The first fields of the kernel's struct clone_args (clone3). */
+struct clone3_args {
+	__u64 flags;
+	__u64 pidfd;
+	__u64 child_tid;
+	__u64 parent_tid;
+	__u64 exit_signal;
+	__u64 stack;
+	__u64 stack_size;
+	__u64 tls;
+};
+
+struct syscall_stat {
+	__u64 calls;
+	__u64 errors;
+	__u64 time_ns;
+};
+
+struct event {
+	__u64 ts_ns;  /* CLOCK_MONOTONIC: syscall entry, or the moment of fork/exec/exit */
+	__u64 dur_ns; /* syscall: entry to exit */
+	__s64 ret;
+	__u64 args[6];
+	struct clone3_args c3; /* clone3 only */
+	__u32 kind;
+	__u32 nr;        /* syscall number (x86_64) */
+	__u32 tid;
+	__u32 pid;       /* tgid */
+	__u32 ppid;      /* tgid of the real parent */
+	__u32 child_tid; /* fork: the new task; exec: the tid before exec (old_pid) */
+	__u32 child_pid; /* fork: the new task's tgid */
+	__u32 flags;     /* EVF_* */
+	__s32 exit_code; /* exit: task->exit_code (wait status form) */
+	__s32 fds[2];    /* socketpair */
+	__u32 argc;
+	__u32 envc;
+	__u32 env_bytes;
+	__u32 argv_len;  /* bytes of argv[] in use */
+	char comm[COMM_LEN];
+	char filename[PATH_LEN];
+	char argv[ARGV_LEN];
+};
+
+#endif

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// flagSet wraps flag.FlagSet so every option has a long and a short name
+// and the help lists them together.
+type flagSet struct {
+	*flag.FlagSet
+	lines []string
+}
+
+func newFlagSet(name string, stderr io.Writer) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func (fs *flagSet) names(short, long, arg string) string {
+	var parts []string
+	if short != "" {
+		parts = append(parts, "-"+short)
+	}
+	if long != "" {
+		parts = append(parts, "--"+long)
+	}
+	s := strings.Join(parts, ", ")
+	if arg != "" {
+		s += " " + arg
+	}
+	return s
+}
+
+func (fs *flagSet) boolVar(p *bool, short, long, help string) {
+	for _, n := range []string{short, long} {
+		if n != "" {
+			fs.BoolVar(p, n, *p, help)
+		}
+	}
+	fs.lines = append(fs.lines, fmt.Sprintf("  %-28s %s", fs.names(short, long, ""), help))
+}
+
+func (fs *flagSet) stringVar(p *string, short, long, arg, help string) {
+	for _, n := range []string{short, long} {
+		if n != "" {
+			fs.StringVar(p, n, *p, help)
+		}
+	}
+	fs.lines = append(fs.lines, fmt.Sprintf("  %-28s %s", fs.names(short, long, arg), help))
+}
+
+func (fs *flagSet) intVar(p *int, short, long, arg, help string) {
+	for _, n := range []string{short, long} {
+		if n != "" {
+			fs.IntVar(p, n, *p, help)
+		}
+	}
+	fs.lines = append(fs.lines, fmt.Sprintf("  %-28s %s (default %d)", fs.names(short, long, arg), help, *p))
+}
+
+// listVar collects a repeatable option.
+type listVar []string
+
+func (l *listVar) String() string     { return strings.Join(*l, ",") }
+func (l *listVar) Set(s string) error { *l = append(*l, s); return nil }
+
+func (fs *flagSet) listVar(p *listVar, long, arg, help string) {
+	fs.Var(p, long, help)
+	fs.lines = append(fs.lines, fmt.Sprintf("  %-28s %s", fs.names("", long, arg), help))
+}
+
+func (fs *flagSet) setUsage(head, examples string) {
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprint(w, head)
+		fmt.Fprintln(w, "\nFlags:")
+		for _, l := range fs.lines {
+			fmt.Fprintln(w, l)
+		}
+		if examples != "" {
+			fmt.Fprint(w, "\nExamples:\n"+examples)
+		}
+	}
+}

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spawntrace/spawntrace/analyze"
+)
+
+// readHost gathers the facts that make two recordings comparable.
+func readHost() analyze.Host {
+	h := analyze.Host{CPUs: runtime.NumCPU(), PageBytes: os.Getpagesize()}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		h.KernelRelease = unix.ByteSliceToString(u.Release[:])
+		h.Machine = unix.ByteSliceToString(u.Machine[:])
+		h.Hostname = unix.ByteSliceToString(u.Nodename[:])
+	}
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) == nil {
+		h.MemBytes = uint64(si.Totalram) * uint64(si.Unit)
+	}
+	return h
+}

@@ -1,0 +1,89 @@
+// Command spawntrace runs a command and shows, with eBPF, what each process
+// it starts costs and why.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// Exit codes: usage errors 2, failures 1; otherwise the workload's status.
+const (
+	exitFailure  = 1
+	exitUsage    = 2
+	exitNotFound = 127
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+// commands drives both dispatch and help; recording is the default.
+var commands = []command{
+	{"record", "trace a command (the default: spawntrace [flags] -- CMD ARGS)", runRecord},
+	{"report", "render the outputs again from a saved recording, without root", runReport},
+	{"version", "print the version", runVersion},
+}
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "help":
+			usage(stdout)
+			return 0
+		case "-h", "-help", "--help":
+			usage(stderr)
+			return 0
+		}
+		for _, c := range commands {
+			if c.name == args[0] {
+				return c.run(ctx, args[1:], stdout, stderr)
+			}
+		}
+	}
+	return runRecord(ctx, args, stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "spawntrace shows why starting processes is slow, for any command.\n\n")
+	fmt.Fprintf(w, "Usage:\n  spawntrace [flags] -- CMD [ARGS...]\n  spawntrace [flags] -p PID\n  spawntrace COMMAND [flags] ...\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'spawntrace record -h' or 'spawntrace report -h' for flags.\n")
+}
+
+func version() string {
+	v := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += "+" + s.Value[:12]
+			}
+		}
+	}
+	return v
+}
+
+func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
+	fmt.Fprintf(stdout, "spawntrace %s\n", version())
+	return 0
+}
+
+// fail prints one line to stderr and returns the exit code.
+func fail(stderr io.Writer, code int, format string, a ...any) int {
+	fmt.Fprintf(stderr, "spawntrace: "+format+"\n", a...)
+	return code
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/reports"
+)
+
+// outputOptions are the outputs shared by record and report.
+type outputOptions struct {
+	countOnly  bool
+	eventsPath string
+	slowest    int
+}
+
+func (o *outputOptions) register(fs *flagSet) {
+	fs.boolVar(&o.countOnly, "c", "summary-only", "print only the strace -c compatible table (wall time per call)")
+	fs.stringVar(&o.eventsPath, "o", "output", "FILE", "write event lines in strace -f -tt -T form to FILE")
+	fs.intVar(&o.slowest, "", "slowest", "N", "list the N slowest spawns in the summary")
+}
+
+// write renders the requested outputs of a recording: event lines to their
+// file, the summary to w (stderr when recording: stdout is the workload's).
+func (o *outputOptions) write(rec *analyze.Recording, w io.Writer) error {
+	if o.eventsPath != "" {
+		if err := writeFile(o.eventsPath, func(w io.Writer) error { return reports.WriteEventLines(w, rec) }); err != nil {
+			return err
+		}
+	}
+	bw := bufio.NewWriter(w)
+	if err := reports.WriteLostWarning(bw, rec.Lost); err != nil {
+		return err
+	}
+	if err := reports.WriteCountReport(bw, rec); err != nil {
+		return err
+	}
+	if !o.countOnly {
+		fmt.Fprintln(bw)
+		if err := reports.WriteSpawnSection(bw, analyze.Summarize(rec), o.slowest); err != nil {
+			return err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing summary: %w", err)
+	}
+	return nil
+}
+
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

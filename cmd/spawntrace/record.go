@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+type recordOptions struct {
+	outputOptions
+	writePath  string
+	attachPid  int
+	ringBytes  int
+	disable    listVar
+	verbose    bool
+}
+
+const recordHead = `Usage: spawntrace [flags] -- CMD [ARGS...]
+       spawntrace [flags] -p PID
+
+Runs CMD (or attaches to PID) and traces its whole process tree with eBPF:
+every syscall counted in the kernel, every spawn and exec in detail. The
+summary goes to stderr; CMD's own stdin, stdout and stderr pass through, and
+spawntrace exits with CMD's status.
+`
+
+const recordExamples = `  sudo spawntrace -- python3 build.py          summary of every process it starts
+  sudo spawntrace -c -- make -j8               strace -c compatible table only
+  sudo spawntrace -o events.txt -w run.json -- ./task-runner
+  sudo spawntrace -p 4242                      attach to 4242 and its descendants until Ctrl-C
+  spawntrace report run.json                   the same outputs again, no root needed
+`
+
+func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o recordOptions
+	o.slowest = 10
+	fs := newFlagSet("spawntrace", stderr)
+	o.register(fs)
+	fs.stringVar(&o.writePath, "w", "write", "FILE", "save the recording to FILE (JSON; gzipped if FILE ends in .gz)")
+	fs.intVar(&o.attachPid, "p", "attach", "PID", "trace the running process PID and its descendants")
+	fs.intVar(&o.ringBytes, "", "ring-bytes", "N", "ring buffer size in bytes, a power of two")
+	fs.listVar(&o.disable, "disable-probe", "NAME", "leave probe NAME unattached, as if the kernel lacked it (repeatable)")
+	fs.boolVar(&o.verbose, "v", "verbose", "print what was attached, and verifier logs on failure")
+	fs.setUsage(recordHead, recordExamples)
+	if o.ringBytes == 0 {
+		o.ringBytes = tracer.DefaultRingBytes
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitUsage
+	}
+	cmdArgs := fs.Args()
+	switch {
+	case o.attachPid != 0 && len(cmdArgs) > 0:
+		return fail(stderr, exitUsage, "-p and a command are exclusive")
+	case o.attachPid == 0 && len(cmdArgs) == 0:
+		fs.Usage()
+		return exitUsage
+	case o.attachPid < 0:
+		return fail(stderr, exitUsage, "-p %d: PID must be positive", o.attachPid)
+	}
+
+	missing, err := missingCaps()
+	if err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	if missing != "" {
+		return fail(stderr, exitFailure, "missing %s: run as root (sudo spawntrace ...) or grant them (setcap cap_bpf,cap_perfmon+ep)", missing)
+	}
+
+	var path string
+	if len(cmdArgs) > 0 {
+		// Resolved here, as strace does, so a missing command never runs
+		// under the tracer.
+		path, err = exec.LookPath(cmdArgs[0])
+		if err != nil {
+			return fail(stderr, exitNotFound, "Can't stat '%s': %v", cmdArgs[0], lookErr(err))
+		}
+	} else if err := unix.Kill(o.attachPid, 0); err != nil {
+		return fail(stderr, exitFailure, "attach: process %d: %v", o.attachPid, err)
+	}
+
+	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: o.ringBytes, Disable: o.disable})
+	if err != nil {
+		return fail(stderr, exitFailure, "loading BPF: %v", err)
+	}
+	defer t.Close()
+	if o.verbose {
+		for _, p := range t.Probes() {
+			if p.Available {
+				fmt.Fprintf(stderr, "spawntrace: attached %s\n", p.Name)
+			}
+		}
+	}
+
+	var s *session
+	if o.attachPid != 0 {
+		s, err = attach(t, o.attachPid, stderr)
+	} else {
+		s, err = launch(t, path, cmdArgs, stderr)
+	}
+	if err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	rec, err := s.finish(t)
+	if err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	rec.Command = cmdArgs
+	rec.AttachPid = o.attachPid
+
+	code := rec.ExitStatus
+	if code < 0 {
+		code = 0
+	}
+	if o.writePath != "" {
+		if err := analyze.Save(o.writePath, rec); err != nil {
+			return outputFailed(stderr, err, rec.ExitStatus)
+		}
+	}
+	if err := o.write(rec, stderr); err != nil {
+		return outputFailed(stderr, err, rec.ExitStatus)
+	}
+	return code
+}
+
+// outputFailed reports an output that could not be written without losing
+// the workload's status.
+func outputFailed(stderr io.Writer, err error, status int) int {
+	if status > 0 {
+		return fail(stderr, status, "%v (workload exited with status %d)", err, status)
+	}
+	return fail(stderr, exitFailure, "%v", err)
+}
+
+func lookErr(err error) error {
+	var ee *exec.Error
+	if errors.As(err, &ee) && errors.Is(ee.Err, exec.ErrNotFound) {
+		return unix.ENOENT
+	}
+	if errors.As(err, &ee) {
+		return ee.Err
+	}
+	return err
+}
+
+// session is one traced run: the reader goroutine, the recorder, and the
+// workload or attached process.
+type session struct {
+	rec      *analyze.Recorder
+	readDone chan error
+	start    clockPair
+	status   int
+	sigs     chan os.Signal
+	stderr   io.Writer
+}
+
+type clockPair struct{ mono, unix int64 }
+
+func now() clockPair {
+	var m, r unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &m)
+	unix.ClockGettime(unix.CLOCK_REALTIME, &r)
+	return clockPair{mono: m.Nano(), unix: r.Nano()}
+}
+
+var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}
+
+func newSession(t *tracer.Tracer, stderr io.Writer, roots ...int) *session {
+	s := &session{
+		rec:      analyze.NewRecorder(roots...),
+		readDone: make(chan error, 1),
+		start:    now(),
+		sigs:     make(chan os.Signal, 4),
+		stderr:   stderr,
+	}
+	go func() { s.readDone <- t.Read(s.rec.Add) }()
+	signal.Notify(s.sigs, forwarded...)
+	return s
+}
+
+// launch starts the workload tracked from birth and waits for it.
+func launch(t *tracer.Tracer, path string, args []string, stderr io.Writer) (*session, error) {
+	cmd := exec.Command(path, args[1:]...)
+	cmd.Args = args
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := t.ArmLaunch(); err != nil {
+		return nil, err
+	}
+	s := newSession(t, stderr)
+	// Start returns once the child has exec'd, so the window in which the
+	// launcher's children are tracked closes right after.
+	err := cmd.Start()
+	if derr := t.DisarmLaunch(); err == nil {
+		err = derr
+	}
+	if err != nil {
+		signal.Stop(s.sigs)
+		return nil, fmt.Errorf("starting %s: %w", args[0], err)
+	}
+	s.rec.AddRoot(uint32(cmd.Process.Pid))
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-s.sigs:
+				if !terminalDelivered(sig) {
+					cmd.Process.Signal(sig)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	err = cmd.Wait()
+	close(done)
+	s.status = exitStatus(cmd.ProcessState, err)
+	s.waitTree()
+	return s, nil
+}
+
+// terminalDelivered is true for a Ctrl-C typed at the terminal whose
+// foreground group we share: the kernel sent it to the workload too, and
+// forwarding it would deliver it twice.
+func terminalDelivered(sig os.Signal) bool {
+	if sig != unix.SIGINT && sig != unix.SIGQUIT {
+		return false
+	}
+	fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+	return err == nil && fg == unix.Getpgrp()
+}
+
+func exitStatus(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		return exitFailure
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// waitTree waits, as strace -f does, for the processes the workload left
+// behind; a signal ends the wait.
+func (s *session) waitTree() {
+	announced := false
+	deadline := time.Now().Add(time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		live := s.rec.Live()
+		for _, p := range live {
+			if unix.Kill(int(p), 0) == unix.ESRCH {
+				s.rec.Forget(p)
+			}
+		}
+		if len(s.rec.Live()) == 0 {
+			return
+		}
+		if !announced && time.Now().After(deadline) {
+			fmt.Fprintf(s.stderr, "spawntrace: workload exited; waiting for %d processes it left running (Ctrl-C to stop)\n", len(live))
+			announced = true
+		}
+		select {
+		case <-s.sigs:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// attach seeds the tree with pid and its descendants and waits for pid to
+// exit or for a signal.
+func attach(t *tracer.Tracer, pid int, stderr io.Writer) (*session, error) {
+	tree, err := descendants(pid)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Track(tree...); err != nil {
+		return nil, err
+	}
+	s := newSession(t, stderr, tree...)
+	fmt.Fprintf(stderr, "spawntrace: attached to %d (%d processes); Ctrl-C to stop\n", pid, len(tree))
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for unix.Kill(pid, 0) != unix.ESRCH {
+		select {
+		case <-s.sigs:
+			s.status = -1
+			return s, nil
+		case <-tick.C:
+		}
+	}
+	s.status = -1
+	return s, nil
+}
+
+// finish drains the ring buffer, reads the kernel's totals and builds the
+// recording.
+func (s *session) finish(t *tracer.Tracer) (*analyze.Recording, error) {
+	signal.Stop(s.sigs)
+	end := now()
+	if err := t.Flush(); err != nil {
+		return nil, fmt.Errorf("flushing ring buffer: %w", err)
+	}
+	if err := <-s.readDone; err != nil {
+		return nil, err
+	}
+	stats, err := t.SyscallStats()
+	if err != nil {
+		return nil, err
+	}
+	lost, err := t.Lost()
+	if err != nil {
+		return nil, err
+	}
+	return &analyze.Recording{
+		Version:      version(),
+		Host:         readHost(),
+		StartUnixNs:  s.start.unix,
+		MonoToUnixNs: s.start.unix - s.start.mono,
+		StartMonoNs:  uint64(s.start.mono),
+		EndMonoNs:    uint64(end.mono),
+		ExitStatus:   s.status,
+		Probes:       t.Probes(),
+		Syscalls:     analyze.SyscallTable(stats),
+		Events:       s.rec.Events(),
+		Lost:         lost,
+	}, nil
+}

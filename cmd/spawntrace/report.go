@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+
+	"github.com/spawntrace/spawntrace/analyze"
+)
+
+const reportHead = `Usage: spawntrace report [flags] FILE
+
+Renders the outputs of a saved recording (spawntrace -w FILE) again, on any
+host and without root. The summary goes to stdout.
+`
+
+const reportExamples = `  spawntrace report run.json
+  spawntrace report -c run.json                strace -c compatible table only
+  spawntrace report -o events.txt run.json     event lines in strace -f -tt -T form
+`
+
+func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	var o outputOptions
+	o.slowest = 10
+	fs := newFlagSet("spawntrace report", stderr)
+	o.register(fs)
+	fs.setUsage(reportHead, reportExamples)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitUsage
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	rec, err := analyze.Load(fs.Arg(0))
+	if err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	if err := o.write(rec, stdout); err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	return 0
+}

@@ -1,0 +1,109 @@
+package tracer
+
+import (
+	"bytes"
+	"unsafe"
+)
+
+// Flag bits of event.flags, as in bpf/spawntrace.h.
+const (
+	evfThread        = 1
+	evfArgvTruncated = 2
+	evfGroupDead     = 4
+	evfNameUnread    = 8
+)
+
+// x86_64 numbers of the calls whose extra fields convert keeps.
+const (
+	nrSocketpair = 53
+	nrExecve     = 59
+	nrExecveat   = 322
+	nrClone3     = 435
+)
+
+// convert copies a kernel event into ev, reusing nothing from raw: the ring
+// buffer record is overwritten by the next read.
+func convert(raw *spawntraceEvent, ev *Event) {
+	*ev = Event{
+		Kind:   Kind(raw.Kind),
+		TimeNs: raw.TsNs,
+		DurNs:  raw.DurNs,
+		Tid:    raw.Tid,
+		Pid:    raw.Pid,
+		PPid:   raw.Ppid,
+		Comm:   cString(raw.Comm[:]),
+	}
+	switch ev.Kind {
+	case KindSyscall:
+		ev.Nr = int(raw.Nr)
+		ev.Ret = raw.Ret
+		ev.Args = append([]uint64(nil), raw.Args[:]...)
+		switch ev.Nr {
+		case nrClone3:
+			c := raw.C3
+			ev.Clone3 = &Clone3Args{Flags: c.Flags, ExitSignal: c.ExitSignal, Stack: c.Stack,
+				StackSize: c.StackSize, Pidfd: c.Pidfd, ChildTid: c.ChildTid, ParentTid: c.ParentTid, TLS: c.Tls}
+		case nrSocketpair:
+			if ev.Ret == 0 {
+				ev.Fds = []int32{raw.Fds[0], raw.Fds[1]}
+			}
+		case nrExecve, nrExecveat:
+			if ev.Ret != 0 {
+				execDetails(raw, ev)
+			}
+		}
+	case KindFork:
+		ev.ChildTid = raw.ChildTid
+		ev.ChildPid = raw.ChildPid
+		ev.Thread = raw.Flags&evfThread != 0
+	case KindExec:
+		ev.OldTid = raw.ChildTid
+		execDetails(raw, ev)
+		ev.EnvBytes = int(raw.EnvBytes)
+	case KindExit:
+		ev.ExitCode = raw.ExitCode
+		ev.GroupDead = raw.Flags&evfGroupDead != 0
+	}
+}
+
+func execDetails(raw *spawntraceEvent, ev *Event) {
+	ev.Filename = cString(raw.Filename[:])
+	ev.NameUnread = raw.Flags&evfNameUnread != 0
+	ev.Argc = int(raw.Argc)
+	ev.EnvCount = int(raw.Envc)
+	ev.ArgvTruncated = raw.Flags&evfArgvTruncated != 0
+	n := int(raw.ArgvLen)
+	if n > len(raw.Argv) {
+		n = len(raw.Argv)
+	}
+	buf := int8Bytes(raw.Argv[:n])
+	// A NUL-separated list; a string cut by the buffer's end has no NUL.
+	if len(buf) > 0 && buf[len(buf)-1] == 0 {
+		buf = buf[:len(buf)-1]
+	} else if len(buf) > 0 {
+		ev.ArgvTruncated = true
+	}
+	if len(buf) > 0 || ev.Argc > 0 {
+		for _, a := range bytes.Split(buf, []byte{0}) {
+			ev.Argv = append(ev.Argv, string(a))
+		}
+	}
+	if ev.Argc > len(ev.Argv) {
+		ev.ArgvTruncated = true
+	}
+}
+
+func int8Bytes(s []int8) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s))
+}
+
+func cString(s []int8) string {
+	b := int8Bytes(s)
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}

@@ -1,0 +1,127 @@
+package tracer
+
+import "fmt"
+
+// Kind says what an Event records.
+type Kind uint8
+
+const (
+	// KindSyscall is a spawn-related syscall (clone, clone3, fork, vfork,
+	// execve, execveat, socketpair), entry and exit paired in the kernel.
+	KindSyscall Kind = 1
+	// KindFork is a new task of the tree (sched_process_fork): a process or a thread.
+	KindFork Kind = 2
+	// KindExec is a successful exec (sched_process_exec).
+	KindExec Kind = 3
+	// KindExit is a task of the tree exiting (sched_process_exit).
+	KindExit Kind = 4
+)
+
+var kindNames = map[Kind]string{KindSyscall: "syscall", KindFork: "fork", KindExec: "exec", KindExit: "exit"}
+
+func (k Kind) String() string {
+	if s, ok := kindNames[k]; ok {
+		return s
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// MarshalText writes the kind by name, so recordings stay readable.
+func (k Kind) MarshalText() ([]byte, error) {
+	if _, ok := kindNames[k]; !ok {
+		return nil, fmt.Errorf("unknown event kind %d", uint8(k))
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText accepts the names MarshalText writes.
+func (k *Kind) UnmarshalText(b []byte) error {
+	for kind, name := range kindNames {
+		if name == string(b) {
+			*k = kind
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown event kind %q", b)
+}
+
+// Clone3Args is the part of clone3's struct clone_args that spawntrace keeps.
+type Clone3Args struct {
+	Flags      uint64 `json:"flags"`
+	ExitSignal uint64 `json:"exit_signal"`
+	Stack      uint64 `json:"stack,omitempty"`
+	StackSize  uint64 `json:"stack_size,omitempty"`
+	Pidfd      uint64 `json:"pidfd,omitempty"`
+	ChildTid   uint64 `json:"child_tid,omitempty"`
+	ParentTid  uint64 `json:"parent_tid,omitempty"`
+	TLS        uint64 `json:"tls,omitempty"`
+}
+
+// Event is one observation of the traced tree, in plain Go: no generated
+// names or fixed byte arrays leave this package.
+type Event struct {
+	Kind   Kind   `json:"kind"`
+	TimeNs uint64 `json:"t_ns"`             // CLOCK_MONOTONIC: syscall entry, or the moment of fork/exec/exit
+	DurNs  uint64 `json:"dur_ns,omitempty"` // syscall entry to exit
+	Tid    uint32 `json:"tid"`
+	Pid    uint32 `json:"pid"` // thread group id
+	PPid   uint32 `json:"ppid,omitempty"`
+	Comm   string `json:"comm,omitempty"`
+
+	// KindSyscall
+	Nr     int         `json:"nr,omitempty"` // x86_64 syscall number
+	Ret    int64       `json:"ret,omitempty"`
+	Args   []uint64    `json:"args,omitempty"`
+	Clone3 *Clone3Args `json:"clone3,omitempty"`
+	Fds    []int32     `json:"fds,omitempty"` // socketpair's two descriptors
+
+	// KindFork
+	ChildTid uint32 `json:"child_tid,omitempty"`
+	ChildPid uint32 `json:"child_pid,omitempty"`
+	Thread   bool   `json:"thread,omitempty"`
+
+	// KindExec: OldTid is the tid that called execve (a non-leader thread
+	// takes the leader's tid when it execs).
+	OldTid uint32 `json:"old_tid,omitempty"`
+
+	// KindExit
+	ExitCode  int32 `json:"exit_code,omitempty"` // wait(2) status form
+	GroupDead bool  `json:"group_dead,omitempty"`
+
+	// execve / execveat (failed calls) and KindExec
+	Filename      string   `json:"filename,omitempty"`
+	NameUnread    bool     `json:"name_unread,omitempty"`
+	Argv          []string `json:"argv,omitempty"`
+	ArgvTruncated bool     `json:"argv_truncated,omitempty"`
+	Argc          int      `json:"argc,omitempty"`
+	EnvCount      int      `json:"env_count,omitempty"`
+	EnvBytes      int      `json:"env_bytes,omitempty"`
+}
+
+// Probe is one kernel attachment point and whether it could be used.
+type Probe struct {
+	Name      string `json:"name"`
+	Available bool   `json:"available"`
+	Reason    string `json:"reason,omitempty"` // why not, when unavailable
+}
+
+// SyscallStat is the kernel's tally of one syscall over the traced tree.
+type SyscallStat struct {
+	Nr     int    `json:"nr"`
+	Calls  uint64 `json:"calls"`
+	Errors uint64 `json:"errors"`
+	TimeNs uint64 `json:"time_ns"` // wall time, entry to exit, summed
+}
+
+// Lost counts what the kernel side could not deliver or follow.
+type Lost struct {
+	Events        uint64 `json:"events"`         // ring buffer full: detailed events dropped
+	SyscallSlots  uint64 `json:"syscall_slots"`  // syscalls not timed (per-thread map full)
+	SpawnSlots    uint64 `json:"spawn_slots"`    // spawn calls not paired (map full)
+	TrackedLimits uint64 `json:"tracked_limits"` // processes not followed (map full)
+}
+
+// Total is every loss of any kind.
+func (l Lost) Total() uint64 {
+	return l.Events + l.SyscallSlots + l.SpawnSlots + l.TrackedLimits
+}

@@ -1,0 +1,316 @@
+// Package tracer loads spawntrace's BPF programs, attaches them, and turns
+// what they send into plain Go values. It is the only package that imports
+// cilium/ebpf.
+package tracer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// DefaultRingBytes is the ring buffer size: 16 MiB holds ~19k spawn events
+// between two reads.
+const DefaultRingBytes = 16 << 20
+
+// Config is set before the programs load.
+type Config struct {
+	// LauncherPid is the process that will start the workload (spawntrace
+	// itself); its next child process is tracked from birth after ArmLaunch.
+	LauncherPid int
+	// RingBytes sizes the ring buffer: a power of two, a multiple of the page size.
+	RingBytes int
+	// Disable names probe groups (see ProbeNames) to leave unattached, as if
+	// the kernel lacked them.
+	Disable []string
+}
+
+// Tracer is loaded and attached BPF state. Close undoes it.
+type Tracer struct {
+	coll   *ebpf.Collection
+	links  []link.Link
+	reader *ringbuf.Reader
+	probes []Probe
+	ncpu   int
+}
+
+// Open checks what the kernel offers, loads and attaches. An unavailable
+// optional probe is recorded in Probes, not an error.
+func Open(cfg Config) (t *Tracer, err error) {
+	if cfg.RingBytes == 0 {
+		cfg.RingBytes = DefaultRingBytes
+	}
+	if err := checkRingBytes(cfg.RingBytes); err != nil {
+		return nil, err
+	}
+	disabled := map[string]bool{}
+	known := map[string]bool{}
+	for _, n := range ProbeNames() {
+		known[n] = true
+	}
+	for _, n := range cfg.Disable {
+		if !known[n] {
+			return nil, fmt.Errorf("unknown probe %q (known: %v)", n, ProbeNames())
+		}
+		disabled[n] = true
+	}
+
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("removing memlock rlimit: %w", err)
+	}
+	if err := ensureTracefs(); err != nil {
+		return nil, err
+	}
+	spec, err := loadSpawntrace()
+	if err != nil {
+		return nil, fmt.Errorf("reading bpf objects: %w", err)
+	}
+	if err := spec.Variables["launcher_tgid"].Set(uint32(cfg.LauncherPid)); err != nil {
+		return nil, fmt.Errorf("setting launcher pid: %w", err)
+	}
+	spec.Maps["events"].MaxEntries = uint32(cfg.RingBytes)
+
+	t = &Tracer{ncpu: runtime.NumCPU()}
+	if n, err := ebpf.PossibleCPU(); err == nil {
+		t.ncpu = n
+	}
+	defer func() {
+		if err != nil {
+			t.Close()
+			t = nil
+		}
+	}()
+
+	// Drop the programs of unavailable probes before loading: a tp_btf
+	// program whose tracepoint is missing would fail the whole load.
+	kernelBTF, btfErr := btf.LoadKernelSpec()
+	var usable []probeGroup
+	for _, g := range probeGroups {
+		reason := ""
+		if disabled[g.name] {
+			reason = "disabled by --disable-probe"
+		}
+		for _, p := range g.points {
+			if reason == "" {
+				reason = pointMissing(p, kernelBTF, btfErr)
+			}
+		}
+		if reason != "" {
+			if g.required {
+				return nil, fmt.Errorf("%s is required to follow the process tree: %s", g.name, reason)
+			}
+			for _, p := range g.points {
+				delete(spec.Programs, p.prog)
+			}
+			t.probes = append(t.probes, Probe{Name: g.name, Reason: reason})
+			continue
+		}
+		usable = append(usable, g)
+	}
+
+	t.coll, err = ebpf.NewCollection(spec)
+	if err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("loading bpf objects: %w (verifier log: %+v)", err, ve)
+		}
+		return nil, fmt.Errorf("loading bpf objects: %w", err)
+	}
+	for _, g := range usable {
+		if err := t.attach(g); err != nil {
+			if g.required {
+				return nil, err
+			}
+			t.probes = append(t.probes, Probe{Name: g.name, Reason: err.Error()})
+			continue
+		}
+		t.probes = append(t.probes, Probe{Name: g.name, Available: true})
+	}
+	t.reader, err = ringbuf.NewReader(t.coll.Maps["events"])
+	if err != nil {
+		return nil, fmt.Errorf("opening ring buffer: %w", err)
+	}
+	return t, nil
+}
+
+func checkRingBytes(n int) error {
+	page := os.Getpagesize()
+	if n < page || n&(n-1) != 0 || n > 1<<30 {
+		return fmt.Errorf("ring buffer size %d: must be a power of two between %d and %d bytes", n, page, 1<<30)
+	}
+	return nil
+}
+
+// attach links every program of a group, or none of them.
+func (t *Tracer) attach(g probeGroup) error {
+	var made []link.Link
+	for _, p := range g.points {
+		prog := t.coll.Programs[p.prog]
+		var l link.Link
+		var err error
+		if p.btf {
+			l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+		} else {
+			l, err = link.Tracepoint(p.group, p.name, prog, nil)
+		}
+		if err != nil {
+			for _, m := range made {
+				m.Close()
+			}
+			return fmt.Errorf("attaching %s to %s:%s: %w", p.prog, p.group, p.name, err)
+		}
+		made = append(made, l)
+	}
+	t.links = append(t.links, made...)
+	return nil
+}
+
+// Probes says which attachment points are in use and why others are not.
+func (t *Tracer) Probes() []Probe {
+	return append([]Probe(nil), t.probes...)
+}
+
+// ProbeAvailable reports whether the named probe group is attached.
+func (t *Tracer) ProbeAvailable(name string) bool {
+	for _, p := range t.probes {
+		if p.Name == name {
+			return p.Available
+		}
+	}
+	return false
+}
+
+// ArmLaunch makes the launcher's child processes tracked from their birth
+// until DisarmLaunch, in the pending state: nothing of one is counted until
+// its first execve, and one that exits without exec is forgotten.
+func (t *Tracer) ArmLaunch() error {
+	return t.setArmed(1)
+}
+
+// DisarmLaunch ends ArmLaunch, once the workload has started.
+func (t *Tracer) DisarmLaunch() error {
+	return t.setArmed(0)
+}
+
+func (t *Tracer) setArmed(v uint32) error {
+	if err := t.coll.Maps["launch_armed"].Put(uint32(0), v); err != nil {
+		return fmt.Errorf("setting launch switch: %w", err)
+	}
+	return nil
+}
+
+// Track adds running processes (by tgid) to the traced tree, as with -p.
+func (t *Tracer) Track(pids ...int) error {
+	for _, pid := range pids {
+		if err := t.coll.Maps["tracked"].Put(uint32(pid), uint8(1)); err != nil {
+			return fmt.Errorf("tracking pid %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+// Read delivers events to fn until Flush is called and everything submitted
+// before it has been read, then returns nil.
+func (t *Tracer) Read(fn func(*Event)) error {
+	var rec ringbuf.Record
+	var ev Event
+	for {
+		err := t.reader.ReadInto(&rec)
+		if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading ring buffer: %w", err)
+		}
+		if len(rec.RawSample) < int(unsafe.Sizeof(spawntraceEvent{})) {
+			return fmt.Errorf("short ring buffer record: %d bytes", len(rec.RawSample))
+		}
+		raw := (*spawntraceEvent)(unsafe.Pointer(&rec.RawSample[0]))
+		convert(raw, &ev)
+		fn(&ev)
+	}
+}
+
+// Flush makes Read return once it has drained what is in the ring buffer.
+func (t *Tracer) Flush() error {
+	return t.reader.Flush()
+}
+
+// SyscallStats sums the per-CPU syscall totals; only syscalls called appear.
+func (t *Tracer) SyscallStats() ([]SyscallStat, error) {
+	m := t.coll.Maps["syscall_stats"]
+	var out []SyscallStat
+	var key uint32
+	vals := make([]spawntraceSyscallStat, t.ncpu)
+	iter := m.Iterate()
+	for iter.Next(&key, &vals) {
+		var s SyscallStat
+		for _, v := range vals {
+			s.Calls += v.Calls
+			s.Errors += v.Errors
+			s.TimeNs += v.TimeNs
+		}
+		if s.Calls > 0 {
+			s.Nr = int(key)
+			out = append(out, s)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("reading syscall totals: %w", err)
+	}
+	return out, nil
+}
+
+// Lost reads the kernel's counts of what it could not deliver or follow.
+func (t *Tracer) Lost() (Lost, error) {
+	m := t.coll.Maps["lost"]
+	sum := func(kind uint32) (uint64, error) {
+		vals := make([]uint64, t.ncpu)
+		if err := m.Lookup(kind, &vals); err != nil {
+			return 0, fmt.Errorf("reading lost counter %d: %w", kind, err)
+		}
+		var n uint64
+		for _, v := range vals {
+			n += v
+		}
+		return n, nil
+	}
+	var l Lost
+	var err error
+	for kind, dst := range []*uint64{&l.Events, &l.SyscallSlots, &l.SpawnSlots, &l.TrackedLimits} {
+		if *dst, err = sum(uint32(kind)); err != nil {
+			return l, err
+		}
+	}
+	return l, nil
+}
+
+// Close detaches and unloads, in reverse order of setup. Safe on a partly
+// opened or nil Tracer.
+func (t *Tracer) Close() error {
+	if t == nil {
+		return nil
+	}
+	var errs []error
+	if t.reader != nil {
+		errs = append(errs, t.reader.Close())
+		t.reader = nil
+	}
+	for i := len(t.links) - 1; i >= 0; i-- {
+		errs = append(errs, t.links[i].Close())
+	}
+	t.links = nil
+	if t.coll != nil {
+		t.coll.Close()
+		t.coll = nil
+	}
+	return errors.Join(errs...)
+}
