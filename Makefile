@@ -1,0 +1,57 @@
+# spawntrace: `make` builds, `make test` runs every check (as root for the
+# BPF tests), `make demo` traces a real workload, `make bench` measures overhead.
+
+GO      ?= go
+BIN     := bin/spawntrace
+export CGO_ENABLED := 0
+
+# Debian packages the tests and benchmarks use; `make deps` installs the missing ones.
+DEB_PKGS := clang llvm libbpf-dev linux-libc-dev strace gcc libc6-dev make python3 linux-perf hyperfine
+
+.PHONY: all build generate check-generated deps vet unit test bench demo clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/spawntrace
+
+# Rebuild the BPF object and its Go loader (needs clang); commit the result.
+generate:
+	cd tracer && $(GO) generate ./...
+
+# Fails when the committed bpf2go output differs from what the sources give.
+check-generated:
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	cp -r bpf tracer go.mod go.sum $$tmp/ && \
+	(cd $$tmp/tracer && $(GO) generate ./...) && \
+	for f in tracer/spawntrace_x86_bpfel.go tracer/spawntrace_x86_bpfel.o; do \
+		cmp -s $$f $$tmp/$$f || { echo "$$f is stale: run 'make generate' and commit it"; exit 1; }; \
+	done && echo "bpf2go output is up to date"
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+vet:
+	@fmt=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$fmt" ] || { echo "gofmt needed: $$fmt"; exit 1; }
+	$(GO) vet ./...
+
+# Unit tests only: no root needed.
+unit:
+	$(GO) test -count=1 ./analyze/... ./reports/... ./tracer/...
+
+# Everything: the BPF integration tests run as root and compare with strace.
+test: deps check-generated vet build
+	$(GO) test -count=1 -timeout 30m ./...
+
+demo: build
+	$(BIN) -- python3 -c 'import subprocess; [subprocess.run(["true"]) for _ in range(50)]'
+
+bench: deps build
+	bash testdata/bench.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,107 @@
+package analyze
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// sampleRecording is a small posix_spawnp run: one clone3 vfork-like spawn
+// whose child fails two execs of a PATH search, then succeeds.
+func sampleRecording() *Recording {
+	return &Recording{
+		Version:     "test",
+		Host:        Host{Hostname: "h", KernelRelease: "6.18.0", Machine: "x86_64", CPUs: 2, MemBytes: 1 << 34, PageBytes: 4096},
+		Command:     []string{"./spawn", "1"},
+		StartUnixNs: 1_700_000_000_000_000_000, MonoToUnixNs: 1_699_999_000_000_000_000,
+		StartMonoNs: 1_000_000_000, EndMonoNs: 1_050_000_000,
+		Probes:   []tracer.Probe{{Name: "syscalls:clone3", Available: true}, {Name: "syscalls:execveat", Reason: "disabled"}},
+		Syscalls: []SyscallStat{{Nr: NrClone3, Name: "clone3", Calls: 1, TimeNs: 9000}, {Nr: NrExecve, Name: "execve", Calls: 4, Errors: 2, TimeNs: 4000}},
+		Events: []tracer.Event{
+			{Kind: tracer.KindSyscall, TimeNs: 1_001_000_000, DurNs: 9000, Tid: 10, Pid: 10, Comm: "spawn", Nr: NrClone3, Ret: 11,
+				Args: []uint64{0x7ffc0000, 88, 0, 0, 0, 0}, Clone3: &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000, StackSize: 0x9000}},
+			{Kind: tracer.KindFork, TimeNs: 1_001_000_100, Tid: 10, Pid: 10, ChildTid: 11, ChildPid: 11},
+			{Kind: tracer.KindSyscall, TimeNs: 1_001_001_000, DurNs: 500, Tid: 11, Pid: 11, Nr: NrExecve, Ret: -2, Filename: "/usr/local/bin/true", Argv: []string{"true"}, Argc: 1, EnvCount: 20},
+			{Kind: tracer.KindSyscall, TimeNs: 1_001_002_000, DurNs: 700, Tid: 11, Pid: 11, Nr: NrExecve, Ret: -2, Filename: "/usr/sbin/true", Argv: []string{"true"}, Argc: 1, EnvCount: 20},
+			{Kind: tracer.KindSyscall, TimeNs: 1_001_003_000, DurNs: 4000, Tid: 11, Pid: 11, Nr: NrExecve, Filename: "/usr/bin/true", Argv: []string{"true"}, Argc: 1, EnvCount: 20, EnvBytes: 900},
+			{Kind: tracer.KindExit, TimeNs: 1_002_000_000, Tid: 11, Pid: 11, GroupDead: true},
+		},
+		Lost: tracer.Lost{Events: 3},
+	}
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	for _, name := range []string{"run.json", "run.json.gz"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), name)
+			want := sampleRecording()
+			if err := Save(path, want); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("round trip changed the recording:\n got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	var good bytes.Buffer
+	if err := Encode(&good, sampleRecording()); err != nil {
+		t.Fatal(err)
+	}
+	full := good.String()
+	cases := map[string]struct {
+		data string
+		want string
+	}{
+		"empty":         {"", "empty file"},
+		"truncated":     {full[:len(full)/2], "truncated"},
+		"garbage":       {"\x00\x01binary", "corrupt"},
+		"not ours":      {`{"format":"pprof","schema":1}`, "not a spawntrace recording"},
+		"newer schema":  {strings.Replace(full, `"schema":1`, `"schema":99`, 1), "newer than this spawntrace reads"},
+		"trailing data": {full + `{"x":1}`, "data after the end"},
+		"bad kind":      {strings.Replace(full, `"kind":"exit"`, `"kind":"teleport"`, 1), "unknown event kind"},
+		"errors>calls":  {strings.Replace(full, `"errors":2`, `"errors":9`, 1), "9 errors out of 4 calls"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Decode(strings.NewReader(c.data))
+			if err == nil {
+				t.Fatalf("accepted a bad recording")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not say %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.json"))
+	if err == nil || !os.IsNotExist(unwrapAll(err)) {
+		t.Errorf("want a not-exist error, got %v", err)
+	}
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}

@@ -1,0 +1,64 @@
+package tracer
+
+import (
+	"reflect"
+	"testing"
+)
+
+func putString(dst []int8, s string) {
+	for i := 0; i < len(s) && i < len(dst); i++ {
+		dst[i] = int8(s[i])
+	}
+}
+
+func TestConvertExec(t *testing.T) {
+	var raw spawntraceEvent
+	raw.Kind = uint32(KindExec)
+	raw.Tid, raw.Pid, raw.ChildTid = 12, 12, 14
+	putString(raw.Comm[:], "true")
+	putString(raw.Filename[:], "/usr/bin/true")
+	args := "true\x00--version\x00"
+	putString(raw.Argv[:], args)
+	raw.ArgvLen = uint32(len(args))
+	raw.Argc, raw.Envc, raw.EnvBytes = 2, 35, 1300
+	var ev Event
+	convert(&raw, &ev)
+	want := Event{Kind: KindExec, Tid: 12, Pid: 12, OldTid: 14, Comm: "true", Filename: "/usr/bin/true",
+		Argv: []string{"true", "--version"}, Argc: 2, EnvCount: 35, EnvBytes: 1300}
+	if !reflect.DeepEqual(ev, want) {
+		t.Errorf("got  %+v\nwant %+v", ev, want)
+	}
+}
+
+func TestConvertArgvCutByBuffer(t *testing.T) {
+	var raw spawntraceEvent
+	raw.Kind = uint32(KindExec)
+	// The buffer ends in the middle of the third argument: no final NUL.
+	args := "sh\x00-c\x00echo hel"
+	putString(raw.Argv[:], args)
+	raw.ArgvLen = uint32(len(args))
+	raw.Argc = 3
+	var ev Event
+	convert(&raw, &ev)
+	if !ev.ArgvTruncated || !reflect.DeepEqual(ev.Argv, []string{"sh", "-c", "echo hel"}) {
+		t.Errorf("argv = %q truncated=%v, want the cut argument kept and marked", ev.Argv, ev.ArgvTruncated)
+	}
+}
+
+func TestConvertSocketpairAndClone3(t *testing.T) {
+	var raw spawntraceEvent
+	raw.Kind = uint32(KindSyscall)
+	raw.Nr = nrSocketpair
+	raw.Fds = [2]int32{3, 4}
+	var ev Event
+	convert(&raw, &ev)
+	if !reflect.DeepEqual(ev.Fds, []int32{3, 4}) {
+		t.Errorf("fds = %v", ev.Fds)
+	}
+	raw = spawntraceEvent{Kind: uint32(KindSyscall), Nr: nrClone3, Ret: 77}
+	raw.C3.Flags, raw.C3.ExitSignal, raw.C3.StackSize = 0x4100, 17, 0x9000
+	convert(&raw, &ev)
+	if ev.Clone3 == nil || ev.Clone3.Flags != 0x4100 || ev.Clone3.ExitSignal != 17 || ev.Clone3.StackSize != 0x9000 || ev.Ret != 77 {
+		t.Errorf("clone3 = %+v ret %d", ev.Clone3, ev.Ret)
+	}
+}
