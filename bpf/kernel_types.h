@@ -11,7 +11,25 @@ struct signal_struct {
 	atomic_t live;
 } __attribute__((preserve_access_index));
 
+typedef struct {
+	long counter;
+} atomic_long_t;
+
+/* Since 6.2 the RSS counters are percpu_counters; count is exact to within
+ * a batch (32 pages) per CPU, which is all spawntrace needs. */
+struct percpu_counter {
+	long long count;
+} __attribute__((preserve_access_index));
+
+/* enum mm counter indexes */
+#define MM_FILEPAGES 0
+#define MM_ANONPAGES 1
+#define MM_SHMEMPAGES 3
+
 struct mm_struct {
+	struct percpu_counter rss_stat[4];
+	atomic_long_t pgtables_bytes;
+	int map_count;
 	unsigned long arg_start;
 	unsigned long arg_end;
 	unsigned long env_start;

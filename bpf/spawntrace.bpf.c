@@ -62,6 +62,21 @@ struct spawn_slot {
 	__u64 nr;
 	__u64 args[6];
 	struct clone3_args c3;
+	/* anatomy, filled by the lock, switch and fork probes meanwhile */
+	__u64 lock_start_ns; /* a timed mmap lock hold in progress */
+	__u64 lock_mm;       /* ... on this mm */
+	__u64 exec_old_mm;   /* execve: the address space being replaced */
+	__u64 offcpu_start_ns;
+	__u64 copy_ns;
+	__u64 lock_stall_ns;
+	__u64 blocked_ns;
+	__u64 teardown_ns;
+	__s64 rss_anon_pages;
+	__s64 rss_file_pages;
+	__s64 rss_shmem_pages;
+	__s64 pgtables_bytes;
+	__u32 map_count;
+	__u32 parent_mm_set;
 };
 
 /* tid -> the spawn-related syscall it is in, with its arguments. */
@@ -71,6 +86,22 @@ struct {
 	__type(key, __u32);
 	__type(value, struct spawn_slot);
 } spawn_slots SEC(".maps");
+
+/* mm -> other threads' time waiting for its lock while a fork copies it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} forking_mm SEC(".maps");
+
+/* tid -> when it started waiting for the lock of a forking mm. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} lock_waits SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -191,9 +222,18 @@ static __always_inline int spawn_enter(struct syscall_enter_ctx *ctx, __u32 nr, 
 		if (slot.args[1] >= sizeof(slot.c3))
 			bpf_probe_read_user(&slot.c3, sizeof(slot.c3), (void *)slot.args[0]);
 	}
+	if (nr == NR_EXECVE || nr == NR_EXECVEAT) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		slot.exec_old_mm = (__u64)BPF_CORE_READ(task, mm);
+	}
 	if (bpf_map_update_elem(&spawn_slots, &tid, &slot, BPF_ANY))
 		count_lost(LOST_SPAWN_SLOT);
 	return 0;
+}
+
+static __always_inline bool is_clone_nr(__u64 nr)
+{
+	return nr == NR_CLONE || nr == NR_CLONE3 || nr == NR_FORK || nr == NR_VFORK;
 }
 
 struct argv_ctx {
@@ -235,6 +275,14 @@ static long count_one_env(__u32 i, struct env_ctx *c)
 	return 0;
 }
 
+/* Ring buffer memory is not zeroed. Clear the fixed fields; the strings
+ * are read only up to their recorded lengths or first NUL. */
+static __always_inline void zero_event(struct event *e)
+{
+	__builtin_memset(e, 0, __builtin_offsetof(struct event, comm));
+	e->filename[0] = 0;
+}
+
 static __always_inline void fill_task(struct event *e)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -257,7 +305,7 @@ static __always_inline int spawn_exit(struct syscall_exit_ctx *ctx)
 		bpf_map_delete_elem(&spawn_slots, &tid);
 		return 0;
 	}
-	__builtin_memset(e, 0, sizeof(*e));
+	zero_event(e);
 	fill_task(e);
 	e->kind = EV_SYSCALL;
 	e->nr = slot->nr;
@@ -267,6 +315,20 @@ static __always_inline int spawn_exit(struct syscall_exit_ctx *ctx)
 	for (int i = 0; i < 6; i++)
 		e->args[i] = slot->args[i];
 	e->c3 = slot->c3;
+	e->copy_ns = slot->copy_ns;
+	e->lock_stall_ns = slot->lock_stall_ns;
+	e->blocked_ns = slot->blocked_ns;
+	e->teardown_ns = slot->teardown_ns;
+	if (slot->parent_mm_set) {
+		e->flags |= EVF_PARENT_MM;
+		e->rss_anon_pages = slot->rss_anon_pages;
+		e->rss_file_pages = slot->rss_file_pages;
+		e->rss_shmem_pages = slot->rss_shmem_pages;
+		e->pgtables_bytes = slot->pgtables_bytes;
+		e->map_count = slot->map_count;
+	}
+	if (slot->lock_mm && is_clone_nr(slot->nr))
+		bpf_map_delete_elem(&forking_mm, &slot->lock_mm);
 
 	if (slot->nr == NR_SOCKETPAIR && ctx->ret == 0) {
 		bpf_probe_read_user(e->fds, sizeof(e->fds), (void *)slot->args[3]);
@@ -336,6 +398,18 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	}
 	if (!thread) {
+		/* The parent's size at the fork, for the cost-against-RSS fit. */
+		__u32 ptid = parent->pid;
+		struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &ptid);
+		struct mm_struct *mm = parent->mm;
+		if (slot && mm) {
+			slot->rss_anon_pages = BPF_CORE_READ(mm, rss_stat[MM_ANONPAGES].count);
+			slot->rss_file_pages = BPF_CORE_READ(mm, rss_stat[MM_FILEPAGES].count);
+			slot->rss_shmem_pages = BPF_CORE_READ(mm, rss_stat[MM_SHMEMPAGES].count);
+			slot->pgtables_bytes = BPF_CORE_READ(mm, pgtables_bytes.counter);
+			slot->map_count = BPF_CORE_READ(mm, map_count);
+			slot->parent_mm_set = 1;
+		}
 		__u8 active = TRACK_ACTIVE;
 		if (bpf_map_update_elem(&tracked, &ctgid, &active, BPF_ANY))
 			count_lost(LOST_TRACKED);
@@ -348,7 +422,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		count_lost(LOST_RINGBUF);
 		return 0;
 	}
-	__builtin_memset(e, 0, sizeof(*e));
+	zero_event(e);
 	fill_task(e);
 	e->kind = EV_FORK;
 	e->ts_ns = bpf_ktime_get_ns();
@@ -391,7 +465,7 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 		count_lost(LOST_RINGBUF);
 		return 0;
 	}
-	__builtin_memset(e, 0, sizeof(*e));
+	zero_event(e);
 	fill_task(e);
 	e->kind = EV_EXEC;
 	e->ts_ns = bpf_ktime_get_ns();
@@ -446,7 +520,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		count_lost(LOST_RINGBUF);
 		return 0;
 	}
-	__builtin_memset(e, 0, sizeof(*e));
+	zero_event(e);
 	fill_task(e);
 	e->kind = EV_EXIT;
 	e->ts_ns = bpf_ktime_get_ns();
@@ -454,5 +528,104 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	if (group_dead)
 		e->flags |= EVF_GROUP_DEAD;
 	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- spawn anatomy: the address-space copy, lock stalls, blocked time ----
+ * Without kprobes or fentry, dup_mmap() is timed by the write hold of the
+ * parent's mmap lock it takes around the whole copy. */
+
+static __always_inline struct mm_struct *current_mm(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(task, mm);
+}
+
+SEC("tp_btf/mmap_lock_start_locking")
+int BPF_PROG(on_lock_start, struct mm_struct *mm, bool write)
+{
+	__u64 key = (__u64)mm;
+	if (!bpf_map_lookup_elem(&forking_mm, &key))
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_map_lookup_elem(&spawn_slots, &tid))
+		return 0; /* the forking thread itself */
+	__u64 now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&lock_waits, &tid, &now, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/mmap_lock_acquire_returned")
+int BPF_PROG(on_lock_acquired, struct mm_struct *mm, bool write, bool success)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 key = (__u64)mm;
+	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
+	if (!slot) {
+		/* Another thread got the lock a fork held: charge its wait. */
+		__u64 *since = bpf_map_lookup_elem(&lock_waits, &tid);
+		if (!since)
+			return 0;
+		__u64 *stall = bpf_map_lookup_elem(&forking_mm, &key);
+		if (stall && success)
+			__sync_fetch_and_add(stall, bpf_ktime_get_ns() - *since);
+		bpf_map_delete_elem(&lock_waits, &tid);
+		return 0;
+	}
+	if (!success || slot->lock_start_ns)
+		return 0;
+	if (is_clone_nr(slot->nr)) {
+		if (!write || mm != current_mm())
+			return 0;
+		__u64 zero = 0;
+		bpf_map_update_elem(&forking_mm, &key, &zero, BPF_ANY);
+	} else if (slot->exec_old_mm) {
+		/* exec: holds of the old mm once it is no longer ours are
+		 * exit_mmap() tearing the copied address space down. */
+		if (key != slot->exec_old_mm || mm == current_mm())
+			return 0;
+	} else {
+		return 0;
+	}
+	slot->lock_start_ns = bpf_ktime_get_ns();
+	slot->lock_mm = key;
+	return 0;
+}
+
+SEC("tp_btf/mmap_lock_released")
+int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
+	if (!slot || !slot->lock_start_ns || slot->lock_mm != (__u64)mm)
+		return 0;
+	__u64 held = bpf_ktime_get_ns() - slot->lock_start_ns;
+	slot->lock_start_ns = 0;
+	if (is_clone_nr(slot->nr)) {
+		__u64 key = (__u64)mm;
+		slot->copy_ns += held;
+		__u64 *stall = bpf_map_lookup_elem(&forking_mm, &key);
+		if (stall)
+			slot->lock_stall_ns += *stall;
+		bpf_map_delete_elem(&forking_mm, &key);
+	} else {
+		slot->teardown_ns += held;
+	}
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u32 prev_tid = prev->pid;
+	__u32 next_tid = next->pid;
+	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &prev_tid);
+	if (slot)
+		slot->offcpu_start_ns = bpf_ktime_get_ns();
+	slot = bpf_map_lookup_elem(&spawn_slots, &next_tid);
+	if (slot && slot->offcpu_start_ns) {
+		slot->blocked_ns += bpf_ktime_get_ns() - slot->offcpu_start_ns;
+		slot->offcpu_start_ns = 0;
+	}
 	return 0;
 }

@@ -24,6 +24,7 @@ enum event_kind {
 #define EVF_GROUP_DEAD 4      /* exit: the last thread of the process */
 #define EVF_NAME_UNREAD 8     /* filename could not be read */
 #define EVF_ENV_UNREAD 16     /* the environment could not be counted */
+#define EVF_PARENT_MM 32      /* rss_*, pgtables_bytes and map_count are set */
 
 /* Indexes of the lost-counter array. */
 enum lost_kind {
@@ -58,6 +59,16 @@ struct event {
 	__s64 ret;
 	__u64 args[6];
 	struct clone3_args c3; /* clone3 only */
+	/* Spawn anatomy, on clone/clone3/fork/vfork events (zero when unknown). */
+	__u64 copy_ns;         /* the parent's mmap write lock held by dup_mmap: the address-space copy */
+	__u64 lock_stall_ns;   /* other threads of the parent waiting for that lock meanwhile */
+	__u64 blocked_ns;      /* the calling thread off CPU during the syscall */
+	__u64 teardown_ns;     /* execve: the old (copied) address space torn down */
+	__s64 rss_anon_pages;  /* the parent at fork: mm->rss_stat */
+	__s64 rss_file_pages;
+	__s64 rss_shmem_pages;
+	__s64 pgtables_bytes;
+	__u32 map_count;       /* the parent's VMAs */
 	__u32 kind;
 	__u32 nr;        /* syscall number (x86_64) */
 	__u32 tid;

@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"bytes"
+	"os"
 	"unsafe"
 )
 
@@ -11,7 +12,18 @@ const (
 	evfArgvTruncated = 2
 	evfGroupDead     = 4
 	evfNameUnread    = 8
+	evfParentMM      = 32
 )
+
+// pageBytes converts the kernel's page counts.
+var pageBytes = uint64(os.Getpagesize())
+
+func pagesToBytes(n int64) uint64 {
+	if n < 0 { // percpu_counter drift can dip below zero
+		return 0
+	}
+	return uint64(n) * pageBytes
+}
 
 // x86_64 numbers of the calls whose extra fields convert keeps.
 const (
@@ -38,6 +50,16 @@ func convert(raw *spawntraceEvent, ev *Event) {
 		ev.Nr = int(raw.Nr)
 		ev.Ret = raw.Ret
 		ev.Args = append([]uint64(nil), raw.Args[:]...)
+		ev.CopyNs, ev.LockStallNs, ev.BlockedNs, ev.TeardownNs = raw.CopyNs, raw.LockStallNs, raw.BlockedNs, raw.TeardownNs
+		if raw.Flags&evfParentMM != 0 {
+			ev.Parent = &ParentSize{
+				RSSAnonBytes:  pagesToBytes(raw.RssAnonPages),
+				RSSFileBytes:  pagesToBytes(raw.RssFilePages),
+				RSSShmemBytes: pagesToBytes(raw.RssShmemPages),
+				PgtablesBytes: uint64(max(raw.PgtablesBytes, 0)),
+				MapCount:      int(raw.MapCount),
+			}
+		}
 		switch ev.Nr {
 		case nrClone3:
 			c := raw.C3

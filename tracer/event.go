@@ -75,6 +75,14 @@ type Event struct {
 	Clone3 *Clone3Args `json:"clone3,omitempty"`
 	Fds    []int32     `json:"fds,omitempty"` // socketpair's two descriptors
 
+	// Spawn anatomy (clone, clone3, fork, vfork; TeardownNs on execve).
+	// Zero when not measured; Parent is nil when the parent's size is unknown.
+	CopyNs      uint64      `json:"copy_ns,omitempty"`       // dup_mmap: the parent's mmap write lock held
+	LockStallNs uint64      `json:"lock_stall_ns,omitempty"` // the parent's other threads waiting for that lock
+	BlockedNs   uint64      `json:"blocked_ns,omitempty"`    // the calling thread off CPU during the call
+	TeardownNs  uint64      `json:"teardown_ns,omitempty"`   // execve: the old address space torn down
+	Parent      *ParentSize `json:"parent,omitempty"`
+
 	// KindFork
 	ChildTid uint32 `json:"child_tid,omitempty"`
 	ChildPid uint32 `json:"child_pid,omitempty"`
@@ -96,6 +104,20 @@ type Event struct {
 	Argc          int      `json:"argc,omitempty"`
 	EnvCount      int      `json:"env_count,omitempty"`
 	EnvBytes      int      `json:"env_bytes,omitempty"`
+}
+
+// ParentSize is the spawning process's memory at the moment of a fork.
+type ParentSize struct {
+	RSSAnonBytes  uint64 `json:"rss_anon_bytes"`
+	RSSFileBytes  uint64 `json:"rss_file_bytes"`
+	RSSShmemBytes uint64 `json:"rss_shmem_bytes"`
+	PgtablesBytes uint64 `json:"pgtables_bytes"`
+	MapCount      int    `json:"map_count"`
+}
+
+// RSSBytes is the resident set: anonymous, file-backed and shared memory.
+func (p *ParentSize) RSSBytes() uint64 {
+	return p.RSSAnonBytes + p.RSSFileBytes + p.RSSShmemBytes
 }
 
 // Probe is one kernel attachment point and whether it could be used.

@@ -42,6 +42,14 @@ var probeGroups = []probeGroup{
 		{prog: "raw_enter", group: "raw_syscalls", name: "sys_enter"},
 		{prog: "raw_exit", group: "raw_syscalls", name: "sys_exit"},
 	}},
+	// Spawn anatomy: the address-space copy is timed by the parent's mmap
+	// write lock (no kprobes here), blocked time by context switches.
+	{name: "mmap_lock:copy-timing", points: []attachPoint{
+		{prog: "on_lock_start", group: "mmap_lock", name: "mmap_lock_start_locking", btf: true},
+		{prog: "on_lock_acquired", group: "mmap_lock", name: "mmap_lock_acquire_returned", btf: true},
+		{prog: "on_lock_released", group: "mmap_lock", name: "mmap_lock_released", btf: true},
+	}},
+	{name: "sched:sched_switch", points: []attachPoint{{prog: "on_switch", group: "sched", name: "sched_switch", btf: true}}},
 	syscallPair("clone"),
 	syscallPair("clone3"),
 	syscallPair("fork"),

@@ -26,30 +26,38 @@ type spawntraceClone3Args struct {
 }
 
 type spawntraceEvent struct {
-	_        structs.HostLayout
-	TsNs     uint64
-	DurNs    uint64
-	Ret      int64
-	Args     [6]uint64
-	C3       spawntraceClone3Args
-	Kind     uint32
-	Nr       uint32
-	Tid      uint32
-	Pid      uint32
-	Ppid     uint32
-	ChildTid uint32
-	ChildPid uint32
-	Flags    uint32
-	ExitCode int32
-	Fds      [2]int32
-	Argc     uint32
-	Envc     uint32
-	EnvBytes uint32
-	ArgvLen  uint32
-	Comm     [16]int8
-	Filename [256]int8
-	Argv     [512]int8
-	_        [4]byte
+	_             structs.HostLayout
+	TsNs          uint64
+	DurNs         uint64
+	Ret           int64
+	Args          [6]uint64
+	C3            spawntraceClone3Args
+	CopyNs        uint64
+	LockStallNs   uint64
+	BlockedNs     uint64
+	TeardownNs    uint64
+	RssAnonPages  int64
+	RssFilePages  int64
+	RssShmemPages int64
+	PgtablesBytes int64
+	MapCount      uint32
+	Kind          uint32
+	Nr            uint32
+	Tid           uint32
+	Pid           uint32
+	Ppid          uint32
+	ChildTid      uint32
+	ChildPid      uint32
+	Flags         uint32
+	ExitCode      int32
+	Fds           [2]int32
+	Argc          uint32
+	Envc          uint32
+	EnvBytes      uint32
+	ArgvLen       uint32
+	Comm          [16]int8
+	Filename      [256]int8
+	Argv          [512]int8
 }
 
 type spawntraceInflight struct {
@@ -59,11 +67,25 @@ type spawntraceInflight struct {
 }
 
 type spawntraceSpawnSlot struct {
-	_    structs.HostLayout
-	TsNs uint64
-	Nr   uint64
-	Args [6]uint64
-	C3   spawntraceClone3Args
+	_             structs.HostLayout
+	TsNs          uint64
+	Nr            uint64
+	Args          [6]uint64
+	C3            spawntraceClone3Args
+	LockStartNs   uint64
+	LockMm        uint64
+	ExecOldMm     uint64
+	OffcpuStartNs uint64
+	CopyNs        uint64
+	LockStallNs   uint64
+	BlockedNs     uint64
+	TeardownNs    uint64
+	RssAnonPages  int64
+	RssFilePages  int64
+	RssShmemPages int64
+	PgtablesBytes int64
+	MapCount      uint32
+	ParentMmSet   uint32
 }
 
 type spawntraceSyscallStat struct {
@@ -78,8 +100,10 @@ type spawntraceSyscallStat struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	spawntraceMapEvents           = "events"
+	spawntraceMapForkingMm        = "forking_mm"
 	spawntraceMapInflight         = "inflight"
 	spawntraceMapLaunchArmed      = "launch_armed"
+	spawntraceMapLockWaits        = "lock_waits"
 	spawntraceMapLost             = "lost"
 	spawntraceMapSpawnSlots       = "spawn_slots"
 	spawntraceMapSyscallStats     = "syscall_stats"
@@ -101,6 +125,10 @@ const (
 	spawntraceProgOnExec          = "on_exec"
 	spawntraceProgOnExit          = "on_exit"
 	spawntraceProgOnFork          = "on_fork"
+	spawntraceProgOnLockAcquired  = "on_lock_acquired"
+	spawntraceProgOnLockReleased  = "on_lock_released"
+	spawntraceProgOnLockStart     = "on_lock_start"
+	spawntraceProgOnSwitch        = "on_switch"
 	spawntraceProgRawEnter        = "raw_enter"
 	spawntraceProgRawExit         = "raw_exit"
 	spawntraceVarLauncherTgid     = "launcher_tgid"
@@ -167,6 +195,10 @@ type spawntraceProgramSpecs struct {
 	OnExec          *ebpf.ProgramSpec `ebpf:"on_exec"`
 	OnExit          *ebpf.ProgramSpec `ebpf:"on_exit"`
 	OnFork          *ebpf.ProgramSpec `ebpf:"on_fork"`
+	OnLockAcquired  *ebpf.ProgramSpec `ebpf:"on_lock_acquired"`
+	OnLockReleased  *ebpf.ProgramSpec `ebpf:"on_lock_released"`
+	OnLockStart     *ebpf.ProgramSpec `ebpf:"on_lock_start"`
+	OnSwitch        *ebpf.ProgramSpec `ebpf:"on_switch"`
 	RawEnter        *ebpf.ProgramSpec `ebpf:"raw_enter"`
 	RawExit         *ebpf.ProgramSpec `ebpf:"raw_exit"`
 }
@@ -176,8 +208,10 @@ type spawntraceProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceMapSpecs struct {
 	Events       *ebpf.MapSpec `ebpf:"events"`
+	ForkingMm    *ebpf.MapSpec `ebpf:"forking_mm"`
 	Inflight     *ebpf.MapSpec `ebpf:"inflight"`
 	LaunchArmed  *ebpf.MapSpec `ebpf:"launch_armed"`
+	LockWaits    *ebpf.MapSpec `ebpf:"lock_waits"`
 	Lost         *ebpf.MapSpec `ebpf:"lost"`
 	SpawnSlots   *ebpf.MapSpec `ebpf:"spawn_slots"`
 	SyscallStats *ebpf.MapSpec `ebpf:"syscall_stats"`
@@ -214,8 +248,10 @@ func (o *spawntraceObjects) Close() error {
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceMaps struct {
 	Events       *ebpf.Map `ebpf:"events"`
+	ForkingMm    *ebpf.Map `ebpf:"forking_mm"`
 	Inflight     *ebpf.Map `ebpf:"inflight"`
 	LaunchArmed  *ebpf.Map `ebpf:"launch_armed"`
+	LockWaits    *ebpf.Map `ebpf:"lock_waits"`
 	Lost         *ebpf.Map `ebpf:"lost"`
 	SpawnSlots   *ebpf.Map `ebpf:"spawn_slots"`
 	SyscallStats *ebpf.Map `ebpf:"syscall_stats"`
@@ -225,8 +261,10 @@ type spawntraceMaps struct {
 func (m *spawntraceMaps) Close() error {
 	return _SpawntraceClose(
 		m.Events,
+		m.ForkingMm,
 		m.Inflight,
 		m.LaunchArmed,
+		m.LockWaits,
 		m.Lost,
 		m.SpawnSlots,
 		m.SyscallStats,
@@ -264,6 +302,10 @@ type spawntracePrograms struct {
 	OnExec          *ebpf.Program `ebpf:"on_exec"`
 	OnExit          *ebpf.Program `ebpf:"on_exit"`
 	OnFork          *ebpf.Program `ebpf:"on_fork"`
+	OnLockAcquired  *ebpf.Program `ebpf:"on_lock_acquired"`
+	OnLockReleased  *ebpf.Program `ebpf:"on_lock_released"`
+	OnLockStart     *ebpf.Program `ebpf:"on_lock_start"`
+	OnSwitch        *ebpf.Program `ebpf:"on_switch"`
 	RawEnter        *ebpf.Program `ebpf:"raw_enter"`
 	RawExit         *ebpf.Program `ebpf:"raw_exit"`
 }
@@ -287,6 +329,10 @@ func (p *spawntracePrograms) Close() error {
 		p.OnExec,
 		p.OnExit,
 		p.OnFork,
+		p.OnLockAcquired,
+		p.OnLockReleased,
+		p.OnLockStart,
+		p.OnSwitch,
 		p.RawEnter,
 		p.RawExit,
 	)
