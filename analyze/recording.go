@@ -20,6 +20,18 @@ type Host struct {
 	CPUs          int    `json:"cpus"`
 	MemBytes      uint64 `json:"mem_bytes"`
 	PageBytes     int    `json:"page_bytes"`
+	// THPMode is /sys/kernel/mm/transparent_hugepage/enabled's choice:
+	// always, madvise or never ("" when unknown).
+	THPMode string `json:"thp_mode,omitempty"`
+}
+
+// ProcessInfo is what user space read of a spawning process when it first
+// forked (from /proc, while it was alive).
+type ProcessInfo struct {
+	Pid           uint32 `json:"pid"`
+	Comm          string `json:"comm,omitempty"`
+	RSSBytes      uint64 `json:"rss_bytes"`
+	AnonHugeBytes uint64 `json:"anon_huge_bytes"` // AnonHugePages of smaps_rollup: memory in transparent huge pages
 }
 
 // SyscallStat is one row of the per-syscall totals of the whole tree.
@@ -54,5 +66,7 @@ type Recording struct {
 	Probes   []tracer.Probe `json:"probes"`
 	Syscalls []SyscallStat  `json:"syscalls"`
 	Events   []tracer.Event `json:"events"`
-	Lost     tracer.Lost    `json:"lost"`
+	// Spawners holds /proc facts of processes that forked, by first fork.
+	Spawners []ProcessInfo `json:"spawners,omitempty"`
+	Lost     tracer.Lost   `json:"lost"`
 }

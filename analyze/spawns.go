@@ -1,5 +1,7 @@
 package analyze
 
+import "github.com/spawntrace/spawntrace/tracer"
+
 // Mechanism is how a new process was made.
 type Mechanism string
 
@@ -30,6 +32,20 @@ type Spawn struct {
 	// vfork-like spawns it includes the child's run up to its exec.
 	CloneDurNs uint64 `json:"clone_dur_ns"`
 
+	// Signature names the runtime or library the spawn pattern belongs to
+	// (glibc posix_spawn, Go os/exec, ...), when recognised.
+	Signature string `json:"signature,omitempty"`
+
+	// Anatomy; zero when not measured (see Recording.Probes).
+	CopyNs      uint64             `json:"copy_ns,omitempty"`       // the address-space copy (dup_mmap)
+	LockStallNs uint64             `json:"lock_stall_ns,omitempty"` // the parent's other threads waiting meanwhile
+	BlockedNs   uint64             `json:"blocked_ns,omitempty"`    // the spawning thread off CPU in the call
+	TeardownNs  uint64             `json:"teardown_ns,omitempty"`   // the child's exec tearing the copy down
+	Parent      *tracer.ParentSize `json:"parent,omitempty"`
+	// GapNs is the time since the same thread's previous spawn call
+	// returned: user-space work between spawns (and waiting for children).
+	GapNs uint64 `json:"gap_ns,omitempty"`
+
 	Exe           string `json:"exe,omitempty"` // the child's successful exec
 	ExecOK        bool   `json:"exec_ok"`
 	FailedExecs   int    `json:"failed_execs"`
@@ -48,4 +64,37 @@ type Summary struct {
 	ExecFailed  int               `json:"exec_failed"` // failed execve/execveat calls
 	Processes   int               `json:"processes"`   // distinct processes seen, the workload included
 	WallNs      uint64            `json:"wall_ns"`     // tracing start to end
+
+	Stats    []MechanismStats `json:"stats"`              // per mechanism, in MechFork, MechVfork, MechCloneVM order
+	Fit      *Fit             `json:"fit,omitempty"`      // copy time against parent RSS, fork-like spawns
+	Findings []Finding        `json:"findings,omitempty"` // ranked by the time they cost
+}
+
+// Dist summarizes one measurement over many spawns.
+type Dist struct {
+	N     int    `json:"n"`
+	SumNs uint64 `json:"sum_ns"`
+	P50Ns uint64 `json:"p50_ns"`
+	P90Ns uint64 `json:"p90_ns"`
+	P99Ns uint64 `json:"p99_ns"`
+	MaxNs uint64 `json:"max_ns"`
+}
+
+// MeanNs is the average, 0 for no samples.
+func (d Dist) MeanNs() uint64 {
+	if d.N == 0 {
+		return 0
+	}
+	return d.SumNs / uint64(d.N)
+}
+
+// MechanismStats is the cost of one spawn mechanism.
+type MechanismStats struct {
+	Mechanism   Mechanism `json:"mechanism"`
+	Count       int       `json:"count"`
+	Clone       Dist      `json:"clone"`
+	Copy        Dist      `json:"copy"` // only spawns whose copy was measured
+	SpawnToExec Dist      `json:"spawn_to_exec"`
+	Blocked     Dist      `json:"blocked"`
+	Teardown    Dist      `json:"teardown"`
 }

@@ -66,6 +66,10 @@ func Summarize(rec *Recording) Summary {
 	procs := map[uint32]bool{}
 	// byChild finds the spawn that made a process, to charge its execs to.
 	byChild := map[uint32]int{}
+	// Per thread: when its last spawn call returned, and its last socketpair
+	// (half of Rust's fork-fallback signature).
+	lastSpawnEnd := map[uint32]uint64{}
+	lastSocketpair := map[uint32]*tracer.Event{}
 	for _, ev := range sortedEvents(rec) {
 		procs[ev.Pid] = true
 		switch ev.Kind {
@@ -80,6 +84,12 @@ func Summarize(rec *Recording) Summary {
 				s.addExec(ev, byChild)
 				continue
 			}
+			if ev.Nr == NrSocketpair {
+				if ev.Ret == 0 {
+					lastSocketpair[ev.Tid] = ev
+				}
+				continue
+			}
 			flags, isSpawn := CloneFlags(ev)
 			if !isSpawn || ev.Ret <= 0 {
 				continue
@@ -90,14 +100,25 @@ func Summarize(rec *Recording) Summary {
 			}
 			s.ByMechanism[mech]++
 			byChild[uint32(ev.Ret)] = len(s.Spawns)
-			s.Spawns = append(s.Spawns, Spawn{
+			sp := Spawn{
 				TimeNs: ev.TimeNs, ParentPid: ev.Pid, ParentTid: ev.Tid, Comm: ev.Comm,
 				Syscall: SyscallName(ev.Nr), Flags: flags, Mechanism: mech,
 				ChildPid: uint32(ev.Ret), CloneDurNs: ev.DurNs,
-			})
+				CopyNs: ev.CopyNs, LockStallNs: ev.LockStallNs, BlockedNs: ev.BlockedNs, Parent: ev.Parent,
+			}
+			if end, ok := lastSpawnEnd[ev.Tid]; ok && ev.TimeNs > end {
+				sp.GapNs = ev.TimeNs - end
+			}
+			lastSpawnEnd[ev.Tid] = ev.TimeNs + ev.DurNs
+			sp.Signature = signature(ev, &sp, lastSocketpair[ev.Tid])
+			delete(lastSocketpair, ev.Tid)
+			s.Spawns = append(s.Spawns, sp)
 		}
 	}
 	s.Processes = len(procs)
+	s.Stats = mechanismStats(s.Spawns)
+	s.Fit = FitCopy(s.Spawns)
+	s.Findings = Findings(rec, &s)
 	return s
 }
 
@@ -124,6 +145,7 @@ func (s *Summary) addExec(ev *tracer.Event, byChild map[uint32]int) {
 	}
 	sp.ExecOK = true
 	sp.Exe = ev.Filename
+	sp.TeardownNs = ev.TeardownNs
 	sp.EnvCount = ev.EnvCount
 	sp.EnvBytes = ev.EnvBytes
 	if end := ev.TimeNs + ev.DurNs; end > sp.TimeNs {
