@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"runtime"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -22,5 +23,21 @@ func readHost() analyze.Host {
 	if unix.Sysinfo(&si) == nil {
 		h.MemBytes = uint64(si.Totalram) * uint64(si.Unit)
 	}
+	h.THPMode = thpMode()
 	return h
+}
+
+// thpMode reads the bracketed choice of
+// /sys/kernel/mm/transparent_hugepage/enabled ("always [madvise] never").
+func thpMode() string {
+	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i, j := strings.IndexByte(s, '['), strings.IndexByte(s, ']')
+	if i < 0 || j < i {
+		return ""
+	}
+	return s[i+1 : j]
 }

@@ -162,6 +162,7 @@ func lookErr(err error) error {
 // workload or attached process.
 type session struct {
 	rec      *analyze.Recorder
+	spawners *spawnerProbe
 	readDone chan error
 	start    clockPair
 	status   int
@@ -183,12 +184,18 @@ var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT
 func newSession(t *tracer.Tracer, stderr io.Writer, roots ...int) *session {
 	s := &session{
 		rec:      analyze.NewRecorder(roots...),
+		spawners: newSpawnerProbe(),
 		readDone: make(chan error, 1),
 		start:    now(),
 		sigs:     make(chan os.Signal, 4),
 		stderr:   stderr,
 	}
-	go func() { s.readDone <- t.Read(s.rec.Add) }()
+	go func() {
+		s.readDone <- t.Read(func(ev *tracer.Event) {
+			s.spawners.observe(ev)
+			s.rec.Add(ev)
+		})
+	}()
 	signal.Notify(s.sigs, forwarded...)
 	return s
 }
@@ -339,6 +346,7 @@ func (s *session) finish(t *tracer.Tracer) (*analyze.Recording, error) {
 		Probes:       t.Probes(),
 		Syscalls:     analyze.SyscallTable(stats),
 		Events:       s.rec.Events(),
+		Spawners:     s.spawners.finish(),
 		Lost:         lost,
 	}, nil
 }
