@@ -35,12 +35,12 @@ func WriteSpawnSection(w io.Writer, s analyze.Summary, slowest int) error {
 	if len(top) > 0 {
 		fmt.Fprintf(bw, "\nSlowest %d %s (wall time of the spawning call in the parent):\n",
 			len(top), plural(len(top), "spawn", "spawns"))
-		const head = "  %-8s %-9s %10s %16s %6s  %s\n"
-		fmt.Fprintf(bw, head, "syscall", "mechanism", "ms", "parent -> child", "failed", "exe")
+		const head = "  %-8s %-9s %10s %9s %16s %6s  %s\n"
+		fmt.Fprintf(bw, head, "syscall", "mechanism", "ms", "copy ms", "parent -> child", "failed", "exe")
 		for _, sp := range top {
 			pc := fmt.Sprintf("%d -> %d", sp.ParentPid, sp.ChildPid)
-			row := fmt.Sprintf("  %-8s %-9s %10.3f %16s %6d  ", sp.Syscall, sp.Mechanism,
-				float64(sp.CloneDurNs)/1e6, pc, sp.FailedExecs)
+			row := fmt.Sprintf("  %-8s %-9s %10.3f %9s %16s %6d  ", sp.Syscall, sp.Mechanism,
+				float64(sp.CloneDurNs)/1e6, copyMs(sp), pc, sp.FailedExecs)
 			exe := sp.Exe
 			if !sp.ExecOK || exe == "" {
 				exe = "(no exec)"
@@ -49,6 +49,14 @@ func WriteSpawnSection(w io.Writer, s analyze.Summary, slowest int) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// copyMs is the measured copy time, "-" when there was none to measure.
+func copyMs(sp analyze.Spawn) string {
+	if sp.CopyNs == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", float64(sp.CopyNs)/1e6)
 }
 
 // slowestSpawns is the n spawns with the longest CloneDurNs, the earlier

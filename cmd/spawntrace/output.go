@@ -40,7 +40,11 @@ func (o *outputOptions) write(rec *analyze.Recording, w io.Writer) error {
 	}
 	if !o.countOnly {
 		fmt.Fprintln(bw)
-		if err := reports.WriteSpawnSection(bw, analyze.Summarize(rec), o.slowest); err != nil {
+		sum := analyze.Summarize(rec)
+		if err := reports.WriteSpawnSection(bw, sum, o.slowest); err != nil {
+			return err
+		}
+		if err := reports.WriteAnatomy(bw, rec, sum); err != nil {
 			return err
 		}
 	}

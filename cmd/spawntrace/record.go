@@ -20,11 +20,11 @@ import (
 
 type recordOptions struct {
 	outputOptions
-	writePath  string
-	attachPid  int
-	ringBytes  int
-	disable    listVar
-	verbose    bool
+	writePath string
+	attachPid int
+	ringBytes int
+	disable   listVar
+	verbose   bool
 }
 
 const recordHead = `Usage: spawntrace [flags] -- CMD [ARGS...]

@@ -1,0 +1,126 @@
+package reports
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spawntrace/spawntrace/analyze"
+)
+
+// CopyProbe names the probe group that times the address-space copy.
+const CopyProbe = "mmap_lock:copy-timing"
+
+// BlockedProbe names the probe group that measures blocked time.
+const BlockedProbe = "sched:sched_switch"
+
+// WriteAnatomy writes what each spawn mechanism cost, the copy-time fit
+// against parent RSS, and the findings, ranked.
+func WriteAnatomy(w io.Writer, rec *analyze.Recording, s analyze.Summary) error {
+	bw := bufio.NewWriter(w)
+	copyOK, copyWhy := probeState(rec, CopyProbe)
+	blockedOK, blockedWhy := probeState(rec, BlockedProbe)
+	if len(s.Stats) > 0 {
+		fmt.Fprintf(bw, "\nSpawn cost by mechanism (ms)%22s %6s %9s %9s %9s %9s\n", "", "n", "p50", "p90", "p99", "max")
+		for _, m := range s.Stats {
+			rows := []struct {
+				name string
+				d    analyze.Dist
+				show bool
+			}{
+				{"spawning call (wall, in parent)", m.Clone, true},
+				{"address-space copy (dup_mmap)", m.Copy, m.Mechanism != analyze.MechVfork && copyOK},
+				{"exec teardown of the copy", m.Teardown, m.Mechanism == analyze.MechFork && copyOK},
+				{"spawn to successful exec", m.SpawnToExec, true},
+				{"spawning thread off CPU", m.Blocked, blockedOK},
+			}
+			label := fmt.Sprintf("%s x%d", m.Mechanism, m.Count)
+			for _, r := range rows {
+				if !r.show {
+					continue
+				}
+				fmt.Fprintf(bw, "  %-14s %-33s %6d %9s %9s %9s %9s\n", label, r.name, r.d.N,
+					msCell(r.d.P50Ns, r.d.N), msCell(r.d.P90Ns, r.d.N), msCell(r.d.P99Ns, r.d.N), msCell(r.d.MaxNs, r.d.N))
+				label = ""
+			}
+		}
+	}
+	if !copyOK {
+		fmt.Fprintf(bw, "Address-space copy: not measured (%s)\n", copyWhy)
+	} else if f := s.Fit; f != nil {
+		fmt.Fprintf(bw, "\nCopy time against parent RSS (fork-like spawns, n=%d, RSS %s to %s):\n",
+			f.N, sizeText(f.MinRSSBytes), sizeText(f.MaxRSSBytes))
+		if f.ThroughOrigin {
+			fmt.Fprintf(bw, "  %.2f ms per GiB (parents of one size: a line through the origin, no R²)\n", f.SlopeMsPerGiB)
+		} else {
+			fmt.Fprintf(bw, "  %.2f ms per GiB %+.3f ms, R² %.3f; against page tables: %.3f ms per MiB, R² %.3f\n",
+				f.SlopeMsPerGiB, f.InterceptMs, f.R2, f.SlopeMsPerPgtableMiB, f.R2Pgtables)
+		}
+		fmt.Fprintf(bw, "  a fork from a 4 GiB parent would copy for ~%.0f ms here (timed by the parent's mmap write lock)\n",
+			f.PredictMs(4<<30))
+	}
+	if !blockedOK {
+		fmt.Fprintf(bw, "Blocked time: not measured (%s)\n", blockedWhy)
+	}
+	if len(s.Findings) > 0 {
+		fmt.Fprintf(bw, "\nFindings (ranked by estimated cost):\n")
+		for i, f := range s.Findings {
+			cost := "cost not separable"
+			if f.CostNs > 0 {
+				cost = fmt.Sprintf("~%.1f ms", float64(f.CostNs)/1e6)
+			}
+			fmt.Fprintf(bw, "%2d. %s [%s, %s]\n", i+1, f.Title, f.ID, cost)
+			wrap(bw, "    ", f.Evidence)
+			if f.Advice != "" {
+				wrap(bw, "    -> ", f.Advice)
+			}
+		}
+	} else if len(s.Spawns) > 0 {
+		fmt.Fprintf(bw, "\nFindings: none; no cause of spawn cost above 1 ms and 1%% of the run.\n")
+	}
+	return bw.Flush()
+}
+
+func probeState(rec *analyze.Recording, name string) (bool, string) {
+	for _, p := range rec.Probes {
+		if p.Name == name {
+			return p.Available, p.Reason
+		}
+	}
+	return false, "probe " + name + " not recorded"
+}
+
+func msCell(ns uint64, n int) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", float64(ns)/1e6)
+}
+
+func sizeText(b uint64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
+	default:
+		return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+	}
+}
+
+// wrap writes text in lines of at most lineWidth, the first and the rest
+// indented as prefix is wide.
+func wrap(w io.Writer, prefix, text string) {
+	indent := strings.Repeat(" ", len(prefix))
+	line := prefix
+	for _, word := range strings.Fields(text) {
+		if len(line)+1+len(word) > lineWidth && strings.TrimSpace(line) != strings.TrimSpace(prefix) {
+			fmt.Fprintln(w, line)
+			line = indent
+		}
+		if line != prefix && line != indent {
+			line += " "
+		}
+		line += word
+	}
+	fmt.Fprintln(w, line)
+}
