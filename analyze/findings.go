@@ -109,18 +109,21 @@ func findForkCopy(_ *Recording, s *Summary, significant func(uint64) bool) *Find
 		teardownNs += x.TeardownNs
 	}
 	cost := copyNs + teardownNs
-	if len(fk) == 0 || !significant(cost) {
+	rss := medianRSS(fk)
+	// Small parents copy cheaply; only a sizeable share of the run makes
+	// their copies worth a finding.
+	if len(fk) == 0 || !significant(cost) || (rss < largeParentBytes/4 && float64(cost) < 0.05*float64(s.WallNs)) {
 		return nil
 	}
 	ev := fmt.Sprintf("%d fork-like spawns from parents of %s RSS (median): address-space copy %s, "+
-		"exec teardown of the copy %s; %s in all, %s of the run", len(fk), mib(medianRSS(fk)),
+		"exec teardown of the copy %s; %s in all, %s of the run", len(fk), mib(rss),
 		ms(copyNs), ms(teardownNs), ms(cost), pct(cost, s.WallNs))
 	if sig := signatures(fk); sig != "" {
 		ev += " (" + sig + ")"
 	}
 	return &Finding{
 		ID:       "fork-copy",
-		Title:    "fork-like spawns copy a large parent",
+		Title:    "fork-like spawns copy the parent's address space",
 		Evidence: ev,
 		Advice:   "spawn vfork-like (posix_spawn, vfork, clone CLONE_VM|CLONE_VFORK) to skip the copy and the teardown: saves about " + ms(cost),
 		CostNs:   cost,

@@ -1,6 +1,9 @@
 package analyze
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // GiB is 2^30 bytes.
 const GiB = 1 << 30
@@ -21,6 +24,24 @@ type Fit struct {
 	// the better predictor when huge pages shrink them.
 	SlopeMsPerPgtableMiB float64 `json:"slope_ms_per_pgtable_mib"`
 	R2Pgtables           float64 `json:"r2_pgtables"`
+}
+
+// Minimum parent size and line quality for a fit worth extrapolating from:
+// below ~64 MiB the copy is dominated by fixed costs, not by RSS.
+const (
+	MinFitRSSBytes = 64 << 20
+	MinFitR2       = 0.5
+)
+
+// Usable says whether the fit supports a prediction, and if not, why.
+func (f *Fit) Usable() (bool, string) {
+	switch {
+	case f.MaxRSSBytes < MinFitRSSBytes:
+		return false, fmt.Sprintf("parents of at most %d MiB: the copy cost there is fixed overhead, not size", f.MaxRSSBytes>>20)
+	case !f.ThroughOrigin && f.R2 < MinFitR2:
+		return false, fmt.Sprintf("R² %.2f: RSS does not explain the copy times", f.R2)
+	}
+	return true, ""
 }
 
 // PredictMs is the copy time the fit gives for a parent of rssBytes.

@@ -57,8 +57,12 @@ func WriteAnatomy(w io.Writer, rec *analyze.Recording, s analyze.Summary) error 
 			fmt.Fprintf(bw, "  %.2f ms per GiB %+.3f ms, R² %.3f; against page tables: %.3f ms per MiB, R² %.3f\n",
 				f.SlopeMsPerGiB, f.InterceptMs, f.R2, f.SlopeMsPerPgtableMiB, f.R2Pgtables)
 		}
-		fmt.Fprintf(bw, "  a fork from a 4 GiB parent would copy for ~%.0f ms here (timed by the parent's mmap write lock)\n",
-			f.PredictMs(4<<30))
+		if ok, why := f.Usable(); ok {
+			fmt.Fprintf(bw, "  a fork from a 4 GiB parent would copy for ~%.0f ms here (timed by the parent's mmap write lock)\n",
+				f.PredictMs(4<<30))
+		} else {
+			fmt.Fprintf(bw, "  no prediction: %s\n", why)
+		}
 	}
 	if !blockedOK {
 		fmt.Fprintf(bw, "Blocked time: not measured (%s)\n", blockedWhy)

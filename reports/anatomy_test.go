@@ -1,0 +1,88 @@
+package reports
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// anatomyRecording: a parent at 64 MiB, then 1 GiB, forks 3 times each
+// (copy ~18 ms per GiB, as measured here), then posix_spawns 3 times
+// through a 4-directory PATH.
+func anatomyRecording() *analyze.Recording {
+	rec := &analyze.Recording{
+		StartMonoNs: 1_000_000_000, EndMonoNs: 1_500_000_000,
+		Host:     analyze.Host{THPMode: "madvise"},
+		Spawners: []analyze.ProcessInfo{{Pid: 100, RSSBytes: 1 << 30}},
+		Probes: []tracer.Probe{{Name: CopyProbe, Available: true}, {Name: BlockedProbe, Available: true},
+			{Name: "syscalls:execveat", Reason: "disabled by --disable-probe"}},
+	}
+	t := uint64(1_000_000_000)
+	child := int64(200)
+	add := func(ev tracer.Event) {
+		t += 1_000_000
+		ev.TimeNs = t
+		if ev.Pid == 0 {
+			ev.Pid, ev.Tid, ev.Comm = 100, 100, "runner"
+		}
+		rec.Events = append(rec.Events, ev)
+	}
+	for i, mib := range []uint64{64, 64, 64, 1024, 1024, 1024} {
+		copyNs := mib*17_578 + uint64(i)*10_000 // ~18 ms per GiB
+		add(tracer.Event{Kind: tracer.KindSyscall, Nr: analyze.NrClone, Ret: child, Args: []uint64{0x01200011, 0, 0, 0x7f00, 0, 0},
+			DurNs: copyNs + 80_000, CopyNs: copyNs, BlockedNs: 10_000,
+			Parent: &tracer.ParentSize{RSSAnonBytes: mib << 20, RSSFileBytes: 2 << 20, PgtablesBytes: mib << 11, MapCount: 30}})
+		add(tracer.Event{Kind: tracer.KindSyscall, Nr: analyze.NrExecve, Pid: uint32(child), Tid: uint32(child),
+			DurNs: 300_000, TeardownNs: copyNs / 2, Filename: "/bin/true", Argv: []string{"true"}, EnvCount: 20})
+		child++
+	}
+	for i := 0; i < 3; i++ {
+		add(tracer.Event{Kind: tracer.KindSyscall, Nr: analyze.NrClone3, Ret: child, Args: []uint64{0x7ffc00, 88},
+			Clone3: &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000, StackSize: 0x9000},
+			DurNs: 900_000, BlockedNs: 850_000})
+		for j := 0; j < 4; j++ {
+			add(tracer.Event{Kind: tracer.KindSyscall, Nr: analyze.NrExecve, Pid: uint32(child), Tid: uint32(child),
+				Ret: -2, DurNs: 1_500_000, Filename: "/usr/local/bin/sleep"})
+		}
+		add(tracer.Event{Kind: tracer.KindSyscall, Nr: analyze.NrExecve, Pid: uint32(child), Tid: uint32(child),
+			DurNs: 400_000, Filename: "/usr/bin/sleep", EnvCount: 20})
+		child++
+	}
+	return rec
+}
+
+func TestAnatomyGolden(t *testing.T) {
+	rec := anatomyRecording()
+	var b bytes.Buffer
+	if err := WriteAnatomy(&b, rec, analyze.Summarize(rec)); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "anatomy.golden", b.Bytes())
+}
+
+func TestAnatomyUnmeasured(t *testing.T) {
+	rec := anatomyRecording()
+	rec.Probes = []tracer.Probe{{Name: CopyProbe, Reason: "tracepoint mmap_lock:mmap_lock_released not in kernel BTF"}}
+	var b bytes.Buffer
+	if err := WriteAnatomy(&b, rec, analyze.Summarize(rec)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Address-space copy: not measured (tracepoint mmap_lock:mmap_lock_released not in kernel BTF)",
+		"Blocked time: not measured"} {
+		if !bytes.Contains(b.Bytes(), []byte(want)) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
+		}
+	}
+	if bytes.Contains(b.Bytes(), []byte("address-space copy (dup_mmap)")) {
+		t.Errorf("copy row shown although not measured:\n%s", b.String())
+	}
+}
+
+func TestAnatomyWriteError(t *testing.T) {
+	rec := anatomyRecording()
+	if err := WriteAnatomy(failWriter{}, rec, analyze.Summarize(rec)); err == nil {
+		t.Error("no error writing to a full device")
+	}
+}
