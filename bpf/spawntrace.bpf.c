@@ -3,6 +3,7 @@
 /* spawntrace kernel side: follows one process tree, aggregates every syscall
  * of it in the kernel and sends one detailed event per spawn-related call. */
 #include <linux/bpf.h>
+#include <linux/bpf_perf_event.h>
 #include <stdbool.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -126,6 +127,7 @@ struct {
 /* Forces bpf2go to emit the Go types of these structs. */
 const struct event *unused_event __attribute__((unused));
 const struct syscall_stat *unused_stat __attribute__((unused));
+const struct sample *unused_sample __attribute__((unused));
 
 struct syscall_enter_ctx {
 	__u64 common;
@@ -329,6 +331,11 @@ static __always_inline int spawn_exit(struct syscall_exit_ctx *ctx)
 	}
 	if (slot->lock_mm && is_clone_nr(slot->nr))
 		bpf_map_delete_elem(&forking_mm, &slot->lock_mm);
+	if (is_clone_nr(slot->nr) && ctx->ret != 0) {
+		/* In the caller: its user stack is the one it entered with. */
+		long n = bpf_get_stack(ctx, e->ustack, sizeof(e->ustack), BPF_F_USER_STACK);
+		e->ustack_len = n > 0 ? n : 0;
+	}
 
 	if (slot->nr == NR_SOCKETPAIR && ctx->ret == 0) {
 		bpf_probe_read_user(e->fds, sizeof(e->fds), (void *)slot->args[3]);
@@ -627,5 +634,32 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		slot->blocked_ns += bpf_ktime_get_ns() - slot->offcpu_start_ns;
 		slot->offcpu_start_ns = 0;
 	}
+	return 0;
+}
+
+/* ---- on-CPU samples of the tree (perf_event, software cpu-clock) ---- */
+
+SEC("perf_event")
+int on_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	__u8 *state = bpf_map_lookup_elem(&tracked, &tgid);
+	if (!state || *state != TRACK_ACTIVE)
+		return 0;
+	struct sample *s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	if (!s) {
+		count_lost(LOST_RINGBUF);
+		return 0;
+	}
+	s->kind = EV_SAMPLE;
+	s->pid = tgid;
+	s->tid = (__u32)id;
+	s->cpu = bpf_get_smp_processor_id();
+	s->ts_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+	s->kstack_len = bpf_get_stack(ctx, s->kstack, sizeof(s->kstack), 0);
+	s->ustack_len = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack), BPF_F_USER_STACK);
+	bpf_ringbuf_submit(s, 0);
 	return 0;
 }

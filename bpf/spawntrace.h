@@ -10,12 +10,17 @@
 #define ARG_CHUNK 128
 #define MAX_ARGS 16
 #define MAX_SYSCALLS 512
+/* Stack depths: the spawning thread's user stack on spawn events, kernel
+ * and user stacks on CPU samples. */
+#define SPAWN_STACK_DEPTH 32
+#define SAMPLE_STACK_DEPTH 64
 
 enum event_kind {
 	EV_SYSCALL = 1, /* a spawn-related syscall, enter and exit paired */
 	EV_FORK = 2,    /* sched_process_fork: a new task (process or thread) */
 	EV_EXEC = 3,    /* sched_process_exec: the exec that succeeded */
 	EV_EXIT = 4,    /* sched_process_exit: a task of the tree exited */
+	EV_SAMPLE = 5,  /* an on-CPU sample (struct sample, not struct event) */
 };
 
 /* event.flags bits */
@@ -53,7 +58,11 @@ struct syscall_stat {
 	__u64 time_ns;
 };
 
+/* Every ring-buffer record starts with its kind, so user space can tell
+ * struct event from struct sample. */
 struct event {
+	__u32 kind;
+	__u32 ustack_len; /* bytes of ustack[] in use (spawn calls) */
 	__u64 ts_ns;  /* CLOCK_MONOTONIC: syscall entry, or the moment of fork/exec/exit */
 	__u64 dur_ns; /* syscall: entry to exit */
 	__s64 ret;
@@ -69,7 +78,6 @@ struct event {
 	__s64 rss_shmem_pages;
 	__s64 pgtables_bytes;
 	__u32 map_count;       /* the parent's VMAs */
-	__u32 kind;
 	__u32 nr;        /* syscall number (x86_64) */
 	__u32 tid;
 	__u32 pid;       /* tgid */
@@ -86,6 +94,20 @@ struct event {
 	char comm[COMM_LEN];
 	char filename[PATH_LEN];
 	char argv[ARGV_LEN];
+	__u64 ustack[SPAWN_STACK_DEPTH]; /* the spawning thread's user stack, leaf first */
+};
+
+struct sample {
+	__u32 kind; /* EV_SAMPLE */
+	__u32 pid;
+	__u32 tid;
+	__u32 cpu;
+	__u64 ts_ns;
+	__s32 kstack_len; /* bytes in use, or a negative errno */
+	__s32 ustack_len;
+	char comm[COMM_LEN];
+	__u64 kstack[SAMPLE_STACK_DEPTH];
+	__u64 ustack[SAMPLE_STACK_DEPTH];
 };
 
 #endif

@@ -50,6 +50,9 @@ func convert(raw *spawntraceEvent, ev *Event) {
 		ev.Nr = int(raw.Nr)
 		ev.Ret = raw.Ret
 		ev.Args = append([]uint64(nil), raw.Args[:]...)
+		if n := int(raw.UstackLen) / 8; n > 0 {
+			ev.UserStack = append([]uint64(nil), raw.Ustack[:min(n, len(raw.Ustack))]...)
+		}
 		ev.CopyNs, ev.LockStallNs, ev.BlockedNs, ev.TeardownNs = raw.CopyNs, raw.LockStallNs, raw.BlockedNs, raw.TeardownNs
 		if raw.Flags&evfParentMM != 0 {
 			ev.Parent = &ParentSize{
@@ -128,4 +131,16 @@ func cString(s []int8) string {
 		b = b[:i]
 	}
 	return string(b)
+}
+
+// convertSample copies a kernel sample; a negative stack length is the
+// error bpf_get_stack returned, and leaves that stack nil.
+func convertSample(raw *spawntraceSample, s *Sample) {
+	*s = Sample{TimeNs: raw.TsNs, Pid: raw.Pid, Tid: raw.Tid, CPU: raw.Cpu, Comm: cString(raw.Comm[:])}
+	if n := int(raw.KstackLen) / 8; n > 0 {
+		s.KernelStack = append([]uint64(nil), raw.Kstack[:min(n, len(raw.Kstack))]...)
+	}
+	if n := int(raw.UstackLen) / 8; n > 0 {
+		s.UserStack = append([]uint64(nil), raw.Ustack[:min(n, len(raw.Ustack))]...)
+	}
 }

@@ -83,6 +83,13 @@ type Event struct {
 	TeardownNs  uint64      `json:"teardown_ns,omitempty"`   // execve: the old address space torn down
 	Parent      *ParentSize `json:"parent,omitempty"`
 
+	// UserStack is the spawning thread's user stack (return addresses, leaf
+	// first) on clone/clone3/fork/vfork events, for the symbolizer: raw
+	// addresses mean nothing once the process is gone, so only StackID,
+	// assigned when the stack is symbolized, is saved.
+	UserStack []uint64 `json:"-"`
+	StackID   int      `json:"stack_id,omitempty"`
+
 	// KindFork
 	ChildTid uint32 `json:"child_tid,omitempty"`
 	ChildPid uint32 `json:"child_pid,omitempty"`
@@ -104,6 +111,24 @@ type Event struct {
 	Argc          int      `json:"argc,omitempty"`
 	EnvCount      int      `json:"env_count,omitempty"`
 	EnvBytes      int      `json:"env_bytes,omitempty"`
+}
+
+// Sample is one on-CPU sample of a thread of the tree (perf cpu-clock).
+type Sample struct {
+	TimeNs      uint64
+	Pid, Tid    uint32
+	CPU         uint32
+	Comm        string
+	KernelStack []uint64 // leaf first; nil when it could not be read
+	UserStack   []uint64
+}
+
+// Sink receives what the kernel side sends; Sample may be nil when
+// sampling is off. Both run on the reader goroutine, one call at a time;
+// the value pointed to is reused after the call returns (its slices are not).
+type Sink struct {
+	Event  func(*Event)
+	Sample func(*Sample)
 }
 
 // ParentSize is the spawning process's memory at the moment of a fork.

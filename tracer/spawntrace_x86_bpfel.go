@@ -27,6 +27,8 @@ type spawntraceClone3Args struct {
 
 type spawntraceEvent struct {
 	_             structs.HostLayout
+	Kind          uint32
+	UstackLen     uint32
 	TsNs          uint64
 	DurNs         uint64
 	Ret           int64
@@ -41,7 +43,6 @@ type spawntraceEvent struct {
 	RssShmemPages int64
 	PgtablesBytes int64
 	MapCount      uint32
-	Kind          uint32
 	Nr            uint32
 	Tid           uint32
 	Pid           uint32
@@ -58,12 +59,28 @@ type spawntraceEvent struct {
 	Comm          [16]int8
 	Filename      [256]int8
 	Argv          [512]int8
+	_             [4]byte
+	Ustack        [32]uint64
 }
 
 type spawntraceInflight struct {
 	_    structs.HostLayout
 	TsNs uint64
 	Nr   uint64
+}
+
+type spawntraceSample struct {
+	_         structs.HostLayout
+	Kind      uint32
+	Pid       uint32
+	Tid       uint32
+	Cpu       uint32
+	TsNs      uint64
+	KstackLen int32
+	UstackLen int32
+	Comm      [16]int8
+	Kstack    [64]uint64
+	Ustack    [64]uint64
 }
 
 type spawntraceSpawnSlot struct {
@@ -128,11 +145,13 @@ const (
 	spawntraceProgOnLockAcquired  = "on_lock_acquired"
 	spawntraceProgOnLockReleased  = "on_lock_released"
 	spawntraceProgOnLockStart     = "on_lock_start"
+	spawntraceProgOnSample        = "on_sample"
 	spawntraceProgOnSwitch        = "on_switch"
 	spawntraceProgRawEnter        = "raw_enter"
 	spawntraceProgRawExit         = "raw_exit"
 	spawntraceVarLauncherTgid     = "launcher_tgid"
 	spawntraceVarUnusedEvent      = "unused_event"
+	spawntraceVarUnusedSample     = "unused_sample"
 	spawntraceVarUnusedStat       = "unused_stat"
 )
 
@@ -198,6 +217,7 @@ type spawntraceProgramSpecs struct {
 	OnLockAcquired  *ebpf.ProgramSpec `ebpf:"on_lock_acquired"`
 	OnLockReleased  *ebpf.ProgramSpec `ebpf:"on_lock_released"`
 	OnLockStart     *ebpf.ProgramSpec `ebpf:"on_lock_start"`
+	OnSample        *ebpf.ProgramSpec `ebpf:"on_sample"`
 	OnSwitch        *ebpf.ProgramSpec `ebpf:"on_switch"`
 	RawEnter        *ebpf.ProgramSpec `ebpf:"raw_enter"`
 	RawExit         *ebpf.ProgramSpec `ebpf:"raw_exit"`
@@ -224,6 +244,7 @@ type spawntraceMapSpecs struct {
 type spawntraceVariableSpecs struct {
 	LauncherTgid *ebpf.VariableSpec `ebpf:"launcher_tgid"`
 	UnusedEvent  *ebpf.VariableSpec `ebpf:"unused_event"`
+	UnusedSample *ebpf.VariableSpec `ebpf:"unused_sample"`
 	UnusedStat   *ebpf.VariableSpec `ebpf:"unused_stat"`
 }
 
@@ -278,6 +299,7 @@ func (m *spawntraceMaps) Close() error {
 type spawntraceVariables struct {
 	LauncherTgid *ebpf.Variable `ebpf:"launcher_tgid"`
 	UnusedEvent  *ebpf.Variable `ebpf:"unused_event"`
+	UnusedSample *ebpf.Variable `ebpf:"unused_sample"`
 	UnusedStat   *ebpf.Variable `ebpf:"unused_stat"`
 }
 
@@ -305,6 +327,7 @@ type spawntracePrograms struct {
 	OnLockAcquired  *ebpf.Program `ebpf:"on_lock_acquired"`
 	OnLockReleased  *ebpf.Program `ebpf:"on_lock_released"`
 	OnLockStart     *ebpf.Program `ebpf:"on_lock_start"`
+	OnSample        *ebpf.Program `ebpf:"on_sample"`
 	OnSwitch        *ebpf.Program `ebpf:"on_switch"`
 	RawEnter        *ebpf.Program `ebpf:"raw_enter"`
 	RawExit         *ebpf.Program `ebpf:"raw_exit"`
@@ -332,6 +355,7 @@ func (p *spawntracePrograms) Close() error {
 		p.OnLockAcquired,
 		p.OnLockReleased,
 		p.OnLockStart,
+		p.OnSample,
 		p.OnSwitch,
 		p.RawEnter,
 		p.RawExit,

@@ -15,6 +15,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultRingBytes is the ring buffer size: 16 MiB holds ~19k spawn events
@@ -31,15 +32,19 @@ type Config struct {
 	// Disable names probe groups (see ProbeNames) to leave unattached, as if
 	// the kernel lacked them.
 	Disable []string
+	// SampleHz > 0 samples the tree on CPU at that frequency per CPU, with
+	// kernel and user stacks.
+	SampleHz int
 }
 
 // Tracer is loaded and attached BPF state. Close undoes it.
 type Tracer struct {
-	coll   *ebpf.Collection
-	links  []link.Link
-	reader *ringbuf.Reader
-	probes []Probe
-	ncpu   int
+	coll    *ebpf.Collection
+	links   []link.Link
+	perfFDs []int // cpu-clock events the sampling program is attached to
+	reader  *ringbuf.Reader
+	probes  []Probe
+	ncpu    int
 }
 
 // Open checks what the kernel offers, loads and attaches. An unavailable
@@ -116,6 +121,9 @@ func Open(cfg Config) (t *Tracer, err error) {
 		usable = append(usable, g)
 	}
 
+	if cfg.SampleHz <= 0 {
+		delete(spec.Programs, "on_sample")
+	}
 	t.coll, err = ebpf.NewCollection(spec)
 	if err != nil {
 		var ve *ebpf.VerifierError
@@ -133,6 +141,13 @@ func Open(cfg Config) (t *Tracer, err error) {
 			continue
 		}
 		t.probes = append(t.probes, Probe{Name: g.name, Available: true})
+	}
+	if cfg.SampleHz > 0 {
+		if err := t.attachSampling(cfg.SampleHz); err != nil {
+			t.probes = append(t.probes, Probe{Name: SamplingProbe, Reason: err.Error()})
+		} else {
+			t.probes = append(t.probes, Probe{Name: SamplingProbe, Available: true})
+		}
 	}
 	t.reader, err = ringbuf.NewReader(t.coll.Maps["events"])
 	if err != nil {
@@ -217,11 +232,12 @@ func (t *Tracer) Track(pids ...int) error {
 	return nil
 }
 
-// Read delivers events to fn until Flush is called and everything submitted
-// before it has been read, then returns nil.
-func (t *Tracer) Read(fn func(*Event)) error {
+// Read delivers what the kernel sends to sink until Flush is called and
+// everything submitted before it has been read, then returns nil.
+func (t *Tracer) Read(sink Sink) error {
 	var rec ringbuf.Record
 	var ev Event
+	var sample Sample
 	for {
 		err := t.reader.ReadInto(&rec)
 		if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
@@ -230,14 +246,32 @@ func (t *Tracer) Read(fn func(*Event)) error {
 		if err != nil {
 			return fmt.Errorf("reading ring buffer: %w", err)
 		}
-		if len(rec.RawSample) < int(unsafe.Sizeof(spawntraceEvent{})) {
-			return fmt.Errorf("short ring buffer record: %d bytes", len(rec.RawSample))
+		b := rec.RawSample
+		if len(b) < 4 {
+			return fmt.Errorf("short ring buffer record: %d bytes", len(b))
 		}
-		raw := (*spawntraceEvent)(unsafe.Pointer(&rec.RawSample[0]))
-		convert(raw, &ev)
-		fn(&ev)
+		// Every record starts with its kind (bpf/spawntrace.h).
+		if Kind(*(*uint32)(unsafe.Pointer(&b[0]))) == kindSample {
+			if len(b) < int(unsafe.Sizeof(spawntraceSample{})) {
+				return fmt.Errorf("short sample record: %d bytes", len(b))
+			}
+			if sink.Sample != nil {
+				convertSample((*spawntraceSample)(unsafe.Pointer(&b[0])), &sample)
+				sink.Sample(&sample)
+			}
+			continue
+		}
+		if len(b) < int(unsafe.Sizeof(spawntraceEvent{})) {
+			return fmt.Errorf("short event record: %d bytes", len(b))
+		}
+		convert((*spawntraceEvent)(unsafe.Pointer(&b[0])), &ev)
+		sink.Event(&ev)
 	}
 }
+
+// kindSample marks a struct sample record (EV_SAMPLE); it never reaches
+// an Event.
+const kindSample Kind = 5
 
 // Flush makes Read return once it has drained what is in the ring buffer.
 func (t *Tracer) Flush() error {
@@ -304,6 +338,10 @@ func (t *Tracer) Close() error {
 		errs = append(errs, t.reader.Close())
 		t.reader = nil
 	}
+	for _, fd := range t.perfFDs {
+		errs = append(errs, unix.Close(fd))
+	}
+	t.perfFDs = nil
 	for i := len(t.links) - 1; i >= 0; i-- {
 		errs = append(errs, t.links[i].Close())
 	}

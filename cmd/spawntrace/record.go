@@ -191,10 +191,10 @@ func newSession(t *tracer.Tracer, stderr io.Writer, roots ...int) *session {
 		stderr:   stderr,
 	}
 	go func() {
-		s.readDone <- t.Read(func(ev *tracer.Event) {
+		s.readDone <- t.Read(tracer.Sink{Event: func(ev *tracer.Event) {
 			s.spawners.observe(ev)
 			s.rec.Add(ev)
-		})
+		}})
 	}()
 	signal.Notify(s.sigs, forwarded...)
 	return s
