@@ -41,7 +41,7 @@ func anatomyRecording() *analyze.Recording {
 	for i := 0; i < 3; i++ {
 		add(tracer.Event{Kind: tracer.KindSyscall, Nr: analyze.NrClone3, Ret: child, Args: []uint64{0x7ffc00, 88},
 			Clone3: &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000, StackSize: 0x9000},
-			DurNs: 900_000, BlockedNs: 850_000})
+			DurNs:  900_000, BlockedNs: 850_000})
 		for j := 0; j < 4; j++ {
 			add(tracer.Event{Kind: tracer.KindSyscall, Nr: analyze.NrExecve, Pid: uint32(child), Tid: uint32(child),
 				Ret: -2, DurNs: 1_500_000, Filename: "/usr/local/bin/sleep"})
