@@ -79,6 +79,9 @@ func Decode(r io.Reader) (*Recording, error) {
 		defer zr.Close()
 		br = bufio.NewReader(zr)
 	}
+	if first, err := peekNonSpace(br); err == nil && first != '{' {
+		return nil, errors.New("not a spawntrace recording (not a JSON object)")
+	}
 	// The header first, so a newer schema is named as such rather than
 	// reported as whatever field it changed.
 	var raw json.RawMessage
@@ -119,6 +122,23 @@ func Decode(r io.Reader) (*Recording, error) {
 		return nil, fmt.Errorf("corrupt recording: %w", err)
 	}
 	return &rec, nil
+}
+
+// peekNonSpace returns the first byte that is not JSON white space,
+// without consuming anything else.
+func peekNonSpace(br *bufio.Reader) (byte, error) {
+	for n := 1; ; n++ {
+		b, err := br.Peek(n)
+		if len(b) < n {
+			return 0, err
+		}
+		switch c := b[n-1]; c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		default:
+			return c, nil
+		}
+	}
 }
 
 // validate catches values no tracer writes, so reports never see them.

@@ -66,7 +66,8 @@ func TestDecodeRejects(t *testing.T) {
 	}{
 		"empty":         {"", "empty file"},
 		"truncated":     {full[:len(full)/2], "truncated"},
-		"garbage":       {"\x00\x01binary", "corrupt"},
+		"garbage":       {"\x00\x01binary", "not a spawntrace recording"},
+		"bad json":      {"{\"format\": spawn", "corrupt"},
 		"not ours":      {`{"format":"pprof","schema":1}`, "not a spawntrace recording"},
 		"newer schema":  {strings.Replace(full, `"schema":1`, `"schema":99`, 1), "newer than this spawntrace reads"},
 		"trailing data": {full + `{"x":1}`, "data after the end"},
@@ -104,4 +105,32 @@ func unwrapAll(err error) error {
 		}
 		err = u.Unwrap()
 	}
+}
+
+// FuzzDecode: whatever the bytes, Decode returns a recording or a one-line
+// error, and what it accepts can be summarized and saved again.
+func FuzzDecode(f *testing.F) {
+	var good bytes.Buffer
+	if err := Encode(&good, sampleRecording()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good.Bytes())
+	f.Add([]byte(`{"format":"spawntrace-recording","schema":1}`))
+	f.Add([]byte(`{"format":"spawntrace-recording","schema":1,"events":[{"kind":"syscall","nr":56,"ret":5,"args":[17]}]}`))
+	f.Add([]byte(`{"format":"spawntrace-recording","schema":1,"start_mono_ns":5,"end_mono_ns":1}`))
+	f.Add([]byte("\x1f\x8b\x08\x00"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec, err := Decode(bytes.NewReader(data))
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error: %q", err)
+			}
+			return
+		}
+		Summarize(rec)
+		if err := Encode(&bytes.Buffer{}, rec); err != nil {
+			t.Fatalf("accepted recording does not encode: %v", err)
+		}
+	})
 }

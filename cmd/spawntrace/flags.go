@@ -59,7 +59,11 @@ func (fs *flagSet) intVar(p *int, short, long, arg, help string) {
 			fs.IntVar(p, n, *p, help)
 		}
 	}
-	fs.lines = append(fs.lines, fmt.Sprintf("  %-28s %s (default %d)", fs.names(short, long, arg), help, *p))
+	line := fmt.Sprintf("  %-28s %s", fs.names(short, long, arg), help)
+	if *p != 0 {
+		line += fmt.Sprintf(" (default %d)", *p)
+	}
+	fs.lines = append(fs.lines, line)
 }
 
 // listVar collects a repeatable option.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,6 +47,7 @@ const recordExamples = `  sudo spawntrace -- python3 build.py          summary o
 func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o recordOptions
 	o.slowest = 10
+	o.ringBytes = tracer.DefaultRingBytes
 	fs := newFlagSet("spawntrace", stderr)
 	o.register(fs)
 	fs.stringVar(&o.writePath, "w", "write", "FILE", "save the recording to FILE (JSON; gzipped if FILE ends in .gz)")
@@ -54,9 +56,6 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.listVar(&o.disable, "disable-probe", "NAME", "leave probe NAME unattached, as if the kernel lacked it (repeatable)")
 	fs.boolVar(&o.verbose, "v", "verbose", "print what was attached, and verifier logs on failure")
 	fs.setUsage(recordHead, recordExamples)
-	if o.ringBytes == 0 {
-		o.ringBytes = tracer.DefaultRingBytes
-	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -147,15 +146,21 @@ func outputFailed(stderr io.Writer, err error, status int) int {
 	return fail(stderr, exitFailure, "%v", err)
 }
 
-func lookErr(err error) error {
+// lookErr words a failed command lookup as strace does: "No such file or
+// directory", capitalised like strerror.
+func lookErr(err error) string {
 	var ee *exec.Error
-	if errors.As(err, &ee) && errors.Is(ee.Err, exec.ErrNotFound) {
-		return unix.ENOENT
-	}
 	if errors.As(err, &ee) {
-		return ee.Err
+		err = ee.Err
+		if errors.Is(err, exec.ErrNotFound) {
+			err = unix.ENOENT
+		}
 	}
-	return err
+	msg := err.Error()
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	return msg
 }
 
 // session is one traced run: the reader goroutine, the recorder, and the
