@@ -26,6 +26,7 @@ type recordOptions struct {
 	ringBytes int
 	disable   listVar
 	verbose   bool
+	user      string
 }
 
 const recordHead = `Usage: spawntrace [flags] -- CMD [ARGS...]
@@ -55,6 +56,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.intVar(&o.ringBytes, "", "ring-bytes", "N", "ring buffer size in bytes, a power of two")
 	fs.listVar(&o.disable, "disable-probe", "NAME", "leave probe NAME unattached, as if the kernel lacked it (repeatable)")
 	fs.boolVar(&o.verbose, "v", "verbose", "print what was attached, and verifier logs on failure")
+	fs.stringVar(&o.user, "u", "user", "USER", "run CMD as USER (name or uid), as strace -u does")
 	fs.setUsage(recordHead, recordExamples)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -81,6 +83,15 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, exitFailure, "missing %s: run as root (sudo spawntrace ...) or grant them (setcap cap_bpf,cap_perfmon+ep)", missing)
 	}
 
+	var cred *syscall.Credential
+	if o.user != "" {
+		if o.attachPid != 0 {
+			return fail(stderr, exitUsage, "-u applies to a command spawntrace starts, not to -p")
+		}
+		if cred, err = credentialFor(o.user); err != nil {
+			return fail(stderr, exitFailure, "%v", err)
+		}
+	}
 	var path string
 	if len(cmdArgs) > 0 {
 		// Resolved here, as strace does, so a missing command never runs
@@ -110,7 +121,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if o.attachPid != 0 {
 		s, err = attach(t, o.attachPid, stderr)
 	} else {
-		s, err = launch(t, path, cmdArgs, stderr)
+		s, err = launch(t, path, cmdArgs, cred, stderr)
 	}
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)
@@ -131,7 +142,9 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return outputFailed(stderr, err, rec.ExitStatus)
 		}
 	}
-	if err := o.write(rec, stderr); err != nil {
+	err = o.write(rec, stderr)
+	giveToInvoker(o.writePath, o.eventsPath)
+	if err != nil {
 		return outputFailed(stderr, err, rec.ExitStatus)
 	}
 	return code
@@ -206,9 +219,13 @@ func newSession(t *tracer.Tracer, stderr io.Writer, roots ...int) *session {
 }
 
 // launch starts the workload tracked from birth and waits for it.
-func launch(t *tracer.Tracer, path string, args []string, stderr io.Writer) (*session, error) {
+// cred, when not nil, runs it as another user (-u).
+func launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credential, stderr io.Writer) (*session, error) {
 	cmd := exec.Command(path, args[1:]...)
 	cmd.Args = args
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := t.ArmLaunch(); err != nil {
 		return nil, err
