@@ -159,5 +159,5 @@ func (rec *Recording) validate() error {
 			return fmt.Errorf("syscall row %d (%s): %d errors out of %d calls", i, s.Name, s.Errors, s.Calls)
 		}
 	}
-	return nil
+	return rec.validateStacks()
 }

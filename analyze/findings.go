@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 )
@@ -79,6 +80,25 @@ func medianRSS(sp []*Spawn) uint64 {
 	return v[len(v)/2]
 }
 
+// rssRange words the parents' sizes: "1024 MiB" when they are alike,
+// "8 MiB to 1024 MiB (median 256 MiB)" when the costly ones are not typical.
+func rssRange(sp []*Spawn) string {
+	lo, hi := uint64(math.MaxUint64), uint64(0)
+	for _, x := range sp {
+		if x.Parent != nil {
+			lo, hi = min(lo, x.Parent.RSSBytes()), max(hi, x.Parent.RSSBytes())
+		}
+	}
+	med := medianRSS(sp)
+	if hi == 0 {
+		return "unknown"
+	}
+	if hi-lo < hi/10 {
+		return mib(med)
+	}
+	return fmt.Sprintf("%s to %s (median %s)", mib(lo), mib(hi), mib(med))
+}
+
 func signatures(sp []*Spawn) string {
 	count := map[string]int{}
 	var names []string
@@ -115,8 +135,8 @@ func findForkCopy(_ *Recording, s *Summary, significant func(uint64) bool) *Find
 	if len(fk) == 0 || !significant(cost) || (rss < largeParentBytes/4 && float64(cost) < 0.05*float64(s.WallNs)) {
 		return nil
 	}
-	ev := fmt.Sprintf("%d fork-like spawns from parents of %s RSS (median): address-space copy %s, "+
-		"exec teardown of the copy %s; %s in all, %s of the run", len(fk), mib(rss),
+	ev := fmt.Sprintf("%d fork-like spawns from parents with RSS %s: address-space copy %s, "+
+		"exec teardown of the copy %s; %s in all, %s of the run", len(fk), rssRange(fk),
 		ms(copyNs), ms(teardownNs), ms(cost), pct(cost, s.WallNs))
 	if sig := signatures(fk); sig != "" {
 		ev += " (" + sig + ")"

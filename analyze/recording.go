@@ -23,6 +23,18 @@ type Host struct {
 	// THPMode is /sys/kernel/mm/transparent_hugepage/enabled's choice:
 	// always, madvise or never ("" when unknown).
 	THPMode string `json:"thp_mode,omitempty"`
+	// Distro is PRETTY_NAME of /etc/os-release.
+	Distro   string `json:"distro,omitempty"`
+	CPUModel string `json:"cpu_model,omitempty"`
+	// Virtualization is "none" on bare metal, else the hypervisor as far as
+	// it could be told ("KVM (Firecracker)", "hypervisor"); "" when unknown.
+	Virtualization string `json:"virtualization,omitempty"`
+	// Libc is the C library of the traced programs, EnvFacts the
+	// environment the workload started with, Features the kinds of probes
+	// the kernel offered; each nil when not recorded.
+	Libc     *Libc            `json:"libc,omitempty"`
+	Env      *EnvFacts        `json:"workload_env,omitempty"`
+	Features *tracer.Features `json:"features,omitempty"`
 }
 
 // ProcessInfo is what user space read of a spawning process when it first
@@ -69,4 +81,12 @@ type Recording struct {
 	// Spawners holds /proc facts of processes that forked, by first fork.
 	Spawners []ProcessInfo `json:"spawners,omitempty"`
 	Lost     tracer.Lost   `json:"lost"`
+
+	// Stacks of spawns (Event.StackID) and of on-CPU samples, symbolized
+	// while recording, and the files their frames are in (stacks.go).
+	Stacks     []Stack     `json:"stacks,omitempty"`
+	Mappings   []Mapping   `json:"mappings,omitempty"`
+	SampleHz   int         `json:"sample_hz,omitempty"` // 0: not sampled
+	CPUSamples []CPUSample `json:"cpu_samples,omitempty"`
+	StackLoss  *StackLoss  `json:"stack_loss,omitempty"`
 }

@@ -28,6 +28,7 @@ type Spawn struct {
 	Flags     uint64    `json:"flags"`
 	Mechanism Mechanism `json:"mechanism"`
 	ChildPid  uint32    `json:"child_pid"`
+	StackID   int       `json:"stack_id,omitempty"` // the spawning thread's stack (Recording.StackOf)
 	// CloneDurNs is the spawning syscall's wall time in the parent: for
 	// vfork-like spawns it includes the child's run up to its exec.
 	CloneDurNs uint64 `json:"clone_dur_ns"`
@@ -37,11 +38,12 @@ type Spawn struct {
 	Signature string `json:"signature,omitempty"`
 
 	// Anatomy; zero when not measured (see Recording.Probes).
-	CopyNs      uint64             `json:"copy_ns,omitempty"`       // the address-space copy (dup_mmap)
-	LockStallNs uint64             `json:"lock_stall_ns,omitempty"` // the parent's other threads waiting meanwhile
-	BlockedNs   uint64             `json:"blocked_ns,omitempty"`    // the spawning thread off CPU in the call
-	TeardownNs  uint64             `json:"teardown_ns,omitempty"`   // the child's exec tearing the copy down
-	Parent      *tracer.ParentSize `json:"parent,omitempty"`
+	CopyNs       uint64             `json:"copy_ns,omitempty"`        // the address-space copy (dup_mmap), on CPU
+	CopyOffCPUNs uint64             `json:"copy_offcpu_ns,omitempty"` // the copying thread preempted meanwhile
+	LockStallNs  uint64             `json:"lock_stall_ns,omitempty"`  // the parent's other threads waiting meanwhile
+	BlockedNs    uint64             `json:"blocked_ns,omitempty"`     // the spawning thread off CPU in the call
+	TeardownNs   uint64             `json:"teardown_ns,omitempty"`    // the child's exec tearing the copy down
+	Parent       *tracer.ParentSize `json:"parent,omitempty"`
 	// GapNs is the time since the same thread's previous spawn call
 	// returned: user-space work between spawns (and waiting for children).
 	GapNs uint64 `json:"gap_ns,omitempty"`

@@ -103,8 +103,8 @@ func Summarize(rec *Recording) Summary {
 			sp := Spawn{
 				TimeNs: ev.TimeNs, ParentPid: ev.Pid, ParentTid: ev.Tid, Comm: ev.Comm,
 				Syscall: SyscallName(ev.Nr), Flags: flags, Mechanism: mech,
-				ChildPid: uint32(ev.Ret), CloneDurNs: ev.DurNs,
-				CopyNs: ev.CopyNs, LockStallNs: ev.LockStallNs, BlockedNs: ev.BlockedNs, Parent: ev.Parent,
+				ChildPid: uint32(ev.Ret), CloneDurNs: ev.DurNs, StackID: ev.StackID,
+				CopyNs: ev.CopyNs, CopyOffCPUNs: ev.CopyOffCPUNs, LockStallNs: ev.LockStallNs, BlockedNs: ev.BlockedNs, Parent: ev.Parent,
 			}
 			if end, ok := lastSpawnEnd[ev.Tid]; ok && ev.TimeNs > end {
 				sp.GapNs = ev.TimeNs - end
@@ -135,12 +135,14 @@ func (s *Summary) addExec(ev *tracer.Event, byChild map[uint32]int) {
 		return
 	}
 	sp := &s.Spawns[i]
-	if sp.ExecOK {
-		return
-	}
+	// Failed execs count whenever they come: a program exec'd first may
+	// search PATH itself (env, sh -c), and that search is this spawn's cost.
 	if ev.Ret != 0 {
 		sp.FailedExecs++
 		sp.FailedExecNs += ev.DurNs
+		return
+	}
+	if sp.ExecOK {
 		return
 	}
 	sp.ExecOK = true

@@ -24,6 +24,7 @@ const volatile __u32 launcher_tgid = 0;
 #define NR_EXECVEAT 322
 #define NR_CLONE3 435
 #define NR_SOCKETPAIR 53
+#define CLONE_THREAD_FLAG 0x00010000
 
 /* tracked: tgid -> state. PENDING is the workload between its birth and its
  * first execve: strace starts there too, so its pre-exec setup is not counted. */
@@ -69,6 +70,8 @@ struct spawn_slot {
 	__u64 exec_old_mm;   /* execve: the address space being replaced */
 	__u64 offcpu_start_ns;
 	__u64 copy_ns;
+	__u64 lock_offcpu_ns; /* off CPU during the current timed lock hold */
+	__u64 copy_offcpu_ns;
 	__u64 lock_stall_ns;
 	__u64 blocked_ns;
 	__u64 teardown_ns;
@@ -318,6 +321,7 @@ static __always_inline int spawn_exit(struct syscall_exit_ctx *ctx)
 		e->args[i] = slot->args[i];
 	e->c3 = slot->c3;
 	e->copy_ns = slot->copy_ns;
+	e->copy_offcpu_ns = slot->copy_offcpu_ns;
 	e->lock_stall_ns = slot->lock_stall_ns;
 	e->blocked_ns = slot->blocked_ns;
 	e->teardown_ns = slot->teardown_ns;
@@ -331,8 +335,10 @@ static __always_inline int spawn_exit(struct syscall_exit_ctx *ctx)
 	}
 	if (slot->lock_mm && is_clone_nr(slot->nr))
 		bpf_map_delete_elem(&forking_mm, &slot->lock_mm);
-	if (is_clone_nr(slot->nr) && ctx->ret != 0) {
-		/* In the caller: its user stack is the one it entered with. */
+	__u64 flags = slot->nr == NR_CLONE ? slot->args[0] : slot->nr == NR_CLONE3 ? slot->c3.flags : 0;
+	if (is_clone_nr(slot->nr) && ctx->ret > 0 && !(flags & CLONE_THREAD_FLAG)) {
+		/* A new process, in the caller: its user stack is the one it
+		 * entered with. Threads and failed calls are not spawns. */
 		long n = bpf_get_stack(ctx, e->ustack, sizeof(e->ustack), BPF_F_USER_STACK);
 		e->ustack_len = n > 0 ? n : 0;
 	}
@@ -607,10 +613,15 @@ int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
 	if (!slot || !slot->lock_start_ns || slot->lock_mm != (__u64)mm)
 		return 0;
 	__u64 held = bpf_ktime_get_ns() - slot->lock_start_ns;
+	/* Time preempted while holding the lock is the machine's load, not
+	 * the copy's work: keep it apart so the fit against RSS stays clean. */
+	__u64 offcpu = slot->lock_offcpu_ns < held ? slot->lock_offcpu_ns : held;
 	slot->lock_start_ns = 0;
+	slot->lock_offcpu_ns = 0;
 	if (is_clone_nr(slot->nr)) {
 		__u64 key = (__u64)mm;
-		slot->copy_ns += held;
+		slot->copy_ns += held - offcpu;
+		slot->copy_offcpu_ns += offcpu;
 		__u64 *stall = bpf_map_lookup_elem(&forking_mm, &key);
 		if (stall)
 			slot->lock_stall_ns += *stall;
@@ -631,7 +642,10 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		slot->offcpu_start_ns = bpf_ktime_get_ns();
 	slot = bpf_map_lookup_elem(&spawn_slots, &next_tid);
 	if (slot && slot->offcpu_start_ns) {
-		slot->blocked_ns += bpf_ktime_get_ns() - slot->offcpu_start_ns;
+		__u64 off = bpf_ktime_get_ns() - slot->offcpu_start_ns;
+		slot->blocked_ns += off;
+		if (slot->lock_start_ns)
+			slot->lock_offcpu_ns += off;
 		slot->offcpu_start_ns = 0;
 	}
 	return 0;

@@ -69,7 +69,8 @@ struct event {
 	__u64 args[6];
 	struct clone3_args c3; /* clone3 only */
 	/* Spawn anatomy, on clone/clone3/fork/vfork events (zero when unknown). */
-	__u64 copy_ns;         /* the parent's mmap write lock held by dup_mmap: the address-space copy */
+	__u64 copy_ns;         /* dup_mmap on CPU: the parent's mmap write lock held, less time preempted */
+	__u64 copy_offcpu_ns;  /* ... and the time the copying thread was off CPU meanwhile */
 	__u64 lock_stall_ns;   /* other threads of the parent waiting for that lock meanwhile */
 	__u64 blocked_ns;      /* the calling thread off CPU during the syscall */
 	__u64 teardown_ns;     /* execve: the old (copied) address space torn down */

@@ -53,7 +53,8 @@ func convert(raw *spawntraceEvent, ev *Event) {
 		if n := int(raw.UstackLen) / 8; n > 0 {
 			ev.UserStack = append([]uint64(nil), raw.Ustack[:min(n, len(raw.Ustack))]...)
 		}
-		ev.CopyNs, ev.LockStallNs, ev.BlockedNs, ev.TeardownNs = raw.CopyNs, raw.LockStallNs, raw.BlockedNs, raw.TeardownNs
+		ev.CopyNs, ev.CopyOffCPUNs = raw.CopyNs, raw.CopyOffcpuNs
+		ev.LockStallNs, ev.BlockedNs, ev.TeardownNs = raw.LockStallNs, raw.BlockedNs, raw.TeardownNs
 		if raw.Flags&evfParentMM != 0 {
 			ev.Parent = &ParentSize{
 				RSSAnonBytes:  pagesToBytes(raw.RssAnonPages),

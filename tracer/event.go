@@ -77,11 +77,12 @@ type Event struct {
 
 	// Spawn anatomy (clone, clone3, fork, vfork; TeardownNs on execve).
 	// Zero when not measured; Parent is nil when the parent's size is unknown.
-	CopyNs      uint64      `json:"copy_ns,omitempty"`       // dup_mmap: the parent's mmap write lock held
-	LockStallNs uint64      `json:"lock_stall_ns,omitempty"` // the parent's other threads waiting for that lock
-	BlockedNs   uint64      `json:"blocked_ns,omitempty"`    // the calling thread off CPU during the call
-	TeardownNs  uint64      `json:"teardown_ns,omitempty"`   // execve: the old address space torn down
-	Parent      *ParentSize `json:"parent,omitempty"`
+	CopyNs       uint64      `json:"copy_ns,omitempty"`        // dup_mmap on CPU: the parent's mmap write lock held, less preemption
+	CopyOffCPUNs uint64      `json:"copy_offcpu_ns,omitempty"` // the copying thread preempted while holding that lock
+	LockStallNs  uint64      `json:"lock_stall_ns,omitempty"`  // the parent's other threads waiting for that lock
+	BlockedNs    uint64      `json:"blocked_ns,omitempty"`     // the calling thread off CPU during the call
+	TeardownNs   uint64      `json:"teardown_ns,omitempty"`    // execve: the old address space torn down
+	Parent       *ParentSize `json:"parent,omitempty"`
 
 	// UserStack is the spawning thread's user stack (return addresses, leaf
 	// first) on clone/clone3/fork/vfork events, for the symbolizer: raw

@@ -35,6 +35,7 @@ type spawntraceEvent struct {
 	Args          [6]uint64
 	C3            spawntraceClone3Args
 	CopyNs        uint64
+	CopyOffcpuNs  uint64
 	LockStallNs   uint64
 	BlockedNs     uint64
 	TeardownNs    uint64
@@ -94,6 +95,8 @@ type spawntraceSpawnSlot struct {
 	ExecOldMm     uint64
 	OffcpuStartNs uint64
 	CopyNs        uint64
+	LockOffcpuNs  uint64
+	CopyOffcpuNs  uint64
 	LockStallNs   uint64
 	BlockedNs     uint64
 	TeardownNs    uint64

@@ -53,7 +53,7 @@ func Open(cfg Config) (t *Tracer, err error) {
 	if cfg.RingBytes == 0 {
 		cfg.RingBytes = DefaultRingBytes
 	}
-	if err := checkRingBytes(cfg.RingBytes); err != nil {
+	if err := CheckRingBytes(cfg.RingBytes); err != nil {
 		return nil, err
 	}
 	disabled := map[string]bool{}
@@ -156,7 +156,8 @@ func Open(cfg Config) (t *Tracer, err error) {
 	return t, nil
 }
 
-func checkRingBytes(n int) error {
+// CheckRingBytes says why a ring buffer size is not usable, or nil.
+func CheckRingBytes(n int) error {
 	page := os.Getpagesize()
 	if n < page || n&(n-1) != 0 || n > 1<<30 {
 		return fmt.Errorf("ring buffer size %d: must be a power of two between %d and %d bytes", n, page, 1<<30)

@@ -27,6 +27,8 @@ type command struct {
 var commands = []command{
 	{"record", "trace a command (the default: spawntrace [flags] -- CMD ARGS)", runRecord},
 	{"report", "render the outputs again from a saved recording, without root", runReport},
+	{"compare", "explain why spawning differs between two recordings, without root", runCompare},
+	{"bench", "run a standard spawning workload to compare hosts", runBench},
 	{"version", "print the version", runVersion},
 }
 
@@ -43,6 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "-h", "-help", "--help":
 			usage(stderr)
 			return 0
+		case benchWorkerCmd: // hidden: the workload of `spawntrace bench`
+			return runBenchWorker(ctx, args[1:], stdout, stderr)
 		}
 		for _, c := range commands {
 			if c.name == args[0] {

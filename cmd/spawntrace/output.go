@@ -15,12 +15,14 @@ type outputOptions struct {
 	countOnly  bool
 	eventsPath string
 	slowest    int
+	pprofDir   string
 }
 
 func (o *outputOptions) register(fs *flagSet) {
 	fs.boolVar(&o.countOnly, "c", "summary-only", "print only the strace -c compatible table (wall time per call)")
 	fs.stringVar(&o.eventsPath, "o", "output", "FILE", "write event lines in strace -f -tt -T form to FILE")
 	fs.intVar(&o.slowest, "", "slowest", "N", "list the N slowest spawns in the summary")
+	fs.stringVar(&o.pprofDir, "", "pprof", "DIR", "write spawns.pb.gz and cpu.pb.gz (go tool pprof) to DIR")
 }
 
 // write renders the requested outputs of a recording: event lines to their

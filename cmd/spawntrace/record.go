@@ -27,6 +27,7 @@ type recordOptions struct {
 	disable   listVar
 	verbose   bool
 	user      string
+	freqHz    int // --freq, with --pprof
 }
 
 const recordHead = `Usage: spawntrace [flags] -- CMD [ARGS...]
@@ -42,6 +43,7 @@ const recordExamples = `  sudo spawntrace -- python3 build.py          summary o
   sudo spawntrace -c -- make -j8               strace -c compatible table only
   sudo spawntrace -o events.txt -w run.json -- ./task-runner
   sudo spawntrace -p 4242                      attach to 4242 and its descendants until Ctrl-C
+  sudo spawntrace --pprof out -- ./task-runner  go tool pprof out/spawns.pb.gz, out/cpu.pb.gz
   spawntrace report run.json                   the same outputs again, no root needed
 `
 
@@ -49,6 +51,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var o recordOptions
 	o.slowest = 10
 	o.ringBytes = tracer.DefaultRingBytes
+	o.freqHz = defaultFreqHz
 	fs := newFlagSet("spawntrace", stderr)
 	o.register(fs)
 	fs.stringVar(&o.writePath, "w", "write", "FILE", "save the recording to FILE (JSON; gzipped if FILE ends in .gz)")
@@ -57,6 +60,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.listVar(&o.disable, "disable-probe", "NAME", "leave probe NAME unattached, as if the kernel lacked it (repeatable)")
 	fs.boolVar(&o.verbose, "v", "verbose", "print what was attached, and verifier logs on failure")
 	fs.stringVar(&o.user, "u", "user", "USER", "run CMD as USER (name or uid), as strace -u does")
+	fs.intVar(&o.freqHz, "F", "freq", "HZ", "with --pprof, sample on-CPU stacks HZ times a second per CPU")
 	fs.setUsage(recordHead, recordExamples)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -73,6 +77,13 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	case o.attachPid < 0:
 		return fail(stderr, exitUsage, "-p %d: PID must be positive", o.attachPid)
+	}
+	if err := tracer.CheckRingBytes(o.ringBytes); err != nil {
+		return fail(stderr, exitUsage, "--ring-bytes: %v", err)
+	}
+
+	if err := checkFreq(o.freqHz); err != nil {
+		return fail(stderr, exitUsage, "%v", err)
 	}
 
 	missing, err := missingCaps()
@@ -104,7 +115,8 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, exitFailure, "attach: process %d: %v", o.attachPid, err)
 	}
 
-	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: o.ringBytes, Disable: o.disable})
+	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: o.ringBytes, Disable: o.disable,
+		SampleHz: sampleHz(o.pprofDir, o.freqHz)})
 	if err != nil {
 		return fail(stderr, exitFailure, "loading BPF: %v", err)
 	}
@@ -117,6 +129,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 
+	env := workloadEnv(o.attachPid) // before an attached process can exit
 	var s *session
 	if o.attachPid != 0 {
 		s, err = attach(t, o.attachPid, stderr)
@@ -130,8 +143,10 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
+	s.stacks.finish(rec, recordedHz(t, sampleHz(o.pprofDir, o.freqHz), stderr), stderr)
 	rec.Command = cmdArgs
 	rec.AttachPid = o.attachPid
+	rec.Host.Libc, rec.Host.Env = s.libc.finish(), env
 
 	code := rec.ExitStatus
 	if code < 0 {
@@ -143,6 +158,9 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	err = o.write(rec, stderr)
+	if err == nil {
+		err = writePprof(o.pprofDir, rec, stderr)
+	}
 	giveToInvoker(o.writePath, o.eventsPath)
 	if err != nil {
 		return outputFailed(stderr, err, rec.ExitStatus)
@@ -181,6 +199,8 @@ func lookErr(err error) string {
 type session struct {
 	rec      *analyze.Recorder
 	spawners *spawnerProbe
+	stacks   *stackProbe
+	libc     *libcProbe
 	readDone chan error
 	start    clockPair
 	status   int
@@ -203,6 +223,8 @@ func newSession(t *tracer.Tracer, stderr io.Writer, roots ...int) *session {
 	s := &session{
 		rec:      analyze.NewRecorder(roots...),
 		spawners: newSpawnerProbe(),
+		stacks:   newStackProbe(),
+		libc:     newLibcProbe(),
 		readDone: make(chan error, 1),
 		start:    now(),
 		sigs:     make(chan os.Signal, 4),
@@ -211,8 +233,10 @@ func newSession(t *tracer.Tracer, stderr io.Writer, roots ...int) *session {
 	go func() {
 		s.readDone <- t.Read(tracer.Sink{Event: func(ev *tracer.Event) {
 			s.spawners.observe(ev)
+			s.stacks.observe(ev)
+			s.libc.observe(ev)
 			s.rec.Add(ev)
-		}})
+		}, Sample: s.stacks.sample})
 	}()
 	signal.Notify(s.sigs, forwarded...)
 	return s
@@ -242,6 +266,7 @@ func launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 		return nil, fmt.Errorf("starting %s: %w", args[0], err)
 	}
 	s.rec.AddRoot(uint32(cmd.Process.Pid))
+	s.stacks.setMain(cmd.Process.Pid)
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -323,10 +348,11 @@ func attach(t *tracer.Tracer, pid int, stderr io.Writer) (*session, error) {
 		return nil, err
 	}
 	s := newSession(t, stderr, tree...)
+	s.stacks.setMain(pid)
 	fmt.Fprintf(stderr, "spawntrace: attached to %d (%d processes); Ctrl-C to stop\n", pid, len(tree))
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	for unix.Kill(pid, 0) != unix.ESRCH {
+	for processAlive(pid) {
 		select {
 		case <-s.sigs:
 			s.status = -1

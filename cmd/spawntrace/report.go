@@ -18,6 +18,7 @@ host and without root. The summary goes to stdout.
 const reportExamples = `  spawntrace report run.json
   spawntrace report -c run.json                strace -c compatible table only
   spawntrace report -o events.txt run.json     event lines in strace -f -tt -T form
+  spawntrace report --pprof out run.json       spawns.pb.gz (and cpu.pb.gz) for go tool pprof
 `
 
 func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -41,6 +42,9 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	if err := o.write(rec, stdout); err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	if err := writePprof(o.pprofDir, rec, stderr); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	return 0

@@ -1,0 +1,177 @@
+package analyze
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// PatternStep is one traced call of a spawn, normalized: no pids, no
+// addresses, no pointer-carrying flags.
+type PatternStep struct {
+	Syscall string `json:"syscall"`
+	Nr      int    `json:"nr"`
+	// Flags: clone's flags with its exit signal in the low byte; clone3's
+	// flags; socketpair's type.
+	Flags  uint64 `json:"flags,omitempty"`
+	Domain uint64 `json:"domain,omitempty"` // socketpair
+	Errno  int    `json:"errno,omitempty"`  // a failed exec's error
+	Count  int    `json:"count"`            // times in a row, per spawn
+}
+
+// Pattern is a sequence of calls that spawns share: the parent thread's
+// socketpair just before, the spawning call, the child's failed execs, and
+// its exec. Only the calls traced in detail appear (not recvfrom, read or
+// wait4).
+type Pattern struct {
+	Steps  []PatternStep `json:"steps"`
+	NoExec bool          `json:"no_exec,omitempty"` // the child never exec'd
+	Spawns int           `json:"spawns"`
+	Share  float64       `json:"share_pct"` // of the side's spawns
+}
+
+// Key is a stable text of the pattern, for grouping and tests.
+func (p *Pattern) Key() string {
+	var parts []string
+	for _, s := range p.Steps {
+		t := fmt.Sprintf("%s/%#x/%d/%d", s.Syscall, s.Flags, s.Domain, s.Errno)
+		if s.Count > 1 {
+			t += fmt.Sprintf("x%d", s.Count)
+		}
+		parts = append(parts, t)
+	}
+	if p.NoExec {
+		parts = append(parts, "no-exec")
+	}
+	return strings.Join(parts, " -> ")
+}
+
+// HasSocketpair says whether the pattern starts with a socketpair (Rust's
+// fork fallback, whose recvfrom is not traced).
+func (p *Pattern) HasSocketpair() bool {
+	return len(p.Steps) > 0 && p.Steps[0].Nr == NrSocketpair
+}
+
+// pointerFlags are clone flags that only say where the kernel writes ids:
+// they do not change what a spawn costs, and differ between libc versions.
+const pointerFlags = unix.CLONE_CHILD_CLEARTID | unix.CLONE_CHILD_SETTID | unix.CLONE_PARENT_SETTID | unix.CLONE_SETTLS
+
+func spawnStep(ev *tracer.Event) PatternStep {
+	st := PatternStep{Syscall: SyscallName(ev.Nr), Nr: ev.Nr, Count: 1}
+	switch ev.Nr {
+	case NrClone:
+		if len(ev.Args) > 0 {
+			st.Flags = ev.Args[0] &^ pointerFlags
+		}
+	case NrClone3:
+		if ev.Clone3 != nil {
+			st.Flags = ev.Clone3.Flags &^ pointerFlags
+		}
+	}
+	return st
+}
+
+// spawnPatterns groups the spawns of rec by pattern, most common first
+// (at most maxPatterns), and returns the mean time of the children's
+// successful execs less their teardown.
+func spawnPatterns(rec *Recording, spawns []Spawn) ([]Pattern, float64) {
+	if len(spawns) == 0 {
+		return nil, 0
+	}
+	type build struct {
+		steps []PatternStep
+		done  bool
+	}
+	byChild := map[uint32]*build{}
+	var order []*build
+	lastSocketpair := map[uint32]*tracer.Event{}
+	lastSpawnEnd := map[uint32]uint64{}
+	var execSum float64
+	var execN int
+	for _, ev := range sortedEvents(rec) {
+		if ev.Kind != tracer.KindSyscall {
+			continue
+		}
+		switch {
+		case ev.Nr == NrSocketpair:
+			if ev.Ret == 0 {
+				lastSocketpair[ev.Tid] = ev
+			}
+		case IsExec(ev.Nr):
+			b := byChild[ev.Pid]
+			if b == nil || b.done {
+				continue
+			}
+			st := PatternStep{Syscall: SyscallName(ev.Nr), Nr: ev.Nr, Count: 1}
+			if ev.Ret != 0 {
+				st.Errno = int(-ev.Ret)
+				if last := &b.steps[len(b.steps)-1]; last.Nr == st.Nr && last.Errno == st.Errno {
+					last.Count++
+					continue
+				}
+				b.steps = append(b.steps, st)
+				continue
+			}
+			b.steps = append(b.steps, st)
+			b.done = true
+			if ev.DurNs >= ev.TeardownNs {
+				execSum += float64(ev.DurNs - ev.TeardownNs)
+				execN++
+			}
+		default:
+			flags, ok := CloneFlags(ev)
+			if !ok || ev.Ret <= 0 {
+				continue
+			}
+			if _, isProcess := MechanismOf(flags); !isProcess {
+				continue
+			}
+			b := &build{}
+			if sp := lastSocketpair[ev.Tid]; sp != nil && ev.TimeNs >= sp.TimeNs &&
+				ev.TimeNs-sp.TimeNs < rustSocketpairWindowNs && sp.TimeNs >= lastSpawnEnd[ev.Tid] {
+				st := PatternStep{Syscall: SyscallName(sp.Nr), Nr: sp.Nr, Count: 1}
+				if len(sp.Args) > 1 {
+					st.Domain, st.Flags = sp.Args[0], sp.Args[1]
+				}
+				b.steps = append(b.steps, st)
+			}
+			delete(lastSocketpair, ev.Tid)
+			lastSpawnEnd[ev.Tid] = ev.TimeNs + ev.DurNs
+			b.steps = append(b.steps, spawnStep(ev))
+			byChild[uint32(ev.Ret)] = b
+			order = append(order, b)
+		}
+	}
+	groups := map[string]*Pattern{}
+	var keys []string
+	for _, b := range order {
+		p := Pattern{Steps: b.steps, NoExec: !b.done}
+		k := p.Key()
+		if g, ok := groups[k]; ok {
+			g.Spawns++
+			continue
+		}
+		p.Spawns = 1
+		groups[k] = &p
+		keys = append(keys, k)
+	}
+	sort.SliceStable(keys, func(i, j int) bool { return groups[keys[i]].Spawns > groups[keys[j]].Spawns })
+	var out []Pattern
+	for _, k := range keys {
+		if len(out) == maxPatterns {
+			break
+		}
+		g := groups[k]
+		g.Share = 100 * float64(g.Spawns) / float64(len(order))
+		out = append(out, *g)
+	}
+	mean := 0.0
+	if execN > 0 {
+		mean = execSum / float64(execN)
+	}
+	return out, mean
+}

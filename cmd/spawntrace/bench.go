@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/reports"
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+const benchHead = `Usage: spawntrace bench [flags]
+
+Runs a standard spawning workload under the tracer, so that two hosts can be
+compared on equal terms, and prints the cost of each class of spawn, the copy
+time against parent RSS, and the findings. For each environment size, and for
+exec and fork for each RSS the spawning process holds (anonymous memory in
+4 KiB pages, touched), it spawns /bin/true N times by absolute path and N
+times as "true" through PATH (at the first RSS only), with:
+  exec   Go's os/exec: clone(CLONE_VM|CLONE_VFORK); Go looks PATH up itself
+  fork   a real fork (clone without CLONE_VM) of the process holding the RSS,
+         whose child walks PATH as execvp does
+  sh     /bin/sh -c 'while ...; do /bin/true; done' (PATH: '(exec true)', as
+         true alone is a builtin); the shell adds PWD to the environment
+The spawning process is spawntrace itself, re-executed as a hidden worker and
+traced like any workload: the recording (-w) is an ordinary recording, for
+'spawntrace report' or a comparison with another host.
+`
+
+const benchExamples = `  sudo spawntrace bench -w host-a.json                  the default run
+  sudo spawntrace bench -n 50 --rss 0,4G --methods fork   fork cost from a 4 GiB parent
+  sudo spawntrace bench --env 20,2000 --methods exec       environment size alone
+`
+
+// Bench defaults: 20-30 s on a 2-CPU VM where a fork from 1 GiB costs
+// 70-80 ms from the clone to the child's exit (the copy, then the child's
+// exec tearing it down), which is most of the run.
+const (
+	benchDefaultN       = 100
+	benchDefaultRSS     = "0,256M,1G"
+	benchDefaultEnv     = "20,200"
+	benchDefaultMethods = "exec,fork,sh"
+
+	benchMaxN   = 1_000_000
+	benchMaxEnv = 10_000 // 64 bytes each: well inside ARG_MAX
+)
+
+var benchMethods = []string{"exec", "fork", "sh"}
+
+// benchOptions are the flags shared by bench and its worker.
+type benchOptions struct {
+	n       int
+	rss     string
+	env     string
+	methods string
+}
+
+func (o *benchOptions) register(fs *flagSet) {
+	o.n, o.rss, o.env, o.methods = benchDefaultN, benchDefaultRSS, benchDefaultEnv, benchDefaultMethods
+	fs.intVar(&o.n, "n", "spawns", "N", "spawns per class")
+	fs.stringVar(&o.rss, "", "rss", "LIST", "sizes the spawning process holds, e.g. 0,256M,1G (default "+benchDefaultRSS+")")
+	fs.stringVar(&o.env, "", "env", "LIST", "environment sizes in variables, PATH included (default "+benchDefaultEnv+")")
+	fs.stringVar(&o.methods, "", "methods", "LIST", "any of exec,fork,sh (default "+benchDefaultMethods+")")
+}
+
+// benchParams are benchOptions checked and parsed.
+type benchParams struct {
+	n       int
+	rss     []uint64
+	envs    []int
+	methods []string
+}
+
+func (o *benchOptions) params() (benchParams, error) {
+	p := benchParams{n: o.n}
+	if o.n < 1 || o.n > benchMaxN {
+		return p, fmt.Errorf("-n %d: must be between 1 and %d", o.n, benchMaxN)
+	}
+	for _, f := range splitList(o.rss) {
+		b, err := parseSize(f)
+		if err != nil {
+			return p, fmt.Errorf("--rss %s: %v", f, err)
+		}
+		p.rss = append(p.rss, b)
+	}
+	for _, f := range splitList(o.env) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > benchMaxEnv {
+			return p, fmt.Errorf("--env %s: must be a number of variables between 1 and %d (PATH is one)", f, benchMaxEnv)
+		}
+		p.envs = append(p.envs, n)
+	}
+	for _, f := range splitList(o.methods) {
+		ok := false
+		for _, m := range benchMethods {
+			ok = ok || f == m
+		}
+		if !ok {
+			return p, fmt.Errorf("--methods %s: unknown method; use any of %s", f, strings.Join(benchMethods, ","))
+		}
+		p.methods = append(p.methods, f)
+	}
+	switch {
+	case len(p.envs) == 0:
+		return p, fmt.Errorf("--env: no sizes given")
+	case len(p.methods) == 0:
+		return p, fmt.Errorf("--methods: none given")
+	case len(p.rss) == 0:
+		return p, fmt.Errorf("--rss: no sizes given (0 means the spawner's own size)")
+	}
+	return p, nil
+}
+
+// args gives the worker the parsed parameters back as flags.
+func (p benchParams) args() []string {
+	rss := make([]string, len(p.rss))
+	for i, b := range p.rss {
+		rss[i] = strconv.FormatUint(b, 10)
+	}
+	env := make([]string, len(p.envs))
+	for i, n := range p.envs {
+		env[i] = strconv.Itoa(n)
+	}
+	return []string{"-n", strconv.Itoa(p.n), "--rss", strings.Join(rss, ","),
+		"--env", strings.Join(env, ","), "--methods", strings.Join(p.methods, ",")}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parseSize reads a byte count with an optional binary suffix: 0, 4096,
+// 64K, 256M, 1G, 1.5G, 512MiB.
+func parseSize(s string) (uint64, error) {
+	num := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "IB"), "B")
+	mult := uint64(1)
+	if n := len(num); n > 0 {
+		switch num[n-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			num = num[:n-1]
+		}
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 || v*float64(mult) >= 1<<50 {
+		return 0, fmt.Errorf("not a size (use bytes or K, M, G, T: 0, 256M, 1G)")
+	}
+	return uint64(v * float64(mult)), nil
+}
+
+// benchSize writes a size as parseSize reads it.
+func benchSize(b uint64) string {
+	for _, u := range []struct {
+		shift uint
+		unit  string
+	}{{40, "T"}, {30, "G"}, {20, "M"}, {10, "K"}} {
+		if b >= 1<<u.shift && b%(1<<u.shift) == 0 {
+			return strconv.FormatUint(b>>u.shift, 10) + u.unit
+		}
+	}
+	return strconv.FormatUint(b, 10)
+}
+
+func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	var o benchOptions
+	var writePath, pprofPath string
+	fs := newFlagSet("spawntrace bench", stderr)
+	o.register(fs)
+	fs.stringVar(&writePath, "w", "write", "FILE", "save the recording to FILE (JSON; gzipped if FILE ends in .gz)")
+	fs.stringVar(&pprofPath, "", "pprof", "FILE", "not implemented yet: accepted and ignored")
+	fs.setUsage(benchHead, benchExamples)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		return fail(stderr, exitUsage, "bench: unexpected argument %q", fs.Arg(0))
+	}
+	p, err := o.params()
+	if err != nil {
+		return fail(stderr, exitUsage, "bench: %v", err)
+	}
+	if pprofPath != "" {
+		fmt.Fprintf(stderr, "spawntrace: warning: bench --pprof is not implemented yet; %s will not be written\n", pprofPath)
+	}
+	if err := benchCheckMemory(p.rss); err != nil {
+		return fail(stderr, exitUsage, "bench: %v", err)
+	}
+
+	missing, err := missingCaps()
+	if err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	if missing != "" {
+		return fail(stderr, exitFailure, "missing %s: run as root (sudo spawntrace bench ...) or grant them (setcap cap_bpf,cap_perfmon+ep)", missing)
+	}
+	// The worker is this very binary: /proc/self/exe still names it if the
+	// file was replaced since.
+	self := "spawntrace"
+	if exe, err := os.Executable(); err == nil {
+		self = exe
+	}
+	argv := append([]string{self, benchWorkerCmd}, p.args()...)
+
+	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: tracer.DefaultRingBytes})
+	if err != nil {
+		return fail(stderr, exitFailure, "loading BPF: %v", err)
+	}
+	defer t.Close()
+	s, err := launch(t, "/proc/self/exe", argv, nil, stderr)
+	if err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	rec, err := s.finish(t)
+	if err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	rec.Command = argv
+	if rec.ExitStatus != 0 {
+		// The worker's status: 128+N when a signal ended it.
+		return fail(stderr, max(rec.ExitStatus, exitFailure), "bench: the worker failed (status %d); nothing saved", rec.ExitStatus)
+	}
+	if err := reports.WriteLostWarning(stderr, rec.Lost); err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	if writePath != "" {
+		if err := analyze.Save(writePath, rec); err != nil {
+			return fail(stderr, exitFailure, "%v", err)
+		}
+		giveToInvoker(writePath)
+	}
+	if err := writeBench(stdout, rec, p); err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	return 0
+}
+
+// writeBench prints the host line, the class table and the anatomy.
+func writeBench(w io.Writer, rec *analyze.Recording, p benchParams) error {
+	bw := bufio.NewWriter(w)
+	h := rec.Host
+	thp := h.THPMode
+	if thp == "" {
+		thp = "unknown"
+	}
+	rss := make([]string, len(p.rss))
+	for i, b := range p.rss {
+		rss[i] = benchSize(b)
+	}
+	env := make([]string, len(p.envs))
+	for i, n := range p.envs {
+		env[i] = strconv.Itoa(n)
+	}
+	fmt.Fprintf(bw, "spawntrace bench on %s: Linux %s %s, %d CPUs, %.0f GiB, THP %s\n",
+		h.Hostname, h.KernelRelease, h.Machine, h.CPUs, float64(h.MemBytes)/(1<<30), thp)
+	fmt.Fprintf(bw, "%d spawns per class; methods %s; RSS %s; environments of %s variables\n",
+		p.n, strings.Join(p.methods, ","), strings.Join(rss, ","), strings.Join(env, ","))
+	sum := analyze.Summarize(rec)
+	if err := reports.WriteClassTable(bw, rec, analyze.Classes(sum.Spawns)); err != nil {
+		return err
+	}
+	if err := reports.WriteAnatomy(bw, rec, sum); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing the bench report: %w", err)
+	}
+	return nil
+}
+
+// benchCheckMemory refuses an RSS that the host could only provide by
+// swapping or by calling the OOM killer.
+func benchCheckMemory(sizes []uint64) error {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return nil
+	}
+	avail := (uint64(si.Freeram) + uint64(si.Bufferram)) * uint64(si.Unit)
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemAvailable:" {
+				if kb, err := strconv.ParseUint(f[1], 10, 64); err == nil {
+					avail = kb << 10
+				}
+			}
+		}
+	}
+	for _, s := range sizes {
+		// The fork's copy of the page tables and the Go runtime need room too.
+		if s > avail*9/10 {
+			return fmt.Errorf("--rss %s: more than the %.1f GiB of memory available here", benchSize(s), float64(avail)/(1<<30))
+		}
+	}
+	return nil
+}

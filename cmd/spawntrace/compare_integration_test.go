@@ -1,0 +1,240 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// cmpWorkload spawns `true` by name N times, as posix_spawnp does or as
+// fork+execvp does (SPAWN_MODE=fork), from a parent that touched MiB of
+// memory first. The mode is chosen by the environment so that both
+// recordings run the same command line.
+const cmpWorkload = `#define _GNU_SOURCE
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int main(int argc, char **argv) {
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s N MiB\n", argv[0]);
+		return 2;
+	}
+	int n = atoi(argv[1]);
+	size_t bytes = (size_t)atoi(argv[2]) << 20;
+	const char *mode = getenv("SPAWN_MODE");
+	int use_fork = mode && strcmp(mode, "fork") == 0;
+	char *mem = malloc(bytes);
+	memset(mem, 1, bytes);
+	char *args[] = {"true", NULL};
+	for (int i = 0; i < n; i++) {
+		pid_t pid;
+		if (use_fork) {
+			pid = fork();
+			if (pid < 0)
+				return 3;
+			if (pid == 0) {
+				execvp("true", args);
+				_exit(127);
+			}
+		} else if (posix_spawnp(&pid, "true", NULL, NULL, args, environ) != 0) {
+			return 4;
+		}
+		int st;
+		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			return 5;
+	}
+	return mem[bytes - 1] == 1 ? 0 : 6;
+}
+`
+
+// cmpEnv is an environment of exactly vars variables whose PATH has
+// pathEntries entries, only the last of which holds true.
+func cmpEnv(vars, pathEntries int, mode string) []string {
+	var dirs []string
+	for i := 0; i < pathEntries-1; i++ {
+		dirs = append(dirs, fmt.Sprintf("/nonexistent/spawntrace-%d", i))
+	}
+	trueDir := "/usr/bin"
+	if _, err := os.Stat(filepath.Join(trueDir, "true")); err != nil {
+		trueDir = "/bin"
+	}
+	env := []string{"PATH=" + strings.Join(append(dirs, trueDir), ":"), "SPAWN_MODE=" + mode}
+	for i := len(env); i < vars; i++ {
+		env = append(env, fmt.Sprintf("CMP_VAR_%03d=some-value-of-a-typical-length-%03d", i, i))
+	}
+	return env
+}
+
+// TestCompareHostsIntegration records one C workload twice, differing as
+// two hosts do (posix_spawn against fork, 20 against 200 environment
+// variables, a 2-entry against a 14-entry PATH), and checks that compare
+// names each cause and that its numbers add up.
+func TestCompareHostsIntegration(t *testing.T) {
+	e := itSetup(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "cmpspawn.c")
+	prog := filepath.Join(dir, "cmpspawn")
+	if err := os.WriteFile(src, []byte(cmpWorkload), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cc", "-O2", "-Wall", "-o", prog, src).CombinedOutput(); err != nil {
+		t.Fatalf("cc: %v\n%s", err, out)
+	}
+	const spawns = 100
+	recA, recB := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
+	for _, side := range []struct {
+		path              string
+		vars, path_, mode string
+		env               []string
+	}{
+		{path: recA, env: cmpEnv(20, 2, "spawn")},
+		{path: recB, env: cmpEnv(200, 14, "fork")},
+	} {
+		r := itRun(t, itOpts{env: side.env}, e.bin, "-w", side.path, "--", prog, fmt.Sprint(spawns), "64")
+		if r.status != 0 {
+			t.Fatalf("recording: %s", r)
+		}
+	}
+
+	r := itRun(t, itOpts{}, e.bin, "compare", "--names", "a,b", "--format", "json", recA, recB)
+	if r.status != 0 {
+		t.Fatalf("compare: %s", r)
+	}
+	var c struct {
+		A, B struct {
+			Spawns         int     `json:"spawns"`
+			MeanNs         float64 `json:"mean_ns"`
+			FailedPerSpawn float64 `json:"failed_execs_per_spawn"`
+			EnvCount       int     `json:"env_count"`
+			Dominant       string  `json:"dominant"`
+			Patterns       []struct {
+				Text   string `json:"text"`
+				Spawns int    `json:"spawns"`
+			} `json:"patterns"`
+		}
+		Host []struct {
+			Fact    string `json:"fact"`
+			A       string `json:"a"`
+			B       string `json:"b"`
+			Differs bool   `json:"differs"`
+		} `json:"host"`
+		Breakdown []struct {
+			Part  string  `json:"part"`
+			ANs   float64 `json:"a_ns"`
+			BNs   float64 `json:"b_ns"`
+			Share float64 `json:"share_pct"`
+		} `json:"breakdown"`
+		DiffNs   float64 `json:"diff_ns"`
+		Findings []struct {
+			ID       string  `json:"id"`
+			Title    string  `json:"title"`
+			Evidence string  `json:"evidence"`
+			Share    float64 `json:"share_pct"`
+		} `json:"findings"`
+		Notes []string `json:"notes"`
+	}
+	if err := json.Unmarshal(r.stdout, &c); err != nil {
+		t.Fatalf("compare --format json: %v\n%s", err, r.stdout)
+	}
+	if c.A.Spawns != spawns || c.B.Spawns != spawns || c.A.Dominant != "vfork" || c.B.Dominant != "fork" {
+		t.Errorf("spawns %d (%s) and %d (%s), want %d vfork and %d fork", c.A.Spawns, c.A.Dominant, c.B.Spawns, c.B.Dominant,
+			spawns, spawns)
+	}
+	if len(c.Notes) != 0 {
+		t.Errorf("notes on a like-for-like pair: %q", c.Notes)
+	}
+
+	// Host facts: the environment and PATH differ, the libc does not.
+	host := map[string][2]string{}
+	for _, h := range c.Host {
+		host[h.Fact] = [2]string{h.A, h.B}
+	}
+	if h := host["PATH entries"]; h != [2]string{"2", "14"} {
+		t.Errorf("PATH entries %q, want 2 and 14", h)
+	}
+	if h := host["workload environment"]; !strings.HasPrefix(h[0], "20 vars") || !strings.HasPrefix(h[1], "200 vars") {
+		t.Errorf("workload environment %q", h)
+	}
+	if h := host["libc"]; h[0] == "" || h[0] != h[1] || !strings.HasPrefix(h[0], "glibc 2.") {
+		t.Errorf("libc %q: want the same glibc on both sides", h)
+	}
+
+	// The typical spawns, normalized, with their counts per spawn.
+	if len(c.A.Patterns) == 0 || len(c.B.Patterns) == 0 {
+		t.Fatalf("no patterns: %+v %+v", c.A.Patterns, c.B.Patterns)
+	}
+	if p := c.A.Patterns[0]; p.Text != "clone3(CLONE_VM|CLONE_VFORK) -> execve ENOENT -> execve" || p.Spawns != spawns {
+		t.Errorf("a's typical spawn %+v", p)
+	}
+	if p := c.B.Patterns[0]; p.Text != "clone(SIGCHLD) -> execve ENOENT x13 -> execve" || p.Spawns != spawns {
+		t.Errorf("b's typical spawn %+v", p)
+	}
+
+	// The numbers add up: each side's parts to its mean, the shares to 100%.
+	var sumA, sumB, shares float64
+	for _, p := range c.Breakdown {
+		sumA += p.ANs
+		sumB += p.BNs
+		shares += p.Share
+	}
+	if math.Abs(sumA-c.A.MeanNs) > 1 || math.Abs(sumB-c.B.MeanNs) > 1 {
+		t.Errorf("parts add up to %.0f and %.0f ns, means are %.0f and %.0f", sumA, sumB, c.A.MeanNs, c.B.MeanNs)
+	}
+	if math.Abs(c.B.MeanNs-c.A.MeanNs-c.DiffNs) > 1 {
+		t.Errorf("diff %.0f ns, means %.0f and %.0f", c.DiffNs, c.A.MeanNs, c.B.MeanNs)
+	}
+	if c.DiffNs > 0 && math.Abs(shares-100) > 0.5 {
+		t.Errorf("shares add up to %.2f%%", shares)
+	}
+
+	// Each cause is named, with its numbers.
+	found := map[string]string{}
+	for _, f := range c.Findings {
+		found[f.ID] = f.Title + ": " + f.Evidence
+	}
+	for id, wants := range map[string][]string{
+		"mechanism":   {"b forks where a uses vfork", "the program chose it", "b spawns with glibc fork()", "parent RSS", "per spawn"},
+		"path-search": {"b's children fail 13.0 execs per spawn", "a's 1.0", "b's PATH has 14 entries, a's 2"},
+		"environment": {"b's children get 200 environment variables", "a's get 20"},
+	} {
+		ev, ok := found[id]
+		if !ok {
+			t.Errorf("no %s finding; findings: %+v", id, c.Findings)
+			continue
+		}
+		for _, w := range wants {
+			if !strings.Contains(ev, w) {
+				t.Errorf("%s finding lacks %q: %s", id, w, ev)
+			}
+		}
+	}
+
+	// The text form fits 100 columns and says the same.
+	r = itRun(t, itOpts{}, e.bin, "compare", "--names", "a,b", recA, recB)
+	if r.status != 0 {
+		t.Fatalf("compare: %s", r)
+	}
+	for i, line := range strings.Split(string(r.stdout), "\n") {
+		if n := utf8.RuneCountInString(line); n > 100 {
+			t.Errorf("text line %d is %d columns: %q", i+1, n, line)
+		}
+	}
+	for _, w := range []string{"b forks where a uses vfork", "b searches a longer PATH", "b passes a larger environment"} {
+		if !strings.Contains(string(r.stdout), w) {
+			t.Errorf("text lacks %q", w)
+		}
+	}
+	t.Logf("compare output:\n%s", r.stdout)
+}

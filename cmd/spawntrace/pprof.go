@@ -1,0 +1,292 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/reports"
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// defaultFreqHz is --freq's default: 999 Hz, off the kernel's own 1000 Hz
+// tick so sampling does not run in lockstep with it (as perf's default).
+const defaultFreqHz = 999
+
+// sampleHz is the CPU sampling rate to ask the tracer for: sampling runs
+// only for --pprof.
+func sampleHz(pprofDir string, freq int) int {
+	if pprofDir == "" {
+		return 0
+	}
+	return freq
+}
+
+func checkFreq(freq int) error {
+	if freq < 1 || freq > 100000 {
+		return fmt.Errorf("--freq %d: must be between 1 and 100000 Hz", freq)
+	}
+	return nil
+}
+
+// writePprof writes spawns.pb.gz and, when the recording was sampled,
+// cpu.pb.gz into dir, then says on stderr how complete the stacks are.
+func writePprof(dir string, rec *analyze.Recording, stderr io.Writer) error {
+	if dir == "" {
+		return nil
+	}
+	var written []string // to hand to the sudo user: not a directory that was there
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		written = append(written, dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	sum := analyze.Summarize(rec)
+	spawns := filepath.Join(dir, reports.SpawnProfileName)
+	if err := writeFile(spawns, func(w io.Writer) error { return reports.WriteSpawnProfile(w, rec, sum) }); err != nil {
+		return err
+	}
+	written = append(written, spawns)
+	if rec.SampleHz > 0 {
+		cpu := filepath.Join(dir, reports.CPUProfileName)
+		if err := writeFile(cpu, func(w io.Writer) error { return reports.WriteCPUProfile(w, rec) }); err != nil {
+			return err
+		}
+		written = append(written, cpu)
+	} else {
+		fmt.Fprintf(stderr, "spawntrace: %s not written: the recording has no CPU samples\n", reports.CPUProfileName)
+	}
+	giveToInvoker(written...)
+	fmt.Fprintf(stderr, "spawntrace: %s\n", reports.SpawnStackNote(analyze.SpawnStacks(rec, sum.Spawns)))
+	if rec.StackLoss != nil && rec.StackLoss.SampleStacks > 0 {
+		fmt.Fprintf(stderr, "spawntrace: %d CPU samples' user stacks not symbolized (process gone or symbolizer behind)\n",
+			rec.StackLoss.SampleStacks)
+	}
+	if rec.StackLoss != nil && rec.StackLoss.SamplesDropped > 0 {
+		fmt.Fprintf(stderr, "spawntrace: %d CPU samples dropped: the symbolizer fell behind\n", rec.StackLoss.SamplesDropped)
+	}
+	return nil
+}
+
+// stackProbe symbolizes spawn stacks and CPU samples while the processes
+// are alive: raw addresses mean nothing once a short-lived process has
+// exited. On the reader goroutine it follows forks and execs and reads
+// each process's memory map the first time a stack of it arrives: that
+// part cannot wait (a shell's subshell forks once and exits within a
+// millisecond), and is cheap: /proc/PID/maps lists VMAs, where
+// spawners.go's smaps_rollup walks page tables. A goroutine fed by a
+// bounded queue then reads the ELF files and names the frames, which may
+// take longer: the files outlive the processes.
+//
+// (A separate goroutine for the maps was tried: with GOMAXPROCS 2 and
+// both Ps held by blocking syscalls, the reader's epoll_wait and the
+// launcher's wait, it ran up to 10 ms late, after sysmon took a P back,
+// and lost every stack of a 13 ms Go workload about half the time.)
+type stackProbe struct {
+	sym  *tracer.Symbolizer
+	jobs chan stackJob
+	done chan struct{}
+
+	// Reader goroutine only.
+	dropped  int        // spawn stacks that found the queue full
+	late     []stackJob // CPU samples that found it full: symbolized at the end
+	overflow int        // CPU samples past maxLate: dropped
+	sampling bool       // a CPU sample has arrived: read new images at exec
+
+	// Symbolizer goroutine only, until done is closed.
+	table    *analyze.StackTable
+	spawnIDs map[spawnKey]int
+	kerr     error
+}
+
+// spawnKey finds a spawn event again once its stack is symbolized.
+type spawnKey struct {
+	tid    uint32
+	timeNs uint64
+}
+
+type stackJob struct {
+	img    *tracer.Image
+	spawn  spawnKey // spawn stacks
+	sample bool
+	main   bool // find the workload's executable
+	pid    uint32
+	comm   string
+	kstack []uint64
+	ustack []uint64
+}
+
+// stackQueue bounds the stacks waiting for the symbolizer: past it, spawn
+// stacks are dropped (and counted) rather than stall the ring buffer.
+const stackQueue = 4096
+
+// maxLate bounds the CPU samples kept aside when the queue is full (~1 KiB
+// each); past it they are dropped and counted.
+const maxLate = 1 << 16
+
+func newStackProbe() *stackProbe {
+	p := &stackProbe{
+		sym:      tracer.NewSymbolizer(),
+		jobs:     make(chan stackJob, stackQueue),
+		done:     make(chan struct{}),
+		table:    analyze.NewStackTable(),
+		spawnIDs: map[spawnKey]int{},
+	}
+	go func() {
+		defer close(p.done)
+		for j := range p.jobs {
+			p.run(j)
+		}
+	}()
+	return p
+}
+
+// observe follows the tree's address spaces and queues spawn stacks; it
+// runs on the reader goroutine for every event.
+func (p *stackProbe) observe(ev *tracer.Event) {
+	switch ev.Kind {
+	case tracer.KindFork:
+		if !ev.Thread {
+			p.sym.Fork(ev.Pid, ev.ChildPid, ev.TimeNs)
+		}
+	case tracer.KindExec:
+		p.sym.Exec(ev.Pid, ev.TimeNs)
+		if p.sampling {
+			// Its samples are symbolized later, maybe after it exits (a
+			// /bin/true lives ~1 ms): read its map now.
+			p.sym.Load(p.sym.Image(ev.Pid))
+		}
+	case tracer.KindExit:
+		if ev.GroupDead {
+			p.sym.Exit(ev.Pid)
+		}
+	case tracer.KindSyscall:
+		if len(ev.UserStack) == 0 || !isSpawn(ev) {
+			return
+		}
+		img := p.sym.Image(ev.Pid)
+		p.sym.Load(img)
+		select {
+		case p.jobs <- stackJob{img: img, spawn: spawnKey{ev.Tid, ev.TimeNs}, ustack: ev.UserStack}:
+		default:
+			p.dropped++
+		}
+	}
+}
+
+// isSpawn tells a new process from a new thread or a failed call: only
+// spawns' stacks are kept (those of the spawn profile).
+func isSpawn(ev *tracer.Event) bool {
+	flags, ok := analyze.CloneFlags(ev)
+	if !ok || ev.Ret <= 0 {
+		return false
+	}
+	_, ok = analyze.MechanismOf(flags)
+	return ok
+}
+
+// sample queues one CPU sample; on the reader goroutine.
+func (p *stackProbe) sample(s *tracer.Sample) {
+	p.sampling = true
+	img := p.sym.Image(s.Pid)
+	if len(s.UserStack) > 0 {
+		p.sym.Load(img)
+	}
+	j := stackJob{img: img, sample: true, pid: s.Pid, comm: s.Comm, kstack: s.KernelStack, ustack: s.UserStack}
+	select {
+	case p.jobs <- j:
+	default:
+		if len(p.late) < maxLate {
+			p.late = append(p.late, j)
+		} else {
+			p.overflow++
+		}
+	}
+}
+
+// setMain notes the workload's process, whose executable becomes the
+// profiles' main binary; its map is read at once, before it can exit.
+func (p *stackProbe) setMain(pid int) {
+	img := p.sym.Image(uint32(pid))
+	p.sym.Load(img)
+	select {
+	case p.jobs <- stackJob{img: img, main: true}:
+	default:
+	}
+}
+
+func (p *stackProbe) run(j stackJob) {
+	switch {
+	case j.main:
+		if m, err := p.sym.MainMapping(j.img); err == nil {
+			p.table.SetMain(m)
+		}
+	case j.sample:
+		var frames []tracer.Frame
+		if len(j.kstack) > 0 {
+			kf, err := p.sym.Kernel(j.kstack)
+			if err != nil && p.kerr == nil {
+				p.kerr = err
+			}
+			frames = kf
+		}
+		if len(j.ustack) > 0 {
+			uf, err := p.sym.User(j.img, j.ustack)
+			if err != nil {
+				p.table.LoseSampleStack()
+			}
+			frames = append(frames, uf...)
+		}
+		p.table.AddSample(j.pid, j.comm, p.table.Add(frames))
+	default:
+		frames, err := p.sym.User(j.img, j.ustack)
+		if err != nil {
+			p.table.LoseSpawnStack()
+		}
+		p.spawnIDs[j.spawn] = p.table.Add(frames)
+	}
+}
+
+// finish waits for the queue to drain and gives the recording its stacks:
+// each spawn event's StackID, the CPU samples and the files. Call it once
+// the reader has returned.
+func (p *stackProbe) finish(rec *analyze.Recording, hz int, stderr io.Writer) {
+	close(p.jobs)
+	<-p.done
+	for _, j := range p.late {
+		p.run(j)
+	}
+	for range p.dropped {
+		p.table.LoseSpawnStack()
+	}
+	p.table.DropSamples(p.overflow)
+	p.table.Fill(rec)
+	for i := range rec.Events {
+		ev := &rec.Events[i]
+		if ev.Kind == tracer.KindSyscall && len(ev.UserStack) > 0 && isSpawn(ev) {
+			ev.StackID = p.spawnIDs[spawnKey{ev.Tid, ev.TimeNs}]
+		}
+	}
+	rec.SampleHz = hz
+	if hz > 0 && p.kerr != nil {
+		fmt.Fprintf(stderr, "spawntrace: kernel frames left unnamed: %v\n", p.kerr)
+	}
+}
+
+// recordedHz is the rate the recording was sampled at: 0 when sampling
+// was not asked for or could not attach (then said on stderr).
+func recordedHz(t *tracer.Tracer, asked int, stderr io.Writer) int {
+	if asked == 0 {
+		return 0
+	}
+	for _, p := range t.Probes() {
+		if p.Name == tracer.SamplingProbe && !p.Available {
+			fmt.Fprintf(stderr, "spawntrace: no CPU samples: %s\n", p.Reason)
+			return 0
+		}
+	}
+	return asked
+}

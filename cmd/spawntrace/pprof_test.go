@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+)
+
+// pprofRequireRoot skips a test that loads BPF unless root; with CI=true a
+// skip would hide a failure, so it fails instead.
+func pprofRequireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("this test loads BPF and needs root, and CI=true: run it as root")
+	}
+	t.Skip("needs root (CAP_BPF, CAP_PERFMON)")
+}
+
+func pprofGo() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+// pprofSpawntrace builds the command into the test's directory.
+func pprofSpawntrace(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "spawntrace")
+	cmd := exec.Command(pprofGo(), "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// pprofRun runs the command and returns its stderr; it must exit 0.
+func pprofRun(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stderr.String()
+}
+
+func pprofParse(t *testing.T, path string) *profile.Profile {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if err := p.CheckValid(); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return p
+}
+
+// pprofOpens runs go tool pprof -top and -traces on a file: it must say
+// nothing on stderr (no symbolization warnings).
+func pprofOpens(t *testing.T, path string) string {
+	t.Helper()
+	var top string
+	for _, view := range []string{"-top", "-traces"} {
+		cmd := exec.Command(pprofGo(), "tool", "pprof", view, path)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("go tool pprof %s %s: %v\n%s", view, path, err, stderr.String())
+		}
+		if stderr.Len() > 0 {
+			t.Errorf("go tool pprof %s %s warned:\n%s", view, path, stderr.String())
+		}
+		if view == "-top" {
+			top = stdout.String()
+		}
+	}
+	return top
+}
+
+const pprofGoWorkload = `package main
+
+import "os/exec"
+
+//go:noinline
+func spawnTrueFromDistinctiveFunction() {
+	if err := exec.Command("/bin/true").Run(); err != nil {
+		panic(err)
+	}
+}
+
+func main() {
+	for range 5 {
+		spawnTrueFromDistinctiveFunction()
+	}
+}
+`
+
+// TestPprofGoStacks: a Go program (frame pointers on, as Go builds by
+// default) spawns from a distinctively named function; the spawn profile
+// names it, and the program is the profiles' main binary.
+func TestPprofGoStacks(t *testing.T) {
+	pprofRequireRoot(t)
+	bin := pprofSpawntrace(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte(pprofGoWorkload), 0o644)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module spawner\n\ngo 1.22\n"), 0o644)
+	prog := filepath.Join(dir, "spawner")
+	build := exec.Command(pprofGo(), "build", "-o", prog, ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	out := filepath.Join(dir, "out")
+	stderr := pprofRun(t, bin, "--pprof", out, "--", prog)
+	if !strings.Contains(stderr, "spawntrace: ") || !strings.Contains(stderr, "spawn stacks truncated") {
+		t.Errorf("no truncation note on stderr:\n%s", stderr)
+	}
+	p := pprofParse(t, filepath.Join(out, "spawns.pb.gz"))
+	if len(p.Mapping) == 0 || p.Mapping[0].File != prog {
+		t.Fatalf("no mapping, or mapping 0 is not %s:\n%s\nstderr:\n%s", prog, p, stderr)
+	}
+	found := 0
+	for _, s := range p.Sample {
+		for _, l := range s.Location {
+			for _, ln := range l.Line {
+				if ln.Function.Name == "main.spawnTrueFromDistinctiveFunction" {
+					found++
+				}
+			}
+		}
+	}
+	if found < 5 {
+		t.Errorf("main.spawnTrueFromDistinctiveFunction in %d spawn stacks, want 5:\n%s", found, p)
+	}
+	top := pprofOpens(t, filepath.Join(out, "spawns.pb.gz"))
+	if !strings.Contains(top, "main.spawnTrueFromDistinctiveFunction") || !strings.Contains(top, "File: spawner") {
+		t.Errorf("go tool pprof -top:\n%s", top)
+	}
+	pprofParse(t, filepath.Join(out, "cpu.pb.gz"))
+	pprofOpens(t, filepath.Join(out, "cpu.pb.gz"))
+}
+
+const pprofForkWorkload = `#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+int main(void) {
+	size_t n = 1UL << 30;
+	char *p = malloc(n);
+	if (!p)
+		return 1;
+	memset(p, 1, n);
+	__asm__ volatile("" : : "r"(p) : "memory");
+	for (int i = 0; i < 5; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			execl("/bin/true", "true", (char *)0);
+			_exit(127);
+		}
+		waitpid(pid, 0, 0);
+	}
+	return 0;
+}
+`
+
+// pprofTop ranks functions by flat and by cumulative value of a sample
+// type, as go tool pprof -top and -top -cum do.
+func pprofTop(p *profile.Profile, index, n int) (flat, cum []string) {
+	flatV, cumV := map[string]int64{}, map[string]int64{}
+	for _, s := range p.Sample {
+		v := s.Value[index]
+		seen := map[string]bool{}
+		for i, l := range s.Location {
+			for _, ln := range l.Line {
+				name := ln.Function.Name
+				if i == 0 {
+					flatV[name] += v
+				}
+				if !seen[name] {
+					seen[name] = true
+					cumV[name] += v
+				}
+			}
+		}
+	}
+	rank := func(m map[string]int64) []string {
+		var names []string
+		for k := range m {
+			names = append(names, k)
+		}
+		sort.Slice(names, func(i, j int) bool {
+			if m[names[i]] != m[names[j]] {
+				return m[names[i]] > m[names[j]]
+			}
+			return names[i] < names[j]
+		})
+		return names[:min(n, len(names))]
+	}
+	return rank(flatV), rank(cumV)
+}
+
+// TestPprofForkCPU: a 1 GiB parent forks and execs /bin/true 5 times; the
+// CPU profile shows the page-table copy (copy_page_range under dup_mmap)
+// among the top 5 functions, as perf report does, and `report --pprof`
+// rebuilds the same profiles from the saved recording.
+func TestPprofForkCPU(t *testing.T) {
+	pprofRequireRoot(t)
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("cc not found; CI must install it")
+		}
+		t.Skip("cc not found")
+	}
+	bin := pprofSpawntrace(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "fork1g.c")
+	os.WriteFile(src, []byte(pprofForkWorkload), 0o644)
+	prog := filepath.Join(dir, "fork1g")
+	if out, err := exec.Command(cc, "-O2", "-o", prog, src).CombinedOutput(); err != nil {
+		t.Fatalf("cc: %v\n%s", err, out)
+	}
+
+	out, recFile := filepath.Join(dir, "out"), filepath.Join(dir, "rec.json.gz")
+	stderr := pprofRun(t, bin, "--pprof", out, "-w", recFile, "--", prog)
+	cpu := pprofParse(t, filepath.Join(out, "cpu.pb.gz"))
+	if cpu.Period != int64(1e9)/defaultFreqHz || cpu.PeriodType.Type != "cpu" || cpu.PeriodType.Unit != "nanoseconds" {
+		t.Errorf("period %d %+v", cpu.Period, cpu.PeriodType)
+	}
+	flat, cum := pprofTop(cpu, 0, 5)
+	t.Logf("top 5 flat: %v; cumulative: %v", flat, cum)
+	inTop := func(names []string) bool {
+		for _, n := range names {
+			if n == "copy_page_range" || n == "dup_mmap" {
+				return true
+			}
+		}
+		return false
+	}
+	if !inTop(flat) && !inTop(cum) {
+		t.Errorf("copy_page_range/dup_mmap not in the top 5 (flat %v, cum %v)\nstderr:\n%s", flat, cum, stderr)
+	}
+	if cpu.Mapping[0].File != prog {
+		t.Errorf("cpu mapping 0 is %q, want %q", cpu.Mapping[0].File, prog)
+	}
+	pprofOpens(t, filepath.Join(out, "cpu.pb.gz"))
+
+	spawns := pprofParse(t, filepath.Join(out, "spawns.pb.gz"))
+	forks := 0
+	for _, s := range spawns.Sample {
+		if s.Label["mechanism"][0] != "fork" || s.Label["comm"][0] != "fork1g" {
+			continue
+		}
+		forks++
+		if s.Value[2] <= 0 || len(s.NumLabel["parent_rss"]) != 1 || s.NumLabel["parent_rss"][0] < 1<<30 ||
+			s.Label["exe"][0] != "/bin/true" || len(s.Location) == 0 {
+			t.Errorf("fork sample: values %v labels %v %v, %d frames", s.Value, s.Label, s.NumLabel, len(s.Location))
+		}
+	}
+	if forks != 5 {
+		t.Errorf("%d fork samples, want 5:\n%s", forks, spawns)
+	}
+	pprofOpens(t, filepath.Join(out, "spawns.pb.gz"))
+
+	// The same files again from the recording, without BPF.
+	again := filepath.Join(dir, "again")
+	pprofRun(t, bin, "report", "--pprof", again, recFile)
+	for _, name := range []string{"spawns.pb.gz", "cpu.pb.gz"} {
+		a, b := pprofParse(t, filepath.Join(out, name)), pprofParse(t, filepath.Join(again, name))
+		if a.String() != b.String() {
+			t.Errorf("%s from the recording differs from the one written while recording", name)
+		}
+	}
+}

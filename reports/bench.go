@@ -1,0 +1,100 @@
+package reports
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+
+	"github.com/spawntrace/spawntrace/analyze"
+)
+
+// classRow lays out one row of the class table in lineWidth columns:
+// spawner, mechanism, exe, RSS, env, PATH, n, then five time cells.
+const (
+	classHead = "%-18s %-8s %-14s %5s %4s %4s %5s %6s %6s %6s %6s %6s\n"
+	classRow  = "%-18s %-8s %-14s %5s %4d %4s %5d %6s %6s %6s %6s %6s\n"
+)
+
+// WriteClassTable writes one row per class of like spawns (analyze.Classes)
+// with the median of each cost, in the order the classes first appeared.
+func WriteClassTable(w io.Writer, rec *analyze.Recording, classes []analyze.Class) error {
+	bw := bufio.NewWriter(w)
+	if len(classes) == 0 {
+		fmt.Fprintf(bw, "\nSpawn classes: no spawns recorded\n")
+		return bw.Flush()
+	}
+	fmt.Fprintf(bw, "\nSpawn classes (median ms per spawn, wall time):\n")
+	fmt.Fprintf(bw, classHead, "spawner", "mech", "exe", "RSS", "env", "PATH", "n",
+		"clone", "copy", "exec", "tear", "total")
+	for _, c := range classes {
+		spawner := c.Signature
+		if spawner == "" {
+			spawner = string(c.Mechanism)
+		}
+		exe := c.Exe
+		if exe == "" {
+			exe = "(no exec)"
+		}
+		path := "-"
+		if c.FailedExecs > 0 {
+			path = fmt.Sprintf("%.1f", float64(c.FailedExecs)/float64(c.Count))
+		}
+		fmt.Fprintf(bw, classRow, cutRight(spawner, 18), cutRight(string(c.Mechanism), 8), fitLeft(exe, 14),
+			rssCell(c), c.EnvCount, path, c.Count,
+			shortMs(c.Clone), shortMs(c.Copy), shortMs(c.SpawnToExec), shortMs(c.Teardown), shortMs(c.Total))
+	}
+	wrap(bw, "  ", "clone: the spawning call in the parent; copy: the parent's address space copied (dup_mmap); "+
+		"exec: spawn to the child's successful exec; tear: that exec tearing the copy down; "+
+		"total: spawn to the same thread's next spawn of the class, what one more spawn costs in a loop. "+
+		"RSS: the parent's, median; PATH: failed execs per spawn before the binary was found.")
+	if ok, why := probeState(rec, CopyProbe); !ok {
+		fmt.Fprintf(bw, "  copy and tear: not measured (%s)\n", why)
+	}
+	return bw.Flush()
+}
+
+// shortMs is a median in at most 6 characters, "-" without samples.
+func shortMs(d analyze.Dist) string {
+	if d.N == 0 {
+		return "-"
+	}
+	ms := float64(d.P50Ns) / 1e6
+	switch {
+	case ms < 10:
+		return fmt.Sprintf("%.3f", ms)
+	case ms < 100:
+		return fmt.Sprintf("%.2f", ms)
+	case ms < 1000:
+		return fmt.Sprintf("%.1f", ms)
+	default:
+		return fmt.Sprintf("%.0f", ms)
+	}
+}
+
+// rssCell is the class's median parent RSS in at most 5 characters.
+func rssCell(c analyze.Class) string {
+	if !c.RSSKnown {
+		return "?"
+	}
+	b := float64(c.RSSMedianBytes)
+	switch {
+	case b < 1<<20:
+		return fmt.Sprintf("%.0fK", b/(1<<10))
+	case b < 10<<20:
+		return fmt.Sprintf("%.1fM", b/(1<<20))
+	case b < 1000<<20:
+		return fmt.Sprintf("%.0fM", b/(1<<20))
+	case b < 10<<30:
+		return fmt.Sprintf("%.1fG", b/(1<<30))
+	default:
+		return fmt.Sprintf("%.0fG", b/(1<<30))
+	}
+}
+
+// cutRight shortens s to width bytes by cutting its end.
+func cutRight(s string, width int) string {
+	if len(s) <= width {
+		return s
+	}
+	return s[:width-1] + "~"
+}

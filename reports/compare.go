@@ -1,0 +1,443 @@
+package reports
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/spawntrace/spawntrace/analyze"
+)
+
+// PatternText is the normalized text of a spawn pattern:
+// "socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) -> clone(SIGCHLD) ->
+// execve ENOENT x13 -> execve".
+func PatternText(p *analyze.Pattern) string {
+	var parts []string
+	for _, s := range p.Steps {
+		var t string
+		switch s.Nr {
+		case analyze.NrSocketpair:
+			t = fmt.Sprintf("socketpair(%s, %s)", addrFamily(s.Domain), sockType(s.Flags))
+		case analyze.NrClone:
+			t = "clone(" + CloneFlags(s.Flags) + ")"
+		case analyze.NrClone3:
+			t = "clone3(" + Clone3Flags(s.Flags) + ")"
+		case analyze.NrFork, analyze.NrVfork:
+			t = s.Syscall + "()"
+		default:
+			t = s.Syscall
+			if s.Errno != 0 {
+				t += " " + errnoName(s.Errno)
+			}
+		}
+		if s.Count > 1 {
+			t += fmt.Sprintf(" x%d", s.Count)
+		}
+		parts = append(parts, t)
+	}
+	if p.NoExec {
+		parts = append(parts, "(no exec)")
+	}
+	return strings.Join(parts, " -> ")
+}
+
+// errnoName is "ENOENT", or "errno N" for a value without a name.
+func errnoName(e int) string {
+	if info, ok := errnos[e]; ok {
+		return info.name
+	}
+	return fmt.Sprintf("errno %d", e)
+}
+
+// Notes printed under the patterns and the syscall table.
+const (
+	patternNote = "only clone, clone3, fork, vfork, execve, execveat and socketpair are traced per call; " +
+		"pointer flags (CLONE_CHILD_SETTID, ...) are left out"
+	recvfromNote = "recvfrom is not traced: Rust's fork fallback reads the child's exec status from the socketpair " +
+		"after the fork; that call is not shown"
+	syscallNote = "wall time per call, as strace -c -w: wait4 includes waiting for children, and a vfork parent's " +
+		"clone3/vfork includes the child's run until it execs"
+	breakdownNote = "means over all spawns, from the spawning call's entry to the end of the child's successful exec; " +
+		"the parts add up to the total, and their shares to 100%"
+)
+
+// WriteCompare writes a comparison as text that fits in 100 columns.
+func WriteCompare(w io.Writer, c *analyze.Comparison) error {
+	bw := bufio.NewWriter(w)
+	a, b := &c.A, &c.B
+	fmt.Fprintf(bw, "Comparing A = %s with B = %s\n", a.Name, b.Name)
+	for _, n := range c.Notes {
+		wrap(bw, "note: ", n)
+	}
+
+	fmt.Fprintf(bw, "\nHost facts (* differs)\n")
+	cols := func(label, va, vb, mark string) {
+		line := fmt.Sprintf("  %-23s %-34s %-34s %s", fitRight(label, 23), fitRight(va, 34), fitRight(vb, 34), mark)
+		bw.WriteString(strings.TrimRight(line, " ") + "\n")
+	}
+	cols("", a.Name, b.Name, "")
+	for _, r := range c.Host {
+		mark := ""
+		if r.Differs {
+			mark = "*"
+		}
+		cols(r.Fact, orDash(r.A), orDash(r.B), mark)
+	}
+
+	fmt.Fprintf(bw, "\nSpawns\n")
+	cols("", a.Name, b.Name, "")
+	for _, r := range sideRows(c) {
+		cols(r[0], r[1], r[2], "")
+	}
+
+	if a.Spawns > 0 || b.Spawns > 0 {
+		fmt.Fprintf(bw, "\nTypical spawn (normalized; counts per spawn)\n")
+		socket := false
+		for _, s := range []*analyze.Side{a, b} {
+			if len(s.Patterns) == 0 {
+				fmt.Fprintf(bw, "  %s: no spawns\n", s.Name)
+				continue
+			}
+			for i := range s.Patterns {
+				p := &s.Patterns[i]
+				socket = socket || p.HasSocketpair()
+				fmt.Fprintf(bw, "  %s, %d of %d spawns (%.0f%%):\n", s.Name, p.Spawns, s.Spawns, p.Share)
+				wrap(bw, "      ", PatternText(p))
+			}
+		}
+		if socket {
+			wrap(bw, "  ", recvfromNote)
+		}
+		wrap(bw, "  ", "("+patternNote+")")
+	}
+
+	if len(c.Syscalls) > 0 {
+		per := "spawn"
+		if !c.PerSpawn {
+			per = "run"
+		}
+		fmt.Fprintf(bw, "\nSyscalls, sorted by the time per %s they add to B\n", per)
+		fmt.Fprintf(bw, "  %-18s %9s %9s %11s %11s %7s %13s\n", "syscall", "calls A", "calls B", "µs/call A", "µs/call B",
+			"B/A", "B-A per "+per)
+		const maxRows = 15
+		for i, r := range c.Syscalls {
+			if i == maxRows {
+				fmt.Fprintf(bw, "  ... %d more, each under %s\n", len(c.Syscalls)-maxRows, analyze.DurText(math.Abs(r.DiffNs)))
+				break
+			}
+			fmt.Fprintf(bw, "  %-18s %9s %9s %11s %11s %7s %13s\n", fitRight(r.Name, 18), callsCell(r.CallsA, c.PerSpawn),
+				callsCell(r.CallsB, c.PerSpawn), usCell(r.UsPerCallA), usCell(r.UsPerCallB), ratioCell(r.Ratio),
+				signedDur(r.DiffNs))
+		}
+		wrap(bw, "  ", "("+syscallNote+")")
+	}
+
+	if len(c.Breakdown) > 0 {
+		fmt.Fprintf(bw, "\nCost of one spawn\n")
+		fmt.Fprintf(bw, "  %-28s %14s %14s %14s %8s\n", "part", fitRight(a.Name, 14), fitRight(b.Name, 14), "B-A", "share")
+		for _, r := range c.Breakdown {
+			name := r.Part
+			if !r.Measured {
+				name += " (unmeasured)"
+			}
+			fmt.Fprintf(bw, "  %-28s %14s %14s %14s %8s\n", fitRight(name, 28), analyze.DurText(r.ANs),
+				analyze.DurText(r.BNs), signedDur(r.DiffNs), shareCell(c, r.Share))
+		}
+		total := 0.0
+		for _, r := range c.Breakdown {
+			total += r.Share
+		}
+		fmt.Fprintf(bw, "  %-28s %14s %14s %14s %8s\n", "total", analyze.DurText(a.MeanNs), analyze.DurText(b.MeanNs),
+			signedDur(c.DiffNs), shareCell(c, total))
+		wrap(bw, "  ", "("+breakdownNote+")")
+	}
+
+	fmt.Fprintf(bw, "\nCopy time against parent RSS (fork-like spawns)\n")
+	for _, s := range []*analyze.Side{a, b} {
+		wrap(bw, "  "+s.Name+": ", fitText(s))
+	}
+
+	if len(c.Findings) > 0 {
+		fmt.Fprintf(bw, "\nFindings (ranked by the part of the difference they explain)\n")
+		for i, f := range c.Findings {
+			fmt.Fprintf(bw, "%2d. %s [%s]\n", i+1, f.Title, findingTag(c, &f))
+			wrap(bw, "    ", f.Evidence)
+		}
+	} else {
+		fmt.Fprintf(bw, "\nFindings: none\n")
+	}
+	return bw.Flush()
+}
+
+// sideRows are the spawn facts of each side: label, A, B.
+func sideRows(c *analyze.Comparison) [][3]string {
+	row := func(label string, f func(s *analyze.Side) string) [3]string {
+		return [3]string{label, f(&c.A), f(&c.B)}
+	}
+	withSpawns := func(f func(s *analyze.Side) string) func(s *analyze.Side) string {
+		return func(s *analyze.Side) string {
+			if s.Spawns == 0 {
+				return "-"
+			}
+			return f(s)
+		}
+	}
+	return [][3]string{
+		row("command", func(s *analyze.Side) string { return orDash(strings.Join(s.Command, " ")) }),
+		row("spawns", func(s *analyze.Side) string {
+			return fmt.Sprintf("%d in %.3f s", s.Spawns, float64(s.WallNs)/1e9)
+		}),
+		row("mechanism", withSpawns(func(s *analyze.Side) string {
+			var parts []string
+			for _, m := range s.ByMech {
+				parts = append(parts, fmt.Sprintf("%d %s-like", m.Count, m.Mechanism))
+			}
+			return strings.Join(parts, ", ")
+		})),
+		row("signature", withSpawns(func(s *analyze.Side) string { return orDash(strings.Join(s.Signatures, ", ")) })),
+		row("parent RSS (median)", withSpawns(func(s *analyze.Side) string { return sizeOrDash(s.ParentRSSBytes) })),
+		row("failed execs per spawn", withSpawns(func(s *analyze.Side) string { return fmt.Sprintf("%.1f", s.FailedPerSpawn) })),
+		row("children's environment", withSpawns(func(s *analyze.Side) string {
+			if s.ExecSpawns == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%d vars, %s (median)", s.EnvCount, bytesText(uint64(s.EnvBytes)))
+		})),
+		row("successful exec", withSpawns(func(s *analyze.Side) string {
+			if s.ExecSpawns == 0 {
+				return "-"
+			}
+			return analyze.DurText(s.ExecNs) + " (teardown excluded)"
+		})),
+		row("syscalls per spawn", withSpawns(func(s *analyze.Side) string { return fmt.Sprintf("%.1f", s.SyscallsPerSpawn) })),
+		row("lost", func(s *analyze.Side) string { return lostText(s.Lost) }),
+	}
+}
+
+func fitText(s *analyze.Side) string {
+	f := s.Fit
+	if f == nil {
+		if !s.CopyMeasured {
+			return "copy not measured"
+		}
+		return "no fit: fewer than 2 fork-like spawns with a measured copy"
+	}
+	var t string
+	if f.ThroughOrigin {
+		t = fmt.Sprintf("%.2f ms per GiB through the origin (parents of one size, no R²)", f.SlopeMsPerGiB)
+	} else {
+		t = fmt.Sprintf("%.2f ms per GiB %+.3f ms, R² %.3f", f.SlopeMsPerGiB, f.InterceptMs, f.R2)
+	}
+	t += fmt.Sprintf("; n=%d, RSS %s to %s", f.N, sizeText(f.MinRSSBytes), sizeText(f.MaxRSSBytes))
+	if ok, why := f.Usable(); !ok {
+		t += "; no prediction: " + why
+	}
+	return t
+}
+
+func findingTag(c *analyze.Comparison, f *analyze.CompareFinding) string {
+	if f.CostNs == 0 {
+		return f.ID
+	}
+	tag := fmt.Sprintf("%s, %s per spawn", f.ID, signedDur(f.CostNs))
+	if f.Share != 0 {
+		tag += fmt.Sprintf(", %.0f%%", f.Share)
+	}
+	return tag
+}
+
+func signedDur(ns float64) string {
+	if ns >= 0 {
+		return "+" + analyze.DurText(ns)
+	}
+	return analyze.DurText(ns)
+}
+
+func shareCell(c *analyze.Comparison, share float64) string {
+	if c.DiffNs == 0 || (share == 0 && !explained(c)) {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", share)
+}
+
+// explained says whether the comparison gave shares (a difference big
+// enough to split).
+func explained(c *analyze.Comparison) bool {
+	for _, r := range c.Breakdown {
+		if r.Share != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func callsCell(v float64, perSpawn bool) string {
+	if !perSpawn {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func usCell(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func ratioCell(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", v)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func sizeOrDash(b uint64) string {
+	if b == 0 {
+		return "-"
+	}
+	return bytesText(b)
+}
+
+// bytesText is "1.00 GiB", "24 MiB", "12.5 KiB" or "800 B".
+func bytesText(b uint64) string {
+	switch {
+	case b >= 1<<20:
+		return sizeText(b)
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+// fitRight shortens s to width by cutting its end.
+func fitRight(s string, width int) string {
+	if len([]rune(s)) <= width || width < 4 {
+		return s
+	}
+	return string([]rune(s)[:width-3]) + "..."
+}
+
+// WriteCompareJSON writes the comparison as one JSON document, with each
+// pattern's text beside its steps.
+func WriteCompareJSON(w io.Writer, c *analyze.Comparison) error {
+	type patternJSON struct {
+		Text string `json:"text"`
+		analyze.Pattern
+	}
+	type sideJSON struct {
+		analyze.Side
+		Patterns []patternJSON `json:"patterns,omitempty"`
+	}
+	side := func(s *analyze.Side) sideJSON {
+		out := sideJSON{Side: *s}
+		for i := range s.Patterns {
+			out.Patterns = append(out.Patterns, patternJSON{Text: PatternText(&s.Patterns[i]), Pattern: s.Patterns[i]})
+		}
+		return out
+	}
+	doc := struct {
+		Format string `json:"format"`
+		*analyze.Comparison
+		A sideJSON `json:"a"`
+		B sideJSON `json:"b"`
+	}{Format: "spawntrace-comparison", Comparison: c, A: side(&c.A), B: side(&c.B)}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// WriteCompareMarkdown writes the comparison as GitHub-flavoured Markdown.
+func WriteCompareMarkdown(w io.Writer, c *analyze.Comparison) error {
+	bw := bufio.NewWriter(w)
+	a, b := &c.A, &c.B
+	fmt.Fprintf(bw, "# spawntrace compare: %s (A) and %s (B)\n\n", md(a.Name), md(b.Name))
+	for _, n := range c.Notes {
+		fmt.Fprintf(bw, "> **Note:** %s\n\n", md(n))
+	}
+	if len(c.Findings) > 0 {
+		fmt.Fprintf(bw, "## Findings\n\n")
+		for i, f := range c.Findings {
+			fmt.Fprintf(bw, "%d. **%s** (%s): %s\n", i+1, md(f.Title), md(findingTag(c, &f)), md(f.Evidence))
+		}
+		bw.WriteString("\n")
+	}
+	fmt.Fprintf(bw, "## Host facts\n\n| fact | %s | %s | differs |\n|---|---|---|---|\n", md(a.Name), md(b.Name))
+	for _, r := range c.Host {
+		mark := ""
+		if r.Differs {
+			mark = "**yes**"
+		}
+		fmt.Fprintf(bw, "| %s | %s | %s | %s |\n", md(r.Fact), md(orDash(r.A)), md(orDash(r.B)), mark)
+	}
+	fmt.Fprintf(bw, "\n## Spawns\n\n| | %s | %s |\n|---|---|---|\n", md(a.Name), md(b.Name))
+	for _, r := range sideRows(c) {
+		fmt.Fprintf(bw, "| %s | %s | %s |\n", md(r[0]), md(r[1]), md(r[2]))
+	}
+	if a.Spawns > 0 || b.Spawns > 0 {
+		fmt.Fprintf(bw, "\n## Typical spawn\n\n")
+		socket := false
+		for _, s := range []*analyze.Side{a, b} {
+			for i := range s.Patterns {
+				p := &s.Patterns[i]
+				socket = socket || p.HasSocketpair()
+				fmt.Fprintf(bw, "- %s, %d of %d spawns (%.0f%%): `%s`\n", md(s.Name), p.Spawns, s.Spawns, p.Share, PatternText(p))
+			}
+		}
+		if socket {
+			fmt.Fprintf(bw, "\n%s.\n", recvfromNote)
+		}
+		fmt.Fprintf(bw, "\n_%s._\n", patternNote)
+	}
+	if len(c.Syscalls) > 0 {
+		per := "spawn"
+		if !c.PerSpawn {
+			per = "run"
+		}
+		fmt.Fprintf(bw, "\n## Syscalls per %s\n\n| syscall | calls A | calls B | µs/call A | µs/call B | B/A | B-A per %s |\n"+
+			"|---|--:|--:|--:|--:|--:|--:|\n", per, per)
+		for _, r := range c.Syscalls {
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s |\n", r.Name, callsCell(r.CallsA, c.PerSpawn),
+				callsCell(r.CallsB, c.PerSpawn), usCell(r.UsPerCallA), usCell(r.UsPerCallB), ratioCell(r.Ratio), signedDur(r.DiffNs))
+		}
+		fmt.Fprintf(bw, "\n_%s._\n", syscallNote)
+	}
+	if len(c.Breakdown) > 0 {
+		fmt.Fprintf(bw, "\n## Cost of one spawn\n\n| part | %s | %s | B-A | share |\n|---|--:|--:|--:|--:|\n", md(a.Name), md(b.Name))
+		total := 0.0
+		for _, r := range c.Breakdown {
+			name := r.Part
+			if !r.Measured {
+				name += " (unmeasured)"
+			}
+			total += r.Share
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s |\n", name, analyze.DurText(r.ANs), analyze.DurText(r.BNs),
+				signedDur(r.DiffNs), shareCell(c, r.Share))
+		}
+		fmt.Fprintf(bw, "| **total** | %s | %s | %s | %s |\n", analyze.DurText(a.MeanNs), analyze.DurText(b.MeanNs),
+			signedDur(c.DiffNs), shareCell(c, total))
+		fmt.Fprintf(bw, "\n_%s._\n", breakdownNote)
+	}
+	fmt.Fprintf(bw, "\n## Copy time against parent RSS\n\n")
+	for _, s := range []*analyze.Side{a, b} {
+		fmt.Fprintf(bw, "- %s: %s\n", md(s.Name), md(fitText(s)))
+	}
+	return bw.Flush()
+}
+
+// md escapes the characters that would start Markdown markup or break a
+// table cell.
+func md(s string) string {
+	r := strings.NewReplacer("|", `\|`, "*", `\*`, "_", `\_`, "`", "\\`", "<", "&lt;")
+	return r.Replace(s)
+}

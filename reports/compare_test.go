@@ -1,0 +1,253 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// compareSide describes a hand-built recording of n identical spawns.
+type compareSide struct {
+	host                                     analyze.Host
+	fork, rust                               bool
+	n, failed                                int
+	cloneNs, copyNs, blockedNs, teardownNs   uint64
+	failedNs, execNs, s2eNs, rss, intervalNs uint64
+	env                                      int
+	lost                                     tracer.Lost
+}
+
+func compareRecording(s compareSide) *analyze.Recording {
+	rec := &analyze.Recording{Format: analyze.FormatName, Schema: analyze.SchemaVersion, Version: "v0.3.0", Host: s.host,
+		Command: []string{"./bench", "10000"}, StartMonoNs: 1_000_000_000, StartUnixNs: 1_700_000_000e9, Lost: s.lost,
+		Probes: []tracer.Probe{{Name: CopyProbe, Available: true}, {Name: BlockedProbe, Available: true}}}
+	t := rec.StartMonoNs
+	for i := 0; i < s.n; i++ {
+		child := uint32(1000 + i)
+		if s.rust {
+			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 2000, Pid: 100, Tid: 100,
+				Comm: "bench", Nr: analyze.NrSocketpair, Args: []uint64{1, 0x80005, 0, 0x7ffd0000}, Fds: []int32{3, 4}})
+			t += 2000
+		}
+		ev := tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: s.cloneNs, Pid: 100, Tid: 100, Comm: "bench",
+			Ret: int64(child), CopyNs: s.copyNs, BlockedNs: s.blockedNs, Parent: &tracer.ParentSize{RSSAnonBytes: s.rss}}
+		if s.fork {
+			ev.Nr, ev.Args = analyze.NrClone, []uint64{0x01200011, 0, 0, 0x7f0000a10, 0, 0}
+		} else {
+			ev.Nr, ev.Args = analyze.NrClone3, []uint64{0x7ffc00, 88}
+			ev.Clone3 = &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000, StackSize: 0x9000}
+		}
+		rec.Events = append(rec.Events, ev)
+		et := t + s.s2eNs - s.execNs - uint64(s.failed)*s.failedNs
+		for j := 0; j < s.failed; j++ {
+			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.failedNs, Pid: child,
+				Tid: child, Nr: analyze.NrExecve, Ret: -2, Filename: "/opt/bin/true"})
+			et += s.failedNs
+		}
+		rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.execNs, Pid: child,
+			Tid: child, Nr: analyze.NrExecve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true", EnvCount: s.env,
+			EnvBytes: s.env * 50})
+		t += s.intervalNs
+	}
+	rec.EndMonoNs = t
+	n := uint64(s.n)
+	nr, name := analyze.NrClone3, "clone3"
+	if s.fork {
+		nr, name = analyze.NrClone, "clone"
+	}
+	rec.Syscalls = []analyze.SyscallStat{
+		{Nr: nr, Name: name, Calls: n, TimeNs: n * s.cloneNs},
+		{Nr: analyze.NrExecve, Name: "execve", Calls: n * uint64(1+s.failed), Errors: n * uint64(s.failed),
+			TimeNs: n * (s.execNs + uint64(s.failed)*s.failedNs)},
+		{Nr: analyze.NrWait4, Name: "wait4", Calls: n, TimeNs: n * 5000},
+		{Nr: 13, Name: "rt_sigaction", Calls: n * 20, TimeNs: n * 20 * 500},
+	}
+	return rec
+}
+
+func withFeatures(h analyze.Host, fentry bool) analyze.Host {
+	no := tracer.Feature{Reason: "not built in"}
+	f := &tracer.Features{BTF: tracer.Feature{Available: true}, SyscallTracepoints: tracer.Feature{Available: true},
+		MmapLockTracepoints: tracer.Feature{Available: true}, Fentry: no, Kprobes: tracer.Feature{Available: true}}
+	if fentry {
+		f.Fentry = tracer.Feature{Available: true}
+	}
+	h.Features = f
+	return h
+}
+
+// figuresComparison is the published laptop/cluster pair with a 1 GiB
+// parent: 10 000 spawns in 0.64 s on the laptop (glibc 2.35, kernel 5.15,
+// vfork-like) and in 5.8 s on the cluster (glibc 2.17, kernel 3.10, fork).
+func figuresComparison() *analyze.Comparison {
+	laptop := compareSide{
+		host: withFeatures(analyze.Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Machine: "x86_64",
+			Distro: "Ubuntu 22.04.3 LTS", CPUModel: "Intel(R) Core(TM) i7-1185G7", CPUs: 8, MemBytes: 32 << 30, PageBytes: 4096,
+			THPMode: "madvise", Virtualization: "none", Libc: &analyze.Libc{Name: "glibc", Version: "2.35"},
+			Env: &analyze.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}}, true),
+		n: 10_000, cloneNs: 40_000, blockedNs: 30_000, execNs: 30_000, s2eNs: 64_000, rss: 1 << 30, env: 20, intervalNs: 64_000,
+	}
+	cluster := compareSide{
+		host: withFeatures(analyze.Host{Hostname: "node017", KernelRelease: "3.10.0-1160.el7.x86_64", Machine: "x86_64",
+			Distro: "CentOS Linux 7 (Core)", CPUModel: "AMD EPYC 7742 64-Core Processor", CPUs: 128, MemBytes: 512 << 30,
+			PageBytes: 4096, THPMode: "always", Virtualization: "none", Libc: &analyze.Libc{Name: "glibc", Version: "2.17"},
+			Env: &analyze.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}}, false),
+		fork: true, n: 10_000, cloneNs: 490_000, copyNs: 400_000, blockedNs: 20_000, teardownNs: 60_000, execNs: 80_000,
+		s2eNs: 580_000, rss: 1 << 30, env: 20, intervalNs: 580_000, lost: tracer.Lost{Events: 12},
+	}
+	return analyze.Compare(compareRecording(laptop), compareRecording(cluster), "laptop", "cluster")
+}
+
+func checkWidth(t *testing.T, text []byte) {
+	t.Helper()
+	for i, line := range strings.Split(string(text), "\n") {
+		if n := utf8.RuneCountInString(line); n > lineWidth {
+			t.Errorf("line %d is %d columns: %q", i+1, n, line)
+		}
+		if strings.HasSuffix(line, " ") {
+			t.Errorf("line %d ends in a space: %q", i+1, line)
+		}
+	}
+}
+
+func TestCompareTextGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteCompare(&b, figuresComparison()); err != nil {
+		t.Fatal(err)
+	}
+	checkWidth(t, b.Bytes())
+	golden(t, "compare.golden", b.Bytes())
+}
+
+func TestCompareMarkdownGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteCompareMarkdown(&b, figuresComparison()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "compare_md.golden", b.Bytes())
+}
+
+func TestCompareJSON(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteCompareJSON(&b, figuresComparison()); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Format string `json:"format"`
+		A      struct {
+			Name     string `json:"name"`
+			Patterns []struct {
+				Text   string `json:"text"`
+				Spawns int    `json:"spawns"`
+			} `json:"patterns"`
+		} `json:"a"`
+		B struct {
+			Patterns []struct {
+				Text string `json:"text"`
+			} `json:"patterns"`
+		} `json:"b"`
+		Breakdown []struct {
+			Share float64 `json:"share_pct"`
+		} `json:"breakdown"`
+		Findings []struct {
+			ID    string  `json:"id"`
+			Share float64 `json:"share_pct"`
+		} `json:"findings"`
+		Host []struct {
+			Fact    string `json:"fact"`
+			Differs bool   `json:"differs"`
+		} `json:"host"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, b.Bytes())
+	}
+	if doc.Format != "spawntrace-comparison" || doc.A.Name != "laptop" || len(doc.A.Patterns) != 1 ||
+		doc.A.Patterns[0].Text != "clone3(CLONE_VM|CLONE_VFORK) -> execve" || doc.A.Patterns[0].Spawns != 10_000 ||
+		doc.B.Patterns[0].Text != "clone(SIGCHLD) -> execve" {
+		t.Errorf("doc = %+v", doc)
+	}
+	var sum float64
+	for _, r := range doc.Breakdown {
+		sum += r.Share
+	}
+	if sum < 99.5 || sum > 100.5 {
+		t.Errorf("shares add up to %.2f", sum)
+	}
+	if len(doc.Findings) == 0 || doc.Findings[0].ID != "mechanism" {
+		t.Errorf("findings %+v", doc.Findings)
+	}
+}
+
+func TestPatternText(t *testing.T) {
+	p := &analyze.Pattern{Steps: []analyze.PatternStep{
+		{Syscall: "socketpair", Nr: analyze.NrSocketpair, Domain: 1, Flags: 0x80005, Count: 1},
+		{Syscall: "clone", Nr: analyze.NrClone, Flags: 0x11, Count: 1},
+		{Syscall: "execve", Nr: analyze.NrExecve, Errno: 2, Count: 13},
+		{Syscall: "execve", Nr: analyze.NrExecve, Count: 1},
+	}}
+	want := "socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) -> clone(SIGCHLD) -> execve ENOENT x13 -> execve"
+	if got := PatternText(p); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	p = &analyze.Pattern{Steps: []analyze.PatternStep{{Syscall: "vfork", Nr: analyze.NrVfork, Count: 1}}, NoExec: true}
+	if got := PatternText(p); got != "vfork() -> (no exec)" {
+		t.Errorf("got %s", got)
+	}
+}
+
+func TestCompareRustNote(t *testing.T) {
+	s := compareSide{fork: true, rust: true, n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 200_000, intervalNs: 300_000,
+		host: analyze.Host{Libc: &analyze.Libc{Name: "glibc", Version: "2.17"}}}
+	v := compareSide{n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 150_000, intervalNs: 300_000}
+	c := analyze.Compare(compareRecording(v), compareRecording(s), "A", "B")
+	var b bytes.Buffer
+	if err := WriteCompare(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	checkWidth(t, b.Bytes())
+	for _, want := range []string{"socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) -> clone(SIGCHLD) -> execve",
+		"recvfrom is not traced", "B forks where A uses vfork"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestCompareNoSpawns(t *testing.T) {
+	v := compareSide{n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 150_000, intervalNs: 300_000}
+	empty := compareRecording(compareSide{})
+	empty.EndMonoNs += 5e6
+	c := analyze.Compare(compareRecording(v), empty, "A", "B")
+	var b bytes.Buffer
+	if err := WriteCompare(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	checkWidth(t, b.Bytes())
+	for _, want := range []string{"note: B has no spawns", "B: no spawns", "sorted by the time per run"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	if err := WriteCompareMarkdown(&b, c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCompareWriteError(t *testing.T) {
+	c := figuresComparison()
+	for name, w := range map[string]func() error{
+		"text":     func() error { return WriteCompare(failWriter{}, c) },
+		"markdown": func() error { return WriteCompareMarkdown(failWriter{}, c) },
+		"json":     func() error { return WriteCompareJSON(failWriter{}, c) },
+	} {
+		if err := w(); err == nil {
+			t.Errorf("%s: no error on a failing writer", name)
+		}
+	}
+}

@@ -1,0 +1,271 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/spawntrace/spawntrace/analyze"
+)
+
+// Profile file names in the --pprof directory.
+const (
+	SpawnProfileName = "spawns.pb.gz"
+	CPUProfileName   = "cpu.pb.gz"
+)
+
+// noStackFunc stands in for the stack of a spawn whose stack was not
+// recorded, so the profile's totals still count it.
+const noStackFunc = "[no stack recorded]"
+
+// WriteSpawnProfile writes spawns.pb.gz: one sample per spawn at the
+// spawning thread's user stack, valued by count and by what the spawn cost.
+func WriteSpawnProfile(w io.Writer, rec *analyze.Recording, sum analyze.Summary) error {
+	return writeProfile(w, SpawnProfile(rec, sum))
+}
+
+// WriteCPUProfile writes cpu.pb.gz: the on-CPU samples of the traced tree,
+// kernel frames above user frames.
+func WriteCPUProfile(w io.Writer, rec *analyze.Recording) error {
+	p, err := CPUProfile(rec)
+	if err != nil {
+		return err
+	}
+	return writeProfile(w, p)
+}
+
+func writeProfile(w io.Writer, p *profile.Profile) error {
+	if err := p.CheckValid(); err != nil {
+		return fmt.Errorf("invalid profile: %w", err)
+	}
+	return p.Write(w) // gzipped protobuf
+}
+
+// SpawnProfile builds the spawn profile. Sample values: spawns/count,
+// clone/nanoseconds (the default), copy/nanoseconds and
+// spawn_to_exec/nanoseconds, 0 where not measured. Labels: pid, comm (the
+// parent's), mechanism, exe (the child's) and parent_rss in bytes.
+func SpawnProfile(rec *analyze.Recording, sum analyze.Summary) *profile.Profile {
+	b := newProfileBuilder(rec)
+	p := b.p
+	p.SampleType = []*profile.ValueType{
+		{Type: "spawns", Unit: "count"},
+		{Type: "clone", Unit: "nanoseconds"},
+		{Type: "copy", Unit: "nanoseconds"},
+		{Type: "spawn_to_exec", Unit: "nanoseconds"},
+	}
+	p.DefaultSampleType = "clone"
+	p.PeriodType = &profile.ValueType{Type: "spawns", Unit: "count"}
+	p.Period = 1
+	for i := range sum.Spawns {
+		sp := &sum.Spawns[i]
+		s := &profile.Sample{
+			Location: b.stack(sp.StackID),
+			Value:    []int64{1, clampNs(sp.CloneDurNs), clampNs(sp.CopyNs), clampNs(sp.SpawnToExecNs)},
+			Label: map[string][]string{
+				"pid":       {strconv.FormatUint(uint64(sp.ParentPid), 10)},
+				"comm":      {sp.Comm},
+				"mechanism": {string(sp.Mechanism)},
+			},
+		}
+		if sp.Exe != "" {
+			s.Label["exe"] = []string{sp.Exe}
+		}
+		if sp.Parent != nil {
+			s.NumLabel = map[string][]int64{"parent_rss": {clampNs(sp.Parent.RSSBytes())}}
+			s.NumUnit = map[string][]string{"parent_rss": {"bytes"}}
+		}
+		p.Sample = append(p.Sample, s)
+	}
+	st := analyze.SpawnStacks(rec, sum.Spawns)
+	p.Comments = append(p.Comments, SpawnStackNote(st))
+	return p
+}
+
+// CPUProfile builds the CPU profile: samples/count and cpu/nanoseconds,
+// one period (1e9/Hz ns) per sample; labels pid and comm.
+func CPUProfile(rec *analyze.Recording) (*profile.Profile, error) {
+	if rec.SampleHz <= 0 {
+		return nil, errors.New("the recording has no CPU samples (record with --pprof DIR to sample)")
+	}
+	b := newProfileBuilder(rec)
+	p := b.p
+	period := int64(1e9) / int64(rec.SampleHz)
+	p.SampleType = []*profile.ValueType{
+		{Type: "samples", Unit: "count"},
+		{Type: "cpu", Unit: "nanoseconds"},
+	}
+	p.DefaultSampleType = "cpu"
+	p.PeriodType = &profile.ValueType{Type: "cpu", Unit: "nanoseconds"}
+	p.Period = period
+	for _, c := range rec.CPUSamples {
+		p.Sample = append(p.Sample, &profile.Sample{
+			Location: b.stack(c.StackID),
+			Value:    []int64{int64(c.Count), int64(c.Count) * period},
+			Label: map[string][]string{
+				"pid":  {strconv.FormatUint(uint64(c.Pid), 10)},
+				"comm": {c.Comm},
+			},
+		})
+	}
+	p.Comments = append(p.Comments, fmt.Sprintf("on-CPU samples of the traced tree at %d Hz per CPU (perf cpu-clock)", rec.SampleHz))
+	if l := rec.StackLoss; l != nil && l.SampleStacks > 0 {
+		p.Comments = append(p.Comments, fmt.Sprintf("%d samples' user stacks could not be symbolized", l.SampleStacks))
+	}
+	if l := rec.StackLoss; l != nil && l.SamplesDropped > 0 {
+		p.Comments = append(p.Comments, fmt.Sprintf("%d samples dropped: the symbolizer fell behind", l.SamplesDropped))
+	}
+	return p, nil
+}
+
+// SpawnStackNote says how complete the spawn stacks are, in one line.
+func SpawnStackNote(st analyze.SpawnStackStats) string {
+	if st.WithStack == 0 {
+		return fmt.Sprintf("no spawn stacks in the recording (%d spawns)", st.Spawns)
+	}
+	s := fmt.Sprintf("%d of %d spawn stacks truncated (ended before main or a thread start: code without frame pointers)",
+		st.Truncated, st.WithStack)
+	if n := st.Spawns - st.WithStack; n > 0 {
+		s += fmt.Sprintf("; %d spawns without a stack", n)
+	}
+	if st.Unsymbolized > 0 {
+		s += fmt.Sprintf("; %d stacks not symbolized (process gone or symbolizer behind)", st.Unsymbolized)
+	}
+	return s
+}
+
+func clampNs(v uint64) int64 {
+	if v > 1<<63-1 {
+		return 1<<63 - 1
+	}
+	return int64(v)
+}
+
+// profileBuilder makes a profile's mappings, locations and functions from
+// a recording's stacks, each once.
+type profileBuilder struct {
+	rec      *analyze.Recording
+	p        *profile.Profile
+	mappings []*profile.Mapping // by Recording.Mappings index; nil until used
+	locs     map[locKey]*profile.Location
+	funcs    map[funcKey]*profile.Function
+	stacks   map[int][]*profile.Location
+}
+
+type locKey struct {
+	mapping int
+	addr    uint64
+	kernel  bool
+	fn      string // for frames in no mapping, whose addresses are ambiguous
+}
+
+type funcKey struct{ name, file string }
+
+func newProfileBuilder(rec *analyze.Recording) *profileBuilder {
+	b := &profileBuilder{
+		rec:      rec,
+		p:        &profile.Profile{},
+		mappings: make([]*profile.Mapping, len(rec.Mappings)),
+		locs:     map[locKey]*profile.Location{},
+		funcs:    map[funcKey]*profile.Function{},
+		stacks:   map[int][]*profile.Location{},
+	}
+	if rec.EndMonoNs > rec.StartMonoNs {
+		b.p.TimeNanos = rec.StartUnixNs
+		b.p.DurationNanos = int64(rec.EndMonoNs - rec.StartMonoNs)
+	}
+	// pprof takes the first mapping for the main binary.
+	for i, m := range rec.Mappings {
+		if m.Main {
+			b.mapping(i + 1)
+		}
+	}
+	return b
+}
+
+func (b *profileBuilder) mapping(idx int) *profile.Mapping {
+	if idx <= 0 || idx > len(b.mappings) {
+		return nil
+	}
+	if m := b.mappings[idx-1]; m != nil {
+		return m
+	}
+	rm := b.rec.Mappings[idx-1]
+	m := &profile.Mapping{
+		ID:    uint64(len(b.p.Mapping) + 1),
+		Start: rm.Start, Limit: rm.Limit, Offset: rm.Offset,
+		File: rm.File, BuildID: rm.BuildID,
+		// Names were looked up while recording; pprof need not try again
+		// (it still can, with -symbolize=force).
+		HasFunctions: rm.Symbolized,
+	}
+	b.p.Mapping = append(b.p.Mapping, m)
+	b.mappings[idx-1] = m
+	return m
+}
+
+// stack returns the locations of a stack, leaf first: one per address,
+// calls inlined there as its first lines.
+func (b *profileBuilder) stack(id int) []*profile.Location {
+	if locs, ok := b.stacks[id]; ok {
+		return locs
+	}
+	var locs []*profile.Location
+	if s := b.rec.StackOf(id); s != nil {
+		start := 0
+		for i, f := range s.Frames {
+			if f.Inlined && i+1 < len(s.Frames) {
+				continue
+			}
+			locs = append(locs, b.location(s.Frames[start:i+1]))
+			start = i + 1
+		}
+	} else {
+		locs = []*profile.Location{b.location([]analyze.Frame{{Func: noStackFunc}})}
+	}
+	b.stacks[id] = locs
+	return locs
+}
+
+// location makes the location of the frames at one address: the calls
+// inlined there, innermost first, then the function holding it.
+func (b *profileBuilder) location(frames []analyze.Frame) *profile.Location {
+	f := frames[len(frames)-1]
+	k := locKey{mapping: f.Mapping, addr: f.Addr, kernel: f.Kernel}
+	if f.Mapping == 0 {
+		k.fn = f.Func
+	}
+	if l := b.locs[k]; l != nil {
+		return l
+	}
+	l := &profile.Location{ID: uint64(len(b.p.Location) + 1), Address: f.Addr, Mapping: b.mapping(f.Mapping)}
+	for _, fr := range frames {
+		if fr.Func == "" {
+			continue
+		}
+		l.Line = append(l.Line, profile.Line{Function: b.function(fr.Func, fr.File), Line: int64(fr.Line)})
+		if m := l.Mapping; m != nil {
+			m.HasFunctions = true
+			m.HasFilenames = m.HasFilenames || fr.File != ""
+			m.HasLineNumbers = m.HasLineNumbers || fr.Line != 0
+			m.HasInlineFrames = m.HasInlineFrames || len(frames) > 1
+		}
+	}
+	b.p.Location = append(b.p.Location, l)
+	b.locs[k] = l
+	return l
+}
+
+func (b *profileBuilder) function(name, file string) *profile.Function {
+	k := funcKey{name, file}
+	if fn := b.funcs[k]; fn != nil {
+		return fn
+	}
+	fn := &profile.Function{ID: uint64(len(b.p.Function) + 1), Name: name, SystemName: name, Filename: file}
+	b.p.Function = append(b.p.Function, fn)
+	b.funcs[k] = fn
+	return fn
+}

@@ -1,0 +1,453 @@
+package tracer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Frame is one symbolized stack frame.
+type Frame struct {
+	// Addr is the address looked up: a caller's return address minus one
+	// (inside its call instruction), the leaf's own address. User
+	// addresses are rebased to Mapping's, so one file has one address
+	// space across processes.
+	Addr uint64
+	Func string // "" when no symbol covers Addr
+	File string // source file and line, when the binary says (Go)
+	Line int
+	// Mapping is the file Addr falls in; nil for anonymous memory and for
+	// addresses of a process that could no longer be read.
+	Mapping *Mapping
+	Kernel  bool
+	// Inlined marks a call the compiler inlined into the next frame,
+	// which has the same Addr.
+	Inlined bool
+}
+
+// Mapping is a file whose code appears in stacks: a program, a shared
+// library, or the kernel. Start..Limit and Offset are those of its
+// executable segments as mapped in the first process they were seen in;
+// frames of other processes are rebased to them.
+type Mapping struct {
+	File    string
+	BuildID string
+	Start   uint64
+	Limit   uint64
+	Offset  uint64
+	Kernel  bool
+	// Symbolized is true when the file could be read at record time, so a
+	// frame without a name there has no symbol to find.
+	Symbolized bool
+}
+
+// KernelMappingName is the pseudo-file of kernel frames, as perf names it.
+const KernelMappingName = "[kernel.kallsyms]"
+
+// Image is one address space of a process, from one exec (or fork) to the
+// next. Its memory map is read from /proc when first needed, so a handle
+// taken while the process is alive costs nothing until a stack uses it.
+type Image struct {
+	pid    uint32
+	mu     sync.Mutex // guards the rest
+	loaded bool
+	maps   []procMapping
+	err    error
+	exe    fileKey // of /proc/PID/exe when loaded, to tell a later exec
+	// reloaded is set once the map has been read again for an address it
+	// lacked (a library loaded after the first read).
+	reloaded bool
+}
+
+// Pid is the process the image belongs to.
+func (img *Image) Pid() uint32 { return img.pid }
+
+// Symbolizer turns raw stack addresses into function names while the
+// processes are alive: /proc/PID/maps locates each address in a file, the
+// file's ELF symbols or Go pclntab name it, /proc/kallsyms names kernel
+// addresses. Files are read once, keyed by device and inode. Safe for
+// concurrent use; Fork, Exec and Exit follow the processes in the order
+// their events arrive, and stacks are resolved against the Image that was
+// current when they were taken. Image, Fork, Exec, Exit and Load never
+// wait for a file being read, so a ring-buffer reader may call them.
+type Symbolizer struct {
+	procRoot string // "/proc"; tests point it elsewhere
+
+	imu    sync.Mutex // guards images
+	images map[uint32]imageRef
+
+	mu       sync.Mutex // guards the files and caches below
+	files    map[fileKey]*objEntry
+	mappings map[fileKey]*Mapping
+	special  map[string]*Mapping // [vdso] and the like, by name
+	cache    map[addrKey][]symInfo
+	kernel   *kallsyms
+	kmap     *Mapping
+	kerr     error
+}
+
+type objEntry struct {
+	obj *objFile
+	err error
+	// canonical load bias: the first process's; others are rebased to it.
+	bias uint64
+}
+
+type addrKey struct {
+	file fileKey
+	v    uint64 // virtual address in the file
+}
+
+type symInfo struct {
+	fn, file string
+	line     int
+}
+
+// NewSymbolizer makes an empty symbolizer.
+func NewSymbolizer() *Symbolizer {
+	return &Symbolizer{
+		procRoot: "/proc",
+		images:   map[uint32]imageRef{},
+		files:    map[fileKey]*objEntry{},
+		mappings: map[fileKey]*Mapping{},
+		special:  map[string]*Mapping{},
+		cache:    map[addrKey][]symInfo{},
+	}
+}
+
+// Image returns pid's current address space, making one if none is known.
+func (s *Symbolizer) Image(pid uint32) *Image {
+	s.imu.Lock()
+	defer s.imu.Unlock()
+	return s.imageLocked(pid)
+}
+
+// imageRef is a process's current image and since when it has it
+// (CLOCK_MONOTONIC ns, the clock of event times).
+type imageRef struct {
+	img     *Image
+	sinceNs uint64
+}
+
+func monoNow() uint64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
+}
+
+func (s *Symbolizer) imageLocked(pid uint32) *Image {
+	r, ok := s.images[pid]
+	if !ok {
+		// Read lazily, so it shows the process as it is from now on.
+		r = imageRef{img: &Image{pid: pid}, sinceNs: monoNow()}
+		s.images[pid] = r
+	}
+	return r.img
+}
+
+// Fork notes that child was made at timeNs by copying parent's address
+// space (fork, not a thread): until it execs, its addresses mean what the
+// parent's did.
+func (s *Symbolizer) Fork(parent, child uint32, timeNs uint64) {
+	s.imu.Lock()
+	defer s.imu.Unlock()
+	s.images[child] = imageRef{img: s.imageLocked(parent), sinceNs: timeNs}
+}
+
+// Exec notes that pid replaced its address space at timeNs. An image the
+// process got after that moment (one made for it since) is kept.
+func (s *Symbolizer) Exec(pid uint32, timeNs uint64) {
+	s.imu.Lock()
+	defer s.imu.Unlock()
+	if r, ok := s.images[pid]; ok && r.sinceNs > timeNs {
+		return
+	}
+	s.images[pid] = imageRef{img: &Image{pid: pid}, sinceNs: monoNow()}
+}
+
+// Exit forgets pid; images already handed out stay usable.
+func (s *Symbolizer) Exit(pid uint32) {
+	s.imu.Lock()
+	defer s.imu.Unlock()
+	delete(s.images, pid)
+}
+
+// Load reads the image's memory map now, while the process is alive (a
+// process that execs and exits within milliseconds would be gone by the
+// time a stack of it is symbolized otherwise).
+func (s *Symbolizer) Load(img *Image) error {
+	_, err := s.load(img)
+	return err
+}
+
+// ErrProcessGone is returned when a stack's process could not be read:
+// it exited (or exec'd) before its stack was symbolized.
+var ErrProcessGone = errors.New("process no longer readable")
+
+// load reads the image's memory map, once, and returns it.
+func (s *Symbolizer) load(img *Image) ([]procMapping, error) {
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	if !img.loaded {
+		img.loaded = true
+		img.maps, img.exe, img.err = s.readMaps(img.pid)
+	}
+	return img.maps, img.err
+}
+
+func (s *Symbolizer) readMaps(pid uint32) ([]procMapping, fileKey, error) {
+	dir := s.procRoot + "/" + strconv.FormatUint(uint64(pid), 10)
+	var exe fileKey
+	var st unix.Stat_t
+	if err := unix.Stat(dir+"/exe", &st); err == nil {
+		exe = fileKey{devKey(st.Dev), st.Ino}
+	}
+	f, err := os.Open(dir + "/maps")
+	if err != nil {
+		return nil, exe, fmt.Errorf("pid %d: %w", pid, ErrProcessGone)
+	}
+	defer f.Close()
+	maps, err := parseMaps(f)
+	if err != nil {
+		return nil, exe, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	if len(maps) == 0 { // a zombie's maps are empty
+		return nil, exe, fmt.Errorf("pid %d: %w", pid, ErrProcessGone)
+	}
+	return maps, exe, nil
+}
+
+// reload reads the map again for an address it lacked, once per image,
+// and only while the process still runs the same program.
+func (s *Symbolizer) reload(img *Image) ([]procMapping, bool) {
+	s.imu.Lock()
+	current := s.images[img.pid].img == img
+	s.imu.Unlock()
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	if !current || img.reloaded || img.err != nil {
+		return nil, false
+	}
+	img.reloaded = true
+	maps, exe, err := s.readMaps(img.pid)
+	if err != nil || exe != img.exe {
+		return nil, false
+	}
+	img.maps = maps
+	return maps, true
+}
+
+func devKey(dev uint64) uint64 {
+	return uint64(unix.Major(dev))<<32 | uint64(unix.Minor(dev))
+}
+
+// User symbolizes a user stack (leaf first) of the image's process; an
+// address in inlined code gives a frame per inlined call. The error is
+// ErrProcessGone when the process could not be read at all; then the
+// frames carry only addresses.
+func (s *Symbolizer) User(img *Image, stack []uint64) ([]Frame, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	frames := make([]Frame, 0, len(stack))
+	maps, err := s.load(img)
+	for i, addr := range stack {
+		if i > 0 && addr > 0 {
+			addr-- // a return address: look up the call
+		}
+		fr := Frame{Addr: addr}
+		var m *procMapping
+		if err == nil {
+			if m = findMapping(maps, addr); m == nil {
+				if again, ok := s.reload(img); ok {
+					maps = again
+					m = findMapping(maps, addr)
+				}
+			}
+		}
+		if m == nil {
+			frames = append(frames, fr)
+			continue
+		}
+		frames = s.resolveUser(img, m, fr, frames)
+	}
+	return frames, err
+}
+
+// MainMapping returns the mapping of the image's executable (what
+// /proc/PID/exe names), reading the file if no stack has yet.
+func (s *Symbolizer) MainMapping(img *Image) (*Mapping, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	maps, err := s.load(img)
+	if err != nil {
+		return nil, err
+	}
+	img.mu.Lock()
+	exe := img.exe
+	img.mu.Unlock()
+	for i := range maps {
+		m := &maps[i]
+		if m.Exec && m.isFile() && m.key() == exe {
+			if e := s.object(img, m); e.err != nil {
+				return nil, e.err
+			}
+			return s.mappings[m.key()], nil
+		}
+	}
+	return nil, fmt.Errorf("pid %d: executable not found in its memory map", img.pid)
+}
+
+// resolveUser names the user frame fr inside mapping m of the image and
+// appends it (with its inlined calls) to frames.
+func (s *Symbolizer) resolveUser(img *Image, m *procMapping, fr Frame, frames []Frame) []Frame {
+	if !m.isFile() {
+		if m.Path != "" && m.Path[0] == '[' { // [vdso], [heap]...
+			fr.Mapping = s.specialMapping(m)
+		}
+		return append(frames, fr)
+	}
+	e := s.object(img, m)
+	fr.Mapping = s.mappings[m.key()]
+	if e.obj == nil { // unreadable: rebase by file offset alone
+		fr.Addr = fr.Addr - (m.Start - m.Offset) + e.bias
+		return append(frames, fr)
+	}
+	v := fr.Addr - e.obj.bias(m) // the file's virtual address
+	fr.Addr = v + e.bias
+	key := addrKey{m.key(), v}
+	infos, ok := s.cache[key]
+	if !ok {
+		infos = e.obj.symbols(v)
+		s.cache[key] = infos
+	}
+	if len(infos) == 0 {
+		return append(frames, fr)
+	}
+	for i, info := range infos {
+		f := fr
+		f.Func, f.File, f.Line = info.fn, info.file, info.line
+		f.Inlined = i < len(infos)-1
+		frames = append(frames, f)
+	}
+	return frames
+}
+
+// object reads the file behind a mapping once, and makes its Mapping.
+func (s *Symbolizer) object(img *Image, m *procMapping) *objEntry {
+	k := m.key()
+	if e := s.files[k]; e != nil {
+		return e
+	}
+	e := &objEntry{}
+	s.files[k] = e
+	f, err := s.openMapped(img.pid, m)
+	if err == nil {
+		e.obj, e.err = openObject(m.Path, f)
+		f.Close()
+	} else {
+		e.err = err
+	}
+	mp := &Mapping{File: m.Path}
+	if e.obj != nil {
+		e.bias = e.obj.bias(m)
+		mp.BuildID = e.obj.buildID
+		mp.Symbolized = e.obj.hasSymbols()
+		mp.Start, mp.Limit, mp.Offset = e.obj.execLo+e.bias, e.obj.execHi+e.bias, e.obj.execOff
+	} else {
+		mp.Start, mp.Limit, mp.Offset = m.Start, m.End, m.Offset
+		e.bias = m.Start - m.Offset
+	}
+	s.mappings[k] = mp
+	return e
+}
+
+// openMapped opens the file a process has mapped, preferring
+// /proc/PID/map_files (the very file, even if deleted or in another mount
+// namespace), then the path under /proc/PID/root, then the path itself;
+// each is checked against the mapping's device and inode.
+func (s *Symbolizer) openMapped(pid uint32, m *procMapping) (*os.File, error) {
+	dir := s.procRoot + "/" + strconv.FormatUint(uint64(pid), 10)
+	tries := []string{
+		fmt.Sprintf("%s/map_files/%x-%x", dir, m.Start, m.End),
+		dir + "/root" + m.Path,
+		m.Path,
+	}
+	var firstErr error
+	for _, p := range tries {
+		f, err := os.Open(p)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err == nil && (fileKey{devKey(st.Dev), st.Ino}) == m.key() {
+			return f, nil
+		}
+		f.Close()
+	}
+	if firstErr == nil {
+		firstErr = fmt.Errorf("%s: file replaced since it was mapped", m.Path)
+	}
+	return nil, firstErr
+}
+
+func (s *Symbolizer) specialMapping(m *procMapping) *Mapping {
+	mp := s.special[m.Path]
+	if mp == nil {
+		mp = &Mapping{File: m.Path, Start: m.Start, Limit: m.End, Offset: m.Offset}
+		s.special[m.Path] = mp
+	}
+	return mp
+}
+
+// Kernel symbolizes a kernel stack (leaf first) with /proc/kallsyms, read
+// on first use.
+func (s *Symbolizer) Kernel(stack []uint64) ([]Frame, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kernel == nil && s.kerr == nil {
+		s.loadKallsyms()
+	}
+	frames := make([]Frame, len(stack))
+	for i, addr := range stack {
+		if i > 0 && addr > 0 {
+			addr--
+		}
+		frames[i] = Frame{Addr: addr, Kernel: true, Mapping: s.kmap}
+		if s.kernel == nil {
+			continue
+		}
+		if sym, ok := s.kernel.lookup(addr); ok {
+			frames[i].Func = sym.Name
+		}
+	}
+	return frames, s.kerr
+}
+
+func (s *Symbolizer) loadKallsyms() {
+	f, err := os.Open(s.procRoot + "/kallsyms")
+	if err != nil {
+		s.kerr = fmt.Errorf("reading kernel symbols: %w", err)
+		return
+	}
+	defer f.Close()
+	k, err := parseKallsyms(f)
+	if err == nil && len(k.syms) == 0 {
+		err = errors.New("/proc/kallsyms shows no addresses (kernel.kptr_restrict)")
+	}
+	if err != nil {
+		s.kerr = fmt.Errorf("reading kernel symbols: %w", err)
+		return
+	}
+	s.kernel = k
+	s.kmap = &Mapping{File: KernelMappingName, Kernel: true, Symbolized: true, Start: k.text, Limit: k.etext}
+	if s.kmap.Limit <= s.kmap.Start && len(k.syms) > 0 {
+		s.kmap.Start, s.kmap.Limit = k.syms[0].Addr, k.syms[len(k.syms)-1].Addr+1
+	}
+}
