@@ -6,7 +6,7 @@ BIN     := bin/spawntrace
 export CGO_ENABLED := 0
 
 # Debian packages the tests and benchmarks use; `make deps` installs the missing ones.
-DEB_PKGS := clang llvm libbpf-dev linux-libc-dev strace gcc libc6-dev make python3 linux-perf hyperfine
+DEB_PKGS := clang llvm libbpf-dev linux-libc-dev strace gcc libc6-dev libc6-dbg make python3 linux-perf hyperfine
 
 .PHONY: all build generate check-generated deps vet unit test bench demo clean
 

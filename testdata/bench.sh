@@ -3,13 +3,12 @@
 # workload from a large parent, each run untraced, under `spawntrace -c` and
 # under `strace -f -c -w`, RUNS times each. Prints a markdown table of median
 # wall times and their ratio to the untraced run on stdout; progress goes to
-# stderr. Needs root (spawntrace loads BPF); uses hyperfine when installed.
+# stderr. Needs root (spawntrace loads BPF).
 #
 # Knobs (environment): RUNS (5), SPAWNS (2000 posix_spawns), FORKS (2000
-# forks), MIB (512, the fork workload's touched anonymous memory),
-# HYPERFINE (its path; empty: time the runs with date instead).
-# The defaults take about 15 minutes on 2 cores: a fork from a 512 MiB
-# parent costs ~20 ms here, so the fork workload alone runs ~40 s per run.
+# forks), MIB (512, the fork workload's touched anonymous memory).
+# The defaults take 15-25 minutes on 2 cores: a fork from a 512 MiB parent
+# costs 20-45 ms here, so each fork-workload run takes 40-90 s.
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -45,54 +44,59 @@ done
 
 strace=$(command -v strace || true)
 [ -n "$strace" ] || log "bench: strace not found; its rows will say n/a (apt-get install strace)"
-hyperfine=${HYPERFINE-$(command -v hyperfine || true)}
 
-# measure NAME CMD...: run CMD RUNS times, append "NAME<TAB>median<TAB>min<TAB>max"
-# (seconds) to $tmp/results. The command's output is discarded; a non-zero
-# exit fails the benchmark.
-measure() {
-	local name=$1
+# Runs go round-robin (untraced, spawntrace, strace, untraced, ...) rather
+# than all runs of one command in a row (as hyperfine does): on a shared or
+# throttled machine, load that comes and goes then hits every column alike.
+
+# run_us CMD...: run CMD once, output discarded; print its wall time in µs.
+run_us() {
+	local t0 t1
+	t0=$(date +%s%N)
+	"$@" >/dev/null 2>&1 </dev/null || die "failed (exit $?): $*"
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000))
+}
+
+# bench_workload LABEL CMD...: RUNS rounds of the three ways to run CMD;
+# appends "LABEL|MODE<TAB>median<TAB>min<TAB>max" (seconds) to $tmp/results.
+bench_workload() {
+	local label=$1
 	shift
-	log "bench: $name: $* ($RUNS runs)"
-	if [ -n "$hyperfine" ]; then
-		# -N: no intermediate shell; paths here have no spaces.
-		"$hyperfine" -N --runs "$RUNS" --export-csv "$tmp/h.csv" "$*" >&2
-		# command,mean,stddev,median,user,system,min,max
-		awk -F, -v n="$name" 'NR == 2 { printf "%s\t%s\t%s\t%s\n", n, $4, $7, $8 }' "$tmp/h.csv" >>"$tmp/results"
-		return
-	fi
-	local i t0 t1 times=()
-	for ((i = 0; i < RUNS; i++)); do
-		t0=$(date +%s%N)
-		"$@" >/dev/null 2>&1 </dev/null || die "$* failed (exit $?)"
-		t1=$(date +%s%N)
-		times+=("$(((t1 - t0) / 1000))")
-		log "  run $((i + 1)): $(awk -v u="${times[-1]}" 'BEGIN { printf "%.3f s", u / 1e6 }')"
+	local modes=("untraced" "spawntrace -c")
+	[ -n "$strace" ] && modes+=("strace -f -c -w")
+	local i m us
+	for ((i = 1; i <= RUNS; i++)); do
+		for m in "${!modes[@]}"; do
+			case ${modes[m]} in
+			untraced) us=$(run_us "$@") ;;
+			spawntrace*) us=$(run_us "$root/bin/spawntrace" -c -- "$@") ;;
+			strace*) us=$(run_us "$strace" -f -c -w -o /dev/null -- "$@") ;;
+			esac
+			echo "$us" >>"$tmp/times.$m"
+			log "bench: $label, ${modes[m]}, run $i/$RUNS: $(awk -v u="$us" 'BEGIN { printf "%.3f s", u / 1e6 }')"
+		done
 	done
-	printf '%s\n' "${times[@]}" | sort -n | awk -v n="$name" '
-		{ t[NR] = $1 / 1e6 }
-		END {
-			m = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-			printf "%s\t%.6f\t%.6f\t%.6f\n", n, m, t[1], t[NR]
-		}' >>"$tmp/results"
+	for m in "${!modes[@]}"; do
+		sort -n "$tmp/times.$m" | awk -v n="$label|${modes[m]}" '
+			{ t[NR] = $1 / 1e6 }
+			END {
+				med = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+				printf "%s\t%.6f\t%.6f\t%.6f\n", n, med, t[1], t[NR]
+			}' >>"$tmp/results"
+		rm -f "$tmp/times.$m"
+	done
+	[ -n "$strace" ] || printf '%s\tn/a\tn/a\tn/a\n' "$label|strace -f -c -w" >>"$tmp/results"
 }
 
 : >"$tmp/results"
-workloads=(
-	"posix_spawn /bin/true x$SPAWNS|$tmp/posix_spawn $SPAWNS"
-	"fork+exec x$FORKS, ${MIB} MiB parent|$tmp/fork_exec $FORKS $MIB"
-)
-for wl in "${workloads[@]}"; do
-	label=${wl%%|*}
-	read -r -a cmd <<<"${wl#*|}"
-	measure "$label|untraced" "${cmd[@]}"
-	measure "$label|spawntrace -c" "$root/bin/spawntrace" -c -- "${cmd[@]}"
-	if [ -n "$strace" ]; then
-		measure "$label|strace -f -c -w" "$strace" -f -c -w -o /dev/null -- "${cmd[@]}"
-	else
-		printf '%s\tn/a\tn/a\tn/a\n' "$label|strace -f -c -w" >>"$tmp/results"
-	fi
+# Warm up: page cache, BPF object, dynamic loader.
+for c in "$tmp/posix_spawn 10" "$tmp/fork_exec 10"; do
+	run_us $c >/dev/null
+	run_us "$root/bin/spawntrace" -c -- $c >/dev/null
 done
+bench_workload "posix_spawn /bin/true x$SPAWNS" "$tmp/posix_spawn" "$SPAWNS"
+bench_workload "fork+exec x$FORKS, ${MIB} MiB parent" "$tmp/fork_exec" "$FORKS" "$MIB"
 
 # The table, on stdout.
 echo "Median wall time of $RUNS runs; $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%d)."
