@@ -17,6 +17,10 @@ type Recorder struct {
 	// live holds the processes seen alive, so the caller can wait for the
 	// whole tree to finish as strace -f does.
 	live map[uint32]bool
+	// threads counts thread creations: fork and exec events are used here
+	// and not kept, since the spawn calls carry what the reports need and
+	// memory should grow with spawns, not with everything the tree does.
+	threads int
 }
 
 // NewRecorder starts an empty recording; roots are processes already alive
@@ -36,6 +40,7 @@ func (r *Recorder) Add(ev *tracer.Event) {
 	switch ev.Kind {
 	case tracer.KindExec:
 		r.execDetails[ev.Tid] = *ev
+		return
 	case tracer.KindSyscall:
 		if (ev.Nr == NrExecve || ev.Nr == NrExecveat) && ev.Ret == 0 {
 			if d, ok := r.execDetails[ev.Tid]; ok {
@@ -44,15 +49,27 @@ func (r *Recorder) Add(ev *tracer.Event) {
 			}
 		}
 	case tracer.KindFork:
-		if !ev.Thread {
+		if ev.Thread {
+			r.threads++
+		} else {
 			r.live[ev.ChildPid] = true
 		}
+		return
 	case tracer.KindExit:
 		if ev.GroupDead {
 			delete(r.live, ev.Pid)
 		}
 	}
-	r.events = append(r.events, *ev)
+	kept := *ev
+	kept.UserStack = nil // symbolized already (Event.StackID); raw addresses are not saved
+	r.events = append(r.events, kept)
+}
+
+// Threads is the number of threads the tree created.
+func (r *Recorder) Threads() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.threads
 }
 
 // mergeExec gives a successful execve event the details that only the new
@@ -93,7 +110,11 @@ func (r *Recorder) Events() []tracer.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ev := r.events
-	r.events = nil
+	// An exec whose execve exit never came (lost) still tells of a process.
+	for _, d := range r.execDetails {
+		ev = append(ev, d)
+	}
+	r.events, r.execDetails = nil, map[uint32]tracer.Event{}
 	return ev
 }
 

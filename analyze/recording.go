@@ -78,6 +78,9 @@ type Recording struct {
 	Probes   []tracer.Probe `json:"probes"`
 	Syscalls []SyscallStat  `json:"syscalls"`
 	Events   []tracer.Event `json:"events"`
+	// Threads counts the threads the tree created; recordings keep no
+	// event per thread or per fork (the spawn calls carry the spawns).
+	Threads int `json:"threads,omitempty"`
 	// Spawners holds /proc facts of processes that forked, by first fork.
 	Spawners []ProcessInfo `json:"spawners,omitempty"`
 	Lost     tracer.Lost   `json:"lost"`

@@ -59,7 +59,7 @@ func sortedEvents(rec *Recording) []*tracer.Event {
 
 // Summarize assembles the spawns of a recording and counts them.
 func Summarize(rec *Recording) Summary {
-	s := Summary{ByMechanism: map[Mechanism]int{}}
+	s := Summary{ByMechanism: map[Mechanism]int{}, Threads: rec.Threads}
 	if rec.EndMonoNs > rec.StartMonoNs {
 		s.WallNs = rec.EndMonoNs - rec.StartMonoNs
 	}

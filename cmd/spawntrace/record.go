@@ -394,6 +394,7 @@ func (s *session) finish(t *tracer.Tracer) (*analyze.Recording, error) {
 		Probes:       t.Probes(),
 		Syscalls:     analyze.SyscallTable(stats),
 		Events:       s.rec.Events(),
+		Threads:      s.rec.Threads(),
 		Spawners:     s.spawners.finish(),
 		Lost:         lost,
 	}, nil

@@ -1,0 +1,42 @@
+package analyze
+
+import (
+	"testing"
+
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+func TestRecorderKeepsSpawnCallsNotForksOrExecs(t *testing.T) {
+	r := NewRecorder(10)
+	r.Add(&tracer.Event{Kind: tracer.KindFork, Pid: 10, ChildPid: 10, ChildTid: 12, Thread: true})
+	r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: NrClone, Pid: 10, Tid: 10, Ret: 11, UserStack: []uint64{1, 2}, StackID: 3})
+	r.Add(&tracer.Event{Kind: tracer.KindFork, Pid: 10, ChildPid: 11, ChildTid: 11})
+	if live := r.Live(); len(live) != 2 {
+		t.Errorf("live = %v, want the root and its child", live)
+	}
+	r.Add(&tracer.Event{Kind: tracer.KindExec, Pid: 11, Tid: 11, Filename: "/bin/true", Argv: []string{"true"}, EnvCount: 7, EnvBytes: 99})
+	r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: NrExecve, Pid: 11, Tid: 11})
+	r.Add(&tracer.Event{Kind: tracer.KindExit, Pid: 11, Tid: 11, GroupDead: true})
+	if live := r.Live(); len(live) != 1 || live[0] != 10 {
+		t.Errorf("live = %v, want only the root", live)
+	}
+	// An exec whose execve exit was lost is kept, to tell of its process.
+	r.Add(&tracer.Event{Kind: tracer.KindExec, Pid: 13, Tid: 13, Filename: "/bin/sh"})
+
+	if r.Threads() != 1 {
+		t.Errorf("threads = %d, want 1", r.Threads())
+	}
+	evs := r.Events()
+	if len(evs) != 4 {
+		t.Fatalf("kept %d events, want clone, execve, exit and the lone exec: %+v", len(evs), evs)
+	}
+	if evs[0].UserStack != nil || evs[0].StackID != 3 {
+		t.Errorf("clone kept raw stack %v / stack id %d", evs[0].UserStack, evs[0].StackID)
+	}
+	if e := evs[1]; e.Filename != "/bin/true" || e.EnvCount != 7 || e.EnvBytes != 99 || len(e.Argv) != 1 {
+		t.Errorf("execve not merged with its exec details: %+v", e)
+	}
+	if evs[3].Kind != tracer.KindExec || evs[3].Filename != "/bin/sh" {
+		t.Errorf("lone exec = %+v", evs[3])
+	}
+}
