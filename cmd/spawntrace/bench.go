@@ -190,7 +190,7 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("spawntrace bench", stderr)
 	o.register(fs)
 	fs.stringVar(&writePath, "w", "write", "FILE", "save the recording to FILE (JSON; gzipped if FILE ends in .gz)")
-	fs.stringVar(&pprofPath, "", "pprof", "FILE", "not implemented yet: accepted and ignored")
+	fs.stringVar(&pprofPath, "", "pprof", "DIR", "write spawns.pb.gz and cpu.pb.gz (sampled at 999 Hz) to DIR")
 	fs.setUsage(benchHead, benchExamples)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -205,19 +205,12 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, exitUsage, "bench: %v", err)
 	}
-	if pprofPath != "" {
-		fmt.Fprintf(stderr, "spawntrace: warning: bench --pprof is not implemented yet; %s will not be written\n", pprofPath)
-	}
 	if err := benchCheckMemory(p.rss); err != nil {
 		return fail(stderr, exitUsage, "bench: %v", err)
 	}
 
-	missing, err := missingCaps()
-	if err != nil {
-		return fail(stderr, exitFailure, "%v", err)
-	}
-	if missing != "" {
-		return fail(stderr, exitFailure, "missing %s: run as root (sudo spawntrace bench ...) or grant them (setcap cap_bpf,cap_perfmon+ep)", missing)
+	if code, ok := checkCaps(stderr); !ok {
+		return code
 	}
 	// The worker is this very binary: /proc/self/exe still names it if the
 	// file was replaced since.
@@ -227,7 +220,8 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	argv := append([]string{self, benchWorkerCmd}, p.args()...)
 
-	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: tracer.DefaultRingBytes})
+	hz := sampleHz(pprofPath, defaultFreqHz)
+	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: tracer.DefaultRingBytes, SampleHz: hz})
 	if err != nil {
 		return fail(stderr, exitFailure, "loading BPF: %v", err)
 	}
@@ -236,7 +230,7 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	rec, err := s.finish(t)
+	rec, err := s.finish(t, hz)
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
@@ -255,6 +249,9 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		giveToInvoker(writePath)
 	}
 	if err := writeBench(stdout, rec, p); err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	if err := writePprof(pprofPath, rec, stderr); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	return 0

@@ -266,7 +266,8 @@ func (p *stackProbe) finish(rec *analyze.Recording, hz int, stderr io.Writer) {
 	p.table.Fill(rec)
 	for i := range rec.Events {
 		ev := &rec.Events[i]
-		if ev.Kind == tracer.KindSyscall && len(ev.UserStack) > 0 && isSpawn(ev) {
+		// The recorder kept no raw stacks: look the spawn up by its key.
+		if ev.Kind == tracer.KindSyscall && isSpawn(ev) {
 			ev.StackID = p.spawnIDs[spawnKey{ev.Tid, ev.TimeNs}]
 		}
 	}

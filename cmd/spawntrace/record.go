@@ -86,15 +86,12 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, exitUsage, "%v", err)
 	}
 
-	missing, err := missingCaps()
-	if err != nil {
-		return fail(stderr, exitFailure, "%v", err)
-	}
-	if missing != "" {
-		return fail(stderr, exitFailure, "missing %s: run as root (sudo spawntrace ...) or grant them (setcap cap_bpf,cap_perfmon+ep)", missing)
+	if code, ok := checkCaps(stderr); !ok {
+		return code
 	}
 
 	var cred *syscall.Credential
+	var err error
 	if o.user != "" {
 		if o.attachPid != 0 {
 			return fail(stderr, exitUsage, "-u applies to a command spawntrace starts, not to -p")
@@ -129,7 +126,6 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 
-	env := workloadEnv(o.attachPid) // before an attached process can exit
 	var s *session
 	if o.attachPid != 0 {
 		s, err = attach(t, o.attachPid, stderr)
@@ -139,14 +135,12 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	rec, err := s.finish(t)
+	rec, err := s.finish(t, sampleHz(o.pprofDir, o.freqHz))
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	s.stacks.finish(rec, recordedHz(t, sampleHz(o.pprofDir, o.freqHz), stderr), stderr)
 	rec.Command = cmdArgs
 	rec.AttachPid = o.attachPid
-	rec.Host.Libc, rec.Host.Env = s.libc.finish(), env
 
 	code := rec.ExitStatus
 	if code < 0 {
@@ -197,6 +191,7 @@ func lookErr(err error) string {
 // session is one traced run: the reader goroutine, the recorder, and the
 // workload or attached process.
 type session struct {
+	env      *analyze.EnvFacts // the workload's environment, read at its start
 	rec      *analyze.Recorder
 	spawners *spawnerProbe
 	stacks   *stackProbe
@@ -255,6 +250,7 @@ func launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 		return nil, err
 	}
 	s := newSession(t, stderr)
+	s.env = workloadEnv(0) // it inherits ours
 	// Start returns once the child has exec'd, so the window in which the
 	// launcher's children are tracked closes right after.
 	err := cmd.Start()
@@ -348,6 +344,7 @@ func attach(t *tracer.Tracer, pid int, stderr io.Writer) (*session, error) {
 		return nil, err
 	}
 	s := newSession(t, stderr, tree...)
+	s.env = workloadEnv(pid) // before the process can exit
 	s.stacks.setMain(pid)
 	fmt.Fprintf(stderr, "spawntrace: attached to %d (%d processes); Ctrl-C to stop\n", pid, len(tree))
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -366,7 +363,7 @@ func attach(t *tracer.Tracer, pid int, stderr io.Writer) (*session, error) {
 
 // finish drains the ring buffer, reads the kernel's totals and builds the
 // recording.
-func (s *session) finish(t *tracer.Tracer) (*analyze.Recording, error) {
+func (s *session) finish(t *tracer.Tracer, sampleHz int) (*analyze.Recording, error) {
 	signal.Stop(s.sigs)
 	end := now()
 	if err := t.Flush(); err != nil {
@@ -383,7 +380,7 @@ func (s *session) finish(t *tracer.Tracer) (*analyze.Recording, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &analyze.Recording{
+	rec := &analyze.Recording{
 		Version:      version(),
 		Host:         readHost(),
 		StartUnixNs:  s.start.unix,
@@ -397,5 +394,20 @@ func (s *session) finish(t *tracer.Tracer) (*analyze.Recording, error) {
 		Threads:      s.rec.Threads(),
 		Spawners:     s.spawners.finish(),
 		Lost:         lost,
-	}, nil
+	}
+	rec.Host.Libc, rec.Host.Env = s.libc.finish(), s.env
+	s.stacks.finish(rec, recordedHz(t, sampleHz, s.stderr), s.stderr)
+	return rec, nil
+}
+
+// checkCaps fails with one line naming the capabilities loading BPF needs.
+func checkCaps(stderr io.Writer) (code int, ok bool) {
+	missing, err := missingCaps()
+	if err != nil {
+		return fail(stderr, exitFailure, "%v", err), false
+	}
+	if missing != "" {
+		return fail(stderr, exitFailure, "missing %s: run as root (sudo spawntrace ...) or grant them (setcap cap_bpf,cap_perfmon+ep)", missing), false
+	}
+	return 0, true
 }
