@@ -46,6 +46,14 @@ func (o *outputOptions) write(rec *analyze.Recording, w io.Writer) error {
 		if err := reports.WriteSpawnSection(bw, sum, o.slowest); err != nil {
 			return err
 		}
+		// Classes tell apart what one mechanism table lumps together (the
+		// same call from parents of different sizes, with or without a
+		// PATH search); one class would only repeat that table.
+		if classes := analyze.Classes(sum.Spawns); len(classes) > 1 {
+			if err := reports.WriteClassTable(bw, rec, classes); err != nil {
+				return err
+			}
+		}
 		if err := reports.WriteAnatomy(bw, rec, sum); err != nil {
 			return err
 		}
