@@ -38,6 +38,8 @@ func (f *Fit) Usable() (bool, string) {
 	switch {
 	case f.MaxRSSBytes < MinFitRSSBytes:
 		return false, fmt.Sprintf("parents of at most %d MiB: the copy cost there is fixed overhead, not size", f.MaxRSSBytes>>20)
+	case f.SlopeMsPerGiB <= 0:
+		return false, fmt.Sprintf("%.2f ms per GiB: the copy does not grow with RSS in these forks", f.SlopeMsPerGiB)
 	case !f.ThroughOrigin && f.R2 < MinFitR2:
 		return false, fmt.Sprintf("R² %.2f: RSS does not explain the copy times", f.R2)
 	}
