@@ -405,7 +405,7 @@ func (c *Comparison) notes() {
 }
 
 func commandText(argv []string) string {
-	s := strings.Join(argv, " ")
+	s := Printable(strings.Join(argv, " "))
 	if len(s) > 40 {
 		s = s[:37] + "..."
 	}

@@ -230,7 +230,7 @@ func findPathSearch(rec *Recording, s *Summary, significant func(uint64) bool) *
 		failed += x.FailedExecs
 		cost += x.FailedExecNs
 		if example == "" && x.Exe != "" {
-			example = x.Exe
+			example = Printable(x.Exe)
 		}
 	}
 	if failed == 0 || !significant(cost) {

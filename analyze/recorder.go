@@ -46,6 +46,10 @@ func (r *Recorder) Add(ev *tracer.Event) {
 			if d, ok := r.execDetails[ev.Tid]; ok {
 				delete(r.execDetails, ev.Tid)
 				mergeExec(ev, &d)
+			} else {
+				// Its exec event was lost, or sched_process_exec is
+				// unavailable: nothing of the new program was read.
+				ev.NameUnread = true
 			}
 		}
 	case tracer.KindFork:

@@ -31,7 +31,7 @@ func WriteClassTable(w io.Writer, rec *analyze.Recording, classes []analyze.Clas
 		if spawner == "" {
 			spawner = string(c.Mechanism)
 		}
-		exe := c.Exe
+		exe := analyze.Printable(c.Exe)
 		if exe == "" {
 			exe = "(no exec)"
 		}

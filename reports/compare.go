@@ -186,7 +186,7 @@ func sideRows(c *analyze.Comparison) [][3]string {
 		}
 	}
 	return [][3]string{
-		row("command", func(s *analyze.Side) string { return orDash(strings.Join(s.Command, " ")) }),
+		row("command", func(s *analyze.Side) string { return orDash(analyze.Printable(strings.Join(s.Command, " "))) }),
 		row("spawns", func(s *analyze.Side) string {
 			return fmt.Sprintf("%d in %.3f s", s.Spawns, float64(s.WallNs)/1e9)
 		}),

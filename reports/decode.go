@@ -146,13 +146,21 @@ func execArgs(ev *tracer.Event, first int) string {
 	} else {
 		name = quote(ev.Filename)
 	}
+	// Nothing read at all (the exec's details were lost, or the probe that
+	// reads them is unavailable): addresses only, as strace prints memory
+	// it cannot read.
+	unread := ev.NameUnread && len(ev.Argv) == 0 && ev.EnvCount == 0
 	argv := "NULL"
-	if arg(ev, first+1) != 0 || len(ev.Argv) > 0 {
+	if unread {
+		argv = addr(arg(ev, first+1))
+	} else if arg(ev, first+1) != 0 || len(ev.Argv) > 0 {
 		argv = quoteArgv(ev.Argv, ev.ArgvTruncated)
 	}
 	// strace abbreviates the environment to its address and a count.
 	envp := "NULL"
-	if p := arg(ev, first+2); p != 0 {
+	if p := arg(ev, first+2); p != 0 && unread {
+		envp = addr(p)
+	} else if p != 0 {
 		plural := "s"
 		if ev.EnvCount == 1 {
 			plural = ""

@@ -41,9 +41,12 @@ func WriteSpawnSection(w io.Writer, s analyze.Summary, slowest int) error {
 			pc := fmt.Sprintf("%d -> %d", sp.ParentPid, sp.ChildPid)
 			row := fmt.Sprintf("  %-8s %-9s %10.3f %9s %16s %6d  ", sp.Syscall, sp.Mechanism,
 				float64(sp.CloneDurNs)/1e6, copyMs(sp), pc, sp.FailedExecs)
-			exe := sp.Exe
-			if !sp.ExecOK || exe == "" {
+			exe := analyze.Printable(sp.Exe)
+			switch {
+			case !sp.ExecOK:
 				exe = "(no exec)"
+			case exe == "":
+				exe = "(exec'd, name not recorded)"
 			}
 			bw.WriteString(row + fitLeft(exe, lineWidth-len(row)) + "\n")
 		}

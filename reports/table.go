@@ -120,8 +120,12 @@ func WriteCountReport(w io.Writer, rec *analyze.Recording) error {
 		}
 	}
 	bw := bufio.NewWriter(w)
-	if err := WriteSyscallTable(bw, stats); err != nil {
-		return err
+	// Without the syscall probes the table would be all zeros: leave it out
+	// (the unavailable probe below says so).
+	if !probeUnavailable(rec, SyscallsProbe) {
+		if err := WriteSyscallTable(bw, stats); err != nil {
+			return err
+		}
 	}
 	var procs, threads int
 	for i := range rec.Events {
@@ -146,6 +150,9 @@ func WriteCountReport(w io.Writer, rec *analyze.Recording) error {
 			fmt.Fprintf(bw, "spawntrace: unavailable: %s (%s)\n", p.Name, p.Reason)
 		} else {
 			fmt.Fprintf(bw, "spawntrace: unavailable: %s\n", p.Name)
+		}
+		if feeds := ProbeFeeds(p.Name); feeds != "" {
+			fmt.Fprintf(bw, "spawntrace: not measured: %s\n", feeds)
 		}
 	}
 	return bw.Flush()

@@ -651,7 +651,9 @@ func itCheckEvents(t *testing.T, text string, tab *itTable, lossy bool) int {
 	pids := map[int]bool{}
 	bad := 0
 	badArgs := func(ev itEvent) {
-		if bad++; bad <= 5 {
+		// With events lost, an exec whose details were lost may show raw
+		// pointers, as strace does for memory it cannot read.
+		if bad++; bad <= 5 && !lossy {
 			t.Errorf("line %d: arguments not as strace prints them: %q", ev.LineNo, ev.Line)
 		}
 	}
@@ -699,6 +701,9 @@ func itCheckEvents(t *testing.T, text string, tab *itTable, lossy bool) int {
 		}
 	}
 	if lossy {
+		if bad > 0 {
+			t.Logf("%d lines with arguments not in strace's usual form", bad)
+		}
 		return len(evs)
 	}
 	var roots []int

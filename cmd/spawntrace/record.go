@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -80,6 +82,11 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if err := tracer.CheckRingBytes(o.ringBytes); err != nil {
 		return fail(stderr, exitUsage, "--ring-bytes: %v", err)
+	}
+	for _, name := range o.disable {
+		if !slices.Contains(tracer.ProbeNames(), name) {
+			return fail(stderr, exitUsage, "--disable-probe %s: unknown probe (known: %s)", name, strings.Join(tracer.ProbeNames(), ", "))
+		}
 	}
 
 	if err := checkFreq(o.freqHz); err != nil {
@@ -263,13 +270,26 @@ func launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 	}
 	s.rec.AddRoot(uint32(cmd.Process.Pid))
 	s.stacks.setMain(cmd.Process.Pid)
+	// Signals go on to the workload. A second SIGINT or SIGTERM means the
+	// user wants out even though the workload ignores them: kill it, then
+	// report as usual without waiting for what it left behind.
 	done := make(chan struct{})
+	var forced atomic.Bool
 	go func() {
+		interrupts := 0
 		for {
 			select {
 			case sig := <-s.sigs:
 				if !terminalDelivered(sig) {
 					cmd.Process.Signal(sig)
+				}
+				if sig == unix.SIGINT || sig == unix.SIGTERM {
+					if interrupts++; interrupts == 2 {
+						fmt.Fprintf(stderr, "spawntrace: interrupted twice: killing %s (pid %d)\n",
+							analyze.Printable(args[0]), cmd.Process.Pid)
+						forced.Store(true)
+						cmd.Process.Kill()
+					}
 				}
 			case <-done:
 				return
@@ -279,7 +299,9 @@ func launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 	err = cmd.Wait()
 	close(done)
 	s.status = exitStatus(cmd.ProcessState, err)
-	s.waitTree()
+	if !forced.Load() {
+		s.waitTree()
+	}
 	return s, nil
 }
 

@@ -1,0 +1,201 @@
+package main
+
+// Helpers of the trust tests (trust_*_test.go: nothing lost under a spawn
+// storm, hostile and broken input, probes disabled one at a time). They
+// build on integration_helpers_test.go (itSetup compiles every
+// testdata/workloads/*.c, trust_*.c included); identifiers start with "tr".
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// trCounts tallies the events of a recording that the trust tests check.
+type trCounts struct {
+	ok, failed map[int]int // syscall events by number: successful (ret >= 0), failed
+	exits      int         // process exits (the last thread of a process)
+	execNames  map[string]int
+	comms      map[string]bool
+}
+
+func trCount(rec *analyze.Recording) trCounts {
+	c := trCounts{ok: map[int]int{}, failed: map[int]int{}, execNames: map[string]int{}, comms: map[string]bool{}}
+	for i := range rec.Events {
+		ev := &rec.Events[i]
+		if ev.Comm != "" {
+			c.comms[ev.Comm] = true
+		}
+		switch ev.Kind {
+		case tracer.KindSyscall:
+			// A spawn is counted in the caller: the child's return (0) has no event.
+			if ev.Ret < 0 {
+				c.failed[ev.Nr]++
+				continue
+			}
+			c.ok[ev.Nr]++
+			if analyze.IsExec(ev.Nr) {
+				c.execNames[ev.Filename]++
+			}
+		case tracer.KindExit:
+			if ev.GroupDead {
+				c.exits++
+			}
+		}
+	}
+	return c
+}
+
+// trLoad loads a recording written by -w, failing the test if it does not load.
+func trLoad(t *testing.T, path string) *analyze.Recording {
+	t.Helper()
+	rec, err := analyze.Load(path)
+	if err != nil {
+		t.Fatalf("the recording does not load: %v", err)
+	}
+	return rec
+}
+
+var trWarnLostRe = regexp.MustCompile(`(?m)^spawntrace: warning: lost events: ([0-9]+)`)
+
+// trWarnLost returns N of the "spawntrace: warning: lost events: N" line (-1 when absent).
+func trWarnLost(text string) int64 {
+	m := trWarnLostRe.FindStringSubmatch(text)
+	if m == nil {
+		return -1
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	return n
+}
+
+// trLines splits text into its lines, without the newlines.
+func trLines(b []byte) []string {
+	s := strings.TrimSuffix(string(b), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// trStart starts spawntrace with args in the background; wait returns its
+// result (and fails the test when it has not ended within timeout of the
+// start).
+type trRun struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	res  *itResult
+	err  error
+}
+
+func (e *itEnv) trStart(t *testing.T, timeout time.Duration, args ...string) *trRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	cmd := exec.CommandContext(ctx, e.bin, args...)
+	r := &trRun{cmd: cmd, done: make(chan struct{})}
+	started := make(chan struct{})
+	go func() {
+		defer cancel()
+		defer close(r.done)
+		r.res, r.err = itWait(cmd, itOpts{}, func() error { close(started); return nil })
+		if ctx.Err() != nil && r.err == nil {
+			r.err = fmt.Errorf("killed after %v: still running", timeout)
+		}
+	}()
+	select {
+	case <-started:
+	case <-r.done:
+		t.Fatalf("%s did not start: %v", strings.Join(cmd.Args, " "), r.err)
+	}
+	t.Cleanup(func() {
+		if cmd.Process != nil {
+			select {
+			case <-r.done:
+			default:
+				cmd.Process.Kill()
+				<-r.done
+			}
+		}
+	})
+	return r
+}
+
+// ended reports whether the run has ended, waiting up to d for it.
+func (r *trRun) ended(d time.Duration) bool {
+	select {
+	case <-r.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// wait waits for the run to end and returns its result.
+func (r *trRun) wait(t *testing.T) *itResult {
+	t.Helper()
+	<-r.done
+	if r.err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(r.cmd.Args, " "), r.err, r.res)
+	}
+	return r.res
+}
+
+// trWorkloadPid waits until the workload, a direct child of spawntrace
+// whose comm is comm, has started, and returns its pid. The process is
+// killed when the test ends, whatever happened to spawntrace.
+func trWorkloadPid(t *testing.T, r *trRun, comm string) int {
+	t.Helper()
+	pid := itDescendant(r.cmd.Process.Pid, comm, 10*time.Second)
+	if pid == 0 {
+		t.Fatalf("%s did not start under spawntrace within 10s", comm)
+	}
+	t.Cleanup(func() {
+		if itAlive(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	// Wait for it to say it is ready (it writes once its signals are set).
+	time.Sleep(200 * time.Millisecond)
+	return pid
+}
+
+// trReadEvents reads and strictly parses an -o file.
+func trReadEvents(t *testing.T, path string) ([]itEvent, []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := itParseEvents(string(b))
+	if err != nil {
+		t.Fatalf("-o lines do not parse: %v\n%s", err, trHead(b, 4000))
+	}
+	return evs, b
+}
+
+// trHead is at most n bytes of b, for messages.
+func trHead(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + fmt.Sprintf("\n... (%d more bytes)", len(b)-n)
+}
+
+// trReport runs `spawntrace report ARGS`, failing on a non-zero exit.
+func (e *itEnv) trReport(t *testing.T, args ...string) *itResult {
+	t.Helper()
+	r := e.itSpawntrace(t, itOpts{}, append([]string{"report"}, args...)...)
+	if r.status != 0 {
+		t.Fatalf("report: %s", r)
+	}
+	return r
+}

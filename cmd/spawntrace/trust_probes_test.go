@@ -1,0 +1,126 @@
+package main
+
+// Missing kernel features, simulated one probe at a time with
+// --disable-probe: the run still succeeds (unless the probe is required),
+// the output marks exactly that probe unavailable, and what it measures
+// as not measured rather than as zeros.
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// trProbeFeeds is, for each probe, what a "not measured" line must name
+// when it is missing: the measurement it feeds. Required probes have none:
+// without them spawntrace refuses to run.
+var trProbeFeeds = map[string]*regexp.Regexp{
+	"sched:sched_process_fork":        nil,
+	"sched:sched_process_exit":        nil,
+	"sched:sched_process_exec":        regexp.MustCompile(`(?i)\bexec`),
+	"raw_syscalls:sys_enter+sys_exit": regexp.MustCompile(`(?i)syscall|table`),
+	"mmap_lock:copy-timing":           regexp.MustCompile(`(?i)copy`),
+	"sched:sched_switch":              regexp.MustCompile(`(?i)blocked|off cpu`),
+	"syscalls:clone":                  regexp.MustCompile(`\bclone\b`),
+	"syscalls:clone3":                 regexp.MustCompile(`\bclone3\b`),
+	"syscalls:fork":                   regexp.MustCompile(`\bfork\b`),
+	"syscalls:vfork":                  regexp.MustCompile(`\bvfork\b`),
+	"syscalls:execve":                 regexp.MustCompile(`\bexecve\b`),
+	"syscalls:execveat":               regexp.MustCompile(`\bexecveat\b`),
+	"syscalls:socketpair":             regexp.MustCompile(`\bsocketpair\b`),
+}
+
+var (
+	trUnavailableRe = regexp.MustCompile(`(?m)^spawntrace: unavailable: .*$`)
+	trNotMeasuredRe = regexp.MustCompile(`(?mi)^.*not measured.*$`)
+)
+
+// TestTrustDisableProbe disables each probe in turn under a workload that
+// spawns every way (posix_spawn, fork, vfork, socketpair + fork).
+func TestTrustDisableProbe(t *testing.T) {
+	e := itSetup(t)
+	names := tracer.ProbeNames()
+	for _, n := range names {
+		if _, ok := trProbeFeeds[n]; !ok {
+			t.Errorf("probe %s is new: say in trProbeFeeds what it measures", n)
+		}
+	}
+	w := e.Workload
+	script := strings.Join([]string{w("posix_spawn") + " 2", w("fork_exec") + " 2", w("vfork_exec") + " 2", w("rust_spawn") + " 2"}, "; ")
+
+	t.Run("none", func(t *testing.T) {
+		t.Parallel()
+		r := e.itSpawntrace(t, itOpts{}, "--", "/bin/sh", "-c", script)
+		if r.status != 0 {
+			t.Fatalf("%s", r)
+		}
+		if m := trUnavailableRe.FindAllString(string(r.stderr), -1); len(m) != 0 {
+			t.Errorf("probes unavailable with nothing disabled: %q", m)
+		}
+		if m := trNotMeasuredRe.FindAllString(string(r.stderr), -1); len(m) != 0 {
+			t.Errorf("\"not measured\" with nothing disabled: %q", m)
+		}
+	})
+
+	for _, name := range names {
+		feeds := trProbeFeeds[name]
+		t.Run(strings.NewReplacer(":", "_", "+", "_").Replace(name), func(t *testing.T) {
+			t.Parallel()
+			dir := itOpenDir(t)
+			if feeds == nil {
+				// Required: one line naming it, exit 1, the workload not run.
+				marker := filepath.Join(dir, "ran")
+				r := e.itSpawntrace(t, itOpts{}, "--disable-probe", name, "--", "/bin/sh", "-c", "echo > "+marker)
+				msg := strings.TrimSuffix(string(r.stderr), "\n")
+				if r.status != 1 || msg == "" || strings.Contains(msg, "\n") || !strings.Contains(msg, name) {
+					t.Errorf("want status 1 and one line naming %s, got %s", name, r)
+				}
+				if _, err := os.Stat(marker); err == nil {
+					t.Errorf("the workload ran without the required probe %s", name)
+				}
+				return
+			}
+			rec := filepath.Join(dir, "rec.json")
+			r := e.itSpawntrace(t, itOpts{}, "--disable-probe", name, "-w", rec, "--", "/bin/sh", "-c", script)
+			if r.status != 0 {
+				t.Fatalf("run with %s disabled failed: %s", name, r)
+			}
+			// Without raw_syscalls there is no table to print (the
+			// "not measured" check below wants it said instead).
+			if _, err := itParseTable(string(r.stderr)); err != nil && name != "raw_syscalls:sys_enter+sys_exit" {
+				t.Errorf("no valid table: %v", err)
+			}
+			check := func(who, out string) {
+				un := trUnavailableRe.FindAllString(out, -1)
+				if len(un) != 1 || !strings.HasPrefix(un[0], "spawntrace: unavailable: "+name+" (") {
+					t.Errorf("%s: want exactly one line `spawntrace: unavailable: %s (why)`, got %q", who, name, un)
+				}
+				nm := trNotMeasuredRe.FindAllString(out, -1)
+				marked := false
+				for _, l := range nm {
+					marked = marked || feeds.MatchString(l)
+				}
+				if !marked {
+					t.Errorf("%s: with %s disabled, no \"not measured\" line naming what it measures (%s); "+
+						"\"not measured\" lines: %q", who, name, feeds, nm)
+				}
+			}
+			check("live", string(r.stderr))
+			rep := e.trReport(t, rec)
+			check("report", string(rep.stdout))
+		})
+	}
+
+	t.Run("unknown", func(t *testing.T) {
+		t.Parallel()
+		r := e.itSpawntrace(t, itOpts{}, "--disable-probe", "sched:no_such_probe", "--", "/bin/true")
+		msg := strings.TrimSuffix(string(r.stderr), "\n")
+		if r.status != 2 || msg == "" || strings.Contains(msg, "\n") || !strings.Contains(msg, names[0]) {
+			t.Errorf("unknown probe name: want a usage error (status 2) in one line listing the names, got %s", r)
+		}
+	})
+}

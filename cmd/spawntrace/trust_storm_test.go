@@ -1,0 +1,171 @@
+package main
+
+// Nothing lost: a spawn storm on every core, checked against the count the
+// workload keeps of what it did.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spawntrace/spawntrace/analyze"
+)
+
+const (
+	trStormSpawners = 8
+	// trStormPer keeps the lossless run near 10 s on 2 cores (about 1000
+	// traced spawns a second here): 8000 spawns, 40 000 kernel events.
+	trStormPer = 1000
+	// trStormLossyPer is enough to overflow a one-page ring buffer many times.
+	trStormLossyPer = 250
+)
+
+// trStorm runs trust_storm under spawntrace with extra flags and returns
+// the result, the recording, and how many spawns the workload performed
+// (each one clone3 and one successful execve of /bin/true).
+func trStorm(t *testing.T, e *itEnv, per int, flags ...string) (*itResult, *analyze.Recording, string, int) {
+	t.Helper()
+	dir := t.TempDir()
+	countFile, rec := filepath.Join(dir, "count.txt"), filepath.Join(dir, "rec.json")
+	args := append(append([]string{"-c", "-w", rec}, flags...),
+		"--", e.Workload("trust_storm"), strconv.Itoa(trStormSpawners), strconv.Itoa(per), countFile)
+	r := e.itSpawntrace(t, itOpts{timeout: 90 * time.Second}, args...)
+	if r.status != 0 {
+		t.Fatalf("the storm failed: %s", r)
+	}
+	b, err := os.ReadFile(countFile)
+	if err != nil {
+		t.Fatalf("the workload wrote no count: %v\n%s", err, r)
+	}
+	var spawners, performed, failed int
+	if _, err := fmt.Sscanf(string(b), "spawners %d spawns %d failed %d", &spawners, &performed, &failed); err != nil {
+		t.Fatalf("count file %q: %v", b, err)
+	}
+	if spawners != trStormSpawners || failed != 0 || performed != trStormSpawners*per {
+		t.Fatalf("the workload says %q; want %d spawners, %d spawns, none failed", b, trStormSpawners, trStormSpawners*per)
+	}
+	return r, trLoad(t, rec), rec, performed
+}
+
+// TestTrustSpawnStormNothingLost: 8 spawners on 2 cores, each posix_spawning
+// /bin/true in a loop. At default settings every spawn and every exec the
+// workload performed is in the recording, and nothing is lost.
+func TestTrustSpawnStormNothingLost(t *testing.T) {
+	e := itSetup(t)
+	r, rec, _, performed := trStorm(t, e, trStormPer)
+	t.Logf("%d spawns performed in %v under spawntrace", performed, r.elapsed.Round(time.Millisecond))
+
+	// The table is aggregated in the kernel: exact whatever the ring buffer did.
+	tab := itCOutput(t, r)
+	itWant(t, "spawntrace -c", tab, "clone3", uint64(performed), 0)
+	itWant(t, "spawntrace -c", tab, "clone", trStormSpawners, 0)
+	itWant(t, "spawntrace -c", tab, "execve", uint64(performed)+1, 0)
+	if lost := itLost(tab.Rest); lost != 0 {
+		t.Errorf("footer says %d events lost at default settings, want 0:\n%s", lost, tab.Rest)
+	}
+	if w := trWarnLost(string(r.stderr)); w >= 0 {
+		t.Errorf("a lost-events warning at default settings (%d)", w)
+	}
+
+	// The recording: one event per spawn and per exec, none missing.
+	if rec.Lost.Total() != 0 {
+		t.Errorf("recording says lost %+v, want nothing", rec.Lost)
+	}
+	c := trCount(rec)
+	if got := c.ok[analyze.NrClone3]; got != performed {
+		t.Errorf("recording has %d clone3 spawns, the workload performed %d", got, performed)
+	}
+	if got := c.ok[analyze.NrClone]; got != trStormSpawners {
+		t.Errorf("recording has %d clone spawns (the spawners' forks), want %d", got, trStormSpawners)
+	}
+	if got := c.ok[analyze.NrExecve]; got != performed+1 {
+		t.Errorf("recording has %d successful execve, want %d (%d spawns + the workload's own)", got, performed+1, performed)
+	}
+	if got := c.execNames["/bin/true"]; got != performed {
+		t.Errorf("recording has %d execs of /bin/true, want %d", got, performed)
+	}
+	if n := len(c.failed); n != 0 {
+		t.Errorf("recording has failed spawn calls: %v", c.failed)
+	}
+	if want := performed + trStormSpawners + 1; c.exits != want {
+		t.Errorf("recording has %d process exits, want %d", c.exits, want)
+	}
+}
+
+// TestTrustSpawnStormLossCounted: the same storm through a one-page ring
+// buffer overflows it. The loss is counted, shown in the -c footer, in the
+// warning line, in report and in compare, and what was recorded plus what
+// was lost covers what the workload performed.
+func TestTrustSpawnStormLossCounted(t *testing.T) {
+	e := itSetup(t)
+	ring := os.Getpagesize()
+	r, rec, recPath, performed := trStorm(t, e, trStormLossyPer, "--ring-bytes", strconv.Itoa(ring))
+
+	tab := itCOutput(t, r)
+	// Still exact: the table does not go through the ring buffer.
+	itWant(t, "spawntrace -c", tab, "clone3", uint64(performed), 0)
+	itWant(t, "spawntrace -c", tab, "execve", uint64(performed)+1, 0)
+
+	lost := rec.Lost.Total()
+	if lost == 0 || rec.Lost.Events == 0 {
+		t.Fatalf("a %d-byte ring buffer under %d spawns lost nothing: %+v\n%s", ring, performed, rec.Lost, r.stderr)
+	}
+	if got := itLost(tab.Rest); got != int64(lost) {
+		t.Errorf("-c footer says %d lost, the recording %d:\n%s", got, lost, tab.Rest)
+	}
+	if got := trWarnLost(string(r.stderr)); got != int64(lost) {
+		t.Errorf("warning line says %d lost (-1: no warning line), the recording %d:\n%s", got, lost, r.stderr)
+	}
+
+	c := trCount(rec)
+	spawns, execs := c.ok[analyze.NrClone3], c.ok[analyze.NrExecve]
+	t.Logf("%d spawns performed; recorded %d spawns, %d execs, %d exits; lost %+v",
+		performed, spawns, execs, c.exits, rec.Lost)
+	if uint64(spawns)+rec.Lost.Events < uint64(performed) {
+		t.Errorf("%d spawns recorded + %d events lost < %d spawns performed: loss undercounted", spawns, rec.Lost.Events, performed)
+	}
+	if uint64(execs)+rec.Lost.Events < uint64(performed)+1 {
+		t.Errorf("%d execs recorded + %d events lost < %d execs performed: loss undercounted", execs, rec.Lost.Events, performed+1)
+	}
+	procs := performed + trStormSpawners + 1
+	if uint64(c.exits)+rec.Lost.Events < uint64(procs) {
+		t.Errorf("%d exits recorded + %d events lost < %d processes: loss undercounted", c.exits, rec.Lost.Events, procs)
+	}
+	// Nor overcounted: each process sends at most 5 events (spawn call,
+	// fork, exec, execve, exit).
+	if max := uint64(5 * procs); uint64(len(rec.Events))+rec.Lost.Events > max {
+		t.Errorf("%d events recorded + %d lost > %d, the most %d processes can send: loss overcounted",
+			len(rec.Events), rec.Lost.Events, max, procs)
+	}
+	if spawns > performed || execs > performed+1 {
+		t.Errorf("more recorded than performed: %d spawns, %d execs", spawns, execs)
+	}
+
+	// report: the warning and the footer again, from the recording.
+	rep := e.trReport(t, recPath)
+	if got := trWarnLost(string(rep.stdout) + string(rep.stderr)); got != int64(lost) {
+		t.Errorf("report: warning says %d lost (-1: none), want %d:\nstdout:\n%s\nstderr:\n%s", got, lost, rep.stdout, rep.stderr)
+	}
+	if got := itLost(string(rep.stdout)); got != int64(lost) {
+		t.Errorf("report: footer says %d lost (-1: none), want %d:\n%s", got, lost, rep.stdout)
+	}
+
+	// compare with a lossless recording of a few spawns: the loss is named.
+	clean := filepath.Join(t.TempDir(), "clean.json")
+	if r := e.itSpawntrace(t, itOpts{}, "-c", "-w", clean, "--", e.Workload("posix_spawn"), "20"); r.status != 0 {
+		t.Fatalf("%s", r)
+	}
+	cmp := e.itSpawntrace(t, itOpts{}, "compare", "--names", "clean,lossy", clean, recPath)
+	if cmp.status != 0 {
+		t.Fatalf("compare: %s", cmp)
+	}
+	if !regexp.MustCompile(`\b`+strconv.FormatUint(rec.Lost.Events, 10)+`\b`).Match(cmp.stdout) ||
+		!strings.Contains(strings.ToLower(string(cmp.stdout)), "lost") {
+		t.Errorf("compare does not show the %d lost events of the lossy side:\n%s", rec.Lost.Events, cmp.stdout)
+	}
+}

@@ -1,0 +1,40 @@
+package reports
+
+import (
+	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// SyscallsProbe names the probe group behind the syscall table.
+const SyscallsProbe = "raw_syscalls:sys_enter+sys_exit"
+
+// probeFeeds says, for each optional probe, what goes unmeasured without it:
+// an unavailable probe must leave a gap that is named, never zeros.
+var probeFeeds = map[string]string{
+	SyscallsProbe:              "the syscall table (calls, errors and times of every syscall)",
+	"sched:sched_process_exec": "the file names, argv and environment of successful execs",
+	CopyProbe:                  "the address-space copy and exec teardown times",
+	BlockedProbe:               "the time spawning threads were blocked (off CPU)",
+	"syscalls:clone":           "spawns made with clone (missing from the spawn section and event lines)",
+	"syscalls:clone3":          "spawns made with clone3 (missing from the spawn section and event lines)",
+	"syscalls:fork":            "spawns made with fork (missing from the spawn section and event lines)",
+	"syscalls:vfork":           "spawns made with vfork (missing from the spawn section and event lines)",
+	"syscalls:execve":          "execve calls (execs, failed execs and PATH searches in the spawn section)",
+	"syscalls:execveat":        "execveat calls (execs, failed execs and PATH searches in the spawn section)",
+	"syscalls:socketpair":      "socketpair calls (and Rust's fork-fallback signature)",
+	tracer.SamplingProbe:       "the CPU profile",
+}
+
+// ProbeFeeds says what goes unmeasured without the named probe ("" for
+// the required ones, without which nothing is recorded).
+func ProbeFeeds(name string) string { return probeFeeds[name] }
+
+// probeUnavailable reports whether rec lists the named probe as not used.
+func probeUnavailable(rec *analyze.Recording, name string) bool {
+	for _, p := range rec.Probes {
+		if p.Name == name {
+			return !p.Available
+		}
+	}
+	return false
+}
