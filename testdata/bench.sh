@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# Overhead benchmark (`make bench`): a posix_spawn workload and a fork
-# workload from a large parent, each run untraced, under `spawntrace -c` and
-# under `strace -f -c -w`, RUNS times each. Prints a markdown table of median
-# wall times and their ratio to the untraced run on stdout; progress goes to
-# stderr. Needs root (spawntrace loads BPF).
+# Overhead benchmark (`make bench`): spawning workloads (posix_spawn, fork
+# from a small and from a large parent, python3 subprocess, make -j2), each
+# run untraced, under `spawntrace -c`, `spawntrace -c --pprof`, `strace -f -c
+# -w` and `perf trace -s`, RUNS times each. Prints markdown tables on stdout:
+# median wall times and their ratio to the untraced run; spawntrace's fixed
+# cost (`spawntrace -c -- true`); and the address-space copy time spawntrace
+# measures beside the CPU time `perf record -g` finds under copy_page_range
+# on the same fork workload. Progress goes to stderr. Needs root.
 #
-# Knobs (environment): RUNS (5), SPAWNS (2000 posix_spawns), FORKS (2000
-# forks), MIB (512, the fork workload's touched anonymous memory).
-# The defaults take 15-25 minutes on 2 cores: a fork from a 512 MiB parent
-# costs 20-45 ms here, so each fork-workload run takes 40-90 s.
+# Knobs (environment): RUNS (3), SPAWNS (2000 posix_spawns), FORKS (200
+# forks), MIB (512, the large parent's touched anonymous memory), PY (1000
+# python3 subprocess runs), TARGETS (200 make targets).
+# The defaults take about 15 minutes on 2 cores, most of it under strace.
 set -euo pipefail
 
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-3}
 SPAWNS=${SPAWNS:-2000}
-FORKS=${FORKS:-2000}
+FORKS=${FORKS:-200}
 MIB=${MIB:-512}
+PY=${PY:-1000}
+TARGETS=${TARGETS:-200}
 
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -23,7 +28,7 @@ log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root: spawntrace loads BPF programs (CAP_BPF, CAP_PERFMON)"
-for v in RUNS SPAWNS FORKS MIB; do
+for v in RUNS SPAWNS FORKS MIB PY TARGETS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 
@@ -44,6 +49,22 @@ done
 
 strace=$(command -v strace || true)
 [ -n "$strace" ] || log "bench: strace not found; its rows will say n/a (apt-get install strace)"
+perf=$(command -v perf || true)
+[ -n "$perf" ] || log "bench: perf not found; its rows will say n/a (apt-get install linux-perf)"
+python=$(command -v /usr/bin/python3 || command -v python3 || true)
+
+# A make tree of $TARGETS tiny phony targets, each with one recipe line
+# (make runs it directly: one spawn, one exec). Pattern rules do not apply
+# to phony targets, so each gets its own rule.
+mkdir -p "$tmp/make"
+{
+	printf 'all:'
+	for ((i = 0; i < TARGETS; i++)); do printf ' t%d' "$i"; done
+	printf '\n.PHONY: all'
+	for ((i = 0; i < TARGETS; i++)); do printf ' t%d' "$i"; done
+	printf '\n'
+	for ((i = 0; i < TARGETS; i++)); do printf 't%d:\n\t@/bin/true %d\n' "$i" "$i"; done
+} >"$tmp/make/Makefile"
 
 # Runs go round-robin (untraced, spawntrace, strace, untraced, ...) rather
 # than all runs of one command in a row (as hyperfine does): on a shared or
@@ -63,15 +84,18 @@ run_us() {
 bench_workload() {
 	local label=$1
 	shift
-	local modes=("untraced" "spawntrace -c")
+	local modes=("untraced" "spawntrace -c" "spawntrace -c --pprof")
 	[ -n "$strace" ] && modes+=("strace -f -c -w")
+	[ -n "$perf" ] && modes+=("perf trace -s")
 	local i m us
 	for ((i = 1; i <= RUNS; i++)); do
 		for m in "${!modes[@]}"; do
 			case ${modes[m]} in
 			untraced) us=$(run_us "$@") ;;
-			spawntrace*) us=$(run_us "$root/bin/spawntrace" -c -- "$@") ;;
+			"spawntrace -c") us=$(run_us "$root/bin/spawntrace" -c -- "$@") ;;
+			"spawntrace -c --pprof") us=$(run_us "$root/bin/spawntrace" -c --pprof "$tmp/pprof" -- "$@") ;;
 			strace*) us=$(run_us "$strace" -f -c -w -o /dev/null -- "$@") ;;
+			perf*) us=$(run_us "$perf" trace -s -o /dev/null -- "$@") ;;
 			esac
 			echo "$us" >>"$tmp/times.$m"
 			log "bench: $label, ${modes[m]}, run $i/$RUNS: $(awk -v u="$us" 'BEGIN { printf "%.3f s", u / 1e6 }')"
@@ -96,7 +120,37 @@ for c in "$tmp/posix_spawn 10" "$tmp/fork_exec 10"; do
 	run_us "$root/bin/spawntrace" -c -- $c >/dev/null
 done
 bench_workload "posix_spawn /bin/true x$SPAWNS" "$tmp/posix_spawn" "$SPAWNS"
+bench_workload "fork+exec x$SPAWNS, small parent" "$tmp/fork_exec" "$SPAWNS" 0
 bench_workload "fork+exec x$FORKS, ${MIB} MiB parent" "$tmp/fork_exec" "$FORKS" "$MIB"
+if [ -n "$python" ]; then
+	bench_workload "python3 subprocess x$PY" "$python" -c "import subprocess
+for _ in range($PY): subprocess.run(['/bin/true'])"
+fi
+bench_workload "make -j2, $TARGETS targets" make -s -j2 -C "$tmp/make"
+
+# Fixed cost: attaching before the workload starts, detaching after.
+fixed=()
+for ((i = 1; i <= RUNS; i++)); do fixed+=("$(run_us "$root/bin/spawntrace" -c -- /bin/true)"); done
+fixed_med=$(printf '%s\n' "${fixed[@]}" | sort -n | awk '{ t[NR] = $1 } END { printf "%.3f", t[int((NR + 1) / 2)] / 1e6 }')
+
+# Copy time two ways on one run: spawntrace's sum of dup_mmap holds, and
+# perf's samples under copy_page_range (cumulative) at its sampling rate.
+copy_line="n/a (perf not found)"
+if [ -n "$perf" ]; then
+	"$perf" record -q -a -g -F 999 -o "$tmp/perf.data" -- \
+		"$root/bin/spawntrace" -c -w "$tmp/fork.json" -- "$tmp/fork_exec" 20 1024 >/dev/null 2>&1 </dev/null ||
+		die "perf record of the fork workload failed"
+	st_ms=$(python3 -c 'import json,sys
+r = json.load(open(sys.argv[1]))
+print("%.1f" % (sum(e.get("copy_ns", 0) for e in r["events"] if e.get("kind") == "syscall") / 1e6))' "$tmp/fork.json")
+	# All samples, then copy_page_range's cumulative share of them.
+	total=$("$perf" report -i "$tmp/perf.data" --no-children --sort dso --stdio -g none -n 2>/dev/null |
+		awk '!/^#/ && NF >= 3 { n += $2 } END { print n + 0 }')
+	share=$("$perf" report -i "$tmp/perf.data" --children --sort sym --stdio -g none 2>/dev/null |
+		awk '/\[k\] copy_page_range$/ && !done { sub("%", "", $1); print $1; done = 1 }')
+	perf_ms=$(awk -v t="$total" -v p="${share:-0}" 'BEGIN { printf "%.1f", t * p / 100 / 999 * 1000 }')
+	copy_line="spawntrace: ${st_ms} ms of address-space copy over 20 forks from a 1 GiB parent; perf record: ${perf_ms:-?} ms of samples under copy_page_range (at 999 Hz)"
+fi
 
 # The table, on stdout.
 echo "Median wall time of $RUNS runs; $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%d)."
@@ -111,3 +165,7 @@ awk -F'\t' '
 		printf "| %s | %s | %.3f | %.3f-%.3f | %.2fx |\n", (k[1] == last ? "" : k[1]), k[2], $2, $3, $4, $2 / base
 		last = k[1]
 	}' "$tmp/results"
+echo
+echo "spawntrace's fixed cost (\`spawntrace -c -- /bin/true\`, median of $RUNS): $fixed_med s"
+echo
+echo "Copy time, measured two ways on one run: $copy_line"
