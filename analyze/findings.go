@@ -56,6 +56,15 @@ func pct(part, whole uint64) string {
 	return fmt.Sprintf("%.0f%%", 100*float64(part)/float64(whole))
 }
 
+// ofRun words a time's share of the run. Time summed over threads that ran
+// at once can exceed the run's wall time; that is said, not shown as 109%.
+func ofRun(ns, wallNs uint64) string {
+	if ns > wallNs && wallNs > 0 {
+		return "more than the run's wall time, summed over threads that overlapped"
+	}
+	return pct(ns, wallNs) + " of the run"
+}
+
 func forks(s *Summary) []*Spawn {
 	var out []*Spawn
 	for i := range s.Spawns {
@@ -136,8 +145,8 @@ func findForkCopy(_ *Recording, s *Summary, significant func(uint64) bool) *Find
 		return nil
 	}
 	ev := fmt.Sprintf("%d fork-like spawns from parents with RSS %s: address-space copy %s, "+
-		"exec teardown of the copy %s; %s in all, %s of the run", len(fk), rssRange(fk),
-		ms(copyNs), ms(teardownNs), ms(cost), pct(cost, s.WallNs))
+		"exec teardown of the copy %s; %s in all, %s", len(fk), rssRange(fk),
+		ms(copyNs), ms(teardownNs), ms(cost), ofRun(cost, s.WallNs))
 	if sig := signatures(fk); sig != "" {
 		ev += " (" + sig + ")"
 	}
@@ -266,8 +275,8 @@ func findVforkBlocking(_ *Recording, s *Summary, significant func(uint64) bool) 
 	return &Finding{
 		ID:    "vfork-blocking",
 		Title: "vfork blocks the spawning thread",
-		Evidence: fmt.Sprintf("%d vfork-like spawns kept their thread off CPU for %s in all (%s per spawn), %s of the run, "+
-			"until each child exec'd", n, ms(blocked), ms(blocked/uint64(n)), pct(blocked, s.WallNs)),
+		Evidence: fmt.Sprintf("%d vfork-like spawns kept their thread off CPU for %s in all (%s per spawn), %s, "+
+			"until each child exec'd", n, ms(blocked), ms(blocked/uint64(n)), ofRun(blocked, s.WallNs)),
 		Advice: "spawns from one thread are serialized by vfork: spawn from several threads to overlap them, " +
 			"and keep the child's work before exec short",
 		CostNs: blocked,

@@ -166,3 +166,17 @@ func TestFindingsRanked(t *testing.T) {
 		}
 	}
 }
+
+func TestFindingVforkBlockingOverlappingThreads(t *testing.T) {
+	// Four threads each blocked 30 ms in a 100 ms run: 120 ms of thread time.
+	var evs []tracer.Event
+	for i := 0; i < 4; i++ {
+		ev := cloneEv(int64(100+i), vforkFlags, 0, 0)
+		ev.BlockedNs = 30e6
+		evs = append(evs, ev)
+	}
+	b, ok := findingsOf(t, 100, nil, evs...)["vfork-blocking"]
+	if !ok || strings.Contains(b.Evidence, "120%") || !strings.Contains(b.Evidence, "overlapped") {
+		t.Errorf("vfork-blocking = %+v, want the overlap said, not a share over 100%%", b)
+	}
+}

@@ -368,7 +368,11 @@ func attach(t *tracer.Tracer, pid int, stderr io.Writer) (*session, error) {
 	s := newSession(t, stderr, tree...)
 	s.env = workloadEnv(pid) // before the process can exit
 	s.stacks.setMain(pid)
-	fmt.Fprintf(stderr, "spawntrace: attached to %d (%d processes); Ctrl-C to stop\n", pid, len(tree))
+	if n := len(tree) - 1; n > 0 {
+		fmt.Fprintf(stderr, "spawntrace: attached to %d and its %d descendants; Ctrl-C to stop\n", pid, n)
+	} else {
+		fmt.Fprintf(stderr, "spawntrace: attached to %d; Ctrl-C to stop\n", pid)
+	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for processAlive(pid) {
