@@ -1,0 +1,248 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// session is one traced run: the reader goroutine, the recorder, and the
+// workload or attached process.
+type session struct {
+	env      *analyze.EnvFacts // the workload's environment, read at its start
+	rec      *analyze.Recorder
+	spawners *spawnerProbe
+	stacks   *stackProbe
+	libc     *libcProbe
+	readDone chan error
+	start    clockPair
+	status   int
+	sigs     chan os.Signal
+	stderr   io.Writer
+}
+
+type clockPair struct{ mono, unix int64 }
+
+func now() clockPair {
+	var m, r unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &m)
+	unix.ClockGettime(unix.CLOCK_REALTIME, &r)
+	return clockPair{mono: m.Nano(), unix: r.Nano()}
+}
+
+var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}
+
+func newSession(t *tracer.Tracer, stderr io.Writer, roots ...int) *session {
+	s := &session{
+		rec:      analyze.NewRecorder(roots...),
+		spawners: newSpawnerProbe(),
+		stacks:   newStackProbe(),
+		libc:     newLibcProbe(),
+		readDone: make(chan error, 1),
+		start:    now(),
+		sigs:     make(chan os.Signal, 4),
+		stderr:   stderr,
+	}
+	go func() {
+		s.readDone <- t.Read(tracer.Sink{Event: func(ev *tracer.Event) {
+			s.spawners.observe(ev)
+			s.stacks.observe(ev)
+			s.libc.observe(ev)
+			s.rec.Add(ev)
+		}, Sample: s.stacks.sample})
+	}()
+	signal.Notify(s.sigs, forwarded...)
+	return s
+}
+
+// launch starts the workload tracked from birth and waits for it.
+// cred, when not nil, runs it as another user (-u).
+func launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credential, stderr io.Writer) (*session, error) {
+	cmd := exec.Command(path, args[1:]...)
+	cmd.Args = args
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := t.ArmLaunch(); err != nil {
+		return nil, err
+	}
+	s := newSession(t, stderr)
+	s.env = workloadEnv(0) // it inherits ours
+	// Start returns once the child has exec'd, so the window in which the
+	// launcher's children are tracked closes right after.
+	err := cmd.Start()
+	if derr := t.DisarmLaunch(); err == nil {
+		err = derr
+	}
+	if err != nil {
+		signal.Stop(s.sigs)
+		return nil, fmt.Errorf("starting %s: %w", args[0], err)
+	}
+	s.rec.AddRoot(uint32(cmd.Process.Pid))
+	s.stacks.setMain(cmd.Process.Pid)
+	// Signals go on to the workload. A second SIGINT or SIGTERM means the
+	// user wants out even though the workload ignores them: kill it, then
+	// report as usual without waiting for what it left behind.
+	done := make(chan struct{})
+	var forced atomic.Bool
+	go func() {
+		interrupts := 0
+		for {
+			select {
+			case sig := <-s.sigs:
+				if !terminalDelivered(sig) {
+					cmd.Process.Signal(sig)
+				}
+				if sig == unix.SIGINT || sig == unix.SIGTERM {
+					if interrupts++; interrupts == 2 {
+						fmt.Fprintf(stderr, "spawntrace: interrupted twice: killing %s (pid %d)\n",
+							analyze.Printable(args[0]), cmd.Process.Pid)
+						forced.Store(true)
+						cmd.Process.Kill()
+					}
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	err = cmd.Wait()
+	close(done)
+	s.status = exitStatus(cmd.ProcessState, err)
+	if !forced.Load() {
+		s.waitTree()
+	}
+	return s, nil
+}
+
+// terminalDelivered is true for a Ctrl-C typed at the terminal whose
+// foreground group we share: the kernel sent it to the workload too, and
+// forwarding it would deliver it twice.
+func terminalDelivered(sig os.Signal) bool {
+	if sig != unix.SIGINT && sig != unix.SIGQUIT {
+		return false
+	}
+	fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+	return err == nil && fg == unix.Getpgrp()
+}
+
+func exitStatus(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		return exitFailure
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// waitTree waits, as strace -f does, for the processes the workload left
+// behind; a signal ends the wait.
+func (s *session) waitTree() {
+	announced := false
+	deadline := time.Now().Add(time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		live := s.rec.Live()
+		for _, p := range live {
+			if unix.Kill(int(p), 0) == unix.ESRCH {
+				s.rec.Forget(p)
+			}
+		}
+		if len(s.rec.Live()) == 0 {
+			return
+		}
+		if !announced && time.Now().After(deadline) {
+			fmt.Fprintf(s.stderr, "spawntrace: workload exited; waiting for %d processes it left running (Ctrl-C to stop)\n", len(live))
+			announced = true
+		}
+		select {
+		case <-s.sigs:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// attach seeds the tree with pid and its descendants and waits for pid to
+// exit or for a signal.
+func attach(t *tracer.Tracer, pid int, stderr io.Writer) (*session, error) {
+	tree, err := descendants(pid)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Track(tree...); err != nil {
+		return nil, err
+	}
+	s := newSession(t, stderr, tree...)
+	s.env = workloadEnv(pid) // before the process can exit
+	s.stacks.setMain(pid)
+	if n := len(tree) - 1; n > 0 {
+		fmt.Fprintf(stderr, "spawntrace: attached to %d and its %d descendants; Ctrl-C to stop\n", pid, n)
+	} else {
+		fmt.Fprintf(stderr, "spawntrace: attached to %d; Ctrl-C to stop\n", pid)
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for processAlive(pid) {
+		select {
+		case <-s.sigs:
+			s.status = -1
+			return s, nil
+		case <-tick.C:
+		}
+	}
+	s.status = -1
+	return s, nil
+}
+
+// finish drains the ring buffer, reads the kernel's totals and builds the
+// recording.
+func (s *session) finish(t *tracer.Tracer, sampleHz int) (*analyze.Recording, error) {
+	signal.Stop(s.sigs)
+	end := now()
+	if err := t.Flush(); err != nil {
+		return nil, fmt.Errorf("flushing ring buffer: %w", err)
+	}
+	if err := <-s.readDone; err != nil {
+		return nil, err
+	}
+	stats, err := t.SyscallStats()
+	if err != nil {
+		return nil, err
+	}
+	lost, err := t.Lost()
+	if err != nil {
+		return nil, err
+	}
+	rec := &analyze.Recording{
+		Version:      version(),
+		Host:         readHost(),
+		StartUnixNs:  s.start.unix,
+		MonoToUnixNs: s.start.unix - s.start.mono,
+		StartMonoNs:  uint64(s.start.mono),
+		EndMonoNs:    uint64(end.mono),
+		ExitStatus:   s.status,
+		Probes:       t.Probes(),
+		Syscalls:     analyze.SyscallTable(stats),
+		Events:       s.rec.Events(),
+		Threads:      s.rec.Threads(),
+		Spawners:     s.spawners.finish(),
+		Lost:         lost,
+	}
+	rec.Host.Libc, rec.Host.Env = s.libc.finish(), s.env
+	s.stacks.finish(rec, recordedHz(t, sampleHz, s.stderr), s.stderr)
+	return rec, nil
+}
