@@ -210,6 +210,10 @@ func (p *stackProbe) sample(s *tracer.Sample) {
 // setMain notes the workload's process, whose executable becomes the
 // profiles' main binary; its map is read at once, before it can exit.
 func (p *stackProbe) setMain(pid int) {
+	// Whatever image the reader made of pid so far may predate its exec (a
+	// CPU sample taken inside execve): start a fresh one, read now that the
+	// workload runs its own program.
+	p.sym.Exec(uint32(pid), uint64(now().mono))
 	img := p.sym.Image(uint32(pid))
 	p.sym.Load(img)
 	select {
