@@ -51,11 +51,15 @@ struct inflight {
 	__u64 nr;
 };
 
-/* tid -> the syscall it is in (for the per-syscall totals). */
+/* Each thread's syscall in progress, for the per-syscall totals: task-local
+ * storage, a pointer away from the task, where a hash keyed by tid cost a
+ * locked update, a lookup and a delete on every syscall. It goes with the
+ * task, so a thread that execs (and takes the leader's tid) keeps it, and
+ * exit_group's entry, which never returns, needs no clean-up. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
@@ -173,27 +177,30 @@ SEC("tracepoint/raw_syscalls/sys_enter")
 int raw_enter(struct syscall_enter_ctx *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
 	if (!traced(id >> 32, ctx->nr))
 		return 0;
-	struct inflight in = {.ts_ns = bpf_ktime_get_ns(), .nr = ctx->nr};
-	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
+	struct inflight *in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+						   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!in) {
 		count_lost(LOST_INFLIGHT);
+		return 0;
+	}
+	in->ts_ns = bpf_ktime_get_ns();
+	in->nr = ctx->nr;
 	return 0;
 }
 
 SEC("tracepoint/raw_syscalls/sys_exit")
 int raw_exit(struct syscall_exit_ctx *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	/* The child's half of clone/vfork has no entry under its new tid, so a
-	 * spawn is counted once, in the caller, as strace counts it. */
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
-	if (!in)
+	/* The child's half of clone/vfork runs in a new task with no entry, so
+	 * a spawn is counted once, in the caller, as strace counts it. */
+	struct inflight *in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	if (!in || !in->ts_ns)
 		return 0;
 	__u64 dur = bpf_ktime_get_ns() - in->ts_ns;
 	__u32 nr = (__u32)in->nr;
-	bpf_map_delete_elem(&inflight, &tid);
+	in->ts_ns = 0;
 	if (nr >= MAX_SYSCALLS)
 		return 0;
 	struct syscall_stat *st = bpf_map_lookup_elem(&syscall_stats, &nr);
@@ -457,15 +464,10 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 		return 0;
 
 	/* A non-leader thread that execs takes over the leader's tid: move its
-	 * open syscall slots so the execve's exit still pairs with its entry. */
+	 * spawn slot so the execve's exit still pairs with its entry (the
+	 * task-local syscall slot moves with the task by itself). */
 	if ((__u32)old_pid != tid) {
 		__u32 old = old_pid;
-		struct inflight *in = bpf_map_lookup_elem(&inflight, &old);
-		if (in) {
-			struct inflight copy = *in;
-			bpf_map_update_elem(&inflight, &tid, &copy, BPF_ANY);
-			bpf_map_delete_elem(&inflight, &old);
-		}
 		struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &old);
 		if (slot) {
 			bpf_map_update_elem(&spawn_slots, &tid, slot, BPF_ANY);
@@ -518,7 +520,6 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	if (!state)
 		return 0;
 	/* exit and exit_group never return: drop their open slots here. */
-	bpf_map_delete_elem(&inflight, &tid);
 	bpf_map_delete_elem(&spawn_slots, &tid);
 
 	bool group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
