@@ -164,7 +164,7 @@ type SyscallStat struct {
 // Lost counts what the kernel side could not deliver or follow.
 type Lost struct {
 	Events        uint64 `json:"events"`         // ring buffer full: detailed events dropped
-	SyscallSlots  uint64 `json:"syscall_slots"`  // syscalls not timed (per-thread map full)
+	SyscallSlots  uint64 `json:"syscall_slots"`  // syscalls not timed (no task storage for their slot)
 	SpawnSlots    uint64 `json:"spawn_slots"`    // spawn calls not paired (map full)
 	TrackedLimits uint64 `json:"tracked_limits"` // processes not followed (map full)
 }
