@@ -194,17 +194,7 @@ func medianInt(v []int) int {
 }
 
 func rankedSignatures(sp []*Spawn) []string {
-	count := map[string]int{}
-	var names []string
-	for _, x := range sp {
-		if x.Signature == "" {
-			continue
-		}
-		if count[x.Signature] == 0 {
-			names = append(names, x.Signature)
-		}
-		count[x.Signature]++
-	}
+	names, count := countSignatures(sp)
 	sort.SliceStable(names, func(i, j int) bool { return count[names[i]] > count[names[j]] })
 	return names
 }

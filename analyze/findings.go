@@ -109,8 +109,18 @@ func rssRange(sp []*Spawn) string {
 }
 
 func signatures(sp []*Spawn) string {
-	count := map[string]int{}
-	var names []string
+	names, count := countSignatures(sp)
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s x%d", n, count[n]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// countSignatures counts the named signatures, listed in order of first
+// appearance.
+func countSignatures(sp []*Spawn) (names []string, count map[string]int) {
+	count = map[string]int{}
 	for _, x := range sp {
 		if x.Signature == "" {
 			continue
@@ -120,11 +130,7 @@ func signatures(sp []*Spawn) string {
 		}
 		count[x.Signature]++
 	}
-	var parts []string
-	for _, n := range names {
-		parts = append(parts, fmt.Sprintf("%s x%d", n, count[n]))
-	}
-	return strings.Join(parts, ", ")
+	return names, count
 }
 
 // findForkCopy: fork-like spawns pay for copying the parent's address space
