@@ -305,21 +305,32 @@ static __always_inline void fill_task(struct event *e)
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 
+/* new_event reserves a ring-buffer record of kind for the current task,
+ * cleared and filled with its ids, or counts it lost when the buffer is full. */
+static __always_inline struct event *new_event(__u32 kind)
+{
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(LOST_RINGBUF);
+		return NULL;
+	}
+	zero_event(e);
+	fill_task(e);
+	e->kind = kind;
+	return e;
+}
+
 static __always_inline int spawn_exit(struct syscall_exit_ctx *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
 	if (!slot)
 		return 0;
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct event *e = new_event(EV_SYSCALL);
 	if (!e) {
-		count_lost(LOST_RINGBUF);
 		bpf_map_delete_elem(&spawn_slots, &tid);
 		return 0;
 	}
-	zero_event(e);
-	fill_task(e);
-	e->kind = EV_SYSCALL;
 	e->nr = slot->nr;
 	e->ts_ns = slot->ts_ns;
 	e->dur_ns = bpf_ktime_get_ns() - slot->ts_ns;
@@ -437,14 +448,9 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	if (*state != TRACK_ACTIVE)
 		return 0;
 
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost(LOST_RINGBUF);
+	struct event *e = new_event(EV_FORK);
+	if (!e)
 		return 0;
-	}
-	zero_event(e);
-	fill_task(e);
-	e->kind = EV_FORK;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->child_tid = ctid;
 	e->child_pid = ctgid;
@@ -475,14 +481,9 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 		}
 	}
 
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost(LOST_RINGBUF);
+	struct event *e = new_event(EV_EXEC);
+	if (!e)
 		return 0;
-	}
-	zero_event(e);
-	fill_task(e);
-	e->kind = EV_EXEC;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->child_tid = old_pid;
 	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename)) <= 0)
@@ -529,14 +530,9 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	if (!active)
 		return 0;
 
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost(LOST_RINGBUF);
+	struct event *e = new_event(EV_EXIT);
+	if (!e)
 		return 0;
-	}
-	zero_event(e);
-	fill_task(e);
-	e->kind = EV_EXIT;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	if (group_dead)

@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -192,11 +190,8 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.stringVar(&writePath, "w", "write", "FILE", "save the recording to FILE (JSON; gzipped if FILE ends in .gz)")
 	fs.stringVar(&pprofPath, "", "pprof", "DIR", "write spawns.pb.gz and cpu.pb.gz (sampled at 999 Hz) to DIR")
 	fs.setUsage(benchHead, benchExamples)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return exitUsage
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		return fail(stderr, exitUsage, "bench: unexpected argument %q", fs.Arg(0))

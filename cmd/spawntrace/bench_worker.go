@@ -6,8 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -102,11 +100,8 @@ func runBenchWorker(_ context.Context, args []string, _, stderr io.Writer) int {
 	var o benchOptions
 	fs := newFlagSet("spawntrace "+benchWorkerCmd, stderr)
 	o.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return exitUsage
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	p, err := o.params()
 	if err != nil {

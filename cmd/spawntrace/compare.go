@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -47,11 +45,8 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.stringVar(&o.pprof, "", "pprof", "DIR", "write A- and B-spawns.pb.gz (and CPU profiles) to DIR for pprof -diff_base")
 	fs.stringVar(&o.output, "o", "output", "FILE", "write the comparison to FILE instead of stdout")
 	fs.setUsage(compareHead, compareExamples)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return exitUsage
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	if fs.NArg() != 2 {
 		fs.Usage()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -75,6 +76,18 @@ func (l *listVar) Set(s string) error { *l = append(*l, s); return nil }
 func (fs *flagSet) listVar(p *listVar, long, arg, help string) {
 	fs.Var(p, long, help)
 	fs.lines = append(fs.lines, fmt.Sprintf("  %-28s %s", fs.names("", long, arg), help))
+}
+
+// parse parses args; when it returns false the caller exits with code:
+// 0 after -h, 2 (usage) after a bad flag, which flag has already reported.
+func (fs *flagSet) parse(args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return exitUsage, false
+	}
+	return 0, true
 }
 
 func (fs *flagSet) setUsage(head, examples string) {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"io"
 
 	"github.com/spawntrace/spawntrace/analyze"
@@ -27,11 +25,8 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("spawntrace report", stderr)
 	o.register(fs)
 	fs.setUsage(reportHead, reportExamples)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return exitUsage
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
