@@ -12,8 +12,10 @@ DEB_PKGS := clang llvm libbpf-dev linux-libc-dev strace gcc libc6-dev libc6-dbg 
 
 all: build
 
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo devel)
+
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/spawntrace
+	$(GO) build -trimpath -ldflags "-X main.buildVersion=$(VERSION)" -o $(BIN) ./cmd/spawntrace
 
 # Rebuild the BPF object and its Go loader (needs clang); commit the result.
 generate:

@@ -66,7 +66,14 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "\nRun 'spawntrace record -h' or 'spawntrace report -h' for flags.\n")
 }
 
+// buildVersion is set by the Makefile (-ldflags -X) from git describe; the
+// Go toolchain's own VCS stamp is used when it is empty.
+var buildVersion string
+
 func version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
 	v := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
