@@ -95,21 +95,21 @@ struct {
 	__type(value, struct spawn_slot);
 } spawn_slots SEC(".maps");
 
-/* mm -> other threads' time waiting for its lock while a fork copies it. */
+/* mm -> the other threads waiting for its lock while a fork copies it:
+ * how many, and the sum of when each started, so that at the release the
+ * stall the copy caused is waiters * now - sum. (A waiter acquires only
+ * after the release, too late to charge the fork itself.) */
+struct lock_waiters {
+	__u64 n;
+	__u64 sum_start_ns;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct lock_waiters);
 } forking_mm SEC(".maps");
-
-/* tid -> when it started waiting for the lock of a forking mm. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u64);
-} lock_waits SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -555,13 +555,14 @@ SEC("tp_btf/mmap_lock_start_locking")
 int BPF_PROG(on_lock_start, struct mm_struct *mm, bool write)
 {
 	__u64 key = (__u64)mm;
-	if (!bpf_map_lookup_elem(&forking_mm, &key))
+	struct lock_waiters *w = bpf_map_lookup_elem(&forking_mm, &key);
+	if (!w)
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	if (bpf_map_lookup_elem(&spawn_slots, &tid))
 		return 0; /* the forking thread itself */
-	__u64 now = bpf_ktime_get_ns();
-	bpf_map_update_elem(&lock_waits, &tid, &now, BPF_ANY);
+	__sync_fetch_and_add(&w->n, 1);
+	__sync_fetch_and_add(&w->sum_start_ns, bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -571,24 +572,13 @@ int BPF_PROG(on_lock_acquired, struct mm_struct *mm, bool write, bool success)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 key = (__u64)mm;
 	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
-	if (!slot) {
-		/* Another thread got the lock a fork held: charge its wait. */
-		__u64 *since = bpf_map_lookup_elem(&lock_waits, &tid);
-		if (!since)
-			return 0;
-		__u64 *stall = bpf_map_lookup_elem(&forking_mm, &key);
-		if (stall && success)
-			__sync_fetch_and_add(stall, bpf_ktime_get_ns() - *since);
-		bpf_map_delete_elem(&lock_waits, &tid);
-		return 0;
-	}
-	if (!success || slot->lock_start_ns)
+	if (!slot || !success || slot->lock_start_ns)
 		return 0;
 	if (is_clone_nr(slot->nr)) {
 		if (!write || mm != current_mm())
 			return 0;
-		__u64 zero = 0;
-		bpf_map_update_elem(&forking_mm, &key, &zero, BPF_ANY);
+		struct lock_waiters none = {};
+		bpf_map_update_elem(&forking_mm, &key, &none, BPF_ANY);
 	} else if (slot->exec_old_mm) {
 		/* exec: holds of the old mm once it is no longer ours are
 		 * exit_mmap() tearing the copied address space down. */
@@ -619,9 +609,13 @@ int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
 		__u64 key = (__u64)mm;
 		slot->copy_ns += held - offcpu;
 		slot->copy_offcpu_ns += offcpu;
-		__u64 *stall = bpf_map_lookup_elem(&forking_mm, &key);
-		if (stall)
-			slot->lock_stall_ns += *stall;
+		struct lock_waiters *w = bpf_map_lookup_elem(&forking_mm, &key);
+		if (w && w->n) {
+			__u64 now = bpf_ktime_get_ns();
+			__u64 waited = w->n * now - w->sum_start_ns;
+			if (waited < w->n * held) /* a start racing the release: keep it sane */
+				slot->lock_stall_ns += waited;
+		}
 		bpf_map_delete_elem(&forking_mm, &key);
 	} else {
 		slot->teardown_ns += held;

@@ -70,6 +70,12 @@ type spawntraceInflight struct {
 	Nr   uint64
 }
 
+type spawntraceLockWaiters struct {
+	_          structs.HostLayout
+	N          uint64
+	SumStartNs uint64
+}
+
 type spawntraceSample struct {
 	_         structs.HostLayout
 	Kind      uint32
@@ -123,7 +129,6 @@ const (
 	spawntraceMapForkingMm        = "forking_mm"
 	spawntraceMapInflight         = "inflight"
 	spawntraceMapLaunchArmed      = "launch_armed"
-	spawntraceMapLockWaits        = "lock_waits"
 	spawntraceMapLost             = "lost"
 	spawntraceMapSpawnSlots       = "spawn_slots"
 	spawntraceMapSyscallStats     = "syscall_stats"
@@ -234,7 +239,6 @@ type spawntraceMapSpecs struct {
 	ForkingMm    *ebpf.MapSpec `ebpf:"forking_mm"`
 	Inflight     *ebpf.MapSpec `ebpf:"inflight"`
 	LaunchArmed  *ebpf.MapSpec `ebpf:"launch_armed"`
-	LockWaits    *ebpf.MapSpec `ebpf:"lock_waits"`
 	Lost         *ebpf.MapSpec `ebpf:"lost"`
 	SpawnSlots   *ebpf.MapSpec `ebpf:"spawn_slots"`
 	SyscallStats *ebpf.MapSpec `ebpf:"syscall_stats"`
@@ -275,7 +279,6 @@ type spawntraceMaps struct {
 	ForkingMm    *ebpf.Map `ebpf:"forking_mm"`
 	Inflight     *ebpf.Map `ebpf:"inflight"`
 	LaunchArmed  *ebpf.Map `ebpf:"launch_armed"`
-	LockWaits    *ebpf.Map `ebpf:"lock_waits"`
 	Lost         *ebpf.Map `ebpf:"lost"`
 	SpawnSlots   *ebpf.Map `ebpf:"spawn_slots"`
 	SyscallStats *ebpf.Map `ebpf:"syscall_stats"`
@@ -288,7 +291,6 @@ func (m *spawntraceMaps) Close() error {
 		m.ForkingMm,
 		m.Inflight,
 		m.LaunchArmed,
-		m.LockWaits,
 		m.Lost,
 		m.SpawnSlots,
 		m.SyscallStats,
