@@ -229,8 +229,8 @@ static __always_inline int spawn_enter(struct syscall_enter_ctx *ctx, __u32 nr, 
 	for (int i = 0; i < nargs; i++)
 		slot.args[i] = ctx->args[i];
 	if (nr == NR_CLONE3) {
-		/* The caller's struct clone_args is on its stack or heap, readable now. */
-		/* Every struct clone_args version holds at least these 64 bytes. */
+		/* The caller's struct clone_args is on its stack or heap, readable
+		 * now; every version of it holds at least these 64 bytes. */
 		if (slot.args[1] >= sizeof(slot.c3))
 			bpf_probe_read_user(&slot.c3, sizeof(slot.c3), (void *)slot.args[0]);
 	}
