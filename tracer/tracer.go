@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -234,6 +235,9 @@ func (t *Tracer) Track(pids ...int) error {
 	return nil
 }
 
+// drainEvery bounds how long a record that did not wake the reader waits.
+const drainEvery = 50 * time.Millisecond
+
 // Read delivers what the kernel sends to sink until Flush is called and
 // everything submitted before it has been read, then returns nil.
 func (t *Tracer) Read(sink Sink) error {
@@ -241,7 +245,13 @@ func (t *Tracer) Read(sink Sink) error {
 	var ev Event
 	var sample Sample
 	for {
+		// Most records do not wake the reader (bpf submit()): wake up
+		// now and then to take them.
+		t.reader.SetDeadline(time.Now().Add(drainEvery))
 		err := t.reader.ReadInto(&rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
 		if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
 			return nil
 		}
