@@ -328,8 +328,10 @@ static __always_inline struct event *new_event(__u32 kind)
 static __always_inline void submit(void *rec, bool urgent)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
+	/* Forced: the default wakes the reader only when it has read all
+	 * before, which the records that did not wake it prevent. */
 	if (urgent)
-		flags = 0;
+		flags = BPF_RB_FORCE_WAKEUP;
 	else if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(rec, flags);
