@@ -320,19 +320,21 @@ static __always_inline struct event *new_event(__u32 kind)
 	return e;
 }
 
-/* submit hands a record to user space. Waking the reader for every record
- * cost more than the tracing itself (a context switch per event): only
- * urgent records wake it (spawn calls, whose stacks are symbolized while
- * the spawner lives, and CPU samples), or a buffer an eighth full; user
- * space drains the rest every few tens of milliseconds. */
-static __always_inline void submit(void *rec, bool urgent)
+/* submit hands a record of size bytes to user space. Waking the reader
+ * for every record cost more than the tracing itself (a context switch per
+ * event): only urgent records wake it (spawn calls, whose stacks are
+ * symbolized while the spawner lives, and CPU samples), or a buffer an
+ * eighth full; user space drains the rest every few tens of milliseconds.
+ * The kernel's default wakes the reader only when it has read everything
+ * before this record; with records waiting that did not wake it, an urgent
+ * one must force the wake-up. */
+static __always_inline void submit(void *rec, __u64 size, bool urgent)
 {
+	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 flags = BPF_RB_NO_WAKEUP;
-	/* Forced: the default wakes the reader only when it has read all
-	 * before, which the records that did not wake it prevent. */
 	if (urgent)
-		flags = BPF_RB_FORCE_WAKEUP;
-	else if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8)
+		flags = waiting > size + 8 ? BPF_RB_FORCE_WAKEUP : 0;
+	else if (waiting > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(rec, flags);
 }
@@ -396,7 +398,7 @@ static __always_inline int spawn_exit(struct syscall_exit_ctx *ctx)
 		e->envc = ec.n;
 	}
 	bpf_map_delete_elem(&spawn_slots, &tid);
-	submit(e, is_clone_nr(e->nr) && e->ret > 0);
+	submit(e, sizeof(*e), is_clone_nr(e->nr) && e->ret > 0);
 	return 0;
 }
 
@@ -473,7 +475,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	e->child_pid = ctgid;
 	if (thread)
 		e->flags |= EVF_THREAD;
-	submit(e, false);
+	submit(e, sizeof(*e), false);
 	return 0;
 }
 
@@ -524,7 +526,7 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 		if (bpf_probe_read_user(e->argv, len & (ARGV_LEN - 1), (void *)arg_start) == 0)
 			e->argv_len = len;
 	}
-	submit(e, false);
+	submit(e, sizeof(*e), false);
 	return 0;
 }
 
@@ -554,7 +556,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	if (group_dead)
 		e->flags |= EVF_GROUP_DEAD;
-	submit(e, false);
+	submit(e, sizeof(*e), false);
 	return 0;
 }
 
@@ -682,6 +684,6 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
 	s->kstack_len = bpf_get_stack(ctx, s->kstack, sizeof(s->kstack), 0);
 	s->ustack_len = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack), BPF_F_USER_STACK);
-	submit(s, true);
+	submit(s, sizeof(*s), true);
 	return 0;
 }
