@@ -243,17 +243,18 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		giveToInvoker(writePath)
 	}
-	if err := writeBench(stdout, rec, p); err != nil {
+	sum := analyze.Summarize(rec)
+	if err := writeBench(stdout, rec, sum, p); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	if err := writePprof(pprofPath, rec, stderr); err != nil {
+	if err := writePprof(pprofPath, rec, sum, stderr); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	return 0
 }
 
 // writeBench prints the host line, the class table and the anatomy.
-func writeBench(w io.Writer, rec *analyze.Recording, p benchParams) error {
+func writeBench(w io.Writer, rec *analyze.Recording, sum analyze.Summary, p benchParams) error {
 	bw := bufio.NewWriter(w)
 	h := rec.Host
 	thp := h.THPMode
@@ -272,7 +273,6 @@ func writeBench(w io.Writer, rec *analyze.Recording, p benchParams) error {
 		h.Hostname, h.KernelRelease, h.Machine, h.CPUs, float64(h.MemBytes)/(1<<30), thp)
 	fmt.Fprintf(bw, "%d spawns per class; methods %s; RSS %s; environments of %s variables\n",
 		p.n, strings.Join(p.methods, ","), strings.Join(rss, ","), strings.Join(env, ","))
-	sum := analyze.Summarize(rec)
 	if err := reports.WriteClassTable(bw, rec, analyze.Classes(sum.Spawns)); err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func (o *outputOptions) register(fs *flagSet) {
 
 // write renders the requested outputs of a recording: event lines to their
 // file, the summary to w (stderr when recording: stdout is the workload's).
-func (o *outputOptions) write(rec *analyze.Recording, w io.Writer) error {
+func (o *outputOptions) write(rec *analyze.Recording, sum analyze.Summary, w io.Writer) error {
 	if o.eventsPath != "" {
 		if err := writeFile(o.eventsPath, func(w io.Writer) error { return reports.WriteEventLines(w, rec) }); err != nil {
 			return err
@@ -42,7 +42,6 @@ func (o *outputOptions) write(rec *analyze.Recording, w io.Writer) error {
 	}
 	if !o.countOnly {
 		fmt.Fprintln(bw)
-		sum := analyze.Summarize(rec)
 		if err := reports.WriteSpawnSection(bw, sum, o.slowest); err != nil {
 			return err
 		}

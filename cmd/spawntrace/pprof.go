@@ -33,7 +33,7 @@ func checkFreq(freq int) error {
 
 // writePprof writes spawns.pb.gz and, when the recording was sampled,
 // cpu.pb.gz into dir, then says on stderr how complete the stacks are.
-func writePprof(dir string, rec *analyze.Recording, stderr io.Writer) error {
+func writePprof(dir string, rec *analyze.Recording, sum analyze.Summary, stderr io.Writer) error {
 	if dir == "" {
 		return nil
 	}
@@ -44,7 +44,6 @@ func writePprof(dir string, rec *analyze.Recording, stderr io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--pprof: %w", err)
 	}
-	sum := analyze.Summarize(rec)
 	spawns := filepath.Join(dir, reports.SpawnProfileName)
 	if err := writeFile(spawns, func(w io.Writer) error { return reports.WriteSpawnProfile(w, rec, sum) }); err != nil {
 		return err

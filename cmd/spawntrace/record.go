@@ -151,9 +151,10 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return outputFailed(stderr, err, rec.ExitStatus)
 		}
 	}
-	err = o.write(rec, stderr)
+	sum := analyze.Summarize(rec) // once, for the summary and the profiles
+	err = o.write(rec, sum, stderr)
 	if err == nil {
-		err = writePprof(o.pprofDir, rec, stderr)
+		err = writePprof(o.pprofDir, rec, sum, stderr)
 	}
 	giveToInvoker(o.writePath, o.eventsPath)
 	if err != nil {

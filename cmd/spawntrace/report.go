@@ -36,10 +36,11 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	if err := o.write(rec, stdout); err != nil {
+	sum := analyze.Summarize(rec)
+	if err := o.write(rec, sum, stdout); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	if err := writePprof(o.pprofDir, rec, stderr); err != nil {
+	if err := writePprof(o.pprofDir, rec, sum, stderr); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	return 0
