@@ -46,6 +46,18 @@ struct task_struct {
 	struct signal_struct *signal;
 } __attribute__((preserve_access_index));
 
+/* The kernel's names for the saved user registers (the uapi header's
+ * struct pt_regs names them rdi, rsi, ...; CO-RE matches by the name
+ * before the ___ flavor suffix, so this relocates against pt_regs). */
+struct pt_regs___kernel {
+	unsigned long r10;
+	unsigned long r9;
+	unsigned long r8;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
+} __attribute__((preserve_access_index));
+
 struct linux_binprm {
 	const char *filename;
 	int argc;

@@ -136,18 +136,6 @@ const struct event *unused_event __attribute__((unused));
 const struct syscall_stat *unused_stat __attribute__((unused));
 const struct sample *unused_sample __attribute__((unused));
 
-struct syscall_enter_ctx {
-	__u64 common;
-	long nr;
-	unsigned long args[6];
-};
-
-struct syscall_exit_ctx {
-	__u64 common;
-	long nr;
-	long ret;
-};
-
 static __always_inline void count_lost(__u32 kind)
 {
 	__u64 *n = bpf_map_lookup_elem(&lost, &kind);
@@ -171,63 +159,29 @@ static __always_inline bool traced(__u32 tgid, long nr)
 	return false;
 }
 
-/* ---- every syscall: calls, errors, wall time, aggregated here ---- */
-
-SEC("tracepoint/raw_syscalls/sys_enter")
-int raw_enter(struct syscall_enter_ctx *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	if (!traced(id >> 32, ctx->nr))
-		return 0;
-	struct inflight *in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
-						   BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!in) {
-		count_lost(LOST_INFLIGHT);
-		return 0;
-	}
-	in->ts_ns = bpf_ktime_get_ns();
-	in->nr = ctx->nr;
-	return 0;
-}
-
-SEC("tracepoint/raw_syscalls/sys_exit")
-int raw_exit(struct syscall_exit_ctx *ctx)
-{
-	/* The child's half of clone/vfork runs in a new task with no entry, so
-	 * a spawn is counted once, in the caller, as strace counts it. */
-	struct inflight *in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
-	if (!in || !in->ts_ns)
-		return 0;
-	__u64 dur = bpf_ktime_get_ns() - in->ts_ns;
-	__u32 nr = (__u32)in->nr;
-	in->ts_ns = 0;
-	if (nr >= MAX_SYSCALLS)
-		return 0;
-	struct syscall_stat *st = bpf_map_lookup_elem(&syscall_stats, &nr);
-	if (!st)
-		return 0;
-	st->calls++;
-	st->time_ns += dur;
-	if (ctx->ret < 0 && ctx->ret >= -4095)
-		st->errors++;
-	return 0;
-}
-
 /* ---- spawn-related syscalls: one detailed event each ---- */
 
-/* nargs: how many arguments this syscall's tracepoint record holds; reading
- * past its end makes the kernel refuse to attach (EACCES). */
-static __always_inline int spawn_enter(struct syscall_enter_ctx *ctx, __u32 nr, int nargs)
+static __always_inline bool is_spawn_nr(long nr)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	if (!traced(id >> 32, nr))
-		return 0;
+	return nr == NR_CLONE || nr == NR_CLONE3 || nr == NR_FORK || nr == NR_VFORK ||
+	       nr == NR_EXECVE || nr == NR_EXECVEAT || nr == NR_SOCKETPAIR;
+}
+
+/* spawn_enter opens the slot of a spawn-related call: its arguments, read
+ * from the caller's registers (x86-64 syscall convention). */
+static __always_inline void spawn_enter(void *user_regs, __u32 nr, __u64 ts_ns)
+{
+	struct pt_regs___kernel *regs = user_regs;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct spawn_slot slot = {};
-	slot.ts_ns = bpf_ktime_get_ns();
+	slot.ts_ns = ts_ns;
 	slot.nr = nr;
-	for (int i = 0; i < nargs; i++)
-		slot.args[i] = ctx->args[i];
+	slot.args[0] = BPF_CORE_READ(regs, di);
+	slot.args[1] = BPF_CORE_READ(regs, si);
+	slot.args[2] = BPF_CORE_READ(regs, dx);
+	slot.args[3] = BPF_CORE_READ(regs, r10);
+	slot.args[4] = BPF_CORE_READ(regs, r8);
+	slot.args[5] = BPF_CORE_READ(regs, r9);
 	if (nr == NR_CLONE3) {
 		/* The caller's struct clone_args is on its stack or heap, readable
 		 * now; every version of it holds at least these 64 bytes. */
@@ -240,7 +194,6 @@ static __always_inline int spawn_enter(struct syscall_enter_ctx *ctx, __u32 nr, 
 	}
 	if (bpf_map_update_elem(&spawn_slots, &tid, &slot, BPF_ANY))
 		count_lost(LOST_SPAWN_SLOT);
-	return 0;
 }
 
 static __always_inline bool is_clone_nr(__u64 nr)
@@ -339,21 +292,23 @@ static __always_inline void submit(void *rec, __u64 size, bool urgent)
 	bpf_ringbuf_submit(rec, flags);
 }
 
-static __always_inline int spawn_exit(struct syscall_exit_ctx *ctx)
+/* spawn_exit sends the call whose slot the thread holds; ctx is the
+ * program's, for the caller's user stack. */
+static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
 	if (!slot)
-		return 0;
+		return;
 	struct event *e = new_event(EV_SYSCALL);
 	if (!e) {
 		bpf_map_delete_elem(&spawn_slots, &tid);
-		return 0;
+		return;
 	}
 	e->nr = slot->nr;
 	e->ts_ns = slot->ts_ns;
-	e->dur_ns = bpf_ktime_get_ns() - slot->ts_ns;
-	e->ret = ctx->ret;
+	e->dur_ns = now_ns - slot->ts_ns;
+	e->ret = ret;
 	for (int i = 0; i < 6; i++)
 		e->args[i] = slot->args[i];
 	e->c3 = slot->c3;
@@ -373,16 +328,16 @@ static __always_inline int spawn_exit(struct syscall_exit_ctx *ctx)
 	if (slot->lock_mm && is_clone_nr(slot->nr))
 		bpf_map_delete_elem(&forking_mm, &slot->lock_mm);
 	__u64 flags = slot->nr == NR_CLONE ? slot->args[0] : slot->nr == NR_CLONE3 ? slot->c3.flags : 0;
-	if (is_clone_nr(slot->nr) && ctx->ret > 0 && !(flags & CLONE_THREAD_FLAG)) {
+	if (is_clone_nr(slot->nr) && ret > 0 && !(flags & CLONE_THREAD_FLAG)) {
 		/* A new process, in the caller: its user stack is the one it
 		 * entered with. Threads and failed calls are not spawns. */
 		long n = bpf_get_stack(ctx, e->ustack, sizeof(e->ustack), BPF_F_USER_STACK);
 		e->ustack_len = n > 0 ? n : 0;
 	}
 
-	if (slot->nr == NR_SOCKETPAIR && ctx->ret == 0) {
+	if (slot->nr == NR_SOCKETPAIR && ret == 0) {
 		bpf_probe_read_user(e->fds, sizeof(e->fds), (void *)slot->args[3]);
-	} else if ((slot->nr == NR_EXECVE || slot->nr == NR_EXECVEAT) && ctx->ret != 0) {
+	} else if ((slot->nr == NR_EXECVE || slot->nr == NR_EXECVEAT) && ret != 0) {
 		/* A failed exec: the kernel's own read has faulted the strings in,
 		 * which a fork()ed child may not have had mapped at entry. The
 		 * successful exec's details come from sched_process_exec instead. */
@@ -399,28 +354,60 @@ static __always_inline int spawn_exit(struct syscall_exit_ctx *ctx)
 	}
 	bpf_map_delete_elem(&spawn_slots, &tid);
 	submit(e, sizeof(*e), is_clone_nr(e->nr) && e->ret > 0);
+}
+
+/* ---- every syscall of the tree: one raw tracepoint pair ----
+ * Calls, errors and wall time of every syscall are summed here; the
+ * spawn-related ones also get a detailed event. Raw (tp_btf) tracepoints,
+ * not the perf-event kind and not one pair per syscall: the kernel calls
+ * them without filling a trace record, and detaching one does not wait
+ * for an RCU grace period, where each perf-event tracepoint cost ~50 ms
+ * of spawntrace's exit. */
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(raw_enter, void *regs, long nr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id >> 32, nr))
+		return 0;
+	struct inflight *in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+						   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!in) {
+		count_lost(LOST_INFLIGHT);
+		return 0;
+	}
+	in->ts_ns = bpf_ktime_get_ns();
+	in->nr = nr;
+	if (is_spawn_nr(nr))
+		spawn_enter(regs, nr, in->ts_ns);
 	return 0;
 }
 
-#define SPAWN_PROBES(name, nr, nargs)                                 \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                   \
-	int enter_##name(struct syscall_enter_ctx *ctx)               \
-	{                                                             \
-		return spawn_enter(ctx, nr, nargs);                   \
-	}                                                             \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                    \
-	int exit_##name(struct syscall_exit_ctx *ctx)                 \
-	{                                                             \
-		return spawn_exit(ctx);                               \
-	}
-
-SPAWN_PROBES(clone, NR_CLONE, 5)
-SPAWN_PROBES(clone3, NR_CLONE3, 2)
-SPAWN_PROBES(fork, NR_FORK, 0)
-SPAWN_PROBES(vfork, NR_VFORK, 0)
-SPAWN_PROBES(execve, NR_EXECVE, 3)
-SPAWN_PROBES(execveat, NR_EXECVEAT, 5)
-SPAWN_PROBES(socketpair, NR_SOCKETPAIR, 4)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(raw_exit, void *regs, long ret)
+{
+	/* The child's half of clone/vfork runs in a new task with no entry, so
+	 * a spawn is counted once, in the caller, as strace counts it. */
+	struct inflight *in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	if (!in || !in->ts_ns)
+		return 0;
+	__u64 now_ns = bpf_ktime_get_ns();
+	__u64 dur = now_ns - in->ts_ns;
+	__u32 nr = (__u32)in->nr;
+	in->ts_ns = 0;
+	if (is_spawn_nr(nr))
+		spawn_exit(ctx, ret, now_ns);
+	if (nr >= MAX_SYSCALLS)
+		return 0;
+	struct syscall_stat *st = bpf_map_lookup_elem(&syscall_stats, &nr);
+	if (!st)
+		return 0;
+	st->calls++;
+	st->time_ns += dur;
+	if (ret < 0 && ret >= -4095)
+		st->errors++;
+	return 0;
+}
 
 /* ---- the process lifecycle ---- */
 

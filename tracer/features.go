@@ -49,37 +49,22 @@ func ProbeFeatures() Features {
 	} else {
 		f.BTF.Available = true
 	}
-	f.SyscallTracepoints = tracepointGroup("syscalls", "sys_enter_execve")
-	if btfErr == nil {
-		var typedef *btf.Typedef
-		if err := kernelBTF.TypeByName("btf_trace_mmap_lock_acquire_returned", &typedef); err == nil {
-			f.MmapLockTracepoints.Available = true
-		} else {
-			f.MmapLockTracepoints.Reason = "tracepoint mmap_lock:mmap_lock_acquire_returned not in kernel BTF"
-		}
-	} else {
-		f.MmapLockTracepoints = tracepointGroup("mmap_lock", "mmap_lock_acquire_returned")
-	}
+	// The raw tracepoints spawntrace attaches, as Open checks them.
+	f.SyscallTracepoints = btfTracepoint(attachPoint{group: "raw_syscalls", name: "sys_enter"}, kernelBTF, btfErr)
+	f.MmapLockTracepoints = btfTracepoint(attachPoint{group: "mmap_lock", name: "mmap_lock_acquire_returned"}, kernelBTF, btfErr)
 	f.Fentry = probeFentry(cache, btfErr)
 	f.Kprobes = probeKprobes()
 	return f
 }
 
-// tracefsRoots are where tracefs may be mounted.
-var tracefsRoots = []string{tracefsDir, "/sys/kernel/debug/tracing"}
+// tracefsRoots are where tracefs may be mounted (kprobe_events is there).
+var tracefsRoots = []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}
 
-// tracepointGroup looks a tracepoint up in tracefs.
-func tracepointGroup(group, name string) Feature {
-	for _, root := range tracefsRoots {
-		if _, err := os.Stat(filepath.Join(root, "events")); err != nil {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(root, "events", group, name, "id")); err != nil {
-			return Feature{Reason: "tracepoint " + group + ":" + name + " does not exist on this kernel"}
-		}
-		return Feature{Available: true}
+func btfTracepoint(p attachPoint, kernelBTF *btf.Spec, btfErr error) Feature {
+	if reason := pointMissing(p, kernelBTF, btfErr); reason != "" {
+		return Feature{Reason: reason}
 	}
-	return Feature{Reason: "tracefs is not mounted: cannot tell"}
+	return Feature{Available: true}
 }
 
 // probeFentry loads an fexit program on dup_mmap that returns 0 and

@@ -125,42 +125,28 @@ type spawntraceSyscallStat struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	spawntraceMapEvents           = "events"
-	spawntraceMapForkingMm        = "forking_mm"
-	spawntraceMapInflight         = "inflight"
-	spawntraceMapLaunchArmed      = "launch_armed"
-	spawntraceMapLost             = "lost"
-	spawntraceMapSpawnSlots       = "spawn_slots"
-	spawntraceMapSyscallStats     = "syscall_stats"
-	spawntraceMapTracked          = "tracked"
-	spawntraceProgEnterClone      = "enter_clone"
-	spawntraceProgEnterClone3     = "enter_clone3"
-	spawntraceProgEnterExecve     = "enter_execve"
-	spawntraceProgEnterExecveat   = "enter_execveat"
-	spawntraceProgEnterFork       = "enter_fork"
-	spawntraceProgEnterSocketpair = "enter_socketpair"
-	spawntraceProgEnterVfork      = "enter_vfork"
-	spawntraceProgExitClone       = "exit_clone"
-	spawntraceProgExitClone3      = "exit_clone3"
-	spawntraceProgExitExecve      = "exit_execve"
-	spawntraceProgExitExecveat    = "exit_execveat"
-	spawntraceProgExitFork        = "exit_fork"
-	spawntraceProgExitSocketpair  = "exit_socketpair"
-	spawntraceProgExitVfork       = "exit_vfork"
-	spawntraceProgOnExec          = "on_exec"
-	spawntraceProgOnExit          = "on_exit"
-	spawntraceProgOnFork          = "on_fork"
-	spawntraceProgOnLockAcquired  = "on_lock_acquired"
-	spawntraceProgOnLockReleased  = "on_lock_released"
-	spawntraceProgOnLockStart     = "on_lock_start"
-	spawntraceProgOnSample        = "on_sample"
-	spawntraceProgOnSwitch        = "on_switch"
-	spawntraceProgRawEnter        = "raw_enter"
-	spawntraceProgRawExit         = "raw_exit"
-	spawntraceVarLauncherTgid     = "launcher_tgid"
-	spawntraceVarUnusedEvent      = "unused_event"
-	spawntraceVarUnusedSample     = "unused_sample"
-	spawntraceVarUnusedStat       = "unused_stat"
+	spawntraceMapEvents          = "events"
+	spawntraceMapForkingMm       = "forking_mm"
+	spawntraceMapInflight        = "inflight"
+	spawntraceMapLaunchArmed     = "launch_armed"
+	spawntraceMapLost            = "lost"
+	spawntraceMapSpawnSlots      = "spawn_slots"
+	spawntraceMapSyscallStats    = "syscall_stats"
+	spawntraceMapTracked         = "tracked"
+	spawntraceProgOnExec         = "on_exec"
+	spawntraceProgOnExit         = "on_exit"
+	spawntraceProgOnFork         = "on_fork"
+	spawntraceProgOnLockAcquired = "on_lock_acquired"
+	spawntraceProgOnLockReleased = "on_lock_released"
+	spawntraceProgOnLockStart    = "on_lock_start"
+	spawntraceProgOnSample       = "on_sample"
+	spawntraceProgOnSwitch       = "on_switch"
+	spawntraceProgRawEnter       = "raw_enter"
+	spawntraceProgRawExit        = "raw_exit"
+	spawntraceVarLauncherTgid    = "launcher_tgid"
+	spawntraceVarUnusedEvent     = "unused_event"
+	spawntraceVarUnusedSample    = "unused_sample"
+	spawntraceVarUnusedStat      = "unused_stat"
 )
 
 // loadSpawntrace returns the embedded CollectionSpec for spawntrace.
@@ -205,30 +191,16 @@ type spawntraceSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceProgramSpecs struct {
-	EnterClone      *ebpf.ProgramSpec `ebpf:"enter_clone"`
-	EnterClone3     *ebpf.ProgramSpec `ebpf:"enter_clone3"`
-	EnterExecve     *ebpf.ProgramSpec `ebpf:"enter_execve"`
-	EnterExecveat   *ebpf.ProgramSpec `ebpf:"enter_execveat"`
-	EnterFork       *ebpf.ProgramSpec `ebpf:"enter_fork"`
-	EnterSocketpair *ebpf.ProgramSpec `ebpf:"enter_socketpair"`
-	EnterVfork      *ebpf.ProgramSpec `ebpf:"enter_vfork"`
-	ExitClone       *ebpf.ProgramSpec `ebpf:"exit_clone"`
-	ExitClone3      *ebpf.ProgramSpec `ebpf:"exit_clone3"`
-	ExitExecve      *ebpf.ProgramSpec `ebpf:"exit_execve"`
-	ExitExecveat    *ebpf.ProgramSpec `ebpf:"exit_execveat"`
-	ExitFork        *ebpf.ProgramSpec `ebpf:"exit_fork"`
-	ExitSocketpair  *ebpf.ProgramSpec `ebpf:"exit_socketpair"`
-	ExitVfork       *ebpf.ProgramSpec `ebpf:"exit_vfork"`
-	OnExec          *ebpf.ProgramSpec `ebpf:"on_exec"`
-	OnExit          *ebpf.ProgramSpec `ebpf:"on_exit"`
-	OnFork          *ebpf.ProgramSpec `ebpf:"on_fork"`
-	OnLockAcquired  *ebpf.ProgramSpec `ebpf:"on_lock_acquired"`
-	OnLockReleased  *ebpf.ProgramSpec `ebpf:"on_lock_released"`
-	OnLockStart     *ebpf.ProgramSpec `ebpf:"on_lock_start"`
-	OnSample        *ebpf.ProgramSpec `ebpf:"on_sample"`
-	OnSwitch        *ebpf.ProgramSpec `ebpf:"on_switch"`
-	RawEnter        *ebpf.ProgramSpec `ebpf:"raw_enter"`
-	RawExit         *ebpf.ProgramSpec `ebpf:"raw_exit"`
+	OnExec         *ebpf.ProgramSpec `ebpf:"on_exec"`
+	OnExit         *ebpf.ProgramSpec `ebpf:"on_exit"`
+	OnFork         *ebpf.ProgramSpec `ebpf:"on_fork"`
+	OnLockAcquired *ebpf.ProgramSpec `ebpf:"on_lock_acquired"`
+	OnLockReleased *ebpf.ProgramSpec `ebpf:"on_lock_released"`
+	OnLockStart    *ebpf.ProgramSpec `ebpf:"on_lock_start"`
+	OnSample       *ebpf.ProgramSpec `ebpf:"on_sample"`
+	OnSwitch       *ebpf.ProgramSpec `ebpf:"on_switch"`
+	RawEnter       *ebpf.ProgramSpec `ebpf:"raw_enter"`
+	RawExit        *ebpf.ProgramSpec `ebpf:"raw_exit"`
 }
 
 // spawntraceMapSpecs contains maps before they are loaded into the kernel.
@@ -312,48 +284,20 @@ type spawntraceVariables struct {
 //
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntracePrograms struct {
-	EnterClone      *ebpf.Program `ebpf:"enter_clone"`
-	EnterClone3     *ebpf.Program `ebpf:"enter_clone3"`
-	EnterExecve     *ebpf.Program `ebpf:"enter_execve"`
-	EnterExecveat   *ebpf.Program `ebpf:"enter_execveat"`
-	EnterFork       *ebpf.Program `ebpf:"enter_fork"`
-	EnterSocketpair *ebpf.Program `ebpf:"enter_socketpair"`
-	EnterVfork      *ebpf.Program `ebpf:"enter_vfork"`
-	ExitClone       *ebpf.Program `ebpf:"exit_clone"`
-	ExitClone3      *ebpf.Program `ebpf:"exit_clone3"`
-	ExitExecve      *ebpf.Program `ebpf:"exit_execve"`
-	ExitExecveat    *ebpf.Program `ebpf:"exit_execveat"`
-	ExitFork        *ebpf.Program `ebpf:"exit_fork"`
-	ExitSocketpair  *ebpf.Program `ebpf:"exit_socketpair"`
-	ExitVfork       *ebpf.Program `ebpf:"exit_vfork"`
-	OnExec          *ebpf.Program `ebpf:"on_exec"`
-	OnExit          *ebpf.Program `ebpf:"on_exit"`
-	OnFork          *ebpf.Program `ebpf:"on_fork"`
-	OnLockAcquired  *ebpf.Program `ebpf:"on_lock_acquired"`
-	OnLockReleased  *ebpf.Program `ebpf:"on_lock_released"`
-	OnLockStart     *ebpf.Program `ebpf:"on_lock_start"`
-	OnSample        *ebpf.Program `ebpf:"on_sample"`
-	OnSwitch        *ebpf.Program `ebpf:"on_switch"`
-	RawEnter        *ebpf.Program `ebpf:"raw_enter"`
-	RawExit         *ebpf.Program `ebpf:"raw_exit"`
+	OnExec         *ebpf.Program `ebpf:"on_exec"`
+	OnExit         *ebpf.Program `ebpf:"on_exit"`
+	OnFork         *ebpf.Program `ebpf:"on_fork"`
+	OnLockAcquired *ebpf.Program `ebpf:"on_lock_acquired"`
+	OnLockReleased *ebpf.Program `ebpf:"on_lock_released"`
+	OnLockStart    *ebpf.Program `ebpf:"on_lock_start"`
+	OnSample       *ebpf.Program `ebpf:"on_sample"`
+	OnSwitch       *ebpf.Program `ebpf:"on_switch"`
+	RawEnter       *ebpf.Program `ebpf:"raw_enter"`
+	RawExit        *ebpf.Program `ebpf:"raw_exit"`
 }
 
 func (p *spawntracePrograms) Close() error {
 	return _SpawntraceClose(
-		p.EnterClone,
-		p.EnterClone3,
-		p.EnterExecve,
-		p.EnterExecveat,
-		p.EnterFork,
-		p.EnterSocketpair,
-		p.EnterVfork,
-		p.ExitClone,
-		p.ExitClone3,
-		p.ExitExecve,
-		p.ExitExecveat,
-		p.ExitFork,
-		p.ExitSocketpair,
-		p.ExitVfork,
 		p.OnExec,
 		p.OnExit,
 		p.OnFork,

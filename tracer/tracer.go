@@ -73,9 +73,6 @@ func Open(cfg Config) (t *Tracer, err error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("removing memlock rlimit: %w", err)
 	}
-	if err := ensureTracefs(); err != nil {
-		return nil, err
-	}
 	spec, err := loadSpawntrace()
 	if err != nil {
 		return nil, fmt.Errorf("reading bpf objects: %w", err)
@@ -172,13 +169,7 @@ func (t *Tracer) attach(g probeGroup) error {
 	var made []link.Link
 	for _, p := range g.points {
 		prog := t.coll.Programs[p.prog]
-		var l link.Link
-		var err error
-		if p.btf {
-			l, err = link.AttachTracing(link.TracingOptions{Program: prog})
-		} else {
-			l, err = link.Tracepoint(p.group, p.name, prog, nil)
-		}
+		l, err := link.AttachTracing(link.TracingOptions{Program: prog})
 		if err != nil {
 			for _, m := range made {
 				m.Close()

@@ -22,16 +22,9 @@ var trProbeFeeds = map[string]*regexp.Regexp{
 	"sched:sched_process_fork":        nil,
 	"sched:sched_process_exit":        nil,
 	"sched:sched_process_exec":        regexp.MustCompile(`(?i)\bexec`),
-	"raw_syscalls:sys_enter+sys_exit": regexp.MustCompile(`(?i)syscall|table`),
+	"raw_syscalls:sys_enter+sys_exit": regexp.MustCompile(`(?i)syscall table.*spawn`),
 	"mmap_lock:copy-timing":           regexp.MustCompile(`(?i)copy`),
 	"sched:sched_switch":              regexp.MustCompile(`(?i)blocked|off cpu`),
-	"syscalls:clone":                  regexp.MustCompile(`\bclone\b`),
-	"syscalls:clone3":                 regexp.MustCompile(`\bclone3\b`),
-	"syscalls:fork":                   regexp.MustCompile(`\bfork\b`),
-	"syscalls:vfork":                  regexp.MustCompile(`\bvfork\b`),
-	"syscalls:execve":                 regexp.MustCompile(`\bexecve\b`),
-	"syscalls:execveat":               regexp.MustCompile(`\bexecveat\b`),
-	"syscalls:socketpair":             regexp.MustCompile(`\bsocketpair\b`),
 }
 
 var (
