@@ -111,6 +111,18 @@ struct {
 	__type(value, struct lock_waiters);
 } forking_mm SEC(".maps");
 
+/* Processes (tgid) whose spawn stack has already woken the reader since
+ * their last exec. User space reads a process's memory map once, at its
+ * first spawn stack, and names every later stack of that program from it:
+ * only that first spawn must reach it while the process lives. Cleared at
+ * exec and exit; LRU, so a full map costs a wake-up, never a stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} announced SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MAX_SYSCALLS);
@@ -275,7 +287,7 @@ static __always_inline struct event *new_event(__u32 kind)
 
 /* submit hands a record of size bytes to user space. Waking the reader
  * for every record cost more than the tracing itself (a context switch per
- * event): only urgent records wake it (spawn calls, whose stacks are
+ * event): only urgent records wake it (a process's first spawn, whose stack is
  * symbolized while the spawner lives, and CPU samples), or a buffer an
  * eighth full; user space drains the rest every few tens of milliseconds.
  * The kernel's default wakes the reader only when it has read everything
@@ -328,11 +340,18 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
 	if (slot->lock_mm && is_clone_nr(slot->nr))
 		bpf_map_delete_elem(&forking_mm, &slot->lock_mm);
 	__u64 flags = slot->nr == NR_CLONE ? slot->args[0] : slot->nr == NR_CLONE3 ? slot->c3.flags : 0;
+	bool urgent = false;
 	if (is_clone_nr(slot->nr) && ret > 0 && !(flags & CLONE_THREAD_FLAG)) {
 		/* A new process, in the caller: its user stack is the one it
 		 * entered with. Threads and failed calls are not spawns. */
 		long n = bpf_get_stack(ctx, e->ustack, sizeof(e->ustack), BPF_F_USER_STACK);
 		e->ustack_len = n > 0 ? n : 0;
+		__u32 tgid = e->pid;
+		if (e->ustack_len && !bpf_map_lookup_elem(&announced, &tgid)) {
+			__u8 one = 1;
+			bpf_map_update_elem(&announced, &tgid, &one, BPF_ANY);
+			urgent = true;
+		}
 	}
 
 	if (slot->nr == NR_SOCKETPAIR && ret == 0) {
@@ -353,7 +372,7 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
 		e->envc = ec.n;
 	}
 	bpf_map_delete_elem(&spawn_slots, &tid);
-	submit(e, sizeof(*e), is_clone_nr(e->nr) && e->ret > 0);
+	submit(e, sizeof(*e), urgent);
 }
 
 /* ---- every syscall of the tree: one raw tracepoint pair ----
@@ -487,6 +506,9 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 		}
 	}
 
+	/* A new program: its first spawn must wake the reader again. */
+	bpf_map_delete_elem(&announced, &tgid);
+
 	struct event *e = new_event(EV_EXEC);
 	if (!e)
 		return 0;
@@ -531,8 +553,10 @@ int BPF_PROG(on_exit, struct task_struct *p)
 
 	bool group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
 	bool active = *state == TRACK_ACTIVE;
-	if (group_dead)
+	if (group_dead) {
 		bpf_map_delete_elem(&tracked, &tgid);
+		bpf_map_delete_elem(&announced, &tgid);
+	}
 	if (!active)
 		return 0;
 

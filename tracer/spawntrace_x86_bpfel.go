@@ -125,6 +125,7 @@ type spawntraceSyscallStat struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	spawntraceMapAnnounced       = "announced"
 	spawntraceMapEvents          = "events"
 	spawntraceMapForkingMm       = "forking_mm"
 	spawntraceMapInflight        = "inflight"
@@ -207,6 +208,7 @@ type spawntraceProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceMapSpecs struct {
+	Announced    *ebpf.MapSpec `ebpf:"announced"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	ForkingMm    *ebpf.MapSpec `ebpf:"forking_mm"`
 	Inflight     *ebpf.MapSpec `ebpf:"inflight"`
@@ -247,6 +249,7 @@ func (o *spawntraceObjects) Close() error {
 //
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceMaps struct {
+	Announced    *ebpf.Map `ebpf:"announced"`
 	Events       *ebpf.Map `ebpf:"events"`
 	ForkingMm    *ebpf.Map `ebpf:"forking_mm"`
 	Inflight     *ebpf.Map `ebpf:"inflight"`
@@ -259,6 +262,7 @@ type spawntraceMaps struct {
 
 func (m *spawntraceMaps) Close() error {
 	return _SpawntraceClose(
+		m.Announced,
 		m.Events,
 		m.ForkingMm,
 		m.Inflight,
