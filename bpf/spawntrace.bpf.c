@@ -48,7 +48,8 @@ struct {
 
 struct inflight {
 	__u64 ts_ns;
-	__u64 nr;
+	__u32 nr;
+	__u32 traced; /* this task is of the traced tree (set at its first traced syscall) */
 };
 
 /* Each thread's syscall in progress, for the per-syscall totals: task-local
@@ -386,14 +387,23 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(raw_enter, void *regs, long nr)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	if (!traced(id >> 32, nr))
-		return 0;
-	struct inflight *in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
-						   BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!in) {
-		count_lost(LOST_INFLIGHT);
-		return 0;
+	/* The task's own slot says it is traced: one lookup a pointer away
+	 * from the task, where the tracked hash costs a hash of the tgid on
+	 * every syscall. Tasks of the tree get their slot at their first
+	 * traced syscall; the rest of the machine has none and only pays the
+	 * hash lookup that tells it is not traced. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct inflight *in = bpf_task_storage_get(&inflight, task, 0, 0);
+	if (!in || !in->traced) {
+		__u64 id = bpf_get_current_pid_tgid();
+		if (!traced(id >> 32, nr))
+			return 0;
+		in = bpf_task_storage_get(&inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!in) {
+			count_lost(LOST_INFLIGHT);
+			return 0;
+		}
+		in->traced = 1;
 	}
 	in->ts_ns = bpf_ktime_get_ns();
 	in->nr = nr;

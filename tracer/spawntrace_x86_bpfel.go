@@ -65,9 +65,10 @@ type spawntraceEvent struct {
 }
 
 type spawntraceInflight struct {
-	_    structs.HostLayout
-	TsNs uint64
-	Nr   uint64
+	_      structs.HostLayout
+	TsNs   uint64
+	Nr     uint32
+	Traced uint32
 }
 
 type spawntraceLockWaiters struct {
