@@ -42,7 +42,7 @@ const fentryTarget = "dup_mmap"
 func ProbeFeatures() Features {
 	var f Features
 	// One decoded kernel BTF for every lookup, the fexit load's included.
-	cache := btf.NewCache()
+	cache := kernelTypes
 	kernelBTF, btfErr := cache.Kernel()
 	if btfErr != nil {
 		f.BTF.Reason = btfErr.Error()
@@ -56,6 +56,10 @@ func ProbeFeatures() Features {
 	f.Kprobes = probeKprobes()
 	return f
 }
+
+// kernelTypes holds the kernel's BTF, decoded once per run (~35 ms here)
+// for Open's checks and CO-RE relocations and for ProbeFeatures.
+var kernelTypes = btf.NewCache()
 
 // tracefsRoots are where tracefs may be mounted (kprobe_events is there).
 var tracefsRoots = []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}

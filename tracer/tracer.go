@@ -13,7 +13,6 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
@@ -95,7 +94,7 @@ func Open(cfg Config) (t *Tracer, err error) {
 
 	// Drop the programs of unavailable probes before loading: a tp_btf
 	// program whose tracepoint is missing would fail the whole load.
-	kernelBTF, btfErr := btf.LoadKernelSpec()
+	kernelBTF, btfErr := kernelTypes.Kernel()
 	var usable []probeGroup
 	for _, g := range probeGroups {
 		reason := ""
@@ -123,7 +122,7 @@ func Open(cfg Config) (t *Tracer, err error) {
 	if cfg.SampleHz <= 0 {
 		delete(spec.Programs, "on_sample")
 	}
-	t.coll, err = ebpf.NewCollection(spec)
+	t.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: kernelTypes})
 	if err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
