@@ -25,6 +25,7 @@ const volatile __u32 launcher_tgid = 0;
 #define NR_CLONE3 435
 #define NR_SOCKETPAIR 53
 #define CLONE_THREAD_FLAG 0x00010000
+#define CLONE_VM_FLAG 0x00000100
 
 /* tracked: tgid -> state. PENDING is the workload between its birth and its
  * first execve: strace starts there too, so its pre-exec setup is not counted. */
@@ -86,6 +87,7 @@ struct spawn_slot {
 	__s64 pgtables_bytes;
 	__u32 map_count;
 	__u32 parent_mm_set;
+	__u32 lock_timed; /* counted in timed_slots */
 };
 
 /* tid -> the spawn-related syscall it is in, with its arguments. */
@@ -95,6 +97,23 @@ struct {
 	__type(key, __u32);
 	__type(value, struct spawn_slot);
 } spawn_slots SEC(".maps");
+
+/* How many open slots may time an mmap lock hold (fork-like copies, and
+ * execs tearing a copy down). The lock tracepoints fire on every mmap
+ * lock of the machine; while this is 0 they return at once instead of
+ * looking the thread up. */
+__u64 timed_slots = 0;
+
+/* close_slot ends the thread's spawn slot, if it has one. */
+static __always_inline void close_slot(__u32 tid)
+{
+	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
+	if (!slot)
+		return;
+	if (slot->lock_timed)
+		__sync_fetch_and_add(&timed_slots, -1);
+	bpf_map_delete_elem(&spawn_slots, &tid);
+}
 
 /* mm -> the other threads waiting for its lock while a fork copies it:
  * how many, and the sum of when each started, so that at the release the
@@ -174,6 +193,11 @@ static __always_inline bool traced(__u32 tgid, long nr)
 
 /* ---- spawn-related syscalls: one detailed event each ---- */
 
+static __always_inline bool is_clone_nr(__u64 nr)
+{
+	return nr == NR_CLONE || nr == NR_CLONE3 || nr == NR_FORK || nr == NR_VFORK;
+}
+
 static __always_inline bool is_spawn_nr(long nr)
 {
 	return nr == NR_CLONE || nr == NR_CLONE3 || nr == NR_FORK || nr == NR_VFORK ||
@@ -205,13 +229,16 @@ static __always_inline void spawn_enter(void *user_regs, __u32 nr, __u64 ts_ns)
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 		slot.exec_old_mm = (__u64)BPF_CORE_READ(task, mm);
 	}
-	if (bpf_map_update_elem(&spawn_slots, &tid, &slot, BPF_ANY))
+	__u64 flags = nr == NR_CLONE ? slot.args[0] : nr == NR_CLONE3 ? slot.c3.flags : 0;
+	slot.lock_timed = nr == NR_EXECVE || nr == NR_EXECVEAT ||
+			  (is_clone_nr(nr) && nr != NR_VFORK && !(flags & CLONE_VM_FLAG));
+	close_slot(tid); /* one left by a call that never returned */
+	if (bpf_map_update_elem(&spawn_slots, &tid, &slot, BPF_ANY)) {
 		count_lost(LOST_SPAWN_SLOT);
-}
-
-static __always_inline bool is_clone_nr(__u64 nr)
-{
-	return nr == NR_CLONE || nr == NR_CLONE3 || nr == NR_FORK || nr == NR_VFORK;
+		return;
+	}
+	if (slot.lock_timed)
+		__sync_fetch_and_add(&timed_slots, 1);
 }
 
 struct argv_ctx {
@@ -315,7 +342,7 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
 		return;
 	struct event *e = new_event(EV_SYSCALL);
 	if (!e) {
-		bpf_map_delete_elem(&spawn_slots, &tid);
+		close_slot(tid);
 		return;
 	}
 	e->nr = slot->nr;
@@ -372,7 +399,7 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
 			bpf_loop(1 << 16, count_one_env, &ec, 0);
 		e->envc = ec.n;
 	}
-	bpf_map_delete_elem(&spawn_slots, &tid);
+	close_slot(tid);
 	submit(e, sizeof(*e), urgent);
 }
 
@@ -559,7 +586,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	if (!state)
 		return 0;
 	/* exit and exit_group never return: drop their open slots here. */
-	bpf_map_delete_elem(&spawn_slots, &tid);
+	close_slot(tid);
 
 	bool group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
 	bool active = *state == TRACK_ACTIVE;
@@ -594,6 +621,8 @@ static __always_inline struct mm_struct *current_mm(void)
 SEC("tp_btf/mmap_lock_start_locking")
 int BPF_PROG(on_lock_start, struct mm_struct *mm, bool write)
 {
+	if (!timed_slots)
+		return 0;
 	__u64 key = (__u64)mm;
 	struct lock_waiters *w = bpf_map_lookup_elem(&forking_mm, &key);
 	if (!w)
@@ -609,6 +638,8 @@ int BPF_PROG(on_lock_start, struct mm_struct *mm, bool write)
 SEC("tp_btf/mmap_lock_acquire_returned")
 int BPF_PROG(on_lock_acquired, struct mm_struct *mm, bool write, bool success)
 {
+	if (!timed_slots)
+		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 key = (__u64)mm;
 	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
@@ -635,6 +666,8 @@ int BPF_PROG(on_lock_acquired, struct mm_struct *mm, bool write, bool success)
 SEC("tp_btf/mmap_lock_released")
 int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
 {
+	if (!timed_slots)
+		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
 	if (!slot || !slot->lock_start_ns || slot->lock_mm != (__u64)mm)

@@ -113,6 +113,8 @@ type spawntraceSpawnSlot struct {
 	PgtablesBytes int64
 	MapCount      uint32
 	ParentMmSet   uint32
+	LockTimed     uint32
+	_             [4]byte
 }
 
 type spawntraceSyscallStat struct {
@@ -146,6 +148,7 @@ const (
 	spawntraceProgRawEnter       = "raw_enter"
 	spawntraceProgRawExit        = "raw_exit"
 	spawntraceVarLauncherTgid    = "launcher_tgid"
+	spawntraceVarTimedSlots      = "timed_slots"
 	spawntraceVarUnusedEvent     = "unused_event"
 	spawntraceVarUnusedSample    = "unused_sample"
 	spawntraceVarUnusedStat      = "unused_stat"
@@ -225,6 +228,7 @@ type spawntraceMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceVariableSpecs struct {
 	LauncherTgid *ebpf.VariableSpec `ebpf:"launcher_tgid"`
+	TimedSlots   *ebpf.VariableSpec `ebpf:"timed_slots"`
 	UnusedEvent  *ebpf.VariableSpec `ebpf:"unused_event"`
 	UnusedSample *ebpf.VariableSpec `ebpf:"unused_sample"`
 	UnusedStat   *ebpf.VariableSpec `ebpf:"unused_stat"`
@@ -280,6 +284,7 @@ func (m *spawntraceMaps) Close() error {
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceVariables struct {
 	LauncherTgid *ebpf.Variable `ebpf:"launcher_tgid"`
+	TimedSlots   *ebpf.Variable `ebpf:"timed_slots"`
 	UnusedEvent  *ebpf.Variable `ebpf:"unused_event"`
 	UnusedSample *ebpf.Variable `ebpf:"unused_sample"`
 	UnusedStat   *ebpf.Variable `ebpf:"unused_stat"`
