@@ -46,6 +46,7 @@ CGO_ENABLED=0 "$GO" build -o bin/spawntrace ./cmd/spawntrace
 for w in posix_spawn fork_exec; do
 	"$CC" -O2 -Wall -o "$tmp/$w" "testdata/workloads/$w.c"
 done
+"$CC" -O2 -Wall -o "$tmp/timeit" testdata/timeit.c
 
 strace=$(command -v strace || true)
 [ -n "$strace" ] || log "bench: strace not found; its rows will say n/a (apt-get install strace)"
@@ -79,6 +80,18 @@ run_us() {
 	echo $(((t1 - t0) / 1000))
 }
 
+# run_pair TRACER... -- CMD...: run TRACER... timeit CMD... once; print the
+# whole run's wall time and the workload's own (timeit's, inside the
+# tracer) in µs: the difference is the tracer's start-up and shut-down.
+run_pair() {
+	local pre=() outer
+	while [ "$1" != "--" ]; do pre+=("$1"); shift; done
+	shift
+	rm -f "$tmp/inner"
+	outer=$(run_us "${pre[@]}" "$tmp/timeit" "$tmp/inner" "$@")
+	echo "$outer $(cat "$tmp/inner")"
+}
+
 # bench_workload LABEL CMD...: RUNS rounds of the three ways to run CMD;
 # appends "LABEL|MODE<TAB>median<TAB>min<TAB>max" (seconds) to $tmp/results.
 bench_workload() {
@@ -91,26 +104,31 @@ bench_workload() {
 	for ((i = 1; i <= RUNS; i++)); do
 		for m in "${!modes[@]}"; do
 			case ${modes[m]} in
-			untraced) us=$(run_us "$@") ;;
-			"spawntrace -c") us=$(run_us "$root/bin/spawntrace" -c -- "$@") ;;
-			"spawntrace -c --pprof") us=$(run_us "$root/bin/spawntrace" -c --pprof "$tmp/pprof" -- "$@") ;;
-			strace*) us=$(run_us "$strace" -f -c -w -o /dev/null -- "$@") ;;
-			perf*) us=$(run_us "$perf" trace -s -o /dev/null -- "$@") ;;
+			untraced) us=$(run_pair -- "$@") ;;
+			"spawntrace -c") us=$(run_pair "$root/bin/spawntrace" -c -- "$@") ;;
+			"spawntrace -c --pprof") us=$(run_pair "$root/bin/spawntrace" -c --pprof "$tmp/pprof" -- "$@") ;;
+			strace*) us=$(run_pair "$strace" -f -c -w -o /dev/null -- "$@") ;;
+			perf*) us=$(run_pair "$perf" trace -s -o /dev/null -- "$@") ;;
 			esac
 			echo "$us" >>"$tmp/times.$m"
-			log "bench: $label, ${modes[m]}, run $i/$RUNS: $(awk -v u="$us" 'BEGIN { printf "%.3f s", u / 1e6 }')"
+			log "bench: $label, ${modes[m]}, run $i/$RUNS: $(awk -v u="$us" 'BEGIN { split(u, t, " "); printf "%.3f s (workload %.3f s)", t[1] / 1e6, t[2] / 1e6 }')"
 		done
 	done
+	# Medians of the whole run and of the workload's own time, each over
+	# the runs on its own.
 	for m in "${!modes[@]}"; do
-		sort -n "$tmp/times.$m" | awk -v n="$label|${modes[m]}" '
-			{ t[NR] = $1 / 1e6 }
+		awk '{ print $1 }' "$tmp/times.$m" | sort -n >"$tmp/outer"
+		awk '{ print $2 }' "$tmp/times.$m" | sort -n >"$tmp/inner"
+		paste "$tmp/outer" "$tmp/inner" | awk -v n="$label|${modes[m]}" '
+			{ t[NR] = $1 / 1e6; w[NR] = $2 / 1e6 }
 			END {
 				med = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-				printf "%s\t%.6f\t%.6f\t%.6f\n", n, med, t[1], t[NR]
+				wmed = NR % 2 ? w[(NR + 1) / 2] : (w[NR / 2] + w[NR / 2 + 1]) / 2
+				printf "%s\t%.6f\t%.6f\t%.6f\t%.6f\n", n, med, t[1], t[NR], wmed
 			}' >>"$tmp/results"
 		rm -f "$tmp/times.$m"
 	done
-	[ -n "$strace" ] || printf '%s\tn/a\tn/a\tn/a\n' "$label|strace -f -c -w" >>"$tmp/results"
+	[ -n "$strace" ] || printf '%s\tn/a\tn/a\tn/a\tn/a\n' "$label|strace -f -c -w" >>"$tmp/results"
 }
 
 : >"$tmp/results"
@@ -155,17 +173,20 @@ fi
 # The table, on stdout.
 echo "Median wall time of $RUNS runs; $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%d)."
 echo
-echo "| workload | traced by | median (s) | min-max (s) | vs untraced |"
-echo "|---|---|---:|---:|---:|"
+echo "Whole run: the tracer's command line, start to exit. Workload: the same runs timed inside the tracer"
+echo "(testdata/timeit.c), without the tracer's start-up and shut-down."
+echo
+echo "| workload | traced by | whole run (s) | min-max (s) | vs untraced | workload (s) | vs untraced |"
+echo "|---|---|---:|---:|---:|---:|---:|"
 awk -F'\t' '
 	{
 		split($1, k, "|")
-		if (k[2] == "untraced") base = $2
-		if ($2 == "n/a") { printf "| %s | %s | n/a | n/a | n/a |\n", (k[1] == last ? "" : k[1]), k[2]; last = k[1]; next }
-		printf "| %s | %s | %.3f | %.3f-%.3f | %.2fx |\n", (k[1] == last ? "" : k[1]), k[2], $2, $3, $4, $2 / base
+		if (k[2] == "untraced") { base = $2; wbase = $5 }
+		if ($2 == "n/a") { printf "| %s | %s | n/a | n/a | n/a | n/a | n/a |\n", (k[1] == last ? "" : k[1]), k[2]; last = k[1]; next }
+		printf "| %s | %s | %.3f | %.3f-%.3f | %.2fx | %.3f | %+.1f%% |\n", (k[1] == last ? "" : k[1]), k[2], $2, $3, $4, $2 / base, $5, ($5 / wbase - 1) * 100
 		last = k[1]
 	}' "$tmp/results"
 echo
-echo "spawntrace's fixed cost (\`spawntrace -c -- /bin/true\`, median of $RUNS): $fixed_med s"
+echo "spawntrace's start-up and shut-down (\`spawntrace -c -- /bin/true\`, median of $RUNS): $fixed_med s"
 echo
 echo "Copy time, measured two ways on one run: $copy_line"
