@@ -36,6 +36,17 @@ struct mm_struct {
 	unsigned long env_end;
 } __attribute__((preserve_access_index));
 
+/* Before 6.2 the RSS counters were atomics in a struct mm_rss_stat, exact
+ * apart from the per-thread caches (SPLIT_RSS_COUNTING). on_fork reads
+ * whichever layout the running kernel has (bpf_core_field_exists). */
+struct mm_rss_stat___pre62 {
+	atomic_long_t count[4];
+} __attribute__((preserve_access_index));
+
+struct mm_struct___pre62 {
+	struct mm_rss_stat___pre62 rss_stat;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	int pid;
 	int tgid;

@@ -496,9 +496,16 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &ptid);
 		struct mm_struct *mm = parent->mm;
 		if (slot && mm) {
-			slot->rss_anon_pages = BPF_CORE_READ(mm, rss_stat[MM_ANONPAGES].count);
-			slot->rss_file_pages = BPF_CORE_READ(mm, rss_stat[MM_FILEPAGES].count);
-			slot->rss_shmem_pages = BPF_CORE_READ(mm, rss_stat[MM_SHMEMPAGES].count);
+			if (bpf_core_field_exists(mm->rss_stat[0].count)) {
+				slot->rss_anon_pages = BPF_CORE_READ(mm, rss_stat[MM_ANONPAGES].count);
+				slot->rss_file_pages = BPF_CORE_READ(mm, rss_stat[MM_FILEPAGES].count);
+				slot->rss_shmem_pages = BPF_CORE_READ(mm, rss_stat[MM_SHMEMPAGES].count);
+			} else {
+				struct mm_struct___pre62 *old = (void *)mm;
+				slot->rss_anon_pages = BPF_CORE_READ(old, rss_stat.count[MM_ANONPAGES].counter);
+				slot->rss_file_pages = BPF_CORE_READ(old, rss_stat.count[MM_FILEPAGES].counter);
+				slot->rss_shmem_pages = BPF_CORE_READ(old, rss_stat.count[MM_SHMEMPAGES].counter);
+			}
 			slot->pgtables_bytes = BPF_CORE_READ(mm, pgtables_bytes.counter);
 			slot->map_count = BPF_CORE_READ(mm, map_count);
 			slot->parent_mm_set = 1;
