@@ -103,6 +103,9 @@ struct {
  * lock of the machine; while this is 0 they return at once instead of
  * looking the thread up. */
 __u64 timed_slots = 0;
+/* How many spawn slots are open at all: sched_switch fires on every
+ * context switch of the machine and returns at once while this is 0. */
+__u64 open_slots = 0;
 
 /* close_slot ends the thread's spawn slot, if it has one. */
 static __always_inline void close_slot(__u32 tid)
@@ -112,6 +115,7 @@ static __always_inline void close_slot(__u32 tid)
 		return;
 	if (slot->lock_timed)
 		__sync_fetch_and_add(&timed_slots, -1);
+	__sync_fetch_and_add(&open_slots, -1);
 	bpf_map_delete_elem(&spawn_slots, &tid);
 }
 
@@ -237,6 +241,7 @@ static __always_inline void spawn_enter(void *user_regs, __u32 nr, __u64 ts_ns)
 		count_lost(LOST_SPAWN_SLOT);
 		return;
 	}
+	__sync_fetch_and_add(&open_slots, 1);
 	if (slot.lock_timed)
 		__sync_fetch_and_add(&timed_slots, 1);
 }
@@ -545,6 +550,7 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 		__u32 old = old_pid;
 		struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &old);
 		if (slot) {
+			close_slot(tid); /* a leftover: the counts stay exact */
 			bpf_map_update_elem(&spawn_slots, &tid, slot, BPF_ANY);
 			bpf_map_delete_elem(&spawn_slots, &old);
 		}
@@ -706,6 +712,8 @@ int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
+	if (!open_slots)
+		return 0;
 	__u32 prev_tid = prev->pid;
 	__u32 next_tid = next->pid;
 	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &prev_tid);

@@ -148,6 +148,7 @@ const (
 	spawntraceProgRawEnter       = "raw_enter"
 	spawntraceProgRawExit        = "raw_exit"
 	spawntraceVarLauncherTgid    = "launcher_tgid"
+	spawntraceVarOpenSlots       = "open_slots"
 	spawntraceVarTimedSlots      = "timed_slots"
 	spawntraceVarUnusedEvent     = "unused_event"
 	spawntraceVarUnusedSample    = "unused_sample"
@@ -228,6 +229,7 @@ type spawntraceMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceVariableSpecs struct {
 	LauncherTgid *ebpf.VariableSpec `ebpf:"launcher_tgid"`
+	OpenSlots    *ebpf.VariableSpec `ebpf:"open_slots"`
 	TimedSlots   *ebpf.VariableSpec `ebpf:"timed_slots"`
 	UnusedEvent  *ebpf.VariableSpec `ebpf:"unused_event"`
 	UnusedSample *ebpf.VariableSpec `ebpf:"unused_sample"`
@@ -284,6 +286,7 @@ func (m *spawntraceMaps) Close() error {
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceVariables struct {
 	LauncherTgid *ebpf.Variable `ebpf:"launcher_tgid"`
+	OpenSlots    *ebpf.Variable `ebpf:"open_slots"`
 	TimedSlots   *ebpf.Variable `ebpf:"timed_slots"`
 	UnusedEvent  *ebpf.Variable `ebpf:"unused_event"`
 	UnusedSample *ebpf.Variable `ebpf:"unused_sample"`
