@@ -7,8 +7,12 @@ typedef struct {
 	int counter;
 } atomic_t;
 
+struct task_struct;
+
 struct signal_struct {
 	atomic_t live;
+	/* the thread whose exec is killing the others (de_thread, >= 5.16) */
+	struct task_struct *group_exec_task;
 } __attribute__((preserve_access_index));
 
 typedef struct {

@@ -617,6 +617,15 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	if (group_dead)
 		e->flags |= EVF_GROUP_DEAD;
+	else if (tid == tgid && bpf_core_field_exists(p->signal->group_exec_task)) {
+		/* A leader that dies while its process lives on: another
+		 * thread's exec is taking its place (strace: "superseded"). */
+		struct task_struct *execer = BPF_CORE_READ(p, signal, group_exec_task);
+		if (execer && execer != p) {
+			e->flags |= EVF_SUPERSEDED;
+			e->child_tid = BPF_CORE_READ(execer, pid);
+		}
+	}
 	submit(e, sizeof(*e), false);
 	return 0;
 }

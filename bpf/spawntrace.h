@@ -30,6 +30,7 @@ enum event_kind {
 #define EVF_NAME_UNREAD 8     /* filename could not be read */
 #define EVF_ENV_UNREAD 16     /* the environment could not be counted */
 #define EVF_PARENT_MM 32      /* rss_*, pgtables_bytes and map_count are set */
+#define EVF_SUPERSEDED 64     /* exit: a leader killed by another thread's exec (child_tid: that thread) */
 
 /* Indexes of the lost-counter array. */
 enum lost_kind {

@@ -13,6 +13,7 @@ const (
 	evfGroupDead     = 4
 	evfNameUnread    = 8
 	evfParentMM      = 32
+	evfSuperseded    = 64
 )
 
 // pageBytes converts the kernel's page counts.
@@ -89,6 +90,9 @@ func convert(raw *spawntraceEvent, ev *Event) {
 	case KindExit:
 		ev.ExitCode = raw.ExitCode
 		ev.GroupDead = raw.Flags&evfGroupDead != 0
+		if raw.Flags&evfSuperseded != 0 {
+			ev.SupersededBy = raw.ChildTid
+		}
 	}
 }
 

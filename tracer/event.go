@@ -103,6 +103,11 @@ type Event struct {
 	// KindExit
 	ExitCode  int32 `json:"exit_code,omitempty"` // wait(2) status form
 	GroupDead bool  `json:"group_dead,omitempty"`
+	// SupersededBy is set on a thread-group leader that died because
+	// another thread of its process called execve: that thread's tid
+	// (which then takes the leader's). strace prints
+	// "+++ superseded by execve in pid N +++".
+	SupersededBy uint32 `json:"superseded_by,omitempty"`
 
 	// execve / execveat (failed calls) and KindExec
 	Filename      string   `json:"filename,omitempty"`

@@ -225,6 +225,34 @@ func (t *Tracer) Track(pids ...int) error {
 	return nil
 }
 
+// Tracked lists the processes (tgids) the kernel follows right now: the
+// tree's live processes, up to date with every fork and exit, where events
+// about them may still wait in the ring buffer.
+func (t *Tracer) Tracked() ([]uint32, error) {
+	var out []uint32
+	var pid uint32
+	var state uint8
+	iter := t.coll.Maps["tracked"].Iterate()
+	for iter.Next(&pid, &state) {
+		out = append(out, pid)
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("reading tracked processes: %w", err)
+	}
+	return out, nil
+}
+
+// Untrack stops following pid, for one found gone whose exit the kernel
+// did not see (it cannot happen but for a bug; a stale entry must not make
+// spawntrace wait forever).
+func (t *Tracer) Untrack(pid uint32) error {
+	err := t.coll.Maps["tracked"].Delete(pid)
+	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("untracking pid %d: %w", pid, err)
+	}
+	return nil
+}
+
 // drainEvery bounds how long a record that did not wake the reader waits.
 const drainEvery = 50 * time.Millisecond
 
