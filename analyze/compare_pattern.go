@@ -92,29 +92,29 @@ func spawnPatterns(rec *Recording, spawns []Spawn) ([]Pattern, float64) {
 	lastSpawnEnd := map[uint32]uint64{}
 	var execSum float64
 	var execN int
-	for _, ev := range sortedEvents(rec) {
+	rec.EachEvent(func(ev *tracer.Event) error {
 		if ev.Kind != tracer.KindSyscall {
-			continue
+			return nil
 		}
 		switch {
 		case ev.Nr == NrSocketpair:
 			if ev.Ret == 0 {
-				lastSocketpair[ev.Tid] = ev
+				lastSocketpair[ev.Tid] = keptCopy(ev)
 			}
 		case IsExec(ev.Nr):
 			b := byChild[ev.Pid]
 			if b == nil || b.done {
-				continue
+				return nil
 			}
 			st := PatternStep{Syscall: SyscallName(ev.Nr), Nr: ev.Nr, Count: 1}
 			if ev.Ret != 0 {
 				st.Errno = int(-ev.Ret)
 				if last := &b.steps[len(b.steps)-1]; last.Nr == st.Nr && last.Errno == st.Errno {
 					last.Count++
-					continue
+					return nil
 				}
 				b.steps = append(b.steps, st)
-				continue
+				return nil
 			}
 			b.steps = append(b.steps, st)
 			b.done = true
@@ -125,10 +125,10 @@ func spawnPatterns(rec *Recording, spawns []Spawn) ([]Pattern, float64) {
 		default:
 			flags, ok := CloneFlags(ev)
 			if !ok || ev.Ret <= 0 {
-				continue
+				return nil
 			}
 			if _, isProcess := MechanismOf(flags); !isProcess {
-				continue
+				return nil
 			}
 			b := &build{}
 			if sp := lastSocketpair[ev.Tid]; sp != nil && ev.TimeNs >= sp.TimeNs &&
@@ -145,7 +145,8 @@ func spawnPatterns(rec *Recording, spawns []Spawn) ([]Pattern, float64) {
 			byChild[uint32(ev.Ret)] = b
 			order = append(order, b)
 		}
-	}
+		return nil
+	})
 	groups := map[string]*Pattern{}
 	var keys []string
 	for _, b := range order {

@@ -45,12 +45,16 @@ func Save(path string, rec *Recording) (err error) {
 	return nil
 }
 
-// Encode writes rec as JSON, stamping the format and schema.
+// Encode writes rec as JSON, stamping the format and schema. A recording
+// run's events are streamed from its spill file, one at a time, into the
+// same bytes that encoding them from memory gives.
 func Encode(w io.Writer, rec *Recording) error {
 	rec.Format = FormatName
 	rec.Schema = SchemaVersion
-	enc := json.NewEncoder(w)
-	return enc.Encode(rec)
+	if rec.spill == nil {
+		return json.NewEncoder(w).Encode(rec)
+	}
+	return encodeStreamed(w, rec)
 }
 
 // Load reads a recording written by Save (gzipped or not).

@@ -1,16 +1,28 @@
 package analyze
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
 	"sync"
 
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
-// Recorder collects events as the tracer delivers them. It is safe for one
-// writer (the ring-buffer reader) and concurrent Live queries.
+// Recorder collects events as the tracer delivers them and writes each
+// kept one to a spill file at once: memory holds only what is still open
+// (live processes, exec details waiting for their execve's exit) and
+// counters, whatever the length of the run. It is safe for one writer
+// (the ring-buffer reader), concurrent Live queries and one SetSpawnStack
+// caller (the symbolizer).
 type Recorder struct {
 	mu     sync.Mutex
-	events []tracer.Event
+	events *spillFile
+	buf    []byte // one encoded event, reused
+	n      int    // events written
+	spawns int    // process spawns among them
 	// execDetails holds a successful exec's details (from sched_process_exec)
 	// until the execve's exit arrives, which the kernel sends right after.
 	execDetails map[uint32]tracer.Event
@@ -21,26 +33,48 @@ type Recorder struct {
 	// and not kept, since the spawn calls carry what the reports need and
 	// memory should grow with spawns, not with everything the tree does.
 	threads int
+
+	stackMu  sync.Mutex
+	stacks   *spillFile // spawn stack IDs (SetSpawnStack)
+	stackBuf [stackRecordBytes]byte
 }
 
-// NewRecorder starts an empty recording; roots are processes already alive
-// (the workload, or -p's tree).
-func NewRecorder(roots ...int) *Recorder {
-	r := &Recorder{execDetails: map[uint32]tracer.Event{}, live: map[uint32]bool{}}
+// NewRecorder starts an empty recording whose events go to a temporary
+// file in os.TempDir(); roots are processes already alive (the workload,
+// or -p's tree).
+func NewRecorder(roots ...int) (*Recorder, error) {
+	return newRecorder(createTemp, roots...)
+}
+
+// newRecorder takes the way to make a spill file, so tests can hand it a
+// failing one.
+func newRecorder(open func() (*os.File, error), roots ...int) (*Recorder, error) {
+	events, err := newSpillFile(open)
+	if err != nil {
+		return nil, fmt.Errorf("recording events: %w", err)
+	}
+	stacks, err := newSpillFile(open)
+	if err != nil {
+		events.close()
+		return nil, fmt.Errorf("recording events: %w", err)
+	}
+	r := &Recorder{events: events, stacks: stacks, execDetails: map[uint32]tracer.Event{}, live: map[uint32]bool{}}
 	for _, p := range roots {
 		r.live[uint32(p)] = true
 	}
-	return r
+	return r, nil
 }
 
-// Add records one event; ev is copied.
-func (r *Recorder) Add(ev *tracer.Event) {
+// Add records one event (ev is not kept). It returns the first error
+// writing the spill file: from then on nothing more is recorded, and
+// Fill fails with the same error.
+func (r *Recorder) Add(ev *tracer.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch ev.Kind {
 	case tracer.KindExec:
 		r.execDetails[ev.Tid] = *ev
-		return
+		return r.writeErr()
 	case tracer.KindSyscall:
 		if (ev.Nr == NrExecve || ev.Nr == NrExecveat) && ev.Ret == 0 {
 			if d, ok := r.execDetails[ev.Tid]; ok {
@@ -58,15 +92,73 @@ func (r *Recorder) Add(ev *tracer.Event) {
 		} else {
 			r.live[ev.ChildPid] = true
 		}
-		return
+		return r.writeErr()
 	case tracer.KindExit:
 		if ev.GroupDead {
 			delete(r.live, ev.Pid)
 		}
 	}
-	kept := *ev
-	kept.UserStack = nil // symbolized already (Event.StackID); raw addresses are not saved
-	r.events = append(r.events, kept)
+	// Raw addresses are not saved: the stack is symbolized already
+	// (SetSpawnStack). Cleared only while ev is encoded: the caller's
+	// other observers may still read it.
+	stack := ev.UserStack
+	ev.UserStack = nil
+	err := r.spill(ev)
+	ev.UserStack = stack
+	return err
+}
+
+var errRecorderDone = errors.New("the recorder was closed")
+
+// writeErr is the error that stopped recording, nil while it goes on; the
+// caller holds mu.
+func (r *Recorder) writeErr() error {
+	if r.events == nil {
+		return errRecorderDone
+	}
+	return r.events.err
+}
+
+// spill writes one kept event; the caller holds mu.
+func (r *Recorder) spill(ev *tracer.Event) error {
+	if err := r.writeErr(); err != nil {
+		return err
+	}
+	b, err := appendEvent(r.buf[:0], ev)
+	r.buf = b
+	if err != nil {
+		r.events.err = err
+		return err
+	}
+	if err := r.events.write(b); err != nil {
+		return err
+	}
+	r.n++
+	if flags, ok := CloneFlags(ev); ok && ev.Kind == tracer.KindSyscall && ev.Ret > 0 {
+		if _, isProcess := MechanismOf(flags); isProcess {
+			r.spawns++
+		}
+	}
+	return nil
+}
+
+// SetSpawnStack gives the spawn call of thread tid entered at timeNs its
+// symbolized stack. Calls must come in the order the calls were added
+// (the symbolizer's queue keeps it): reading joins the two in one pass.
+func (r *Recorder) SetSpawnStack(tid uint32, timeNs uint64, stackID int) {
+	if stackID == 0 {
+		return
+	}
+	r.stackMu.Lock()
+	defer r.stackMu.Unlock()
+	if r.stacks == nil {
+		return // after Fill: too late to join
+	}
+	b := r.stackBuf[:]
+	binary.LittleEndian.PutUint32(b[0:], tid)
+	binary.LittleEndian.PutUint64(b[4:], timeNs)
+	binary.LittleEndian.PutUint32(b[12:], uint32(stackID))
+	r.stacks.write(b) // a failure is kept, and Fill returns it
 }
 
 // Threads is the number of threads the tree created.
@@ -109,17 +201,65 @@ func (r *Recorder) Forget(pid uint32) {
 	r.mu.Unlock()
 }
 
-// Events hands over what was recorded; the Recorder must not be used after.
-func (r *Recorder) Events() []tracer.Event {
+// Fill hands the events over to rec, which reads them from the spill
+// file from now on (EachEvent, Encode) until rec.Close. The Recorder must
+// not be used after. It fails with the first error writing the spill file:
+// events would be missing.
+func (r *Recorder) Fill(rec *Recording) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ev := r.events
-	// An exec whose execve exit never came (lost) still tells of a process.
+	// An exec whose execve exit never came (lost) still tells of a process;
+	// in time order, so that the file does not depend on map order.
+	lone := make([]tracer.Event, 0, len(r.execDetails))
 	for _, d := range r.execDetails {
-		ev = append(ev, d)
+		lone = append(lone, d)
 	}
-	r.events, r.execDetails = nil, map[uint32]tracer.Event{}
-	return ev
+	sort.Slice(lone, func(i, j int) bool {
+		if lone[i].TimeNs != lone[j].TimeNs {
+			return lone[i].TimeNs < lone[j].TimeNs
+		}
+		return lone[i].Tid < lone[j].Tid
+	})
+	for i := range lone {
+		lone[i].UserStack = nil
+		if err := r.spill(&lone[i]); err != nil {
+			return fmt.Errorf("recording events: %w", err)
+		}
+	}
+	r.execDetails = map[uint32]tracer.Event{}
+	if err := r.events.flush(); err != nil {
+		return fmt.Errorf("recording events: %w", err)
+	}
+	r.stackMu.Lock()
+	stacks := r.stacks
+	err := stacks.flush()
+	if err == nil {
+		r.stacks = nil // rec's now
+	}
+	r.stackMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("recording spawn stacks: %w", err)
+	}
+	rec.spill = &eventSpill{events: r.events, stacks: stacks, n: r.n, spawns: r.spawns, window: ReorderWindow}
+	rec.Events = nil
+	r.events = nil
+	return nil
+}
+
+// Close releases the spill files of a Recorder whose events were never
+// handed to a recording (Fill), as when the run failed.
+func (r *Recorder) Close() error {
+	r.mu.Lock()
+	err := r.events.close()
+	r.events = nil
+	r.mu.Unlock()
+	r.stackMu.Lock()
+	if serr := r.stacks.close(); err == nil {
+		err = serr
+	}
+	r.stacks = nil
+	r.stackMu.Unlock()
+	return err
 }
 
 // SyscallTable names and converts the kernel's per-syscall totals.

@@ -6,10 +6,47 @@ import (
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
+// newTestRecorder makes a Recorder spilling to t's temporary directory.
+func newTestRecorder(t *testing.T, roots ...int) *Recorder {
+	t.Helper()
+	r, err := NewRecorder(roots...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// filled hands r's events to a new recording, closed at the test's end.
+func filled(t *testing.T, r *Recorder) *Recording {
+	t.Helper()
+	rec := &Recording{}
+	if err := r.Fill(rec); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rec.Close() })
+	return rec
+}
+
+// arrived reads a recording's events back in the order they arrived.
+func arrived(t *testing.T, rec *Recording) []tracer.Event {
+	t.Helper()
+	var evs []tracer.Event
+	if err := rec.eachArrived(func(ev *tracer.Event) error { evs = append(evs, *keptCopy(ev)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
 func TestRecorderKeepsSpawnCallsNotForksOrExecs(t *testing.T) {
-	r := NewRecorder(10)
+	r := newTestRecorder(t, 10)
 	r.Add(&tracer.Event{Kind: tracer.KindFork, Pid: 10, ChildPid: 10, ChildTid: 12, Thread: true})
-	r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: NrClone, Pid: 10, Tid: 10, Ret: 11, UserStack: []uint64{1, 2}, StackID: 3})
+	clone := &tracer.Event{Kind: tracer.KindSyscall, Nr: NrClone, Pid: 10, Tid: 10, Ret: 11, UserStack: []uint64{1, 2}, TimeNs: 5}
+	r.Add(clone)
+	if len(clone.UserStack) != 2 {
+		t.Errorf("Add took the caller's stack away: %v", clone.UserStack)
+	}
+	r.SetSpawnStack(10, 5, 3)
 	r.Add(&tracer.Event{Kind: tracer.KindFork, Pid: 10, ChildPid: 11, ChildTid: 11})
 	if live := r.Live(); len(live) != 2 {
 		t.Errorf("live = %v, want the root and its child", live)
@@ -26,12 +63,12 @@ func TestRecorderKeepsSpawnCallsNotForksOrExecs(t *testing.T) {
 	if r.Threads() != 1 {
 		t.Errorf("threads = %d, want 1", r.Threads())
 	}
-	evs := r.Events()
+	evs := arrived(t, filled(t, r))
 	if len(evs) != 4 {
 		t.Fatalf("kept %d events, want clone, execve, exit and the lone exec: %+v", len(evs), evs)
 	}
 	if evs[0].UserStack != nil || evs[0].StackID != 3 {
-		t.Errorf("clone kept raw stack %v / stack id %d", evs[0].UserStack, evs[0].StackID)
+		t.Errorf("clone kept raw stack %v / stack id %d, want none / 3", evs[0].UserStack, evs[0].StackID)
 	}
 	if e := evs[1]; e.Filename != "/bin/true" || e.EnvCount != 7 || e.EnvBytes != 99 || len(e.Argv) != 1 {
 		t.Errorf("execve not merged with its exec details: %+v", e)

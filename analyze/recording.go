@@ -77,7 +77,9 @@ type Recording struct {
 
 	Probes   []tracer.Probe `json:"probes"`
 	Syscalls []SyscallStat  `json:"syscalls"`
-	Events   []tracer.Event `json:"events"`
+	// Events are a loaded recording's events, in the order they arrived;
+	// a recording run keeps them on disk instead (see EachEvent).
+	Events []tracer.Event `json:"events"`
 	// Threads counts the threads the tree created; recordings keep no
 	// event per thread or per fork (the spawn calls carry the spawns).
 	Threads int `json:"threads,omitempty"`
@@ -92,4 +94,21 @@ type Recording struct {
 	SampleHz   int         `json:"sample_hz,omitempty"` // 0: not sampled
 	CPUSamples []CPUSample `json:"cpu_samples,omitempty"`
 	StackLoss  *StackLoss  `json:"stack_loss,omitempty"`
+
+	// Tracer is what spawntrace itself used while recording, nil when not
+	// recorded (older recordings).
+	Tracer *TracerUsage `json:"tracer,omitempty"`
+
+	// spill holds a recording run's events, on disk, in place of Events
+	// (Recorder.Fill); readErr is the first failure to read them back.
+	spill   *eventSpill
+	readErr error
+}
+
+// TracerUsage is spawntrace's own resource use (getrusage RUSAGE_SELF:
+// the tracer's process, not the workload), from its start to the end of
+// recording.
+type TracerUsage struct {
+	CPUNs       uint64 `json:"cpu_ns"`        // user + system
+	MaxRSSBytes uint64 `json:"max_rss_bytes"` // peak resident set
 }

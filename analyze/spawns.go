@@ -19,6 +19,14 @@ const (
 )
 
 // Spawn is one new process of the tree and what it cost.
+//
+// A summary keeps one per spawn, the only part of it that grows with the
+// run, so a row costs its fixed size and no more: 232 bytes on 64-bit, and
+// 48 more for Parent when the parent's size was read (the ParentSize the
+// event was decoded into). Its strings are shared: Syscall and Mechanism
+// are constants, Comm, Exe and Signature interned (Summarize), so a
+// million spawns of a few programs hold a few copies of their names.
+// TestSpillMemoryPerSpawn measures it: 281 bytes a spawn in all.
 type Spawn struct {
 	TimeNs    uint64    `json:"t_ns"` // entry of the spawning syscall
 	ParentPid uint32    `json:"parent_pid"`

@@ -1,7 +1,7 @@
 package analyze
 
 import (
-	"sort"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -46,62 +46,66 @@ func MechanismOf(flags uint64) (m Mechanism, ok bool) {
 // IsExec reports whether a syscall number is execve or execveat.
 func IsExec(nr int) bool { return nr == NrExecve || nr == NrExecveat }
 
-// sortedEvents returns the events in time order; the ring buffer delivers
-// them nearly, not exactly, in order across CPUs.
-func sortedEvents(rec *Recording) []*tracer.Event {
-	evs := make([]*tracer.Event, len(rec.Events))
-	for i := range rec.Events {
-		evs[i] = &rec.Events[i]
-	}
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].TimeNs < evs[j].TimeNs })
-	return evs
-}
-
-// Summarize assembles the spawns of a recording and counts them.
+// Summarize assembles the spawns of a recording and counts them. Its
+// memory is the rows (Spawn) and what is open at each moment (processes
+// alive, threads between spawns), not the events. For a recording run, a
+// failure to read the events back leaves the summary short: see ReadErr.
 func Summarize(rec *Recording) Summary {
 	s := Summary{ByMechanism: map[Mechanism]int{}, Threads: rec.Threads}
 	if rec.EndMonoNs > rec.StartMonoNs {
 		s.WallNs = rec.EndMonoNs - rec.StartMonoNs
 	}
-	procs := map[uint32]bool{}
-	// byChild finds the spawn that made a process, to charge its execs to.
+	if n := rec.spawnsHint(); n > 0 {
+		s.Spawns = make([]Spawn, 0, n) // exactly: no append slack per row
+	}
+	var procs pidSet
+	// byChild finds the spawn that made a process, to charge its execs to,
+	// until the process exits.
 	byChild := map[uint32]int{}
-	// Per thread: when its last spawn call returned, and its last socketpair
-	// (half of Rust's fork-fallback signature).
+	// Per thread, until it exits: when its last spawn call returned, and
+	// its last socketpair (half of Rust's fork-fallback signature).
 	lastSpawnEnd := map[uint32]uint64{}
 	lastSocketpair := map[uint32]*tracer.Event{}
-	for _, ev := range sortedEvents(rec) {
-		procs[ev.Pid] = true
+	var strs interner
+	rec.EachEvent(func(ev *tracer.Event) error {
+		procs.add(ev.Pid)
 		switch ev.Kind {
 		case tracer.KindFork:
 			if ev.Thread {
 				s.Threads++
 			} else {
-				procs[ev.ChildPid] = true
+				procs.add(ev.ChildPid)
 			}
+		case tracer.KindExit:
+			// A pid or tid used again later is another process or thread.
+			if ev.GroupDead {
+				delete(byChild, ev.Pid)
+			}
+			delete(lastSpawnEnd, ev.Tid)
+			delete(lastSocketpair, ev.Tid)
 		case tracer.KindSyscall:
 			if IsExec(ev.Nr) {
-				s.addExec(ev, byChild)
-				continue
+				s.addExec(ev, byChild, &strs)
+				return nil
 			}
 			if ev.Nr == NrSocketpair {
 				if ev.Ret == 0 {
-					lastSocketpair[ev.Tid] = ev
+					lastSocketpair[ev.Tid] = keptCopy(ev)
 				}
-				continue
+				return nil
 			}
 			flags, isSpawn := CloneFlags(ev)
 			if !isSpawn || ev.Ret <= 0 {
-				continue
+				return nil
 			}
 			mech, isProcess := MechanismOf(flags)
 			if !isProcess {
-				continue
+				return nil
 			}
 			s.ByMechanism[mech]++
 			byChild[uint32(ev.Ret)] = len(s.Spawns)
 			sp := Spawn{
-				TimeNs: ev.TimeNs, ParentPid: ev.Pid, ParentTid: ev.Tid, Comm: ev.Comm,
+				TimeNs: ev.TimeNs, ParentPid: ev.Pid, ParentTid: ev.Tid, Comm: strs.string(ev.Comm),
 				Syscall: SyscallName(ev.Nr), Flags: flags, Mechanism: mech,
 				ChildPid: uint32(ev.Ret), CloneDurNs: ev.DurNs, StackID: ev.StackID,
 				CopyNs: ev.CopyNs, CopyOffCPUNs: ev.CopyOffCPUNs, LockStallNs: ev.LockStallNs, BlockedNs: ev.BlockedNs, Parent: ev.Parent,
@@ -110,12 +114,13 @@ func Summarize(rec *Recording) Summary {
 				sp.GapNs = ev.TimeNs - end
 			}
 			lastSpawnEnd[ev.Tid] = ev.TimeNs + ev.DurNs
-			sp.Signature = signature(ev, &sp, lastSocketpair[ev.Tid])
+			sp.Signature = strs.string(signature(ev, &sp, lastSocketpair[ev.Tid]))
 			delete(lastSocketpair, ev.Tid)
 			s.Spawns = append(s.Spawns, sp)
 		}
-	}
-	s.Processes = len(procs)
+		return nil
+	})
+	s.Processes = procs.len()
 	s.Stats = mechanismStats(s.Spawns)
 	s.Fit = FitCopy(s.Spawns)
 	s.Findings = Findings(rec, &s)
@@ -124,7 +129,7 @@ func Summarize(rec *Recording) Summary {
 
 // addExec counts an exec and charges it to the spawn of its process: failed
 // ones until the first success (a PATH search), then that success.
-func (s *Summary) addExec(ev *tracer.Event, byChild map[uint32]int) {
+func (s *Summary) addExec(ev *tracer.Event, byChild map[uint32]int, strs *interner) {
 	if ev.Ret != 0 {
 		s.ExecFailed++
 	} else {
@@ -146,11 +151,26 @@ func (s *Summary) addExec(ev *tracer.Event, byChild map[uint32]int) {
 		return
 	}
 	sp.ExecOK = true
-	sp.Exe = ev.Filename
+	sp.Exe = strs.string(ev.Filename)
 	sp.TeardownNs = ev.TeardownNs
 	sp.EnvCount = ev.EnvCount
 	sp.EnvBytes = ev.EnvBytes
 	if end := ev.TimeNs + ev.DurNs; end > sp.TimeNs {
 		sp.SpawnToExecNs = end - sp.TimeNs
 	}
+}
+
+// keptCopy is a copy of ev that outlives EachEvent's call, for the few
+// events kept a while (a thread's last socketpair).
+func keptCopy(ev *tracer.Event) *tracer.Event {
+	c := *ev
+	c.Args = slices.Clone(ev.Args)
+	c.Fds = slices.Clone(ev.Fds)
+	c.Argv = slices.Clone(ev.Argv)
+	c.UserStack = slices.Clone(ev.UserStack)
+	if ev.Clone3 != nil {
+		c3 := *ev.Clone3
+		c.Clone3 = &c3
+	}
+	return &c
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
@@ -31,20 +30,19 @@ func WriteEventLines(w io.Writer, rec *analyze.Recording) error {
 
 // writeEventLines takes the time zone so that tests do not depend on the host's.
 func writeEventLines(w io.Writer, rec *analyze.Recording, loc *time.Location) error {
-	var evs []*tracer.Event
-	for i := range rec.Events {
-		if k := rec.Events[i].Kind; k == tracer.KindSyscall || k == tracer.KindExit {
-			evs = append(evs, &rec.Events[i])
-		}
-	}
-	// Stable: a call and an exit with the same timestamp keep the recorder's order.
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].TimeNs < evs[j].TimeNs })
-
+	// In time order; a call and an exit with the same timestamp keep the
+	// recorder's order. One event at a time: a recording run's events
+	// stream from disk.
 	bw := bufio.NewWriter(w)
-	for _, ev := range evs {
-		if _, err := bw.WriteString(eventLine(ev, rec.MonoToUnixNs, loc)); err != nil {
-			return err
+	err := rec.EachEvent(func(ev *tracer.Event) error {
+		if ev.Kind != tracer.KindSyscall && ev.Kind != tracer.KindExit {
+			return nil
 		}
+		_, err := bw.WriteString(eventLine(ev, rec.MonoToUnixNs, loc))
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	return bw.Flush()
 }

@@ -128,14 +128,18 @@ func WriteCountReport(w io.Writer, rec *analyze.Recording) error {
 		}
 	}
 	var procs, threads int
-	for i := range rec.Events {
-		if ev := &rec.Events[i]; ev.Kind == tracer.KindExit {
+	err := rec.EachEvent(func(ev *tracer.Event) error {
+		if ev.Kind == tracer.KindExit {
 			if ev.GroupDead {
 				procs++
 			} else {
 				threads++
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	fmt.Fprintln(bw, "spawntrace: seconds are wall-clock time in each call, as strace -c -w shows (not CPU time)")
 	fmt.Fprintln(bw, "spawntrace: exit and exit_group never return, so, as in strace -c, they are not in the table")

@@ -95,10 +95,12 @@ type stackProbe struct {
 	overflow int        // CPU samples past maxLate: dropped
 	sampling bool       // a CPU sample has arrived: read new images at exec
 
-	// Symbolizer goroutine only, until done is closed.
-	table    *analyze.StackTable
-	spawnIDs map[spawnKey]int
-	kerr     error
+	// Symbolizer goroutine only, until done is closed. Spawn stacks go to
+	// the recorder, which joins them to their events when it reads them
+	// back: keeping an ID per spawn here would grow with the run.
+	table *analyze.StackTable
+	rec   *analyze.Recorder
+	kerr  error
 }
 
 // spawnKey finds a spawn event again once its stack is symbolized.
@@ -126,13 +128,13 @@ const stackQueue = 4096
 // each); past it they are dropped and counted.
 const maxLate = 1 << 16
 
-func newStackProbe() *stackProbe {
+func newStackProbe(rec *analyze.Recorder) *stackProbe {
 	p := &stackProbe{
-		sym:      tracer.NewSymbolizer(),
-		jobs:     make(chan stackJob, stackQueue),
-		done:     make(chan struct{}),
-		table:    analyze.NewStackTable(),
-		spawnIDs: map[spawnKey]int{},
+		sym:   tracer.NewSymbolizer(),
+		jobs:  make(chan stackJob, stackQueue),
+		done:  make(chan struct{}),
+		table: analyze.NewStackTable(),
+		rec:   rec,
 	}
 	go func() {
 		defer close(p.done)
@@ -249,13 +251,16 @@ func (p *stackProbe) run(j stackJob) {
 		if err != nil {
 			p.table.LoseSpawnStack()
 		}
-		p.spawnIDs[j.spawn] = p.table.Add(frames)
+		// Jobs run in the order the reader queued them, which is the order
+		// it added the spawn events: SetSpawnStack needs that.
+		p.rec.SetSpawnStack(j.spawn.tid, j.spawn.timeNs, p.table.Add(frames))
 	}
 }
 
 // finish waits for the queue to drain and gives the recording its stacks:
-// each spawn event's StackID, the CPU samples and the files. Call it once
-// the reader has returned.
+// the CPU samples and the files (each spawn event's StackID went to the
+// recorder). Call it once the reader has returned, before the recorder
+// hands its events over.
 func (p *stackProbe) finish(rec *analyze.Recording, hz int, stderr io.Writer) {
 	close(p.jobs)
 	<-p.done
@@ -267,13 +272,6 @@ func (p *stackProbe) finish(rec *analyze.Recording, hz int, stderr io.Writer) {
 	}
 	p.table.DropSamples(p.overflow)
 	p.table.Fill(rec)
-	for i := range rec.Events {
-		ev := &rec.Events[i]
-		// The recorder kept no raw stacks: look the spawn up by its key.
-		if ev.Kind == tracer.KindSyscall && isSpawn(ev) {
-			ev.StackID = p.spawnIDs[spawnKey{ev.Tid, ev.TimeNs}]
-		}
-	}
 	rec.SampleHz = hz
 	if hz > 0 && p.kerr != nil {
 		fmt.Fprintf(stderr, "spawntrace: kernel frames left unnamed: %v\n", p.kerr)

@@ -137,8 +137,9 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	rec, err := s.finish(t, sampleHz(o.pprofDir, o.freqHz))
 	if err != nil {
-		return fail(stderr, exitFailure, "%v", err)
+		return outputFailed(stderr, err, s.status)
 	}
+	defer rec.Close() // removes the events' spill file
 	rec.Command = cmdArgs
 	rec.AttachPid = o.attachPid
 
@@ -152,6 +153,14 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	sum := analyze.Summarize(rec) // once, for the summary and the profiles
+	if err := rec.ReadErr(); err != nil {
+		return outputFailed(stderr, err, rec.ExitStatus)
+	}
+	if n := rec.LateEvents(); n > 0 {
+		fmt.Fprintf(stderr, "spawntrace: warning: %d events arrived more than %d events late and are out of time order: "+
+			"their spawns may lack their exec (the -w recording keeps them all; spawntrace report sorts it exactly)\n",
+			n, analyze.ReorderWindow)
+	}
 	err = o.write(rec, sum, stderr)
 	if err == nil {
 		err = writePprof(o.pprofDir, rec, sum, stderr)
@@ -159,6 +168,10 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	giveToInvoker(o.writePath, o.eventsPath)
 	if err != nil {
 		return outputFailed(stderr, err, rec.ExitStatus)
+	}
+	if o.verbose && rec.Tracer != nil {
+		fmt.Fprintf(stderr, "spawntrace: tracer's own use while recording: %.3f s CPU (user+sys), %.1f MiB peak RSS\n",
+			float64(rec.Tracer.CPUNs)/1e9, float64(rec.Tracer.MaxRSSBytes)/(1<<20))
 	}
 	return code
 }

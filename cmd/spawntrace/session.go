@@ -42,11 +42,15 @@ func now() clockPair {
 
 var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}
 
-func newSession(t *tracer.Tracer, stderr io.Writer, roots ...int) *session {
+func newSession(t *tracer.Tracer, stderr io.Writer, roots ...int) (*session, error) {
+	rec, err := analyze.NewRecorder(roots...)
+	if err != nil {
+		return nil, err
+	}
 	s := &session{
-		rec:      analyze.NewRecorder(roots...),
+		rec:      rec,
 		spawners: newSpawnerProbe(),
-		stacks:   newStackProbe(),
+		stacks:   newStackProbe(rec),
 		libc:     newLibcProbe(),
 		readDone: make(chan error, 1),
 		start:    now(),
@@ -54,15 +58,21 @@ func newSession(t *tracer.Tracer, stderr io.Writer, roots ...int) *session {
 		stderr:   stderr,
 	}
 	go func() {
+		spillFailed := false
 		s.readDone <- t.Read(tracer.Sink{Event: func(ev *tracer.Event) {
 			s.spawners.observe(ev)
 			s.stacks.observe(ev)
 			s.libc.observe(ev)
-			s.rec.Add(ev)
+			if err := s.rec.Add(ev); err != nil && !spillFailed {
+				// Said at once, so that a long run can be stopped; the
+				// run then fails with the same error (finish).
+				spillFailed = true
+				fmt.Fprintf(stderr, "spawntrace: recording events: %v: events from here on are lost\n", err)
+			}
 		}, Sample: s.stacks.sample})
 	}()
 	signal.Notify(s.sigs, forwarded...)
-	return s
+	return s, nil
 }
 
 // launch starts the workload tracked from birth and waits for it.
@@ -77,11 +87,15 @@ func launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 	if err := t.ArmLaunch(); err != nil {
 		return nil, err
 	}
-	s := newSession(t, stderr)
+	s, err := newSession(t, stderr)
+	if err != nil {
+		t.DisarmLaunch()
+		return nil, err
+	}
 	s.env = workloadEnv(0) // it inherits ours
 	// Start returns once the child has exec'd, so the window in which the
 	// launcher's children are tracked closes right after.
-	err := cmd.Start()
+	err = cmd.Start()
 	if derr := t.DisarmLaunch(); err == nil {
 		err = derr
 	}
@@ -186,7 +200,10 @@ func attach(t *tracer.Tracer, pid int, stderr io.Writer) (*session, error) {
 	if err := t.Track(tree...); err != nil {
 		return nil, err
 	}
-	s := newSession(t, stderr, tree...)
+	s, err := newSession(t, stderr, tree...)
+	if err != nil {
+		return nil, err
+	}
 	s.env = workloadEnv(pid) // before the process can exit
 	s.stacks.setMain(pid)
 	if n := len(tree) - 1; n > 0 {
@@ -209,8 +226,14 @@ func attach(t *tracer.Tracer, pid int, stderr io.Writer) (*session, error) {
 }
 
 // finish drains the ring buffer, reads the kernel's totals and builds the
-// recording.
-func (s *session) finish(t *tracer.Tracer, sampleHz int) (*analyze.Recording, error) {
+// recording, whose events stay in the recorder's spill file: the caller
+// closes it (Recording.Close). On failure the recorder's files are closed.
+func (s *session) finish(t *tracer.Tracer, sampleHz int) (rec *analyze.Recording, err error) {
+	defer func() {
+		if err != nil {
+			s.rec.Close()
+		}
+	}()
 	signal.Stop(s.sigs)
 	end := now()
 	if err := t.Flush(); err != nil {
@@ -227,7 +250,7 @@ func (s *session) finish(t *tracer.Tracer, sampleHz int) (*analyze.Recording, er
 	if err != nil {
 		return nil, err
 	}
-	rec := &analyze.Recording{
+	rec = &analyze.Recording{
 		Version:      version(),
 		Host:         readHost(),
 		StartUnixNs:  s.start.unix,
@@ -237,12 +260,30 @@ func (s *session) finish(t *tracer.Tracer, sampleHz int) (*analyze.Recording, er
 		ExitStatus:   s.status,
 		Probes:       t.Probes(),
 		Syscalls:     analyze.SyscallTable(stats),
-		Events:       s.rec.Events(),
 		Threads:      s.rec.Threads(),
 		Spawners:     s.spawners.finish(),
 		Lost:         lost,
 	}
 	rec.Host.Libc, rec.Host.Env = s.libc.finish(), s.env
+	// The symbolizer's last spawn stacks reach the recorder before it
+	// hands its events over.
 	s.stacks.finish(rec, recordedHz(t, sampleHz, s.stderr), s.stderr)
+	if err := s.rec.Fill(rec); err != nil {
+		return nil, err
+	}
+	rec.Tracer = tracerUsage()
 	return rec, nil
+}
+
+// tracerUsage is spawntrace's own CPU time and peak RSS so far: its
+// process only (the workload, a child, would be RUSAGE_CHILDREN).
+func tracerUsage() *analyze.TracerUsage {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return nil
+	}
+	return &analyze.TracerUsage{
+		CPUNs:       uint64(ru.Utime.Nano() + ru.Stime.Nano()),
+		MaxRSSBytes: uint64(ru.Maxrss) << 10, // KiB on Linux
+	}
 }
