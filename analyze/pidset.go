@@ -1,6 +1,6 @@
 package analyze
 
-// pidSet counts distinct pids in bounded memory: a bit per pid, in pages
+// pidSet counts processes in bounded memory: a bit per pid, in pages
 // made as pids are seen. Linux pids stay below 2^22 (PID_MAX_LIMIT), so it
 // never holds more than 64 pages of 8 KiB, however many processes a run
 // makes; a map would grow by a few dozen bytes a process.
@@ -30,4 +30,14 @@ func (s *pidSet) add(pid uint32) {
 	}
 }
 
+// remove forgets a pid whose process exited: seen again, it is another
+// process (pids are reused) and counts again.
+func (s *pidSet) remove(pid uint32) {
+	if page := s.pages[pid/pidPageBits]; page != nil {
+		page[pid%pidPageBits/64] &^= uint64(1) << (pid % 64)
+	}
+}
+
+// len is how many processes were added: distinct pids, a reused pid once
+// per process.
 func (s *pidSet) len() int { return s.n }

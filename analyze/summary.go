@@ -80,6 +80,7 @@ func Summarize(rec *Recording) Summary {
 			// A pid or tid used again later is another process or thread.
 			if ev.GroupDead {
 				delete(byChild, ev.Pid)
+				procs.remove(ev.Pid)
 			}
 			delete(lastSpawnEnd, ev.Tid)
 			delete(lastSocketpair, ev.Tid)

@@ -55,6 +55,12 @@ func eventLine(ev *tracer.Event, monoToUnixNs int64, loc *time.Location) string 
 	t := time.Unix(0, int64(ev.TimeNs)+monoToUnixNs).In(loc)
 	fmt.Fprintf(&b, "%-5d %s.%06d ", ev.Tid, t.Format("15:04:05"), t.Nanosecond()/1000)
 	if ev.Kind == tracer.KindExit {
+		if ev.SupersededBy != 0 {
+			// The leader's end when another thread execs: the process
+			// lives on under its pid, as strace words it.
+			fmt.Fprintf(&b, "+++ superseded by execve in pid %d +++\n", ev.SupersededBy)
+			return b.String()
+		}
 		b.WriteString(FormatExit(ev.ExitCode))
 		b.WriteByte('\n')
 		return b.String()

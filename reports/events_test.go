@@ -141,6 +141,8 @@ func TestEventLinesGolden(t *testing.T) {
 	evs := []tracer.Event{
 		{Kind: tracer.KindExit, Tid: 123461, Pid: 123456, TimeNs: ok.TimeNs + 5e9, ExitCode: 0},
 		{Kind: tracer.KindExit, Tid: 123460, Pid: 123460, TimeNs: ok.TimeNs + 1e9, ExitCode: 0, GroupDead: true},
+		// A leader killed by its thread 123462's execve.
+		{Kind: tracer.KindExit, Tid: 123456, Pid: 123456, TimeNs: ok.TimeNs + 6e9, ExitCode: 9, SupersededBy: 123462},
 		ok, vf, walk, spawn,
 	}
 	var buf bytes.Buffer

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -19,6 +20,7 @@ import (
 // session is one traced run: the reader goroutine, the recorder, and the
 // workload or attached process.
 type session struct {
+	t        *tracer.Tracer
 	env      *analyze.EnvFacts // the workload's environment, read at its start
 	rec      *analyze.Recorder
 	spawners *spawnerProbe
@@ -48,6 +50,7 @@ func newSession(t *tracer.Tracer, stderr io.Writer, roots ...int) (*session, err
 		return nil, err
 	}
 	s := &session{
+		t:        t,
 		rec:      rec,
 		spawners: newSpawnerProbe(),
 		stacks:   newStackProbe(rec),
@@ -169,13 +172,8 @@ func (s *session) waitTree() {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		live := s.rec.Live()
-		for _, p := range live {
-			if unix.Kill(int(p), 0) == unix.ESRCH {
-				s.rec.Forget(p)
-			}
-		}
-		if len(s.rec.Live()) == 0 {
+		live := s.liveTree()
+		if len(live) == 0 {
 			return
 		}
 		if !announced && time.Now().After(deadline) {
@@ -188,6 +186,31 @@ func (s *session) waitTree() {
 		case <-tick.C:
 		}
 	}
+}
+
+// liveTree lists the tree's processes still running. The kernel's tracked
+// map is current with every fork; the recorder's view waits for the ring
+// buffer, which does not wake the reader for every fork: a daemon's
+// double fork can leave the top process dead and the grandchild not yet
+// read, and only the kernel's map still holds it.
+func (s *session) liveTree() []uint32 {
+	pids := s.rec.Live()
+	if tracked, err := s.t.Tracked(); err == nil {
+		pids = append(pids, tracked...)
+	}
+	slices.Sort(pids)
+	pids = slices.Compact(pids)
+	live := pids[:0]
+	for _, p := range pids {
+		if unix.Kill(int(p), 0) == unix.ESRCH {
+			// Gone: its exit event was lost, or is still on its way.
+			s.rec.Forget(p)
+			s.t.Untrack(p)
+			continue
+		}
+		live = append(live, p)
+	}
+	return live
 }
 
 // attach seeds the tree with pid and its descendants and waits for pid to
