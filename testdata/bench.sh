@@ -10,7 +10,8 @@
 #
 # Knobs (environment): RUNS (3), SPAWNS (2000 posix_spawns), FORKS (200
 # forks), MIB (512, the large parent's touched anonymous memory), PY (1000
-# python3 subprocess runs), TARGETS (200 make targets).
+# python3 subprocess runs), TARGETS (200 make targets), BIG (50000 spawns
+# of the memory run).
 # The defaults take about 15 minutes on 2 cores, most of it under strace.
 set -euo pipefail
 
@@ -20,6 +21,7 @@ FORKS=${FORKS:-200}
 MIB=${MIB:-512}
 PY=${PY:-1000}
 TARGETS=${TARGETS:-200}
+BIG=${BIG:-50000}
 
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -28,7 +30,7 @@ log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root: spawntrace loads BPF programs (CAP_BPF, CAP_PERFMON)"
-for v in RUNS SPAWNS FORKS MIB PY TARGETS; do
+for v in RUNS SPAWNS FORKS MIB PY TARGETS BIG; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 
@@ -129,9 +131,29 @@ bench_workload() {
 		rm -f "$tmp/times.$m"
 	done
 	[ -n "$strace" ] || printf '%s\tn/a\tn/a\tn/a\tn/a\n' "$label|strace -f -c -w" >>"$tmp/results"
+	usage "$label" "$@"
+}
+
+# usage LABEL CMD...: one more run under spawntrace -w, for spawntrace's
+# own CPU time and peak RSS (its process only, from the recording);
+# appends "LABEL<TAB>spawns<TAB>cpu s<TAB>peak RSS MiB" to $tmp/usage.
+usage() {
+	local label=$1
+	shift
+	"$root/bin/spawntrace" -c -w "$tmp/usage.json" -- "$@" >/dev/null 2>&1 </dev/null ||
+		die "failed (exit $?): spawntrace -w ... $*"
+	python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+t = r.get("tracer") or {}
+spawns = sum(1 for e in r["events"] if e.get("kind") == "syscall" and e.get("nr") in (56, 57, 58, 435) and e.get("ret", 0) > 0)
+print("%s\t%d\t%.3f\t%.1f" % (sys.argv[2], spawns, t.get("cpu_ns", 0) / 1e9, t.get("max_rss_bytes", 0) / 2**20))' \
+		"$tmp/usage.json" "$label" >>"$tmp/usage"
 }
 
 : >"$tmp/results"
+: >"$tmp/usage"
+# The first usage row is start-up alone, taken off the others' per-spawn CPU.
+usage "/bin/true (start-up and shut-down)" /bin/true
 # Warm up: page cache, BPF object, dynamic loader.
 for c in "$tmp/posix_spawn 10" "$tmp/fork_exec 10"; do
 	run_us $c >/dev/null
@@ -145,6 +167,10 @@ if [ -n "$python" ]; then
 for _ in range($PY): subprocess.run(['/bin/true'])"
 fi
 bench_workload "make -j2, $TARGETS targets" make -s -j2 -C "$tmp/make"
+
+# Memory on a long run: spawntrace's peak RSS at BIG spawns against
+# SPAWNS (it spills events to disk; what grows is the summary's rows).
+usage "posix_spawn /bin/true x$BIG (memory)" "$tmp/posix_spawn" "$BIG"
 
 # Fixed cost: attaching before the workload starts, detaching after.
 fixed=()
@@ -186,6 +212,17 @@ awk -F'\t' '
 		printf "| %s | %s | %.3f | %.3f-%.3f | %.2fx | %.3f | %+.1f%% |\n", (k[1] == last ? "" : k[1]), k[2], $2, $3, $4, $2 / base, $5, ($5 / wbase - 1) * 100
 		last = k[1]
 	}' "$tmp/results"
+echo
+echo "spawntrace's own CPU time and peak RSS (its process, not the workload; one run with -w each):"
+echo
+echo "| workload | spawns | spawntrace CPU (s) | CPU per spawn, start-up off (µs) | peak RSS (MiB) |"
+echo "|---|---:|---:|---:|---:|"
+awk -F'\t' '
+	NR == 1 { base = $3 }
+	{
+		per = $2 ? sprintf("%.1f", ($3 - base) / $2 * 1e6) : "-"
+		printf "| %s | %d | %.3f | %s | %.1f |\n", $1, $2, $3, per, $4
+	}' "$tmp/usage"
 echo
 echo "spawntrace's start-up and shut-down (\`spawntrace -c -- /bin/true\`, median of $RUNS): $fixed_med s"
 echo
