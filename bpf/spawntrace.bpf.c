@@ -229,13 +229,18 @@ static __always_inline void spawn_enter(void *user_regs, __u32 nr, __u64 ts_ns)
 		if (slot.args[1] >= sizeof(slot.c3))
 			bpf_probe_read_user(&slot.c3, sizeof(slot.c3), (void *)slot.args[0]);
 	}
+	bool exec_teardown = false;
 	if (nr == NR_EXECVE || nr == NR_EXECVEAT) {
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-		slot.exec_old_mm = (__u64)BPF_CORE_READ(task, mm);
+		struct mm_struct *mm = BPF_CORE_READ(task, mm);
+		slot.exec_old_mm = (__u64)mm;
+		/* Only an address space this task alone uses is torn down by
+		 * its exec (a fork()ed child's copy); a vfork child's is its
+		 * parent's, and a thread's is its process's. */
+		exec_teardown = BPF_CORE_READ(mm, mm_users.counter) == 1;
 	}
 	__u64 flags = nr == NR_CLONE ? slot.args[0] : nr == NR_CLONE3 ? slot.c3.flags : 0;
-	slot.lock_timed = nr == NR_EXECVE || nr == NR_EXECVEAT ||
-			  (is_clone_nr(nr) && nr != NR_VFORK && !(flags & CLONE_VM_FLAG));
+	slot.lock_timed = exec_teardown || (is_clone_nr(nr) && nr != NR_VFORK && !(flags & CLONE_VM_FLAG));
 	close_slot(tid); /* one left by a call that never returned */
 	if (bpf_map_update_elem(&spawn_slots, &tid, &slot, BPF_ANY)) {
 		count_lost(LOST_SPAWN_SLOT);

@@ -56,7 +56,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.intVar(&o.attachPid, "p", "attach", "PID", "trace the running process PID and its descendants")
 	fs.intVar(&o.ringBytes, "", "ring-bytes", "N", "ring buffer size in bytes, a power of two")
 	fs.listVar(&o.disable, "disable-probe", "NAME", "leave probe NAME unattached, as if the kernel lacked it (repeatable)")
-	fs.boolVar(&o.verbose, "v", "verbose", "print what was attached, and verifier logs on failure")
+	fs.boolVar(&o.verbose, "v", "verbose", "print what was attached, spawntrace's own CPU time and peak RSS, and verifier logs on failure")
 	fs.stringVar(&o.user, "u", "user", "USER", "run CMD as USER (name or uid), as strace -u does")
 	fs.intVar(&o.freqHz, "F", "freq", "HZ", "with --pprof, sample on-CPU stacks HZ times a second per CPU")
 	fs.setUsage(recordHead, recordExamples)
