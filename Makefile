@@ -8,7 +8,7 @@ export CGO_ENABLED := 0
 # Debian packages the tests and benchmarks use; `make deps` installs the missing ones.
 DEB_PKGS := clang llvm libbpf-dev linux-libc-dev strace gcc libc6-dev libc6-dbg make python3 linux-perf hyperfine
 
-.PHONY: all build generate check-generated deps vet unit test bench demo clean
+.PHONY: all build generate check-generated deps vet unit test fuzz bench demo clean
 
 all: build
 
@@ -45,9 +45,25 @@ vet:
 unit:
 	$(GO) test -count=1 ./analyze/... ./reports/... ./tracer/...
 
-# Everything: the BPF integration tests run as root and compare with strace.
+# Everything: the BPF integration tests run as root and compare with strace,
+# then a short run of each fuzz test beyond its seed corpus.
 test: deps check-generated vet build
 	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory fuzz
+
+# Each fuzz target for FUZZTIME: the recording loader, the report writers,
+# compare and the copy-cost fit (seeds alone run in every go test).
+FUZZTIME ?= 10s
+FUZZ_TARGETS := analyze:FuzzDecode analyze:FuzzFitCopy reports:FuzzReport reports:FuzzReportEvent \
+	reports:FuzzCompare reports:FuzzCompareEvent
+fuzz:
+	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg/ >$$log 2>&1 || \
+			{ cat $$log; exit 1; }; \
+	done
 
 demo: build
 	$(BIN) -- python3 -c 'import subprocess; [subprocess.run(["true"]) for _ in range(50)]'
