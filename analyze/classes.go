@@ -1,7 +1,9 @@
 package analyze
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -73,33 +75,60 @@ func KeyOf(sp *Spawn) ClassKey {
 // Classes groups spawns by ClassKey, in the order each class first
 // appears in time.
 func Classes(spawns []Spawn) []Class {
-	order := make([]int, len(spawns))
-	for i := range order {
-		order[i] = i
+	// A summary's spawns are in time order already; other callers' may
+	// not be. (No index slice for the common case: a long run has a
+	// million spawns.)
+	var order []int
+	if !slices.IsSortedFunc(spawns, func(a, b Spawn) int { return cmp.Compare(a.TimeNs, b.TimeNs) }) {
+		order = make([]int, len(spawns))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(a, b int) bool { return spawns[order[a]].TimeNs < spawns[order[b]].TimeNs })
 	}
-	sort.SliceStable(order, func(a, b int) bool { return spawns[order[a]].TimeNs < spawns[order[b]].TimeNs })
+	each := func(fn func(i int)) {
+		if order == nil {
+			for i := range spawns {
+				fn(i)
+			}
+			return
+		}
+		for _, i := range order {
+			fn(i)
+		}
+	}
 
 	type acc struct {
 		key                                                ClassKey
+		n                                                  int
 		rss                                                []uint64
 		failed                                             int
 		clone, cp, teardown, s2e, blocked, failedNs, total []uint64
 	}
 	var accs []*acc
-	index := map[ClassKey]int{}
-	classOf := make([]int, len(spawns))
-	// lastOfThread is each thread's previous spawn, for Total.
-	lastOfThread := map[uint32]int{}
-	for _, i := range order {
-		sp := &spawns[i]
-		k := KeyOf(sp)
+	index := map[ClassKey]int32{}
+	// First pass: each spawn's class and each class's size, so that the
+	// value slices below are made at their final size.
+	classOf := make([]int32, len(spawns))
+	each(func(i int) {
+		k := KeyOf(&spawns[i])
 		c, ok := index[k]
 		if !ok {
-			c = len(accs)
+			c = int32(len(accs))
 			index[k] = c
 			accs = append(accs, &acc{key: k})
 		}
 		classOf[i] = c
+		accs[c].n++
+	})
+	for _, a := range accs {
+		a.clone, a.blocked = make([]uint64, 0, a.n), make([]uint64, 0, a.n)
+	}
+	// lastOfThread is each thread's previous spawn, for Total.
+	lastOfThread := map[uint32]int{}
+	each(func(i int) {
+		sp := &spawns[i]
+		c := classOf[i]
 		a := accs[c]
 		if sp.Parent != nil {
 			a.rss = append(a.rss, sp.Parent.RSSBytes())
@@ -123,7 +152,7 @@ func Classes(spawns []Spawn) []Class {
 			a.total = append(a.total, sp.TimeNs-spawns[prev].TimeNs)
 		}
 		lastOfThread[sp.ParentTid] = i
-	}
+	})
 
 	out := make([]Class, len(accs))
 	for i, a := range accs {

@@ -63,19 +63,33 @@ func copyMs(sp analyze.Spawn) string {
 }
 
 // slowestSpawns is the n spawns with the longest CloneDurNs, the earlier
-// first among equals.
+// first among equals. It keeps n rows, not a sorted copy of them all: a
+// long run has a million.
 func slowestSpawns(spawns []analyze.Spawn, n int) []analyze.Spawn {
 	if n <= 0 {
 		return nil
 	}
-	top := append([]analyze.Spawn(nil), spawns...)
-	sort.SliceStable(top, func(i, j int) bool {
-		if top[i].CloneDurNs != top[j].CloneDurNs {
-			return top[i].CloneDurNs > top[j].CloneDurNs
+	// before: a is listed before b.
+	before := func(a, b *analyze.Spawn) bool {
+		if a.CloneDurNs != b.CloneDurNs {
+			return a.CloneDurNs > b.CloneDurNs
 		}
-		return top[i].TimeNs < top[j].TimeNs
-	})
-	return top[:min(n, len(top))]
+		return a.TimeNs < b.TimeNs
+	}
+	var top []analyze.Spawn // kept in listing order; at most n
+	for i := range spawns {
+		sp := &spawns[i]
+		if len(top) == n && !before(sp, &top[n-1]) {
+			continue
+		}
+		at := sort.Search(len(top), func(j int) bool { return before(sp, &top[j]) })
+		if len(top) < n {
+			top = append(top, analyze.Spawn{})
+		}
+		copy(top[at+1:], top[at:len(top)-1])
+		top[at] = *sp
+	}
+	return top
 }
 
 // fitLeft shortens s to width bytes by cutting its start, which for a path
