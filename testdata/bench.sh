@@ -49,6 +49,7 @@ for w in posix_spawn fork_exec; do
 	"$CC" -O2 -Wall -o "$tmp/$w" "testdata/workloads/$w.c"
 done
 "$CC" -O2 -Wall -o "$tmp/timeit" testdata/timeit.c
+"$CC" -O2 -Wall -o "$tmp/sysloop" testdata/sysloop.c
 
 strace=$(command -v strace || true)
 [ -n "$strace" ] || log "bench: strace not found; its rows will say n/a (apt-get install strace)"
@@ -172,6 +173,13 @@ bench_workload "make -j2, $TARGETS targets" make -s -j2 -C "$tmp/make"
 # SPAWNS (it spills events to disk; what grows is the summary's rows).
 usage "posix_spawn /bin/true x$BIG (memory)" "$tmp/posix_spawn" "$BIG"
 
+# One syscall's cost: untraced, under empty programs on the same raw
+# tracepoints (what any such tracer pays), under spawntrace. Medians of RUNS.
+sys_ns() { local v=(); for ((i = 1; i <= RUNS; i++)); do v+=("$("$@" 2>/dev/null </dev/null | tail -1)"); done; printf '%s\n' "${v[@]}" | sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }'; }
+sys_untraced=$(sys_ns "$tmp/sysloop" 2000000)
+sys_floor=$(sys_ns "$root/bin/spawntrace" __syscall-floor -- "$tmp/sysloop" 2000000)
+sys_traced=$(sys_ns "$root/bin/spawntrace" -c -- "$tmp/sysloop" 2000000)
+
 # Fixed cost: attaching before the workload starts, detaching after.
 fixed=()
 for ((i = 1; i <= RUNS; i++)); do fixed+=("$(run_us "$root/bin/spawntrace" -c -- /bin/true)"); done
@@ -223,6 +231,10 @@ awk -F'\t' '
 		per = $2 ? sprintf("%.1f", ($3 - base) / $2 * 1e6) : "-"
 		printf "| %s | %d | %.3f | %s | %.1f |\n", $1, $2, $3, per, $4
 	}' "$tmp/usage"
+echo
+echo "One syscall (getppid, testdata/sysloop.c), median of $RUNS: untraced $sys_untraced ns; with empty programs on"
+echo "raw_syscalls sys_enter/sys_exit $sys_floor ns (the kernel's traced path, paid by any such tracer); under"
+echo "spawntrace $sys_traced ns."
 echo
 echo "spawntrace's start-up and shut-down (\`spawntrace -c -- /bin/true\`, median of $RUNS): $fixed_med s"
 echo

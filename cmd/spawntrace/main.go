@@ -47,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		case benchWorkerCmd: // hidden: the workload of `spawntrace bench`
 			return runBenchWorker(ctx, args[1:], stdout, stderr)
+		case floorCmd: // hidden: make bench's floor of syscall tracing
+			return runFloor(ctx, args[1:], stdout, stderr)
 		}
 		for _, c := range commands {
 			if c.name == args[0] {

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// floorCmd is a hidden subcommand for make bench: it runs a command with
+// empty programs on the sys_enter/sys_exit raw tracepoints, the cost any
+// syscall tracer of this kind pays before its programs do any work.
+const floorCmd = "__syscall-floor"
+
+func runFloor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return fail(stderr, exitUsage, "usage: spawntrace %s -- CMD [ARGS...]", floorCmd)
+	}
+	if code, ok := checkCaps(stderr); !ok {
+		return code
+	}
+	f, err := tracer.OpenFloor()
+	if err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	defer f.Close()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return exitStatus(ee.ProcessState, err)
+	}
+	if err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
+	return 0
+}
