@@ -191,3 +191,20 @@ func TestBenchFailedExecsMatchStrace(t *testing.T) {
 		t.Errorf("successful execs: strace %d, spawntrace %d", got, want)
 	}
 }
+
+// TestSyscallFloor checks make bench's floor command: it runs the command
+// with empty programs on the syscall tracepoints, passes its output and
+// exit status, and detaches them after (a second run attaches again).
+func TestSyscallFloor(t *testing.T) {
+	e := itSetup(t)
+	for i := 0; i < 2; i++ {
+		r := e.itSpawntrace(t, itOpts{}, floorCmd, "--", "/bin/sh", "-c", "echo floor; exit 7")
+		if r.status != 7 || string(r.stdout) != "floor\n" {
+			t.Fatalf("run %d: want status 7 and stdout \"floor\\n\", got %s", i, r)
+		}
+	}
+	r := e.itSpawntrace(t, itOpts{}, floorCmd)
+	if r.status != exitUsage || !strings.Contains(string(r.stderr), "usage") {
+		t.Errorf("no command: want a usage error (status %d), got %s", exitUsage, r)
+	}
+}
