@@ -118,9 +118,20 @@ func Compare(a, b *Recording, nameA, nameB string) *Comparison {
 	c := &Comparison{A: newSide(a, nameA), B: newSide(b, nameB)}
 	c.Host = hostRows(a, b)
 	c.PerSpawn = c.A.Spawns > 0 && c.B.Spawns > 0
-	c.Syscalls = syscallRows(&c.A, &c.B, c.PerSpawn)
+	// A side recorded with --spawns-only has no other syscalls: compare
+	// the spawn-related calls alone on both, not its gaps as differences.
+	only := a.SpawnCallsOnly || b.SpawnCallsOnly
+	if only {
+		c.A.SyscallsPerSpawn = spawnCallsPerSpawn(&c.A)
+		c.B.SyscallsPerSpawn = spawnCallsPerSpawn(&c.B)
+	}
+	c.Syscalls = syscallRows(&c.A, &c.B, c.PerSpawn, only)
 	c.breakdown()
 	c.notes()
+	if only {
+		c.Notes = append(c.Notes, "a side was recorded with --spawns-only (no other syscalls counted): "+
+			"the syscall table and syscalls per spawn cover the spawn-related calls alone, on both sides")
+	}
 	c.Findings = compareFindings(c)
 	return c
 }
@@ -293,7 +304,23 @@ func (c *Comparison) Share(diffNs float64) float64 {
 
 // syscallRows puts the two syscall tables side by side, per spawn when both
 // have spawns.
-func syscallRows(a, b *Side, perSpawn bool) []SyscallRow {
+// spawnCallsPerSpawn is SyscallsPerSpawn over the spawn-related calls only.
+func spawnCallsPerSpawn(s *Side) float64 {
+	if s.Spawns == 0 {
+		return 0
+	}
+	var calls uint64
+	for _, st := range s.rec.Syscalls {
+		if IsSpawnCall(st.Nr) {
+			calls += st.Calls
+		}
+	}
+	return float64(calls) / float64(s.Spawns)
+}
+
+// syscallRows pairs the two sides' syscall totals; spawnCallsOnly keeps the
+// spawn-related calls alone.
+func syscallRows(a, b *Side, perSpawn, spawnCallsOnly bool) []SyscallRow {
 	type pair struct{ a, b SyscallStat }
 	byName := map[string]*pair{}
 	var names []string
@@ -301,6 +328,9 @@ func syscallRows(a, b *Side, perSpawn bool) []SyscallRow {
 		for _, s := range stats {
 			if s.Nr == NrExit || s.Nr == NrExitGroup {
 				continue // they never return: no time
+			}
+			if spawnCallsOnly && !IsSpawnCall(s.Nr) {
+				continue
 			}
 			p := byName[s.Name]
 			if p == nil {

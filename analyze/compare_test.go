@@ -403,3 +403,37 @@ func TestDurText(t *testing.T) {
 		}
 	}
 }
+
+// A side recorded with --spawns-only has no other syscalls: compare leaves
+// them out on both sides rather than show them as missing on one.
+func TestCompareSpawnsOnlySide(t *testing.T) {
+	a, b := buildRecording(laptopSpec()), buildRecording(clusterSpec())
+	b.SpawnCallsOnly = true
+	var kept []SyscallStat
+	for _, s := range b.Syscalls {
+		if IsSpawnCall(s.Nr) {
+			kept = append(kept, s)
+		}
+	}
+	b.Syscalls = kept
+	c := Compare(a, b, "laptop", "cluster")
+	if len(c.Syscalls) == 0 {
+		t.Fatal("no syscall rows")
+	}
+	for _, r := range c.Syscalls {
+		if r.Name == "wait4" || r.Name == "rt_sigaction" {
+			t.Errorf("row %s compared although B did not count it", r.Name)
+		}
+	}
+	// laptop: clone3 + execve per spawn; cluster: clone + execve.
+	if c.A.SyscallsPerSpawn != 2 || c.B.SyscallsPerSpawn != 2 {
+		t.Errorf("syscalls per spawn %v and %v, want 2 and 2 (spawn-related calls only)", c.A.SyscallsPerSpawn, c.B.SyscallsPerSpawn)
+	}
+	noted := false
+	for _, n := range c.Notes {
+		noted = noted || strings.Contains(n, "--spawns-only")
+	}
+	if !noted {
+		t.Errorf("no note says a side was recorded with --spawns-only: %q", c.Notes)
+	}
+}

@@ -77,6 +77,9 @@ type Recording struct {
 
 	Probes   []tracer.Probe `json:"probes"`
 	Syscalls []SyscallStat  `json:"syscalls"`
+	// SpawnCallsOnly: recorded with --spawns-only, Syscalls holds the
+	// spawn-related calls alone (IsSpawnCall); the others were not counted.
+	SpawnCallsOnly bool `json:"spawn_calls_only,omitempty"`
 	// Events are a loaded recording's events, in the order they arrived;
 	// a recording run keeps them on disk instead (see EachEvent).
 	Events []tracer.Event `json:"events"`

@@ -43,6 +43,16 @@ func MechanismOf(flags uint64) (m Mechanism, ok bool) {
 	}
 }
 
+// IsSpawnCall reports whether a syscall is one spawntrace sends in detail
+// (and the only ones counted with --spawns-only).
+func IsSpawnCall(nr int) bool {
+	switch nr {
+	case NrClone, NrClone3, NrFork, NrVfork, NrExecve, NrExecveat, NrSocketpair:
+		return true
+	}
+	return false
+}
+
 // IsExec reports whether a syscall number is execve or execveat.
 func IsExec(nr int) bool { return nr == NrExecve || nr == NrExecveat }
 

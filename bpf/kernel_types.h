@@ -72,6 +72,7 @@ struct pt_regs___kernel {
 	unsigned long dx;
 	unsigned long si;
 	unsigned long di;
+	unsigned long orig_ax; /* the syscall number, still there at sys_exit */
 } __attribute__((preserve_access_index));
 
 struct linux_binprm {

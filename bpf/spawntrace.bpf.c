@@ -16,6 +16,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set before load. launcher_tgid is spawntrace itself: its first child
  * process (the workload) is tracked from birth, in the pending state. */
 const volatile __u32 launcher_tgid = 0;
+/* Set before load by --spawns-only: count and time only the spawn-related
+ * calls, as strace -c -e trace=clone,clone3,fork,vfork,execve,execveat,socketpair
+ * would; every other syscall returns from the programs at once. */
+const volatile __u32 spawns_only = 0;
 
 #define NR_CLONE 56
 #define NR_FORK 57
@@ -424,6 +428,8 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(raw_enter, void *regs, long nr)
 {
+	if (spawns_only && !is_spawn_nr(nr))
+		return 0;
 	/* The task's own slot says it is traced: one lookup a pointer away
 	 * from the task, where the tracked hash costs a hash of the tgid on
 	 * every syscall. Tasks of the tree get their slot at their first
@@ -452,6 +458,8 @@ int BPF_PROG(raw_enter, void *regs, long nr)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raw_exit, void *regs, long ret)
 {
+	if (spawns_only && !is_spawn_nr(BPF_CORE_READ((struct pt_regs___kernel *)regs, orig_ax)))
+		return 0;
 	/* The child's half of clone/vfork runs in a new task with no entry, so
 	 * a spawn is counted once, in the caller, as strace counts it. */
 	struct inflight *in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);

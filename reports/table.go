@@ -141,6 +141,9 @@ func WriteCountReport(w io.Writer, rec *analyze.Recording) error {
 	if err != nil {
 		return err
 	}
+	if rec.SpawnCallsOnly {
+		fmt.Fprintln(bw, "spawntrace: --spawns-only: only clone, clone3, fork, vfork, execve, execveat and socketpair were counted; the other syscalls are not measured")
+	}
 	fmt.Fprintln(bw, "spawntrace: seconds are wall-clock time in each call, as strace -c -w shows (not CPU time)")
 	fmt.Fprintln(bw, "spawntrace: exit and exit_group never return, so, as in strace -c, they are not in the table")
 	fmt.Fprintf(bw, "spawntrace: %d %s exited, and %d other %s\n",

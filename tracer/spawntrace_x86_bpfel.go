@@ -149,6 +149,7 @@ const (
 	spawntraceProgRawExit        = "raw_exit"
 	spawntraceVarLauncherTgid    = "launcher_tgid"
 	spawntraceVarOpenSlots       = "open_slots"
+	spawntraceVarSpawnsOnly      = "spawns_only"
 	spawntraceVarTimedSlots      = "timed_slots"
 	spawntraceVarUnusedEvent     = "unused_event"
 	spawntraceVarUnusedSample    = "unused_sample"
@@ -230,6 +231,7 @@ type spawntraceMapSpecs struct {
 type spawntraceVariableSpecs struct {
 	LauncherTgid *ebpf.VariableSpec `ebpf:"launcher_tgid"`
 	OpenSlots    *ebpf.VariableSpec `ebpf:"open_slots"`
+	SpawnsOnly   *ebpf.VariableSpec `ebpf:"spawns_only"`
 	TimedSlots   *ebpf.VariableSpec `ebpf:"timed_slots"`
 	UnusedEvent  *ebpf.VariableSpec `ebpf:"unused_event"`
 	UnusedSample *ebpf.VariableSpec `ebpf:"unused_sample"`
@@ -287,6 +289,7 @@ func (m *spawntraceMaps) Close() error {
 type spawntraceVariables struct {
 	LauncherTgid *ebpf.Variable `ebpf:"launcher_tgid"`
 	OpenSlots    *ebpf.Variable `ebpf:"open_slots"`
+	SpawnsOnly   *ebpf.Variable `ebpf:"spawns_only"`
 	TimedSlots   *ebpf.Variable `ebpf:"timed_slots"`
 	UnusedEvent  *ebpf.Variable `ebpf:"unused_event"`
 	UnusedSample *ebpf.Variable `ebpf:"unused_sample"`

@@ -19,13 +19,14 @@ import (
 
 type recordOptions struct {
 	outputOptions
-	writePath string
-	attachPid int
-	ringBytes int
-	disable   listVar
-	verbose   bool
-	user      string
-	freqHz    int // --freq, with --pprof
+	writePath  string
+	attachPid  int
+	ringBytes  int
+	disable    listVar
+	verbose    bool
+	user       string
+	freqHz     int // --freq, with --pprof
+	spawnsOnly bool
 }
 
 const recordHead = `Usage: spawntrace [flags] -- CMD [ARGS...]
@@ -55,6 +56,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.stringVar(&o.writePath, "w", "write", "FILE", "save the recording to FILE (JSON; gzipped if FILE ends in .gz)")
 	fs.intVar(&o.attachPid, "p", "attach", "PID", "trace the running process PID and its descendants")
 	fs.intVar(&o.ringBytes, "", "ring-bytes", "N", "ring buffer size in bytes, a power of two")
+	fs.boolVar(&o.spawnsOnly, "", "spawns-only", "count only the spawn-related syscalls (clone, clone3, fork, vfork, execve, execveat, socketpair), not every syscall: about half the cost per syscall")
 	fs.listVar(&o.disable, "disable-probe", "NAME", "leave probe NAME unattached, as if the kernel lacked it (repeatable)")
 	fs.boolVar(&o.verbose, "v", "verbose", "print what was attached, spawntrace's own CPU time and peak RSS, and verifier logs on failure")
 	fs.stringVar(&o.user, "u", "user", "USER", "run CMD as USER (name or uid), as strace -u does")
@@ -112,7 +114,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, exitFailure, "attach: process %d: %v", o.attachPid, err)
 	}
 
-	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: o.ringBytes, Disable: o.disable,
+	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: o.ringBytes, Disable: o.disable, SpawnsOnly: o.spawnsOnly,
 		SampleHz: sampleHz(o.pprofDir, o.freqHz)})
 	if err != nil {
 		return fail(stderr, exitFailure, "loading BPF: %v", err)
@@ -142,6 +144,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer rec.Close() // removes the events' spill file
 	rec.Command = cmdArgs
 	rec.AttachPid = o.attachPid
+	rec.SpawnCallsOnly = o.spawnsOnly
 
 	code := rec.ExitStatus
 	if code < 0 {
