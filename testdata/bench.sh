@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Overhead benchmark (`make bench`): spawning workloads (posix_spawn, fork
 # from a small and from a large parent, python3 subprocess, make -j2), each
-# run untraced, under `spawntrace -c`, `spawntrace -c --pprof`, `strace -f -c
+# run untraced, under `spawntrace -c` (also with --spawns-only and with
+# --pprof), `strace -f -c
 # -w` and `perf trace -s`, RUNS times each. Prints markdown tables on stdout:
 # median wall times and their ratio to the untraced run; spawntrace's fixed
 # cost (`spawntrace -c -- true`); and the address-space copy time spawntrace
@@ -100,7 +101,7 @@ run_pair() {
 bench_workload() {
 	local label=$1
 	shift
-	local modes=("untraced" "spawntrace -c" "spawntrace -c --pprof")
+	local modes=("untraced" "spawntrace -c" "spawntrace -c --spawns-only" "spawntrace -c --pprof")
 	[ -n "$strace" ] && modes+=("strace -f -c -w")
 	[ -n "$perf" ] && modes+=("perf trace -s")
 	local i m us
@@ -109,6 +110,7 @@ bench_workload() {
 			case ${modes[m]} in
 			untraced) us=$(run_pair -- "$@") ;;
 			"spawntrace -c") us=$(run_pair "$root/bin/spawntrace" -c -- "$@") ;;
+			"spawntrace -c --spawns-only") us=$(run_pair "$root/bin/spawntrace" -c --spawns-only -- "$@") ;;
 			"spawntrace -c --pprof") us=$(run_pair "$root/bin/spawntrace" -c --pprof "$tmp/pprof" -- "$@") ;;
 			strace*) us=$(run_pair "$strace" -f -c -w -o /dev/null -- "$@") ;;
 			perf*) us=$(run_pair "$perf" trace -s -o /dev/null -- "$@") ;;
@@ -179,6 +181,7 @@ sys_ns() { local v=(); for ((i = 1; i <= RUNS; i++)); do v+=("$("$@" 2>/dev/null
 sys_untraced=$(sys_ns "$tmp/sysloop" 2000000)
 sys_floor=$(sys_ns "$root/bin/spawntrace" __syscall-floor -- "$tmp/sysloop" 2000000)
 sys_traced=$(sys_ns "$root/bin/spawntrace" -c -- "$tmp/sysloop" 2000000)
+sys_spawns_only=$(sys_ns "$root/bin/spawntrace" -c --spawns-only -- "$tmp/sysloop" 2000000)
 
 # Fixed cost: attaching before the workload starts, detaching after.
 fixed=()
@@ -234,7 +237,7 @@ awk -F'\t' '
 echo
 echo "One syscall (getppid, testdata/sysloop.c), median of $RUNS: untraced $sys_untraced ns; with empty programs on"
 echo "raw_syscalls sys_enter/sys_exit $sys_floor ns (the kernel's traced path, paid by any such tracer); under"
-echo "spawntrace $sys_traced ns."
+echo "spawntrace $sys_traced ns; under spawntrace --spawns-only $sys_spawns_only ns."
 echo
 echo "spawntrace's start-up and shut-down (\`spawntrace -c -- /bin/true\`, median of $RUNS): $fixed_med s"
 echo
