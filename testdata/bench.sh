@@ -2,12 +2,14 @@
 # Overhead benchmark (`make bench`): spawning workloads (posix_spawn, fork
 # from a small and from a large parent, python3 subprocess, make -j2), each
 # run untraced, under `spawntrace -c` (also with --spawns-only and with
-# --pprof), `strace -f -c
-# -w` and `perf trace -s`, RUNS times each. Prints markdown tables on stdout:
-# median wall times and their ratio to the untraced run; spawntrace's fixed
-# cost (`spawntrace -c -- true`); and the address-space copy time spawntrace
-# measures beside the CPU time `perf record -g` finds under copy_page_range
-# on the same fork workload. Progress goes to stderr. Needs root.
+# --pprof), `strace -f -c -w` and `perf trace -s`, RUNS times each, timed
+# whole and from inside the tracer. Prints markdown tables on stdout: median
+# wall times and their ratio to the untraced run; spawntrace's own CPU and
+# peak RSS (and on a BIG-spawn run); one syscall's cost untraced, under
+# empty programs and under spawntrace; its start-up and shut-down; and the
+# address-space copy time spawntrace measures beside the CPU time `perf
+# record -g` finds under copy_page_range on the same fork workload.
+# Progress goes to stderr. Needs root.
 #
 # Knobs (environment): RUNS (3), SPAWNS (2000 posix_spawns), FORKS (200
 # forks), MIB (512, the large parent's touched anonymous memory), PY (1000
