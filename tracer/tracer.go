@@ -382,9 +382,9 @@ func (t *Tracer) Close() error {
 		errs = append(errs, unix.Close(fd))
 	}
 	t.perfFDs = nil
-	// Detaching a tracepoint waits for the kernel to patch its call sites
-	// on every CPU (~40 ms each in a VM); done one by one, two dozen take a
-	// second at every exit. The detaches are independent: do them at once.
+	// Detaching the last program of a tracepoint makes the kernel patch its
+	// call sites on every CPU, which waits on the other CPUs (slow in a VM).
+	// The detaches are independent: do them at once.
 	linkErrs := make([]error, len(t.links))
 	var wg sync.WaitGroup
 	for i, l := range t.links {
