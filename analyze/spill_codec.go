@@ -246,19 +246,10 @@ func (d *eventDecoder) uvarint() uint64 {
 	return v
 }
 
+// varint undoes binary.AppendVarint: zigzag (0, -1, 1, -2, ...) over uvarint.
 func (d *eventDecoder) varint() int64 {
-	if len(d.b) > 0 && d.b[0] < 0x80 { // zigzag: 0, -1, 1, -2, ...
-		v := int64(d.b[0])
-		d.b = d.b[1:]
-		return v>>1 ^ -(v & 1)
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	u := d.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 // length reads a slice's length plus one, checked against what is left
