@@ -47,7 +47,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 log "bench: building bin/spawntrace and the workloads"
 mkdir -p bin
-CGO_ENABLED=0 "$GO" build -o bin/spawntrace ./cmd/spawntrace
+make --no-print-directory build GO="$GO" >&2 # as `make build`: version stamped
 for w in posix_spawn fork_exec; do
 	"$CC" -O2 -Wall -o "$tmp/$w" "testdata/workloads/$w.c"
 done
