@@ -51,10 +51,10 @@ struct {
 	__type(value, __u32);
 } launch_armed SEC(".maps");
 
+/* Made only for tasks of the traced tree: having one says the task is traced. */
 struct inflight {
 	__u64 ts_ns;
-	__u32 nr;
-	__u32 traced; /* this task is of the traced tree (set at its first traced syscall) */
+	__u64 nr;
 };
 
 /* Each thread's syscall in progress, for the per-syscall totals: task-local
@@ -430,14 +430,14 @@ int BPF_PROG(raw_enter, void *regs, long nr)
 {
 	if (spawns_only && !is_spawn_nr(nr))
 		return 0;
-	/* The task's own slot says it is traced: one lookup a pointer away
-	 * from the task, where the tracked hash costs a hash of the tgid on
-	 * every syscall. Tasks of the tree get their slot at their first
-	 * traced syscall; the rest of the machine has none and only pays the
-	 * hash lookup that tells it is not traced. */
+	/* A task with a slot is traced: one lookup a pointer away from the
+	 * task, where the tracked hash costs a hash of the tgid on every
+	 * syscall. Tasks of the tree get their slot at their first traced
+	 * syscall; the rest of the machine has none and only pays the hash
+	 * lookup that tells it is not traced. */
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct inflight *in = bpf_task_storage_get(&inflight, task, 0, 0);
-	if (!in || !in->traced) {
+	if (!in) {
 		__u64 id = bpf_get_current_pid_tgid();
 		if (!traced(id >> 32, nr))
 			return 0;
@@ -446,7 +446,6 @@ int BPF_PROG(raw_enter, void *regs, long nr)
 			count_lost(LOST_INFLIGHT);
 			return 0;
 		}
-		in->traced = 1;
 	}
 	in->ts_ns = bpf_ktime_get_ns();
 	in->nr = nr;

@@ -39,7 +39,7 @@ func OpenFloor() (f *Floor, err error) {
 				asm.Mov.Imm(asm.R0, 0),
 				asm.Return(),
 			},
-		}, ebpf.ProgramOptions{KernelTypes: mustKernel()})
+		}, ebpf.ProgramOptions{KernelTypes: sharedKernelTypes()})
 		if err != nil {
 			return f, fmt.Errorf("loading an empty program for %s: %w", name, err)
 		}
@@ -53,8 +53,9 @@ func OpenFloor() (f *Floor, err error) {
 	return f, nil
 }
 
-// mustKernel is the shared kernel BTF, or nil to let the library load it.
-func mustKernel() *btf.Spec {
+// sharedKernelTypes is the run's decoded kernel BTF, or nil to let the
+// library load it.
+func sharedKernelTypes() *btf.Spec {
 	spec, err := kernelTypes.Kernel()
 	if err != nil {
 		return nil

@@ -65,10 +65,9 @@ type spawntraceEvent struct {
 }
 
 type spawntraceInflight struct {
-	_      structs.HostLayout
-	TsNs   uint64
-	Nr     uint32
-	Traced uint32
+	_    structs.HostLayout
+	TsNs uint64
+	Nr   uint64
 }
 
 type spawntraceLockWaiters struct {
