@@ -30,6 +30,7 @@ const (
 	flagArgvTruncated
 	flagClone3
 	flagParent
+	flagArgvUnread
 )
 
 // appendEvent appends ev's record to b.
@@ -57,6 +58,9 @@ func appendEvent(b []byte, ev *tracer.Event) ([]byte, error) {
 	}
 	if ev.Parent != nil {
 		flags |= flagParent
+	}
+	if ev.ArgvUnread {
+		flags |= flagArgvUnread
 	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, ev.TimeNs)
@@ -166,6 +170,7 @@ func (d *eventDecoder) decode(payload []byte, ev *tracer.Event) error {
 	ev.GroupDead = flags&flagGroupDead != 0
 	ev.NameUnread = flags&flagNameUnread != 0
 	ev.ArgvTruncated = flags&flagArgvTruncated != 0
+	ev.ArgvUnread = flags&flagArgvUnread != 0
 	ev.TimeNs = d.uvarint()
 	ev.DurNs = d.uvarint()
 	ev.Tid = uint32(d.uvarint())

@@ -20,6 +20,10 @@ const volatile __u32 launcher_tgid = 0;
  * calls, as strace -c -e trace=clone,clone3,fork,vfork,execve,execveat,socketpair
  * would; every other syscall returns from the programs at once. */
 const volatile __u32 spawns_only = 0;
+/* Set before load when the kernel has no bpf_loop helper (before 5.17) or
+ * --disable-probe helper:bpf_loop asks: the verifier then prunes the
+ * branch that calls it, and failed execs go without argv and envp. */
+const volatile __u32 no_bpf_loop = 0;
 
 #define NR_CLONE 56
 #define NR_FORK 57
@@ -406,12 +410,16 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
 		const char *name = (const char *)(at ? slot->args[1] : slot->args[0]);
 		if (bpf_probe_read_user_str(e->filename, sizeof(e->filename), name) <= 0)
 			e->flags |= EVF_NAME_UNREAD;
-		struct argv_ctx ac = {.e = e, .argv = (const char *const *)(at ? slot->args[2] : slot->args[1])};
-		bpf_loop(MAX_ARGS + 1, read_one_arg, &ac, 0);
-		struct env_ctx ec = {.envp = (const char *const *)(at ? slot->args[3] : slot->args[2])};
-		if (ec.envp)
-			bpf_loop(1 << 16, count_one_env, &ec, 0);
-		e->envc = ec.n;
+		if (no_bpf_loop) {
+			e->flags |= EVF_ARGV_UNREAD;
+		} else {
+			struct argv_ctx ac = {.e = e, .argv = (const char *const *)(at ? slot->args[2] : slot->args[1])};
+			bpf_loop(MAX_ARGS + 1, read_one_arg, &ac, 0);
+			struct env_ctx ec = {.envp = (const char *const *)(at ? slot->args[3] : slot->args[2])};
+			if (ec.envp)
+				bpf_loop(1 << 16, count_one_env, &ec, 0);
+			e->envc = ec.n;
+		}
 	}
 	close_slot(tid);
 	submit(e, sizeof(*e), urgent);

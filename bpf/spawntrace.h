@@ -28,7 +28,7 @@ enum event_kind {
 #define EVF_ARGV_TRUNCATED 2  /* argv did not fit ARGV_LEN / MAX_ARGS */
 #define EVF_GROUP_DEAD 4      /* exit: the last thread of the process */
 #define EVF_NAME_UNREAD 8     /* filename could not be read */
-#define EVF_ENV_UNREAD 16     /* the environment could not be counted */
+#define EVF_ARGV_UNREAD 16    /* failed exec: argv and envp not read (no bpf_loop) */
 #define EVF_PARENT_MM 32      /* rss_*, pgtables_bytes and map_count are set */
 #define EVF_SUPERSEDED 64     /* exit: a leader killed by another thread's exec (child_tid: that thread) */
 

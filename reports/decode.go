@@ -149,7 +149,8 @@ func execArgs(ev *tracer.Event, first int) string {
 	// Nothing read at all (the exec's details were lost, or the probe that
 	// reads them is unavailable): addresses only, as strace prints memory
 	// it cannot read.
-	unread := ev.NameUnread && len(ev.Argv) == 0 && ev.EnvCount == 0
+	// A failed exec's argv and envp without bpf_loop: addresses too.
+	unread := ev.ArgvUnread || ev.NameUnread && len(ev.Argv) == 0 && ev.EnvCount == 0
 	argv := "NULL"
 	if unread {
 		argv = addr(arg(ev, first+1))

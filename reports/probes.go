@@ -27,6 +27,7 @@ var probeFeeds = map[string]string{
 	"syscalls:execveat":   "execveat calls (execs, failed execs and PATH searches in the spawn section)",
 	"syscalls:socketpair": "socketpair calls (and Rust's fork-fallback signature)",
 	tracer.SamplingProbe:  "the CPU profile",
+	tracer.BPFLoopProbe:   "the argv and environment count of failed execs (PATH searches): their event lines show addresses",
 }
 
 // ProbeFeeds says what goes unmeasured without the named probe ("" for

@@ -12,6 +12,7 @@ const (
 	evfArgvTruncated = 2
 	evfGroupDead     = 4
 	evfNameUnread    = 8
+	evfArgvUnread    = 16
 	evfParentMM      = 32
 	evfSuperseded    = 64
 )
@@ -102,6 +103,7 @@ func execDetails(raw *spawntraceEvent, ev *Event) {
 	ev.Argc = int(raw.Argc)
 	ev.EnvCount = int(raw.Envc)
 	ev.ArgvTruncated = raw.Flags&evfArgvTruncated != 0
+	ev.ArgvUnread = raw.Flags&evfArgvUnread != 0
 	n := int(raw.ArgvLen)
 	if n > len(raw.Argv) {
 		n = len(raw.Argv)

@@ -114,9 +114,12 @@ type Event struct {
 	NameUnread    bool     `json:"name_unread,omitempty"`
 	Argv          []string `json:"argv,omitempty"`
 	ArgvTruncated bool     `json:"argv_truncated,omitempty"`
-	Argc          int      `json:"argc,omitempty"`
-	EnvCount      int      `json:"env_count,omitempty"`
-	EnvBytes      int      `json:"env_bytes,omitempty"`
+	// ArgvUnread: a failed exec whose argv and envp were not read (the
+	// kernel has no bpf_loop); Argv and EnvCount are then unknown, not empty.
+	ArgvUnread bool `json:"argv_unread,omitempty"`
+	Argc       int  `json:"argc,omitempty"`
+	EnvCount   int  `json:"env_count,omitempty"`
+	EnvBytes   int  `json:"env_bytes,omitempty"`
 }
 
 // Sample is one on-CPU sample of a thread of the tree (perf cpu-clock).

@@ -40,3 +40,23 @@ func TestProbeFeatures(t *testing.T) {
 		t.Errorf("second probe differs: %+v", g)
 	}
 }
+
+// TestHelperMissing: the kernel's enum bpf_func_id decides; this kernel
+// (6.x) has bpf_loop, no kernel has the made-up helper, and a kernel
+// without BTF says so.
+func TestHelperMissing(t *testing.T) {
+	k, err := kernelTypes.Kernel()
+	if err != nil {
+		t.Skipf("no kernel BTF here: %v", err)
+	}
+	if why := helperMissing(helperFeatures[0], k, nil); why != "" {
+		t.Errorf("bpf_loop reported missing on this kernel: %s", why)
+	}
+	fake := helperFeature{name: "helper:fake", fn: "BPF_FUNC_no_such_helper_x", since: "9.9"}
+	if why := helperMissing(fake, k, nil); why != "the kernel has no no_such_helper_x helper (Linux 9.9+)" {
+		t.Errorf("a helper the kernel lacks: %q", why)
+	}
+	if why := helperMissing(fake, nil, os.ErrNotExist); why == "" {
+		t.Errorf("no kernel BTF: no reason given")
+	}
+}

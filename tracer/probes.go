@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/cilium/ebpf/btf"
 )
@@ -46,13 +47,55 @@ var probeGroups = []probeGroup{
 	{name: "sched:sched_switch", points: []attachPoint{{prog: "on_switch", group: "sched", name: "sched_switch"}}},
 }
 
+// helperFeature is a BPF helper some measurement needs beyond the base
+// the programs load on. Without it the programs still load (a const
+// volatile switch makes the verifier prune the calls) and only that
+// measurement goes, named in Probes like a missing tracepoint.
+type helperFeature struct {
+	name      string // as shown to the user and accepted by --disable-probe
+	fn        string // the helper's enum bpf_func_id value in kernel BTF
+	switchVar string // the program variable that, set to 1, stops its use
+	since     string // the first Linux release with it, for the reason shown
+}
+
+// helperFeatures: bpf_loop (5.17+) walks a failed exec's argv and envp,
+// which the kernel never copied in (successful execs are read from the
+// new program's stack without it).
+var helperFeatures = []helperFeature{
+	{name: BPFLoopProbe, fn: "BPF_FUNC_loop", switchVar: "no_bpf_loop", since: "5.17"},
+}
+
+// BPFLoopProbe names the bpf_loop helper feature in Probes.
+const BPFLoopProbe = "helper:bpf_loop"
+
 // ProbeNames lists the names accepted by Config.Disable.
 func ProbeNames() []string {
-	names := make([]string, len(probeGroups))
-	for i, g := range probeGroups {
-		names[i] = g.name
+	names := make([]string, 0, len(probeGroups)+len(helperFeatures))
+	for _, g := range probeGroups {
+		names = append(names, g.name)
+	}
+	for _, h := range helperFeatures {
+		names = append(names, h.name)
 	}
 	return names
+}
+
+// helperMissing says why a BPF helper cannot be used on this kernel, or "":
+// the kernel's enum bpf_func_id lists every helper it has.
+func helperMissing(h helperFeature, kernelBTF *btf.Spec, btfErr error) string {
+	if btfErr != nil {
+		return fmt.Sprintf("no kernel BTF: %v", btfErr)
+	}
+	var ids *btf.Enum
+	if err := kernelBTF.TypeByName("bpf_func_id", &ids); err != nil {
+		return "enum bpf_func_id not in kernel BTF"
+	}
+	for _, v := range ids.Values {
+		if v.Name == h.fn {
+			return ""
+		}
+	}
+	return fmt.Sprintf("the kernel has no %s helper (Linux %s+)", strings.TrimPrefix(strings.ToLower(h.fn), "bpf_func_"), h.since)
 }
 
 // pointMissing says why an attach point cannot be used on this kernel, or "".

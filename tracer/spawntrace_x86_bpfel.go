@@ -147,6 +147,7 @@ const (
 	spawntraceProgRawEnter       = "raw_enter"
 	spawntraceProgRawExit        = "raw_exit"
 	spawntraceVarLauncherTgid    = "launcher_tgid"
+	spawntraceVarNoBpfLoop       = "no_bpf_loop"
 	spawntraceVarOpenSlots       = "open_slots"
 	spawntraceVarSpawnsOnly      = "spawns_only"
 	spawntraceVarTimedSlots      = "timed_slots"
@@ -229,6 +230,7 @@ type spawntraceMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceVariableSpecs struct {
 	LauncherTgid *ebpf.VariableSpec `ebpf:"launcher_tgid"`
+	NoBpfLoop    *ebpf.VariableSpec `ebpf:"no_bpf_loop"`
 	OpenSlots    *ebpf.VariableSpec `ebpf:"open_slots"`
 	SpawnsOnly   *ebpf.VariableSpec `ebpf:"spawns_only"`
 	TimedSlots   *ebpf.VariableSpec `ebpf:"timed_slots"`
@@ -287,6 +289,7 @@ func (m *spawntraceMaps) Close() error {
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceVariables struct {
 	LauncherTgid *ebpf.Variable `ebpf:"launcher_tgid"`
+	NoBpfLoop    *ebpf.Variable `ebpf:"no_bpf_loop"`
 	OpenSlots    *ebpf.Variable `ebpf:"open_slots"`
 	SpawnsOnly   *ebpf.Variable `ebpf:"spawns_only"`
 	TimedSlots   *ebpf.Variable `ebpf:"timed_slots"`

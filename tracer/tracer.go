@@ -129,6 +129,23 @@ func Open(cfg Config) (t *Tracer, err error) {
 		usable = append(usable, g)
 	}
 
+	// Helpers: a missing one switches its use off inside the programs.
+	var helperProbes []Probe
+	for _, h := range helperFeatures {
+		reason := helperMissing(h, kernelBTF, btfErr)
+		if disabled[h.name] {
+			reason = "disabled by --disable-probe"
+		}
+		if reason == "" {
+			helperProbes = append(helperProbes, Probe{Name: h.name, Available: true})
+			continue
+		}
+		if err := spec.Variables[h.switchVar].Set(uint32(1)); err != nil {
+			return nil, fmt.Errorf("switching off %s: %w", h.name, err)
+		}
+		helperProbes = append(helperProbes, Probe{Name: h.name, Reason: reason})
+	}
+
 	if cfg.SampleHz <= 0 {
 		delete(spec.Programs, "on_sample")
 	}
@@ -150,6 +167,7 @@ func Open(cfg Config) (t *Tracer, err error) {
 		}
 		t.probes = append(t.probes, Probe{Name: g.name, Available: true})
 	}
+	t.probes = append(t.probes, helperProbes...)
 	if cfg.SampleHz > 0 {
 		if err := t.attachSampling(cfg.SampleHz); err != nil {
 			t.probes = append(t.probes, Probe{Name: SamplingProbe, Reason: err.Error()})

@@ -122,7 +122,9 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer t.Close()
 	if o.verbose {
 		for _, p := range t.Probes() {
-			if p.Available {
+			if p.Available && strings.HasPrefix(p.Name, "helper:") {
+				fmt.Fprintf(stderr, "spawntrace: using %s\n", p.Name)
+			} else if p.Available {
 				fmt.Fprintf(stderr, "spawntrace: attached %s\n", p.Name)
 			}
 		}

@@ -25,6 +25,7 @@ var trProbeFeeds = map[string]*regexp.Regexp{
 	"raw_syscalls:sys_enter+sys_exit": regexp.MustCompile(`(?i)syscall table.*spawn`),
 	"mmap_lock:copy-timing":           regexp.MustCompile(`(?i)copy`),
 	"sched:sched_switch":              regexp.MustCompile(`(?i)blocked|off cpu`),
+	tracer.BPFLoopProbe:               regexp.MustCompile(`(?i)argv.*failed exec`),
 }
 
 var (
@@ -116,4 +117,38 @@ func TestTrustDisableProbe(t *testing.T) {
 			t.Errorf("unknown probe name: want a usage error (status 2) in one line listing the names, got %s", r)
 		}
 	})
+}
+
+// TestTrustNoBPFLoop: without bpf_loop (kernels before 5.17, simulated) the
+// programs still load and a failed exec's event line shows argv and envp
+// as addresses, as strace prints memory it cannot read, where the full
+// run reads them; the file name is read either way.
+func TestTrustNoBPFLoop(t *testing.T) {
+	e := itSetup(t)
+	dir := itOpenDir(t)
+	script := "env no-such-cmd-q9 2>/dev/null; exit 0" // env(1) execvp()s through PATH
+	lineOf := func(t *testing.T, args ...string) string {
+		t.Helper()
+		events := filepath.Join(dir, "events.txt")
+		r := e.itSpawntrace(t, itOpts{}, append(append(args, "-o", events, "--"), "/bin/sh", "-c", script)...)
+		if r.status != 0 {
+			t.Fatalf("%s", r)
+		}
+		evs, raw := trReadEvents(t, events)
+		for _, ev := range evs {
+			if ev.Call == "execve" && ev.Ret == -1 && strings.Contains(ev.Args, `/no-such-cmd-q9", `) {
+				return ev.Args
+			}
+		}
+		t.Fatalf("no failed execve of no-such-cmd-q9 in -o:\n%s", trHead(raw, 40))
+		return ""
+	}
+	full := lineOf(t)
+	if !regexp.MustCompile(`^"[^"]+/no-such-cmd-q9", \["no-such-cmd-q9"\], 0x[0-9a-f]+ /\* [0-9]+ vars? \*/$`).MatchString(full) {
+		t.Errorf("with bpf_loop the failed execve's arguments are %q, want name, argv and a counted envp", full)
+	}
+	bare := lineOf(t, "--disable-probe", tracer.BPFLoopProbe)
+	if !regexp.MustCompile(`^"[^"]+/no-such-cmd-q9", 0x[0-9a-f]+, 0x[0-9a-f]+$`).MatchString(bare) {
+		t.Errorf("without bpf_loop the failed execve's arguments are %q, want the name, then argv and envp as addresses", bare)
+	}
 }
