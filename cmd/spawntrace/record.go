@@ -57,7 +57,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.intVar(&o.attachPid, "p", "attach", "PID", "trace the running process PID and its descendants")
 	fs.intVar(&o.ringBytes, "", "ring-bytes", "N", "ring buffer size in bytes, a power of two")
 	fs.boolVar(&o.spawnsOnly, "", "spawns-only", "count only the spawn-related syscalls (clone, clone3, fork, vfork, execve, execveat, socketpair), not every syscall: about half the cost per syscall")
-	fs.listVar(&o.disable, "disable-probe", "NAME", "leave probe NAME unattached, as if the kernel lacked it (repeatable)")
+	fs.listVar(&o.disable, "disable-probe", "NAME", "leave probe or helper NAME unused, as if the kernel lacked it (repeatable; the names: "+strings.Join(tracer.ProbeNames(), ", ")+")")
 	fs.boolVar(&o.verbose, "v", "verbose", "print what was attached, spawntrace's own CPU time and peak RSS, and verifier logs on failure")
 	fs.stringVar(&o.user, "u", "user", "USER", "run CMD as USER (name or uid), as strace -u does")
 	fs.intVar(&o.freqHz, "F", "freq", "HZ", "with --pprof, sample on-CPU stacks HZ times a second per CPU")
