@@ -47,6 +47,18 @@ type Class struct {
 	// same class. It holds what the other columns leave out: the runtime's
 	// work around the call, the child's run, waiting for it.
 	Total Dist `json:"total"`
+
+	rssApprox bool // RSSMedianBytes is from a histogram (see Dist.Approx)
+}
+
+// Approx says whether any of the class's medians or percentiles is
+// approximate (Dist.Approx).
+func (c *Class) Approx() bool {
+	approx := c.rssApprox
+	for _, d := range []Dist{c.Clone, c.Copy, c.Teardown, c.SpawnToExec, c.Blocked, c.FailedExec, c.Total} {
+		approx = approx || d.Approx
+	}
+	return approx
 }
 
 // RSSBucket rounds a parent's RSS to its size class: the nearest power of
@@ -73,11 +85,11 @@ func KeyOf(sp *Spawn) ClassKey {
 }
 
 // Classes groups spawns by ClassKey, in the order each class first
-// appears in time.
+// appears in time. (A summary's are in Summary.Classes, computed as its
+// rows finished.)
 func Classes(spawns []Spawn) []Class {
-	// A summary's spawns are in time order already; other callers' may
-	// not be. (No index slice for the common case: a long run has a
-	// million spawns.)
+	// Other callers' spawns may not be in time order. (No index slice when
+	// they are.)
 	var order []int
 	if !slices.IsSortedFunc(spawns, func(a, b Spawn) int { return cmp.Compare(a.TimeNs, b.TimeNs) }) {
 		order = make([]int, len(spawns))
@@ -86,92 +98,170 @@ func Classes(spawns []Spawn) []Class {
 		}
 		sort.SliceStable(order, func(a, b int) bool { return spawns[order[a]].TimeNs < spawns[order[b]].TimeNs })
 	}
-	each := func(fn func(i int)) {
-		if order == nil {
-			for i := range spawns {
-				fn(i)
-			}
-			return
+	cs := newClassSet(newExactPool())
+	var links classLinks
+	var link classLink
+	for seq := range spawns {
+		i := seq
+		if order != nil {
+			i = order[seq]
 		}
-		for _, i := range order {
-			fn(i)
-		}
-	}
-
-	type acc struct {
-		key                                                ClassKey
-		n                                                  int
-		rss                                                []uint64
-		failed                                             int
-		clone, cp, teardown, s2e, blocked, failedNs, total []uint64
-	}
-	var accs []*acc
-	index := map[ClassKey]int32{}
-	// First pass: each spawn's class and each class's size, so that the
-	// value slices below are made at their final size.
-	classOf := make([]int32, len(spawns))
-	each(func(i int) {
-		k := KeyOf(&spawns[i])
-		c, ok := index[k]
-		if !ok {
-			c = int32(len(accs))
-			index[k] = c
-			accs = append(accs, &acc{key: k})
-		}
-		classOf[i] = c
-		accs[c].n++
-	})
-	for _, a := range accs {
-		a.clone, a.blocked = make([]uint64, 0, a.n), make([]uint64, 0, a.n)
-	}
-	// lastOfThread is each thread's previous spawn, for Total.
-	lastOfThread := map[uint32]int{}
-	each(func(i int) {
 		sp := &spawns[i]
-		c := classOf[i]
-		a := accs[c]
-		if sp.Parent != nil {
-			a.rss = append(a.rss, sp.Parent.RSSBytes())
-		}
-		a.failed += sp.FailedExecs
-		a.clone = append(a.clone, sp.CloneDurNs)
-		a.blocked = append(a.blocked, sp.BlockedNs)
-		if sp.CopyNs > 0 {
-			a.cp = append(a.cp, sp.CopyNs)
-		}
-		if sp.TeardownNs > 0 {
-			a.teardown = append(a.teardown, sp.TeardownNs)
-		}
-		if sp.ExecOK {
-			a.s2e = append(a.s2e, sp.SpawnToExecNs)
-		}
-		if sp.FailedExecs > 0 {
-			a.failedNs = append(a.failedNs, sp.FailedExecNs)
-		}
-		if prev, ok := lastOfThread[sp.ParentTid]; ok && classOf[prev] == c && sp.TimeNs > spawns[prev].TimeNs {
-			a.total = append(a.total, sp.TimeNs-spawns[prev].TimeNs)
-		}
-		lastOfThread[sp.ParentTid] = i
-	})
+		links.open(&link, sp.ParentTid, sp.TimeNs)
+		links.finish(&link, sp.ParentTid, cs.add(seq, sp), cs.addTotal)
+	}
+	return cs.classes()
+}
 
+// classSet accumulates classes as spawns finish, in any order.
+type classSet struct {
+	index map[ClassKey]int32
+	accs  []*classAcc
+	pool  *exactPool
+}
+
+type classAcc struct {
+	key                                                     ClassKey
+	first                                                   int // Seq of its first spawn
+	failed                                                  int
+	rss, clone, cp, teardown, s2e, blocked, failedNs, total *valueDist
+}
+
+func newClassSet(pool *exactPool) *classSet {
+	return &classSet{index: map[ClassKey]int32{}, pool: pool}
+}
+
+// add counts the spawn of time order seq in its class, and returns the
+// class.
+func (cs *classSet) add(seq int, sp *Spawn) int32 {
+	k := KeyOf(sp)
+	c, ok := cs.index[k]
+	if !ok {
+		c = int32(len(cs.accs))
+		cs.index[k] = c
+		p := cs.pool
+		cs.accs = append(cs.accs, &classAcc{key: k, first: seq, rss: newDist(p), clone: newDist(p), cp: newDist(p),
+			teardown: newDist(p), s2e: newDist(p), blocked: newDist(p), failedNs: newDist(p), total: newDist(p)})
+	}
+	a := cs.accs[c]
+	a.first = min(a.first, seq)
+	if sp.Parent != nil {
+		a.rss.add(sp.Parent.RSSBytes())
+	}
+	a.failed += sp.FailedExecs
+	a.clone.add(sp.CloneDurNs)
+	a.blocked.add(sp.BlockedNs)
+	if sp.CopyNs > 0 {
+		a.cp.add(sp.CopyNs)
+	}
+	if sp.TeardownNs > 0 {
+		a.teardown.add(sp.TeardownNs)
+	}
+	if sp.ExecOK {
+		a.s2e.add(sp.SpawnToExecNs)
+	}
+	if sp.FailedExecs > 0 {
+		a.failedNs.add(sp.FailedExecNs)
+	}
+	return c
+}
+
+// addTotal adds one interval of Class.Total to class c.
+func (cs *classSet) addTotal(c int32, ns uint64) { cs.accs[c].total.add(ns) }
+
+// classes are the classes in order of first appearance.
+func (cs *classSet) classes() []Class {
+	accs := slices.Clone(cs.accs)
+	slices.SortFunc(accs, func(a, b *classAcc) int { return cmp.Compare(a.first, b.first) })
 	out := make([]Class, len(accs))
 	for i, a := range accs {
 		out[i] = Class{
-			ClassKey: a.key, Count: len(a.clone), RSSMedianBytes: classMedian(a.rss), FailedExecs: a.failed,
-			Clone: distOf(a.clone), Copy: distOf(a.cp), Teardown: distOf(a.teardown),
-			SpawnToExec: distOf(a.s2e), Blocked: distOf(a.blocked), FailedExec: distOf(a.failedNs),
-			Total: distOf(a.total),
+			ClassKey: a.key, Count: a.clone.n, RSSMedianBytes: a.rss.median(), FailedExecs: a.failed,
+			Clone: a.clone.dist(), Copy: a.cp.dist(), Teardown: a.teardown.dist(),
+			SpawnToExec: a.s2e.dist(), Blocked: a.blocked.dist(), FailedExec: a.failedNs.dist(),
+			Total: a.total.dist(), rssApprox: a.rss.hist != nil,
 		}
 	}
 	return out
 }
 
-// classMedian is the median of the values, the upper one of an even count; 0 for none.
-func classMedian(v []uint64) uint64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]uint64(nil), v...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
+// Class.Total is the interval from a spawn to the same thread's next spawn
+// when both are of one class; the class is known only when a spawn's row
+// is finished (its exec decides Exe and PathSearch), and the two rows may
+// finish in either order, long after. So each spawn is linked to its
+// thread's previous one while either is open, and the interval is counted
+// when the second of the two finishes. What this holds is bounded by the
+// open rows and the live threads.
+
+// classLink is one spawn's place in its thread's sequence of spawns.
+type classLink struct {
+	timeNs uint64
+	// prev is the thread's previous spawn while its row is open; once it
+	// is finished, prevDone holds its class and time instead.
+	prev       *classLink
+	prevDone   bool
+	prevClass  int32
+	prevTimeNs uint64
+	// next is the thread's next spawn while its row is open; if it
+	// finished first, nextDone holds its class and time.
+	next       *classLink
+	nextDone   bool
+	nextClass  int32
+	nextTimeNs uint64
 }
+
+// classLinks holds each live thread's last spawn. A thread that exits is
+// dropped (threadExit): a thread given its tid later is another one.
+type classLinks struct {
+	last map[uint32]threadLast
+}
+
+// threadLast is a thread's last spawn: open, or finished with its class.
+type threadLast struct {
+	open   *classLink
+	class  int32
+	timeNs uint64
+}
+
+// open links k, a new spawn of thread tid at timeNs, to the thread's
+// previous one.
+func (l *classLinks) open(k *classLink, tid uint32, timeNs uint64) {
+	*k = classLink{timeNs: timeNs}
+	if l.last == nil {
+		l.last = map[uint32]threadLast{}
+	}
+	if t, ok := l.last[tid]; ok {
+		if t.open != nil {
+			k.prev, t.open.next = t.open, k
+		} else {
+			k.prevDone, k.prevClass, k.prevTimeNs = true, t.class, t.timeNs
+		}
+	}
+	l.last[tid] = threadLast{open: k}
+}
+
+// finish unlinks k, the spawn of thread tid now finished in class c, and
+// counts the intervals to its neighbours that are finished too: each
+// interval goes to the later spawn's class, when the earlier one's is the
+// same.
+func (l *classLinks) finish(k *classLink, tid uint32, c int32, total func(c int32, ns uint64)) {
+	if p := k.prev; p != nil {
+		p.next = nil
+		p.nextDone, p.nextClass, p.nextTimeNs = true, c, k.timeNs
+	} else if k.prevDone && k.prevClass == c && k.timeNs > k.prevTimeNs {
+		total(c, k.timeNs-k.prevTimeNs)
+	}
+	if n := k.next; n != nil {
+		n.prev = nil
+		n.prevDone, n.prevClass, n.prevTimeNs = true, c, k.timeNs
+	} else if k.nextDone && k.nextClass == c && k.nextTimeNs > k.timeNs {
+		total(c, k.nextTimeNs-k.timeNs)
+	}
+	if t, ok := l.last[tid]; ok && t.open == k {
+		l.last[tid] = threadLast{class: c, timeNs: k.timeNs}
+	}
+	*k = classLink{}
+}
+
+// threadExit forgets a thread that exited.
+func (l *classLinks) threadExit(tid uint32) { delete(l.last, tid) }

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/spawntrace/spawntrace/tracer"
@@ -150,7 +151,10 @@ func TestClassesOfSummarizedRecording(t *testing.T) {
 	// The path-search sample: one clone3 vfork that failed twice before
 	// exec'ing /usr/bin/true.
 	s := Summarize(sampleRecording())
-	cs := Classes(s.Spawns)
+	cs := Classes(rowsOf(t, &s))
+	if !reflect.DeepEqual(cs, s.Classes) {
+		t.Errorf("Classes of the rows = %+v, Summary.Classes = %+v", cs, s.Classes)
+	}
 	if len(cs) != 1 {
 		t.Fatalf("classes = %+v, want 1", cs)
 	}

@@ -58,7 +58,10 @@ type Side struct {
 	Lost             tracer.Lost `json:"lost"`
 
 	rec *Recording
-	sum Summary
+	// partsNs sums each part of the spawns' cost (parts), totalNs their
+	// totals: MeanNs and the breakdown are these over Spawns.
+	partsNs [6]float64
+	totalNs float64
 }
 
 // MechCount is how many spawns used one mechanism.
@@ -137,37 +140,47 @@ func Compare(a, b *Recording, nameA, nameB string) *Comparison {
 }
 
 func newSide(rec *Recording, name string) Side {
-	s := Side{Name: name, Command: rec.Command, rec: rec, sum: Summarize(rec), Lost: rec.Lost}
-	s.Spawns = len(s.sum.Spawns)
-	s.WallNs = s.sum.WallNs
+	sum := Summarize(rec)
+	defer sum.Close()
+	s := Side{Name: name, Command: rec.Command, rec: rec, Lost: rec.Lost}
+	s.Spawns = sum.SpawnCount()
+	s.WallNs = sum.WallNs
 	for _, m := range mechanismOrder {
-		if n := s.sum.ByMechanism[m]; n > 0 {
+		if n := sum.ByMechanism[m]; n > 0 {
 			s.ByMech = append(s.ByMech, MechCount{m, n})
-			if s.Dominant == "" || n > s.sum.ByMechanism[s.Dominant] {
+			if s.Dominant == "" || n > sum.ByMechanism[s.Dominant] {
 				s.Dominant = m
 			}
 		}
 	}
-	all := make([]*Spawn, len(s.sum.Spawns))
-	for i := range s.sum.Spawns {
-		all[i] = &s.sum.Spawns[i]
-	}
-	s.Signatures = rankedSignatures(all)
-	s.ParentRSSBytes = medianRSS(all)
-	s.Fit = s.sum.Fit
+	s.Fit = sum.Fit
 	s.CopyMeasured, _ = probeAvailable(rec, copyProbe)
 	s.BlockedMeasured, _ = probeAvailable(rec, blockedProbe)
 	var failed, calls uint64
-	var envCounts, envBytes []int
-	for i := range s.sum.Spawns {
-		sp := &s.sum.Spawns[i]
+	var sigs sigTally
+	rss, envCounts, envBytes := newDist(nil), newDist(nil), newDist(nil)
+	// The sums of parts are of whole nanoseconds, exact in a float64 (up
+	// to 104 days): the order the rows come in does not change them.
+	sum.EachSpawn(func(sp *Spawn) error {
+		sigs.add(sp.Seq, sp.Signature)
+		if sp.Parent != nil {
+			rss.add(sp.Parent.RSSBytes())
+		}
 		failed += uint64(sp.FailedExecs)
 		if sp.ExecOK {
 			s.ExecSpawns++
-			envCounts = append(envCounts, sp.EnvCount)
-			envBytes = append(envBytes, sp.EnvBytes)
+			envCounts.addInt(sp.EnvCount)
+			envBytes.addInt(sp.EnvBytes)
 		}
-	}
+		p, t := parts(sp)
+		for k := range p {
+			s.partsNs[k] += p[k]
+		}
+		s.totalNs += t
+		return nil
+	})
+	s.Signatures = sigs.ranked()
+	s.ParentRSSBytes = rss.median()
 	for _, st := range rec.Syscalls {
 		calls += st.Calls
 	}
@@ -175,8 +188,8 @@ func newSide(rec *Recording, name string) Side {
 		s.FailedPerSpawn = float64(failed) / float64(s.Spawns)
 		s.SyscallsPerSpawn = float64(calls) / float64(s.Spawns)
 	}
-	s.EnvCount, s.EnvBytes = medianInt(envCounts), medianInt(envBytes)
-	s.Patterns, s.ExecNs = spawnPatterns(rec, s.sum.Spawns)
+	s.EnvCount, s.EnvBytes = int(envCounts.median()), int(envBytes.median())
+	s.Patterns, s.ExecNs = spawnPatterns(rec)
 	return s
 }
 
@@ -193,21 +206,6 @@ func probeAvailable(rec *Recording, name string) (bool, bool) {
 		}
 	}
 	return false, false
-}
-
-func medianInt(v []int) int {
-	if len(v) == 0 {
-		return 0
-	}
-	v = append([]int(nil), v...)
-	sort.Ints(v)
-	return v[len(v)/2]
-}
-
-func rankedSignatures(sp []*Spawn) []string {
-	names, count := countSignatures(sp)
-	sort.SliceStable(names, func(i, j int) bool { return count[names[i]] > count[names[j]] })
-	return names
 }
 
 // parts splits one spawn's cost into the parts of partOrder, which add up to
@@ -249,20 +247,12 @@ func parts(sp *Spawn) (p [6]float64, total float64) {
 
 func (c *Comparison) breakdown() {
 	mean := func(s *Side) [6]float64 {
-		var acc [6]float64
-		var total float64
-		for i := range s.sum.Spawns {
-			p, t := parts(&s.sum.Spawns[i])
-			for k := range acc {
-				acc[k] += p[k]
-			}
-			total += t
-		}
+		acc := s.partsNs
 		if s.Spawns > 0 {
 			for k := range acc {
 				acc[k] /= float64(s.Spawns)
 			}
-			s.MeanNs = total / float64(s.Spawns)
+			s.MeanNs = s.totalNs / float64(s.Spawns)
 		}
 		return acc
 	}

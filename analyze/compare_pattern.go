@@ -1,8 +1,9 @@
 package analyze
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -77,22 +78,46 @@ func spawnStep(ev *tracer.Event) PatternStep {
 
 // spawnPatterns groups the spawns of rec by pattern, most common first
 // (at most maxPatterns), and returns the mean time of the children's
-// successful execs less their teardown.
-func spawnPatterns(rec *Recording, spawns []Spawn) ([]Pattern, float64) {
-	if len(spawns) == 0 {
-		return nil, 0
-	}
+// successful execs less their teardown. A spawn's pattern is held only
+// until it is complete (its child's exec, or exit): memory grows with the
+// distinct patterns, not with the spawns.
+func spawnPatterns(rec *Recording) ([]Pattern, float64) {
 	type build struct {
 		steps []PatternStep
-		done  bool
+		seq   int // in time order
+	}
+	type group struct {
+		p     Pattern
+		first int // Seq of its first spawn
+	}
+	groups := map[string]*group{}
+	spawns := 0
+	complete := func(b *build, noExec bool) {
+		p := Pattern{Steps: b.steps, NoExec: noExec}
+		k := p.Key()
+		if g, ok := groups[k]; ok {
+			g.p.Spawns++
+			g.first = min(g.first, b.seq)
+			return
+		}
+		p.Spawns = 1
+		groups[k] = &group{p: p, first: b.seq}
 	}
 	byChild := map[uint32]*build{}
-	var order []*build
 	lastSocketpair := map[uint32]*tracer.Event{}
 	lastSpawnEnd := map[uint32]uint64{}
 	var execSum float64
 	var execN int
 	rec.EachEvent(func(ev *tracer.Event) error {
+		if ev.Kind == tracer.KindExit {
+			if b := byChild[ev.Pid]; b != nil && ev.GroupDead {
+				delete(byChild, ev.Pid)
+				complete(b, true)
+			}
+			delete(lastSocketpair, ev.Tid)
+			delete(lastSpawnEnd, ev.Tid)
+			return nil
+		}
 		if ev.Kind != tracer.KindSyscall {
 			return nil
 		}
@@ -103,7 +128,7 @@ func spawnPatterns(rec *Recording, spawns []Spawn) ([]Pattern, float64) {
 			}
 		case IsExec(ev.Nr):
 			b := byChild[ev.Pid]
-			if b == nil || b.done {
+			if b == nil {
 				return nil
 			}
 			st := PatternStep{Syscall: SyscallName(ev.Nr), Nr: ev.Nr, Count: 1}
@@ -117,7 +142,8 @@ func spawnPatterns(rec *Recording, spawns []Spawn) ([]Pattern, float64) {
 				return nil
 			}
 			b.steps = append(b.steps, st)
-			b.done = true
+			delete(byChild, ev.Pid) // later execs are not this spawn's pattern
+			complete(b, false)
 			if ev.DurNs >= ev.TeardownNs {
 				execSum += float64(ev.DurNs - ev.TeardownNs)
 				execN++
@@ -130,7 +156,8 @@ func spawnPatterns(rec *Recording, spawns []Spawn) ([]Pattern, float64) {
 			if _, isProcess := MechanismOf(flags); !isProcess {
 				return nil
 			}
-			b := &build{}
+			b := &build{seq: spawns}
+			spawns++
 			if sp := lastSocketpair[ev.Tid]; sp != nil && ev.TimeNs >= sp.TimeNs &&
 				ev.TimeNs-sp.TimeNs < rustSocketpairWindowNs && sp.TimeNs >= lastSpawnEnd[ev.Tid] {
 				st := PatternStep{Syscall: SyscallName(sp.Nr), Nr: sp.Nr, Count: 1}
@@ -142,33 +169,38 @@ func spawnPatterns(rec *Recording, spawns []Spawn) ([]Pattern, float64) {
 			delete(lastSocketpair, ev.Tid)
 			lastSpawnEnd[ev.Tid] = ev.TimeNs + ev.DurNs
 			b.steps = append(b.steps, spawnStep(ev))
+			if old := byChild[uint32(ev.Ret)]; old != nil {
+				complete(old, true) // its exit was not seen, and the pid is another process's now
+			}
 			byChild[uint32(ev.Ret)] = b
-			order = append(order, b)
 		}
 		return nil
 	})
-	groups := map[string]*Pattern{}
-	var keys []string
-	for _, b := range order {
-		p := Pattern{Steps: b.steps, NoExec: !b.done}
-		k := p.Key()
-		if g, ok := groups[k]; ok {
-			g.Spawns++
-			continue
-		}
-		p.Spawns = 1
-		groups[k] = &p
-		keys = append(keys, k)
+	if spawns == 0 {
+		return nil, 0
 	}
-	sort.SliceStable(keys, func(i, j int) bool { return groups[keys[i]].Spawns > groups[keys[j]].Spawns })
+	// Processes still alive at the end never exec'd.
+	for _, b := range byChild {
+		complete(b, true)
+	}
+	gs := make([]*group, 0, len(groups))
+	for _, g := range groups {
+		gs = append(gs, g)
+	}
+	// Most common first; among equals, the one that appeared first.
+	slices.SortFunc(gs, func(a, b *group) int {
+		if c := cmp.Compare(b.p.Spawns, a.p.Spawns); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.first, b.first)
+	})
 	var out []Pattern
-	for _, k := range keys {
+	for _, g := range gs {
 		if len(out) == maxPatterns {
 			break
 		}
-		g := groups[k]
-		g.Share = 100 * float64(g.Spawns) / float64(len(order))
-		out = append(out, *g)
+		g.p.Share = 100 * float64(g.p.Spawns) / float64(spawns)
+		out = append(out, g.p)
 	}
 	mean := 0.0
 	if execN > 0 {

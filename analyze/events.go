@@ -17,7 +17,6 @@ type eventSpill struct {
 	events *spillFile
 	stacks *spillFile // stackRecordBytes records, in the order of their events
 	n      int        // events
-	spawns int        // process spawns among them, to size the summary's rows
 	window int        // the reorder window, ReorderWindow unless a test says
 	late   int        // late events of the last time-ordered pass
 }
@@ -113,14 +112,6 @@ func (rec *Recording) LateEvents() int {
 		return 0
 	}
 	return rec.spill.late
-}
-
-// spawnsHint is how many spawns a recording run made, 0 when unknown.
-func (rec *Recording) spawnsHint() int {
-	if rec.spill == nil {
-		return 0
-	}
-	return rec.spill.spawns
 }
 
 // Close releases the spill file of a recording run (nothing for a loaded

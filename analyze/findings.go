@@ -2,9 +2,7 @@ package analyze
 
 import (
 	"fmt"
-	"math"
 	"sort"
-	"strings"
 )
 
 // Finding is one cause of spawn cost, with its evidence in numbers and the
@@ -28,16 +26,17 @@ const (
 	thpCopySavingShare = 0.9 // huge pages measured here: ~0.4 ms instead of ~18 ms per GiB
 )
 
-// Findings applies each rule to a summarized recording, ranked by cost.
-func Findings(rec *Recording, s *Summary) []Finding {
+// findings applies each rule to a summarized recording, ranked by cost:
+// to what its rows showed (facts), gathered as they finished.
+func findings(rec *Recording, s *Summary, facts *findingFacts) []Finding {
 	var out []Finding
 	significant := func(costNs uint64) bool {
 		return costNs >= minCostNs && float64(costNs) >= minCostShare*float64(s.WallNs)
 	}
-	for _, rule := range []func(*Recording, *Summary, func(uint64) bool) *Finding{
+	for _, rule := range []func(*Recording, *Summary, *findingFacts, func(uint64) bool) *Finding{
 		findForkCopy, findTHP, findRustFallback, findPathSearch, findVforkBlocking, findLockStall, findLargeEnv,
 	} {
-		if f := rule(rec, s, significant); f != nil {
+		if f := rule(rec, s, facts, significant); f != nil {
 			out = append(out, *f)
 		}
 	}
@@ -65,40 +64,11 @@ func ofRun(ns, wallNs uint64) string {
 	return pct(ns, wallNs) + " of the run"
 }
 
-func forks(s *Summary) []*Spawn {
-	var out []*Spawn
-	for i := range s.Spawns {
-		if s.Spawns[i].Mechanism == MechFork {
-			out = append(out, &s.Spawns[i])
-		}
-	}
-	return out
-}
-
-func medianRSS(sp []*Spawn) uint64 {
-	var v []uint64
-	for _, x := range sp {
-		if x.Parent != nil {
-			v = append(v, x.Parent.RSSBytes())
-		}
-	}
-	if len(v) == 0 {
-		return 0
-	}
-	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
-	return v[len(v)/2]
-}
-
 // rssRange words the parents' sizes: "1024 MiB" when they are alike,
 // "8 MiB to 1024 MiB (median 256 MiB)" when the costly ones are not typical.
-func rssRange(sp []*Spawn) string {
-	lo, hi := uint64(math.MaxUint64), uint64(0)
-	for _, x := range sp {
-		if x.Parent != nil {
-			lo, hi = min(lo, x.Parent.RSSBytes()), max(hi, x.Parent.RSSBytes())
-		}
-	}
-	med := medianRSS(sp)
+func rssRange(f *findingFacts) string {
+	lo, hi := f.forkRSSLo, f.forkRSSHi
+	med := f.forkRSS.median()
 	if hi == 0 {
 		return "unknown"
 	}
@@ -108,52 +78,21 @@ func rssRange(sp []*Spawn) string {
 	return fmt.Sprintf("%s to %s (median %s)", mib(lo), mib(hi), mib(med))
 }
 
-func signatures(sp []*Spawn) string {
-	names, count := countSignatures(sp)
-	var parts []string
-	for _, n := range names {
-		parts = append(parts, fmt.Sprintf("%s x%d", n, count[n]))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// countSignatures counts the named signatures, listed in order of first
-// appearance.
-func countSignatures(sp []*Spawn) (names []string, count map[string]int) {
-	count = map[string]int{}
-	for _, x := range sp {
-		if x.Signature == "" {
-			continue
-		}
-		if count[x.Signature] == 0 {
-			names = append(names, x.Signature)
-		}
-		count[x.Signature]++
-	}
-	return names, count
-}
-
 // findForkCopy: fork-like spawns pay for copying the parent's address space
 // and, in the child's exec, for tearing the copy down; vfork-like ones pay
 // for neither.
-func findForkCopy(_ *Recording, s *Summary, significant func(uint64) bool) *Finding {
-	fk := forks(s)
-	var copyNs, teardownNs uint64
-	for _, x := range fk {
-		copyNs += x.CopyNs
-		teardownNs += x.TeardownNs
-	}
-	cost := copyNs + teardownNs
-	rss := medianRSS(fk)
+func findForkCopy(_ *Recording, s *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+	cost := f.forkCopyNs + f.forkTeardownNs
+	rss := f.forkRSS.median()
 	// Small parents copy cheaply; only a sizeable share of the run makes
 	// their copies worth a finding.
-	if len(fk) == 0 || !significant(cost) || (rss < largeParentBytes/4 && float64(cost) < 0.05*float64(s.WallNs)) {
+	if f.forks == 0 || !significant(cost) || (rss < largeParentBytes/4 && float64(cost) < 0.05*float64(s.WallNs)) {
 		return nil
 	}
 	ev := fmt.Sprintf("%d fork-like spawns from parents with RSS %s: address-space copy %s, "+
-		"exec teardown of the copy %s; %s in all, %s", len(fk), rssRange(fk),
-		ms(copyNs), ms(teardownNs), ms(cost), ofRun(cost, s.WallNs))
-	if sig := signatures(fk); sig != "" {
+		"exec teardown of the copy %s; %s in all, %s", f.forks, rssRange(f),
+		ms(f.forkCopyNs), ms(f.forkTeardownNs), ms(cost), ofRun(cost, s.WallNs))
+	if sig := f.forkSigs.text(); sig != "" {
 		ev += " (" + sig + ")"
 	}
 	return &Finding{
@@ -167,29 +106,13 @@ func findForkCopy(_ *Recording, s *Summary, significant func(uint64) bool) *Find
 
 // findTHP: the copy walks page tables; a parent in 4 KiB pages has 512x
 // more entries to copy than one in 2 MiB transparent huge pages.
-func findTHP(rec *Recording, s *Summary, significant func(uint64) bool) *Finding {
-	info := map[uint32]ProcessInfo{}
-	for _, p := range rec.Spawners {
-		info[p.Pid] = p
+func findTHP(rec *Recording, _ *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+	var anon, huge uint64
+	for pid, p := range f.thpParents {
+		anon += p.anonBytes
+		huge += f.spawners[pid].AnonHugeBytes
 	}
-	var copyNs, anon, huge uint64
-	seen := map[uint32]bool{}
-	for _, x := range forks(s) {
-		p, ok := info[x.ParentPid]
-		if x.Parent == nil || !ok || x.Parent.RSSAnonBytes < largeParentBytes {
-			continue
-		}
-		if float64(p.AnonHugeBytes) >= hugePageShareLow*float64(x.Parent.RSSAnonBytes) {
-			continue
-		}
-		copyNs += x.CopyNs
-		if !seen[x.ParentPid] {
-			seen[x.ParentPid] = true
-			anon += x.Parent.RSSAnonBytes
-			huge += p.AnonHugeBytes
-		}
-	}
-	cost := uint64(float64(copyNs) * thpCopySavingShare)
+	cost := uint64(float64(f.thpCopyNs) * thpCopySavingShare)
 	if !significant(cost) {
 		return nil
 	}
@@ -201,80 +124,48 @@ func findTHP(rec *Recording, s *Summary, significant func(uint64) bool) *Finding
 		ID:    "thp",
 		Title: "large parents fork from 4 KiB pages",
 		Evidence: fmt.Sprintf("%d parent(s) with %s anonymous memory had %s in transparent huge pages (%s); "+
-			"THP mode here: %s; their copies took %s", len(seen), mib(anon), mib(huge), pct(huge, anon), mode, ms(copyNs)),
+			"THP mode here: %s; their copies took %s", len(f.thpParents), mib(anon), mib(huge), pct(huge, anon), mode, ms(f.thpCopyNs)),
 		Advice: "back the parent's heap with transparent huge pages (THP 'always', or madvise(MADV_HUGEPAGE) on it): " +
 			"copies of huge-page memory were measured ~40x cheaper, saving up to about " + ms(cost),
 		CostNs: cost,
 	}
 }
 
-func findRustFallback(_ *Recording, s *Summary, _ func(uint64) bool) *Finding {
-	var n int
-	var cost uint64
-	for i := range s.Spawns {
-		x := &s.Spawns[i]
-		if x.Signature == SigRustFallback {
-			n++
-			cost += x.CopyNs + x.TeardownNs
-		}
-	}
-	if n == 0 {
+func findRustFallback(_ *Recording, _ *Summary, f *findingFacts, _ func(uint64) bool) *Finding {
+	if f.rustSpawns == 0 {
 		return nil
 	}
 	return &Finding{
 		ID:    "rust-fallback",
 		Title: "Rust's Command falls back to fork",
 		Evidence: fmt.Sprintf("%d spawns match Rust std's fallback: socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) "+
-			"then a fork-like clone; their copies and teardowns cost %s", n, ms(cost)),
+			"then a fork-like clone; their copies and teardowns cost %s", f.rustSpawns, ms(f.rustCostNs)),
 		Advice: "Rust uses posix_spawn only with glibc >= 2.24 and without options that need code in the child " +
 			"(pre_exec, uid/gid, process_group, a cwd with a relative program path): drop those to get vfork-like spawns",
-		CostNs: cost,
+		CostNs: f.rustCostNs,
 	}
 }
 
-func findPathSearch(rec *Recording, s *Summary, significant func(uint64) bool) *Finding {
-	var failed, spawnsWith int
-	var cost uint64
-	var example string
-	for i := range s.Spawns {
-		x := &s.Spawns[i]
-		if x.FailedExecs == 0 {
-			continue
-		}
-		spawnsWith++
-		failed += x.FailedExecs
-		cost += x.FailedExecNs
-		if example == "" && x.Exe != "" {
-			example = Printable(x.Exe)
-		}
-	}
-	if failed == 0 || !significant(cost) {
+func findPathSearch(_ *Recording, _ *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+	if f.failedExecs == 0 || !significant(f.failedExecNs) {
 		return nil
 	}
 	advice := "spawn by absolute path, or put the binary's directory first in PATH"
-	if example != "" {
-		advice = fmt.Sprintf("spawn by absolute path (e.g. %s), or put its directory first in PATH", example)
+	if f.pathExample != "" {
+		advice = fmt.Sprintf("spawn by absolute path (e.g. %s), or put its directory first in PATH", Printable(f.pathExample))
 	}
 	return &Finding{
 		ID:    "path-search",
 		Title: "execs search PATH",
 		Evidence: fmt.Sprintf("%d failed execs before the binary was found, %.1f per spawn in %d spawns, %s in all",
-			failed, float64(failed)/float64(spawnsWith), spawnsWith, ms(cost)),
+			f.failedExecs, float64(f.failedExecs)/float64(f.spawnsWithFailed), f.spawnsWithFailed, ms(f.failedExecNs)),
 		Advice: advice,
-		CostNs: cost,
+		CostNs: f.failedExecNs,
 	}
 }
 
-func findVforkBlocking(_ *Recording, s *Summary, significant func(uint64) bool) *Finding {
-	var n int
-	var blocked uint64
-	for i := range s.Spawns {
-		x := &s.Spawns[i]
-		if x.Mechanism == MechVfork {
-			n++
-			blocked += x.BlockedNs
-		}
-	}
+func findVforkBlocking(_ *Recording, s *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+	n, blocked := f.vforks, f.vforkBlockedNs
 	if n == 0 || !significant(blocked) || float64(blocked) < 0.05*float64(s.WallNs) {
 		return nil
 	}
@@ -289,42 +180,26 @@ func findVforkBlocking(_ *Recording, s *Summary, significant func(uint64) bool) 
 	}
 }
 
-func findLockStall(_ *Recording, s *Summary, significant func(uint64) bool) *Finding {
-	var stall uint64
-	var n int
-	for i := range s.Spawns {
-		if s.Spawns[i].LockStallNs > 0 {
-			stall += s.Spawns[i].LockStallNs
-			n++
-		}
-	}
-	if !significant(stall) {
+func findLockStall(_ *Recording, _ *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+	if !significant(f.stallNs) {
 		return nil
 	}
 	return &Finding{
 		ID:    "lock-stall",
 		Title: "forks stall the parent's other threads",
 		Evidence: fmt.Sprintf("during %d forks, other threads of the parent waited %s in all for the mmap lock the copy held",
-			n, ms(stall)),
+			f.stalls, ms(f.stallNs)),
 		Advice: "spawn vfork-like, or from a small helper process, so the copy does not hold a busy process's lock",
-		CostNs: stall,
+		CostNs: f.stallNs,
 	}
 }
 
-func findLargeEnv(_ *Recording, s *Summary, _ func(uint64) bool) *Finding {
-	var counts, bytes []int
-	for i := range s.Spawns {
-		if s.Spawns[i].ExecOK {
-			counts = append(counts, s.Spawns[i].EnvCount)
-			bytes = append(bytes, s.Spawns[i].EnvBytes)
-		}
-	}
-	if len(counts) == 0 {
+func findLargeEnv(_ *Recording, _ *Summary, f *findingFacts, _ func(uint64) bool) *Finding {
+	n := f.envCounts.n
+	if n == 0 {
 		return nil
 	}
-	sort.Ints(counts)
-	sort.Ints(bytes)
-	c, b := counts[len(counts)/2], bytes[len(bytes)/2]
+	c, b := f.envCounts.median(), f.envBytes.median()
 	if c < largeEnvCount && b < largeEnvBytes {
 		return nil
 	}
@@ -332,7 +207,7 @@ func findLargeEnv(_ *Recording, s *Summary, _ func(uint64) bool) *Finding {
 		ID:    "large-env",
 		Title: "a large environment is copied into every exec",
 		Evidence: fmt.Sprintf("median environment of %d variables, %d bytes, in %d execs; runtimes copy it before each spawn and the kernel at each exec",
-			c, b, len(counts)),
+			c, b, n),
 		Advice: "pass children only the variables they need (env -i, Command.env_clear, subprocess env=...); " +
 			"its cost shows best when compared with a small-environment run (spawntrace compare)",
 	}

@@ -22,7 +22,6 @@ type Recorder struct {
 	events *spillFile
 	buf    []byte // one encoded event, reused
 	n      int    // events written
-	spawns int    // process spawns among them
 	// execDetails holds a successful exec's details (from sched_process_exec)
 	// until the execve's exit arrives, which the kernel sends right after.
 	execDetails map[uint32]tracer.Event
@@ -134,11 +133,6 @@ func (r *Recorder) spill(ev *tracer.Event) error {
 		return err
 	}
 	r.n++
-	if flags, ok := CloneFlags(ev); ok && ev.Kind == tracer.KindSyscall && ev.Ret > 0 {
-		if _, isProcess := MechanismOf(flags); isProcess {
-			r.spawns++
-		}
-	}
 	return nil
 }
 
@@ -240,7 +234,7 @@ func (r *Recorder) Fill(rec *Recording) error {
 	if err != nil {
 		return fmt.Errorf("recording spawn stacks: %w", err)
 	}
-	rec.spill = &eventSpill{events: r.events, stacks: stacks, n: r.n, spawns: r.spawns, window: ReorderWindow}
+	rec.spill = &eventSpill{events: r.events, stacks: stacks, n: r.n, window: ReorderWindow}
 	rec.Events = nil
 	r.events = nil
 	return nil

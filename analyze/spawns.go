@@ -20,14 +20,14 @@ const (
 
 // Spawn is one new process of the tree and what it cost.
 //
-// A summary keeps one per spawn, the only part of it that grows with the
-// run, so a row costs its fixed size and no more: 232 bytes on 64-bit, and
-// 48 more for Parent when the parent's size was read (the ParentSize the
-// event was decoded into). Its strings are shared: Syscall and Mechanism
-// are constants, Comm, Exe and Signature interned (Summarize), so a
-// million spawns of a few programs hold a few copies of their names.
-// TestSpillMemoryPerSpawn measures it: 281 bytes a spawn in all.
+// A summary holds a row only while its process lives (it may still exec,
+// or fail to); finished rows go to a spill file (spawnRows), so a long
+// run's summary does not grow with its spawns. Its strings are shared:
+// Syscall and Mechanism are constants, Comm, Exe and Signature interned.
 type Spawn struct {
+	// Seq is the spawn's place in time order, from 0: rows are finished,
+	// and handed out by Summary.EachSpawn, in another order.
+	Seq       int       `json:"seq"`
 	TimeNs    uint64    `json:"t_ns"` // entry of the spawning syscall
 	ParentPid uint32    `json:"parent_pid"`
 	ParentTid uint32    `json:"parent_tid"`
@@ -65,9 +65,9 @@ type Spawn struct {
 	EnvBytes      int    `json:"env_bytes,omitempty"`
 }
 
-// Summary is the spawn section of a report.
+// Summary is the spawn section of a report. Its rows (one per spawn) are
+// read with EachSpawn; everything else is computed as they were made.
 type Summary struct {
-	Spawns      []Spawn           `json:"spawns"` // processes only, in time order
 	ByMechanism map[Mechanism]int `json:"by_mechanism"`
 	Threads     int               `json:"threads"`
 	ExecOK      int               `json:"exec_ok"`     // successful execs, the workload's first included
@@ -78,6 +78,9 @@ type Summary struct {
 	Stats    []MechanismStats `json:"stats"`              // per mechanism, in MechFork, MechVfork, MechCloneVM order
 	Fit      *Fit             `json:"fit,omitempty"`      // copy time against parent RSS, fork-like spawns
 	Findings []Finding        `json:"findings,omitempty"` // ranked by the time they cost
+	Classes  []Class          `json:"classes,omitempty"`  // like spawns grouped, in order of first appearance
+
+	rows *spawnRows // the finished rows, in memory or on disk
 }
 
 // Dist summarizes one measurement over many spawns.
@@ -88,7 +91,20 @@ type Dist struct {
 	P90Ns uint64 `json:"p90_ns"`
 	P99Ns uint64 `json:"p99_ns"`
 	MaxNs uint64 `json:"max_ns"`
+	// Approx: the percentiles come from a histogram, within DistRelErr of
+	// the exact ones (more than exactMax values); N, SumNs and MaxNs are
+	// exact.
+	Approx bool `json:"approx,omitempty"`
 }
+
+// DistRelErr is the largest relative error of an approximate Dist's
+// percentiles; DistExactMax is the most values a Dist is exact for, and
+// DistExactPool the most all of a summary's hold exactly between them.
+const (
+	DistRelErr    = histRelErr
+	DistExactMax  = exactMax
+	DistExactPool = exactPoolValues
+)
 
 // MeanNs is the average, 0 for no samples.
 func (d Dist) MeanNs() uint64 {

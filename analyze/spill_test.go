@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -87,15 +88,16 @@ func TestSpillCodecCarriesEveryField(t *testing.T) {
 
 // TestSpillMemoryPerSpawn is the bounded-memory requirement: what the
 // recorder keeps while recording does not grow with events, and after
-// Summarize the heap holds the summary's rows, a fixed size each.
+// Summarize the heap holds no more than a row per spawn (since the rows
+// went to disk, far less: TestSummaryMemoryDoesNotGrow).
 func TestSpillMemoryPerSpawn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("200k spawns")
 	}
 	const n = 200_000
-	// 232 bytes of Spawn + 48 of its ParentSize (every parent size differs
-	// here); strings interned, the row slice sized exactly. The recorder
-	// itself holds two 64 KiB write buffers, whatever n.
+	// What a row in memory took: 232 bytes of Spawn + 48 of its
+	// ParentSize. The recorder itself holds two 64 KiB write buffers,
+	// whatever n.
 	const maxRecorderBytes = 1 << 20
 	const maxBytesPerSpawn = 300
 
@@ -115,8 +117,8 @@ func TestSpillMemoryPerSpawn(t *testing.T) {
 	if err := rec.ReadErr(); err != nil {
 		t.Fatal(err)
 	}
-	if len(sum.Spawns) != n {
-		t.Fatalf("%d spawns, want %d", len(sum.Spawns), n)
+	if sum.SpawnCount() != n {
+		t.Fatalf("%d spawns, want %d", sum.SpawnCount(), n)
 	}
 	recBytes := int64(recording) - int64(before)
 	perSpawn := float64(int64(after)-int64(before)) / n
@@ -128,7 +130,7 @@ func TestSpillMemoryPerSpawn(t *testing.T) {
 	if perSpawn > maxBytesPerSpawn {
 		t.Errorf("%.0f bytes per spawn with the summary, want at most %d", perSpawn, maxBytesPerSpawn)
 	}
-	_ = sum.Spawns[n-1]
+	runtime.KeepAlive(sum)
 }
 
 // TestSpilledSummaryMatchesMemory: the same events give the same summary
@@ -145,10 +147,12 @@ func TestSpilledSummaryMatchesMemory(t *testing.T) {
 	if err := spilled.ReadErr(); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("summaries differ: spilled %d spawns %+v, in memory %d %+v", len(got.Spawns), got.Stats, len(want.Spawns), want.Stats)
+	gotRows, wantRows := rowsOf(t, &got), rowsOf(t, &want)
+	got.rows, want.rows = nil, nil
+	if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotRows, wantRows) {
+		t.Errorf("summaries differ: spilled %d spawns %+v, in memory %d %+v", len(gotRows), got.Stats, len(wantRows), want.Stats)
 	}
-	if sp := got.Spawns[0]; sp.Exe != "/usr/bin/true" || !sp.ExecOK || sp.FailedExecs != 1 || sp.Signature != SigPython+" (vfork)" {
+	if sp := gotRows[0]; sp.Exe != "/usr/bin/true" || !sp.ExecOK || sp.FailedExecs != 1 || sp.Signature != SigPython+" (vfork)" {
 		t.Errorf("first spawn = %+v, want a Python vfork of /usr/bin/true after a failed exec", sp)
 	}
 	if got.Processes != n+1 || spilled.LateEvents() != 0 {
@@ -266,10 +270,11 @@ func TestVforkCallAfterItsChildsExec(t *testing.T) {
 
 	rec := build(1000)
 	sum := Summarize(rec)
-	if len(sum.Spawns) != 1 {
-		t.Fatalf("%d spawns, want 1", len(sum.Spawns))
+	rows := rowsOf(t, &sum)
+	if len(rows) != 1 {
+		t.Fatalf("%d spawns, want 1", len(rows))
 	}
-	if sp := sum.Spawns[0]; !sp.ExecOK || sp.Exe != "/usr/bin/true" || sp.FailedExecs != 1 || sp.SpawnToExecNs != 30_000 {
+	if sp := rows[0]; !sp.ExecOK || sp.Exe != "/usr/bin/true" || sp.FailedExecs != 1 || sp.SpawnToExecNs != 30_000 {
 		t.Errorf("spawn = %+v, want its child's exec of /usr/bin/true after one failure, 30 µs after the call", sp)
 	}
 	if rec.LateEvents() != 0 {
@@ -279,7 +284,8 @@ func TestVforkCallAfterItsChildsExec(t *testing.T) {
 	// With a window smaller than what came between, the call is late.
 	rec = build(1000)
 	rec.spill.window = 100
-	if sp := Summarize(rec).Spawns[0]; sp.ExecOK || rec.LateEvents() == 0 {
+	late := Summarize(rec)
+	if sp := rowsOf(t, &late)[0]; sp.ExecOK || rec.LateEvents() == 0 {
 		t.Errorf("past the window: spawn %+v with %d late events; want no exec charged and the lateness counted", sp, rec.LateEvents())
 	}
 }
@@ -389,9 +395,11 @@ func BenchmarkSummarize200k(b *testing.B) {
 	defer spilled.Close()
 	b.Run("spilled", func(b *testing.B) {
 		for b.Loop() {
-			if s := Summarize(spilled); len(s.Spawns) != n {
-				b.Fatal(len(s.Spawns))
+			s := Summarize(spilled)
+			if s.SpawnCount() != n {
+				b.Fatal(s.SpawnCount())
 			}
+			s.Close()
 		}
 	})
 	b.Run("memory", func(b *testing.B) {
@@ -399,9 +407,11 @@ func BenchmarkSummarize200k(b *testing.B) {
 		spilled.eachArrived(func(ev *tracer.Event) error { evs = append(evs, *keptCopy(ev)); return nil })
 		inMemory := &Recording{Events: evs}
 		for b.Loop() {
-			if s := Summarize(inMemory); len(s.Spawns) != n {
-				b.Fatal(len(s.Spawns))
+			s := Summarize(inMemory)
+			if s.SpawnCount() != n {
+				b.Fatal(s.SpawnCount())
 			}
+			s.Close()
 		}
 	})
 }

@@ -123,6 +123,27 @@ func SpawnStacks(rec *Recording, spawns []Spawn) SpawnStackStats {
 	return st
 }
 
+// SpawnStacks counts the stacks of the summary's spawns (those of rec) and
+// how many were truncated; rows that could not be read are not counted
+// (Summary.Err, EachSpawn say why).
+func (s *Summary) SpawnStacks(rec *Recording) SpawnStackStats {
+	var st SpawnStackStats
+	s.EachSpawn(func(sp *Spawn) error {
+		st.Spawns++
+		if stack := rec.StackOf(sp.StackID); stack != nil {
+			st.WithStack++
+			if stack.Truncated() {
+				st.Truncated++
+			}
+		}
+		return nil
+	})
+	if rec.StackLoss != nil {
+		st.Unsymbolized = rec.StackLoss.SpawnStacks
+	}
+	return st
+}
+
 // validateStacks checks the references between events, samples, stacks
 // and mappings, so the profile writers never index out of range.
 func (rec *Recording) validateStacks() error {

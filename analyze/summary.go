@@ -57,26 +57,29 @@ func IsSpawnCall(nr int) bool {
 func IsExec(nr int) bool { return nr == NrExecve || nr == NrExecveat }
 
 // Summarize assembles the spawns of a recording and counts them. Its
-// memory is the rows (Spawn) and what is open at each moment (processes
-// alive, threads between spawns), not the events. For a recording run, a
-// failure to read the events back leaves the summary short: see ReadErr.
+// memory is what is open at each moment (processes alive, their rows not
+// finished yet, threads between spawns), not the events nor the rows: a
+// row is finished when its process exits (until then an exec may still
+// come, or a failed one count), goes into the statistics, and then to the
+// summary's rows (EachSpawn), in memory or on disk. For a recording run, a
+// failure to read the events back leaves the summary short: see ReadErr;
+// one to store the rows, see Summary.Err. Close releases the rows.
 func Summarize(rec *Recording) Summary {
-	s := Summary{ByMechanism: map[Mechanism]int{}, Threads: rec.Threads}
+	s := Summary{ByMechanism: map[Mechanism]int{}, Threads: rec.Threads, rows: &spawnRows{}}
 	if rec.EndMonoNs > rec.StartMonoNs {
 		s.WallNs = rec.EndMonoNs - rec.StartMonoNs
 	}
-	if n := rec.spawnsHint(); n > 0 {
-		s.Spawns = make([]Spawn, 0, n) // exactly: no append slack per row
-	}
+	b := newSummaryBuilder(rec, &s)
 	var procs pidSet
-	// byChild finds the spawn that made a process, to charge its execs to,
-	// until the process exits.
-	byChild := map[uint32]int{}
+	// byChild finds the open row of the spawn that made a process, to
+	// charge its execs to, until the process exits.
+	byChild := map[uint32]*openSpawn{}
 	// Per thread, until it exits: when its last spawn call returned, and
 	// its last socketpair (half of Rust's fork-fallback signature).
 	lastSpawnEnd := map[uint32]uint64{}
 	lastSocketpair := map[uint32]*tracer.Event{}
 	var strs interner
+	seq := 0
 	rec.EachEvent(func(ev *tracer.Event) error {
 		procs.add(ev.Pid)
 		switch ev.Kind {
@@ -89,11 +92,15 @@ func Summarize(rec *Recording) Summary {
 		case tracer.KindExit:
 			// A pid or tid used again later is another process or thread.
 			if ev.GroupDead {
-				delete(byChild, ev.Pid)
+				if o := byChild[ev.Pid]; o != nil {
+					delete(byChild, ev.Pid)
+					b.finish(o)
+				}
 				procs.remove(ev.Pid)
 			}
 			delete(lastSpawnEnd, ev.Tid)
 			delete(lastSocketpair, ev.Tid)
+			b.links.threadExit(ev.Tid)
 		case tracer.KindSyscall:
 			if IsExec(ev.Nr) {
 				s.addExec(ev, byChild, &strs)
@@ -114,43 +121,57 @@ func Summarize(rec *Recording) Summary {
 				return nil
 			}
 			s.ByMechanism[mech]++
-			byChild[uint32(ev.Ret)] = len(s.Spawns)
-			sp := Spawn{
-				TimeNs: ev.TimeNs, ParentPid: ev.Pid, ParentTid: ev.Tid, Comm: strs.string(ev.Comm),
+			child := uint32(ev.Ret)
+			if old := byChild[child]; old != nil {
+				b.finish(old) // its exit was not seen, and the pid is another process's now
+			}
+			o := b.open(ev.Tid, ev.TimeNs)
+			o.row = Spawn{
+				Seq: seq, TimeNs: ev.TimeNs, ParentPid: ev.Pid, ParentTid: ev.Tid, Comm: strs.string(ev.Comm),
 				Syscall: SyscallName(ev.Nr), Flags: flags, Mechanism: mech,
-				ChildPid: uint32(ev.Ret), CloneDurNs: ev.DurNs, StackID: ev.StackID,
+				ChildPid: child, CloneDurNs: ev.DurNs, StackID: ev.StackID,
 				CopyNs: ev.CopyNs, CopyOffCPUNs: ev.CopyOffCPUNs, LockStallNs: ev.LockStallNs, BlockedNs: ev.BlockedNs, Parent: ev.Parent,
 			}
+			seq++
+			byChild[child] = o
+			sp := &o.row
 			if end, ok := lastSpawnEnd[ev.Tid]; ok && ev.TimeNs > end {
 				sp.GapNs = ev.TimeNs - end
 			}
 			lastSpawnEnd[ev.Tid] = ev.TimeNs + ev.DurNs
-			sp.Signature = strs.string(signature(ev, &sp, lastSocketpair[ev.Tid]))
+			sp.Signature = strs.string(signature(ev, sp, lastSocketpair[ev.Tid]))
 			delete(lastSocketpair, ev.Tid)
-			s.Spawns = append(s.Spawns, sp)
 		}
 		return nil
 	})
+	// Processes still alive at the end (or whose exit was lost), in time
+	// order: what they add must not depend on map order.
+	alive := make([]*openSpawn, 0, len(byChild))
+	for _, o := range byChild {
+		alive = append(alive, o)
+	}
+	slices.SortFunc(alive, func(a, b *openSpawn) int { return a.row.Seq - b.row.Seq })
+	for _, o := range alive {
+		b.finish(o)
+	}
 	s.Processes = procs.len()
-	s.Stats = mechanismStats(s.Spawns)
-	s.Fit = FitCopy(s.Spawns)
-	s.Findings = Findings(rec, &s)
+	b.done()
 	return s
 }
 
 // addExec counts an exec and charges it to the spawn of its process: failed
 // ones until the first success (a PATH search), then that success.
-func (s *Summary) addExec(ev *tracer.Event, byChild map[uint32]int, strs *interner) {
+func (s *Summary) addExec(ev *tracer.Event, byChild map[uint32]*openSpawn, strs *interner) {
 	if ev.Ret != 0 {
 		s.ExecFailed++
 	} else {
 		s.ExecOK++
 	}
-	i, ok := byChild[ev.Pid]
+	o, ok := byChild[ev.Pid]
 	if !ok {
 		return
 	}
-	sp := &s.Spawns[i]
+	sp := &o.row
 	// Failed execs count whenever they come: a program exec'd first may
 	// search PATH itself (env, sh -c), and that search is this spawn's cost.
 	if ev.Ret != 0 {

@@ -8,10 +8,11 @@ import (
 
 func TestSummarizePathSearch(t *testing.T) {
 	s := Summarize(sampleRecording())
-	if len(s.Spawns) != 1 {
-		t.Fatalf("spawns = %d, want 1", len(s.Spawns))
+	rows := rowsOf(t, &s)
+	if len(rows) != 1 {
+		t.Fatalf("spawns = %d, want 1", len(rows))
 	}
-	sp := s.Spawns[0]
+	sp := rows[0]
 	if sp.Mechanism != MechVfork || sp.Syscall != "clone3" || sp.ChildPid != 11 {
 		t.Errorf("spawn = %+v, want a clone3 vfork of pid 11", sp)
 	}
@@ -48,7 +49,7 @@ func TestSummarizeMechanisms(t *testing.T) {
 			t.Errorf("%s = %d, want %d (all: %v)", m, s.ByMechanism[m], n, s.ByMechanism)
 		}
 	}
-	if len(s.Spawns) != 5 || s.Threads != 1 {
-		t.Errorf("spawns = %d threads = %d, want 5 and 1", len(s.Spawns), s.Threads)
+	if s.SpawnCount() != 5 || s.Threads != 1 {
+		t.Errorf("spawns = %d threads = %d, want 5 and 1", s.SpawnCount(), s.Threads)
 	}
 }

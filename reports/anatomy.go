@@ -23,6 +23,7 @@ func WriteAnatomy(w io.Writer, rec *analyze.Recording, s analyze.Summary) error 
 	blockedOK, blockedWhy := probeState(rec, BlockedProbe)
 	if len(s.Stats) > 0 {
 		fmt.Fprintf(bw, "\nSpawn cost by mechanism (ms)%22s %6s %9s %9s %9s %9s\n", "", "n", "p50", "p90", "p99", "max")
+		approx := false
 		for _, m := range s.Stats {
 			rows := []struct {
 				name string
@@ -43,7 +44,11 @@ func WriteAnatomy(w io.Writer, rec *analyze.Recording, s analyze.Summary) error 
 				fmt.Fprintf(bw, "  %-14s %-33s %6d %9s %9s %9s %9s\n", label, r.name, r.d.N,
 					msCell(r.d.P50Ns, r.d.N), msCell(r.d.P90Ns, r.d.N), msCell(r.d.P99Ns, r.d.N), msCell(r.d.MaxNs, r.d.N))
 				label = ""
+				approx = approx || r.d.Approx
 			}
+		}
+		if approx {
+			writeApproxNote(bw, "p50, p90 and p99")
 		}
 	}
 	if !copyOK {
@@ -80,10 +85,18 @@ func WriteAnatomy(w io.Writer, rec *analyze.Recording, s analyze.Summary) error 
 				wrap(bw, "    -> ", f.Advice)
 			}
 		}
-	} else if len(s.Spawns) > 0 {
+	} else if s.SpawnCount() > 0 {
 		fmt.Fprintf(bw, "\nFindings: none; no cause of spawn cost above 1 ms and 1%% of the run.\n")
 	}
 	return bw.Flush()
+}
+
+// writeApproxNote says that some percentiles are approximate
+// (analyze.Dist.Approx), how closely, and why.
+func writeApproxNote(w io.Writer, what string) {
+	wrap(w, "  ", fmt.Sprintf("%s are approximate here, within %.1f%%: a distribution of more than %d values "+
+		"(or one of the largest, when many hold more than %d between them) is kept as a histogram; n and max are exact.",
+		what, 100*analyze.DistRelErr, analyze.DistExactMax, analyze.DistExactPool))
 }
 
 func probeState(rec *analyze.Recording, name string) (bool, string) {

@@ -26,7 +26,9 @@ func WriteClassTable(w io.Writer, rec *analyze.Recording, classes []analyze.Clas
 	fmt.Fprintf(bw, "\nSpawn classes (median ms per spawn, wall time):\n")
 	fmt.Fprintf(bw, classHead, "spawner", "mech", "exe", "RSS", "env", "PATH", "n",
 		"clone", "copy", "exec", "tear", "total")
+	approx := false
 	for _, c := range classes {
+		approx = approx || c.Approx()
 		spawner := c.Signature
 		if spawner == "" {
 			spawner = string(c.Mechanism)
@@ -49,6 +51,9 @@ func WriteClassTable(w io.Writer, rec *analyze.Recording, classes []analyze.Clas
 		"RSS: the parent's, median; PATH: failed execs per spawn before the binary was found.")
 	if ok, why := probeState(rec, CopyProbe); !ok {
 		fmt.Fprintf(bw, "  copy and tear: not measured (%s)\n", why)
+	}
+	if approx {
+		writeApproxNote(bw, "medians")
 	}
 	return bw.Flush()
 }

@@ -190,11 +190,11 @@ func reportWriters(rec *analyze.Recording) []fuzzWriter {
 		{"WriteSpawnSection", func(w io.Writer) error { return WriteSpawnSection(w, sum, 10) }, nil},
 		{"WriteSpawnSection(0)", func(w io.Writer) error { return WriteSpawnSection(w, sum, 0) }, nil},
 		{"WriteAnatomy", func(w io.Writer) error { return WriteAnatomy(w, rec, sum) }, nil},
-		{"WriteClassTable", func(w io.Writer) error { return WriteClassTable(w, rec, analyze.Classes(sum.Spawns)) }, nil},
+		{"WriteClassTable", func(w io.Writer) error { return WriteClassTable(w, rec, sum.Classes) }, nil},
 		{"WriteSpawnProfile", func(w io.Writer) error { return WriteSpawnProfile(w, rec, sum) }, checkProfile},
 		{"WriteCPUProfile", func(w io.Writer) error { return WriteCPUProfile(w, rec) }, checkProfile},
 		{"SpawnStackNote", func(w io.Writer) error {
-			_, err := io.WriteString(w, SpawnStackNote(analyze.SpawnStacks(rec, sum.Spawns)))
+			_, err := io.WriteString(w, SpawnStackNote(sum.SpawnStacks(rec)))
 			return err
 		}, nil},
 	}

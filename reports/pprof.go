@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 
 	"github.com/google/pprof/profile"
@@ -24,7 +25,11 @@ const noStackFunc = "[no stack recorded]"
 // WriteSpawnProfile writes spawns.pb.gz: one sample per spawn at the
 // spawning thread's user stack, valued by count and by what the spawn cost.
 func WriteSpawnProfile(w io.Writer, rec *analyze.Recording, sum analyze.Summary) error {
-	return writeProfile(w, SpawnProfile(rec, sum))
+	p, err := SpawnProfile(rec, &sum)
+	if err != nil {
+		return err
+	}
+	return writeProfile(w, p)
 }
 
 // WriteCPUProfile writes cpu.pb.gz: the on-CPU samples of the traced tree,
@@ -47,8 +52,10 @@ func writeProfile(w io.Writer, p *profile.Profile) error {
 // SpawnProfile builds the spawn profile. Sample values: spawns/count,
 // clone/nanoseconds (the default), copy/nanoseconds and
 // spawn_to_exec/nanoseconds, 0 where not measured. Labels: pid, comm (the
-// parent's), mechanism, exe (the child's) and parent_rss in bytes.
-func SpawnProfile(rec *analyze.Recording, sum analyze.Summary) *profile.Profile {
+// parent's), mechanism, exe (the child's) and parent_rss in bytes. Samples
+// are in time order. A profile holds every sample, so this takes memory
+// in proportion to the spawns, as writing the file does.
+func SpawnProfile(rec *analyze.Recording, sum *analyze.Summary) (*profile.Profile, error) {
 	b := newProfileBuilder(rec)
 	p := b.p
 	p.SampleType = []*profile.ValueType{
@@ -60,8 +67,8 @@ func SpawnProfile(rec *analyze.Recording, sum analyze.Summary) *profile.Profile 
 	p.DefaultSampleType = "clone"
 	p.PeriodType = &profile.ValueType{Type: "spawns", Unit: "count"}
 	p.Period = 1
-	for i := range sum.Spawns {
-		sp := &sum.Spawns[i]
+	var seqs []int // each sample's Spawn.Seq: the rows come in another order
+	err := sum.EachSpawn(func(sp *analyze.Spawn) error {
 		s := &profile.Sample{
 			Location: b.stack(sp.StackID),
 			Value:    []int64{1, clampNs(sp.CloneDurNs), clampNs(sp.CopyNs), clampNs(sp.SpawnToExecNs)},
@@ -79,10 +86,29 @@ func SpawnProfile(rec *analyze.Recording, sum analyze.Summary) *profile.Profile 
 			s.NumUnit = map[string][]string{"parent_rss": {"bytes"}}
 		}
 		p.Sample = append(p.Sample, s)
+		seqs = append(seqs, sp.Seq)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	st := analyze.SpawnStacks(rec, sum.Spawns)
+	sort.Sort(bySeq{p.Sample, seqs})
+	st := sum.SpawnStacks(rec)
 	p.Comments = append(p.Comments, SpawnStackNote(st))
-	return p
+	return p, nil
+}
+
+// bySeq sorts samples by the Seq of their spawns.
+type bySeq struct {
+	samples []*profile.Sample
+	seqs    []int
+}
+
+func (b bySeq) Len() int           { return len(b.seqs) }
+func (b bySeq) Less(i, j int) bool { return b.seqs[i] < b.seqs[j] }
+func (b bySeq) Swap(i, j int) {
+	b.samples[i], b.samples[j] = b.samples[j], b.samples[i]
+	b.seqs[i], b.seqs[j] = b.seqs[j], b.seqs[i]
 }
 
 // CPUProfile builds the CPU profile: samples/count and cpu/nanoseconds,

@@ -135,7 +135,8 @@ func TestCPUProfileGolden(t *testing.T) {
 
 func TestSpawnStackNote(t *testing.T) {
 	rec := stackRecording()
-	got := SpawnStackNote(analyze.SpawnStacks(rec, analyze.Summarize(rec).Spawns))
+	sum := analyze.Summarize(rec)
+	got := SpawnStackNote(sum.SpawnStacks(rec))
 	want := "1 of 2 spawn stacks truncated (ended before main or a thread start: code without frame pointers); " +
 		"1 spawns without a stack; 1 stacks not symbolized (process gone or symbolizer behind)"
 	if got != want {

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bufio"
+	"container/heap"
 	"fmt"
 	"io"
 	"sort"
@@ -31,7 +32,10 @@ func WriteSpawnSection(w io.Writer, s analyze.Summary, slowest int) error {
 	}
 	bw.WriteString("\n")
 
-	top := slowestSpawns(s.Spawns, slowest)
+	top, err := slowestSpawns(&s, slowest)
+	if err != nil {
+		return err
+	}
 	if len(top) > 0 {
 		fmt.Fprintf(bw, "\nSlowest %d %s (wall time of the spawning call in the parent):\n",
 			len(top), plural(len(top), "spawn", "spawns"))
@@ -63,33 +67,55 @@ func copyMs(sp analyze.Spawn) string {
 }
 
 // slowestSpawns is the n spawns with the longest CloneDurNs, the earlier
-// first among equals. It keeps n rows, not a sorted copy of them all: a
-// long run has a million.
-func slowestSpawns(spawns []analyze.Spawn, n int) []analyze.Spawn {
+// first among equals. It keeps n rows (a heap whose root is the one to
+// drop next), not a sorted copy of them all: a long run has a million.
+func slowestSpawns(s *analyze.Summary, n int) ([]analyze.Spawn, error) {
 	if n <= 0 {
-		return nil
+		return nil, nil
 	}
-	// before: a is listed before b.
+	// before: a is listed before b; Seq breaks the last ties, since the
+	// rows come in any order.
 	before := func(a, b *analyze.Spawn) bool {
 		if a.CloneDurNs != b.CloneDurNs {
 			return a.CloneDurNs > b.CloneDurNs
 		}
-		return a.TimeNs < b.TimeNs
-	}
-	var top []analyze.Spawn // kept in listing order; at most n
-	for i := range spawns {
-		sp := &spawns[i]
-		if len(top) == n && !before(sp, &top[n-1]) {
-			continue
+		if a.TimeNs != b.TimeNs {
+			return a.TimeNs < b.TimeNs
 		}
-		at := sort.Search(len(top), func(j int) bool { return before(sp, &top[j]) })
-		if len(top) < n {
-			top = append(top, analyze.Spawn{})
-		}
-		copy(top[at+1:], top[at:len(top)-1])
-		top[at] = *sp
+		return a.Seq < b.Seq
 	}
-	return top
+	h := &spawnHeap{after: func(a, b *analyze.Spawn) bool { return before(b, a) }}
+	err := s.EachSpawn(func(sp *analyze.Spawn) error {
+		if len(h.rows) < n {
+			heap.Push(h, *sp)
+		} else if before(sp, &h.rows[0]) {
+			h.rows[0] = *sp
+			heap.Fix(h, 0)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	top := h.rows
+	sort.Slice(top, func(i, j int) bool { return before(&top[i], &top[j]) })
+	return top, nil
+}
+
+// spawnHeap keeps the last-listed row at its root.
+type spawnHeap struct {
+	rows  []analyze.Spawn
+	after func(a, b *analyze.Spawn) bool
+}
+
+func (h *spawnHeap) Len() int           { return len(h.rows) }
+func (h *spawnHeap) Less(i, j int) bool { return h.after(&h.rows[i], &h.rows[j]) }
+func (h *spawnHeap) Swap(i, j int)      { h.rows[i], h.rows[j] = h.rows[j], h.rows[i] }
+func (h *spawnHeap) Push(x any)         { h.rows = append(h.rows, x.(analyze.Spawn)) }
+func (h *spawnHeap) Pop() any {
+	last := h.rows[len(h.rows)-1]
+	h.rows = h.rows[:len(h.rows)-1]
+	return last
 }
 
 // fitLeft shortens s to width bytes by cutting its start, which for a path

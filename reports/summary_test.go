@@ -15,15 +15,7 @@ func spawnSummary() analyze.Summary {
 		return analyze.Spawn{TimeNs: t, Syscall: sc, Mechanism: m, CloneDurNs: durNs, ParentPid: parent,
 			ParentTid: parent, ChildPid: child, Exe: exe, ExecOK: exe != "", FailedExecs: failed}
 	}
-	return analyze.Summary{
-		Spawns: []analyze.Spawn{
-			sp(1, "clone", analyze.MechFork, 36_123_456, 4100, 4101, "/usr/bin/true", 0),
-			sp(2, "clone3", analyze.MechVfork, 512_345, 4100, 4102, "/usr/bin/sleep", 10),
-			sp(3, "clone3", analyze.MechVfork, 36_123_456, 4100, 4103, "/usr/bin/sleep", 10),
-			sp(4, "vfork", analyze.MechVfork, 700_001, 4100, 4104, "", 0),
-			sp(5, "clone", analyze.MechCloneVM, 90_000, 4100, 4105,
-				"/opt/a/very/long/installation/prefix/that/goes/on/and/on/for/ever/and/a/bit/more/bin/tool", 0),
-		},
+	s := analyze.Summary{
 		ByMechanism: map[analyze.Mechanism]int{analyze.MechFork: 1, analyze.MechVfork: 3, analyze.MechCloneVM: 1},
 		Threads:     2,
 		ExecOK:      5,
@@ -31,6 +23,15 @@ func spawnSummary() analyze.Summary {
 		Processes:   6,
 		WallNs:      2_500_000_000,
 	}
+	s.SetSpawns([]analyze.Spawn{
+		sp(1, "clone", analyze.MechFork, 36_123_456, 4100, 4101, "/usr/bin/true", 0),
+		sp(2, "clone3", analyze.MechVfork, 512_345, 4100, 4102, "/usr/bin/sleep", 10),
+		sp(3, "clone3", analyze.MechVfork, 36_123_456, 4100, 4103, "/usr/bin/sleep", 10),
+		sp(4, "vfork", analyze.MechVfork, 700_001, 4100, 4104, "", 0),
+		sp(5, "clone", analyze.MechCloneVM, 90_000, 4100, 4105,
+			"/opt/a/very/long/installation/prefix/that/goes/on/and/on/for/ever/and/a/bit/more/bin/tool", 0),
+	})
+	return s
 }
 
 func TestSpawnSection(t *testing.T) {

@@ -20,7 +20,7 @@ func TestLockStall(t *testing.T) {
 	s := analyze.Summarize(trLoad(t, rec))
 	var forks, stalled int
 	var copied, stall uint64
-	for _, sp := range s.Spawns {
+	for _, sp := range summaryRows(t, &s) {
 		if sp.Mechanism != analyze.MechFork {
 			continue
 		}

@@ -244,6 +244,7 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		giveToInvoker(writePath)
 	}
 	sum := analyze.Summarize(rec)
+	defer sum.Close() // removes the rows' spill file
 	if err := writeBench(stdout, rec, sum, p); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
@@ -273,7 +274,7 @@ func writeBench(w io.Writer, rec *analyze.Recording, sum analyze.Summary, p benc
 		h.Hostname, h.KernelRelease, h.Machine, h.CPUs, float64(h.MemBytes)/(1<<30), thp)
 	fmt.Fprintf(bw, "%d spawns per class; methods %s; RSS %s; environments of %s variables\n",
 		p.n, strings.Join(p.methods, ","), strings.Join(rss, ","), strings.Join(env, ","))
-	if err := reports.WriteClassTable(bw, rec, analyze.Classes(sum.Spawns)); err != nil {
+	if err := reports.WriteClassTable(bw, rec, sum.Classes); err != nil {
 		return err
 	}
 	if err := reports.WriteAnatomy(bw, rec, sum); err != nil {

@@ -85,7 +85,7 @@ func TestBench(t *testing.T) {
 	}
 
 	s := analyze.Summarize(rec)
-	cs := analyze.Classes(s.Spawns)
+	cs := s.Classes
 	misses, found := benchPathMisses(t)
 	const mib = 1 << 20
 	key := func(sig string, m analyze.Mechanism, rss uint64, exe string, path bool) analyze.ClassKey {

@@ -154,7 +154,9 @@ func writeComparePprof(dir string, a, b *analyze.Recording, c *analyze.Compariso
 	for _, s := range sides {
 		sum := analyze.Summarize(s.rec)
 		path := filepath.Join(dir, s.prefix+"-"+reports.SpawnProfileName)
-		if err := writeFile(path, func(w io.Writer) error { return reports.WriteSpawnProfile(w, s.rec, sum) }); err != nil {
+		err := writeFile(path, func(w io.Writer) error { return reports.WriteSpawnProfile(w, s.rec, sum) })
+		sum.Close()
+		if err != nil {
 			return err
 		}
 	}

@@ -48,7 +48,7 @@ func (o *outputOptions) write(rec *analyze.Recording, sum analyze.Summary, w io.
 		// Classes tell apart what one mechanism table lumps together (the
 		// same call from parents of different sizes, with or without a
 		// PATH search); one class would only repeat that table.
-		if classes := analyze.Classes(sum.Spawns); len(classes) > 1 {
+		if classes := sum.Classes; len(classes) > 1 {
 			if err := reports.WriteClassTable(bw, rec, classes); err != nil {
 				return err
 			}

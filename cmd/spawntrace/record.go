@@ -158,7 +158,11 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	sum := analyze.Summarize(rec) // once, for the summary and the profiles
+	defer sum.Close()             // removes the rows' spill file
 	if err := rec.ReadErr(); err != nil {
+		return outputFailed(stderr, err, rec.ExitStatus)
+	}
+	if err := sum.Err(); err != nil {
 		return outputFailed(stderr, err, rec.ExitStatus)
 	}
 	if n := rec.LateEvents(); n > 0 {

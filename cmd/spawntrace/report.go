@@ -37,6 +37,10 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	sum := analyze.Summarize(rec)
+	defer sum.Close() // removes the rows' spill file
+	if err := sum.Err(); err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
 	if err := o.write(rec, sum, stdout); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}

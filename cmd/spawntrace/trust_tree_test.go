@@ -466,7 +466,7 @@ func treeDaemonAttempt(t *testing.T, e *itEnv, n, setup int, st *itTable, oracle
 	// The summary charges each exec to the spawn that made its process.
 	s := analyze.Summarize(out.rec)
 	var ofDaemon, madeDaemon int
-	for _, sp := range s.Spawns {
+	for _, sp := range summaryRows(t, &s) {
 		if sp.ParentPid == uint32(gc) && sp.ExecOK && sp.Exe == "/bin/true" {
 			ofDaemon++
 		}
@@ -720,7 +720,7 @@ func TestTreePidReuse(t *testing.T) {
 		{"clone", "/bin/sleep", true, 0}, {"vfork", "", false, 1}}
 	s := analyze.Summarize(out.rec)
 	var gotSpawns []spawnOf
-	for _, sp := range s.Spawns {
+	for _, sp := range summaryRows(t, &s) {
 		if sp.ChildPid == uint32(P) {
 			gotSpawns = append(gotSpawns, spawnOf{sp.Syscall, sp.Exe, sp.ExecOK, sp.FailedExecs})
 		}
@@ -728,8 +728,8 @@ func TestTreePidReuse(t *testing.T) {
 	if !slices.Equal(gotSpawns, wantSpawns) {
 		t.Errorf("summary: the spawns of pid %d (syscall, exe, exec ok, failed execs):\n got %v\nwant %v", P, gotSpawns, wantSpawns)
 	}
-	if len(s.Spawns) != forks+vforks {
-		t.Errorf("summary: %d spawns, the workload made %d", len(s.Spawns), forks+vforks)
+	if s.SpawnCount() != forks+vforks {
+		t.Errorf("summary: %d spawns, the workload made %d", s.SpawnCount(), forks+vforks)
 	}
 
 	// Every spawn made a process of its own: 1+F+V processes in all.
@@ -836,7 +836,7 @@ func TestTreeExitBeforeExec(t *testing.T) {
 	// their own spawn, in time order.
 	s := analyze.Summarize(out.rec)
 	var failed []int
-	for _, sp := range s.Spawns {
+	for _, sp := range summaryRows(t, &s) {
 		if sp.ExecOK || sp.Exe != "" {
 			t.Errorf("summary: the spawn of %d has an exec (%q), but no child exec'd", sp.ChildPid, sp.Exe)
 		}
@@ -924,8 +924,8 @@ func TestTreeThreadExec(t *testing.T) {
 	if out.rec.Threads != threads {
 		t.Errorf("recording: %d threads, want %d", out.rec.Threads, threads)
 	}
-	if s := analyze.Summarize(out.rec); s.ExecOK != 4 || len(s.Spawns) != 2 {
-		t.Errorf("summary: %d execs ok, %d spawns; want 4 and 2", s.ExecOK, len(s.Spawns))
+	if s := analyze.Summarize(out.rec); s.ExecOK != 4 || s.SpawnCount() != 2 {
+		t.Errorf("summary: %d execs ok, %d spawns; want 4 and 2", s.ExecOK, s.SpawnCount())
 	}
 
 	// -o: one execve of /bin/sh; then sh's spawns; the workload's pid ends

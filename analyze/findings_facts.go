@@ -1,0 +1,167 @@
+package analyze
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// findingFacts is what the findings rules need of the rows, gathered as
+// they finish, in any order: sums, counts, distributions, and where the
+// rules word the first of something, its Seq.
+type findingFacts struct {
+	spawners map[uint32]ProcessInfo // Recording.Spawners by pid
+
+	// Fork-like spawns.
+	forks                      int
+	forkCopyNs, forkTeardownNs uint64
+	forkRSS                    *valueDist // the parents' RSS, where recorded
+	forkRSSLo, forkRSSHi       uint64
+	forkSigs                   sigTally
+
+	// Copies from large parents with few huge pages (findTHP), and each
+	// such parent's anonymous memory at its first of them.
+	thpCopyNs  uint64
+	thpParents map[uint32]thpParent
+
+	rustSpawns int
+	rustCostNs uint64
+
+	// Failed execs, and the first spawn (in time) that had some and then
+	// exec'd, as an example.
+	failedExecs, spawnsWithFailed int
+	failedExecNs                  uint64
+	pathExample                   string
+	pathExampleSeq                int
+
+	vforks         int
+	vforkBlockedNs uint64
+
+	stalls  int
+	stallNs uint64
+
+	envCounts, envBytes *valueDist // of the successful execs
+}
+
+type thpParent struct {
+	seq       int
+	anonBytes uint64
+}
+
+func newFindingFacts(rec *Recording, pool *exactPool) *findingFacts {
+	f := &findingFacts{spawners: map[uint32]ProcessInfo{}, thpParents: map[uint32]thpParent{},
+		forkRSS: newDist(pool), envCounts: newDist(pool), envBytes: newDist(pool)}
+	for _, p := range rec.Spawners {
+		f.spawners[p.Pid] = p
+	}
+	return f
+}
+
+func (f *findingFacts) add(sp *Spawn) {
+	if sp.Mechanism == MechFork {
+		f.addFork(sp)
+	}
+	if sp.Signature == SigRustFallback {
+		f.rustSpawns++
+		f.rustCostNs += sp.CopyNs + sp.TeardownNs
+	}
+	if sp.FailedExecs > 0 {
+		f.spawnsWithFailed++
+		f.failedExecs += sp.FailedExecs
+		f.failedExecNs += sp.FailedExecNs
+		if sp.Exe != "" && (f.pathExample == "" || sp.Seq < f.pathExampleSeq) {
+			f.pathExample, f.pathExampleSeq = sp.Exe, sp.Seq
+		}
+	}
+	if sp.Mechanism == MechVfork {
+		f.vforks++
+		f.vforkBlockedNs += sp.BlockedNs
+	}
+	if sp.LockStallNs > 0 {
+		f.stalls++
+		f.stallNs += sp.LockStallNs
+	}
+	if sp.ExecOK {
+		f.envCounts.addInt(sp.EnvCount)
+		f.envBytes.addInt(sp.EnvBytes)
+	}
+}
+
+func (f *findingFacts) addFork(sp *Spawn) {
+	f.forks++
+	f.forkCopyNs += sp.CopyNs
+	f.forkTeardownNs += sp.TeardownNs
+	f.forkSigs.add(sp.Seq, sp.Signature)
+	x := sp.Parent
+	if x == nil {
+		return
+	}
+	rss := x.RSSBytes()
+	if f.forkRSS.n == 0 {
+		f.forkRSSLo = rss
+	}
+	f.forkRSS.add(rss)
+	f.forkRSSLo, f.forkRSSHi = min(f.forkRSSLo, rss), max(f.forkRSSHi, rss)
+
+	p, ok := f.spawners[sp.ParentPid]
+	if !ok || x.RSSAnonBytes < largeParentBytes || float64(p.AnonHugeBytes) >= hugePageShareLow*float64(x.RSSAnonBytes) {
+		return
+	}
+	f.thpCopyNs += sp.CopyNs
+	if q, seen := f.thpParents[sp.ParentPid]; !seen || sp.Seq < q.seq {
+		f.thpParents[sp.ParentPid] = thpParent{sp.Seq, x.RSSAnonBytes}
+	}
+}
+
+// sigTally counts the named signatures and when each first appeared.
+type sigTally map[string]*sigCount
+
+type sigCount struct {
+	n     int
+	first int // Seq
+}
+
+func (t *sigTally) add(seq int, sig string) {
+	if sig == "" {
+		return
+	}
+	if *t == nil {
+		*t = sigTally{}
+	}
+	c := (*t)[sig]
+	if c == nil {
+		c = &sigCount{first: seq}
+		(*t)[sig] = c
+	}
+	c.n++
+	c.first = min(c.first, seq)
+}
+
+// names lists the signatures in order of first appearance.
+func (t sigTally) names() []string {
+	names := make([]string, 0, len(t))
+	for n := range t {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(t[a].first, t[b].first) })
+	return names
+}
+
+// ranked lists the signatures most common first, the earlier first among
+// equals.
+func (t sigTally) ranked() []string {
+	names := t.names()
+	slices.SortStableFunc(names, func(a, b string) int { return cmp.Compare(t[b].n, t[a].n) })
+	return names
+}
+
+// text words the signatures as "glibc fork() x10, fork() x2", in order of
+// first appearance.
+func (t sigTally) text() string {
+	var parts []string
+	for _, n := range t.names() {
+		parts = append(parts, fmt.Sprintf("%s x%d", n, t[n].n))
+	}
+	return strings.Join(parts, ", ")
+}
