@@ -99,6 +99,9 @@ struct event {
 	__u64 ustack[SPAWN_STACK_DEPTH]; /* the spawning thread's user stack, leaf first */
 };
 
+/* sample.flags bits */
+#define SAMPLEF_USTACK_IPS 1 /* ustack holds bare addresses (__u64 each): the kernel gave no build IDs */
+
 struct sample {
 	__u32 kind; /* EV_SAMPLE */
 	__u32 pid;
@@ -107,9 +110,15 @@ struct sample {
 	__u64 ts_ns;
 	__s32 kstack_len; /* bytes in use, or a negative errno */
 	__s32 ustack_len;
+	__u32 flags;      /* SAMPLEF_* */
+	__u32 pad;
 	char comm[COMM_LEN];
 	__u64 kstack[SAMPLE_STACK_DEPTH];
-	__u64 ustack[SAMPLE_STACK_DEPTH];
+	/* User frames as (build ID, file offset), so that they can be named
+	 * after the process has exited; a frame the kernel could not place in
+	 * a file with a build ID has status BPF_STACK_BUILD_ID_IP and its
+	 * address instead. */
+	struct bpf_stack_build_id ustack[SAMPLE_STACK_DEPTH];
 };
 
 #endif

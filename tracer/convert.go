@@ -140,6 +140,15 @@ func cString(s []int8) string {
 	return string(b)
 }
 
+// Flag bits of sample.flags, as in bpf/spawntrace.h.
+const samplefUstackIPs = 1
+
+// Status of a struct bpf_stack_build_id (linux/bpf.h).
+const (
+	buildIDValid = 1 // build_id and offset
+	buildIDIP    = 2 // ip only
+)
+
 // convertSample copies a kernel sample; a negative stack length is the
 // error bpf_get_stack returned, and leaves that stack nil.
 func convertSample(raw *spawntraceSample, s *Sample) {
@@ -147,7 +156,28 @@ func convertSample(raw *spawntraceSample, s *Sample) {
 	if n := int(raw.KstackLen) / 8; n > 0 {
 		s.KernelStack = append([]uint64(nil), raw.Kstack[:min(n, len(raw.Kstack))]...)
 	}
-	if n := int(raw.UstackLen) / 8; n > 0 {
-		s.UserStack = append([]uint64(nil), raw.Ustack[:min(n, len(raw.Ustack))]...)
+	if raw.Flags&samplefUstackIPs != 0 {
+		// The kernel gave no build IDs: the array holds bare addresses.
+		ips := (*[len(raw.Ustack) * 4]uint64)(unsafe.Pointer(&raw.Ustack))
+		if n := min(int(raw.UstackLen)/8, len(raw.Ustack)); n > 0 {
+			s.UserStack = make([]UserFrame, n)
+			for i := range n {
+				s.UserStack[i].Addr = ips[i]
+			}
+		}
+		return
+	}
+	n := min(int(raw.UstackLen)/int(unsafe.Sizeof(raw.Ustack[0])), len(raw.Ustack))
+	if n <= 0 {
+		return
+	}
+	s.UserStack = make([]UserFrame, 0, n)
+	for _, f := range raw.Ustack[:n] {
+		switch f.Status {
+		case buildIDValid:
+			s.UserStack = append(s.UserStack, UserFrame{BuildID: f.BuildId, Offset: f.Offset})
+		case buildIDIP:
+			s.UserStack = append(s.UserStack, UserFrame{Addr: f.Offset}) // the union's ip
+		}
 	}
 }

@@ -3,6 +3,7 @@ package tracer
 import (
 	"reflect"
 	"testing"
+	"unsafe"
 )
 
 func putString(dst []int8, s string) {
@@ -60,5 +61,45 @@ func TestConvertSocketpairAndClone3(t *testing.T) {
 	convert(&raw, &ev)
 	if ev.Clone3 == nil || ev.Clone3.Flags != 0x4100 || ev.Clone3.ExitSignal != 17 || ev.Clone3.StackSize != 0x9000 || ev.Ret != 77 {
 		t.Errorf("clone3 = %+v ret %d", ev.Clone3, ev.Ret)
+	}
+}
+
+// A sampled user stack keeps the kernel's build ID and offset where it
+// gave them, the address where it did not, and bare addresses when the
+// kernel gave no build IDs at all.
+func TestConvertSampleUserFrames(t *testing.T) {
+	var raw spawntraceSample
+	raw.Kind, raw.Pid = uint32(kindSample), 7
+	id := BuildID{0xde, 0xad, 0xbe, 0xef}
+	raw.Ustack[0].Status, raw.Ustack[0].BuildId, raw.Ustack[0].Offset = buildIDValid, id, 0x1234
+	raw.Ustack[1].Status, raw.Ustack[1].Offset = buildIDIP, 0x7f0000001000
+	raw.Ustack[2].Status = buildIDValid // beyond ustack_len: not read
+	raw.UstackLen = int32(2 * unsafe.Sizeof(raw.Ustack[0]))
+	var s Sample
+	convertSample(&raw, &s)
+	want := []UserFrame{{BuildID: id, Offset: 0x1234}, {Addr: 0x7f0000001000}}
+	if !reflect.DeepEqual(s.UserStack, want) {
+		t.Errorf("build-ID frames: got %+v, want %+v", s.UserStack, want)
+	}
+	if NeedsMap(s.UserStack) || !NeedsMap(s.UserStack[1:]) {
+		t.Error("NeedsMap: a stack with a build ID needs no map, one of code addresses alone does")
+	}
+
+	raw = spawntraceSample{Kind: uint32(kindSample), Flags: samplefUstackIPs, UstackLen: 3 * 8}
+	ips := (*[3]uint64)(unsafe.Pointer(&raw.Ustack))
+	ips[0], ips[1], ips[2] = 0x401000, 0x402000, 0
+	convertSample(&raw, &s)
+	want = []UserFrame{{Addr: 0x401000}, {Addr: 0x402000}, {Addr: 0}}
+	if !reflect.DeepEqual(s.UserStack, want) {
+		t.Errorf("bare addresses: got %+v, want %+v", s.UserStack, want)
+	}
+	if !NeedsMap(s.UserStack) || NeedsMap(s.UserStack[2:]) {
+		t.Error("NeedsMap: code addresses need the map, address 0 (the end of a frame-pointer walk) does not")
+	}
+
+	raw = spawntraceSample{Kind: uint32(kindSample), UstackLen: -14}
+	convertSample(&raw, &s)
+	if s.UserStack != nil {
+		t.Errorf("error length: got %+v", s.UserStack)
 	}
 }

@@ -129,8 +129,25 @@ type Sample struct {
 	CPU         uint32
 	Comm        string
 	KernelStack []uint64 // leaf first; nil when it could not be read
-	UserStack   []uint64
+	UserStack   []UserFrame
 }
+
+// UserFrame is one frame of a sampled user stack. Where the kernel could,
+// it names the file the frame is in by build ID, and the offset in that
+// file: enough to name the frame after its process has exited. Otherwise
+// only the address is known, which the process's memory map places.
+type UserFrame struct {
+	BuildID BuildID // zero when only Addr is known
+	Offset  uint64  // in the file, when BuildID is set
+	Addr    uint64  // when BuildID is zero
+}
+
+// BuildID is an ELF file's GNU build ID as the kernel reads it: at most 20
+// bytes, zero-padded.
+type BuildID [20]byte
+
+// IsZero tells a frame the kernel gave only an address for.
+func (b BuildID) IsZero() bool { return b == BuildID{} }
 
 // Sink receives what the kernel side sends; Sample may be nil when
 // sampling is off. Both run on the reader goroutine, one call at a time;

@@ -18,6 +18,7 @@ func TestSharedStructSizes(t *testing.T) {
 		"event":        unsafe.Sizeof(spawntraceEvent{}),
 		"syscall_stat": unsafe.Sizeof(spawntraceSyscallStat{}),
 		"clone3_args":  unsafe.Sizeof(spawntraceClone3Args{}),
+		"sample":       unsafe.Sizeof(spawntraceSample{}),
 	} {
 		var st *btf.Struct
 		if err := spec.Types.TypeByName(name, &st); err != nil {

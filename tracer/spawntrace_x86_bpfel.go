@@ -85,9 +85,16 @@ type spawntraceSample struct {
 	TsNs      uint64
 	KstackLen int32
 	UstackLen int32
+	Flags     uint32
+	Pad       uint32
 	Comm      [16]int8
 	Kstack    [64]uint64
-	Ustack    [64]uint64
+	Ustack    [64]struct {
+		_       structs.HostLayout
+		Status  int32
+		BuildId [20]uint8
+		Offset  uint64
+	}
 }
 
 type spawntraceSpawnSlot struct {

@@ -31,8 +31,9 @@ type Frame struct {
 
 // Mapping is a file whose code appears in stacks: a program, a shared
 // library, or the kernel. Start..Limit and Offset are those of its
-// executable segments as mapped in the first process they were seen in;
-// frames of other processes are rebased to them.
+// executable segments as mapped in the first process they were seen in
+// (or the file's own addresses when a sampled frame read it by build ID
+// first); frames of other processes are rebased to them.
 type Mapping struct {
 	File    string
 	BuildID string
@@ -61,6 +62,9 @@ type Image struct {
 	// reloaded is set once the map has been read again for an address it
 	// lacked (a library loaded after the first read).
 	reloaded bool
+	// indexed is set once the files of the map have been indexed by build
+	// ID, for a sampled frame in a file the index lacked (indexImage).
+	indexed bool
 }
 
 // Pid is the process the image belongs to.
@@ -69,11 +73,14 @@ func (img *Image) Pid() uint32 { return img.pid }
 // Symbolizer turns raw stack addresses into function names while the
 // processes are alive: /proc/PID/maps locates each address in a file, the
 // file's ELF symbols or Go pclntab name it, /proc/kallsyms names kernel
-// addresses. Files are read once, keyed by device and inode. Safe for
-// concurrent use; Fork, Exec and Exit follow the processes in the order
-// their events arrive, and stacks are resolved against the Image that was
-// current when they were taken. Image, Fork, Exec, Exit and Load never
-// wait for a file being read, so a ring-buffer reader may call them.
+// addresses. Frames the kernel gave as build ID and file offset (CPU
+// samples) need no process: an index of build IDs, filled from every file
+// seen mapped or exec'd, finds the file. Files are read once, keyed by
+// device and inode. Safe for concurrent use; Fork, Exec and Exit follow
+// the processes in the order their events arrive, and stacks are resolved
+// against the Image that was current when they were taken. Image, Fork,
+// Exec, Exit and Load never wait for a file being read, so a ring-buffer
+// reader may call them.
 type Symbolizer struct {
 	procRoot string // "/proc"; tests point it elsewhere
 
@@ -82,6 +89,8 @@ type Symbolizer struct {
 
 	mu       sync.Mutex // guards the files and caches below
 	files    map[fileKey]*objEntry
+	byID     map[BuildID]*objEntry // files with a GNU build ID, however found
+	libDirs  []string              // the dynamic loader's system directories, once read
 	mappings map[fileKey]*Mapping
 	special  map[string]*Mapping // [vdso] and the like, by name
 	cache    map[addrKey][]symInfo
@@ -94,7 +103,16 @@ type objEntry struct {
 	obj *objFile
 	err error
 	// canonical load bias: the first process's; others are rebased to it.
+	// 0 for a file first read through the build-ID index.
 	bias uint64
+	key  fileKey
+	// path is where the file was found when it was indexed by build ID
+	// alone (exec'd, or needed by a program that was): pending until a
+	// frame falls in it, then read from there.
+	path    string
+	pending bool
+	// depsIndexed: the interpreter and libraries it names are indexed too.
+	depsIndexed bool
 }
 
 type addrKey struct {
@@ -113,6 +131,7 @@ func NewSymbolizer() *Symbolizer {
 		procRoot: "/proc",
 		images:   map[uint32]imageRef{},
 		files:    map[fileKey]*objEntry{},
+		byID:     map[BuildID]*objEntry{},
 		mappings: map[fileKey]*Mapping{},
 		special:  map[string]*Mapping{},
 		cache:    map[addrKey][]symInfo{},
@@ -258,23 +277,28 @@ func (s *Symbolizer) User(img *Image, stack []uint64) ([]Frame, error) {
 		if i > 0 && addr > 0 {
 			addr-- // a return address: look up the call
 		}
-		fr := Frame{Addr: addr}
-		var m *procMapping
-		if err == nil {
-			if m = findMapping(maps, addr); m == nil {
-				if again, ok := s.reload(img); ok {
-					maps = again
-					m = findMapping(maps, addr)
-				}
-			}
-		}
-		if m == nil {
-			frames = append(frames, fr)
-			continue
-		}
-		frames = s.resolveUser(img, m, fr, frames)
+		frames = s.userAddr(img, &maps, err, addr, frames)
 	}
 	return frames, err
+}
+
+// userAddr names the address addr of the image, whose map is *maps (or
+// could not be read: mapsErr), and appends its frames.
+func (s *Symbolizer) userAddr(img *Image, maps *[]procMapping, mapsErr error, addr uint64, frames []Frame) []Frame {
+	fr := Frame{Addr: addr}
+	var m *procMapping
+	if mapsErr == nil {
+		if m = findMapping(*maps, addr); m == nil {
+			if again, ok := s.reload(img); ok {
+				*maps = again
+				m = findMapping(again, addr)
+			}
+		}
+	}
+	if m == nil {
+		return append(frames, fr)
+	}
+	return s.resolveUser(img, m, fr, frames)
 }
 
 // MainMapping returns the mapping of the image's executable (what
@@ -317,8 +341,14 @@ func (s *Symbolizer) resolveUser(img *Image, m *procMapping, fr Frame, frames []
 		return append(frames, fr)
 	}
 	v := fr.Addr - e.obj.bias(m) // the file's virtual address
+	return s.named(e, v, fr, frames)
+}
+
+// named gives fr, at the virtual address v of e's file, its canonical
+// address and names, and appends it with its inlined calls to frames.
+func (s *Symbolizer) named(e *objEntry, v uint64, fr Frame, frames []Frame) []Frame {
 	fr.Addr = v + e.bias
-	key := addrKey{m.key(), v}
+	key := addrKey{e.key, v}
 	infos, ok := s.cache[key]
 	if !ok {
 		infos = e.obj.symbols(v)
@@ -339,24 +369,39 @@ func (s *Symbolizer) resolveUser(img *Image, m *procMapping, fr Frame, frames []
 // object reads the file behind a mapping once, and makes its Mapping.
 func (s *Symbolizer) object(img *Image, m *procMapping) *objEntry {
 	k := m.key()
-	if e := s.files[k]; e != nil {
+	e := s.files[k]
+	if e != nil && !e.pending {
 		return e
 	}
-	e := &objEntry{}
-	s.files[k] = e
+	var obj *objFile
 	f, err := s.openMapped(img.pid, m)
 	if err == nil {
-		e.obj, e.err = openObject(m.Path, f)
+		obj, err = openObject(m.Path, f)
 		f.Close()
-	} else {
-		e.err = err
 	}
+	if obj != nil && obj.gnuID != nil {
+		// The same file seen before under another device and inode (an
+		// overlay shows the lower file's in maps) or read by build ID.
+		if known := s.byID[*obj.gnuID]; known != nil && !known.pending && known.obj != nil {
+			s.files[k] = known
+			s.mappings[k] = s.mappings[known.key]
+			return known
+		}
+	}
+	if e == nil {
+		e = &objEntry{key: k}
+		s.files[k] = e
+	}
+	e.pending, e.obj, e.err = false, obj, err
 	mp := &Mapping{File: m.Path}
 	if e.obj != nil {
 		e.bias = e.obj.bias(m)
 		mp.BuildID = e.obj.buildID
 		mp.Symbolized = e.obj.hasSymbols()
 		mp.Start, mp.Limit, mp.Offset = e.obj.execLo+e.bias, e.obj.execHi+e.bias, e.obj.execOff
+		if e.obj.gnuID != nil {
+			s.byID[*e.obj.gnuID] = e
+		}
 	} else {
 		mp.Start, mp.Limit, mp.Offset = m.Start, m.End, m.Offset
 		e.bias = m.Start - m.Offset
@@ -428,6 +473,18 @@ func (s *Symbolizer) Kernel(stack []uint64) ([]Frame, error) {
 		}
 	}
 	return frames, s.kerr
+}
+
+// LoadKernel reads /proc/kallsyms now rather than at the first kernel
+// stack: ~80 ms of CPU (half of it the kernel's, writing the file) that
+// would otherwise be taken from a workload it is profiling.
+func (s *Symbolizer) LoadKernel() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kernel == nil && s.kerr == nil {
+		s.loadKallsyms()
+	}
+	return s.kerr
 }
 
 func (s *Symbolizer) loadKallsyms() {

@@ -27,7 +27,8 @@ type elfSym struct {
 // is closed once read.
 type objFile struct {
 	path    string
-	buildID string // GNU build ID in hex; the Go build ID when there is none
+	buildID string   // GNU build ID in hex; the Go build ID when there is none
+	gnuID   *BuildID // the GNU build ID as the kernel gives it; nil when none fits
 	loads   []elf.ProgHeader
 	syms    []elfSym     // sorted by Addr: .symtab (or a separate debug file's) and .dynsym
 	gopcln  *goPcln      // Go 1.20+ pclntab, inlined calls included
@@ -65,7 +66,11 @@ func loadObject(r io.ReaderAt, path string) (*objFile, error) {
 			o.execHi = max(o.execHi, hi)
 		}
 	}
-	o.buildID = gnuBuildID(f)
+	gnu := gnuBuildID(f)
+	o.buildID = hex.EncodeToString(gnu)
+	if id, ok := kernelBuildID(gnu); ok {
+		o.gnuID = &id
+	}
 	if o.buildID == "" {
 		o.buildID = goBuildID(f)
 	}
@@ -75,7 +80,7 @@ func loadObject(r io.ReaderAt, path string) (*objFile, error) {
 	if len(syms) == 0 {
 		// Stripped: a separate debug file (by build ID or .gnu_debuglink)
 		// may hold the full symbol table, as perf finds glibc's.
-		if dbg := findDebugFile(f, path, gnuBuildID(f)); dbg != "" {
+		if dbg := findDebugFile(f, path, hex.EncodeToString(gnu)); dbg != "" {
 			syms, symErr = readSymtab(dbg)
 		}
 	}
@@ -208,11 +213,11 @@ func (o *objFile) symbol(v uint64) string {
 func (o *objFile) hasSymbols() bool { return o.gopcln != nil || o.gotab != nil || len(o.syms) > 0 }
 
 // gnuBuildID reads NT_GNU_BUILD_ID, from its section or any PT_NOTE.
-func gnuBuildID(f *elf.File) string {
+func gnuBuildID(f *elf.File) []byte {
 	if s := f.Section(".note.gnu.build-id"); s != nil {
 		if d, err := s.Data(); err == nil {
 			if id := findNote(d, f.ByteOrder, "GNU", 3); id != nil {
-				return hex.EncodeToString(id)
+				return id
 			}
 		}
 	}
@@ -225,10 +230,33 @@ func gnuBuildID(f *elf.File) string {
 			continue
 		}
 		if id := findNote(d, f.ByteOrder, "GNU", 3); id != nil {
-			return hex.EncodeToString(id)
+			return id
 		}
 	}
-	return ""
+	return nil
+}
+
+// kernelBuildID is a GNU build ID as the kernel reports it in a stack
+// frame: zero-padded to 20 bytes. The kernel gives up on longer ones.
+func kernelBuildID(id []byte) (BuildID, bool) {
+	var b BuildID
+	if len(id) == 0 || len(id) > len(b) {
+		return b, false
+	}
+	copy(b[:], id)
+	return b, true
+}
+
+// vaddr is the virtual address of the byte at file offset off, when a
+// loaded code segment holds it: the kernel gives a frame's place in its
+// file as an offset.
+func (o *objFile) vaddr(off uint64) (uint64, bool) {
+	for _, p := range o.loads {
+		if p.Flags&elf.PF_X != 0 && off >= p.Off && off < p.Off+p.Filesz {
+			return off - p.Off + p.Vaddr, true
+		}
+	}
+	return 0, false
 }
 
 // goBuildID reads the Go toolchain's build ID note.

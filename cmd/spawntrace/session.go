@@ -53,7 +53,7 @@ func newSession(t *tracer.Tracer, stderr io.Writer, roots ...int) (*session, err
 		t:        t,
 		rec:      rec,
 		spawners: newSpawnerProbe(),
-		stacks:   newStackProbe(rec),
+		stacks:   newStackProbe(rec, t.ProbeAvailable(tracer.SamplingProbe)),
 		libc:     newLibcProbe(),
 		readDone: make(chan error, 1),
 		start:    now(),
