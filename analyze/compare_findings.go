@@ -11,7 +11,7 @@ import (
 // with its evidence in numbers.
 type CompareFinding struct {
 	// ID is stable: mechanism, fork-copy, copy-speed, path-search,
-	// environment, host, vfork-blocking, lost-events.
+	// environment, host, startup-cpuid, vfork-blocking, lost-events.
 	ID       string `json:"id"`
 	Title    string `json:"title"`
 	Evidence string `json:"evidence"`
@@ -87,6 +87,7 @@ func compareFindings(c *Comparison) []CompareFinding {
 		add(findBlockedDiff(c))
 	}
 	add(findHostDiff(c))
+	add(findStartupCPUIDDiff(c))
 	for _, s := range []*Side{&c.A, &c.B} {
 		add(findLost(s))
 	}

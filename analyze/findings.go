@@ -8,7 +8,7 @@ import (
 // Finding is one cause of spawn cost, with its evidence in numbers and the
 // time it is estimated to cost the workload in total.
 type Finding struct {
-	ID       string `json:"id"` // stable: fork-copy, thp, rust-fallback, path-search, large-env, vfork-blocking, lock-stall
+	ID       string `json:"id"` // stable: fork-copy, thp, rust-fallback, path-search, large-env, vfork-blocking, lock-stall, startup-cpuid
 	Title    string `json:"title"`
 	Evidence string `json:"evidence"`
 	Advice   string `json:"advice,omitempty"`
@@ -35,6 +35,7 @@ func findings(rec *Recording, s *Summary, facts *findingFacts) []Finding {
 	}
 	for _, rule := range []func(*Recording, *Summary, *findingFacts, func(uint64) bool) *Finding{
 		findForkCopy, findTHP, findRustFallback, findPathSearch, findVforkBlocking, findLockStall, findLargeEnv,
+		findStartupCPUID,
 	} {
 		if f := rule(rec, s, facts, significant); f != nil {
 			out = append(out, *f)
