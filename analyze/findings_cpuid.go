@@ -72,7 +72,7 @@ func findStartupCPUID(rec *Recording, s *Summary, _ *findingFacts, significant f
 	}
 	c := cpuOfStartupCPUID(rec)
 	costNs := uint64(c.samples) * 1_000_000_000 / uint64(rec.SampleHz)
-	if c.samples == 0 || !significant(costNs) {
+	if c.samples <= 0 || !significant(costNs) { // <= 0: a corrupt recording's counts
 		return nil
 	}
 	ev := fmt.Sprintf("%d of %d on-CPU samples of the tree (%s) were in glibc's start-up CPU detection (%s): "+
