@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,7 +13,8 @@ import (
 
 // eventSpill is a recording run's events on disk, in the order they
 // arrived (Recorder), with the stack IDs symbolized after they were
-// written.
+// written; or a loaded recording's, in the order of its file (Decode),
+// whose events carry their stack IDs (no stacks file).
 type eventSpill struct {
 	events *spillFile
 	stacks *spillFile // stackRecordBytes records, in the order of their events
@@ -27,10 +29,12 @@ type eventSpill struct {
 // the call, since the event and its arrays are reused: copy what must
 // stay (its strings and Parent may be kept as they are).
 //
-// A loaded recording (Load) holds its events in Events and is sorted
-// exactly. A recording run's events are read back from its spill file
-// through a window of ReorderWindow events (see there), in bounded memory;
-// a failure to read them is returned and kept (ReadErr).
+// A recording held in memory (Events) is sorted exactly. A recording
+// run's events, and a loaded recording's (Load), are read back from a
+// spill file through a window of ReorderWindow events (see there), in
+// bounded memory; a failure to read them is returned and kept (ReadErr).
+// For a loaded recording the window gives the exact order: Decode checked
+// that it does, and sorted the spill when it did not (SortedLate).
 func (rec *Recording) EachEvent(fn func(ev *tracer.Event) error) error {
 	if rec.spill == nil {
 		evs := make([]*tracer.Event, len(rec.Events))
@@ -71,7 +75,7 @@ func (rec *Recording) EachEvent(fn func(ev *tracer.Event) error) error {
 }
 
 // eachArrived calls fn with each event in the order it arrived (that of
-// Events for a loaded recording), as a saved recording lists them.
+// its file for a loaded recording), as a saved recording lists them.
 func (rec *Recording) eachArrived(fn func(ev *tracer.Event) error) error {
 	if rec.spill == nil {
 		for i := range rec.Events {
@@ -104,6 +108,36 @@ func (rec *Recording) keepReadErr(err error) error {
 // Summarize, which returns no error, leaves its summary short then.
 func (rec *Recording) ReadErr() error { return rec.readErr }
 
+// HoldEvents reads a spilled recording's events into Events, in the order
+// they arrived (sorted, for SortedLate), and releases the spill file: for
+// tests that index the events. Memory then grows with the events. Nothing
+// to do for a recording in memory already.
+func (rec *Recording) HoldEvents() error {
+	if rec.spill == nil {
+		return nil
+	}
+	evs := make([]tracer.Event, 0, rec.spill.n)
+	// A new event each time: the decoder reuses the arrays of the one it
+	// is given, and these are kept.
+	err := rec.spill.each(func() *tracer.Event { return new(tracer.Event) }, func(ev *tracer.Event) error {
+		evs = append(evs, *ev)
+		return nil
+	})
+	if err != nil {
+		return rec.keepReadErr(err)
+	}
+	if err := rec.Close(); err != nil {
+		return fmt.Errorf("reading recorded events: %w", err)
+	}
+	rec.Events = evs
+	return nil
+}
+
+// SortedLate is how many events of a loaded recording were out of time
+// order beyond the reorder window, so that Decode sorted its spill file
+// before the first pass (0: none were).
+func (rec *Recording) SortedLate() int { return rec.sortedLate }
+
 // LateEvents is how many events the last time-ordered pass over a
 // recording run's events released after later-timed ones: they arrived
 // more than ReorderWindow events late. Always 0 for a loaded recording.
@@ -114,8 +148,8 @@ func (rec *Recording) LateEvents() int {
 	return rec.spill.late
 }
 
-// Close releases the spill file of a recording run (nothing for a loaded
-// one); the recording has no events after.
+// Close releases the spill file of a recording run or a loaded recording
+// (nothing for one in memory); the recording has no events after.
 func (rec *Recording) Close() error {
 	if rec.spill == nil {
 		return nil
@@ -137,7 +171,10 @@ const stackRecordBytes = 16
 // follow the order the reader saw them), so one look-ahead joins them.
 func (s *eventSpill) each(alloc func() *tracer.Event, fn func(*tracer.Event) error) error {
 	r := s.events.reader()
-	stacks := s.stacks.reader()
+	var stacks io.Reader = bytes.NewReader(nil) // a loaded recording's events carry their StackIDs
+	if s.stacks != nil {
+		stacks = s.stacks.reader()
+	}
 	var next [stackRecordBytes]byte
 	haveNext := false
 	readStack := func() error {

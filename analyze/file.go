@@ -72,7 +72,10 @@ func Load(path string) (*Recording, error) {
 }
 
 // Decode reads a recording and rejects what is not one, is truncated or
-// corrupt, or was written by a newer spawntrace.
+// corrupt, or was written by a newer spawntrace. Its events go to a spill
+// file, read back in time order through the reorder window as a recording
+// run's are (EachEvent): memory does not grow with them (decodeObject).
+// The recording must be closed (Close) to release the file.
 func Decode(r io.Reader) (*Recording, error) {
 	br := bufio.NewReader(r)
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -86,46 +89,8 @@ func Decode(r io.Reader) (*Recording, error) {
 	if first, err := peekNonSpace(br); err == nil && first != '{' {
 		return nil, errors.New("not a spawntrace recording (not a JSON object)")
 	}
-	// The header first, so a newer schema is named as such rather than
-	// reported as whatever field it changed.
-	var raw json.RawMessage
-	dec := json.NewDecoder(br)
-	if err := dec.Decode(&raw); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("empty file: not a spawntrace recording")
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, errors.New("truncated recording (unexpected end of data)")
-		}
-		return nil, fmt.Errorf("corrupt recording: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("corrupt recording: data after the end of the recording")
-	}
-	var head struct {
-		Format string `json:"format"`
-		Schema int    `json:"schema"`
-	}
-	if err := json.Unmarshal(raw, &head); err != nil {
-		return nil, fmt.Errorf("not a spawntrace recording: %w", err)
-	}
-	if head.Format != FormatName {
-		return nil, fmt.Errorf("not a spawntrace recording (format %q)", head.Format)
-	}
-	if head.Schema > SchemaVersion {
-		return nil, fmt.Errorf("recording schema %d is newer than this spawntrace reads (%d): upgrade spawntrace", head.Schema, SchemaVersion)
-	}
-	if head.Schema < 1 {
-		return nil, fmt.Errorf("recording schema %d is not valid", head.Schema)
-	}
-	var rec Recording
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return nil, fmt.Errorf("corrupt recording: %w", err)
-	}
-	if err := rec.validate(); err != nil {
-		return nil, fmt.Errorf("corrupt recording: %w", err)
-	}
-	return &rec, nil
+	src := &errTracker{r: br}
+	return decodeObject(json.NewDecoder(src), src)
 }
 
 // peekNonSpace returns the first byte that is not JSON white space,
@@ -150,12 +115,9 @@ func (rec *Recording) validate() error {
 	if rec.EndMonoNs < rec.StartMonoNs {
 		return fmt.Errorf("end time %d before start time %d", rec.EndMonoNs, rec.StartMonoNs)
 	}
-	for i, ev := range rec.Events {
-		if ev.Kind == 0 {
-			return fmt.Errorf("event %d: no kind", i)
-		}
-		if ev.Kind == tracer.KindSyscall && (ev.Nr < 0 || ev.Nr >= 1024) {
-			return fmt.Errorf("event %d: syscall number %d out of range", i, ev.Nr)
+	for i := range rec.Events {
+		if err := validateEvent(i, &rec.Events[i]); err != nil {
+			return err
 		}
 	}
 	for i, s := range rec.Syscalls {
@@ -164,4 +126,16 @@ func (rec *Recording) validate() error {
 		}
 	}
 	return rec.validateStacks()
+}
+
+// validateEvent checks event i of a recording, in memory or as it is
+// streamed (decodeObject).
+func validateEvent(i int, ev *tracer.Event) error {
+	if ev.Kind == 0 {
+		return fmt.Errorf("event %d: no kind", i)
+	}
+	if ev.Kind == tracer.KindSyscall && (ev.Nr < 0 || ev.Nr >= 1024) {
+		return fmt.Errorf("event %d: syscall number %d out of range", i, ev.Nr)
+	}
+	return nil
 }

@@ -47,6 +47,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			held(t, got)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("round trip changed the recording:\n got %+v\nwant %+v", got, want)
 			}
@@ -90,6 +91,16 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
+// held reads a decoded recording's events into Events, for tests that
+// index them or compare the whole recording.
+func held(t testing.TB, rec *Recording) *Recording {
+	t.Helper()
+	if err := rec.HoldEvents(); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.json"))
 	if err == nil || !os.IsNotExist(unwrapAll(err)) {
@@ -128,6 +139,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
+		defer rec.Close()
 		Summarize(rec)
 		if err := Encode(&bytes.Buffer{}, rec); err != nil {
 			t.Fatalf("accepted recording does not encode: %v", err)

@@ -80,8 +80,9 @@ type Recording struct {
 	// SpawnCallsOnly: recorded with --spawns-only, Syscalls holds the
 	// spawn-related calls alone (IsSpawnCall); the others were not counted.
 	SpawnCallsOnly bool `json:"spawn_calls_only,omitempty"`
-	// Events are a loaded recording's events, in the order they arrived;
-	// a recording run keeps them on disk instead (see EachEvent).
+	// Events are the events of a recording built in memory (tests), in
+	// the order they arrived. A recording run and a loaded one keep them
+	// on disk instead (see EachEvent); HoldEvents reads them in here.
 	Events []tracer.Event `json:"events"`
 	// Threads counts the threads the tree created; recordings keep no
 	// event per thread or per fork (the spawn calls carry the spawns).
@@ -103,9 +104,13 @@ type Recording struct {
 	Tracer *TracerUsage `json:"tracer,omitempty"`
 
 	// spill holds a recording run's events, on disk, in place of Events
-	// (Recorder.Fill); readErr is the first failure to read them back.
+	// (Recorder.Fill), or a loaded recording's (Decode); readErr is the
+	// first failure to read them back.
 	spill   *eventSpill
 	readErr error
+	// sortedLate: Decode found this many events out of time order beyond
+	// the reorder window and sorted the spill first (SortedLate).
+	sortedLate int
 }
 
 // TracerUsage is spawntrace's own resource use (getrusage RUSAGE_SELF:

@@ -134,7 +134,7 @@ func TestSpillMemoryPerSpawn(t *testing.T) {
 }
 
 // TestSpilledSummaryMatchesMemory: the same events give the same summary
-// read back from the spill file as held in memory (as a loaded recording).
+// read back from the spill file as held in memory (Events).
 func TestSpilledSummaryMatchesMemory(t *testing.T) {
 	const n = 50_000
 	r := newTestRecorder(t, 100)
@@ -374,6 +374,7 @@ func TestEncodeStreamedMatchesMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	held(t, got)
 	if !reflect.DeepEqual(got.Events, mem.Events) || got.Tracer == nil || *got.Tracer != *rec.Tracer {
 		t.Errorf("loaded %d events (tracer %+v), want %d (%+v)", len(got.Events), got.Tracer, len(mem.Events), rec.Tracer)
 	}

@@ -120,6 +120,7 @@ func TestStacksRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	held(t, got)
 	if !reflect.DeepEqual(got.Stacks, rec.Stacks) || !reflect.DeepEqual(got.Mappings, rec.Mappings) ||
 		!reflect.DeepEqual(got.CPUSamples, rec.CPUSamples) || got.SampleHz != 999 || got.Events[0].StackID != 1 {
 		t.Errorf("round trip changed the stacks:\n%s", b.String())
@@ -132,7 +133,7 @@ func TestStacksRoundTrip(t *testing.T) {
 		"sample count":  func(r *Recording) { r.CPUSamples[0].Count = 0 },
 	} {
 		bad, _ := Decode(bytes.NewReader(b.Bytes()))
-		breakIt(bad)
+		breakIt(held(t, bad))
 		var bb bytes.Buffer
 		Encode(&bb, bad)
 		if _, err := Decode(&bb); err == nil || !strings.Contains(err.Error(), "corrupt") {

@@ -61,14 +61,19 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(stderr, exitUsage, "%v", err)
 	}
+	// Both streamed: each one's events stay on disk (a spill file each).
 	a, err := analyze.Load(pathA)
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", oneLine(err))
 	}
+	defer a.Close()
+	noteSortedLate(stderr, pathA, a)
 	b, err := analyze.Load(pathB)
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", oneLine(err))
 	}
+	defer b.Close()
+	noteSortedLate(stderr, pathB, b)
 	c := analyze.Compare(a, b, nameA, nameB)
 	if o.output != "" || o.format == "json" {
 		// The text and Markdown on a terminal carry the notes already.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/spawntrace/spawntrace/analyze"
@@ -36,6 +37,8 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
+	defer rec.Close() // removes the events' spill file
+	noteSortedLate(stderr, fs.Arg(0), rec)
 	sum := analyze.Summarize(rec)
 	defer sum.Close() // removes the rows' spill file
 	if err := sum.Err(); err != nil {
@@ -48,4 +51,15 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	return 0
+}
+
+// noteSortedLate says when a loaded recording's events were too far out
+// of time order for the reorder window, so that they were sorted on disk
+// first: a file from another tool or edited by hand, or a run that warned
+// of late events when it was recorded.
+func noteSortedLate(stderr io.Writer, path string, rec *analyze.Recording) {
+	if n := rec.SortedLate(); n > 0 {
+		fmt.Fprintf(stderr, "spawntrace: note: %s: %d events are out of time order by more than %d events: "+
+			"sorted on disk first\n", path, n, analyze.ReorderWindow)
+	}
 }

@@ -56,12 +56,16 @@ func trCount(rec *analyze.Recording) trCounts {
 	return c
 }
 
-// trLoad loads a recording written by -w, failing the test if it does not load.
+// trLoad loads a recording written by -w, failing the test if it does not
+// load, with its events in memory (rec.Events) for the checks to index.
 func trLoad(t *testing.T, path string) *analyze.Recording {
 	t.Helper()
 	rec, err := analyze.Load(path)
 	if err != nil {
 		t.Fatalf("the recording does not load: %v", err)
+	}
+	if err := rec.HoldEvents(); err != nil {
+		t.Fatalf("the recording's events do not read back: %v", err)
 	}
 	return rec
 }
