@@ -19,7 +19,7 @@ import (
 // them with Save (-w): the events in the order they arrived.
 func savedSynth(t *testing.T, n int, name string) string {
 	t.Helper()
-	r := newTestRecorder(t, 100)
+	r := newTestRecorder(t)
 	synthSpawns(n, func(ev *tracer.Event) {
 		if err := r.Add(ev); err != nil {
 			t.Fatal(err)

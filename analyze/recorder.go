@@ -15,8 +15,9 @@ import (
 // kept one to a spill file at once: memory holds only what is still open
 // (live processes, exec details waiting for their execve's exit) and
 // counters, whatever the length of the run. It is safe for one writer
-// (the ring-buffer reader), concurrent Live queries and one SetSpawnStack
-// caller (the symbolizer).
+// (the ring-buffer reader) and one SetSpawnStack caller (the symbolizer).
+// Which processes of the tree still run is the kernel's tracked map's to
+// say (tracer.Tracked), current with every fork, not the events read so far.
 type Recorder struct {
 	mu     sync.Mutex
 	events *spillFile
@@ -25,9 +26,6 @@ type Recorder struct {
 	// execDetails holds a successful exec's details (from sched_process_exec)
 	// until the execve's exit arrives, which the kernel sends right after.
 	execDetails map[uint32]tracer.Event
-	// live holds the processes seen alive, so the caller can wait for the
-	// whole tree to finish as strace -f does.
-	live map[uint32]bool
 	// threads counts thread creations: fork and exec events are used here
 	// and not kept, since the spawn calls carry what the reports need and
 	// memory should grow with spawns, not with everything the tree does.
@@ -39,15 +37,14 @@ type Recorder struct {
 }
 
 // NewRecorder starts an empty recording whose events go to a temporary
-// file in os.TempDir(); roots are processes already alive (the workload,
-// or -p's tree).
-func NewRecorder(roots ...int) (*Recorder, error) {
-	return newRecorder(createTemp, roots...)
+// file in os.TempDir().
+func NewRecorder() (*Recorder, error) {
+	return newRecorder(createTemp)
 }
 
 // newRecorder takes the way to make a spill file, so tests can hand it a
 // failing one.
-func newRecorder(open func() (*os.File, error), roots ...int) (*Recorder, error) {
+func newRecorder(open func() (*os.File, error)) (*Recorder, error) {
 	events, err := newSpillFile(open)
 	if err != nil {
 		return nil, fmt.Errorf("recording events: %w", err)
@@ -57,11 +54,7 @@ func newRecorder(open func() (*os.File, error), roots ...int) (*Recorder, error)
 		events.close()
 		return nil, fmt.Errorf("recording events: %w", err)
 	}
-	r := &Recorder{events: events, stacks: stacks, execDetails: map[uint32]tracer.Event{}, live: map[uint32]bool{}}
-	for _, p := range roots {
-		r.live[uint32(p)] = true
-	}
-	return r, nil
+	return &Recorder{events: events, stacks: stacks, execDetails: map[uint32]tracer.Event{}}, nil
 }
 
 // Add records one event (ev is not kept). It returns the first error
@@ -88,14 +81,8 @@ func (r *Recorder) Add(ev *tracer.Event) error {
 	case tracer.KindFork:
 		if ev.Thread {
 			r.threads++
-		} else {
-			r.live[ev.ChildPid] = true
 		}
 		return r.writeErr()
-	case tracer.KindExit:
-		if ev.GroupDead {
-			delete(r.live, ev.Pid)
-		}
 	}
 	// Raw addresses are not saved: the stack is symbolized already
 	// (SetSpawnStack). Cleared only while ev is encoded: the caller's
@@ -176,25 +163,6 @@ func mergeExec(call *tracer.Event, d *tracer.Event) {
 	*call = c
 }
 
-// Live returns the processes of the tree not yet seen to exit.
-func (r *Recorder) Live() []uint32 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]uint32, 0, len(r.live))
-	for p := range r.live {
-		out = append(out, p)
-	}
-	return out
-}
-
-// Forget drops a process from Live, for one found dead by other means
-// (its exit event was lost).
-func (r *Recorder) Forget(pid uint32) {
-	r.mu.Lock()
-	delete(r.live, pid)
-	r.mu.Unlock()
-}
-
 // Fill hands the events over to rec, which reads them from the spill
 // file from now on (EachEvent, Encode) until rec.Close. The Recorder must
 // not be used after. It fails with the first error writing the spill file:
@@ -263,11 +231,4 @@ func SyscallTable(stats []tracer.SyscallStat) []SyscallStat {
 		out = append(out, SyscallStat{Nr: s.Nr, Name: SyscallName(s.Nr), Calls: s.Calls, Errors: s.Errors, TimeNs: s.TimeNs})
 	}
 	return out
-}
-
-// AddRoot marks a process alive that no fork event announced (the workload).
-func (r *Recorder) AddRoot(pid uint32) {
-	r.mu.Lock()
-	r.live[pid] = true
-	r.mu.Unlock()
 }

@@ -334,7 +334,7 @@ func TestSummaryMemoryDoesNotGrow(t *testing.T) {
 	const maxSummaryBytes = 2 << 20
 	held := map[int]int64{}
 	for _, n := range []int{200_000, 400_000} {
-		r := newTestRecorder(t, 100)
+		r := newTestRecorder(t)
 		synthSpawns(n, func(ev *tracer.Event) {
 			if err := r.Add(ev); err != nil {
 				t.Fatal(err)

@@ -102,7 +102,7 @@ func TestSpillMemoryPerSpawn(t *testing.T) {
 	const maxBytesPerSpawn = 300
 
 	before := heapInUse()
-	r := newTestRecorder(t, 100)
+	r := newTestRecorder(t)
 	synthSpawns(n, func(ev *tracer.Event) {
 		if err := r.Add(ev); err != nil {
 			t.Fatal(err)
@@ -137,7 +137,7 @@ func TestSpillMemoryPerSpawn(t *testing.T) {
 // read back from the spill file as held in memory (Events).
 func TestSpilledSummaryMatchesMemory(t *testing.T) {
 	const n = 50_000
-	r := newTestRecorder(t, 100)
+	r := newTestRecorder(t)
 	synthSpawns(n, func(ev *tracer.Event) { r.Add(ev) })
 	spilled := filled(t, r)
 	spilled.StartMonoNs, spilled.EndMonoNs = 1e12, 1e12+n*1e6
@@ -252,7 +252,7 @@ func TestReorderMatchesOneHeap(t *testing.T) {
 // is charged to it. Past the window it would not be, and that is counted.
 func TestVforkCallAfterItsChildsExec(t *testing.T) {
 	build := func(between int) *Recording {
-		r := newTestRecorder(t, 100)
+		r := newTestRecorder(t)
 		// The child's PATH search and exec, at 110-130 µs.
 		r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: NrExecve, TimeNs: 110_000, DurNs: 5_000, Tid: 11, Pid: 11, Ret: -2})
 		r.Add(&tracer.Event{Kind: tracer.KindExec, TimeNs: 125_000, Tid: 11, Pid: 11, Filename: "/usr/bin/true"})
@@ -297,7 +297,7 @@ func TestSpillWriteErrorIsReported(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full:", err)
 	}
-	r, err := newRecorder(full, 100)
+	r, err := newRecorder(full)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestSpillWriteErrorIsReported(t *testing.T) {
 		t.Errorf("Add: %v, want ENOSPC once the write buffer filled", addErr)
 	}
 	// Even when it is the last flush that fails, Fill says so.
-	r2, err := newRecorder(full, 100)
+	r2, err := newRecorder(full)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestSpillWriteErrorIsReported(t *testing.T) {
 // TestEncodeStreamedMatchesMemory: -w of a recording run writes the bytes
 // Encode writes for the same events in memory, and Load accepts them.
 func TestEncodeStreamedMatchesMemory(t *testing.T) {
-	r := newTestRecorder(t, 100)
+	r := newTestRecorder(t)
 	synthSpawns(300, func(ev *tracer.Event) { r.Add(ev) })
 	r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: NrExecve, TimeNs: 9, Tid: 7, Pid: 7, Comm: "<b>&\xff", Filename: "/x\xfe"})
 	r.SetSpawnStack(100, 1e12, 1)
@@ -384,7 +384,7 @@ func TestEncodeStreamedMatchesMemory(t *testing.T) {
 // arrived, 1.05M kept), read back from the spill file and held in memory.
 func BenchmarkSummarize200k(b *testing.B) {
 	const n = 200_000
-	r, err := NewRecorder(100)
+	r, err := NewRecorder()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func BenchmarkSummarize200k(b *testing.B) {
 // BenchmarkRecorderAdd is the reader goroutine's cost per spawn (six
 // events delivered, four kept): the exec merge, encoding, the spill write.
 func BenchmarkRecorderAdd(b *testing.B) {
-	r, err := NewRecorder(100)
+	r, err := NewRecorder()
 	if err != nil {
 		b.Fatal(err)
 	}

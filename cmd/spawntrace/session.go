@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -44,8 +43,8 @@ func now() clockPair {
 
 var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}
 
-func newSession(t *tracer.Tracer, stderr io.Writer, roots ...int) (*session, error) {
-	rec, err := analyze.NewRecorder(roots...)
+func newSession(t *tracer.Tracer, stderr io.Writer) (*session, error) {
+	rec, err := analyze.NewRecorder()
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +105,6 @@ func launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 		signal.Stop(s.sigs)
 		return nil, fmt.Errorf("starting %s: %w", args[0], err)
 	}
-	s.rec.AddRoot(uint32(cmd.Process.Pid))
 	s.stacks.setMain(cmd.Process.Pid)
 	// Signals go on to the workload. A second SIGINT or SIGTERM means the
 	// user wants out even though the workload ignores them: kill it, then
@@ -188,23 +186,23 @@ func (s *session) waitTree() {
 	}
 }
 
-// liveTree lists the tree's processes still running. The kernel's tracked
-// map is current with every fork; the recorder's view waits for the ring
-// buffer, which does not wake the reader for every fork: a daemon's
-// double fork can leave the top process dead and the grandchild not yet
-// read, and only the kernel's map still holds it.
+// liveTree lists the tree's processes still running, from the kernel's
+// tracked map: it is current with every fork, where the events read so far
+// wait for the ring buffer, which does not wake the reader for every fork
+// (a daemon's double fork can leave the top process dead and the
+// grandchild's fork not yet read). A failure to read the map ends the
+// wait, said once: it cannot be told what still runs.
 func (s *session) liveTree() []uint32 {
-	pids := s.rec.Live()
-	if tracked, err := s.t.Tracked(); err == nil {
-		pids = append(pids, tracked...)
+	tracked, err := s.t.Tracked()
+	if err != nil {
+		fmt.Fprintf(s.stderr, "spawntrace: warning: not waiting for the processes the workload left: %v\n", err)
+		return nil
 	}
-	slices.Sort(pids)
-	pids = slices.Compact(pids)
-	live := pids[:0]
-	for _, p := range pids {
+	live := tracked[:0]
+	for _, p := range tracked {
 		if unix.Kill(int(p), 0) == unix.ESRCH {
-			// Gone: its exit event was lost, or is still on its way.
-			s.rec.Forget(p)
+			// Gone, and its exit not seen (cannot happen but for a bug):
+			// a stale entry must not keep spawntrace waiting.
 			s.t.Untrack(p)
 			continue
 		}
@@ -223,7 +221,7 @@ func attach(t *tracer.Tracer, pid int, stderr io.Writer) (*session, error) {
 	if err := t.Track(tree...); err != nil {
 		return nil, err
 	}
-	s, err := newSession(t, stderr, tree...)
+	s, err := newSession(t, stderr)
 	if err != nil {
 		return nil, err
 	}
