@@ -31,6 +31,7 @@ enum event_kind {
 #define EVF_ARGV_UNREAD 16    /* failed exec: argv and envp not read (no bpf_loop) */
 #define EVF_PARENT_MM 32      /* rss_*, pgtables_bytes and map_count are set */
 #define EVF_SUPERSEDED 64     /* exit: a leader killed by another thread's exec (child_tid: that thread) */
+#define EVF_USTACK_IPS 128    /* ustack holds bare addresses (__u64 each): the kernel gave no build IDs */
 
 /* Indexes of the lost-counter array. */
 enum lost_kind {
@@ -96,7 +97,10 @@ struct event {
 	char comm[COMM_LEN];
 	char filename[PATH_LEN];
 	char argv[ARGV_LEN];
-	__u64 ustack[SPAWN_STACK_DEPTH]; /* the spawning thread's user stack, leaf first */
+	/* The spawning thread's user stack, leaf first, as (build ID, file
+	 * offset) so that it can be named after the spawner has exited (as
+	 * CPU samples' are); bare addresses under EVF_USTACK_IPS. */
+	struct bpf_stack_build_id ustack[SPAWN_STACK_DEPTH];
 };
 
 /* sample.flags bits */

@@ -3,6 +3,7 @@ package tracer
 import (
 	"bytes"
 	"os"
+	"structs"
 	"unsafe"
 )
 
@@ -15,6 +16,7 @@ const (
 	evfArgvUnread    = 16
 	evfParentMM      = 32
 	evfSuperseded    = 64
+	evfUstackIPs     = 128
 )
 
 // pageBytes converts the kernel's page counts.
@@ -52,8 +54,10 @@ func convert(raw *spawntraceEvent, ev *Event) {
 		ev.Nr = int(raw.Nr)
 		ev.Ret = raw.Ret
 		ev.Args = append([]uint64(nil), raw.Args[:]...)
-		if n := int(raw.UstackLen) / 8; n > 0 {
-			ev.UserStack = append([]uint64(nil), raw.Ustack[:min(n, len(raw.Ustack))]...)
+		if raw.Flags&evfUstackIPs != 0 {
+			ev.UserStack = bareAddrs(raw.Ustack[:], int(raw.UstackLen))
+		} else {
+			ev.userFrames = userFrames(raw.Ustack[:], int(raw.UstackLen))
 		}
 		ev.CopyNs, ev.CopyOffCPUNs = raw.CopyNs, raw.CopyOffcpuNs
 		ev.LockStallNs, ev.BlockedNs, ev.TeardownNs = raw.LockStallNs, raw.BlockedNs, raw.TeardownNs
@@ -158,26 +162,53 @@ func convertSample(raw *spawntraceSample, s *Sample) {
 	}
 	if raw.Flags&samplefUstackIPs != 0 {
 		// The kernel gave no build IDs: the array holds bare addresses.
-		ips := (*[len(raw.Ustack) * 4]uint64)(unsafe.Pointer(&raw.Ustack))
-		if n := min(int(raw.UstackLen)/8, len(raw.Ustack)); n > 0 {
-			s.UserStack = make([]UserFrame, n)
-			for i := range n {
-				s.UserStack[i].Addr = ips[i]
+		addrs := bareAddrs(raw.Ustack[:], int(raw.UstackLen))
+		if len(addrs) > 0 {
+			s.UserStack = make([]UserFrame, len(addrs))
+			for i, a := range addrs {
+				s.UserStack[i].Addr = a
 			}
 		}
 		return
 	}
-	n := min(int(raw.UstackLen)/int(unsafe.Sizeof(raw.Ustack[0])), len(raw.Ustack))
+	s.UserStack = userFrames(raw.Ustack[:], int(raw.UstackLen))
+}
+
+// rawBuildIDFrame is the Go form of struct bpf_stack_build_id.
+type rawBuildIDFrame = struct {
+	_       structs.HostLayout
+	Status  int32
+	BuildId [20]uint8
+	Offset  uint64
+}
+
+// userFrames converts the first lenBytes of a stack of build-ID frames: a
+// frame the kernel could not place in a file with a build ID keeps its
+// address. nil when empty or when bpf_get_stack failed (a negative length).
+func userFrames(raw []rawBuildIDFrame, lenBytes int) []UserFrame {
+	n := min(lenBytes/int(unsafe.Sizeof(rawBuildIDFrame{})), len(raw))
 	if n <= 0 {
-		return
+		return nil
 	}
-	s.UserStack = make([]UserFrame, 0, n)
-	for _, f := range raw.Ustack[:n] {
+	frames := make([]UserFrame, 0, n)
+	for _, f := range raw[:n] {
 		switch f.Status {
 		case buildIDValid:
-			s.UserStack = append(s.UserStack, UserFrame{BuildID: f.BuildId, Offset: f.Offset})
+			frames = append(frames, UserFrame{BuildID: f.BuildId, Offset: f.Offset})
 		case buildIDIP:
-			s.UserStack = append(s.UserStack, UserFrame{Addr: f.Offset}) // the union's ip
+			frames = append(frames, UserFrame{Addr: f.Offset}) // the union's ip
 		}
 	}
+	return frames
+}
+
+// bareAddrs reads an array of build-ID frames the kernel filled with bare
+// addresses instead (__u64 each), lenBytes of them.
+func bareAddrs(raw []rawBuildIDFrame, lenBytes int) []uint64 {
+	n := min(lenBytes/8, len(raw)*int(unsafe.Sizeof(rawBuildIDFrame{}))/8)
+	if n <= 0 {
+		return nil
+	}
+	ips := unsafe.Slice((*uint64)(unsafe.Pointer(&raw[0])), n)
+	return append([]uint64(nil), ips[:n]...)
 }

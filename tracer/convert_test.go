@@ -103,3 +103,26 @@ func TestConvertSampleUserFrames(t *testing.T) {
 		t.Errorf("error length: got %+v", s.UserStack)
 	}
 }
+
+func TestConvertSpawnUserFrames(t *testing.T) {
+	var raw spawntraceEvent
+	raw.Kind, raw.Nr, raw.Ret = uint32(KindSyscall), nrClone3, 42
+	id := BuildID{0xca, 0xfe}
+	raw.Ustack[0].Status, raw.Ustack[0].BuildId, raw.Ustack[0].Offset = buildIDValid, id, 0x99
+	raw.Ustack[1].Status, raw.Ustack[1].Offset = buildIDIP, 0x401000
+	raw.UstackLen = uint32(2 * unsafe.Sizeof(raw.Ustack[0]))
+	var ev Event
+	convert(&raw, &ev)
+	want := []UserFrame{{BuildID: id, Offset: 0x99}, {Addr: 0x401000}}
+	if !reflect.DeepEqual(ev.userFrames, want) || ev.UserStack != nil {
+		t.Errorf("build-ID frames: got %+v / %v, want %+v / none", ev.userFrames, ev.UserStack, want)
+	}
+
+	raw = spawntraceEvent{Kind: uint32(KindSyscall), Nr: nrClone3, Ret: 42, Flags: evfUstackIPs, UstackLen: 2 * 8}
+	ips := (*[2]uint64)(unsafe.Pointer(&raw.Ustack))
+	ips[0], ips[1] = 0x401000, 0x402000
+	convert(&raw, &ev)
+	if want := []uint64{0x401000, 0x402000}; !reflect.DeepEqual(ev.UserStack, want) || ev.userFrames != nil {
+		t.Errorf("bare addresses: got %v / %+v, want %v / none", ev.UserStack, ev.userFrames, want)
+	}
+}

@@ -85,11 +85,15 @@ type Event struct {
 	Parent       *ParentSize `json:"parent,omitempty"`
 
 	// UserStack is the spawning thread's user stack (return addresses, leaf
-	// first) on clone/clone3/fork/vfork events, for the symbolizer: raw
-	// addresses mean nothing once the process is gone, so only StackID,
-	// assigned when the stack is symbolized, is saved.
+	// first) on clone/clone3/fork/vfork events, for the symbolizer, when the
+	// kernel gave no build IDs (else see UserFrames): raw addresses mean
+	// nothing once the process is gone, so only StackID, assigned when the
+	// stack is symbolized, is saved.
 	UserStack []uint64 `json:"-"`
 	StackID   int      `json:"stack_id,omitempty"`
+	// userFrames is that stack as build ID and file offset (UserFrames).
+	// Unexported: it is never saved or spilled, only symbolized.
+	userFrames []UserFrame
 
 	// KindFork
 	ChildTid uint32 `json:"child_tid,omitempty"`
@@ -121,6 +125,11 @@ type Event struct {
 	EnvCount   int  `json:"env_count,omitempty"`
 	EnvBytes   int  `json:"env_bytes,omitempty"`
 }
+
+// UserFrames is a spawn event's user stack (leaf first) as build ID and
+// file offset where the kernel could, as CPU samples have it; nil when the
+// kernel gave bare addresses (UserStack) or no stack.
+func (ev *Event) UserFrames() []UserFrame { return ev.userFrames }
 
 // Sample is one on-CPU sample of a thread of the tree (perf cpu-clock).
 type Sample struct {

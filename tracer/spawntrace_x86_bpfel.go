@@ -61,7 +61,12 @@ type spawntraceEvent struct {
 	Filename      [256]int8
 	Argv          [512]int8
 	_             [4]byte
-	Ustack        [32]uint64
+	Ustack        [32]struct {
+		_       structs.HostLayout
+		Status  int32
+		BuildId [20]uint8
+		Offset  uint64
+	}
 }
 
 type spawntraceInflight struct {

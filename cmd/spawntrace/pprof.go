@@ -73,18 +73,20 @@ func writePprof(dir string, rec *analyze.Recording, sum analyze.Summary, stderr 
 // stackProbe symbolizes spawn stacks and CPU samples while the processes
 // are alive: raw addresses mean nothing once a short-lived process has
 // exited. On the reader goroutine it follows forks and execs and reads
-// each process's memory map the first time a stack of it arrives: that
+// each process's memory map the first time a stack of it arrives as bare
+// addresses (see below for those that come with build IDs): that
 // part cannot wait (a shell's subshell forks once and exits within a
 // millisecond), and is cheap: /proc/PID/maps lists VMAs, where
 // spawners.go's smaps_rollup walks page tables. A goroutine fed by a
 // bounded queue then reads the ELF files and names the frames, which may
 // take longer: the files outlive the processes.
 //
-// CPU samples mostly skip the memory map: the kernel gives their user
-// frames as build ID and file offset, named from an index of the files
-// exec'd (the symbolizing goroutine indexes each exec's program and the
-// libraries it needs) and of those seen mapped, so no sample wakes the
-// reader (but a process's first on a kernel that gives no build IDs).
+// Spawn stacks and CPU samples mostly skip the memory map: the kernel
+// gives their user frames as build ID and file offset, named from an index
+// of the files exec'd (the symbolizing goroutine indexes each exec's
+// program and the libraries it needs) and of those seen mapped, so neither
+// wakes the reader (but a process's first whose stack the kernel gave as
+// bare addresses: a kernel without build IDs, a Go program's own clone).
 // Reading the map of every exec'd process and waking the reader for every
 // sample gave --pprof 2.5-6.5 times the overhead of tracing alone.
 //
@@ -99,9 +101,8 @@ type stackProbe struct {
 
 	// Reader goroutine only.
 	dropped  int        // spawn stacks that found the queue full
-	late     []stackJob // CPU samples and execs that found it full: done at the end
+	late     []stackJob // CPU samples and execs that found it full, and spawn stacks behind them: done at the end
 	overflow int        // CPU samples past maxLate: dropped
-	sampling bool       // CPU samples come: index each exec's files
 
 	// Symbolizer goroutine only, until done is closed. Spawn stacks go to
 	// the recorder, which joins them to their events when it reads them
@@ -126,8 +127,8 @@ type stackJob struct {
 	pid     uint32
 	comm    string
 	kstack  []uint64
-	ustack  []uint64           // spawn stacks
-	sampled []tracer.UserFrame // CPU samples
+	ustack  []uint64           // spawn stacks of bare addresses
+	sampled []tracer.UserFrame // CPU samples, spawn stacks with build IDs
 }
 
 // stackQueue bounds the stacks waiting for the symbolizer: past it, spawn
@@ -140,12 +141,11 @@ const maxLate = 1 << 16
 
 func newStackProbe(rec *analyze.Recorder, sampling bool) *stackProbe {
 	p := &stackProbe{
-		sym:      tracer.NewSymbolizer(),
-		jobs:     make(chan stackJob, stackQueue),
-		done:     make(chan struct{}),
-		sampling: sampling,
-		table:    analyze.NewStackTable(),
-		rec:      rec,
+		sym:   tracer.NewSymbolizer(),
+		jobs:  make(chan stackJob, stackQueue),
+		done:  make(chan struct{}),
+		table: analyze.NewStackTable(),
+		rec:   rec,
 	}
 	if sampling {
 		// Before the workload starts, so as not to take CPU from it; an
@@ -171,24 +171,32 @@ func (p *stackProbe) observe(ev *tracer.Event) {
 		}
 	case tracer.KindExec:
 		p.sym.Exec(ev.Pid, ev.TimeNs)
-		if p.sampling {
-			// Its samples are symbolized later, maybe after it exits (a
-			// /bin/true lives ~1 ms): index its files by build ID, before
-			// the samples that follow in the queue.
-			p.queue(stackJob{exec: ev.Filename, pid: ev.Pid})
-		}
+		// Its spawn stacks and samples are symbolized later, maybe after
+		// it exits (a shell lives ~1 ms): index its files by build ID,
+		// before the stacks that follow in the queue.
+		p.queue(stackJob{exec: ev.Filename, pid: ev.Pid})
 	case tracer.KindExit:
 		if ev.GroupDead {
 			p.sym.Exit(ev.Pid)
 		}
 	case tracer.KindSyscall:
-		if len(ev.UserStack) == 0 || !isSpawn(ev) {
+		if len(ev.UserStack) == 0 && len(ev.UserFrames()) == 0 || !isSpawn(ev) {
 			return
 		}
 		img := p.sym.Image(ev.Pid)
-		p.sym.Load(img)
+		if len(ev.UserStack) > 0 || tracer.NeedsMap(ev.UserFrames()) {
+			// Bare addresses: only the map names them (their process's
+			// first such spawn woke the reader, bpf spawn_stack_needs_map).
+			p.sym.Load(img)
+		}
+		j := stackJob{img: img, spawn: spawnKey{ev.Tid, ev.TimeNs}, ustack: ev.UserStack, sampled: ev.UserFrames()}
+		if len(p.late) > 0 {
+			// After the execs kept aside: they index the files it names.
+			p.queue(j)
+			return
+		}
 		select {
-		case p.jobs <- stackJob{img: img, spawn: spawnKey{ev.Tid, ev.TimeNs}, ustack: ev.UserStack}:
+		case p.jobs <- j:
 		default:
 			p.dropped++
 		}
@@ -285,7 +293,13 @@ func (p *stackProbe) run(j stackJob) {
 		}
 		p.table.AddSample(j.pid, j.comm, p.table.Add(frames))
 	default:
-		frames, err := p.sym.User(j.img, j.ustack)
+		var frames []tracer.Frame
+		var err error
+		if len(j.sampled) > 0 {
+			frames, err = p.sym.UserFrames(j.img, j.sampled)
+		} else {
+			frames, err = p.sym.User(j.img, j.ustack)
+		}
 		if err != nil {
 			p.table.LoseSpawnStack()
 		}
