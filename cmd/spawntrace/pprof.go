@@ -135,8 +135,9 @@ type stackJob struct {
 // stacks are dropped (and counted) rather than stall the ring buffer.
 const stackQueue = 4096
 
-// maxLate bounds the CPU samples kept aside when the queue is full (~1-3
-// KiB each, with their stacks); past it they are dropped and counted.
+// maxLate bounds the jobs kept aside when the queue is full (~1-3 KiB
+// each, with their stacks); past it samples and spawn stacks are dropped
+// and counted, execs left unindexed.
 const maxLate = 1 << 16
 
 func newStackProbe(rec *analyze.Recorder, sampling bool) *stackProbe {
@@ -236,10 +237,17 @@ func (p *stackProbe) queue(j stackJob) {
 	if len(p.late) == 0 && p.trySend(j) {
 		return
 	}
-	if len(p.late) < maxLate || !j.sample {
+	switch {
+	case len(p.late) < maxLate:
 		p.late = append(p.late, j)
-	} else {
+	case j.sample:
 		p.overflow++
+	case j.exec == "":
+		p.dropped++ // a spawn stack, counted as one the queue could not take
+	default:
+		// An exec not indexed: frames in its files fall back to reading
+		// the process's map. Bounded like the rest, a symbolizer far
+		// behind must not hold the run's every exec.
 	}
 }
 
