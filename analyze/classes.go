@@ -121,10 +121,11 @@ type classSet struct {
 }
 
 type classAcc struct {
-	key                                                     ClassKey
-	first                                                   int // Seq of its first spawn
-	failed                                                  int
-	rss, clone, cp, teardown, s2e, blocked, failedNs, total *valueDist
+	*mechAcc             // the costs a mechanism's stats have too
+	key                  ClassKey
+	first                int // Seq of its first spawn
+	failed               int
+	rss, failedNs, total *valueDist
 }
 
 func newClassSet(pool *exactPool) *classSet {
@@ -140,8 +141,8 @@ func (cs *classSet) add(seq int, sp *Spawn) int32 {
 		c = int32(len(cs.accs))
 		cs.index[k] = c
 		p := cs.pool
-		cs.accs = append(cs.accs, &classAcc{key: k, first: seq, rss: newDist(p), clone: newDist(p), cp: newDist(p),
-			teardown: newDist(p), s2e: newDist(p), blocked: newDist(p), failedNs: newDist(p), total: newDist(p)})
+		cs.accs = append(cs.accs, &classAcc{mechAcc: newMechAcc(p), key: k, first: seq,
+			rss: newDist(p), failedNs: newDist(p), total: newDist(p)})
 	}
 	a := cs.accs[c]
 	a.first = min(a.first, seq)
@@ -149,17 +150,7 @@ func (cs *classSet) add(seq int, sp *Spawn) int32 {
 		a.rss.add(sp.Parent.RSSBytes())
 	}
 	a.failed += sp.FailedExecs
-	a.clone.add(sp.CloneDurNs)
-	a.blocked.add(sp.BlockedNs)
-	if sp.CopyNs > 0 {
-		a.cp.add(sp.CopyNs)
-	}
-	if sp.TeardownNs > 0 {
-		a.teardown.add(sp.TeardownNs)
-	}
-	if sp.ExecOK {
-		a.s2e.add(sp.SpawnToExecNs)
-	}
+	a.mechAcc.add(sp)
 	if sp.FailedExecs > 0 {
 		a.failedNs.add(sp.FailedExecNs)
 	}

@@ -234,13 +234,7 @@ func pprofTop(p *profile.Profile, index, n int) (flat, cum []string) {
 // rebuilds the same profiles from the saved recording.
 func TestPprofForkCPU(t *testing.T) {
 	pprofRequireRoot(t)
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("cc not found; CI must install it")
-		}
-		t.Skip("cc not found")
-	}
+	cc := itRequireTool(t, "cc")
 	bin := pprofSpawntrace(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "fork1g.c")
@@ -324,13 +318,7 @@ int main(void) { return spin_in_child_library_xyz(5000000); }
 // waking spawntrace to read each child's memory map while it lives.
 func TestPprofShortLivedChildren(t *testing.T) {
 	pprofRequireRoot(t)
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("cc not found; CI must install it")
-		}
-		t.Skip("cc not found")
-	}
+	cc := itRequireTool(t, "cc")
 	bin := pprofSpawntrace(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "lib.c"), []byte(pprofChildLib), 0o644)
