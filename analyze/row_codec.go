@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-
-	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // A finished spawn row on disk (spawnRows), in the spill codec's manner
@@ -57,11 +55,8 @@ func (e *rowEncoder) appendRow(b []byte, sp *Spawn) []byte {
 	for _, v := range [...]uint64{sp.CopyNs, sp.CopyOffCPUNs, sp.LockStallNs, sp.BlockedNs, sp.TeardownNs} {
 		p = binary.AppendUvarint(p, v)
 	}
-	if q := sp.Parent; q != nil {
-		for _, v := range [...]uint64{q.RSSAnonBytes, q.RSSFileBytes, q.RSSShmemBytes, q.PgtablesBytes} {
-			p = binary.AppendUvarint(p, v)
-		}
-		p = binary.AppendVarint(p, int64(q.MapCount))
+	if sp.Parent != nil {
+		p = appendParentSize(p, sp.Parent)
 	}
 	p = binary.AppendUvarint(p, sp.GapNs)
 	p = e.appendString(p, sp.Exe)
@@ -132,8 +127,7 @@ func (r *rowDecoder) decode(payload []byte, sp *Spawn) error {
 	sp.TeardownNs = d.uvarint()
 	sp.Parent = nil
 	if flags&rowParent != 0 {
-		sp.Parent = &tracer.ParentSize{RSSAnonBytes: d.uvarint(), RSSFileBytes: d.uvarint(), RSSShmemBytes: d.uvarint(),
-			PgtablesBytes: d.uvarint(), MapCount: int(d.varint())}
+		sp.Parent = d.parentSize()
 	}
 	sp.GapNs = d.uvarint()
 	sp.Exe = r.string()

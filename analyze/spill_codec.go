@@ -88,11 +88,8 @@ func appendEvent(b []byte, ev *tracer.Event) ([]byte, error) {
 	for _, v := range [...]uint64{ev.CopyNs, ev.CopyOffCPUNs, ev.LockStallNs, ev.BlockedNs, ev.TeardownNs} {
 		b = binary.AppendUvarint(b, v)
 	}
-	if p := ev.Parent; p != nil {
-		for _, v := range [...]uint64{p.RSSAnonBytes, p.RSSFileBytes, p.RSSShmemBytes, p.PgtablesBytes} {
-			b = binary.AppendUvarint(b, v)
-		}
-		b = binary.AppendVarint(b, int64(p.MapCount))
+	if ev.Parent != nil {
+		b = appendParentSize(b, ev.Parent)
 	}
 	b = appendUints(b, ev.UserStack)
 	b = binary.AppendVarint(b, int64(ev.StackID))
@@ -207,8 +204,7 @@ func (d *eventDecoder) decode(payload []byte, ev *tracer.Event) error {
 	ev.Parent = nil
 	if flags&flagParent != 0 {
 		// Never reused: a summary's rows keep it (Spawn.Parent).
-		ev.Parent = &tracer.ParentSize{RSSAnonBytes: d.uvarint(), RSSFileBytes: d.uvarint(), RSSShmemBytes: d.uvarint(),
-			PgtablesBytes: d.uvarint(), MapCount: int(d.varint())}
+		ev.Parent = d.parentSize()
 	}
 	ev.UserStack = d.uints(ev.UserStack)
 	ev.StackID = int(d.varint())
@@ -233,6 +229,21 @@ func (d *eventDecoder) decode(payload []byte, ev *tracer.Event) error {
 		d.err = fmt.Errorf("%w: %d bytes left over", errCorrupt, len(d.b))
 	}
 	return d.err
+}
+
+// appendParentSize encodes a spawning parent's size, the same in events
+// and in a summary's rows.
+func appendParentSize(b []byte, p *tracer.ParentSize) []byte {
+	for _, v := range [...]uint64{p.RSSAnonBytes, p.RSSFileBytes, p.RSSShmemBytes, p.PgtablesBytes} {
+		b = binary.AppendUvarint(b, v)
+	}
+	return binary.AppendVarint(b, int64(p.MapCount))
+}
+
+// parentSize decodes appendParentSize's fields into a new ParentSize.
+func (d *eventDecoder) parentSize() *tracer.ParentSize {
+	return &tracer.ParentSize{RSSAnonBytes: d.uvarint(), RSSFileBytes: d.uvarint(), RSSShmemBytes: d.uvarint(),
+		PgtablesBytes: d.uvarint(), MapCount: int(d.varint())}
 }
 
 func (d *eventDecoder) uvarint() uint64 {

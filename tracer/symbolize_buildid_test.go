@@ -65,13 +65,7 @@ int main(void) { return prog_main_caller_xyz(10) == 0; }
 // RUNPATH ($ORIGIN), as a build's private libraries are.
 func spinBuild(t *testing.T) (prog, lib string) {
 	t.Helper()
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("cc not found; CI must install it")
-		}
-		t.Skip("no C compiler")
-	}
+	cc := requireCC(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "spin.c"), []byte(spinLib), 0o644)
 	os.WriteFile(filepath.Join(dir, "prog.c"), []byte(spinProg), 0o644)
@@ -303,13 +297,7 @@ func TestVaddr(t *testing.T) {
 // build runs once) is read through the process while it lives, and its
 // frames are named after it has exited.
 func TestIndexDeletedExec(t *testing.T) {
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("cc not found; CI must install it")
-		}
-		t.Skip("no C compiler")
-	}
+	cc := requireCC(t)
 	dir := t.TempDir()
 	src, prog := filepath.Join(dir, "w.c"), filepath.Join(dir, "w")
 	os.WriteFile(src, []byte("#include <unistd.h>\nint waiting_function_xyz(void) { pause(); return 0; }\nint main(void) { return waiting_function_xyz(); }\n"), 0o644)
@@ -351,7 +339,7 @@ int main(int argc, char **argv) {
 // indexed (dlopen) is found by reading its map again.
 func TestIndexDlopen(t *testing.T) {
 	_, lib := spinBuild(t)
-	cc, _ := exec.LookPath("cc")
+	cc := requireCC(t)
 	dir := t.TempDir()
 	src, prog := filepath.Join(dir, "d.c"), filepath.Join(dir, "d")
 	os.WriteFile(src, []byte(dlopenProg), 0o644)
