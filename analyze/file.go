@@ -8,41 +8,30 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
-// Save writes the recording as JSON; a name ending in .gz is gzipped.
-func Save(path string, rec *Recording) (err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("writing recording: %w", err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("writing recording %s: %w", path, cerr)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<16)
-	var w io.Writer = bw
+// Save writes the recording as JSON to w, gzipped when asked. The caller
+// opens w (spawntrace opens its outputs before the workload starts, so
+// that the workload cannot redirect them).
+func Save(w io.Writer, gzipped bool, rec *Recording) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	var out io.Writer = bw
 	var zw *gzip.Writer
-	if strings.HasSuffix(path, ".gz") {
+	if gzipped {
 		zw = gzip.NewWriter(bw)
-		w = zw
+		out = zw
 	}
-	if err := Encode(w, rec); err != nil {
-		return fmt.Errorf("writing recording %s: %w", path, err)
+	if err := Encode(out, rec); err != nil {
+		return err
 	}
 	if zw != nil {
 		if err := zw.Close(); err != nil {
-			return fmt.Errorf("writing recording %s: %w", path, err)
+			return err
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writing recording %s: %w", path, err)
-	}
-	return nil
+	return bw.Flush()
 }
 
 // Encode writes rec as JSON, stamping the format and schema. A recording

@@ -28,7 +28,7 @@ func savedSynth(t *testing.T, n int, name string) string {
 	rec := filled(t, r)
 	rec.StartMonoNs, rec.EndMonoNs = 1e12, 1e12+uint64(n)*1e6
 	path := filepath.Join(t.TempDir(), name)
-	if err := Save(path, rec); err != nil {
+	if err := saveFile(path, rec); err != nil {
 		t.Fatal(err)
 	}
 	rec.Close()
@@ -99,7 +99,7 @@ func TestLoadOutOfOrder(t *testing.T) {
 	load := func(name string, evs []tracer.Event) *Recording {
 		rec := &Recording{StartMonoNs: 1e12, EndMonoNs: 1e12 + n*1e6, Events: evs}
 		path := filepath.Join(t.TempDir(), name)
-		if err := Save(path, rec); err != nil {
+		if err := saveFile(path, rec); err != nil {
 			t.Fatal(err)
 		}
 		got, err := Load(path)

@@ -40,7 +40,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), name)
 			want := sampleRecording()
-			if err := Save(path, want); err != nil {
+			if err := saveFile(path, want); err != nil {
 				t.Fatal(err)
 			}
 			got, err := Load(path)
@@ -145,4 +145,17 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted recording does not encode: %v", err)
 		}
 	})
+}
+
+// saveFile saves rec to a new file at path, as spawntrace -w does.
+func saveFile(path string, rec *Recording) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := Save(f, strings.HasSuffix(path, ".gz"), rec); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

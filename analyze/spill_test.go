@@ -367,7 +367,7 @@ func TestEncodeStreamedMatchesMemory(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "run.json.gz")
-	if err := Save(path, rec); err != nil {
+	if err := saveFile(path, rec); err != nil {
 		t.Fatal(err)
 	}
 	got, err := Load(path)

@@ -215,16 +215,25 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	argv := append([]string{self, benchWorkerCmd}, p.args()...)
 
+	var outs outputSet
+	recFile, prof, err := openBenchOutputs(&outs, writePath, pprofPath)
+	if err != nil {
+		outs.abandon()
+		return fail(stderr, exitFailure, "%v", err)
+	}
 	hz := sampleHz(pprofPath, defaultFreqHz)
 	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: tracer.DefaultRingBytes, SampleHz: hz})
 	if err != nil {
+		outs.abandon()
 		return fail(stderr, exitFailure, "loading BPF: %v", err)
 	}
 	defer t.Close()
 	s, err := launch(t, "/proc/self/exe", argv, nil, stderr)
 	if err != nil {
+		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)
 	}
+	defer outs.close()
 	rec, err := s.finish(t, hz)
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)
@@ -237,21 +246,40 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := reports.WriteLostWarning(stderr, rec.Lost); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	if writePath != "" {
-		if err := analyze.Save(writePath, rec); err != nil {
+	if recFile != nil {
+		if err := saveRecording(recFile, rec); err != nil {
 			return fail(stderr, exitFailure, "%v", err)
 		}
-		giveToInvoker(writePath)
 	}
 	sum := analyze.Summarize(rec)
 	defer sum.Close() // removes the rows' spill file
 	if err := writeBench(stdout, rec, sum, p); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	if err := writePprof(pprofPath, rec, sum, stderr); err != nil {
+	if err := writePprof(prof, rec, sum, stderr); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
+	outs.warnReplaced(stderr)
 	return 0
+}
+
+// openBenchOutputs opens -w and --pprof before the worker starts.
+func openBenchOutputs(set *outputSet, writePath, pprofDir string) (rec *outFile, prof *pprofFiles, err error) {
+	if writePath != "" {
+		if rec, err = set.file("-w", writePath); err != nil {
+			return nil, nil, err
+		}
+	}
+	if pprofDir != "" {
+		d, err := set.dir("--pprof", pprofDir)
+		if err != nil {
+			return nil, nil, err
+		}
+		if prof, err = openPprof(set, d, ""); err != nil {
+			return nil, nil, err
+		}
+	}
+	return rec, prof, set.ready()
 }
 
 // writeBench prints the host line, the class table and the anatomy.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -62,18 +61,25 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, exitUsage, "%v", err)
 	}
 	// Both streamed: each one's events stay on disk (a spill file each).
-	a, err := analyze.Load(pathA)
+	var outs outputSet
+	defer outs.close()
+	a, err := loadRecording(&outs, pathA)
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", oneLine(err))
 	}
 	defer a.Close()
 	noteSortedLate(stderr, pathA, a)
-	b, err := analyze.Load(pathB)
+	b, err := loadRecording(&outs, pathB)
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", oneLine(err))
 	}
 	defer b.Close()
 	noteSortedLate(stderr, pathB, b)
+	outFile, profA, profB, err := o.openOutputs(&outs)
+	if err != nil {
+		outs.abandon()
+		return fail(stderr, exitFailure, "%v", err)
+	}
 	c := analyze.Compare(a, b, nameA, nameB)
 	if o.output != "" || o.format == "json" {
 		// The text and Markdown on a terminal carry the notes already.
@@ -81,13 +87,13 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintf(stderr, "spawntrace: compare: %s\n", n)
 		}
 	}
-	if o.pprof != "" {
-		if err := writeComparePprof(o.pprof, a, b, c, stderr); err != nil {
+	if profA != nil {
+		if err := writeComparePprof(profA, profB, a, b, c, stderr); err != nil {
 			return fail(stderr, exitFailure, "%v", err)
 		}
 	}
-	if o.output != "" {
-		err = writeFile(o.output, func(w io.Writer) error { return write(w, c) })
+	if outFile != nil {
+		err = outFile.write(func(w io.Writer) error { return write(w, c) })
 	} else {
 		bw := bufio.NewWriter(stdout)
 		if err = write(bw, c); err == nil {
@@ -146,36 +152,52 @@ func oneLine(err error) string {
 	return s
 }
 
-// writeComparePprof writes each side's spawn profile (and CPU profile, when
-// both recorded samples) as A-*.pb.gz and B-*.pb.gz in dir.
-func writeComparePprof(dir string, a, b *analyze.Recording, c *analyze.Comparison, stderr io.Writer) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--pprof: %w", err)
+// openOutputs opens -o and --pprof's A- and B- profiles.
+func (o *compareOptions) openOutputs(set *outputSet) (out *outFile, a, b *pprofFiles, err error) {
+	if o.output != "" {
+		if out, err = set.file("-o", o.output); err != nil {
+			return nil, nil, nil, err
+		}
 	}
+	if o.pprof != "" {
+		d, err := set.dir("--pprof", o.pprof)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if a, err = openPprof(set, d, "A-"); err != nil {
+			return nil, nil, nil, err
+		}
+		if b, err = openPprof(set, d, "B-"); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return out, a, b, set.ready()
+}
+
+// writeComparePprof writes each side's spawn profile (and CPU profile, when
+// both recorded samples) as A-*.pb.gz and B-*.pb.gz.
+func writeComparePprof(profA, profB *pprofFiles, a, b *analyze.Recording, c *analyze.Comparison, stderr io.Writer) error {
 	sides := []struct {
-		prefix string
-		rec    *analyze.Recording
-	}{{"A", a}, {"B", b}}
+		prof *pprofFiles
+		rec  *analyze.Recording
+	}{{profA, a}, {profB, b}}
 	for _, s := range sides {
 		sum := analyze.Summarize(s.rec)
-		path := filepath.Join(dir, s.prefix+"-"+reports.SpawnProfileName)
-		err := writeFile(path, func(w io.Writer) error { return reports.WriteSpawnProfile(w, s.rec, sum) })
+		err := s.prof.writeSpawns(s.rec, sum)
 		sum.Close()
 		if err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "spawntrace: spawn profiles: go tool pprof -diff_base %s %s\n",
-		filepath.Join(dir, "A-"+reports.SpawnProfileName), filepath.Join(dir, "B-"+reports.SpawnProfileName))
-	if a.SampleHz > 0 && b.SampleHz > 0 {
-		for _, s := range sides {
-			path := filepath.Join(dir, s.prefix+"-"+reports.CPUProfileName)
-			if err := writeFile(path, func(w io.Writer) error { return reports.WriteCPUProfile(w, s.rec) }); err != nil {
-				return err
-			}
+	fmt.Fprintf(stderr, "spawntrace: spawn profiles: go tool pprof -diff_base %s %s\n", profA.spawns.name, profB.spawns.name)
+	both := a.SampleHz > 0 && b.SampleHz > 0
+	for _, s := range sides {
+		if err := s.prof.writeCPU(s.rec, both); err != nil {
+			return err
 		}
-		fmt.Fprintf(stderr, "spawntrace: CPU profiles: go tool pprof -diff_base %s %s\n",
-			filepath.Join(dir, "A-"+reports.CPUProfileName), filepath.Join(dir, "B-"+reports.CPUProfileName))
+	}
+	if both {
+		fmt.Fprintf(stderr, "spawntrace: CPU profiles: go tool pprof -diff_base %s %s\n", profA.cpu.name, profB.cpu.name)
 	} else {
 		fmt.Fprintf(stderr, "spawntrace: no CPU profiles: %s and %s were not both recorded with CPU sampling\n",
 			c.A.Name, c.B.Name)

@@ -39,7 +39,12 @@ func cmpRecording(n int, fork bool) *analyze.Recording {
 func saveRec(t *testing.T, dir, name string, rec *analyze.Recording) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
-	if err := analyze.Save(p, rec); err != nil {
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := analyze.Save(f, strings.HasSuffix(p, ".gz"), rec); err != nil {
 		t.Fatal(err)
 	}
 	return p

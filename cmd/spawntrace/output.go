@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/reports"
@@ -25,11 +24,38 @@ func (o *outputOptions) register(fs *flagSet) {
 	fs.stringVar(&o.pprofDir, "", "pprof", "DIR", "write spawns.pb.gz and cpu.pb.gz (go tool pprof) to DIR")
 }
 
+// openedOutputs are outputOptions' files, opened before anything runs.
+type openedOutputs struct {
+	events *outFile    // -o, or nil
+	pprof  *pprofFiles // --pprof, or nil
+}
+
+// open opens -o and --pprof's files into set.
+func (o *outputOptions) open(set *outputSet) (openedOutputs, error) {
+	var out openedOutputs
+	var err error
+	if o.eventsPath != "" {
+		if out.events, err = set.file("-o", o.eventsPath); err != nil {
+			return out, err
+		}
+	}
+	if o.pprofDir != "" {
+		d, err := set.dir("--pprof", o.pprofDir)
+		if err != nil {
+			return out, err
+		}
+		if out.pprof, err = openPprof(set, d, ""); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
 // write renders the requested outputs of a recording: event lines to their
 // file, the summary to w (stderr when recording: stdout is the workload's).
-func (o *outputOptions) write(rec *analyze.Recording, sum analyze.Summary, w io.Writer) error {
-	if o.eventsPath != "" {
-		if err := writeFile(o.eventsPath, func(w io.Writer) error { return reports.WriteEventLines(w, rec) }); err != nil {
+func (o *outputOptions) write(out openedOutputs, rec *analyze.Recording, sum analyze.Summary, w io.Writer) error {
+	if out.events != nil {
+		if err := out.events.write(func(w io.Writer) error { return reports.WriteEventLines(w, rec) }); err != nil {
 			return err
 		}
 	}
@@ -59,21 +85,6 @@ func (o *outputOptions) write(rec *analyze.Recording, sum analyze.Summary, w io.
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("writing summary: %w", err)
-	}
-	return nil
-}
-
-func writeFile(path string, fn func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := fn(f); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

@@ -23,23 +23,13 @@ func invoker() (uid, gid int, ok bool) {
 	return u, g, true
 }
 
-// giveToInvoker chowns what spawntrace wrote to the sudo user; a failure
-// leaves the file root's, which is no reason to fail the run.
-func giveToInvoker(paths ...string) {
-	uid, gid, ok := invoker()
-	if !ok {
-		return
+// giveToInvoker gives a file or directory spawntrace created to the sudo
+// user, through its descriptor; a failure leaves it root's, which is no
+// reason to fail the run.
+func giveToInvoker(f *os.File) {
+	if uid, gid, ok := invoker(); ok {
+		f.Chown(uid, gid)
 	}
-	for _, p := range paths {
-		if p != "" && !isDevice(p) {
-			os.Lchown(p, uid, gid)
-		}
-	}
-}
-
-func isDevice(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode()&(os.ModeDevice|os.ModeCharDevice) != 0
 }
 
 // credentialFor resolves -u USER (a name or a numeric uid) to the

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/reports"
@@ -31,34 +29,58 @@ func checkFreq(freq int) error {
 	return nil
 }
 
-// writePprof writes spawns.pb.gz and, when the recording was sampled,
-// cpu.pb.gz into dir, then says on stderr how complete the stacks are.
-func writePprof(dir string, rec *analyze.Recording, sum analyze.Summary, stderr io.Writer) error {
-	if dir == "" {
+// pprofFiles are the profiles of one recording in a --pprof directory,
+// opened up front: cpu.pb.gz is removed again when the recording has no
+// CPU samples.
+type pprofFiles struct {
+	spawns, cpu *outFile
+}
+
+// openPprof opens PREFIXspawns.pb.gz and PREFIXcpu.pb.gz in d.
+func openPprof(set *outputSet, d *outDir, prefix string) (*pprofFiles, error) {
+	var p pprofFiles
+	var err error
+	if p.spawns, err = set.in(d, "--pprof", prefix+reports.SpawnProfileName); err != nil {
+		return nil, err
+	}
+	if p.cpu, err = set.in(d, "--pprof", prefix+reports.CPUProfileName); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// writeSpawns writes the spawn profile.
+func (p *pprofFiles) writeSpawns(rec *analyze.Recording, sum analyze.Summary) error {
+	return p.spawns.write(func(w io.Writer) error { return reports.WriteSpawnProfile(w, rec, sum) })
+}
+
+// writeCPU writes the CPU profile, or removes its file when there is none
+// to write (a file spawntrace made; one that was there stays, empty).
+func (p *pprofFiles) writeCPU(rec *analyze.Recording, ok bool) error {
+	if !ok {
+		if p.cpu.created {
+			p.cpu.remove()
+		}
 		return nil
 	}
-	var written []string // to hand to the sudo user: not a directory that was there
-	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		written = append(written, dir)
+	return p.cpu.write(func(w io.Writer) error { return reports.WriteCPUProfile(w, rec) })
+}
+
+// writePprof writes spawns.pb.gz and, when the recording was sampled,
+// cpu.pb.gz, then says on stderr how complete the stacks are.
+func writePprof(p *pprofFiles, rec *analyze.Recording, sum analyze.Summary, stderr io.Writer) error {
+	if p == nil {
+		return nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--pprof: %w", err)
-	}
-	spawns := filepath.Join(dir, reports.SpawnProfileName)
-	if err := writeFile(spawns, func(w io.Writer) error { return reports.WriteSpawnProfile(w, rec, sum) }); err != nil {
+	if err := p.writeSpawns(rec, sum); err != nil {
 		return err
 	}
-	written = append(written, spawns)
-	if rec.SampleHz > 0 {
-		cpu := filepath.Join(dir, reports.CPUProfileName)
-		if err := writeFile(cpu, func(w io.Writer) error { return reports.WriteCPUProfile(w, rec) }); err != nil {
-			return err
-		}
-		written = append(written, cpu)
-	} else {
+	if err := p.writeCPU(rec, rec.SampleHz > 0); err != nil {
+		return err
+	}
+	if rec.SampleHz == 0 {
 		fmt.Fprintf(stderr, "spawntrace: %s not written: the recording has no CPU samples\n", reports.CPUProfileName)
 	}
-	giveToInvoker(written...)
 	fmt.Fprintf(stderr, "spawntrace: %s\n", reports.SpawnStackNote(sum.SpawnStacks(rec)))
 	if rec.StackLoss != nil && rec.StackLoss.SampleStacks > 0 {
 		fmt.Fprintf(stderr, "spawntrace: %d CPU samples' user stacks not symbolized (process gone or symbolizer behind)\n",

@@ -114,9 +114,19 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, exitFailure, "attach: process %d: %v", o.attachPid, err)
 	}
 
+	// Every output is open before anything runs: a missing directory is
+	// found before a long workload, not after it, and the workload cannot
+	// redirect a file root writes (outfile.go).
+	var outs outputSet
+	out, recFile, err := o.openOutputs(&outs)
+	if err != nil {
+		outs.abandon()
+		return fail(stderr, exitFailure, "%v", err)
+	}
 	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: o.ringBytes, Disable: o.disable, SpawnsOnly: o.spawnsOnly,
 		SampleHz: sampleHz(o.pprofDir, o.freqHz)})
 	if err != nil {
+		outs.abandon()
 		return fail(stderr, exitFailure, "loading BPF: %v", err)
 	}
 	defer t.Close()
@@ -137,8 +147,10 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		s, err = launch(t, path, cmdArgs, cred, stderr)
 	}
 	if err != nil {
+		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)
 	}
+	defer outs.close()
 	rec, err := s.finish(t, sampleHz(o.pprofDir, o.freqHz))
 	if err != nil {
 		return outputFailed(stderr, err, s.status)
@@ -152,8 +164,8 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code < 0 {
 		code = 0
 	}
-	if o.writePath != "" {
-		if err := analyze.Save(o.writePath, rec); err != nil {
+	if recFile != nil {
+		if err := saveRecording(recFile, rec); err != nil {
 			return outputFailed(stderr, err, rec.ExitStatus)
 		}
 	}
@@ -170,11 +182,11 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			"their spawns may lack their exec (the -w recording keeps them all; spawntrace report sorts it exactly)\n",
 			n, analyze.ReorderWindow)
 	}
-	err = o.write(rec, sum, stderr)
+	err = o.write(out, rec, sum, stderr)
 	if err == nil {
-		err = writePprof(o.pprofDir, rec, sum, stderr)
+		err = writePprof(out.pprof, rec, sum, stderr)
 	}
-	giveToInvoker(o.writePath, o.eventsPath)
+	outs.warnReplaced(stderr)
 	if err != nil {
 		return outputFailed(stderr, err, rec.ExitStatus)
 	}
@@ -183,6 +195,21 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			float64(rec.Tracer.CPUNs)/1e9, float64(rec.Tracer.MaxRSSBytes)/(1<<20))
 	}
 	return code
+}
+
+// openOutputs opens -o, --pprof and -w.
+func (o *recordOptions) openOutputs(set *outputSet) (openedOutputs, *outFile, error) {
+	out, err := o.open(set)
+	if err != nil {
+		return out, nil, err
+	}
+	var rec *outFile
+	if o.writePath != "" {
+		if rec, err = set.file("-w", o.writePath); err != nil {
+			return out, nil, err
+		}
+	}
+	return out, rec, set.ready()
 }
 
 // outputFailed reports an output that could not be written without losing

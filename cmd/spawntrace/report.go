@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spawntrace/spawntrace/analyze"
 )
@@ -33,24 +34,52 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	rec, err := analyze.Load(fs.Arg(0))
+	var outs outputSet
+	defer outs.close()
+	rec, err := loadRecording(&outs, fs.Arg(0))
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	defer rec.Close() // removes the events' spill file
+	out, err := o.open(&outs)
+	if err == nil {
+		err = outs.ready()
+	}
+	if err != nil {
+		outs.abandon()
+		return fail(stderr, exitFailure, "%v", err)
+	}
 	noteSortedLate(stderr, fs.Arg(0), rec)
 	sum := analyze.Summarize(rec)
 	defer sum.Close() // removes the rows' spill file
 	if err := sum.Err(); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	if err := o.write(rec, sum, stdout); err != nil {
+	if err := o.write(out, rec, sum, stdout); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	if err := writePprof(o.pprofDir, rec, sum, stderr); err != nil {
+	if err := writePprof(out.pprof, rec, sum, stderr); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	return 0
+}
+
+// loadRecording reads a recording (report's and compare's input), which no
+// output of the same command may overwrite (outputSet.ready).
+func loadRecording(set *outputSet, path string) (*analyze.Recording, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading recording: %w", err)
+	}
+	defer f.Close()
+	if err := set.input(f); err != nil {
+		return nil, err
+	}
+	rec, err := analyze.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rec, nil
 }
 
 // noteSortedLate says when a loaded recording's events were too far out

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spawntrace/spawntrace/analyze"
+)
+
+// Outputs are opened before the workload starts and written through the
+// descriptor, never reopened by name: spawntrace runs as root around a
+// workload that may own the directory an output goes to, and a name can
+// be swapped for a symlink (to /etc/shadow, to a shell start-up file)
+// while the workload runs. The last component of a name is never followed
+// when it is a symlink, a file with other hard links is refused, and a
+// --pprof directory must belong to root or to the user who ran sudo.
+
+// outFile is one output, open for writing.
+type outFile struct {
+	flag    string // the option that named it, for messages
+	name    string // as the user gave it, for messages
+	f       *os.File
+	dirFd   int // the directory it was opened in (AT_FDCWD or a --pprof handle)
+	base    string
+	created bool // spawntrace made it (and so may remove it if unused)
+	regular bool // a regular file: truncated once every output is known
+	dev     uint64
+	ino     uint64
+}
+
+// outDir is a --pprof directory, open as a handle that files are created
+// relative to.
+type outDir struct {
+	name string
+	f    *os.File
+}
+
+// outputSet holds every output of one command and the inputs it reads, so
+// that one file cannot be both (`report -o run.json run.json`).
+type outputSet struct {
+	files  []*outFile
+	dirs   []*outDir
+	inputs []fileID
+}
+
+type fileID struct {
+	what     string // "-o x", "recording x": for messages
+	dev, ino uint64
+}
+
+// stdStreams are the names that mean spawntrace's own stdout and stderr
+// (symlinks into /proc on Linux, which O_NOFOLLOW would refuse).
+var stdStreams = map[string]*os.File{"/dev/stdout": os.Stdout, "/dev/stderr": os.Stderr}
+
+// file opens name for writing (see the top of this file). flag is the
+// option it came from, for messages.
+func (s *outputSet) file(flag, name string) (*outFile, error) {
+	return s.fileAt(unix.AT_FDCWD, flag, name, name)
+}
+
+func (s *outputSet) fileAt(dirFd int, flag, base, display string) (*outFile, error) {
+	if std, ok := stdStreams[display]; ok && dirFd == unix.AT_FDCWD {
+		o := &outFile{flag: flag, name: display, f: std, dirFd: dirFd}
+		s.files = append(s.files, o)
+		return o, nil
+	}
+	o, err := openOut(dirFd, base, display)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flag, display, err)
+	}
+	o.flag = flag
+	s.files = append(s.files, o)
+	return o, nil
+}
+
+func openOut(dirFd int, base, display string) (*outFile, error) {
+	o := &outFile{name: display, dirFd: dirFd, base: base}
+	var fd int
+	for attempt := 0; ; attempt++ {
+		var err error
+		fd, err = unix.Openat(dirFd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			o.created = true
+			break
+		}
+		if err != unix.EEXIST {
+			return nil, describeOpenErr(err)
+		}
+		// There already: open it as it is, without creating, following or
+		// blocking (a FIFO with no reader fails with ENXIO at once).
+		fd, err = unix.Openat(dirFd, base, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+		if err == nil {
+			break
+		}
+		if err == unix.ENOENT && attempt < 3 {
+			continue // removed in between: try to create it again
+		}
+		return nil, describeOpenErr(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	o.dev, o.ino = st.Dev, st.Ino
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		if st.Nlink > 1 {
+			unix.Close(fd)
+			return nil, fmt.Errorf("has %d hard links: refusing to overwrite it (spawntrace runs as root)", st.Nlink)
+		}
+		o.regular = true
+	case unix.S_IFIFO, unix.S_IFCHR:
+		// A FIFO with a reader, a terminal, /dev/null: written as is.
+		// Writes block again, as to any file.
+		if err := unix.SetNonblock(fd, false); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+	default:
+		unix.Close(fd)
+		return nil, errors.New("not a regular file, a FIFO or a character device")
+	}
+	o.f = os.NewFile(uintptr(fd), display)
+	if o.created {
+		giveToInvoker(o.f)
+	}
+	return o, nil
+}
+
+func describeOpenErr(err error) error {
+	switch err {
+	case unix.ELOOP:
+		return errors.New("is a symbolic link: spawntrace does not write through one (it runs as root)")
+	case unix.ENXIO:
+		return errors.New("is a FIFO with no reader: start its reader first")
+	case unix.EISDIR:
+		return errors.New("is a directory")
+	}
+	return err
+}
+
+// dir opens (making it if needed) a --pprof directory.
+func (s *outputSet) dir(flag, name string) (*outDir, error) {
+	d, err := openOutDir(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flag, name, err)
+	}
+	s.dirs = append(s.dirs, d)
+	return d, nil
+}
+
+func openOutDir(name string) (*outDir, error) {
+	created := false
+	if err := unix.Mkdir(name, 0o755); err == nil {
+		created = true
+	} else if err != unix.EEXIST {
+		return nil, err
+	}
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if err == unix.ELOOP || err == unix.ENOTDIR {
+			var st unix.Stat_t
+			if unix.Lstat(name, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				return nil, errors.New("is a symbolic link: spawntrace does not write through one (it runs as root)")
+			}
+			return nil, errors.New("not a directory")
+		}
+		return nil, err
+	}
+	d := &outDir{name: name, f: os.NewFile(uintptr(fd), name)}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		d.f.Close()
+		return nil, err
+	}
+	if !trustedOwner(int(st.Uid)) {
+		d.f.Close()
+		return nil, fmt.Errorf("belongs to uid %d, not to root or to you: its files could be swapped under spawntrace (it runs as root)", st.Uid)
+	}
+	if created {
+		giveToInvoker(d.f)
+	}
+	return d, nil
+}
+
+// trustedOwner: a directory spawntrace writes profiles into must belong to
+// root, to spawntrace's own user or to the user who ran sudo.
+func trustedOwner(uid int) bool {
+	if uid == 0 || uid == os.Geteuid() {
+		return true
+	}
+	inv, _, ok := invoker()
+	return ok && uid == inv
+}
+
+// in opens name inside the --pprof directory d.
+func (s *outputSet) in(d *outDir, flag, name string) (*outFile, error) {
+	return s.fileAt(int(d.f.Fd()), flag, name, filepath.Join(d.name, name))
+}
+
+// input records a file the command reads, which no output may be.
+func (s *outputSet) input(f *os.File) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	s.inputs = append(s.inputs, fileID{what: "the recording " + f.Name(), dev: st.Dev, ino: st.Ino})
+	return nil
+}
+
+// ready refuses one file given twice (as two outputs, or as an output and
+// an input) and only then truncates the regular files that were already
+// there: a refused command leaves every file as it was.
+func (s *outputSet) ready() error {
+	seen := append([]fileID(nil), s.inputs...)
+	for _, o := range s.files {
+		if !o.regular {
+			continue // a device, a FIFO, spawntrace's own stdout: /dev/null may well be named twice
+		}
+		for _, prev := range seen {
+			if prev.dev == o.dev && prev.ino == o.ino {
+				return fmt.Errorf("%s and %s %s are the same file: give each output its own", prev.what, o.flag, o.name)
+			}
+		}
+		seen = append(seen, fileID{what: o.flag + " " + o.name, dev: o.dev, ino: o.ino})
+	}
+	for _, o := range s.files {
+		if o.regular && !o.created {
+			if err := o.f.Truncate(0); err != nil {
+				return fmt.Errorf("%s: %w", o.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// abandon removes what spawntrace created when it stops before writing
+// anything (the command was not found, BPF did not load): a name is
+// unlinked only while it still names the file spawntrace made.
+func (s *outputSet) abandon() {
+	for _, o := range s.files {
+		if o.created {
+			o.remove()
+		}
+	}
+	s.close()
+}
+
+// remove unlinks an output spawntrace created and did not use (cpu.pb.gz
+// of a run without samples).
+func (o *outFile) remove() {
+	var st unix.Stat_t
+	if unix.Fstatat(o.dirFd, o.base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Dev == o.dev && st.Ino == o.ino {
+		unix.Unlinkat(o.dirFd, o.base, 0)
+	}
+}
+
+// write renders fn into the output and closes it.
+func (o *outFile) write(fn func(w io.Writer) error) error {
+	err := fn(o.f)
+	if o.base != "" {
+		if cerr := o.f.Close(); err == nil {
+			err = cerr
+		}
+		o.f = nil
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", o.name, err)
+	}
+	return nil
+}
+
+// replaced says whether the output's name no longer leads to the file
+// spawntrace wrote (the workload renamed or replaced it meanwhile).
+func (o *outFile) replaced() bool {
+	if o.base == "" {
+		return false
+	}
+	var st unix.Stat_t
+	err := unix.Fstatat(o.dirFd, o.base, &st, unix.AT_SYMLINK_NOFOLLOW)
+	return err != nil || st.Dev != o.dev || st.Ino != o.ino
+}
+
+func (s *outputSet) close() {
+	for _, o := range s.files {
+		if o.f != nil && o.base != "" {
+			o.f.Close()
+		}
+	}
+	for _, d := range s.dirs {
+		d.f.Close()
+	}
+}
+
+// saveRecording writes rec to o: JSON, gzipped when the name ends in .gz.
+func saveRecording(o *outFile, rec *analyze.Recording) error {
+	return o.write(func(w io.Writer) error { return analyze.Save(w, strings.HasSuffix(o.name, ".gz"), rec) })
+}
+
+// warnReplaced says which outputs' names no longer lead to what spawntrace
+// wrote: the workload (or someone) renamed or replaced them meanwhile, and
+// spawntrace did not follow.
+func (s *outputSet) warnReplaced(stderr io.Writer) {
+	for _, o := range s.files {
+		if o.replaced() {
+			fmt.Fprintf(stderr, "spawntrace: warning: %s was replaced while spawntrace ran: what it wrote went to the file it had opened, no longer at that name\n", o.name)
+		}
+	}
+	for _, d := range s.dirs {
+		var st, was unix.Stat_t
+		if unix.Fstat(int(d.f.Fd()), &was) != nil {
+			continue
+		}
+		if err := unix.Lstat(d.name, &st); err != nil || st.Dev != was.Dev || st.Ino != was.Ino {
+			fmt.Fprintf(stderr, "spawntrace: warning: %s was replaced while spawntrace ran: the profiles went to the directory it had opened, no longer at that name\n", d.name)
+		}
+	}
+}
