@@ -26,7 +26,7 @@ type outFile struct {
 	flag    string // the option that named it, for messages
 	name    string // as the user gave it, for messages
 	f       *os.File
-	dirFd   int // the directory it was opened in (AT_FDCWD or a --pprof handle)
+	dirFd   int // its directory: an O_PATH handle (openParent) or a --pprof directory
 	base    string
 	created bool // spawntrace made it (and so may remove it if unused)
 	regular bool // a regular file: truncated once every output is known
@@ -37,16 +37,19 @@ type outFile struct {
 // outDir is a --pprof directory, open as a handle that files are created
 // relative to.
 type outDir struct {
-	name string
-	f    *os.File
+	name     string
+	f        *os.File
+	parentFd int // O_PATH handle of the directory holding it
+	base     string
 }
 
 // outputSet holds every output of one command and the inputs it reads, so
 // that one file cannot be both (`report -o run.json run.json`).
 type outputSet struct {
-	files  []*outFile
-	dirs   []*outDir
-	inputs []fileID
+	files   []*outFile
+	dirs    []*outDir
+	parents []int // O_PATH handles of the outputs' directories
+	inputs  []fileID
 }
 
 type fileID struct {
@@ -61,15 +64,20 @@ var stdStreams = map[string]*os.File{"/dev/stdout": os.Stdout, "/dev/stderr": os
 // file opens name for writing (see the top of this file). flag is the
 // option it came from, for messages.
 func (s *outputSet) file(flag, name string) (*outFile, error) {
-	return s.fileAt(unix.AT_FDCWD, flag, name, name)
-}
-
-func (s *outputSet) fileAt(dirFd int, flag, base, display string) (*outFile, error) {
-	if std, ok := stdStreams[display]; ok && dirFd == unix.AT_FDCWD {
-		o := &outFile{flag: flag, name: display, f: std, dirFd: dirFd}
+	if std, ok := stdStreams[name]; ok {
+		o := &outFile{flag: flag, name: name, f: std, dirFd: -1}
 		s.files = append(s.files, o)
 		return o, nil
 	}
+	parent, base, err := openParent(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flag, name, err)
+	}
+	s.parents = append(s.parents, parent)
+	return s.fileAt(parent, flag, base, name)
+}
+
+func (s *outputSet) fileAt(dirFd int, flag, base, display string) (*outFile, error) {
 	o, err := openOut(dirFd, base, display)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", flag, display, err)
@@ -77,6 +85,89 @@ func (s *outputSet) fileAt(dirFd int, flag, base, display string) (*outFile, err
 	o.flag = flag
 	s.files = append(s.files, o)
 	return o, nil
+}
+
+// maxSymlinkHops bounds the links followed to reach an output's
+// directory, as the kernel's own 40 (ELOOP).
+const maxSymlinkHops = 40
+
+// openParent opens the directory that holds name's last component, as an
+// O_PATH handle, walking the path one component at a time. A symlink on
+// the way is followed only when it belongs to root, to spawntrace's own
+// user or to the user who ran sudo: one another user planted (a directory
+// of theirs swapped for a link to /etc) must not steer where root writes.
+// The last component itself is never followed (openOut).
+func openParent(name string) (fd int, base string, err error) {
+	name = filepath.Clean(name)
+	dir, base := filepath.Split(name)
+	if base == "" || base == "." || base == ".." || base == "/" {
+		return -1, "", errors.New("names a directory, not a file")
+	}
+	start := "."
+	if filepath.IsAbs(name) {
+		start = "/"
+	}
+	if fd, err = unix.Open(start, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		return -1, "", err
+	}
+	todo := splitPath(dir)
+	for hops := 0; len(todo) > 0; {
+		c := todo[0]
+		todo = todo[1:]
+		next, err := unix.Openat(fd, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+			fd = next
+			continue
+		}
+		var st unix.Stat_t
+		if (err != unix.ENOTDIR && err != unix.ELOOP) ||
+			unix.Fstatat(fd, c, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			unix.Close(fd)
+			return -1, "", err
+		}
+		if !trustedOwner(int(st.Uid)) {
+			unix.Close(fd)
+			return -1, "", fmt.Errorf("%s on its way is a symbolic link that belongs to uid %d, not to root or to you: not followed (spawntrace runs as root)", c, st.Uid)
+		}
+		if hops++; hops > maxSymlinkHops {
+			unix.Close(fd)
+			return -1, "", unix.ELOOP
+		}
+		target, err := readlinkat(fd, c)
+		if err != nil {
+			unix.Close(fd)
+			return -1, "", err
+		}
+		if filepath.IsAbs(target) {
+			unix.Close(fd)
+			if fd, err = unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+				return -1, "", err
+			}
+		}
+		todo = append(splitPath(target), todo...)
+	}
+	return fd, base, nil
+}
+
+// splitPath lists a path's components, without empty ones and ".".
+func splitPath(p string) []string {
+	var out []string
+	for _, c := range strings.Split(p, "/") {
+		if c != "" && c != "." {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func readlinkat(dirFd int, name string) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(dirFd, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }
 
 func openOut(dirFd int, base, display string) (*outFile, error) {
@@ -157,37 +248,49 @@ func (s *outputSet) dir(flag, name string) (*outDir, error) {
 }
 
 func openOutDir(name string) (*outDir, error) {
-	created := false
-	if err := unix.Mkdir(name, 0o755); err == nil {
-		created = true
-	} else if err != unix.EEXIST {
+	parent, base, err := openParent(name)
+	if err != nil {
 		return nil, err
 	}
-	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	d := &outDir{name: name, parentFd: parent, base: base}
+	created := false
+	if err := unix.Mkdirat(parent, base, 0o755); err == nil {
+		created = true
+	} else if err != unix.EEXIST {
+		unix.Close(parent)
+		return nil, err
+	}
+	fd, err := unix.Openat(parent, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
+		defer unix.Close(parent)
 		if err == unix.ELOOP || err == unix.ENOTDIR {
 			var st unix.Stat_t
-			if unix.Lstat(name, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			if unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
 				return nil, errors.New("is a symbolic link: spawntrace does not write through one (it runs as root)")
 			}
 			return nil, errors.New("not a directory")
 		}
 		return nil, err
 	}
-	d := &outDir{name: name, f: os.NewFile(uintptr(fd), name)}
+	d.f = os.NewFile(uintptr(fd), name)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		d.f.Close()
+		d.close()
 		return nil, err
 	}
 	if !trustedOwner(int(st.Uid)) {
-		d.f.Close()
+		d.close()
 		return nil, fmt.Errorf("belongs to uid %d, not to root or to you: its files could be swapped under spawntrace (it runs as root)", st.Uid)
 	}
 	if created {
 		giveToInvoker(d.f)
 	}
 	return d, nil
+}
+
+func (d *outDir) close() {
+	d.f.Close()
+	unix.Close(d.parentFd)
 }
 
 // trustedOwner: a directory spawntrace writes profiles into must belong to
@@ -295,8 +398,12 @@ func (s *outputSet) close() {
 		}
 	}
 	for _, d := range s.dirs {
-		d.f.Close()
+		d.close()
 	}
+	for _, fd := range s.parents {
+		unix.Close(fd)
+	}
+	s.files, s.dirs, s.parents = nil, nil, nil
 }
 
 // saveRecording writes rec to o: JSON, gzipped when the name ends in .gz.
@@ -318,7 +425,7 @@ func (s *outputSet) warnReplaced(stderr io.Writer) {
 		if unix.Fstat(int(d.f.Fd()), &was) != nil {
 			continue
 		}
-		if err := unix.Lstat(d.name, &st); err != nil || st.Dev != was.Dev || st.Ino != was.Ino {
+		if err := unix.Fstatat(d.parentFd, d.base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Dev != was.Dev || st.Ino != was.Ino {
 			fmt.Fprintf(stderr, "spawntrace: warning: %s was replaced while spawntrace ran: the profiles went to the directory it had opened, no longer at that name\n", d.name)
 		}
 	}

@@ -134,6 +134,15 @@ func TestOutputsRefusedBeforeRun(t *testing.T) {
 	if err := os.Symlink(t.TempDir(), at("dirlink")); err != nil {
 		t.Fatal(err)
 	}
+	// A directory of nobody's, with a link of theirs to a root-only
+	// directory holding a file that must not be overwritten.
+	rootOnly := filepath.Dir(secret)
+	if err := os.Symlink(rootOnly, at("theirs/sub")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(at("theirs/sub"), trNobody, trNobody); err != nil {
+		t.Fatal(err)
+	}
 	keep := []byte("an earlier run's lines\n")
 	if err := os.WriteFile(at("twice.txt"), keep, 0o644); err != nil {
 		t.Fatal(err)
@@ -149,6 +158,8 @@ func TestOutputsRefusedBeforeRun(t *testing.T) {
 		{[]string{"-w", at("afile/run.json")}, "not a directory"},
 		{[]string{"--pprof", at("theirs")}, "belongs to uid 65534"},
 		{[]string{"--pprof", at("dirlink")}, "is a symbolic link"},
+		{[]string{"-w", at("theirs/sub/" + filepath.Base(secret))}, "sub on its way is a symbolic link that belongs to uid 65534"},
+		{[]string{"--pprof", at("theirs/sub/prof")}, "sub on its way is a symbolic link that belongs to uid 65534"},
 		{[]string{"-o", at("twice.txt"), "-w", at("twice.txt")}, "are the same file"},
 		{[]string{"-o", at("twice.txt"), "-w", at("./twice.txt")}, "are the same file"},
 	} {
@@ -161,6 +172,17 @@ func TestOutputsRefusedBeforeRun(t *testing.T) {
 	}
 	trUnchanged(t, secret, content)
 	trUnchanged(t, at("twice.txt"), keep)
+	if _, err := os.Stat(filepath.Join(rootOnly, "prof")); err == nil {
+		t.Errorf("--pprof made a directory through another user's symlink")
+	}
+
+	// A link of root's on the way is followed, as the kernel would.
+	if err := os.Symlink(t.TempDir(), at("rootlink")); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.itSpawntrace(t, itOpts{}, "-c", "-w", at("rootlink/run.json"), "--", "/bin/true"); r.status != 0 {
+		t.Errorf("-w through root's own symlink: %s", r)
+	}
 	if _, err := os.Stat(at("theirs/spawns.pb.gz")); err == nil {
 		t.Errorf("a profile was written into another user's directory")
 	}
