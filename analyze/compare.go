@@ -182,7 +182,7 @@ func newSide(rec *Recording, name string) Side {
 	s.Signatures = sigs.ranked()
 	s.ParentRSSBytes = rss.median()
 	for _, st := range rec.Syscalls {
-		calls += st.Calls
+		calls = tracer.SatAdd(calls, st.Calls)
 	}
 	if s.Spawns > 0 {
 		s.FailedPerSpawn = float64(failed) / float64(s.Spawns)
@@ -302,7 +302,7 @@ func spawnCallsPerSpawn(s *Side) float64 {
 	var calls uint64
 	for _, st := range s.rec.Syscalls {
 		if IsSpawnCall(st.Nr) {
-			calls += st.Calls
+			calls = tracer.SatAdd(calls, st.Calls)
 		}
 	}
 	return float64(calls) / float64(s.Spawns)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // startupCPUIDFuncs are glibc's start-up CPU feature and cache detection
@@ -111,7 +113,7 @@ func execsOf(rec *Recording) uint64 {
 	var n uint64
 	for _, s := range rec.Syscalls {
 		if s.Nr == NrExecve || s.Nr == NrExecveat {
-			n += s.Calls - min(s.Errors, s.Calls)
+			n = tracer.SatAdd(n, s.Calls-min(s.Errors, s.Calls))
 		}
 	}
 	return n

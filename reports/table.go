@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 
@@ -16,15 +17,7 @@ import (
 // widths and printf formats, rows by time descending. Rows without calls are
 // left out, as strace leaves out syscalls it did not see.
 func WriteSyscallTable(w io.Writer, stats []analyze.SyscallStat) error {
-	rows := make([]analyze.SyscallStat, 0, len(stats))
-	for _, s := range stats {
-		if s.Calls > 0 {
-			if s.Name == "" {
-				s.Name = analyze.SyscallName(s.Nr)
-			}
-			rows = append(rows, s)
-		}
-	}
+	rows := tableRows(stats)
 	// strace sorts by time only (qsort, so ties fall anyhow); calls and name
 	// break ties here so that the output is reproducible.
 	sort.Slice(rows, func(i, j int) bool {
@@ -38,12 +31,10 @@ func WriteSyscallTable(w io.Writer, stats []analyze.SyscallStat) error {
 		return a.Name < b.Name
 	})
 
-	var totalNs, totalCalls, totalErrors, maxAvgNs uint64
+	totalNs, totalCalls, totalErrors, _ := syscallTotals(rows)
+	var maxAvgNs uint64
 	nameWidth := 16 // strace's historical minimum, as for the other columns
 	for _, r := range rows {
-		totalNs += r.TimeNs
-		totalCalls += r.Calls
-		totalErrors += r.Errors
 		maxAvgNs = max(maxAvgNs, avgNs(r.TimeNs, r.Calls))
 		nameWidth = max(nameWidth, len(r.Name)+1)
 	}
@@ -83,15 +74,46 @@ func WriteSyscallTable(w io.Writer, stats []analyze.SyscallStat) error {
 	return bw.Flush()
 }
 
+// tableRows are the stats with calls, named.
+func tableRows(stats []analyze.SyscallStat) []analyze.SyscallStat {
+	rows := make([]analyze.SyscallStat, 0, len(stats))
+	for _, s := range stats {
+		if s.Calls > 0 {
+			if s.Name == "" {
+				s.Name = analyze.SyscallName(s.Nr)
+			}
+			rows = append(rows, s)
+		}
+	}
+	return rows
+}
+
+// syscallTotals sums the rows' time, calls and errors, each saturating at
+// the largest uint64 (a recording's counts can be anything: a total that
+// wrapped would print as small); saturated says one did.
+func syscallTotals(rows []analyze.SyscallStat) (ns, calls, errors uint64, saturated bool) {
+	for _, r := range rows {
+		ns = tracer.SatAdd(ns, r.TimeNs)
+		calls = tracer.SatAdd(calls, r.Calls)
+		errors = tracer.SatAdd(errors, r.Errors)
+	}
+	return ns, calls, errors, max(ns, calls, errors) == math.MaxUint64
+}
+
 // seconds is strace's ts_float: whole seconds plus the nanoseconds divided,
 // converted apart so the float rounds as strace's does.
 func seconds(ns uint64) float64 {
 	return float64(ns/1e9) + float64(ns%1e9)/1e9
 }
 
-// avgNs is strace's ts_div: the mean rounded to the nearest nanosecond.
+// avgNs is strace's ts_div: the mean rounded to the nearest nanosecond,
+// (ns + calls/2) / calls computed without the sum's overflow.
 func avgNs(ns, calls uint64) uint64 {
-	return (ns + calls/2) / calls
+	q, r := ns/calls, ns%calls
+	if r >= calls-calls/2 {
+		q++
+	}
+	return q
 }
 
 // usecs is how count.c turns a mean into usecs/call: (uint64_t)(ts_float * 1e6).
@@ -125,6 +147,9 @@ func WriteCountReport(w io.Writer, rec *analyze.Recording) error {
 	if !probeUnavailable(rec, SyscallsProbe) {
 		if err := WriteSyscallTable(bw, stats); err != nil {
 			return err
+		}
+		if _, _, _, saturated := syscallTotals(tableRows(stats)); saturated {
+			fmt.Fprintln(bw, "spawntrace: a total reached 2^64-1 and stopped there: the recording's counts are not real")
 		}
 	}
 	var procs, threads int

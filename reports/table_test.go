@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -150,5 +151,52 @@ func TestTableWriteError(t *testing.T) {
 	}
 	if err := WriteCountReport(failWriter{}, countRecording()); !errors.Is(err, errFull) {
 		t.Errorf("WriteCountReport: %v, want %v", err, errFull)
+	}
+}
+
+// TestCountersNear2to64: counts a recording can hold but no run produces.
+// The totals saturate at 2^64-1 (said in a note) rather than wrap to small
+// numbers; a mean does not overflow on the way; lost counts that would sum
+// past 2^64 do not print as "lost events: 0".
+func TestCountersNear2to64(t *testing.T) {
+	const top = math.MaxUint64
+	rec := countRecording()
+	rec.Syscalls = []analyze.SyscallStat{
+		{Nr: 13, Name: "rt_sigaction", Calls: top - 1, Errors: top - 1, TimeNs: top - 1},
+		{Nr: 14, Name: "rt_sigprocmask", Calls: 3, Errors: 2, TimeNs: top},
+		{Nr: 61, Name: "wait4", Calls: 2, TimeNs: 5},
+	}
+	rec.Lost = tracer.Lost{Events: top, SpawnSlots: 1}
+	var buf bytes.Buffer
+	if err := WriteCountReport(&buf, rec); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	var total string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasSuffix(line, " total") {
+			total = line
+		}
+	}
+	f := strings.Fields(total)
+	if len(f) != 6 || f[3] != "18446744073709551615" || f[4] != "18446744073709551615" {
+		t.Errorf("total line %q: want calls and errors saturated at 18446744073709551615\n%s", total, out)
+	}
+	if s, err := strconv.ParseFloat(f[1], 64); err != nil || s < 1.8e10 {
+		t.Errorf("total line %q: seconds %q wrapped (want ~1.8e10)", total, f[1])
+	}
+	// rt_sigprocmask's mean: (2^64-1)/3 = 6148914691236517205 ns, exactly.
+	if !strings.Contains(out, " 6148914691236517 ") {
+		t.Errorf("rt_sigprocmask's usecs/call overflowed:\n%s", out)
+	}
+	if !strings.Contains(out, "spawntrace: a total reached 2^64-1 and stopped there") {
+		t.Errorf("no note on the saturated total:\n%s", out)
+	}
+	if !strings.Contains(out, "spawntrace: lost events: 18446744073709551615 (") {
+		t.Errorf("lost total wrapped:\n%s", out)
+	}
+	buf.Reset()
+	if err := WriteLostWarning(&buf, rec.Lost); err != nil || !strings.Contains(buf.String(), "lost events: 18446744073709551615") {
+		t.Errorf("lost warning: %v %q", err, buf.String())
 	}
 }

@@ -1,6 +1,10 @@
 package tracer
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+	"math/bits"
+)
 
 // Kind says what an Event records.
 type Kind uint8
@@ -203,7 +207,21 @@ type Lost struct {
 	TrackedLimits uint64 `json:"tracked_limits"` // processes not followed (map full)
 }
 
-// Total is every loss of any kind.
+// Total is every loss of any kind. It saturates at the largest uint64
+// rather than wrap: counts read from a recording can be anything, and a sum
+// that wrapped to 0 would say nothing was lost.
 func (l Lost) Total() uint64 {
-	return l.Events + l.SyscallSlots + l.SpawnSlots + l.TrackedLimits
+	var t uint64
+	for _, n := range []uint64{l.Events, l.SyscallSlots, l.SpawnSlots, l.TrackedLimits} {
+		t = SatAdd(t, n)
+	}
+	return t
+}
+
+// SatAdd is a+b, or the largest uint64 when that would wrap.
+func SatAdd(a, b uint64) uint64 {
+	if s, carry := bits.Add64(a, b, 0); carry == 0 {
+		return s
+	}
+	return math.MaxUint64
 }
