@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/symbolize"
 )
 
 // Frame is one frame of a stack, symbolized while recording.
@@ -176,7 +176,7 @@ type StackTable struct {
 	stacks   []Stack
 	byKey    map[string]int
 	mappings []Mapping
-	mapIndex map[*tracer.Mapping]int
+	mapIndex map[*symbolize.Mapping]int
 	samples  map[sampleKey]int // index in cpu
 	cpu      []CPUSample
 	loss     StackLoss
@@ -190,11 +190,11 @@ type sampleKey struct {
 
 // NewStackTable makes an empty table.
 func NewStackTable() *StackTable {
-	return &StackTable{byKey: map[string]int{}, mapIndex: map[*tracer.Mapping]int{}, samples: map[sampleKey]int{}}
+	return &StackTable{byKey: map[string]int{}, mapIndex: map[*symbolize.Mapping]int{}, samples: map[sampleKey]int{}}
 }
 
 // Add interns a stack and returns its StackID (0 for an empty stack).
-func (t *StackTable) Add(frames []tracer.Frame) int {
+func (t *StackTable) Add(frames []symbolize.Frame) int {
 	if len(frames) == 0 {
 		return 0
 	}
@@ -223,7 +223,7 @@ func (t *StackTable) Add(frames []tracer.Frame) int {
 	return id
 }
 
-func (t *StackTable) mapping(m *tracer.Mapping) int {
+func (t *StackTable) mapping(m *symbolize.Mapping) int {
 	if m == nil {
 		return 0
 	}
@@ -237,7 +237,7 @@ func (t *StackTable) mapping(m *tracer.Mapping) int {
 }
 
 // SetMain marks the workload's executable, adding it if no stack has.
-func (t *StackTable) SetMain(m *tracer.Mapping) {
+func (t *StackTable) SetMain(m *symbolize.Mapping) {
 	if m == nil {
 		return
 	}

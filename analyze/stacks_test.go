@@ -7,23 +7,24 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/symbolize"
 )
 
 func TestStackTable(t *testing.T) {
-	exe := &tracer.Mapping{File: "/bin/runner", Start: 0x401000, Limit: 0x402000, Offset: 0x1000, Symbolized: true}
-	libc := &tracer.Mapping{File: "/lib/libc.so.6", BuildID: "93ac", Start: 0x7f0000026000, Limit: 0x7f000017c000, Offset: 0x26000, Symbolized: true}
-	kern := &tracer.Mapping{File: tracer.KernelMappingName, Kernel: true, Symbolized: true}
+	exe := &symbolize.Mapping{File: "/bin/runner", Start: 0x401000, Limit: 0x402000, Offset: 0x1000, Symbolized: true}
+	libc := &symbolize.Mapping{File: "/lib/libc.so.6", BuildID: "93ac", Start: 0x7f0000026000, Limit: 0x7f000017c000, Offset: 0x26000, Symbolized: true}
+	kern := &symbolize.Mapping{File: symbolize.KernelMappingName, Kernel: true, Symbolized: true}
 	tab := NewStackTable()
-	spawn := []tracer.Frame{{Addr: 0x7f0000030000, Func: "__clone3", Mapping: libc}, {Addr: 0x401100, Func: "main", Mapping: exe}}
+	spawn := []symbolize.Frame{{Addr: 0x7f0000030000, Func: "__clone3", Mapping: libc}, {Addr: 0x401100, Func: "main", Mapping: exe}}
 	a := tab.Add(spawn)
-	b := tab.Add(append([]tracer.Frame(nil), spawn...))
+	b := tab.Add(append([]symbolize.Frame(nil), spawn...))
 	if a != 1 || b != 1 {
 		t.Errorf("same stack twice: ids %d, %d", a, b)
 	}
 	if tab.Add(nil) != 0 {
 		t.Error("empty stack: id not 0")
 	}
-	cpu := tab.Add([]tracer.Frame{{Addr: 0xffffffff81001010, Func: "copy_page_range", Kernel: true, Mapping: kern}, spawn[0]})
+	cpu := tab.Add([]symbolize.Frame{{Addr: 0xffffffff81001010, Func: "copy_page_range", Kernel: true, Mapping: kern}, spawn[0]})
 	if cpu != 2 {
 		t.Errorf("second stack: id %d", cpu)
 	}
@@ -31,7 +32,7 @@ func TestStackTable(t *testing.T) {
 	tab.AddSample(100, "runner", cpu)
 	tab.AddSample(50, "sh", cpu)
 	tab.AddSample(50, "sh", 0) // no stack: not counted
-	other := &tracer.Mapping{File: "/bin/other"}
+	other := &symbolize.Mapping{File: "/bin/other"}
 	tab.SetMain(other)
 	tab.LoseSpawnStack()
 
@@ -40,7 +41,7 @@ func TestStackTable(t *testing.T) {
 	if len(rec.Stacks) != 2 || len(rec.Mappings) != 4 {
 		t.Fatalf("%d stacks, %d mappings", len(rec.Stacks), len(rec.Mappings))
 	}
-	wantMaps := []string{"/lib/libc.so.6", "/bin/runner", tracer.KernelMappingName, "/bin/other"}
+	wantMaps := []string{"/lib/libc.so.6", "/bin/runner", symbolize.KernelMappingName, "/bin/other"}
 	for i, m := range rec.Mappings {
 		if m.File != wantMaps[i] || m.Main != (m.File == "/bin/other") {
 			t.Errorf("mapping %d: %+v", i, m)

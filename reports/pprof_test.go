@@ -14,6 +14,7 @@ import (
 
 	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/symbolize"
 )
 
 // stackRecording: a runner posix_spawns once from a full stack, forks
@@ -27,7 +28,7 @@ func stackRecording() *analyze.Recording {
 				Start: 0x7f0000026000, Limit: 0x7f000017c000, Offset: 0x26000, Symbolized: true},
 			{File: "/opt/runner/bin/runner", BuildID: "4b30b8a27161cef731fdaa7803c0c932c8e5f744",
 				Start: 0x401000, Limit: 0x4a0000, Offset: 0x1000, Main: true, Symbolized: true},
-			{File: tracer.KernelMappingName, Start: 0xffffffff81000000, Limit: 0xffffffff82200000, Kernel: true, Symbolized: true},
+			{File: symbolize.KernelMappingName, Start: 0xffffffff81000000, Limit: 0xffffffff82200000, Kernel: true, Symbolized: true},
 			{File: "[vdso]", Start: 0x7ffd00000000, Limit: 0x7ffd00002000},
 		},
 		Stacks: []analyze.Stack{

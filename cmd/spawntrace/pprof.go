@@ -7,6 +7,7 @@ import (
 	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/reports"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/symbolize"
 )
 
 // defaultFreqHz is --freq's default: 999 Hz, off the kernel's own 1000 Hz
@@ -117,7 +118,7 @@ func writePprof(p *pprofFiles, rec *analyze.Recording, sum analyze.Summary, stde
 // launcher's wait, it ran up to 10 ms late, after sysmon took a P back,
 // and lost every stack of a 13 ms Go workload about half the time.)
 type stackProbe struct {
-	sym  *tracer.Symbolizer
+	sym  *symbolize.Symbolizer
 	jobs chan stackJob
 	done chan struct{}
 
@@ -141,7 +142,7 @@ type spawnKey struct {
 }
 
 type stackJob struct {
-	img     *tracer.Image
+	img     *symbolize.Image
 	spawn   spawnKey // spawn stacks
 	sample  bool
 	main    bool   // find the workload's executable
@@ -164,7 +165,7 @@ const maxLate = 1 << 16
 
 func newStackProbe(rec *analyze.Recorder, sampling bool) *stackProbe {
 	p := &stackProbe{
-		sym:   tracer.NewSymbolizer(),
+		sym:   symbolize.NewSymbolizer(),
 		jobs:  make(chan stackJob, stackQueue),
 		done:  make(chan struct{}),
 		table: analyze.NewStackTable(),
@@ -207,7 +208,7 @@ func (p *stackProbe) observe(ev *tracer.Event) {
 			return
 		}
 		img := p.sym.Image(ev.Pid)
-		if len(ev.UserStack) > 0 || tracer.NeedsMap(ev.UserFrames()) {
+		if len(ev.UserStack) > 0 || symbolize.NeedsMap(ev.UserFrames()) {
 			// Bare addresses: only the map names them (their process's
 			// first such spawn woke the reader, bpf spawn_stack_needs_map).
 			p.sym.Load(img)
@@ -240,7 +241,7 @@ func isSpawn(ev *tracer.Event) bool {
 // sample queues one CPU sample; on the reader goroutine.
 func (p *stackProbe) sample(s *tracer.Sample) {
 	img := p.sym.Image(s.Pid)
-	if tracer.NeedsMap(s.UserStack) {
+	if symbolize.NeedsMap(s.UserStack) {
 		// Read the map now if the process still lives (on a kernel that
 		// gives no build IDs, its first such sample woke the reader).
 		p.sym.Load(img)
@@ -306,7 +307,7 @@ func (p *stackProbe) run(j stackJob) {
 	case j.exec != "":
 		p.sym.IndexExec(j.pid, j.exec)
 	case j.sample:
-		var frames []tracer.Frame
+		var frames []symbolize.Frame
 		if len(j.kstack) > 0 {
 			kf, err := p.sym.Kernel(j.kstack)
 			if err != nil && p.kerr == nil {
@@ -323,7 +324,7 @@ func (p *stackProbe) run(j stackJob) {
 		}
 		p.table.AddSample(j.pid, j.comm, p.table.Add(frames))
 	default:
-		var frames []tracer.Frame
+		var frames []symbolize.Frame
 		var err error
 		if len(j.sampled) > 0 {
 			frames, err = p.sym.UserFrames(j.img, j.sampled)

@@ -1,4 +1,4 @@
-package tracer
+package symbolize
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // elfSym is a function symbol: [Addr, Addr+Size) in the file's virtual
@@ -27,8 +29,8 @@ type elfSym struct {
 // is closed once read.
 type objFile struct {
 	path    string
-	buildID string   // GNU build ID in hex; the Go build ID when there is none
-	gnuID   *BuildID // the GNU build ID as the kernel gives it; nil when none fits
+	buildID string          // GNU build ID in hex; the Go build ID when there is none
+	gnuID   *tracer.BuildID // the GNU build ID as the kernel gives it; nil when none fits
 	loads   []elf.ProgHeader
 	syms    []elfSym     // sorted by Addr: .symtab (or a separate debug file's) and .dynsym
 	gopcln  *goPcln      // Go 1.20+ pclntab, inlined calls included
@@ -238,8 +240,8 @@ func gnuBuildID(f *elf.File) []byte {
 
 // kernelBuildID is a GNU build ID as the kernel reports it in a stack
 // frame: zero-padded to 20 bytes. The kernel gives up on longer ones.
-func kernelBuildID(id []byte) (BuildID, bool) {
-	var b BuildID
+func kernelBuildID(id []byte) (tracer.BuildID, bool) {
+	var b tracer.BuildID
 	if len(id) == 0 || len(id) > len(b) {
 		return b, false
 	}

@@ -1,4 +1,9 @@
-package tracer
+// Package symbolize names the addresses of stacks while their processes
+// are alive: ELF symbols, GNU and Go build IDs, the Go pclntab, separate
+// debug files, /proc/PID/maps and /proc/kallsyms. It reads files and /proc
+// only, never BPF: it lives beside package tracer, whose plain stack types
+// (tracer.UserFrame, tracer.BuildID) it takes, and the tracer never needs it.
+package symbolize
 
 import (
 	"errors"
@@ -8,6 +13,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // Frame is one symbolized stack frame.
@@ -89,8 +96,8 @@ type Symbolizer struct {
 
 	mu       sync.Mutex // guards the files and caches below
 	files    map[fileKey]*objEntry
-	byID     map[BuildID]*objEntry // files with a GNU build ID, however found
-	libDirs  []string              // the dynamic loader's system directories, once read
+	byID     map[tracer.BuildID]*objEntry // files with a GNU build ID, however found
+	libDirs  []string                     // the dynamic loader's system directories, once read
 	mappings map[fileKey]*Mapping
 	special  map[string]*Mapping // [vdso] and the like, by name
 	cache    map[addrKey][]symInfo
@@ -131,7 +138,7 @@ func NewSymbolizer() *Symbolizer {
 		procRoot: "/proc",
 		images:   map[uint32]imageRef{},
 		files:    map[fileKey]*objEntry{},
-		byID:     map[BuildID]*objEntry{},
+		byID:     map[tracer.BuildID]*objEntry{},
 		mappings: map[fileKey]*Mapping{},
 		special:  map[string]*Mapping{},
 		cache:    map[addrKey][]symInfo{},

@@ -1,4 +1,4 @@
-package tracer
+package symbolize
 
 import (
 	"debug/elf"

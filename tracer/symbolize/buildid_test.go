@@ -1,4 +1,4 @@
-package tracer
+package symbolize
 
 import (
 	"debug/elf"
@@ -11,10 +11,12 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // buildIDOf reads a file's GNU build ID as the kernel reports it.
-func buildIDOf(t *testing.T, path string) BuildID {
+func buildIDOf(t *testing.T, path string) tracer.BuildID {
 	t.Helper()
 	f, err := elf.Open(path)
 	if err != nil {
@@ -110,7 +112,7 @@ func TestIndexExec(t *testing.T) {
 		}
 	}
 
-	stack := []UserFrame{
+	stack := []tracer.UserFrame{
 		{BuildID: buildIDOf(t, lib), Offset: symOffset(t, lib, "spin_in_library_xyz", 4)},
 		// Callers are return addresses: one byte past the call.
 		{BuildID: buildIDOf(t, prog), Offset: symOffset(t, prog, "prog_main_caller_xyz", 9) + 1},
@@ -143,21 +145,41 @@ func TestIndexExec(t *testing.T) {
 	}
 }
 
+// A stack with a build ID needs no map, one of code addresses alone does;
+// address 0 (the end of a frame-pointer walk) is no code. (Moved from
+// tracer's TestConvertSampleUserFrames with NeedsMap.)
+func TestNeedsMap(t *testing.T) {
+	id := tracer.BuildID{0xde, 0xad, 0xbe, 0xef}
+	for _, c := range []struct {
+		stack []tracer.UserFrame
+		want  bool
+	}{
+		{[]tracer.UserFrame{{BuildID: id, Offset: 0x1234}, {Addr: 0x7f0000001000}}, false},
+		{[]tracer.UserFrame{{Addr: 0x7f0000001000}}, true},
+		{[]tracer.UserFrame{{Addr: 0x401000}, {Addr: 0x402000}, {Addr: 0}}, true},
+		{[]tracer.UserFrame{{Addr: 0}}, false},
+	} {
+		if got := NeedsMap(c.stack); got != c.want {
+			t.Errorf("NeedsMap(%+v) = %v, want %v", c.stack, got, c.want)
+		}
+	}
+}
+
 // TestUserFramesUnknown: a build ID no file was found for, in a process
 // that is gone, is an unnamed frame and ErrProcessGone; so is a code
 // address whose map cannot be read, but not a word that is no address.
 func TestUserFramesUnknown(t *testing.T) {
 	s := NewSymbolizer()
 	s.procRoot = t.TempDir()
-	frames, err := s.UserFrames(s.Image(4242), []UserFrame{{BuildID: BuildID{1, 2, 3}, Offset: 0x1000}})
+	frames, err := s.UserFrames(s.Image(4242), []tracer.UserFrame{{BuildID: tracer.BuildID{1, 2, 3}, Offset: 0x1000}})
 	if !errors.Is(err, ErrProcessGone) || len(frames) != 1 || frames[0].Mapping != nil || frames[0].Func != "" {
 		t.Errorf("unknown build ID: %+v, %v", frames, err)
 	}
-	frames, err = s.UserFrames(s.Image(4242), []UserFrame{{Addr: 0x7f0000001234}})
+	frames, err = s.UserFrames(s.Image(4242), []tracer.UserFrame{{Addr: 0x7f0000001234}})
 	if !errors.Is(err, ErrProcessGone) || len(frames) != 1 {
 		t.Errorf("code address: %+v, %v", frames, err)
 	}
-	frames, err = s.UserFrames(s.Image(4242), []UserFrame{{Addr: 0x3d4c4c4548530064}, {Addr: 0}})
+	frames, err = s.UserFrames(s.Image(4242), []tracer.UserFrame{{Addr: 0x3d4c4c4548530064}, {Addr: 0}})
 	if err != nil || len(frames) != 2 {
 		t.Errorf("not addresses: %+v, %v", frames, err)
 	}
@@ -166,7 +188,7 @@ func TestUserFramesUnknown(t *testing.T) {
 	exe, _ := os.Executable()
 	s.IndexExec(4242, exe)
 	off := symOffsetOf(t, exe)
-	frames, err = s.UserFrames(s.Image(4242), []UserFrame{{Addr: 0x7ffd12345678}, {BuildID: buildIDOf(t, exe), Offset: off}})
+	frames, err = s.UserFrames(s.Image(4242), []tracer.UserFrame{{Addr: 0x7ffd12345678}, {BuildID: buildIDOf(t, exe), Offset: off}})
 	if err != nil || len(frames) != 2 || frames[1].Func == "" {
 		t.Errorf("vDSO leaf: %+v, %v", frames, err)
 	}
@@ -207,14 +229,14 @@ func TestUserFramesSelf(t *testing.T) {
 	exe, _ := os.Executable()
 	id := buildIDOf(t, exe)
 	raw := make([]uint64, n)
-	sampled := make([]UserFrame, n)
+	sampled := make([]tracer.UserFrame, n)
 	for i := range n {
 		raw[i] = uint64(pcs[i])
 		m := findMapping(maps, raw[i])
 		if m == nil {
 			t.Fatalf("pc %#x in no mapping", raw[i])
 		}
-		sampled[i] = UserFrame{BuildID: id, Offset: raw[i] - m.Start + m.Offset}
+		sampled[i] = tracer.UserFrame{BuildID: id, Offset: raw[i] - m.Start + m.Offset}
 	}
 	s := NewSymbolizer()
 	img := s.Image(uint32(os.Getpid()))
@@ -304,7 +326,7 @@ func TestIndexDeletedExec(t *testing.T) {
 	if out, err := exec.Command(cc, "-o", prog, src).CombinedOutput(); err != nil {
 		t.Fatalf("cc: %v\n%s", err, out)
 	}
-	frame := UserFrame{BuildID: buildIDOf(t, prog), Offset: symOffset(t, prog, "waiting_function_xyz", 4)}
+	frame := tracer.UserFrame{BuildID: buildIDOf(t, prog), Offset: symOffset(t, prog, "waiting_function_xyz", 4)}
 	cmd := exec.Command(prog)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -315,7 +337,7 @@ func TestIndexDeletedExec(t *testing.T) {
 	s.IndexExec(pid, prog)
 	cmd.Process.Kill()
 	cmd.Wait()
-	frames, err := s.UserFrames(s.Image(pid), []UserFrame{frame})
+	frames, err := s.UserFrames(s.Image(pid), []tracer.UserFrame{frame})
 	if err != nil || len(frames) != 1 || frames[0].Func != "waiting_function_xyz" || frames[0].Mapping == nil || frames[0].Mapping.File != prog {
 		t.Errorf("got %+v, %v", frames, err)
 	}
@@ -360,7 +382,7 @@ func TestIndexDlopen(t *testing.T) {
 	img := s.Image(pid)
 	// A frame in a file the index lacks (not the program: it was never
 	// exec'd here) makes the symbolizer index what the process maps.
-	frames, err := s.UserFrames(img, []UserFrame{{BuildID: buildIDOf(t, prog), Offset: symOffset(t, prog, "main", 4)}})
+	frames, err := s.UserFrames(img, []tracer.UserFrame{{BuildID: buildIDOf(t, prog), Offset: symOffset(t, prog, "main", 4)}})
 	if err != nil || frames[0].Func != "main" {
 		t.Fatalf("before dlopen: %+v, %v", frames, err)
 	}
@@ -369,7 +391,7 @@ func TestIndexDlopen(t *testing.T) {
 	if n, _ := io.ReadFull(stdout, b); string(b[:n]) != "loaded" {
 		t.Fatal("the program did not load the library")
 	}
-	frames, err = s.UserFrames(img, []UserFrame{{BuildID: buildIDOf(t, lib), Offset: symOffset(t, lib, "spin_in_library_xyz", 4)}})
+	frames, err = s.UserFrames(img, []tracer.UserFrame{{BuildID: buildIDOf(t, lib), Offset: symOffset(t, lib, "spin_in_library_xyz", 4)}})
 	if err != nil || frames[0].Func != "spin_in_library_xyz" || frames[0].Mapping == nil || frames[0].Mapping.File != lib {
 		t.Errorf("after dlopen: %+v, %v", frames, err)
 	}

@@ -1,4 +1,4 @@
-package tracer
+package symbolize
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // CPU samples carry their user frames as build ID and file offset where the
@@ -230,7 +232,7 @@ func shebang(f *os.File) string {
 
 // byBuildID returns the file with a build ID, reading it now if it was
 // only indexed; nil when no file is known by it or it cannot be read.
-func (s *Symbolizer) byBuildID(id BuildID) *objEntry {
+func (s *Symbolizer) byBuildID(id tracer.BuildID) *objEntry {
 	e := s.byID[id]
 	if e == nil {
 		return nil
@@ -306,7 +308,7 @@ func (s *Symbolizer) indexImage(img *Image) error {
 // as User does. The error is ErrProcessGone when the stack needed the map
 // (NeedsMap, or a build ID no indexed file has) and the process could not
 // be read; those frames carry only their address.
-func (s *Symbolizer) UserFrames(img *Image, stack []UserFrame) ([]Frame, error) {
+func (s *Symbolizer) UserFrames(img *Image, stack []tracer.UserFrame) ([]Frame, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	frames := make([]Frame, 0, len(stack))
@@ -369,7 +371,7 @@ func (s *Symbolizer) UserFrames(img *Image, stack []UserFrame) ([]Frame, error) 
 // lock, held by the task itself in mmap, mprotect or execve; or it gives
 // none) and one may be code. On a kernel that gives no build IDs, a
 // process's first such sample wakes the reader (bpf sample_needs_map).
-func NeedsMap(stack []UserFrame) bool {
+func NeedsMap(stack []tracer.UserFrame) bool {
 	code := false
 	for _, f := range stack {
 		if !f.BuildID.IsZero() {
