@@ -177,7 +177,12 @@ struct {
 } events SEC(".maps");
 
 /* Forces bpf2go to emit the Go types of these structs. */
-const struct event *unused_event __attribute__((unused));
+const struct syscall_event *unused_syscall __attribute__((unused));
+const struct syscall_exec_event *unused_syscall_exec __attribute__((unused));
+const struct syscall_spawn_event *unused_syscall_spawn __attribute__((unused));
+const struct fork_event *unused_fork __attribute__((unused));
+const struct exec_event *unused_exec __attribute__((unused));
+const struct exit_event *unused_exit __attribute__((unused));
 const struct syscall_stat *unused_stat __attribute__((unused));
 const struct sample *unused_sample __attribute__((unused));
 
@@ -261,27 +266,27 @@ static __always_inline void spawn_enter(void *user_regs, __u32 nr, __u64 ts_ns)
 }
 
 struct argv_ctx {
-	struct event *e;
+	struct syscall_exec_event *e;
 	const char *const *argv;
 };
 
 static long read_one_arg(__u32 i, struct argv_ctx *c)
 {
-	struct event *e = c->e;
+	struct syscall_exec_event *e = c->e;
 	const char *arg = NULL;
 	if (bpf_probe_read_user(&arg, sizeof(arg), &c->argv[i]) || !arg)
 		return 1;
-	if (i >= MAX_ARGS || e->argv_len > ARGV_LEN - ARG_CHUNK) {
-		e->flags |= EVF_ARGV_TRUNCATED;
+	if (i >= MAX_ARGS || e->x.argv_len > ARGV_LEN - ARG_CHUNK) {
+		e->sc.h.flags |= EVF_ARGV_TRUNCATED;
 		return 1;
 	}
-	e->argc = i + 1;
-	long n = bpf_probe_read_user_str(&e->argv[e->argv_len & (ARGV_LEN - 1)], ARG_CHUNK, arg);
+	e->x.argc = i + 1;
+	long n = bpf_probe_read_user_str(&e->x.argv[e->x.argv_len & (ARGV_LEN - 1)], ARG_CHUNK, arg);
 	if (n <= 0)
 		return 1;
 	if (n == ARG_CHUNK)
-		e->flags |= EVF_ARGV_TRUNCATED;
-	e->argv_len += n;
+		e->sc.h.flags |= EVF_ARGV_TRUNCATED;
+	e->x.argv_len += n;
 	return 0;
 }
 
@@ -299,38 +304,33 @@ static long count_one_env(__u32 i, struct env_ctx *c)
 	return 0;
 }
 
-/* Ring buffer memory is not zeroed. Clear the fixed fields; the strings
- * are read only up to their recorded lengths or first NUL. */
-static __always_inline void zero_event(struct event *e)
+/* new_record reserves a ring-buffer record of size bytes (a constant at
+ * each call site, as the verifier wants), clears its first clear bytes
+ * (ring memory is not zeroed; strings are read only up to their recorded
+ * lengths or first NUL, stacks up to theirs) and fills its header for the
+ * current task; or counts it lost when the buffer is full. */
+static __always_inline void *new_record(__u32 kind, __u64 size, __u64 clear)
 {
-	__builtin_memset(e, 0, __builtin_offsetof(struct event, comm));
-	e->filename[0] = 0;
-}
-
-static __always_inline void fill_task(struct event *e)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	e->tid = (__u32)id;
-	e->pid = id >> 32;
-	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-}
-
-/* new_event reserves a ring-buffer record of kind for the current task,
- * cleared and filled with its ids, or counts it lost when the buffer is full. */
-static __always_inline struct event *new_event(__u32 kind)
-{
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
+	struct event_hdr *h = bpf_ringbuf_reserve(&events, size, 0);
+	if (!h) {
 		count_lost(LOST_RINGBUF);
 		return NULL;
 	}
-	zero_event(e);
-	fill_task(e);
-	e->kind = kind;
-	return e;
+	__builtin_memset(h, 0, clear);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	h->kind = kind;
+	h->tid = (__u32)id;
+	h->pid = id >> 32;
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	return h;
 }
+
+/* A record of kind in struct type, cleared up to its field first_unclear
+ * (the whole struct when that is its size). */
+#define NEW_RECORD(type, kind, clear) ((struct type *)new_record(kind, sizeof(struct type), clear))
+#define CLEAR_TO(type, field) __builtin_offsetof(struct type, field)
 
 /* submit hands a record of size bytes to user space. Waking the reader
  * for every record cost more than the tracing itself (a context switch per
@@ -361,26 +361,16 @@ static __always_inline void submit(void *rec, __u64 size, bool urgent)
  * sh, that wake-up and map read per spawner took ~200 wake-ups and half
  * the tracer's CPU (0.27 s against 0.14 s) and doubled the workload's CPU
  * overhead (+29% against +14%); build IDs cost ~3 us more per spawn. */
-static __always_inline bool spawn_stack_needs_map(struct event *e)
+static __always_inline bool spawn_stack_needs_map(struct syscall_spawn_event *e)
 {
-	return (e->flags & EVF_USTACK_IPS) || e->ustack[0].status != BPF_STACK_BUILD_ID_VALID;
+	return (e->sc.h.flags & EVF_USTACK_IPS) || e->ustack[0].status != BPF_STACK_BUILD_ID_VALID;
 }
 
-/* spawn_exit sends the call whose slot the thread holds; ctx is the
- * program's, for the caller's user stack. */
-static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
+/* fill_syscall copies what the thread's spawn slot holds into e. */
+static __always_inline void fill_syscall(struct syscall_event *e, struct spawn_slot *slot, long ret, __u64 now_ns)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
-	if (!slot)
-		return;
-	struct event *e = new_event(EV_SYSCALL);
-	if (!e) {
-		close_slot(tid);
-		return;
-	}
 	e->nr = slot->nr;
-	e->ts_ns = slot->ts_ns;
+	e->h.ts_ns = slot->ts_ns;
 	e->dur_ns = now_ns - slot->ts_ns;
 	e->ret = ret;
 	for (int i = 0; i < 6; i++)
@@ -392,57 +382,97 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
 	e->blocked_ns = slot->blocked_ns;
 	e->teardown_ns = slot->teardown_ns;
 	if (slot->parent_mm_set) {
-		e->flags |= EVF_PARENT_MM;
+		e->h.flags |= EVF_PARENT_MM;
 		e->rss_anon_pages = slot->rss_anon_pages;
 		e->rss_file_pages = slot->rss_file_pages;
 		e->rss_shmem_pages = slot->rss_shmem_pages;
 		e->pgtables_bytes = slot->pgtables_bytes;
 		e->map_count = slot->map_count;
 	}
+}
+
+/* send_spawn sends a call that made a new process, in the caller, with
+ * the user stack it entered with. */
+static __always_inline void send_spawn(void *ctx, struct spawn_slot *slot, long ret, __u64 now_ns)
+{
+	struct syscall_spawn_event *e = NEW_RECORD(syscall_spawn_event, EV_SYSCALL_SPAWN, CLEAR_TO(syscall_spawn_event, ustack));
+	if (!e)
+		return;
+	fill_syscall(&e->sc, slot, ret, now_ns);
+	long n = bpf_get_stack(ctx, e->ustack, sizeof(e->ustack), BPF_F_USER_STACK | BPF_F_USER_BUILD_ID);
+	if (n < 0) {
+		n = bpf_get_stack(ctx, e->ustack, SPAWN_STACK_DEPTH * sizeof(__u64), BPF_F_USER_STACK);
+		e->sc.h.flags |= EVF_USTACK_IPS;
+	}
+	e->ustack_len = n > 0 ? n : 0;
+	__u32 tgid = e->sc.h.pid;
+	bool urgent = false;
+	if (e->ustack_len && spawn_stack_needs_map(e) && !bpf_map_lookup_elem(&announced, &tgid)) {
+		__u8 one = 1;
+		bpf_map_update_elem(&announced, &tgid, &one, BPF_ANY);
+		urgent = true;
+	}
+	submit(e, sizeof(*e), urgent);
+}
+
+/* send_failed_exec sends an exec that failed, with its filename and argv:
+ * the kernel's own read has faulted the strings in, which a fork()ed child
+ * may not have had mapped at entry. The successful exec's details come
+ * from sched_process_exec instead. */
+static __always_inline void send_failed_exec(struct spawn_slot *slot, long ret, __u64 now_ns)
+{
+	struct syscall_exec_event *e = NEW_RECORD(syscall_exec_event, EV_SYSCALL_EXEC, CLEAR_TO(syscall_exec_event, x.filename));
+	if (!e)
+		return;
+	fill_syscall(&e->sc, slot, ret, now_ns);
+	e->x.filename[0] = 0;
+	int at = slot->nr == NR_EXECVEAT;
+	const char *name = (const char *)(at ? slot->args[1] : slot->args[0]);
+	if (bpf_probe_read_user_str(e->x.filename, sizeof(e->x.filename), name) <= 0)
+		e->sc.h.flags |= EVF_NAME_UNREAD;
+	if (no_bpf_loop) {
+		e->sc.h.flags |= EVF_ARGV_UNREAD;
+	} else {
+		struct argv_ctx ac = {.e = e, .argv = (const char *const *)(at ? slot->args[2] : slot->args[1])};
+		bpf_loop(MAX_ARGS + 1, read_one_arg, &ac, 0);
+		struct env_ctx ec = {.envp = (const char *const *)(at ? slot->args[3] : slot->args[2])};
+		if (ec.envp)
+			bpf_loop(1 << 16, count_one_env, &ec, 0);
+		e->x.envc = ec.n;
+	}
+	submit(e, sizeof(*e), false);
+}
+
+/* send_syscall sends any other spawn-related call: no strings, no stack. */
+static __always_inline void send_syscall(struct spawn_slot *slot, long ret, __u64 now_ns)
+{
+	struct syscall_event *e = NEW_RECORD(syscall_event, EV_SYSCALL, sizeof(struct syscall_event));
+	if (!e)
+		return;
+	fill_syscall(e, slot, ret, now_ns);
+	if (slot->nr == NR_SOCKETPAIR && ret == 0)
+		bpf_probe_read_user(e->fds, sizeof(e->fds), (void *)slot->args[3]);
+	submit(e, sizeof(*e), false);
+}
+
+/* spawn_exit sends the call whose slot the thread holds, in the record of
+ * its kind; ctx is the program's, for the caller's user stack. */
+static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
+	if (!slot)
+		return;
 	if (slot->lock_mm && is_clone_nr(slot->nr))
 		bpf_map_delete_elem(&forking_mm, &slot->lock_mm);
-	__u64 flags = slot->nr == NR_CLONE ? slot->args[0] : slot->nr == NR_CLONE3 ? slot->c3.flags : 0;
-	bool urgent = false;
-	if (is_clone_nr(slot->nr) && ret > 0 && !(flags & CLONE_THREAD_FLAG)) {
-		/* A new process, in the caller: its user stack is the one it
-		 * entered with. Threads and failed calls are not spawns. */
-		long n = bpf_get_stack(ctx, e->ustack, sizeof(e->ustack), BPF_F_USER_STACK | BPF_F_USER_BUILD_ID);
-		if (n < 0) {
-			n = bpf_get_stack(ctx, e->ustack, SPAWN_STACK_DEPTH * sizeof(__u64), BPF_F_USER_STACK);
-			e->flags |= EVF_USTACK_IPS;
-		}
-		e->ustack_len = n > 0 ? n : 0;
-		__u32 tgid = e->pid;
-		if (e->ustack_len && spawn_stack_needs_map(e) && !bpf_map_lookup_elem(&announced, &tgid)) {
-			__u8 one = 1;
-			bpf_map_update_elem(&announced, &tgid, &one, BPF_ANY);
-			urgent = true;
-		}
-	}
-
-	if (slot->nr == NR_SOCKETPAIR && ret == 0) {
-		bpf_probe_read_user(e->fds, sizeof(e->fds), (void *)slot->args[3]);
-	} else if ((slot->nr == NR_EXECVE || slot->nr == NR_EXECVEAT) && ret != 0) {
-		/* A failed exec: the kernel's own read has faulted the strings in,
-		 * which a fork()ed child may not have had mapped at entry. The
-		 * successful exec's details come from sched_process_exec instead. */
-		int at = slot->nr == NR_EXECVEAT;
-		const char *name = (const char *)(at ? slot->args[1] : slot->args[0]);
-		if (bpf_probe_read_user_str(e->filename, sizeof(e->filename), name) <= 0)
-			e->flags |= EVF_NAME_UNREAD;
-		if (no_bpf_loop) {
-			e->flags |= EVF_ARGV_UNREAD;
-		} else {
-			struct argv_ctx ac = {.e = e, .argv = (const char *const *)(at ? slot->args[2] : slot->args[1])};
-			bpf_loop(MAX_ARGS + 1, read_one_arg, &ac, 0);
-			struct env_ctx ec = {.envp = (const char *const *)(at ? slot->args[3] : slot->args[2])};
-			if (ec.envp)
-				bpf_loop(1 << 16, count_one_env, &ec, 0);
-			e->envc = ec.n;
-		}
-	}
+	__u64 flags = slot->nr == NR_CLONE ? slot->args[0] : (slot->nr == NR_CLONE3 ? slot->c3.flags : 0);
+	if (is_clone_nr(slot->nr) && ret > 0 && !(flags & CLONE_THREAD_FLAG))
+		send_spawn(ctx, slot, ret, now_ns); /* threads and failed calls are not spawns */
+	else if ((slot->nr == NR_EXECVE || slot->nr == NR_EXECVEAT) && ret != 0)
+		send_failed_exec(slot, ret, now_ns);
+	else
+		send_syscall(slot, ret, now_ns);
 	close_slot(tid);
-	submit(e, sizeof(*e), urgent);
 }
 
 /* ---- every syscall of the tree: one raw tracepoint pair ----
@@ -562,14 +592,14 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	if (*state != TRACK_ACTIVE)
 		return 0;
 
-	struct event *e = new_event(EV_FORK);
+	struct fork_event *e = NEW_RECORD(fork_event, EV_FORK, sizeof(struct fork_event));
 	if (!e)
 		return 0;
-	e->ts_ns = bpf_ktime_get_ns();
+	e->h.ts_ns = bpf_ktime_get_ns();
 	e->child_tid = ctid;
 	e->child_pid = ctgid;
 	if (thread)
-		e->flags |= EVF_THREAD;
+		e->h.flags |= EVF_THREAD;
 	submit(e, sizeof(*e), false);
 	return 0;
 }
@@ -599,31 +629,32 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 	/* A new program: its first spawn must wake the reader again. */
 	bpf_map_delete_elem(&announced, &tgid);
 
-	struct event *e = new_event(EV_EXEC);
+	struct exec_event *e = NEW_RECORD(exec_event, EV_EXEC, CLEAR_TO(exec_event, x.filename));
 	if (!e)
 		return 0;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->child_tid = old_pid;
-	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename)) <= 0)
-		e->flags |= EVF_NAME_UNREAD;
-	e->argc = BPF_CORE_READ(bprm, argc);
-	e->envc = BPF_CORE_READ(bprm, envc);
+	e->h.ts_ns = bpf_ktime_get_ns();
+	e->old_tid = old_pid;
+	e->x.filename[0] = 0;
+	if (bpf_probe_read_kernel_str(e->x.filename, sizeof(e->x.filename), BPF_CORE_READ(bprm, filename)) <= 0)
+		e->h.flags |= EVF_NAME_UNREAD;
+	e->x.argc = BPF_CORE_READ(bprm, argc);
+	e->x.envc = BPF_CORE_READ(bprm, envc);
 
 	/* argv and the environment now sit on the new stack, written by the
 	 * kernel a moment ago, so they are present and readable. */
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
 	unsigned long arg_start = BPF_CORE_READ(mm, arg_start);
 	unsigned long arg_end = BPF_CORE_READ(mm, arg_end);
-	e->env_bytes = BPF_CORE_READ(mm, env_end) - BPF_CORE_READ(mm, env_start);
+	e->x.env_bytes = BPF_CORE_READ(mm, env_end) - BPF_CORE_READ(mm, env_start);
 	unsigned long len = arg_end - arg_start;
 	if (len >= ARGV_LEN) {
 		if (len > ARGV_LEN)
-			e->flags |= EVF_ARGV_TRUNCATED;
-		if (bpf_probe_read_user(e->argv, ARGV_LEN, (void *)arg_start) == 0)
-			e->argv_len = ARGV_LEN;
+			e->h.flags |= EVF_ARGV_TRUNCATED;
+		if (bpf_probe_read_user(e->x.argv, ARGV_LEN, (void *)arg_start) == 0)
+			e->x.argv_len = ARGV_LEN;
 	} else if (len > 0) {
-		if (bpf_probe_read_user(e->argv, len & (ARGV_LEN - 1), (void *)arg_start) == 0)
-			e->argv_len = len;
+		if (bpf_probe_read_user(e->x.argv, len & (ARGV_LEN - 1), (void *)arg_start) == 0)
+			e->x.argv_len = len;
 	}
 	submit(e, sizeof(*e), false);
 	return 0;
@@ -650,20 +681,20 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	if (!active)
 		return 0;
 
-	struct event *e = new_event(EV_EXIT);
+	struct exit_event *e = NEW_RECORD(exit_event, EV_EXIT, sizeof(struct exit_event));
 	if (!e)
 		return 0;
-	e->ts_ns = bpf_ktime_get_ns();
+	e->h.ts_ns = bpf_ktime_get_ns();
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	if (group_dead)
-		e->flags |= EVF_GROUP_DEAD;
+		e->h.flags |= EVF_GROUP_DEAD;
 	else if (tid == tgid && bpf_core_field_exists(p->signal->group_exec_task)) {
 		/* A leader that dies while its process lives on: another
 		 * thread's exec is taking its place (strace: "superseded"). */
 		struct task_struct *execer = BPF_CORE_READ(p, signal, group_exec_task);
 		if (execer && execer != p) {
-			e->flags |= EVF_SUPERSEDED;
-			e->child_tid = BPF_CORE_READ(execer, pid);
+			e->h.flags |= EVF_SUPERSEDED;
+			e->exec_tid = BPF_CORE_READ(execer, pid);
 		}
 	}
 	submit(e, sizeof(*e), false);

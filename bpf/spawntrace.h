@@ -1,5 +1,6 @@
 /* Shared between the BPF programs and Go (through bpf2go -type). Holds only
- * the event layout and its size limits: fixed fields first, strings last. */
+ * the record layouts and their size limits: fixed fields first, strings and
+ * stacks last, and each only in the records of the kinds that use it. */
 #ifndef SPAWNTRACE_H
 #define SPAWNTRACE_H
 
@@ -15,12 +16,18 @@
 #define SPAWN_STACK_DEPTH 32
 #define SAMPLE_STACK_DEPTH 64
 
+/* The kind of a ring-buffer record, its first field: it says which struct
+ * the record is. Records are sized by kind, so that a burst of small ones
+ * (25 000 exits at once) fits the ring where one size for all, ~2 KB with
+ * the strings and the stack, lost more than half of them. */
 enum event_kind {
-	EV_SYSCALL = 1, /* a spawn-related syscall, enter and exit paired */
-	EV_FORK = 2,    /* sched_process_fork: a new task (process or thread) */
-	EV_EXEC = 3,    /* sched_process_exec: the exec that succeeded */
-	EV_EXIT = 4,    /* sched_process_exit: a task of the tree exited */
-	EV_SAMPLE = 5,  /* an on-CPU sample (struct sample, not struct event) */
+	EV_SYSCALL = 1,       /* a spawn-related syscall, enter and exit paired (struct syscall_event) */
+	EV_FORK = 2,          /* sched_process_fork: a new task, process or thread (struct fork_event) */
+	EV_EXEC = 3,          /* sched_process_exec: the exec that succeeded (struct exec_event) */
+	EV_EXIT = 4,          /* sched_process_exit: a task of the tree exited (struct exit_event) */
+	EV_SAMPLE = 5,        /* an on-CPU sample (struct sample) */
+	EV_SYSCALL_EXEC = 6,  /* EV_SYSCALL of an exec that failed, with its strings (struct syscall_exec_event) */
+	EV_SYSCALL_SPAWN = 7, /* EV_SYSCALL that made a process, with the caller's stack (struct syscall_spawn_event) */
 };
 
 /* event.flags bits */
@@ -30,7 +37,7 @@ enum event_kind {
 #define EVF_NAME_UNREAD 8     /* filename could not be read */
 #define EVF_ARGV_UNREAD 16    /* failed exec: argv and envp not read (no bpf_loop) */
 #define EVF_PARENT_MM 32      /* rss_*, pgtables_bytes and map_count are set */
-#define EVF_SUPERSEDED 64     /* exit: a leader killed by another thread's exec (child_tid: that thread) */
+#define EVF_SUPERSEDED 64     /* exit: a leader killed by another thread's exec (exec_tid: that thread) */
 #define EVF_USTACK_IPS 128    /* ustack holds bare addresses (__u64 each): the kernel gave no build IDs */
 
 /* Indexes of the lost-counter array. */
@@ -60,43 +67,78 @@ struct syscall_stat {
 	__u64 time_ns;
 };
 
-/* Every ring-buffer record starts with its kind, so user space can tell
- * struct event from struct sample. */
-struct event {
-	__u32 kind;
-	__u32 ustack_len; /* bytes of ustack[] in use (spawn calls) */
-	__u64 ts_ns;  /* CLOCK_MONOTONIC: syscall entry, or the moment of fork/exec/exit */
-	__u64 dur_ns; /* syscall: entry to exit */
+/* Every ring-buffer record but a sample starts with this header. */
+struct event_hdr {
+	__u32 kind;  /* enum event_kind: which struct the record is */
+	__u32 flags; /* EVF_* */
+	__u64 ts_ns; /* CLOCK_MONOTONIC: syscall entry, or the moment of fork/exec/exit */
+	__u32 tid;
+	__u32 pid;  /* tgid */
+	__u32 ppid; /* tgid of the real parent */
+	__u32 pad;
+	char comm[COMM_LEN];
+};
+
+struct fork_event {
+	struct event_hdr h;
+	__u32 child_tid; /* the new task */
+	__u32 child_pid; /* its tgid */
+};
+
+struct exit_event {
+	struct event_hdr h;
+	__s32 exit_code; /* task->exit_code (wait status form) */
+	__u32 exec_tid;  /* EVF_SUPERSEDED: the thread whose exec took the leader's place */
+};
+
+/* An exec's strings: the successful one's from sched_process_exec, a
+ * failed one's from its syscall's exit. */
+struct exec_strings {
+	__u32 argc;
+	__u32 envc;
+	__u32 env_bytes; /* sched_process_exec only */
+	__u32 argv_len;  /* bytes of argv[] in use */
+	char filename[PATH_LEN];
+	char argv[ARGV_LEN];
+};
+
+struct exec_event {
+	struct event_hdr h;
+	__u32 old_tid; /* the tid before exec (old_pid) */
+	__u32 pad;
+	struct exec_strings x;
+};
+
+struct syscall_event {
+	struct event_hdr h;
+	__u32 nr;        /* syscall number (x86_64) */
+	__u32 map_count; /* the parent's VMAs (EVF_PARENT_MM) */
+	__u64 dur_ns;    /* entry to exit */
 	__s64 ret;
 	__u64 args[6];
 	struct clone3_args c3; /* clone3 only */
 	/* Spawn anatomy, on clone/clone3/fork/vfork events (zero when unknown). */
-	__u64 copy_ns;         /* dup_mmap on CPU: the parent's mmap write lock held, less time preempted */
-	__u64 copy_offcpu_ns;  /* ... and the time the copying thread was off CPU meanwhile */
-	__u64 lock_stall_ns;   /* other threads of the parent waiting for that lock meanwhile */
-	__u64 blocked_ns;      /* the calling thread off CPU during the syscall */
-	__u64 teardown_ns;     /* execve: the old (copied) address space torn down */
-	__s64 rss_anon_pages;  /* the parent at fork: mm->rss_stat */
+	__u64 copy_ns;        /* dup_mmap on CPU: the parent's mmap write lock held, less time preempted */
+	__u64 copy_offcpu_ns; /* ... and the time the copying thread was off CPU meanwhile */
+	__u64 lock_stall_ns;  /* other threads of the parent waiting for that lock meanwhile */
+	__u64 blocked_ns;     /* the calling thread off CPU during the syscall */
+	__u64 teardown_ns;    /* execve: the old (copied) address space torn down */
+	__s64 rss_anon_pages; /* the parent at fork: mm->rss_stat (EVF_PARENT_MM) */
 	__s64 rss_file_pages;
 	__s64 rss_shmem_pages;
 	__s64 pgtables_bytes;
-	__u32 map_count;       /* the parent's VMAs */
-	__u32 nr;        /* syscall number (x86_64) */
-	__u32 tid;
-	__u32 pid;       /* tgid */
-	__u32 ppid;      /* tgid of the real parent */
-	__u32 child_tid; /* fork: the new task; exec: the tid before exec (old_pid) */
-	__u32 child_pid; /* fork: the new task's tgid */
-	__u32 flags;     /* EVF_* */
-	__s32 exit_code; /* exit: task->exit_code (wait status form) */
-	__s32 fds[2];    /* socketpair */
-	__u32 argc;
-	__u32 envc;
-	__u32 env_bytes;
-	__u32 argv_len;  /* bytes of argv[] in use */
-	char comm[COMM_LEN];
-	char filename[PATH_LEN];
-	char argv[ARGV_LEN];
+	__s32 fds[2]; /* socketpair */
+};
+
+struct syscall_exec_event {
+	struct syscall_event sc;
+	struct exec_strings x;
+};
+
+struct syscall_spawn_event {
+	struct syscall_event sc;
+	__u32 ustack_len; /* bytes of ustack[] in use */
+	__u32 pad;
 	/* The spawning thread's user stack, leaf first, as (build ID, file
 	 * offset) so that it can be named after the spawner has exited (as
 	 * CPU samples' are); bare addresses under EVF_USTACK_IPS. */

@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"structs"
 	"unsafe"
@@ -32,87 +33,150 @@ func pagesToBytes(n int64) uint64 {
 // x86_64 numbers of the calls whose extra fields convert keeps.
 const (
 	nrSocketpair = 53
-	nrExecve     = 59
-	nrExecveat   = 322
 	nrClone3     = 435
 )
 
-// convert copies a kernel event into ev, reusing nothing from raw: the ring
-// buffer record is overwritten by the next read.
-func convert(raw *spawntraceEvent, ev *Event) {
-	*ev = Event{
-		Kind:   Kind(raw.Kind),
-		TimeNs: raw.TsNs,
-		DurNs:  raw.DurNs,
-		Tid:    raw.Tid,
-		Pid:    raw.Pid,
-		PPid:   raw.Ppid,
-		Comm:   cString(raw.Comm[:]),
+// Record kinds beyond the Event kinds (bpf/spawntrace.h, enum event_kind):
+// a syscall record with a tail, its kind saying which.
+const (
+	kindSample       = 5 // struct sample; never an Event
+	kindSyscallExec  = 6 // struct syscall_exec_event: a failed exec, with its strings
+	kindSyscallSpawn = 7 // struct syscall_spawn_event: a new process, with the caller's stack
+)
+
+// recordAs is the record b as a T, or nil when b is shorter than a T.
+func recordAs[T any](b []byte) *T {
+	if len(b) < int(unsafe.Sizeof(*new(T))) {
+		return nil
 	}
-	switch ev.Kind {
-	case KindSyscall:
-		ev.Nr = int(raw.Nr)
-		ev.Ret = raw.Ret
-		ev.Args = append([]uint64(nil), raw.Args[:]...)
-		if raw.Flags&evfUstackIPs != 0 {
-			ev.UserStack = bareAddrs(raw.Ustack[:], int(raw.UstackLen))
-		} else {
-			ev.userFrames = userFrames(raw.Ustack[:], int(raw.UstackLen))
-		}
-		ev.CopyNs, ev.CopyOffCPUNs = raw.CopyNs, raw.CopyOffcpuNs
-		ev.LockStallNs, ev.BlockedNs, ev.TeardownNs = raw.LockStallNs, raw.BlockedNs, raw.TeardownNs
-		if raw.Flags&evfParentMM != 0 {
-			ev.Parent = &ParentSize{
-				RSSAnonBytes:  pagesToBytes(raw.RssAnonPages),
-				RSSFileBytes:  pagesToBytes(raw.RssFilePages),
-				RSSShmemBytes: pagesToBytes(raw.RssShmemPages),
-				PgtablesBytes: uint64(max(raw.PgtablesBytes, 0)),
-				MapCount:      int(raw.MapCount),
+	return (*T)(unsafe.Pointer(&b[0]))
+}
+
+// convert copies the ring-buffer record b, of any kind but a sample, into
+// ev, reusing nothing from b: the record is overwritten by the next read.
+// Each kind has its own struct and size (bpf/spawntrace.h); a record
+// shorter than its kind's struct, or of no known kind, is an error.
+func convert(b []byte, ev *Event) error {
+	if len(b) < 4 {
+		return fmt.Errorf("short ring buffer record: %d bytes", len(b))
+	}
+	var ok bool
+	switch kind := *(*uint32)(unsafe.Pointer(&b[0])); kind {
+	case uint32(KindSyscall):
+		ok = convertRecord(b, ev, func(r *spawntraceSyscallEvent) { convertSyscall(r, ev) })
+	case kindSyscallExec:
+		ok = convertRecord(b, ev, func(r *spawntraceSyscallExecEvent) {
+			convertSyscall(&r.Sc, ev)
+			execDetails(&r.X, r.Sc.H.Flags, ev)
+		})
+	case kindSyscallSpawn:
+		ok = convertRecord(b, ev, func(r *spawntraceSyscallSpawnEvent) {
+			convertSyscall(&r.Sc, ev)
+			if r.Sc.H.Flags&evfUstackIPs != 0 {
+				ev.UserStack = bareAddrs(r.Ustack[:], int(r.UstackLen))
+			} else {
+				ev.userFrames = userFrames(r.Ustack[:], int(r.UstackLen))
 			}
-		}
-		switch ev.Nr {
-		case nrClone3:
-			c := raw.C3
-			ev.Clone3 = &Clone3Args{Flags: c.Flags, ExitSignal: c.ExitSignal, Stack: c.Stack,
-				StackSize: c.StackSize, Pidfd: c.Pidfd, ChildTid: c.ChildTid, ParentTid: c.ParentTid, TLS: c.Tls}
-		case nrSocketpair:
-			if ev.Ret == 0 {
-				ev.Fds = []int32{raw.Fds[0], raw.Fds[1]}
+		})
+	case uint32(KindFork):
+		ok = convertRecord(b, ev, func(r *spawntraceForkEvent) {
+			convertHeader(&r.H, ev)
+			ev.ChildTid = r.ChildTid
+			ev.ChildPid = r.ChildPid
+			ev.Thread = r.H.Flags&evfThread != 0
+		})
+	case uint32(KindExec):
+		ok = convertRecord(b, ev, func(r *spawntraceExecEvent) {
+			convertHeader(&r.H, ev)
+			ev.OldTid = r.OldTid
+			execDetails(&r.X, r.H.Flags, ev)
+			ev.EnvBytes = int(r.X.EnvBytes)
+		})
+	case uint32(KindExit):
+		ok = convertRecord(b, ev, func(r *spawntraceExitEvent) {
+			convertHeader(&r.H, ev)
+			ev.ExitCode = r.ExitCode
+			ev.GroupDead = r.H.Flags&evfGroupDead != 0
+			if r.H.Flags&evfSuperseded != 0 {
+				ev.SupersededBy = r.ExecTid
 			}
-		case nrExecve, nrExecveat:
-			if ev.Ret != 0 {
-				execDetails(raw, ev)
-			}
+		})
+	default:
+		return fmt.Errorf("ring buffer record of unknown kind %d (%d bytes)", kind, len(b))
+	}
+	if !ok {
+		return fmt.Errorf("short ring buffer record of kind %d: %d bytes", *(*uint32)(unsafe.Pointer(&b[0])), len(b))
+	}
+	return nil
+}
+
+// convertRecord calls fn with b as a T, unless b is too short for one.
+func convertRecord[T any](b []byte, ev *Event, fn func(*T)) bool {
+	r := recordAs[T](b)
+	if r == nil {
+		return false
+	}
+	fn(r)
+	return true
+}
+
+// convertHeader starts ev from a record's header; the header's kind is
+// the Event's (the syscall records' tails are told apart by the caller).
+func convertHeader(h *spawntraceEventHdr, ev *Event) {
+	*ev = Event{
+		Kind:   Kind(h.Kind),
+		TimeNs: h.TsNs,
+		Tid:    h.Tid,
+		Pid:    h.Pid,
+		PPid:   h.Ppid,
+		Comm:   cString(h.Comm[:]),
+	}
+}
+
+// convertSyscall converts the part every syscall record has.
+func convertSyscall(raw *spawntraceSyscallEvent, ev *Event) {
+	convertHeader(&raw.H, ev)
+	ev.Kind = KindSyscall
+	ev.DurNs = raw.DurNs
+	ev.Nr = int(raw.Nr)
+	ev.Ret = raw.Ret
+	ev.Args = append([]uint64(nil), raw.Args[:]...)
+	ev.CopyNs, ev.CopyOffCPUNs = raw.CopyNs, raw.CopyOffcpuNs
+	ev.LockStallNs, ev.BlockedNs, ev.TeardownNs = raw.LockStallNs, raw.BlockedNs, raw.TeardownNs
+	if raw.H.Flags&evfParentMM != 0 {
+		ev.Parent = &ParentSize{
+			RSSAnonBytes:  pagesToBytes(raw.RssAnonPages),
+			RSSFileBytes:  pagesToBytes(raw.RssFilePages),
+			RSSShmemBytes: pagesToBytes(raw.RssShmemPages),
+			PgtablesBytes: uint64(max(raw.PgtablesBytes, 0)),
+			MapCount:      int(raw.MapCount),
 		}
-	case KindFork:
-		ev.ChildTid = raw.ChildTid
-		ev.ChildPid = raw.ChildPid
-		ev.Thread = raw.Flags&evfThread != 0
-	case KindExec:
-		ev.OldTid = raw.ChildTid
-		execDetails(raw, ev)
-		ev.EnvBytes = int(raw.EnvBytes)
-	case KindExit:
-		ev.ExitCode = raw.ExitCode
-		ev.GroupDead = raw.Flags&evfGroupDead != 0
-		if raw.Flags&evfSuperseded != 0 {
-			ev.SupersededBy = raw.ChildTid
+	}
+	switch ev.Nr {
+	case nrClone3:
+		c := raw.C3
+		ev.Clone3 = &Clone3Args{Flags: c.Flags, ExitSignal: c.ExitSignal, Stack: c.Stack,
+			StackSize: c.StackSize, Pidfd: c.Pidfd, ChildTid: c.ChildTid, ParentTid: c.ParentTid, TLS: c.Tls}
+	case nrSocketpair:
+		if ev.Ret == 0 {
+			ev.Fds = []int32{raw.Fds[0], raw.Fds[1]}
 		}
 	}
 }
 
-func execDetails(raw *spawntraceEvent, ev *Event) {
-	ev.Filename = cString(raw.Filename[:])
-	ev.NameUnread = raw.Flags&evfNameUnread != 0
-	ev.Argc = int(raw.Argc)
-	ev.EnvCount = int(raw.Envc)
-	ev.ArgvTruncated = raw.Flags&evfArgvTruncated != 0
-	ev.ArgvUnread = raw.Flags&evfArgvUnread != 0
-	n := int(raw.ArgvLen)
-	if n > len(raw.Argv) {
-		n = len(raw.Argv)
+// execDetails converts an exec's strings; flags are its record's.
+func execDetails(x *spawntraceExecStrings, flags uint32, ev *Event) {
+	ev.Filename = cString(x.Filename[:])
+	ev.NameUnread = flags&evfNameUnread != 0
+	ev.Argc = int(x.Argc)
+	ev.EnvCount = int(x.Envc)
+	ev.ArgvTruncated = flags&evfArgvTruncated != 0
+	ev.ArgvUnread = flags&evfArgvUnread != 0
+	n := int(x.ArgvLen)
+	if n > len(x.Argv) {
+		n = len(x.Argv)
 	}
-	buf := int8Bytes(raw.Argv[:n])
+	buf := int8Bytes(x.Argv[:n])
 	// A NUL-separated list; a string cut by the buffer's end has no NUL.
 	if len(buf) > 0 && buf[len(buf)-1] == 0 {
 		buf = buf[:len(buf)-1]

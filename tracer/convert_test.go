@@ -6,6 +6,19 @@ import (
 	"unsafe"
 )
 
+// recordBytes is a raw record as the ring buffer hands it over.
+func recordBytes[T any](raw *T) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(raw)), unsafe.Sizeof(*raw))
+}
+
+// mustConvert converts a record that must convert.
+func mustConvert[T any](t *testing.T, raw *T, ev *Event) {
+	t.Helper()
+	if err := convert(recordBytes(raw), ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func putString(dst []int8, s string) {
 	for i := 0; i < len(s) && i < len(dst); i++ {
 		dst[i] = int8(s[i])
@@ -13,17 +26,17 @@ func putString(dst []int8, s string) {
 }
 
 func TestConvertExec(t *testing.T) {
-	var raw spawntraceEvent
-	raw.Kind = uint32(KindExec)
-	raw.Tid, raw.Pid, raw.ChildTid = 12, 12, 14
-	putString(raw.Comm[:], "true")
-	putString(raw.Filename[:], "/usr/bin/true")
+	var raw spawntraceExecEvent
+	raw.H.Kind = uint32(KindExec)
+	raw.H.Tid, raw.H.Pid, raw.OldTid = 12, 12, 14
+	putString(raw.H.Comm[:], "true")
+	putString(raw.X.Filename[:], "/usr/bin/true")
 	args := "true\x00--version\x00"
-	putString(raw.Argv[:], args)
-	raw.ArgvLen = uint32(len(args))
-	raw.Argc, raw.Envc, raw.EnvBytes = 2, 35, 1300
+	putString(raw.X.Argv[:], args)
+	raw.X.ArgvLen = uint32(len(args))
+	raw.X.Argc, raw.X.Envc, raw.X.EnvBytes = 2, 35, 1300
 	var ev Event
-	convert(&raw, &ev)
+	mustConvert(t, &raw, &ev)
 	want := Event{Kind: KindExec, Tid: 12, Pid: 12, OldTid: 14, Comm: "true", Filename: "/usr/bin/true",
 		Argv: []string{"true", "--version"}, Argc: 2, EnvCount: 35, EnvBytes: 1300}
 	if !reflect.DeepEqual(ev, want) {
@@ -32,33 +45,34 @@ func TestConvertExec(t *testing.T) {
 }
 
 func TestConvertArgvCutByBuffer(t *testing.T) {
-	var raw spawntraceEvent
-	raw.Kind = uint32(KindExec)
+	var raw spawntraceExecEvent
+	raw.H.Kind = uint32(KindExec)
 	// The buffer ends in the middle of the third argument: no final NUL.
 	args := "sh\x00-c\x00echo hel"
-	putString(raw.Argv[:], args)
-	raw.ArgvLen = uint32(len(args))
-	raw.Argc = 3
+	putString(raw.X.Argv[:], args)
+	raw.X.ArgvLen = uint32(len(args))
+	raw.X.Argc = 3
 	var ev Event
-	convert(&raw, &ev)
+	mustConvert(t, &raw, &ev)
 	if !ev.ArgvTruncated || !reflect.DeepEqual(ev.Argv, []string{"sh", "-c", "echo hel"}) {
 		t.Errorf("argv = %q truncated=%v, want the cut argument kept and marked", ev.Argv, ev.ArgvTruncated)
 	}
 }
 
 func TestConvertSocketpairAndClone3(t *testing.T) {
-	var raw spawntraceEvent
-	raw.Kind = uint32(KindSyscall)
+	var raw spawntraceSyscallEvent
+	raw.H.Kind = uint32(KindSyscall)
 	raw.Nr = nrSocketpair
 	raw.Fds = [2]int32{3, 4}
 	var ev Event
-	convert(&raw, &ev)
+	mustConvert(t, &raw, &ev)
 	if !reflect.DeepEqual(ev.Fds, []int32{3, 4}) {
 		t.Errorf("fds = %v", ev.Fds)
 	}
-	raw = spawntraceEvent{Kind: uint32(KindSyscall), Nr: nrClone3, Ret: 77}
+	raw = spawntraceSyscallEvent{Nr: nrClone3, Ret: 77}
+	raw.H.Kind = uint32(KindSyscall)
 	raw.C3.Flags, raw.C3.ExitSignal, raw.C3.StackSize = 0x4100, 17, 0x9000
-	convert(&raw, &ev)
+	mustConvert(t, &raw, &ev)
 	if ev.Clone3 == nil || ev.Clone3.Flags != 0x4100 || ev.Clone3.ExitSignal != 17 || ev.Clone3.StackSize != 0x9000 || ev.Ret != 77 {
 		t.Errorf("clone3 = %+v ret %d", ev.Clone3, ev.Ret)
 	}
@@ -100,24 +114,70 @@ func TestConvertSampleUserFrames(t *testing.T) {
 }
 
 func TestConvertSpawnUserFrames(t *testing.T) {
-	var raw spawntraceEvent
-	raw.Kind, raw.Nr, raw.Ret = uint32(KindSyscall), nrClone3, 42
+	var raw spawntraceSyscallSpawnEvent
+	raw.Sc.H.Kind, raw.Sc.Nr, raw.Sc.Ret = kindSyscallSpawn, nrClone3, 42
 	id := BuildID{0xca, 0xfe}
 	raw.Ustack[0].Status, raw.Ustack[0].BuildId, raw.Ustack[0].Offset = buildIDValid, id, 0x99
 	raw.Ustack[1].Status, raw.Ustack[1].Offset = buildIDIP, 0x401000
 	raw.UstackLen = uint32(2 * unsafe.Sizeof(raw.Ustack[0]))
 	var ev Event
-	convert(&raw, &ev)
+	mustConvert(t, &raw, &ev)
 	want := []UserFrame{{BuildID: id, Offset: 0x99}, {Addr: 0x401000}}
-	if !reflect.DeepEqual(ev.userFrames, want) || ev.UserStack != nil {
+	if !reflect.DeepEqual(ev.userFrames, want) || ev.UserStack != nil || ev.Kind != KindSyscall || ev.Ret != 42 {
 		t.Errorf("build-ID frames: got %+v / %v, want %+v / none", ev.userFrames, ev.UserStack, want)
 	}
 
-	raw = spawntraceEvent{Kind: uint32(KindSyscall), Nr: nrClone3, Ret: 42, Flags: evfUstackIPs, UstackLen: 2 * 8}
+	raw = spawntraceSyscallSpawnEvent{UstackLen: 2 * 8}
+	raw.Sc.H.Kind, raw.Sc.H.Flags, raw.Sc.Nr, raw.Sc.Ret = kindSyscallSpawn, evfUstackIPs, nrClone3, 42
 	ips := (*[2]uint64)(unsafe.Pointer(&raw.Ustack))
 	ips[0], ips[1] = 0x401000, 0x402000
-	convert(&raw, &ev)
+	mustConvert(t, &raw, &ev)
 	if want := []uint64{0x401000, 0x402000}; !reflect.DeepEqual(ev.UserStack, want) || ev.userFrames != nil {
 		t.Errorf("bare addresses: got %v / %+v, want %v / none", ev.UserStack, ev.userFrames, want)
+	}
+}
+
+// A failed exec's record carries its strings after the syscall's fields;
+// fork and exit records are the header and two fields.
+func TestConvertFailedExecForkExit(t *testing.T) {
+	var x spawntraceSyscallExecEvent
+	x.Sc.H.Kind, x.Sc.H.Flags, x.Sc.Nr, x.Sc.Ret = kindSyscallExec, evfArgvTruncated, 59, -2
+	x.Sc.H.Tid, x.Sc.H.Pid = 30, 30
+	putString(x.X.Filename[:], "/usr/local/bin/sleep")
+	args := "sleep\x001\x00"
+	putString(x.X.Argv[:], args)
+	x.X.ArgvLen, x.X.Argc, x.X.Envc = uint32(len(args)), 2, 7
+	var ev Event
+	mustConvert(t, &x, &ev)
+	if ev.Kind != KindSyscall || ev.Nr != 59 || ev.Ret != -2 || ev.Filename != "/usr/local/bin/sleep" ||
+		!reflect.DeepEqual(ev.Argv, []string{"sleep", "1"}) || ev.EnvCount != 7 || !ev.ArgvTruncated || ev.Tid != 30 {
+		t.Errorf("failed exec: %+v", ev)
+	}
+
+	var f spawntraceForkEvent
+	f.H.Kind, f.H.Flags, f.H.Pid, f.ChildTid, f.ChildPid = uint32(KindFork), evfThread, 5, 9, 5
+	mustConvert(t, &f, &ev)
+	if want := (Event{Kind: KindFork, Pid: 5, ChildTid: 9, ChildPid: 5, Thread: true}); !reflect.DeepEqual(ev, want) {
+		t.Errorf("fork: got %+v, want %+v", ev, want)
+	}
+
+	var e spawntraceExitEvent
+	e.H.Kind, e.H.Flags, e.H.Tid, e.H.Pid, e.ExitCode, e.ExecTid = uint32(KindExit), evfSuperseded, 5, 5, 9, 6
+	mustConvert(t, &e, &ev)
+	if want := (Event{Kind: KindExit, Tid: 5, Pid: 5, ExitCode: 9, SupersededBy: 6}); !reflect.DeepEqual(ev, want) {
+		t.Errorf("exit: got %+v, want %+v", ev, want)
+	}
+
+	// A record shorter than its kind's struct, or of no known kind, is an
+	// error, not a read past its end.
+	if err := convert(recordBytes(&f)[:20], &ev); err == nil {
+		t.Error("a short fork record converted")
+	}
+	if err := convert(recordBytes(&f)[:4+0], &ev); err == nil {
+		t.Error("a 4-byte record converted")
+	}
+	f.H.Kind = 99
+	if err := convert(recordBytes(&f), &ev); err == nil {
+		t.Error("a record of kind 99 converted")
 	}
 }

@@ -15,10 +15,17 @@ func TestSharedStructSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, goSize := range map[string]uintptr{
-		"event":        unsafe.Sizeof(spawntraceEvent{}),
-		"syscall_stat": unsafe.Sizeof(spawntraceSyscallStat{}),
-		"clone3_args":  unsafe.Sizeof(spawntraceClone3Args{}),
-		"sample":       unsafe.Sizeof(spawntraceSample{}),
+		"event_hdr":           unsafe.Sizeof(spawntraceEventHdr{}),
+		"syscall_event":       unsafe.Sizeof(spawntraceSyscallEvent{}),
+		"syscall_exec_event":  unsafe.Sizeof(spawntraceSyscallExecEvent{}),
+		"syscall_spawn_event": unsafe.Sizeof(spawntraceSyscallSpawnEvent{}),
+		"fork_event":          unsafe.Sizeof(spawntraceForkEvent{}),
+		"exec_event":          unsafe.Sizeof(spawntraceExecEvent{}),
+		"exit_event":          unsafe.Sizeof(spawntraceExitEvent{}),
+		"exec_strings":        unsafe.Sizeof(spawntraceExecStrings{}),
+		"syscall_stat":        unsafe.Sizeof(spawntraceSyscallStat{}),
+		"clone3_args":         unsafe.Sizeof(spawntraceClone3Args{}),
+		"sample":              unsafe.Sizeof(spawntraceSample{}),
 	} {
 		var st *btf.Struct
 		if err := spec.Types.TypeByName(name, &st); err != nil {
@@ -59,4 +66,33 @@ func countPoints() int {
 		n += len(g.points)
 	}
 	return n
+}
+
+// Records are sized by kind: the ones a mass exit or fork storm sends by
+// the thousand stay small, so that the default ring buffer holds 25 000
+// exits at once (they were 2088 bytes each, strings and a stack included,
+// whatever their kind).
+func TestRecordSizes(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		size   uintptr
+		atMost uintptr
+	}{
+		{"fork_event", unsafe.Sizeof(spawntraceForkEvent{}), 64},
+		{"exit_event", unsafe.Sizeof(spawntraceExitEvent{}), 64},
+		{"syscall_event", unsafe.Sizeof(spawntraceSyscallEvent{}), 320},
+	} {
+		if c.size > c.atMost {
+			t.Errorf("struct %s is %d bytes, want at most %d", c.name, c.size, c.atMost)
+		}
+	}
+	// 16 MiB of ring (DefaultRingBytes) must hold 25 000 exits and their
+	// 8-byte record headers with room to spare.
+	if n := 25000 * (unsafe.Sizeof(spawntraceExitEvent{}) + 8); n > DefaultRingBytes/8 {
+		t.Errorf("25 000 exit records take %d bytes, more than an eighth of the default ring", n)
+	}
+	t.Logf("record bytes (+8 of ring header each): fork %d, exit %d, exec %d, syscall %d, failed exec %d, spawn %d, sample %d",
+		unsafe.Sizeof(spawntraceForkEvent{}), unsafe.Sizeof(spawntraceExitEvent{}), unsafe.Sizeof(spawntraceExecEvent{}),
+		unsafe.Sizeof(spawntraceSyscallEvent{}), unsafe.Sizeof(spawntraceSyscallExecEvent{}),
+		unsafe.Sizeof(spawntraceSyscallSpawnEvent{}), unsafe.Sizeof(spawntraceSample{}))
 }

@@ -25,48 +25,48 @@ type spawntraceClone3Args struct {
 	Tls        uint64
 }
 
-type spawntraceEvent struct {
-	_             structs.HostLayout
-	Kind          uint32
-	UstackLen     uint32
-	TsNs          uint64
-	DurNs         uint64
-	Ret           int64
-	Args          [6]uint64
-	C3            spawntraceClone3Args
-	CopyNs        uint64
-	CopyOffcpuNs  uint64
-	LockStallNs   uint64
-	BlockedNs     uint64
-	TeardownNs    uint64
-	RssAnonPages  int64
-	RssFilePages  int64
-	RssShmemPages int64
-	PgtablesBytes int64
-	MapCount      uint32
-	Nr            uint32
-	Tid           uint32
-	Pid           uint32
-	Ppid          uint32
-	ChildTid      uint32
-	ChildPid      uint32
-	Flags         uint32
-	ExitCode      int32
-	Fds           [2]int32
-	Argc          uint32
-	Envc          uint32
-	EnvBytes      uint32
-	ArgvLen       uint32
-	Comm          [16]int8
-	Filename      [256]int8
-	Argv          [512]int8
-	_             [4]byte
-	Ustack        [32]struct {
-		_       structs.HostLayout
-		Status  int32
-		BuildId [20]uint8
-		Offset  uint64
-	}
+type spawntraceEventHdr struct {
+	_     structs.HostLayout
+	Kind  uint32
+	Flags uint32
+	TsNs  uint64
+	Tid   uint32
+	Pid   uint32
+	Ppid  uint32
+	Pad   uint32
+	Comm  [16]int8
+}
+
+type spawntraceExecEvent struct {
+	_      structs.HostLayout
+	H      spawntraceEventHdr
+	OldTid uint32
+	Pad    uint32
+	X      spawntraceExecStrings
+}
+
+type spawntraceExecStrings struct {
+	_        structs.HostLayout
+	Argc     uint32
+	Envc     uint32
+	EnvBytes uint32
+	ArgvLen  uint32
+	Filename [256]int8
+	Argv     [512]int8
+}
+
+type spawntraceExitEvent struct {
+	_        structs.HostLayout
+	H        spawntraceEventHdr
+	ExitCode int32
+	ExecTid  uint32
+}
+
+type spawntraceForkEvent struct {
+	_        structs.HostLayout
+	H        spawntraceEventHdr
+	ChildTid uint32
+	ChildPid uint32
 }
 
 type spawntraceInflight struct {
@@ -128,6 +128,46 @@ type spawntraceSpawnSlot struct {
 	_             [4]byte
 }
 
+type spawntraceSyscallEvent struct {
+	_             structs.HostLayout
+	H             spawntraceEventHdr
+	Nr            uint32
+	MapCount      uint32
+	DurNs         uint64
+	Ret           int64
+	Args          [6]uint64
+	C3            spawntraceClone3Args
+	CopyNs        uint64
+	CopyOffcpuNs  uint64
+	LockStallNs   uint64
+	BlockedNs     uint64
+	TeardownNs    uint64
+	RssAnonPages  int64
+	RssFilePages  int64
+	RssShmemPages int64
+	PgtablesBytes int64
+	Fds           [2]int32
+}
+
+type spawntraceSyscallExecEvent struct {
+	_  structs.HostLayout
+	Sc spawntraceSyscallEvent
+	X  spawntraceExecStrings
+}
+
+type spawntraceSyscallSpawnEvent struct {
+	_         structs.HostLayout
+	Sc        spawntraceSyscallEvent
+	UstackLen uint32
+	Pad       uint32
+	Ustack    [32]struct {
+		_       structs.HostLayout
+		Status  int32
+		BuildId [20]uint8
+		Offset  uint64
+	}
+}
+
 type spawntraceSyscallStat struct {
 	_      structs.HostLayout
 	Calls  uint64
@@ -139,33 +179,38 @@ type spawntraceSyscallStat struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	spawntraceMapAnnounced       = "announced"
-	spawntraceMapEvents          = "events"
-	spawntraceMapForkingMm       = "forking_mm"
-	spawntraceMapInflight        = "inflight"
-	spawntraceMapLaunchArmed     = "launch_armed"
-	spawntraceMapLost            = "lost"
-	spawntraceMapSpawnSlots      = "spawn_slots"
-	spawntraceMapSyscallStats    = "syscall_stats"
-	spawntraceMapTracked         = "tracked"
-	spawntraceProgOnExec         = "on_exec"
-	spawntraceProgOnExit         = "on_exit"
-	spawntraceProgOnFork         = "on_fork"
-	spawntraceProgOnLockAcquired = "on_lock_acquired"
-	spawntraceProgOnLockReleased = "on_lock_released"
-	spawntraceProgOnLockStart    = "on_lock_start"
-	spawntraceProgOnSample       = "on_sample"
-	spawntraceProgOnSwitch       = "on_switch"
-	spawntraceProgRawEnter       = "raw_enter"
-	spawntraceProgRawExit        = "raw_exit"
-	spawntraceVarLauncherTgid    = "launcher_tgid"
-	spawntraceVarNoBpfLoop       = "no_bpf_loop"
-	spawntraceVarOpenSlots       = "open_slots"
-	spawntraceVarSpawnsOnly      = "spawns_only"
-	spawntraceVarTimedSlots      = "timed_slots"
-	spawntraceVarUnusedEvent     = "unused_event"
-	spawntraceVarUnusedSample    = "unused_sample"
-	spawntraceVarUnusedStat      = "unused_stat"
+	spawntraceMapAnnounced          = "announced"
+	spawntraceMapEvents             = "events"
+	spawntraceMapForkingMm          = "forking_mm"
+	spawntraceMapInflight           = "inflight"
+	spawntraceMapLaunchArmed        = "launch_armed"
+	spawntraceMapLost               = "lost"
+	spawntraceMapSpawnSlots         = "spawn_slots"
+	spawntraceMapSyscallStats       = "syscall_stats"
+	spawntraceMapTracked            = "tracked"
+	spawntraceProgOnExec            = "on_exec"
+	spawntraceProgOnExit            = "on_exit"
+	spawntraceProgOnFork            = "on_fork"
+	spawntraceProgOnLockAcquired    = "on_lock_acquired"
+	spawntraceProgOnLockReleased    = "on_lock_released"
+	spawntraceProgOnLockStart       = "on_lock_start"
+	spawntraceProgOnSample          = "on_sample"
+	spawntraceProgOnSwitch          = "on_switch"
+	spawntraceProgRawEnter          = "raw_enter"
+	spawntraceProgRawExit           = "raw_exit"
+	spawntraceVarLauncherTgid       = "launcher_tgid"
+	spawntraceVarNoBpfLoop          = "no_bpf_loop"
+	spawntraceVarOpenSlots          = "open_slots"
+	spawntraceVarSpawnsOnly         = "spawns_only"
+	spawntraceVarTimedSlots         = "timed_slots"
+	spawntraceVarUnusedExec         = "unused_exec"
+	spawntraceVarUnusedExit         = "unused_exit"
+	spawntraceVarUnusedFork         = "unused_fork"
+	spawntraceVarUnusedSample       = "unused_sample"
+	spawntraceVarUnusedStat         = "unused_stat"
+	spawntraceVarUnusedSyscall      = "unused_syscall"
+	spawntraceVarUnusedSyscallExec  = "unused_syscall_exec"
+	spawntraceVarUnusedSyscallSpawn = "unused_syscall_spawn"
 )
 
 // loadSpawntrace returns the embedded CollectionSpec for spawntrace.
@@ -241,14 +286,19 @@ type spawntraceMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceVariableSpecs struct {
-	LauncherTgid *ebpf.VariableSpec `ebpf:"launcher_tgid"`
-	NoBpfLoop    *ebpf.VariableSpec `ebpf:"no_bpf_loop"`
-	OpenSlots    *ebpf.VariableSpec `ebpf:"open_slots"`
-	SpawnsOnly   *ebpf.VariableSpec `ebpf:"spawns_only"`
-	TimedSlots   *ebpf.VariableSpec `ebpf:"timed_slots"`
-	UnusedEvent  *ebpf.VariableSpec `ebpf:"unused_event"`
-	UnusedSample *ebpf.VariableSpec `ebpf:"unused_sample"`
-	UnusedStat   *ebpf.VariableSpec `ebpf:"unused_stat"`
+	LauncherTgid       *ebpf.VariableSpec `ebpf:"launcher_tgid"`
+	NoBpfLoop          *ebpf.VariableSpec `ebpf:"no_bpf_loop"`
+	OpenSlots          *ebpf.VariableSpec `ebpf:"open_slots"`
+	SpawnsOnly         *ebpf.VariableSpec `ebpf:"spawns_only"`
+	TimedSlots         *ebpf.VariableSpec `ebpf:"timed_slots"`
+	UnusedExec         *ebpf.VariableSpec `ebpf:"unused_exec"`
+	UnusedExit         *ebpf.VariableSpec `ebpf:"unused_exit"`
+	UnusedFork         *ebpf.VariableSpec `ebpf:"unused_fork"`
+	UnusedSample       *ebpf.VariableSpec `ebpf:"unused_sample"`
+	UnusedStat         *ebpf.VariableSpec `ebpf:"unused_stat"`
+	UnusedSyscall      *ebpf.VariableSpec `ebpf:"unused_syscall"`
+	UnusedSyscallExec  *ebpf.VariableSpec `ebpf:"unused_syscall_exec"`
+	UnusedSyscallSpawn *ebpf.VariableSpec `ebpf:"unused_syscall_spawn"`
 }
 
 // spawntraceObjects contains all objects after they have been loaded into the kernel.
@@ -300,14 +350,19 @@ func (m *spawntraceMaps) Close() error {
 //
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceVariables struct {
-	LauncherTgid *ebpf.Variable `ebpf:"launcher_tgid"`
-	NoBpfLoop    *ebpf.Variable `ebpf:"no_bpf_loop"`
-	OpenSlots    *ebpf.Variable `ebpf:"open_slots"`
-	SpawnsOnly   *ebpf.Variable `ebpf:"spawns_only"`
-	TimedSlots   *ebpf.Variable `ebpf:"timed_slots"`
-	UnusedEvent  *ebpf.Variable `ebpf:"unused_event"`
-	UnusedSample *ebpf.Variable `ebpf:"unused_sample"`
-	UnusedStat   *ebpf.Variable `ebpf:"unused_stat"`
+	LauncherTgid       *ebpf.Variable `ebpf:"launcher_tgid"`
+	NoBpfLoop          *ebpf.Variable `ebpf:"no_bpf_loop"`
+	OpenSlots          *ebpf.Variable `ebpf:"open_slots"`
+	SpawnsOnly         *ebpf.Variable `ebpf:"spawns_only"`
+	TimedSlots         *ebpf.Variable `ebpf:"timed_slots"`
+	UnusedExec         *ebpf.Variable `ebpf:"unused_exec"`
+	UnusedExit         *ebpf.Variable `ebpf:"unused_exit"`
+	UnusedFork         *ebpf.Variable `ebpf:"unused_fork"`
+	UnusedSample       *ebpf.Variable `ebpf:"unused_sample"`
+	UnusedStat         *ebpf.Variable `ebpf:"unused_stat"`
+	UnusedSyscall      *ebpf.Variable `ebpf:"unused_syscall"`
+	UnusedSyscallExec  *ebpf.Variable `ebpf:"unused_syscall_exec"`
+	UnusedSyscallSpawn *ebpf.Variable `ebpf:"unused_syscall_spawn"`
 }
 
 // spawntracePrograms contains all programs after they have been loaded into the kernel.

@@ -305,31 +305,24 @@ func (t *Tracer) Read(sink Sink) error {
 			return fmt.Errorf("reading ring buffer: %w", err)
 		}
 		b := rec.RawSample
-		if len(b) < 4 {
-			return fmt.Errorf("short ring buffer record: %d bytes", len(b))
-		}
 		// Every record starts with its kind (bpf/spawntrace.h).
-		if Kind(*(*uint32)(unsafe.Pointer(&b[0]))) == kindSample {
-			if len(b) < int(unsafe.Sizeof(spawntraceSample{})) {
+		if len(b) >= 4 && *(*uint32)(unsafe.Pointer(&b[0])) == kindSample {
+			raw := recordAs[spawntraceSample](b)
+			if raw == nil {
 				return fmt.Errorf("short sample record: %d bytes", len(b))
 			}
 			if sink.Sample != nil {
-				convertSample((*spawntraceSample)(unsafe.Pointer(&b[0])), &sample)
+				convertSample(raw, &sample)
 				sink.Sample(&sample)
 			}
 			continue
 		}
-		if len(b) < int(unsafe.Sizeof(spawntraceEvent{})) {
-			return fmt.Errorf("short event record: %d bytes", len(b))
+		if err := convert(b, &ev); err != nil {
+			return err
 		}
-		convert((*spawntraceEvent)(unsafe.Pointer(&b[0])), &ev)
 		sink.Event(&ev)
 	}
 }
-
-// kindSample marks a struct sample record (EV_SAMPLE); it never reaches
-// an Event.
-const kindSample Kind = 5
 
 // Flush makes Read return once it has drained what is in the ring buffer.
 func (t *Tracer) Flush() error {

@@ -10,10 +10,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/tracer"
 )
 
 const (
@@ -167,5 +169,72 @@ func TestTrustSpawnStormLossCounted(t *testing.T) {
 	if !regexp.MustCompile(`\b`+strconv.FormatUint(rec.Lost.Events, 10)+`\b`).Match(cmp.stdout) ||
 		!strings.Contains(strings.ToLower(string(cmp.stdout)), "lost") {
 		t.Errorf("compare does not show the %d lost events of the lossy side:\n%s", rec.Lost.Events, cmp.stdout)
+	}
+}
+
+// trMassExitSleepers is the issue's mass exit: 25 000 processes killed in
+// one kill(2), their exit records in the ring buffer at once.
+const trMassExitSleepers = 25000
+
+// TestTrustMassExitNothingLost: 25 000 sleepers killed at once under the
+// default ring buffer. Every exit reaches the recording and nothing is
+// lost: an exit's record is small (bpf/spawntrace.h sizes records by kind),
+// where one record the size of a spawn's (~2 KB: strings and a stack) each
+// lost 14 477 of them.
+func TestTrustMassExitNothingLost(t *testing.T) {
+	e := itSetup(t)
+	if b, err := os.ReadFile("/proc/sys/kernel/pid_max"); err == nil {
+		if max, _ := strconv.Atoi(strings.TrimSpace(string(b))); max > 0 && max < trMassExitSleepers+2000 {
+			t.Fatalf("pid_max %d leaves no room for %d sleepers", max, trMassExitSleepers)
+		}
+	}
+	dir := t.TempDir()
+	ready, rec := filepath.Join(dir, "ready"), filepath.Join(dir, "rec.json")
+	r := e.trStart(t, 3*time.Minute, "-c", "-w", rec, "--",
+		e.Workload("trust_mass_exit"), strconv.Itoa(trMassExitSleepers), ready)
+
+	var group, sleepers int
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		b, err := os.ReadFile(ready)
+		if err == nil {
+			if _, err := fmt.Sscanf(string(b), "pgid %d sleepers %d", &group, &sleepers); err != nil {
+				t.Fatalf("ready file %q: %v", b, err)
+			}
+			break
+		}
+		if r.ended(0) || time.Now().After(deadline) {
+			res := r.wait(t)
+			t.Fatalf("the sleepers were not all forked: %v\n%s", err, res)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Cleanup(func() { syscall.Kill(-group, syscall.SIGKILL) })
+	if err := syscall.Kill(-group, syscall.SIGKILL); err != nil {
+		t.Fatalf("killing the sleepers' group %d: %v", group, err)
+	}
+	res := r.wait(t)
+	if res.status != 0 {
+		done, _ := os.ReadFile(ready + ".done")
+		t.Fatalf("the workload failed (%q): %s", done, res)
+	}
+
+	got := trLoad(t, rec)
+	var killed int
+	for i := range got.Events {
+		ev := &got.Events[i]
+		if ev.Kind == tracer.KindExit && ev.GroupDead && ev.ExitCode == int32(syscall.SIGKILL) {
+			killed++
+		}
+	}
+	t.Logf("%d sleepers killed at once: %d exits by SIGKILL recorded, lost %+v", sleepers, killed, got.Lost)
+	if got.Lost.Total() != 0 {
+		t.Errorf("recording says lost %+v at the default ring size, want nothing", got.Lost)
+	}
+	if killed != trMassExitSleepers {
+		t.Errorf("recording has %d exits by SIGKILL, want %d", killed, trMassExitSleepers)
+	}
+	if w := trWarnLost(string(res.stderr)); w >= 0 {
+		t.Errorf("a lost-events warning (%d):\n%s", w, trHead(res.stderr, 2000))
 	}
 }
