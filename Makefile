@@ -6,9 +6,9 @@ BIN     := bin/spawntrace
 export CGO_ENABLED := 0
 
 # Debian packages the tests and benchmarks use; `make deps` installs the missing ones.
-DEB_PKGS := clang llvm libbpf-dev linux-libc-dev strace gcc libc6-dev libc6-dbg make python3 linux-perf hyperfine
+DEB_PKGS := clang llvm clang-format libbpf-dev linux-libc-dev strace gcc libc6-dev libc6-dbg make python3 linux-perf hyperfine
 
-.PHONY: all build generate check-generated deps vet unit test fuzz bench demo clean
+.PHONY: all build generate check-generated deps vet lint fmt-bpf unit test fuzz bench demo clean
 
 all: build
 
@@ -41,13 +41,30 @@ vet:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$fmt" ] || { echo "gofmt needed: $$fmt"; exit 1; }
 	$(GO) vet ./...
 
+# The C is formatted by one clang-format major version: others lay it out differently.
+CLANG_FORMAT ?= clang-format
+CLANG_FORMAT_MAJOR := 14
+BPF_C := $(wildcard bpf/*.c bpf/*.h)
+
+# gofmt and go vet, staticcheck (pinned as a tool in go.mod; per-directory
+# exceptions in staticcheck.conf files), clang-format over bpf/ (bpf/.clang-format).
+lint: vet
+	$(GO) tool staticcheck ./...
+	@v=$$($(CLANG_FORMAT) --version 2>/dev/null | sed -n 's/.*clang-format version \([0-9]*\)\..*/\1/p'); \
+	[ "$$v" = "$(CLANG_FORMAT_MAJOR)" ] || { echo "$(CLANG_FORMAT) is version '$$v', want $(CLANG_FORMAT_MAJOR) (Debian 12's; 'make deps' installs it)"; exit 1; }
+	$(CLANG_FORMAT) --dry-run -Werror $(BPF_C)
+
+# Reformat bpf/ in place; then `make generate` (the object's line info follows the source).
+fmt-bpf:
+	$(CLANG_FORMAT) -i $(BPF_C)
+
 # Unit tests only: no root needed.
 unit:
 	$(GO) test -count=1 ./analyze/... ./reports/... ./tracer/...
 
 # Everything: the BPF integration tests run as root and compare with strace,
 # then a short run of each fuzz test beyond its seed corpus.
-test: deps check-generated vet build
+test: deps check-generated lint build
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory fuzz
 

@@ -253,7 +253,7 @@ static __always_inline void spawn_enter(void *user_regs, __u32 nr, __u64 ts_ns)
 		 * parent's, and a thread's is its process's. */
 		exec_teardown = BPF_CORE_READ(mm, mm_users.counter) == 1;
 	}
-	__u64 flags = nr == NR_CLONE ? slot.args[0] : nr == NR_CLONE3 ? slot.c3.flags : 0;
+	__u64 flags = nr == NR_CLONE ? slot.args[0] : (nr == NR_CLONE3 ? slot.c3.flags : 0);
 	slot.lock_timed = exec_teardown || (is_clone_nr(nr) && nr != NR_VFORK && !(flags & CLONE_VM_FLAG));
 	close_slot(tid); /* one left by a call that never returned */
 	if (bpf_map_update_elem(&spawn_slots, &tid, &slot, BPF_ANY)) {

@@ -31,21 +31,21 @@ enum event_kind {
 };
 
 /* event.flags bits */
-#define EVF_THREAD 1          /* fork: the child is a thread (CLONE_THREAD) */
-#define EVF_ARGV_TRUNCATED 2  /* argv did not fit ARGV_LEN / MAX_ARGS */
-#define EVF_GROUP_DEAD 4      /* exit: the last thread of the process */
-#define EVF_NAME_UNREAD 8     /* filename could not be read */
-#define EVF_ARGV_UNREAD 16    /* failed exec: argv and envp not read (no bpf_loop) */
-#define EVF_PARENT_MM 32      /* rss_*, pgtables_bytes and map_count are set */
-#define EVF_SUPERSEDED 64     /* exit: a leader killed by another thread's exec (exec_tid: that thread) */
-#define EVF_USTACK_IPS 128    /* ustack holds bare addresses (__u64 each): the kernel gave no build IDs */
+#define EVF_THREAD 1         /* fork: the child is a thread (CLONE_THREAD) */
+#define EVF_ARGV_TRUNCATED 2 /* argv did not fit ARGV_LEN / MAX_ARGS */
+#define EVF_GROUP_DEAD 4     /* exit: the last thread of the process */
+#define EVF_NAME_UNREAD 8    /* filename could not be read */
+#define EVF_ARGV_UNREAD 16   /* failed exec: argv and envp not read (no bpf_loop) */
+#define EVF_PARENT_MM 32     /* rss_*, pgtables_bytes and map_count are set */
+#define EVF_SUPERSEDED 64    /* exit: a leader killed by another thread's exec (exec_tid: that thread) */
+#define EVF_USTACK_IPS 128   /* ustack holds bare addresses (__u64 each): the kernel gave no build IDs */
 
 /* Indexes of the lost-counter array. */
 enum lost_kind {
-	LOST_RINGBUF = 0,   /* ring buffer full: a detailed event dropped */
-	LOST_INFLIGHT = 1,  /* no task storage for a syscall slot: a syscall not timed */
-	LOST_SPAWN_SLOT = 2,/* per-thread spawn slot map full: a spawn call not paired */
-	LOST_TRACKED = 3,   /* tracked-process map full: a process not followed */
+	LOST_RINGBUF = 0,    /* ring buffer full: a detailed event dropped */
+	LOST_INFLIGHT = 1,   /* no task storage for a syscall slot: a syscall not timed */
+	LOST_SPAWN_SLOT = 2, /* per-thread spawn slot map full: a spawn call not paired */
+	LOST_TRACKED = 3,    /* tracked-process map full: a process not followed */
 	LOST_KINDS = 4,
 };
 
@@ -156,7 +156,7 @@ struct sample {
 	__u64 ts_ns;
 	__s32 kstack_len; /* bytes in use, or a negative errno */
 	__s32 ustack_len;
-	__u32 flags;      /* SAMPLEF_* */
+	__u32 flags; /* SAMPLEF_* */
 	__u32 pad;
 	char comm[COMM_LEN];
 	__u64 kstack[SAMPLE_STACK_DEPTH];

@@ -20,7 +20,7 @@ func TestParseMapsLine(t *testing.T) {
 		want procMapping
 	}{
 		{"55a54c14c000-55a54c151000 r-xp 00002000 fe:00 247026                     /usr/bin/cat",
-			procMapping{Start: 0x55a54c14c000, End: 0x55a54c151000, Offset: 0x2000, Exec: true, Dev: 0xfe<<32 | 0, Inode: 247026, Path: "/usr/bin/cat"}},
+			procMapping{Start: 0x55a54c14c000, End: 0x55a54c151000, Offset: 0x2000, Exec: true, Dev: 0xfe << 32 /* fe:00 */, Inode: 247026, Path: "/usr/bin/cat"}},
 		{"7fac9bf4e000-7fac9bf70000 rw-p 00000000 00:00 0 ",
 			procMapping{Start: 0x7fac9bf4e000, End: 0x7fac9bf70000}},
 		{"7fac9bf4e000-7fac9bf70000 rw-p 00000000 00:00 0",
@@ -377,9 +377,10 @@ func TestInlinedFrames(t *testing.T) {
 // as the same binary with its symbols: names and inlined calls from the
 // pclntab, the inline trees found through the runtime's moduledata.
 func TestStrippedGo(t *testing.T) {
+	// go test puts its own GOROOT/bin first in PATH.
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module p\n\ngo 1.22\n"), 0o644)
