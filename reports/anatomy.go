@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -18,11 +17,11 @@ const BlockedProbe = "sched:sched_switch"
 // WriteAnatomy writes what each spawn mechanism cost, the copy-time fit
 // against parent RSS, and the findings, ranked.
 func WriteAnatomy(w io.Writer, rec *analyze.Recording, s analyze.Summary) error {
-	bw := bufio.NewWriter(w)
+	bw := newTermWriter(w)
 	copyOK, copyWhy := probeState(rec, CopyProbe)
 	blockedOK, blockedWhy := probeState(rec, BlockedProbe)
 	if len(s.Stats) > 0 {
-		fmt.Fprintf(bw, "\nSpawn cost by mechanism (ms)%22s %6s %9s %9s %9s %9s\n", "", "n", "p50", "p90", "p99", "max")
+		bw.printf("\nSpawn cost by mechanism (ms)%22s %6s %9s %9s %9s %9s\n", "", "n", "p50", "p90", "p99", "max")
 		approx := false
 		for _, m := range s.Stats {
 			rows := []struct {
@@ -41,7 +40,7 @@ func WriteAnatomy(w io.Writer, rec *analyze.Recording, s analyze.Summary) error 
 				if !r.show {
 					continue
 				}
-				fmt.Fprintf(bw, "  %-14s %-33s %6d %9s %9s %9s %9s\n", label, r.name, r.d.N,
+				bw.printf("  %-14s %-33s %6d %9s %9s %9s %9s\n", label, r.name, r.d.N,
 					msCell(r.d.P50Ns, r.d.N), msCell(r.d.P90Ns, r.d.N), msCell(r.d.P99Ns, r.d.N), msCell(r.d.MaxNs, r.d.N))
 				label = ""
 				approx = approx || r.d.Approx
@@ -52,48 +51,48 @@ func WriteAnatomy(w io.Writer, rec *analyze.Recording, s analyze.Summary) error 
 		}
 	}
 	if !copyOK {
-		fmt.Fprintf(bw, "Address-space copy: not measured (%s)\n", copyWhy)
+		bw.printf("Address-space copy: not measured (%s)\n", copyWhy)
 	} else if f := s.Fit; f != nil {
-		fmt.Fprintf(bw, "\nCopy time against parent RSS (fork-like spawns, n=%d, RSS %s to %s):\n",
+		bw.printf("\nCopy time against parent RSS (fork-like spawns, n=%d, RSS %s to %s):\n",
 			f.N, sizeText(f.MinRSSBytes), sizeText(f.MaxRSSBytes))
 		if f.ThroughOrigin {
-			fmt.Fprintf(bw, "  %.2f ms per GiB (parents of one size: a line through the origin, no R²)\n", f.SlopeMsPerGiB)
+			bw.printf("  %.2f ms per GiB (parents of one size: a line through the origin, no R²)\n", f.SlopeMsPerGiB)
 		} else {
-			fmt.Fprintf(bw, "  %.2f ms per GiB %+.3f ms, R² %.3f; against page tables: %.3f ms per MiB, R² %.3f\n",
+			bw.printf("  %.2f ms per GiB %+.3f ms, R² %.3f; against page tables: %.3f ms per MiB, R² %.3f\n",
 				f.SlopeMsPerGiB, f.InterceptMs, f.R2, f.SlopeMsPerPgtableMiB, f.R2Pgtables)
 		}
 		if ok, why := f.Usable(); ok {
-			fmt.Fprintf(bw, "  a fork from a 4 GiB parent would copy for ~%.0f ms here (timed by the parent's mmap write lock)\n",
+			bw.printf("  a fork from a 4 GiB parent would copy for ~%.0f ms here (timed by the parent's mmap write lock)\n",
 				f.PredictMs(4<<30))
 		} else {
-			fmt.Fprintf(bw, "  no prediction: %s\n", why)
+			bw.printf("  no prediction: %s\n", why)
 		}
 	}
 	if !blockedOK {
-		fmt.Fprintf(bw, "Blocked time: not measured (%s)\n", blockedWhy)
+		bw.printf("Blocked time: not measured (%s)\n", blockedWhy)
 	}
 	if len(s.Findings) > 0 {
-		fmt.Fprintf(bw, "\nFindings (ranked by estimated cost):\n")
+		bw.printf("\nFindings (ranked by estimated cost):\n")
 		for i, f := range s.Findings {
 			cost := "cost not separable"
 			if f.CostNs > 0 {
 				cost = fmt.Sprintf("~%.1f ms", float64(f.CostNs)/1e6)
 			}
-			fmt.Fprintf(bw, "%2d. %s [%s, %s]\n", i+1, f.Title, f.ID, cost)
+			bw.printf("%2d. %s [%s, %s]\n", i+1, f.Title, f.ID, cost)
 			wrap(bw, "    ", f.Evidence)
 			if f.Advice != "" {
 				wrap(bw, "    -> ", f.Advice)
 			}
 		}
 	} else if s.SpawnCount() > 0 {
-		fmt.Fprintf(bw, "\nFindings: none; no cause of spawn cost above 1 ms and 1%% of the run.\n")
+		bw.printf("\nFindings: none; no cause of spawn cost above 1 ms and 1%% of the run.\n")
 	}
 	return bw.Flush()
 }
 
 // writeApproxNote says that some percentiles are approximate
 // (analyze.Dist.Approx), how closely, and why.
-func writeApproxNote(w io.Writer, what string) {
+func writeApproxNote(w *termWriter, what string) {
 	wrap(w, "  ", fmt.Sprintf("%s are approximate here, within %.1f%%: a distribution of more than %d values "+
 		"(or one of the largest, when many hold more than %d between them) is kept as a histogram; n and max are exact.",
 		what, 100*analyze.DistRelErr, analyze.DistExactMax, analyze.DistExactPool))
@@ -126,10 +125,18 @@ func sizeText(b uint64) string {
 
 // wrap writes text in lines of at most lineWidth, the first and the rest
 // indented as prefix is wide.
-func wrap(w io.Writer, prefix, text string) {
+//
+// text is prose with values of the recording in it: their line breaks,
+// tabs and other controls are escaped (TermSafe) rather than taken as
+// spaces, so that none starts a line of its choosing.
+func wrap(w *termWriter, prefix, text string) {
+	prefix = TermSafe(prefix) // it may name a recording
 	indent := strings.Repeat(" ", len(prefix))
 	line := prefix
-	for _, word := range strings.Fields(text) {
+	for _, word := range strings.Split(TermSafe(text), " ") {
+		if word == "" {
+			continue
+		}
 		if len(line)+1+len(word) > lineWidth && strings.TrimSpace(line) != strings.TrimSpace(prefix) {
 			fmt.Fprintln(w, line)
 			line = indent

@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 
@@ -18,13 +17,13 @@ const (
 // WriteClassTable writes one row per class of like spawns (analyze.Classes)
 // with the median of each cost, in the order the classes first appeared.
 func WriteClassTable(w io.Writer, rec *analyze.Recording, classes []analyze.Class) error {
-	bw := bufio.NewWriter(w)
+	bw := newTermWriter(w)
 	if len(classes) == 0 {
-		fmt.Fprintf(bw, "\nSpawn classes: no spawns recorded\n")
+		bw.printf("\nSpawn classes: no spawns recorded\n")
 		return bw.Flush()
 	}
-	fmt.Fprintf(bw, "\nSpawn classes (median ms per spawn, wall time):\n")
-	fmt.Fprintf(bw, classHead, "spawner", "mech", "exe", "RSS", "env", "PATH", "n",
+	bw.printf("\nSpawn classes (median ms per spawn, wall time):\n")
+	bw.printf(classHead, "spawner", "mech", "exe", "RSS", "env", "PATH", "n",
 		"clone", "copy", "exec", "tear", "total")
 	approx := false
 	for _, c := range classes {
@@ -41,7 +40,7 @@ func WriteClassTable(w io.Writer, rec *analyze.Recording, classes []analyze.Clas
 		if c.FailedExecs > 0 {
 			path = fmt.Sprintf("%.1f", float64(c.FailedExecs)/float64(c.Count))
 		}
-		fmt.Fprintf(bw, classRow, cutRight(spawner, 18), cutRight(string(c.Mechanism), 8), fitLeft(exe, 14),
+		bw.printf(classRow, cutRight(spawner, 18), cutRight(string(c.Mechanism), 8), fitLeft(exe, 14),
 			rssCell(c), c.EnvCount, path, c.Count,
 			shortMs(c.Clone), shortMs(c.Copy), shortMs(c.SpawnToExec), shortMs(c.Teardown), shortMs(c.Total))
 	}
@@ -50,7 +49,7 @@ func WriteClassTable(w io.Writer, rec *analyze.Recording, classes []analyze.Clas
 		"total: spawn to the same thread's next spawn of the class, what one more spawn costs in a loop. "+
 		"RSS: the parent's, median; PATH: failed execs per spawn before the binary was found.")
 	if ok, why := probeState(rec, CopyProbe); !ok {
-		fmt.Fprintf(bw, "  copy and tear: not measured (%s)\n", why)
+		bw.printf("  copy and tear: not measured (%s)\n", why)
 	}
 	if approx {
 		writeApproxNote(bw, "medians")

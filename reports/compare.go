@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,17 +65,17 @@ const (
 
 // WriteCompare writes a comparison as text that fits in 100 columns.
 func WriteCompare(w io.Writer, c *analyze.Comparison) error {
-	bw := bufio.NewWriter(w)
+	bw := newTermWriter(w)
 	a, b := &c.A, &c.B
-	fmt.Fprintf(bw, "Comparing A = %s with B = %s\n", a.Name, b.Name)
+	bw.printf("Comparing A = %s with B = %s\n", a.Name, b.Name)
 	for _, n := range c.Notes {
 		wrap(bw, "note: ", n)
 	}
 
-	fmt.Fprintf(bw, "\nHost facts (* differs)\n")
+	bw.printf("\nHost facts (* differs)\n")
 	cols := func(label, va, vb, mark string) {
 		line := fmt.Sprintf("  %-23s %-34s %-34s %s", fitRight(label, 23), fitRight(va, 34), fitRight(vb, 34), mark)
-		bw.WriteString(strings.TrimRight(line, " ") + "\n")
+		bw.line(strings.TrimRight(line, " "))
 	}
 	cols("", a.Name, b.Name, "")
 	for _, r := range c.Host {
@@ -87,24 +86,24 @@ func WriteCompare(w io.Writer, c *analyze.Comparison) error {
 		cols(r.Fact, orDash(r.A), orDash(r.B), mark)
 	}
 
-	fmt.Fprintf(bw, "\nSpawns\n")
+	bw.printf("\nSpawns\n")
 	cols("", a.Name, b.Name, "")
 	for _, r := range sideRows(c) {
 		cols(r[0], r[1], r[2], "")
 	}
 
 	if a.Spawns > 0 || b.Spawns > 0 {
-		fmt.Fprintf(bw, "\nTypical spawn (normalized; counts per spawn)\n")
+		bw.printf("\nTypical spawn (normalized; counts per spawn)\n")
 		socket := false
 		for _, s := range []*analyze.Side{a, b} {
 			if len(s.Patterns) == 0 {
-				fmt.Fprintf(bw, "  %s: no spawns\n", s.Name)
+				bw.printf("  %s: no spawns\n", s.Name)
 				continue
 			}
 			for i := range s.Patterns {
 				p := &s.Patterns[i]
 				socket = socket || p.HasSocketpair()
-				fmt.Fprintf(bw, "  %s, %d of %d spawns (%.0f%%):\n", s.Name, p.Spawns, s.Spawns, p.Share)
+				bw.printf("  %s, %d of %d spawns (%.0f%%):\n", s.Name, p.Spawns, s.Spawns, p.Share)
 				wrap(bw, "      ", PatternText(p))
 			}
 		}
@@ -119,16 +118,16 @@ func WriteCompare(w io.Writer, c *analyze.Comparison) error {
 		if !c.PerSpawn {
 			per = "run"
 		}
-		fmt.Fprintf(bw, "\nSyscalls, sorted by the time per %s they add to B\n", per)
-		fmt.Fprintf(bw, "  %-18s %9s %9s %11s %11s %7s %13s\n", "syscall", "calls A", "calls B", "µs/call A", "µs/call B",
+		bw.printf("\nSyscalls, sorted by the time per %s they add to B\n", per)
+		bw.printf("  %-18s %9s %9s %11s %11s %7s %13s\n", "syscall", "calls A", "calls B", "µs/call A", "µs/call B",
 			"B/A", "B-A per "+per)
 		const maxRows = 15
 		for i, r := range c.Syscalls {
 			if i == maxRows {
-				fmt.Fprintf(bw, "  ... %d more, each under %s\n", len(c.Syscalls)-maxRows, analyze.DurText(math.Abs(r.DiffNs)))
+				bw.printf("  ... %d more, each under %s\n", len(c.Syscalls)-maxRows, analyze.DurText(math.Abs(r.DiffNs)))
 				break
 			}
-			fmt.Fprintf(bw, "  %-18s %9s %9s %11s %11s %7s %13s\n", fitRight(r.Name, 18), callsCell(r.CallsA, c.PerSpawn),
+			bw.printf("  %-18s %9s %9s %11s %11s %7s %13s\n", fitRight(r.Name, 18), callsCell(r.CallsA, c.PerSpawn),
 				callsCell(r.CallsB, c.PerSpawn), usCell(r.UsPerCallA), usCell(r.UsPerCallB), ratioCell(r.Ratio),
 				signedDur(r.DiffNs))
 		}
@@ -136,38 +135,38 @@ func WriteCompare(w io.Writer, c *analyze.Comparison) error {
 	}
 
 	if len(c.Breakdown) > 0 {
-		fmt.Fprintf(bw, "\nCost of one spawn\n")
-		fmt.Fprintf(bw, "  %-28s %14s %14s %14s %8s\n", "part", fitRight(a.Name, 14), fitRight(b.Name, 14), "B-A", "share")
+		bw.printf("\nCost of one spawn\n")
+		bw.printf("  %-28s %14s %14s %14s %8s\n", "part", fitRight(a.Name, 14), fitRight(b.Name, 14), "B-A", "share")
 		for _, r := range c.Breakdown {
 			name := r.Part
 			if !r.Measured {
 				name += " (unmeasured)"
 			}
-			fmt.Fprintf(bw, "  %-28s %14s %14s %14s %8s\n", fitRight(name, 28), analyze.DurText(r.ANs),
+			bw.printf("  %-28s %14s %14s %14s %8s\n", fitRight(name, 28), analyze.DurText(r.ANs),
 				analyze.DurText(r.BNs), signedDur(r.DiffNs), shareCell(c, r.Share))
 		}
 		total := 0.0
 		for _, r := range c.Breakdown {
 			total += r.Share
 		}
-		fmt.Fprintf(bw, "  %-28s %14s %14s %14s %8s\n", "total", analyze.DurText(a.MeanNs), analyze.DurText(b.MeanNs),
+		bw.printf("  %-28s %14s %14s %14s %8s\n", "total", analyze.DurText(a.MeanNs), analyze.DurText(b.MeanNs),
 			signedDur(c.DiffNs), shareCell(c, total))
 		wrap(bw, "  ", "("+breakdownNote+")")
 	}
 
-	fmt.Fprintf(bw, "\nCopy time against parent RSS (fork-like spawns)\n")
+	bw.printf("\nCopy time against parent RSS (fork-like spawns)\n")
 	for _, s := range []*analyze.Side{a, b} {
 		wrap(bw, "  "+s.Name+": ", fitText(s))
 	}
 
 	if len(c.Findings) > 0 {
-		fmt.Fprintf(bw, "\nFindings (ranked by the part of the difference they explain)\n")
+		bw.printf("\nFindings (ranked by the part of the difference they explain)\n")
 		for i, f := range c.Findings {
-			fmt.Fprintf(bw, "%2d. %s [%s]\n", i+1, f.Title, findingTag(c, &f))
+			bw.printf("%2d. %s [%s]\n", i+1, f.Title, findingTag(c, &f))
 			wrap(bw, "    ", f.Evidence)
 		}
 	} else {
-		fmt.Fprintf(bw, "\nFindings: none\n")
+		bw.printf("\nFindings: none\n")
 	}
 	return bw.Flush()
 }
@@ -359,61 +358,61 @@ func WriteCompareJSON(w io.Writer, c *analyze.Comparison) error {
 
 // WriteCompareMarkdown writes the comparison as GitHub-flavoured Markdown.
 func WriteCompareMarkdown(w io.Writer, c *analyze.Comparison) error {
-	bw := bufio.NewWriter(w)
+	bw := newTermWriter(w)
 	a, b := &c.A, &c.B
-	fmt.Fprintf(bw, "# spawntrace compare: %s (A) and %s (B)\n\n", md(a.Name), md(b.Name))
+	bw.printf("# spawntrace compare: %s (A) and %s (B)\n\n", md(a.Name), md(b.Name))
 	for _, n := range c.Notes {
-		fmt.Fprintf(bw, "> **Note:** %s\n\n", md(n))
+		bw.printf("> **Note:** %s\n\n", md(n))
 	}
 	if len(c.Findings) > 0 {
-		fmt.Fprintf(bw, "## Findings\n\n")
+		bw.printf("## Findings\n\n")
 		for i, f := range c.Findings {
-			fmt.Fprintf(bw, "%d. **%s** (%s): %s\n", i+1, md(f.Title), md(findingTag(c, &f)), md(f.Evidence))
+			bw.printf("%d. **%s** (%s): %s\n", i+1, md(f.Title), md(findingTag(c, &f)), md(f.Evidence))
 		}
 		bw.WriteString("\n")
 	}
-	fmt.Fprintf(bw, "## Host facts\n\n| fact | %s | %s | differs |\n|---|---|---|---|\n", md(a.Name), md(b.Name))
+	bw.printf("## Host facts\n\n| fact | %s | %s | differs |\n|---|---|---|---|\n", md(a.Name), md(b.Name))
 	for _, r := range c.Host {
 		mark := ""
 		if r.Differs {
 			mark = "**yes**"
 		}
-		fmt.Fprintf(bw, "| %s | %s | %s | %s |\n", md(r.Fact), md(orDash(r.A)), md(orDash(r.B)), mark)
+		bw.printf("| %s | %s | %s | %s |\n", md(r.Fact), md(orDash(r.A)), md(orDash(r.B)), mark)
 	}
-	fmt.Fprintf(bw, "\n## Spawns\n\n| | %s | %s |\n|---|---|---|\n", md(a.Name), md(b.Name))
+	bw.printf("\n## Spawns\n\n| | %s | %s |\n|---|---|---|\n", md(a.Name), md(b.Name))
 	for _, r := range sideRows(c) {
-		fmt.Fprintf(bw, "| %s | %s | %s |\n", md(r[0]), md(r[1]), md(r[2]))
+		bw.printf("| %s | %s | %s |\n", md(r[0]), md(r[1]), md(r[2]))
 	}
 	if a.Spawns > 0 || b.Spawns > 0 {
-		fmt.Fprintf(bw, "\n## Typical spawn\n\n")
+		bw.printf("\n## Typical spawn\n\n")
 		socket := false
 		for _, s := range []*analyze.Side{a, b} {
 			for i := range s.Patterns {
 				p := &s.Patterns[i]
 				socket = socket || p.HasSocketpair()
-				fmt.Fprintf(bw, "- %s, %d of %d spawns (%.0f%%): `%s`\n", md(s.Name), p.Spawns, s.Spawns, p.Share, PatternText(p))
+				bw.printf("- %s, %d of %d spawns (%.0f%%): `%s`\n", md(s.Name), p.Spawns, s.Spawns, p.Share, PatternText(p))
 			}
 		}
 		if socket {
-			fmt.Fprintf(bw, "\n%s.\n", recvfromNote)
+			bw.printf("\n%s.\n", recvfromNote)
 		}
-		fmt.Fprintf(bw, "\n_%s._\n", patternNote)
+		bw.printf("\n_%s._\n", patternNote)
 	}
 	if len(c.Syscalls) > 0 {
 		per := "spawn"
 		if !c.PerSpawn {
 			per = "run"
 		}
-		fmt.Fprintf(bw, "\n## Syscalls per %s\n\n| syscall | calls A | calls B | µs/call A | µs/call B | B/A | B-A per %s |\n"+
+		bw.printf("\n## Syscalls per %s\n\n| syscall | calls A | calls B | µs/call A | µs/call B | B/A | B-A per %s |\n"+
 			"|---|--:|--:|--:|--:|--:|--:|\n", per, per)
 		for _, r := range c.Syscalls {
-			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s |\n", r.Name, callsCell(r.CallsA, c.PerSpawn),
+			bw.printf("| %s | %s | %s | %s | %s | %s | %s |\n", r.Name, callsCell(r.CallsA, c.PerSpawn),
 				callsCell(r.CallsB, c.PerSpawn), usCell(r.UsPerCallA), usCell(r.UsPerCallB), ratioCell(r.Ratio), signedDur(r.DiffNs))
 		}
-		fmt.Fprintf(bw, "\n_%s._\n", syscallNote)
+		bw.printf("\n_%s._\n", syscallNote)
 	}
 	if len(c.Breakdown) > 0 {
-		fmt.Fprintf(bw, "\n## Cost of one spawn\n\n| part | %s | %s | B-A | share |\n|---|--:|--:|--:|--:|\n", md(a.Name), md(b.Name))
+		bw.printf("\n## Cost of one spawn\n\n| part | %s | %s | B-A | share |\n|---|--:|--:|--:|--:|\n", md(a.Name), md(b.Name))
 		total := 0.0
 		for _, r := range c.Breakdown {
 			name := r.Part
@@ -421,16 +420,16 @@ func WriteCompareMarkdown(w io.Writer, c *analyze.Comparison) error {
 				name += " (unmeasured)"
 			}
 			total += r.Share
-			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s |\n", name, analyze.DurText(r.ANs), analyze.DurText(r.BNs),
+			bw.printf("| %s | %s | %s | %s | %s |\n", name, analyze.DurText(r.ANs), analyze.DurText(r.BNs),
 				signedDur(r.DiffNs), shareCell(c, r.Share))
 		}
-		fmt.Fprintf(bw, "| **total** | %s | %s | %s | %s |\n", analyze.DurText(a.MeanNs), analyze.DurText(b.MeanNs),
+		bw.printf("| **total** | %s | %s | %s | %s |\n", analyze.DurText(a.MeanNs), analyze.DurText(b.MeanNs),
 			signedDur(c.DiffNs), shareCell(c, total))
-		fmt.Fprintf(bw, "\n_%s._\n", breakdownNote)
+		bw.printf("\n_%s._\n", breakdownNote)
 	}
-	fmt.Fprintf(bw, "\n## Copy time against parent RSS\n\n")
+	bw.printf("\n## Copy time against parent RSS\n\n")
 	for _, s := range []*analyze.Side{a, b} {
-		fmt.Fprintf(bw, "- %s: %s\n", md(s.Name), md(fitText(s)))
+		bw.printf("- %s: %s\n", md(s.Name), md(fitText(s)))
 	}
 	return bw.Flush()
 }

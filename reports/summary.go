@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"bufio"
 	"container/heap"
 	"fmt"
 	"io"
@@ -18,17 +17,17 @@ const lineWidth = 100
 // mechanism, threads, execs that worked and failed, and the slowest spawns
 // (the spawning call's wall time in the parent), at most slowest of them.
 func WriteSpawnSection(w io.Writer, s analyze.Summary, slowest int) error {
-	bw := bufio.NewWriter(w)
+	bw := newTermWriter(w)
 	fork, vfork, cloneVM := s.ByMechanism[analyze.MechFork], s.ByMechanism[analyze.MechVfork],
 		s.ByMechanism[analyze.MechCloneVM]
 	spawns := fork + vfork + cloneVM
-	fmt.Fprintf(bw, "Spawns: %d in %.3f s: %d fork-like, %d vfork-like, %d clone-vm; %d %s\n",
+	bw.printf("Spawns: %d in %.3f s: %d fork-like, %d vfork-like, %d clone-vm; %d %s\n",
 		spawns, float64(s.WallNs)/1e9, fork, vfork, cloneVM, s.Threads, plural(s.Threads, "thread", "threads"))
-	fmt.Fprintf(bw, "Processes: %d seen; execs: %d succeeded, %d failed", s.Processes, s.ExecOK, s.ExecFailed)
+	bw.printf("Processes: %d seen; execs: %d succeeded, %d failed", s.Processes, s.ExecOK, s.ExecFailed)
 	if s.ExecFailed > 0 && spawns > 0 {
 		// Failed execs per spawn is what a PATH walk costs (posix_spawnp
 		// tries each directory in turn).
-		fmt.Fprintf(bw, " (%.1f failed per spawn)", float64(s.ExecFailed)/float64(spawns))
+		bw.printf(" (%.1f failed per spawn)", float64(s.ExecFailed)/float64(spawns))
 	}
 	bw.WriteString("\n")
 
@@ -37,10 +36,10 @@ func WriteSpawnSection(w io.Writer, s analyze.Summary, slowest int) error {
 		return err
 	}
 	if len(top) > 0 {
-		fmt.Fprintf(bw, "\nSlowest %d %s (wall time of the spawning call in the parent):\n",
+		bw.printf("\nSlowest %d %s (wall time of the spawning call in the parent):\n",
 			len(top), plural(len(top), "spawn", "spawns"))
 		const head = "  %-8s %-9s %10s %9s %16s %6s  %s\n"
-		fmt.Fprintf(bw, head, "syscall", "mechanism", "ms", "copy ms", "parent -> child", "failed", "exe")
+		bw.printf(head, "syscall", "mechanism", "ms", "copy ms", "parent -> child", "failed", "exe")
 		for _, sp := range top {
 			pc := fmt.Sprintf("%d -> %d", sp.ParentPid, sp.ChildPid)
 			row := fmt.Sprintf("  %-8s %-9s %10.3f %9s %16s %6d  ", sp.Syscall, sp.Mechanism,
@@ -52,7 +51,7 @@ func WriteSpawnSection(w io.Writer, s analyze.Summary, slowest int) error {
 			case exe == "":
 				exe = "(exec'd, name not recorded)"
 			}
-			bw.WriteString(row + fitLeft(exe, lineWidth-len(row)) + "\n")
+			bw.line(row + fitLeft(exe, lineWidth-len(row)))
 		}
 	}
 	return bw.Flush()

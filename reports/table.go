@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math"
@@ -46,8 +45,8 @@ func WriteSyscallTable(w io.Writer, stats []analyze.SyscallStat) error {
 	callsW := max(9, len(fmt.Sprintf("%d", totalCalls)))
 	errW := max(9, len(fmt.Sprintf("%d", totalErrors)))
 
-	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "%6s %*s %*s %*s %*s %s\n", "% time", secW, "seconds", avgW, "usecs/call",
+	bw := newTermWriter(w)
+	bw.printf("%6s %*s %*s %*s %*s %s\n", "% time", secW, "seconds", avgW, "usecs/call",
 		callsW, "calls", errW, "errors", "syscall")
 	dashes := strings.Join([]string{strings.Repeat("-", 6), strings.Repeat("-", secW),
 		strings.Repeat("-", avgW), strings.Repeat("-", callsW), strings.Repeat("-", errW),
@@ -60,7 +59,7 @@ func WriteSyscallTable(w io.Writer, stats []analyze.SyscallStat) error {
 		if percent != 0 {
 			percent /= total
 		}
-		fmt.Fprintf(bw, "%6.2f %*.6f %*d %*d %*s %s\n", percent, secW, t,
+		bw.printf("%6.2f %*.6f %*d %*d %*s %s\n", percent, secW, t,
 			avgW, usecs(avgNs(r.TimeNs, r.Calls)), callsW, r.Calls, errW, errorCell(r.Errors), r.Name)
 	}
 	bw.WriteString(dashes)
@@ -69,7 +68,7 @@ func WriteSyscallTable(w io.Writer, stats []analyze.SyscallStat) error {
 	if totalCalls > 0 {
 		totalAvg = uint64(total / float64(totalCalls) * 1e6)
 	}
-	fmt.Fprintf(bw, "%6.2f %*.6f %*d %*d %*s %s\n", 100.0, secW, total,
+	bw.printf("%6.2f %*.6f %*d %*d %*s %s\n", 100.0, secW, total,
 		avgW, totalAvg, callsW, totalCalls, errW, errorCell(totalErrors), "total")
 	return bw.Flush()
 }
@@ -141,7 +140,7 @@ func WriteCountReport(w io.Writer, rec *analyze.Recording) error {
 			stats = append(stats, s)
 		}
 	}
-	bw := bufio.NewWriter(w)
+	bw := newTermWriter(w)
 	// Without the syscall probes the table would be all zeros: leave it out
 	// (the unavailable probe below says so).
 	if !probeUnavailable(rec, SyscallsProbe) {
@@ -171,20 +170,20 @@ func WriteCountReport(w io.Writer, rec *analyze.Recording) error {
 	}
 	fmt.Fprintln(bw, "spawntrace: seconds are wall-clock time in each call, as strace -c -w shows (not CPU time)")
 	fmt.Fprintln(bw, "spawntrace: exit and exit_group never return, so, as in strace -c, they are not in the table")
-	fmt.Fprintf(bw, "spawntrace: %d %s exited, and %d other %s\n",
+	bw.printf("spawntrace: %d %s exited, and %d other %s\n",
 		procs, plural(procs, "process", "processes"), threads, plural(threads, "thread", "threads"))
-	fmt.Fprintf(bw, "spawntrace: lost events: %s\n", lostText(rec.Lost))
+	bw.printf("spawntrace: lost events: %s\n", lostText(rec.Lost))
 	for _, p := range rec.Probes {
 		if p.Available {
 			continue
 		}
 		if p.Reason != "" {
-			fmt.Fprintf(bw, "spawntrace: unavailable: %s (%s)\n", p.Name, p.Reason)
+			bw.printf("spawntrace: unavailable: %s (%s)\n", p.Name, p.Reason)
 		} else {
-			fmt.Fprintf(bw, "spawntrace: unavailable: %s\n", p.Name)
+			bw.printf("spawntrace: unavailable: %s\n", p.Name)
 		}
 		if feeds := ProbeFeeds(p.Name); feeds != "" {
-			fmt.Fprintf(bw, "spawntrace: not measured: %s\n", feeds)
+			bw.printf("spawntrace: not measured: %s\n", feeds)
 		}
 	}
 	return bw.Flush()

@@ -84,7 +84,7 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	if o.output != "" || o.format == "json" {
 		// The text and Markdown on a terminal carry the notes already.
 		for _, n := range c.Notes {
-			fmt.Fprintf(stderr, "spawntrace: compare: %s\n", n)
+			fmt.Fprintf(stderr, "spawntrace: compare: %s\n", reports.TermSafe(n))
 		}
 	}
 	if profA != nil {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+
+	"github.com/spawntrace/spawntrace/reports"
 )
 
 // Exit codes: usage errors 2, failures 1; otherwise the workload's status.
@@ -95,8 +97,10 @@ func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
 	return 0
 }
 
-// fail prints one line to stderr and returns the exit code.
+// fail prints one line to stderr and returns the exit code. The message is
+// escaped for the terminal, newlines included: an error may quote a
+// recording (a syscall's name, a host fact), which may hold anything.
 func fail(stderr io.Writer, code int, format string, a ...any) int {
-	fmt.Fprintf(stderr, "spawntrace: "+format+"\n", a...)
+	fmt.Fprintf(stderr, "spawntrace: %s\n", reports.TermSafe(fmt.Sprintf(format, a...)))
 	return code
 }
