@@ -188,6 +188,17 @@ func TestTrustMassExitNothingLost(t *testing.T) {
 			t.Fatalf("pid_max %d leaves no room for %d sleepers", max, trMassExitSleepers)
 		}
 	}
+	// One mass exit at a time on the machine: two test binaries running it
+	// at once would need 50 000 pids (pid_max is often 32 768), and starve
+	// every other test of them meanwhile.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "spawntrace-mass-exit.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	ready, rec := filepath.Join(dir, "ready"), filepath.Join(dir, "rec.json")
 	r := e.trStart(t, 3*time.Minute, "-c", "-w", rec, "--",

@@ -15,8 +15,15 @@ int main(int argc, char **argv)
 	long n = arg_long(argc, argv, 1, 1000);
 	const char *ready = argv[2];
 	pid_t group = 0;
+	int retries = 0;
 	for (long i = 0; i < n; i++) {
 		pid_t pid = fork();
+		if (pid < 0 && errno == EAGAIN && retries++ < 600) {
+			/* pids or tasks short for a moment (other tests): wait */
+			usleep(50000);
+			i--;
+			continue;
+		}
 		if (pid < 0)
 			die("fork");
 		if (pid == 0) {
