@@ -301,7 +301,7 @@ func spawnCallsPerSpawn(s *Side) float64 {
 	}
 	var calls uint64
 	for _, st := range s.rec.Syscalls {
-		if IsSpawnCall(st.Nr) {
+		if IsSpawnCall(st.ABI.Nr64(st.Nr)) {
 			calls = tracer.SatAdd(calls, st.Calls)
 		}
 	}
@@ -316,17 +316,21 @@ func syscallRows(a, b *Side, perSpawn, spawnCallsOnly bool) []SyscallRow {
 	var names []string
 	add := func(stats []SyscallStat, isB bool) {
 		for _, s := range stats {
-			if s.Nr == NrExit || s.Nr == NrExitGroup {
+			if nr := s.ABI.Nr64(s.Nr); nr == NrExit || nr == NrExitGroup {
 				continue // they never return: no time
 			}
-			if spawnCallsOnly && !IsSpawnCall(s.Nr) {
+			if spawnCallsOnly && !IsSpawnCall(s.ABI.Nr64(s.Nr)) {
 				continue
 			}
-			p := byName[s.Name]
+			name := s.Name
+			if s.ABI != tracer.ABIX8664 {
+				name += " (" + s.ABI.Mode() + ")" // i386's clone is not x86_64's
+			}
+			p := byName[name]
 			if p == nil {
 				p = &pair{}
-				byName[s.Name] = p
-				names = append(names, s.Name)
+				byName[name] = p
+				names = append(names, name)
 			}
 			if isB {
 				p.b = s

@@ -62,8 +62,8 @@ func (p *Pattern) HasSocketpair() bool {
 const pointerFlags = unix.CLONE_CHILD_CLEARTID | unix.CLONE_CHILD_SETTID | unix.CLONE_PARENT_SETTID | unix.CLONE_SETTLS
 
 func spawnStep(ev *tracer.Event) PatternStep {
-	st := PatternStep{Syscall: SyscallName(ev.Nr), Nr: ev.Nr, Count: 1}
-	switch ev.Nr {
+	st := PatternStep{Syscall: SyscallName(ev.ABI, ev.Nr), Nr: ev.Nr64(), Count: 1}
+	switch ev.Nr64() {
 	case NrClone:
 		if len(ev.Args) > 0 {
 			st.Flags = ev.Args[0] &^ pointerFlags
@@ -122,16 +122,16 @@ func spawnPatterns(rec *Recording) ([]Pattern, float64) {
 			return nil
 		}
 		switch {
-		case ev.Nr == NrSocketpair:
+		case ev.Nr64() == NrSocketpair:
 			if ev.Ret == 0 {
 				lastSocketpair[ev.Tid] = keptCopy(ev)
 			}
-		case IsExec(ev.Nr):
+		case IsExec(ev.Nr64()):
 			b := byChild[ev.Pid]
 			if b == nil {
 				return nil
 			}
-			st := PatternStep{Syscall: SyscallName(ev.Nr), Nr: ev.Nr, Count: 1}
+			st := PatternStep{Syscall: SyscallName(ev.ABI, ev.Nr), Nr: ev.Nr64(), Count: 1}
 			if ev.Ret != 0 {
 				st.Errno = int(-ev.Ret)
 				if last := &b.steps[len(b.steps)-1]; last.Nr == st.Nr && last.Errno == st.Errno {
@@ -160,7 +160,7 @@ func spawnPatterns(rec *Recording) ([]Pattern, float64) {
 			spawns++
 			if sp := lastSocketpair[ev.Tid]; sp != nil && ev.TimeNs >= sp.TimeNs &&
 				ev.TimeNs-sp.TimeNs < rustSocketpairWindowNs && sp.TimeNs >= lastSpawnEnd[ev.Tid] {
-				st := PatternStep{Syscall: SyscallName(sp.Nr), Nr: sp.Nr, Count: 1}
+				st := PatternStep{Syscall: SyscallName(sp.ABI, sp.Nr), Nr: sp.Nr64(), Count: 1}
 				if len(sp.Args) > 1 {
 					st.Domain, st.Flags = sp.Args[0], sp.Args[1]
 				}

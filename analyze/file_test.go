@@ -159,3 +159,42 @@ func saveFile(path string, rec *Recording) error {
 	}
 	return f.Close()
 }
+
+// Which table a row or a call is of survives a save; a recording made
+// before the field existed loads as all x86_64, and an unknown table is
+// refused.
+func TestRecordingABI(t *testing.T) {
+	rec := sampleRecording()
+	rec.Syscalls = append(rec.Syscalls, SyscallStat{ABI: tracer.ABII386, Nr: 2, Name: "fork", Calls: 3, TimeNs: 300})
+	rec.Events[0].ABI = tracer.ABII386
+	rec.Events[4].ExecABI = tracer.ABII386
+	var buf bytes.Buffer
+	if err := Encode(&buf, rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held(t, got)
+	if s := got.Syscalls[2]; s.ABI != tracer.ABII386 || got.Syscalls[0].ABI != tracer.ABIX8664 ||
+		got.Events[0].ABI != tracer.ABII386 || got.Events[4].ExecABI != tracer.ABII386 || got.Events[2].ABI != tracer.ABIX8664 {
+		t.Errorf("tables lost: rows %+v, events %+v %+v", got.Syscalls, got.Events[0], got.Events[4])
+	}
+	old := strings.NewReplacer(`"abi":"i386",`, ``, `"exec_abi":"i386",`, ``).Replace(buf.String())
+	if old == buf.String() {
+		t.Fatal("the recording spells the table some other way")
+	}
+	got, err = Decode(strings.NewReader(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held(t, got)
+	if got.Syscalls[2].ABI != tracer.ABIX8664 || got.Events[0].ABI != tracer.ABIX8664 {
+		t.Errorf("an older recording is not all x86_64: %+v", got.Syscalls[2])
+	}
+	if _, err := Decode(strings.NewReader(strings.Replace(buf.String(), `"abi":"i386"`, `"abi":"pdp11"`, 1))); err == nil ||
+		!strings.Contains(err.Error(), "unknown syscall ABI") {
+		t.Errorf("an unknown table: %v", err)
+	}
+}

@@ -112,7 +112,7 @@ const (
 func execsOf(rec *Recording) uint64 {
 	var n uint64
 	for _, s := range rec.Syscalls {
-		if s.Nr == NrExecve || s.Nr == NrExecveat {
+		if IsExec(s.ABI.Nr64(s.Nr)) {
 			n = tracer.SatAdd(n, s.Calls-min(s.Errors, s.Calls))
 		}
 	}

@@ -68,7 +68,7 @@ func (r *Recorder) Add(ev *tracer.Event) error {
 		r.execDetails[ev.Tid] = *ev
 		return r.writeErr()
 	case tracer.KindSyscall:
-		if (ev.Nr == NrExecve || ev.Nr == NrExecveat) && ev.Ret == 0 {
+		if IsExec(ev.Nr64()) && ev.Ret == 0 {
 			if d, ok := r.execDetails[ev.Tid]; ok {
 				delete(r.execDetails, ev.Tid)
 				mergeExec(ev, &d)
@@ -160,6 +160,7 @@ func mergeExec(call *tracer.Event, d *tracer.Event) {
 	c.ArgvTruncated = d.ArgvTruncated
 	c.EnvCount = d.EnvCount
 	c.EnvBytes = d.EnvBytes
+	c.ExecABI = d.ExecABI
 	*call = c
 }
 
@@ -228,7 +229,7 @@ func (r *Recorder) Close() error {
 func SyscallTable(stats []tracer.SyscallStat) []SyscallStat {
 	out := make([]SyscallStat, 0, len(stats))
 	for _, s := range stats {
-		out = append(out, SyscallStat{Nr: s.Nr, Name: SyscallName(s.Nr), Calls: s.Calls, Errors: s.Errors, TimeNs: s.TimeNs})
+		out = append(out, SyscallStat{ABI: s.ABI, Nr: s.Nr, Name: SyscallName(s.ABI, s.Nr), Calls: s.Calls, Errors: s.Errors, TimeNs: s.TimeNs})
 	}
 	return out
 }

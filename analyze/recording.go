@@ -48,11 +48,14 @@ type ProcessInfo struct {
 
 // SyscallStat is one row of the per-syscall totals of the whole tree.
 type SyscallStat struct {
-	Nr     int    `json:"nr"`
-	Name   string `json:"name"`
-	Calls  uint64 `json:"calls"`
-	Errors uint64 `json:"errors"`
-	TimeNs uint64 `json:"time_ns"` // wall time, summed over calls
+	// ABI is the table Nr is a number of: a recording made before it was
+	// recorded has only x86_64 rows.
+	ABI    tracer.ABI `json:"abi,omitempty"`
+	Nr     int        `json:"nr"`
+	Name   string     `json:"name"`
+	Calls  uint64     `json:"calls"`
+	Errors uint64     `json:"errors"`
+	TimeNs uint64     `json:"time_ns"` // wall time, summed over calls
 }
 
 // Recording is everything one run saw; saved as versioned JSON, it is the

@@ -57,7 +57,8 @@ func TestSpillCodecCarriesEveryField(t *testing.T) {
 	var n uint64
 	fillAll(reflect.ValueOf(&ev).Elem(), &n)
 	ev.Kind = tracer.KindSyscall
-	ev.Ret, ev.Nr, ev.ExitCode = -2, 59, -9 // negative numbers too
+	ev.Ret, ev.Nr, ev.ExitCode = -2, 59, -9             // negative numbers too
+	ev.ABI, ev.ExecABI = tracer.ABII386, tracer.ABII386 // the only ABI besides the zero value
 	for _, e := range []tracer.Event{ev, {Kind: tracer.KindExit}, {Kind: tracer.KindSyscall, Args: []uint64{}, Argv: []string{}}} {
 		b, err := appendEvent(nil, &e)
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 // CloneFlags returns the clone flags of a spawning syscall event: fork()
 // behaves as clone(SIGCHLD), vfork() as clone(CLONE_VM|CLONE_VFORK|SIGCHLD).
 func CloneFlags(ev *tracer.Event) (flags uint64, ok bool) {
-	switch ev.Nr {
+	switch ev.Nr64() {
 	case NrClone:
 		if len(ev.Args) > 0 {
 			return ev.Args[0], true
@@ -102,11 +102,11 @@ func Summarize(rec *Recording) Summary {
 			delete(lastSocketpair, ev.Tid)
 			b.links.threadExit(ev.Tid)
 		case tracer.KindSyscall:
-			if IsExec(ev.Nr) {
+			if IsExec(ev.Nr64()) {
 				s.addExec(ev, byChild, &strs)
 				return nil
 			}
-			if ev.Nr == NrSocketpair {
+			if ev.Nr64() == NrSocketpair {
 				if ev.Ret == 0 {
 					lastSocketpair[ev.Tid] = keptCopy(ev)
 				}
@@ -128,7 +128,7 @@ func Summarize(rec *Recording) Summary {
 			o := b.open(ev.Tid, ev.TimeNs)
 			o.row = Spawn{
 				Seq: seq, TimeNs: ev.TimeNs, ParentPid: ev.Pid, ParentTid: ev.Tid, Comm: strs.string(ev.Comm),
-				Syscall: SyscallName(ev.Nr), Flags: flags, Mechanism: mech,
+				Syscall: SyscallName(ev.ABI, ev.Nr), Flags: flags, Mechanism: mech,
 				ChildPid: child, CloneDurNs: ev.DurNs, StackID: ev.StackID,
 				CopyNs: ev.CopyNs, CopyOffCPUNs: ev.CopyOffCPUNs, LockStallNs: ev.LockStallNs, BlockedNs: ev.BlockedNs, Parent: ev.Parent,
 			}

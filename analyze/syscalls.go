@@ -1,6 +1,10 @@
 package analyze
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/spawntrace/spawntrace/tracer"
+)
 
 // x86_64 syscall numbers spawntrace treats specially.
 const (
@@ -16,10 +20,14 @@ const (
 	NrClone3     = 435
 )
 
-// SyscallName is the name strace prints for an x86_64 syscall number, or
-// "syscall_N" for numbers this build does not know.
-func SyscallName(nr int) string {
-	if s, ok := syscallNames[nr]; ok {
+// SyscallName is the name strace prints for syscall number nr of abi's
+// table, or "syscall_N" for numbers this build does not know.
+func SyscallName(abi tracer.ABI, nr int) string {
+	names := syscallNames
+	if abi == tracer.ABII386 {
+		names = syscallNamesI386
+	}
+	if s, ok := names[nr]; ok {
 		return s
 	}
 	return fmt.Sprintf("syscall_%d", nr)

@@ -52,7 +52,17 @@ struct mm_struct___pre62 {
 	struct mm_rss_stat___pre62 rss_stat;
 } __attribute__((preserve_access_index));
 
+/* x86: thread_info.status holds TS_COMPAT while the task is in a compat
+ * (i386-table) syscall, from its entry to its return to user mode: the
+ * kernel's in_ia32_syscall(). exec sets or clears it for the new program. */
+struct thread_info {
+	__u32 status;
+} __attribute__((preserve_access_index));
+
+#define TS_COMPAT 0x0002
+
 struct task_struct {
+	struct thread_info thread_info;
 	int pid;
 	int tgid;
 	int exit_code;
@@ -64,8 +74,12 @@ struct task_struct {
 
 /* The kernel's names for the saved user registers (the uapi header's
  * struct pt_regs names them rdi, rsi, ...; CO-RE matches by the name
- * before the ___ flavor suffix, so this relocates against pt_regs). */
+ * before the ___ flavor suffix, so this relocates against pt_regs). A
+ * compat syscall's arguments are in bx, cx, dx, si, di, bp. */
 struct pt_regs___kernel {
+	unsigned long bp;
+	unsigned long bx;
+	unsigned long cx;
 	unsigned long r10;
 	unsigned long r9;
 	unsigned long r8;

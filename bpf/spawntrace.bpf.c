@@ -32,6 +32,15 @@ const volatile __u32 no_bpf_loop = 0;
 #define NR_EXECVEAT 322
 #define NR_CLONE3 435
 #define NR_SOCKETPAIR 53
+/* The same calls in the i386 table (compat syscalls: a 32-bit program, or
+ * int $0x80 from a 64-bit one). */
+#define NR32_FORK 2
+#define NR32_EXECVE 11
+#define NR32_CLONE 120
+#define NR32_VFORK 190
+#define NR32_EXECVEAT 358
+#define NR32_SOCKETPAIR 360
+#define NR32_CLONE3 435
 #define CLONE_THREAD_FLAG 0x00010000
 #define CLONE_VM_FLAG 0x00000100
 
@@ -58,7 +67,8 @@ struct {
 /* Made only for tasks of the traced tree: having one says the task is traced. */
 struct inflight {
 	__u64 ts_ns;
-	__u64 nr;
+	__u32 key;   /* the call's syscall_stats index (the table's half, then nr) */
+	__u32 spawn; /* a spawn-related call: it has a spawn slot */
 };
 
 /* Each thread's syscall in progress, for the per-syscall totals: task-local
@@ -75,7 +85,7 @@ struct {
 
 struct spawn_slot {
 	__u64 ts_ns;
-	__u64 nr;
+	__u64 nr; /* the call's x86_64 number, whichever table it went through */
 	__u64 args[6];
 	struct clone3_args c3;
 	/* anatomy, filled by the lock, switch and fork probes meanwhile */
@@ -96,6 +106,8 @@ struct spawn_slot {
 	__u32 map_count;
 	__u32 parent_mm_set;
 	__u32 lock_timed; /* counted in timed_slots */
+	__u32 sys_nr;     /* the number the caller used, in its table */
+	__u32 compat;     /* ... the i386 table */
 };
 
 /* tid -> the spawn-related syscall it is in, with its arguments. */
@@ -158,7 +170,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MAX_SYSCALLS);
+	__uint(max_entries, MAX_SYSCALLS *SYSCALL_TABLES); /* x86_64's numbers, then i386's */
 	__type(key, __u32);
 	__type(value, struct syscall_stat);
 } syscall_stats SEC(".maps");
@@ -209,6 +221,47 @@ static __always_inline bool traced(__u32 tgid, long nr)
 	return false;
 }
 
+/* ---- 32-bit (compat) syscalls ----
+ * A compat syscall's number is of the i386 table, where 2 is fork and 11
+ * execve (x86_64's open and munmap). The kernel marks the task while it is
+ * in one: x86's in_ia32_syscall(), thread_info.status & TS_COMPAT, set at
+ * the entry of every compat syscall (int $0x80, sysenter, a 32-bit
+ * program's syscall) and cleared on the return to user mode, so it holds
+ * at sys_enter and sys_exit alike; a task's thread_info is its first
+ * member, one load away. */
+
+static __always_inline bool is_compat(struct task_struct *task)
+{
+	if (!bpf_core_field_exists(task->thread_info.status))
+		return false;
+	return task->thread_info.status & TS_COMPAT;
+}
+
+/* call_nr is the x86_64 number of the call a syscall makes, for the calls
+ * this program treats specially; -1 for the other compat calls. */
+static __always_inline long call_nr(long nr, bool compat)
+{
+	if (!compat)
+		return nr;
+	switch (nr) {
+	case NR32_FORK:
+		return NR_FORK;
+	case NR32_EXECVE:
+		return NR_EXECVE;
+	case NR32_CLONE:
+		return NR_CLONE;
+	case NR32_VFORK:
+		return NR_VFORK;
+	case NR32_EXECVEAT:
+		return NR_EXECVEAT;
+	case NR32_SOCKETPAIR:
+		return NR_SOCKETPAIR;
+	case NR32_CLONE3:
+		return NR_CLONE3;
+	}
+	return -1;
+}
+
 /* ---- spawn-related syscalls: one detailed event each ---- */
 
 static __always_inline bool is_clone_nr(__u64 nr)
@@ -222,21 +275,35 @@ static __always_inline bool is_spawn_nr(long nr)
 	       nr == NR_EXECVE || nr == NR_EXECVEAT || nr == NR_SOCKETPAIR;
 }
 
-/* spawn_enter opens the slot of a spawn-related call: its arguments, read
- * from the caller's registers (x86-64 syscall convention). */
-static __always_inline void spawn_enter(void *user_regs, __u32 nr, __u64 ts_ns)
+/* spawn_enter opens the slot of a spawn-related call (nr is its x86_64
+ * number, sys_nr the caller's): its arguments, read from the caller's
+ * registers, as the kernel reads them for the table the call went through. */
+static __always_inline void spawn_enter(void *user_regs, __u32 nr, __u32 sys_nr, bool compat, __u64 ts_ns)
 {
 	struct pt_regs___kernel *regs = user_regs;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct spawn_slot slot = {};
 	slot.ts_ns = ts_ns;
 	slot.nr = nr;
-	slot.args[0] = BPF_CORE_READ(regs, di);
-	slot.args[1] = BPF_CORE_READ(regs, si);
-	slot.args[2] = BPF_CORE_READ(regs, dx);
-	slot.args[3] = BPF_CORE_READ(regs, r10);
-	slot.args[4] = BPF_CORE_READ(regs, r8);
-	slot.args[5] = BPF_CORE_READ(regs, r9);
+	slot.sys_nr = sys_nr;
+	slot.compat = compat;
+	if (compat) {
+		/* i386: bx, cx, dx, si, di, bp, 32 bits each (int $0x80 from
+		 * 64-bit code leaves the upper halves as they were) */
+		slot.args[0] = (__u32)BPF_CORE_READ(regs, bx);
+		slot.args[1] = (__u32)BPF_CORE_READ(regs, cx);
+		slot.args[2] = (__u32)BPF_CORE_READ(regs, dx);
+		slot.args[3] = (__u32)BPF_CORE_READ(regs, si);
+		slot.args[4] = (__u32)BPF_CORE_READ(regs, di);
+		slot.args[5] = (__u32)BPF_CORE_READ(regs, bp);
+	} else {
+		slot.args[0] = BPF_CORE_READ(regs, di);
+		slot.args[1] = BPF_CORE_READ(regs, si);
+		slot.args[2] = BPF_CORE_READ(regs, dx);
+		slot.args[3] = BPF_CORE_READ(regs, r10);
+		slot.args[4] = BPF_CORE_READ(regs, r8);
+		slot.args[5] = BPF_CORE_READ(regs, r9);
+	}
 	if (nr == NR_CLONE3) {
 		/* The caller's struct clone_args is on its stack or heap, readable
 		 * now; every version of it holds at least these 64 bytes. */
@@ -265,16 +332,33 @@ static __always_inline void spawn_enter(void *user_regs, __u32 nr, __u64 ts_ns)
 		__sync_fetch_and_add(&timed_slots, 1);
 }
 
+/* user_ptr reads the i-th pointer of a user array of pointers: 8 bytes
+ * each, or 4 for a compat caller's. */
+static __always_inline const void *user_ptr(__u64 array, __u32 i, bool compat)
+{
+	if (compat) {
+		__u32 p = 0;
+		if (bpf_probe_read_user(&p, sizeof(p), (void *)(array + (__u64)i * 4)))
+			return NULL;
+		return (const void *)(__u64)p;
+	}
+	const void *p = NULL;
+	if (bpf_probe_read_user(&p, sizeof(p), (void *)(array + (__u64)i * 8)))
+		return NULL;
+	return p;
+}
+
 struct argv_ctx {
 	struct syscall_exec_event *e;
-	const char *const *argv;
+	__u64 argv;
+	bool compat;
 };
 
 static long read_one_arg(__u32 i, struct argv_ctx *c)
 {
 	struct syscall_exec_event *e = c->e;
-	const char *arg = NULL;
-	if (bpf_probe_read_user(&arg, sizeof(arg), &c->argv[i]) || !arg)
+	const char *arg = user_ptr(c->argv, i, c->compat);
+	if (!arg)
 		return 1;
 	if (i >= MAX_ARGS || e->x.argv_len > ARGV_LEN - ARG_CHUNK) {
 		e->sc.h.flags |= EVF_ARGV_TRUNCATED;
@@ -291,14 +375,14 @@ static long read_one_arg(__u32 i, struct argv_ctx *c)
 }
 
 struct env_ctx {
-	const char *const *envp;
+	__u64 envp;
 	__u32 n;
+	bool compat;
 };
 
 static long count_one_env(__u32 i, struct env_ctx *c)
 {
-	const char *p = NULL;
-	if (bpf_probe_read_user(&p, sizeof(p), &c->envp[i]) || !p)
+	if (!user_ptr(c->envp, i, c->compat))
 		return 1;
 	c->n = i + 1;
 	return 0;
@@ -369,7 +453,9 @@ static __always_inline bool spawn_stack_needs_map(struct syscall_spawn_event *e)
 /* fill_syscall copies what the thread's spawn slot holds into e. */
 static __always_inline void fill_syscall(struct syscall_event *e, struct spawn_slot *slot, long ret, __u64 now_ns)
 {
-	e->nr = slot->nr;
+	e->nr = slot->sys_nr;
+	if (slot->compat)
+		e->h.flags |= EVF_COMPAT;
 	e->h.ts_ns = slot->ts_ns;
 	e->dur_ns = now_ns - slot->ts_ns;
 	e->ret = ret;
@@ -433,9 +519,10 @@ static __always_inline void send_failed_exec(struct spawn_slot *slot, long ret, 
 	if (no_bpf_loop) {
 		e->sc.h.flags |= EVF_ARGV_UNREAD;
 	} else {
-		struct argv_ctx ac = {.e = e, .argv = (const char *const *)(at ? slot->args[2] : slot->args[1])};
+		bool compat = slot->compat;
+		struct argv_ctx ac = {.e = e, .argv = at ? slot->args[2] : slot->args[1], .compat = compat};
 		bpf_loop(MAX_ARGS + 1, read_one_arg, &ac, 0);
-		struct env_ctx ec = {.envp = (const char *const *)(at ? slot->args[3] : slot->args[2])};
+		struct env_ctx ec = {.envp = at ? slot->args[3] : slot->args[2], .compat = compat};
 		if (ec.envp)
 			bpf_loop(1 << 16, count_one_env, &ec, 0);
 		e->x.envc = ec.n;
@@ -486,18 +573,20 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(raw_enter, void *regs, long nr)
 {
-	if (spawns_only && !is_spawn_nr(nr))
+	struct task_struct *task = bpf_get_current_task_btf();
+	bool compat = is_compat(task);
+	long call = call_nr(nr, compat);
+	if (spawns_only && !is_spawn_nr(call))
 		return 0;
 	/* A task with a slot is traced: one lookup a pointer away from the
 	 * task, where the tracked hash costs a hash of the tgid on every
 	 * syscall. Tasks of the tree get their slot at their first traced
 	 * syscall; the rest of the machine has none and only pays the hash
 	 * lookup that tells it is not traced. */
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct inflight *in = bpf_task_storage_get(&inflight, task, 0, 0);
 	if (!in) {
 		__u64 id = bpf_get_current_pid_tgid();
-		if (!traced(id >> 32, nr))
+		if (!traced(id >> 32, call))
 			return 0;
 		in = bpf_task_storage_get(&inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (!in) {
@@ -506,31 +595,40 @@ int BPF_PROG(raw_enter, void *regs, long nr)
 		}
 	}
 	in->ts_ns = bpf_ktime_get_ns();
-	in->nr = nr;
-	if (is_spawn_nr(nr))
-		spawn_enter(regs, nr, in->ts_ns);
+	/* Numbers out of range (-1 for a call a tracer or seccomp skipped)
+	 * are timed but not counted. */
+	in->key = (__u64)nr < MAX_SYSCALLS ? nr + (compat ? MAX_SYSCALLS : 0) : MAX_SYSCALLS * SYSCALL_TABLES;
+	in->spawn = is_spawn_nr(call);
+	if (in->spawn)
+		spawn_enter(regs, call, nr, compat, in->ts_ns);
 	return 0;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raw_exit, void *regs, long ret)
 {
-	if (spawns_only && !is_spawn_nr(BPF_CORE_READ((struct pt_regs___kernel *)regs, orig_ax)))
-		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (spawns_only) {
+		long nr = BPF_CORE_READ((struct pt_regs___kernel *)regs, orig_ax);
+		if (!is_spawn_nr(call_nr(nr, is_compat(task))))
+			return 0;
+	}
 	/* The child's half of clone/vfork runs in a new task with no entry, so
-	 * a spawn is counted once, in the caller, as strace counts it. */
-	struct inflight *in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	 * a spawn is counted once, in the caller, as strace counts it. What
+	 * the call was is what its entry saw: an execve that loads a 32-bit
+	 * program returns with TS_COMPAT set and orig_ax the i386 execve. */
+	struct inflight *in = bpf_task_storage_get(&inflight, task, 0, 0);
 	if (!in || !in->ts_ns)
 		return 0;
 	__u64 now_ns = bpf_ktime_get_ns();
 	__u64 dur = now_ns - in->ts_ns;
-	__u32 nr = (__u32)in->nr;
+	__u32 key = in->key;
 	in->ts_ns = 0;
-	if (is_spawn_nr(nr))
+	if (in->spawn)
 		spawn_exit(ctx, ret, now_ns);
-	if (nr >= MAX_SYSCALLS)
+	if (key >= MAX_SYSCALLS * SYSCALL_TABLES)
 		return 0;
-	struct syscall_stat *st = bpf_map_lookup_elem(&syscall_stats, &nr);
+	struct syscall_stat *st = bpf_map_lookup_elem(&syscall_stats, &key);
 	if (!st)
 		return 0;
 	st->calls++;
@@ -639,6 +737,10 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 		e->h.flags |= EVF_NAME_UNREAD;
 	e->x.argc = BPF_CORE_READ(bprm, argc);
 	e->x.envc = BPF_CORE_READ(bprm, envc);
+	/* exec has set TS_COMPAT for a 32-bit program and cleared it for a
+	 * 64-bit one: the table the new program's calls go through. */
+	if (is_compat(p))
+		e->h.flags |= EVF_COMPAT;
 
 	/* argv and the environment now sit on the new stack, written by the
 	 * kernel a moment ago, so they are present and readable. */

@@ -10,7 +10,10 @@
 #define ARGV_LEN 512
 #define ARG_CHUNK 128
 #define MAX_ARGS 16
+/* Numbers per syscall table; syscall_stats holds the x86_64 table's, then
+ * the i386 (compat) table's, MAX_SYSCALLS each. */
 #define MAX_SYSCALLS 512
+#define SYSCALL_TABLES 2
 /* Stack depths: the spawning thread's user stack on spawn events, kernel
  * and user stacks on CPU samples. */
 #define SPAWN_STACK_DEPTH 32
@@ -39,6 +42,7 @@ enum event_kind {
 #define EVF_PARENT_MM 32     /* rss_*, pgtables_bytes and map_count are set */
 #define EVF_SUPERSEDED 64    /* exit: a leader killed by another thread's exec (exec_tid: that thread) */
 #define EVF_USTACK_IPS 128   /* ustack holds bare addresses (__u64 each): the kernel gave no build IDs */
+#define EVF_COMPAT 256       /* syscall: nr and args are of the i386 table (compat); exec: the new program's are */
 
 /* Indexes of the lost-counter array. */
 enum lost_kind {
@@ -111,7 +115,7 @@ struct exec_event {
 
 struct syscall_event {
 	struct event_hdr h;
-	__u32 nr;        /* syscall number (x86_64) */
+	__u32 nr;        /* syscall number, of the i386 table under EVF_COMPAT, else x86_64's */
 	__u32 map_count; /* the parent's VMAs (EVF_PARENT_MM) */
 	__u64 dur_ns;    /* entry to exit */
 	__s64 ret;

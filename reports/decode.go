@@ -21,8 +21,8 @@ import (
 // its closing parenthesis, e.g.
 // `clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7fdae9d94a10)`.
 func FormatCall(ev *tracer.Event) string {
-	name := analyze.SyscallName(ev.Nr)
-	switch ev.Nr {
+	name := analyze.SyscallName(ev.ABI, ev.Nr)
+	switch ev.Nr64() {
 	case analyze.NrClone:
 		return name + "(" + cloneArgs(ev) + ")"
 	case analyze.NrClone3:
@@ -55,9 +55,15 @@ func arg(ev *tracer.Event, i int) uint64 {
 
 // cloneArgs follows strace's clone.c: child_stack and flags always; then
 // parent_tid, tls and child_tidptr each only when a flag makes the kernel
-// use it. x86_64 passes (flags, stack, parent_tid, child_tid, tls).
+// use it. x86_64 passes (flags, stack, parent_tid, child_tid, tls), i386
+// (flags, stack, parent_tid, tls, child_tid). i386's tls points to a struct
+// user_desc, which strace decodes and the tracer does not read: its address.
 func cloneArgs(ev *tracer.Event) string {
 	flags := arg(ev, 0)
+	tls, childTid := arg(ev, 4), arg(ev, 3)
+	if ev.ABI == tracer.ABII386 {
+		tls, childTid = childTid, tls
+	}
 	s := "child_stack=" + addr(arg(ev, 1)) + ", flags=" + CloneFlags(flags)
 	if flags&(cloneParentSettid|clonePidfd) != 0 {
 		// strace reads *parent_tid after the call. With CLONE_PARENT_SETTID
@@ -71,10 +77,10 @@ func cloneArgs(ev *tracer.Event) string {
 		}
 	}
 	if flags&cloneSettls != 0 {
-		s += ", tls=" + addr(arg(ev, 4))
+		s += ", tls=" + addr(tls)
 	}
 	if flags&(cloneChildSettid|cloneChildCleartid) != 0 {
-		s += ", child_tidptr=" + addr(arg(ev, 3))
+		s += ", child_tidptr=" + addr(childTid)
 	}
 	return s
 }

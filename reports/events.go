@@ -34,12 +34,39 @@ func writeEventLines(w io.Writer, rec *analyze.Recording, loc *time.Location) er
 	// recorder's order. One event at a time: a recording run's events
 	// stream from disk.
 	bw := bufio.NewWriter(w)
+	// Tasks whose calls go through the i386 table (a 32-bit program, or
+	// int $0x80 now): the rest use x86_64's. strace says when a task
+	// changes, "[ Process PID=7 runs in 32 bit mode. ]"; here, as there,
+	// a child starts in the mode its parent forked it in.
+	modes := taskModes{}
 	err := rec.EachEvent(func(ev *tracer.Event) error {
-		if ev.Kind != tracer.KindSyscall && ev.Kind != tracer.KindExit {
+		switch ev.Kind {
+		case tracer.KindExit:
+			delete(modes, ev.Tid)
+		case tracer.KindExec:
+			// An exec whose call was lost: the new program's mode alone.
+			return modes.note(bw, ev.Tid, ev.ExecABI, ev.TimeNs, rec.MonoToUnixNs, loc)
+		case tracer.KindSyscall:
+			if err := modes.note(bw, ev.Tid, ev.ABI, ev.TimeNs, rec.MonoToUnixNs, loc); err != nil {
+				return err
+			}
+		default:
 			return nil
 		}
-		_, err := bw.WriteString(eventLine(ev, rec.MonoToUnixNs, loc))
-		return err
+		if _, err := bw.WriteString(eventLine(ev, rec.MonoToUnixNs, loc)); err != nil {
+			return err
+		}
+		if ev.Kind != tracer.KindSyscall {
+			return nil
+		}
+		if _, ok := analyze.CloneFlags(ev); ok && ev.Ret > 0 {
+			modes.set(uint32(ev.Ret), ev.ABI)
+		} else if analyze.IsExec(ev.Nr64()) && ev.Ret == 0 {
+			// The new program's mode, from its first call on: strace
+			// says so after the execve line.
+			return modes.note(bw, ev.Tid, ev.ExecABI, ev.TimeNs+ev.DurNs, rec.MonoToUnixNs, loc)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -47,13 +74,41 @@ func writeEventLines(w io.Writer, rec *analyze.Recording, loc *time.Location) er
 	return bw.Flush()
 }
 
+// taskModes holds the tasks whose calls go through the i386 table.
+type taskModes map[uint32]bool
+
+func (m taskModes) set(tid uint32, abi tracer.ABI) {
+	if abi == tracer.ABII386 {
+		m[tid] = true
+	} else {
+		delete(m, tid)
+	}
+}
+
+// note writes strace's line for a task whose calls change table, "[ Process
+// PID=7 runs in 32 bit mode. ]", when abi is not the one tid used so far.
+// strace prints it only to a terminal (not with -o FILE); here nothing else
+// would tell a 32-bit clone line from a 64-bit one.
+func (m taskModes) note(bw *bufio.Writer, tid uint32, abi tracer.ABI, timeNs uint64, monoToUnixNs int64, loc *time.Location) error {
+	if m[tid] == (abi == tracer.ABII386) {
+		return nil
+	}
+	m.set(tid, abi)
+	_, err := fmt.Fprintf(bw, "%s[ Process PID=%d runs in %s mode. ]\n", leader(tid, timeNs, monoToUnixNs, loc), tid, abi.Mode())
+	return err
+}
+
+// leader is strace's printleader: the tid left-aligned in 5 columns, then
+// -tt's time of day with microseconds (truncated, as strace divides tv_nsec).
+func leader(tid uint32, timeNs uint64, monoToUnixNs int64, loc *time.Location) string {
+	t := time.Unix(0, int64(timeNs)+monoToUnixNs).In(loc)
+	return fmt.Sprintf("%-5d %s.%06d ", tid, t.Format("15:04:05"), t.Nanosecond()/1000)
+}
+
 // eventLine is one line of strace -f -tt -T output, newline included.
 func eventLine(ev *tracer.Event, monoToUnixNs int64, loc *time.Location) string {
 	var b strings.Builder
-	// strace's printleader: the tid left-aligned in 5 columns, then -tt's
-	// time of day with microseconds (truncated, as strace divides tv_nsec).
-	t := time.Unix(0, int64(ev.TimeNs)+monoToUnixNs).In(loc)
-	fmt.Fprintf(&b, "%-5d %s.%06d ", ev.Tid, t.Format("15:04:05"), t.Nanosecond()/1000)
+	b.WriteString(leader(ev.Tid, ev.TimeNs, monoToUnixNs, loc))
 	if ev.Kind == tracer.KindExit {
 		if ev.SupersededBy != 0 {
 			// The leader's end when another thread execs: the process

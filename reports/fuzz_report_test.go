@@ -280,8 +280,10 @@ func (e fuzzEdit) apply(recs []*analyze.Recording) *analyze.Recording {
 		ev.Fds = []int32{int32(e.ret), int32(e.nr)}
 	}
 	at := int(e.at) % (len(rec.Events) + 1)
+	abi := tracer.ABI(e.flags >> 8 & 1) // a 32-bit call, or row, now and then
+	ev.ABI = abi
 	rec.Events = append(rec.Events[:at], append([]tracer.Event{ev}, rec.Events[at:]...)...)
-	rec.Syscalls = append(rec.Syscalls, analyze.SyscallStat{Nr: int(e.nr), Name: analyze.SyscallName(int(e.nr)),
+	rec.Syscalls = append(rec.Syscalls, analyze.SyscallStat{ABI: abi, Nr: int(e.nr), Name: analyze.SyscallName(abi, int(e.nr)),
 		Calls: e.calls, Errors: e.errs, TimeNs: e.durNs})
 	rec.Lost.Events += e.calls >> 40
 	if e.sampleHz != 0 {

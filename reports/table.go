@@ -12,11 +12,36 @@ import (
 )
 
 // WriteSyscallTable writes stats in the layout of `strace -c`, byte for
-// byte: strace 6.1's count.c (call_summary_pers) with its default columns,
+// byte: strace 6.1's count.c (call_summary) with its default columns,
 // widths and printf formats, rows by time descending. Rows without calls are
-// left out, as strace leaves out syscalls it did not see.
+// left out, as strace leaves out syscalls it did not see. As strace, the
+// calls of each personality have a table of their own: x86_64's, then,
+// under "System call usage summary for 32 bit mode:", i386's (a 32-bit
+// program's calls, or a 64-bit one's int $0x80).
 func WriteSyscallTable(w io.Writer, stats []analyze.SyscallStat) error {
-	rows := tableRows(stats)
+	var rows64, rows32 []analyze.SyscallStat
+	for _, s := range tableRows(stats) {
+		if s.ABI == tracer.ABII386 {
+			rows32 = append(rows32, s)
+		} else {
+			rows64 = append(rows64, s)
+		}
+	}
+	bw := newTermWriter(w)
+	// strace leaves out a personality without calls; with none at all,
+	// the x86_64 table stands empty.
+	if len(rows64) > 0 || len(rows32) == 0 {
+		writeTable(bw, rows64)
+	}
+	if len(rows32) > 0 {
+		bw.printf("System call usage summary for %s mode:\n", tracer.ABII386.Mode())
+		writeTable(bw, rows32)
+	}
+	return bw.Flush()
+}
+
+// writeTable writes one personality's table (count.c's call_summary_pers).
+func writeTable(bw *termWriter, rows []analyze.SyscallStat) {
 	// strace sorts by time only (qsort, so ties fall anyhow); calls and name
 	// break ties here so that the output is reproducible.
 	sort.Slice(rows, func(i, j int) bool {
@@ -45,7 +70,6 @@ func WriteSyscallTable(w io.Writer, stats []analyze.SyscallStat) error {
 	callsW := max(9, len(fmt.Sprintf("%d", totalCalls)))
 	errW := max(9, len(fmt.Sprintf("%d", totalErrors)))
 
-	bw := newTermWriter(w)
 	bw.printf("%6s %*s %*s %*s %*s %s\n", "% time", secW, "seconds", avgW, "usecs/call",
 		callsW, "calls", errW, "errors", "syscall")
 	dashes := strings.Join([]string{strings.Repeat("-", 6), strings.Repeat("-", secW),
@@ -70,7 +94,6 @@ func WriteSyscallTable(w io.Writer, stats []analyze.SyscallStat) error {
 	}
 	bw.printf("%6.2f %*.6f %*d %*d %*s %s\n", 100.0, secW, total,
 		avgW, totalAvg, callsW, totalCalls, errW, errorCell(totalErrors), "total")
-	return bw.Flush()
 }
 
 // tableRows are the stats with calls, named.
@@ -79,7 +102,7 @@ func tableRows(stats []analyze.SyscallStat) []analyze.SyscallStat {
 	for _, s := range stats {
 		if s.Calls > 0 {
 			if s.Name == "" {
-				s.Name = analyze.SyscallName(s.Nr)
+				s.Name = analyze.SyscallName(s.ABI, s.Nr)
 			}
 			rows = append(rows, s)
 		}
@@ -136,7 +159,7 @@ func WriteCountReport(w io.Writer, rec *analyze.Recording) error {
 	// kernel side counted, so the table compares with strace's.
 	var stats []analyze.SyscallStat
 	for _, s := range rec.Syscalls {
-		if s.Nr != analyze.NrExit && s.Nr != analyze.NrExitGroup {
+		if nr := s.ABI.Nr64(s.Nr); nr != analyze.NrExit && nr != analyze.NrExitGroup {
 			stats = append(stats, s)
 		}
 	}

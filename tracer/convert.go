@@ -18,6 +18,7 @@ const (
 	evfParentMM      = 32
 	evfSuperseded    = 64
 	evfUstackIPs     = 128
+	evfCompat        = 256
 )
 
 // pageBytes converts the kernel's page counts.
@@ -30,7 +31,7 @@ func pagesToBytes(n int64) uint64 {
 	return uint64(n) * pageBytes
 }
 
-// x86_64 numbers of the calls whose extra fields convert keeps.
+// x86_64 numbers of the calls whose extra fields convert keeps (Nr64).
 const (
 	nrSocketpair = 53
 	nrClone3     = 435
@@ -89,6 +90,9 @@ func convert(b []byte, ev *Event) error {
 		ok = convertRecord(b, ev, func(r *spawntraceExecEvent) {
 			convertHeader(&r.H, ev)
 			ev.OldTid = r.OldTid
+			if r.H.Flags&evfCompat != 0 {
+				ev.ExecABI = ABII386
+			}
 			execDetails(&r.X, r.H.Flags, ev)
 			ev.EnvBytes = int(r.X.EnvBytes)
 		})
@@ -139,6 +143,9 @@ func convertSyscall(raw *spawntraceSyscallEvent, ev *Event) {
 	ev.Kind = KindSyscall
 	ev.DurNs = raw.DurNs
 	ev.Nr = int(raw.Nr)
+	if raw.H.Flags&evfCompat != 0 {
+		ev.ABI = ABII386
+	}
 	ev.Ret = raw.Ret
 	ev.Args = append([]uint64(nil), raw.Args[:]...)
 	ev.CopyNs, ev.CopyOffCPUNs = raw.CopyNs, raw.CopyOffcpuNs
@@ -152,7 +159,7 @@ func convertSyscall(raw *spawntraceSyscallEvent, ev *Event) {
 			MapCount:      int(raw.MapCount),
 		}
 	}
-	switch ev.Nr {
+	switch ev.Nr64() {
 	case nrClone3:
 		c := raw.C3
 		ev.Clone3 = &Clone3Args{Flags: c.Flags, ExitSignal: c.ExitSignal, Stack: c.Stack,

@@ -181,3 +181,47 @@ func TestConvertFailedExecForkExit(t *testing.T) {
 		t.Error("a record of kind 99 converted")
 	}
 }
+
+// A compat call keeps its i386 number and is told apart by its ABI: i386's
+// 360 is socketpair (x86_64's 360 is no spawn call), and i386's 11, execve,
+// is not x86_64's munmap.
+func TestConvertCompat(t *testing.T) {
+	var raw spawntraceSyscallEvent
+	raw.H.Kind, raw.H.Flags, raw.Nr, raw.Fds = uint32(KindSyscall), evfCompat, 360, [2]int32{5, 6}
+	var ev Event
+	mustConvert(t, &raw, &ev)
+	if ev.ABI != ABII386 || ev.Nr != 360 || ev.Nr64() != nrSocketpair || !reflect.DeepEqual(ev.Fds, []int32{5, 6}) {
+		t.Errorf("compat socketpair: abi %v nr %d nr64 %d fds %v", ev.ABI, ev.Nr, ev.Nr64(), ev.Fds)
+	}
+	raw.Nr = 435
+	raw.C3.Flags = 0x4100
+	mustConvert(t, &raw, &ev)
+	if ev.Clone3 == nil || ev.Clone3.Flags != 0x4100 {
+		t.Errorf("compat clone3: %+v", ev.Clone3)
+	}
+	// x86_64's 360 is no spawn call: no descriptors.
+	raw.H.Flags, raw.Nr = 0, 360
+	mustConvert(t, &raw, &ev)
+	if ev.ABI != ABIX8664 || ev.Nr64() != 360 || ev.Fds != nil {
+		t.Errorf("x86_64 360: abi %v nr64 %d fds %v", ev.ABI, ev.Nr64(), ev.Fds)
+	}
+	var x spawntraceExecEvent
+	x.H.Kind, x.H.Flags = uint32(KindExec), evfCompat
+	mustConvert(t, &x, &ev)
+	if ev.ExecABI != ABII386 || ev.ABI != ABIX8664 {
+		t.Errorf("exec of a 32-bit program: exec_abi %v abi %v", ev.ExecABI, ev.ABI)
+	}
+}
+
+func TestABIText(t *testing.T) {
+	for _, a := range []ABI{ABIX8664, ABII386} {
+		b, err := a.MarshalText()
+		var back ABI
+		if err != nil || back.UnmarshalText(b) != nil || back != a {
+			t.Errorf("%v: %q %v -> %v", a, b, err, back)
+		}
+	}
+	if ABII386.Nr64(2) != 57 || ABII386.Nr64(3) != -1 || ABIX8664.Nr64(2) != 2 {
+		t.Error("Nr64: i386 fork is x86_64's 57, i386 read has no twin, x86_64 numbers are their own")
+	}
+}

@@ -72,8 +72,16 @@ type Event struct {
 	PPid   uint32 `json:"ppid,omitempty"`
 	Comm   string `json:"comm,omitempty"`
 
+	// ABI is the table Nr is a number of (KindSyscall): i386 for a 32-bit
+	// program's calls and for int $0x80.
+	ABI ABI `json:"abi,omitempty"`
+	// ExecABI is the table the new program's calls go through, after a
+	// successful exec (KindExec, and execve/execveat returning 0): an
+	// execve through x86_64's table can start a 32-bit program.
+	ExecABI ABI `json:"exec_abi,omitempty"`
+
 	// KindSyscall
-	Nr     int         `json:"nr,omitempty"` // x86_64 syscall number
+	Nr     int         `json:"nr,omitempty"` // syscall number in ABI's table (Nr64 gives x86_64's)
 	Ret    int64       `json:"ret,omitempty"`
 	Args   []uint64    `json:"args,omitempty"`
 	Clone3 *Clone3Args `json:"clone3,omitempty"`
@@ -193,6 +201,7 @@ type Probe struct {
 
 // SyscallStat is the kernel's tally of one syscall over the traced tree.
 type SyscallStat struct {
+	ABI    ABI    `json:"abi,omitempty"` // the table Nr is a number of
 	Nr     int    `json:"nr"`
 	Calls  uint64 `json:"calls"`
 	Errors uint64 `json:"errors"`

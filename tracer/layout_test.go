@@ -96,3 +96,15 @@ func TestRecordSizes(t *testing.T) {
 		unsafe.Sizeof(spawntraceSyscallEvent{}), unsafe.Sizeof(spawntraceSyscallExecEvent{}),
 		unsafe.Sizeof(spawntraceSyscallSpawnEvent{}), unsafe.Sizeof(spawntraceSample{}))
 }
+
+// SyscallStats splits syscall_stats' keys into the two tables at
+// maxSyscalls: the map must hold both halves.
+func TestSyscallStatsHalves(t *testing.T) {
+	spec, err := loadSpawntrace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := spec.Maps["syscall_stats"].MaxEntries; n != 2*maxSyscalls {
+		t.Errorf("syscall_stats has %d entries, want %d (x86_64's %d numbers, then i386's)", n, 2*maxSyscalls, maxSyscalls)
+	}
+}

@@ -70,9 +70,10 @@ type spawntraceForkEvent struct {
 }
 
 type spawntraceInflight struct {
-	_    structs.HostLayout
-	TsNs uint64
-	Nr   uint64
+	_     structs.HostLayout
+	TsNs  uint64
+	Key   uint32
+	Spawn uint32
 }
 
 type spawntraceLockWaiters struct {
@@ -125,6 +126,8 @@ type spawntraceSpawnSlot struct {
 	MapCount      uint32
 	ParentMmSet   uint32
 	LockTimed     uint32
+	SysNr         uint32
+	Compat        uint32
 	_             [4]byte
 }
 

@@ -329,6 +329,10 @@ func (t *Tracer) Flush() error {
 	return t.reader.Flush()
 }
 
+// maxSyscalls is bpf/spawntrace.h's MAX_SYSCALLS: syscall_stats holds the
+// x86_64 table's numbers below it, then the i386 table's.
+const maxSyscalls = 512
+
 // SyscallStats sums the per-CPU syscall totals; only syscalls called appear.
 func (t *Tracer) SyscallStats() ([]SyscallStat, error) {
 	m := t.coll.Maps["syscall_stats"]
@@ -344,7 +348,10 @@ func (t *Tracer) SyscallStats() ([]SyscallStat, error) {
 			s.TimeNs += v.TimeNs
 		}
 		if s.Calls > 0 {
-			s.Nr = int(key)
+			s.Nr = int(key % maxSyscalls)
+			if key >= maxSyscalls {
+				s.ABI = ABII386
+			}
 			out = append(out, s)
 		}
 	}

@@ -1,0 +1,86 @@
+package tracer
+
+import "fmt"
+
+// ABI is the syscall table a call went through. A 64-bit program's calls
+// use x86_64's; a 32-bit program's, and a 64-bit program's int $0x80, use
+// i386's (the kernel's compat syscalls), whose numbers mean other calls:
+// i386's 2 is fork, x86_64's 2 is open. strace calls them personalities.
+type ABI uint8
+
+const (
+	// ABIX8664 is the x86_64 table, the zero value: recordings made before
+	// the ABI was recorded are all of it.
+	ABIX8664 ABI = 0
+	// ABII386 is the i386 table (compat syscalls).
+	ABII386 ABI = 1
+)
+
+var abiNames = map[ABI]string{ABIX8664: "x86_64", ABII386: "i386"}
+
+func (a ABI) String() string {
+	if s, ok := abiNames[a]; ok {
+		return s
+	}
+	return fmt.Sprintf("abi(%d)", uint8(a))
+}
+
+// Mode is strace's name for the personality: "64 bit", "32 bit".
+func (a ABI) Mode() string {
+	if a == ABII386 {
+		return "32 bit"
+	}
+	return "64 bit"
+}
+
+// MarshalText writes the ABI by name.
+func (a ABI) MarshalText() ([]byte, error) {
+	if _, ok := abiNames[a]; !ok {
+		return nil, fmt.Errorf("unknown syscall ABI %d", uint8(a))
+	}
+	return []byte(a.String()), nil
+}
+
+// UnmarshalText accepts the names MarshalText writes.
+func (a *ABI) UnmarshalText(b []byte) error {
+	for abi, name := range abiNames {
+		if name == string(b) {
+			*a = abi
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown syscall ABI %q", b)
+}
+
+// i386 numbers of the calls that have an x86_64 twin spawntrace names.
+// TODO(sysno): take these from the generated table package once it lands.
+var i386To64 = map[int]int{
+	1:   60,  // exit
+	2:   57,  // fork
+	11:  59,  // execve
+	114: 61,  // wait4
+	120: 56,  // clone
+	190: 58,  // vfork
+	252: 231, // exit_group
+	358: 322, // execveat
+	360: 53,  // socketpair
+	435: 435, // clone3
+}
+
+// Nr64 is the x86_64 number of the call that is nr in a's table: nr itself
+// for x86_64; for i386, the x86_64 number of the same call when it is one
+// spawntrace treats specially (clone, clone3, fork, vfork, execve, execveat,
+// socketpair, wait4, exit, exit_group), else -1, which is no call's number.
+// Code that asks "is this an execve" asks it of Nr64, never of a raw number.
+func (a ABI) Nr64(nr int) int {
+	if a == ABIX8664 {
+		return nr
+	}
+	if n, ok := i386To64[nr]; ok && a == ABII386 {
+		return n
+	}
+	return -1
+}
+
+// Nr64 is the x86_64 number of the call ev made (ABI.Nr64).
+func (ev *Event) Nr64() int { return ev.ABI.Nr64(ev.Nr) }
