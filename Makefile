@@ -6,7 +6,7 @@ BIN     := bin/spawntrace
 export CGO_ENABLED := 0
 
 # Debian packages the tests and benchmarks use; `make deps` installs the missing ones.
-DEB_PKGS := clang llvm clang-format libbpf-dev linux-libc-dev strace gcc libc6-dev libc6-dbg make python3 linux-perf hyperfine
+DEB_PKGS := clang llvm clang-format libbpf-dev linux-libc-dev strace gcc gcc-multilib libc6-dev libc6-dbg make python3 linux-perf hyperfine
 
 .PHONY: all build generate check-generated deps vet lint fmt-bpf unit test fuzz bench demo clean
 

@@ -506,6 +506,7 @@ type itEvent struct {
 	Errno  string // ENOENT, ...; empty on success
 	Dur    float64
 	Exit   string // "exited with N" or "killed by SIGX", for +++ lines
+	Mode   string // "32 bit" or "64 bit", for "[ Process PID=N runs in ... mode. ]" lines
 	Line   string
 	LineNo int
 }
@@ -513,13 +514,16 @@ type itEvent struct {
 var (
 	itEventHeadRe = regexp.MustCompile(`^([1-9][0-9]*) +([0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{6}) (.*)$`)
 	itExitRe      = regexp.MustCompile(`^\+\+\+ (exited with [0-9]+|killed by SIG[A-Z0-9]+( \(core dumped\))?) \+\+\+$`)
+	itModeRe      = regexp.MustCompile(`^\[ Process PID=([1-9][0-9]*) runs in (32 bit|64 bit) mode\. \]$`)
 	itCallRe      = regexp.MustCompile(`^([a-z_][a-z0-9_]*)\((.*)\) += (-?[0-9]+|0x[0-9a-f]+)(?: (E[A-Z0-9]+) \(([^()]+)\))? <([0-9]+\.[0-9]{6})>$`)
 )
 
 // itParseEvents parses an -o file strictly: every line is a complete call
 // line (`PID   HH:MM:SS.uuuuuu call(args) = ret <secs>`, the pid padded to 5
 // columns, ` ERRNO (text)` after a -1) or an exit line
-// (`PID   HH:MM:SS.uuuuuu +++ exited with N +++`).
+// (`PID   HH:MM:SS.uuuuuu +++ exited with N +++`) or a change of
+// personality, as strace prints it to a terminal
+// (`PID   HH:MM:SS.uuuuuu [ Process PID=PID runs in 32 bit mode. ]`).
 func itParseEvents(text string) ([]itEvent, error) {
 	var evs []itEvent
 	sc := bufio.NewScanner(strings.NewReader(text))
@@ -539,6 +543,14 @@ func itParseEvents(text string) ([]itEvent, error) {
 			return nil, fmt.Errorf("line %d: pid not printed as strace's %%-5d: %q", n, l)
 		}
 		rest := m[3]
+		if x := itModeRe.FindStringSubmatch(rest); x != nil {
+			if x[1] != m[1] {
+				return nil, fmt.Errorf("line %d: another task's personality: %q", n, l)
+			}
+			ev.Mode = x[2]
+			evs = append(evs, ev)
+			continue
+		}
 		if x := itExitRe.FindStringSubmatch(rest); x != nil {
 			ev.Exit = x[1]
 			evs = append(evs, ev)

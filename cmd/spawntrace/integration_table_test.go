@@ -184,6 +184,10 @@ func TestITParseEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mode, err := itParseEvents("7048  19:50:01.123456 [ Process PID=7048 runs in 32 bit mode. ]\n")
+	if err != nil || len(mode) != 1 || mode[0].Mode != "32 bit" || mode[0].Call != "" {
+		t.Errorf("personality line: %+v %v", mode, err)
+	}
 	if len(evs) != 8 || evs[1].Call != "clone3" || evs[1].Ret != 7049 || evs[2].Errno != "ENOENT" || evs[2].Ret != -1 ||
 		evs[6].Exit != "killed by SIGKILL" || evs[7].Exit != "exited with 0" || evs[7].Pid != 7049 {
 		t.Errorf("parsed wrong: %+v", evs)
@@ -197,10 +201,12 @@ func TestITParseEvents(t *testing.T) {
 		"7048  19:50:01.123456 execve(\"/x\", [\"x\"], 0x1 /* 1 var */) = -1 <0.000100>\n", // no errno
 		"7048  19:50:01.123456 +++ exited with 0\n",
 		"7048  19:50:01.123456 --- SIGCHLD {si_signo=SIGCHLD} ---\n",
-		"7048  19:50:01.123456 vfork() = 7049 <0.000100>",     // no final newline
-		"7048 19:50:01.123456 vfork() = 7049 <0.000100>\n",    // pid not padded to 5
-		"123456 19:50:01.123456 vfork() = 7049 <0.000100>x\n", // trailing garbage
-		"7048   19:50:01.123456 vfork() = 7049 <0.000100>\n",  // padded too far
+		"7048  19:50:01.123456 vfork() = 7049 <0.000100>",                   // no final newline
+		"7048 19:50:01.123456 vfork() = 7049 <0.000100>\n",                  // pid not padded to 5
+		"123456 19:50:01.123456 vfork() = 7049 <0.000100>x\n",               // trailing garbage
+		"7048   19:50:01.123456 vfork() = 7049 <0.000100>\n",                // padded too far
+		"7048  19:50:01.123456 [ Process PID=7049 runs in 32 bit mode. ]\n", // another task's
+		"7048  19:50:01.123456 [ Process PID=7048 runs in 16 bit mode. ]\n",
 	} {
 		if _, err := itParseEvents(bad); err == nil {
 			t.Errorf("accepted %q", bad)
