@@ -77,6 +77,9 @@ func Open(cfg Config) (t *Tracer, err error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("removing memlock rlimit: %w", err)
 	}
+	if err := checkRequiredMaps(); err != nil {
+		return nil, err
+	}
 	spec, err := loadSpawntrace()
 	if err != nil {
 		return nil, fmt.Errorf("reading bpf objects: %w", err)
