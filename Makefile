@@ -7,8 +7,10 @@ export CGO_ENABLED := 0
 
 # Debian packages the tests and benchmarks use; `make deps` installs the missing ones.
 DEB_PKGS := clang llvm clang-format libbpf-dev linux-libc-dev strace gcc gcc-multilib libc6-dev libc6-dbg make python3 linux-perf hyperfine
+# make kernels' (without recommends: qemu's add a GTK display and its libraries).
+DEB_PKGS_BARE := qemu-system-x86 busybox-static cpio
 
-.PHONY: all build generate check-generated deps vet lint fmt-bpf unit test fuzz bench demo clean
+.PHONY: all build generate check-generated deps vet lint fmt-bpf unit test kernels fuzz bench demo clean
 
 all: build
 
@@ -32,9 +34,12 @@ check-generated:
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	bare=""; for p in $(DEB_PKGS_BARE); do dpkg -s $$p >/dev/null 2>&1 || bare="$$bare $$p"; done; \
+	if [ -n "$$missing$$bare" ]; then \
+		echo "installing:$$missing$$bare"; \
+		apt-get update -qq && \
+		{ [ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } && \
+		{ [ -z "$$bare" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$bare >/dev/null; }; \
 	fi
 
 vet:
@@ -63,10 +68,18 @@ unit:
 	$(GO) test -count=1 ./analyze/... ./reports/... ./tracer/...
 
 # Everything: the BPF integration tests run as root and compare with strace,
-# then a short run of each fuzz test beyond its seed corpus.
+# then a short run of each fuzz test beyond its seed corpus, then the kernel
+# matrix.
 test: deps check-generated lint build
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory kernels
+
+# Boots Debian's 5.10, 6.1, 6.12 and 7.x kernels in qemu and runs spawntrace
+# on a loop whose counts are known (testdata/kernels/kernels.sh: what each
+# kernel is expected to do, and the knobs). Downloads are cached.
+kernels: deps build
+	GO=$(GO) bash testdata/kernels/kernels.sh
 
 # A short run of each fuzz target beyond its seed corpus (seeds alone run in
 # every go test): the recording loader, the report writers, compare and the
