@@ -41,6 +41,11 @@ const volatile __u32 no_bpf_loop = 0;
 #define NR32_EXECVEAT 358
 #define NR32_SOCKETPAIR 360
 #define NR32_CLONE3 435
+#define NR32_SOCKETCALL 102
+/* socketcall's calls without an i386 number of their own (accept, send,
+ * recv) are counted as SOCKETCALL_PSEUDO + their socketcall number, past
+ * the end of the i386 table. */
+#define SOCKETCALL_PSEUDO 490
 #define CLONE_THREAD_FLAG 0x00010000
 #define CLONE_VM_FLAG 0x00000100
 
@@ -237,6 +242,57 @@ static __always_inline bool is_compat(struct task_struct *task)
 	return task->thread_info.status & TS_COMPAT;
 }
 
+/* socketcall_nr is the i386 number of the call socketcall(call, args)
+ * makes: i386's one entry to the socket calls, which 32-bit glibc 2.36
+ * still uses (socketpair among them), and which strace names and counts by
+ * the call it makes. Read only for a compat socketcall. */
+static __always_inline long socketcall_nr(void *regs)
+{
+	switch ((__u32)BPF_CORE_READ((struct pt_regs___kernel *)regs, bx)) {
+	case 1: /* SYS_SOCKET */
+		return 359;
+	case 2: /* SYS_BIND */
+		return 361;
+	case 3: /* SYS_CONNECT */
+		return 362;
+	case 4: /* SYS_LISTEN */
+		return 363;
+	case 5: /* SYS_ACCEPT */
+		return SOCKETCALL_PSEUDO + 5;
+	case 6: /* SYS_GETSOCKNAME */
+		return 367;
+	case 7: /* SYS_GETPEERNAME */
+		return 368;
+	case 8: /* SYS_SOCKETPAIR */
+		return NR32_SOCKETPAIR;
+	case 9: /* SYS_SEND */
+		return SOCKETCALL_PSEUDO + 9;
+	case 10: /* SYS_RECV */
+		return SOCKETCALL_PSEUDO + 10;
+	case 11: /* SYS_SENDTO */
+		return 369;
+	case 12: /* SYS_RECVFROM */
+		return 371;
+	case 13: /* SYS_SHUTDOWN */
+		return 373;
+	case 14: /* SYS_SETSOCKOPT */
+		return 366;
+	case 15: /* SYS_GETSOCKOPT */
+		return 365;
+	case 16: /* SYS_SENDMSG */
+		return 370;
+	case 17: /* SYS_RECVMSG */
+		return 372;
+	case 18: /* SYS_ACCEPT4 */
+		return 364;
+	case 19: /* SYS_RECVMMSG */
+		return 337;
+	case 20: /* SYS_SENDMMSG */
+		return 345;
+	}
+	return NR32_SOCKETCALL;
+}
+
 /* call_nr is the x86_64 number of the call a syscall makes, for the calls
  * this program treats specially; -1 for the other compat calls. */
 static __always_inline long call_nr(long nr, bool compat)
@@ -287,7 +343,14 @@ static __always_inline void spawn_enter(void *user_regs, __u32 nr, __u32 sys_nr,
 	slot.nr = nr;
 	slot.sys_nr = sys_nr;
 	slot.compat = compat;
-	if (compat) {
+	if (compat && BPF_CORE_READ(regs, orig_ax) == NR32_SOCKETCALL) {
+		/* socketcall(call, args): the call's arguments are an array of
+		 * 32-bit values in the caller's memory */
+		__u32 a[4] = {};
+		bpf_probe_read_user(a, sizeof(a), (void *)(__u64)(__u32)BPF_CORE_READ(regs, cx));
+		for (int i = 0; i < 4; i++)
+			slot.args[i] = a[i];
+	} else if (compat) {
 		/* i386: bx, cx, dx, si, di, bp, 32 bits each (int $0x80 from
 		 * 64-bit code leaves the upper halves as they were) */
 		slot.args[0] = (__u32)BPF_CORE_READ(regs, bx);
@@ -575,6 +638,8 @@ int BPF_PROG(raw_enter, void *regs, long nr)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	bool compat = is_compat(task);
+	if (compat && nr == NR32_SOCKETCALL)
+		nr = socketcall_nr(regs);
 	long call = call_nr(nr, compat);
 	if (spawns_only && !is_spawn_nr(call))
 		return 0;
@@ -610,7 +675,10 @@ int BPF_PROG(raw_exit, void *regs, long ret)
 	struct task_struct *task = bpf_get_current_task_btf();
 	if (spawns_only) {
 		long nr = BPF_CORE_READ((struct pt_regs___kernel *)regs, orig_ax);
-		if (!is_spawn_nr(call_nr(nr, is_compat(task))))
+		bool compat = is_compat(task);
+		if (compat && nr == NR32_SOCKETCALL)
+			nr = socketcall_nr(regs);
+		if (!is_spawn_nr(call_nr(nr, compat)))
 			return 0;
 	}
 	/* The child's half of clone/vfork runs in a new task with no entry, so

@@ -122,3 +122,16 @@ func TestPersonalityLines(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
 	}
 }
+
+// socketcall's calls are counted by what they make (the kernel side maps
+// them): socketpair as i386's 360, accept, send and recv past the table.
+func TestSocketcallNames(t *testing.T) {
+	for nr, want := range map[int]string{360: "socketpair", 102: "socketcall", 495: "accept", 499: "send", 500: "recv"} {
+		if got := analyze.SyscallName(tracer.ABII386, nr); got != want {
+			t.Errorf("i386 %d: %s, want %s", nr, got, want)
+		}
+	}
+	if got := analyze.SyscallName(tracer.ABIX8664, 495); got != "syscall_495" {
+		t.Errorf("x86_64 495: %s", got)
+	}
+}
