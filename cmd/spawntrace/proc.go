@@ -9,7 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// descendants lists pid and every process below it, from /proc. Processes
+// descendants lists pid and every process below it, from /proc, but for
+// spawntrace itself: attached to one of its ancestors (-p $$, -p 1), it must
+// not trace its own threads and their futex and epoll calls. Processes
 // born while this runs are caught by the tracer's fork probe once pid's tree
 // is tracked, except in the instant between the scan and the map update:
 // the same window strace -p has.
@@ -28,9 +30,14 @@ func descendants(pid int) ([]int, error) {
 			children[pp] = append(children[pp], p)
 		}
 	}
+	self := os.Getpid()
 	tree := []int{pid}
 	for i := 0; i < len(tree); i++ {
-		tree = append(tree, children[tree[i]]...)
+		for _, c := range children[tree[i]] {
+			if c != self {
+				tree = append(tree, c)
+			}
+		}
 	}
 	return tree, nil
 }

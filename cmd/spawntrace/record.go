@@ -72,8 +72,11 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case o.attachPid == 0 && len(cmdArgs) == 0:
 		fs.Usage()
 		return exitUsage
-	case o.attachPid < 0:
-		return fail(stderr, exitUsage, "-p %d: PID must be positive", o.attachPid)
+	}
+	if o.attachPid != 0 {
+		if err := checkPidRange(o.attachPid); err != nil {
+			return fail(stderr, exitUsage, "%v", err)
+		}
 	}
 	if err := tracer.CheckRingBytes(o.ringBytes); err != nil {
 		return fail(stderr, exitUsage, "--ring-bytes: %v", err)
@@ -110,8 +113,8 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			return fail(stderr, exitNotFound, "Can't stat '%s': %v", cmdArgs[0], lookErr(err))
 		}
-	} else if err := unix.Kill(o.attachPid, 0); err != nil {
-		return fail(stderr, exitFailure, "attach: process %d: %v", o.attachPid, err)
+	} else if err := checkAttachTarget(o.attachPid); err != nil {
+		return fail(stderr, exitFailure, "%v", err)
 	}
 
 	// Every output is open before anything runs: a missing directory is
