@@ -169,10 +169,11 @@ func spawnPatterns(rec *Recording) ([]Pattern, float64) {
 			delete(lastSocketpair, ev.Tid)
 			lastSpawnEnd[ev.Tid] = ev.TimeNs + ev.DurNs
 			b.steps = append(b.steps, spawnStep(ev))
-			if old := byChild[uint32(ev.Ret)]; old != nil {
+			child := ev.SpawnedChild()
+			if old := byChild[child]; old != nil {
 				complete(old, true) // its exit was not seen, and the pid is another process's now
 			}
-			byChild[uint32(ev.Ret)] = b
+			byChild[child] = b
 		}
 		return nil
 	})

@@ -121,7 +121,10 @@ func Summarize(rec *Recording) Summary {
 				return nil
 			}
 			s.ByMechanism[mech]++
-			child := uint32(ev.Ret)
+			// The kernel's fork names the child (the return value is the
+			// caller's pid namespace's number: another process's here when
+			// the workload made a namespace of its own).
+			child := ev.SpawnedChild()
 			if old := byChild[child]; old != nil {
 				b.finish(old) // its exit was not seen, and the pid is another process's now
 			}

@@ -61,6 +61,26 @@ struct thread_info {
 
 #define TS_COMPAT 0x0002
 
+/* A task's ids in each pid namespace it is visible in: numbers[0] in the
+ * initial one, numbers[level] in its own. */
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct pid_namespace {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+} __attribute__((preserve_access_index));
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct thread_info thread_info;
 	int pid;
@@ -68,8 +88,20 @@ struct task_struct {
 	int exit_code;
 	char comm[16];
 	struct task_struct *real_parent;
+	struct task_struct *group_leader;
+	struct pid *thread_pid;
 	struct mm_struct *mm;
 	struct signal_struct *signal;
+} __attribute__((preserve_access_index));
+
+/* The context of an iter/task program: each task of the machine in turn. */
+struct bpf_iter_meta {
+	void *seq;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__task {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
 } __attribute__((preserve_access_index));
 
 /* The kernel's names for the saved user registers (the uapi header's

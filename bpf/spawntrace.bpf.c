@@ -13,9 +13,20 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Set before load. launcher_tgid is spawntrace itself: its first child
- * process (the workload) is tracked from birth, in the pending state. */
+/* Set before load. launcher_tgid is spawntrace itself, as its own pid
+ * namespace numbers it (getpid()): its first child process (the workload)
+ * is tracked from birth, in the pending state. pidns_dev and pidns_ino
+ * name that namespace (stat of /proc/self/ns/pid). */
 const volatile __u32 launcher_tgid = 0;
+const volatile __u64 pidns_dev = 0;
+const volatile __u64 pidns_ino = 0;
+/* Set before load when spawntrace's pid namespace is not the initial one
+ * (a container): records then carry ids at its level, and the host's
+ * beside them. Otherwise the two are the same and none of it runs. */
+const volatile __u32 pidns_nested = 0;
+/* That namespace's level (0: the initial one), set by resolve_pids from
+ * spawntrace's own task before anything is attached. */
+__u32 pidns_level = 0;
 /* Set before load by --spawns-only: count and time only the spawn-related
  * calls, as strace -c -e trace=clone,clone3,fork,vfork,execve,execveat,socketpair
  * would; every other syscall returns from the programs at once. */
@@ -49,17 +60,34 @@ const volatile __u32 no_bpf_loop = 0;
 #define CLONE_THREAD_FLAG 0x00010000
 #define CLONE_VM_FLAG 0x00000100
 
-/* tracked: tgid -> state. PENDING is the workload between its birth and its
- * first execve: strace starts there too, so its pre-exec setup is not counted. */
+/* tracked: tgid -> state, and the process's pid in spawntrace's namespace
+ * (what user space can signal). PENDING is the workload between its birth
+ * and its first execve: strace starts there too, so its pre-exec setup is
+ * not counted. */
 #define TRACK_ACTIVE 1
 #define TRACK_PENDING 2
+
+struct tracked_proc {
+	__u32 ns_pid;
+	__u32 state;
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, struct tracked_proc);
 } tracked SEC(".maps");
+
+/* For -p inside a pid namespace: user space puts the pids it read in its
+ * /proc, resolve_pids fills in each one's host tgid, the tracked map's key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+} resolve SEC(".maps");
 
 /* One-element switch: 1 while spawntrace is starting the workload. */
 struct {
@@ -113,6 +141,12 @@ struct spawn_slot {
 	__u32 lock_timed; /* counted in timed_slots */
 	__u32 sys_nr;     /* the number the caller used, in its table */
 	__u32 compat;     /* ... the i386 table */
+	/* clone family: the new process, set by its fork (in spawntrace's
+	 * namespace and the host's): the return value is the caller's
+	 * namespace's, another one's when the workload made its own. */
+	__u32 child_pid;
+	__u32 host_child_pid;
+	__u32 ns_tid; /* exec, nested: the caller's tid before exec */
 };
 
 /* tid -> the spawn-related syscall it is in, with its arguments. */
@@ -203,6 +237,28 @@ const struct exit_event *unused_exit __attribute__((unused));
 const struct syscall_stat *unused_stat __attribute__((unused));
 const struct sample *unused_sample __attribute__((unused));
 
+/* ns_nr is a task's id in spawntrace's pid namespace: the number at that
+ * level of its struct pid. Every task of the traced tree is visible there
+ * (descendants of spawntrace, or of a process it sees: a pid namespace
+ * can only nest below its creator's), so the namespace itself is checked
+ * only where tasks of the whole machine are looked at (check_ns). 0 when
+ * the task is not visible there. */
+static __always_inline __u32 ns_nr(struct task_struct *task, bool check_ns)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	__u32 level = pidns_level;
+	if (!pid || BPF_CORE_READ(pid, level) < level || level >= 64)
+		return 0;
+	if (check_ns && BPF_CORE_READ(pid, numbers[level].ns, ns.inum) != pidns_ino)
+		return 0;
+	return BPF_CORE_READ(pid, numbers[level].nr);
+}
+
+static __always_inline __u32 ns_tgid(struct task_struct *task)
+{
+	return ns_nr(BPF_CORE_READ(task, group_leader), false);
+}
+
 static __always_inline void count_lost(__u32 kind)
 {
 	__u64 *n = bpf_map_lookup_elem(&lost, &kind);
@@ -214,13 +270,13 @@ static __always_inline void count_lost(__u32 kind)
  * its first execve, whichever program sees that call first. */
 static __always_inline bool traced(__u32 tgid, long nr)
 {
-	__u8 *state = bpf_map_lookup_elem(&tracked, &tgid);
-	if (!state)
+	struct tracked_proc *t = bpf_map_lookup_elem(&tracked, &tgid);
+	if (!t)
 		return false;
-	if (*state == TRACK_ACTIVE)
+	if (t->state == TRACK_ACTIVE)
 		return true;
 	if (nr == NR_EXECVE || nr == NR_EXECVEAT) {
-		*state = TRACK_ACTIVE;
+		t->state = TRACK_ACTIVE;
 		return true;
 	}
 	return false;
@@ -377,6 +433,8 @@ static __always_inline void spawn_enter(void *user_regs, __u32 nr, __u32 sys_nr,
 	if (nr == NR_EXECVE || nr == NR_EXECVEAT) {
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 		struct mm_struct *mm = BPF_CORE_READ(task, mm);
+		if (pidns_nested)
+			slot.ns_tid = ns_nr(task, false);
 		slot.exec_old_mm = (__u64)mm;
 		/* Only an address space this task alone uses is torn down by
 		 * its exec (a fork()ed child's copy); a vfork child's is its
@@ -467,9 +525,17 @@ static __always_inline void *new_record(__u32 kind, __u64 size, __u64 clear)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	h->kind = kind;
-	h->tid = (__u32)id;
-	h->pid = id >> 32;
-	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	if (pidns_nested) {
+		h->host_pid = id >> 32;
+		h->tid = ns_nr(task, false);
+		h->pid = ns_tgid(task);
+		h->ppid = ns_tgid(BPF_CORE_READ(task, real_parent));
+	} else {
+		h->host_pid = 0;
+		h->tid = (__u32)id;
+		h->pid = id >> 32;
+		h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	}
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 	return h;
 }
@@ -530,6 +596,8 @@ static __always_inline void fill_syscall(struct syscall_event *e, struct spawn_s
 	e->lock_stall_ns = slot->lock_stall_ns;
 	e->blocked_ns = slot->blocked_ns;
 	e->teardown_ns = slot->teardown_ns;
+	e->child_pid = slot->child_pid;
+	e->host_child_pid = slot->host_child_pid;
 	if (slot->parent_mm_set) {
 		e->h.flags |= EVF_PARENT_MM;
 		e->rss_anon_pages = slot->rss_anon_pages;
@@ -554,7 +622,7 @@ static __always_inline void send_spawn(void *ctx, struct spawn_slot *slot, long 
 		e->sc.h.flags |= EVF_USTACK_IPS;
 	}
 	e->ustack_len = n > 0 ? n : 0;
-	__u32 tgid = e->sc.h.pid;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32; /* the host's: announced's key */
 	bool urgent = false;
 	if (e->ustack_len && spawn_stack_needs_map(e) && !bpf_map_lookup_elem(&announced, &tgid)) {
 		__u8 one = 1;
@@ -715,21 +783,35 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ctid = child->pid;
 	__u32 ctgid = child->tgid;
 	bool thread = ctid != ctgid;
-	__u8 *state = bpf_map_lookup_elem(&tracked, &ptgid);
+	struct tracked_proc *pt = bpf_map_lookup_elem(&tracked, &ptgid);
 
-	if (!state) {
+	if (!pt) {
 		/* spawntrace starting the workload: track it from birth, before
 		 * it runs an instruction, but pending until its execve. Every
 		 * child of the launcher while armed is pending: Go's runtime may
-		 * fork a probe child (CLONE_PIDFD check) that exits unexec'd. */
+		 * fork a probe child (CLONE_PIDFD check) that exits unexec'd.
+		 * The launcher is known by its pid in its own namespace, the
+		 * only one it knows (this program runs in the parent). */
+		if (thread || (!pidns_nested && ptgid != launcher_tgid))
+			return 0;
 		__u32 zero = 0;
 		__u32 *armed = bpf_map_lookup_elem(&launch_armed, &zero);
-		if (ptgid != launcher_tgid || thread || !armed || !*armed)
+		if (!armed || !*armed)
 			return 0;
-		__u8 pending = TRACK_PENDING;
+		struct bpf_pidns_info me = {};
+		if (pidns_nested && (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &me, sizeof(me)) || me.tgid != launcher_tgid))
+			return 0;
+		struct tracked_proc pending = {.ns_pid = pidns_nested ? ns_tgid(child) : ctgid, .state = TRACK_PENDING};
 		if (bpf_map_update_elem(&tracked, &ctgid, &pending, BPF_ANY))
 			count_lost(LOST_TRACKED);
 		return 0;
+	}
+	/* The child's ids in spawntrace's pid namespace (the same numbers
+	 * unless it runs in another). */
+	__u32 ns_ctid = ctid, ns_ctgid = ctgid;
+	if (pidns_nested) {
+		ns_ctid = ns_nr(child, false);
+		ns_ctgid = ns_tgid(child);
 	}
 	if (!thread) {
 		/* The parent's size at the fork, for the cost-against-RSS fit. */
@@ -751,19 +833,28 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 			slot->map_count = BPF_CORE_READ(mm, map_count);
 			slot->parent_mm_set = 1;
 		}
-		__u8 active = TRACK_ACTIVE;
+		/* The spawn call learns its child here, from the kernel, not
+		 * from its return value (see struct spawn_slot). */
+		if (slot) {
+			slot->child_pid = ns_ctgid;
+			if (pidns_nested)
+				slot->host_child_pid = ctgid;
+		}
+		struct tracked_proc active = {.ns_pid = ns_ctgid, .state = TRACK_ACTIVE};
 		if (bpf_map_update_elem(&tracked, &ctgid, &active, BPF_ANY))
 			count_lost(LOST_TRACKED);
 	}
-	if (*state != TRACK_ACTIVE)
+	if (pt->state != TRACK_ACTIVE)
 		return 0;
 
 	struct fork_event *e = NEW_RECORD(fork_event, EV_FORK, sizeof(struct fork_event));
 	if (!e)
 		return 0;
 	e->h.ts_ns = bpf_ktime_get_ns();
-	e->child_tid = ctid;
-	e->child_pid = ctgid;
+	e->child_tid = ns_ctid;
+	e->child_pid = ns_ctgid;
+	if (pidns_nested)
+		e->host_child_pid = ctgid;
 	if (thread)
 		e->h.flags |= EVF_THREAD;
 	submit(e, sizeof(*e), false);
@@ -782,10 +873,12 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 	/* A non-leader thread that execs takes over the leader's tid: move its
 	 * spawn slot so the execve's exit still pairs with its entry (the
 	 * task-local syscall slot moves with the task by itself). */
+	__u32 ns_old_tid = 0;
 	if ((__u32)old_pid != tid) {
 		__u32 old = old_pid;
 		struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &old);
 		if (slot) {
+			ns_old_tid = slot->ns_tid;
 			close_slot(tid); /* a leftover: the counts stay exact */
 			bpf_map_update_elem(&spawn_slots, &tid, slot, BPF_ANY);
 			bpf_map_delete_elem(&spawn_slots, &old);
@@ -800,6 +893,8 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 		return 0;
 	e->h.ts_ns = bpf_ktime_get_ns();
 	e->old_tid = old_pid;
+	if (pidns_nested)
+		e->old_tid = (__u32)old_pid == tid ? e->h.tid : ns_old_tid;
 	e->x.filename[0] = 0;
 	if (bpf_probe_read_kernel_str(e->x.filename, sizeof(e->x.filename), BPF_CORE_READ(bprm, filename)) <= 0)
 		e->h.flags |= EVF_NAME_UNREAD;
@@ -836,14 +931,14 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	__u32 tid = (__u32)id;
-	__u8 *state = bpf_map_lookup_elem(&tracked, &tgid);
-	if (!state)
+	struct tracked_proc *t = bpf_map_lookup_elem(&tracked, &tgid);
+	if (!t)
 		return 0;
 	/* exit and exit_group never return: drop their open slots here. */
 	close_slot(tid);
 
 	bool group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
-	bool active = *state == TRACK_ACTIVE;
+	bool active = t->state == TRACK_ACTIVE;
 	if (group_dead) {
 		bpf_map_delete_elem(&tracked, &tgid);
 		bpf_map_delete_elem(&announced, &tgid);
@@ -864,7 +959,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		struct task_struct *execer = BPF_CORE_READ(p, signal, group_exec_task);
 		if (execer && execer != p) {
 			e->h.flags |= EVF_SUPERSEDED;
-			e->exec_tid = BPF_CORE_READ(execer, pid);
+			e->exec_tid = pidns_nested ? ns_nr(execer, false) : BPF_CORE_READ(execer, pid);
 		}
 	}
 	submit(e, sizeof(*e), false);
@@ -1005,8 +1100,8 @@ int on_sample(struct bpf_perf_event_data *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
-	__u8 *state = bpf_map_lookup_elem(&tracked, &tgid);
-	if (!state || *state != TRACK_ACTIVE)
+	struct tracked_proc *t = bpf_map_lookup_elem(&tracked, &tgid);
+	if (!t || t->state != TRACK_ACTIVE)
 		return 0;
 	struct sample *s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
 	if (!s) {
@@ -1016,6 +1111,11 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	s->kind = EV_SAMPLE;
 	s->pid = tgid;
 	s->tid = (__u32)id;
+	if (pidns_nested) {
+		/* As the events have them: /proc names the process by these. */
+		s->pid = t->ns_pid;
+		s->tid = ns_nr((struct task_struct *)bpf_get_current_task(), false);
+	}
 	s->cpu = bpf_get_smp_processor_id();
 	s->ts_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
@@ -1031,5 +1131,29 @@ int on_sample(struct bpf_perf_event_data *ctx)
 		s->flags |= SAMPLEF_USTACK_IPS;
 	}
 	submit(s, sizeof(*s), sample_needs_map(s, tgid));
+	return 0;
+}
+
+/* ---- pid namespaces: run from user space, before anything is attached ----
+ * An iterator over every task of the machine, read by spawntrace, so the
+ * current task is spawntrace itself: it sets pidns_level from its own
+ * struct pid, and, for -p inside a namespace, fills in the host tgid of
+ * each pid user space put in resolve (the kernel has no other way to turn
+ * a namespace's pid into the global one the tracked map is keyed by).
+ * Only loaded when spawntrace's pid namespace is not the initial one. */
+SEC("iter/task")
+int resolve_pids(struct bpf_iter__task *ctx)
+{
+	struct task_struct *me = (struct task_struct *)bpf_get_current_task();
+	pidns_level = BPF_CORE_READ(me, thread_pid, level);
+	struct task_struct *task = ctx->task;
+	if (!task || task->pid != task->tgid)
+		return 0;
+	__u32 nr = ns_nr(task, true);
+	if (!nr)
+		return 0;
+	__u32 *host = bpf_map_lookup_elem(&resolve, &nr);
+	if (host)
+		*host = task->tgid;
 	return 0;
 }

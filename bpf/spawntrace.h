@@ -71,7 +71,10 @@ struct syscall_stat {
 	__u64 time_ns;
 };
 
-/* Every ring-buffer record but a sample starts with this header. */
+/* Every ring-buffer record but a sample starts with this header.
+ * Every id in a record is as spawntrace's pid namespace numbers it (0: not
+ * visible there); host_pid and host_child_pid are the initial namespace's,
+ * set only when spawntrace runs in another (a container). */
 struct event_hdr {
 	__u32 kind;  /* enum event_kind: which struct the record is */
 	__u32 flags; /* EVF_* */
@@ -79,7 +82,7 @@ struct event_hdr {
 	__u32 tid;
 	__u32 pid;  /* tgid */
 	__u32 ppid; /* tgid of the real parent */
-	__u32 pad;
+	__u32 host_pid;
 	char comm[COMM_LEN];
 };
 
@@ -87,6 +90,8 @@ struct fork_event {
 	struct event_hdr h;
 	__u32 child_tid; /* the new task */
 	__u32 child_pid; /* its tgid */
+	__u32 host_child_pid;
+	__u32 pad;
 };
 
 struct exit_event {
@@ -132,6 +137,10 @@ struct syscall_event {
 	__s64 rss_shmem_pages;
 	__s64 pgtables_bytes;
 	__s32 fds[2]; /* socketpair */
+	/* clone family: the new process, from its fork (the return value is
+	 * the caller's pid namespace's number, which may not be spawntrace's) */
+	__u32 child_pid;
+	__u32 host_child_pid;
 };
 
 struct syscall_exec_event {

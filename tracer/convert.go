@@ -84,6 +84,7 @@ func convert(b []byte, ev *Event) error {
 			convertHeader(&r.H, ev)
 			ev.ChildTid = r.ChildTid
 			ev.ChildPid = r.ChildPid
+			ev.HostChildPid = r.HostChildPid
 			ev.Thread = r.H.Flags&evfThread != 0
 		})
 	case uint32(KindExec):
@@ -134,6 +135,8 @@ func convertHeader(h *spawntraceEventHdr, ev *Event) {
 		Pid:    h.Pid,
 		PPid:   h.Ppid,
 		Comm:   cString(h.Comm[:]),
+
+		HostPid: h.HostPid,
 	}
 }
 
@@ -142,6 +145,8 @@ func convertSyscall(raw *spawntraceSyscallEvent, ev *Event) {
 	convertHeader(&raw.H, ev)
 	ev.Kind = KindSyscall
 	ev.DurNs = raw.DurNs
+	ev.ChildPid = raw.ChildPid
+	ev.HostChildPid = raw.HostChildPid
 	ev.Nr = int(raw.Nr)
 	if raw.H.Flags&evfCompat != 0 {
 		ev.ABI = ABII386

@@ -63,6 +63,12 @@ type Clone3Args struct {
 
 // Event is one observation of the traced tree, in plain Go: no generated
 // names or fixed byte arrays leave this package.
+//
+// Every id (Tid, Pid, PPid, ChildTid, ChildPid, OldTid, SupersededBy) is as
+// spawntrace's own pid namespace numbers it: what the user, /proc, ps and
+// strace -f see there. Inside a container, HostPid and HostChildPid keep
+// the initial namespace's numbers beside them (unset outside one, where
+// the two are the same).
 type Event struct {
 	Kind   Kind   `json:"kind"`
 	TimeNs uint64 `json:"t_ns"`             // CLOCK_MONOTONIC: syscall entry, or the moment of fork/exec/exit
@@ -78,7 +84,9 @@ type Event struct {
 	// ExecABI is the table the new program's calls go through, after a
 	// successful exec (KindExec, and execve/execveat returning 0): an
 	// execve through x86_64's table can start a 32-bit program.
-	ExecABI ABI `json:"exec_abi,omitempty"`
+	ExecABI      ABI    `json:"exec_abi,omitempty"`
+	HostPid      uint32 `json:"host_pid,omitempty"`
+	HostChildPid uint32 `json:"host_child_pid,omitempty"`
 
 	// KindSyscall
 	Nr     int         `json:"nr,omitempty"` // syscall number in ABI's table (Nr64 gives x86_64's)
@@ -107,7 +115,8 @@ type Event struct {
 	// Unexported: it is never saved or spilled, only symbolized.
 	userFrames []UserFrame
 
-	// KindFork
+	// KindFork; ChildPid also on a clone-family call that made a process
+	// (the kernel's fork, whatever the call returned: see SpawnedChild).
 	ChildTid uint32 `json:"child_tid,omitempty"`
 	ChildPid uint32 `json:"child_pid,omitempty"`
 	Thread   bool   `json:"thread,omitempty"`
@@ -136,6 +145,22 @@ type Event struct {
 	Argc       int  `json:"argc,omitempty"`
 	EnvCount   int  `json:"env_count,omitempty"`
 	EnvBytes   int  `json:"env_bytes,omitempty"`
+}
+
+// SpawnedChild is the process a clone, clone3, fork or vfork call made, as
+// spawntrace's pid namespace numbers it: ChildPid, which the kernel's fork
+// gave the call, or, in recordings made before it did, the call's return
+// value. The return value is the caller's namespace's number, another
+// process's in spawntrace's when the workload made a pid namespace of its
+// own (unshare -fp, a container runtime). 0 when the call made none.
+func (ev *Event) SpawnedChild() uint32 {
+	if ev.ChildPid != 0 {
+		return ev.ChildPid
+	}
+	if ev.Ret > 0 && ev.Ret <= 1<<32-1 {
+		return uint32(ev.Ret)
+	}
+	return 0
 }
 
 // UserFrames is a spawn event's user stack (leaf first) as build ID and

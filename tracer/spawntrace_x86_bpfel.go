@@ -26,15 +26,15 @@ type spawntraceClone3Args struct {
 }
 
 type spawntraceEventHdr struct {
-	_     structs.HostLayout
-	Kind  uint32
-	Flags uint32
-	TsNs  uint64
-	Tid   uint32
-	Pid   uint32
-	Ppid  uint32
-	Pad   uint32
-	Comm  [16]int8
+	_       structs.HostLayout
+	Kind    uint32
+	Flags   uint32
+	TsNs    uint64
+	Tid     uint32
+	Pid     uint32
+	Ppid    uint32
+	HostPid uint32
+	Comm    [16]int8
 }
 
 type spawntraceExecEvent struct {
@@ -63,10 +63,12 @@ type spawntraceExitEvent struct {
 }
 
 type spawntraceForkEvent struct {
-	_        structs.HostLayout
-	H        spawntraceEventHdr
-	ChildTid uint32
-	ChildPid uint32
+	_            structs.HostLayout
+	H            spawntraceEventHdr
+	ChildTid     uint32
+	ChildPid     uint32
+	HostChildPid uint32
+	Pad          uint32
 }
 
 type spawntraceInflight struct {
@@ -128,7 +130,9 @@ type spawntraceSpawnSlot struct {
 	LockTimed     uint32
 	SysNr         uint32
 	Compat        uint32
-	_             [4]byte
+	ChildPid      uint32
+	HostChildPid  uint32
+	NsTid         uint32
 }
 
 type spawntraceSyscallEvent struct {
@@ -150,6 +154,8 @@ type spawntraceSyscallEvent struct {
 	RssShmemPages int64
 	PgtablesBytes int64
 	Fds           [2]int32
+	ChildPid      uint32
+	HostChildPid  uint32
 }
 
 type spawntraceSyscallExecEvent struct {
@@ -178,6 +184,12 @@ type spawntraceSyscallStat struct {
 	TimeNs uint64
 }
 
+type spawntraceTrackedProc struct {
+	_     structs.HostLayout
+	NsPid uint32
+	State uint32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -188,6 +200,7 @@ const (
 	spawntraceMapInflight           = "inflight"
 	spawntraceMapLaunchArmed        = "launch_armed"
 	spawntraceMapLost               = "lost"
+	spawntraceMapResolve            = "resolve"
 	spawntraceMapSpawnSlots         = "spawn_slots"
 	spawntraceMapSyscallStats       = "syscall_stats"
 	spawntraceMapTracked            = "tracked"
@@ -201,9 +214,14 @@ const (
 	spawntraceProgOnSwitch          = "on_switch"
 	spawntraceProgRawEnter          = "raw_enter"
 	spawntraceProgRawExit           = "raw_exit"
+	spawntraceProgResolvePids       = "resolve_pids"
 	spawntraceVarLauncherTgid       = "launcher_tgid"
 	spawntraceVarNoBpfLoop          = "no_bpf_loop"
 	spawntraceVarOpenSlots          = "open_slots"
+	spawntraceVarPidnsDev           = "pidns_dev"
+	spawntraceVarPidnsIno           = "pidns_ino"
+	spawntraceVarPidnsLevel         = "pidns_level"
+	spawntraceVarPidnsNested        = "pidns_nested"
 	spawntraceVarSpawnsOnly         = "spawns_only"
 	spawntraceVarTimedSlots         = "timed_slots"
 	spawntraceVarUnusedExec         = "unused_exec"
@@ -268,6 +286,7 @@ type spawntraceProgramSpecs struct {
 	OnSwitch       *ebpf.ProgramSpec `ebpf:"on_switch"`
 	RawEnter       *ebpf.ProgramSpec `ebpf:"raw_enter"`
 	RawExit        *ebpf.ProgramSpec `ebpf:"raw_exit"`
+	ResolvePids    *ebpf.ProgramSpec `ebpf:"resolve_pids"`
 }
 
 // spawntraceMapSpecs contains maps before they are loaded into the kernel.
@@ -280,6 +299,7 @@ type spawntraceMapSpecs struct {
 	Inflight     *ebpf.MapSpec `ebpf:"inflight"`
 	LaunchArmed  *ebpf.MapSpec `ebpf:"launch_armed"`
 	Lost         *ebpf.MapSpec `ebpf:"lost"`
+	Resolve      *ebpf.MapSpec `ebpf:"resolve"`
 	SpawnSlots   *ebpf.MapSpec `ebpf:"spawn_slots"`
 	SyscallStats *ebpf.MapSpec `ebpf:"syscall_stats"`
 	Tracked      *ebpf.MapSpec `ebpf:"tracked"`
@@ -292,6 +312,10 @@ type spawntraceVariableSpecs struct {
 	LauncherTgid       *ebpf.VariableSpec `ebpf:"launcher_tgid"`
 	NoBpfLoop          *ebpf.VariableSpec `ebpf:"no_bpf_loop"`
 	OpenSlots          *ebpf.VariableSpec `ebpf:"open_slots"`
+	PidnsDev           *ebpf.VariableSpec `ebpf:"pidns_dev"`
+	PidnsIno           *ebpf.VariableSpec `ebpf:"pidns_ino"`
+	PidnsLevel         *ebpf.VariableSpec `ebpf:"pidns_level"`
+	PidnsNested        *ebpf.VariableSpec `ebpf:"pidns_nested"`
 	SpawnsOnly         *ebpf.VariableSpec `ebpf:"spawns_only"`
 	TimedSlots         *ebpf.VariableSpec `ebpf:"timed_slots"`
 	UnusedExec         *ebpf.VariableSpec `ebpf:"unused_exec"`
@@ -330,6 +354,7 @@ type spawntraceMaps struct {
 	Inflight     *ebpf.Map `ebpf:"inflight"`
 	LaunchArmed  *ebpf.Map `ebpf:"launch_armed"`
 	Lost         *ebpf.Map `ebpf:"lost"`
+	Resolve      *ebpf.Map `ebpf:"resolve"`
 	SpawnSlots   *ebpf.Map `ebpf:"spawn_slots"`
 	SyscallStats *ebpf.Map `ebpf:"syscall_stats"`
 	Tracked      *ebpf.Map `ebpf:"tracked"`
@@ -343,6 +368,7 @@ func (m *spawntraceMaps) Close() error {
 		m.Inflight,
 		m.LaunchArmed,
 		m.Lost,
+		m.Resolve,
 		m.SpawnSlots,
 		m.SyscallStats,
 		m.Tracked,
@@ -356,6 +382,10 @@ type spawntraceVariables struct {
 	LauncherTgid       *ebpf.Variable `ebpf:"launcher_tgid"`
 	NoBpfLoop          *ebpf.Variable `ebpf:"no_bpf_loop"`
 	OpenSlots          *ebpf.Variable `ebpf:"open_slots"`
+	PidnsDev           *ebpf.Variable `ebpf:"pidns_dev"`
+	PidnsIno           *ebpf.Variable `ebpf:"pidns_ino"`
+	PidnsLevel         *ebpf.Variable `ebpf:"pidns_level"`
+	PidnsNested        *ebpf.Variable `ebpf:"pidns_nested"`
 	SpawnsOnly         *ebpf.Variable `ebpf:"spawns_only"`
 	TimedSlots         *ebpf.Variable `ebpf:"timed_slots"`
 	UnusedExec         *ebpf.Variable `ebpf:"unused_exec"`
@@ -382,6 +412,7 @@ type spawntracePrograms struct {
 	OnSwitch       *ebpf.Program `ebpf:"on_switch"`
 	RawEnter       *ebpf.Program `ebpf:"raw_enter"`
 	RawExit        *ebpf.Program `ebpf:"raw_exit"`
+	ResolvePids    *ebpf.Program `ebpf:"resolve_pids"`
 }
 
 func (p *spawntracePrograms) Close() error {
@@ -396,6 +427,7 @@ func (p *spawntracePrograms) Close() error {
 		p.OnSwitch,
 		p.RawEnter,
 		p.RawExit,
+		p.ResolvePids,
 	)
 }
 

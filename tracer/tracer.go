@@ -26,7 +26,8 @@ const DefaultRingBytes = 16 << 20
 // Config is set before the programs load.
 type Config struct {
 	// LauncherPid is the process that will start the workload (spawntrace
-	// itself); its next child process is tracked from birth after ArmLaunch.
+	// itself, os.Getpid(): its pid in its own pid namespace); its next child
+	// process is tracked from birth after ArmLaunch.
 	LauncherPid int
 	// RingBytes sizes the ring buffer: a power of two, a multiple of the page size.
 	RingBytes int
@@ -51,6 +52,7 @@ type Tracer struct {
 	reader  *ringbuf.Reader
 	probes  []Probe
 	ncpu    int
+	pidns   pidNamespace
 }
 
 // Open checks what the kernel offers, loads and attaches. An unavailable
@@ -87,6 +89,13 @@ func Open(cfg Config) (t *Tracer, err error) {
 	if err := spec.Variables["launcher_tgid"].Set(uint32(cfg.LauncherPid)); err != nil {
 		return nil, fmt.Errorf("setting launcher pid: %w", err)
 	}
+	pidns, err := ownPidNamespace()
+	if err != nil {
+		return nil, err
+	}
+	if err := pidns.configure(spec); err != nil {
+		return nil, err
+	}
 	if cfg.SpawnsOnly {
 		if err := spec.Variables["spawns_only"].Set(uint32(1)); err != nil {
 			return nil, fmt.Errorf("setting spawns-only: %w", err)
@@ -94,7 +103,7 @@ func Open(cfg Config) (t *Tracer, err error) {
 	}
 	spec.Maps["events"].MaxEntries = uint32(cfg.RingBytes)
 
-	t = &Tracer{ncpu: runtime.NumCPU()}
+	t = &Tracer{ncpu: runtime.NumCPU(), pidns: pidns}
 	if n, err := ebpf.PossibleCPU(); err == nil {
 		t.ncpu = n
 	}
@@ -159,6 +168,11 @@ func Open(cfg Config) (t *Tracer, err error) {
 			return nil, fmt.Errorf("loading bpf objects: %w (verifier log: %+v)", err, ve)
 		}
 		return nil, fmt.Errorf("loading bpf objects: %w", err)
+	}
+	// Before anything is attached, so that every event has its ids in
+	// spawntrace's namespace.
+	if err := t.findPidnsLevel(); err != nil {
+		return nil, err
 	}
 	for _, g := range usable {
 		if err := t.attach(g); err != nil {
@@ -246,26 +260,41 @@ func (t *Tracer) setArmed(v uint32) error {
 	return nil
 }
 
-// Track adds running processes (by tgid) to the traced tree, as with -p.
+// trackActive is TRACK_ACTIVE (bpf/spawntrace.bpf.c).
+const trackActive = 1
+
+// Track adds running processes to the traced tree, as with -p: pids as
+// spawntrace's pid namespace numbers them (its /proc). Inside a container
+// each is resolved to the process the kernel knows, never taken for the
+// host's process of that number; one that cannot be is an error.
 func (t *Tracer) Track(pids ...int) error {
-	for _, pid := range pids {
-		if err := t.coll.Maps["tracked"].Put(uint32(pid), uint8(1)); err != nil {
+	host, err := t.hostPids(pids)
+	if err != nil {
+		return err
+	}
+	for i, pid := range pids {
+		if host[i] == 0 {
+			continue // exited meanwhile
+		}
+		v := spawntraceTrackedProc{NsPid: uint32(pid), State: trackActive}
+		if err := t.coll.Maps["tracked"].Put(host[i], v); err != nil {
 			return fmt.Errorf("tracking pid %d: %w", pid, err)
 		}
 	}
 	return nil
 }
 
-// Tracked lists the processes (tgids) the kernel follows right now: the
-// tree's live processes, up to date with every fork and exit, where events
-// about them may still wait in the ring buffer.
+// Tracked lists the processes the kernel follows right now, by their pids
+// in spawntrace's pid namespace: the tree's live processes, up to date
+// with every fork and exit, where events about them may still wait in the
+// ring buffer.
 func (t *Tracer) Tracked() ([]uint32, error) {
 	var out []uint32
-	var pid uint32
-	var state uint8
+	var key uint32
+	var v spawntraceTrackedProc
 	iter := t.coll.Maps["tracked"].Iterate()
-	for iter.Next(&pid, &state) {
-		out = append(out, pid)
+	for iter.Next(&key, &v) {
+		out = append(out, v.NsPid)
 	}
 	if err := iter.Err(); err != nil {
 		return nil, fmt.Errorf("reading tracked processes: %w", err)
@@ -273,13 +302,27 @@ func (t *Tracer) Tracked() ([]uint32, error) {
 	return out, nil
 }
 
-// Untrack stops following pid, for one found gone whose exit the kernel
-// did not see (it cannot happen but for a bug; a stale entry must not make
-// spawntrace wait forever).
+// Untrack stops following pid (as Tracked gives it), for one found gone
+// whose exit the kernel did not see (it cannot happen but for a bug; a
+// stale entry must not make spawntrace wait forever).
 func (t *Tracer) Untrack(pid uint32) error {
-	err := t.coll.Maps["tracked"].Delete(pid)
-	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+	m := t.coll.Maps["tracked"]
+	var keys []uint32
+	var key uint32
+	var v spawntraceTrackedProc
+	iter := m.Iterate()
+	for iter.Next(&key, &v) {
+		if v.NsPid == pid {
+			keys = append(keys, key)
+		}
+	}
+	if err := iter.Err(); err != nil {
 		return fmt.Errorf("untracking pid %d: %w", pid, err)
+	}
+	for _, k := range keys {
+		if err := m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("untracking pid %d: %w", pid, err)
+		}
 	}
 	return nil
 }
