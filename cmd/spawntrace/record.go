@@ -113,6 +113,11 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			return fail(stderr, exitNotFound, "Can't stat '%s': %v", cmdArgs[0], lookErr(err))
 		}
+		// Pids are this namespace's; what is read of a process in /proc
+		// (its memory map for stacks, its libc) is another's by that number.
+		if err := procIsOurs(); err != nil {
+			fmt.Fprintf(stderr, "spawntrace: warning: %v; spawn stacks and the workload's libc are read there by pid, so may be missing or another process's\n", err)
+		}
 	} else if err := checkAttachTarget(o.attachPid); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}

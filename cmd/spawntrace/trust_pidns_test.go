@@ -268,6 +268,22 @@ func TestPidnsWorkloadMakesItsOwn(t *testing.T) {
 	}
 }
 
+// TestPidnsForeignProcWarned: `unshare -fp spawntrace -- CMD` without
+// --mount-proc leaves the parent namespace's /proc, where spawntrace's pids
+// name other processes: it says so (the counts stay right: the kernel's).
+func TestPidnsForeignProcWarned(t *testing.T) {
+	e := itSetup(t)
+	unshare := itRequireTool(t, "unshare")
+	r := itRun(t, itOpts{timeout: 60 * time.Second}, unshare, "-fp", e.bin, "-c", "--", "/bin/true")
+	tab := nsTable(t, r)
+	if tab.Calls("execve") != 1 {
+		t.Errorf("execve: %d calls, want 1\n%s", tab.Calls("execve"), tab.Text)
+	}
+	if !strings.Contains(string(r.stderr), "spawntrace: warning: /proc belongs to another pid namespace") {
+		t.Errorf("no warning that /proc is another namespace's:\n%s", r.stderr)
+	}
+}
+
 // shQuote quotes s for sh.
 func shQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
