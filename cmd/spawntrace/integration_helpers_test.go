@@ -596,15 +596,26 @@ func itDescendant(pid int, comm string, timeout time.Duration) int {
 				parent[p], comms[p] = pp, c
 			}
 		}
+		// The shallowest match: a shell's forked children are named like
+		// it until they exec, and picking one of those instead of the
+		// shell itself left the shell running after the test.
+		best, bestDepth := 0, 0
 		for p, c := range comms {
 			if c != comm {
 				continue
 			}
-			for a := parent[p]; a > 1; a = parent[a] {
+			depth := 1
+			for a := parent[p]; a > 1; a, depth = parent[a], depth+1 {
 				if a == pid {
-					return p
+					if best == 0 || depth < bestDepth || depth == bestDepth && p < best {
+						best, bestDepth = p, depth
+					}
+					break
 				}
 			}
+		}
+		if best != 0 {
+			return best
 		}
 	}
 	return 0
