@@ -5,12 +5,20 @@ GO      ?= go
 BIN     := bin/spawntrace
 export CGO_ENABLED := 0
 
+# One LLVM major version compiles and formats bpf/: another gives a different
+# object (and layout), so check-generated would fail for no change. 14 is
+# Debian 12's.
+LLVM_MAJOR := 14
+# bpf2go takes its compiler from BPF2GO_CC, and llvm-strip-14 for a clang-14.
+export BPF2GO_CC ?= clang-$(LLVM_MAJOR)
+CLANG_FORMAT ?= clang-format-$(LLVM_MAJOR)
+
 # Debian packages the tests and benchmarks use; `make deps` installs the missing ones.
-DEB_PKGS := clang llvm clang-format libbpf-dev linux-libc-dev strace gcc gcc-multilib libc6-dev libc6-dbg make python3 linux-perf hyperfine
+DEB_PKGS := clang-$(LLVM_MAJOR) llvm-$(LLVM_MAJOR) clang-format-$(LLVM_MAJOR) libbpf-dev linux-libc-dev strace gcc gcc-multilib libc6-dev libc6-dbg make python3 linux-perf hyperfine
 # make kernels' (without recommends: qemu's add a GTK display and its libraries).
 DEB_PKGS_BARE := qemu-system-x86 busybox-static cpio
 
-.PHONY: all build generate check-generated deps vet lint fmt-bpf unit test kernels fuzz bench demo clean
+.PHONY: all build generate check-generated check-clang deps vet tidy lint fmt-bpf unit test kernels fuzz bench demo clean
 
 all: build
 
@@ -20,11 +28,20 @@ build:
 	$(GO) build -trimpath -ldflags "-X main.buildVersion=$(VERSION)" -o $(BIN) ./cmd/spawntrace
 
 # Rebuild the BPF object and its Go loader (needs clang); commit the result.
-generate:
+generate: check-clang
 	cd tracer && $(GO) generate ./...
 
+# Fails unless $(BPF2GO_CC) is clang $(LLVM_MAJOR).
+check-clang:
+	@found=$$($(BPF2GO_CC) --version 2>/dev/null | head -1); \
+	v=$$(echo "$$found" | sed -n 's/.*clang version \([0-9]*\)\..*/\1/p'); \
+	[ "$$v" = "$(LLVM_MAJOR)" ] || { \
+		echo "BPF2GO_CC=$(BPF2GO_CC) is '$${found:-not found}', want clang $(LLVM_MAJOR): another major version compiles bpf/"; \
+		echo "to a different object, so the committed one cannot be checked or regenerated with it"; \
+		echo "(Debian 12: apt-get install clang-$(LLVM_MAJOR) llvm-$(LLVM_MAJOR), or 'make deps')"; exit 1; }
+
 # Fails when the committed bpf2go output differs from what the sources give.
-check-generated:
+check-generated: check-clang
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	cp -r bpf tracer go.mod go.sum $$tmp/ && \
 	(cd $$tmp/tracer && $(GO) generate ./...) && \
@@ -46,17 +63,19 @@ vet:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$fmt" ] || { echo "gofmt needed: $$fmt"; exit 1; }
 	$(GO) vet ./...
 
-# The C is formatted by one clang-format major version: others lay it out differently.
-CLANG_FORMAT ?= clang-format
-CLANG_FORMAT_MAJOR := 14
+# Fails when go.mod or go.sum is not what `go mod tidy` makes of them.
+tidy:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are untidy: run 'go mod tidy' and commit them"; exit 1; }
+
 BPF_C := $(wildcard bpf/*.c bpf/*.h)
 
-# gofmt and go vet, staticcheck (pinned as a tool in go.mod; per-directory
+# gofmt and go vet, go mod tidy -diff, staticcheck (pinned as a tool in go.mod; per-directory
 # exceptions in staticcheck.conf files), clang-format over bpf/ (bpf/.clang-format).
-lint: vet
+lint: vet tidy
 	$(GO) tool staticcheck ./...
-	@v=$$($(CLANG_FORMAT) --version 2>/dev/null | sed -n 's/.*clang-format version \([0-9]*\)\..*/\1/p'); \
-	[ "$$v" = "$(CLANG_FORMAT_MAJOR)" ] || { echo "$(CLANG_FORMAT) is version '$$v', want $(CLANG_FORMAT_MAJOR) (Debian 12's; 'make deps' installs it)"; exit 1; }
+	@found=$$($(CLANG_FORMAT) --version 2>/dev/null | head -1); \
+	v=$$(echo "$$found" | sed -n 's/.*clang-format version \([0-9]*\)\..*/\1/p'); \
+	[ "$$v" = "$(LLVM_MAJOR)" ] || { echo "CLANG_FORMAT=$(CLANG_FORMAT) is '$${found:-not found}', want clang-format $(LLVM_MAJOR): another lays bpf/ out differently ('make deps' installs it)"; exit 1; }
 	$(CLANG_FORMAT) --dry-run -Werror $(BPF_C)
 
 # Reformat bpf/ in place; then `make generate` (the object's line info follows the source).
