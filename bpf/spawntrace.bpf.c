@@ -227,7 +227,8 @@ struct {
 	__uint(max_entries, 1 << 24);
 } events SEC(".maps");
 
-/* Forces bpf2go to emit the Go types of these structs. */
+/* Forces bpf2go to emit the Go types of these structs and enums: a type
+ * no variable refers to is not in the object's BTF. */
 const struct syscall_event *unused_syscall __attribute__((unused));
 const struct syscall_exec_event *unused_syscall_exec __attribute__((unused));
 const struct syscall_spawn_event *unused_syscall_spawn __attribute__((unused));
@@ -236,6 +237,10 @@ const struct exec_event *unused_exec __attribute__((unused));
 const struct exit_event *unused_exit __attribute__((unused));
 const struct syscall_stat *unused_stat __attribute__((unused));
 const struct sample *unused_sample __attribute__((unused));
+const enum event_kind *unused_event_kind __attribute__((unused));
+const enum event_flag *unused_event_flag __attribute__((unused));
+const enum sample_flag *unused_sample_flag __attribute__((unused));
+const enum lost_kind *unused_lost_kind __attribute__((unused));
 
 /* ns_nr is a task's id in spawntrace's pid namespace: the number at that
  * level of its struct pid. Every task of the traced tree is visible there

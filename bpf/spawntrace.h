@@ -33,16 +33,19 @@ enum event_kind {
 	EV_SYSCALL_SPAWN = 7, /* EV_SYSCALL that made a process, with the caller's stack (struct syscall_spawn_event) */
 };
 
-/* event.flags bits */
-#define EVF_THREAD 1         /* fork: the child is a thread (CLONE_THREAD) */
-#define EVF_ARGV_TRUNCATED 2 /* argv did not fit ARGV_LEN / MAX_ARGS */
-#define EVF_GROUP_DEAD 4     /* exit: the last thread of the process */
-#define EVF_NAME_UNREAD 8    /* filename could not be read */
-#define EVF_ARGV_UNREAD 16   /* failed exec: argv and envp not read (no bpf_loop) */
-#define EVF_PARENT_MM 32     /* rss_*, pgtables_bytes and map_count are set */
-#define EVF_SUPERSEDED 64    /* exit: a leader killed by another thread's exec (exec_tid: that thread) */
-#define EVF_USTACK_IPS 128   /* ustack holds bare addresses (__u64 each): the kernel gave no build IDs */
-#define EVF_COMPAT 256       /* syscall: nr and args are of the i386 table (compat); exec: the new program's are */
+/* Bits of the header's flags (event_hdr.flags), an enum so that bpf2go
+ * gives Go their values (-type event_flag). */
+enum event_flag {
+	EVF_THREAD = 1,         /* fork: the child is a thread (CLONE_THREAD) */
+	EVF_ARGV_TRUNCATED = 2, /* argv did not fit ARGV_LEN / MAX_ARGS */
+	EVF_GROUP_DEAD = 4,     /* exit: the last thread of the process */
+	EVF_NAME_UNREAD = 8,    /* filename could not be read */
+	EVF_ARGV_UNREAD = 16,   /* failed exec: argv and envp not read (no bpf_loop) */
+	EVF_PARENT_MM = 32,     /* rss_*, pgtables_bytes and map_count are set */
+	EVF_SUPERSEDED = 64,    /* exit: a leader killed by another thread's exec (exec_tid: that thread) */
+	EVF_USTACK_IPS = 128,   /* ustack holds bare addresses (__u64 each): the kernel gave no build IDs */
+	EVF_COMPAT = 256,       /* syscall: nr and args are of the i386 table (compat); exec: the new program's are */
+};
 
 /* Indexes of the lost-counter array. */
 enum lost_kind {
@@ -158,8 +161,10 @@ struct syscall_spawn_event {
 	struct bpf_stack_build_id ustack[SPAWN_STACK_DEPTH];
 };
 
-/* sample.flags bits */
-#define SAMPLEF_USTACK_IPS 1 /* ustack holds bare addresses (__u64 each): the kernel gave no build IDs */
+/* Bits of sample.flags (-type sample_flag). */
+enum sample_flag {
+	SAMPLEF_USTACK_IPS = 1, /* ustack holds bare addresses (__u64 each): the kernel gave no build IDs */
+};
 
 struct sample {
 	__u32 kind; /* EV_SAMPLE */

@@ -84,7 +84,7 @@ func TestConvertSocketpairAndClone3(t *testing.T) {
 // them need the process's map).
 func TestConvertSampleUserFrames(t *testing.T) {
 	var raw spawntraceSample
-	raw.Kind, raw.Pid = uint32(kindSample), 7
+	raw.Kind, raw.Pid = uint32(spawntraceEventKindEV_SAMPLE), 7
 	id := BuildID{0xde, 0xad, 0xbe, 0xef}
 	raw.Ustack[0].Status, raw.Ustack[0].BuildId, raw.Ustack[0].Offset = buildIDValid, id, 0x1234
 	raw.Ustack[1].Status, raw.Ustack[1].Offset = buildIDIP, 0x7f0000001000
@@ -97,7 +97,7 @@ func TestConvertSampleUserFrames(t *testing.T) {
 		t.Errorf("build-ID frames: got %+v, want %+v", s.UserStack, want)
 	}
 
-	raw = spawntraceSample{Kind: uint32(kindSample), Flags: samplefUstackIPs, UstackLen: 3 * 8}
+	raw = spawntraceSample{Kind: uint32(spawntraceEventKindEV_SAMPLE), Flags: uint32(spawntraceSampleFlagSAMPLEF_USTACK_IPS), UstackLen: 3 * 8}
 	ips := (*[3]uint64)(unsafe.Pointer(&raw.Ustack))
 	ips[0], ips[1], ips[2] = 0x401000, 0x402000, 0
 	convertSample(&raw, &s)
@@ -106,7 +106,7 @@ func TestConvertSampleUserFrames(t *testing.T) {
 		t.Errorf("bare addresses: got %+v, want %+v", s.UserStack, want)
 	}
 
-	raw = spawntraceSample{Kind: uint32(kindSample), UstackLen: -14}
+	raw = spawntraceSample{Kind: uint32(spawntraceEventKindEV_SAMPLE), UstackLen: -14}
 	convertSample(&raw, &s)
 	if s.UserStack != nil {
 		t.Errorf("error length: got %+v", s.UserStack)
@@ -115,7 +115,7 @@ func TestConvertSampleUserFrames(t *testing.T) {
 
 func TestConvertSpawnUserFrames(t *testing.T) {
 	var raw spawntraceSyscallSpawnEvent
-	raw.Sc.H.Kind, raw.Sc.Nr, raw.Sc.Ret = kindSyscallSpawn, nrClone3, 42
+	raw.Sc.H.Kind, raw.Sc.Nr, raw.Sc.Ret = uint32(spawntraceEventKindEV_SYSCALL_SPAWN), nrClone3, 42
 	id := BuildID{0xca, 0xfe}
 	raw.Ustack[0].Status, raw.Ustack[0].BuildId, raw.Ustack[0].Offset = buildIDValid, id, 0x99
 	raw.Ustack[1].Status, raw.Ustack[1].Offset = buildIDIP, 0x401000
@@ -128,7 +128,7 @@ func TestConvertSpawnUserFrames(t *testing.T) {
 	}
 
 	raw = spawntraceSyscallSpawnEvent{UstackLen: 2 * 8}
-	raw.Sc.H.Kind, raw.Sc.H.Flags, raw.Sc.Nr, raw.Sc.Ret = kindSyscallSpawn, evfUstackIPs, nrClone3, 42
+	raw.Sc.H.Kind, raw.Sc.H.Flags, raw.Sc.Nr, raw.Sc.Ret = uint32(spawntraceEventKindEV_SYSCALL_SPAWN), uint32(spawntraceEventFlagEVF_USTACK_IPS), nrClone3, 42
 	ips := (*[2]uint64)(unsafe.Pointer(&raw.Ustack))
 	ips[0], ips[1] = 0x401000, 0x402000
 	mustConvert(t, &raw, &ev)
@@ -141,7 +141,7 @@ func TestConvertSpawnUserFrames(t *testing.T) {
 // fork and exit records are the header and two fields.
 func TestConvertFailedExecForkExit(t *testing.T) {
 	var x spawntraceSyscallExecEvent
-	x.Sc.H.Kind, x.Sc.H.Flags, x.Sc.Nr, x.Sc.Ret = kindSyscallExec, evfArgvTruncated, 59, -2
+	x.Sc.H.Kind, x.Sc.H.Flags, x.Sc.Nr, x.Sc.Ret = uint32(spawntraceEventKindEV_SYSCALL_EXEC), uint32(spawntraceEventFlagEVF_ARGV_TRUNCATED), 59, -2
 	x.Sc.H.Tid, x.Sc.H.Pid = 30, 30
 	putString(x.X.Filename[:], "/usr/local/bin/sleep")
 	args := "sleep\x001\x00"
@@ -155,14 +155,14 @@ func TestConvertFailedExecForkExit(t *testing.T) {
 	}
 
 	var f spawntraceForkEvent
-	f.H.Kind, f.H.Flags, f.H.Pid, f.ChildTid, f.ChildPid = uint32(KindFork), evfThread, 5, 9, 5
+	f.H.Kind, f.H.Flags, f.H.Pid, f.ChildTid, f.ChildPid = uint32(KindFork), uint32(spawntraceEventFlagEVF_THREAD), 5, 9, 5
 	mustConvert(t, &f, &ev)
 	if want := (Event{Kind: KindFork, Pid: 5, ChildTid: 9, ChildPid: 5, Thread: true}); !reflect.DeepEqual(ev, want) {
 		t.Errorf("fork: got %+v, want %+v", ev, want)
 	}
 
 	var e spawntraceExitEvent
-	e.H.Kind, e.H.Flags, e.H.Tid, e.H.Pid, e.ExitCode, e.ExecTid = uint32(KindExit), evfSuperseded, 5, 5, 9, 6
+	e.H.Kind, e.H.Flags, e.H.Tid, e.H.Pid, e.ExitCode, e.ExecTid = uint32(KindExit), uint32(spawntraceEventFlagEVF_SUPERSEDED), 5, 5, 9, 6
 	mustConvert(t, &e, &ev)
 	if want := (Event{Kind: KindExit, Tid: 5, Pid: 5, ExitCode: 9, SupersededBy: 6}); !reflect.DeepEqual(ev, want) {
 		t.Errorf("exit: got %+v, want %+v", ev, want)
@@ -187,7 +187,7 @@ func TestConvertFailedExecForkExit(t *testing.T) {
 // is not x86_64's munmap.
 func TestConvertCompat(t *testing.T) {
 	var raw spawntraceSyscallEvent
-	raw.H.Kind, raw.H.Flags, raw.Nr, raw.Fds = uint32(KindSyscall), evfCompat, 360, [2]int32{5, 6}
+	raw.H.Kind, raw.H.Flags, raw.Nr, raw.Fds = uint32(KindSyscall), uint32(spawntraceEventFlagEVF_COMPAT), 360, [2]int32{5, 6}
 	var ev Event
 	mustConvert(t, &raw, &ev)
 	if ev.ABI != ABII386 || ev.Nr != 360 || ev.Nr64() != nrSocketpair || !reflect.DeepEqual(ev.Fds, []int32{5, 6}) {
@@ -206,7 +206,7 @@ func TestConvertCompat(t *testing.T) {
 		t.Errorf("x86_64 360: abi %v nr64 %d fds %v", ev.ABI, ev.Nr64(), ev.Fds)
 	}
 	var x spawntraceExecEvent
-	x.H.Kind, x.H.Flags = uint32(KindExec), evfCompat
+	x.H.Kind, x.H.Flags = uint32(KindExec), uint32(spawntraceEventFlagEVF_COMPAT)
 	mustConvert(t, &x, &ev)
 	if ev.ExecABI != ABII386 || ev.ABI != ABIX8664 {
 		t.Errorf("exec of a 32-bit program: exec_abi %v abi %v", ev.ExecABI, ev.ABI)

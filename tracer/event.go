@@ -6,19 +6,19 @@ import (
 	"math/bits"
 )
 
-// Kind says what an Event records.
+// Kind says what an Event records: bpf/spawntrace.h's enum event_kind.
 type Kind uint8
 
 const (
 	// KindSyscall is a spawn-related syscall (clone, clone3, fork, vfork,
 	// execve, execveat, socketpair), entry and exit paired in the kernel.
-	KindSyscall Kind = 1
+	KindSyscall = Kind(spawntraceEventKindEV_SYSCALL)
 	// KindFork is a new task of the tree (sched_process_fork): a process or a thread.
-	KindFork Kind = 2
+	KindFork = Kind(spawntraceEventKindEV_FORK)
 	// KindExec is a successful exec (sched_process_exec).
-	KindExec Kind = 3
+	KindExec = Kind(spawntraceEventKindEV_EXEC)
 	// KindExit is a task of the tree exiting (sched_process_exit).
-	KindExit Kind = 4
+	KindExit = Kind(spawntraceEventKindEV_EXIT)
 )
 
 var kindNames = map[Kind]string{KindSyscall: "syscall", KindFork: "fork", KindExec: "exec", KindExit: "exit"}

@@ -1,11 +1,117 @@
 package tracer
 
 import (
+	"maps"
+	"os"
+	"regexp"
+	"slices"
 	"testing"
 	"unsafe"
 
 	"github.com/cilium/ebpf/btf"
 )
+
+// sharedStructs are the structs bpf2go generates for Go (gen.go's -type),
+// with their Go sizes.
+var sharedStructs = map[string]uintptr{
+	"event_hdr":           unsafe.Sizeof(spawntraceEventHdr{}),
+	"syscall_event":       unsafe.Sizeof(spawntraceSyscallEvent{}),
+	"syscall_exec_event":  unsafe.Sizeof(spawntraceSyscallExecEvent{}),
+	"syscall_spawn_event": unsafe.Sizeof(spawntraceSyscallSpawnEvent{}),
+	"fork_event":          unsafe.Sizeof(spawntraceForkEvent{}),
+	"exec_event":          unsafe.Sizeof(spawntraceExecEvent{}),
+	"exit_event":          unsafe.Sizeof(spawntraceExitEvent{}),
+	"exec_strings":        unsafe.Sizeof(spawntraceExecStrings{}),
+	"syscall_stat":        unsafe.Sizeof(spawntraceSyscallStat{}),
+	"clone3_args":         unsafe.Sizeof(spawntraceClone3Args{}),
+	"sample":              unsafe.Sizeof(spawntraceSample{}),
+}
+
+// sharedEnums pins every value of the enums shared with C (gen.go's -type):
+// the Go constants are generated from the object, so this is where a
+// renumbering shows. Kinds are read back from recordings' spills and
+// tracer.Kind is event_kind's; flags and lost kinds only go from the
+// kernel to tracer, but a value changed on one side only is still a bug.
+var sharedEnums = map[string]map[string]uint64{
+	"event_kind": {"EV_SYSCALL": 1, "EV_FORK": 2, "EV_EXEC": 3, "EV_EXIT": 4, "EV_SAMPLE": 5,
+		"EV_SYSCALL_EXEC": 6, "EV_SYSCALL_SPAWN": 7},
+	"event_flag": {"EVF_THREAD": 1, "EVF_ARGV_TRUNCATED": 2, "EVF_GROUP_DEAD": 4, "EVF_NAME_UNREAD": 8,
+		"EVF_ARGV_UNREAD": 16, "EVF_PARENT_MM": 32, "EVF_SUPERSEDED": 64, "EVF_USTACK_IPS": 128, "EVF_COMPAT": 256},
+	"sample_flag": {"SAMPLEF_USTACK_IPS": 1},
+	"lost_kind":   {"LOST_RINGBUF": 0, "LOST_INFLIGHT": 1, "LOST_SPAWN_SLOT": 2, "LOST_TRACKED": 3, "LOST_KINDS": 4},
+}
+
+// Every type gen.go asks bpf2go for is pinned here, as a size or values.
+func TestSharedTypesPinned(t *testing.T) {
+	src, err := os.ReadFile("gen.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generated []string
+	for _, m := range regexp.MustCompile(`-type (\w+)`).FindAllSubmatch(src, -1) {
+		generated = append(generated, string(m[1]))
+	}
+	pinned := slices.Concat(slices.Collect(maps.Keys(sharedStructs)), slices.Collect(maps.Keys(sharedEnums)))
+	slices.Sort(generated)
+	slices.Sort(pinned)
+	if !slices.Equal(generated, pinned) {
+		t.Errorf("gen.go generates %v; layout_test.go pins %v", generated, pinned)
+	}
+}
+
+// Each enum shared with C has the values pinned above, in the object's
+// BTF and in the Go constants bpf2go made of it.
+func TestSharedEnumValues(t *testing.T) {
+	spec, err := loadSpawntrace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range sharedEnums {
+		var e *btf.Enum
+		if err := spec.Types.TypeByName(name, &e); err != nil {
+			t.Fatalf("enum %s not in the object's BTF: %v", name, err)
+		}
+		got := map[string]uint64{}
+		for _, v := range e.Values {
+			got[v.Name] = v.Value
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("enum %s: C has %v, want %v", name, got, want)
+		}
+	}
+	for name, c := range map[string]struct{ got, want uint64 }{
+		"EV_SYSCALL":         {uint64(spawntraceEventKindEV_SYSCALL), 1},
+		"EV_FORK":            {uint64(spawntraceEventKindEV_FORK), 2},
+		"EV_EXEC":            {uint64(spawntraceEventKindEV_EXEC), 3},
+		"EV_EXIT":            {uint64(spawntraceEventKindEV_EXIT), 4},
+		"EV_SAMPLE":          {uint64(spawntraceEventKindEV_SAMPLE), 5},
+		"EV_SYSCALL_EXEC":    {uint64(spawntraceEventKindEV_SYSCALL_EXEC), 6},
+		"EV_SYSCALL_SPAWN":   {uint64(spawntraceEventKindEV_SYSCALL_SPAWN), 7},
+		"KindSyscall":        {uint64(KindSyscall), 1},
+		"KindFork":           {uint64(KindFork), 2},
+		"KindExec":           {uint64(KindExec), 3},
+		"KindExit":           {uint64(KindExit), 4},
+		"EVF_THREAD":         {uint64(spawntraceEventFlagEVF_THREAD), 1},
+		"EVF_ARGV_TRUNCATED": {uint64(spawntraceEventFlagEVF_ARGV_TRUNCATED), 2},
+		"EVF_GROUP_DEAD":     {uint64(spawntraceEventFlagEVF_GROUP_DEAD), 4},
+		"EVF_NAME_UNREAD":    {uint64(spawntraceEventFlagEVF_NAME_UNREAD), 8},
+		"EVF_ARGV_UNREAD":    {uint64(spawntraceEventFlagEVF_ARGV_UNREAD), 16},
+		"EVF_PARENT_MM":      {uint64(spawntraceEventFlagEVF_PARENT_MM), 32},
+		"EVF_SUPERSEDED":     {uint64(spawntraceEventFlagEVF_SUPERSEDED), 64},
+		"EVF_USTACK_IPS":     {uint64(spawntraceEventFlagEVF_USTACK_IPS), 128},
+		"EVF_COMPAT":         {uint64(spawntraceEventFlagEVF_COMPAT), 256},
+		"SAMPLEF_USTACK_IPS": {uint64(spawntraceSampleFlagSAMPLEF_USTACK_IPS), 1},
+		"LOST_RINGBUF":       {uint64(spawntraceLostKindLOST_RINGBUF), 0},
+		"LOST_INFLIGHT":      {uint64(spawntraceLostKindLOST_INFLIGHT), 1},
+		"LOST_SPAWN_SLOT":    {uint64(spawntraceLostKindLOST_SPAWN_SLOT), 2},
+		"LOST_TRACKED":       {uint64(spawntraceLostKindLOST_TRACKED), 3},
+		"LOST_KINDS":         {uint64(spawntraceLostKindLOST_KINDS), 4},
+	} {
+		if c.got != c.want {
+			t.Errorf("Go %s = %d, want %d", name, c.got, c.want)
+		}
+	}
+}
 
 // The Go mirror of every struct shared with C must have the size the
 // compiled object gives it, or reads of the ring buffer go astray.
@@ -14,19 +120,7 @@ func TestSharedStructSizes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, goSize := range map[string]uintptr{
-		"event_hdr":           unsafe.Sizeof(spawntraceEventHdr{}),
-		"syscall_event":       unsafe.Sizeof(spawntraceSyscallEvent{}),
-		"syscall_exec_event":  unsafe.Sizeof(spawntraceSyscallExecEvent{}),
-		"syscall_spawn_event": unsafe.Sizeof(spawntraceSyscallSpawnEvent{}),
-		"fork_event":          unsafe.Sizeof(spawntraceForkEvent{}),
-		"exec_event":          unsafe.Sizeof(spawntraceExecEvent{}),
-		"exit_event":          unsafe.Sizeof(spawntraceExitEvent{}),
-		"exec_strings":        unsafe.Sizeof(spawntraceExecStrings{}),
-		"syscall_stat":        unsafe.Sizeof(spawntraceSyscallStat{}),
-		"clone3_args":         unsafe.Sizeof(spawntraceClone3Args{}),
-		"sample":              unsafe.Sizeof(spawntraceSample{}),
-	} {
+	for name, goSize := range sharedStructs {
 		var st *btf.Struct
 		if err := spec.Types.TypeByName(name, &st); err != nil {
 			t.Fatalf("struct %s not in the object's BTF: %v", name, err)

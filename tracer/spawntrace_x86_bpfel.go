@@ -25,6 +25,20 @@ type spawntraceClone3Args struct {
 	Tls        uint64
 }
 
+type spawntraceEventFlag uint32
+
+const (
+	spawntraceEventFlagEVF_THREAD         spawntraceEventFlag = 1
+	spawntraceEventFlagEVF_ARGV_TRUNCATED spawntraceEventFlag = 2
+	spawntraceEventFlagEVF_GROUP_DEAD     spawntraceEventFlag = 4
+	spawntraceEventFlagEVF_NAME_UNREAD    spawntraceEventFlag = 8
+	spawntraceEventFlagEVF_ARGV_UNREAD    spawntraceEventFlag = 16
+	spawntraceEventFlagEVF_PARENT_MM      spawntraceEventFlag = 32
+	spawntraceEventFlagEVF_SUPERSEDED     spawntraceEventFlag = 64
+	spawntraceEventFlagEVF_USTACK_IPS     spawntraceEventFlag = 128
+	spawntraceEventFlagEVF_COMPAT         spawntraceEventFlag = 256
+)
+
 type spawntraceEventHdr struct {
 	_       structs.HostLayout
 	Kind    uint32
@@ -36,6 +50,18 @@ type spawntraceEventHdr struct {
 	HostPid uint32
 	Comm    [16]int8
 }
+
+type spawntraceEventKind uint32
+
+const (
+	spawntraceEventKindEV_SYSCALL       spawntraceEventKind = 1
+	spawntraceEventKindEV_FORK          spawntraceEventKind = 2
+	spawntraceEventKindEV_EXEC          spawntraceEventKind = 3
+	spawntraceEventKindEV_EXIT          spawntraceEventKind = 4
+	spawntraceEventKindEV_SAMPLE        spawntraceEventKind = 5
+	spawntraceEventKindEV_SYSCALL_EXEC  spawntraceEventKind = 6
+	spawntraceEventKindEV_SYSCALL_SPAWN spawntraceEventKind = 7
+)
 
 type spawntraceExecEvent struct {
 	_      structs.HostLayout
@@ -84,6 +110,16 @@ type spawntraceLockWaiters struct {
 	SumStartNs uint64
 }
 
+type spawntraceLostKind uint32
+
+const (
+	spawntraceLostKindLOST_RINGBUF    spawntraceLostKind = 0
+	spawntraceLostKindLOST_INFLIGHT   spawntraceLostKind = 1
+	spawntraceLostKindLOST_SPAWN_SLOT spawntraceLostKind = 2
+	spawntraceLostKindLOST_TRACKED    spawntraceLostKind = 3
+	spawntraceLostKindLOST_KINDS      spawntraceLostKind = 4
+)
+
 type spawntraceSample struct {
 	_         structs.HostLayout
 	Kind      uint32
@@ -104,6 +140,12 @@ type spawntraceSample struct {
 		Offset  uint64
 	}
 }
+
+type spawntraceSampleFlag uint32
+
+const (
+	spawntraceSampleFlagSAMPLEF_USTACK_IPS spawntraceSampleFlag = 1
+)
 
 type spawntraceSpawnSlot struct {
 	_             structs.HostLayout
@@ -224,10 +266,14 @@ const (
 	spawntraceVarPidnsNested        = "pidns_nested"
 	spawntraceVarSpawnsOnly         = "spawns_only"
 	spawntraceVarTimedSlots         = "timed_slots"
+	spawntraceVarUnusedEventFlag    = "unused_event_flag"
+	spawntraceVarUnusedEventKind    = "unused_event_kind"
 	spawntraceVarUnusedExec         = "unused_exec"
 	spawntraceVarUnusedExit         = "unused_exit"
 	spawntraceVarUnusedFork         = "unused_fork"
+	spawntraceVarUnusedLostKind     = "unused_lost_kind"
 	spawntraceVarUnusedSample       = "unused_sample"
+	spawntraceVarUnusedSampleFlag   = "unused_sample_flag"
 	spawntraceVarUnusedStat         = "unused_stat"
 	spawntraceVarUnusedSyscall      = "unused_syscall"
 	spawntraceVarUnusedSyscallExec  = "unused_syscall_exec"
@@ -318,10 +364,14 @@ type spawntraceVariableSpecs struct {
 	PidnsNested        *ebpf.VariableSpec `ebpf:"pidns_nested"`
 	SpawnsOnly         *ebpf.VariableSpec `ebpf:"spawns_only"`
 	TimedSlots         *ebpf.VariableSpec `ebpf:"timed_slots"`
+	UnusedEventFlag    *ebpf.VariableSpec `ebpf:"unused_event_flag"`
+	UnusedEventKind    *ebpf.VariableSpec `ebpf:"unused_event_kind"`
 	UnusedExec         *ebpf.VariableSpec `ebpf:"unused_exec"`
 	UnusedExit         *ebpf.VariableSpec `ebpf:"unused_exit"`
 	UnusedFork         *ebpf.VariableSpec `ebpf:"unused_fork"`
+	UnusedLostKind     *ebpf.VariableSpec `ebpf:"unused_lost_kind"`
 	UnusedSample       *ebpf.VariableSpec `ebpf:"unused_sample"`
+	UnusedSampleFlag   *ebpf.VariableSpec `ebpf:"unused_sample_flag"`
 	UnusedStat         *ebpf.VariableSpec `ebpf:"unused_stat"`
 	UnusedSyscall      *ebpf.VariableSpec `ebpf:"unused_syscall"`
 	UnusedSyscallExec  *ebpf.VariableSpec `ebpf:"unused_syscall_exec"`
@@ -388,10 +438,14 @@ type spawntraceVariables struct {
 	PidnsNested        *ebpf.Variable `ebpf:"pidns_nested"`
 	SpawnsOnly         *ebpf.Variable `ebpf:"spawns_only"`
 	TimedSlots         *ebpf.Variable `ebpf:"timed_slots"`
+	UnusedEventFlag    *ebpf.Variable `ebpf:"unused_event_flag"`
+	UnusedEventKind    *ebpf.Variable `ebpf:"unused_event_kind"`
 	UnusedExec         *ebpf.Variable `ebpf:"unused_exec"`
 	UnusedExit         *ebpf.Variable `ebpf:"unused_exit"`
 	UnusedFork         *ebpf.Variable `ebpf:"unused_fork"`
+	UnusedLostKind     *ebpf.Variable `ebpf:"unused_lost_kind"`
 	UnusedSample       *ebpf.Variable `ebpf:"unused_sample"`
+	UnusedSampleFlag   *ebpf.Variable `ebpf:"unused_sample_flag"`
 	UnusedStat         *ebpf.Variable `ebpf:"unused_stat"`
 	UnusedSyscall      *ebpf.Variable `ebpf:"unused_syscall"`
 	UnusedSyscallExec  *ebpf.Variable `ebpf:"unused_syscall_exec"`

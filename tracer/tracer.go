@@ -352,7 +352,7 @@ func (t *Tracer) Read(sink Sink) error {
 		}
 		b := rec.RawSample
 		// Every record starts with its kind (bpf/spawntrace.h).
-		if len(b) >= 4 && *(*uint32)(unsafe.Pointer(&b[0])) == kindSample {
+		if len(b) >= 4 && *(*uint32)(unsafe.Pointer(&b[0])) == uint32(spawntraceEventKindEV_SAMPLE) {
 			raw := recordAs[spawntraceSample](b)
 			if raw == nil {
 				return fmt.Errorf("short sample record: %d bytes", len(b))
@@ -423,7 +423,12 @@ func (t *Tracer) Lost() (Lost, error) {
 	}
 	var l Lost
 	var err error
-	for kind, dst := range []*uint64{&l.Events, &l.SyscallSlots, &l.SpawnSlots, &l.TrackedLimits} {
+	for kind, dst := range map[spawntraceLostKind]*uint64{
+		spawntraceLostKindLOST_RINGBUF:    &l.Events,
+		spawntraceLostKindLOST_INFLIGHT:   &l.SyscallSlots,
+		spawntraceLostKindLOST_SPAWN_SLOT: &l.SpawnSlots,
+		spawntraceLostKindLOST_TRACKED:    &l.TrackedLimits,
+	} {
 		if *dst, err = sum(uint32(kind)); err != nil {
 			return l, err
 		}
