@@ -6,20 +6,15 @@ import (
 	"strings"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/tracer"
 )
-
-// CopyProbe names the probe group that times the address-space copy.
-const CopyProbe = "mmap_lock:copy-timing"
-
-// BlockedProbe names the probe group that measures blocked time.
-const BlockedProbe = "sched:sched_switch"
 
 // WriteAnatomy writes what each spawn mechanism cost, the copy-time fit
 // against parent RSS, and the findings, ranked.
 func WriteAnatomy(w io.Writer, rec *analyze.Recording, s analyze.Summary) error {
 	bw := newTermWriter(w)
-	copyOK, copyWhy := probeState(rec, CopyProbe)
-	blockedOK, blockedWhy := probeState(rec, BlockedProbe)
+	copyOK, copyWhy := probeState(rec, tracer.CopyProbe)
+	blockedOK, blockedWhy := probeState(rec, tracer.BlockedProbe)
 	if len(s.Stats) > 0 {
 		bw.printf("\nSpawn cost by mechanism (ms)%22s %6s %9s %9s %9s %9s\n", "", "n", "p50", "p90", "p99", "max")
 		approx := false

@@ -16,7 +16,7 @@ func anatomyRecording() *analyze.Recording {
 		StartMonoNs: 1_000_000_000, EndMonoNs: 1_500_000_000,
 		Host:     analyze.Host{THPMode: "madvise"},
 		Spawners: []analyze.ProcessInfo{{Pid: 100, RSSBytes: 1 << 30}},
-		Probes: []tracer.Probe{{Name: CopyProbe, Available: true}, {Name: BlockedProbe, Available: true},
+		Probes: []tracer.Probe{{Name: tracer.CopyProbe, Available: true}, {Name: tracer.BlockedProbe, Available: true},
 			{Name: "syscalls:execveat", Reason: "disabled by --disable-probe"}},
 	}
 	t := uint64(1_000_000_000)
@@ -64,7 +64,7 @@ func TestAnatomyGolden(t *testing.T) {
 
 func TestAnatomyUnmeasured(t *testing.T) {
 	rec := anatomyRecording()
-	rec.Probes = []tracer.Probe{{Name: CopyProbe, Reason: "tracepoint mmap_lock:mmap_lock_released not in kernel BTF"}}
+	rec.Probes = []tracer.Probe{{Name: tracer.CopyProbe, Reason: "tracepoint mmap_lock:mmap_lock_released not in kernel BTF"}}
 	var b bytes.Buffer
 	if err := WriteAnatomy(&b, rec, analyze.Summarize(rec)); err != nil {
 		t.Fatal(err)

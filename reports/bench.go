@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // classRow lays out one row of the class table in lineWidth columns:
@@ -48,7 +49,7 @@ func WriteClassTable(w io.Writer, rec *analyze.Recording, classes []analyze.Clas
 		"exec: spawn to the child's successful exec; tear: that exec tearing the copy down; "+
 		"total: spawn to the same thread's next spawn of the class, what one more spawn costs in a loop. "+
 		"RSS: the parent's, median; PATH: failed execs per spawn before the binary was found.")
-	if ok, why := probeState(rec, CopyProbe); !ok {
+	if ok, why := probeState(rec, tracer.CopyProbe); !ok {
 		bw.printf("  copy and tear: not measured (%s)\n", why)
 	}
 	if approx {

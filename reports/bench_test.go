@@ -54,11 +54,11 @@ func benchClasses() []analyze.Class {
 }
 
 func benchRecording(copyTimed bool) *analyze.Recording {
-	p := tracer.Probe{Name: CopyProbe, Available: copyTimed}
+	p := tracer.Probe{Name: tracer.CopyProbe, Available: copyTimed}
 	if !copyTimed {
 		p.Reason = "mmap_lock tracepoints missing"
 	}
-	return &analyze.Recording{Probes: []tracer.Probe{p, {Name: BlockedProbe, Available: true}}}
+	return &analyze.Recording{Probes: []tracer.Probe{p, {Name: tracer.BlockedProbe, Available: true}}}
 }
 
 func TestClassTable(t *testing.T) {

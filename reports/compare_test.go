@@ -25,7 +25,7 @@ type compareSide struct {
 func compareRecording(s compareSide) *analyze.Recording {
 	rec := &analyze.Recording{Format: analyze.FormatName, Schema: analyze.SchemaVersion, Version: "v0.3.0", Host: s.host,
 		Command: []string{"./bench", "10000"}, StartMonoNs: 1_000_000_000, StartUnixNs: 1_700_000_000e9, Lost: s.lost,
-		Probes: []tracer.Probe{{Name: CopyProbe, Available: true}, {Name: BlockedProbe, Available: true}}}
+		Probes: []tracer.Probe{{Name: tracer.CopyProbe, Available: true}, {Name: tracer.BlockedProbe, Available: true}}}
 	t := rec.StartMonoNs
 	for i := 0; i < s.n; i++ {
 		child := uint32(1000 + i)

@@ -5,18 +5,14 @@ import (
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
-// SyscallsProbe names the probe group behind the syscall table and the
-// spawn-related calls.
-const SyscallsProbe = "raw_syscalls:sys_enter+sys_exit"
-
 // probeFeeds says, for each optional probe, what goes unmeasured without it:
 // an unavailable probe must leave a gap that is named, never zeros.
 var probeFeeds = map[string]string{
-	SyscallsProbe: "the syscall table (calls, errors and times of every syscall) and the spawn, " +
+	tracer.SyscallsProbe: "the syscall table (calls, errors and times of every syscall) and the spawn, " +
 		"exec and socketpair calls (the spawn section and event lines)",
-	"sched:sched_process_exec": "the file names, argv and environment of successful execs",
-	CopyProbe:                  "the address-space copy and exec teardown times",
-	BlockedProbe:               "the time spawning threads were blocked (off CPU)",
+	tracer.ExecProbe:    "the file names, argv and environment of successful execs",
+	tracer.CopyProbe:    "the address-space copy and exec teardown times",
+	tracer.BlockedProbe: "the time spawning threads were blocked (off CPU)",
 	// Older recordings: spawntrace attached a perf-event tracepoint pair
 	// per spawn-related syscall before one raw pair carried them all.
 	"syscalls:clone":      "spawns made with clone (missing from the spawn section and event lines)",

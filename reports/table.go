@@ -166,7 +166,7 @@ func WriteCountReport(w io.Writer, rec *analyze.Recording) error {
 	bw := newTermWriter(w)
 	// Without the syscall probes the table would be all zeros: leave it out
 	// (the unavailable probe below says so).
-	if !probeUnavailable(rec, SyscallsProbe) {
+	if !probeUnavailable(rec, tracer.SyscallsProbe) {
 		if err := WriteSyscallTable(bw, stats); err != nil {
 			return err
 		}

@@ -26,25 +26,37 @@ type probeGroup struct {
 	points   []attachPoint
 }
 
+// Probe names, as Probes shows them, --disable-probe accepts them and
+// recordings keep them: defined here only (with SamplingProbe and
+// BPFLoopProbe), whoever reads them.
+const (
+	ForkProbe     = "sched:sched_process_fork"
+	ExitProbe     = "sched:sched_process_exit"
+	ExecProbe     = "sched:sched_process_exec"
+	SyscallsProbe = "raw_syscalls:sys_enter+sys_exit" // the syscall table and the spawn-related calls
+	CopyProbe     = "mmap_lock:copy-timing"           // the address-space copy and exec teardown times
+	BlockedProbe  = "sched:sched_switch"              // the time spawning threads were blocked
+)
+
 // probeGroups lists every attachment, in the order they are attached.
 var probeGroups = []probeGroup{
-	{name: "sched:sched_process_fork", required: true, points: []attachPoint{{prog: "on_fork", group: "sched", name: "sched_process_fork"}}},
-	{name: "sched:sched_process_exit", required: true, points: []attachPoint{{prog: "on_exit", group: "sched", name: "sched_process_exit"}}},
-	{name: "sched:sched_process_exec", points: []attachPoint{{prog: "on_exec", group: "sched", name: "sched_process_exec"}}},
+	{name: ForkProbe, required: true, points: []attachPoint{{prog: "on_fork", group: "sched", name: "sched_process_fork"}}},
+	{name: ExitProbe, required: true, points: []attachPoint{{prog: "on_exit", group: "sched", name: "sched_process_exit"}}},
+	{name: ExecProbe, points: []attachPoint{{prog: "on_exec", group: "sched", name: "sched_process_exec"}}},
 	// Every syscall of the tree: the table, and the spawn-related calls
 	// (clone, clone3, fork, vfork, execve, execveat, socketpair) in detail.
-	{name: "raw_syscalls:sys_enter+sys_exit", points: []attachPoint{
+	{name: SyscallsProbe, points: []attachPoint{
 		{prog: "raw_enter", group: "raw_syscalls", name: "sys_enter"},
 		{prog: "raw_exit", group: "raw_syscalls", name: "sys_exit"},
 	}},
 	// Spawn anatomy: the address-space copy is timed by the parent's mmap
 	// write lock (no kprobes here), blocked time by context switches.
-	{name: "mmap_lock:copy-timing", points: []attachPoint{
+	{name: CopyProbe, points: []attachPoint{
 		{prog: "on_lock_start", group: "mmap_lock", name: "mmap_lock_start_locking"},
 		{prog: "on_lock_acquired", group: "mmap_lock", name: "mmap_lock_acquire_returned"},
 		{prog: "on_lock_released", group: "mmap_lock", name: "mmap_lock_released"},
 	}},
-	{name: "sched:sched_switch", points: []attachPoint{{prog: "on_switch", group: "sched", name: "sched_switch"}}},
+	{name: BlockedProbe, points: []attachPoint{{prog: "on_switch", group: "sched", name: "sched_switch"}}},
 }
 
 // helperFeature is a BPF helper some measurement needs beyond the base
