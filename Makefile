@@ -27,9 +27,13 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo devel)
 build:
 	$(GO) build -trimpath -ldflags "-X main.buildVersion=$(VERSION)" -o $(BIN) ./cmd/spawntrace
 
-# Rebuild the BPF object and its Go loader (needs clang); commit the result.
+# Rebuild what is generated; commit the result. First the syscall tables
+# (tracer/sysno and bpf/sysno.h, from linux-libc-dev's asm/unistd_*.h),
+# then the BPF object and its Go loader, which include bpf/sysno.h.
+GENERATED := tracer/sysno/zsysno_x86_64.go tracer/sysno/zsysno_i386.go bpf/sysno.h \
+	tracer/spawntrace_x86_bpfel.go tracer/spawntrace_x86_bpfel.o
 generate: check-clang
-	cd tracer && $(GO) generate ./...
+	cd tracer && $(GO) generate ./sysno && $(GO) generate .
 
 # Fails unless $(BPF2GO_CC) is clang $(LLVM_MAJOR).
 check-clang:
@@ -40,14 +44,14 @@ check-clang:
 		echo "to a different object, so the committed one cannot be checked or regenerated with it"; \
 		echo "(Debian 12: apt-get install clang-$(LLVM_MAJOR) llvm-$(LLVM_MAJOR), or 'make deps')"; exit 1; }
 
-# Fails when the committed bpf2go output differs from what the sources give.
+# Fails when a committed generated file differs from what the sources give.
 check-generated: check-clang
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	cp -r bpf tracer go.mod go.sum $$tmp/ && \
-	(cd $$tmp/tracer && $(GO) generate ./...) && \
-	for f in tracer/spawntrace_x86_bpfel.go tracer/spawntrace_x86_bpfel.o; do \
+	(cd $$tmp/tracer && $(GO) generate ./sysno && $(GO) generate .) && \
+	for f in $(GENERATED); do \
 		cmp -s $$f $$tmp/$$f || { echo "$$f is stale: run 'make generate' and commit it"; exit 1; }; \
-	done && echo "bpf2go output is up to date"
+	done && echo "generated files are up to date"
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -4,33 +4,35 @@ import (
 	"fmt"
 
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
-// x86_64 syscall numbers spawntrace treats specially.
+// x86_64 syscall numbers spawntrace treats specially: sysno's, under the
+// names analyze's callers use until they refer to sysno directly.
 const (
-	NrSocketpair = 53
-	NrClone      = 56
-	NrFork       = 57
-	NrVfork      = 58
-	NrExecve     = 59
-	NrExit       = 60
-	NrWait4      = 61
-	NrExitGroup  = 231
-	NrExecveat   = 322
-	NrClone3     = 435
+	NrSocketpair = sysno.Socketpair
+	NrClone      = sysno.Clone
+	NrFork       = sysno.Fork
+	NrVfork      = sysno.Vfork
+	NrExecve     = sysno.Execve
+	NrExit       = sysno.Exit
+	NrWait4      = sysno.Wait4
+	NrExitGroup  = sysno.ExitGroup
+	NrExecveat   = sysno.Execveat
+	NrClone3     = sysno.Clone3
 )
 
 // SyscallName is the name strace prints for syscall number nr of abi's
 // table, or "syscall_N" for numbers this build does not know.
 func SyscallName(abi tracer.ABI, nr int) string {
-	names := syscallNames
+	name := sysno.Name
 	if abi == tracer.ABII386 {
-		names = syscallNamesI386
+		name = sysno.NameI386
 		if s, ok := socketcallPseudo[nr]; ok {
 			return s
 		}
 	}
-	if s, ok := names[nr]; ok {
+	if s, ok := name(nr); ok {
 		return s
 	}
 	return fmt.Sprintf("syscall_%d", nr)

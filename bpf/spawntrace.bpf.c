@@ -10,6 +10,7 @@
 #include <bpf/bpf_tracing.h>
 #include "kernel_types.h"
 #include "spawntrace.h"
+#include "sysno.h" /* NR_* and NR32_*: generated from the kernel's tables (tracer/sysno) */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -36,23 +37,6 @@ const volatile __u32 spawns_only = 0;
  * branch that calls it, and failed execs go without argv and envp. */
 const volatile __u32 no_bpf_loop = 0;
 
-#define NR_CLONE 56
-#define NR_FORK 57
-#define NR_VFORK 58
-#define NR_EXECVE 59
-#define NR_EXECVEAT 322
-#define NR_CLONE3 435
-#define NR_SOCKETPAIR 53
-/* The same calls in the i386 table (compat syscalls: a 32-bit program, or
- * int $0x80 from a 64-bit one). */
-#define NR32_FORK 2
-#define NR32_EXECVE 11
-#define NR32_CLONE 120
-#define NR32_VFORK 190
-#define NR32_EXECVEAT 358
-#define NR32_SOCKETPAIR 360
-#define NR32_CLONE3 435
-#define NR32_SOCKETCALL 102
 /* socketcall's calls without an i386 number of their own (accept, send,
  * recv) are counted as SOCKETCALL_PSEUDO + their socketcall number, past
  * the end of the i386 table. */
@@ -311,19 +295,19 @@ static __always_inline long socketcall_nr(void *regs)
 {
 	switch ((__u32)BPF_CORE_READ((struct pt_regs___kernel *)regs, bx)) {
 	case 1: /* SYS_SOCKET */
-		return 359;
+		return NR32_SOCKET;
 	case 2: /* SYS_BIND */
-		return 361;
+		return NR32_BIND;
 	case 3: /* SYS_CONNECT */
-		return 362;
+		return NR32_CONNECT;
 	case 4: /* SYS_LISTEN */
-		return 363;
+		return NR32_LISTEN;
 	case 5: /* SYS_ACCEPT */
 		return SOCKETCALL_PSEUDO + 5;
 	case 6: /* SYS_GETSOCKNAME */
-		return 367;
+		return NR32_GETSOCKNAME;
 	case 7: /* SYS_GETPEERNAME */
-		return 368;
+		return NR32_GETPEERNAME;
 	case 8: /* SYS_SOCKETPAIR */
 		return NR32_SOCKETPAIR;
 	case 9: /* SYS_SEND */
@@ -331,25 +315,25 @@ static __always_inline long socketcall_nr(void *regs)
 	case 10: /* SYS_RECV */
 		return SOCKETCALL_PSEUDO + 10;
 	case 11: /* SYS_SENDTO */
-		return 369;
+		return NR32_SENDTO;
 	case 12: /* SYS_RECVFROM */
-		return 371;
+		return NR32_RECVFROM;
 	case 13: /* SYS_SHUTDOWN */
-		return 373;
+		return NR32_SHUTDOWN;
 	case 14: /* SYS_SETSOCKOPT */
-		return 366;
+		return NR32_SETSOCKOPT;
 	case 15: /* SYS_GETSOCKOPT */
-		return 365;
+		return NR32_GETSOCKOPT;
 	case 16: /* SYS_SENDMSG */
-		return 370;
+		return NR32_SENDMSG;
 	case 17: /* SYS_RECVMSG */
-		return 372;
+		return NR32_RECVMSG;
 	case 18: /* SYS_ACCEPT4 */
-		return 364;
+		return NR32_ACCEPT4;
 	case 19: /* SYS_RECVMMSG */
-		return 337;
+		return NR32_RECVMMSG;
 	case 20: /* SYS_SENDMMSG */
-		return 345;
+		return NR32_SENDMMSG;
 	}
 	return NR32_SOCKETCALL;
 }

@@ -1,6 +1,10 @@
 package tracer
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/spawntrace/spawntrace/tracer/sysno"
+)
 
 // ABI is the syscall table a call went through. A 64-bit program's calls
 // use x86_64's; a 32-bit program's, and a 64-bit program's int $0x80, use
@@ -53,18 +57,17 @@ func (a *ABI) UnmarshalText(b []byte) error {
 }
 
 // i386 numbers of the calls that have an x86_64 twin spawntrace names.
-// TODO(sysno): take these from the generated table package once it lands.
 var i386To64 = map[int]int{
-	1:   60,  // exit
-	2:   57,  // fork
-	11:  59,  // execve
-	114: 61,  // wait4
-	120: 56,  // clone
-	190: 58,  // vfork
-	252: 231, // exit_group
-	358: 322, // execveat
-	360: 53,  // socketpair
-	435: 435, // clone3
+	sysno.I386Exit:       sysno.Exit,
+	sysno.I386Fork:       sysno.Fork,
+	sysno.I386Execve:     sysno.Execve,
+	sysno.I386Wait4:      sysno.Wait4,
+	sysno.I386Clone:      sysno.Clone,
+	sysno.I386Vfork:      sysno.Vfork,
+	sysno.I386ExitGroup:  sysno.ExitGroup,
+	sysno.I386Execveat:   sysno.Execveat,
+	sysno.I386Socketpair: sysno.Socketpair,
+	sysno.I386Clone3:     sysno.Clone3,
 }
 
 // Nr64 is the x86_64 number of the call that is nr in a's table: nr itself

@@ -6,6 +6,8 @@ import (
 	"os"
 	"structs"
 	"unsafe"
+
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // The flag bits, record kinds and lost counters are bpf/spawntrace.h's
@@ -24,12 +26,6 @@ func pagesToBytes(n int64) uint64 {
 	}
 	return uint64(n) * pageBytes
 }
-
-// x86_64 numbers of the calls whose extra fields convert keeps (Nr64).
-const (
-	nrSocketpair = 53
-	nrClone3     = 435
-)
 
 // recordAs is the record b as a T, or nil when b is shorter than a T.
 func recordAs[T any](b []byte) *T {
@@ -151,11 +147,11 @@ func convertSyscall(raw *spawntraceSyscallEvent, ev *Event) {
 		}
 	}
 	switch ev.Nr64() {
-	case nrClone3:
+	case sysno.Clone3:
 		c := raw.C3
 		ev.Clone3 = &Clone3Args{Flags: c.Flags, ExitSignal: c.ExitSignal, Stack: c.Stack,
 			StackSize: c.StackSize, Pidfd: c.Pidfd, ChildTid: c.ChildTid, ParentTid: c.ParentTid, TLS: c.Tls}
-	case nrSocketpair:
+	case sysno.Socketpair:
 		if ev.Ret == 0 {
 			ev.Fds = []int32{raw.Fds[0], raw.Fds[1]}
 		}

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 	"unsafe"
+
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // recordBytes is a raw record as the ring buffer hands it over.
@@ -62,14 +64,14 @@ func TestConvertArgvCutByBuffer(t *testing.T) {
 func TestConvertSocketpairAndClone3(t *testing.T) {
 	var raw spawntraceSyscallEvent
 	raw.H.Kind = uint32(KindSyscall)
-	raw.Nr = nrSocketpair
+	raw.Nr = sysno.Socketpair
 	raw.Fds = [2]int32{3, 4}
 	var ev Event
 	mustConvert(t, &raw, &ev)
 	if !reflect.DeepEqual(ev.Fds, []int32{3, 4}) {
 		t.Errorf("fds = %v", ev.Fds)
 	}
-	raw = spawntraceSyscallEvent{Nr: nrClone3, Ret: 77}
+	raw = spawntraceSyscallEvent{Nr: sysno.Clone3, Ret: 77}
 	raw.H.Kind = uint32(KindSyscall)
 	raw.C3.Flags, raw.C3.ExitSignal, raw.C3.StackSize = 0x4100, 17, 0x9000
 	mustConvert(t, &raw, &ev)
@@ -115,7 +117,7 @@ func TestConvertSampleUserFrames(t *testing.T) {
 
 func TestConvertSpawnUserFrames(t *testing.T) {
 	var raw spawntraceSyscallSpawnEvent
-	raw.Sc.H.Kind, raw.Sc.Nr, raw.Sc.Ret = uint32(spawntraceEventKindEV_SYSCALL_SPAWN), nrClone3, 42
+	raw.Sc.H.Kind, raw.Sc.Nr, raw.Sc.Ret = uint32(spawntraceEventKindEV_SYSCALL_SPAWN), sysno.Clone3, 42
 	id := BuildID{0xca, 0xfe}
 	raw.Ustack[0].Status, raw.Ustack[0].BuildId, raw.Ustack[0].Offset = buildIDValid, id, 0x99
 	raw.Ustack[1].Status, raw.Ustack[1].Offset = buildIDIP, 0x401000
@@ -128,7 +130,7 @@ func TestConvertSpawnUserFrames(t *testing.T) {
 	}
 
 	raw = spawntraceSyscallSpawnEvent{UstackLen: 2 * 8}
-	raw.Sc.H.Kind, raw.Sc.H.Flags, raw.Sc.Nr, raw.Sc.Ret = uint32(spawntraceEventKindEV_SYSCALL_SPAWN), uint32(spawntraceEventFlagEVF_USTACK_IPS), nrClone3, 42
+	raw.Sc.H.Kind, raw.Sc.H.Flags, raw.Sc.Nr, raw.Sc.Ret = uint32(spawntraceEventKindEV_SYSCALL_SPAWN), uint32(spawntraceEventFlagEVF_USTACK_IPS), sysno.Clone3, 42
 	ips := (*[2]uint64)(unsafe.Pointer(&raw.Ustack))
 	ips[0], ips[1] = 0x401000, 0x402000
 	mustConvert(t, &raw, &ev)
@@ -190,7 +192,7 @@ func TestConvertCompat(t *testing.T) {
 	raw.H.Kind, raw.H.Flags, raw.Nr, raw.Fds = uint32(KindSyscall), uint32(spawntraceEventFlagEVF_COMPAT), 360, [2]int32{5, 6}
 	var ev Event
 	mustConvert(t, &raw, &ev)
-	if ev.ABI != ABII386 || ev.Nr != 360 || ev.Nr64() != nrSocketpair || !reflect.DeepEqual(ev.Fds, []int32{5, 6}) {
+	if ev.ABI != ABII386 || ev.Nr != 360 || ev.Nr64() != sysno.Socketpair || !reflect.DeepEqual(ev.Fds, []int32{5, 6}) {
 		t.Errorf("compat socketpair: abi %v nr %d nr64 %d fds %v", ev.ABI, ev.Nr, ev.Nr64(), ev.Fds)
 	}
 	raw.Nr = 435
