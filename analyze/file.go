@@ -78,8 +78,11 @@ func Decode(r io.Reader) (*Recording, error) {
 	if first, err := peekNonSpace(br); err == nil && first != '{' {
 		return nil, errors.New("not a spawntrace recording (not a JSON object)")
 	}
-	src := &errTracker{r: br}
-	return decodeObject(json.NewDecoder(src), src)
+	// White space runs squashed, so that decoding is linear in the file;
+	// each part's reading bounded, so that memory is (file_limits.go).
+	lim := &budget{r: &squashSpace{r: br}}
+	src := &errTracker{r: lim}
+	return decodeObject(json.NewDecoder(src), src, lim)
 }
 
 // peekNonSpace returns the first byte that is not JSON white space,

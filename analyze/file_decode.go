@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"github.com/spawntrace/spawntrace/tracer"
@@ -26,7 +27,9 @@ import (
 // this build cannot read is named as such wherever its "schema" key is;
 // only broken JSON (syntax, truncation) stops the reading at once, as it
 // did when the whole object was read before anything was checked.
-func decodeObject(dec *json.Decoder, src *errTracker) (*Recording, error) {
+func decodeObject(dec *json.Decoder, src *errTracker, lim *budget) (*Recording, error) {
+	keyWhat := func() string { return fmt.Sprintf("a key longer than %d KiB", MaxEventBytes>>10) }
+	lim.allow(0, MaxEventBytes, keyWhat)
 	if tok, err := dec.Token(); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("empty file: not a spawntrace recording")
@@ -38,14 +41,22 @@ func decodeObject(dec *json.Decoder, src *errTracker) (*Recording, error) {
 	var head bytes.Buffer // the object without its events
 	head.WriteByte('{')
 	var evs *eventStream
-	var badEvents error // the first bad event
+	var badEvents error   // the first bad event
+	var eventsBytes int64 // of the file, in "events" arrays
+	headWhat := func() string {
+		return fmt.Sprintf("its parts other than the events take more than %d MiB", MaxHeadBytes>>20)
+	}
 	ok := false
 	defer func() {
 		if !ok {
 			evs.close()
 		}
 	}()
-	for dec.More() {
+	for {
+		lim.allow(dec.InputOffset(), MaxEventBytes, keyWhat)
+		if !dec.More() {
+			break
+		}
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, streamErr(err)
@@ -55,9 +66,11 @@ func decodeObject(dec *json.Decoder, src *errTracker) (*Recording, error) {
 		// would have filled Events too; the last of repeated keys wins.
 		if strings.EqualFold(key, "events") {
 			evs.close()
-			if evs, err = readEvents(dec, src); err != nil {
+			start := dec.InputOffset()
+			if evs, err = readEvents(dec, src, lim); err != nil {
 				return nil, err
 			}
+			eventsBytes += dec.InputOffset() - start
 			// A bad event of an array a later one replaces still
 			// rejects the file, as json.Unmarshal's error did.
 			if evs != nil && evs.err != nil && badEvents == nil {
@@ -65,9 +78,17 @@ func decodeObject(dec *json.Decoder, src *errTracker) (*Recording, error) {
 			}
 			continue
 		}
+		headUsed := dec.InputOffset() - eventsBytes
+		lim.allow(dec.InputOffset(), max(MaxHeadBytes-headUsed, MaxEventBytes), headWhat)
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return nil, streamErr(err)
+		}
+		if dec.InputOffset()-eventsBytes > MaxHeadBytes {
+			return nil, &LimitError{What: headWhat()}
+		}
+		if !knownKey(key) {
+			continue // read, counted, not kept: json.Unmarshal would skip it
 		}
 		if head.Len() > 1 {
 			head.WriteByte(',')
@@ -160,7 +181,8 @@ type eventStream struct {
 	// event out of range is found then, as when the events were in memory.
 	badStack stackRef
 	stackMax []stackRef
-	err      error // the first bad event
+	err      error     // the first bad event
+	live     liveTasks // processes and spawning threads alive, within MaxLiveTasks
 }
 
 type stackRef struct{ i, id int }
@@ -168,7 +190,9 @@ type stackRef struct{ i, id int }
 // readEvents streams the value of an "events" key into a new spill: nil
 // for null. A value of another type is a held error, as json.Unmarshal
 // would report it.
-func readEvents(dec *json.Decoder, src *errTracker) (*eventStream, error) {
+func readEvents(dec *json.Decoder, src *errTracker, lim *budget) (*eventStream, error) {
+	eventWhat := func() string { return fmt.Sprintf("an event takes more than %d KiB", MaxEventBytes>>10) }
+	lim.allow(dec.InputOffset(), MaxEventBytes, eventWhat)
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, streamErr(err)
@@ -186,6 +210,9 @@ func readEvents(dec *json.Decoder, src *errTracker) (*eventStream, error) {
 		badStack: stackRef{i: -1},
 	}
 	if tok != json.Delim('[') {
+		lim.allow(dec.InputOffset(), MaxHeadBytes, func() string {
+			return fmt.Sprintf("its events are not an array and take more than %d MiB", MaxHeadBytes>>20)
+		})
 		evs.err = fmt.Errorf("events: %v where an array belongs", tokenKind(tok))
 		if err := skipValue(dec, tok); err != nil {
 			evs.close()
@@ -193,7 +220,11 @@ func readEvents(dec *json.Decoder, src *errTracker) (*eventStream, error) {
 		}
 		return evs, nil
 	}
-	for i := 0; dec.More(); i++ {
+	for i := 0; ; i++ {
+		lim.allow(dec.InputOffset(), MaxEventBytes, eventWhat)
+		if !dec.More() {
+			break
+		}
 		var ev tracer.Event
 		if err := dec.Decode(&ev); err != nil {
 			if src.err != nil || isSyntaxErr(err) {
@@ -227,6 +258,13 @@ func (evs *eventStream) add(i int, ev *tracer.Event) error {
 	}
 	if err := validateEvent(i, ev); err != nil {
 		evs.err = err
+		return nil
+	}
+	if err := evs.live.event(ev); err != nil {
+		return err
+	}
+	if ev.StackID > maxStackID && evs.err == nil {
+		evs.err = fmt.Errorf("event %d: stack %d, more than a recording can hold", i, ev.StackID)
 		return nil
 	}
 	if ev.StackID < 0 && evs.badStack.i < 0 {
@@ -274,6 +312,22 @@ func (evs *eventStream) close() {
 	}
 }
 
+// knownKeys are Recording's JSON keys, lower case (encoding/json matches
+// keys without regard to case).
+var knownKeys = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeOf(Recording{})
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			m[strings.ToLower(name)] = true
+		}
+	}
+	return m
+}()
+
+func knownKey(key string) bool { return knownKeys[strings.ToLower(key)] }
+
 // skipValue reads the rest of a value whose first token was tok.
 func skipValue(dec *json.Decoder, tok json.Token) error {
 	depth := 0
@@ -307,8 +361,12 @@ func tokenKind(tok json.Token) string {
 	}
 }
 
-// streamErr words a failure to read the JSON itself.
+// streamErr words a failure to read the JSON itself; a limit reached is
+// returned as it is.
 func streamErr(err error) error {
+	if le, ok := limitErr(err); ok {
+		return le
+	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return errors.New("truncated recording (unexpected end of data)")
 	}
