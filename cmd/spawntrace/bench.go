@@ -12,6 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/cmd/internal/benchworker"
+	"github.com/spawntrace/spawntrace/cmd/internal/live"
 	"github.com/spawntrace/spawntrace/reports"
 	"github.com/spawntrace/spawntrace/tracer"
 )
@@ -52,8 +54,6 @@ const (
 	benchMaxEnv = 10_000 // 64 bytes each: well inside ARG_MAX
 )
 
-var benchMethods = []string{"exec", "fork", "sh"}
-
 // benchOptions are the flags shared by bench and its worker.
 type benchOptions struct {
 	n       int
@@ -70,66 +70,59 @@ func (o *benchOptions) register(fs *flagSet) {
 	fs.stringVar(&o.methods, "", "methods", "LIST", "any of exec,fork,sh (default "+benchDefaultMethods+")")
 }
 
-// benchParams are benchOptions checked and parsed.
-type benchParams struct {
-	n       int
-	rss     []uint64
-	envs    []int
-	methods []string
-}
-
-func (o *benchOptions) params() (benchParams, error) {
-	p := benchParams{n: o.n}
+// params checks and parses the options.
+func (o *benchOptions) params() (benchworker.Params, error) {
+	p := benchworker.Params{N: o.n}
 	if o.n < 1 || o.n > benchMaxN {
 		return p, fmt.Errorf("-n %d: must be between 1 and %d", o.n, benchMaxN)
 	}
 	for _, f := range splitList(o.rss) {
-		b, err := parseSize(f)
+		b, err := benchworker.ParseSize(f)
 		if err != nil {
 			return p, fmt.Errorf("--rss %s: %v", f, err)
 		}
-		p.rss = append(p.rss, b)
+		p.RSSBytes = append(p.RSSBytes, b)
 	}
 	for _, f := range splitList(o.env) {
 		n, err := strconv.Atoi(f)
 		if err != nil || n < 1 || n > benchMaxEnv {
 			return p, fmt.Errorf("--env %s: must be a number of variables between 1 and %d (PATH is one)", f, benchMaxEnv)
 		}
-		p.envs = append(p.envs, n)
+		p.EnvVars = append(p.EnvVars, n)
 	}
 	for _, f := range splitList(o.methods) {
 		ok := false
-		for _, m := range benchMethods {
+		for _, m := range benchworker.Methods {
 			ok = ok || f == m
 		}
 		if !ok {
-			return p, fmt.Errorf("--methods %s: unknown method; use any of %s", f, strings.Join(benchMethods, ","))
+			return p, fmt.Errorf("--methods %s: unknown method; use any of %s", f, strings.Join(benchworker.Methods, ","))
 		}
-		p.methods = append(p.methods, f)
+		p.Methods = append(p.Methods, f)
 	}
 	switch {
-	case len(p.envs) == 0:
+	case len(p.EnvVars) == 0:
 		return p, fmt.Errorf("--env: no sizes given")
-	case len(p.methods) == 0:
+	case len(p.Methods) == 0:
 		return p, fmt.Errorf("--methods: none given")
-	case len(p.rss) == 0:
+	case len(p.RSSBytes) == 0:
 		return p, fmt.Errorf("--rss: no sizes given (0 means the spawner's own size)")
 	}
 	return p, nil
 }
 
-// args gives the worker the parsed parameters back as flags.
-func (p benchParams) args() []string {
-	rss := make([]string, len(p.rss))
-	for i, b := range p.rss {
+// workerArgs gives the worker the parsed parameters back as flags.
+func workerArgs(p benchworker.Params) []string {
+	rss := make([]string, len(p.RSSBytes))
+	for i, b := range p.RSSBytes {
 		rss[i] = strconv.FormatUint(b, 10)
 	}
-	env := make([]string, len(p.envs))
-	for i, n := range p.envs {
+	env := make([]string, len(p.EnvVars))
+	for i, n := range p.EnvVars {
 		env[i] = strconv.Itoa(n)
 	}
-	return []string{"-n", strconv.Itoa(p.n), "--rss", strings.Join(rss, ","),
-		"--env", strings.Join(env, ","), "--methods", strings.Join(p.methods, ",")}
+	return []string{"-n", strconv.Itoa(p.N), "--rss", strings.Join(rss, ","),
+		"--env", strings.Join(env, ","), "--methods", strings.Join(p.Methods, ",")}
 }
 
 func splitList(s string) []string {
@@ -140,46 +133,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// parseSize reads a byte count with an optional binary suffix: 0, 4096,
-// 64K, 256M, 1G, 1.5G, 512MiB.
-func parseSize(s string) (uint64, error) {
-	num := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "IB"), "B")
-	mult := uint64(1)
-	if n := len(num); n > 0 {
-		switch num[n-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		case 'T':
-			mult = 1 << 40
-		}
-		if mult > 1 {
-			num = num[:n-1]
-		}
-	}
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v < 0 || v*float64(mult) >= 1<<50 {
-		return 0, fmt.Errorf("not a size (use bytes or K, M, G, T: 0, 256M, 1G)")
-	}
-	return uint64(v * float64(mult)), nil
-}
-
-// benchSize writes a size as parseSize reads it.
-func benchSize(b uint64) string {
-	for _, u := range []struct {
-		shift uint
-		unit  string
-	}{{40, "T"}, {30, "G"}, {20, "M"}, {10, "K"}} {
-		if b >= 1<<u.shift && b%(1<<u.shift) == 0 {
-			return strconv.FormatUint(b>>u.shift, 10) + u.unit
-		}
-	}
-	return strconv.FormatUint(b, 10)
 }
 
 func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -200,7 +153,7 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, exitUsage, "bench: %v", err)
 	}
-	if err := benchCheckMemory(p.rss); err != nil {
+	if err := benchCheckMemory(p.RSSBytes); err != nil {
 		return fail(stderr, exitUsage, "bench: %v", err)
 	}
 
@@ -213,7 +166,7 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if exe, err := os.Executable(); err == nil {
 		self = exe
 	}
-	argv := append([]string{self, benchWorkerCmd}, p.args()...)
+	argv := append([]string{self, benchWorkerCmd}, workerArgs(p)...)
 
 	var outs outputSet
 	recFile, prof, err := openBenchOutputs(&outs, writePath, pprofPath)
@@ -228,13 +181,13 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, exitFailure, "loading BPF: %v", err)
 	}
 	defer t.Close()
-	s, err := launch(t, "/proc/self/exe", argv, nil, stderr)
+	s, err := live.Launch(t, "/proc/self/exe", argv, nil, live.Options{Version: version(), SampleHz: hz, Warn: stderr})
 	if err != nil {
 		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	defer outs.close()
-	rec, err := s.finish(t, hz)
+	rec, err := s.Finish()
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
@@ -283,25 +236,25 @@ func openBenchOutputs(set *outputSet, writePath, pprofDir string) (rec *outFile,
 }
 
 // writeBench prints the host line, the class table and the anatomy.
-func writeBench(w io.Writer, rec *analyze.Recording, sum analyze.Summary, p benchParams) error {
+func writeBench(w io.Writer, rec *analyze.Recording, sum analyze.Summary, p benchworker.Params) error {
 	bw := bufio.NewWriter(w)
 	h := rec.Host
 	thp := h.THPMode
 	if thp == "" {
 		thp = "unknown"
 	}
-	rss := make([]string, len(p.rss))
-	for i, b := range p.rss {
-		rss[i] = benchSize(b)
+	rss := make([]string, len(p.RSSBytes))
+	for i, b := range p.RSSBytes {
+		rss[i] = benchworker.FormatSize(b)
 	}
-	env := make([]string, len(p.envs))
-	for i, n := range p.envs {
+	env := make([]string, len(p.EnvVars))
+	for i, n := range p.EnvVars {
 		env[i] = strconv.Itoa(n)
 	}
 	fmt.Fprintf(bw, "spawntrace bench on %s: Linux %s %s, %d CPUs, %.0f GiB, THP %s\n",
 		h.Hostname, h.KernelRelease, h.Machine, h.CPUs, float64(h.MemBytes)/(1<<30), thp)
 	fmt.Fprintf(bw, "%d spawns per class; methods %s; RSS %s; environments of %s variables\n",
-		p.n, strings.Join(p.methods, ","), strings.Join(rss, ","), strings.Join(env, ","))
+		p.N, strings.Join(p.Methods, ","), strings.Join(rss, ","), strings.Join(env, ","))
 	if err := reports.WriteClassTable(bw, rec, sum.Classes); err != nil {
 		return err
 	}
@@ -334,7 +287,7 @@ func benchCheckMemory(sizes []uint64) error {
 	for _, s := range sizes {
 		// The fork's copy of the page tables and the Go runtime need room too.
 		if s > avail*9/10 {
-			return fmt.Errorf("--rss %s: more than the %.1f GiB of memory available here", benchSize(s), float64(avail)/(1<<30))
+			return fmt.Errorf("--rss %s: more than the %.1f GiB of memory available here", benchworker.FormatSize(s), float64(avail)/(1<<30))
 		}
 	}
 	return nil

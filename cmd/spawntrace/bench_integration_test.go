@@ -12,19 +12,20 @@ import (
 	"time"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/cmd/internal/benchworker"
 )
 
 // benchPathMisses is how many PATH directories a PATH walk for "true" fails
 // in before it finds it, and the path it finds.
 func benchPathMisses(t *testing.T) (int, string) {
 	t.Helper()
-	for i, dir := range filepath.SplitList(benchPATH) {
-		p := filepath.Join(dir, benchTrueName)
+	for i, dir := range filepath.SplitList(benchworker.PATH) {
+		p := filepath.Join(dir, benchworker.TrueName)
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
 			return i, p
 		}
 	}
-	t.Fatalf("no %s in %s", benchTrueName, benchPATH)
+	t.Fatalf("no %s in %s", benchworker.TrueName, benchworker.PATH)
 	return 0, ""
 }
 
@@ -59,7 +60,7 @@ func benchFind(t *testing.T, cs []analyze.Class, what string, want analyze.Class
 	var have []string
 	for _, c := range cs {
 		have = append(have, fmt.Sprintf("  %q %s RSS %s %q PATH %v (n=%d)",
-			c.Signature, c.Mechanism, benchSize(c.RSSBucketBytes), c.Exe, c.PathSearch, c.Count))
+			c.Signature, c.Mechanism, benchworker.FormatSize(c.RSSBucketBytes), c.Exe, c.PathSearch, c.Count))
 	}
 	t.Fatalf("%s: no class %+v among:\n%s", what, want, strings.Join(have, "\n"))
 	return analyze.Class{}
@@ -95,13 +96,13 @@ func TestBench(t *testing.T) {
 	// Go's os/exec: vfork-like, nothing copied, whatever the RSS; its PATH
 	// lookup happens in the parent, so no failed execs.
 	for _, rss := range []uint64{0, 64 * mib, 512 * mib} {
-		c := benchFind(t, cs, "exec "+benchSize(rss), key(analyze.SigGoExec, analyze.MechVfork, rss, benchTrue, false))
+		c := benchFind(t, cs, "exec "+benchworker.FormatSize(rss), key(analyze.SigGoExec, analyze.MechVfork, rss, benchworker.True, false))
 		if c.Count != n || c.EnvCount != 20 || c.Copy.N != 0 || c.Teardown.N != 0 || c.SpawnToExec.N != n {
 			t.Errorf("exec %s: %d spawns, env %d, copies %d, teardowns %d, execs %d; want %d, 20, 0, 0, %d",
-				benchSize(rss), c.Count, c.EnvCount, c.Copy.N, c.Teardown.N, c.SpawnToExec.N, n, n)
+				benchworker.FormatSize(rss), c.Count, c.EnvCount, c.Copy.N, c.Teardown.N, c.SpawnToExec.N, n, n)
 		}
 	}
-	if found != benchTrue {
+	if found != benchworker.True {
 		c := benchFind(t, cs, "exec via PATH", key(analyze.SigGoExec, analyze.MechVfork, 0, found, false))
 		if c.Count != n || c.FailedExecs != 0 {
 			t.Errorf("exec via PATH: %d spawns, %d failed execs; want %d, 0", c.Count, c.FailedExecs, n)
@@ -111,14 +112,14 @@ func TestBench(t *testing.T) {
 	// Real forks: every copy measured, growing with the RSS held.
 	forks := map[uint64]analyze.Class{}
 	for _, rss := range []uint64{0, 64 * mib, 512 * mib} {
-		c := benchFind(t, cs, "fork "+benchSize(rss), key(analyze.SigFork, analyze.MechFork, rss, benchTrue, false))
+		c := benchFind(t, cs, "fork "+benchworker.FormatSize(rss), key(analyze.SigFork, analyze.MechFork, rss, benchworker.True, false))
 		forks[rss] = c
 		if c.Count != n || c.EnvCount != 20 || c.Copy.N != n || c.SpawnToExec.N != n {
 			t.Errorf("fork %s: %d spawns, env %d, %d copies measured, %d execs; want %d, 20, %d, %d",
-				benchSize(rss), c.Count, c.EnvCount, c.Copy.N, c.SpawnToExec.N, n, n, n)
+				benchworker.FormatSize(rss), c.Count, c.EnvCount, c.Copy.N, c.SpawnToExec.N, n, n, n)
 		}
 		if c.Copy.P50Ns == 0 {
-			t.Errorf("fork %s: copy time 0", benchSize(rss))
+			t.Errorf("fork %s: copy time 0", benchworker.FormatSize(rss))
 		}
 	}
 	// The copy grows with the RSS held: beyond what the worker's own
@@ -138,7 +139,7 @@ func TestBench(t *testing.T) {
 		got := forks[rss].RSSMedianBytes - base
 		if got < rss*9/10 || got > rss*11/10 {
 			t.Errorf("fork %s: recorded parent RSS %d MiB over the worker's own %d MiB, want within 10%% of %d MiB",
-				benchSize(rss), got/mib, base/mib, rss/mib)
+				benchworker.FormatSize(rss), got/mib, base/mib, rss/mib)
 		}
 	}
 	// R² over single forks: 0.99 on a quiet machine, 0.86 seen with a
@@ -163,7 +164,7 @@ func TestBench(t *testing.T) {
 		t.Logf("/bin/sh is %s, not dash: its mechanisms are not checked", sh)
 		return
 	}
-	sv := benchFind(t, cs, "sh", key(analyze.SigShellVfork, analyze.MechVfork, 0, benchTrue, false))
+	sv := benchFind(t, cs, "sh", key(analyze.SigShellVfork, analyze.MechVfork, 0, benchworker.True, false))
 	if sv.Count != n || sv.Copy.N != 0 {
 		t.Errorf("sh: %d spawns, %d copies; want %d, 0", sv.Count, sv.Copy.N, n)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 
+	"github.com/spawntrace/spawntrace/cmd/internal/live"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -35,7 +36,7 @@ func runFloor(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	err = cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return exitStatus(ee.ProcessState, err)
+		return live.ExitStatus(ee.ProcessState, err)
 	}
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/cmd/internal/live"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -148,20 +149,21 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 
-	var s *session
+	var s *live.Session
+	opts := live.Options{Version: version(), SampleHz: sampleHz(o.pprofDir, o.freqHz), Warn: stderr}
 	if o.attachPid != 0 {
-		s, err = attach(t, o.attachPid, stderr)
+		s, err = live.Attach(t, o.attachPid, opts)
 	} else {
-		s, err = launch(t, path, cmdArgs, cred, stderr)
+		s, err = live.Launch(t, path, cmdArgs, cred, opts)
 	}
 	if err != nil {
 		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	defer outs.close()
-	rec, err := s.finish(t, sampleHz(o.pprofDir, o.freqHz))
+	rec, err := s.Finish()
 	if err != nil {
-		return outputFailed(stderr, err, s.status)
+		return outputFailed(stderr, err, s.Status())
 	}
 	defer rec.Close() // removes the events' spill file
 	rec.Command = cmdArgs

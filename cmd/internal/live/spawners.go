@@ -1,4 +1,4 @@
-package main
+package live
 
 import (
 	"bufio"
@@ -40,8 +40,8 @@ func newSpawnerProbe() *spawnerProbe {
 	return p
 }
 
-// observe is called for every event on the reader goroutine.
-func (p *spawnerProbe) observe(ev *tracer.Event) {
+// Observe is called for every event on the reader goroutine.
+func (p *spawnerProbe) Observe(ev *tracer.Event) {
 	if ev.Kind != tracer.KindFork || ev.Thread || p.seen[ev.Pid] {
 		return
 	}
@@ -52,11 +52,11 @@ func (p *spawnerProbe) observe(ev *tracer.Event) {
 	}
 }
 
-// finish waits for pending reads and returns what was read.
-func (p *spawnerProbe) finish() []analyze.ProcessInfo {
+// Finish waits for pending reads and keeps what was read.
+func (p *spawnerProbe) Finish(rec *analyze.Recording) {
 	close(p.pids)
 	<-p.done
-	return p.info
+	rec.Spawners = p.info
 }
 
 func readProcessInfo(pid uint32) (analyze.ProcessInfo, bool) {

@@ -1,4 +1,4 @@
-package main
+package benchworker
 
 // A real fork (clone with SIGCHLD only, no CLONE_VM) from Go without cgo, so
 // that `spawntrace bench` can measure what copying a large parent costs.

@@ -1,0 +1,133 @@
+package live
+
+import (
+	"bytes"
+	"debug/elf"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spawntrace/spawntrace/analyze"
+)
+
+// libcOfExecutable names the libc an executable would load: none for a
+// static one, musl or glibc from its interpreter, the glibc version from
+// the libc.so.6 next to that interpreter.
+func libcOfExecutable(exe string) *analyze.Libc {
+	f, err := elf.Open(exe)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var interp string
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err == nil {
+				interp = strings.TrimRight(string(b), "\x00")
+			}
+		}
+	}
+	src := "interpreter of " + exe
+	if interp == "" {
+		return &analyze.Libc{Name: "none", Source: exe + " is static"}
+	}
+	if strings.Contains(filepath.Base(interp), "musl") {
+		l := libcOfFile(interp, interp)
+		if l == nil {
+			l = &analyze.Libc{Name: "musl", Path: interp}
+		}
+		l.Source = src
+		return l
+	}
+	resolved, err := filepath.EvalSymlinks(interp)
+	if err != nil {
+		resolved = interp
+	}
+	for _, dir := range []string{filepath.Dir(resolved), filepath.Dir(interp)} {
+		candidates, _ := filepath.Glob(filepath.Join(dir, "libc.so.6"))
+		more, _ := filepath.Glob(filepath.Join(dir, "libc-2.*.so"))
+		for _, c := range append(candidates, more...) {
+			if l := libcOfFile(c, c); l != nil {
+				l.Source = src
+				return l
+			}
+		}
+	}
+	return &analyze.Libc{Name: "glibc", Path: interp, Source: src}
+}
+
+// Version strings in the library files.
+var (
+	glibcRelease = regexp.MustCompile(`GNU C Library [^\n\x00]*?(?:release|version) version (\d+\.\d+(?:\.\d+)?)`)
+	glibcSymver  = regexp.MustCompile(`GLIBC_(\d+)\.(\d+)(?:\.\d+)?\x00`)
+	glibcName    = regexp.MustCompile(`libc-(\d+\.\d+(?:\.\d+)?)\.so$`)
+	muslVersion  = regexp.MustCompile(`\x00(1\.\d+\.\d+)\x00`)
+)
+
+// libcOfFile reads the library at path (shown as shown) and finds which
+// libc and version it is.
+func libcOfFile(path, shown string) *analyze.Libc {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, libcMaxBytes))
+	if err != nil {
+		return nil
+	}
+	return identifyLibc(b, shown)
+}
+
+// identifyLibc tells glibc from musl by their contents and reads the
+// version: glibc's banner ("GNU C Library (Debian GLIBC 2.36-9) stable
+// release version 2.36."), else the file name (libc-2.17.so), else the
+// newest GLIBC_2.N symbol version it defines (a lower bound); for musl, the
+// bare version string its loader prints.
+func identifyLibc(b []byte, shown string) *analyze.Libc {
+	base := filepath.Base(shown)
+	switch {
+	case strings.Contains(base, "musl") || bytes.Contains(b, []byte("musl libc")):
+		l := &analyze.Libc{Name: "musl", Path: shown}
+		if m := muslVersion.FindSubmatch(b); m != nil {
+			l.Version = string(m[1])
+		}
+		return l
+	case bytes.Contains(b, []byte("GNU C Library")) || bytes.Contains(b, []byte("GLIBC_2.")):
+		l := &analyze.Libc{Name: "glibc", Path: shown}
+		if m := glibcRelease.FindSubmatch(b); m != nil {
+			l.Version = string(m[1])
+		} else if m := glibcName.FindStringSubmatch(base); m != nil {
+			l.Version = m[1]
+		} else if v := newestSymver(b); v != "" {
+			l.Version, l.Approx = v, true
+		}
+		return l
+	}
+	return nil
+}
+
+func newestSymver(b []byte) string {
+	type ver struct{ major, minor int }
+	var vs []ver
+	for _, m := range glibcSymver.FindAllSubmatch(b, -1) {
+		ma, _ := strconv.Atoi(string(m[1]))
+		mi, _ := strconv.Atoi(string(m[2]))
+		vs = append(vs, ver{ma, mi})
+	}
+	if len(vs) == 0 {
+		return ""
+	}
+	sort.Slice(vs, func(i, j int) bool {
+		if vs[i].major != vs[j].major {
+			return vs[i].major > vs[j].major
+		}
+		return vs[i].minor > vs[j].minor
+	})
+	return strconv.Itoa(vs[0].major) + "." + strconv.Itoa(vs[0].minor)
+}

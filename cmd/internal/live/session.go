@@ -1,0 +1,165 @@
+// Package live runs one traced session while its processes are alive:
+// it starts the workload (Launch) or attaches to it (Attach), reads the
+// ring buffer, hands every event to the observers that must read /proc and
+// ELF files before the processes exit, and builds the Recording (Finish).
+// A saved recording needs none of this: report and compare work from the
+// file alone. The package prints nothing itself: progress and warnings go
+// to the io.Writer it is given (Options.Warn).
+package live
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// Options are what a session takes from the command line.
+type Options struct {
+	// Version is spawntrace's own, saved in the recording.
+	Version string
+	// SampleHz is the CPU sampling rate the tracer was opened with; 0
+	// when not sampling.
+	SampleHz int
+	// Warn receives progress and warnings, a "spawntrace: " line each:
+	// the command's stderr.
+	Warn io.Writer
+}
+
+// Session is one traced run: the reader goroutine, the recorder, the
+// observers, and the workload or attached process.
+type Session struct {
+	t    *tracer.Tracer
+	opts Options
+	env  *analyze.EnvFacts // the workload's environment, read at its start
+	rec  *analyze.Recorder
+	// observers see every event, in this order; stacks is one of them,
+	// and also takes the CPU samples and the workload's pid.
+	observers []Observer
+	stacks    *stackProbe
+	readDone  chan error
+	start     clockPair
+	status    int
+	sigs      chan os.Signal
+}
+
+// Status is the workload's exit status (128+N when signal N ended it), or
+// -1 for an attached process, whose status spawntrace cannot know.
+func (s *Session) Status() int { return s.status }
+
+type clockPair struct{ mono, unix int64 }
+
+func now() clockPair {
+	var m, r unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &m)
+	unix.ClockGettime(unix.CLOCK_REALTIME, &r)
+	return clockPair{mono: m.Nano(), unix: r.Nano()}
+}
+
+var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}
+
+func newSession(t *tracer.Tracer, opts Options) (*Session, error) {
+	rec, err := analyze.NewRecorder()
+	if err != nil {
+		return nil, err
+	}
+	stacks := newStackProbe(rec, t.ProbeAvailable(tracer.SamplingProbe), opts.Warn)
+	s := &Session{
+		t:         t,
+		opts:      opts,
+		rec:       rec,
+		observers: []Observer{newSpawnerProbe(), stacks, newLibcProbe()},
+		stacks:    stacks,
+		readDone:  make(chan error, 1),
+		start:     now(),
+		sigs:      make(chan os.Signal, 4),
+	}
+	go func() {
+		spillFailed := false
+		s.readDone <- t.Read(tracer.Sink{Event: func(ev *tracer.Event) {
+			for _, o := range s.observers {
+				o.Observe(ev)
+			}
+			if err := s.rec.Add(ev); err != nil && !spillFailed {
+				// Said at once, so that a long run can be stopped; the
+				// run then fails with the same error (Finish).
+				spillFailed = true
+				fmt.Fprintf(opts.Warn, "spawntrace: recording events: %v: events from here on are lost\n", err)
+			}
+		}, Sample: s.stacks.sample})
+	}()
+	signal.Notify(s.sigs, forwarded...)
+	return s, nil
+}
+
+// Finish drains the ring buffer, reads the kernel's totals and builds the
+// recording, whose events stay in the recorder's spill file: the caller
+// closes it (Recording.Close). On failure the recorder's files are closed.
+func (s *Session) Finish() (rec *analyze.Recording, err error) {
+	t := s.t
+	defer func() {
+		if err != nil {
+			s.rec.Close()
+		}
+	}()
+	signal.Stop(s.sigs)
+	end := now()
+	if err := t.Flush(); err != nil {
+		return nil, fmt.Errorf("flushing ring buffer: %w", err)
+	}
+	if err := <-s.readDone; err != nil {
+		return nil, err
+	}
+	stats, err := t.SyscallStats()
+	if err != nil {
+		return nil, err
+	}
+	lost, err := t.Lost()
+	if err != nil {
+		return nil, err
+	}
+	rec = &analyze.Recording{
+		Version:      s.opts.Version,
+		Host:         readHost(),
+		StartUnixNs:  s.start.unix,
+		MonoToUnixNs: s.start.unix - s.start.mono,
+		StartMonoNs:  uint64(s.start.mono),
+		EndMonoNs:    uint64(end.mono),
+		ExitStatus:   s.status,
+		Probes:       t.Probes(),
+		Syscalls:     analyze.SyscallTable(stats),
+		Threads:      s.rec.Threads(),
+		Lost:         lost,
+	}
+	rec.Host.Env = s.env
+	rec.SampleHz = recordedHz(t, s.opts.SampleHz, s.opts.Warn)
+	// The observers fill in the spawners, the libc and the stacks; the
+	// symbolizer's last spawn stacks reach the recorder before it hands
+	// its events over.
+	for _, o := range s.observers {
+		o.Finish(rec)
+	}
+	if err := s.rec.Fill(rec); err != nil {
+		return nil, err
+	}
+	rec.Tracer = tracerUsage()
+	return rec, nil
+}
+
+// tracerUsage is spawntrace's own CPU time and peak RSS so far: its
+// process only (the workload, a child, would be RUSAGE_CHILDREN).
+func tracerUsage() *analyze.TracerUsage {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return nil
+	}
+	return &analyze.TracerUsage{
+		CPUNs:       uint64(ru.Utime.Nano() + ru.Stime.Nano()),
+		MaxRSSBytes: uint64(ru.Maxrss) << 10, // KiB on Linux
+	}
+}

@@ -1,0 +1,294 @@
+package live
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/symbolize"
+)
+
+// stackProbe symbolizes spawn stacks and CPU samples while the processes
+// are alive: raw addresses mean nothing once a short-lived process has
+// exited. On the reader goroutine it follows forks and execs and reads
+// each process's memory map the first time a stack of it arrives as bare
+// addresses (see below for those that come with build IDs): that
+// part cannot wait (a shell's subshell forks once and exits within a
+// millisecond), and is cheap: /proc/PID/maps lists VMAs, where
+// spawners.go's smaps_rollup walks page tables. A goroutine fed by a
+// bounded queue then reads the ELF files and names the frames, which may
+// take longer: the files outlive the processes.
+//
+// Spawn stacks and CPU samples mostly skip the memory map: the kernel
+// gives their user frames as build ID and file offset, named from an index
+// of the files exec'd (the symbolizing goroutine indexes each exec's
+// program and the libraries it needs) and of those seen mapped, so neither
+// wakes the reader (but a process's first whose stack the kernel gave as
+// bare addresses: a kernel without build IDs, a Go program's own clone).
+// Reading the map of every exec'd process and waking the reader for every
+// sample gave --pprof 2.5-6.5 times the overhead of tracing alone.
+//
+// (A separate goroutine for the maps was tried: with GOMAXPROCS 2 and
+// both Ps held by blocking syscalls, the reader's epoll_wait and the
+// launcher's wait, it ran up to 10 ms late, after sysmon took a P back,
+// and lost every stack of a 13 ms Go workload about half the time.)
+type stackProbe struct {
+	sym  *symbolize.Symbolizer
+	jobs chan stackJob
+	done chan struct{}
+
+	// Reader goroutine only.
+	dropped  int        // spawn stacks that found the queue full
+	late     []stackJob // CPU samples and execs that found it full, and spawn stacks behind them: done at the end
+	overflow int        // CPU samples past maxLate: dropped
+
+	// Symbolizer goroutine only, until done is closed. Spawn stacks go to
+	// the recorder, which joins them to their events when it reads them
+	// back: keeping an ID per spawn here would grow with the run.
+	table *analyze.StackTable
+	rec   *analyze.Recorder
+	kerr  error
+
+	warn io.Writer // says, at Finish, why kernel frames went unnamed
+}
+
+// spawnKey finds a spawn event again once its stack is symbolized.
+type spawnKey struct {
+	tid    uint32
+	timeNs uint64
+}
+
+type stackJob struct {
+	img     *symbolize.Image
+	spawn   spawnKey // spawn stacks
+	sample  bool
+	main    bool   // find the workload's executable
+	exec    string // index the program pid exec'd, by this name
+	pid     uint32
+	comm    string
+	kstack  []uint64
+	ustack  []uint64           // spawn stacks of bare addresses
+	sampled []tracer.UserFrame // CPU samples, spawn stacks with build IDs
+}
+
+// stackQueue bounds the stacks waiting for the symbolizer: past it, spawn
+// stacks are dropped (and counted) rather than stall the ring buffer.
+const stackQueue = 4096
+
+// maxLate bounds the jobs kept aside when the queue is full (~1-3 KiB
+// each, with their stacks); past it samples and spawn stacks are dropped
+// and counted, execs left unindexed.
+const maxLate = 1 << 16
+
+func newStackProbe(rec *analyze.Recorder, sampling bool, warn io.Writer) *stackProbe {
+	p := &stackProbe{
+		warn:  warn,
+		sym:   symbolize.NewSymbolizer(),
+		jobs:  make(chan stackJob, stackQueue),
+		done:  make(chan struct{}),
+		table: analyze.NewStackTable(),
+		rec:   rec,
+	}
+	if sampling {
+		// Before the workload starts, so as not to take CPU from it; an
+		// error is said at the end, with the frames it left unnamed.
+		p.kerr = p.sym.LoadKernel()
+	}
+	go func() {
+		defer close(p.done)
+		for j := range p.jobs {
+			p.run(j)
+		}
+	}()
+	return p
+}
+
+// Observe follows the tree's address spaces and queues spawn stacks; it
+// runs on the reader goroutine for every event.
+func (p *stackProbe) Observe(ev *tracer.Event) {
+	switch ev.Kind {
+	case tracer.KindFork:
+		if !ev.Thread {
+			p.sym.Fork(ev.Pid, ev.ChildPid, ev.TimeNs)
+		}
+	case tracer.KindExec:
+		p.sym.Exec(ev.Pid, ev.TimeNs)
+		// Its spawn stacks and samples are symbolized later, maybe after
+		// it exits (a shell lives ~1 ms): index its files by build ID,
+		// before the stacks that follow in the queue.
+		p.queue(stackJob{exec: ev.Filename, pid: ev.Pid})
+	case tracer.KindExit:
+		if ev.GroupDead {
+			p.sym.Exit(ev.Pid)
+		}
+	case tracer.KindSyscall:
+		if len(ev.UserStack) == 0 && len(ev.UserFrames()) == 0 || !isSpawn(ev) {
+			return
+		}
+		img := p.sym.Image(ev.Pid)
+		if len(ev.UserStack) > 0 || symbolize.NeedsMap(ev.UserFrames()) {
+			// Bare addresses: only the map names them (their process's
+			// first such spawn woke the reader, bpf spawn_stack_needs_map).
+			p.sym.Load(img)
+		}
+		j := stackJob{img: img, spawn: spawnKey{ev.Tid, ev.TimeNs}, ustack: ev.UserStack, sampled: ev.UserFrames()}
+		if len(p.late) > 0 {
+			// After the execs kept aside: they index the files it names.
+			p.queue(j)
+			return
+		}
+		select {
+		case p.jobs <- j:
+		default:
+			p.dropped++
+		}
+	}
+}
+
+// isSpawn tells a new process from a new thread or a failed call: only
+// spawns' stacks are kept (those of the spawn profile).
+func isSpawn(ev *tracer.Event) bool {
+	flags, ok := analyze.CloneFlags(ev)
+	if !ok || ev.Ret <= 0 {
+		return false
+	}
+	_, ok = analyze.MechanismOf(flags)
+	return ok
+}
+
+// sample queues one CPU sample; on the reader goroutine.
+func (p *stackProbe) sample(s *tracer.Sample) {
+	img := p.sym.Image(s.Pid)
+	if symbolize.NeedsMap(s.UserStack) {
+		// Read the map now if the process still lives (on a kernel that
+		// gives no build IDs, its first such sample woke the reader).
+		p.sym.Load(img)
+	}
+	p.queue(stackJob{img: img, sample: true, pid: s.Pid, comm: s.Comm, kstack: s.KernelStack, sampled: s.UserStack})
+}
+
+// queue hands a CPU sample or an exec to the symbolizing goroutine, or
+// keeps it aside while the queue is full. Jobs kept aside go first, in
+// order: an exec's files must be indexed before its samples are named.
+func (p *stackProbe) queue(j stackJob) {
+	for len(p.late) > 0 && p.trySend(p.late[0]) {
+		p.late[0] = stackJob{}
+		p.late = p.late[1:]
+	}
+	if len(p.late) == 0 && p.trySend(j) {
+		return
+	}
+	switch {
+	case len(p.late) < maxLate:
+		p.late = append(p.late, j)
+	case j.sample:
+		p.overflow++
+	case j.exec == "":
+		p.dropped++ // a spawn stack, counted as one the queue could not take
+	default:
+		// An exec not indexed: frames in its files fall back to reading
+		// the process's map. Bounded like the rest, a symbolizer far
+		// behind must not hold the run's every exec.
+	}
+}
+
+func (p *stackProbe) trySend(j stackJob) bool {
+	select {
+	case p.jobs <- j:
+		return true
+	default:
+		return false
+	}
+}
+
+// setMain notes the workload's process, whose executable becomes the
+// profiles' main binary; its map is read at once, before it can exit.
+func (p *stackProbe) setMain(pid int) {
+	// Whatever image the reader made of pid so far may predate its exec (a
+	// CPU sample taken inside execve): start a fresh one, read now that the
+	// workload runs its own program.
+	p.sym.Exec(uint32(pid), uint64(now().mono))
+	img := p.sym.Image(uint32(pid))
+	p.sym.Load(img)
+	select {
+	case p.jobs <- stackJob{img: img, main: true}:
+	default:
+	}
+}
+
+func (p *stackProbe) run(j stackJob) {
+	switch {
+	case j.main:
+		if m, err := p.sym.MainMapping(j.img); err == nil {
+			p.table.SetMain(m)
+		}
+	case j.exec != "":
+		p.sym.IndexExec(j.pid, j.exec)
+	case j.sample:
+		var frames []symbolize.Frame
+		if len(j.kstack) > 0 {
+			kf, err := p.sym.Kernel(j.kstack)
+			if err != nil && p.kerr == nil {
+				p.kerr = err
+			}
+			frames = kf
+		}
+		if len(j.sampled) > 0 {
+			uf, err := p.sym.UserFrames(j.img, j.sampled)
+			if err != nil {
+				p.table.LoseSampleStack()
+			}
+			frames = append(frames, uf...)
+		}
+		p.table.AddSample(j.pid, j.comm, p.table.Add(frames))
+	default:
+		var frames []symbolize.Frame
+		var err error
+		if len(j.sampled) > 0 {
+			frames, err = p.sym.UserFrames(j.img, j.sampled)
+		} else {
+			frames, err = p.sym.User(j.img, j.ustack)
+		}
+		if err != nil {
+			p.table.LoseSpawnStack()
+		}
+		// Jobs run in the order the reader queued them, which is the order
+		// it added the spawn events: SetSpawnStack needs that.
+		p.rec.SetSpawnStack(j.spawn.tid, j.spawn.timeNs, p.table.Add(frames))
+	}
+}
+
+// Finish waits for the queue to drain and gives the recording its stacks:
+// the CPU samples and the files (each spawn event's StackID went to the
+// recorder). rec.SampleHz is already the rate recorded at.
+func (p *stackProbe) Finish(rec *analyze.Recording) {
+	close(p.jobs)
+	<-p.done
+	for _, j := range p.late {
+		p.run(j)
+	}
+	for range p.dropped {
+		p.table.LoseSpawnStack()
+	}
+	p.table.DropSamples(p.overflow)
+	p.table.Fill(rec)
+	if rec.SampleHz > 0 && p.kerr != nil {
+		fmt.Fprintf(p.warn, "spawntrace: kernel frames left unnamed: %v\n", p.kerr)
+	}
+}
+
+// recordedHz is the rate the recording was sampled at: 0 when sampling
+// was not asked for or could not attach (then said on warn).
+func recordedHz(t *tracer.Tracer, asked int, warn io.Writer) int {
+	if asked == 0 {
+		return 0
+	}
+	for _, p := range t.Probes() {
+		if p.Name == tracer.SamplingProbe && !p.Available {
+			fmt.Fprintf(warn, "spawntrace: no CPU samples: %s\n", p.Reason)
+			return 0
+		}
+	}
+	return asked
+}
