@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -57,7 +59,7 @@ type Side struct {
 	BlockedMeasured  bool        `json:"blocked_measured"`
 	Lost             tracer.Lost `json:"lost"`
 
-	rec *Recording
+	rec *recording.Recording
 	// partsNs sums each part of the spawns' cost (parts), totalNs their
 	// totals: MeanNs and the breakdown are these over Spawns.
 	partsNs [6]float64
@@ -117,7 +119,7 @@ const maxPatterns = 3
 
 // Compare explains b against a. Either may have no spawns; what can still
 // be compared is, and Notes say what could not.
-func Compare(a, b *Recording, nameA, nameB string) *Comparison {
+func Compare(a, b *recording.Recording, nameA, nameB string) *Comparison {
 	c := &Comparison{A: newSide(a, nameA), B: newSide(b, nameB)}
 	c.Host = hostRows(a, b)
 	c.PerSpawn = c.A.Spawns > 0 && c.B.Spawns > 0
@@ -139,7 +141,7 @@ func Compare(a, b *Recording, nameA, nameB string) *Comparison {
 	return c
 }
 
-func newSide(rec *Recording, name string) Side {
+func newSide(rec *recording.Recording, name string) Side {
 	sum := Summarize(rec)
 	defer sum.Close()
 	s := Side{Name: name, Command: rec.Command, rec: rec, Lost: rec.Lost}
@@ -199,7 +201,7 @@ const (
 	blockedProbe = "sched:sched_switch"
 )
 
-func probeAvailable(rec *Recording, name string) (bool, bool) {
+func probeAvailable(rec *recording.Recording, name string) (bool, bool) {
 	for _, p := range rec.Probes {
 		if p.Name == name {
 			return p.Available, true
@@ -311,12 +313,12 @@ func spawnCallsPerSpawn(s *Side) float64 {
 // syscallRows pairs the two sides' syscall totals; spawnCallsOnly keeps the
 // spawn-related calls alone.
 func syscallRows(a, b *Side, perSpawn, spawnCallsOnly bool) []SyscallRow {
-	type pair struct{ a, b SyscallStat }
+	type pair struct{ a, b recording.SyscallStat }
 	byName := map[string]*pair{}
 	var names []string
-	add := func(stats []SyscallStat, isB bool) {
+	add := func(stats []recording.SyscallStat, isB bool) {
 		for _, s := range stats {
-			if nr := s.ABI.Nr64(s.Nr); nr == NrExit || nr == NrExitGroup {
+			if nr := s.ABI.Nr64(s.Nr); nr == syscalls.NrExit || nr == syscalls.NrExitGroup {
 				continue // they never return: no time
 			}
 			if spawnCallsOnly && !IsSpawnCall(s.ABI.Nr64(s.Nr)) {
@@ -376,7 +378,7 @@ func syscallRows(a, b *Side, perSpawn, spawnCallsOnly bool) []SyscallRow {
 
 // SameWorkload says whether the two recordings ran the same command: the
 // same program name and arguments (the directory may differ between hosts).
-func SameWorkload(a, b *Recording) (same, known bool) {
+func SameWorkload(a, b *recording.Recording) (same, known bool) {
 	if len(a.Command) == 0 || len(b.Command) == 0 {
 		return false, false
 	}
@@ -419,7 +421,7 @@ func (c *Comparison) notes() {
 }
 
 func commandText(argv []string) string {
-	s := Printable(strings.Join(argv, " "))
+	s := recording.Printable(strings.Join(argv, " "))
 	if len(s) > 40 {
 		s = s[:37] + "..."
 	}

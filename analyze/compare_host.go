@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -43,7 +44,7 @@ func featureText(f *tracer.Features, pick func(*tracer.Features) tracer.Feature)
 	return "no"
 }
 
-func probeText(rec *Recording, name, yes string) string {
+func probeText(rec *recording.Recording, name, yes string) string {
 	ok, known := probeAvailable(rec, name)
 	switch {
 	case !known:
@@ -56,17 +57,17 @@ func probeText(rec *Recording, name, yes string) string {
 
 // hostRows lists the facts that make two hosts spawn differently, then
 // those that identify the recordings.
-func hostRows(a, b *Recording) []HostRow {
+func hostRows(a, b *recording.Recording) []HostRow {
 	type fact struct {
 		name string
-		get  func(*Recording) string
+		get  func(*recording.Recording) string
 	}
 	facts := []fact{
-		{"hostname", func(r *Recording) string { return r.Host.Hostname }},
-		{"kernel", func(r *Recording) string { return r.Host.KernelRelease }},
-		{"distribution", func(r *Recording) string { return r.Host.Distro }},
-		{"virtualization", func(r *Recording) string { return r.Host.Virtualization }},
-		{"CPU", func(r *Recording) string {
+		{"hostname", func(r *recording.Recording) string { return r.Host.Hostname }},
+		{"kernel", func(r *recording.Recording) string { return r.Host.KernelRelease }},
+		{"distribution", func(r *recording.Recording) string { return r.Host.Distro }},
+		{"virtualization", func(r *recording.Recording) string { return r.Host.Virtualization }},
+		{"CPU", func(r *recording.Recording) string {
 			if r.Host.Machine == "" {
 				return r.Host.CPUModel
 			}
@@ -75,33 +76,33 @@ func hostRows(a, b *Recording) []HostRow {
 			}
 			return r.Host.CPUModel + " (" + r.Host.Machine + ")"
 		}},
-		{"CPUs", func(r *Recording) string {
+		{"CPUs", func(r *recording.Recording) string {
 			if r.Host.CPUs == 0 {
 				return ""
 			}
 			return itoa(r.Host.CPUs)
 		}},
-		{"memory", func(r *Recording) string {
+		{"memory", func(r *recording.Recording) string {
 			if r.Host.MemBytes == 0 {
 				return ""
 			}
 			return sizeText(r.Host.MemBytes)
 		}},
-		{"page size", func(r *Recording) string {
+		{"page size", func(r *recording.Recording) string {
 			if r.Host.PageBytes == 0 {
 				return ""
 			}
 			return sizeText(uint64(r.Host.PageBytes))
 		}},
-		{"transparent huge pages", func(r *Recording) string { return r.Host.THPMode }},
-		{"libc", func(r *Recording) string { return r.Host.Libc.String() }},
-		{"workload environment", func(r *Recording) string {
+		{"transparent huge pages", func(r *recording.Recording) string { return r.Host.THPMode }},
+		{"libc", func(r *recording.Recording) string { return r.Host.Libc.String() }},
+		{"workload environment", func(r *recording.Recording) string {
 			if r.Host.Env == nil {
 				return ""
 			}
 			return fmt.Sprintf("%d vars, %s", r.Host.Env.Vars, sizeText(uint64(r.Host.Env.Bytes)))
 		}},
-		{"PATH entries", func(r *Recording) string {
+		{"PATH entries", func(r *recording.Recording) string {
 			switch {
 			case r.Host.Env == nil:
 				return ""
@@ -110,30 +111,30 @@ func hostRows(a, b *Recording) []HostRow {
 			}
 			return itoa(r.Host.Env.PathEntries)
 		}},
-		{"BTF", func(r *Recording) string {
+		{"BTF", func(r *recording.Recording) string {
 			return featureText(r.Host.Features, func(f *tracer.Features) tracer.Feature { return f.BTF })
 		}},
-		{"syscall tracepoints", func(r *Recording) string {
+		{"syscall tracepoints", func(r *recording.Recording) string {
 			return featureText(r.Host.Features, func(f *tracer.Features) tracer.Feature { return f.SyscallTracepoints })
 		}},
-		{"mmap_lock tracepoints", func(r *Recording) string {
+		{"mmap_lock tracepoints", func(r *recording.Recording) string {
 			return featureText(r.Host.Features, func(f *tracer.Features) tracer.Feature { return f.MmapLockTracepoints })
 		}},
-		{"fentry", func(r *Recording) string {
+		{"fentry", func(r *recording.Recording) string {
 			return featureText(r.Host.Features, func(f *tracer.Features) tracer.Feature { return f.Fentry })
 		}},
-		{"kprobes", func(r *Recording) string {
+		{"kprobes", func(r *recording.Recording) string {
 			return featureText(r.Host.Features, func(f *tracer.Features) tracer.Feature { return f.Kprobes })
 		}},
-		{"copy timed by", func(r *Recording) string { return probeText(r, copyProbe, "mmap write lock") }},
-		{"blocked time", func(r *Recording) string { return probeText(r, blockedProbe, "sched_switch") }},
-		{"spawntrace", func(r *Recording) string {
+		{"copy timed by", func(r *recording.Recording) string { return probeText(r, copyProbe, "mmap write lock") }},
+		{"blocked time", func(r *recording.Recording) string { return probeText(r, blockedProbe, "sched_switch") }},
+		{"spawntrace", func(r *recording.Recording) string {
 			if r.Version == "" {
 				return ""
 			}
 			return r.Version + " (schema " + itoa(r.Schema) + ")"
 		}},
-		{"recorded", func(r *Recording) string {
+		{"recorded", func(r *recording.Recording) string {
 			if r.StartUnixNs == 0 {
 				return ""
 			}

@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -54,7 +56,7 @@ func (p *Pattern) Key() string {
 // HasSocketpair says whether the pattern starts with a socketpair (Rust's
 // fork fallback, whose recvfrom is not traced).
 func (p *Pattern) HasSocketpair() bool {
-	return len(p.Steps) > 0 && p.Steps[0].Nr == NrSocketpair
+	return len(p.Steps) > 0 && p.Steps[0].Nr == syscalls.NrSocketpair
 }
 
 // pointerFlags are clone flags that only say where the kernel writes ids:
@@ -62,13 +64,13 @@ func (p *Pattern) HasSocketpair() bool {
 const pointerFlags = unix.CLONE_CHILD_CLEARTID | unix.CLONE_CHILD_SETTID | unix.CLONE_PARENT_SETTID | unix.CLONE_SETTLS
 
 func spawnStep(ev *tracer.Event) PatternStep {
-	st := PatternStep{Syscall: SyscallName(ev.ABI, ev.Nr), Nr: ev.Nr64(), Count: 1}
+	st := PatternStep{Syscall: syscalls.SyscallName(ev.ABI, ev.Nr), Nr: ev.Nr64(), Count: 1}
 	switch ev.Nr64() {
-	case NrClone:
+	case syscalls.NrClone:
 		if len(ev.Args) > 0 {
 			st.Flags = ev.Args[0] &^ pointerFlags
 		}
-	case NrClone3:
+	case syscalls.NrClone3:
 		if ev.Clone3 != nil {
 			st.Flags = ev.Clone3.Flags &^ pointerFlags
 		}
@@ -81,7 +83,7 @@ func spawnStep(ev *tracer.Event) PatternStep {
 // successful execs less their teardown. A spawn's pattern is held only
 // until it is complete (its child's exec, or exit): memory grows with the
 // distinct patterns, not with the spawns.
-func spawnPatterns(rec *Recording) ([]Pattern, float64) {
+func spawnPatterns(rec *recording.Recording) ([]Pattern, float64) {
 	type build struct {
 		steps []PatternStep
 		seq   int // in time order
@@ -122,16 +124,16 @@ func spawnPatterns(rec *Recording) ([]Pattern, float64) {
 			return nil
 		}
 		switch {
-		case ev.Nr64() == NrSocketpair:
+		case ev.Nr64() == syscalls.NrSocketpair:
 			if ev.Ret == 0 {
-				lastSocketpair[ev.Tid] = keptCopy(ev)
+				lastSocketpair[ev.Tid] = recording.KeptCopy(ev)
 			}
 		case IsExec(ev.Nr64()):
 			b := byChild[ev.Pid]
 			if b == nil {
 				return nil
 			}
-			st := PatternStep{Syscall: SyscallName(ev.ABI, ev.Nr), Nr: ev.Nr64(), Count: 1}
+			st := PatternStep{Syscall: syscalls.SyscallName(ev.ABI, ev.Nr), Nr: ev.Nr64(), Count: 1}
 			if ev.Ret != 0 {
 				st.Errno = int(-ev.Ret)
 				if last := &b.steps[len(b.steps)-1]; last.Nr == st.Nr && last.Errno == st.Errno {
@@ -160,7 +162,7 @@ func spawnPatterns(rec *Recording) ([]Pattern, float64) {
 			spawns++
 			if sp := lastSocketpair[ev.Tid]; sp != nil && ev.TimeNs >= sp.TimeNs &&
 				ev.TimeNs-sp.TimeNs < rustSocketpairWindowNs && sp.TimeNs >= lastSpawnEnd[ev.Tid] {
-				st := PatternStep{Syscall: SyscallName(sp.ABI, sp.Nr), Nr: sp.Nr64(), Count: 1}
+				st := PatternStep{Syscall: syscalls.SyscallName(sp.ABI, sp.Nr), Nr: sp.Nr64(), Count: 1}
 				if len(sp.Args) > 1 {
 					st.Domain, st.Flags = sp.Args[0], sp.Args[1]
 				}

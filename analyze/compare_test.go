@@ -5,13 +5,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // sideSpec describes a hand-built recording: n identical spawns, one after
 // the other, each costing what the fields say.
 type sideSpec struct {
-	host        Host
+	host        recording.Host
 	fork        bool // glibc fork(): clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD); else posix_spawn's clone3
 	rust        bool // a socketpair before each spawn
 	n           int
@@ -31,8 +33,8 @@ type sideSpec struct {
 	command     []string
 }
 
-func buildRecording(s sideSpec) *Recording {
-	rec := &Recording{Format: FormatName, Schema: SchemaVersion, Version: "test", Host: s.host,
+func buildRecording(s sideSpec) *recording.Recording {
+	rec := &recording.Recording{Format: recording.FormatName, Schema: recording.SchemaVersion, Version: "test", Host: s.host,
 		Command: s.command, StartMonoNs: 1_000_000_000, Lost: s.lost}
 	if rec.Command == nil {
 		rec.Command = []string{"./bench", "10000"}
@@ -44,16 +46,16 @@ func buildRecording(s sideSpec) *Recording {
 		child := uint32(1000 + i)
 		if s.rust {
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 2000, Pid: parent,
-				Tid: parent, Comm: "bench", Nr: NrSocketpair, Args: []uint64{1, 0x80005, 0, 0x7ffd0000}, Fds: []int32{3, 4}})
+				Tid: parent, Comm: "bench", Nr: syscalls.NrSocketpair, Args: []uint64{1, 0x80005, 0, 0x7ffd0000}, Fds: []int32{3, 4}})
 			t += 2000
 		}
 		ev := tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: s.cloneNs, Pid: parent, Tid: parent, Comm: "bench",
 			Ret: int64(child), CopyNs: s.copyNs, BlockedNs: s.blockedNs,
 			Parent: &tracer.ParentSize{RSSAnonBytes: s.rssBytes}}
 		if s.fork {
-			ev.Nr, ev.Args = NrClone, []uint64{0x01200011, 0, 0, 0x7f0000a10, 0, 0}
+			ev.Nr, ev.Args = syscalls.NrClone, []uint64{0x01200011, 0, 0, 0x7f0000a10, 0, 0}
 		} else {
-			ev.Nr, ev.Args = NrClone3, []uint64{0x7ffc00, 88}
+			ev.Nr, ev.Args = syscalls.NrClone3, []uint64{0x7ffc00, 88}
 			ev.Clone3 = &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000, StackSize: 0x9000}
 		}
 		rec.Events = append(rec.Events, ev,
@@ -61,25 +63,25 @@ func buildRecording(s sideSpec) *Recording {
 		et := t + s.s2eNs - s.execNs - uint64(s.failed)*s.failedNs
 		for j := 0; j < s.failed; j++ {
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.failedNs,
-				Pid: child, Tid: child, Nr: NrExecve, Ret: -2, Filename: "/opt/bin/true"})
+				Pid: child, Tid: child, Nr: syscalls.NrExecve, Ret: -2, Filename: "/opt/bin/true"})
 			et += s.failedNs
 		}
 		rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.execNs,
-			Pid: child, Tid: child, Nr: NrExecve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true",
+			Pid: child, Tid: child, Nr: syscalls.NrExecve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true",
 			EnvCount: s.env, EnvBytes: s.env * 50})
 		t += s.intervalNs
 	}
 	rec.EndMonoNs = t
 	n := uint64(s.n)
-	spawnNr, spawnName := NrClone3, "clone3"
+	spawnNr, spawnName := syscalls.NrClone3, "clone3"
 	if s.fork {
-		spawnNr, spawnName = NrClone, "clone"
+		spawnNr, spawnName = syscalls.NrClone, "clone"
 	}
-	rec.Syscalls = []SyscallStat{
+	rec.Syscalls = []recording.SyscallStat{
 		{Nr: spawnNr, Name: spawnName, Calls: n, TimeNs: n * s.cloneNs},
-		{Nr: NrExecve, Name: "execve", Calls: n * uint64(1+s.failed), Errors: n * uint64(s.failed),
+		{Nr: syscalls.NrExecve, Name: "execve", Calls: n * uint64(1+s.failed), Errors: n * uint64(s.failed),
 			TimeNs: n * (s.execNs + uint64(s.failed)*s.failedNs)},
-		{Nr: NrWait4, Name: "wait4", Calls: n, TimeNs: n * 5000},
+		{Nr: syscalls.NrWait4, Name: "wait4", Calls: n, TimeNs: n * 5000},
 		{Nr: 13, Name: "rt_sigaction", Calls: n * 20, TimeNs: n * 20 * 500},
 	}
 	return rec
@@ -91,9 +93,9 @@ func buildRecording(s sideSpec) *Recording {
 // forks).
 func laptopSpec() sideSpec {
 	return sideSpec{
-		host: Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Distro: "Ubuntu 22.04.3 LTS", CPUs: 8,
-			Virtualization: "none", Libc: &Libc{Name: "glibc", Version: "2.35"}, THPMode: "madvise",
-			Env: &EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}},
+		host: recording.Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Distro: "Ubuntu 22.04.3 LTS", CPUs: 8,
+			Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.35"}, THPMode: "madvise",
+			Env: &recording.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}},
 		n: 10_000, cloneNs: 40_000, blockedNs: 30_000, execNs: 30_000, s2eNs: 64_000,
 		rssBytes: 1 << 30, env: 20, intervalNs: 64_000,
 	}
@@ -101,9 +103,9 @@ func laptopSpec() sideSpec {
 
 func clusterSpec() sideSpec {
 	return sideSpec{
-		host: Host{Hostname: "node017", KernelRelease: "3.10.0-1160.el7.x86_64", Distro: "CentOS Linux 7 (Core)", CPUs: 128,
-			Virtualization: "none", Libc: &Libc{Name: "glibc", Version: "2.17"}, THPMode: "always",
-			Env: &EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}},
+		host: recording.Host{Hostname: "node017", KernelRelease: "3.10.0-1160.el7.x86_64", Distro: "CentOS Linux 7 (Core)", CPUs: 128,
+			Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.17"}, THPMode: "always",
+			Env: &recording.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}},
 		fork: true, n: 10_000, cloneNs: 490_000, copyNs: 400_000, blockedNs: 20_000, teardownNs: 60_000,
 		execNs: 80_000, s2eNs: 580_000, rssBytes: 1 << 30, env: 20, intervalNs: 580_000,
 	}
@@ -220,8 +222,8 @@ func TestCompareSmallParentFigures(t *testing.T) {
 
 func TestComparePathAndEnvironment(t *testing.T) {
 	a, b := laptopSpec(), laptopSpec()
-	a.failed, a.failedNs, a.host.Env = 1, 4000, &EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 2, PathSet: true}
-	b.failed, b.failedNs, b.host.Env = 13, 4000, &EnvFacts{Vars: 200, Bytes: 10_000, PathEntries: 14, PathSet: true}
+	a.failed, a.failedNs, a.host.Env = 1, 4000, &recording.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 2, PathSet: true}
+	b.failed, b.failedNs, b.host.Env = 13, 4000, &recording.EnvFacts{Vars: 200, Bytes: 10_000, PathEntries: 14, PathSet: true}
 	b.env, b.execNs = 200, 45_000
 	a.s2eNs, a.intervalNs = 64_000+4000, 68_000
 	b.s2eNs, b.intervalNs = 64_000+15_000+13*4000, 131_000
@@ -271,7 +273,7 @@ func TestComparePathAndEnvironment(t *testing.T) {
 func TestCompareRustFallback(t *testing.T) {
 	a, b := laptopSpec(), clusterSpec()
 	b.rust = true
-	b.host.Libc = &Libc{Name: "glibc", Version: "2.35"}
+	b.host.Libc = &recording.Libc{Name: "glibc", Version: "2.35"}
 	c := Compare(buildRecording(a), buildRecording(b), "A", "B")
 	m := findingByID(c, "mechanism")
 	if m == nil || !strings.Contains(m.Evidence, "B's Rust Command falls back to fork") {
@@ -302,7 +304,7 @@ func TestCompareNoSpawnsAndOtherWorkload(t *testing.T) {
 	empty.n, empty.command = 0, []string{"/bin/true"}
 	b := buildRecording(empty)
 	b.EndMonoNs = b.StartMonoNs + 1e6
-	b.Syscalls = []SyscallStat{{Nr: 12, Name: "brk", Calls: 3, TimeNs: 3000}}
+	b.Syscalls = []recording.SyscallStat{{Nr: 12, Name: "brk", Calls: 3, TimeNs: 3000}}
 	c := Compare(a, b, "A", "B")
 	var sawEmpty, sawWorkload bool
 	for _, n := range c.Notes {
@@ -371,15 +373,15 @@ func TestCompareHostRows(t *testing.T) {
 
 func TestLibcVersions(t *testing.T) {
 	for _, c := range []struct {
-		l             *Libc
+		l             *recording.Libc
 		before, known bool
 	}{
-		{&Libc{Name: "glibc", Version: "2.17"}, true, true},
-		{&Libc{Name: "glibc", Version: "2.24"}, false, true},
-		{&Libc{Name: "glibc", Version: "2.36", Approx: true}, false, true},
-		{&Libc{Name: "glibc", Version: "3.1"}, false, true},
-		{&Libc{Name: "musl", Version: "1.2.4"}, false, false},
-		{&Libc{Name: "glibc"}, false, false},
+		{&recording.Libc{Name: "glibc", Version: "2.17"}, true, true},
+		{&recording.Libc{Name: "glibc", Version: "2.24"}, false, true},
+		{&recording.Libc{Name: "glibc", Version: "2.36", Approx: true}, false, true},
+		{&recording.Libc{Name: "glibc", Version: "3.1"}, false, true},
+		{&recording.Libc{Name: "musl", Version: "1.2.4"}, false, false},
+		{&recording.Libc{Name: "glibc"}, false, false},
 		{nil, false, false},
 	} {
 		before, known := c.l.GlibcBefore(2, 24)
@@ -387,10 +389,10 @@ func TestLibcVersions(t *testing.T) {
 			t.Errorf("%v: before 2.24 = %v, %v; want %v, %v", c.l, before, known, c.before, c.known)
 		}
 	}
-	if s := (&Libc{Name: "glibc", Version: "2.36", Approx: true}).String(); s != "glibc >= 2.36" {
+	if s := (&recording.Libc{Name: "glibc", Version: "2.36", Approx: true}).String(); s != "glibc >= 2.36" {
 		t.Errorf("String = %q", s)
 	}
-	e := EnvFactsOf([]string{"HOME=/root", "PATH=/usr/bin:/bin:", "X="})
+	e := recording.EnvFactsOf([]string{"HOME=/root", "PATH=/usr/bin:/bin:", "X="})
 	if e.Vars != 3 || e.Bytes != 11+20+3 || e.PathEntries != 3 || !e.PathSet {
 		t.Errorf("EnvFactsOf = %+v", e)
 	}
@@ -409,7 +411,7 @@ func TestDurText(t *testing.T) {
 func TestCompareSpawnsOnlySide(t *testing.T) {
 	a, b := buildRecording(laptopSpec()), buildRecording(clusterSpec())
 	b.SpawnCallsOnly = true
-	var kept []SyscallStat
+	var kept []recording.SyscallStat
 	for _, s := range b.Syscalls {
 		if IsSpawnCall(s.Nr) {
 			kept = append(kept, s)

@@ -3,6 +3,8 @@ package analyze
 import (
 	"fmt"
 	"sort"
+
+	"github.com/spawntrace/spawntrace/analyze/recording"
 )
 
 // Finding is one cause of spawn cost, with its evidence in numbers and the
@@ -28,12 +30,12 @@ const (
 
 // findings applies each rule to a summarized recording, ranked by cost:
 // to what its rows showed (facts), gathered as they finished.
-func findings(rec *Recording, s *Summary, facts *findingFacts) []Finding {
+func findings(rec *recording.Recording, s *Summary, facts *findingFacts) []Finding {
 	var out []Finding
 	significant := func(costNs uint64) bool {
 		return costNs >= minCostNs && float64(costNs) >= minCostShare*float64(s.WallNs)
 	}
-	for _, rule := range []func(*Recording, *Summary, *findingFacts, func(uint64) bool) *Finding{
+	for _, rule := range []func(*recording.Recording, *Summary, *findingFacts, func(uint64) bool) *Finding{
 		findForkCopy, findTHP, findRustFallback, findPathSearch, findVforkBlocking, findLockStall, findLargeEnv,
 		findStartupCPUID,
 	} {
@@ -82,7 +84,7 @@ func rssRange(f *findingFacts) string {
 // findForkCopy: fork-like spawns pay for copying the parent's address space
 // and, in the child's exec, for tearing the copy down; vfork-like ones pay
 // for neither.
-func findForkCopy(_ *Recording, s *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+func findForkCopy(_ *recording.Recording, s *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
 	cost := f.forkCopyNs + f.forkTeardownNs
 	rss := f.forkRSS.median()
 	// Small parents copy cheaply; only a sizeable share of the run makes
@@ -107,7 +109,7 @@ func findForkCopy(_ *Recording, s *Summary, f *findingFacts, significant func(ui
 
 // findTHP: the copy walks page tables; a parent in 4 KiB pages has 512x
 // more entries to copy than one in 2 MiB transparent huge pages.
-func findTHP(rec *Recording, _ *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+func findTHP(rec *recording.Recording, _ *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
 	var anon, huge uint64
 	for pid, p := range f.thpParents {
 		anon += p.anonBytes
@@ -132,7 +134,7 @@ func findTHP(rec *Recording, _ *Summary, f *findingFacts, significant func(uint6
 	}
 }
 
-func findRustFallback(_ *Recording, _ *Summary, f *findingFacts, _ func(uint64) bool) *Finding {
+func findRustFallback(_ *recording.Recording, _ *Summary, f *findingFacts, _ func(uint64) bool) *Finding {
 	if f.rustSpawns == 0 {
 		return nil
 	}
@@ -147,13 +149,13 @@ func findRustFallback(_ *Recording, _ *Summary, f *findingFacts, _ func(uint64) 
 	}
 }
 
-func findPathSearch(_ *Recording, _ *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+func findPathSearch(_ *recording.Recording, _ *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
 	if f.failedExecs == 0 || !significant(f.failedExecNs) {
 		return nil
 	}
 	advice := "spawn by absolute path, or put the binary's directory first in PATH"
 	if f.pathExample != "" {
-		advice = fmt.Sprintf("spawn by absolute path (e.g. %s), or put its directory first in PATH", Printable(f.pathExample))
+		advice = fmt.Sprintf("spawn by absolute path (e.g. %s), or put its directory first in PATH", recording.Printable(f.pathExample))
 	}
 	return &Finding{
 		ID:    "path-search",
@@ -165,7 +167,7 @@ func findPathSearch(_ *Recording, _ *Summary, f *findingFacts, significant func(
 	}
 }
 
-func findVforkBlocking(_ *Recording, s *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+func findVforkBlocking(_ *recording.Recording, s *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
 	n, blocked := f.vforks, f.vforkBlockedNs
 	if n == 0 || !significant(blocked) || float64(blocked) < 0.05*float64(s.WallNs) {
 		return nil
@@ -181,7 +183,7 @@ func findVforkBlocking(_ *Recording, s *Summary, f *findingFacts, significant fu
 	}
 }
 
-func findLockStall(_ *Recording, _ *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+func findLockStall(_ *recording.Recording, _ *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
 	if !significant(f.stallNs) {
 		return nil
 	}
@@ -195,7 +197,7 @@ func findLockStall(_ *Recording, _ *Summary, f *findingFacts, significant func(u
 	}
 }
 
-func findLargeEnv(_ *Recording, _ *Summary, f *findingFacts, _ func(uint64) bool) *Finding {
+func findLargeEnv(_ *recording.Recording, _ *Summary, f *findingFacts, _ func(uint64) bool) *Finding {
 	n := f.envCounts.n
 	if n == 0 {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -38,7 +39,7 @@ type startupCPUID struct {
 // user space: a VM exit is charged to the guest's instruction) is in
 // glibc's start-up CPU detection. Stacks are few (one per distinct stack),
 // so this reads no event.
-func cpuOfStartupCPUID(rec *Recording) startupCPUID {
+func cpuOfStartupCPUID(rec *recording.Recording) startupCPUID {
 	var c startupCPUID
 	byFunc := map[string]int{}
 	for _, s := range rec.CPUSamples {
@@ -68,7 +69,7 @@ func cpuOfStartupCPUID(rec *Recording) startupCPUID {
 // findStartupCPUID: with CPU samples (--pprof), the children's time in
 // glibc's start-up CPUID loops, per exec. It is the host's cost, not the
 // workload's choice: large under a hypervisor, small on bare metal.
-func findStartupCPUID(rec *Recording, s *Summary, _ *findingFacts, significant func(uint64) bool) *Finding {
+func findStartupCPUID(rec *recording.Recording, s *Summary, _ *findingFacts, significant func(uint64) bool) *Finding {
 	if rec.SampleHz <= 0 {
 		return nil
 	}
@@ -109,7 +110,7 @@ const (
 
 // execsOf counts the successful execs of a recording from its syscall
 // table (calls less errors of execve and execveat).
-func execsOf(rec *Recording) uint64 {
+func execsOf(rec *recording.Recording) uint64 {
 	var n uint64
 	for _, s := range rec.Syscalls {
 		if IsExec(s.ABI.Nr64(s.Nr)) {
@@ -121,7 +122,7 @@ func execsOf(rec *Recording) uint64 {
 
 // cpuidPerExecNs is a sampled recording's CPU in start-up CPUID per
 // successful exec; ok is false without samples or execs.
-func cpuidPerExecNs(rec *Recording) (ns float64, ok bool) {
+func cpuidPerExecNs(rec *recording.Recording) (ns float64, ok bool) {
 	execs := execsOf(rec)
 	if rec.SampleHz <= 0 || execs == 0 {
 		return 0, false

@@ -3,25 +3,28 @@ package analyze
 import (
 	"strings"
 	"testing"
+
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 )
 
 // cpuidRecording: 100 execs, and CPU samples at 100 Hz of which cpuid
 // samples land in glibc's start-up detection (user leaf), other in user
 // code elsewhere, and kernel in the kernel with a detection function
 // further up (not the detection's own time).
-func cpuidRecording(cpuid, other, kernel int, virt string) *Recording {
-	rec := &Recording{StartMonoNs: 1, EndMonoNs: 1 + 2e9, SampleHz: 100, Host: Host{Virtualization: virt}}
+func cpuidRecording(cpuid, other, kernel int, virt string) *recording.Recording {
+	rec := &recording.Recording{StartMonoNs: 1, EndMonoNs: 1 + 2e9, SampleHz: 100, Host: recording.Host{Virtualization: virt}}
 	for i := 0; i < 100; i++ {
 		rec.Events = append(rec.Events, execEv(uint32(100+i), 0, 0.3, 20))
 		rec.Events[i].TimeNs = uint64(i+1) * 1000
 	}
-	rec.Stacks = []Stack{
-		{Frames: []Frame{{Func: "handle_amd"}, {Func: "dl_init_cacheinfo"}}},
-		{Frames: []Frame{{Func: "init_cpu_features.constprop.0"}}},
-		{Frames: []Frame{{Func: "_PyEval_EvalFrameDefault"}}},
-		{Frames: []Frame{{Func: "exc_page_fault", Kernel: true}, {Func: "handle_amd"}}},
+	rec.Stacks = []recording.Stack{
+		{Frames: []recording.Frame{{Func: "handle_amd"}, {Func: "dl_init_cacheinfo"}}},
+		{Frames: []recording.Frame{{Func: "init_cpu_features.constprop.0"}}},
+		{Frames: []recording.Frame{{Func: "_PyEval_EvalFrameDefault"}}},
+		{Frames: []recording.Frame{{Func: "exc_page_fault", Kernel: true}, {Func: "handle_amd"}}},
 	}
-	rec.CPUSamples = []CPUSample{
+	rec.CPUSamples = []recording.CPUSample{
 		{Pid: 100, StackID: 1, Count: cpuid - cpuid/4},
 		{Pid: 101, StackID: 2, Count: cpuid / 4},
 		{Pid: 102, StackID: 3, Count: other},
@@ -54,8 +57,8 @@ func TestFindingStartupCPUID(t *testing.T) {
 }
 
 func TestFindingStartupCPUIDNotWhen(t *testing.T) {
-	for name, rec := range map[string]*Recording{
-		"not sampled":   func() *Recording { r := cpuidRecording(40, 100, 20, "none"); r.SampleHz = 0; return r }(),
+	for name, rec := range map[string]*recording.Recording{
+		"not sampled":   func() *recording.Recording { r := cpuidRecording(40, 100, 20, "none"); r.SampleHz = 0; return r }(),
 		"insignificant": cpuidRecording(1, 1000, 20, "none"), // 10 ms, under 1% of the 2 s run
 		"kernel leaf":   cpuidRecording(0, 100, 400, "none"),
 	} {
@@ -83,8 +86,8 @@ func TestIsStartupCPUID(t *testing.T) {
 // exec, with the hosts' virtualization; alike hosts, or a side without
 // samples, give no such finding.
 func TestCompareStartupCPUID(t *testing.T) {
-	withExecs := func(rec *Recording) *Recording {
-		rec.Syscalls = []SyscallStat{{Nr: NrExecve, Name: "execve", Calls: 130, Errors: 30}}
+	withExecs := func(rec *recording.Recording) *recording.Recording {
+		rec.Syscalls = []recording.SyscallStat{{Nr: syscalls.NrExecve, Name: "execve", Calls: 130, Errors: 30}}
 		return rec
 	}
 	vm := withExecs(cpuidRecording(40, 100, 0, "KVM (Firecracker)"))

@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/spawntrace/spawntrace/analyze/recording"
 )
 
 // findingFacts is what the findings rules need of the rows, gathered as
 // they finish, in any order: sums, counts, distributions, and where the
 // rules word the first of something, its Seq.
 type findingFacts struct {
-	spawners map[uint32]ProcessInfo // Recording.Spawners by pid
+	spawners map[uint32]recording.ProcessInfo // Recording.Spawners by pid
 
 	// Fork-like spawns.
 	forks                      int
@@ -49,8 +51,8 @@ type thpParent struct {
 	anonBytes uint64
 }
 
-func newFindingFacts(rec *Recording, pool *exactPool) *findingFacts {
-	f := &findingFacts{spawners: map[uint32]ProcessInfo{}, thpParents: map[uint32]thpParent{},
+func newFindingFacts(rec *recording.Recording, pool *exactPool) *findingFacts {
+	f := &findingFacts{spawners: map[uint32]recording.ProcessInfo{}, thpParents: map[uint32]thpParent{},
 		forkRSS: newDist(pool), envCounts: newDist(pool), envBytes: newDist(pool)}
 	for _, p := range rec.Spawners {
 		f.spawners[p.Pid] = p

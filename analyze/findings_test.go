@@ -4,15 +4,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // findingsOf summarizes a hand-built recording of wallMs and returns its
 // findings by id.
-func findingsOf(t *testing.T, wallMs uint64, spawners []ProcessInfo, events ...tracer.Event) map[string]Finding {
+func findingsOf(t *testing.T, wallMs uint64, spawners []recording.ProcessInfo, events ...tracer.Event) map[string]Finding {
 	t.Helper()
-	rec := &Recording{StartMonoNs: 1, EndMonoNs: 1 + wallMs*1e6, Events: events, Spawners: spawners,
-		Host: Host{THPMode: "madvise"}}
+	rec := &recording.Recording{StartMonoNs: 1, EndMonoNs: 1 + wallMs*1e6, Events: events, Spawners: spawners,
+		Host: recording.Host{THPMode: "madvise"}}
 	for i := range rec.Events {
 		rec.Events[i].TimeNs = uint64(i+1) * 1000
 		if rec.Events[i].Pid == 0 {
@@ -27,7 +29,7 @@ func findingsOf(t *testing.T, wallMs uint64, spawners []ProcessInfo, events ...t
 }
 
 func cloneEv(child int64, flags uint64, copyMs float64, rssMiB uint64) tracer.Event {
-	ev := tracer.Event{Kind: tracer.KindSyscall, Nr: NrClone, Ret: child, Args: []uint64{flags, 0}, DurNs: uint64(copyMs*1e6) + 50_000,
+	ev := tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrClone, Ret: child, Args: []uint64{flags, 0}, DurNs: uint64(copyMs*1e6) + 50_000,
 		CopyNs: uint64(copyMs * 1e6)}
 	if rssMiB > 0 {
 		ev.Parent = &tracer.ParentSize{RSSAnonBytes: rssMiB << 20}
@@ -36,7 +38,7 @@ func cloneEv(child int64, flags uint64, copyMs float64, rssMiB uint64) tracer.Ev
 }
 
 func execEv(pid uint32, ret int64, durMs float64, env int) tracer.Event {
-	return tracer.Event{Kind: tracer.KindSyscall, Nr: NrExecve, Pid: pid, Tid: pid, Ret: ret, DurNs: uint64(durMs * 1e6),
+	return tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, Pid: pid, Tid: pid, Ret: ret, DurNs: uint64(durMs * 1e6),
 		Filename: "/usr/bin/true", EnvCount: env, EnvBytes: env * 40}
 }
 
@@ -49,7 +51,7 @@ func TestFindingForkCopyAndTHP(t *testing.T) {
 		evs = append(evs, cloneEv(int64(100+i), glibcFork, 20, 1024), execEv(uint32(100+i), 0, 0.3, 20))
 		evs[len(evs)-1].TeardownNs = 15e6
 	}
-	f := findingsOf(t, 1000, []ProcessInfo{{Pid: 10, AnonHugeBytes: 0}}, evs...)
+	f := findingsOf(t, 1000, []recording.ProcessInfo{{Pid: 10, AnonHugeBytes: 0}}, evs...)
 	fc, ok := f["fork-copy"]
 	if !ok {
 		t.Fatalf("no fork-copy finding: %v", f)
@@ -69,7 +71,7 @@ func TestFindingTHPNotWhenHugePagesUsed(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		evs = append(evs, cloneEv(int64(100+i), glibcFork, 20, 1024))
 	}
-	f := findingsOf(t, 1000, []ProcessInfo{{Pid: 10, AnonHugeBytes: 1000 << 20}}, evs...)
+	f := findingsOf(t, 1000, []recording.ProcessInfo{{Pid: 10, AnonHugeBytes: 1000 << 20}}, evs...)
 	if _, ok := f["thp"]; ok {
 		t.Errorf("thp finding for a parent in huge pages: %v", f["thp"])
 	}
@@ -110,7 +112,7 @@ func TestFindingPathSearch(t *testing.T) {
 }
 
 func TestFindingRustFallback(t *testing.T) {
-	sp := tracer.Event{Kind: tracer.KindSyscall, Nr: NrSocketpair, Args: []uint64{1, 5 | 0x80000, 0, 0}}
+	sp := tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrSocketpair, Args: []uint64{1, 5 | 0x80000, 0, 0}}
 	evs := []tracer.Event{sp, cloneEv(101, glibcFork, 2, 64), execEv(101, 0, 0.2, 20), sp, cloneEv(102, glibcFork, 2, 64)}
 	f := findingsOf(t, 100, nil, evs...)
 	if r, ok := f["rust-fallback"]; !ok || !strings.Contains(r.Evidence, "2 spawns") {
@@ -156,7 +158,7 @@ func TestFindingsRanked(t *testing.T) {
 		pid := uint32(100 + i)
 		evs = append(evs, cloneEv(int64(pid), glibcFork, 20, 1024), execEv(pid, -2, 3, 20), execEv(pid, 0, 0.2, 20))
 	}
-	fs := Summarize(&Recording{StartMonoNs: 1, EndMonoNs: 1e9, Events: evs}).Findings
+	fs := Summarize(&recording.Recording{StartMonoNs: 1, EndMonoNs: 1e9, Events: evs}).Findings
 	if len(fs) < 2 {
 		t.Fatalf("findings = %v", fs)
 	}

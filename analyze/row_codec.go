@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/spawntrace/spawntrace/analyze/internal/intern"
+	"github.com/spawntrace/spawntrace/analyze/internal/spill"
 )
 
 // A finished spawn row on disk (spawnRows), in the spill codec's manner
@@ -56,7 +59,7 @@ func (e *rowEncoder) appendRow(b []byte, sp *Spawn) []byte {
 		p = binary.AppendUvarint(p, v)
 	}
 	if sp.Parent != nil {
-		p = appendParentSize(p, sp.Parent)
+		p = spill.AppendParentSize(p, sp.Parent)
 	}
 	p = binary.AppendUvarint(p, sp.GapNs)
 	p = e.appendString(p, sp.Exe)
@@ -72,7 +75,7 @@ func (e *rowEncoder) appendRow(b []byte, sp *Spawn) []byte {
 
 // appendString writes 0 for "", 2·id+1 for a string numbered before, or
 // 2·(len+1) and the bytes of a new one, numbered while the table has room
-// (maxInterned, as the decoder's).
+// (intern.MaxStrings, as the decoder's).
 func (e *rowEncoder) appendString(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, 0)
@@ -83,7 +86,7 @@ func (e *rowEncoder) appendString(b []byte, s string) []byte {
 	if e.ids == nil {
 		e.ids = map[string]uint64{}
 	}
-	if len(e.ids) < maxInterned {
+	if len(e.ids) < intern.MaxStrings {
 		e.ids[s] = uint64(len(e.ids))
 	}
 	b = binary.AppendUvarint(b, 2*(uint64(len(s))+1))
@@ -93,7 +96,7 @@ func (e *rowEncoder) appendString(b []byte, s string) []byte {
 // rowDecoder reads rows back, from the first: its string table is built
 // as the encoder's was.
 type rowDecoder struct {
-	d       eventDecoder // its varint readers
+	d       spill.Decoder // its varint readers, strings not interned (the table here numbers them)
 	strings []string
 }
 
@@ -101,55 +104,55 @@ type rowDecoder struct {
 // Parent is made anew, so that a row kept past its pass keeps its own.
 func (r *rowDecoder) decode(payload []byte, sp *Spawn) error {
 	d := &r.d
-	d.b, d.err = payload, nil
-	if len(d.b) < 1 {
+	d.Reset(payload)
+	if len(d.B) < 1 {
 		return errCorruptRow
 	}
-	flags := d.b[0]
-	d.b = d.b[1:]
+	flags := d.B[0]
+	d.B = d.B[1:]
 	sp.ExecOK = flags&rowExecOK != 0
-	sp.Seq = int(d.varint())
-	sp.TimeNs = d.uvarint()
-	sp.ParentPid = uint32(d.uvarint())
-	sp.ParentTid = uint32(d.uvarint())
+	sp.Seq = int(d.Varint())
+	sp.TimeNs = d.Uvarint()
+	sp.ParentPid = uint32(d.Uvarint())
+	sp.ParentTid = uint32(d.Uvarint())
 	sp.Comm = r.string()
 	sp.Syscall = r.string()
-	sp.Flags = d.uvarint()
+	sp.Flags = d.Uvarint()
 	sp.Mechanism = Mechanism(r.string())
-	sp.ChildPid = uint32(d.uvarint())
-	sp.StackID = int(d.varint())
-	sp.CloneDurNs = d.uvarint()
+	sp.ChildPid = uint32(d.Uvarint())
+	sp.StackID = int(d.Varint())
+	sp.CloneDurNs = d.Uvarint()
 	sp.Signature = r.string()
-	sp.CopyNs = d.uvarint()
-	sp.CopyOffCPUNs = d.uvarint()
-	sp.LockStallNs = d.uvarint()
-	sp.BlockedNs = d.uvarint()
-	sp.TeardownNs = d.uvarint()
+	sp.CopyNs = d.Uvarint()
+	sp.CopyOffCPUNs = d.Uvarint()
+	sp.LockStallNs = d.Uvarint()
+	sp.BlockedNs = d.Uvarint()
+	sp.TeardownNs = d.Uvarint()
 	sp.Parent = nil
 	if flags&rowParent != 0 {
-		sp.Parent = d.parentSize()
+		sp.Parent = d.ParentSize()
 	}
-	sp.GapNs = d.uvarint()
+	sp.GapNs = d.Uvarint()
 	sp.Exe = r.string()
-	sp.FailedExecs = int(d.varint())
-	sp.FailedExecNs = d.uvarint()
-	sp.SpawnToExecNs = d.uvarint()
-	sp.EnvCount = int(d.varint())
-	sp.EnvBytes = int(d.varint())
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%w: %d bytes left over", errCorruptRow, len(d.b))
+	sp.FailedExecs = int(d.Varint())
+	sp.FailedExecNs = d.Uvarint()
+	sp.SpawnToExecNs = d.Uvarint()
+	sp.EnvCount = int(d.Varint())
+	sp.EnvBytes = int(d.Varint())
+	if d.Err == nil && len(d.B) != 0 {
+		d.Err = fmt.Errorf("%w: %d bytes left over", errCorruptRow, len(d.B))
 	}
-	if d.err == errCorrupt {
-		d.err = errCorruptRow
+	if d.Err == spill.ErrCorrupt {
+		d.Err = errCorruptRow
 	}
-	return d.err
+	return d.Err
 }
 
 var errCorruptRow = errors.New("corrupt spawn row")
 
 func (r *rowDecoder) string() string {
 	d := &r.d
-	k := d.uvarint()
+	k := d.Uvarint()
 	switch {
 	case k == 0:
 		return ""
@@ -157,17 +160,17 @@ func (r *rowDecoder) string() string {
 		if id := k / 2; id < uint64(len(r.strings)) {
 			return r.strings[id]
 		}
-		d.fail()
+		d.Fail()
 		return ""
 	}
 	n := k/2 - 1
-	if n > uint64(len(d.b)) {
-		d.fail()
+	if n > uint64(len(d.B)) {
+		d.Fail()
 		return ""
 	}
-	s := string(d.b[:n]) // the table shares it from now on
-	d.b = d.b[n:]
-	if len(r.strings) < maxInterned {
+	s := string(d.B[:n]) // the table shares it from now on
+	d.B = d.B[n:]
+	if len(r.strings) < intern.MaxStrings {
 		r.strings = append(r.strings, s)
 	}
 	return s

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"runtime"
+
+	"github.com/spawntrace/spawntrace/analyze/internal/spill"
 )
 
 // rowsInMemory is how many finished rows a summary keeps in memory (~1.2
@@ -20,12 +22,12 @@ const rowsInMemory = 1 << 12
 // time order (Spawn.Seq is).
 type spawnRows struct {
 	mem  []Spawn
-	file *spillFile
+	file *spill.File
 	enc  rowEncoder
 	buf  []byte
 	n    int
 	err  error // the first failure to write: rows from then on are lost
-	// open makes the spill file (createTemp); tests hand it a failing one.
+	// open makes the spill file (spill.CreateTemp); tests hand it a failing one.
 	open func() (*os.File, error)
 }
 
@@ -51,9 +53,9 @@ func (r *spawnRows) add(sp *Spawn) {
 func (r *spawnRows) spill() bool {
 	open := r.open
 	if open == nil {
-		open = createTemp
+		open = spill.CreateTemp
 	}
-	f, err := newSpillFile(open)
+	f, err := spill.NewFile(open)
 	if err != nil {
 		r.err = fmt.Errorf("spawn rows: %w", err)
 		return false
@@ -61,7 +63,7 @@ func (r *spawnRows) spill() bool {
 	r.file = f
 	// A summary dropped without Close (a comparison's sides, a test's)
 	// still gives its descriptor back, when it is collected.
-	runtime.AddCleanup(r, func(f *spillFile) { f.close() }, f)
+	runtime.AddCleanup(r, func(f *spill.File) { f.Close() }, f)
 	for i := range r.mem {
 		r.write(&r.mem[i])
 	}
@@ -71,7 +73,7 @@ func (r *spawnRows) spill() bool {
 
 func (r *spawnRows) write(sp *Spawn) {
 	r.buf = r.enc.appendRow(r.buf[:0], sp)
-	if err := r.file.write(r.buf); err != nil {
+	if err := r.file.Write(r.buf); err != nil {
 		r.err = fmt.Errorf("spawn rows: %w", err)
 	}
 }
@@ -79,7 +81,7 @@ func (r *spawnRows) write(sp *Spawn) {
 // finish ends writing: the rows can be read from then on.
 func (r *spawnRows) finish() {
 	if r.file != nil && r.err == nil {
-		if err := r.file.flush(); err != nil {
+		if err := r.file.Flush(); err != nil {
 			r.err = fmt.Errorf("spawn rows: %w", err)
 		}
 	}
@@ -103,17 +105,17 @@ func (r *spawnRows) each(fn func(sp *Spawn) error) error {
 		}
 		return nil
 	}
-	if r.file.f == nil {
+	if r.file.Closed() {
 		return errRowsClosed
 	}
-	br := r.file.reader()
+	br := r.file.Reader()
 	var dec rowDecoder
 	var sp Spawn
 	var scratch []byte
 	for i := 0; i < r.n; i++ {
 		n, err := binary.ReadUvarint(br)
 		if err != nil {
-			return fmt.Errorf("reading spawn rows: row %d of %d: %w", i, r.n, noEOF(err))
+			return fmt.Errorf("reading spawn rows: row %d of %d: %w", i, r.n, spill.NoEOF(err))
 		}
 		var payload []byte
 		if int(n) <= br.Size() {
@@ -128,7 +130,7 @@ func (r *spawnRows) each(fn func(sp *Spawn) error) error {
 			_, err = io.ReadFull(br, payload)
 		}
 		if err != nil {
-			return fmt.Errorf("reading spawn rows: row %d of %d: %w", i, r.n, noEOF(err))
+			return fmt.Errorf("reading spawn rows: row %d of %d: %w", i, r.n, spill.NoEOF(err))
 		}
 		if err := dec.decode(payload, &sp); err != nil {
 			return fmt.Errorf("reading spawn rows: row %d of %d: %w", i, r.n, err)
@@ -146,7 +148,7 @@ func (r *spawnRows) close() error {
 	if r == nil || r.file == nil {
 		return nil
 	}
-	return r.file.close()
+	return r.file.Close()
 }
 
 // EachSpawn calls fn with each spawn row and stops at fn's first error,

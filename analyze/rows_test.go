@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spawntrace/spawntrace/analyze/internal/synth"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -39,7 +42,7 @@ func rowsOf(t testing.TB, s *Summary) []Spawn {
 func TestRowCodecCarriesEveryField(t *testing.T) {
 	var full Spawn
 	var n uint64
-	fillAll(reflect.ValueOf(&full).Elem(), &n)
+	synth.FillAll(reflect.ValueOf(&full).Elem(), &n)
 	full.Seq, full.StackID, full.FailedExecs, full.EnvCount = 1<<40, -3, -1, -7 // large and negative numbers too
 	// The same strings again (by number), none, and every one new.
 	again := full
@@ -230,15 +233,15 @@ func TestExactPoolBoundsManyDists(t *testing.T) {
 // children overlapping and exiting in any order (some never), each with
 // or without a PATH search and an exec of one of two programs, from
 // parents of two sizes: rows finish far from time order.
-func overlappingRecording(rnd *rand.Rand, n int) *Recording {
-	rec := &Recording{StartMonoNs: 1e9, EndMonoNs: 1e9 + uint64(n)*100_000 + 1e9}
+func overlappingRecording(rnd *rand.Rand, n int) *recording.Recording {
+	rec := &recording.Recording{StartMonoNs: 1e9, EndMonoNs: 1e9 + uint64(n)*100_000 + 1e9}
 	t := rec.StartMonoNs
 	for i := 0; i < n; i++ {
 		t += 10_000 + uint64(rnd.IntN(90_000))
 		tid := uint32(100 + rnd.IntN(3))
 		child := uint32(1000 + i)
 		ev := tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 5000 + uint64(rnd.IntN(1e6)), Pid: 100, Tid: tid,
-			Comm: "runner", Nr: NrClone, Ret: int64(child), BlockedNs: uint64(rnd.IntN(1e5)),
+			Comm: "runner", Nr: syscalls.NrClone, Ret: int64(child), BlockedNs: uint64(rnd.IntN(1e5)),
 			Parent: &tracer.ParentSize{RSSAnonBytes: uint64(100+900*rnd.IntN(2)) << 20, PgtablesBytes: uint64(rnd.IntN(1 << 20))}}
 		if rnd.IntN(2) == 0 {
 			ev.Args = []uint64{0x01200011} // glibc fork()
@@ -250,12 +253,12 @@ func overlappingRecording(rnd *rand.Rand, n int) *Recording {
 		at := t + ev.DurNs
 		if rnd.IntN(3) == 0 {
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: at + 1, DurNs: 3000, Pid: child, Tid: child,
-				Nr: NrExecve, Ret: -2, Filename: "/usr/local/bin/tool"})
+				Nr: syscalls.NrExecve, Ret: -2, Filename: "/usr/local/bin/tool"})
 		}
 		if rnd.IntN(5) != 0 {
 			exe := []string{"/usr/bin/tool", "/usr/bin/cc"}[rnd.IntN(2)]
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: at + 10_000, DurNs: 200_000, Pid: child,
-				Tid: child, Nr: NrExecve, Filename: exe, EnvCount: 20 + rnd.IntN(3), EnvBytes: 900, TeardownNs: uint64(rnd.IntN(1e6))})
+				Tid: child, Nr: syscalls.NrExecve, Filename: exe, EnvCount: 20 + rnd.IntN(3), EnvBytes: 900, TeardownNs: uint64(rnd.IntN(1e6))})
 		}
 		if rnd.IntN(10) != 0 {
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindExit, TimeNs: at + 20_000 + uint64(rnd.IntN(5e7)),
@@ -334,18 +337,12 @@ func TestSummaryMemoryDoesNotGrow(t *testing.T) {
 	const maxSummaryBytes = 2 << 20
 	held := map[int]int64{}
 	for _, n := range []int{200_000, 400_000} {
-		r := newTestRecorder(t)
-		synthSpawns(n, func(ev *tracer.Event) {
-			if err := r.Add(ev); err != nil {
-				t.Fatal(err)
-			}
-		})
-		rec := filled(t, r)
-		before := heapInUse()
+		rec := recordedSynth(t, n)
+		before := synth.HeapInUse()
 		start := time.Now()
 		sum := Summarize(rec)
 		took := time.Since(start)
-		held[n] = int64(heapInUse()) - int64(before)
+		held[n] = int64(synth.HeapInUse()) - int64(before)
 		if err := rec.ReadErr(); err != nil {
 			t.Fatal(err)
 		}
@@ -356,7 +353,7 @@ func TestSummaryMemoryDoesNotGrow(t *testing.T) {
 			t.Errorf("%d values, past the cap, and the distribution says it is exact", n)
 		}
 		t.Logf("%d spawns: the summary holds %d bytes (%d classes); Summarize %v; rows on disk %d bytes (%.0f/spawn)",
-			n, held[n], len(sum.Classes), took, sum.rows.file.bytes, float64(sum.rows.file.bytes)/float64(n))
+			n, held[n], len(sum.Classes), took, sum.rows.file.Bytes(), float64(sum.rows.file.Bytes())/float64(n))
 		if held[n] > maxSummaryBytes {
 			t.Errorf("%d spawns: the summary holds %d bytes, want at most %d", n, held[n], maxSummaryBytes)
 		}
@@ -367,4 +364,26 @@ func TestSummaryMemoryDoesNotGrow(t *testing.T) {
 	if grown := held[400_000] - held[200_000]; grown > 256<<10 {
 		t.Errorf("twice the spawns: the summary holds %d bytes more, want it the same", grown)
 	}
+}
+
+// recordedSynth records n synthetic spawns as a recording run does: the
+// events on disk.
+func recordedSynth(t *testing.T, n int) *recording.Recording {
+	t.Helper()
+	r, err := recording.NewRecorder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	synth.Spawns(n, func(ev *tracer.Event) {
+		if err := r.Add(ev); err != nil {
+			t.Fatal(err)
+		}
+	})
+	rec := &recording.Recording{}
+	if err := r.Fill(rec); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rec.Close() })
+	return rec
 }

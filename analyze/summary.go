@@ -5,6 +5,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/spawntrace/spawntrace/analyze/internal/intern"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -12,17 +15,17 @@ import (
 // behaves as clone(SIGCHLD), vfork() as clone(CLONE_VM|CLONE_VFORK|SIGCHLD).
 func CloneFlags(ev *tracer.Event) (flags uint64, ok bool) {
 	switch ev.Nr64() {
-	case NrClone:
+	case syscalls.NrClone:
 		if len(ev.Args) > 0 {
 			return ev.Args[0], true
 		}
-	case NrClone3:
+	case syscalls.NrClone3:
 		if ev.Clone3 != nil {
 			return ev.Clone3.Flags | ev.Clone3.ExitSignal&0xff, true
 		}
-	case NrFork:
+	case syscalls.NrFork:
 		return uint64(unix.SIGCHLD), true
-	case NrVfork:
+	case syscalls.NrVfork:
 		return unix.CLONE_VM | unix.CLONE_VFORK | uint64(unix.SIGCHLD), true
 	}
 	return 0, false
@@ -47,14 +50,14 @@ func MechanismOf(flags uint64) (m Mechanism, ok bool) {
 // (and the only ones counted with --spawns-only).
 func IsSpawnCall(nr int) bool {
 	switch nr {
-	case NrClone, NrClone3, NrFork, NrVfork, NrExecve, NrExecveat, NrSocketpair:
+	case syscalls.NrClone, syscalls.NrClone3, syscalls.NrFork, syscalls.NrVfork, syscalls.NrExecve, syscalls.NrExecveat, syscalls.NrSocketpair:
 		return true
 	}
 	return false
 }
 
 // IsExec reports whether a syscall number is execve or execveat.
-func IsExec(nr int) bool { return nr == NrExecve || nr == NrExecveat }
+func IsExec(nr int) bool { return nr == syscalls.NrExecve || nr == syscalls.NrExecveat }
 
 // Summarize assembles the spawns of a recording and counts them. Its
 // memory is what is open at each moment (processes alive, their rows not
@@ -64,7 +67,7 @@ func IsExec(nr int) bool { return nr == NrExecve || nr == NrExecveat }
 // summary's rows (EachSpawn), in memory or on disk. For a recording run, a
 // failure to read the events back leaves the summary short: see ReadErr;
 // one to store the rows, see Summary.Err. Close releases the rows.
-func Summarize(rec *Recording) Summary {
+func Summarize(rec *recording.Recording) Summary {
 	s := Summary{ByMechanism: map[Mechanism]int{}, Threads: rec.Threads, rows: &spawnRows{}}
 	if rec.EndMonoNs > rec.StartMonoNs {
 		s.WallNs = rec.EndMonoNs - rec.StartMonoNs
@@ -78,7 +81,7 @@ func Summarize(rec *Recording) Summary {
 	// its last socketpair (half of Rust's fork-fallback signature).
 	lastSpawnEnd := map[uint32]uint64{}
 	lastSocketpair := map[uint32]*tracer.Event{}
-	var strs interner
+	var strs intern.Table
 	seq := 0
 	rec.EachEvent(func(ev *tracer.Event) error {
 		procs.add(ev.Pid)
@@ -106,9 +109,9 @@ func Summarize(rec *Recording) Summary {
 				s.addExec(ev, byChild, &strs)
 				return nil
 			}
-			if ev.Nr64() == NrSocketpair {
+			if ev.Nr64() == syscalls.NrSocketpair {
 				if ev.Ret == 0 {
-					lastSocketpair[ev.Tid] = keptCopy(ev)
+					lastSocketpair[ev.Tid] = recording.KeptCopy(ev)
 				}
 				return nil
 			}
@@ -130,8 +133,8 @@ func Summarize(rec *Recording) Summary {
 			}
 			o := b.open(ev.Tid, ev.TimeNs)
 			o.row = Spawn{
-				Seq: seq, TimeNs: ev.TimeNs, ParentPid: ev.Pid, ParentTid: ev.Tid, Comm: strs.string(ev.Comm),
-				Syscall: SyscallName(ev.ABI, ev.Nr), Flags: flags, Mechanism: mech,
+				Seq: seq, TimeNs: ev.TimeNs, ParentPid: ev.Pid, ParentTid: ev.Tid, Comm: strs.String(ev.Comm),
+				Syscall: syscalls.SyscallName(ev.ABI, ev.Nr), Flags: flags, Mechanism: mech,
 				ChildPid: child, CloneDurNs: ev.DurNs, StackID: ev.StackID,
 				CopyNs: ev.CopyNs, CopyOffCPUNs: ev.CopyOffCPUNs, LockStallNs: ev.LockStallNs, BlockedNs: ev.BlockedNs, Parent: ev.Parent,
 			}
@@ -142,7 +145,7 @@ func Summarize(rec *Recording) Summary {
 				sp.GapNs = ev.TimeNs - end
 			}
 			lastSpawnEnd[ev.Tid] = ev.TimeNs + ev.DurNs
-			sp.Signature = strs.string(signature(ev, sp, lastSocketpair[ev.Tid]))
+			sp.Signature = strs.String(signature(ev, sp, lastSocketpair[ev.Tid]))
 			delete(lastSocketpair, ev.Tid)
 		}
 		return nil
@@ -164,7 +167,7 @@ func Summarize(rec *Recording) Summary {
 
 // addExec counts an exec and charges it to the spawn of its process: failed
 // ones until the first success (a PATH search), then that success.
-func (s *Summary) addExec(ev *tracer.Event, byChild map[uint32]*openSpawn, strs *interner) {
+func (s *Summary) addExec(ev *tracer.Event, byChild map[uint32]*openSpawn, strs *intern.Table) {
 	if ev.Ret != 0 {
 		s.ExecFailed++
 	} else {
@@ -186,26 +189,11 @@ func (s *Summary) addExec(ev *tracer.Event, byChild map[uint32]*openSpawn, strs 
 		return
 	}
 	sp.ExecOK = true
-	sp.Exe = strs.string(ev.Filename)
+	sp.Exe = strs.String(ev.Filename)
 	sp.TeardownNs = ev.TeardownNs
 	sp.EnvCount = ev.EnvCount
 	sp.EnvBytes = ev.EnvBytes
 	if end := ev.TimeNs + ev.DurNs; end > sp.TimeNs {
 		sp.SpawnToExecNs = end - sp.TimeNs
 	}
-}
-
-// keptCopy is a copy of ev that outlives EachEvent's call, for the few
-// events kept a while (a thread's last socketpair).
-func keptCopy(ev *tracer.Event) *tracer.Event {
-	c := *ev
-	c.Args = slices.Clone(ev.Args)
-	c.Fds = slices.Clone(ev.Fds)
-	c.Argv = slices.Clone(ev.Argv)
-	c.UserStack = slices.Clone(ev.UserStack)
-	if ev.Clone3 != nil {
-		c3 := *ev.Clone3
-		c.Clone3 = &c3
-	}
-	return &c
 }

@@ -1,5 +1,7 @@
 package analyze
 
+import "github.com/spawntrace/spawntrace/analyze/recording"
+
 // openSpawn is a row whose process still lives, and its place among its
 // thread's spawns (Class.Total).
 type openSpawn struct {
@@ -11,7 +13,7 @@ type openSpawn struct {
 // the summary, then stores it: the statistics need no second look at
 // the rows, and hold a bounded amount each (exactPool).
 type summaryBuilder struct {
-	rec     *Recording
+	rec     *recording.Recording
 	s       *Summary
 	pool    *exactPool
 	mech    map[Mechanism]*mechAcc
@@ -22,7 +24,7 @@ type summaryBuilder struct {
 	free    []*openSpawn // finished, for the next spawns to reuse
 }
 
-func newSummaryBuilder(rec *Recording, s *Summary) *summaryBuilder {
+func newSummaryBuilder(rec *recording.Recording, s *Summary) *summaryBuilder {
 	pool := newExactPool()
 	return &summaryBuilder{rec: rec, s: s, pool: pool, mech: map[Mechanism]*mechAcc{},
 		facts: newFindingFacts(rec, pool), classes: newClassSet(pool)}

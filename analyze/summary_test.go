@@ -3,6 +3,9 @@ package analyze
 import (
 	"testing"
 
+	"github.com/spawntrace/spawntrace/analyze/internal/synth"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -32,14 +35,14 @@ func TestSummarizeMechanisms(t *testing.T) {
 	ev := func(nr int, ret int64, args ...uint64) tracer.Event {
 		return tracer.Event{Kind: tracer.KindSyscall, Tid: 1, Pid: 1, Nr: nr, Ret: ret, Args: args}
 	}
-	rec := &Recording{Events: []tracer.Event{
-		ev(NrFork, 2),
-		ev(NrVfork, 3),
-		ev(NrClone, 4, 0x01200011),   // glibc fork(): CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD
-		ev(NrClone, 5, 0x00004111),   // CLONE_VM|CLONE_VFORK|SIGCHLD
-		ev(NrClone, 6, 0x003d0f00),   // pthread_create: CLONE_THREAD among others
-		ev(NrClone, 7, 0x00000111),   // CLONE_VM without CLONE_VFORK
-		ev(NrClone, -11, 0x00000011), // failed: EAGAIN, not a spawn
+	rec := &recording.Recording{Events: []tracer.Event{
+		ev(syscalls.NrFork, 2),
+		ev(syscalls.NrVfork, 3),
+		ev(syscalls.NrClone, 4, 0x01200011),   // glibc fork(): CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD
+		ev(syscalls.NrClone, 5, 0x00004111),   // CLONE_VM|CLONE_VFORK|SIGCHLD
+		ev(syscalls.NrClone, 6, 0x003d0f00),   // pthread_create: CLONE_THREAD among others
+		ev(syscalls.NrClone, 7, 0x00000111),   // CLONE_VM without CLONE_VFORK
+		ev(syscalls.NrClone, -11, 0x00000011), // failed: EAGAIN, not a spawn
 		{Kind: tracer.KindFork, Pid: 1, ChildTid: 6, ChildPid: 1, Thread: true},
 	}}
 	s := Summarize(rec)
@@ -51,5 +54,21 @@ func TestSummarizeMechanisms(t *testing.T) {
 	}
 	if s.SpawnCount() != 5 || s.Threads != 1 {
 		t.Errorf("spawns = %d threads = %d, want 5 and 1", s.SpawnCount(), s.Threads)
+	}
+}
+
+// sampleRecording is a small posix_spawnp run: one clone3 vfork-like spawn
+// whose child fails two execs of a PATH search, then succeeds.
+func sampleRecording() *recording.Recording {
+	return &recording.Recording{
+		Version:     "test",
+		Host:        recording.Host{Hostname: "h", KernelRelease: "6.18.0", Machine: "x86_64", CPUs: 2, MemBytes: 1 << 34, PageBytes: 4096},
+		Command:     []string{"./spawn", "1"},
+		StartUnixNs: 1_700_000_000_000_000_000, MonoToUnixNs: 1_699_999_000_000_000_000,
+		StartMonoNs: 1_000_000_000, EndMonoNs: 1_050_000_000,
+		Probes:   []tracer.Probe{{Name: "syscalls:clone3", Available: true}, {Name: "syscalls:execveat", Reason: "disabled"}},
+		Syscalls: []recording.SyscallStat{{Nr: syscalls.NrClone3, Name: "clone3", Calls: 1, TimeNs: 9000}, {Nr: syscalls.NrExecve, Name: "execve", Calls: 4, Errors: 2, TimeNs: 4000}},
+		Events:   synth.PathSearchEvents(),
+		Lost:     tracer.Lost{Events: 3},
 	}
 }

@@ -6,12 +6,13 @@ import (
 	"strings"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // WriteAnatomy writes what each spawn mechanism cost, the copy-time fit
 // against parent RSS, and the findings, ranked.
-func WriteAnatomy(w io.Writer, rec *analyze.Recording, s analyze.Summary) error {
+func WriteAnatomy(w io.Writer, rec *recording.Recording, s analyze.Summary) error {
 	bw := newTermWriter(w)
 	copyOK, copyWhy := probeState(rec, tracer.CopyProbe)
 	blockedOK, blockedWhy := probeState(rec, tracer.BlockedProbe)
@@ -93,7 +94,7 @@ func writeApproxNote(w *termWriter, what string) {
 		what, 100*analyze.DistRelErr, analyze.DistExactMax, analyze.DistExactPool))
 }
 
-func probeState(rec *analyze.Recording, name string) (bool, string) {
+func probeState(rec *recording.Recording, name string) (bool, string) {
 	for _, p := range rec.Probes {
 		if p.Name == name {
 			return p.Available, p.Reason

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -17,7 +18,7 @@ const (
 
 // WriteClassTable writes one row per class of like spawns (analyze.Classes)
 // with the median of each cost, in the order the classes first appeared.
-func WriteClassTable(w io.Writer, rec *analyze.Recording, classes []analyze.Class) error {
+func WriteClassTable(w io.Writer, rec *recording.Recording, classes []analyze.Class) error {
 	bw := newTermWriter(w)
 	if len(classes) == 0 {
 		bw.printf("\nSpawn classes: no spawns recorded\n")
@@ -33,7 +34,7 @@ func WriteClassTable(w io.Writer, rec *analyze.Recording, classes []analyze.Clas
 		if spawner == "" {
 			spawner = string(c.Mechanism)
 		}
-		exe := analyze.Printable(c.Exe)
+		exe := recording.Printable(c.Exe)
 		if exe == "" {
 			exe = "(no exec)"
 		}

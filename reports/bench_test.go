@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -53,12 +54,12 @@ func benchClasses() []analyze.Class {
 	}
 }
 
-func benchRecording(copyTimed bool) *analyze.Recording {
+func benchRecording(copyTimed bool) *recording.Recording {
 	p := tracer.Probe{Name: tracer.CopyProbe, Available: copyTimed}
 	if !copyTimed {
 		p.Reason = "mmap_lock tracepoints missing"
 	}
-	return &analyze.Recording{Probes: []tracer.Probe{p, {Name: tracer.BlockedProbe, Available: true}}}
+	return &recording.Recording{Probes: []tracer.Probe{p, {Name: tracer.BlockedProbe, Available: true}}}
 }
 
 func TestClassTable(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 )
 
 // PatternText is the normalized text of a spawn pattern:
@@ -18,13 +20,13 @@ func PatternText(p *analyze.Pattern) string {
 	for _, s := range p.Steps {
 		var t string
 		switch s.Nr {
-		case analyze.NrSocketpair:
+		case syscalls.NrSocketpair:
 			t = fmt.Sprintf("socketpair(%s, %s)", addrFamily(s.Domain), sockType(s.Flags))
-		case analyze.NrClone:
+		case syscalls.NrClone:
 			t = "clone(" + CloneFlags(s.Flags) + ")"
-		case analyze.NrClone3:
+		case syscalls.NrClone3:
 			t = "clone3(" + Clone3Flags(s.Flags) + ")"
-		case analyze.NrFork, analyze.NrVfork:
+		case syscalls.NrFork, syscalls.NrVfork:
 			t = s.Syscall + "()"
 		default:
 			t = s.Syscall
@@ -185,7 +187,7 @@ func sideRows(c *analyze.Comparison) [][3]string {
 		}
 	}
 	return [][3]string{
-		row("command", func(s *analyze.Side) string { return orDash(analyze.Printable(strings.Join(s.Command, " "))) }),
+		row("command", func(s *analyze.Side) string { return orDash(recording.Printable(strings.Join(s.Command, " "))) }),
 		row("spawns", func(s *analyze.Side) string {
 			return fmt.Sprintf("%d in %.3f s", s.Spawns, float64(s.WallNs)/1e9)
 		}),

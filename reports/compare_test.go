@@ -8,12 +8,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // compareSide describes a hand-built recording of n identical spawns.
 type compareSide struct {
-	host                                     analyze.Host
+	host                                     recording.Host
 	fork, rust                               bool
 	n, failed                                int
 	cloneNs, copyNs, blockedNs, teardownNs   uint64
@@ -22,8 +24,8 @@ type compareSide struct {
 	lost                                     tracer.Lost
 }
 
-func compareRecording(s compareSide) *analyze.Recording {
-	rec := &analyze.Recording{Format: analyze.FormatName, Schema: analyze.SchemaVersion, Version: "v0.3.0", Host: s.host,
+func compareRecording(s compareSide) *recording.Recording {
+	rec := &recording.Recording{Format: recording.FormatName, Schema: recording.SchemaVersion, Version: "v0.3.0", Host: s.host,
 		Command: []string{"./bench", "10000"}, StartMonoNs: 1_000_000_000, StartUnixNs: 1_700_000_000e9, Lost: s.lost,
 		Probes: []tracer.Probe{{Name: tracer.CopyProbe, Available: true}, {Name: tracer.BlockedProbe, Available: true}}}
 	t := rec.StartMonoNs
@@ -31,46 +33,46 @@ func compareRecording(s compareSide) *analyze.Recording {
 		child := uint32(1000 + i)
 		if s.rust {
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 2000, Pid: 100, Tid: 100,
-				Comm: "bench", Nr: analyze.NrSocketpair, Args: []uint64{1, 0x80005, 0, 0x7ffd0000}, Fds: []int32{3, 4}})
+				Comm: "bench", Nr: syscalls.NrSocketpair, Args: []uint64{1, 0x80005, 0, 0x7ffd0000}, Fds: []int32{3, 4}})
 			t += 2000
 		}
 		ev := tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: s.cloneNs, Pid: 100, Tid: 100, Comm: "bench",
 			Ret: int64(child), CopyNs: s.copyNs, BlockedNs: s.blockedNs, Parent: &tracer.ParentSize{RSSAnonBytes: s.rss}}
 		if s.fork {
-			ev.Nr, ev.Args = analyze.NrClone, []uint64{0x01200011, 0, 0, 0x7f0000a10, 0, 0}
+			ev.Nr, ev.Args = syscalls.NrClone, []uint64{0x01200011, 0, 0, 0x7f0000a10, 0, 0}
 		} else {
-			ev.Nr, ev.Args = analyze.NrClone3, []uint64{0x7ffc00, 88}
+			ev.Nr, ev.Args = syscalls.NrClone3, []uint64{0x7ffc00, 88}
 			ev.Clone3 = &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000, StackSize: 0x9000}
 		}
 		rec.Events = append(rec.Events, ev)
 		et := t + s.s2eNs - s.execNs - uint64(s.failed)*s.failedNs
 		for j := 0; j < s.failed; j++ {
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.failedNs, Pid: child,
-				Tid: child, Nr: analyze.NrExecve, Ret: -2, Filename: "/opt/bin/true"})
+				Tid: child, Nr: syscalls.NrExecve, Ret: -2, Filename: "/opt/bin/true"})
 			et += s.failedNs
 		}
 		rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.execNs, Pid: child,
-			Tid: child, Nr: analyze.NrExecve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true", EnvCount: s.env,
+			Tid: child, Nr: syscalls.NrExecve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true", EnvCount: s.env,
 			EnvBytes: s.env * 50})
 		t += s.intervalNs
 	}
 	rec.EndMonoNs = t
 	n := uint64(s.n)
-	nr, name := analyze.NrClone3, "clone3"
+	nr, name := syscalls.NrClone3, "clone3"
 	if s.fork {
-		nr, name = analyze.NrClone, "clone"
+		nr, name = syscalls.NrClone, "clone"
 	}
-	rec.Syscalls = []analyze.SyscallStat{
+	rec.Syscalls = []recording.SyscallStat{
 		{Nr: nr, Name: name, Calls: n, TimeNs: n * s.cloneNs},
-		{Nr: analyze.NrExecve, Name: "execve", Calls: n * uint64(1+s.failed), Errors: n * uint64(s.failed),
+		{Nr: syscalls.NrExecve, Name: "execve", Calls: n * uint64(1+s.failed), Errors: n * uint64(s.failed),
 			TimeNs: n * (s.execNs + uint64(s.failed)*s.failedNs)},
-		{Nr: analyze.NrWait4, Name: "wait4", Calls: n, TimeNs: n * 5000},
+		{Nr: syscalls.NrWait4, Name: "wait4", Calls: n, TimeNs: n * 5000},
 		{Nr: 13, Name: "rt_sigaction", Calls: n * 20, TimeNs: n * 20 * 500},
 	}
 	return rec
 }
 
-func withFeatures(h analyze.Host, fentry bool) analyze.Host {
+func withFeatures(h recording.Host, fentry bool) recording.Host {
 	no := tracer.Feature{Reason: "not built in"}
 	f := &tracer.Features{BTF: tracer.Feature{Available: true}, SyscallTracepoints: tracer.Feature{Available: true},
 		MmapLockTracepoints: tracer.Feature{Available: true}, Fentry: no, Kprobes: tracer.Feature{Available: true}}
@@ -86,17 +88,17 @@ func withFeatures(h analyze.Host, fentry bool) analyze.Host {
 // vfork-like) and in 5.8 s on the cluster (glibc 2.17, kernel 3.10, fork).
 func figuresComparison() *analyze.Comparison {
 	laptop := compareSide{
-		host: withFeatures(analyze.Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Machine: "x86_64",
+		host: withFeatures(recording.Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Machine: "x86_64",
 			Distro: "Ubuntu 22.04.3 LTS", CPUModel: "Intel(R) Core(TM) i7-1185G7", CPUs: 8, MemBytes: 32 << 30, PageBytes: 4096,
-			THPMode: "madvise", Virtualization: "none", Libc: &analyze.Libc{Name: "glibc", Version: "2.35"},
-			Env: &analyze.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}}, true),
+			THPMode: "madvise", Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.35"},
+			Env: &recording.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}}, true),
 		n: 10_000, cloneNs: 40_000, blockedNs: 30_000, execNs: 30_000, s2eNs: 64_000, rss: 1 << 30, env: 20, intervalNs: 64_000,
 	}
 	cluster := compareSide{
-		host: withFeatures(analyze.Host{Hostname: "node017", KernelRelease: "3.10.0-1160.el7.x86_64", Machine: "x86_64",
+		host: withFeatures(recording.Host{Hostname: "node017", KernelRelease: "3.10.0-1160.el7.x86_64", Machine: "x86_64",
 			Distro: "CentOS Linux 7 (Core)", CPUModel: "AMD EPYC 7742 64-Core Processor", CPUs: 128, MemBytes: 512 << 30,
-			PageBytes: 4096, THPMode: "always", Virtualization: "none", Libc: &analyze.Libc{Name: "glibc", Version: "2.17"},
-			Env: &analyze.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}}, false),
+			PageBytes: 4096, THPMode: "always", Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.17"},
+			Env: &recording.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}}, false),
 		fork: true, n: 10_000, cloneNs: 490_000, copyNs: 400_000, blockedNs: 20_000, teardownNs: 60_000, execNs: 80_000,
 		s2eNs: 580_000, rss: 1 << 30, env: 20, intervalNs: 580_000, lost: tracer.Lost{Events: 12},
 	}
@@ -185,16 +187,16 @@ func TestCompareJSON(t *testing.T) {
 
 func TestPatternText(t *testing.T) {
 	p := &analyze.Pattern{Steps: []analyze.PatternStep{
-		{Syscall: "socketpair", Nr: analyze.NrSocketpair, Domain: 1, Flags: 0x80005, Count: 1},
-		{Syscall: "clone", Nr: analyze.NrClone, Flags: 0x11, Count: 1},
-		{Syscall: "execve", Nr: analyze.NrExecve, Errno: 2, Count: 13},
-		{Syscall: "execve", Nr: analyze.NrExecve, Count: 1},
+		{Syscall: "socketpair", Nr: syscalls.NrSocketpair, Domain: 1, Flags: 0x80005, Count: 1},
+		{Syscall: "clone", Nr: syscalls.NrClone, Flags: 0x11, Count: 1},
+		{Syscall: "execve", Nr: syscalls.NrExecve, Errno: 2, Count: 13},
+		{Syscall: "execve", Nr: syscalls.NrExecve, Count: 1},
 	}}
 	want := "socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) -> clone(SIGCHLD) -> execve ENOENT x13 -> execve"
 	if got := PatternText(p); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	p = &analyze.Pattern{Steps: []analyze.PatternStep{{Syscall: "vfork", Nr: analyze.NrVfork, Count: 1}}, NoExec: true}
+	p = &analyze.Pattern{Steps: []analyze.PatternStep{{Syscall: "vfork", Nr: syscalls.NrVfork, Count: 1}}, NoExec: true}
 	if got := PatternText(p); got != "vfork() -> (no exec)" {
 		t.Errorf("got %s", got)
 	}
@@ -202,7 +204,7 @@ func TestPatternText(t *testing.T) {
 
 func TestCompareRustNote(t *testing.T) {
 	s := compareSide{fork: true, rust: true, n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 200_000, intervalNs: 300_000,
-		host: analyze.Host{Libc: &analyze.Libc{Name: "glibc", Version: "2.17"}}}
+		host: recording.Host{Libc: &recording.Libc{Name: "glibc", Version: "2.17"}}}
 	v := compareSide{n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 150_000, intervalNs: 300_000}
 	c := analyze.Compare(compareRecording(v), compareRecording(s), "A", "B")
 	var b bytes.Buffer

@@ -5,7 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -40,8 +41,8 @@ System call usage summary for 32 bit mode:
 // getresgid; i386's exit (1) and exit_group (252) have no row.
 func TestSyscallTablesPerPersonality(t *testing.T) {
 	rec := newRecording(nil)
-	rec.Syscalls = []analyze.SyscallStat{
-		{Nr: analyze.NrExecve, Calls: 1, TimeNs: 90_000},
+	rec.Syscalls = []recording.SyscallStat{
+		{Nr: syscalls.NrExecve, Calls: 1, TimeNs: 90_000},
 		{Nr: 3, Calls: 6, TimeNs: 10_000},
 		{ABI: tracer.ABII386, Nr: 114, Calls: 3, TimeNs: 1_574_000},
 		{ABI: tracer.ABII386, Nr: 11, Calls: 6, Errors: 3, TimeNs: 242_000},
@@ -127,11 +128,11 @@ func TestPersonalityLines(t *testing.T) {
 // them): socketpair as i386's 360, accept, send and recv past the table.
 func TestSocketcallNames(t *testing.T) {
 	for nr, want := range map[int]string{360: "socketpair", 102: "socketcall", 495: "accept", 499: "send", 500: "recv"} {
-		if got := analyze.SyscallName(tracer.ABII386, nr); got != want {
+		if got := syscalls.SyscallName(tracer.ABII386, nr); got != want {
 			t.Errorf("i386 %d: %s, want %s", nr, got, want)
 		}
 	}
-	if got := analyze.SyscallName(tracer.ABIX8664, 495); got != "syscall_495" {
+	if got := syscalls.SyscallName(tracer.ABIX8664, 495); got != "syscall_495" {
 		t.Errorf("x86_64 495: %s", got)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -21,20 +21,20 @@ import (
 // its closing parenthesis, e.g.
 // `clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7fdae9d94a10)`.
 func FormatCall(ev *tracer.Event) string {
-	name := analyze.SyscallName(ev.ABI, ev.Nr)
+	name := syscalls.SyscallName(ev.ABI, ev.Nr)
 	switch ev.Nr64() {
-	case analyze.NrClone:
+	case syscalls.NrClone:
 		return name + "(" + cloneArgs(ev) + ")"
-	case analyze.NrClone3:
+	case syscalls.NrClone3:
 		return name + "(" + clone3Args(ev) + ")"
-	case analyze.NrFork, analyze.NrVfork:
+	case syscalls.NrFork, syscalls.NrVfork:
 		return name + "()"
-	case analyze.NrExecve:
+	case syscalls.NrExecve:
 		return name + "(" + execArgs(ev, 0) + ")"
-	case analyze.NrExecveat:
+	case syscalls.NrExecveat:
 		return name + "(" + dirfd(arg(ev, 0)) + ", " + execArgs(ev, 1) + ", " +
 			printFlags(arg(ev, 4), "AT_???", atFlags) + ")"
-	case analyze.NrSocketpair:
+	case syscalls.NrSocketpair:
 		return name + "(" + socketpairArgs(ev) + ")"
 	}
 	// Not a call the tracer details: strace's printargs, every argument in hex.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -24,12 +25,12 @@ const returnColumn = 40
 // Times are the local time of day. Every call is one line: strace splits a
 // call into "<unfinished ...>" and "<... resumed>" when another task prints
 // in between; spawntrace has each call whole and prints it at its entry.
-func WriteEventLines(w io.Writer, rec *analyze.Recording) error {
+func WriteEventLines(w io.Writer, rec *recording.Recording) error {
 	return writeEventLines(w, rec, time.Local)
 }
 
 // writeEventLines takes the time zone so that tests do not depend on the host's.
-func writeEventLines(w io.Writer, rec *analyze.Recording, loc *time.Location) error {
+func writeEventLines(w io.Writer, rec *recording.Recording, loc *time.Location) error {
 	// In time order; a call and an exit with the same timestamp keep the
 	// recorder's order. One event at a time: a recording run's events
 	// stream from disk.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 )
 
 // compareWriters are the writers of `spawntrace compare`, in every format.
@@ -75,7 +76,7 @@ func FuzzCompareEvent(f *testing.F) {
 		if a == nil || b == nil {
 			return
 		}
-		for _, pair := range [][2]*analyze.Recording{{a, b}, {b, a}} {
+		for _, pair := range [][2]*recording.Recording{{a, b}, {b, a}} {
 			var c *analyze.Comparison
 			fuzzWithin(t, 20*time.Second, "Compare", func() { c = analyze.Compare(pair[0], pair[1], "A", "B") })
 			checkWriters(t, int(seed)*131+int(at)*7+len(name), compareWriters(c))

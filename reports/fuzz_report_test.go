@@ -31,17 +31,19 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // fuzzRecordings are the hand-built recordings of this package's tests.
-func fuzzRecordings() []*analyze.Recording {
-	laptop := compareSide{host: analyze.Host{Hostname: "laptop", CPUs: 8}, n: 5, cloneNs: 40_000, blockedNs: 30_000,
+func fuzzRecordings() []*recording.Recording {
+	laptop := compareSide{host: recording.Host{Hostname: "laptop", CPUs: 8}, n: 5, cloneNs: 40_000, blockedNs: 30_000,
 		execNs: 30_000, s2eNs: 64_000, rss: 1 << 30, env: 20, intervalNs: 64_000}
-	cluster := compareSide{host: analyze.Host{Hostname: "node", CPUs: 128}, fork: true, rust: true, n: 4, failed: 2,
+	cluster := compareSide{host: recording.Host{Hostname: "node", CPUs: 128}, fork: true, rust: true, n: 4, failed: 2,
 		cloneNs: 490_000, copyNs: 400_000, teardownNs: 60_000, execNs: 80_000, failedNs: 5_000, s2eNs: 580_000,
 		rss: 1 << 30, env: 200, intervalNs: 580_000, lost: tracer.Lost{Events: 12, SpawnSlots: 1}}
-	recs := []*analyze.Recording{
+	recs := []*recording.Recording{
 		anatomyRecording(), stackRecording(), countRecording(), benchRecording(true), benchRecording(false),
 		compareRecording(laptop), compareRecording(cluster),
 	}
@@ -53,10 +55,10 @@ func fuzzRecordings() []*analyze.Recording {
 	return recs
 }
 
-func fuzzEncode(tb testing.TB, rec *analyze.Recording) []byte {
+func fuzzEncode(tb testing.TB, rec *recording.Recording) []byte {
 	tb.Helper()
 	var b bytes.Buffer
-	if err := analyze.Encode(&b, rec); err != nil {
+	if err := recording.Encode(&b, rec); err != nil {
 		tb.Fatal(err)
 	}
 	return b.Bytes()
@@ -180,7 +182,7 @@ func checkEventLines(t *testing.T, out []byte) {
 
 // reportWriters are the writers of `spawntrace report` (and record), of
 // the bench class table, and of --pprof, for one recording.
-func reportWriters(rec *analyze.Recording) []fuzzWriter {
+func reportWriters(rec *recording.Recording) []fuzzWriter {
 	sum := analyze.Summarize(rec)
 	return []fuzzWriter{
 		{"WriteLostWarning", func(w io.Writer) error { return WriteLostWarning(w, rec.Lost) }, nil},
@@ -202,11 +204,11 @@ func reportWriters(rec *analyze.Recording) []fuzzWriter {
 
 // fuzzDecode decodes data as report does; nil with a one-line error when
 // it is not a recording.
-func fuzzDecode(t *testing.T, data []byte) *analyze.Recording {
+func fuzzDecode(t *testing.T, data []byte) *recording.Recording {
 	t.Helper()
-	var rec *analyze.Recording
+	var rec *recording.Recording
 	var err error
-	fuzzWithin(t, 20*time.Second, "Decode", func() { rec, err = analyze.Decode(bytes.NewReader(data)) })
+	fuzzWithin(t, 20*time.Second, "Decode", func() { rec, err = recording.Decode(bytes.NewReader(data)) })
 	if err != nil {
 		fuzzOneLine(t, "Decode", err)
 		return nil
@@ -254,7 +256,7 @@ type fuzzEdit struct {
 }
 
 // apply builds the seed recording and makes the change.
-func (e fuzzEdit) apply(recs []*analyze.Recording) *analyze.Recording {
+func (e fuzzEdit) apply(recs []*recording.Recording) *recording.Recording {
 	rec := recs[int(e.seed)%len(recs)]
 	ev := tracer.Event{
 		Kind: tracer.Kind(e.kind % 6), Nr: int(e.nr), Ret: e.ret, TimeNs: e.timeNs, DurNs: e.durNs,
@@ -283,15 +285,15 @@ func (e fuzzEdit) apply(recs []*analyze.Recording) *analyze.Recording {
 	abi := tracer.ABI(e.flags >> 8 & 1) // a 32-bit call, or row, now and then
 	ev.ABI = abi
 	rec.Events = append(rec.Events[:at], append([]tracer.Event{ev}, rec.Events[at:]...)...)
-	rec.Syscalls = append(rec.Syscalls, analyze.SyscallStat{ABI: abi, Nr: int(e.nr), Name: analyze.SyscallName(abi, int(e.nr)),
+	rec.Syscalls = append(rec.Syscalls, recording.SyscallStat{ABI: abi, Nr: int(e.nr), Name: syscalls.SyscallName(abi, int(e.nr)),
 		Calls: e.calls, Errors: e.errs, TimeNs: e.durNs})
 	rec.Lost.Events += e.calls >> 40
 	if e.sampleHz != 0 {
 		rec.SampleHz = int(e.sampleHz)
-		rec.CPUSamples = append(rec.CPUSamples, analyze.CPUSample{Pid: e.pid, Comm: e.name, StackID: int(e.stackID), Count: int(e.argc)})
+		rec.CPUSamples = append(rec.CPUSamples, recording.CPUSample{Pid: e.pid, Comm: e.name, StackID: int(e.stackID), Count: int(e.argc)})
 	}
 	if e.flags&256 != 0 {
-		rec.Spawners = append(rec.Spawners, analyze.ProcessInfo{Pid: e.pid, Comm: e.name, RSSBytes: e.rss, AnonHugeBytes: e.copyNs})
+		rec.Spawners = append(rec.Spawners, recording.ProcessInfo{Pid: e.pid, Comm: e.name, RSSBytes: e.rss, AnonHugeBytes: e.copyNs})
 	}
 	if e.flags&512 != 0 {
 		rec.StartMonoNs, rec.EndMonoNs = e.timeNs, e.timeNs+e.durNs
@@ -301,11 +303,11 @@ func (e fuzzEdit) apply(recs []*analyze.Recording) *analyze.Recording {
 
 // fuzzEdited encodes the edited recording and decodes it as report does:
 // nil when Decode rejects it (with a one-line error).
-func fuzzEdited(t *testing.T, e fuzzEdit) *analyze.Recording {
+func fuzzEdited(t *testing.T, e fuzzEdit) *recording.Recording {
 	t.Helper()
 	rec := e.apply(fuzzRecordings())
 	var b bytes.Buffer
-	if err := analyze.Encode(&b, rec); err != nil {
+	if err := recording.Encode(&b, rec); err != nil {
 		fuzzOneLine(t, "Encode", err)
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 )
 
 // Profile file names in the --pprof directory.
@@ -24,7 +25,7 @@ const noStackFunc = "[no stack recorded]"
 
 // WriteSpawnProfile writes spawns.pb.gz: one sample per spawn at the
 // spawning thread's user stack, valued by count and by what the spawn cost.
-func WriteSpawnProfile(w io.Writer, rec *analyze.Recording, sum analyze.Summary) error {
+func WriteSpawnProfile(w io.Writer, rec *recording.Recording, sum analyze.Summary) error {
 	p, err := SpawnProfile(rec, &sum)
 	if err != nil {
 		return err
@@ -34,7 +35,7 @@ func WriteSpawnProfile(w io.Writer, rec *analyze.Recording, sum analyze.Summary)
 
 // WriteCPUProfile writes cpu.pb.gz: the on-CPU samples of the traced tree,
 // kernel frames above user frames.
-func WriteCPUProfile(w io.Writer, rec *analyze.Recording) error {
+func WriteCPUProfile(w io.Writer, rec *recording.Recording) error {
 	p, err := CPUProfile(rec)
 	if err != nil {
 		return err
@@ -55,7 +56,7 @@ func writeProfile(w io.Writer, p *profile.Profile) error {
 // parent's), mechanism, exe (the child's) and parent_rss in bytes. Samples
 // are in time order. A profile holds every sample, so this takes memory
 // in proportion to the spawns, as writing the file does.
-func SpawnProfile(rec *analyze.Recording, sum *analyze.Summary) (*profile.Profile, error) {
+func SpawnProfile(rec *recording.Recording, sum *analyze.Summary) (*profile.Profile, error) {
 	b := newProfileBuilder(rec)
 	p := b.p
 	p.SampleType = []*profile.ValueType{
@@ -113,7 +114,7 @@ func (b bySeq) Swap(i, j int) {
 
 // CPUProfile builds the CPU profile: samples/count and cpu/nanoseconds,
 // one period (1e9/Hz ns) per sample; labels pid and comm.
-func CPUProfile(rec *analyze.Recording) (*profile.Profile, error) {
+func CPUProfile(rec *recording.Recording) (*profile.Profile, error) {
 	if rec.SampleHz <= 0 {
 		return nil, errors.New("the recording has no CPU samples (record with --pprof DIR to sample)")
 	}
@@ -173,7 +174,7 @@ func clampNs(v uint64) int64 {
 // profileBuilder makes a profile's mappings, locations and functions from
 // a recording's stacks, each once.
 type profileBuilder struct {
-	rec      *analyze.Recording
+	rec      *recording.Recording
 	p        *profile.Profile
 	mappings []*profile.Mapping // by Recording.Mappings index; nil until used
 	locs     map[locKey]*profile.Location
@@ -190,7 +191,7 @@ type locKey struct {
 
 type funcKey struct{ name, file string }
 
-func newProfileBuilder(rec *analyze.Recording) *profileBuilder {
+func newProfileBuilder(rec *recording.Recording) *profileBuilder {
 	b := &profileBuilder{
 		rec:      rec,
 		p:        &profile.Profile{},
@@ -250,7 +251,7 @@ func (b *profileBuilder) stack(id int) []*profile.Location {
 			start = i + 1
 		}
 	} else {
-		locs = []*profile.Location{b.location([]analyze.Frame{{Func: noStackFunc}})}
+		locs = []*profile.Location{b.location([]recording.Frame{{Func: noStackFunc}})}
 	}
 	b.stacks[id] = locs
 	return locs
@@ -258,7 +259,7 @@ func (b *profileBuilder) stack(id int) []*profile.Location {
 
 // location makes the location of the frames at one address: the calls
 // inlined there, innermost first, then the function holding it.
-func (b *profileBuilder) location(frames []analyze.Frame) *profile.Location {
+func (b *profileBuilder) location(frames []recording.Frame) *profile.Location {
 	f := frames[len(frames)-1]
 	k := locKey{mapping: f.Mapping, addr: f.Addr, kernel: f.Kernel}
 	if f.Mapping == 0 {

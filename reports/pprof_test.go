@@ -12,6 +12,8 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 	"github.com/spawntrace/spawntrace/tracer/symbolize"
 )
@@ -19,10 +21,10 @@ import (
 // stackRecording: a runner posix_spawns once from a full stack, forks
 // twice from a 1 GiB parent (one stack of 1 frame, one lost), and was
 // sampled at 999 Hz while copying page tables and zeroing memory.
-func stackRecording() *analyze.Recording {
-	rec := &analyze.Recording{
+func stackRecording() *recording.Recording {
+	rec := &recording.Recording{
 		StartUnixNs: 1_700_000_000_000_000_000, StartMonoNs: 1_000_000_000, EndMonoNs: 1_500_000_000,
-		Mappings: []analyze.Mapping{
+		Mappings: []recording.Mapping{
 			{File: "/lib/x86_64-linux-gnu/libc.so.6", BuildID: "93ac61ec5a8eb1396f9fbd350e3169a558528a40",
 				Start: 0x7f0000026000, Limit: 0x7f000017c000, Offset: 0x26000, Symbolized: true},
 			{File: "/opt/runner/bin/runner", BuildID: "4b30b8a27161cef731fdaa7803c0c932c8e5f744",
@@ -30,8 +32,8 @@ func stackRecording() *analyze.Recording {
 			{File: symbolize.KernelMappingName, Start: 0xffffffff81000000, Limit: 0xffffffff82200000, Kernel: true, Symbolized: true},
 			{File: "[vdso]", Start: 0x7ffd00000000, Limit: 0x7ffd00002000},
 		},
-		Stacks: []analyze.Stack{
-			{Frames: []analyze.Frame{ // 1: posix_spawn, complete
+		Stacks: []recording.Stack{
+			{Frames: []recording.Frame{ // 1: posix_spawn, complete
 				{Addr: 0x7f00000fa123, Func: "__clone3", Mapping: 1},
 				{Addr: 0x7f00000f9000, Func: "__spawni", Mapping: 1},
 				{Addr: 0x7f00000f8fff, Func: "posix_spawn", Mapping: 1},
@@ -40,33 +42,33 @@ func stackRecording() *analyze.Recording {
 				{Addr: 0x401100, Func: "main", File: "runner.c", Line: 90, Mapping: 2},
 				{Addr: 0x7f0000029d8f, Func: "__libc_start_call_main", Mapping: 1},
 			}},
-			{Frames: []analyze.Frame{ // 2: fork, truncated
+			{Frames: []recording.Frame{ // 2: fork, truncated
 				{Addr: 0x7f00000ea353, Func: "_Fork", Mapping: 1},
 			}},
-			{Frames: []analyze.Frame{ // 3: CPU in the fork's page-table copy
+			{Frames: []recording.Frame{ // 3: CPU in the fork's page-table copy
 				{Addr: 0xffffffff81301234, Func: "copy_page_range", Kernel: true, Mapping: 3},
 				{Addr: 0xffffffff81300fff, Func: "dup_mmap", Kernel: true, Mapping: 3},
 				{Addr: 0xffffffff81200aaa, Func: "copy_process", Kernel: true, Mapping: 3},
 				{Addr: 0x7f00000ea353, Func: "_Fork", Mapping: 1},
 			}},
-			{Frames: []analyze.Frame{ // 4: CPU zeroing pages under memset
+			{Frames: []recording.Frame{ // 4: CPU zeroing pages under memset
 				{Addr: 0xffffffff81500000, Func: "clear_page_erms", Kernel: true, Mapping: 3},
 				{Addr: 0xffffffff81000bbb, Func: "asm_exc_page_fault", Kernel: true, Mapping: 3},
 				{Addr: 0x7f0000150000, Func: "__memset_avx2_unaligned_erms", Mapping: 1},
 				{Addr: 0x0101010101010100}, // a stray word: memset keeps its pattern in rbp
 			}},
-			{Frames: []analyze.Frame{ // 5: a child sampled in the vDSO and an unnamed libc address
+			{Frames: []recording.Frame{ // 5: a child sampled in the vDSO and an unnamed libc address
 				{Addr: 0x7ffd00000a00, Mapping: 4},
 				{Addr: 0x7f0000100000, Mapping: 1},
 			}},
 		},
 		SampleHz: 999,
-		CPUSamples: []analyze.CPUSample{
+		CPUSamples: []recording.CPUSample{
 			{Pid: 100, Comm: "runner", StackID: 3, Count: 90},
 			{Pid: 100, Comm: "runner", StackID: 4, Count: 700},
 			{Pid: 201, Comm: "true", StackID: 5, Count: 2},
 		},
-		StackLoss: &analyze.StackLoss{SpawnStacks: 1, SampleStacks: 2},
+		StackLoss: &recording.StackLoss{SpawnStacks: 1, SampleStacks: 2},
 	}
 	t := uint64(1_000_000_000)
 	add := func(ev tracer.Event) {
@@ -78,13 +80,13 @@ func stackRecording() *analyze.Recording {
 		rec.Events = append(rec.Events, ev)
 	}
 	giB := &tracer.ParentSize{RSSAnonBytes: 1 << 30, RSSFileBytes: 4 << 20}
-	add(tracer.Event{Kind: tracer.KindSyscall, Nr: analyze.NrClone3, Ret: 200, StackID: 1,
+	add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrClone3, Ret: 200, StackID: 1,
 		Clone3: &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17}, DurNs: 900_000, BlockedNs: 850_000})
-	add(tracer.Event{Kind: tracer.KindSyscall, Nr: analyze.NrExecve, Pid: 200, Tid: 200, DurNs: 400_000, Filename: "/usr/bin/sleep"})
-	add(tracer.Event{Kind: tracer.KindSyscall, Nr: analyze.NrClone, Ret: 201, StackID: 2, Args: []uint64{0x01200011, 0, 0, 0x7f00, 0, 0},
+	add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, Pid: 200, Tid: 200, DurNs: 400_000, Filename: "/usr/bin/sleep"})
+	add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrClone, Ret: 201, StackID: 2, Args: []uint64{0x01200011, 0, 0, 0x7f00, 0, 0},
 		DurNs: 36_000_000, CopyNs: 18_000_000, Parent: giB})
-	add(tracer.Event{Kind: tracer.KindSyscall, Nr: analyze.NrExecve, Pid: 201, Tid: 201, DurNs: 9_000_000, Filename: "/bin/true"})
-	add(tracer.Event{Kind: tracer.KindSyscall, Nr: analyze.NrClone, Ret: 202, Args: []uint64{0x01200011, 0, 0, 0x7f00, 0, 0},
+	add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, Pid: 201, Tid: 201, DurNs: 9_000_000, Filename: "/bin/true"})
+	add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrClone, Ret: 202, Args: []uint64{0x01200011, 0, 0, 0x7f00, 0, 0},
 		DurNs: 35_000_000, CopyNs: 17_500_000, Parent: giB})
 	return rec
 }

@@ -1,7 +1,7 @@
 package reports
 
 import (
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -31,7 +31,7 @@ var probeFeeds = map[string]string{
 func ProbeFeeds(name string) string { return probeFeeds[name] }
 
 // probeUnavailable reports whether rec lists the named probe as not used.
-func probeUnavailable(rec *analyze.Recording, name string) bool {
+func probeUnavailable(rec *recording.Recording, name string) bool {
 	for _, p := range rec.Probes {
 		if p.Name == name {
 			return !p.Available

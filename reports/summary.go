@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -44,7 +45,7 @@ func WriteSpawnSection(w io.Writer, s analyze.Summary, slowest int) error {
 			pc := fmt.Sprintf("%d -> %d", sp.ParentPid, sp.ChildPid)
 			row := fmt.Sprintf("  %-8s %-9s %10.3f %9s %16s %6d  ", sp.Syscall, sp.Mechanism,
 				float64(sp.CloneDurNs)/1e6, copyMs(sp), pc, sp.FailedExecs)
-			exe := analyze.Printable(sp.Exe)
+			exe := recording.Printable(sp.Exe)
 			switch {
 			case !sp.ExecOK:
 				exe = "(no exec)"

@@ -7,7 +7,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -18,8 +19,8 @@ import (
 // calls of each personality have a table of their own: x86_64's, then,
 // under "System call usage summary for 32 bit mode:", i386's (a 32-bit
 // program's calls, or a 64-bit one's int $0x80).
-func WriteSyscallTable(w io.Writer, stats []analyze.SyscallStat) error {
-	var rows64, rows32 []analyze.SyscallStat
+func WriteSyscallTable(w io.Writer, stats []recording.SyscallStat) error {
+	var rows64, rows32 []recording.SyscallStat
 	for _, s := range tableRows(stats) {
 		if s.ABI == tracer.ABII386 {
 			rows32 = append(rows32, s)
@@ -41,7 +42,7 @@ func WriteSyscallTable(w io.Writer, stats []analyze.SyscallStat) error {
 }
 
 // writeTable writes one personality's table (count.c's call_summary_pers).
-func writeTable(bw *termWriter, rows []analyze.SyscallStat) {
+func writeTable(bw *termWriter, rows []recording.SyscallStat) {
 	// strace sorts by time only (qsort, so ties fall anyhow); calls and name
 	// break ties here so that the output is reproducible.
 	sort.Slice(rows, func(i, j int) bool {
@@ -97,12 +98,12 @@ func writeTable(bw *termWriter, rows []analyze.SyscallStat) {
 }
 
 // tableRows are the stats with calls, named.
-func tableRows(stats []analyze.SyscallStat) []analyze.SyscallStat {
-	rows := make([]analyze.SyscallStat, 0, len(stats))
+func tableRows(stats []recording.SyscallStat) []recording.SyscallStat {
+	rows := make([]recording.SyscallStat, 0, len(stats))
 	for _, s := range stats {
 		if s.Calls > 0 {
 			if s.Name == "" {
-				s.Name = analyze.SyscallName(s.ABI, s.Nr)
+				s.Name = syscalls.SyscallName(s.ABI, s.Nr)
 			}
 			rows = append(rows, s)
 		}
@@ -113,7 +114,7 @@ func tableRows(stats []analyze.SyscallStat) []analyze.SyscallStat {
 // syscallTotals sums the rows' time, calls and errors, each saturating at
 // the largest uint64 (a recording's counts can be anything: a total that
 // wrapped would print as small); saturated says one did.
-func syscallTotals(rows []analyze.SyscallStat) (ns, calls, errors uint64, saturated bool) {
+func syscallTotals(rows []recording.SyscallStat) (ns, calls, errors uint64, saturated bool) {
 	for _, r := range rows {
 		ns = tracer.SatAdd(ns, r.TimeNs)
 		calls = tracer.SatAdd(calls, r.Calls)
@@ -153,13 +154,13 @@ func errorCell(n uint64) string {
 
 // WriteCountReport writes rec's syscall table, then notes saying what the
 // numbers are and what is missing from them, each starting "spawntrace: ".
-func WriteCountReport(w io.Writer, rec *analyze.Recording) error {
+func WriteCountReport(w io.Writer, rec *recording.Recording) error {
 	// exit and exit_group never return, so strace -c, which counts at
 	// syscall exit, has no row for them; leave them out whatever the
 	// kernel side counted, so the table compares with strace's.
-	var stats []analyze.SyscallStat
+	var stats []recording.SyscallStat
 	for _, s := range rec.Syscalls {
-		if nr := s.ABI.Nr64(s.Nr); nr != analyze.NrExit && nr != analyze.NrExitGroup {
+		if nr := s.ABI.Nr64(s.Nr); nr != syscalls.NrExit && nr != syscalls.NrExitGroup {
 			stats = append(stats, s)
 		}
 	}

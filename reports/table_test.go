@@ -10,19 +10,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // readStats reads testdata/strace_cw_stats.txt: "name calls errors time_ns".
-func readStats(t *testing.T) []analyze.SyscallStat {
+func readStats(t *testing.T) []recording.SyscallStat {
 	t.Helper()
 	f, err := os.Open("testdata/strace_cw_stats.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var stats []analyze.SyscallStat
+	var stats []recording.SyscallStat
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
@@ -39,7 +40,7 @@ func readStats(t *testing.T) []analyze.SyscallStat {
 				t.Fatal(err)
 			}
 		}
-		stats = append(stats, analyze.SyscallStat{Name: fields[0], Calls: n[0], Errors: n[1], TimeNs: n[2]})
+		stats = append(stats, recording.SyscallStat{Name: fields[0], Calls: n[0], Errors: n[1], TimeNs: n[2]})
 	}
 	return stats
 }
@@ -75,7 +76,7 @@ func TestSyscallTableMatchesStrace(t *testing.T) {
 // without calls are left out; a name missing from the stat comes from the
 // syscall number.
 func TestSyscallTableWide(t *testing.T) {
-	stats := []analyze.SyscallStat{
+	stats := []recording.SyscallStat{
 		{Nr: 435, Name: "clone3", Calls: 3, TimeNs: 9_000_000},
 		{Nr: 13, Name: "rt_sigaction", Calls: 12_345_678_901, Errors: 10_000_000_000, TimeNs: 123_456_789_012_345},
 		{Nr: 14, Name: "rt_sigprocmask", Calls: 4, TimeNs: 9_000_000},
@@ -101,18 +102,18 @@ func TestSyscallTableEmpty(t *testing.T) {
 	golden(t, "table_empty.golden", buf.Bytes())
 }
 
-func countRecording() *analyze.Recording {
+func countRecording() *recording.Recording {
 	rec := newRecording([]tracer.Event{
 		{Kind: tracer.KindExit, Tid: 10, Pid: 10, ExitCode: 0, GroupDead: true},
 		{Kind: tracer.KindExit, Tid: 11, Pid: 10, ExitCode: 0},
 		{Kind: tracer.KindExit, Tid: 12, Pid: 12, ExitCode: 9, GroupDead: true},
-		{Kind: tracer.KindSyscall, Tid: 10, Nr: analyze.NrVfork, Ret: 12},
+		{Kind: tracer.KindSyscall, Tid: 10, Nr: syscalls.NrVfork, Ret: 12},
 	})
-	rec.Syscalls = []analyze.SyscallStat{
-		{Nr: analyze.NrClone3, Name: "clone3", Calls: 2, TimeNs: 18_000_000},
-		{Nr: analyze.NrExecve, Name: "execve", Calls: 12, Errors: 10, TimeNs: 900_000},
-		{Nr: analyze.NrExitGroup, Name: "exit_group", Calls: 2},
-		{Nr: analyze.NrExit, Name: "exit", Calls: 1},
+	rec.Syscalls = []recording.SyscallStat{
+		{Nr: syscalls.NrClone3, Name: "clone3", Calls: 2, TimeNs: 18_000_000},
+		{Nr: syscalls.NrExecve, Name: "execve", Calls: 12, Errors: 10, TimeNs: 900_000},
+		{Nr: syscalls.NrExitGroup, Name: "exit_group", Calls: 2},
+		{Nr: syscalls.NrExit, Name: "exit", Calls: 1},
 		{Nr: 13, Name: "rt_sigaction", Calls: 244, TimeNs: 122_000},
 	}
 	rec.Probes = []tracer.Probe{
@@ -161,7 +162,7 @@ func TestTableWriteError(t *testing.T) {
 func TestCountersNear2to64(t *testing.T) {
 	const top = math.MaxUint64
 	rec := countRecording()
-	rec.Syscalls = []analyze.SyscallStat{
+	rec.Syscalls = []recording.SyscallStat{
 		{Nr: 13, Name: "rt_sigaction", Calls: top - 1, Errors: top - 1, TimeNs: top - 1},
 		{Nr: 14, Name: "rt_sigprocmask", Calls: 3, Errors: 2, TimeNs: top},
 		{Nr: 61, Name: "wait4", Calls: 2, TimeNs: 5},

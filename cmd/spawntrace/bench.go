@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/cmd/internal/benchworker"
 	"github.com/spawntrace/spawntrace/cmd/internal/live"
 	"github.com/spawntrace/spawntrace/reports"
@@ -236,7 +237,7 @@ func openBenchOutputs(set *outputSet, writePath, pprofDir string) (rec *outFile,
 }
 
 // writeBench prints the host line, the class table and the anatomy.
-func writeBench(w io.Writer, rec *analyze.Recording, sum analyze.Summary, p benchworker.Params) error {
+func writeBench(w io.Writer, rec *recording.Recording, sum analyze.Summary, p benchworker.Params) error {
 	bw := bufio.NewWriter(w)
 	h := rec.Host
 	thp := h.THPMode

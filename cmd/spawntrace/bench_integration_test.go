@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/cmd/internal/benchworker"
 )
 
@@ -30,14 +31,14 @@ func benchPathMisses(t *testing.T) (int, string) {
 }
 
 // benchRun runs spawntrace bench with args and loads the recording it saved.
-func benchRun(t *testing.T, e *itEnv, args ...string) (*analyze.Recording, *itResult) {
+func benchRun(t *testing.T, e *itEnv, args ...string) (*recording.Recording, *itResult) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "bench.json")
 	r := e.itSpawntrace(t, itOpts{timeout: 5 * time.Minute}, append(append([]string{"bench"}, args...), "-w", out)...)
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	rec, err := analyze.Load(out)
+	rec, err := recording.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}

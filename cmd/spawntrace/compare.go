@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/reports"
 )
 
@@ -176,10 +177,10 @@ func (o *compareOptions) openOutputs(set *outputSet) (out *outFile, a, b *pprofF
 
 // writeComparePprof writes each side's spawn profile (and CPU profile, when
 // both recorded samples) as A-*.pb.gz and B-*.pb.gz.
-func writeComparePprof(profA, profB *pprofFiles, a, b *analyze.Recording, c *analyze.Comparison, stderr io.Writer) error {
+func writeComparePprof(profA, profB *pprofFiles, a, b *recording.Recording, c *analyze.Comparison, stderr io.Writer) error {
 	sides := []struct {
 		prof *pprofFiles
-		rec  *analyze.Recording
+		rec  *recording.Recording
 	}{{profA, a}, {profB, b}}
 	for _, s := range sides {
 		sum := analyze.Summarize(s.rec)

@@ -8,35 +8,36 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // cmpRecording is a small recording: n posix_spawn-like (or fork) spawns.
-func cmpRecording(n int, fork bool) *analyze.Recording {
-	rec := &analyze.Recording{Version: "test", Command: []string{"./bench"}, StartMonoNs: 1e9,
-		Host:   analyze.Host{KernelRelease: "6.1.0", Libc: &analyze.Libc{Name: "glibc", Version: "2.36"}},
+func cmpRecording(n int, fork bool) *recording.Recording {
+	rec := &recording.Recording{Version: "test", Command: []string{"./bench"}, StartMonoNs: 1e9,
+		Host:   recording.Host{KernelRelease: "6.1.0", Libc: &recording.Libc{Name: "glibc", Version: "2.36"}},
 		Probes: []tracer.Probe{{Name: "mmap_lock:copy-timing", Available: true}, {Name: "sched:sched_switch", Available: true}}}
 	t := rec.StartMonoNs
 	for i := 0; i < n; i++ {
 		child := uint32(500 + i)
 		ev := tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 100_000, Pid: 10, Tid: 10, Comm: "bench", Ret: int64(child)}
 		if fork {
-			ev.Nr, ev.Args, ev.CopyNs = analyze.NrClone, []uint64{0x01200011, 0}, 60_000
+			ev.Nr, ev.Args, ev.CopyNs = syscalls.NrClone, []uint64{0x01200011, 0}, 60_000
 		} else {
-			ev.Nr, ev.Args, ev.BlockedNs = analyze.NrClone3, []uint64{0, 88}, 80_000
+			ev.Nr, ev.Args, ev.BlockedNs = syscalls.NrClone3, []uint64{0, 88}, 80_000
 			ev.Clone3 = &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7000}
 		}
 		rec.Events = append(rec.Events, ev, tracer.Event{Kind: tracer.KindSyscall, TimeNs: t + 120_000, DurNs: 50_000,
-			Pid: child, Tid: child, Nr: analyze.NrExecve, Filename: "/bin/true", EnvCount: 20})
+			Pid: child, Tid: child, Nr: syscalls.NrExecve, Filename: "/bin/true", EnvCount: 20})
 		t += 200_000
 	}
 	rec.EndMonoNs = t + 1
-	rec.Syscalls = []analyze.SyscallStat{{Nr: analyze.NrExecve, Name: "execve", Calls: uint64(n), TimeNs: uint64(n) * 50_000}}
+	rec.Syscalls = []recording.SyscallStat{{Nr: syscalls.NrExecve, Name: "execve", Calls: uint64(n), TimeNs: uint64(n) * 50_000}}
 	return rec
 }
 
-func saveRec(t *testing.T, dir, name string, rec *analyze.Recording) string {
+func saveRec(t *testing.T, dir, name string, rec *recording.Recording) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	f, err := os.Create(p)
@@ -44,7 +45,7 @@ func saveRec(t *testing.T, dir, name string, rec *analyze.Recording) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := analyze.Save(f, strings.HasSuffix(p, ".gz"), rec); err != nil {
+	if err := recording.Save(f, strings.HasSuffix(p, ".gz"), rec); err != nil {
 		t.Fatal(err)
 	}
 	return p

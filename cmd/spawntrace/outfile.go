@@ -8,9 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"golang.org/x/sys/unix"
-
-	"github.com/spawntrace/spawntrace/analyze"
 )
 
 // Outputs are opened before the workload starts and written through the
@@ -407,8 +406,8 @@ func (s *outputSet) close() {
 }
 
 // saveRecording writes rec to o: JSON, gzipped when the name ends in .gz.
-func saveRecording(o *outFile, rec *analyze.Recording) error {
-	return o.write(func(w io.Writer) error { return analyze.Save(w, strings.HasSuffix(o.name, ".gz"), rec) })
+func saveRecording(o *outFile, rec *recording.Recording) error {
+	return o.write(func(w io.Writer) error { return recording.Save(w, strings.HasSuffix(o.name, ".gz"), rec) })
 }
 
 // warnReplaced says which outputs' names no longer lead to what spawntrace

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/reports"
 )
 
@@ -49,13 +50,13 @@ func openPprof(set *outputSet, d *outDir, prefix string) (*pprofFiles, error) {
 }
 
 // writeSpawns writes the spawn profile.
-func (p *pprofFiles) writeSpawns(rec *analyze.Recording, sum analyze.Summary) error {
+func (p *pprofFiles) writeSpawns(rec *recording.Recording, sum analyze.Summary) error {
 	return p.spawns.write(func(w io.Writer) error { return reports.WriteSpawnProfile(w, rec, sum) })
 }
 
 // writeCPU writes the CPU profile, or removes its file when there is none
 // to write (a file spawntrace made; one that was there stays, empty).
-func (p *pprofFiles) writeCPU(rec *analyze.Recording, ok bool) error {
+func (p *pprofFiles) writeCPU(rec *recording.Recording, ok bool) error {
 	if !ok {
 		if p.cpu.created {
 			p.cpu.remove()
@@ -67,7 +68,7 @@ func (p *pprofFiles) writeCPU(rec *analyze.Recording, ok bool) error {
 
 // writePprof writes spawns.pb.gz and, when the recording was sampled,
 // cpu.pb.gz, then says on stderr how complete the stacks are.
-func writePprof(p *pprofFiles, rec *analyze.Recording, sum analyze.Summary, stderr io.Writer) error {
+func writePprof(p *pprofFiles, rec *recording.Recording, sum analyze.Summary, stderr io.Writer) error {
 	if p == nil {
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/cmd/internal/live"
 	"github.com/spawntrace/spawntrace/tracer"
 )
@@ -190,7 +191,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if n := rec.LateEvents(); n > 0 {
 		fmt.Fprintf(stderr, "spawntrace: warning: %d events arrived more than %d events late and are out of time order: "+
 			"their spawns may lack their exec (the -w recording keeps them all; spawntrace report sorts it exactly)\n",
-			n, analyze.ReorderWindow)
+			n, recording.ReorderWindow)
 	}
 	err = o.write(out, rec, sum, stderr)
 	if err == nil {

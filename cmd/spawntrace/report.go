@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 )
 
 const reportHead = `Usage: spawntrace report [flags] FILE
@@ -66,7 +67,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 
 // loadRecording reads a recording (report's and compare's input), which no
 // output of the same command may overwrite (outputSet.ready).
-func loadRecording(set *outputSet, path string) (*analyze.Recording, error) {
+func loadRecording(set *outputSet, path string) (*recording.Recording, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading recording: %w", err)
@@ -75,7 +76,7 @@ func loadRecording(set *outputSet, path string) (*analyze.Recording, error) {
 	if err := set.input(f); err != nil {
 		return nil, err
 	}
-	rec, err := analyze.Decode(f)
+	rec, err := recording.Decode(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -86,9 +87,9 @@ func loadRecording(set *outputSet, path string) (*analyze.Recording, error) {
 // of time order for the reorder window, so that they were sorted on disk
 // first: a file from another tool or edited by hand, or a run that warned
 // of late events when it was recorded.
-func noteSortedLate(stderr io.Writer, path string, rec *analyze.Recording) {
+func noteSortedLate(stderr io.Writer, path string, rec *recording.Recording) {
 	if n := rec.SortedLate(); n > 0 {
 		fmt.Fprintf(stderr, "spawntrace: note: %s: %d events are out of time order by more than %d events: "+
-			"sorted on disk first\n", path, n, analyze.ReorderWindow)
+			"sorted on disk first\n", path, n, recording.ReorderWindow)
 	}
 }

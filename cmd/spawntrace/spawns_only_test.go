@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 )
 
 // TestSpawnsOnly: with --spawns-only the table holds the spawn-related
@@ -45,7 +46,7 @@ func TestSpawnsOnly(t *testing.T) {
 		t.Errorf("no spawn section:\n%s", r.stderr)
 	}
 	// The saved recording says so too, and report prints the same.
-	loaded, err := analyze.Load(rec)
+	loaded, err := recording.Load(rec)
 	if err != nil {
 		t.Fatal(err)
 	}

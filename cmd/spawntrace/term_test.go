@@ -11,7 +11,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -54,16 +55,16 @@ func poisonStrings(v reflect.Value) {
 // host fact, probes with and without reasons, spawners, a stack and a
 // syscall table; every string in it ends in termHostile; it lost events,
 // so that a forged "lost events: 0" line would be a lie.
-func hostileRecording() *analyze.Recording {
-	rec := &analyze.Recording{Version: "test", Command: []string{"./runner", "--jobs", "8"}, StartMonoNs: 1e9,
-		Host: analyze.Host{Hostname: "builder", KernelRelease: "6.1.0", Machine: "x86_64", CPUs: 2, MemBytes: 8 << 30,
+func hostileRecording() *recording.Recording {
+	rec := &recording.Recording{Version: "test", Command: []string{"./runner", "--jobs", "8"}, StartMonoNs: 1e9,
+		Host: recording.Host{Hostname: "builder", KernelRelease: "6.1.0", Machine: "x86_64", CPUs: 2, MemBytes: 8 << 30,
 			PageBytes: 4096, THPMode: "madvise", Distro: "Debian 12", CPUModel: "AMD EPYC", Virtualization: "kvm",
-			Libc: &analyze.Libc{Name: "glibc", Version: "2.17", Path: "/lib64/libc.so.6", Source: "mapped by runner"},
-			Env:  &analyze.EnvFacts{Vars: 30, Bytes: 2000, PathEntries: 4, PathSet: true}},
+			Libc: &recording.Libc{Name: "glibc", Version: "2.17", Path: "/lib64/libc.so.6", Source: "mapped by runner"},
+			Env:  &recording.EnvFacts{Vars: 30, Bytes: 2000, PathEntries: 4, PathSet: true}},
 		Probes: []tracer.Probe{{Name: "mmap_lock:copy-timing", Available: true}, {Name: "sched:sched_switch", Available: true},
 			{Name: "syscalls:vfork", Reason: "tracepoint not found"}, {Name: "kprobe/dup_mmap"}},
-		Spawners: []analyze.ProcessInfo{{Pid: 10, Comm: "runner", RSSBytes: 1 << 30}},
-		Stacks:   []analyze.Stack{{}},
+		Spawners: []recording.ProcessInfo{{Pid: 10, Comm: "runner", RSSBytes: 1 << 30}},
+		Stacks:   []recording.Stack{{}},
 		Lost:     tracer.Lost{Events: 3},
 	}
 	t := rec.StartMonoNs
@@ -72,14 +73,14 @@ func hostileRecording() *analyze.Recording {
 		parent := &tracer.ParentSize{RSSAnonBytes: 1 << 30, PgtablesBytes: 2 << 20, MapCount: 80}
 		rec.Events = append(rec.Events,
 			tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 9_000_000, Pid: 10, Tid: 10, PPid: 1, Comm: "runner",
-				Nr: analyze.NrClone, Args: []uint64{0x01200011, 0}, Ret: int64(child), CopyNs: 8_000_000, Parent: parent},
+				Nr: syscalls.NrClone, Args: []uint64{0x01200011, 0}, Ret: int64(child), CopyNs: 8_000_000, Parent: parent},
 			tracer.Event{Kind: tracer.KindFork, TimeNs: t + 1, Pid: 10, Tid: 10, Comm: "runner", ChildTid: child, ChildPid: child},
 			tracer.Event{Kind: tracer.KindSyscall, TimeNs: t + 100_000, DurNs: 20_000, Pid: child, Tid: child, PPid: 10,
-				Comm: "runner", Nr: analyze.NrExecve, Ret: -2, Filename: "/usr/local/bin/tool", Argv: []string{"tool", "-x"}, EnvCount: 30},
+				Comm: "runner", Nr: syscalls.NrExecve, Ret: -2, Filename: "/usr/local/bin/tool", Argv: []string{"tool", "-x"}, EnvCount: 30},
 			tracer.Event{Kind: tracer.KindSyscall, TimeNs: t + 150_000, DurNs: 20_000, Pid: child, Tid: child, PPid: 10,
-				Comm: "runner", Nr: analyze.NrExecve, Ret: -2, Filename: "/usr/bin/tool", Argv: []string{"tool", "-x"}, EnvCount: 30},
+				Comm: "runner", Nr: syscalls.NrExecve, Ret: -2, Filename: "/usr/bin/tool", Argv: []string{"tool", "-x"}, EnvCount: 30},
 			tracer.Event{Kind: tracer.KindSyscall, TimeNs: t + 200_000, DurNs: 50_000, Pid: child, Tid: child, PPid: 10,
-				Comm: "runner", Nr: analyze.NrExecve, Filename: "/bin/tool", Argv: []string{"tool", "-x"}, EnvCount: 30, TeardownNs: 2_000_000},
+				Comm: "runner", Nr: syscalls.NrExecve, Filename: "/bin/tool", Argv: []string{"tool", "-x"}, EnvCount: 30, TeardownNs: 2_000_000},
 			tracer.Event{Kind: tracer.KindExec, TimeNs: t + 250_000, Pid: child, Tid: child, PPid: 10, Comm: "tool",
 				Filename: "/bin/tool", Argv: []string{"tool", "-x"}, Argc: 2, EnvCount: 30, EnvBytes: 2000},
 			tracer.Event{Kind: tracer.KindExit, TimeNs: t + 5_000_000, Pid: child, Tid: child, PPid: 10, Comm: "tool", GroupDead: true},
@@ -87,9 +88,9 @@ func hostileRecording() *analyze.Recording {
 		t += 10_000_000
 	}
 	rec.EndMonoNs = t + 1
-	rec.Syscalls = []analyze.SyscallStat{
-		{Nr: analyze.NrClone, Name: "clone", Calls: 20, TimeNs: 180_000_000},
-		{Nr: analyze.NrExecve, Name: "execve", Calls: 60, Errors: 40, TimeNs: 1_800_000},
+	rec.Syscalls = []recording.SyscallStat{
+		{Nr: syscalls.NrClone, Name: "clone", Calls: 20, TimeNs: 180_000_000},
+		{Nr: syscalls.NrExecve, Name: "execve", Calls: 60, Errors: 40, TimeNs: 1_800_000},
 		{Nr: 999, Name: "mystery", Calls: 1, TimeNs: 10},
 	}
 	poisonStrings(reflect.ValueOf(rec))

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -29,7 +30,7 @@ type trCounts struct {
 	comms      map[string]bool
 }
 
-func trCount(rec *analyze.Recording) trCounts {
+func trCount(rec *recording.Recording) trCounts {
 	c := trCounts{ok: map[int]int{}, failed: map[int]int{}, execNames: map[string]int{}, comms: map[string]bool{}}
 	for i := range rec.Events {
 		ev := &rec.Events[i]
@@ -58,9 +59,9 @@ func trCount(rec *analyze.Recording) trCounts {
 
 // trLoad loads a recording written by -w, failing the test if it does not
 // load, with its events in memory (rec.Events) for the checks to index.
-func trLoad(t *testing.T, path string) *analyze.Recording {
+func trLoad(t *testing.T, path string) *recording.Recording {
 	t.Helper()
-	rec, err := analyze.Load(path)
+	rec, err := recording.Load(path)
 	if err != nil {
 		t.Fatalf("the recording does not load: %v", err)
 	}

@@ -19,7 +19,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 )
 
 // trBigexec parses trust_bigexec's "argc N envc M bytes B" line.
@@ -32,12 +33,12 @@ func trBigexec(t *testing.T, r *itResult) (argc, envc, nbytes int) {
 }
 
 // trExecEvent returns the one successful execve event of path in rec.
-func trExecEvent(t *testing.T, rec *analyze.Recording, path string) int {
+func trExecEvent(t *testing.T, rec *recording.Recording, path string) int {
 	t.Helper()
 	idx := -1
 	for i := range rec.Events {
 		ev := &rec.Events[i]
-		if ev.Nr == analyze.NrExecve && ev.Ret == 0 && ev.Filename == path {
+		if ev.Nr == syscalls.NrExecve && ev.Ret == 0 && ev.Filename == path {
 			if idx >= 0 {
 				t.Fatalf("two successful execve of %s in the recording", path)
 			}
@@ -339,7 +340,7 @@ func TestTrustWorkloadClosesStdout(t *testing.T) {
 				t.Errorf("the workload's stdout went into %s", f)
 			}
 		}
-		if _, err := analyze.Load(rec); err != nil {
+		if _, err := recording.Load(rec); err != nil {
 			t.Errorf("recording: %v", err)
 		}
 	})
@@ -506,7 +507,7 @@ func TestTrustTwoInstances(t *testing.T) {
 		t.Logf("the two runs did not overlap (A %d-%d, B %d-%d): the machine is slow?",
 			gotA.StartMonoNs, gotA.EndMonoNs, gotB.StartMonoNs, gotB.EndMonoNs)
 	}
-	check := func(who string, rec *analyze.Recording, spawnNr, n int, exe string, own, comms []string) {
+	check := func(who string, rec *recording.Recording, spawnNr, n int, exe string, own, comms []string) {
 		c := trCount(rec)
 		if c.ok[spawnNr] != n || len(c.failed) != 0 {
 			t.Errorf("%s: %d spawns recorded (failed calls %v), want %d", who, c.ok[spawnNr], c.failed, n)
@@ -523,8 +524,8 @@ func TestTrustTwoInstances(t *testing.T) {
 			}
 		}
 	}
-	check("A", gotA, analyze.NrClone3, na, "/bin/true", []string{e.Workload("posix_spawn")}, []string{"posix_spawn", "true"})
-	check("B", gotB, analyze.NrClone, nb, "/bin/echo", []string{e.Workload("fork_exec")}, []string{"fork_exec", "echo"})
+	check("A", gotA, syscalls.NrClone3, na, "/bin/true", []string{e.Workload("posix_spawn")}, []string{"posix_spawn", "true"})
+	check("B", gotB, syscalls.NrClone, nb, "/bin/echo", []string{e.Workload("fork_exec")}, []string{"fork_exec", "echo"})
 
 	pidsOf := func(path string) map[int]bool {
 		evs, _ := trReadEvents(t, path)

@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -30,7 +31,7 @@ const (
 // trStorm runs trust_storm under spawntrace with extra flags and returns
 // the result, the recording, and how many spawns the workload performed
 // (each one clone3 and one successful execve of /bin/true).
-func trStorm(t *testing.T, e *itEnv, per int, flags ...string) (*itResult, *analyze.Recording, string, int) {
+func trStorm(t *testing.T, e *itEnv, per int, flags ...string) (*itResult, *recording.Recording, string, int) {
 	t.Helper()
 	dir := t.TempDir()
 	countFile, rec := filepath.Join(dir, "count.txt"), filepath.Join(dir, "rec.json")
@@ -79,13 +80,13 @@ func TestTrustSpawnStormNothingLost(t *testing.T) {
 		t.Errorf("recording says lost %+v, want nothing", rec.Lost)
 	}
 	c := trCount(rec)
-	if got := c.ok[analyze.NrClone3]; got != performed {
+	if got := c.ok[syscalls.NrClone3]; got != performed {
 		t.Errorf("recording has %d clone3 spawns, the workload performed %d", got, performed)
 	}
-	if got := c.ok[analyze.NrClone]; got != trStormSpawners {
+	if got := c.ok[syscalls.NrClone]; got != trStormSpawners {
 		t.Errorf("recording has %d clone spawns (the spawners' forks), want %d", got, trStormSpawners)
 	}
-	if got := c.ok[analyze.NrExecve]; got != performed+1 {
+	if got := c.ok[syscalls.NrExecve]; got != performed+1 {
 		t.Errorf("recording has %d successful execve, want %d (%d spawns + the workload's own)", got, performed+1, performed)
 	}
 	if got := c.execNames["/bin/true"]; got != performed {
@@ -125,7 +126,7 @@ func TestTrustSpawnStormLossCounted(t *testing.T) {
 	}
 
 	c := trCount(rec)
-	spawns, execs := c.ok[analyze.NrClone3], c.ok[analyze.NrExecve]
+	spawns, execs := c.ok[syscalls.NrClone3], c.ok[syscalls.NrExecve]
 	t.Logf("%d spawns performed; recorded %d spawns, %d execs, %d exits; lost %+v",
 		performed, spawns, execs, c.exits, rec.Lost)
 	if uint64(spawns)+rec.Lost.Events < uint64(performed) {

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -50,7 +52,7 @@ type treeOut struct {
 	tab     *itTable
 	lines   []treeLine // the -o lines, in the file's (time) order
 	raw     []byte     // the -o file
-	rec     *analyze.Recording
+	rec     *recording.Recording
 	recPath string
 }
 
@@ -264,7 +266,7 @@ func treeTokens(lines []treeLine, pid int, spawns bool) []string {
 
 // treeEvents returns the recording's events in time order (a loaded
 // recording keeps the order they arrived in).
-func treeEvents(rec *analyze.Recording) []*tracer.Event {
+func treeEvents(rec *recording.Recording) []*tracer.Event {
 	evs := make([]*tracer.Event, len(rec.Events))
 	for i := range rec.Events {
 		evs[i] = &rec.Events[i]
@@ -287,7 +289,7 @@ func treeIsProcessSpawn(ev *tracer.Event) bool {
 }
 
 // treeGroupExits counts the exits of whole processes by pid.
-func treeGroupExits(rec *analyze.Recording) map[uint32][]*tracer.Event {
+func treeGroupExits(rec *recording.Recording) map[uint32][]*tracer.Event {
 	out := map[uint32][]*tracer.Event{}
 	for _, ev := range treeEvents(rec) {
 		if ev.Kind == tracer.KindExit && ev.GroupDead {
@@ -441,7 +443,7 @@ func treeDaemonAttempt(t *testing.T, e *itEnv, n, setup int, st *itTable, oracle
 		case treeIsProcessSpawn(ev):
 			spawns++
 			kids[uint32(ev.Ret)] = true
-		case ev.Kind == tracer.KindSyscall && ev.Nr == analyze.NrExecve && ev.Ret == 0 && ev.Filename == "/bin/true":
+		case ev.Kind == tracer.KindSyscall && ev.Nr == syscalls.NrExecve && ev.Ret == 0 && ev.Filename == "/bin/true":
 			execs++
 		case ev.Kind == tracer.KindExit && ev.GroupDead:
 			exits++
@@ -456,7 +458,7 @@ func treeDaemonAttempt(t *testing.T, e *itEnv, n, setup int, st *itTable, oracle
 	}
 	kidExecs := 0
 	for _, ev := range out.rec.Events {
-		if kids[ev.Pid] && ev.Kind == tracer.KindSyscall && ev.Nr == analyze.NrExecve && ev.Ret == 0 && ev.Filename == "/bin/true" {
+		if kids[ev.Pid] && ev.Kind == tracer.KindSyscall && ev.Nr == syscalls.NrExecve && ev.Ret == 0 && ev.Filename == "/bin/true" {
 			kidExecs++
 		}
 	}
@@ -890,7 +892,7 @@ func TestTreeThreadExec(t *testing.T) {
 		if ev.Kind != tracer.KindSyscall {
 			continue
 		}
-		if ev.Nr == analyze.NrExecve && ev.Ret == 0 && ev.Filename == "/bin/sh" {
+		if ev.Nr == syscalls.NrExecve && ev.Ret == 0 && ev.Filename == "/bin/sh" {
 			if shExec != nil {
 				t.Errorf("recording: a second execve of /bin/sh (pid %d tid %d)", ev.Pid, ev.Tid)
 			}
@@ -901,7 +903,7 @@ func TestTreeThreadExec(t *testing.T) {
 			spawnsAfter++
 			kids[uint32(ev.Ret)] = true
 		}
-		if kids[ev.Pid] && ev.Nr == analyze.NrExecve && ev.Ret == 0 && ev.Filename == "/bin/true" {
+		if kids[ev.Pid] && ev.Nr == syscalls.NrExecve && ev.Ret == 0 && ev.Filename == "/bin/true" {
 			trueExecs++
 		}
 	}

@@ -5,15 +5,15 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 )
 
 // workloadEnv describes the environment the workload started with: ours
 // when spawntrace launched it (it inherits it), /proc/PID/environ when
 // attached.
-func workloadEnv(attachPid int) *analyze.EnvFacts {
+func workloadEnv(attachPid int) *recording.EnvFacts {
 	if attachPid == 0 {
-		return analyze.EnvFactsOf(os.Environ())
+		return recording.EnvFactsOf(os.Environ())
 	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(attachPid) + "/environ")
 	if err != nil {
@@ -25,5 +25,5 @@ func workloadEnv(attachPid int) *analyze.EnvFacts {
 			env = append(env, string(kv))
 		}
 	}
-	return analyze.EnvFactsOf(env)
+	return recording.EnvFactsOf(env)
 }

@@ -10,13 +10,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // readHost gathers the facts that make two recordings comparable.
-func readHost() analyze.Host {
-	h := analyze.Host{CPUs: runtime.NumCPU(), PageBytes: os.Getpagesize()}
+func readHost() recording.Host {
+	h := recording.Host{CPUs: runtime.NumCPU(), PageBytes: os.Getpagesize()}
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
 		h.KernelRelease = unix.ByteSliceToString(u.Release[:])

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -25,7 +25,7 @@ type libcProbe struct {
 	tried map[uint32]bool // reader goroutine only
 	execs []string        // reader goroutine only, until Finish
 	mu    sync.Mutex
-	found *analyze.Libc
+	found *recording.Libc
 	done  chan struct{}
 }
 
@@ -76,12 +76,12 @@ func (p *libcProbe) Observe(ev *tracer.Event) {
 
 // Finish waits for pending reads and keeps the libc found (nil if none)
 // as the host's.
-func (p *libcProbe) Finish(rec *analyze.Recording) {
+func (p *libcProbe) Finish(rec *recording.Recording) {
 	rec.Host.Libc = p.find()
 }
 
 // find waits for pending reads and returns the libc found, nil if none.
-func (p *libcProbe) find() *analyze.Libc {
+func (p *libcProbe) find() *recording.Libc {
 	close(p.pids)
 	<-p.done
 	if p.found != nil {
@@ -100,7 +100,7 @@ func (p *libcProbe) find() *analyze.Libc {
 var libcName = regexp.MustCompile(`^(libc\.so\.6|libc-\d+\.\d+(\.\d+)?\.so|libc\.so|ld-musl-[^/]*\.so\.1|libc\.musl-[^/]*\.so\.1)$`)
 
 // libcOfProcess reads the libc a live process maps.
-func libcOfProcess(pid uint32) *analyze.Libc {
+func libcOfProcess(pid uint32) *recording.Libc {
 	dir := "/proc/" + strconv.FormatUint(uint64(pid), 10)
 	f, err := os.Open(dir + "/maps")
 	if err != nil {

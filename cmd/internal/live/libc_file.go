@@ -11,13 +11,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 )
 
 // libcOfExecutable names the libc an executable would load: none for a
 // static one, musl or glibc from its interpreter, the glibc version from
 // the libc.so.6 next to that interpreter.
-func libcOfExecutable(exe string) *analyze.Libc {
+func libcOfExecutable(exe string) *recording.Libc {
 	f, err := elf.Open(exe)
 	if err != nil {
 		return nil
@@ -34,12 +34,12 @@ func libcOfExecutable(exe string) *analyze.Libc {
 	}
 	src := "interpreter of " + exe
 	if interp == "" {
-		return &analyze.Libc{Name: "none", Source: exe + " is static"}
+		return &recording.Libc{Name: "none", Source: exe + " is static"}
 	}
 	if strings.Contains(filepath.Base(interp), "musl") {
 		l := libcOfFile(interp, interp)
 		if l == nil {
-			l = &analyze.Libc{Name: "musl", Path: interp}
+			l = &recording.Libc{Name: "musl", Path: interp}
 		}
 		l.Source = src
 		return l
@@ -58,7 +58,7 @@ func libcOfExecutable(exe string) *analyze.Libc {
 			}
 		}
 	}
-	return &analyze.Libc{Name: "glibc", Path: interp, Source: src}
+	return &recording.Libc{Name: "glibc", Path: interp, Source: src}
 }
 
 // Version strings in the library files.
@@ -71,7 +71,7 @@ var (
 
 // libcOfFile reads the library at path (shown as shown) and finds which
 // libc and version it is.
-func libcOfFile(path, shown string) *analyze.Libc {
+func libcOfFile(path, shown string) *recording.Libc {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
@@ -89,17 +89,17 @@ func libcOfFile(path, shown string) *analyze.Libc {
 // release version 2.36."), else the file name (libc-2.17.so), else the
 // newest GLIBC_2.N symbol version it defines (a lower bound); for musl, the
 // bare version string its loader prints.
-func identifyLibc(b []byte, shown string) *analyze.Libc {
+func identifyLibc(b []byte, shown string) *recording.Libc {
 	base := filepath.Base(shown)
 	switch {
 	case strings.Contains(base, "musl") || bytes.Contains(b, []byte("musl libc")):
-		l := &analyze.Libc{Name: "musl", Path: shown}
+		l := &recording.Libc{Name: "musl", Path: shown}
 		if m := muslVersion.FindSubmatch(b); m != nil {
 			l.Version = string(m[1])
 		}
 		return l
 	case bytes.Contains(b, []byte("GNU C Library")) || bytes.Contains(b, []byte("GLIBC_2.")):
-		l := &analyze.Libc{Name: "glibc", Path: shown}
+		l := &recording.Libc{Name: "glibc", Path: shown}
 		if m := glibcRelease.FindSubmatch(b); m != nil {
 			l.Version = string(m[1])
 		} else if m := glibcName.FindStringSubmatch(base); m != nil {

@@ -1,7 +1,7 @@
 package live
 
 import (
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -19,5 +19,5 @@ type Observer interface {
 	// Finish is called once, after the reader has returned and before
 	// the recorder hands its events over: it waits for the observer's
 	// pending reads and puts what they found into rec.
-	Finish(rec *analyze.Recording)
+	Finish(rec *recording.Recording)
 }

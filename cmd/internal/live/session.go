@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -36,8 +36,8 @@ type Options struct {
 type Session struct {
 	t    *tracer.Tracer
 	opts Options
-	env  *analyze.EnvFacts // the workload's environment, read at its start
-	rec  *analyze.Recorder
+	env  *recording.EnvFacts // the workload's environment, read at its start
+	rec  *recording.Recorder
 	// observers see every event, in this order; stacks is one of them,
 	// and also takes the CPU samples and the workload's pid.
 	observers []Observer
@@ -64,7 +64,7 @@ func now() clockPair {
 var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}
 
 func newSession(t *tracer.Tracer, opts Options) (*Session, error) {
-	rec, err := analyze.NewRecorder()
+	rec, err := recording.NewRecorder()
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func newSession(t *tracer.Tracer, opts Options) (*Session, error) {
 // Finish drains the ring buffer, reads the kernel's totals and builds the
 // recording, whose events stay in the recorder's spill file: the caller
 // closes it (Recording.Close). On failure the recorder's files are closed.
-func (s *Session) Finish() (rec *analyze.Recording, err error) {
+func (s *Session) Finish() (rec *recording.Recording, err error) {
 	t := s.t
 	defer func() {
 		if err != nil {
@@ -123,7 +123,7 @@ func (s *Session) Finish() (rec *analyze.Recording, err error) {
 	if err != nil {
 		return nil, err
 	}
-	rec = &analyze.Recording{
+	rec = &recording.Recording{
 		Version:      s.opts.Version,
 		Host:         readHost(),
 		StartUnixNs:  s.start.unix,
@@ -132,7 +132,7 @@ func (s *Session) Finish() (rec *analyze.Recording, err error) {
 		EndMonoNs:    uint64(end.mono),
 		ExitStatus:   s.status,
 		Probes:       t.Probes(),
-		Syscalls:     analyze.SyscallTable(stats),
+		Syscalls:     recording.SyscallTable(stats),
 		Threads:      s.rec.Threads(),
 		Lost:         lost,
 	}
@@ -153,12 +153,12 @@ func (s *Session) Finish() (rec *analyze.Recording, err error) {
 
 // tracerUsage is spawntrace's own CPU time and peak RSS so far: its
 // process only (the workload, a child, would be RUSAGE_CHILDREN).
-func tracerUsage() *analyze.TracerUsage {
+func tracerUsage() *recording.TracerUsage {
 	var ru unix.Rusage
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
 		return nil
 	}
-	return &analyze.TracerUsage{
+	return &recording.TracerUsage{
 		CPUNs:       uint64(ru.Utime.Nano() + ru.Stime.Nano()),
 		MaxRSSBytes: uint64(ru.Maxrss) << 10, // KiB on Linux
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -21,7 +21,7 @@ type spawnerProbe struct {
 	pids chan uint32
 	seen map[uint32]bool // reader goroutine only
 	mu   sync.Mutex
-	info []analyze.ProcessInfo
+	info []recording.ProcessInfo
 	done chan struct{}
 }
 
@@ -53,20 +53,20 @@ func (p *spawnerProbe) Observe(ev *tracer.Event) {
 }
 
 // Finish waits for pending reads and keeps what was read.
-func (p *spawnerProbe) Finish(rec *analyze.Recording) {
+func (p *spawnerProbe) Finish(rec *recording.Recording) {
 	close(p.pids)
 	<-p.done
 	rec.Spawners = p.info
 }
 
-func readProcessInfo(pid uint32) (analyze.ProcessInfo, bool) {
+func readProcessInfo(pid uint32) (recording.ProcessInfo, bool) {
 	dir := "/proc/" + strconv.FormatUint(uint64(pid), 10)
 	f, err := os.Open(dir + "/smaps_rollup")
 	if err != nil {
-		return analyze.ProcessInfo{}, false
+		return recording.ProcessInfo{}, false
 	}
 	defer f.Close()
-	info := analyze.ProcessInfo{Pid: pid}
+	info := recording.ProcessInfo{Pid: pid}
 	if comm, err := os.ReadFile(dir + "/comm"); err == nil {
 		info.Comm = strings.TrimSpace(string(comm))
 	}

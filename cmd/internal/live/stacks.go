@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 	"github.com/spawntrace/spawntrace/tracer/symbolize"
 )
@@ -46,8 +47,8 @@ type stackProbe struct {
 	// Symbolizer goroutine only, until done is closed. Spawn stacks go to
 	// the recorder, which joins them to their events when it reads them
 	// back: keeping an ID per spawn here would grow with the run.
-	table *analyze.StackTable
-	rec   *analyze.Recorder
+	table *recording.StackTable
+	rec   *recording.Recorder
 	kerr  error
 
 	warn io.Writer // says, at Finish, why kernel frames went unnamed
@@ -81,13 +82,13 @@ const stackQueue = 4096
 // and counted, execs left unindexed.
 const maxLate = 1 << 16
 
-func newStackProbe(rec *analyze.Recorder, sampling bool, warn io.Writer) *stackProbe {
+func newStackProbe(rec *recording.Recorder, sampling bool, warn io.Writer) *stackProbe {
 	p := &stackProbe{
 		warn:  warn,
 		sym:   symbolize.NewSymbolizer(),
 		jobs:  make(chan stackJob, stackQueue),
 		done:  make(chan struct{}),
-		table: analyze.NewStackTable(),
+		table: recording.NewStackTable(),
 		rec:   rec,
 	}
 	if sampling {
@@ -262,7 +263,7 @@ func (p *stackProbe) run(j stackJob) {
 // Finish waits for the queue to drain and gives the recording its stacks:
 // the CPU samples and the files (each spawn event's StackID went to the
 // recorder). rec.SampleHz is already the rate recorded at.
-func (p *stackProbe) Finish(rec *analyze.Recording) {
+func (p *stackProbe) Finish(rec *recording.Recording) {
 	close(p.jobs)
 	<-p.done
 	for _, j := range p.late {

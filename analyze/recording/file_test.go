@@ -1,4 +1,4 @@
-package analyze
+package recording
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spawntrace/spawntrace/analyze/internal/synth"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -21,17 +23,9 @@ func sampleRecording() *Recording {
 		StartUnixNs: 1_700_000_000_000_000_000, MonoToUnixNs: 1_699_999_000_000_000_000,
 		StartMonoNs: 1_000_000_000, EndMonoNs: 1_050_000_000,
 		Probes:   []tracer.Probe{{Name: "syscalls:clone3", Available: true}, {Name: "syscalls:execveat", Reason: "disabled"}},
-		Syscalls: []SyscallStat{{Nr: NrClone3, Name: "clone3", Calls: 1, TimeNs: 9000}, {Nr: NrExecve, Name: "execve", Calls: 4, Errors: 2, TimeNs: 4000}},
-		Events: []tracer.Event{
-			{Kind: tracer.KindSyscall, TimeNs: 1_001_000_000, DurNs: 9000, Tid: 10, Pid: 10, Comm: "spawn", Nr: NrClone3, Ret: 11,
-				Args: []uint64{0x7ffc0000, 88, 0, 0, 0, 0}, Clone3: &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000, StackSize: 0x9000}},
-			{Kind: tracer.KindFork, TimeNs: 1_001_000_100, Tid: 10, Pid: 10, ChildTid: 11, ChildPid: 11},
-			{Kind: tracer.KindSyscall, TimeNs: 1_001_001_000, DurNs: 500, Tid: 11, Pid: 11, Nr: NrExecve, Ret: -2, Filename: "/usr/local/bin/true", Argv: []string{"true"}, Argc: 1, EnvCount: 20},
-			{Kind: tracer.KindSyscall, TimeNs: 1_001_002_000, DurNs: 700, Tid: 11, Pid: 11, Nr: NrExecve, Ret: -2, Filename: "/usr/sbin/true", Argv: []string{"true"}, Argc: 1, EnvCount: 20},
-			{Kind: tracer.KindSyscall, TimeNs: 1_001_003_000, DurNs: 4000, Tid: 11, Pid: 11, Nr: NrExecve, Filename: "/usr/bin/true", Argv: []string{"true"}, Argc: 1, EnvCount: 20, EnvBytes: 900},
-			{Kind: tracer.KindExit, TimeNs: 1_002_000_000, Tid: 11, Pid: 11, GroupDead: true},
-		},
-		Lost: tracer.Lost{Events: 3},
+		Syscalls: []SyscallStat{{Nr: syscalls.NrClone3, Name: "clone3", Calls: 1, TimeNs: 9000}, {Nr: syscalls.NrExecve, Name: "execve", Calls: 4, Errors: 2, TimeNs: 4000}},
+		Events:   synth.PathSearchEvents(),
+		Lost:     tracer.Lost{Events: 3},
 	}
 }
 
@@ -120,33 +114,6 @@ func unwrapAll(err error) error {
 
 // FuzzDecode: whatever the bytes, Decode returns a recording or a one-line
 // error, and what it accepts can be summarized and saved again.
-func FuzzDecode(f *testing.F) {
-	var good bytes.Buffer
-	if err := Encode(&good, sampleRecording()); err != nil {
-		f.Fatal(err)
-	}
-	f.Add(good.Bytes())
-	f.Add([]byte(`{"format":"spawntrace-recording","schema":1}`))
-	f.Add([]byte(`{"format":"spawntrace-recording","schema":1,"events":[{"kind":"syscall","nr":56,"ret":5,"args":[17]}]}`))
-	f.Add([]byte(`{"format":"spawntrace-recording","schema":1,"start_mono_ns":5,"end_mono_ns":1}`))
-	f.Add([]byte("\x1f\x8b\x08\x00"))
-	f.Add([]byte(""))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		rec, err := Decode(bytes.NewReader(data))
-		if err != nil {
-			if strings.Contains(err.Error(), "\n") {
-				t.Fatalf("multi-line error: %q", err)
-			}
-			return
-		}
-		defer rec.Close()
-		Summarize(rec)
-		if err := Encode(&bytes.Buffer{}, rec); err != nil {
-			t.Fatalf("accepted recording does not encode: %v", err)
-		}
-	})
-}
-
 // saveFile saves rec to a new file at path, as spawntrace -w does.
 func saveFile(path string, rec *Recording) error {
 	f, err := os.Create(path)

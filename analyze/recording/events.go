@@ -1,4 +1,4 @@
-package analyze
+package recording
 
 import (
 	"bytes"
@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 
+	"github.com/spawntrace/spawntrace/analyze/internal/spill"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -16,11 +18,11 @@ import (
 // written; or a loaded recording's, in the order of its file (Decode),
 // whose events carry their stack IDs (no stacks file).
 type eventSpill struct {
-	events *spillFile
-	stacks *spillFile // stackRecordBytes records, in the order of their events
-	n      int        // events
-	window int        // the reorder window, ReorderWindow unless a test says
-	late   int        // late events of the last time-ordered pass
+	events *spill.File
+	stacks *spill.File // stackRecordBytes records, in the order of their events
+	n      int         // events
+	window int         // the reorder window, ReorderWindow unless a test says
+	late   int         // late events of the last time-ordered pass
 }
 
 // EachEvent calls fn with each event of the recording in time order
@@ -72,6 +74,21 @@ func (rec *Recording) EachEvent(fn func(ev *tracer.Event) error) error {
 	}
 	rec.spill.late = ro.late
 	return rec.keepReadErr(err)
+}
+
+// KeptCopy is a copy of ev that outlives EachEvent's call, for the few
+// events kept a while (a thread's last socketpair).
+func KeptCopy(ev *tracer.Event) *tracer.Event {
+	c := *ev
+	c.Args = slices.Clone(ev.Args)
+	c.Fds = slices.Clone(ev.Fds)
+	c.Argv = slices.Clone(ev.Argv)
+	c.UserStack = slices.Clone(ev.UserStack)
+	if ev.Clone3 != nil {
+		c3 := *ev.Clone3
+		c.Clone3 = &c3
+	}
+	return &c
 }
 
 // eachArrived calls fn with each event in the order it arrived (that of
@@ -154,8 +171,8 @@ func (rec *Recording) Close() error {
 	if rec.spill == nil {
 		return nil
 	}
-	err := rec.spill.events.close()
-	if serr := rec.spill.stacks.close(); err == nil {
+	err := rec.spill.events.Close()
+	if serr := rec.spill.stacks.Close(); err == nil {
 		err = serr
 	}
 	rec.spill = nil
@@ -170,10 +187,10 @@ const stackRecordBytes = 16
 // gives spawn calls their stack IDs: the stack records are in the order of their events (both
 // follow the order the reader saw them), so one look-ahead joins them.
 func (s *eventSpill) each(alloc func() *tracer.Event, fn func(*tracer.Event) error) error {
-	r := s.events.reader()
+	r := s.events.Reader()
 	var stacks io.Reader = bytes.NewReader(nil) // a loaded recording's events carry their StackIDs
 	if s.stacks != nil {
-		stacks = s.stacks.reader()
+		stacks = s.stacks.Reader()
 	}
 	var next [stackRecordBytes]byte
 	haveNext := false
@@ -197,7 +214,7 @@ func (s *eventSpill) each(alloc func() *tracer.Event, fn func(*tracer.Event) err
 	for i := 0; i < s.n; i++ {
 		n, err := binary.ReadUvarint(r)
 		if err != nil {
-			return errRead{fmt.Errorf("event %d of %d: %w", i, s.n, noEOF(err))}
+			return errRead{fmt.Errorf("event %d of %d: %w", i, s.n, spill.NoEOF(err))}
 		}
 		var payload []byte
 		if int(n) <= r.Size() {
@@ -213,7 +230,7 @@ func (s *eventSpill) each(alloc func() *tracer.Event, fn func(*tracer.Event) err
 			_, err = io.ReadFull(r, payload)
 		}
 		if err != nil {
-			return errRead{fmt.Errorf("event %d of %d: %w", i, s.n, noEOF(err))}
+			return errRead{fmt.Errorf("event %d of %d: %w", i, s.n, spill.NoEOF(err))}
 		}
 		ev := alloc()
 		if err := dec.decode(payload, ev); err != nil {
@@ -231,12 +248,4 @@ func (s *eventSpill) each(alloc func() *tracer.Event, fn func(*tracer.Event) err
 		}
 	}
 	return nil
-}
-
-// noEOF: a spill file shorter than what was written to it is truncated.
-func noEOF(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }

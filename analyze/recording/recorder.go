@@ -1,4 +1,4 @@
-package analyze
+package recording
 
 import (
 	"encoding/binary"
@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/spawntrace/spawntrace/analyze/internal/spill"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -20,7 +22,7 @@ import (
 // say (tracer.Tracked), current with every fork, not the events read so far.
 type Recorder struct {
 	mu     sync.Mutex
-	events *spillFile
+	events *spill.File
 	buf    []byte // one encoded event, reused
 	n      int    // events written
 	// execDetails holds a successful exec's details (from sched_process_exec)
@@ -32,26 +34,26 @@ type Recorder struct {
 	threads int
 
 	stackMu  sync.Mutex
-	stacks   *spillFile // spawn stack IDs (SetSpawnStack)
+	stacks   *spill.File // spawn stack IDs (SetSpawnStack)
 	stackBuf [stackRecordBytes]byte
 }
 
 // NewRecorder starts an empty recording whose events go to a temporary
 // file in os.TempDir().
 func NewRecorder() (*Recorder, error) {
-	return newRecorder(createTemp)
+	return newRecorder(spill.CreateTemp)
 }
 
 // newRecorder takes the way to make a spill file, so tests can hand it a
 // failing one.
 func newRecorder(open func() (*os.File, error)) (*Recorder, error) {
-	events, err := newSpillFile(open)
+	events, err := spill.NewFile(open)
 	if err != nil {
 		return nil, fmt.Errorf("recording events: %w", err)
 	}
-	stacks, err := newSpillFile(open)
+	stacks, err := spill.NewFile(open)
 	if err != nil {
-		events.close()
+		events.Close()
 		return nil, fmt.Errorf("recording events: %w", err)
 	}
 	return &Recorder{events: events, stacks: stacks, execDetails: map[uint32]tracer.Event{}}, nil
@@ -68,7 +70,7 @@ func (r *Recorder) Add(ev *tracer.Event) error {
 		r.execDetails[ev.Tid] = *ev
 		return r.writeErr()
 	case tracer.KindSyscall:
-		if IsExec(ev.Nr64()) && ev.Ret == 0 {
+		if nr := ev.Nr64(); (nr == syscalls.NrExecve || nr == syscalls.NrExecveat) && ev.Ret == 0 {
 			if d, ok := r.execDetails[ev.Tid]; ok {
 				delete(r.execDetails, ev.Tid)
 				mergeExec(ev, &d)
@@ -102,7 +104,7 @@ func (r *Recorder) writeErr() error {
 	if r.events == nil {
 		return errRecorderDone
 	}
-	return r.events.err
+	return r.events.Err()
 }
 
 // spill writes one kept event; the caller holds mu.
@@ -113,10 +115,10 @@ func (r *Recorder) spill(ev *tracer.Event) error {
 	b, err := appendEvent(r.buf[:0], ev)
 	r.buf = b
 	if err != nil {
-		r.events.err = err
+		r.events.Fail(err)
 		return err
 	}
-	if err := r.events.write(b); err != nil {
+	if err := r.events.Write(b); err != nil {
 		return err
 	}
 	r.n++
@@ -139,7 +141,7 @@ func (r *Recorder) SetSpawnStack(tid uint32, timeNs uint64, stackID int) {
 	binary.LittleEndian.PutUint32(b[0:], tid)
 	binary.LittleEndian.PutUint64(b[4:], timeNs)
 	binary.LittleEndian.PutUint32(b[12:], uint32(stackID))
-	r.stacks.write(b) // a failure is kept, and Fill returns it
+	r.stacks.Write(b) // a failure is kept, and Fill returns it
 }
 
 // Threads is the number of threads the tree created.
@@ -190,12 +192,12 @@ func (r *Recorder) Fill(rec *Recording) error {
 		}
 	}
 	r.execDetails = map[uint32]tracer.Event{}
-	if err := r.events.flush(); err != nil {
+	if err := r.events.Flush(); err != nil {
 		return fmt.Errorf("recording events: %w", err)
 	}
 	r.stackMu.Lock()
 	stacks := r.stacks
-	err := stacks.flush()
+	err := stacks.Flush()
 	if err == nil {
 		r.stacks = nil // rec's now
 	}
@@ -213,11 +215,11 @@ func (r *Recorder) Fill(rec *Recording) error {
 // handed to a recording (Fill), as when the run failed.
 func (r *Recorder) Close() error {
 	r.mu.Lock()
-	err := r.events.close()
+	err := r.events.Close()
 	r.events = nil
 	r.mu.Unlock()
 	r.stackMu.Lock()
-	if serr := r.stacks.close(); err == nil {
+	if serr := r.stacks.Close(); err == nil {
 		err = serr
 	}
 	r.stacks = nil
@@ -229,7 +231,7 @@ func (r *Recorder) Close() error {
 func SyscallTable(stats []tracer.SyscallStat) []SyscallStat {
 	out := make([]SyscallStat, 0, len(stats))
 	for _, s := range stats {
-		out = append(out, SyscallStat{ABI: s.ABI, Nr: s.Nr, Name: SyscallName(s.ABI, s.Nr), Calls: s.Calls, Errors: s.Errors, TimeNs: s.TimeNs})
+		out = append(out, SyscallStat{ABI: s.ABI, Nr: s.Nr, Name: syscalls.SyscallName(s.ABI, s.Nr), Calls: s.Calls, Errors: s.Errors, TimeNs: s.TimeNs})
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package analyze
+package recording
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 	"github.com/spawntrace/spawntrace/tracer/symbolize"
 )
@@ -86,28 +87,12 @@ func TestTruncated(t *testing.T) {
 	}
 }
 
-func TestSpawnStacksCount(t *testing.T) {
-	rec := &Recording{
-		Stacks: []Stack{
-			{Frames: []Frame{{Func: "__clone3"}}},
-			{Frames: []Frame{{Func: "fork"}, {Func: "main"}}},
-		},
-		StackLoss: &StackLoss{SpawnStacks: 1},
-	}
-	spawns := []Spawn{{StackID: 1}, {StackID: 1}, {StackID: 2}, {StackID: 0}}
-	got := SpawnStacks(rec, spawns)
-	want := SpawnStackStats{Spawns: 4, WithStack: 3, Truncated: 2, Unsymbolized: 1}
-	if got != want {
-		t.Errorf("got %+v, want %+v", got, want)
-	}
-}
-
 // TestStacksRoundTrip: a recording with stacks survives Save/Load; one with
 // a dangling reference is refused.
 func TestStacksRoundTrip(t *testing.T) {
 	rec := &Recording{
 		StartMonoNs: 1, EndMonoNs: 2,
-		Events:     []tracer.Event{{Kind: tracer.KindSyscall, Nr: NrClone, Ret: 5, StackID: 1}},
+		Events:     []tracer.Event{{Kind: tracer.KindSyscall, Nr: syscalls.NrClone, Ret: 5, StackID: 1}},
 		Stacks:     []Stack{{Frames: []Frame{{Addr: 0x401000, Func: "main", File: "m.go", Line: 3, Mapping: 1}}}},
 		Mappings:   []Mapping{{File: "/bin/x", BuildID: "ab", Start: 0x400000, Limit: 0x500000, Main: true, Symbolized: true}},
 		SampleHz:   999,

@@ -1,11 +1,13 @@
-package analyze
+package recording
 
 import (
 	"errors"
 	"fmt"
 	"io"
 
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"golang.org/x/sys/unix"
 )
 
 // A recording is hostile input: report and compare may run as root on a
@@ -162,16 +164,36 @@ func (l *liveTasks) event(ev *tracer.Event) error {
 	if l.m == nil {
 		l.m = map[uint32]struct{}{}
 	}
-	if flags, ok := CloneFlags(ev); ok && ev.Ret > 0 {
-		if _, isProcess := MechanismOf(flags); isProcess {
+	if flags, ok := cloneFlags(ev); ok && ev.Ret > 0 {
+		if flags&unix.CLONE_THREAD == 0 {
 			l.m[ev.SpawnedChild()] = struct{}{} // as the summary keys its open spawns
 		}
 		l.m[ev.Tid] = struct{}{}
-	} else if ev.Nr64() == NrSocketpair && ev.Ret == 0 {
+	} else if ev.Nr64() == syscalls.NrSocketpair && ev.Ret == 0 {
 		l.m[ev.Tid] = struct{}{}
 	}
 	if len(l.m) > MaxLiveTasks {
 		return &LimitError{What: fmt.Sprintf("more than %d processes and spawning threads alive at once", MaxLiveTasks)}
 	}
 	return nil
+}
+
+// cloneFlags is analyze's CloneFlags, which this package cannot import
+// (analyze imports it); the spawn model moves below it next.
+func cloneFlags(ev *tracer.Event) (flags uint64, ok bool) {
+	switch ev.Nr64() {
+	case syscalls.NrClone:
+		if len(ev.Args) > 0 {
+			return ev.Args[0], true
+		}
+	case syscalls.NrClone3:
+		if ev.Clone3 != nil {
+			return ev.Clone3.Flags | ev.Clone3.ExitSignal&0xff, true
+		}
+	case syscalls.NrFork:
+		return uint64(unix.SIGCHLD), true
+	case syscalls.NrVfork:
+		return unix.CLONE_VM | unix.CLONE_VFORK | uint64(unix.SIGCHLD), true
+	}
+	return 0, false
 }

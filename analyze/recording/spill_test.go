@@ -1,4 +1,4 @@
-package analyze
+package recording
 
 import (
 	"bytes"
@@ -7,55 +7,22 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"syscall"
 	"testing"
-	"time"
 
+	"github.com/spawntrace/spawntrace/analyze/internal/synth"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // fillAll sets every field of v, recursively, to a value no other field
 // has: a field the spill codec does not carry then comes back different.
-func fillAll(v reflect.Value, next *uint64) {
-	*next++
-	n := *next
-	switch v.Kind() {
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		v.SetInt(int64(n % 100))
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		v.SetUint(n % 100)
-	case reflect.String:
-		v.SetString("s" + itoa(int(n)) + "\xff") // not UTF-8: kept as bytes
-	case reflect.Slice:
-		s := reflect.MakeSlice(v.Type(), 2, 2)
-		for i := 0; i < 2; i++ {
-			fillAll(s.Index(i), next)
-		}
-		v.Set(s)
-	case reflect.Pointer:
-		p := reflect.New(v.Type().Elem())
-		fillAll(p.Elem(), next)
-		v.Set(p)
-	case reflect.Struct:
-		for i := 0; i < v.NumField(); i++ {
-			if v.Type().Field(i).IsExported() {
-				fillAll(v.Field(i), next)
-			}
-		}
-	default:
-		panic("fillAll: no value for a " + v.Kind().String())
-	}
-}
-
 // TestSpillCodecCarriesEveryField fails when tracer.Event gains a field
-// that analyze/spill_codec.go does not write and read back.
+// that spill_codec.go does not write and read back.
 func TestSpillCodecCarriesEveryField(t *testing.T) {
 	var ev tracer.Event
 	var n uint64
-	fillAll(reflect.ValueOf(&ev).Elem(), &n)
+	synth.FillAll(reflect.ValueOf(&ev).Elem(), &n)
 	ev.Kind = tracer.KindSyscall
 	ev.Ret, ev.Nr, ev.ExitCode = -2, 59, -9             // negative numbers too
 	ev.ABI, ev.ExecABI = tracer.ABII386, tracer.ABII386 // the only ABI besides the zero value
@@ -91,76 +58,8 @@ func TestSpillCodecCarriesEveryField(t *testing.T) {
 // recorder keeps while recording does not grow with events, and after
 // Summarize the heap holds no more than a row per spawn (since the rows
 // went to disk, far less: TestSummaryMemoryDoesNotGrow).
-func TestSpillMemoryPerSpawn(t *testing.T) {
-	if testing.Short() {
-		t.Skip("200k spawns")
-	}
-	const n = 200_000
-	// What a row in memory took: 232 bytes of Spawn + 48 of its
-	// ParentSize. The recorder itself holds two 64 KiB write buffers,
-	// whatever n.
-	const maxRecorderBytes = 1 << 20
-	const maxBytesPerSpawn = 300
-
-	before := heapInUse()
-	r := newTestRecorder(t)
-	synthSpawns(n, func(ev *tracer.Event) {
-		if err := r.Add(ev); err != nil {
-			t.Fatal(err)
-		}
-	})
-	recording := heapInUse()
-	rec := filled(t, r)
-	start := time.Now()
-	sum := Summarize(rec)
-	took := time.Since(start)
-	after := heapInUse()
-	if err := rec.ReadErr(); err != nil {
-		t.Fatal(err)
-	}
-	if sum.SpawnCount() != n {
-		t.Fatalf("%d spawns, want %d", sum.SpawnCount(), n)
-	}
-	recBytes := int64(recording) - int64(before)
-	perSpawn := float64(int64(after)-int64(before)) / n
-	t.Logf("%d spawns: recorder %d bytes while recording; %.0f bytes/spawn with the summary; Summarize %v; spill %d bytes (%.0f/spawn)",
-		n, recBytes, perSpawn, took, rec.spill.events.bytes, float64(rec.spill.events.bytes)/n)
-	if recBytes > maxRecorderBytes {
-		t.Errorf("the recorder holds %d bytes after %d spawns, want at most %d", recBytes, n, maxRecorderBytes)
-	}
-	if perSpawn > maxBytesPerSpawn {
-		t.Errorf("%.0f bytes per spawn with the summary, want at most %d", perSpawn, maxBytesPerSpawn)
-	}
-	runtime.KeepAlive(sum)
-}
-
 // TestSpilledSummaryMatchesMemory: the same events give the same summary
 // read back from the spill file as held in memory (Events).
-func TestSpilledSummaryMatchesMemory(t *testing.T) {
-	const n = 50_000
-	r := newTestRecorder(t)
-	synthSpawns(n, func(ev *tracer.Event) { r.Add(ev) })
-	spilled := filled(t, r)
-	spilled.StartMonoNs, spilled.EndMonoNs = 1e12, 1e12+n*1e6
-	inMemory := &Recording{StartMonoNs: spilled.StartMonoNs, EndMonoNs: spilled.EndMonoNs, Events: arrived(t, spilled)}
-
-	got, want := Summarize(spilled), Summarize(inMemory)
-	if err := spilled.ReadErr(); err != nil {
-		t.Fatal(err)
-	}
-	gotRows, wantRows := rowsOf(t, &got), rowsOf(t, &want)
-	got.rows, want.rows = nil, nil
-	if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotRows, wantRows) {
-		t.Errorf("summaries differ: spilled %d spawns %+v, in memory %d %+v", len(gotRows), got.Stats, len(wantRows), want.Stats)
-	}
-	if sp := gotRows[0]; sp.Exe != "/usr/bin/true" || !sp.ExecOK || sp.FailedExecs != 1 || sp.Signature != SigPython+" (vfork)" {
-		t.Errorf("first spawn = %+v, want a Python vfork of /usr/bin/true after a failed exec", sp)
-	}
-	if got.Processes != n+1 || spilled.LateEvents() != 0 {
-		t.Errorf("processes = %d, late = %d; want %d and 0", got.Processes, spilled.LateEvents(), n+1)
-	}
-}
-
 func TestReorderWindow(t *testing.T) {
 	times := []uint64{5, 3, 4, 1, 2, 9, 8, 7, 6, 10}
 	run := func(window int) (out []uint64, late int) {
@@ -251,46 +150,6 @@ func TestReorderMatchesOneHeap(t *testing.T) {
 // exit, after the child's execs and after whatever other processes did
 // meanwhile; read back in time order it still comes first, and the exec
 // is charged to it. Past the window it would not be, and that is counted.
-func TestVforkCallAfterItsChildsExec(t *testing.T) {
-	build := func(between int) *Recording {
-		r := newTestRecorder(t)
-		// The child's PATH search and exec, at 110-130 µs.
-		r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: NrExecve, TimeNs: 110_000, DurNs: 5_000, Tid: 11, Pid: 11, Ret: -2})
-		r.Add(&tracer.Event{Kind: tracer.KindExec, TimeNs: 125_000, Tid: 11, Pid: 11, Filename: "/usr/bin/true"})
-		r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: NrExecve, TimeNs: 120_000, DurNs: 10_000, Tid: 11, Pid: 11})
-		// Other processes' spawns, sent before the vfork returns.
-		for i := 0; i < between; i++ {
-			r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: NrExecve, TimeNs: 121_000 + uint64(i), DurNs: 100,
-				Tid: 5000 + uint32(i), Pid: 5000 + uint32(i), Ret: -2})
-		}
-		// The parent's clone3, entered at 100 µs, returning at 131 µs.
-		r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: NrClone3, TimeNs: 100_000, DurNs: 31_000, Tid: 10, Pid: 10, Ret: 11,
-			Clone3: &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7000}})
-		return filled(t, r)
-	}
-
-	rec := build(1000)
-	sum := Summarize(rec)
-	rows := rowsOf(t, &sum)
-	if len(rows) != 1 {
-		t.Fatalf("%d spawns, want 1", len(rows))
-	}
-	if sp := rows[0]; !sp.ExecOK || sp.Exe != "/usr/bin/true" || sp.FailedExecs != 1 || sp.SpawnToExecNs != 30_000 {
-		t.Errorf("spawn = %+v, want its child's exec of /usr/bin/true after one failure, 30 µs after the call", sp)
-	}
-	if rec.LateEvents() != 0 {
-		t.Errorf("%d late events, want 0", rec.LateEvents())
-	}
-
-	// With a window smaller than what came between, the call is late.
-	rec = build(1000)
-	rec.spill.window = 100
-	late := Summarize(rec)
-	if sp := rowsOf(t, &late)[0]; sp.ExecOK || rec.LateEvents() == 0 {
-		t.Errorf("past the window: spawn %+v with %d late events; want no exec charged and the lateness counted", sp, rec.LateEvents())
-	}
-}
-
 // TestSpillWriteErrorIsReported: a full disk under the spill file fails
 // the recording with the error, rather than leaving events out.
 func TestSpillWriteErrorIsReported(t *testing.T) {
@@ -304,7 +163,7 @@ func TestSpillWriteErrorIsReported(t *testing.T) {
 	}
 	defer r.Close()
 	var addErr error
-	synthSpawns(1000, func(ev *tracer.Event) {
+	synth.Spawns(1000, func(ev *tracer.Event) {
 		if err := r.Add(ev); err != nil && addErr == nil {
 			addErr = err
 		}
@@ -334,8 +193,8 @@ func TestSpillWriteErrorIsReported(t *testing.T) {
 // Encode writes for the same events in memory, and Load accepts them.
 func TestEncodeStreamedMatchesMemory(t *testing.T) {
 	r := newTestRecorder(t)
-	synthSpawns(300, func(ev *tracer.Event) { r.Add(ev) })
-	r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: NrExecve, TimeNs: 9, Tid: 7, Pid: 7, Comm: "<b>&\xff", Filename: "/x\xfe"})
+	synth.Spawns(300, func(ev *tracer.Event) { r.Add(ev) })
+	r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, TimeNs: 9, Tid: 7, Pid: 7, Comm: "<b>&\xff", Filename: "/x\xfe"})
 	r.SetSpawnStack(100, 1e12, 1)
 	rec := filled(t, r)
 	rec.Command = []string{"sh", "-c", `echo "events":[]`}
@@ -352,7 +211,7 @@ func TestEncodeStreamedMatchesMemory(t *testing.T) {
 	mem.Events = arrived(t, rec)
 	for i, ev := range mem.Events {
 		want := 0
-		if ev.Nr == NrClone3 && ev.TimeNs == 1e12 {
+		if ev.Nr == syscalls.NrClone3 && ev.TimeNs == 1e12 {
 			want = 1
 		}
 		if ev.StackID != want {
@@ -383,41 +242,6 @@ func TestEncodeStreamedMatchesMemory(t *testing.T) {
 
 // BenchmarkSummarize200k times Summarize over 200k spawns (1.2M events
 // arrived, 1.05M kept), read back from the spill file and held in memory.
-func BenchmarkSummarize200k(b *testing.B) {
-	const n = 200_000
-	r, err := NewRecorder()
-	if err != nil {
-		b.Fatal(err)
-	}
-	synthSpawns(n, func(ev *tracer.Event) { r.Add(ev) })
-	spilled := &Recording{}
-	if err := r.Fill(spilled); err != nil {
-		b.Fatal(err)
-	}
-	defer spilled.Close()
-	b.Run("spilled", func(b *testing.B) {
-		for b.Loop() {
-			s := Summarize(spilled)
-			if s.SpawnCount() != n {
-				b.Fatal(s.SpawnCount())
-			}
-			s.Close()
-		}
-	})
-	b.Run("memory", func(b *testing.B) {
-		var evs []tracer.Event
-		spilled.eachArrived(func(ev *tracer.Event) error { evs = append(evs, *keptCopy(ev)); return nil })
-		inMemory := &Recording{Events: evs}
-		for b.Loop() {
-			s := Summarize(inMemory)
-			if s.SpawnCount() != n {
-				b.Fatal(s.SpawnCount())
-			}
-			s.Close()
-		}
-	})
-}
-
 // BenchmarkRecorderAdd is the reader goroutine's cost per spawn (six
 // events delivered, four kept): the exec merge, encoding, the spill write.
 func BenchmarkRecorderAdd(b *testing.B) {
@@ -427,24 +251,11 @@ func BenchmarkRecorderAdd(b *testing.B) {
 	}
 	defer r.Close()
 	var evs []tracer.Event
-	synthSpawns(1, func(ev *tracer.Event) { evs = append(evs, *ev) })
+	synth.Spawns(1, func(ev *tracer.Event) { evs = append(evs, *ev) })
 	for b.Loop() {
 		for i := range evs {
 			ev := evs[i]
 			r.Add(&ev)
 		}
-	}
-}
-
-func TestPidSetCountsReusedPids(t *testing.T) {
-	var s pidSet
-	s.add(300)
-	s.add(300) // the same process again
-	s.add(70000)
-	s.remove(300) // it exited
-	s.add(300)    // a new process with the old pid
-	s.remove(12345)
-	if got := s.len(); got != 3 {
-		t.Errorf("pidSet.len() = %d, want 3 processes", got)
 	}
 }

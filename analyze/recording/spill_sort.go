@@ -1,4 +1,4 @@
-package analyze
+package recording
 
 import (
 	"bufio"
@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/spawntrace/spawntrace/analyze/internal/spill"
 )
 
 // sortRunBytes is how much of a spill file is sorted in memory at a time
@@ -20,13 +22,13 @@ var sortRunBytes = 16 << 20
 // the number of events. Records are moved as they are, never decoded:
 // the time is read from each record's head. s is left as it was.
 func sortSpill(s *eventSpill) (*eventSpill, error) {
-	var runs []*spillFile
+	var runs []*spill.File
 	defer func() {
 		for _, r := range runs {
-			r.close()
+			r.Close()
 		}
 	}()
-	r := s.events.reader()
+	r := s.events.Reader()
 	var buf []byte
 	var idx []sortRec
 	for i := 0; i < s.n; {
@@ -49,24 +51,24 @@ func sortSpill(s *eventSpill) (*eventSpill, error) {
 			}
 			return 0
 		})
-		run, err := newSpillFile(createTemp)
+		run, err := spill.NewFile(spill.CreateTemp)
 		if err != nil {
 			return nil, fmt.Errorf("sorting events: %w", err)
 		}
 		runs = append(runs, run)
 		for _, x := range idx {
-			run.write(buf[x.off : x.off+x.n])
+			run.Write(buf[x.off : x.off+x.n])
 		}
-		if err := run.flush(); err != nil {
+		if err := run.Flush(); err != nil {
 			return nil, fmt.Errorf("sorting events: %w", err)
 		}
 	}
-	out, err := newSpillFile(createTemp)
+	out, err := spill.NewFile(spill.CreateTemp)
 	if err != nil {
 		return nil, fmt.Errorf("sorting events: %w", err)
 	}
 	if err := mergeRuns(runs, out); err != nil {
-		out.close()
+		out.Close()
 		return nil, err
 	}
 	return &eventSpill{events: out, n: s.n, window: s.window}, nil
@@ -82,31 +84,31 @@ type sortRec struct {
 func readRawRecord(r *bufio.Reader, buf []byte) ([]byte, uint64, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
-		return nil, 0, noEOF(err)
+		return nil, 0, spill.NoEOF(err)
 	}
 	if n < 3 || n > maxRecordBytes {
-		return nil, 0, errCorrupt
+		return nil, 0, spill.ErrCorrupt
 	}
 	// The 3-byte length appendEvent writes, whatever n's shortest form.
 	buf = append(buf, byte(n)|0x80, byte(n>>7)|0x80, byte(n>>14))
 	payloadAt := len(buf)
 	buf = slices.Grow(buf, int(n))[:payloadAt+int(n)]
 	if _, err := io.ReadFull(r, buf[payloadAt:]); err != nil {
-		return nil, 0, noEOF(err)
+		return nil, 0, spill.NoEOF(err)
 	}
 	t, k := binary.Uvarint(buf[payloadAt+2:])
 	if k <= 0 {
-		return nil, 0, errCorrupt
+		return nil, 0, spill.ErrCorrupt
 	}
 	return buf, t, nil
 }
 
 // mergeRuns writes the records of sorted runs to out in order; equal
 // times come from the earlier run first, so the merge stays stable.
-func mergeRuns(runs []*spillFile, out *spillFile) error {
+func mergeRuns(runs []*spill.File, out *spill.File) error {
 	h := &runHeap{}
 	for i, run := range runs {
-		h.items = append(h.items, runHead{r: run.reader(), run: i})
+		h.items = append(h.items, runHead{r: run.Reader(), run: i})
 	}
 	live := h.items[:0]
 	for _, it := range h.items {
@@ -121,7 +123,7 @@ func mergeRuns(runs []*spillFile, out *spillFile) error {
 	heap.Init(h)
 	for h.Len() > 0 {
 		top := &h.items[0]
-		if err := out.write(top.rec); err != nil {
+		if err := out.Write(top.rec); err != nil {
 			return fmt.Errorf("sorting events: %w", err)
 		}
 		if err := top.next(); err != nil {
@@ -133,7 +135,7 @@ func mergeRuns(runs []*spillFile, out *spillFile) error {
 			heap.Fix(h, 0)
 		}
 	}
-	if err := out.flush(); err != nil {
+	if err := out.Flush(); err != nil {
 		return fmt.Errorf("sorting events: %w", err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package analyze
+package recording
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/spawntrace/spawntrace/analyze/internal/spill"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -148,7 +149,7 @@ func decodeHead(obj []byte, evs *eventStream, badEvents error) (*Recording, erro
 	if err := evs.checkStacks(len(rec.Stacks)); err != nil {
 		return nil, fmt.Errorf("corrupt recording: %w", err)
 	}
-	if err := evs.spill.events.flush(); err != nil {
+	if err := evs.spill.events.Flush(); err != nil {
 		return nil, fmt.Errorf("reading recording: %w", err)
 	}
 	rec.spill = evs.spill
@@ -200,7 +201,7 @@ func readEvents(dec *json.Decoder, src *errTracker, lim *budget) (*eventStream, 
 	if tok == nil {
 		return nil, nil
 	}
-	f, err := newSpillFile(createTemp)
+	f, err := spill.NewFile(spill.CreateTemp)
 	if err != nil {
 		return nil, fmt.Errorf("reading recording: %w", err)
 	}
@@ -280,7 +281,7 @@ func (evs *eventStream) add(i int, ev *tracer.Event) error {
 		evs.err = fmt.Errorf("event %d: %w", i, err)
 		return nil
 	}
-	if err := evs.spill.events.write(b); err != nil {
+	if err := evs.spill.events.Write(b); err != nil {
 		return fmt.Errorf("reading recording: %w", err)
 	}
 	evs.spill.n++
@@ -307,7 +308,7 @@ func (evs *eventStream) checkStacks(stacks int) error {
 
 func (evs *eventStream) close() {
 	if evs != nil && evs.spill != nil {
-		evs.spill.events.close()
+		evs.spill.events.Close()
 		evs.spill = nil
 	}
 }

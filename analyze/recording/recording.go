@@ -1,6 +1,9 @@
-// Package analyze turns what the tracer saw into a Recording and computes
-// what the reports show. Pure Go: it needs no root and no kernel.
-package analyze
+// Package recording is what one run saw, as it moves between hosts: the
+// Recording (host facts, probes, syscall totals, events, stacks), the
+// Recorder that builds it while tracing, its file format (Save, Load) and
+// the spill files that keep its events on disk, read back in time order
+// (EachEvent). Pure Go: it needs no root and no kernel.
+package recording
 
 import (
 	"github.com/spawntrace/spawntrace/tracer"

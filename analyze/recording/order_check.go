@@ -1,4 +1,4 @@
-package analyze
+package recording
 
 // orderCheck replays, on event times alone, what a time-ordered pass
 // through a reorder window of the same size (EachEvent) would release,
