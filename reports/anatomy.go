@@ -5,14 +5,15 @@ import (
 	"io"
 	"strings"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // WriteAnatomy writes what each spawn mechanism cost, the copy-time fit
 // against parent RSS, and the findings, ranked.
-func WriteAnatomy(w io.Writer, rec *recording.Recording, s analyze.Summary) error {
+func WriteAnatomy(w io.Writer, rec *recording.Recording, s summary.Summary) error {
 	bw := newTermWriter(w)
 	copyOK, copyWhy := probeState(rec, tracer.CopyProbe)
 	blockedOK, blockedWhy := probeState(rec, tracer.BlockedProbe)
@@ -22,12 +23,12 @@ func WriteAnatomy(w io.Writer, rec *recording.Recording, s analyze.Summary) erro
 		for _, m := range s.Stats {
 			rows := []struct {
 				name string
-				d    analyze.Dist
+				d    summary.Dist
 				show bool
 			}{
 				{"spawning call (wall, in parent)", m.Clone, true},
-				{"address-space copy (dup_mmap)", m.Copy, m.Mechanism != analyze.MechVfork && copyOK},
-				{"exec teardown of the copy", m.Teardown, m.Mechanism == analyze.MechFork && copyOK},
+				{"address-space copy (dup_mmap)", m.Copy, m.Mechanism != spawn.MechVfork && copyOK},
+				{"exec teardown of the copy", m.Teardown, m.Mechanism == spawn.MechFork && copyOK},
 				{"spawn to successful exec", m.SpawnToExec, true},
 				{"spawning thread off CPU", m.Blocked, blockedOK},
 			}
@@ -87,11 +88,11 @@ func WriteAnatomy(w io.Writer, rec *recording.Recording, s analyze.Summary) erro
 }
 
 // writeApproxNote says that some percentiles are approximate
-// (analyze.Dist.Approx), how closely, and why.
+// (summary.Dist.Approx), how closely, and why.
 func writeApproxNote(w *termWriter, what string) {
 	wrap(w, "  ", fmt.Sprintf("%s are approximate here, within %.1f%%: a distribution of more than %d values "+
 		"(or one of the largest, when many hold more than %d between them) is kept as a histogram; n and max are exact.",
-		what, 100*analyze.DistRelErr, analyze.DistExactMax, analyze.DistExactPool))
+		what, 100*summary.DistRelErr, summary.DistExactMax, summary.DistExactPool))
 }
 
 func probeState(rec *recording.Recording, name string) (bool, string) {

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -16,9 +16,9 @@ const (
 	classRow  = "%-18s %-8s %-14s %5s %4d %4s %5d %6s %6s %6s %6s %6s\n"
 )
 
-// WriteClassTable writes one row per class of like spawns (analyze.Classes)
+// WriteClassTable writes one row per class of like spawns (Summary.Classes)
 // with the median of each cost, in the order the classes first appeared.
-func WriteClassTable(w io.Writer, rec *recording.Recording, classes []analyze.Class) error {
+func WriteClassTable(w io.Writer, rec *recording.Recording, classes []summary.Class) error {
 	bw := newTermWriter(w)
 	if len(classes) == 0 {
 		bw.printf("\nSpawn classes: no spawns recorded\n")
@@ -60,7 +60,7 @@ func WriteClassTable(w io.Writer, rec *recording.Recording, classes []analyze.Cl
 }
 
 // shortMs is a median in at most 6 characters, "-" without samples.
-func shortMs(d analyze.Dist) string {
+func shortMs(d summary.Dist) string {
 	if d.N == 0 {
 		return "-"
 	}
@@ -78,7 +78,7 @@ func shortMs(d analyze.Dist) string {
 }
 
 // rssCell is the class's median parent RSS in at most 5 characters.
-func rssCell(c analyze.Class) string {
+func rssCell(c summary.Class) string {
 	if !c.RSSKnown {
 		return "?"
 	}

@@ -6,28 +6,29 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
-func benchDist(p50Ns uint64, n int) analyze.Dist {
-	return analyze.Dist{N: n, SumNs: p50Ns * uint64(n), P50Ns: p50Ns, P90Ns: p50Ns, P99Ns: p50Ns, MaxNs: p50Ns}
+func benchDist(p50Ns uint64, n int) summary.Dist {
+	return summary.Dist{N: n, SumNs: p50Ns * uint64(n), P50Ns: p50Ns, P90Ns: p50Ns, P99Ns: p50Ns, MaxNs: p50Ns}
 }
 
 // benchClasses are classes as a default bench run makes them, with the odd
 // ones a recording of any workload can hold.
-func benchClasses() []analyze.Class {
-	class := func(sig string, m analyze.Mechanism, rss uint64, env int, exe string, failed, n int,
-		clone, cp, s2e, teardown, total uint64) analyze.Class {
-		c := analyze.Class{
-			ClassKey: analyze.ClassKey{Signature: sig, Mechanism: m, RSSBucketBytes: analyze.RSSBucket(rss),
+func benchClasses() []summary.Class {
+	class := func(sig string, m spawn.Mechanism, rss uint64, env int, exe string, failed, n int,
+		clone, cp, s2e, teardown, total uint64) summary.Class {
+		c := summary.Class{
+			ClassKey: summary.ClassKey{Signature: sig, Mechanism: m, RSSBucketBytes: summary.RSSBucket(rss),
 				RSSKnown: true, EnvCount: env, Exe: exe, PathSearch: failed > 0},
 			Count: n, RSSMedianBytes: rss, FailedExecs: failed,
 			Clone: benchDist(clone, n), SpawnToExec: benchDist(s2e, n), Blocked: benchDist(clone/2, n),
 		}
 		if exe == "" {
-			c.SpawnToExec = analyze.Dist{}
+			c.SpawnToExec = summary.Dist{}
 		}
 		if cp > 0 {
 			c.Copy, c.Teardown = benchDist(cp, n), benchDist(teardown, n)
@@ -38,18 +39,18 @@ func benchClasses() []analyze.Class {
 		return c
 	}
 	const mib = 1 << 20
-	unknown := class("", analyze.MechCloneVM, 0, 0, "", 0, 1, 90_000, 0, 0, 0, 0)
+	unknown := class("", spawn.MechCloneVM, 0, 0, "", 0, 1, 90_000, 0, 0, 0, 0)
 	unknown.RSSKnown = false
-	return []analyze.Class{
-		class(analyze.SigGoExec, analyze.MechVfork, 4_800_000, 20, "/bin/true", 0, 200, 559_000, 0, 418_000, 0, 1_714_000),
-		class(analyze.SigGoExec, analyze.MechVfork, 4_900_000, 20, "/usr/bin/true", 0, 200, 679_000, 0, 576_000, 0, 2_486_000),
-		class(analyze.SigFork, analyze.MechFork, 5_000_000, 20, "/usr/bin/true", 600, 200, 155_000, 96_000, 552_000, 90_000, 1_804_000),
-		class(analyze.SigFork, analyze.MechFork, 69*mib, 200, "/bin/true", 0, 200, 3_538_000, 3_452_000, 8_114_000, 4_049_000, 9_881_000),
-		class(analyze.SigFork, analyze.MechFork, 1029*mib, 20, "/bin/true", 0, 200, 35_440_000, 35_310_000, 68_000_000, 36_310_000, 71_020_000),
-		class(analyze.SigFork, analyze.MechFork, 12*1024*mib, 20, "/bin/true", 0, 3, 435_440_000, 425_310_000, 1_168_000_000, 436_310_000, 1_271_020_000),
-		class(analyze.SigShellVfork, analyze.MechVfork, 1_600_000, 21, "/bin/true", 0, 200, 384_000, 0, 315_000, 0, 1_806_000),
-		class(analyze.SigGlibcFork, analyze.MechFork, 900_000, 21, "/usr/bin/true", 600, 200, 149_000, 72_000, 643_000, 47_000, 1_981_000),
-		class(analyze.SigPython+" (vfork)", analyze.MechVfork, 12*mib, 30, "/opt/a/very/long/prefix/bin/tool", 0, 7, 600_000, 0, 900_000, 0, 0),
+	return []summary.Class{
+		class(spawn.SigGoExec, spawn.MechVfork, 4_800_000, 20, "/bin/true", 0, 200, 559_000, 0, 418_000, 0, 1_714_000),
+		class(spawn.SigGoExec, spawn.MechVfork, 4_900_000, 20, "/usr/bin/true", 0, 200, 679_000, 0, 576_000, 0, 2_486_000),
+		class(spawn.SigFork, spawn.MechFork, 5_000_000, 20, "/usr/bin/true", 600, 200, 155_000, 96_000, 552_000, 90_000, 1_804_000),
+		class(spawn.SigFork, spawn.MechFork, 69*mib, 200, "/bin/true", 0, 200, 3_538_000, 3_452_000, 8_114_000, 4_049_000, 9_881_000),
+		class(spawn.SigFork, spawn.MechFork, 1029*mib, 20, "/bin/true", 0, 200, 35_440_000, 35_310_000, 68_000_000, 36_310_000, 71_020_000),
+		class(spawn.SigFork, spawn.MechFork, 12*1024*mib, 20, "/bin/true", 0, 3, 435_440_000, 425_310_000, 1_168_000_000, 436_310_000, 1_271_020_000),
+		class(spawn.SigShellVfork, spawn.MechVfork, 1_600_000, 21, "/bin/true", 0, 200, 384_000, 0, 315_000, 0, 1_806_000),
+		class(spawn.SigGlibcFork, spawn.MechFork, 900_000, 21, "/usr/bin/true", 600, 200, 149_000, 72_000, 643_000, 47_000, 1_981_000),
+		class(spawn.SigPython+" (vfork)", spawn.MechVfork, 12*mib, 30, "/opt/a/very/long/prefix/bin/tool", 0, 7, 600_000, 0, 900_000, 0, 0),
 		unknown,
 	}
 }
@@ -112,7 +113,7 @@ func TestShortMs(t *testing.T) {
 			t.Errorf("shortMs(%d ns) = %q, want %q", c.ns, got, c.want)
 		}
 	}
-	if got := shortMs(analyze.Dist{}); got != "-" {
+	if got := shortMs(summary.Dist{}); got != "-" {
 		t.Errorf("shortMs(no samples) = %q, want -", got)
 	}
 }

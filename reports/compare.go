@@ -7,7 +7,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/compare"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 )
@@ -15,7 +15,7 @@ import (
 // PatternText is the normalized text of a spawn pattern:
 // "socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) -> clone(SIGCHLD) ->
 // execve ENOENT x13 -> execve".
-func PatternText(p *analyze.Pattern) string {
+func PatternText(p *compare.Pattern) string {
 	var parts []string
 	for _, s := range p.Steps {
 		var t string
@@ -66,7 +66,7 @@ const (
 )
 
 // WriteCompare writes a comparison as text that fits in 100 columns.
-func WriteCompare(w io.Writer, c *analyze.Comparison) error {
+func WriteCompare(w io.Writer, c *compare.Comparison) error {
 	bw := newTermWriter(w)
 	a, b := &c.A, &c.B
 	bw.printf("Comparing A = %s with B = %s\n", a.Name, b.Name)
@@ -97,7 +97,7 @@ func WriteCompare(w io.Writer, c *analyze.Comparison) error {
 	if a.Spawns > 0 || b.Spawns > 0 {
 		bw.printf("\nTypical spawn (normalized; counts per spawn)\n")
 		socket := false
-		for _, s := range []*analyze.Side{a, b} {
+		for _, s := range []*compare.Side{a, b} {
 			if len(s.Patterns) == 0 {
 				bw.printf("  %s: no spawns\n", s.Name)
 				continue
@@ -126,7 +126,7 @@ func WriteCompare(w io.Writer, c *analyze.Comparison) error {
 		const maxRows = 15
 		for i, r := range c.Syscalls {
 			if i == maxRows {
-				bw.printf("  ... %d more, each under %s\n", len(c.Syscalls)-maxRows, analyze.DurText(math.Abs(r.DiffNs)))
+				bw.printf("  ... %d more, each under %s\n", len(c.Syscalls)-maxRows, compare.DurText(math.Abs(r.DiffNs)))
 				break
 			}
 			bw.printf("  %-18s %9s %9s %11s %11s %7s %13s\n", fitRight(r.Name, 18), callsCell(r.CallsA, c.PerSpawn),
@@ -144,20 +144,20 @@ func WriteCompare(w io.Writer, c *analyze.Comparison) error {
 			if !r.Measured {
 				name += " (unmeasured)"
 			}
-			bw.printf("  %-28s %14s %14s %14s %8s\n", fitRight(name, 28), analyze.DurText(r.ANs),
-				analyze.DurText(r.BNs), signedDur(r.DiffNs), shareCell(c, r.Share))
+			bw.printf("  %-28s %14s %14s %14s %8s\n", fitRight(name, 28), compare.DurText(r.ANs),
+				compare.DurText(r.BNs), signedDur(r.DiffNs), shareCell(c, r.Share))
 		}
 		total := 0.0
 		for _, r := range c.Breakdown {
 			total += r.Share
 		}
-		bw.printf("  %-28s %14s %14s %14s %8s\n", "total", analyze.DurText(a.MeanNs), analyze.DurText(b.MeanNs),
+		bw.printf("  %-28s %14s %14s %14s %8s\n", "total", compare.DurText(a.MeanNs), compare.DurText(b.MeanNs),
 			signedDur(c.DiffNs), shareCell(c, total))
 		wrap(bw, "  ", "("+breakdownNote+")")
 	}
 
 	bw.printf("\nCopy time against parent RSS (fork-like spawns)\n")
-	for _, s := range []*analyze.Side{a, b} {
+	for _, s := range []*compare.Side{a, b} {
 		wrap(bw, "  "+s.Name+": ", fitText(s))
 	}
 
@@ -174,12 +174,12 @@ func WriteCompare(w io.Writer, c *analyze.Comparison) error {
 }
 
 // sideRows are the spawn facts of each side: label, A, B.
-func sideRows(c *analyze.Comparison) [][3]string {
-	row := func(label string, f func(s *analyze.Side) string) [3]string {
+func sideRows(c *compare.Comparison) [][3]string {
+	row := func(label string, f func(s *compare.Side) string) [3]string {
 		return [3]string{label, f(&c.A), f(&c.B)}
 	}
-	withSpawns := func(f func(s *analyze.Side) string) func(s *analyze.Side) string {
-		return func(s *analyze.Side) string {
+	withSpawns := func(f func(s *compare.Side) string) func(s *compare.Side) string {
+		return func(s *compare.Side) string {
 			if s.Spawns == 0 {
 				return "-"
 			}
@@ -187,38 +187,38 @@ func sideRows(c *analyze.Comparison) [][3]string {
 		}
 	}
 	return [][3]string{
-		row("command", func(s *analyze.Side) string { return orDash(recording.Printable(strings.Join(s.Command, " "))) }),
-		row("spawns", func(s *analyze.Side) string {
+		row("command", func(s *compare.Side) string { return orDash(recording.Printable(strings.Join(s.Command, " "))) }),
+		row("spawns", func(s *compare.Side) string {
 			return fmt.Sprintf("%d in %.3f s", s.Spawns, float64(s.WallNs)/1e9)
 		}),
-		row("mechanism", withSpawns(func(s *analyze.Side) string {
+		row("mechanism", withSpawns(func(s *compare.Side) string {
 			var parts []string
 			for _, m := range s.ByMech {
 				parts = append(parts, fmt.Sprintf("%d %s-like", m.Count, m.Mechanism))
 			}
 			return strings.Join(parts, ", ")
 		})),
-		row("signature", withSpawns(func(s *analyze.Side) string { return orDash(strings.Join(s.Signatures, ", ")) })),
-		row("parent RSS (median)", withSpawns(func(s *analyze.Side) string { return sizeOrDash(s.ParentRSSBytes) })),
-		row("failed execs per spawn", withSpawns(func(s *analyze.Side) string { return fmt.Sprintf("%.1f", s.FailedPerSpawn) })),
-		row("children's environment", withSpawns(func(s *analyze.Side) string {
+		row("signature", withSpawns(func(s *compare.Side) string { return orDash(strings.Join(s.Signatures, ", ")) })),
+		row("parent RSS (median)", withSpawns(func(s *compare.Side) string { return sizeOrDash(s.ParentRSSBytes) })),
+		row("failed execs per spawn", withSpawns(func(s *compare.Side) string { return fmt.Sprintf("%.1f", s.FailedPerSpawn) })),
+		row("children's environment", withSpawns(func(s *compare.Side) string {
 			if s.ExecSpawns == 0 {
 				return "-"
 			}
 			return fmt.Sprintf("%d vars, %s (median)", s.EnvCount, bytesText(uint64(s.EnvBytes)))
 		})),
-		row("successful exec", withSpawns(func(s *analyze.Side) string {
+		row("successful exec", withSpawns(func(s *compare.Side) string {
 			if s.ExecSpawns == 0 {
 				return "-"
 			}
-			return analyze.DurText(s.ExecNs) + " (teardown excluded)"
+			return compare.DurText(s.ExecNs) + " (teardown excluded)"
 		})),
-		row("syscalls per spawn", withSpawns(func(s *analyze.Side) string { return fmt.Sprintf("%.1f", s.SyscallsPerSpawn) })),
-		row("lost", func(s *analyze.Side) string { return lostText(s.Lost) }),
+		row("syscalls per spawn", withSpawns(func(s *compare.Side) string { return fmt.Sprintf("%.1f", s.SyscallsPerSpawn) })),
+		row("lost", func(s *compare.Side) string { return lostText(s.Lost) }),
 	}
 }
 
-func fitText(s *analyze.Side) string {
+func fitText(s *compare.Side) string {
 	f := s.Fit
 	if f == nil {
 		if !s.CopyMeasured {
@@ -239,7 +239,7 @@ func fitText(s *analyze.Side) string {
 	return t
 }
 
-func findingTag(c *analyze.Comparison, f *analyze.CompareFinding) string {
+func findingTag(c *compare.Comparison, f *compare.CompareFinding) string {
 	if f.CostNs == 0 {
 		return f.ID
 	}
@@ -252,12 +252,12 @@ func findingTag(c *analyze.Comparison, f *analyze.CompareFinding) string {
 
 func signedDur(ns float64) string {
 	if ns >= 0 {
-		return "+" + analyze.DurText(ns)
+		return "+" + compare.DurText(ns)
 	}
-	return analyze.DurText(ns)
+	return compare.DurText(ns)
 }
 
-func shareCell(c *analyze.Comparison, share float64) string {
+func shareCell(c *compare.Comparison, share float64) string {
 	if c.DiffNs == 0 || (share == 0 && !explained(c)) {
 		return "-"
 	}
@@ -266,7 +266,7 @@ func shareCell(c *analyze.Comparison, share float64) string {
 
 // explained says whether the comparison gave shares (a difference big
 // enough to split).
-func explained(c *analyze.Comparison) bool {
+func explained(c *compare.Comparison) bool {
 	for _, r := range c.Breakdown {
 		if r.Share != 0 {
 			return true
@@ -331,16 +331,16 @@ func fitRight(s string, width int) string {
 
 // WriteCompareJSON writes the comparison as one JSON document, with each
 // pattern's text beside its steps.
-func WriteCompareJSON(w io.Writer, c *analyze.Comparison) error {
+func WriteCompareJSON(w io.Writer, c *compare.Comparison) error {
 	type patternJSON struct {
 		Text string `json:"text"`
-		analyze.Pattern
+		compare.Pattern
 	}
 	type sideJSON struct {
-		analyze.Side
+		compare.Side
 		Patterns []patternJSON `json:"patterns,omitempty"`
 	}
-	side := func(s *analyze.Side) sideJSON {
+	side := func(s *compare.Side) sideJSON {
 		out := sideJSON{Side: *s}
 		for i := range s.Patterns {
 			out.Patterns = append(out.Patterns, patternJSON{Text: PatternText(&s.Patterns[i]), Pattern: s.Patterns[i]})
@@ -349,7 +349,7 @@ func WriteCompareJSON(w io.Writer, c *analyze.Comparison) error {
 	}
 	doc := struct {
 		Format string `json:"format"`
-		*analyze.Comparison
+		*compare.Comparison
 		A sideJSON `json:"a"`
 		B sideJSON `json:"b"`
 	}{Format: "spawntrace-comparison", Comparison: c, A: side(&c.A), B: side(&c.B)}
@@ -359,7 +359,7 @@ func WriteCompareJSON(w io.Writer, c *analyze.Comparison) error {
 }
 
 // WriteCompareMarkdown writes the comparison as GitHub-flavoured Markdown.
-func WriteCompareMarkdown(w io.Writer, c *analyze.Comparison) error {
+func WriteCompareMarkdown(w io.Writer, c *compare.Comparison) error {
 	bw := newTermWriter(w)
 	a, b := &c.A, &c.B
 	bw.printf("# spawntrace compare: %s (A) and %s (B)\n\n", md(a.Name), md(b.Name))
@@ -388,7 +388,7 @@ func WriteCompareMarkdown(w io.Writer, c *analyze.Comparison) error {
 	if a.Spawns > 0 || b.Spawns > 0 {
 		bw.printf("\n## Typical spawn\n\n")
 		socket := false
-		for _, s := range []*analyze.Side{a, b} {
+		for _, s := range []*compare.Side{a, b} {
 			for i := range s.Patterns {
 				p := &s.Patterns[i]
 				socket = socket || p.HasSocketpair()
@@ -422,15 +422,15 @@ func WriteCompareMarkdown(w io.Writer, c *analyze.Comparison) error {
 				name += " (unmeasured)"
 			}
 			total += r.Share
-			bw.printf("| %s | %s | %s | %s | %s |\n", name, analyze.DurText(r.ANs), analyze.DurText(r.BNs),
+			bw.printf("| %s | %s | %s | %s | %s |\n", name, compare.DurText(r.ANs), compare.DurText(r.BNs),
 				signedDur(r.DiffNs), shareCell(c, r.Share))
 		}
-		bw.printf("| **total** | %s | %s | %s | %s |\n", analyze.DurText(a.MeanNs), analyze.DurText(b.MeanNs),
+		bw.printf("| **total** | %s | %s | %s | %s |\n", compare.DurText(a.MeanNs), compare.DurText(b.MeanNs),
 			signedDur(c.DiffNs), shareCell(c, total))
 		bw.printf("\n_%s._\n", breakdownNote)
 	}
 	bw.printf("\n## Copy time against parent RSS\n\n")
-	for _, s := range []*analyze.Side{a, b} {
+	for _, s := range []*compare.Side{a, b} {
 		bw.printf("- %s: %s\n", md(s.Name), md(fitText(s)))
 	}
 	return bw.Flush()

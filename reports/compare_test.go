@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/compare"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
@@ -86,7 +86,7 @@ func withFeatures(h recording.Host, fentry bool) recording.Host {
 // figuresComparison is the published laptop/cluster pair with a 1 GiB
 // parent: 10 000 spawns in 0.64 s on the laptop (glibc 2.35, kernel 5.15,
 // vfork-like) and in 5.8 s on the cluster (glibc 2.17, kernel 3.10, fork).
-func figuresComparison() *analyze.Comparison {
+func figuresComparison() *compare.Comparison {
 	laptop := compareSide{
 		host: withFeatures(recording.Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Machine: "x86_64",
 			Distro: "Ubuntu 22.04.3 LTS", CPUModel: "Intel(R) Core(TM) i7-1185G7", CPUs: 8, MemBytes: 32 << 30, PageBytes: 4096,
@@ -102,7 +102,7 @@ func figuresComparison() *analyze.Comparison {
 		fork: true, n: 10_000, cloneNs: 490_000, copyNs: 400_000, blockedNs: 20_000, teardownNs: 60_000, execNs: 80_000,
 		s2eNs: 580_000, rss: 1 << 30, env: 20, intervalNs: 580_000, lost: tracer.Lost{Events: 12},
 	}
-	return analyze.Compare(compareRecording(laptop), compareRecording(cluster), "laptop", "cluster")
+	return compare.Compare(compareRecording(laptop), compareRecording(cluster), "laptop", "cluster")
 }
 
 func checkWidth(t *testing.T, text []byte) {
@@ -186,7 +186,7 @@ func TestCompareJSON(t *testing.T) {
 }
 
 func TestPatternText(t *testing.T) {
-	p := &analyze.Pattern{Steps: []analyze.PatternStep{
+	p := &compare.Pattern{Steps: []compare.PatternStep{
 		{Syscall: "socketpair", Nr: syscalls.NrSocketpair, Domain: 1, Flags: 0x80005, Count: 1},
 		{Syscall: "clone", Nr: syscalls.NrClone, Flags: 0x11, Count: 1},
 		{Syscall: "execve", Nr: syscalls.NrExecve, Errno: 2, Count: 13},
@@ -196,7 +196,7 @@ func TestPatternText(t *testing.T) {
 	if got := PatternText(p); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	p = &analyze.Pattern{Steps: []analyze.PatternStep{{Syscall: "vfork", Nr: syscalls.NrVfork, Count: 1}}, NoExec: true}
+	p = &compare.Pattern{Steps: []compare.PatternStep{{Syscall: "vfork", Nr: syscalls.NrVfork, Count: 1}}, NoExec: true}
 	if got := PatternText(p); got != "vfork() -> (no exec)" {
 		t.Errorf("got %s", got)
 	}
@@ -206,7 +206,7 @@ func TestCompareRustNote(t *testing.T) {
 	s := compareSide{fork: true, rust: true, n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 200_000, intervalNs: 300_000,
 		host: recording.Host{Libc: &recording.Libc{Name: "glibc", Version: "2.17"}}}
 	v := compareSide{n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 150_000, intervalNs: 300_000}
-	c := analyze.Compare(compareRecording(v), compareRecording(s), "A", "B")
+	c := compare.Compare(compareRecording(v), compareRecording(s), "A", "B")
 	var b bytes.Buffer
 	if err := WriteCompare(&b, c); err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func TestCompareNoSpawns(t *testing.T) {
 	v := compareSide{n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 150_000, intervalNs: 300_000}
 	empty := compareRecording(compareSide{})
 	empty.EndMonoNs += 5e6
-	c := analyze.Compare(compareRecording(v), empty, "A", "B")
+	c := compare.Compare(compareRecording(v), empty, "A", "B")
 	var b bytes.Buffer
 	if err := WriteCompare(&b, c); err != nil {
 		t.Fatal(err)

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -60,9 +60,9 @@ func writeEventLines(w io.Writer, rec *recording.Recording, loc *time.Location) 
 		if ev.Kind != tracer.KindSyscall {
 			return nil
 		}
-		if _, ok := analyze.CloneFlags(ev); ok && ev.Ret > 0 {
+		if _, ok := spawn.CloneFlags(ev); ok && ev.Ret > 0 {
 			modes.set(uint32(ev.Ret), ev.ABI)
-		} else if analyze.IsExec(ev.Nr64()) && ev.Ret == 0 {
+		} else if spawn.IsExec(ev.Nr64()) && ev.Ret == 0 {
 			// The new program's mode, from its first call on: strace
 			// says so after the execve line.
 			return modes.note(bw, ev.Tid, ev.ExecABI, ev.TimeNs+ev.DurNs, rec.MonoToUnixNs, loc)

@@ -1,6 +1,6 @@
 package reports
 
-// FuzzCompare: two recording files through analyze.Compare and the writers
+// FuzzCompare: two recording files through compare.Compare and the writers
 // of `spawntrace compare` in every format (see fuzz_report_test.go for the
 // shared checks).
 
@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/compare"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 )
 
 // compareWriters are the writers of `spawntrace compare`, in every format.
-func compareWriters(c *analyze.Comparison) []fuzzWriter {
+func compareWriters(c *compare.Comparison) []fuzzWriter {
 	return []fuzzWriter{
 		{"WriteCompare", func(w io.Writer) error { return WriteCompare(w, c) }, nil},
 		{"WriteCompareMarkdown", func(w io.Writer) error { return WriteCompareMarkdown(w, c) }, nil},
@@ -28,7 +28,7 @@ func compareWriters(c *analyze.Comparison) []fuzzWriter {
 	}
 }
 
-// FuzzCompare: two recording files through analyze.Compare and every
+// FuzzCompare: two recording files through compare.Compare and every
 // compare writer.
 func FuzzCompare(f *testing.F) {
 	recs := fuzzRecordings()
@@ -45,10 +45,10 @@ func FuzzCompare(f *testing.F) {
 			return
 		}
 		for _, names := range [][2]string{{"A", "B"}, {"same", "same"}} {
-			var c *analyze.Comparison
-			fuzzWithin(t, 20*time.Second, "Compare", func() { c = analyze.Compare(ra, rb, names[0], names[1]) })
+			var c *compare.Comparison
+			fuzzWithin(t, 20*time.Second, "Compare", func() { c = compare.Compare(ra, rb, names[0], names[1]) })
 			checkWriters(t, (len(a)+1)*(len(b)+3), compareWriters(c))
-			for _, side := range []*analyze.Side{&c.A, &c.B} {
+			for _, side := range []*compare.Side{&c.A, &c.B} {
 				for i := range side.Patterns {
 					if s := PatternText(&side.Patterns[i]); strings.Contains(s, "\n") {
 						t.Errorf("PatternText of a pattern of %s is not one line: %q", side.Name, s)
@@ -77,8 +77,8 @@ func FuzzCompareEvent(f *testing.F) {
 			return
 		}
 		for _, pair := range [][2]*recording.Recording{{a, b}, {b, a}} {
-			var c *analyze.Comparison
-			fuzzWithin(t, 20*time.Second, "Compare", func() { c = analyze.Compare(pair[0], pair[1], "A", "B") })
+			var c *compare.Comparison
+			fuzzWithin(t, 20*time.Second, "Compare", func() { c = compare.Compare(pair[0], pair[1], "A", "B") })
 			checkWriters(t, int(seed)*131+int(at)*7+len(name), compareWriters(c))
 		}
 	})

@@ -30,8 +30,8 @@ import (
 
 	"github.com/google/pprof/profile"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
@@ -183,7 +183,7 @@ func checkEventLines(t *testing.T, out []byte) {
 // reportWriters are the writers of `spawntrace report` (and record), of
 // the bench class table, and of --pprof, for one recording.
 func reportWriters(rec *recording.Recording) []fuzzWriter {
-	sum := analyze.Summarize(rec)
+	sum := summary.Summarize(rec)
 	return []fuzzWriter{
 		{"WriteLostWarning", func(w io.Writer) error { return WriteLostWarning(w, rec.Lost) }, nil},
 		{"WriteCountReport", func(w io.Writer) error { return WriteCountReport(w, rec) }, nil},

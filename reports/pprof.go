@@ -9,8 +9,9 @@ import (
 
 	"github.com/google/pprof/profile"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 )
 
 // Profile file names in the --pprof directory.
@@ -25,7 +26,7 @@ const noStackFunc = "[no stack recorded]"
 
 // WriteSpawnProfile writes spawns.pb.gz: one sample per spawn at the
 // spawning thread's user stack, valued by count and by what the spawn cost.
-func WriteSpawnProfile(w io.Writer, rec *recording.Recording, sum analyze.Summary) error {
+func WriteSpawnProfile(w io.Writer, rec *recording.Recording, sum summary.Summary) error {
 	p, err := SpawnProfile(rec, &sum)
 	if err != nil {
 		return err
@@ -56,7 +57,7 @@ func writeProfile(w io.Writer, p *profile.Profile) error {
 // parent's), mechanism, exe (the child's) and parent_rss in bytes. Samples
 // are in time order. A profile holds every sample, so this takes memory
 // in proportion to the spawns, as writing the file does.
-func SpawnProfile(rec *recording.Recording, sum *analyze.Summary) (*profile.Profile, error) {
+func SpawnProfile(rec *recording.Recording, sum *summary.Summary) (*profile.Profile, error) {
 	b := newProfileBuilder(rec)
 	p := b.p
 	p.SampleType = []*profile.ValueType{
@@ -69,7 +70,7 @@ func SpawnProfile(rec *recording.Recording, sum *analyze.Summary) (*profile.Prof
 	p.PeriodType = &profile.ValueType{Type: "spawns", Unit: "count"}
 	p.Period = 1
 	var seqs []int // each sample's Spawn.Seq: the rows come in another order
-	err := sum.EachSpawn(func(sp *analyze.Spawn) error {
+	err := sum.EachSpawn(func(sp *spawn.Spawn) error {
 		s := &profile.Sample{
 			Location: b.stack(sp.StackID),
 			Value:    []int64{1, clampNs(sp.CloneDurNs), clampNs(sp.CopyNs), clampNs(sp.SpawnToExecNs)},
@@ -149,7 +150,7 @@ func CPUProfile(rec *recording.Recording) (*profile.Profile, error) {
 }
 
 // SpawnStackNote says how complete the spawn stacks are, in one line.
-func SpawnStackNote(st analyze.SpawnStackStats) string {
+func SpawnStackNote(st summary.SpawnStackStats) string {
 	if st.WithStack == 0 {
 		return fmt.Sprintf("no spawn stacks in the recording (%d spawns)", st.Spawns)
 	}

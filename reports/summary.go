@@ -6,8 +6,9 @@ import (
 	"io"
 	"sort"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -17,10 +18,10 @@ const lineWidth = 100
 // WriteSpawnSection writes how the traced tree made processes: the count by
 // mechanism, threads, execs that worked and failed, and the slowest spawns
 // (the spawning call's wall time in the parent), at most slowest of them.
-func WriteSpawnSection(w io.Writer, s analyze.Summary, slowest int) error {
+func WriteSpawnSection(w io.Writer, s summary.Summary, slowest int) error {
 	bw := newTermWriter(w)
-	fork, vfork, cloneVM := s.ByMechanism[analyze.MechFork], s.ByMechanism[analyze.MechVfork],
-		s.ByMechanism[analyze.MechCloneVM]
+	fork, vfork, cloneVM := s.ByMechanism[spawn.MechFork], s.ByMechanism[spawn.MechVfork],
+		s.ByMechanism[spawn.MechCloneVM]
 	spawns := fork + vfork + cloneVM
 	bw.printf("Spawns: %d in %.3f s: %d fork-like, %d vfork-like, %d clone-vm; %d %s\n",
 		spawns, float64(s.WallNs)/1e9, fork, vfork, cloneVM, s.Threads, plural(s.Threads, "thread", "threads"))
@@ -59,7 +60,7 @@ func WriteSpawnSection(w io.Writer, s analyze.Summary, slowest int) error {
 }
 
 // copyMs is the measured copy time, "-" when there was none to measure.
-func copyMs(sp analyze.Spawn) string {
+func copyMs(sp spawn.Spawn) string {
 	if sp.CopyNs == 0 {
 		return "-"
 	}
@@ -69,13 +70,13 @@ func copyMs(sp analyze.Spawn) string {
 // slowestSpawns is the n spawns with the longest CloneDurNs, the earlier
 // first among equals. It keeps n rows (a heap whose root is the one to
 // drop next), not a sorted copy of them all: a long run has a million.
-func slowestSpawns(s *analyze.Summary, n int) ([]analyze.Spawn, error) {
+func slowestSpawns(s *summary.Summary, n int) ([]spawn.Spawn, error) {
 	if n <= 0 {
 		return nil, nil
 	}
 	// before: a is listed before b; Seq breaks the last ties, since the
 	// rows come in any order.
-	before := func(a, b *analyze.Spawn) bool {
+	before := func(a, b *spawn.Spawn) bool {
 		if a.CloneDurNs != b.CloneDurNs {
 			return a.CloneDurNs > b.CloneDurNs
 		}
@@ -84,8 +85,8 @@ func slowestSpawns(s *analyze.Summary, n int) ([]analyze.Spawn, error) {
 		}
 		return a.Seq < b.Seq
 	}
-	h := &spawnHeap{after: func(a, b *analyze.Spawn) bool { return before(b, a) }}
-	err := s.EachSpawn(func(sp *analyze.Spawn) error {
+	h := &spawnHeap{after: func(a, b *spawn.Spawn) bool { return before(b, a) }}
+	err := s.EachSpawn(func(sp *spawn.Spawn) error {
 		if len(h.rows) < n {
 			heap.Push(h, *sp)
 		} else if before(sp, &h.rows[0]) {
@@ -104,14 +105,14 @@ func slowestSpawns(s *analyze.Summary, n int) ([]analyze.Spawn, error) {
 
 // spawnHeap keeps the last-listed row at its root.
 type spawnHeap struct {
-	rows  []analyze.Spawn
-	after func(a, b *analyze.Spawn) bool
+	rows  []spawn.Spawn
+	after func(a, b *spawn.Spawn) bool
 }
 
 func (h *spawnHeap) Len() int           { return len(h.rows) }
 func (h *spawnHeap) Less(i, j int) bool { return h.after(&h.rows[i], &h.rows[j]) }
 func (h *spawnHeap) Swap(i, j int)      { h.rows[i], h.rows[j] = h.rows[j], h.rows[i] }
-func (h *spawnHeap) Push(x any)         { h.rows = append(h.rows, x.(analyze.Spawn)) }
+func (h *spawnHeap) Push(x any)         { h.rows = append(h.rows, x.(spawn.Spawn)) }
 func (h *spawnHeap) Pop() any {
 	last := h.rows[len(h.rows)-1]
 	h.rows = h.rows[:len(h.rows)-1]

@@ -6,29 +6,30 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
-func spawnSummary() analyze.Summary {
-	sp := func(t uint64, sc string, m analyze.Mechanism, durNs uint64, parent, child uint32, exe string, failed int) analyze.Spawn {
-		return analyze.Spawn{TimeNs: t, Syscall: sc, Mechanism: m, CloneDurNs: durNs, ParentPid: parent,
+func spawnSummary() summary.Summary {
+	sp := func(t uint64, sc string, m spawn.Mechanism, durNs uint64, parent, child uint32, exe string, failed int) spawn.Spawn {
+		return spawn.Spawn{TimeNs: t, Syscall: sc, Mechanism: m, CloneDurNs: durNs, ParentPid: parent,
 			ParentTid: parent, ChildPid: child, Exe: exe, ExecOK: exe != "", FailedExecs: failed}
 	}
-	s := analyze.Summary{
-		ByMechanism: map[analyze.Mechanism]int{analyze.MechFork: 1, analyze.MechVfork: 3, analyze.MechCloneVM: 1},
+	s := summary.Summary{
+		ByMechanism: map[spawn.Mechanism]int{spawn.MechFork: 1, spawn.MechVfork: 3, spawn.MechCloneVM: 1},
 		Threads:     2,
 		ExecOK:      5,
 		ExecFailed:  20,
 		Processes:   6,
 		WallNs:      2_500_000_000,
 	}
-	s.SetSpawns([]analyze.Spawn{
-		sp(1, "clone", analyze.MechFork, 36_123_456, 4100, 4101, "/usr/bin/true", 0),
-		sp(2, "clone3", analyze.MechVfork, 512_345, 4100, 4102, "/usr/bin/sleep", 10),
-		sp(3, "clone3", analyze.MechVfork, 36_123_456, 4100, 4103, "/usr/bin/sleep", 10),
-		sp(4, "vfork", analyze.MechVfork, 700_001, 4100, 4104, "", 0),
-		sp(5, "clone", analyze.MechCloneVM, 90_000, 4100, 4105,
+	s.SetSpawns([]spawn.Spawn{
+		sp(1, "clone", spawn.MechFork, 36_123_456, 4100, 4101, "/usr/bin/true", 0),
+		sp(2, "clone3", spawn.MechVfork, 512_345, 4100, 4102, "/usr/bin/sleep", 10),
+		sp(3, "clone3", spawn.MechVfork, 36_123_456, 4100, 4103, "/usr/bin/sleep", 10),
+		sp(4, "vfork", spawn.MechVfork, 700_001, 4100, 4104, "", 0),
+		sp(5, "clone", spawn.MechCloneVM, 90_000, 4100, 4105,
 			"/opt/a/very/long/installation/prefix/that/goes/on/and/on/for/ever/and/a/bit/more/bin/tool", 0),
 	})
 	return s
@@ -48,7 +49,7 @@ func TestSpawnSection(t *testing.T) {
 
 	// No spawns, no failed execs, no list.
 	buf.Reset()
-	s := analyze.Summary{Processes: 1, ExecOK: 1, Threads: 1, WallNs: 1e6}
+	s := summary.Summary{Processes: 1, ExecOK: 1, Threads: 1, WallNs: 1e6}
 	if err := WriteSpawnSection(&buf, s, 5); err != nil {
 		t.Fatal(err)
 	}

@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/internal/synth"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
@@ -59,7 +60,7 @@ func TestLoadMemoryDoesNotGrow(t *testing.T) {
 		if rec.SortedLate() != 0 || !recording.Spilled(rec) {
 			t.Fatalf("%d spawns as -w writes them: %d late events, sorted", n, rec.SortedLate())
 		}
-		sum := analyze.Summarize(rec)
+		sum := summary.Summarize(rec)
 		if err := rec.ReadErr(); err != nil || sum.SpawnCount() != n || rec.LateEvents() != 0 {
 			t.Fatalf("%d spawns: summary of %d (%v), %d late", n, sum.SpawnCount(), err, rec.LateEvents())
 		}
@@ -110,7 +111,7 @@ func TestLoadOutOfOrder(t *testing.T) {
 	}
 	sorted := load("sorted.json", evs)
 	want := timeOrder(t, sorted)
-	wantSum := analyze.Summarize(sorted)
+	wantSum := summary.Summarize(sorted)
 	wantRows := rowsOf(t, &wantSum)
 	for _, c := range []struct {
 		name       string
@@ -129,7 +130,7 @@ func TestLoadOutOfOrder(t *testing.T) {
 			if got := timeOrder(t, rec); !reflect.DeepEqual(got, want) {
 				t.Errorf("events read back in another order than sorted")
 			}
-			sum := analyze.Summarize(rec)
+			sum := summary.Summarize(rec)
 			rows := rowsOf(t, &sum)
 			if !sameSummary(&sum, &wantSum) || !reflect.DeepEqual(rows, wantRows) || rec.LateEvents() != 0 {
 				t.Errorf("summary differs from the sorted file's (%d late)", rec.LateEvents())
@@ -168,7 +169,7 @@ func TestSpillMemoryPerSpawn(t *testing.T) {
 	whileRecording := synth.HeapInUse()
 	rec := recording.Filled(t, r)
 	start := time.Now()
-	sum := analyze.Summarize(rec)
+	sum := summary.Summarize(rec)
 	took := time.Since(start)
 	after := synth.HeapInUse()
 	if err := rec.ReadErr(); err != nil {
@@ -198,7 +199,7 @@ func TestSpilledSummaryMatchesMemory(t *testing.T) {
 	spilled.StartMonoNs, spilled.EndMonoNs = 1e12, 1e12+n*1e6
 	inMemory := &recording.Recording{StartMonoNs: spilled.StartMonoNs, EndMonoNs: spilled.EndMonoNs, Events: recording.Arrived(t, spilled)}
 
-	got, want := analyze.Summarize(spilled), analyze.Summarize(inMemory)
+	got, want := summary.Summarize(spilled), summary.Summarize(inMemory)
 	if err := spilled.ReadErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func TestSpilledSummaryMatchesMemory(t *testing.T) {
 	if !sameSummary(&got, &want) || !reflect.DeepEqual(gotRows, wantRows) {
 		t.Errorf("summaries differ: spilled %d spawns %+v, in memory %d %+v", len(gotRows), got.Stats, len(wantRows), want.Stats)
 	}
-	if sp := gotRows[0]; sp.Exe != "/usr/bin/true" || !sp.ExecOK || sp.FailedExecs != 1 || sp.Signature != analyze.SigPython+" (vfork)" {
+	if sp := gotRows[0]; sp.Exe != "/usr/bin/true" || !sp.ExecOK || sp.FailedExecs != 1 || sp.Signature != spawn.SigPython+" (vfork)" {
 		t.Errorf("first spawn = %+v, want a Python vfork of /usr/bin/true after a failed exec", sp)
 	}
 	if got.Processes != n+1 || spilled.LateEvents() != 0 {
@@ -233,7 +234,7 @@ func TestVforkCallAfterItsChildsExec(t *testing.T) {
 	}
 
 	rec := build(1000)
-	sum := analyze.Summarize(rec)
+	sum := summary.Summarize(rec)
 	rows := rowsOf(t, &sum)
 	if len(rows) != 1 {
 		t.Fatalf("%d spawns, want 1", len(rows))
@@ -248,7 +249,7 @@ func TestVforkCallAfterItsChildsExec(t *testing.T) {
 	// With a window smaller than what came between, the call is late.
 	rec = build(1000)
 	recording.SetReorderWindow(rec, 100)
-	late := analyze.Summarize(rec)
+	late := summary.Summarize(rec)
 	if sp := rowsOf(t, &late)[0]; sp.ExecOK || rec.LateEvents() == 0 {
 		t.Errorf("past the window: spawn %+v with %d late events; want no exec charged and the lateness counted", sp, rec.LateEvents())
 	}
@@ -268,7 +269,7 @@ func BenchmarkSummarize200k(b *testing.B) {
 	defer spilled.Close()
 	b.Run("spilled", func(b *testing.B) {
 		for b.Loop() {
-			s := analyze.Summarize(spilled)
+			s := summary.Summarize(spilled)
 			if s.SpawnCount() != n {
 				b.Fatal(s.SpawnCount())
 			}
@@ -280,7 +281,7 @@ func BenchmarkSummarize200k(b *testing.B) {
 		recording.EachArrived(spilled, func(ev *tracer.Event) error { evs = append(evs, *recording.KeptCopy(ev)); return nil })
 		inMemory := &recording.Recording{Events: evs}
 		for b.Loop() {
-			s := analyze.Summarize(inMemory)
+			s := summary.Summarize(inMemory)
 			if s.SpawnCount() != n {
 				b.Fatal(s.SpawnCount())
 			}
@@ -309,7 +310,7 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		defer rec.Close()
-		analyze.Summarize(rec)
+		summary.Summarize(rec)
 		if err := recording.Encode(&bytes.Buffer{}, rec); err != nil {
 			t.Fatalf("accepted recording does not encode: %v", err)
 		}
@@ -317,10 +318,10 @@ func FuzzDecode(f *testing.F) {
 }
 
 // rowsOf reads a summary's rows, in the order they finished.
-func rowsOf(t testing.TB, s *analyze.Summary) []analyze.Spawn {
+func rowsOf(t testing.TB, s *summary.Summary) []spawn.Spawn {
 	t.Helper()
-	var rows []analyze.Spawn
-	if err := s.EachSpawn(func(sp *analyze.Spawn) error { rows = append(rows, *sp); return nil }); err != nil {
+	var rows []spawn.Spawn
+	if err := s.EachSpawn(func(sp *spawn.Spawn) error { rows = append(rows, *sp); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return rows
@@ -328,7 +329,7 @@ func rowsOf(t testing.TB, s *analyze.Summary) []analyze.Spawn {
 
 // sameSummary compares what two summaries show, not where their rows are
 // kept (rowsOf compares those).
-func sameSummary(a, b *analyze.Summary) bool {
+func sameSummary(a, b *summary.Summary) bool {
 	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
 	for i := range va.NumField() {
 		if va.Type().Field(i).IsExported() && !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {

@@ -4,7 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 )
 
 // TestLockStall: a parent whose other thread keeps taking the mmap lock
@@ -17,11 +18,11 @@ func TestLockStall(t *testing.T) {
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	s := analyze.Summarize(trLoad(t, rec))
+	s := summary.Summarize(trLoad(t, rec))
 	var forks, stalled int
 	var copied, stall uint64
 	for _, sp := range summaryRows(t, &s) {
-		if sp.Mechanism != analyze.MechFork {
+		if sp.Mechanism != spawn.MechFork {
 			continue
 		}
 		forks++

@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/cmd/internal/benchworker"
 	"github.com/spawntrace/spawntrace/cmd/internal/live"
 	"github.com/spawntrace/spawntrace/reports"
@@ -205,7 +205,7 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, exitFailure, "%v", err)
 		}
 	}
-	sum := analyze.Summarize(rec)
+	sum := summary.Summarize(rec)
 	defer sum.Close() // removes the rows' spill file
 	if err := writeBench(stdout, rec, sum, p); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
@@ -237,7 +237,7 @@ func openBenchOutputs(set *outputSet, writePath, pprofDir string) (rec *outFile,
 }
 
 // writeBench prints the host line, the class table and the anatomy.
-func writeBench(w io.Writer, rec *recording.Recording, sum analyze.Summary, p benchworker.Params) error {
+func writeBench(w io.Writer, rec *recording.Recording, sum summary.Summary, p benchworker.Params) error {
 	bw := bufio.NewWriter(w)
 	h := rec.Host
 	thp := h.THPMode

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/cmd/internal/benchworker"
 )
 
@@ -50,7 +51,7 @@ func benchRun(t *testing.T, e *itEnv, args ...string) (*recording.Recording, *it
 
 // benchFind returns the class matching want's key fields (signature,
 // mechanism, RSS bucket, exe, PATH search), failing when there is none.
-func benchFind(t *testing.T, cs []analyze.Class, what string, want analyze.ClassKey) analyze.Class {
+func benchFind(t *testing.T, cs []summary.Class, what string, want summary.ClassKey) summary.Class {
 	t.Helper()
 	for _, c := range cs {
 		if c.Signature == want.Signature && c.Mechanism == want.Mechanism && c.RSSBucketBytes == want.RSSBucketBytes &&
@@ -64,7 +65,7 @@ func benchFind(t *testing.T, cs []analyze.Class, what string, want analyze.Class
 			c.Signature, c.Mechanism, benchworker.FormatSize(c.RSSBucketBytes), c.Exe, c.PathSearch, c.Count))
 	}
 	t.Fatalf("%s: no class %+v among:\n%s", what, want, strings.Join(have, "\n"))
-	return analyze.Class{}
+	return summary.Class{}
 }
 
 func TestBench(t *testing.T) {
@@ -86,34 +87,34 @@ func TestBench(t *testing.T) {
 		t.Errorf("recorded command %q, want the worker", rec.Command)
 	}
 
-	s := analyze.Summarize(rec)
+	s := summary.Summarize(rec)
 	cs := s.Classes
 	misses, found := benchPathMisses(t)
 	const mib = 1 << 20
-	key := func(sig string, m analyze.Mechanism, rss uint64, exe string, path bool) analyze.ClassKey {
-		return analyze.ClassKey{Signature: sig, Mechanism: m, RSSBucketBytes: analyze.RSSBucket(rss), Exe: exe, PathSearch: path}
+	key := func(sig string, m spawn.Mechanism, rss uint64, exe string, path bool) summary.ClassKey {
+		return summary.ClassKey{Signature: sig, Mechanism: m, RSSBucketBytes: summary.RSSBucket(rss), Exe: exe, PathSearch: path}
 	}
 
 	// Go's os/exec: vfork-like, nothing copied, whatever the RSS; its PATH
 	// lookup happens in the parent, so no failed execs.
 	for _, rss := range []uint64{0, 64 * mib, 512 * mib} {
-		c := benchFind(t, cs, "exec "+benchworker.FormatSize(rss), key(analyze.SigGoExec, analyze.MechVfork, rss, benchworker.True, false))
+		c := benchFind(t, cs, "exec "+benchworker.FormatSize(rss), key(spawn.SigGoExec, spawn.MechVfork, rss, benchworker.True, false))
 		if c.Count != n || c.EnvCount != 20 || c.Copy.N != 0 || c.Teardown.N != 0 || c.SpawnToExec.N != n {
 			t.Errorf("exec %s: %d spawns, env %d, copies %d, teardowns %d, execs %d; want %d, 20, 0, 0, %d",
 				benchworker.FormatSize(rss), c.Count, c.EnvCount, c.Copy.N, c.Teardown.N, c.SpawnToExec.N, n, n)
 		}
 	}
 	if found != benchworker.True {
-		c := benchFind(t, cs, "exec via PATH", key(analyze.SigGoExec, analyze.MechVfork, 0, found, false))
+		c := benchFind(t, cs, "exec via PATH", key(spawn.SigGoExec, spawn.MechVfork, 0, found, false))
 		if c.Count != n || c.FailedExecs != 0 {
 			t.Errorf("exec via PATH: %d spawns, %d failed execs; want %d, 0", c.Count, c.FailedExecs, n)
 		}
 	}
 
 	// Real forks: every copy measured, growing with the RSS held.
-	forks := map[uint64]analyze.Class{}
+	forks := map[uint64]summary.Class{}
 	for _, rss := range []uint64{0, 64 * mib, 512 * mib} {
-		c := benchFind(t, cs, "fork "+benchworker.FormatSize(rss), key(analyze.SigFork, analyze.MechFork, rss, benchworker.True, false))
+		c := benchFind(t, cs, "fork "+benchworker.FormatSize(rss), key(spawn.SigFork, spawn.MechFork, rss, benchworker.True, false))
 		forks[rss] = c
 		if c.Count != n || c.EnvCount != 20 || c.Copy.N != n || c.SpawnToExec.N != n {
 			t.Errorf("fork %s: %d spawns, env %d, %d copies measured, %d execs; want %d, 20, %d, %d",
@@ -153,7 +154,7 @@ func TestBench(t *testing.T) {
 	}
 
 	// The fork child walks PATH as execvp does.
-	fp := benchFind(t, cs, "fork via PATH", key(analyze.SigFork, analyze.MechFork, 0, found, misses > 0))
+	fp := benchFind(t, cs, "fork via PATH", key(spawn.SigFork, spawn.MechFork, 0, found, misses > 0))
 	if fp.Count != n || fp.FailedExecs != misses*n {
 		t.Errorf("fork via PATH: %d spawns with %d failed execs, want %d with %d (%d per spawn before %s)",
 			fp.Count, fp.FailedExecs, n, misses*n, misses, found)
@@ -165,11 +166,11 @@ func TestBench(t *testing.T) {
 		t.Logf("/bin/sh is %s, not dash: its mechanisms are not checked", sh)
 		return
 	}
-	sv := benchFind(t, cs, "sh", key(analyze.SigShellVfork, analyze.MechVfork, 0, benchworker.True, false))
+	sv := benchFind(t, cs, "sh", key(spawn.SigShellVfork, spawn.MechVfork, 0, benchworker.True, false))
 	if sv.Count != n || sv.Copy.N != 0 {
 		t.Errorf("sh: %d spawns, %d copies; want %d, 0", sv.Count, sv.Copy.N, n)
 	}
-	sp := benchFind(t, cs, "sh via PATH", key(analyze.SigGlibcFork, analyze.MechFork, 0, found, misses > 0))
+	sp := benchFind(t, cs, "sh via PATH", key(spawn.SigGlibcFork, spawn.MechFork, 0, found, misses > 0))
 	if sp.Count != n || sp.FailedExecs != misses*n {
 		t.Errorf("sh via PATH: %d spawns, %d failed execs; want %d, %d", sp.Count, sp.FailedExecs, n, misses*n)
 	}
@@ -181,7 +182,7 @@ func TestBenchFailedExecsMatchStrace(t *testing.T) {
 	e := itSetup(t)
 	args := []string{"-n", "20", "--rss", "0", "--env", "20", "--methods", "exec,fork,sh"}
 	rec, _ := benchRun(t, e, args...)
-	s := analyze.Summarize(rec)
+	s := summary.Summarize(rec)
 	tab, r := itStraceC(t, itOpts{timeout: 2 * time.Minute}, append([]string{e.bin, benchWorkerCmd}, args...)...)
 	if r.status != 0 {
 		t.Fatalf("%s", r)

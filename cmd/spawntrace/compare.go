@@ -8,8 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/compare"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/reports"
 )
 
@@ -81,7 +82,7 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	c := analyze.Compare(a, b, nameA, nameB)
+	c := compare.Compare(a, b, nameA, nameB)
 	if o.output != "" || o.format == "json" {
 		// The text and Markdown on a terminal carry the notes already.
 		for _, n := range c.Notes {
@@ -110,7 +111,7 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	return 0
 }
 
-var compareWriters = map[string]func(io.Writer, *analyze.Comparison) error{
+var compareWriters = map[string]func(io.Writer, *compare.Comparison) error{
 	"text":     reports.WriteCompare,
 	"json":     reports.WriteCompareJSON,
 	"markdown": reports.WriteCompareMarkdown,
@@ -177,13 +178,13 @@ func (o *compareOptions) openOutputs(set *outputSet) (out *outFile, a, b *pprofF
 
 // writeComparePprof writes each side's spawn profile (and CPU profile, when
 // both recorded samples) as A-*.pb.gz and B-*.pb.gz.
-func writeComparePprof(profA, profB *pprofFiles, a, b *recording.Recording, c *analyze.Comparison, stderr io.Writer) error {
+func writeComparePprof(profA, profB *pprofFiles, a, b *recording.Recording, c *compare.Comparison, stderr io.Writer) error {
 	sides := []struct {
 		prof *pprofFiles
 		rec  *recording.Recording
 	}{{profA, a}, {profB, b}}
 	for _, s := range sides {
-		sum := analyze.Summarize(s.rec)
+		sum := summary.Summarize(s.rec)
 		err := s.prof.writeSpawns(s.rec, sum)
 		sum.Close()
 		if err != nil {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 )
 
 // TestStartupCPUIDFinding: on a KVM guest (this project's CI machines),
@@ -29,8 +29,8 @@ func TestStartupCPUIDFinding(t *testing.T) {
 		t.Fatalf("%s", r)
 	}
 	loaded := trLoad(t, rec)
-	sum := analyze.Summarize(loaded)
-	var found *analyze.Finding
+	sum := summary.Summarize(loaded)
+	var found *summary.Finding
 	for i := range sum.Findings {
 		if sum.Findings[i].ID == "startup-cpuid" {
 			found = &sum.Findings[i]

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/reports"
 )
 
@@ -54,7 +54,7 @@ func (o *outputOptions) open(set *outputSet) (openedOutputs, error) {
 
 // write renders the requested outputs of a recording: event lines to their
 // file, the summary to w (stderr when recording: stdout is the workload's).
-func (o *outputOptions) write(out openedOutputs, rec *recording.Recording, sum analyze.Summary, w io.Writer) error {
+func (o *outputOptions) write(out openedOutputs, rec *recording.Recording, sum summary.Summary, w io.Writer) error {
 	if out.events != nil {
 		if err := out.events.write(func(w io.Writer) error { return reports.WriteEventLines(w, rec) }); err != nil {
 			return err

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/reports"
 )
 
@@ -50,7 +50,7 @@ func openPprof(set *outputSet, d *outDir, prefix string) (*pprofFiles, error) {
 }
 
 // writeSpawns writes the spawn profile.
-func (p *pprofFiles) writeSpawns(rec *recording.Recording, sum analyze.Summary) error {
+func (p *pprofFiles) writeSpawns(rec *recording.Recording, sum summary.Summary) error {
 	return p.spawns.write(func(w io.Writer) error { return reports.WriteSpawnProfile(w, rec, sum) })
 }
 
@@ -68,7 +68,7 @@ func (p *pprofFiles) writeCPU(rec *recording.Recording, ok bool) error {
 
 // writePprof writes spawns.pb.gz and, when the recording was sampled,
 // cpu.pb.gz, then says on stderr how complete the stacks are.
-func writePprof(p *pprofFiles, rec *recording.Recording, sum analyze.Summary, stderr io.Writer) error {
+func writePprof(p *pprofFiles, rec *recording.Recording, sum summary.Summary, stderr io.Writer) error {
 	if p == nil {
 		return nil
 	}

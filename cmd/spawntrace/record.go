@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/cmd/internal/live"
 	"github.com/spawntrace/spawntrace/tracer"
 )
@@ -180,7 +180,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return outputFailed(stderr, err, rec.ExitStatus)
 		}
 	}
-	sum := analyze.Summarize(rec) // once, for the summary and the profiles
+	sum := summary.Summarize(rec) // once, for the summary and the profiles
 	defer sum.Close()             // removes the rows' spill file
 	if err := rec.ReadErr(); err != nil {
 		return outputFailed(stderr, err, rec.ExitStatus)

@@ -6,8 +6,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 )
 
 const reportHead = `Usage: spawntrace report [flags] FILE
@@ -51,7 +51,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	noteSortedLate(stderr, fs.Arg(0), rec)
-	sum := analyze.Summarize(rec)
+	sum := summary.Summarize(rec)
 	defer sum.Close() // removes the rows' spill file
 	if err := sum.Err(); err != nil {
 		return fail(stderr, exitFailure, "%v", err)

@@ -5,17 +5,18 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 )
 
 // summaryRows is a summary's spawn rows in time order (Seq), for tests of
 // small recordings.
-func summaryRows(t *testing.T, s *analyze.Summary) []analyze.Spawn {
+func summaryRows(t *testing.T, s *summary.Summary) []spawn.Spawn {
 	t.Helper()
-	var rows []analyze.Spawn
-	if err := s.EachSpawn(func(sp *analyze.Spawn) error { rows = append(rows, *sp); return nil }); err != nil {
+	var rows []spawn.Spawn
+	if err := s.EachSpawn(func(sp *spawn.Spawn) error { rows = append(rows, *sp); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	slices.SortFunc(rows, func(a, b analyze.Spawn) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortFunc(rows, func(a, b spawn.Spawn) int { return cmp.Compare(a.Seq, b.Seq) })
 	return rows
 }

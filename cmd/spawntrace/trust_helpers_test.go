@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -45,7 +45,7 @@ func trCount(rec *recording.Recording) trCounts {
 				continue
 			}
 			c.ok[ev.Nr]++
-			if analyze.IsExec(ev.Nr) {
+			if spawn.IsExec(ev.Nr) {
 				c.execNames[ev.Filename]++
 			}
 		case tracer.KindExit:

@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawntrace/spawntrace/analyze"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 )
 
 // nsWorkload is a shell script that runs /bin/true twice and a nested sh,
@@ -251,10 +252,10 @@ func TestPidnsWorkloadMakesItsOwn(t *testing.T) {
 	// Every spawn is linked to its child's exec.
 	rc := trLoad(t, rec)
 	defer rc.Close()
-	sum := analyze.Summarize(rc)
+	sum := summary.Summarize(rc)
 	defer sum.Close()
 	var exes []string
-	sum.EachSpawn(func(sp *analyze.Spawn) error {
+	sum.EachSpawn(func(sp *spawn.Spawn) error {
 		if !sp.ExecOK || sp.SpawnToExecNs == 0 {
 			t.Errorf("spawn %d -> %d by %s not linked to its child's exec: %+v", sp.ParentPid, sp.ChildPid, sp.Syscall, sp)
 		}

@@ -21,8 +21,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
@@ -277,15 +278,8 @@ func treeEvents(rec *recording.Recording) []*tracer.Event {
 
 // treeIsProcessSpawn: a clone-like call that made a process (not a thread).
 func treeIsProcessSpawn(ev *tracer.Event) bool {
-	if ev.Kind != tracer.KindSyscall || ev.Ret <= 0 {
-		return false
-	}
-	flags, ok := analyze.CloneFlags(ev)
-	if !ok {
-		return false
-	}
-	_, isProcess := analyze.MechanismOf(flags)
-	return isProcess
+	_, _, ok := spawn.IsProcessSpawn(ev)
+	return ev.Kind == tracer.KindSyscall && ok
 }
 
 // treeGroupExits counts the exits of whole processes by pid.
@@ -466,7 +460,7 @@ func treeDaemonAttempt(t *testing.T, e *itEnv, n, setup int, st *itTable, oracle
 		t.Errorf("recording: the daemon's %d children have %d execs of /bin/true, want %d", n, kidExecs, n)
 	}
 	// The summary charges each exec to the spawn that made its process.
-	s := analyze.Summarize(out.rec)
+	s := summary.Summarize(out.rec)
 	var ofDaemon, madeDaemon int
 	for _, sp := range summaryRows(t, &s) {
 		if sp.ParentPid == uint32(gc) && sp.ExecOK && sp.Exe == "/bin/true" {
@@ -720,7 +714,7 @@ func TestTreePidReuse(t *testing.T) {
 	}
 	wantSpawns := []spawnOf{{"clone", "/bin/true", true, 0}, {"vfork", "/bin/false", true, 0},
 		{"clone", "/bin/sleep", true, 0}, {"vfork", "", false, 1}}
-	s := analyze.Summarize(out.rec)
+	s := summary.Summarize(out.rec)
 	var gotSpawns []spawnOf
 	for _, sp := range summaryRows(t, &s) {
 		if sp.ChildPid == uint32(P) {
@@ -836,7 +830,7 @@ func TestTreeExitBeforeExec(t *testing.T) {
 
 	// The summary: five spawns, none exec'd; the failed execs charged to
 	// their own spawn, in time order.
-	s := analyze.Summarize(out.rec)
+	s := summary.Summarize(out.rec)
 	var failed []int
 	for _, sp := range summaryRows(t, &s) {
 		if sp.ExecOK || sp.Exe != "" {
@@ -926,7 +920,7 @@ func TestTreeThreadExec(t *testing.T) {
 	if out.rec.Threads != threads {
 		t.Errorf("recording: %d threads, want %d", out.rec.Threads, threads)
 	}
-	if s := analyze.Summarize(out.rec); s.ExecOK != 4 || s.SpawnCount() != 2 {
+	if s := summary.Summarize(out.rec); s.ExecOK != 4 || s.SpawnCount() != 2 {
 		t.Errorf("summary: %d execs ok, %d spawns; want 4 and 2", s.ExecOK, s.SpawnCount())
 	}
 

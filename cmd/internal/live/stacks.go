@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/spawntrace/spawntrace/analyze"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/tracer"
 	"github.com/spawntrace/spawntrace/tracer/symbolize"
 )
@@ -124,7 +124,8 @@ func (p *stackProbe) Observe(ev *tracer.Event) {
 			p.sym.Exit(ev.Pid)
 		}
 	case tracer.KindSyscall:
-		if len(ev.UserStack) == 0 && len(ev.UserFrames()) == 0 || !isSpawn(ev) {
+		// Only spawns' stacks are kept (those of the spawn profile).
+		if _, _, spawned := spawn.IsProcessSpawn(ev); len(ev.UserStack) == 0 && len(ev.UserFrames()) == 0 || !spawned {
 			return
 		}
 		img := p.sym.Image(ev.Pid)
@@ -145,17 +146,6 @@ func (p *stackProbe) Observe(ev *tracer.Event) {
 			p.dropped++
 		}
 	}
-}
-
-// isSpawn tells a new process from a new thread or a failed call: only
-// spawns' stacks are kept (those of the spawn profile).
-func isSpawn(ev *tracer.Event) bool {
-	flags, ok := analyze.CloneFlags(ev)
-	if !ok || ev.Ret <= 0 {
-		return false
-	}
-	_, ok = analyze.MechanismOf(flags)
-	return ok
 }
 
 // sample queues one CPU sample; on the reader goroutine.

@@ -1,0 +1,442 @@
+package compare
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// sideSpec describes a hand-built recording: n identical spawns, one after
+// the other, each costing what the fields say.
+type sideSpec struct {
+	host        recording.Host
+	fork        bool // glibc fork(): clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD); else posix_spawn's clone3
+	rust        bool // a socketpair before each spawn
+	n           int
+	cloneNs     uint64
+	copyNs      uint64
+	blockedNs   uint64
+	teardownNs  uint64
+	failed      int // failed execs per spawn
+	failedNs    uint64
+	execNs      uint64 // the successful exec, teardown included
+	s2eNs       uint64 // spawn entry to the end of the successful exec
+	rssBytes    uint64
+	env         int
+	intervalNs  uint64 // from one spawn to the next
+	noCopyProbe bool
+	lost        tracer.Lost
+	command     []string
+}
+
+func buildRecording(s sideSpec) *recording.Recording {
+	rec := &recording.Recording{Format: recording.FormatName, Schema: recording.SchemaVersion, Version: "test", Host: s.host,
+		Command: s.command, StartMonoNs: 1_000_000_000, Lost: s.lost}
+	if rec.Command == nil {
+		rec.Command = []string{"./bench", "10000"}
+	}
+	rec.Probes = []tracer.Probe{{Name: copyProbe, Available: !s.noCopyProbe}, {Name: blockedProbe, Available: true}}
+	t := rec.StartMonoNs
+	const parent = 100
+	for i := 0; i < s.n; i++ {
+		child := uint32(1000 + i)
+		if s.rust {
+			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 2000, Pid: parent,
+				Tid: parent, Comm: "bench", Nr: syscalls.NrSocketpair, Args: []uint64{1, 0x80005, 0, 0x7ffd0000}, Fds: []int32{3, 4}})
+			t += 2000
+		}
+		ev := tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: s.cloneNs, Pid: parent, Tid: parent, Comm: "bench",
+			Ret: int64(child), CopyNs: s.copyNs, BlockedNs: s.blockedNs,
+			Parent: &tracer.ParentSize{RSSAnonBytes: s.rssBytes}}
+		if s.fork {
+			ev.Nr, ev.Args = syscalls.NrClone, []uint64{0x01200011, 0, 0, 0x7f0000a10, 0, 0}
+		} else {
+			ev.Nr, ev.Args = syscalls.NrClone3, []uint64{0x7ffc00, 88}
+			ev.Clone3 = &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000, StackSize: 0x9000}
+		}
+		rec.Events = append(rec.Events, ev,
+			tracer.Event{Kind: tracer.KindFork, TimeNs: t + 1, Pid: parent, Tid: parent, ChildPid: child, ChildTid: child})
+		et := t + s.s2eNs - s.execNs - uint64(s.failed)*s.failedNs
+		for j := 0; j < s.failed; j++ {
+			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.failedNs,
+				Pid: child, Tid: child, Nr: syscalls.NrExecve, Ret: -2, Filename: "/opt/bin/true"})
+			et += s.failedNs
+		}
+		rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.execNs,
+			Pid: child, Tid: child, Nr: syscalls.NrExecve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true",
+			EnvCount: s.env, EnvBytes: s.env * 50})
+		t += s.intervalNs
+	}
+	rec.EndMonoNs = t
+	n := uint64(s.n)
+	spawnNr, spawnName := syscalls.NrClone3, "clone3"
+	if s.fork {
+		spawnNr, spawnName = syscalls.NrClone, "clone"
+	}
+	rec.Syscalls = []recording.SyscallStat{
+		{Nr: spawnNr, Name: spawnName, Calls: n, TimeNs: n * s.cloneNs},
+		{Nr: syscalls.NrExecve, Name: "execve", Calls: n * uint64(1+s.failed), Errors: n * uint64(s.failed),
+			TimeNs: n * (s.execNs + uint64(s.failed)*s.failedNs)},
+		{Nr: syscalls.NrWait4, Name: "wait4", Calls: n, TimeNs: n * 5000},
+		{Nr: 13, Name: "rt_sigaction", Calls: n * 20, TimeNs: n * 20 * 500},
+	}
+	return rec
+}
+
+// The published figures: the same program spawns 10 000 processes with a
+// 1 GiB parent in 0.64 s on a laptop (glibc 2.35, kernel 5.15, vfork-like
+// posix_spawn) and in 5.8 s on an HPC node (glibc 2.17, kernel 3.10, which
+// forks).
+func laptopSpec() sideSpec {
+	return sideSpec{
+		host: recording.Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Distro: "Ubuntu 22.04.3 LTS", CPUs: 8,
+			Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.35"}, THPMode: "madvise",
+			Env: &recording.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}},
+		n: 10_000, cloneNs: 40_000, blockedNs: 30_000, execNs: 30_000, s2eNs: 64_000,
+		rssBytes: 1 << 30, env: 20, intervalNs: 64_000,
+	}
+}
+
+func clusterSpec() sideSpec {
+	return sideSpec{
+		host: recording.Host{Hostname: "node017", KernelRelease: "3.10.0-1160.el7.x86_64", Distro: "CentOS Linux 7 (Core)", CPUs: 128,
+			Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.17"}, THPMode: "always",
+			Env: &recording.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}},
+		fork: true, n: 10_000, cloneNs: 490_000, copyNs: 400_000, blockedNs: 20_000, teardownNs: 60_000,
+		execNs: 80_000, s2eNs: 580_000, rssBytes: 1 << 30, env: 20, intervalNs: 580_000,
+	}
+}
+
+func findingByID(c *Comparison, id string) *CompareFinding {
+	for i := range c.Findings {
+		if c.Findings[i].ID == id {
+			return &c.Findings[i]
+		}
+	}
+	return nil
+}
+
+func sharesSum(c *Comparison) float64 {
+	var s float64
+	for _, r := range c.Breakdown {
+		s += r.Share
+	}
+	return s
+}
+
+func TestComparePublishedFigures(t *testing.T) {
+	a, b := buildRecording(laptopSpec()), buildRecording(clusterSpec())
+	c := Compare(a, b, "laptop", "cluster")
+	if c.A.WallNs != 640_000_000 || c.B.WallNs != 5_800_000_000 {
+		t.Fatalf("walls %d and %d ns, want 0.64 s and 5.8 s", c.A.WallNs, c.B.WallNs)
+	}
+	if c.A.MeanNs != 64_000 || c.B.MeanNs != 580_000 || c.DiffNs != 516_000 {
+		t.Errorf("mean spawn cost %v and %v ns, diff %v; want 64 µs, 580 µs, 516 µs", c.A.MeanNs, c.B.MeanNs, c.DiffNs)
+	}
+	// Each side's parts add up to its mean, and the shares to 100%.
+	var sumA, sumB float64
+	for _, r := range c.Breakdown {
+		sumA += r.ANs
+		sumB += r.BNs
+	}
+	if math.Abs(sumA-c.A.MeanNs) > 1 || math.Abs(sumB-c.B.MeanNs) > 1 {
+		t.Errorf("parts add up to %v and %v, want %v and %v", sumA, sumB, c.A.MeanNs, c.B.MeanNs)
+	}
+	if s := sharesSum(c); math.Abs(s-100) > 0.5 {
+		t.Errorf("shares add up to %.2f%%", s)
+	}
+	want := map[string]float64{PartCopy: 400_000, PartTeardown: 60_000, PartCall: 60_000, PartBlocked: -10_000, PartChild: 6_000}
+	for _, r := range c.Breakdown {
+		if w, ok := want[r.Part]; ok && math.Abs(r.DiffNs-w) > 1 {
+			t.Errorf("%s: diff %v ns, want %v", r.Part, r.DiffNs, w)
+		}
+	}
+	m := findingByID(c, "mechanism")
+	if m == nil {
+		t.Fatalf("no mechanism finding: %+v", c.Findings)
+	}
+	for _, s := range []string{"cluster forks where laptop uses vfork"} {
+		if m.Title != s {
+			t.Errorf("title %q, want %q", m.Title, s)
+		}
+	}
+	for _, s := range []string{"cluster's glibc 2.17 is older than 2.24", "fall back to fork", "1.0 GiB", "0.46 ms per spawn",
+		"89% of the difference"} {
+		if !strings.Contains(m.Evidence, s) {
+			t.Errorf("mechanism evidence lacks %q: %s", s, m.Evidence)
+		}
+	}
+	if c.Findings[0].ID != "mechanism" {
+		t.Errorf("first finding %s, want mechanism", c.Findings[0].ID)
+	}
+	h := findingByID(c, "host")
+	if h == nil || !strings.Contains(h.Evidence, "3.10.0-1160.el7.x86_64 on cluster") || math.Abs(h.Share-11.6) > 0.1 {
+		t.Errorf("host finding = %+v", h)
+	}
+	if f := findingByID(c, "path-search"); f != nil {
+		t.Errorf("unexpected path finding: %+v", f)
+	}
+	if f := findingByID(c, "environment"); f != nil {
+		t.Errorf("unexpected environment finding: %+v", f)
+	}
+	if len(c.Notes) != 0 {
+		t.Errorf("notes: %q", c.Notes)
+	}
+	pa, pb := c.A.Patterns, c.B.Patterns
+	if len(pa) != 1 || len(pb) != 1 || pa[0].Spawns != 10_000 || pa[0].Key() != "clone3/0x4100/0/0 -> execve/0x0/0/0" ||
+		pb[0].Key() != "clone/0x11/0/0 -> execve/0x0/0/0" {
+		t.Errorf("patterns %+v and %+v", pa, pb)
+	}
+	// The syscall table is sorted by the time per spawn each call adds.
+	if r := c.Syscalls[0]; r.Name != "clone" || r.DiffNs != 490_000 || r.CallsB != 1 {
+		t.Errorf("first syscall row %+v, want clone at +490 µs per spawn", r)
+	}
+}
+
+// The small-parent figures: 10 000 spawns in 0.07 s on the laptop and in
+// 0.41 s on the cluster.
+func TestCompareSmallParentFigures(t *testing.T) {
+	la, cl := laptopSpec(), clusterSpec()
+	la.rssBytes, la.cloneNs, la.blockedNs, la.execNs, la.s2eNs, la.intervalNs = 8<<20, 5000, 3000, 2000, 7000, 7000
+	cl.rssBytes, cl.cloneNs, cl.copyNs, cl.blockedNs, cl.teardownNs, cl.execNs, cl.s2eNs, cl.intervalNs =
+		8<<20, 30_000, 20_000, 1000, 5000, 8000, 41_000, 41_000
+	c := Compare(buildRecording(la), buildRecording(cl), "laptop", "cluster")
+	if c.A.WallNs != 70_000_000 || c.B.WallNs != 410_000_000 {
+		t.Fatalf("walls %d and %d ns", c.A.WallNs, c.B.WallNs)
+	}
+	m := findingByID(c, "mechanism")
+	if m == nil || !strings.Contains(m.Evidence, "glibc 2.17 is older than 2.24") || !strings.Contains(m.Evidence, "8 MiB") {
+		t.Fatalf("mechanism finding = %+v", m)
+	}
+	if math.Abs(m.CostNs-25_000) > 1 || math.Abs(m.Share-100*25.0/34) > 0.1 {
+		t.Errorf("mechanism cost %v ns, share %.1f%%; want 25 µs, 73.5%%", m.CostNs, m.Share)
+	}
+	if s := sharesSum(c); math.Abs(s-100) > 0.5 {
+		t.Errorf("shares add up to %.2f%%", s)
+	}
+}
+
+func TestComparePathAndEnvironment(t *testing.T) {
+	a, b := laptopSpec(), laptopSpec()
+	a.failed, a.failedNs, a.host.Env = 1, 4000, &recording.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 2, PathSet: true}
+	b.failed, b.failedNs, b.host.Env = 13, 4000, &recording.EnvFacts{Vars: 200, Bytes: 10_000, PathEntries: 14, PathSet: true}
+	b.env, b.execNs = 200, 45_000
+	a.s2eNs, a.intervalNs = 64_000+4000, 68_000
+	b.s2eNs, b.intervalNs = 64_000+15_000+13*4000, 131_000
+	// With vfork the parent waits through the child's failed execs.
+	a.cloneNs, a.blockedNs = 44_000, 34_000
+	b.cloneNs, b.blockedNs = 92_000, 82_000
+	c := Compare(buildRecording(a), buildRecording(b), "short", "long")
+	p := findingByID(c, "path-search")
+	if p == nil {
+		t.Fatalf("no path-search finding: %+v", c.Findings)
+	}
+	for _, s := range []string{"long's children fail 13.0 execs per spawn", "short's 1.0", "PATH has 14 entries, short's 2",
+		"48.0 µs per spawn"} {
+		if !strings.Contains(p.Evidence, s) {
+			t.Errorf("path evidence lacks %q: %s", s, p.Evidence)
+		}
+	}
+	e := findingByID(c, "environment")
+	if e == nil {
+		t.Fatalf("no environment finding: %+v", c.Findings)
+	}
+	for _, s := range []string{"long's children get 200 environment variables", "short's get 20", "15.0 µs per spawn"} {
+		if !strings.Contains(e.Evidence, s) {
+			t.Errorf("environment evidence lacks %q: %s", s, e.Evidence)
+		}
+	}
+	if f := findingByID(c, "mechanism"); f != nil {
+		t.Errorf("unexpected mechanism finding: %+v", f)
+	}
+	if s := sharesSum(c); math.Abs(s-100) > 0.5 {
+		t.Errorf("shares add up to %.2f%%", s)
+	}
+	// The failed execs happen inside the vfork parent's wait: counted once.
+	for _, r := range c.Breakdown {
+		if r.Part == PartFailed && r.DiffNs != 48_000 {
+			t.Errorf("failed execs diff %v, want 48 µs", r.DiffNs)
+		}
+		if r.Part == PartBlocked && r.DiffNs != 0 {
+			t.Errorf("blocked diff %v, want 0 once the failed execs are taken out", r.DiffNs)
+		}
+	}
+	if got := c.B.Patterns[0].Key(); got != "clone3/0x4100/0/0 -> execve/0x0/0/2x13 -> execve/0x0/0/0" {
+		t.Errorf("pattern %s", got)
+	}
+}
+
+func TestCompareRustFallback(t *testing.T) {
+	a, b := laptopSpec(), clusterSpec()
+	b.rust = true
+	b.host.Libc = &recording.Libc{Name: "glibc", Version: "2.35"}
+	c := Compare(buildRecording(a), buildRecording(b), "A", "B")
+	m := findingByID(c, "mechanism")
+	if m == nil || !strings.Contains(m.Evidence, "B's Rust Command falls back to fork") {
+		t.Fatalf("mechanism finding = %+v", m)
+	}
+	if p := c.B.Patterns[0]; !p.HasSocketpair() || len(p.Steps) != 3 {
+		t.Errorf("pattern %+v, want socketpair -> clone -> execve", p)
+	}
+}
+
+func TestCompareSameLibcForkVsSpawn(t *testing.T) {
+	a, b := laptopSpec(), clusterSpec()
+	b.host = a.host
+	c := Compare(buildRecording(a), buildRecording(b), "spawn", "fork")
+	m := findingByID(c, "mechanism")
+	if m == nil || !strings.Contains(m.Evidence, "both run glibc 2.35, so the program chose it") ||
+		!strings.Contains(m.Evidence, "fork spawns with glibc fork()") || !strings.Contains(m.Evidence, "glibc posix_spawn") {
+		t.Fatalf("mechanism finding = %+v", m)
+	}
+	if f := findingByID(c, "host"); f != nil {
+		t.Errorf("host finding on identical hosts: %+v", f)
+	}
+}
+
+func TestCompareNoSpawnsAndOtherWorkload(t *testing.T) {
+	a := buildRecording(laptopSpec())
+	empty := laptopSpec()
+	empty.n, empty.command = 0, []string{"/bin/true"}
+	b := buildRecording(empty)
+	b.EndMonoNs = b.StartMonoNs + 1e6
+	b.Syscalls = []recording.SyscallStat{{Nr: 12, Name: "brk", Calls: 3, TimeNs: 3000}}
+	c := Compare(a, b, "A", "B")
+	var sawEmpty, sawWorkload bool
+	for _, n := range c.Notes {
+		sawEmpty = sawEmpty || strings.Contains(n, "B has no spawns")
+		sawWorkload = sawWorkload || strings.Contains(n, "different workloads")
+	}
+	if !sawEmpty || !sawWorkload {
+		t.Errorf("notes %q: want no spawns and different workloads", c.Notes)
+	}
+	if c.PerSpawn || len(c.Breakdown) != 0 || len(c.Syscalls) == 0 || len(c.Host) == 0 {
+		t.Errorf("per spawn %v, breakdown %d rows, syscalls %d, host %d", c.PerSpawn, len(c.Breakdown), len(c.Syscalls), len(c.Host))
+	}
+	// Per run, then: B's three brk calls.
+	for _, r := range c.Syscalls {
+		if r.Name == "brk" && r.CallsB != 3 {
+			t.Errorf("brk row %+v", r)
+		}
+	}
+}
+
+func TestCompareLostAndUnmeasured(t *testing.T) {
+	a, b := laptopSpec(), clusterSpec()
+	b.lost = tracer.Lost{Events: 1234}
+	b.noCopyProbe = true
+	b.copyNs, b.teardownNs = 0, 0
+	c := Compare(buildRecording(a), buildRecording(b), "A", "B")
+	l := findingByID(c, "lost-events")
+	if l == nil || !strings.Contains(l.Evidence, "B lost 1234 events") || !strings.Contains(l.Evidence, "weaker") {
+		t.Errorf("lost finding = %+v", l)
+	}
+	m := findingByID(c, "mechanism")
+	if m == nil || m.CostNs != 0 || !strings.Contains(m.Evidence, "copy was not measured") {
+		t.Errorf("mechanism finding = %+v", m)
+	}
+	var note bool
+	for _, n := range c.Notes {
+		note = note || strings.Contains(n, "B: address-space copy not measured")
+	}
+	if !note {
+		t.Errorf("notes %q", c.Notes)
+	}
+	for _, r := range c.Breakdown {
+		if r.Part == PartCopy && r.Measured {
+			t.Error("copy row marked measured")
+		}
+	}
+}
+
+func TestCompareHostRows(t *testing.T) {
+	a, b := buildRecording(laptopSpec()), buildRecording(clusterSpec())
+	b.Host.Libc = nil
+	rows := map[string]HostRow{}
+	for _, r := range hostRows(a, b) {
+		rows[r.Fact] = r
+	}
+	if r := rows["kernel"]; !r.Differs {
+		t.Errorf("kernel row %+v", r)
+	}
+	if r := rows["libc"]; r.Differs || r.A != "glibc 2.35" || r.B != "" {
+		t.Errorf("libc row %+v: unknown on one side is not a difference", r)
+	}
+	if r := rows["virtualization"]; r.Differs || r.A != "none" {
+		t.Errorf("virtualization row %+v", r)
+	}
+}
+
+func TestLibcVersions(t *testing.T) {
+	for _, c := range []struct {
+		l             *recording.Libc
+		before, known bool
+	}{
+		{&recording.Libc{Name: "glibc", Version: "2.17"}, true, true},
+		{&recording.Libc{Name: "glibc", Version: "2.24"}, false, true},
+		{&recording.Libc{Name: "glibc", Version: "2.36", Approx: true}, false, true},
+		{&recording.Libc{Name: "glibc", Version: "3.1"}, false, true},
+		{&recording.Libc{Name: "musl", Version: "1.2.4"}, false, false},
+		{&recording.Libc{Name: "glibc"}, false, false},
+		{nil, false, false},
+	} {
+		before, known := c.l.GlibcBefore(2, 24)
+		if before != c.before || known != c.known {
+			t.Errorf("%v: before 2.24 = %v, %v; want %v, %v", c.l, before, known, c.before, c.known)
+		}
+	}
+	if s := (&recording.Libc{Name: "glibc", Version: "2.36", Approx: true}).String(); s != "glibc >= 2.36" {
+		t.Errorf("String = %q", s)
+	}
+	e := recording.EnvFactsOf([]string{"HOME=/root", "PATH=/usr/bin:/bin:", "X="})
+	if e.Vars != 3 || e.Bytes != 11+20+3 || e.PathEntries != 3 || !e.PathSet {
+		t.Errorf("EnvFactsOf = %+v", e)
+	}
+}
+
+func TestDurText(t *testing.T) {
+	for ns, want := range map[float64]string{460_000: "0.46 ms", 7000: "7.0 µs", 5.8e9: "5.80 s", -20_000: "-20.0 µs", 100_000: "0.10 ms"} {
+		if got := DurText(ns); got != want {
+			t.Errorf("DurText(%v) = %q, want %q", ns, got, want)
+		}
+	}
+}
+
+// A side recorded with --spawns-only has no other syscalls: compare leaves
+// them out on both sides rather than show them as missing on one.
+func TestCompareSpawnsOnlySide(t *testing.T) {
+	a, b := buildRecording(laptopSpec()), buildRecording(clusterSpec())
+	b.SpawnCallsOnly = true
+	var kept []recording.SyscallStat
+	for _, s := range b.Syscalls {
+		if spawn.IsSpawnCall(s.Nr) {
+			kept = append(kept, s)
+		}
+	}
+	b.Syscalls = kept
+	c := Compare(a, b, "laptop", "cluster")
+	if len(c.Syscalls) == 0 {
+		t.Fatal("no syscall rows")
+	}
+	for _, r := range c.Syscalls {
+		if r.Name == "wait4" || r.Name == "rt_sigaction" {
+			t.Errorf("row %s compared although B did not count it", r.Name)
+		}
+	}
+	// laptop: clone3 + execve per spawn; cluster: clone + execve.
+	if c.A.SyscallsPerSpawn != 2 || c.B.SyscallsPerSpawn != 2 {
+		t.Errorf("syscalls per spawn %v and %v, want 2 and 2 (spawn-related calls only)", c.A.SyscallsPerSpawn, c.B.SyscallsPerSpawn)
+	}
+	noted := false
+	for _, n := range c.Notes {
+		noted = noted || strings.Contains(n, "--spawns-only")
+	}
+	if !noted {
+		t.Errorf("no note says a side was recorded with --spawns-only: %q", c.Notes)
+	}
+}

@@ -1,0 +1,38 @@
+package compare
+
+import (
+	"fmt"
+
+	"github.com/spawntrace/spawntrace/analyze/summary"
+)
+
+// Thresholds for naming a start-up CPUID difference between two hosts.
+const (
+	cpuidDiffMinNs = 20_000 // per exec, on the slower side
+	cpuidDiffRatio = 2.0
+)
+
+// findStartupCPUIDDiff: new programs' start-up CPUID costs differ between
+// the hosts (a hypervisor that traps it on one). It is spent after the
+// exec, in the new program, so no part of the spawn cost holds it: the
+// finding gives it per exec and claims no share of the difference.
+func findStartupCPUIDDiff(c *Comparison) *CompareFinding {
+	a, okA := summary.StartupCPUIDPerExecNs(c.A.rec)
+	b, okB := summary.StartupCPUIDPerExecNs(c.B.rec)
+	if !okA || !okB {
+		return nil
+	}
+	slow, fast, slowNs, fastNs := &c.B, &c.A, b, a
+	if a > b {
+		slow, fast, slowNs, fastNs = &c.A, &c.B, a, b
+	}
+	if slowNs < cpuidDiffMinNs || slowNs < cpuidDiffRatio*fastNs {
+		return nil
+	}
+	ev := fmt.Sprintf("new programs spend %s of CPU per exec in glibc's start-up CPU detection (CPUID loops) on %s, "+
+		"%s on %s (on-CPU samples)", DurText(slowNs), slow.Name, DurText(fastNs), fast.Name)
+	if d := hostDiffs(c, "virtualization"); d != "" {
+		ev += "; the hosts differ in " + d + ": a hypervisor that traps CPUID makes each one a VM exit"
+	}
+	return &CompareFinding{ID: "startup-cpuid", Title: "program start-up is slower on " + slow.Name + " (CPUID)", Evidence: ev}
+}

@@ -1,0 +1,47 @@
+package compare
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spawntrace/spawntrace/analyze/internal/fixture"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
+)
+
+func TestCompareStartupCPUID(t *testing.T) {
+	withExecs := func(rec *recording.Recording) *recording.Recording {
+		rec.Syscalls = []recording.SyscallStat{{Nr: syscalls.NrExecve, Name: "execve", Calls: 130, Errors: 30}}
+		return rec
+	}
+	vm := withExecs(fixture.StartupCPUID(40, 100, 0, "KVM (Firecracker)"))
+	metal := withExecs(fixture.StartupCPUID(1, 100, 0, "none"))
+	find := func(c *Comparison) *CompareFinding {
+		for i := range c.Findings {
+			if c.Findings[i].ID == "startup-cpuid" {
+				return &c.Findings[i]
+			}
+		}
+		return nil
+	}
+	f := find(Compare(metal, vm, "metal", "vm"))
+	if f == nil {
+		t.Fatalf("no startup-cpuid finding comparing a VM with bare metal")
+	}
+	for _, want := range []string{"4.00 ms of CPU per exec", "on vm", "0.10 ms on metal", "virtualization (none on metal, KVM (Firecracker) on vm)"} {
+		if !strings.Contains(f.Evidence, want) {
+			t.Errorf("evidence lacks %q: %s", want, f.Evidence)
+		}
+	}
+	if f.Title != "program start-up is slower on vm (CPUID)" || f.CostNs != 0 {
+		t.Errorf("finding %+v", f)
+	}
+	if f := find(Compare(vm, withExecs(fixture.StartupCPUID(38, 100, 0, "KVM (Firecracker)")), "a", "b")); f != nil {
+		t.Errorf("alike hosts: %+v", f)
+	}
+	unsampled := withExecs(fixture.StartupCPUID(1, 100, 0, "none"))
+	unsampled.SampleHz = 0
+	if f := find(Compare(unsampled, vm, "a", "b")); f != nil {
+		t.Errorf("one side without samples: %+v", f)
+	}
+}

@@ -1,0 +1,129 @@
+package spawn
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// Signatures of well-known spawners, named in reports and findings.
+const (
+	SigPosixSpawn   = "glibc posix_spawn"
+	SigGlibcFork    = "glibc fork()"
+	SigGoExec       = "Go os/exec"
+	SigShellVfork   = "sh vfork()"
+	SigVfork        = "vfork()"
+	SigRustFallback = "Rust std fork fallback"
+	SigPython       = "Python subprocess"
+	SigFork         = "fork()"
+)
+
+// RustSocketpairWindowNs bounds how long before a fork Rust's socketpair is
+// still part of the same spawn.
+const RustSocketpairWindowNs = 50_000_000
+
+// signature recognises the spawn pattern of a runtime or library from the
+// call, its flags and the same thread's calls just before.
+func signature(ev *tracer.Event, sp *Spawn, socketpair *tracer.Event) string {
+	flags := sp.Flags
+	python := strings.HasPrefix(sp.Comm, "python")
+	switch {
+	case sp.Mechanism == MechFork && socketpair != nil && isRustSocketpair(socketpair) &&
+		ev.TimeNs-socketpair.TimeNs < RustSocketpairWindowNs:
+		return SigRustFallback
+	case python:
+		return SigPython + " (" + string(sp.Mechanism) + ")"
+	case ev.Nr64() == syscalls.NrClone3 && sp.Mechanism == MechVfork && ev.Clone3 != nil && ev.Clone3.Stack != 0:
+		// glibc >= 2.34 posix_spawn: clone3(CLONE_VM|CLONE_VFORK) on a
+		// stack of its own.
+		return SigPosixSpawn
+	case ev.Nr64() == syscalls.NrClone && sp.Mechanism == MechVfork && flags&unix.CLONE_PIDFD != 0:
+		return SigGoExec
+	case ev.Nr64() == syscalls.NrClone && sp.Mechanism == MechVfork && len(ev.Args) > 1 && ev.Args[1] != 0:
+		// clone(CLONE_VM|CLONE_VFORK) with a child stack: posix_spawn of
+		// glibc 2.24-2.33 or musl.
+		return "posix_spawn (clone)"
+	case ev.Nr64() == syscalls.NrClone && sp.Mechanism == MechVfork:
+		return SigGoExec
+	case ev.Nr64() == syscalls.NrVfork && isShell(sp.Comm):
+		return SigShellVfork
+	case ev.Nr64() == syscalls.NrVfork:
+		return SigVfork
+	case ev.Nr64() == syscalls.NrClone && sp.Mechanism == MechFork &&
+		flags&(unix.CLONE_CHILD_CLEARTID|unix.CLONE_CHILD_SETTID) == unix.CLONE_CHILD_CLEARTID|unix.CLONE_CHILD_SETTID:
+		return SigGlibcFork
+	case sp.Mechanism == MechFork:
+		return SigFork
+	}
+	return ""
+}
+
+func isRustSocketpair(ev *tracer.Event) bool {
+	return len(ev.Args) > 1 && ev.Args[0] == unix.AF_UNIX &&
+		ev.Args[1]&0xf == unix.SOCK_SEQPACKET && ev.Args[1]&unix.SOCK_CLOEXEC != 0
+}
+
+func isShell(comm string) bool {
+	switch comm {
+	case "sh", "dash", "bash", "ash", "zsh", "ksh", "busybox":
+		return true
+	}
+	return false
+}
+
+// Tally counts the named signatures of spawns and when each first
+// appeared (Spawn.Seq); the zero Tally is empty.
+type Tally struct{ m map[string]*sigCount }
+
+type sigCount struct {
+	n     int
+	first int // Seq
+}
+
+// Add counts signature sig of the spawn of time order seq ("" is none).
+func (t *Tally) Add(seq int, sig string) {
+	if sig == "" {
+		return
+	}
+	if t.m == nil {
+		t.m = map[string]*sigCount{}
+	}
+	c := t.m[sig]
+	if c == nil {
+		c = &sigCount{first: seq}
+		t.m[sig] = c
+	}
+	c.n++
+	c.first = min(c.first, seq)
+}
+
+// Names lists the signatures in order of first appearance.
+func (t *Tally) Names() []string {
+	names := make([]string, 0, len(t.m))
+	for n := range t.m {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(t.m[a].first, t.m[b].first) })
+	return names
+}
+
+// Count is how many spawns had signature sig.
+func (t *Tally) Count(sig string) int {
+	if c := t.m[sig]; c != nil {
+		return c.n
+	}
+	return 0
+}
+
+// Ranked lists the signatures most common first, the earlier first among
+// equals.
+func (t *Tally) Ranked() []string {
+	names := t.Names()
+	slices.SortStableFunc(names, func(a, b string) int { return cmp.Compare(t.m[b].n, t.m[a].n) })
+	return names
+}

@@ -1,4 +1,0 @@
-package analyze
-
-// mechanismOrder is the order of Summary.Stats.
-var mechanismOrder = []Mechanism{MechFork, MechVfork, MechCloneVM}
