@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
@@ -58,7 +57,7 @@ func anatomyRecording() *recording.Recording {
 func TestAnatomyGolden(t *testing.T) {
 	rec := anatomyRecording()
 	var b bytes.Buffer
-	if err := WriteAnatomy(&b, rec, summary.Summarize(rec)); err != nil {
+	if err := WriteAnatomy(&b, rec, summarized(rec)); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "anatomy.golden", b.Bytes())
@@ -68,7 +67,7 @@ func TestAnatomyUnmeasured(t *testing.T) {
 	rec := anatomyRecording()
 	rec.Probes = []tracer.Probe{{Name: tracer.CopyProbe, Reason: "tracepoint mmap_lock:mmap_lock_released not in kernel BTF"}}
 	var b bytes.Buffer
-	if err := WriteAnatomy(&b, rec, summary.Summarize(rec)); err != nil {
+	if err := WriteAnatomy(&b, rec, summarized(rec)); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Address-space copy: not measured (tracepoint mmap_lock:mmap_lock_released not in kernel BTF)",
@@ -84,7 +83,7 @@ func TestAnatomyUnmeasured(t *testing.T) {
 
 func TestAnatomyWriteError(t *testing.T) {
 	rec := anatomyRecording()
-	if err := WriteAnatomy(failWriter{}, rec, summary.Summarize(rec)); err == nil {
+	if err := WriteAnatomy(failWriter{}, rec, summarized(rec)); err == nil {
 		t.Error("no error writing to a full device")
 	}
 }

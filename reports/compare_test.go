@@ -9,6 +9,7 @@ import (
 
 	"github.com/spawntrace/spawntrace/analyze/compare"
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
@@ -102,7 +103,7 @@ func figuresComparison() *compare.Comparison {
 		fork: true, n: 10_000, cloneNs: 490_000, copyNs: 400_000, blockedNs: 20_000, teardownNs: 60_000, execNs: 80_000,
 		s2eNs: 580_000, rss: 1 << 30, env: 20, intervalNs: 580_000, lost: tracer.Lost{Events: 12},
 	}
-	return compare.Compare(compareRecording(laptop), compareRecording(cluster), "laptop", "cluster")
+	return compared(compareRecording(laptop), compareRecording(cluster), "laptop", "cluster")
 }
 
 func checkWidth(t *testing.T, text []byte) {
@@ -206,7 +207,7 @@ func TestCompareRustNote(t *testing.T) {
 	s := compareSide{fork: true, rust: true, n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 200_000, intervalNs: 300_000,
 		host: recording.Host{Libc: &recording.Libc{Name: "glibc", Version: "2.17"}}}
 	v := compareSide{n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 150_000, intervalNs: 300_000}
-	c := compare.Compare(compareRecording(v), compareRecording(s), "A", "B")
+	c := compared(compareRecording(v), compareRecording(s), "A", "B")
 	var b bytes.Buffer
 	if err := WriteCompare(&b, c); err != nil {
 		t.Fatal(err)
@@ -224,7 +225,7 @@ func TestCompareNoSpawns(t *testing.T) {
 	v := compareSide{n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 150_000, intervalNs: 300_000}
 	empty := compareRecording(compareSide{})
 	empty.EndMonoNs += 5e6
-	c := compare.Compare(compareRecording(v), empty, "A", "B")
+	c := compared(compareRecording(v), empty, "A", "B")
 	var b bytes.Buffer
 	if err := WriteCompare(&b, c); err != nil {
 		t.Fatal(err)
@@ -252,4 +253,23 @@ func TestCompareWriteError(t *testing.T) {
 			t.Errorf("%s: no error on a failing writer", name)
 		}
 	}
+}
+
+// summarized and compared are Summarize and Compare for tests of the
+// writers, whose recordings are in memory or just loaded: an error from
+// them is a bug, and fails the test (from any goroutine) as a panic.
+func summarized(rec *recording.Recording) summary.Summary {
+	s, err := summary.Summarize(rec)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func compared(a, b *recording.Recording, nameA, nameB string) *compare.Comparison {
+	c, err := compare.Compare(a, b, nameA, nameB)
+	if err != nil {
+		panic(err)
+	}
+	return c
 }

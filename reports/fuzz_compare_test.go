@@ -46,7 +46,7 @@ func FuzzCompare(f *testing.F) {
 		}
 		for _, names := range [][2]string{{"A", "B"}, {"same", "same"}} {
 			var c *compare.Comparison
-			fuzzWithin(t, 20*time.Second, "Compare", func() { c = compare.Compare(ra, rb, names[0], names[1]) })
+			fuzzWithin(t, 20*time.Second, "Compare", func() { c = compared(ra, rb, names[0], names[1]) })
 			checkWriters(t, (len(a)+1)*(len(b)+3), compareWriters(c))
 			for _, side := range []*compare.Side{&c.A, &c.B} {
 				for i := range side.Patterns {
@@ -78,7 +78,7 @@ func FuzzCompareEvent(f *testing.F) {
 		}
 		for _, pair := range [][2]*recording.Recording{{a, b}, {b, a}} {
 			var c *compare.Comparison
-			fuzzWithin(t, 20*time.Second, "Compare", func() { c = compare.Compare(pair[0], pair[1], "A", "B") })
+			fuzzWithin(t, 20*time.Second, "Compare", func() { c = compared(pair[0], pair[1], "A", "B") })
 			checkWriters(t, int(seed)*131+int(at)*7+len(name), compareWriters(c))
 		}
 	})

@@ -31,7 +31,6 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
@@ -183,7 +182,7 @@ func checkEventLines(t *testing.T, out []byte) {
 // reportWriters are the writers of `spawntrace report` (and record), of
 // the bench class table, and of --pprof, for one recording.
 func reportWriters(rec *recording.Recording) []fuzzWriter {
-	sum := summary.Summarize(rec)
+	sum := summarized(rec)
 	return []fuzzWriter{
 		{"WriteLostWarning", func(w io.Writer) error { return WriteLostWarning(w, rec.Lost) }, nil},
 		{"WriteCountReport", func(w io.Writer) error { return WriteCountReport(w, rec) }, nil},
@@ -196,7 +195,11 @@ func reportWriters(rec *recording.Recording) []fuzzWriter {
 		{"WriteSpawnProfile", func(w io.Writer) error { return WriteSpawnProfile(w, rec, sum) }, checkProfile},
 		{"WriteCPUProfile", func(w io.Writer) error { return WriteCPUProfile(w, rec) }, checkProfile},
 		{"SpawnStackNote", func(w io.Writer) error {
-			_, err := io.WriteString(w, SpawnStackNote(sum.SpawnStacks(rec)))
+			st, err := sum.SpawnStacks(rec)
+			if err != nil {
+				return err
+			}
+			_, err = io.WriteString(w, SpawnStackNote(st))
 			return err
 		}, nil},
 	}

@@ -95,7 +95,10 @@ func SpawnProfile(rec *recording.Recording, sum *summary.Summary) (*profile.Prof
 		return nil, err
 	}
 	sort.Sort(bySeq{p.Sample, seqs})
-	st := sum.SpawnStacks(rec)
+	st, err := sum.SpawnStacks(rec)
+	if err != nil {
+		return nil, err
+	}
 	p.Comments = append(p.Comments, SpawnStackNote(st))
 	return p, nil
 }

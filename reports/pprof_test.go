@@ -12,7 +12,6 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 	"github.com/spawntrace/spawntrace/tracer/symbolize"
@@ -114,7 +113,7 @@ func roundTrip(t *testing.T, write func(*bytes.Buffer) error) *profile.Profile {
 
 func TestSpawnProfileGolden(t *testing.T) {
 	rec := stackRecording()
-	p := roundTrip(t, func(b *bytes.Buffer) error { return WriteSpawnProfile(b, rec, summary.Summarize(rec)) })
+	p := roundTrip(t, func(b *bytes.Buffer) error { return WriteSpawnProfile(b, rec, summarized(rec)) })
 	if p.Mapping[0].File != "/opt/runner/bin/runner" {
 		t.Errorf("mapping 0 is %s, want the workload's executable", p.Mapping[0].File)
 	}
@@ -137,8 +136,12 @@ func TestCPUProfileGolden(t *testing.T) {
 
 func TestSpawnStackNote(t *testing.T) {
 	rec := stackRecording()
-	sum := summary.Summarize(rec)
-	got := SpawnStackNote(sum.SpawnStacks(rec))
+	sum := summarized(rec)
+	st, err := sum.SpawnStacks(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := SpawnStackNote(st)
 	want := "1 of 2 spawn stacks truncated (ended before main or a thread start: code without frame pointers); " +
 		"1 spawns without a stack; 1 stacks not symbolized (process gone or symbolizer behind)"
 	if got != want {
@@ -157,7 +160,7 @@ func TestGoToolPprof(t *testing.T) {
 	dir := t.TempDir()
 	rec := stackRecording()
 	files := map[string]func(*os.File) error{
-		"spawns.pb.gz": func(f *os.File) error { return WriteSpawnProfile(f, rec, summary.Summarize(rec)) },
+		"spawns.pb.gz": func(f *os.File) error { return WriteSpawnProfile(f, rec, summarized(rec)) },
 		"cpu.pb.gz":    func(f *os.File) error { return WriteCPUProfile(f, rec) },
 	}
 	for name, write := range files {

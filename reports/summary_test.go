@@ -2,37 +2,72 @@ package reports
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"strings"
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/summary"
+	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
+// spawnSummary summarizes a run of 2.5 s: the workload (pid 4100) execs,
+// starts 2 threads, and spawns 5 processes (a fork, two clone3 vforks
+// whose children each fail 10 execs of a PATH search, a vfork whose child
+// never execs, a clone-vm), one of them with a long path.
 func spawnSummary() summary.Summary {
-	sp := func(t uint64, sc string, m spawn.Mechanism, durNs uint64, parent, child uint32, exe string, failed int) spawn.Spawn {
-		return spawn.Spawn{TimeNs: t, Syscall: sc, Mechanism: m, CloneDurNs: durNs, ParentPid: parent,
-			ParentTid: parent, ChildPid: child, Exe: exe, ExecOK: exe != "", FailedExecs: failed}
+	const parent = 4100
+	rec := &recording.Recording{StartMonoNs: 0, EndMonoNs: 2_500_000_000}
+	add := func(ev tracer.Event) {
+		if ev.Pid == 0 {
+			ev.Pid, ev.Tid = parent, parent
+		}
+		ev.Kind = cmp.Or(ev.Kind, tracer.KindSyscall)
+		rec.Events = append(rec.Events, ev)
 	}
-	s := summary.Summary{
-		ByMechanism: map[spawn.Mechanism]int{spawn.MechFork: 1, spawn.MechVfork: 3, spawn.MechCloneVM: 1},
-		Threads:     2,
-		ExecOK:      5,
-		ExecFailed:  20,
-		Processes:   6,
-		WallNs:      2_500_000_000,
+	exec := func(t uint64, pid uint32, exe string, ret int64) {
+		add(tracer.Event{TimeNs: t, Pid: pid, Tid: pid, Nr: syscalls.NrExecve, Ret: ret, Filename: exe})
 	}
-	s.SetSpawns([]spawn.Spawn{
-		sp(1, "clone", spawn.MechFork, 36_123_456, 4100, 4101, "/usr/bin/true", 0),
-		sp(2, "clone3", spawn.MechVfork, 512_345, 4100, 4102, "/usr/bin/sleep", 10),
-		sp(3, "clone3", spawn.MechVfork, 36_123_456, 4100, 4103, "/usr/bin/sleep", 10),
-		sp(4, "vfork", spawn.MechVfork, 700_001, 4100, 4104, "", 0),
-		sp(5, "clone", spawn.MechCloneVM, 90_000, 4100, 4105,
-			"/opt/a/very/long/installation/prefix/that/goes/on/and/on/for/ever/and/a/bit/more/bin/tool", 0),
-	})
-	return s
+	exec(1, parent, "/usr/bin/python3", 0)
+	for i := range 2 {
+		add(tracer.Event{Kind: tracer.KindFork, TimeNs: 2, Thread: true, ChildPid: parent, ChildTid: parent + 100 + uint32(i)})
+	}
+	const sigchld, cloneVM, vfork = 17, 0x100, 0x4000
+	spawns := []struct {
+		nr     int
+		flags  uint64
+		durNs  uint64
+		exe    string
+		failed int
+	}{
+		{syscalls.NrClone, sigchld, 36_123_456, "/usr/bin/true", 0},
+		{syscalls.NrClone3, cloneVM | vfork, 512_345, "/usr/bin/sleep", 10},
+		{syscalls.NrClone3, cloneVM | vfork, 36_123_456, "/usr/bin/sleep", 10},
+		{syscalls.NrVfork, 0, 700_001, "", 0},
+		{syscalls.NrClone, cloneVM | sigchld, 90_000,
+			"/opt/a/very/long/installation/prefix/that/goes/on/and/on/for/ever/and/a/bit/more/bin/tool", 0},
+	}
+	for i, sp := range spawns {
+		t, child := uint64(i+1)*100_000_000, uint32(parent+1+i)
+		ev := tracer.Event{TimeNs: t, DurNs: sp.durNs, Nr: sp.nr, Ret: int64(child)}
+		switch sp.nr {
+		case syscalls.NrClone:
+			ev.Args = []uint64{sp.flags}
+		case syscalls.NrClone3:
+			ev.Clone3 = &tracer.Clone3Args{Flags: sp.flags, ExitSignal: sigchld}
+		}
+		add(ev)
+		for k := range sp.failed {
+			exec(t+1000+uint64(k), child, "/usr/local/bin/"+sp.exe, -2)
+		}
+		if sp.exe != "" {
+			exec(t+50_000, child, sp.exe, 0)
+		}
+		add(tracer.Event{Kind: tracer.KindExit, TimeNs: t + 90_000_000, Pid: child, Tid: child, GroupDead: true})
+	}
+	return summarized(rec)
 }
 
 func TestSpawnSection(t *testing.T) {

@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"sort"
@@ -120,9 +121,19 @@ type PartRow struct {
 const maxPatterns = 3
 
 // Compare explains b against a. Either may have no spawns; what can still
-// be compared is, and Notes say what could not.
-func Compare(a, b *recording.Recording, nameA, nameB string) *Comparison {
-	c := &Comparison{A: newSide(a, nameA), B: newSide(b, nameB)}
+// be compared is, and Notes say what could not. It fails when a side's
+// events cannot be read back (a truncated or corrupt spill), rather than
+// compare part of a run.
+func Compare(a, b *recording.Recording, nameA, nameB string) (*Comparison, error) {
+	sa, err := newSide(a, nameA)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := newSide(b, nameB)
+	if err != nil {
+		return nil, err
+	}
+	c := &Comparison{A: sa, B: sb}
 	c.Host = hostRows(a, b)
 	c.PerSpawn = c.A.Spawns > 0 && c.B.Spawns > 0
 	// A side recorded with --spawns-only has no other syscalls: compare
@@ -140,11 +151,14 @@ func Compare(a, b *recording.Recording, nameA, nameB string) *Comparison {
 			"the syscall table and syscalls per spawn cover the spawn-related calls alone, on both sides")
 	}
 	c.Findings = compareFindings(c)
-	return c
+	return c, nil
 }
 
-func newSide(rec *recording.Recording, name string) Side {
-	sum := summary.Summarize(rec)
+func newSide(rec *recording.Recording, name string) (Side, error) {
+	sum, err := summary.Summarize(rec)
+	if err != nil {
+		return Side{}, fmt.Errorf("%s: %w", name, err)
+	}
 	defer sum.Close()
 	s := Side{Name: name, Command: rec.Command, rec: rec, Lost: rec.Lost}
 	s.Spawns = sum.SpawnCount()
@@ -165,7 +179,7 @@ func newSide(rec *recording.Recording, name string) Side {
 	rss, envCounts, envBytes := summary.NewMedian(), summary.NewMedian(), summary.NewMedian()
 	// The sums of parts are of whole nanoseconds, exact in a float64 (up
 	// to 104 days): the order the rows come in does not change them.
-	sum.EachSpawn(func(sp *spawn.Spawn) error {
+	err = sum.EachSpawn(func(sp *spawn.Spawn) error {
 		sigs.Add(sp.Seq, sp.Signature)
 		if sp.Parent != nil {
 			rss.Add(sp.Parent.RSSBytes())
@@ -183,6 +197,9 @@ func newSide(rec *recording.Recording, name string) Side {
 		s.totalNs += t
 		return nil
 	})
+	if err != nil {
+		return Side{}, fmt.Errorf("%s: %w", name, err)
+	}
 	s.Signatures = sigs.Ranked()
 	s.ParentRSSBytes = rss.Value()
 	for _, st := range rec.Syscalls {
@@ -193,8 +210,10 @@ func newSide(rec *recording.Recording, name string) Side {
 		s.SyscallsPerSpawn = float64(calls) / float64(s.Spawns)
 	}
 	s.EnvCount, s.EnvBytes = int(envCounts.Value()), int(envBytes.Value())
-	s.Patterns, s.ExecNs, _ = spawnPatterns(rec)
-	return s
+	if s.Patterns, s.ExecNs, err = spawnPatterns(rec); err != nil {
+		return Side{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return s, nil
 }
 
 // Probe group names, as the tracer records them (see reports.CopyProbe).

@@ -131,7 +131,7 @@ func sharesSum(c *Comparison) float64 {
 
 func TestComparePublishedFigures(t *testing.T) {
 	a, b := buildRecording(laptopSpec()), buildRecording(clusterSpec())
-	c := Compare(a, b, "laptop", "cluster")
+	c := compared(t, a, b, "laptop", "cluster")
 	if c.A.WallNs != 640_000_000 || c.B.WallNs != 5_800_000_000 {
 		t.Fatalf("walls %d and %d ns, want 0.64 s and 5.8 s", c.A.WallNs, c.B.WallNs)
 	}
@@ -205,7 +205,7 @@ func TestCompareSmallParentFigures(t *testing.T) {
 	la.rssBytes, la.cloneNs, la.blockedNs, la.execNs, la.s2eNs, la.intervalNs = 8<<20, 5000, 3000, 2000, 7000, 7000
 	cl.rssBytes, cl.cloneNs, cl.copyNs, cl.blockedNs, cl.teardownNs, cl.execNs, cl.s2eNs, cl.intervalNs =
 		8<<20, 30_000, 20_000, 1000, 5000, 8000, 41_000, 41_000
-	c := Compare(buildRecording(la), buildRecording(cl), "laptop", "cluster")
+	c := compared(t, buildRecording(la), buildRecording(cl), "laptop", "cluster")
 	if c.A.WallNs != 70_000_000 || c.B.WallNs != 410_000_000 {
 		t.Fatalf("walls %d and %d ns", c.A.WallNs, c.B.WallNs)
 	}
@@ -231,7 +231,7 @@ func TestComparePathAndEnvironment(t *testing.T) {
 	// With vfork the parent waits through the child's failed execs.
 	a.cloneNs, a.blockedNs = 44_000, 34_000
 	b.cloneNs, b.blockedNs = 92_000, 82_000
-	c := Compare(buildRecording(a), buildRecording(b), "short", "long")
+	c := compared(t, buildRecording(a), buildRecording(b), "short", "long")
 	p := findingByID(c, "path-search")
 	if p == nil {
 		t.Fatalf("no path-search finding: %+v", c.Findings)
@@ -275,7 +275,7 @@ func TestCompareRustFallback(t *testing.T) {
 	a, b := laptopSpec(), clusterSpec()
 	b.rust = true
 	b.host.Libc = &recording.Libc{Name: "glibc", Version: "2.35"}
-	c := Compare(buildRecording(a), buildRecording(b), "A", "B")
+	c := compared(t, buildRecording(a), buildRecording(b), "A", "B")
 	m := findingByID(c, "mechanism")
 	if m == nil || !strings.Contains(m.Evidence, "B's Rust Command falls back to fork") {
 		t.Fatalf("mechanism finding = %+v", m)
@@ -288,7 +288,7 @@ func TestCompareRustFallback(t *testing.T) {
 func TestCompareSameLibcForkVsSpawn(t *testing.T) {
 	a, b := laptopSpec(), clusterSpec()
 	b.host = a.host
-	c := Compare(buildRecording(a), buildRecording(b), "spawn", "fork")
+	c := compared(t, buildRecording(a), buildRecording(b), "spawn", "fork")
 	m := findingByID(c, "mechanism")
 	if m == nil || !strings.Contains(m.Evidence, "both run glibc 2.35, so the program chose it") ||
 		!strings.Contains(m.Evidence, "fork spawns with glibc fork()") || !strings.Contains(m.Evidence, "glibc posix_spawn") {
@@ -306,7 +306,7 @@ func TestCompareNoSpawnsAndOtherWorkload(t *testing.T) {
 	b := buildRecording(empty)
 	b.EndMonoNs = b.StartMonoNs + 1e6
 	b.Syscalls = []recording.SyscallStat{{Nr: 12, Name: "brk", Calls: 3, TimeNs: 3000}}
-	c := Compare(a, b, "A", "B")
+	c := compared(t, a, b, "A", "B")
 	var sawEmpty, sawWorkload bool
 	for _, n := range c.Notes {
 		sawEmpty = sawEmpty || strings.Contains(n, "B has no spawns")
@@ -331,7 +331,7 @@ func TestCompareLostAndUnmeasured(t *testing.T) {
 	b.lost = tracer.Lost{Events: 1234}
 	b.noCopyProbe = true
 	b.copyNs, b.teardownNs = 0, 0
-	c := Compare(buildRecording(a), buildRecording(b), "A", "B")
+	c := compared(t, buildRecording(a), buildRecording(b), "A", "B")
 	l := findingByID(c, "lost-events")
 	if l == nil || !strings.Contains(l.Evidence, "B lost 1234 events") || !strings.Contains(l.Evidence, "weaker") {
 		t.Errorf("lost finding = %+v", l)
@@ -419,7 +419,7 @@ func TestCompareSpawnsOnlySide(t *testing.T) {
 		}
 	}
 	b.Syscalls = kept
-	c := Compare(a, b, "laptop", "cluster")
+	c := compared(t, a, b, "laptop", "cluster")
 	if len(c.Syscalls) == 0 {
 		t.Fatal("no syscall rows")
 	}
@@ -439,4 +439,14 @@ func TestCompareSpawnsOnlySide(t *testing.T) {
 	if !noted {
 		t.Errorf("no note says a side was recorded with --spawns-only: %q", c.Notes)
 	}
+}
+
+// compared is Compare for a test, which it fails on an error.
+func compared(t testing.TB, a, b *recording.Recording, nameA, nameB string) *Comparison {
+	t.Helper()
+	c, err := Compare(a, b, nameA, nameB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -24,7 +24,7 @@ func TestCompareStartupCPUID(t *testing.T) {
 		}
 		return nil
 	}
-	f := find(Compare(metal, vm, "metal", "vm"))
+	f := find(compared(t, metal, vm, "metal", "vm"))
 	if f == nil {
 		t.Fatalf("no startup-cpuid finding comparing a VM with bare metal")
 	}
@@ -36,12 +36,12 @@ func TestCompareStartupCPUID(t *testing.T) {
 	if f.Title != "program start-up is slower on vm (CPUID)" || f.CostNs != 0 {
 		t.Errorf("finding %+v", f)
 	}
-	if f := find(Compare(vm, withExecs(fixture.StartupCPUID(38, 100, 0, "KVM (Firecracker)")), "a", "b")); f != nil {
+	if f := find(compared(t, vm, withExecs(fixture.StartupCPUID(38, 100, 0, "KVM (Firecracker)")), "a", "b")); f != nil {
 		t.Errorf("alike hosts: %+v", f)
 	}
 	unsampled := withExecs(fixture.StartupCPUID(1, 100, 0, "none"))
 	unsampled.SampleHz = 0
-	if f := find(Compare(unsampled, vm, "a", "b")); f != nil {
+	if f := find(compared(t, unsampled, vm, "a", "b")); f != nil {
 		t.Errorf("one side without samples: %+v", f)
 	}
 }

@@ -34,7 +34,7 @@ type eventSpill struct {
 // A recording held in memory (Events) is sorted exactly. A recording
 // run's events, and a loaded recording's (Load), are read back from a
 // spill file through a window of ReorderWindow events (see there), in
-// bounded memory; a failure to read them is returned and kept (ReadErr).
+// bounded memory; a failure to read them is returned.
 // For a loaded recording the window gives the exact order: Decode checked
 // that it does, and sorted the spill when it did not (SortedLate).
 func (rec *Recording) EachEvent(fn func(ev *tracer.Event) error) error {
@@ -73,7 +73,7 @@ func (rec *Recording) EachEvent(fn func(ev *tracer.Event) error) error {
 		err = ro.drain(release)
 	}
 	rec.spill.late = ro.late
-	return rec.keepReadErr(err)
+	return err
 }
 
 // KeptCopy is a copy of ev that outlives EachEvent's call, for the few
@@ -103,7 +103,7 @@ func (rec *Recording) eachArrived(fn func(ev *tracer.Event) error) error {
 		return nil
 	}
 	var ev tracer.Event // one at a time: fn is done with it when it returns
-	return rec.keepReadErr(rec.spill.each(func() *tracer.Event { return &ev }, fn))
+	return rec.spill.each(func() *tracer.Event { return &ev }, fn)
 }
 
 // errRead marks a failure to read the spill file, as opposed to an error
@@ -112,43 +112,6 @@ type errRead struct{ err error }
 
 func (e errRead) Error() string { return "reading recorded events: " + e.err.Error() }
 func (e errRead) Unwrap() error { return e.err }
-
-func (rec *Recording) keepReadErr(err error) error {
-	var re errRead
-	if errors.As(err, &re) && rec.readErr == nil {
-		rec.readErr = err
-	}
-	return err
-}
-
-// ReadErr is the first failure to read the events back from disk:
-// Summarize, which returns no error, leaves its summary short then.
-func (rec *Recording) ReadErr() error { return rec.readErr }
-
-// HoldEvents reads a spilled recording's events into Events, in the order
-// they arrived (sorted, for SortedLate), and releases the spill file: for
-// tests that index the events. Memory then grows with the events. Nothing
-// to do for a recording in memory already.
-func (rec *Recording) HoldEvents() error {
-	if rec.spill == nil {
-		return nil
-	}
-	evs := make([]tracer.Event, 0, rec.spill.n)
-	// A new event each time: the decoder reuses the arrays of the one it
-	// is given, and these are kept.
-	err := rec.spill.each(func() *tracer.Event { return new(tracer.Event) }, func(ev *tracer.Event) error {
-		evs = append(evs, *ev)
-		return nil
-	})
-	if err != nil {
-		return rec.keepReadErr(err)
-	}
-	if err := rec.Close(); err != nil {
-		return fmt.Errorf("reading recorded events: %w", err)
-	}
-	rec.Events = evs
-	return nil
-}
 
 // SortedLate is how many events of a loaded recording were out of time
 // order beyond the reorder window, so that Decode sorted its spill file

@@ -1,6 +1,11 @@
 package recording
 
-import "github.com/spawntrace/spawntrace/tracer"
+import (
+	"fmt"
+
+	"github.com/spawntrace/spawntrace/analyze/internal/spill"
+	"github.com/spawntrace/spawntrace/tracer"
+)
 
 // Hooks for the external tests (readback_test.go), which summarize
 // recordings and so cannot be in this package.
@@ -34,4 +39,51 @@ func SetSortRunBytes(n int) (restore func()) {
 	was := sortRunBytes
 	sortRunBytes = n
 	return func() { sortRunBytes = was }
+}
+
+// HoldEvents reads a spilled recording's events into Events, in the order
+// they arrived (sorted, for SortedLate), and releases the spill file: for
+// tests that index the events. Memory then grows with the events. Nothing
+// to do for a recording in memory already.
+func (rec *Recording) HoldEvents() error {
+	if rec.spill == nil {
+		return nil
+	}
+	evs := make([]tracer.Event, 0, rec.spill.n)
+	// A new event each time: the decoder reuses the arrays of the one it
+	// is given, and these are kept.
+	err := rec.spill.each(func() *tracer.Event { return new(tracer.Event) }, func(ev *tracer.Event) error {
+		evs = append(evs, *ev)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := rec.Close(); err != nil {
+		return fmt.Errorf("reading recorded events: %w", err)
+	}
+	rec.Events = evs
+	return nil
+}
+
+// TruncateSpill makes rec's spill claim one event more than its file
+// holds, as a spill file cut short would.
+func TruncateSpill(rec *Recording) { rec.spill.n++ }
+
+// CorruptSpill replaces rec's spilled events with as many records that
+// do not decode.
+func CorruptSpill(rec *Recording) error {
+	f, err := spill.NewFile(spill.CreateTemp)
+	if err != nil {
+		return err
+	}
+	for range rec.spill.n {
+		f.Write([]byte{3, 0xff, 0xff, 0xff}) // kind and flags, then a varint that never ends
+	}
+	if err := f.Flush(); err != nil {
+		return err
+	}
+	rec.spill.events.Close()
+	rec.spill.events = f
+	return nil
 }

@@ -6,6 +6,8 @@ package recording_test
 import (
 	"bytes"
 	"cmp"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -15,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spawntrace/spawntrace/analyze/compare"
+	"github.com/spawntrace/spawntrace/analyze/internal/spill"
 	"github.com/spawntrace/spawntrace/analyze/internal/synth"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
@@ -60,8 +64,8 @@ func TestLoadMemoryDoesNotGrow(t *testing.T) {
 		if rec.SortedLate() != 0 || !recording.Spilled(rec) {
 			t.Fatalf("%d spawns as -w writes them: %d late events, sorted", n, rec.SortedLate())
 		}
-		sum := summary.Summarize(rec)
-		if err := rec.ReadErr(); err != nil || sum.SpawnCount() != n || rec.LateEvents() != 0 {
+		sum, err := summary.Summarize(rec)
+		if err != nil || sum.SpawnCount() != n || rec.LateEvents() != 0 {
 			t.Fatalf("%d spawns: summary of %d (%v), %d late", n, sum.SpawnCount(), err, rec.LateEvents())
 		}
 		t.Logf("%d spawns: %d events; the loaded recording holds %d bytes; Load %v", n, recording.SpilledEvents(rec), held[n], took)
@@ -111,7 +115,7 @@ func TestLoadOutOfOrder(t *testing.T) {
 	}
 	sorted := load("sorted.json", evs)
 	want := timeOrder(t, sorted)
-	wantSum := summary.Summarize(sorted)
+	wantSum := summarized(t, sorted)
 	wantRows := rowsOf(t, &wantSum)
 	for _, c := range []struct {
 		name       string
@@ -130,7 +134,7 @@ func TestLoadOutOfOrder(t *testing.T) {
 			if got := timeOrder(t, rec); !reflect.DeepEqual(got, want) {
 				t.Errorf("events read back in another order than sorted")
 			}
-			sum := summary.Summarize(rec)
+			sum := summarized(t, rec)
 			rows := rowsOf(t, &sum)
 			if !sameSummary(&sum, &wantSum) || !reflect.DeepEqual(rows, wantRows) || rec.LateEvents() != 0 {
 				t.Errorf("summary differs from the sorted file's (%d late)", rec.LateEvents())
@@ -169,10 +173,10 @@ func TestSpillMemoryPerSpawn(t *testing.T) {
 	whileRecording := synth.HeapInUse()
 	rec := recording.Filled(t, r)
 	start := time.Now()
-	sum := summary.Summarize(rec)
+	sum, err := summary.Summarize(rec)
 	took := time.Since(start)
 	after := synth.HeapInUse()
-	if err := rec.ReadErr(); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 	if sum.SpawnCount() != n {
@@ -199,10 +203,7 @@ func TestSpilledSummaryMatchesMemory(t *testing.T) {
 	spilled.StartMonoNs, spilled.EndMonoNs = 1e12, 1e12+n*1e6
 	inMemory := &recording.Recording{StartMonoNs: spilled.StartMonoNs, EndMonoNs: spilled.EndMonoNs, Events: recording.Arrived(t, spilled)}
 
-	got, want := summary.Summarize(spilled), summary.Summarize(inMemory)
-	if err := spilled.ReadErr(); err != nil {
-		t.Fatal(err)
-	}
+	got, want := summarized(t, spilled), summarized(t, inMemory)
 	gotRows, wantRows := rowsOf(t, &got), rowsOf(t, &want)
 	if !sameSummary(&got, &want) || !reflect.DeepEqual(gotRows, wantRows) {
 		t.Errorf("summaries differ: spilled %d spawns %+v, in memory %d %+v", len(gotRows), got.Stats, len(wantRows), want.Stats)
@@ -234,7 +235,7 @@ func TestVforkCallAfterItsChildsExec(t *testing.T) {
 	}
 
 	rec := build(1000)
-	sum := summary.Summarize(rec)
+	sum := summarized(t, rec)
 	rows := rowsOf(t, &sum)
 	if len(rows) != 1 {
 		t.Fatalf("%d spawns, want 1", len(rows))
@@ -249,7 +250,7 @@ func TestVforkCallAfterItsChildsExec(t *testing.T) {
 	// With a window smaller than what came between, the call is late.
 	rec = build(1000)
 	recording.SetReorderWindow(rec, 100)
-	late := summary.Summarize(rec)
+	late := summarized(t, rec)
 	if sp := rowsOf(t, &late)[0]; sp.ExecOK || rec.LateEvents() == 0 {
 		t.Errorf("past the window: spawn %+v with %d late events; want no exec charged and the lateness counted", sp, rec.LateEvents())
 	}
@@ -269,7 +270,7 @@ func BenchmarkSummarize200k(b *testing.B) {
 	defer spilled.Close()
 	b.Run("spilled", func(b *testing.B) {
 		for b.Loop() {
-			s := summary.Summarize(spilled)
+			s := summarized(b, spilled)
 			if s.SpawnCount() != n {
 				b.Fatal(s.SpawnCount())
 			}
@@ -281,7 +282,7 @@ func BenchmarkSummarize200k(b *testing.B) {
 		recording.EachArrived(spilled, func(ev *tracer.Event) error { evs = append(evs, *recording.KeptCopy(ev)); return nil })
 		inMemory := &recording.Recording{Events: evs}
 		for b.Loop() {
-			s := summary.Summarize(inMemory)
+			s := summarized(b, inMemory)
 			if s.SpawnCount() != n {
 				b.Fatal(s.SpawnCount())
 			}
@@ -310,7 +311,9 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		defer rec.Close()
-		summary.Summarize(rec)
+		if sum, err := summary.Summarize(rec); err == nil {
+			sum.Close()
+		}
 		if err := recording.Encode(&bytes.Buffer{}, rec); err != nil {
 			t.Fatalf("accepted recording does not encode: %v", err)
 		}
@@ -337,4 +340,47 @@ func sameSummary(a, b *summary.Summary) bool {
 		}
 	}
 	return true
+}
+
+// summarized is Summarize for a test, which it fails on an error.
+func summarized(t testing.TB, rec *recording.Recording) summary.Summary {
+	t.Helper()
+	s, err := summary.Summarize(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestTruncatedSpillFails: a spill that cannot be read back to its end
+// fails the summary and the comparison, rather than giving numbers of
+// part of the run; the same holds for a corrupt record.
+func TestTruncatedSpillFails(t *testing.T) {
+	record := func() *recording.Recording {
+		r := recording.NewTestRecorder(t)
+		synth.Spawns(200, func(ev *tracer.Event) { r.Add(ev) })
+		return recording.Filled(t, r)
+	}
+	good := record()
+	truncated := record()
+	recording.TruncateSpill(truncated)
+	if s, err := summary.Summarize(truncated); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("Summarize of a truncated spill: %d spawns, error %v; want unexpected EOF", s.SpawnCount(), err)
+	}
+	for _, pair := range [][2]*recording.Recording{{good, truncated}, {truncated, good}} {
+		if c, err := compare.Compare(pair[0], pair[1], "A", "B"); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("Compare with a truncated side: %v, error %v; want unexpected EOF", c, err)
+		}
+	}
+	if _, err := compare.Compare(good, good, "A", "B"); err != nil {
+		t.Errorf("Compare of whole recordings: %v", err)
+	}
+
+	corrupt := record()
+	if err := recording.CorruptSpill(corrupt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := summary.Summarize(corrupt); !errors.Is(err, spill.ErrCorrupt) {
+		t.Errorf("Summarize of a corrupt spill: %v, want a corrupt record", err)
+	}
 }

@@ -88,7 +88,7 @@ type Recording struct {
 	SpawnCallsOnly bool `json:"spawn_calls_only,omitempty"`
 	// Events are the events of a recording built in memory (tests), in
 	// the order they arrived. A recording run and a loaded one keep them
-	// on disk instead (see EachEvent); HoldEvents reads them in here.
+	// on disk instead (see EachEvent).
 	Events []tracer.Event `json:"events"`
 	// Threads counts the threads the tree created; recordings keep no
 	// event per thread or per fork (the spawn calls carry the spawns).
@@ -110,10 +110,8 @@ type Recording struct {
 	Tracer *TracerUsage `json:"tracer,omitempty"`
 
 	// spill holds a recording run's events, on disk, in place of Events
-	// (Recorder.Fill), or a loaded recording's (Decode); readErr is the
-	// first failure to read them back.
-	spill   *eventSpill
-	readErr error
+	// (Recorder.Fill), or a loaded recording's (Decode).
+	spill *eventSpill
 	// sortedLate: Decode found this many events out of time order beyond
 	// the reorder window and sorted the spill first (SortedLate).
 	sortedLate int

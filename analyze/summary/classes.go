@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/spawntrace/spawntrace/analyze/spawn"
 )
@@ -84,35 +83,6 @@ func KeyOf(sp *spawn.Spawn) ClassKey {
 		k.RSSBucketBytes = RSSBucket(sp.Parent.RSSBytes())
 	}
 	return k
-}
-
-// Classes groups spawns by ClassKey, in the order each class first
-// appears in time. (A summary's are in Summary.Classes, computed as its
-// rows finished.)
-func Classes(spawns []spawn.Spawn) []Class {
-	// Other callers' spawns may not be in time order. (No index slice when
-	// they are.)
-	var order []int
-	if !slices.IsSortedFunc(spawns, func(a, b spawn.Spawn) int { return cmp.Compare(a.TimeNs, b.TimeNs) }) {
-		order = make([]int, len(spawns))
-		for i := range order {
-			order[i] = i
-		}
-		sort.SliceStable(order, func(a, b int) bool { return spawns[order[a]].TimeNs < spawns[order[b]].TimeNs })
-	}
-	cs := newClassSet(newExactPool())
-	var links classLinks
-	var link classLink
-	for seq := range spawns {
-		i := seq
-		if order != nil {
-			i = order[seq]
-		}
-		sp := &spawns[i]
-		links.open(&link, sp.ParentTid, sp.TimeNs)
-		links.finish(&link, sp.ParentTid, cs.add(seq, sp), cs.addTotal)
-	}
-	return cs.classes()
 }
 
 // classSet accumulates classes as spawns finish, in any order.

@@ -152,7 +152,7 @@ func TestClassesEmpty(t *testing.T) {
 func TestClassesOfSummarizedRecording(t *testing.T) {
 	// The path-search sample: one clone3 vfork that failed twice before
 	// exec'ing /usr/bin/true.
-	s := Summarize(fixture.PathSearch())
+	s := summarized(t, fixture.PathSearch())
 	cs := Classes(rowsOf(t, &s))
 	if !reflect.DeepEqual(cs, s.Classes) {
 		t.Errorf("Classes of the rows = %+v, Summary.Classes = %+v", cs, s.Classes)

@@ -11,7 +11,7 @@ import (
 func TestFindingStartupCPUID(t *testing.T) {
 	rec := fixture.StartupCPUID(40, 100, 20, "KVM (Firecracker)")
 	var f *Finding
-	for _, x := range Summarize(rec).Findings {
+	for _, x := range summarized(t, rec).Findings {
 		if x.ID == "startup-cpuid" {
 			f = &x
 		}
@@ -37,7 +37,7 @@ func TestFindingStartupCPUIDNotWhen(t *testing.T) {
 		"insignificant": fixture.StartupCPUID(1, 1000, 20, "none"), // 10 ms, under 1% of the 2 s run
 		"kernel leaf":   fixture.StartupCPUID(0, 100, 400, "none"),
 	} {
-		for _, x := range Summarize(rec).Findings {
+		for _, x := range summarized(t, rec).Findings {
 			if x.ID == "startup-cpuid" {
 				t.Errorf("%s: startup-cpuid finding %+v", name, x)
 			}

@@ -22,7 +22,7 @@ func findingsOf(t *testing.T, wallMs uint64, spawners []recording.ProcessInfo, e
 		}
 	}
 	out := map[string]Finding{}
-	for _, f := range Summarize(rec).Findings {
+	for _, f := range summarized(t, rec).Findings {
 		out[f.ID] = f
 	}
 	return out
@@ -158,7 +158,7 @@ func TestFindingsRanked(t *testing.T) {
 		pid := uint32(100 + i)
 		evs = append(evs, cloneEv(int64(pid), glibcFork, 20, 1024), execEv(pid, -2, 3, 20), execEv(pid, 0, 0.2, 20))
 	}
-	fs := Summarize(&recording.Recording{StartMonoNs: 1, EndMonoNs: 1e9, Events: evs}).Findings
+	fs := summarized(t, &recording.Recording{StartMonoNs: 1, EndMonoNs: 1e9, Events: evs}).Findings
 	if len(fs) < 2 {
 		t.Fatalf("findings = %v", fs)
 	}

@@ -54,16 +54,6 @@ func (f *Fit) PredictMs(rssBytes uint64) float64 {
 	return f.SlopeMsPerGiB*float64(rssBytes)/GiB + f.InterceptMs
 }
 
-// FitCopy fits copy time against parent RSS; nil with fewer than 2 measured
-// fork-like spawns.
-func FitCopy(spawns []spawn.Spawn) *Fit {
-	var a fitAcc
-	for i := range spawns {
-		a.add(i, &spawns[i])
-	}
-	return a.fit()
-}
-
 // fitAcc collects the points of the fit as spawns finish, in any order.
 // Up to exactMax points it keeps them, and fits them in time order as it
 // always did (the same bits); past that it keeps running sums instead

@@ -170,28 +170,6 @@ func (s *Summary) SpawnCount() int {
 	return s.rows.n
 }
 
-// Err is the error that kept spawn rows from being stored, nil when they
-// all were. The statistics (Stats, Fit, Classes, Findings) are complete
-// even then: they are computed as the rows finish.
-func (s *Summary) Err() error {
-	if s.rows == nil {
-		return nil
-	}
-	return s.rows.err
-}
-
-// SetSpawns gives a summary built by hand (a test's, a tool's) its rows,
-// in time order: each one's Seq is set to its index. Stats, Fit, Classes
-// and Findings are left as they are.
-func (s *Summary) SetSpawns(rows []spawn.Spawn) {
-	r := &spawnRows{mem: make([]spawn.Spawn, len(rows)), n: len(rows)}
-	copy(r.mem, rows)
-	for i := range r.mem {
-		r.mem[i].Seq = i
-	}
-	s.rows = r
-}
-
 // Close releases the spill file of a summary's rows, if it has one;
 // EachSpawn fails after.
 func (s *Summary) Close() error {

@@ -13,31 +13,11 @@ type SpawnStackStats struct {
 	Unsymbolized int // stacks lost or left as bare addresses (Recording.StackLoss)
 }
 
-// SpawnStacks counts the spawns' stacks and how many were truncated.
-func SpawnStacks(rec *recording.Recording, spawns []spawn.Spawn) SpawnStackStats {
-	st := SpawnStackStats{Spawns: len(spawns)}
-	for i := range spawns {
-		s := rec.StackOf(spawns[i].StackID)
-		if s == nil {
-			continue
-		}
-		st.WithStack++
-		if s.Truncated() {
-			st.Truncated++
-		}
-	}
-	if rec.StackLoss != nil {
-		st.Unsymbolized = rec.StackLoss.SpawnStacks
-	}
-	return st
-}
-
 // SpawnStacks counts the stacks of the summary's spawns (those of rec) and
-// how many were truncated; rows that could not be read are not counted
-// (Summary.Err, EachSpawn say why).
-func (s *Summary) SpawnStacks(rec *recording.Recording) SpawnStackStats {
+// how many were truncated. It fails when the rows cannot be read back.
+func (s *Summary) SpawnStacks(rec *recording.Recording) (SpawnStackStats, error) {
 	var st SpawnStackStats
-	s.EachSpawn(func(sp *spawn.Spawn) error {
+	err := s.EachSpawn(func(sp *spawn.Spawn) error {
 		st.Spawns++
 		if stack := rec.StackOf(sp.StackID); stack != nil {
 			st.WithStack++
@@ -47,8 +27,11 @@ func (s *Summary) SpawnStacks(rec *recording.Recording) SpawnStackStats {
 		}
 		return nil
 	})
+	if err != nil {
+		return SpawnStackStats{}, err
+	}
 	if rec.StackLoss != nil {
 		st.Unsymbolized = rec.StackLoss.SpawnStacks
 	}
-	return st
+	return st, nil
 }

@@ -14,16 +14,17 @@ import (
 // Summarize assembles the spawns of a recording (spawn.Build) and counts
 // them. Its memory is what is open at each moment, not the events nor the
 // rows: a row, once finished, goes into the statistics, and then to the
-// summary's rows (EachSpawn), in memory or on disk. For a recording run, a
-// failure to read the events back leaves the summary short: see ReadErr;
-// one to store the rows, see Summary.Err. Close releases the rows.
-func Summarize(rec *recording.Recording) Summary {
+// summary's rows (EachSpawn), in memory or on disk. It fails when the
+// events could not be read back (a truncated or corrupt spill) or the
+// rows could not be stored: a summary of part of a run would be wrong
+// without a word. Close releases the rows.
+func Summarize(rec *recording.Recording) (Summary, error) {
 	s := Summary{rows: &spawnRows{}}
 	if rec.EndMonoNs > rec.StartMonoNs {
 		s.WallNs = rec.EndMonoNs - rec.StartMonoNs
 	}
 	b := newSummaryBuilder(rec, &s)
-	counts, _ := spawn.Build(rec, spawn.Hooks[classLink]{
+	counts, err := spawn.Build(rec, spawn.Hooks[classLink]{
 		Spawned: func(o *spawn.Open[classLink], ev, _ *tracer.Event, _ uint64) {
 			b.links.open(&o.Ext, ev.Tid, ev.TimeNs)
 		},
@@ -34,5 +35,12 @@ func Summarize(rec *recording.Recording) Summary {
 	s.Threads = rec.Threads + counts.Threads
 	s.ExecOK, s.ExecFailed, s.Processes = counts.ExecOK, counts.ExecFailed, counts.Processes
 	b.done()
-	return s
+	if err == nil {
+		err = s.rows.err
+	}
+	if err != nil {
+		s.Close()
+		return Summary{}, err
+	}
+	return s, nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func TestSummarizePathSearch(t *testing.T) {
-	s := Summarize(fixture.PathSearch())
+	s := summarized(t, fixture.PathSearch())
 	rows := rowsOf(t, &s)
 	if len(rows) != 1 {
 		t.Fatalf("spawns = %d, want 1", len(rows))
@@ -46,7 +46,7 @@ func TestSummarizeMechanisms(t *testing.T) {
 		ev(syscalls.NrClone, -11, 0x00000011), // failed: EAGAIN, not a spawn
 		{Kind: tracer.KindFork, Pid: 1, ChildTid: 6, ChildPid: 1, Thread: true},
 	}}
-	s := Summarize(rec)
+	s := summarized(t, rec)
 	want := map[spawn.Mechanism]int{spawn.MechFork: 2, spawn.MechVfork: 2, spawn.MechCloneVM: 1}
 	for m, n := range want {
 		if s.ByMechanism[m] != n {
@@ -56,4 +56,14 @@ func TestSummarizeMechanisms(t *testing.T) {
 	if s.SpawnCount() != 5 || s.Threads != 1 {
 		t.Errorf("spawns = %d threads = %d, want 5 and 1", s.SpawnCount(), s.Threads)
 	}
+}
+
+// summarized is Summarize for a test, which it fails on an error.
+func summarized(t testing.TB, rec *recording.Recording) Summary {
+	t.Helper()
+	s, err := Summarize(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

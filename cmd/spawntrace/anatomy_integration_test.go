@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/spawn"
-	"github.com/spawntrace/spawntrace/analyze/summary"
 )
 
 // TestLockStall: a parent whose other thread keeps taking the mmap lock
@@ -18,7 +17,7 @@ func TestLockStall(t *testing.T) {
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	s := summary.Summarize(trLoad(t, rec))
+	s := summarized(t, trLoad(t, rec))
 	var forks, stalled int
 	var copied, stall uint64
 	for _, sp := range summaryRows(t, &s) {

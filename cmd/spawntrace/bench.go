@@ -205,7 +205,10 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, exitFailure, "%v", err)
 		}
 	}
-	sum := summary.Summarize(rec)
+	sum, err := summary.Summarize(rec)
+	if err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
 	defer sum.Close() // removes the rows' spill file
 	if err := writeBench(stdout, rec, sum, p); err != nil {
 		return fail(stderr, exitFailure, "%v", err)

@@ -87,7 +87,7 @@ func TestBench(t *testing.T) {
 		t.Errorf("recorded command %q, want the worker", rec.Command)
 	}
 
-	s := summary.Summarize(rec)
+	s := summarized(t, rec)
 	cs := s.Classes
 	misses, found := benchPathMisses(t)
 	const mib = 1 << 20
@@ -182,7 +182,7 @@ func TestBenchFailedExecsMatchStrace(t *testing.T) {
 	e := itSetup(t)
 	args := []string{"-n", "20", "--rss", "0", "--env", "20", "--methods", "exec,fork,sh"}
 	rec, _ := benchRun(t, e, args...)
-	s := summary.Summarize(rec)
+	s := summarized(t, rec)
 	tab, r := itStraceC(t, itOpts{timeout: 2 * time.Minute}, append([]string{e.bin, benchWorkerCmd}, args...)...)
 	if r.status != 0 {
 		t.Fatalf("%s", r)

@@ -82,7 +82,11 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	c := compare.Compare(a, b, nameA, nameB)
+	c, err := compare.Compare(a, b, nameA, nameB)
+	if err != nil {
+		outs.abandon()
+		return fail(stderr, exitFailure, "%v", err)
+	}
 	if o.output != "" || o.format == "json" {
 		// The text and Markdown on a terminal carry the notes already.
 		for _, n := range c.Notes {
@@ -184,8 +188,11 @@ func writeComparePprof(profA, profB *pprofFiles, a, b *recording.Recording, c *c
 		rec  *recording.Recording
 	}{{profA, a}, {profB, b}}
 	for _, s := range sides {
-		sum := summary.Summarize(s.rec)
-		err := s.prof.writeSpawns(s.rec, sum)
+		sum, err := summary.Summarize(s.rec)
+		if err != nil {
+			return err
+		}
+		err = s.prof.writeSpawns(s.rec, sum)
 		sum.Close()
 		if err != nil {
 			return err

@@ -29,7 +29,7 @@ func TestStartupCPUIDFinding(t *testing.T) {
 		t.Fatalf("%s", r)
 	}
 	loaded := trLoad(t, rec)
-	sum := summary.Summarize(loaded)
+	sum := summarized(t, loaded)
 	var found *summary.Finding
 	for i := range sum.Findings {
 		if sum.Findings[i].ID == "startup-cpuid" {

@@ -81,7 +81,11 @@ func writePprof(p *pprofFiles, rec *recording.Recording, sum summary.Summary, st
 	if rec.SampleHz == 0 {
 		fmt.Fprintf(stderr, "spawntrace: %s not written: the recording has no CPU samples\n", reports.CPUProfileName)
 	}
-	fmt.Fprintf(stderr, "spawntrace: %s\n", reports.SpawnStackNote(sum.SpawnStacks(rec)))
+	st, err := sum.SpawnStacks(rec)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "spawntrace: %s\n", reports.SpawnStackNote(st))
 	if rec.StackLoss != nil && rec.StackLoss.SampleStacks > 0 {
 		fmt.Fprintf(stderr, "spawntrace: %d CPU samples' user stacks not symbolized (process gone or symbolizer behind)\n",
 			rec.StackLoss.SampleStacks)

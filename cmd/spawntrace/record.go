@@ -180,14 +180,11 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return outputFailed(stderr, err, rec.ExitStatus)
 		}
 	}
-	sum := summary.Summarize(rec) // once, for the summary and the profiles
-	defer sum.Close()             // removes the rows' spill file
-	if err := rec.ReadErr(); err != nil {
+	sum, err := summary.Summarize(rec) // once, for the summary and the profiles
+	if err != nil {
 		return outputFailed(stderr, err, rec.ExitStatus)
 	}
-	if err := sum.Err(); err != nil {
-		return outputFailed(stderr, err, rec.ExitStatus)
-	}
+	defer sum.Close() // removes the rows' spill file
 	if n := rec.LateEvents(); n > 0 {
 		fmt.Fprintf(stderr, "spawntrace: warning: %d events arrived more than %d events late and are out of time order: "+
 			"their spawns may lack their exec (the -w recording keeps them all; spawntrace report sorts it exactly)\n",

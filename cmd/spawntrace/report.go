@@ -51,11 +51,11 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	noteSortedLate(stderr, fs.Arg(0), rec)
-	sum := summary.Summarize(rec)
-	defer sum.Close() // removes the rows' spill file
-	if err := sum.Err(); err != nil {
+	sum, err := summary.Summarize(rec)
+	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
+	defer sum.Close() // removes the rows' spill file
 	if err := o.write(out, rec, sum, stdout); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}

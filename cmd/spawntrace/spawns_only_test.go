@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/summary"
 )
 
 // TestSpawnsOnly: with --spawns-only the table holds the spawn-related
@@ -53,7 +52,7 @@ func TestSpawnsOnly(t *testing.T) {
 	if !loaded.SpawnCallsOnly {
 		t.Error("the recording does not say it was made with --spawns-only")
 	}
-	if s := summary.Summarize(loaded); s.SpawnCount() != int(itSpawns(st)) {
+	if s := summarized(t, loaded); s.SpawnCount() != int(itSpawns(st)) {
 		t.Errorf("summary: %d spawns, strace saw %d clone-like calls", s.SpawnCount(), itSpawns(st))
 	}
 }

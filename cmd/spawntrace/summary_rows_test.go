@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/analyze/summary"
 )
@@ -19,4 +20,14 @@ func summaryRows(t *testing.T, s *summary.Summary) []spawn.Spawn {
 	}
 	slices.SortFunc(rows, func(a, b spawn.Spawn) int { return cmp.Compare(a.Seq, b.Seq) })
 	return rows
+}
+
+// summarized summarizes rec, failing the test on an error.
+func summarized(t testing.TB, rec *recording.Recording) summary.Summary {
+	t.Helper()
+	s, err := summary.Summarize(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -58,16 +58,22 @@ func trCount(rec *recording.Recording) trCounts {
 }
 
 // trLoad loads a recording written by -w, failing the test if it does not
-// load, with its events in memory (rec.Events) for the checks to index.
+// load, with its events in memory (rec.Events), in time order, for the
+// checks to index.
 func trLoad(t *testing.T, path string) *recording.Recording {
 	t.Helper()
 	rec, err := recording.Load(path)
 	if err != nil {
 		t.Fatalf("the recording does not load: %v", err)
 	}
-	if err := rec.HoldEvents(); err != nil {
+	var evs []tracer.Event
+	if err := rec.EachEvent(func(ev *tracer.Event) error { evs = append(evs, *recording.KeptCopy(ev)); return nil }); err != nil {
 		t.Fatalf("the recording's events do not read back: %v", err)
 	}
+	if err := rec.Close(); err != nil { // its events are in memory now
+		t.Fatal(err)
+	}
+	rec.Events = evs
 	return rec
 }
 

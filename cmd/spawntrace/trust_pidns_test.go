@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/spawntrace/spawntrace/analyze/spawn"
-	"github.com/spawntrace/spawntrace/analyze/summary"
 )
 
 // nsWorkload is a shell script that runs /bin/true twice and a nested sh,
@@ -252,7 +251,7 @@ func TestPidnsWorkloadMakesItsOwn(t *testing.T) {
 	// Every spawn is linked to its child's exec.
 	rc := trLoad(t, rec)
 	defer rc.Close()
-	sum := summary.Summarize(rc)
+	sum := summarized(t, rc)
 	defer sum.Close()
 	var exes []string
 	sum.EachSpawn(func(sp *spawn.Spawn) error {

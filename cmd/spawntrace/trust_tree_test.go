@@ -23,7 +23,6 @@ import (
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
-	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 )
@@ -460,7 +459,7 @@ func treeDaemonAttempt(t *testing.T, e *itEnv, n, setup int, st *itTable, oracle
 		t.Errorf("recording: the daemon's %d children have %d execs of /bin/true, want %d", n, kidExecs, n)
 	}
 	// The summary charges each exec to the spawn that made its process.
-	s := summary.Summarize(out.rec)
+	s := summarized(t, out.rec)
 	var ofDaemon, madeDaemon int
 	for _, sp := range summaryRows(t, &s) {
 		if sp.ParentPid == uint32(gc) && sp.ExecOK && sp.Exe == "/bin/true" {
@@ -714,7 +713,7 @@ func TestTreePidReuse(t *testing.T) {
 	}
 	wantSpawns := []spawnOf{{"clone", "/bin/true", true, 0}, {"vfork", "/bin/false", true, 0},
 		{"clone", "/bin/sleep", true, 0}, {"vfork", "", false, 1}}
-	s := summary.Summarize(out.rec)
+	s := summarized(t, out.rec)
 	var gotSpawns []spawnOf
 	for _, sp := range summaryRows(t, &s) {
 		if sp.ChildPid == uint32(P) {
@@ -830,7 +829,7 @@ func TestTreeExitBeforeExec(t *testing.T) {
 
 	// The summary: five spawns, none exec'd; the failed execs charged to
 	// their own spawn, in time order.
-	s := summary.Summarize(out.rec)
+	s := summarized(t, out.rec)
 	var failed []int
 	for _, sp := range summaryRows(t, &s) {
 		if sp.ExecOK || sp.Exe != "" {
@@ -920,7 +919,7 @@ func TestTreeThreadExec(t *testing.T) {
 	if out.rec.Threads != threads {
 		t.Errorf("recording: %d threads, want %d", out.rec.Threads, threads)
 	}
-	if s := summary.Summarize(out.rec); s.ExecOK != 4 || s.SpawnCount() != 2 {
+	if s := summarized(t, out.rec); s.ExecOK != 4 || s.SpawnCount() != 2 {
 		t.Errorf("summary: %d execs ok, %d spawns; want 4 and 2", s.ExecOK, s.SpawnCount())
 	}
 
