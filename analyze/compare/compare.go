@@ -10,8 +10,8 @@ import (
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/analyze/summary"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // Comparison explains the difference between two recordings of the same
@@ -172,8 +172,8 @@ func newSide(rec *recording.Recording, name string) (Side, error) {
 		}
 	}
 	s.Fit = sum.Fit
-	s.CopyMeasured, _ = probeAvailable(rec, copyProbe)
-	s.BlockedMeasured, _ = probeAvailable(rec, blockedProbe)
+	s.CopyMeasured, _ = probeAvailable(rec, tracer.CopyProbe)
+	s.BlockedMeasured, _ = probeAvailable(rec, tracer.BlockedProbe)
 	var failed, calls uint64
 	var sigs spawn.Tally
 	rss, envCounts, envBytes := summary.NewMedian(), summary.NewMedian(), summary.NewMedian()
@@ -215,12 +215,6 @@ func newSide(rec *recording.Recording, name string) (Side, error) {
 	}
 	return s, nil
 }
-
-// Probe group names, as the tracer records them (see reports.CopyProbe).
-const (
-	copyProbe    = "mmap_lock:copy-timing"
-	blockedProbe = "sched:sched_switch"
-)
 
 func probeAvailable(rec *recording.Recording, name string) (bool, bool) {
 	for _, p := range rec.Probes {
@@ -339,7 +333,7 @@ func syscallRows(a, b *Side, perSpawn, spawnCallsOnly bool) []SyscallRow {
 	var names []string
 	add := func(stats []recording.SyscallStat, isB bool) {
 		for _, s := range stats {
-			if nr := s.ABI.Nr64(s.Nr); nr == syscalls.NrExit || nr == syscalls.NrExitGroup {
+			if nr := s.ABI.Nr64(s.Nr); nr == sysno.Exit || nr == sysno.ExitGroup {
 				continue // they never return: no time
 			}
 			if spawnCallsOnly && !spawn.IsSpawnCall(s.ABI.Nr64(s.Nr)) {

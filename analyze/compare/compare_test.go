@@ -7,8 +7,8 @@ import (
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // sideSpec describes a hand-built recording: n identical spawns, one after
@@ -40,23 +40,23 @@ func buildRecording(s sideSpec) *recording.Recording {
 	if rec.Command == nil {
 		rec.Command = []string{"./bench", "10000"}
 	}
-	rec.Probes = []tracer.Probe{{Name: copyProbe, Available: !s.noCopyProbe}, {Name: blockedProbe, Available: true}}
+	rec.Probes = []tracer.Probe{{Name: tracer.CopyProbe, Available: !s.noCopyProbe}, {Name: tracer.BlockedProbe, Available: true}}
 	t := rec.StartMonoNs
 	const parent = 100
 	for i := 0; i < s.n; i++ {
 		child := uint32(1000 + i)
 		if s.rust {
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 2000, Pid: parent,
-				Tid: parent, Comm: "bench", Nr: syscalls.NrSocketpair, Args: []uint64{1, 0x80005, 0, 0x7ffd0000}, Fds: []int32{3, 4}})
+				Tid: parent, Comm: "bench", Nr: sysno.Socketpair, Args: []uint64{1, 0x80005, 0, 0x7ffd0000}, Fds: []int32{3, 4}})
 			t += 2000
 		}
 		ev := tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: s.cloneNs, Pid: parent, Tid: parent, Comm: "bench",
 			Ret: int64(child), CopyNs: s.copyNs, BlockedNs: s.blockedNs,
 			Parent: &tracer.ParentSize{RSSAnonBytes: s.rssBytes}}
 		if s.fork {
-			ev.Nr, ev.Args = syscalls.NrClone, []uint64{0x01200011, 0, 0, 0x7f0000a10, 0, 0}
+			ev.Nr, ev.Args = sysno.Clone, []uint64{0x01200011, 0, 0, 0x7f0000a10, 0, 0}
 		} else {
-			ev.Nr, ev.Args = syscalls.NrClone3, []uint64{0x7ffc00, 88}
+			ev.Nr, ev.Args = sysno.Clone3, []uint64{0x7ffc00, 88}
 			ev.Clone3 = &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000, StackSize: 0x9000}
 		}
 		rec.Events = append(rec.Events, ev,
@@ -64,25 +64,25 @@ func buildRecording(s sideSpec) *recording.Recording {
 		et := t + s.s2eNs - s.execNs - uint64(s.failed)*s.failedNs
 		for j := 0; j < s.failed; j++ {
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.failedNs,
-				Pid: child, Tid: child, Nr: syscalls.NrExecve, Ret: -2, Filename: "/opt/bin/true"})
+				Pid: child, Tid: child, Nr: sysno.Execve, Ret: -2, Filename: "/opt/bin/true"})
 			et += s.failedNs
 		}
 		rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.execNs,
-			Pid: child, Tid: child, Nr: syscalls.NrExecve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true",
+			Pid: child, Tid: child, Nr: sysno.Execve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true",
 			EnvCount: s.env, EnvBytes: s.env * 50})
 		t += s.intervalNs
 	}
 	rec.EndMonoNs = t
 	n := uint64(s.n)
-	spawnNr, spawnName := syscalls.NrClone3, "clone3"
+	spawnNr, spawnName := sysno.Clone3, "clone3"
 	if s.fork {
-		spawnNr, spawnName = syscalls.NrClone, "clone"
+		spawnNr, spawnName = sysno.Clone, "clone"
 	}
 	rec.Syscalls = []recording.SyscallStat{
 		{Nr: spawnNr, Name: spawnName, Calls: n, TimeNs: n * s.cloneNs},
-		{Nr: syscalls.NrExecve, Name: "execve", Calls: n * uint64(1+s.failed), Errors: n * uint64(s.failed),
+		{Nr: sysno.Execve, Name: "execve", Calls: n * uint64(1+s.failed), Errors: n * uint64(s.failed),
 			TimeNs: n * (s.execNs + uint64(s.failed)*s.failedNs)},
-		{Nr: syscalls.NrWait4, Name: "wait4", Calls: n, TimeNs: n * 5000},
+		{Nr: sysno.Wait4, Name: "wait4", Calls: n, TimeNs: n * 5000},
 		{Nr: 13, Name: "rt_sigaction", Calls: n * 20, TimeNs: n * 20 * 500},
 	}
 	return rec

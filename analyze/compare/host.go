@@ -126,8 +126,8 @@ func hostRows(a, b *recording.Recording) []HostRow {
 		{"kprobes", func(r *recording.Recording) string {
 			return featureText(r.Host.Features, func(f *tracer.Features) tracer.Feature { return f.Kprobes })
 		}},
-		{"copy timed by", func(r *recording.Recording) string { return probeText(r, copyProbe, "mmap write lock") }},
-		{"blocked time", func(r *recording.Recording) string { return probeText(r, blockedProbe, "sched_switch") }},
+		{"copy timed by", func(r *recording.Recording) string { return probeText(r, tracer.CopyProbe, "mmap write lock") }},
+		{"blocked time", func(r *recording.Recording) string { return probeText(r, tracer.BlockedProbe, "sched_switch") }},
 		{"spawntrace", func(r *recording.Recording) string {
 			if r.Version == "" {
 				return ""
