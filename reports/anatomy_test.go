@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // anatomyRecording: a parent at 64 MiB, then 1 GiB, forks 3 times each
@@ -32,22 +32,22 @@ func anatomyRecording() *recording.Recording {
 	}
 	for i, mib := range []uint64{64, 64, 64, 1024, 1024, 1024} {
 		copyNs := mib*17_578 + uint64(i)*10_000 // ~18 ms per GiB
-		add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrClone, Ret: child, Args: []uint64{0x01200011, 0, 0, 0x7f00, 0, 0},
+		add(tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Clone, Ret: child, Args: []uint64{0x01200011, 0, 0, 0x7f00, 0, 0},
 			DurNs: copyNs + 80_000, CopyNs: copyNs, BlockedNs: 10_000,
 			Parent: &tracer.ParentSize{RSSAnonBytes: mib << 20, RSSFileBytes: 2 << 20, PgtablesBytes: mib << 11, MapCount: 30}})
-		add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, Pid: uint32(child), Tid: uint32(child),
+		add(tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Execve, Pid: uint32(child), Tid: uint32(child),
 			DurNs: 300_000, TeardownNs: copyNs / 2, Filename: "/bin/true", Argv: []string{"true"}, EnvCount: 20})
 		child++
 	}
 	for i := 0; i < 3; i++ {
-		add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrClone3, Ret: child, Args: []uint64{0x7ffc00, 88},
+		add(tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Clone3, Ret: child, Args: []uint64{0x7ffc00, 88},
 			Clone3: &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000, StackSize: 0x9000},
 			DurNs:  900_000, BlockedNs: 850_000})
 		for j := 0; j < 4; j++ {
-			add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, Pid: uint32(child), Tid: uint32(child),
+			add(tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Execve, Pid: uint32(child), Tid: uint32(child),
 				Ret: -2, DurNs: 1_500_000, Filename: "/usr/local/bin/sleep"})
 		}
-		add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, Pid: uint32(child), Tid: uint32(child),
+		add(tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Execve, Pid: uint32(child), Tid: uint32(child),
 			DurNs: 400_000, Filename: "/usr/bin/sleep", EnvCount: 20})
 		child++
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spawntrace/spawntrace/analyze/compare"
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // PatternText is the normalized text of a spawn pattern:
@@ -20,13 +20,13 @@ func PatternText(p *compare.Pattern) string {
 	for _, s := range p.Steps {
 		var t string
 		switch s.Nr {
-		case syscalls.NrSocketpair:
+		case sysno.Socketpair:
 			t = fmt.Sprintf("socketpair(%s, %s)", addrFamily(s.Domain), sockType(s.Flags))
-		case syscalls.NrClone:
+		case sysno.Clone:
 			t = "clone(" + CloneFlags(s.Flags) + ")"
-		case syscalls.NrClone3:
+		case sysno.Clone3:
 			t = "clone3(" + Clone3Flags(s.Flags) + ")"
-		case syscalls.NrFork, syscalls.NrVfork:
+		case sysno.Fork, sysno.Vfork:
 			t = s.Syscall + "()"
 		default:
 			t = s.Syscall

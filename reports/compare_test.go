@@ -10,8 +10,8 @@ import (
 	"github.com/spawntrace/spawntrace/analyze/compare"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/summary"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // compareSide describes a hand-built recording of n identical spawns.
@@ -34,40 +34,40 @@ func compareRecording(s compareSide) *recording.Recording {
 		child := uint32(1000 + i)
 		if s.rust {
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 2000, Pid: 100, Tid: 100,
-				Comm: "bench", Nr: syscalls.NrSocketpair, Args: []uint64{1, 0x80005, 0, 0x7ffd0000}, Fds: []int32{3, 4}})
+				Comm: "bench", Nr: sysno.Socketpair, Args: []uint64{1, 0x80005, 0, 0x7ffd0000}, Fds: []int32{3, 4}})
 			t += 2000
 		}
 		ev := tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: s.cloneNs, Pid: 100, Tid: 100, Comm: "bench",
 			Ret: int64(child), CopyNs: s.copyNs, BlockedNs: s.blockedNs, Parent: &tracer.ParentSize{RSSAnonBytes: s.rss}}
 		if s.fork {
-			ev.Nr, ev.Args = syscalls.NrClone, []uint64{0x01200011, 0, 0, 0x7f0000a10, 0, 0}
+			ev.Nr, ev.Args = sysno.Clone, []uint64{0x01200011, 0, 0, 0x7f0000a10, 0, 0}
 		} else {
-			ev.Nr, ev.Args = syscalls.NrClone3, []uint64{0x7ffc00, 88}
+			ev.Nr, ev.Args = sysno.Clone3, []uint64{0x7ffc00, 88}
 			ev.Clone3 = &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000, StackSize: 0x9000}
 		}
 		rec.Events = append(rec.Events, ev)
 		et := t + s.s2eNs - s.execNs - uint64(s.failed)*s.failedNs
 		for j := 0; j < s.failed; j++ {
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.failedNs, Pid: child,
-				Tid: child, Nr: syscalls.NrExecve, Ret: -2, Filename: "/opt/bin/true"})
+				Tid: child, Nr: sysno.Execve, Ret: -2, Filename: "/opt/bin/true"})
 			et += s.failedNs
 		}
 		rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.execNs, Pid: child,
-			Tid: child, Nr: syscalls.NrExecve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true", EnvCount: s.env,
+			Tid: child, Nr: sysno.Execve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true", EnvCount: s.env,
 			EnvBytes: s.env * 50})
 		t += s.intervalNs
 	}
 	rec.EndMonoNs = t
 	n := uint64(s.n)
-	nr, name := syscalls.NrClone3, "clone3"
+	nr, name := sysno.Clone3, "clone3"
 	if s.fork {
-		nr, name = syscalls.NrClone, "clone"
+		nr, name = sysno.Clone, "clone"
 	}
 	rec.Syscalls = []recording.SyscallStat{
 		{Nr: nr, Name: name, Calls: n, TimeNs: n * s.cloneNs},
-		{Nr: syscalls.NrExecve, Name: "execve", Calls: n * uint64(1+s.failed), Errors: n * uint64(s.failed),
+		{Nr: sysno.Execve, Name: "execve", Calls: n * uint64(1+s.failed), Errors: n * uint64(s.failed),
 			TimeNs: n * (s.execNs + uint64(s.failed)*s.failedNs)},
-		{Nr: syscalls.NrWait4, Name: "wait4", Calls: n, TimeNs: n * 5000},
+		{Nr: sysno.Wait4, Name: "wait4", Calls: n, TimeNs: n * 5000},
 		{Nr: 13, Name: "rt_sigaction", Calls: n * 20, TimeNs: n * 20 * 500},
 	}
 	return rec
@@ -188,16 +188,16 @@ func TestCompareJSON(t *testing.T) {
 
 func TestPatternText(t *testing.T) {
 	p := &compare.Pattern{Steps: []compare.PatternStep{
-		{Syscall: "socketpair", Nr: syscalls.NrSocketpair, Domain: 1, Flags: 0x80005, Count: 1},
-		{Syscall: "clone", Nr: syscalls.NrClone, Flags: 0x11, Count: 1},
-		{Syscall: "execve", Nr: syscalls.NrExecve, Errno: 2, Count: 13},
-		{Syscall: "execve", Nr: syscalls.NrExecve, Count: 1},
+		{Syscall: "socketpair", Nr: sysno.Socketpair, Domain: 1, Flags: 0x80005, Count: 1},
+		{Syscall: "clone", Nr: sysno.Clone, Flags: 0x11, Count: 1},
+		{Syscall: "execve", Nr: sysno.Execve, Errno: 2, Count: 13},
+		{Syscall: "execve", Nr: sysno.Execve, Count: 1},
 	}}
 	want := "socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) -> clone(SIGCHLD) -> execve ENOENT x13 -> execve"
 	if got := PatternText(p); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	p = &compare.Pattern{Steps: []compare.PatternStep{{Syscall: "vfork", Nr: syscalls.NrVfork, Count: 1}}, NoExec: true}
+	p = &compare.Pattern{Steps: []compare.PatternStep{{Syscall: "vfork", Nr: sysno.Vfork, Count: 1}}, NoExec: true}
 	if got := PatternText(p); got != "vfork() -> (no exec)" {
 		t.Errorf("got %s", got)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // compat returns ev as a call through the i386 table.
@@ -42,7 +43,7 @@ System call usage summary for 32 bit mode:
 func TestSyscallTablesPerPersonality(t *testing.T) {
 	rec := newRecording(nil)
 	rec.Syscalls = []recording.SyscallStat{
-		{Nr: syscalls.NrExecve, Calls: 1, TimeNs: 90_000},
+		{Nr: sysno.Execve, Calls: 1, TimeNs: 90_000},
 		{Nr: 3, Calls: 6, TimeNs: 10_000},
 		{ABI: tracer.ABII386, Nr: 114, Calls: 3, TimeNs: 1_574_000},
 		{ABI: tracer.ABII386, Nr: 11, Calls: 6, Errors: 3, TimeNs: 242_000},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // The decoders below print a syscall as strace 6.1 does on x86_64 with its
@@ -23,18 +24,18 @@ import (
 func FormatCall(ev *tracer.Event) string {
 	name := syscalls.SyscallName(ev.ABI, ev.Nr)
 	switch ev.Nr64() {
-	case syscalls.NrClone:
+	case sysno.Clone:
 		return name + "(" + cloneArgs(ev) + ")"
-	case syscalls.NrClone3:
+	case sysno.Clone3:
 		return name + "(" + clone3Args(ev) + ")"
-	case syscalls.NrFork, syscalls.NrVfork:
+	case sysno.Fork, sysno.Vfork:
 		return name + "()"
-	case syscalls.NrExecve:
+	case sysno.Execve:
 		return name + "(" + execArgs(ev, 0) + ")"
-	case syscalls.NrExecveat:
+	case sysno.Execveat:
 		return name + "(" + dirfd(arg(ev, 0)) + ", " + execArgs(ev, 1) + ", " +
 			printFlags(arg(ev, 4), "AT_???", atFlags) + ")"
-	case syscalls.NrSocketpair:
+	case sysno.Socketpair:
 		return name + "(" + socketpairArgs(ev) + ")"
 	}
 	// Not a call the tracer details: strace's printargs, every argument in hex.

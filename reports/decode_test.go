@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // Every want below is a line strace 6.1 printed on this project's dev VM
@@ -50,41 +50,41 @@ func TestCloneLines(t *testing.T) {
 		want string
 	}{
 		// S: glibc fork()
-		{sys(5482, syscalls.NrClone, 5483, 0x01200011, 0, 0, 0x7fae86089a10, 0),
+		{sys(5482, sysno.Clone, 5483, 0x01200011, 0, 0, 0x7fae86089a10, 0),
 			"5482  clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7fae86089a10) = 5483"},
 		// R1, R: the exit signal alone (padded to column 40), none at all
-		{sys(0, syscalls.NrClone, 10899, 17, 0, 0, 0, 0), "clone(child_stack=NULL, flags=SIGCHLD)  = 10899"},
-		{sys(5956, syscalls.NrClone, 5958, 0, 0, 0, 0, 0), "5956  clone(child_stack=NULL, flags=0)  = 5958"},
-		{sys(5956, syscalls.NrClone, 5959, 10, 0, 0, 0, 0), "5956  clone(child_stack=NULL, flags=SIGUSR1) = 5959"},
+		{sys(0, sysno.Clone, 10899, 17, 0, 0, 0, 0), "clone(child_stack=NULL, flags=SIGCHLD)  = 10899"},
+		{sys(5956, sysno.Clone, 5958, 0, 0, 0, 0, 0), "5956  clone(child_stack=NULL, flags=0)  = 5958"},
+		{sys(5956, sysno.Clone, 5959, 10, 0, 0, 0, 0), "5956  clone(child_stack=NULL, flags=SIGUSR1) = 5959"},
 		// R: real-time signals are named from SIGRTMIN (32)
-		{sys(5956, syscalls.NrClone, 5967, 40, 0, 0, 0, 0), "5956  clone(child_stack=NULL, flags=SIGRT_8) = 5967"},
-		{sys(5956, syscalls.NrClone, 5968, 35, 0, 0, 0, 0), "5956  clone(child_stack=NULL, flags=SIGRT_3) = 5968"},
+		{sys(5956, sysno.Clone, 5967, 40, 0, 0, 0, 0), "5956  clone(child_stack=NULL, flags=SIGRT_8) = 5967"},
+		{sys(5956, sysno.Clone, 5968, 35, 0, 0, 0, 0), "5956  clone(child_stack=NULL, flags=SIGRT_3) = 5968"},
 		// R: parent_tid shows the tid the kernel stored, which is the return value
-		{sys(5956, syscalls.NrClone, 5960, 0x100011, 0, ptid, 0, 0),
+		{sys(5956, sysno.Clone, 5960, 0x100011, 0, ptid, 0, 0),
 			"5956  clone(child_stack=NULL, flags=CLONE_PARENT_SETTID|SIGCHLD, parent_tid=[5960]) = 5960"},
-		{sys(5956, syscalls.NrClone, 5961, 0x80011, 0, 0, 0, tls),
+		{sys(5956, sysno.Clone, 5961, 0x80011, 0, 0, 0, tls),
 			"5956  clone(child_stack=NULL, flags=CLONE_SETTLS|SIGCHLD, tls=0x562613fef060) = 5961"},
 		// R: strace's order is parent_tid, tls, child_tidptr
-		{sys(5956, syscalls.NrClone, 5962, 0x1180011, 0, ptid, ctid, tls),
+		{sys(5956, sysno.Clone, 5962, 0x1180011, 0, ptid, ctid, tls),
 			"5956  clone(child_stack=NULL, flags=CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_SETTID|SIGCHLD, parent_tid=[5962], tls=0x562613fef060, child_tidptr=0x7ffe97a9bfd8) = 5962"},
 		// R: unknown bits: hex with a comment when alone, plain hex after names
-		{sys(5956, syscalls.NrClone, 5964, 0x400011, 0, 0, 0, 0),
+		{sys(5956, sysno.Clone, 5964, 0x400011, 0, 0, 0, 0),
 			"5956  clone(child_stack=NULL, flags=0x400000 /* CLONE_??? */|SIGCHLD) = 5964"},
-		{sys(5956, syscalls.NrClone, 5965, 0x400000, 0, 0, 0, 0),
+		{sys(5956, sysno.Clone, 5965, 0x400000, 0, 0, 0, 0),
 			"5956  clone(child_stack=NULL, flags=0x400000 /* CLONE_??? */) = 5965"},
-		{sys(5956, syscalls.NrClone, 5966, 0x100000211, 0, 0, 0, 0),
+		{sys(5956, sysno.Clone, 5966, 0x100000211, 0, 0, 0, 0),
 			"5956  clone(child_stack=NULL, flags=CLONE_FS|0x100000000|SIGCHLD) = 5966"},
 		// R: errors; a failed call leaves *parent_tid unread, so the pointer
-		{sys(5956, syscalls.NrClone, -22, 0x10011, 0, 0, 0, 0),
+		{sys(5956, sysno.Clone, -22, 0x10011, 0, 0, 0, 0),
 			"5956  clone(child_stack=NULL, flags=CLONE_THREAD|SIGCHLD) = -1 EINVAL (Invalid argument)"},
-		{sys(5956, syscalls.NrClone, -22, 0x110011, 0, ptid, 0, 0),
+		{sys(5956, sysno.Clone, -22, 0x110011, 0, ptid, 0, 0),
 			"5956  clone(child_stack=NULL, flags=CLONE_THREAD|CLONE_PARENT_SETTID|SIGCHLD, parent_tid=0x7ffe97a9bfdc) = -1 EINVAL (Invalid argument)"},
 		// R1: vfork by clone flags
-		{sys(0, syscalls.NrClone, 10911, 0x4111, 0, 0, 0, 0),
+		{sys(0, sysno.Clone, 10911, 0x4111, 0, 0, 0, 0),
 			"clone(child_stack=NULL, flags=CLONE_VM|CLONE_VFORK|SIGCHLD) = 10911"},
 		// R and S1: fork() and vfork() have no arguments
-		{sys(5956, syscalls.NrFork, 5978), "5956  fork()                            = 5978"},
-		{sys(0, syscalls.NrVfork, 8826), "vfork()                                 = 8826"},
+		{sys(5956, sysno.Fork, 5978), "5956  fork()                            = 5978"},
+		{sys(0, sysno.Vfork, 8826), "vfork()                                 = 8826"},
 	}
 	for _, c := range cases {
 		if got := straceLine(&c.ev); got != c.want {
@@ -95,7 +95,7 @@ func TestCloneLines(t *testing.T) {
 
 func TestClone3Lines(t *testing.T) {
 	c3 := func(tid uint32, ret int64, size uint64, a tracer.Clone3Args) tracer.Event {
-		ev := sys(tid, syscalls.NrClone3, ret, 0x7ffe97a9bf70, size)
+		ev := sys(tid, sysno.Clone3, ret, 0x7ffe97a9bf70, size)
 		ev.Clone3 = &a
 		return ev
 	}
@@ -145,14 +145,14 @@ func TestClone3Lines(t *testing.T) {
 	}
 
 	// R printed clone3(NULL, 88) = -1 EFAULT (Bad address).
-	null := sys(5956, syscalls.NrClone3, -14, 0, 88)
+	null := sys(5956, sysno.Clone3, -14, 0, 88)
 	if got, want := straceLine(&null), "5956  clone3(NULL, 88)                  = -1 EFAULT (Bad address)"; got != want {
 		t.Errorf("\ngot  %s\nwant %s", got, want)
 	}
 
 	// R printed clone(child_stack=NULL, flags=CLONE_PIDFD|SIGCHLD, parent_tid=[3]) = 5963,
 	// reading the pidfd the kernel stored; not captured, so the pointer.
-	cpfd := sys(5956, syscalls.NrClone, 5963, 0x1011, 0, pidfd, 0, 0)
+	cpfd := sys(5956, sysno.Clone, 5963, 0x1011, 0, pidfd, 0, 0)
 	want := "5956  clone(child_stack=NULL, flags=CLONE_PIDFD|SIGCHLD, parent_tid=0x7ffe97a9bfd4) = 5963"
 	if got := straceLine(&cpfd); got != want {
 		t.Errorf("\ngot  %s\nwant %s", got, want)
@@ -171,7 +171,7 @@ func TestClone3Lines(t *testing.T) {
 func TestExecLines(t *testing.T) {
 	const envp = 0x7ffee8d81348
 	exec := func(tid uint32, ret int64, name string, argv []string, envc int) tracer.Event {
-		ev := sys(tid, syscalls.NrExecve, ret, 0x55d0d8a1e004, 0x7ffee8d810f0, envp)
+		ev := sys(tid, sysno.Execve, ret, 0x55d0d8a1e004, 0x7ffee8d810f0, envp)
 		ev.Filename, ev.Argv, ev.EnvCount = name, argv, envc
 		return ev
 	}
@@ -192,7 +192,7 @@ func TestExecLines(t *testing.T) {
 	noArgv := exec(6032, 0, "/bin/true", nil, 35)
 	noArgv.Args[1] = 0
 	at := func(tid uint32, ret int64, dirfd uint64, name string, argv []string, flags uint64) tracer.Event {
-		ev := sys(tid, syscalls.NrExecveat, ret, dirfd, 0x55d0d8a1e004, 0x7ffee8d810f0, envp, flags)
+		ev := sys(tid, sysno.Execveat, ret, dirfd, 0x55d0d8a1e004, 0x7ffee8d810f0, envp, flags)
 		ev.Filename, ev.Argv, ev.EnvCount = name, argv, 35
 		return ev
 	}
@@ -233,7 +233,7 @@ func TestExecLines(t *testing.T) {
 // TestExecArgvTruncated: the tracer keeps at most 16 arguments; the rest
 // is shown as strace shows what it does not print, with "...".
 func TestExecArgvTruncated(t *testing.T) {
-	ev := sys(1, syscalls.NrExecve, 0, 0x1000, 0x2000, 0x3000)
+	ev := sys(1, sysno.Execve, 0, 0x1000, 0x2000, 0x3000)
 	ev.Filename, ev.Argv, ev.ArgvTruncated, ev.EnvCount = "/bin/sh", []string{"sh", "-c"}, true, 2
 	want := `execve("/bin/sh", ["sh", "-c", ...], 0x3000 /* 2 vars */)`
 	if got := FormatCall(&ev); got != want {
@@ -243,7 +243,7 @@ func TestExecArgvTruncated(t *testing.T) {
 
 func TestSocketpairLines(t *testing.T) {
 	pair := func(ret int64, domain, typ uint64, fds ...int32) tracer.Event {
-		ev := sys(5482, syscalls.NrSocketpair, ret, domain, typ, 0, 0x7ffd3173ad40)
+		ev := sys(5482, sysno.Socketpair, ret, domain, typ, 0, 0x7ffd3173ad40)
 		ev.Fds = fds
 		return ev
 	}

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // The recordings here pretend that CLOCK_MONOTONIC read monoBase at
@@ -59,33 +59,33 @@ func realEvents(t *testing.T) []tracer.Event {
 			ExitCode: status, GroupDead: group}
 	}
 	const fork = 0x01200011 // CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD
-	pair := call(8857, "19:55:26.924340", 90_000, syscalls.NrSocketpair, 0, 1, 0x80005, 0, 0x7ffda36768b0)
+	pair := call(8857, "19:55:26.924340", 90_000, sysno.Socketpair, 0, 1, 0x80005, 0, 0x7ffda36768b0)
 	pair.Fds = []int32{3, 4}
-	thread := call(8857, "19:55:26.926767", 172_000, syscalls.NrClone3, 8862, 0x7ffda3676800, 88)
+	thread := call(8857, "19:55:26.926767", 172_000, sysno.Clone3, 8862, 0x7ffda3676800, 88)
 	thread.Clone3 = &tracer.Clone3Args{Flags: 0x3d0f00, ChildTid: 0x7f9f767bb990, ParentTid: 0x7f9f767bb990,
 		Stack: 0x7f9f75fbb000, StackSize: 0x7fff80, TLS: 0x7f9f767bb6c0}
 	return []tracer.Event{
-		call(8835, "19:55:26.670065", 200_000, syscalls.NrClone, 8836, fork, 0, 0, 0x7f845d5bea10, 0),
-		exec(call(8836, "19:55:26.670528", 215_000, syscalls.NrExecve, 0, 0x4a2004, 0x7ffe36624b40, 0x7ffe36624b20),
+		call(8835, "19:55:26.670065", 200_000, sysno.Clone, 8836, fork, 0, 0, 0x7f845d5bea10, 0),
+		exec(call(8836, "19:55:26.670528", 215_000, sysno.Execve, 0, 0x4a2004, 0x7ffe36624b40, 0x7ffe36624b20),
 			"/bin/true", []string{"/bin/echo", "tab\there", "nl\nx", "q\"b\\s", "\0017x", "\001x", "\377\200", "\033[1m"}, 1),
 		exit(8836, "19:55:26.672696", 0, true),
-		call(8835, "19:55:26.719706", 1_502_000, syscalls.NrClone, 8839, fork, 0, 0, 0x7f845d5bea10, 0),
-		exec(call(8839, "19:55:26.721957", 1_045_000, syscalls.NrExecve, -2, 0x4a2010, 0x7ffe36624d60, 0x7ffe36624d78),
+		call(8835, "19:55:26.719706", 1_502_000, sysno.Clone, 8839, fork, 0, 0, 0x7f845d5bea10, 0),
+		exec(call(8839, "19:55:26.721957", 1_045_000, sysno.Execve, -2, 0x4a2010, 0x7ffe36624d60, 0x7ffe36624d78),
 			"/nonexistent", []string{"x"}, 35),
 		exit(8839, "19:55:26.724281", 127<<8, true),
-		exec(call(8849, "19:55:26.780043", 113_000, syscalls.NrExecveat, -2, 0xffffffffffffff9c, 0x4a2010, 0x7ffe36624d60, 0x7ffe36624d78, 0),
+		exec(call(8849, "19:55:26.780043", 113_000, sysno.Execveat, -2, 0xffffffffffffff9c, 0x4a2010, 0x7ffe36624d60, 0x7ffe36624d78, 0),
 			"/nonexistent", []string{"y"}, 35),
-		call(8835, "19:55:26.820105", 368_000, syscalls.NrClone, 8852, fork, 0, 0, 0x7f845d5bea10, 0),
+		call(8835, "19:55:26.820105", 368_000, sysno.Clone, 8852, fork, 0, 0, 0x7f845d5bea10, 0),
 		exit(8852, "19:55:26.823845", 9, true),
 		exit(8853, "19:55:26.838092", 11|0x80, true),
 		exit(8854, "19:55:26.842304", 255<<8, true),
 		exit(8835, "19:55:26.843280", 0, true),
-		exec(call(8861, "19:55:26.915439", 79_000, syscalls.NrExecve, -2, 0x55d0d8a1e004, 0x7ffda3676a00, 0x7ffda36769f8),
+		exec(call(8861, "19:55:26.915439", 79_000, sysno.Execve, -2, 0x55d0d8a1e004, 0x7ffda3676a00, 0x7ffda36769f8),
 			"/usr/local/go/bin/true", []string{"true"}, 35),
-		exec(call(8861, "19:55:26.915626", 75_000, syscalls.NrExecve, -2, 0x55d0d8a1e004, 0x7ffda3676a00, 0x7ffda36769f8),
+		exec(call(8861, "19:55:26.915626", 75_000, sysno.Execve, -2, 0x55d0d8a1e004, 0x7ffda3676a00, 0x7ffda36769f8),
 			"/root/go/bin/true", []string{"true"}, 35),
 		pair,
-		call(8857, "19:55:26.924863", 94_000, syscalls.NrSocketpair, -95, 2, 1, 0, 0x7ffda36768b0),
+		call(8857, "19:55:26.924863", 94_000, sysno.Socketpair, -95, 2, 1, 0, 0x7ffda36768b0),
 		thread,
 		exit(8862, "19:55:26.928007", 0, false),
 		exit(8857, "19:55:26.928383", 0, true),
@@ -101,11 +101,11 @@ func TestEventLinesMatchStrace(t *testing.T) {
 	var mixed []tracer.Event
 	for i := len(evs) - 1; i >= 0; i-- {
 		mixed = append(mixed, evs[i])
-		if evs[i].Nr == syscalls.NrClone {
+		if evs[i].Nr == sysno.Clone {
 			mixed = append(mixed, tracer.Event{Kind: tracer.KindFork, TimeNs: evs[i].TimeNs + 1, Tid: evs[i].Tid,
 				ChildTid: uint32(evs[i].Ret), ChildPid: uint32(evs[i].Ret)})
 		}
-		if evs[i].Nr == syscalls.NrExecve && evs[i].Ret == 0 {
+		if evs[i].Nr == sysno.Execve && evs[i].Ret == 0 {
 			mixed = append(mixed, tracer.Event{Kind: tracer.KindExec, TimeNs: evs[i].TimeNs + 2, Tid: evs[i].Tid,
 				Filename: evs[i].Filename})
 		}
@@ -129,15 +129,15 @@ func TestEventLinesMatchStrace(t *testing.T) {
 // timestamps, a six-digit tid, a thread's exit, and durations over a second.
 func TestEventLinesGolden(t *testing.T) {
 	at := func(hms string) uint64 { return clock(t, hms, 0) }
-	spawn := sys(123456, syscalls.NrClone3, 123460, 0x7ffc1000, 88)
+	spawn := sys(123456, sysno.Clone3, 123460, 0x7ffc1000, 88)
 	spawn.TimeNs, spawn.DurNs = at("23:59:59.999999"), 1_234_567_891
 	spawn.Clone3 = &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000001000, StackSize: 0x9000}
-	walk := sys(123460, syscalls.NrExecve, -2, 0x7f00000020a0, 0x7ffc2000, 0x7ffc3000)
+	walk := sys(123460, sysno.Execve, -2, 0x7f00000020a0, 0x7ffc2000, 0x7ffc3000)
 	walk.TimeNs, walk.DurNs = at("23:59:59.999999")+500, 60_000
 	walk.Filename, walk.Argv, walk.EnvCount = "/usr/local/bin/sleep", []string{"sleep", "1"}, 200
 	ok := walk
 	ok.Ret, ok.TimeNs, ok.Filename = 0, at("00:00:00.000100")+86_400e9, "/usr/bin/sleep"
-	vf := sys(123456, syscalls.NrVfork, 123470)
+	vf := sys(123456, sysno.Vfork, 123470)
 	vf.TimeNs, vf.DurNs = ok.TimeNs, 1_000
 	evs := []tracer.Event{
 		{Kind: tracer.KindExit, Tid: 123461, Pid: 123456, TimeNs: ok.TimeNs + 5e9, ExitCode: 0},

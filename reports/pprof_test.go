@@ -12,9 +12,9 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 	"github.com/spawntrace/spawntrace/tracer/symbolize"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // stackRecording: a runner posix_spawns once from a full stack, forks
@@ -79,13 +79,13 @@ func stackRecording() *recording.Recording {
 		rec.Events = append(rec.Events, ev)
 	}
 	giB := &tracer.ParentSize{RSSAnonBytes: 1 << 30, RSSFileBytes: 4 << 20}
-	add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrClone3, Ret: 200, StackID: 1,
+	add(tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Clone3, Ret: 200, StackID: 1,
 		Clone3: &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17}, DurNs: 900_000, BlockedNs: 850_000})
-	add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, Pid: 200, Tid: 200, DurNs: 400_000, Filename: "/usr/bin/sleep"})
-	add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrClone, Ret: 201, StackID: 2, Args: []uint64{0x01200011, 0, 0, 0x7f00, 0, 0},
+	add(tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Execve, Pid: 200, Tid: 200, DurNs: 400_000, Filename: "/usr/bin/sleep"})
+	add(tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Clone, Ret: 201, StackID: 2, Args: []uint64{0x01200011, 0, 0, 0x7f00, 0, 0},
 		DurNs: 36_000_000, CopyNs: 18_000_000, Parent: giB})
-	add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, Pid: 201, Tid: 201, DurNs: 9_000_000, Filename: "/bin/true"})
-	add(tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrClone, Ret: 202, Args: []uint64{0x01200011, 0, 0, 0x7f00, 0, 0},
+	add(tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Execve, Pid: 201, Tid: 201, DurNs: 9_000_000, Filename: "/bin/true"})
+	add(tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Clone, Ret: 202, Args: []uint64{0x01200011, 0, 0, 0x7f00, 0, 0},
 		DurNs: 35_000_000, CopyNs: 17_500_000, Parent: giB})
 	return rec
 }

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/summary"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // spawnSummary summarizes a run of 2.5 s: the workload (pid 4100) execs,
@@ -28,7 +28,7 @@ func spawnSummary() summary.Summary {
 		rec.Events = append(rec.Events, ev)
 	}
 	exec := func(t uint64, pid uint32, exe string, ret int64) {
-		add(tracer.Event{TimeNs: t, Pid: pid, Tid: pid, Nr: syscalls.NrExecve, Ret: ret, Filename: exe})
+		add(tracer.Event{TimeNs: t, Pid: pid, Tid: pid, Nr: sysno.Execve, Ret: ret, Filename: exe})
 	}
 	exec(1, parent, "/usr/bin/python3", 0)
 	for i := range 2 {
@@ -42,20 +42,20 @@ func spawnSummary() summary.Summary {
 		exe    string
 		failed int
 	}{
-		{syscalls.NrClone, sigchld, 36_123_456, "/usr/bin/true", 0},
-		{syscalls.NrClone3, cloneVM | vfork, 512_345, "/usr/bin/sleep", 10},
-		{syscalls.NrClone3, cloneVM | vfork, 36_123_456, "/usr/bin/sleep", 10},
-		{syscalls.NrVfork, 0, 700_001, "", 0},
-		{syscalls.NrClone, cloneVM | sigchld, 90_000,
+		{sysno.Clone, sigchld, 36_123_456, "/usr/bin/true", 0},
+		{sysno.Clone3, cloneVM | vfork, 512_345, "/usr/bin/sleep", 10},
+		{sysno.Clone3, cloneVM | vfork, 36_123_456, "/usr/bin/sleep", 10},
+		{sysno.Vfork, 0, 700_001, "", 0},
+		{sysno.Clone, cloneVM | sigchld, 90_000,
 			"/opt/a/very/long/installation/prefix/that/goes/on/and/on/for/ever/and/a/bit/more/bin/tool", 0},
 	}
 	for i, sp := range spawns {
 		t, child := uint64(i+1)*100_000_000, uint32(parent+1+i)
 		ev := tracer.Event{TimeNs: t, DurNs: sp.durNs, Nr: sp.nr, Ret: int64(child)}
 		switch sp.nr {
-		case syscalls.NrClone:
+		case sysno.Clone:
 			ev.Args = []uint64{sp.flags}
-		case syscalls.NrClone3:
+		case sysno.Clone3:
 			ev.Clone3 = &tracer.Clone3Args{Flags: sp.flags, ExitSignal: sigchld}
 		}
 		add(ev)

@@ -10,6 +10,7 @@ import (
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // WriteSyscallTable writes stats in the layout of `strace -c`, byte for
@@ -160,7 +161,7 @@ func WriteCountReport(w io.Writer, rec *recording.Recording) error {
 	// kernel side counted, so the table compares with strace's.
 	var stats []recording.SyscallStat
 	for _, s := range rec.Syscalls {
-		if nr := s.ABI.Nr64(s.Nr); nr != syscalls.NrExit && nr != syscalls.NrExitGroup {
+		if nr := s.ABI.Nr64(s.Nr); nr != sysno.Exit && nr != sysno.ExitGroup {
 			stats = append(stats, s)
 		}
 	}

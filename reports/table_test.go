@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // readStats reads testdata/strace_cw_stats.txt: "name calls errors time_ns".
@@ -107,13 +107,13 @@ func countRecording() *recording.Recording {
 		{Kind: tracer.KindExit, Tid: 10, Pid: 10, ExitCode: 0, GroupDead: true},
 		{Kind: tracer.KindExit, Tid: 11, Pid: 10, ExitCode: 0},
 		{Kind: tracer.KindExit, Tid: 12, Pid: 12, ExitCode: 9, GroupDead: true},
-		{Kind: tracer.KindSyscall, Tid: 10, Nr: syscalls.NrVfork, Ret: 12},
+		{Kind: tracer.KindSyscall, Tid: 10, Nr: sysno.Vfork, Ret: 12},
 	})
 	rec.Syscalls = []recording.SyscallStat{
-		{Nr: syscalls.NrClone3, Name: "clone3", Calls: 2, TimeNs: 18_000_000},
-		{Nr: syscalls.NrExecve, Name: "execve", Calls: 12, Errors: 10, TimeNs: 900_000},
-		{Nr: syscalls.NrExitGroup, Name: "exit_group", Calls: 2},
-		{Nr: syscalls.NrExit, Name: "exit", Calls: 1},
+		{Nr: sysno.Clone3, Name: "clone3", Calls: 2, TimeNs: 18_000_000},
+		{Nr: sysno.Execve, Name: "execve", Calls: 12, Errors: 10, TimeNs: 900_000},
+		{Nr: sysno.ExitGroup, Name: "exit_group", Calls: 2},
+		{Nr: sysno.Exit, Name: "exit", Calls: 1},
 		{Nr: 13, Name: "rt_sigaction", Calls: 244, TimeNs: 122_000},
 	}
 	rec.Probes = []tracer.Probe{

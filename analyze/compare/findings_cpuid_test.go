@@ -6,12 +6,12 @@ import (
 
 	"github.com/spawntrace/spawntrace/analyze/internal/fixture"
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 func TestCompareStartupCPUID(t *testing.T) {
 	withExecs := func(rec *recording.Recording) *recording.Recording {
-		rec.Syscalls = []recording.SyscallStat{{Nr: syscalls.NrExecve, Name: "execve", Calls: 130, Errors: 30}}
+		rec.Syscalls = []recording.SyscallStat{{Nr: sysno.Execve, Name: "execve", Calls: 130, Errors: 30}}
 		return rec
 	}
 	vm := withExecs(fixture.StartupCPUID(40, 100, 0, "KVM (Firecracker)"))

@@ -12,6 +12,7 @@ import (
 	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // PatternStep is one traced call of a spawn, normalized: no pids, no
@@ -57,7 +58,7 @@ func (p *Pattern) Key() string {
 // HasSocketpair says whether the pattern starts with a socketpair (Rust's
 // fork fallback, whose recvfrom is not traced).
 func (p *Pattern) HasSocketpair() bool {
-	return len(p.Steps) > 0 && p.Steps[0].Nr == syscalls.NrSocketpair
+	return len(p.Steps) > 0 && p.Steps[0].Nr == sysno.Socketpair
 }
 
 // patternBuild is a spawn's pattern while it is built; done once it is
@@ -74,11 +75,11 @@ const pointerFlags = unix.CLONE_CHILD_CLEARTID | unix.CLONE_CHILD_SETTID | unix.
 func spawnStep(ev *tracer.Event) PatternStep {
 	st := PatternStep{Syscall: syscalls.SyscallName(ev.ABI, ev.Nr), Nr: ev.Nr64(), Count: 1}
 	switch ev.Nr64() {
-	case syscalls.NrClone:
+	case sysno.Clone:
 		if len(ev.Args) > 0 {
 			st.Flags = ev.Args[0] &^ pointerFlags
 		}
-	case syscalls.NrClone3:
+	case sysno.Clone3:
 		if ev.Clone3 != nil {
 			st.Flags = ev.Clone3.Flags &^ pointerFlags
 		}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 	"golang.org/x/sys/unix"
 )
 
@@ -169,7 +169,7 @@ func (l *liveTasks) event(ev *tracer.Event) error {
 			l.m[ev.SpawnedChild()] = struct{}{} // as the summary keys its open spawns
 		}
 		l.m[ev.Tid] = struct{}{}
-	} else if ev.Nr64() == syscalls.NrSocketpair && ev.Ret == 0 {
+	} else if ev.Nr64() == sysno.Socketpair && ev.Ret == 0 {
 		l.m[ev.Tid] = struct{}{}
 	}
 	if len(l.m) > MaxLiveTasks {
@@ -182,17 +182,17 @@ func (l *liveTasks) event(ev *tracer.Event) error {
 // (analyze imports it); the spawn model moves below it next.
 func cloneFlags(ev *tracer.Event) (flags uint64, ok bool) {
 	switch ev.Nr64() {
-	case syscalls.NrClone:
+	case sysno.Clone:
 		if len(ev.Args) > 0 {
 			return ev.Args[0], true
 		}
-	case syscalls.NrClone3:
+	case sysno.Clone3:
 		if ev.Clone3 != nil {
 			return ev.Clone3.Flags | ev.Clone3.ExitSignal&0xff, true
 		}
-	case syscalls.NrFork:
+	case sysno.Fork:
 		return uint64(unix.SIGCHLD), true
-	case syscalls.NrVfork:
+	case sysno.Vfork:
 		return unix.CLONE_VM | unix.CLONE_VFORK | uint64(unix.SIGCHLD), true
 	}
 	return 0, false

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/internal/synth"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // sampleRecording is a small posix_spawnp run: one clone3 vfork-like spawn
@@ -23,7 +23,7 @@ func sampleRecording() *Recording {
 		StartUnixNs: 1_700_000_000_000_000_000, MonoToUnixNs: 1_699_999_000_000_000_000,
 		StartMonoNs: 1_000_000_000, EndMonoNs: 1_050_000_000,
 		Probes:   []tracer.Probe{{Name: "syscalls:clone3", Available: true}, {Name: "syscalls:execveat", Reason: "disabled"}},
-		Syscalls: []SyscallStat{{Nr: syscalls.NrClone3, Name: "clone3", Calls: 1, TimeNs: 9000}, {Nr: syscalls.NrExecve, Name: "execve", Calls: 4, Errors: 2, TimeNs: 4000}},
+		Syscalls: []SyscallStat{{Nr: sysno.Clone3, Name: "clone3", Calls: 1, TimeNs: 9000}, {Nr: sysno.Execve, Name: "execve", Calls: 4, Errors: 2, TimeNs: 4000}},
 		Events:   synth.PathSearchEvents(),
 		Lost:     tracer.Lost{Events: 3},
 	}

@@ -23,8 +23,8 @@ import (
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/analyze/summary"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 func savedSynth(t *testing.T, n int, name string) string {
@@ -220,16 +220,16 @@ func TestVforkCallAfterItsChildsExec(t *testing.T) {
 	build := func(between int) *recording.Recording {
 		r := recording.NewTestRecorder(t)
 		// The child's PATH search and exec, at 110-130 µs.
-		r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, TimeNs: 110_000, DurNs: 5_000, Tid: 11, Pid: 11, Ret: -2})
+		r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Execve, TimeNs: 110_000, DurNs: 5_000, Tid: 11, Pid: 11, Ret: -2})
 		r.Add(&tracer.Event{Kind: tracer.KindExec, TimeNs: 125_000, Tid: 11, Pid: 11, Filename: "/usr/bin/true"})
-		r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, TimeNs: 120_000, DurNs: 10_000, Tid: 11, Pid: 11})
+		r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Execve, TimeNs: 120_000, DurNs: 10_000, Tid: 11, Pid: 11})
 		// Other processes' spawns, sent before the vfork returns.
 		for i := 0; i < between; i++ {
-			r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, TimeNs: 121_000 + uint64(i), DurNs: 100,
+			r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Execve, TimeNs: 121_000 + uint64(i), DurNs: 100,
 				Tid: 5000 + uint32(i), Pid: 5000 + uint32(i), Ret: -2})
 		}
 		// The parent's clone3, entered at 100 µs, returning at 131 µs.
-		r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrClone3, TimeNs: 100_000, DurNs: 31_000, Tid: 10, Pid: 10, Ret: 11,
+		r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Clone3, TimeNs: 100_000, DurNs: 31_000, Tid: 10, Pid: 10, Ret: 11,
 			Clone3: &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7000}})
 		return recording.Filled(t, r)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spawntrace/spawntrace/analyze/internal/spill"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // Recorder collects events as the tracer delivers them and writes each
@@ -70,7 +71,7 @@ func (r *Recorder) Add(ev *tracer.Event) error {
 		r.execDetails[ev.Tid] = *ev
 		return r.writeErr()
 	case tracer.KindSyscall:
-		if nr := ev.Nr64(); (nr == syscalls.NrExecve || nr == syscalls.NrExecveat) && ev.Ret == 0 {
+		if nr := ev.Nr64(); (nr == sysno.Execve || nr == sysno.Execveat) && ev.Ret == 0 {
 			if d, ok := r.execDetails[ev.Tid]; ok {
 				delete(r.execDetails, ev.Tid)
 				mergeExec(ev, &d)

@@ -3,8 +3,8 @@ package recording
 import (
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // newTestRecorder makes a Recorder spilling to t's temporary directory.
@@ -42,7 +42,7 @@ func arrived(t *testing.T, rec *Recording) []tracer.Event {
 func TestRecorderKeepsSpawnCallsNotForksOrExecs(t *testing.T) {
 	r := newTestRecorder(t)
 	r.Add(&tracer.Event{Kind: tracer.KindFork, Pid: 10, ChildPid: 10, ChildTid: 12, Thread: true})
-	clone := &tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrClone, Pid: 10, Tid: 10, Ret: 11, UserStack: []uint64{1, 2}, TimeNs: 5}
+	clone := &tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Clone, Pid: 10, Tid: 10, Ret: 11, UserStack: []uint64{1, 2}, TimeNs: 5}
 	r.Add(clone)
 	if len(clone.UserStack) != 2 {
 		t.Errorf("Add took the caller's stack away: %v", clone.UserStack)
@@ -50,7 +50,7 @@ func TestRecorderKeepsSpawnCallsNotForksOrExecs(t *testing.T) {
 	r.SetSpawnStack(10, 5, 3)
 	r.Add(&tracer.Event{Kind: tracer.KindFork, Pid: 10, ChildPid: 11, ChildTid: 11})
 	r.Add(&tracer.Event{Kind: tracer.KindExec, Pid: 11, Tid: 11, Filename: "/bin/true", Argv: []string{"true"}, EnvCount: 7, EnvBytes: 99})
-	r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, Pid: 11, Tid: 11})
+	r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Execve, Pid: 11, Tid: 11})
 	r.Add(&tracer.Event{Kind: tracer.KindExit, Pid: 11, Tid: 11, GroupDead: true})
 	// An exec whose execve exit was lost is kept, to tell of its process.
 	r.Add(&tracer.Event{Kind: tracer.KindExec, Pid: 13, Tid: 13, Filename: "/bin/sh"})

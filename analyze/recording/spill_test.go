@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/internal/synth"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // fillAll sets every field of v, recursively, to a value no other field
@@ -194,7 +194,7 @@ func TestSpillWriteErrorIsReported(t *testing.T) {
 func TestEncodeStreamedMatchesMemory(t *testing.T) {
 	r := newTestRecorder(t)
 	synth.Spawns(300, func(ev *tracer.Event) { r.Add(ev) })
-	r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, TimeNs: 9, Tid: 7, Pid: 7, Comm: "<b>&\xff", Filename: "/x\xfe"})
+	r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Execve, TimeNs: 9, Tid: 7, Pid: 7, Comm: "<b>&\xff", Filename: "/x\xfe"})
 	r.SetSpawnStack(100, 1e12, 1)
 	rec := filled(t, r)
 	rec.Command = []string{"sh", "-c", `echo "events":[]`}
@@ -211,7 +211,7 @@ func TestEncodeStreamedMatchesMemory(t *testing.T) {
 	mem.Events = arrived(t, rec)
 	for i, ev := range mem.Events {
 		want := 0
-		if ev.Nr == syscalls.NrClone3 && ev.TimeNs == 1e12 {
+		if ev.Nr == sysno.Clone3 && ev.TimeNs == 1e12 {
 			want = 1
 		}
 		if ev.StackID != want {

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 	"github.com/spawntrace/spawntrace/tracer/symbolize"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 func TestStackTable(t *testing.T) {
@@ -92,7 +92,7 @@ func TestTruncated(t *testing.T) {
 func TestStacksRoundTrip(t *testing.T) {
 	rec := &Recording{
 		StartMonoNs: 1, EndMonoNs: 2,
-		Events:     []tracer.Event{{Kind: tracer.KindSyscall, Nr: syscalls.NrClone, Ret: 5, StackID: 1}},
+		Events:     []tracer.Event{{Kind: tracer.KindSyscall, Nr: sysno.Clone, Ret: 5, StackID: 1}},
 		Stacks:     []Stack{{Frames: []Frame{{Addr: 0x401000, Func: "main", File: "m.go", Line: 3, Mapping: 1}}}},
 		Mappings:   []Mapping{{File: "/bin/x", BuildID: "ab", Start: 0x400000, Limit: 0x500000, Main: true, Symbolized: true}},
 		SampleHz:   999,

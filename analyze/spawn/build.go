@@ -7,6 +7,7 @@ import (
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // Open is a spawn whose process still lives: its row may still change (an
@@ -116,7 +117,7 @@ func (b *builder[T]) event(ev *tracer.Event) error {
 		switch {
 		case IsExec(ev.Nr64()):
 			b.exec(ev)
-		case ev.Nr64() == syscalls.NrSocketpair:
+		case ev.Nr64() == sysno.Socketpair:
 			if ev.Ret == 0 {
 				b.lastSocketpair[ev.Tid] = recording.KeptCopy(ev)
 			}

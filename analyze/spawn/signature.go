@@ -7,8 +7,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // Signatures of well-known spawners, named in reports and findings.
@@ -38,23 +38,23 @@ func signature(ev *tracer.Event, sp *Spawn, socketpair *tracer.Event) string {
 		return SigRustFallback
 	case python:
 		return SigPython + " (" + string(sp.Mechanism) + ")"
-	case ev.Nr64() == syscalls.NrClone3 && sp.Mechanism == MechVfork && ev.Clone3 != nil && ev.Clone3.Stack != 0:
+	case ev.Nr64() == sysno.Clone3 && sp.Mechanism == MechVfork && ev.Clone3 != nil && ev.Clone3.Stack != 0:
 		// glibc >= 2.34 posix_spawn: clone3(CLONE_VM|CLONE_VFORK) on a
 		// stack of its own.
 		return SigPosixSpawn
-	case ev.Nr64() == syscalls.NrClone && sp.Mechanism == MechVfork && flags&unix.CLONE_PIDFD != 0:
+	case ev.Nr64() == sysno.Clone && sp.Mechanism == MechVfork && flags&unix.CLONE_PIDFD != 0:
 		return SigGoExec
-	case ev.Nr64() == syscalls.NrClone && sp.Mechanism == MechVfork && len(ev.Args) > 1 && ev.Args[1] != 0:
+	case ev.Nr64() == sysno.Clone && sp.Mechanism == MechVfork && len(ev.Args) > 1 && ev.Args[1] != 0:
 		// clone(CLONE_VM|CLONE_VFORK) with a child stack: posix_spawn of
 		// glibc 2.24-2.33 or musl.
 		return "posix_spawn (clone)"
-	case ev.Nr64() == syscalls.NrClone && sp.Mechanism == MechVfork:
+	case ev.Nr64() == sysno.Clone && sp.Mechanism == MechVfork:
 		return SigGoExec
-	case ev.Nr64() == syscalls.NrVfork && isShell(sp.Comm):
+	case ev.Nr64() == sysno.Vfork && isShell(sp.Comm):
 		return SigShellVfork
-	case ev.Nr64() == syscalls.NrVfork:
+	case ev.Nr64() == sysno.Vfork:
 		return SigVfork
-	case ev.Nr64() == syscalls.NrClone && sp.Mechanism == MechFork &&
+	case ev.Nr64() == sysno.Clone && sp.Mechanism == MechFork &&
 		flags&(unix.CLONE_CHILD_CLEARTID|unix.CLONE_CHILD_SETTID) == unix.CLONE_CHILD_CLEARTID|unix.CLONE_CHILD_SETTID:
 		return SigGlibcFork
 	case sp.Mechanism == MechFork:

@@ -5,8 +5,8 @@
 package spawn
 
 import (
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 	"golang.org/x/sys/unix"
 )
 
@@ -77,17 +77,17 @@ type Spawn struct {
 // behaves as clone(SIGCHLD), vfork() as clone(CLONE_VM|CLONE_VFORK|SIGCHLD).
 func CloneFlags(ev *tracer.Event) (flags uint64, ok bool) {
 	switch ev.Nr64() {
-	case syscalls.NrClone:
+	case sysno.Clone:
 		if len(ev.Args) > 0 {
 			return ev.Args[0], true
 		}
-	case syscalls.NrClone3:
+	case sysno.Clone3:
 		if ev.Clone3 != nil {
 			return ev.Clone3.Flags | ev.Clone3.ExitSignal&0xff, true
 		}
-	case syscalls.NrFork:
+	case sysno.Fork:
 		return uint64(unix.SIGCHLD), true
-	case syscalls.NrVfork:
+	case sysno.Vfork:
 		return unix.CLONE_VM | unix.CLONE_VFORK | uint64(unix.SIGCHLD), true
 	}
 	return 0, false
@@ -112,14 +112,14 @@ func MechanismOf(flags uint64) (m Mechanism, ok bool) {
 // (and the only ones counted with --spawns-only).
 func IsSpawnCall(nr int) bool {
 	switch nr {
-	case syscalls.NrClone, syscalls.NrClone3, syscalls.NrFork, syscalls.NrVfork, syscalls.NrExecve, syscalls.NrExecveat, syscalls.NrSocketpair:
+	case sysno.Clone, sysno.Clone3, sysno.Fork, sysno.Vfork, sysno.Execve, sysno.Execveat, sysno.Socketpair:
 		return true
 	}
 	return false
 }
 
 // IsExec reports whether a syscall number is execve or execveat.
-func IsExec(nr int) bool { return nr == syscalls.NrExecve || nr == syscalls.NrExecveat }
+func IsExec(nr int) bool { return nr == sysno.Execve || nr == sysno.Execveat }
 
 // Mechanisms are the mechanisms in the order reports list them.
 var Mechanisms = []Mechanism{MechFork, MechVfork, MechCloneVM}

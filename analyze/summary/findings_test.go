@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // findingsOf summarizes a hand-built recording of wallMs and returns its
@@ -29,7 +29,7 @@ func findingsOf(t *testing.T, wallMs uint64, spawners []recording.ProcessInfo, e
 }
 
 func cloneEv(child int64, flags uint64, copyMs float64, rssMiB uint64) tracer.Event {
-	ev := tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrClone, Ret: child, Args: []uint64{flags, 0}, DurNs: uint64(copyMs*1e6) + 50_000,
+	ev := tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Clone, Ret: child, Args: []uint64{flags, 0}, DurNs: uint64(copyMs*1e6) + 50_000,
 		CopyNs: uint64(copyMs * 1e6)}
 	if rssMiB > 0 {
 		ev.Parent = &tracer.ParentSize{RSSAnonBytes: rssMiB << 20}
@@ -38,7 +38,7 @@ func cloneEv(child int64, flags uint64, copyMs float64, rssMiB uint64) tracer.Ev
 }
 
 func execEv(pid uint32, ret int64, durMs float64, env int) tracer.Event {
-	return tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrExecve, Pid: pid, Tid: pid, Ret: ret, DurNs: uint64(durMs * 1e6),
+	return tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Execve, Pid: pid, Tid: pid, Ret: ret, DurNs: uint64(durMs * 1e6),
 		Filename: "/usr/bin/true", EnvCount: env, EnvBytes: env * 40}
 }
 
@@ -112,7 +112,7 @@ func TestFindingPathSearch(t *testing.T) {
 }
 
 func TestFindingRustFallback(t *testing.T) {
-	sp := tracer.Event{Kind: tracer.KindSyscall, Nr: syscalls.NrSocketpair, Args: []uint64{1, 5 | 0x80000, 0, 0}}
+	sp := tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Socketpair, Args: []uint64{1, 5 | 0x80000, 0, 0}}
 	evs := []tracer.Event{sp, cloneEv(101, glibcFork, 2, 64), execEv(101, 0, 0.2, 20), sp, cloneEv(102, glibcFork, 2, 64)}
 	f := findingsOf(t, 100, nil, evs...)
 	if r, ok := f["rust-fallback"]; !ok || !strings.Contains(r.Evidence, "2 spawns") {

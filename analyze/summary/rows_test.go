@@ -18,8 +18,8 @@ import (
 	"github.com/spawntrace/spawntrace/analyze/internal/synth"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // rowsOf is a summary's rows in time order (Seq), for tests of small
@@ -243,7 +243,7 @@ func overlappingRecording(rnd *rand.Rand, n int) *recording.Recording {
 		tid := uint32(100 + rnd.IntN(3))
 		child := uint32(1000 + i)
 		ev := tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 5000 + uint64(rnd.IntN(1e6)), Pid: 100, Tid: tid,
-			Comm: "runner", Nr: syscalls.NrClone, Ret: int64(child), BlockedNs: uint64(rnd.IntN(1e5)),
+			Comm: "runner", Nr: sysno.Clone, Ret: int64(child), BlockedNs: uint64(rnd.IntN(1e5)),
 			Parent: &tracer.ParentSize{RSSAnonBytes: uint64(100+900*rnd.IntN(2)) << 20, PgtablesBytes: uint64(rnd.IntN(1 << 20))}}
 		if rnd.IntN(2) == 0 {
 			ev.Args = []uint64{0x01200011} // glibc fork()
@@ -255,12 +255,12 @@ func overlappingRecording(rnd *rand.Rand, n int) *recording.Recording {
 		at := t + ev.DurNs
 		if rnd.IntN(3) == 0 {
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: at + 1, DurNs: 3000, Pid: child, Tid: child,
-				Nr: syscalls.NrExecve, Ret: -2, Filename: "/usr/local/bin/tool"})
+				Nr: sysno.Execve, Ret: -2, Filename: "/usr/local/bin/tool"})
 		}
 		if rnd.IntN(5) != 0 {
 			exe := []string{"/usr/bin/tool", "/usr/bin/cc"}[rnd.IntN(2)]
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: at + 10_000, DurNs: 200_000, Pid: child,
-				Tid: child, Nr: syscalls.NrExecve, Filename: exe, EnvCount: 20 + rnd.IntN(3), EnvBytes: 900, TeardownNs: uint64(rnd.IntN(1e6))})
+				Tid: child, Nr: sysno.Execve, Filename: exe, EnvCount: 20 + rnd.IntN(3), EnvBytes: 900, TeardownNs: uint64(rnd.IntN(1e6))})
 		}
 		if rnd.IntN(10) != 0 {
 			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindExit, TimeNs: at + 20_000 + uint64(rnd.IntN(5e7)),

@@ -6,8 +6,8 @@ import (
 	"github.com/spawntrace/spawntrace/analyze/internal/fixture"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 func TestSummarizePathSearch(t *testing.T) {
@@ -37,13 +37,13 @@ func TestSummarizeMechanisms(t *testing.T) {
 		return tracer.Event{Kind: tracer.KindSyscall, Tid: 1, Pid: 1, Nr: nr, Ret: ret, Args: args}
 	}
 	rec := &recording.Recording{Events: []tracer.Event{
-		ev(syscalls.NrFork, 2),
-		ev(syscalls.NrVfork, 3),
-		ev(syscalls.NrClone, 4, 0x01200011),   // glibc fork(): CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD
-		ev(syscalls.NrClone, 5, 0x00004111),   // CLONE_VM|CLONE_VFORK|SIGCHLD
-		ev(syscalls.NrClone, 6, 0x003d0f00),   // pthread_create: CLONE_THREAD among others
-		ev(syscalls.NrClone, 7, 0x00000111),   // CLONE_VM without CLONE_VFORK
-		ev(syscalls.NrClone, -11, 0x00000011), // failed: EAGAIN, not a spawn
+		ev(sysno.Fork, 2),
+		ev(sysno.Vfork, 3),
+		ev(sysno.Clone, 4, 0x01200011),   // glibc fork(): CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD
+		ev(sysno.Clone, 5, 0x00004111),   // CLONE_VM|CLONE_VFORK|SIGCHLD
+		ev(sysno.Clone, 6, 0x003d0f00),   // pthread_create: CLONE_THREAD among others
+		ev(sysno.Clone, 7, 0x00000111),   // CLONE_VM without CLONE_VFORK
+		ev(sysno.Clone, -11, 0x00000011), // failed: EAGAIN, not a spawn
 		{Kind: tracer.KindFork, Pid: 1, ChildTid: 6, ChildPid: 1, Thread: true},
 	}}
 	s := summarized(t, rec)

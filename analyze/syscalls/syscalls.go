@@ -7,21 +7,6 @@ import (
 	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
-// x86_64 syscall numbers spawntrace treats specially: sysno's, under the
-// names analyze's callers use until they refer to sysno directly.
-const (
-	NrSocketpair = sysno.Socketpair
-	NrClone      = sysno.Clone
-	NrFork       = sysno.Fork
-	NrVfork      = sysno.Vfork
-	NrExecve     = sysno.Execve
-	NrExit       = sysno.Exit
-	NrWait4      = sysno.Wait4
-	NrExitGroup  = sysno.ExitGroup
-	NrExecveat   = sysno.Execveat
-	NrClone3     = sysno.Clone3
-)
-
 // SyscallName is the name strace prints for syscall number nr of abi's
 // table, or "syscall_N" for numbers this build does not know.
 func SyscallName(abi tracer.ABI, nr int) string {

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // cmpRecording is a small recording: n posix_spawn-like (or fork) spawns.
@@ -23,17 +23,17 @@ func cmpRecording(n int, fork bool) *recording.Recording {
 		child := uint32(500 + i)
 		ev := tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 100_000, Pid: 10, Tid: 10, Comm: "bench", Ret: int64(child)}
 		if fork {
-			ev.Nr, ev.Args, ev.CopyNs = syscalls.NrClone, []uint64{0x01200011, 0}, 60_000
+			ev.Nr, ev.Args, ev.CopyNs = sysno.Clone, []uint64{0x01200011, 0}, 60_000
 		} else {
-			ev.Nr, ev.Args, ev.BlockedNs = syscalls.NrClone3, []uint64{0, 88}, 80_000
+			ev.Nr, ev.Args, ev.BlockedNs = sysno.Clone3, []uint64{0, 88}, 80_000
 			ev.Clone3 = &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7000}
 		}
 		rec.Events = append(rec.Events, ev, tracer.Event{Kind: tracer.KindSyscall, TimeNs: t + 120_000, DurNs: 50_000,
-			Pid: child, Tid: child, Nr: syscalls.NrExecve, Filename: "/bin/true", EnvCount: 20})
+			Pid: child, Tid: child, Nr: sysno.Execve, Filename: "/bin/true", EnvCount: 20})
 		t += 200_000
 	}
 	rec.EndMonoNs = t + 1
-	rec.Syscalls = []recording.SyscallStat{{Nr: syscalls.NrExecve, Name: "execve", Calls: uint64(n), TimeNs: uint64(n) * 50_000}}
+	rec.Syscalls = []recording.SyscallStat{{Nr: sysno.Execve, Name: "execve", Calls: uint64(n), TimeNs: uint64(n) * 50_000}}
 	return rec
 }
 

@@ -12,8 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // termHostile is what a forged recording or a traced program puts in a
@@ -73,14 +73,14 @@ func hostileRecording() *recording.Recording {
 		parent := &tracer.ParentSize{RSSAnonBytes: 1 << 30, PgtablesBytes: 2 << 20, MapCount: 80}
 		rec.Events = append(rec.Events,
 			tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 9_000_000, Pid: 10, Tid: 10, PPid: 1, Comm: "runner",
-				Nr: syscalls.NrClone, Args: []uint64{0x01200011, 0}, Ret: int64(child), CopyNs: 8_000_000, Parent: parent},
+				Nr: sysno.Clone, Args: []uint64{0x01200011, 0}, Ret: int64(child), CopyNs: 8_000_000, Parent: parent},
 			tracer.Event{Kind: tracer.KindFork, TimeNs: t + 1, Pid: 10, Tid: 10, Comm: "runner", ChildTid: child, ChildPid: child},
 			tracer.Event{Kind: tracer.KindSyscall, TimeNs: t + 100_000, DurNs: 20_000, Pid: child, Tid: child, PPid: 10,
-				Comm: "runner", Nr: syscalls.NrExecve, Ret: -2, Filename: "/usr/local/bin/tool", Argv: []string{"tool", "-x"}, EnvCount: 30},
+				Comm: "runner", Nr: sysno.Execve, Ret: -2, Filename: "/usr/local/bin/tool", Argv: []string{"tool", "-x"}, EnvCount: 30},
 			tracer.Event{Kind: tracer.KindSyscall, TimeNs: t + 150_000, DurNs: 20_000, Pid: child, Tid: child, PPid: 10,
-				Comm: "runner", Nr: syscalls.NrExecve, Ret: -2, Filename: "/usr/bin/tool", Argv: []string{"tool", "-x"}, EnvCount: 30},
+				Comm: "runner", Nr: sysno.Execve, Ret: -2, Filename: "/usr/bin/tool", Argv: []string{"tool", "-x"}, EnvCount: 30},
 			tracer.Event{Kind: tracer.KindSyscall, TimeNs: t + 200_000, DurNs: 50_000, Pid: child, Tid: child, PPid: 10,
-				Comm: "runner", Nr: syscalls.NrExecve, Filename: "/bin/tool", Argv: []string{"tool", "-x"}, EnvCount: 30, TeardownNs: 2_000_000},
+				Comm: "runner", Nr: sysno.Execve, Filename: "/bin/tool", Argv: []string{"tool", "-x"}, EnvCount: 30, TeardownNs: 2_000_000},
 			tracer.Event{Kind: tracer.KindExec, TimeNs: t + 250_000, Pid: child, Tid: child, PPid: 10, Comm: "tool",
 				Filename: "/bin/tool", Argv: []string{"tool", "-x"}, Argc: 2, EnvCount: 30, EnvBytes: 2000},
 			tracer.Event{Kind: tracer.KindExit, TimeNs: t + 5_000_000, Pid: child, Tid: child, PPid: 10, Comm: "tool", GroupDead: true},
@@ -89,8 +89,8 @@ func hostileRecording() *recording.Recording {
 	}
 	rec.EndMonoNs = t + 1
 	rec.Syscalls = []recording.SyscallStat{
-		{Nr: syscalls.NrClone, Name: "clone", Calls: 20, TimeNs: 180_000_000},
-		{Nr: syscalls.NrExecve, Name: "execve", Calls: 60, Errors: 40, TimeNs: 1_800_000},
+		{Nr: sysno.Clone, Name: "clone", Calls: 20, TimeNs: 180_000_000},
+		{Nr: sysno.Execve, Name: "execve", Calls: 60, Errors: 40, TimeNs: 1_800_000},
 		{Nr: 999, Name: "mystery", Calls: 1, TimeNs: 10},
 	}
 	poisonStrings(reflect.ValueOf(rec))

@@ -20,7 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // trBigexec parses trust_bigexec's "argc N envc M bytes B" line.
@@ -38,7 +38,7 @@ func trExecEvent(t *testing.T, rec *recording.Recording, path string) int {
 	idx := -1
 	for i := range rec.Events {
 		ev := &rec.Events[i]
-		if ev.Nr == syscalls.NrExecve && ev.Ret == 0 && ev.Filename == path {
+		if ev.Nr == sysno.Execve && ev.Ret == 0 && ev.Filename == path {
 			if idx >= 0 {
 				t.Fatalf("two successful execve of %s in the recording", path)
 			}
@@ -524,8 +524,8 @@ func TestTrustTwoInstances(t *testing.T) {
 			}
 		}
 	}
-	check("A", gotA, syscalls.NrClone3, na, "/bin/true", []string{e.Workload("posix_spawn")}, []string{"posix_spawn", "true"})
-	check("B", gotB, syscalls.NrClone, nb, "/bin/echo", []string{e.Workload("fork_exec")}, []string{"fork_exec", "echo"})
+	check("A", gotA, sysno.Clone3, na, "/bin/true", []string{e.Workload("posix_spawn")}, []string{"posix_spawn", "true"})
+	check("B", gotB, sysno.Clone, nb, "/bin/echo", []string{e.Workload("fork_exec")}, []string{"fork_exec", "echo"})
 
 	pidsOf := func(path string) map[int]bool {
 		evs, _ := trReadEvents(t, path)

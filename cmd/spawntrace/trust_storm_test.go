@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 const (
@@ -80,13 +80,13 @@ func TestTrustSpawnStormNothingLost(t *testing.T) {
 		t.Errorf("recording says lost %+v, want nothing", rec.Lost)
 	}
 	c := trCount(rec)
-	if got := c.ok[syscalls.NrClone3]; got != performed {
+	if got := c.ok[sysno.Clone3]; got != performed {
 		t.Errorf("recording has %d clone3 spawns, the workload performed %d", got, performed)
 	}
-	if got := c.ok[syscalls.NrClone]; got != trStormSpawners {
+	if got := c.ok[sysno.Clone]; got != trStormSpawners {
 		t.Errorf("recording has %d clone spawns (the spawners' forks), want %d", got, trStormSpawners)
 	}
-	if got := c.ok[syscalls.NrExecve]; got != performed+1 {
+	if got := c.ok[sysno.Execve]; got != performed+1 {
 		t.Errorf("recording has %d successful execve, want %d (%d spawns + the workload's own)", got, performed+1, performed)
 	}
 	if got := c.execNames["/bin/true"]; got != performed {
@@ -126,7 +126,7 @@ func TestTrustSpawnStormLossCounted(t *testing.T) {
 	}
 
 	c := trCount(rec)
-	spawns, execs := c.ok[syscalls.NrClone3], c.ok[syscalls.NrExecve]
+	spawns, execs := c.ok[sysno.Clone3], c.ok[sysno.Execve]
 	t.Logf("%d spawns performed; recorded %d spawns, %d execs, %d exits; lost %+v",
 		performed, spawns, execs, c.exits, rec.Lost)
 	if uint64(spawns)+rec.Lost.Events < uint64(performed) {

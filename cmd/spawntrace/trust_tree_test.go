@@ -23,8 +23,8 @@ import (
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
-	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // treeSpawnCalls are the rows of the -c table that must equal strace's.
@@ -436,7 +436,7 @@ func treeDaemonAttempt(t *testing.T, e *itEnv, n, setup int, st *itTable, oracle
 		case treeIsProcessSpawn(ev):
 			spawns++
 			kids[uint32(ev.Ret)] = true
-		case ev.Kind == tracer.KindSyscall && ev.Nr == syscalls.NrExecve && ev.Ret == 0 && ev.Filename == "/bin/true":
+		case ev.Kind == tracer.KindSyscall && ev.Nr == sysno.Execve && ev.Ret == 0 && ev.Filename == "/bin/true":
 			execs++
 		case ev.Kind == tracer.KindExit && ev.GroupDead:
 			exits++
@@ -451,7 +451,7 @@ func treeDaemonAttempt(t *testing.T, e *itEnv, n, setup int, st *itTable, oracle
 	}
 	kidExecs := 0
 	for _, ev := range out.rec.Events {
-		if kids[ev.Pid] && ev.Kind == tracer.KindSyscall && ev.Nr == syscalls.NrExecve && ev.Ret == 0 && ev.Filename == "/bin/true" {
+		if kids[ev.Pid] && ev.Kind == tracer.KindSyscall && ev.Nr == sysno.Execve && ev.Ret == 0 && ev.Filename == "/bin/true" {
 			kidExecs++
 		}
 	}
@@ -885,7 +885,7 @@ func TestTreeThreadExec(t *testing.T) {
 		if ev.Kind != tracer.KindSyscall {
 			continue
 		}
-		if ev.Nr == syscalls.NrExecve && ev.Ret == 0 && ev.Filename == "/bin/sh" {
+		if ev.Nr == sysno.Execve && ev.Ret == 0 && ev.Filename == "/bin/sh" {
 			if shExec != nil {
 				t.Errorf("recording: a second execve of /bin/sh (pid %d tid %d)", ev.Pid, ev.Tid)
 			}
@@ -896,7 +896,7 @@ func TestTreeThreadExec(t *testing.T) {
 			spawnsAfter++
 			kids[uint32(ev.Ret)] = true
 		}
-		if kids[ev.Pid] && ev.Nr == syscalls.NrExecve && ev.Ret == 0 && ev.Filename == "/bin/true" {
+		if kids[ev.Pid] && ev.Nr == sysno.Execve && ev.Ret == 0 && ev.Filename == "/bin/true" {
 			trueExecs++
 		}
 	}
