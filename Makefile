@@ -18,7 +18,7 @@ DEB_PKGS := clang-$(LLVM_MAJOR) llvm-$(LLVM_MAJOR) clang-format-$(LLVM_MAJOR) li
 # make kernels' (without recommends: qemu's add a GTK display and its libraries).
 DEB_PKGS_BARE := qemu-system-x86 busybox-static cpio
 
-.PHONY: all build generate check-generated check-clang deps vet tidy lint fmt-bpf unit test kernels fuzz bench demo clean
+.PHONY: all build generate check-generated check-clang deps vet tidy lint fmt-bpf unit race test kernels fuzz bench demo clean
 
 all: build
 
@@ -65,7 +65,7 @@ deps:
 
 vet:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$fmt" ] || { echo "gofmt needed: $$fmt"; exit 1; }
-	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
 
 # Fails when go.mod or go.sum is not what `go mod tidy` makes of them.
 tidy:
@@ -76,7 +76,7 @@ BPF_C := $(wildcard bpf/*.c bpf/*.h)
 # gofmt and go vet, go mod tidy -diff, staticcheck (pinned as a tool in go.mod; per-directory
 # exceptions in staticcheck.conf files), clang-format over bpf/ (bpf/.clang-format).
 lint: vet tidy
-	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags integration ./...
 	@found=$$($(CLANG_FORMAT) --version 2>/dev/null | head -1); \
 	v=$$(echo "$$found" | sed -n 's/.*clang-format version \([0-9]*\)\..*/\1/p'); \
 	[ "$$v" = "$(LLVM_MAJOR)" ] || { echo "CLANG_FORMAT=$(CLANG_FORMAT) is '$${found:-not found}', want clang-format $(LLVM_MAJOR): another lays bpf/ out differently ('make deps' installs it)"; exit 1; }
@@ -86,15 +86,23 @@ lint: vet tidy
 fmt-bpf:
 	$(CLANG_FORMAT) -i $(BPF_C)
 
-# Unit tests only: no root needed.
+# Unit tests only: no root needed. The integration tests (root, real BPF,
+# strace as the oracle) are cmd/spawntrace/integration, behind the
+# `integration` build tag.
 unit:
-	$(GO) test -count=1 ./analyze/... ./reports/... ./tracer/...
+	$(GO) test -count=1 ./...
 
-# Everything: the BPF integration tests run as root and compare with strace,
-# then a short run of each fuzz test beyond its seed corpus, then the kernel
-# matrix.
+# The unit tests once under the race detector (it needs cgo; -short leaves
+# out the memory tests of 200k events, which take minutes under it).
+race:
+	CGO_ENABLED=1 $(GO) test -race -short -count=1 ./...
+
+# Everything: the unit and BPF integration tests (as root, against strace),
+# the unit tests under the race detector, a short run of each fuzz test
+# beyond its seed corpus, then the kernel matrix.
 test: deps check-generated lint build
-	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -timeout 30m -tags integration ./...
+	$(MAKE) --no-print-directory race
 	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory kernels
 

@@ -167,7 +167,7 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if exe, err := os.Executable(); err == nil {
 		self = exe
 	}
-	argv := append([]string{self, benchWorkerCmd}, workerArgs(p)...)
+	argv := append([]string{self, benchworker.Command}, workerArgs(p)...)
 
 	var outs outputSet
 	recFile, prof, err := openBenchOutputs(&outs, writePath, pprofPath)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/spawntrace/spawntrace/cmd/internal/benchworker"
 	"io"
 	"os"
 	"os/exec"
@@ -11,17 +12,12 @@ import (
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
-// floorCmd is a hidden subcommand for make bench: it runs a command with
-// empty programs on the sys_enter/sys_exit raw tracepoints, the cost any
-// syscall tracer of this kind pays before its programs do any work.
-const floorCmd = "__syscall-floor"
-
 func runFloor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
 	if len(args) == 0 {
-		return fail(stderr, exitUsage, "usage: spawntrace %s -- CMD [ARGS...]", floorCmd)
+		return fail(stderr, exitUsage, "usage: spawntrace %s -- CMD [ARGS...]", benchworker.FloorCommand)
 	}
 	if code, ok := checkCaps(stderr); !ok {
 		return code

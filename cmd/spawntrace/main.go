@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/spawntrace/spawntrace/cmd/internal/benchworker"
 	"io"
 	"os"
 	"runtime/debug"
@@ -47,9 +48,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "-h", "-help", "--help":
 			usage(stderr)
 			return 0
-		case benchWorkerCmd: // hidden: the workload of `spawntrace bench`
+		case benchworker.Command: // hidden: the workload of `spawntrace bench`
 			return runBenchWorker(ctx, args[1:], stdout, stderr)
-		case floorCmd: // hidden: make bench's floor of syscall tracing
+		case benchworker.FloorCommand: // hidden: make bench's floor of syscall tracing
 			return runFloor(ctx, args[1:], stdout, stderr)
 		}
 		for _, c := range commands {

@@ -21,6 +21,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The hidden subcommands of the spawntrace binary that bench and make bench
+// run it as; they are not in the help.
+const (
+	// Command runs the workload of `spawntrace bench`: bench re-executes
+	// its own binary as it, under the tracer.
+	Command = "__bench-worker"
+	// FloorCommand runs a command with empty programs on the
+	// sys_enter/sys_exit raw tracepoints: the cost any syscall tracer of
+	// this kind pays before its programs do any work (make bench).
+	FloorCommand = "__syscall-floor"
+)
+
 // PATH is the PATH every child gets, the same on every host so PATH
 // lookups fail the same number of times where the binaries are in the same
 // places (Debian's default: /usr/bin/true after three misses).

@@ -1,9 +1,11 @@
-package main
+//go:build integration && linux
 
-// Helpers shared by the integration tests: building bin/spawntrace and the C
-// workloads once per test binary, running commands, and parsing strace -c
-// tables and strace -f -tt -T event lines. Identifiers start with "it" so they
-// cannot collide with the command's own.
+package integration
+
+// Helpers shared by the integration tests: building spawntrace and the C
+// workloads once per test binary, the root and tool guards (a skip outside
+// CI, a failure with CI=true), running commands, and parsing strace -c
+// tables and strace -f -tt -T event lines.
 
 import (
 	"bufio"
@@ -16,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,19 +110,15 @@ func itBuildAll() (*itEnv, error) {
 		return nil, err
 	}
 
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(gobin, "build", "-o", env.bin, ".")
+	cmd := exec.Command(itGo(), "build", "-o", env.bin, "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build spawntrace: %v\n%s", err, out)
 	}
 
-	srcs, err := filepath.Glob(filepath.Join("..", "..", "testdata", "workloads", "*.c"))
+	srcs, err := filepath.Glob(filepath.Join("..", "..", "..", "testdata", "workloads", "*.c"))
 	if err != nil || len(srcs) == 0 {
-		return nil, fmt.Errorf("no workloads in ../../testdata/workloads (%v)", err)
+		return nil, fmt.Errorf("no workloads in ../../../testdata/workloads (%v)", err)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(srcs))
@@ -141,6 +138,15 @@ func itBuildAll() (*itEnv, error) {
 		return nil, err
 	}
 	return env, nil
+}
+
+// itGo is the go command that runs these tests (go test puts its own
+// first in PATH).
+func itGo() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "go"
 }
 
 // itOpenDir returns a new temporary directory that any user may enter, read

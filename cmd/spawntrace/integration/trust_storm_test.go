@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 // Nothing lost: a spawn storm on every core, checked against the count the
 // workload keeps of what it did.

@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 // Missing kernel features, simulated one probe at a time with
 // --disable-probe: the run still succeeds (unless the probe is required),

@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 // Helpers of the trust tests (trust_*_test.go: nothing lost under a spawn
 // storm, hostile and broken input, probes disabled one at a time). They

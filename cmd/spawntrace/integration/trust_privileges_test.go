@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 // Privileges: -u USER runs the workload as that user (strace -u is the
 // oracle), files written under sudo belong to the user who ran sudo, and

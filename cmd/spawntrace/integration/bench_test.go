@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 // Integration tests of `spawntrace bench` (root, real BPF). They reuse the
 // build of integration_helpers_test.go (itSetup).
@@ -83,7 +85,7 @@ func TestBench(t *testing.T) {
 			t.Errorf("stdout line %d is %d columns wide:\n%s", i+1, len(line), line)
 		}
 	}
-	if len(rec.Command) < 2 || rec.Command[1] != benchWorkerCmd {
+	if len(rec.Command) < 2 || rec.Command[1] != benchworker.Command {
 		t.Errorf("recorded command %q, want the worker", rec.Command)
 	}
 
@@ -183,7 +185,7 @@ func TestBenchFailedExecsMatchStrace(t *testing.T) {
 	args := []string{"-n", "20", "--rss", "0", "--env", "20", "--methods", "exec,fork,sh"}
 	rec, _ := benchRun(t, e, args...)
 	s := summarized(t, rec)
-	tab, r := itStraceC(t, itOpts{timeout: 2 * time.Minute}, append([]string{e.bin, benchWorkerCmd}, args...)...)
+	tab, r := itStraceC(t, itOpts{timeout: 2 * time.Minute}, append([]string{e.bin, benchworker.Command}, args...)...)
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
@@ -204,13 +206,13 @@ func TestBenchFailedExecsMatchStrace(t *testing.T) {
 func TestSyscallFloor(t *testing.T) {
 	e := itSetup(t)
 	for i := 0; i < 2; i++ {
-		r := e.itSpawntrace(t, itOpts{}, floorCmd, "--", "/bin/sh", "-c", "echo floor; exit 7")
+		r := e.itSpawntrace(t, itOpts{}, benchworker.FloorCommand, "--", "/bin/sh", "-c", "echo floor; exit 7")
 		if r.status != 7 || string(r.stdout) != "floor\n" {
 			t.Fatalf("run %d: want status 7 and stdout \"floor\\n\", got %s", i, r)
 		}
 	}
-	r := e.itSpawntrace(t, itOpts{}, floorCmd)
-	if r.status != exitUsage || !strings.Contains(string(r.stderr), "usage") {
-		t.Errorf("no command: want a usage error (status %d), got %s", exitUsage, r)
+	r := e.itSpawntrace(t, itOpts{}, benchworker.FloorCommand)
+	if r.status != 2 || !strings.Contains(string(r.stderr), "usage") {
+		t.Errorf("no command: want a usage error (status 2), got %s", r)
 	}
 }

@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 // Hostile and broken input: argv near ARG_MAX, 10 000 environment
 // variables, bytes that are not UTF-8 (nor printable) in paths and argv, a

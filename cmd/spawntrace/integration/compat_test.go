@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 // 32-bit programs and int $0x80: calls through the kernel's i386 table
 // (compat syscalls), whose numbers mean other calls than x86_64's. Checked
@@ -31,7 +33,7 @@ var itCompat struct {
 func itCompatBuild(t *testing.T, e *itEnv) (w32, int80 string) {
 	t.Helper()
 	itCompat.once.Do(func() {
-		src := filepath.Join("..", "..", "testdata", "compat")
+		src := filepath.Join("..", "..", "..", "testdata", "compat")
 		itCompat.w32 = filepath.Join(e.wl, "compat32")
 		itCompat.int80 = filepath.Join(e.wl, "int80")
 		for _, c := range [][]string{

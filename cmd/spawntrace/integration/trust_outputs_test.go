@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 // Outputs as root: every file spawntrace writes is opened before the
 // workload starts, never through a symlink, and written through that

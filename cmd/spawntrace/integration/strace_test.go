@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 // Integration tests: real BPF, as root, against strace as the oracle. Each
 // builds bin/spawntrace and the C workloads of testdata/workloads once per

@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 // Process tree correctness: pid reuse, double forks (daemons), reparenting
 // to init or to a subreaper, processes that end before any exec of theirs

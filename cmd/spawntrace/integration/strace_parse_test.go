@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 // Tests of the integration tests' own parsers. They need no root: a parser
 // that accepts a broken table would let the integration tests pass on one.

@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 import (
 	"path/filepath"

@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 // Pid namespaces: spawntrace run inside one (a container), -p resolved in
 // it, and a workload that makes its own. Each against strace -f on the same

@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 import (
 	"os/exec"
@@ -39,7 +41,7 @@ func TestStartupCPUIDFinding(t *testing.T) {
 
 	// The oracle: go tool pprof's flat share (the samples whose leaf is
 	// the function) of glibc's detection functions.
-	top, err := exec.Command(pprofGo(), "tool", "pprof", "-top", "-nodecount=100000", filepath.Join(prof, "cpu.pb.gz")).CombinedOutput()
+	top, err := exec.Command(itGo(), "tool", "pprof", "-top", "-nodecount=100000", filepath.Join(prof, "cpu.pb.gz")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go tool pprof: %v\n%s", err, top)
 	}

@@ -1,4 +1,6 @@
-package main
+//go:build integration && linux
+
+package integration
 
 import (
 	"bytes"
@@ -8,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,38 +18,6 @@ import (
 
 	"github.com/google/pprof/profile"
 )
-
-// pprofRequireRoot skips a test that loads BPF unless root; with CI=true a
-// skip would hide a failure, so it fails instead.
-func pprofRequireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test loads BPF and needs root, and CI=true: run it as root")
-	}
-	t.Skip("needs root (CAP_BPF, CAP_PERFMON)")
-}
-
-func pprofGo() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
-
-// pprofSpawntrace builds the command into the test's directory.
-func pprofSpawntrace(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "spawntrace")
-	cmd := exec.Command(pprofGo(), "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // pprofRun runs the command and returns its stderr; it must exit 0.
 func pprofRun(t *testing.T, name string, args ...string) string {
@@ -87,7 +56,7 @@ func pprofOpens(t *testing.T, path string) string {
 	t.Helper()
 	var top string
 	for _, view := range []string{"-top", "-traces"} {
-		cmd := exec.Command(pprofGo(), "tool", "pprof", view, path)
+		cmd := exec.Command(itGo(), "tool", "pprof", view, path)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
@@ -125,13 +94,12 @@ func main() {
 // default) spawns from a distinctively named function; the spawn profile
 // names it, and the program is the profiles' main binary.
 func TestPprofGoStacks(t *testing.T) {
-	pprofRequireRoot(t)
-	bin := pprofSpawntrace(t)
+	bin := itSetup(t).bin
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "main.go"), []byte(pprofGoWorkload), 0o644)
 	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module spawner\n\ngo 1.22\n"), 0o644)
 	prog := filepath.Join(dir, "spawner")
-	build := exec.Command(pprofGo(), "build", "-o", prog, ".")
+	build := exec.Command(itGo(), "build", "-o", prog, ".")
 	build.Dir = dir
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -239,9 +207,8 @@ func pprofTop(p *profile.Profile, index, n int) (flat, cum []string) {
 // among the top 5 functions, as perf report does, and `report --pprof`
 // rebuilds the same profiles from the saved recording.
 func TestPprofForkCPU(t *testing.T) {
-	pprofRequireRoot(t)
 	cc := itRequireTool(t, "cc")
-	bin := pprofSpawntrace(t)
+	bin := itSetup(t).bin
 	dir := t.TempDir()
 	src := filepath.Join(dir, "fork1g.c")
 	os.WriteFile(src, []byte(pprofForkWorkload), 0o644)
@@ -253,6 +220,7 @@ func TestPprofForkCPU(t *testing.T) {
 	out, recFile := filepath.Join(dir, "out"), filepath.Join(dir, "rec.json.gz")
 	stderr := pprofRun(t, bin, "--pprof", out, "-w", recFile, "--", prog)
 	cpu := pprofParse(t, filepath.Join(out, "cpu.pb.gz"))
+	const defaultFreqHz = 999 // --freq's default, as the README gives it
 	if cpu.Period != int64(1e9)/defaultFreqHz || cpu.PeriodType.Type != "cpu" || cpu.PeriodType.Unit != "nanoseconds" {
 		t.Errorf("period %d %+v", cpu.Period, cpu.PeriodType)
 	}
@@ -323,9 +291,8 @@ int main(void) { return spin_in_child_library_xyz(5000000); }
 // carry build IDs and file offsets, named from the files exec'd, without
 // waking spawntrace to read each child's memory map while it lives.
 func TestPprofShortLivedChildren(t *testing.T) {
-	pprofRequireRoot(t)
 	cc := itRequireTool(t, "cc")
-	bin := pprofSpawntrace(t)
+	bin := itSetup(t).bin
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "lib.c"), []byte(pprofChildLib), 0o644)
 	os.WriteFile(filepath.Join(dir, "child.c"), []byte(pprofChild), 0o644)
