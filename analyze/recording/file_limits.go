@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/tracer"
 	"github.com/spawntrace/spawntrace/tracer/sysno"
-	"golang.org/x/sys/unix"
 )
 
 // A recording is hostile input: report and compare may run as root on a
@@ -164,8 +164,8 @@ func (l *liveTasks) event(ev *tracer.Event) error {
 	if l.m == nil {
 		l.m = map[uint32]struct{}{}
 	}
-	if flags, ok := cloneFlags(ev); ok && ev.Ret > 0 {
-		if flags&unix.CLONE_THREAD == 0 {
+	if _, ok := spawn.CloneFlags(ev); ok && ev.Ret > 0 {
+		if _, _, isProcess := spawn.IsProcessSpawn(ev); isProcess {
 			l.m[ev.SpawnedChild()] = struct{}{} // as the summary keys its open spawns
 		}
 		l.m[ev.Tid] = struct{}{}
@@ -176,24 +176,4 @@ func (l *liveTasks) event(ev *tracer.Event) error {
 		return &LimitError{What: fmt.Sprintf("more than %d processes and spawning threads alive at once", MaxLiveTasks)}
 	}
 	return nil
-}
-
-// cloneFlags is analyze's CloneFlags, which this package cannot import
-// (analyze imports it); the spawn model moves below it next.
-func cloneFlags(ev *tracer.Event) (flags uint64, ok bool) {
-	switch ev.Nr64() {
-	case sysno.Clone:
-		if len(ev.Args) > 0 {
-			return ev.Args[0], true
-		}
-	case sysno.Clone3:
-		if ev.Clone3 != nil {
-			return ev.Clone3.Flags | ev.Clone3.ExitSignal&0xff, true
-		}
-	case sysno.Fork:
-		return uint64(unix.SIGCHLD), true
-	case sysno.Vfork:
-		return unix.CLONE_VM | unix.CLONE_VFORK | uint64(unix.SIGCHLD), true
-	}
-	return 0, false
 }

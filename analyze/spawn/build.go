@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	"github.com/spawntrace/spawntrace/analyze/internal/intern"
-	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 	"github.com/spawntrace/spawntrace/tracer/sysno"
@@ -49,6 +48,13 @@ type Counts struct {
 	Processes   int // distinct processes seen, the workload included
 }
 
+// Events are a recording's events in time order (*recording.Recording):
+// an interface, so that the recording's own checks can ask this package
+// what a spawn is.
+type Events interface {
+	EachEvent(fn func(ev *tracer.Event) error) error
+}
+
 // Build reads rec's events in time order and assembles its spawns: this is
 // where a Spawn is made. Its memory is what is open at each moment
 // (processes alive, their spawns not finished yet, threads between
@@ -56,7 +62,7 @@ type Counts struct {
 // process exits (until then an exec may still come, or a failed one
 // count). It returns the first error reading the events, with what it
 // counted until then.
-func Build[T any](rec *recording.Recording, h Hooks[T]) (Counts, error) {
+func Build[T any](rec Events, h Hooks[T]) (Counts, error) {
 	b := builder[T]{h: h, byChild: map[uint32]*Open[T]{}, lastSpawnEnd: map[uint32]uint64{},
 		lastSocketpair: map[uint32]*tracer.Event{}}
 	b.counts.ByMechanism = map[Mechanism]int{}
@@ -119,7 +125,7 @@ func (b *builder[T]) event(ev *tracer.Event) error {
 			b.exec(ev)
 		case ev.Nr64() == sysno.Socketpair:
 			if ev.Ret == 0 {
-				b.lastSocketpair[ev.Tid] = recording.KeptCopy(ev)
+				b.lastSocketpair[ev.Tid] = socketpairCopy(ev)
 			}
 		default:
 			b.spawn(ev)
@@ -212,4 +218,12 @@ func (b *builder[T]) finish(o *Open[T]) {
 	}
 	*o = Open[T]{}
 	b.free = append(b.free, o)
+}
+
+// socketpairCopy keeps of a socketpair what outlives EachEvent's call and
+// what a spawn's signature and pattern read of it: its thread, time,
+// number and arguments (the event's other arrays are reused).
+func socketpairCopy(ev *tracer.Event) *tracer.Event {
+	return &tracer.Event{Kind: ev.Kind, TimeNs: ev.TimeNs, DurNs: ev.DurNs, Tid: ev.Tid, Pid: ev.Pid, ABI: ev.ABI,
+		Nr: ev.Nr, Ret: ev.Ret, Args: slices.Clone(ev.Args)}
 }
