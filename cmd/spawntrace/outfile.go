@@ -199,12 +199,14 @@ func openOut(dirFd int, base, display string) (*outFile, error) {
 		return nil, err
 	}
 	o.dev, o.ino = st.Dev, st.Ino
+	// A second name for a file (or a device node) is how another user's
+	// directory could hold one of root's files.
+	if st.Nlink > 1 {
+		unix.Close(fd)
+		return nil, fmt.Errorf("has %d hard links: refusing to write to it (spawntrace runs as root)", st.Nlink)
+	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		if st.Nlink > 1 {
-			unix.Close(fd)
-			return nil, fmt.Errorf("has %d hard links: refusing to overwrite it (spawntrace runs as root)", st.Nlink)
-		}
 		o.regular = true
 	case unix.S_IFIFO, unix.S_IFCHR:
 		// A FIFO with a reader, a terminal, /dev/null: written as is.
