@@ -146,13 +146,20 @@ func TestBench(t *testing.T) {
 				benchworker.FormatSize(rss), got/mib, base/mib, rss/mib)
 		}
 	}
-	// R² over single forks: 0.99 on a quiet machine, 0.86 seen with a
-	// compile on the other CPU (a preempted copy is an outlier the fit
-	// keeps); the medians above carry the growth itself.
-	if fit == nil || fit.R2 <= 0.75 || fit.ThroughOrigin {
-		t.Errorf("fit over the forks = %+v, want R² > 0.75", fit)
+	// The fit over single forks agrees with the medians: its slope within
+	// a factor of two of theirs. R² itself is the machine's quietness as
+	// much as the copy's (0.99 quiet, 0.86 with a compile on the other
+	// CPU, 0.69 during a 25 000-process test: a preempted copy is an
+	// outlier the fit keeps), so only a fit that explains next to nothing
+	// fails.
+	gotRSS := float64(forks[512*mib].RSSMedianBytes-base) / (1 << 30)
+	medianSlope := float64(c512-c0) / 1e6 / gotRSS // ms per GiB
+	if fit == nil || fit.ThroughOrigin || fit.R2 <= 0.3 ||
+		fit.SlopeMsPerGiB < medianSlope/2 || fit.SlopeMsPerGiB > medianSlope*2 {
+		t.Errorf("fit over the forks = %+v; want a slope within 2x of the medians' %.2f ms per GiB and R² > 0.3", fit, medianSlope)
 	} else {
-		t.Logf("copy: %.2f ms per GiB %+.3f ms, R² %.3f over %d forks", fit.SlopeMsPerGiB, fit.InterceptMs, fit.R2, fit.N)
+		t.Logf("copy: %.2f ms per GiB %+.3f ms (medians: %.2f), R² %.3f over %d forks",
+			fit.SlopeMsPerGiB, fit.InterceptMs, medianSlope, fit.R2, fit.N)
 	}
 
 	// The fork child walks PATH as execvp does.
