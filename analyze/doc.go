@@ -10,7 +10,8 @@
 //     like spawns, and the findings (Summarize);
 //   - compare: two recordings side by side, and what explains the
 //     difference (Compare);
-//   - syscalls: x86_64 syscall numbers and names.
+//   - syscalls: a syscall's name as strace prints it, from the x86_64 or
+//     the i386 table (tracer/sysno).
 //
 // All of it is pure Go: it needs no root and no kernel.
 package analyze
