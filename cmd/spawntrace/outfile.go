@@ -29,6 +29,7 @@ type outFile struct {
 	base    string
 	created bool // spawntrace made it (and so may remove it if unused)
 	regular bool // a regular file: truncated once every output is known
+	removed bool // unlinked again, unused (remove)
 	dev     uint64
 	ino     uint64
 }
@@ -362,7 +363,7 @@ func (s *outputSet) abandon() {
 func (o *outFile) remove() {
 	var st unix.Stat_t
 	if unix.Fstatat(o.dirFd, o.base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Dev == o.dev && st.Ino == o.ino {
-		unix.Unlinkat(o.dirFd, o.base, 0)
+		o.removed = unix.Unlinkat(o.dirFd, o.base, 0) == nil
 	}
 }
 
@@ -384,7 +385,7 @@ func (o *outFile) write(fn func(w io.Writer) error) error {
 // replaced says whether the output's name no longer leads to the file
 // spawntrace wrote (the workload renamed or replaced it meanwhile).
 func (o *outFile) replaced() bool {
-	if o.base == "" {
+	if o.base == "" || o.removed {
 		return false
 	}
 	var st unix.Stat_t
