@@ -974,6 +974,11 @@ int BPF_PROG(on_lock_start, struct mm_struct *mm, bool write)
 	struct lock_waiters *w = bpf_map_lookup_elem(&forking_mm, &key);
 	if (!w)
 		return 0;
+	/* Only the parent's own threads (those using this mm): another
+	 * process taking it, spawntrace reading /proc/PID/smaps_rollup or a
+	 * kernel thread such as khugepaged, is no stall of the workload's. */
+	if (mm != current_mm())
+		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	if (bpf_map_lookup_elem(&spawn_slots, &tid))
 		return 0; /* the forking thread itself */
@@ -1021,7 +1026,8 @@ int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
 		return 0;
 	__u64 held = bpf_ktime_get_ns() - slot->lock_start_ns;
 	/* Time preempted while holding the lock is the machine's load, not
-	 * the copy's work: keep it apart so the fit against RSS stays clean. */
+	 * the copy's or the teardown's work: keep it apart so the fit against
+	 * RSS stays clean and a saving is not charged the run queue. */
 	__u64 offcpu = slot->lock_offcpu_ns < held ? slot->lock_offcpu_ns : held;
 	slot->lock_start_ns = 0;
 	slot->lock_offcpu_ns = 0;
@@ -1038,7 +1044,7 @@ int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
 		}
 		bpf_map_delete_elem(&forking_mm, &key);
 	} else {
-		slot->teardown_ns += held;
+		slot->teardown_ns += held - offcpu;
 	}
 	return 0;
 }
