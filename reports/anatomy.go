@@ -68,22 +68,7 @@ func WriteAnatomy(w io.Writer, rec *recording.Recording, s summary.Summary) erro
 	if !blockedOK {
 		bw.printf("Blocked time: not measured (%s)\n", blockedWhy)
 	}
-	if len(s.Findings) > 0 {
-		bw.printf("\nFindings (ranked by estimated cost):\n")
-		for i, f := range s.Findings {
-			cost := "cost not separable"
-			if f.CostNs > 0 {
-				cost = fmt.Sprintf("~%.1f ms", float64(f.CostNs)/1e6)
-			}
-			bw.printf("%2d. %s [%s, %s]\n", i+1, f.Title, f.ID, cost)
-			wrap(bw, "    ", f.Evidence)
-			if f.Advice != "" {
-				wrap(bw, "    -> ", f.Advice)
-			}
-		}
-	} else if s.SpawnCount() > 0 {
-		bw.printf("\nFindings: none; no cause of spawn cost above 1 ms and 1%% of the run.\n")
-	}
+	writeFindings(bw, &s)
 	return bw.Flush()
 }
 

@@ -29,6 +29,7 @@ func anatomyRecording() *recording.Recording {
 			ev.Pid, ev.Tid, ev.Comm = 100, 100, "runner"
 		}
 		rec.Events = append(rec.Events, ev)
+		t += ev.DurNs // the next event comes after this one returned
 	}
 	for i, mib := range []uint64{64, 64, 64, 1024, 1024, 1024} {
 		copyNs := mib*17_578 + uint64(i)*10_000 // ~18 ms per GiB
@@ -36,7 +37,7 @@ func anatomyRecording() *recording.Recording {
 			DurNs: copyNs + 80_000, CopyNs: copyNs, BlockedNs: 10_000,
 			Parent: &tracer.ParentSize{RSSAnonBytes: mib << 20, RSSFileBytes: 2 << 20, PgtablesBytes: mib << 11, MapCount: 30}})
 		add(tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Execve, Pid: uint32(child), Tid: uint32(child),
-			DurNs: 300_000, TeardownNs: copyNs / 2, Filename: "/bin/true", Argv: []string{"true"}, EnvCount: 20})
+			DurNs: 300_000 + copyNs/2, TeardownNs: copyNs / 2, Filename: "/bin/true", Argv: []string{"true"}, EnvCount: 20})
 		child++
 	}
 	for i := 0; i < 3; i++ {

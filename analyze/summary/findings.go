@@ -1,115 +1,242 @@
 package summary
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 )
 
-// Finding is one cause of spawn cost, with its evidence in numbers and the
-// time it is estimated to cost the workload in total.
+// FindingID names a cause of spawn cost; stable across versions (JSON,
+// tests and the reports key on it).
+type FindingID string
+
+const (
+	FindForkCopy      FindingID = "fork-copy"
+	FindTHP           FindingID = "thp"
+	FindRustFallback  FindingID = "rust-fallback"
+	FindPathSearch    FindingID = "path-search"
+	FindVforkBlocking FindingID = "vfork-blocking"
+	FindLockStall     FindingID = "lock-stall"
+	FindLargeEnv      FindingID = "large-env"
+	FindStartupCPUID  FindingID = "startup-cpuid"
+)
+
+// SavingBasis says how a finding's SavingNs was estimated.
+type SavingBasis string
+
+const (
+	// BasisNone: no saving could be separated in one run.
+	BasisNone SavingBasis = ""
+	// BasisCopyTeardown: the address-space copies and exec teardowns
+	// measured on CPU, both of which a vfork-like spawn skips.
+	BasisCopyTeardown SavingBasis = "measured-copy+teardown"
+	// BasisFailedExecs: the failed execs' own measured time, none of
+	// which an exec by absolute path makes.
+	BasisFailedExecs SavingBasis = "measured-failed-execs"
+	// BasisStall: the other threads' measured wait for the lock.
+	BasisStall SavingBasis = "measured-stall"
+	// BasisCPUSamples: on-CPU samples in the cause, times the period.
+	BasisCPUSamples SavingBasis = "cpu-samples"
+	// BasisHugePageRatio: the measured copies times the speed-up huge
+	// pages gave on another machine: rough.
+	BasisHugePageRatio SavingBasis = "rough-huge-page-ratio"
+	// BasisOverlap: the part of the blocked time a second spawning thread
+	// could overlap, if the work allows it: rough.
+	BasisOverlap SavingBasis = "rough-overlap"
+)
+
+// Rough reports whether the basis is a model rather than a time measured
+// in this run.
+func (b SavingBasis) Rough() bool { return b == BasisHugePageRatio || b == BasisOverlap }
+
+// Finding is one cause of spawn cost: what was measured of it (one of the
+// fact fields, by ID), and the time its advice is estimated to save. It
+// holds numbers only; reports words it.
 type Finding struct {
-	ID       string `json:"id"` // stable: fork-copy, thp, rust-fallback, path-search, large-env, vfork-blocking, lock-stall, startup-cpuid
-	Title    string `json:"title"`
-	Evidence string `json:"evidence"`
-	Advice   string `json:"advice,omitempty"`
-	CostNs   uint64 `json:"cost_ns"` // estimated total; 0 when it could not be separated
+	ID FindingID `json:"id"`
+	// SavingNs is the estimated saving, never more than the run's wall
+	// time nor the concerned spawns' own time (Capped says it was cut to
+	// that); 0 when it could not be separated (Basis is BasisNone).
+	SavingNs uint64      `json:"saving_ns"`
+	Basis    SavingBasis `json:"saving_basis,omitempty"`
+	Capped   bool        `json:"capped,omitempty"`
+
+	ForkCopy     *ForkCopyFacts     `json:"fork_copy,omitempty"`
+	THP          *THPFacts          `json:"thp,omitempty"`
+	RustFallback *RustFallbackFacts `json:"rust_fallback,omitempty"`
+	PathSearch   *PathSearchFacts   `json:"path_search,omitempty"`
+	VforkBlocked *VforkBlockedFacts `json:"vfork_blocking,omitempty"`
+	LockStall    *LockStallFacts    `json:"lock_stall,omitempty"`
+	LargeEnv     *LargeEnvFacts     `json:"large_env,omitempty"`
+	StartupCPUID *StartupCPUIDFacts `json:"startup_cpuid,omitempty"`
+}
+
+// ForkCopyFacts: fork-like spawns and what their copies cost.
+type ForkCopyFacts struct {
+	Spawns int `json:"spawns"`
+	// The parents' RSS at the forks, where recorded (0 when none was).
+	RSSMinBytes, RSSMaxBytes, RSSMedianBytes uint64
+	CopyNs                                   uint64 `json:"copy_ns"`     // on CPU, summed
+	TeardownNs                               uint64 `json:"teardown_ns"` // on CPU, summed
+	// OwnNs is the spawns' own time (spawn to exec, or the call alone
+	// when there was no exec), summed: what a saving cannot exceed.
+	OwnNs      uint64     `json:"own_ns"`
+	Signatures []SigCount `json:"signatures,omitempty"` // in order of first appearance
+}
+
+// SigCount is how many spawns of a signature there were.
+type SigCount struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+// THPFacts: large parents forking from 4 KiB pages.
+type THPFacts struct {
+	Parents   int    `json:"parents"`
+	AnonBytes uint64 `json:"anon_bytes"` // their anonymous memory, at their first such fork
+	HugeBytes uint64 `json:"huge_bytes"` // of it in transparent huge pages (smaps_rollup)
+	THPMode   string `json:"thp_mode"`   // the host's, "" when unknown
+	CopyNs    uint64 `json:"copy_ns"`    // their copies, summed
+	// SavingShare is the share of the copy time huge pages were measured
+	// to save (on this project's machine, not this run's).
+	SavingShare float64 `json:"saving_share"`
+}
+
+// RustFallbackFacts: spawns matching Rust std's fork fallback.
+type RustFallbackFacts struct {
+	Spawns     int    `json:"spawns"`
+	CopyNs     uint64 `json:"copy_ns"`
+	TeardownNs uint64 `json:"teardown_ns"`
+	// RSSMedianBytes is the median parent RSS of those spawns.
+	RSSMedianBytes uint64 `json:"rss_median_bytes"`
+}
+
+// PathSearchFacts: failed execs before the one that worked.
+type PathSearchFacts struct {
+	FailedExecs  int    `json:"failed_execs"`
+	Spawns       int    `json:"spawns"` // spawns with any
+	FailedExecNs uint64 `json:"failed_exec_ns"`
+	// Example is the program whose spawns' failed execs cost most in all,
+	// with that cost, its spawns and their failed execs.
+	Example             string `json:"example,omitempty"`
+	ExampleFailedExecNs uint64 `json:"example_failed_exec_ns,omitempty"`
+	ExampleSpawns       int    `json:"example_spawns,omitempty"`
+	ExampleFailedExecs  int    `json:"example_failed_execs,omitempty"`
+}
+
+// VforkBlockedFacts: vfork-like spawns and how long their threads waited.
+type VforkBlockedFacts struct {
+	Spawns    int    `json:"spawns"`
+	BlockedNs uint64 `json:"blocked_ns"` // summed over the spawns
+	// Threads is how many threads made them (at most maxSpawnThreads).
+	Threads int `json:"threads"`
+	// FailedExecNs is the failed execs of those children, part of the
+	// wait (the parent waits until the child's exec succeeds).
+	FailedExecNs uint64 `json:"failed_exec_ns"`
+	// Overlappable says whether spawning from more threads would save
+	// time: one thread was blocked for most of the run.
+	Overlappable bool `json:"overlappable"`
+}
+
+// LockStallFacts: the parent's other threads waiting on a fork's copy.
+type LockStallFacts struct {
+	Forks   int    `json:"forks"` // forks that stalled another thread
+	StallNs uint64 `json:"stall_ns"`
+}
+
+// LargeEnvFacts: the environment copied into each exec.
+type LargeEnvFacts struct {
+	Execs       int `json:"execs"`
+	MedianCount int `json:"median_count"`
+	MedianBytes int `json:"median_bytes"`
+}
+
+// StartupCPUIDFacts: CPU samples in glibc's start-up CPU detection.
+type StartupCPUIDFacts struct {
+	Samples      int      `json:"samples"`
+	TotalSamples int      `json:"total_samples"`
+	Funcs        []string `json:"funcs"` // most sampled first
+	CPUNs        uint64   `json:"cpu_ns"`
+	Execs        int      `json:"execs"` // successful ones
+	// Virtualization is the host's ("" unknown, "none" bare metal).
+	Virtualization string `json:"virtualization,omitempty"`
 }
 
 // Thresholds below which a cause is negligible and not reported.
 const (
-	minCostNs          = 1_000_000 // 1 ms in total ...
-	minCostShare       = 0.01      // ... and 1% of the run
+	MinCostNs          = 1_000_000 // 1 ms in total ...
+	MinCostShare       = 0.01      // ... and 1% of the run
 	largeEnvCount      = 100
 	largeEnvBytes      = 64 << 10
 	largeParentBytes   = 256 << 20
 	hugePageShareLow   = 0.10
 	thpCopySavingShare = 0.9 // huge pages measured here: ~0.4 ms instead of ~18 ms per GiB
+	// vforkOverlapShare: a thread blocked in vfork-like spawns for at
+	// least this share of the run is what the run waits on; below it, the
+	// wait is what every vfork-like spawn costs, and other work overlaps it.
+	vforkOverlapShare = 0.5
 )
 
-// findings applies each rule to a summarized recording, ranked by cost:
-// to what its rows showed (facts), gathered as they finished.
-func findings(rec *recording.Recording, s *Summary, facts *findingFacts) []Finding {
-	var out []Finding
+// rule decides one finding from the facts; it returns nil for none, and
+// a note (a finding not worth ranking) through the second result.
+type rule func(rec *recording.Recording, s *Summary, f *findingFacts, significant func(uint64) bool) (finding, note *Finding)
+
+// findings applies each rule to a summarized recording: the findings
+// ranked by what their advice saves, and the notes, in rule order.
+func findings(rec *recording.Recording, s *Summary, facts *findingFacts) (ranked, notes []Finding) {
 	significant := func(costNs uint64) bool {
-		return costNs >= minCostNs && float64(costNs) >= minCostShare*float64(s.WallNs)
+		return costNs >= MinCostNs && float64(costNs) >= MinCostShare*float64(s.WallNs)
 	}
-	for _, rule := range []func(*recording.Recording, *Summary, *findingFacts, func(uint64) bool) *Finding{
+	for _, r := range []rule{
 		findForkCopy, findTHP, findRustFallback, findPathSearch, findVforkBlocking, findLockStall, findLargeEnv,
 		findStartupCPUID,
 	} {
-		if f := rule(rec, s, facts, significant); f != nil {
-			out = append(out, *f)
+		f, n := r(rec, s, facts, significant)
+		if f != nil {
+			ranked = append(ranked, *f)
+		}
+		if n != nil {
+			notes = append(notes, *n)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].CostNs > out[j].CostNs })
-	return out
+	sort.SliceStable(ranked, func(i, j int) bool { return ranked[i].SavingNs > ranked[j].SavingNs })
+	return ranked, notes
 }
 
-func ms(ns uint64) string { return fmt.Sprintf("%.1f ms", float64(ns)/1e6) }
-
-func mib(b uint64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
-
-func pct(part, whole uint64) string {
-	if whole == 0 {
-		return "?%"
+// saving sets f's saving: est, cut to the run's wall time and to limitNs
+// (the concerned spawns' own time; 0 for no such limit).
+func (f *Finding) saving(est uint64, basis SavingBasis, wallNs, limitNs uint64) *Finding {
+	f.SavingNs, f.Basis = est, basis
+	for _, lim := range []uint64{wallNs, limitNs} {
+		if lim > 0 && f.SavingNs > lim {
+			f.SavingNs, f.Capped = lim, true
+		}
 	}
-	return fmt.Sprintf("%.0f%%", 100*float64(part)/float64(whole))
-}
-
-// ofRun words a time's share of the run. Time summed over threads that ran
-// at once can exceed the run's wall time; that is said, not shown as 109%.
-func ofRun(ns, wallNs uint64) string {
-	if ns > wallNs && wallNs > 0 {
-		return "more than the run's wall time, summed over threads that overlapped"
-	}
-	return pct(ns, wallNs) + " of the run"
-}
-
-// rssRange words the parents' sizes: "1024 MiB" when they are alike,
-// "8 MiB to 1024 MiB (median 256 MiB)" when the costly ones are not typical.
-func rssRange(f *findingFacts) string {
-	lo, hi := f.forkRSSLo, f.forkRSSHi
-	med := f.forkRSS.median()
-	if hi == 0 {
-		return "unknown"
-	}
-	if hi-lo < hi/10 {
-		return mib(med)
-	}
-	return fmt.Sprintf("%s to %s (median %s)", mib(lo), mib(hi), mib(med))
+	return f
 }
 
 // findForkCopy: fork-like spawns pay for copying the parent's address space
 // and, in the child's exec, for tearing the copy down; vfork-like ones pay
 // for neither.
-func findForkCopy(_ *recording.Recording, s *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+func findForkCopy(_ *recording.Recording, s *Summary, f *findingFacts, significant func(uint64) bool) (*Finding, *Finding) {
 	cost := f.forkCopyNs + f.forkTeardownNs
 	rss := f.forkRSS.median()
 	// Small parents copy cheaply; only a sizeable share of the run makes
 	// their copies worth a finding.
 	if f.forks == 0 || !significant(cost) || (rss < largeParentBytes/4 && float64(cost) < 0.05*float64(s.WallNs)) {
-		return nil
+		return nil, nil
 	}
-	ev := fmt.Sprintf("%d fork-like spawns from parents with RSS %s: address-space copy %s, "+
-		"exec teardown of the copy %s; %s in all, %s", f.forks, rssRange(f),
-		ms(f.forkCopyNs), ms(f.forkTeardownNs), ms(cost), ofRun(cost, s.WallNs))
-	if sig := sigText(&f.forkSigs); sig != "" {
-		ev += " (" + sig + ")"
+	facts := &ForkCopyFacts{Spawns: f.forks, CopyNs: f.forkCopyNs, TeardownNs: f.forkTeardownNs, OwnNs: f.forkOwnNs,
+		Signatures: sigCounts(&f.forkSigs)}
+	if f.forkRSSHi > 0 {
+		facts.RSSMinBytes, facts.RSSMaxBytes, facts.RSSMedianBytes = f.forkRSSLo, f.forkRSSHi, rss
 	}
-	return &Finding{
-		ID:       "fork-copy",
-		Title:    "fork-like spawns copy the parent's address space",
-		Evidence: ev,
-		Advice:   "spawn vfork-like (posix_spawn, vfork, clone CLONE_VM|CLONE_VFORK) to skip the copy and the teardown: saves about " + ms(cost),
-		CostNs:   cost,
-	}
+	return (&Finding{ID: FindForkCopy, ForkCopy: facts}).saving(cost, BasisCopyTeardown, s.WallNs, f.forkOwnNs), nil
 }
 
 // findTHP: the copy walks page tables; a parent in 4 KiB pages has 512x
 // more entries to copy than one in 2 MiB transparent huge pages.
-func findTHP(rec *recording.Recording, _ *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+func findTHP(rec *recording.Recording, s *Summary, f *findingFacts, significant func(uint64) bool) (*Finding, *Finding) {
 	var anon, huge uint64
 	for pid, p := range f.thpParents {
 		anon += p.anonBytes
@@ -117,101 +244,84 @@ func findTHP(rec *recording.Recording, _ *Summary, f *findingFacts, significant 
 	}
 	cost := uint64(float64(f.thpCopyNs) * thpCopySavingShare)
 	if !significant(cost) {
-		return nil
+		return nil, nil
 	}
-	mode := rec.Host.THPMode
-	if mode == "" {
-		mode = "unknown"
-	}
-	return &Finding{
-		ID:    "thp",
-		Title: "large parents fork from 4 KiB pages",
-		Evidence: fmt.Sprintf("%d parent(s) with %s anonymous memory had %s in transparent huge pages (%s); "+
-			"THP mode here: %s; their copies took %s", len(f.thpParents), mib(anon), mib(huge), pct(huge, anon), mode, ms(f.thpCopyNs)),
-		Advice: "back the parent's heap with transparent huge pages (THP 'always', or madvise(MADV_HUGEPAGE) on it): " +
-			"copies of huge-page memory were measured ~40x cheaper, saving up to about " + ms(cost),
-		CostNs: cost,
-	}
+	facts := &THPFacts{Parents: len(f.thpParents), AnonBytes: anon, HugeBytes: huge, THPMode: rec.Host.THPMode,
+		CopyNs: f.thpCopyNs, SavingShare: thpCopySavingShare}
+	return (&Finding{ID: FindTHP, THP: facts}).saving(cost, BasisHugePageRatio, s.WallNs, f.thpCopyNs), nil
 }
 
-func findRustFallback(_ *recording.Recording, _ *Summary, f *findingFacts, _ func(uint64) bool) *Finding {
+// findRustFallback: Rust's Command forks when it cannot posix_spawn; from
+// a large parent each such spawn pays the copy and the teardown.
+func findRustFallback(_ *recording.Recording, s *Summary, f *findingFacts, _ func(uint64) bool) (*Finding, *Finding) {
 	if f.rustSpawns == 0 {
-		return nil
+		return nil, nil
 	}
-	return &Finding{
-		ID:    "rust-fallback",
-		Title: "Rust's Command falls back to fork",
-		Evidence: fmt.Sprintf("%d spawns match Rust std's fallback: socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) "+
-			"then a fork-like clone; their copies and teardowns cost %s", f.rustSpawns, ms(f.rustCostNs)),
-		Advice: "Rust uses posix_spawn only with glibc >= 2.24 and without options that need code in the child " +
-			"(pre_exec, uid/gid, process_group, a cwd with a relative program path): drop those to get vfork-like spawns",
-		CostNs: f.rustCostNs,
-	}
+	facts := &RustFallbackFacts{Spawns: f.rustSpawns, CopyNs: f.rustCopyNs, TeardownNs: f.rustTeardownNs,
+		RSSMedianBytes: f.rustRSS.median()}
+	return (&Finding{ID: FindRustFallback, RustFallback: facts}).saving(f.rustCopyNs+f.rustTeardownNs, BasisCopyTeardown,
+		s.WallNs, f.rustOwnNs), nil
 }
 
-func findPathSearch(_ *recording.Recording, _ *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
-	if f.failedExecs == 0 || !significant(f.failedExecNs) {
-		return nil
+// findPathSearch: failed execs before the binary was found. Below the
+// threshold they are still worth a line: they say the spawns search PATH.
+func findPathSearch(_ *recording.Recording, s *Summary, f *findingFacts, significant func(uint64) bool) (*Finding, *Finding) {
+	if f.failedExecs == 0 {
+		return nil, nil
 	}
-	advice := "spawn by absolute path, or put the binary's directory first in PATH"
-	if f.pathExample != "" {
-		advice = fmt.Sprintf("spawn by absolute path (e.g. %s), or put its directory first in PATH", recording.Printable(f.pathExample))
+	facts := &PathSearchFacts{FailedExecs: f.failedExecs, Spawns: f.spawnsWithFailed, FailedExecNs: f.failedExecNs}
+	if ex, ok := f.pathExample(); ok {
+		facts.Example, facts.ExampleFailedExecNs, facts.ExampleSpawns, facts.ExampleFailedExecs = ex.exe, ex.ns, ex.spawns, ex.failed
 	}
-	return &Finding{
-		ID:    "path-search",
-		Title: "execs search PATH",
-		Evidence: fmt.Sprintf("%d failed execs before the binary was found, %.1f per spawn in %d spawns, %s in all",
-			f.failedExecs, float64(f.failedExecs)/float64(f.spawnsWithFailed), f.spawnsWithFailed, ms(f.failedExecNs)),
-		Advice: advice,
-		CostNs: f.failedExecNs,
+	fd := (&Finding{ID: FindPathSearch, PathSearch: facts}).saving(f.failedExecNs, BasisFailedExecs, s.WallNs, 0)
+	if !significant(f.failedExecNs) {
+		return nil, fd
 	}
+	return fd, nil
 }
 
-func findVforkBlocking(_ *recording.Recording, s *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+// findVforkBlocking: a vfork-like spawn's thread waits until the child
+// execs. That wait is the price of the fast path, not a problem, unless
+// one thread spends most of the run in it: then spawning from a second
+// thread would overlap it (a rough estimate: half of it).
+func findVforkBlocking(_ *recording.Recording, s *Summary, f *findingFacts, significant func(uint64) bool) (*Finding, *Finding) {
 	n, blocked := f.vforks, f.vforkBlockedNs
-	if n == 0 || !significant(blocked) || float64(blocked) < 0.05*float64(s.WallNs) {
-		return nil
+	if n == 0 || !significant(blocked) {
+		return nil, nil
 	}
-	return &Finding{
-		ID:    "vfork-blocking",
-		Title: "vfork blocks the spawning thread",
-		Evidence: fmt.Sprintf("%d vfork-like spawns kept their thread off CPU for %s in all (%s per spawn), %s, "+
-			"until each child exec'd", n, ms(blocked), ms(blocked/uint64(n)), ofRun(blocked, s.WallNs)),
-		Advice: "spawns from one thread are serialized by vfork: spawn from several threads to overlap them, " +
-			"and keep the child's work before exec short",
-		CostNs: blocked,
+	threads := len(f.vforkThreads)
+	facts := &VforkBlockedFacts{Spawns: n, BlockedNs: blocked, Threads: threads, FailedExecNs: min(f.vforkFailedExecNs, blocked)}
+	fd := &Finding{ID: FindVforkBlocking, VforkBlocked: facts}
+	// The busiest thread's wait, against the run: the wall time a second
+	// thread could take half of.
+	if threads == 1 && float64(f.vforkBlockedMaxThreadNs) >= vforkOverlapShare*float64(s.WallNs) {
+		facts.Overlappable = true
+		return fd.saving((blocked-facts.FailedExecNs)/2, BasisOverlap, s.WallNs, blocked), nil
 	}
+	return nil, fd
 }
 
-func findLockStall(_ *recording.Recording, _ *Summary, f *findingFacts, significant func(uint64) bool) *Finding {
+// findLockStall: while a fork copies, it holds the parent's mmap lock for
+// writing; the parent's other threads that take it wait. The kernel side
+// counts only threads of the forking process (sharing its mm).
+func findLockStall(_ *recording.Recording, s *Summary, f *findingFacts, significant func(uint64) bool) (*Finding, *Finding) {
 	if !significant(f.stallNs) {
-		return nil
+		return nil, nil
 	}
-	return &Finding{
-		ID:    "lock-stall",
-		Title: "forks stall the parent's other threads",
-		Evidence: fmt.Sprintf("during %d forks, other threads of the parent waited %s in all for the mmap lock the copy held",
-			f.stalls, ms(f.stallNs)),
-		Advice: "spawn vfork-like, or from a small helper process, so the copy does not hold a busy process's lock",
-		CostNs: f.stallNs,
-	}
+	return (&Finding{ID: FindLockStall, LockStall: &LockStallFacts{Forks: f.stalls, StallNs: f.stallNs}}).
+		saving(f.stallNs, BasisStall, s.WallNs, 0), nil
 }
 
-func findLargeEnv(_ *recording.Recording, _ *Summary, f *findingFacts, _ func(uint64) bool) *Finding {
+// findLargeEnv: a large environment is copied at every spawn and exec;
+// one run cannot separate what that costs.
+func findLargeEnv(_ *recording.Recording, _ *Summary, f *findingFacts, _ func(uint64) bool) (*Finding, *Finding) {
 	n := f.envCounts.n
 	if n == 0 {
-		return nil
+		return nil, nil
 	}
 	c, b := f.envCounts.median(), f.envBytes.median()
 	if c < largeEnvCount && b < largeEnvBytes {
-		return nil
+		return nil, nil
 	}
-	return &Finding{
-		ID:    "large-env",
-		Title: "a large environment is copied into every exec",
-		Evidence: fmt.Sprintf("median environment of %d variables, %d bytes, in %d execs; runtimes copy it before each spawn and the kernel at each exec",
-			c, b, n),
-		Advice: "pass children only the variables they need (env -i, Command.env_clear, subprocess env=...); " +
-			"its cost shows best when compared with a small-environment run (spawntrace compare)",
-	}
+	return &Finding{ID: FindLargeEnv, LargeEnv: &LargeEnvFacts{Execs: n, MedianCount: int(c), MedianBytes: int(b)}}, nil
 }

@@ -1,7 +1,6 @@
 package summary
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -70,37 +69,18 @@ func cpuOfStartupCPUID(rec *recording.Recording) startupCPUID {
 // findStartupCPUID: with CPU samples (--pprof), the children's time in
 // glibc's start-up CPUID loops, per exec. It is the host's cost, not the
 // workload's choice: large under a hypervisor, small on bare metal.
-func findStartupCPUID(rec *recording.Recording, s *Summary, _ *findingFacts, significant func(uint64) bool) *Finding {
+func findStartupCPUID(rec *recording.Recording, s *Summary, _ *findingFacts, significant func(uint64) bool) (*Finding, *Finding) {
 	if rec.SampleHz <= 0 {
-		return nil
+		return nil, nil
 	}
 	c := cpuOfStartupCPUID(rec)
 	costNs := uint64(c.samples) * 1_000_000_000 / uint64(rec.SampleHz)
 	if c.samples <= 0 || !significant(costNs) { // <= 0: a corrupt recording's counts
-		return nil
+		return nil, nil
 	}
-	ev := fmt.Sprintf("%d of %d on-CPU samples of the tree (%s) were in glibc's start-up CPU detection (%s): "+
-		"~%s of CPU", c.samples, c.total, pct(uint64(c.samples), uint64(c.total)), strings.Join(c.funcs, ", "), ms(costNs))
-	if s.ExecOK > 0 {
-		ev += fmt.Sprintf(", ~%.0f µs per exec over %d execs", float64(costNs)/1e3/float64(s.ExecOK), s.ExecOK)
-	}
-	where := "CPUID traps to the hypervisor on virtual machines, each a VM exit"
-	switch v := rec.Host.Virtualization; {
-	case v == "none":
-		where = "this host reports no hypervisor, yet CPUID was slow: a CPU or firmware that traps it, or a nested guest"
-	case v != "":
-		where = "this host is a virtual machine (" + v + "), where every CPUID traps to the hypervisor (a VM exit)"
-	}
-	return &Finding{
-		ID:       "startup-cpuid",
-		Title:    "new programs spend their start-up in CPUID",
-		Evidence: ev + "; " + where,
-		Advice: "every glibc program runs this before main, static or dynamic: " +
-			"exec fewer programs (keep a worker process, batch the work), or run the spawning workload where CPUID " +
-			"is cheap (bare metal, or a hypervisor that does not trap it); spawntrace compare with such a host " +
-			"shows the difference per exec",
-		CostNs: costNs,
-	}
+	facts := &StartupCPUIDFacts{Samples: c.samples, TotalSamples: c.total, Funcs: c.funcs, CPUNs: costNs,
+		Execs: s.ExecOK, Virtualization: rec.Host.Virtualization}
+	return (&Finding{ID: FindStartupCPUID, StartupCPUID: facts}).saving(costNs, BasisCPUSamples, s.WallNs, 0), nil
 }
 
 // execsOf counts the successful execs of a recording from its syscall

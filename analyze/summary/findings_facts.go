@@ -1,22 +1,20 @@
 package summary
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
 )
 
 // findingFacts is what the findings rules need of the rows, gathered as
 // they finish, in any order: sums, counts, distributions, and where the
-// rules word the first of something, its Seq.
+// rules name the first of something, its Seq.
 type findingFacts struct {
 	spawners map[uint32]recording.ProcessInfo // Recording.Spawners by pid
 
-	// Fork-like spawns.
+	// Fork-like spawns; own: spawn to exec, or the call alone.
 	forks                      int
 	forkCopyNs, forkTeardownNs uint64
+	forkOwnNs                  uint64
 	forkRSS                    *valueDist // the parents' RSS, where recorded
 	forkRSSLo, forkRSSHi       uint64
 	forkSigs                   spawn.Tally
@@ -26,23 +24,46 @@ type findingFacts struct {
 	thpCopyNs  uint64
 	thpParents map[uint32]thpParent
 
-	rustSpawns int
-	rustCostNs uint64
+	rustSpawns                 int
+	rustCopyNs, rustTeardownNs uint64
+	rustOwnNs                  uint64
+	rustRSS                    *valueDist
 
-	// Failed execs, and the first spawn (in time) that had some and then
-	// exec'd, as an example.
+	// Failed execs, and per program exec'd after some, what they cost
+	// (the example is the costliest).
 	failedExecs, spawnsWithFailed int
 	failedExecNs                  uint64
-	pathExample                   string
-	pathExampleSeq                int
+	failedByExe                   map[string]*exeFailed
 
-	vforks         int
-	vforkBlockedNs uint64
+	vforks            int
+	vforkBlockedNs    uint64
+	vforkFailedExecNs uint64
+	// Per spawning thread, its vfork-like spawns' blocked time (at most
+	// maxSpawnThreads threads: more is as good as many), and the most of
+	// any.
+	vforkThreads            map[uint32]uint64
+	vforkBlockedMaxThreadNs uint64
 
 	stalls  int
 	stallNs uint64
 
 	envCounts, envBytes *valueDist // of the successful execs
+}
+
+// maxSpawnThreads and maxFailedExes bound the per-thread and per-program
+// tallies: past them a new thread or program is not counted apart.
+const (
+	maxSpawnThreads = 1024
+	maxFailedExes   = 4096
+)
+
+// exeFailed is what the failed execs of spawns that then exec'd one
+// program cost; first is the first such spawn's Seq (ties).
+type exeFailed struct {
+	exe            string
+	ns             uint64
+	spawns, failed int
+	first          int
 }
 
 type thpParent struct {
@@ -52,11 +73,21 @@ type thpParent struct {
 
 func newFindingFacts(rec *recording.Recording, pool *exactPool) *findingFacts {
 	f := &findingFacts{spawners: map[uint32]recording.ProcessInfo{}, thpParents: map[uint32]thpParent{},
-		forkRSS: newDist(pool), envCounts: newDist(pool), envBytes: newDist(pool)}
+		forkRSS: newDist(pool), rustRSS: newDist(pool), envCounts: newDist(pool), envBytes: newDist(pool),
+		failedByExe: map[string]*exeFailed{}, vforkThreads: map[uint32]uint64{}}
 	for _, p := range rec.Spawners {
 		f.spawners[p.Pid] = p
 	}
 	return f
+}
+
+// ownNs is a spawn's own time: from the call to the child's successful
+// exec, or the call alone without one.
+func ownNs(sp *spawn.Spawn) uint64 {
+	if sp.ExecOK {
+		return max(sp.SpawnToExecNs, sp.CloneDurNs)
+	}
+	return sp.CloneDurNs
 }
 
 func (f *findingFacts) add(sp *spawn.Spawn) {
@@ -65,19 +96,27 @@ func (f *findingFacts) add(sp *spawn.Spawn) {
 	}
 	if sp.Signature == spawn.SigRustFallback {
 		f.rustSpawns++
-		f.rustCostNs += sp.CopyNs + sp.TeardownNs
+		f.rustCopyNs += sp.CopyNs
+		f.rustTeardownNs += sp.TeardownNs
+		f.rustOwnNs += ownNs(sp)
+		if sp.Parent != nil {
+			f.rustRSS.add(sp.Parent.RSSBytes())
+		}
 	}
 	if sp.FailedExecs > 0 {
 		f.spawnsWithFailed++
 		f.failedExecs += sp.FailedExecs
 		f.failedExecNs += sp.FailedExecNs
-		if sp.Exe != "" && (f.pathExample == "" || sp.Seq < f.pathExampleSeq) {
-			f.pathExample, f.pathExampleSeq = sp.Exe, sp.Seq
-		}
+		f.addFailedExe(sp)
 	}
 	if sp.Mechanism == spawn.MechVfork {
 		f.vforks++
 		f.vforkBlockedNs += sp.BlockedNs
+		f.vforkFailedExecNs += sp.FailedExecNs
+		if t, ok := f.vforkThreads[sp.ParentTid]; ok || len(f.vforkThreads) < maxSpawnThreads {
+			f.vforkThreads[sp.ParentTid] = t + sp.BlockedNs
+			f.vforkBlockedMaxThreadNs = max(f.vforkBlockedMaxThreadNs, t+sp.BlockedNs)
+		}
 	}
 	if sp.LockStallNs > 0 {
 		f.stalls++
@@ -89,10 +128,45 @@ func (f *findingFacts) add(sp *spawn.Spawn) {
 	}
 }
 
+// addFailedExe charges a spawn's failed execs to the program it exec'd.
+func (f *findingFacts) addFailedExe(sp *spawn.Spawn) {
+	if sp.Exe == "" {
+		return
+	}
+	e := f.failedByExe[sp.Exe]
+	if e == nil {
+		if len(f.failedByExe) >= maxFailedExes {
+			return
+		}
+		e = &exeFailed{exe: sp.Exe, first: sp.Seq}
+		f.failedByExe[sp.Exe] = e
+	}
+	e.ns += sp.FailedExecNs
+	e.spawns++
+	e.failed += sp.FailedExecs
+	e.first = min(e.first, sp.Seq)
+}
+
+// pathExample is the program whose spawns' failed execs cost most, the
+// earliest seen among equals.
+func (f *findingFacts) pathExample() (exeFailed, bool) {
+	var best *exeFailed
+	for _, e := range f.failedByExe {
+		if best == nil || e.ns > best.ns || (e.ns == best.ns && e.first < best.first) {
+			best = e
+		}
+	}
+	if best == nil {
+		return exeFailed{}, false
+	}
+	return *best, true
+}
+
 func (f *findingFacts) addFork(sp *spawn.Spawn) {
 	f.forks++
 	f.forkCopyNs += sp.CopyNs
 	f.forkTeardownNs += sp.TeardownNs
+	f.forkOwnNs += ownNs(sp)
 	f.forkSigs.Add(sp.Seq, sp.Signature)
 	x := sp.Parent
 	if x == nil {
@@ -115,12 +189,11 @@ func (f *findingFacts) addFork(sp *spawn.Spawn) {
 	}
 }
 
-// sigText words the signatures as "glibc fork() x10, fork() x2", in order
-// of first appearance.
-func sigText(t *spawn.Tally) string {
-	var parts []string
+// sigCounts are the signatures' counts, in order of first appearance.
+func sigCounts(t *spawn.Tally) []SigCount {
+	var out []SigCount
 	for _, n := range t.Names() {
-		parts = append(parts, fmt.Sprintf("%s x%d", n, t.Count(n)))
+		out = append(out, SigCount{Name: n, Count: t.Count(n)})
 	}
-	return strings.Join(parts, ", ")
+	return out
 }

@@ -52,7 +52,7 @@ func (b *summaryBuilder) done() {
 	}
 	s.Fit = b.fit.fit()
 	s.Classes = b.classes.classes()
-	s.Findings = findings(b.rec, s, b.facts)
+	s.Findings, s.Notes = findings(b.rec, s, b.facts)
 }
 
 // mechAcc is the cost of the spawns of one mechanism (MechanismStats).

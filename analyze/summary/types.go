@@ -14,7 +14,8 @@ type Summary struct {
 
 	Stats    []MechanismStats `json:"stats"`              // per mechanism, in spawn.Mechanisms order
 	Fit      *Fit             `json:"fit,omitempty"`      // copy time against parent RSS, fork-like spawns
-	Findings []Finding        `json:"findings,omitempty"` // ranked by the time they cost
+	Findings []Finding        `json:"findings,omitempty"` // ranked by what their advice saves
+	Notes    []Finding        `json:"notes,omitempty"`    // causes seen that save too little to rank: a line each
 	Classes  []Class          `json:"classes,omitempty"`  // like spawns grouped, in order of first appearance
 
 	rows *spawnRows // the finished rows, in memory or on disk
