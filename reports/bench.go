@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/summary"
@@ -10,11 +11,25 @@ import (
 )
 
 // classRow lays out one row of the class table in lineWidth columns:
-// spawner, mechanism, exe, RSS, env, PATH, n, then five time cells.
+// spawner, mechanism, exe, RSS, env, PATH, n, then five time cells. The
+// spawner column is as wide as its longest name (up to spawnerMax), the
+// exe column gives up what it takes beyond spawnerMin.
 const (
-	classHead = "%-18s %-8s %-14s %5s %4s %4s %5s %6s %6s %6s %6s %6s\n"
-	classRow  = "%-18s %-8s %-14s %5s %4d %4s %5d %6s %6s %6s %6s %6s\n"
+	classHead  = "%-*s %-8s %-*s %5s %4s %4s %5s %6s %6s %6s %6s %6s\n"
+	classRow   = "%-*s %-8s %-*s %5s %4d %4s %5d %6s %6s %6s %6s %6s\n"
+	spawnerMin = 18
+	spawnerMax = 26
+	exeWidth   = 14 // at spawnerMin
 )
+
+// spawnerName is a class's spawner as the table names it: its signature
+// without a mechanism the mech column says already, or its mechanism.
+func spawnerName(c *summary.Class) string {
+	if c.Signature == "" {
+		return string(c.Mechanism)
+	}
+	return strings.TrimSuffix(c.Signature, " ("+string(c.Mechanism)+")")
+}
 
 // WriteClassTable writes one row per class of like spawns (Summary.Classes)
 // with the median of each cost, in the order the classes first appeared.
@@ -24,16 +39,17 @@ func WriteClassTable(w io.Writer, rec *recording.Recording, classes []summary.Cl
 		bw.printf("\nSpawn classes: no spawns recorded\n")
 		return bw.Flush()
 	}
+	spawnerW := spawnerMin
+	for i := range classes {
+		spawnerW = max(spawnerW, min(len(spawnerName(&classes[i])), spawnerMax))
+	}
+	exeW := exeWidth - (spawnerW - spawnerMin)
 	bw.printf("\nSpawn classes (median ms per spawn, wall time):\n")
-	bw.printf(classHead, "spawner", "mech", "exe", "RSS", "env", "PATH", "n",
+	bw.printf(classHead, spawnerW, "spawner", "mech", exeW, "exe", "RSS", "env", "PATH", "n",
 		"clone", "copy", "exec", "tear", "total")
 	approx := false
 	for _, c := range classes {
 		approx = approx || c.Approx()
-		spawner := c.Signature
-		if spawner == "" {
-			spawner = string(c.Mechanism)
-		}
 		exe := recording.Printable(c.Exe)
 		if exe == "" {
 			exe = "(no exec)"
@@ -42,7 +58,7 @@ func WriteClassTable(w io.Writer, rec *recording.Recording, classes []summary.Cl
 		if c.FailedExecs > 0 {
 			path = fmt.Sprintf("%.1f", float64(c.FailedExecs)/float64(c.Count))
 		}
-		bw.printf(classRow, cutRight(spawner, 18), cutRight(string(c.Mechanism), 8), fitLeft(exe, 14),
+		bw.printf(classRow, spawnerW, cutRight(spawnerName(&c), spawnerW), cutRight(string(c.Mechanism), 8), exeW, fitLeft(exe, exeW),
 			rssCell(c), c.EnvCount, path, c.Count,
 			shortMs(c.Clone), shortMs(c.Copy), shortMs(c.SpawnToExec), shortMs(c.Teardown), shortMs(c.Total))
 	}

@@ -76,6 +76,33 @@ func TestClassTable(t *testing.T) {
 	golden(t, "classes.golden", buf.Bytes())
 }
 
+// TestClassTableWholeNames: the longest spawner names are written whole,
+// the exe column giving up the room, and every line still fits.
+func TestClassTableWholeNames(t *testing.T) {
+	classes := benchClasses()
+	rust := classes[3]
+	rust.Signature = spawn.SigRustFallback
+	classes = append(classes, rust)
+	var buf bytes.Buffer
+	if err := WriteClassTable(&buf, benchRecording(true), classes); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"Rust std fork fallback ", "Python subprocess ", "...in/tool"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table lacks %q:\n%s", want, out)
+		}
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if len(line) > lineWidth {
+			t.Errorf("line %d is %d columns wide, more than %d:\n%s", i+1, len(line), lineWidth, line)
+		}
+		if strings.Contains(line, "~ ") {
+			t.Errorf("line %d has a cut name:\n%s", i+1, line)
+		}
+	}
+}
+
 func TestClassTableCopyNotTimed(t *testing.T) {
 	var buf bytes.Buffer
 	if err := WriteClassTable(&buf, benchRecording(false), benchClasses()[2:3]); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
@@ -32,6 +33,9 @@ func WriteSpawnSection(w io.Writer, s summary.Summary, slowest int) error {
 		bw.printf(" (%.1f failed per spawn)", float64(s.ExecFailed)/float64(spawns))
 	}
 	bw.WriteString("\n")
+	if by := spawnersText(s.Classes); by != "" {
+		wrap(bw, "", "Spawned by: "+by)
+	}
 
 	top, err := slowestSpawns(&s, slowest)
 	if err != nil {
@@ -57,6 +61,38 @@ func WriteSpawnSection(w io.Writer, s summary.Summary, slowest int) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// spawnersText names what made the spawns, "glibc posix_spawn (vfork)
+// x500, glibc fork() x3", in order of first appearance: one class
+// or many, the reader learns which library or runtime spawned. Spawns of
+// no known pattern are named by their mechanism.
+func spawnersText(classes []summary.Class) string {
+	type key struct {
+		sig  string
+		mech spawn.Mechanism
+	}
+	var order []key
+	counts := map[key]int{}
+	for _, c := range classes {
+		k := key{c.Signature, c.Mechanism}
+		if _, ok := counts[k]; !ok {
+			order = append(order, k)
+		}
+		counts[k] += c.Count
+	}
+	parts := make([]string, 0, len(order))
+	for _, k := range order {
+		name := k.sig
+		switch {
+		case name == "":
+			name = "unrecognised " + string(k.mech)
+		case !strings.Contains(name, string(k.mech)):
+			name += " (" + string(k.mech) + ")"
+		}
+		parts = append(parts, fmt.Sprintf("%s x%d", name, counts[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // copyMs is the measured copy time, "-" when there was none to measure.
