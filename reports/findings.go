@@ -69,9 +69,9 @@ func wordFinding(f *summary.Finding, wallNs uint64) findingText {
 			mode = "unknown"
 		}
 		return findingText{"large parents fork from 4 KiB pages",
-			fmt.Sprintf("%d parent(s) with %s anonymous memory had %s in transparent huge pages (%s); "+
+			fmt.Sprintf("%d parent(s) with %s anonymous memory had %s in transparent huge pages (%s%s); "+
 				"THP mode here: %s; their copies took %s", x.Parents, mib(x.AnonBytes), mib(x.HugeBytes),
-				pct(x.HugeBytes, x.AnonBytes), mode, ms(x.CopyNs)),
+				pct(x.HugeBytes, x.AnonBytes), estimatedText(x.HugeFromPgtables), mode, ms(x.CopyNs)),
 			"back the parent's heap with transparent huge pages (THP 'always', or madvise(MADV_HUGEPAGE) on it): " +
 				"copies of huge-page memory were measured ~40x cheaper, saving up to about " + ms(f.SavingNs)}
 	case f.RustFallback != nil:
@@ -196,6 +196,14 @@ func noteText(f *summary.Finding, wallNs uint64) string {
 		return t + ": the price of the fast path, overlapped by the run's other work"
 	}
 	return string(f.ID)
+}
+
+// estimatedText says that huge pages were estimated from page tables.
+func estimatedText(fromPgtables bool) string {
+	if fromPgtables {
+		return ", by the size of their page tables"
+	}
+	return ""
 }
 
 func ms(ns uint64) string { return fmt.Sprintf("%.1f ms", float64(ns)/1e6) }

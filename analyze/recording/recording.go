@@ -93,7 +93,10 @@ type Recording struct {
 	// Threads counts the threads the tree created; recordings keep no
 	// event per thread or per fork (the spawn calls carry the spawns).
 	Threads int `json:"threads,omitempty"`
-	// Spawners holds /proc facts of processes that forked, by first fork.
+	// Spawners holds /proc facts of processes that forked, by first fork,
+	// in recordings made before spawntrace stopped reading smaps_rollup
+	// (it held the parent's mmap lock, delaying its forks); read, never
+	// written now.
 	Spawners []ProcessInfo `json:"spawners,omitempty"`
 	Lost     tracer.Lost   `json:"lost"`
 

@@ -75,9 +75,11 @@ type Finding struct {
 type ForkCopyFacts struct {
 	Spawns int `json:"spawns"`
 	// The parents' RSS at the forks, where recorded (0 when none was).
-	RSSMinBytes, RSSMaxBytes, RSSMedianBytes uint64
-	CopyNs                                   uint64 `json:"copy_ns"`     // on CPU, summed
-	TeardownNs                               uint64 `json:"teardown_ns"` // on CPU, summed
+	RSSMinBytes    uint64 `json:"rss_min_bytes"`
+	RSSMaxBytes    uint64 `json:"rss_max_bytes"`
+	RSSMedianBytes uint64 `json:"rss_median_bytes"`
+	CopyNs         uint64 `json:"copy_ns"`     // on CPU, summed
+	TeardownNs     uint64 `json:"teardown_ns"` // on CPU, summed
 	// OwnNs is the spawns' own time (spawn to exec, or the call alone
 	// when there was no exec), summed: what a saving cannot exceed.
 	OwnNs      uint64     `json:"own_ns"`
@@ -94,9 +96,12 @@ type SigCount struct {
 type THPFacts struct {
 	Parents   int    `json:"parents"`
 	AnonBytes uint64 `json:"anon_bytes"` // their anonymous memory, at their first such fork
-	HugeBytes uint64 `json:"huge_bytes"` // of it in transparent huge pages (smaps_rollup)
-	THPMode   string `json:"thp_mode"`   // the host's, "" when unknown
-	CopyNs    uint64 `json:"copy_ns"`    // their copies, summed
+	HugeBytes uint64 `json:"huge_bytes"` // of it in transparent huge pages
+	// HugeFromPgtables: HugeBytes is estimated from the parents' page
+	// tables, not read from smaps_rollup.
+	HugeFromPgtables bool   `json:"huge_from_pgtables,omitempty"`
+	THPMode          string `json:"thp_mode"` // the host's, "" when unknown
+	CopyNs           uint64 `json:"copy_ns"`  // their copies, summed
 	// SavingShare is the share of the copy time huge pages were measured
 	// to save (on this project's machine, not this run's).
 	SavingShare float64 `json:"saving_share"`
@@ -238,16 +243,18 @@ func findForkCopy(_ *recording.Recording, s *Summary, f *findingFacts, significa
 // more entries to copy than one in 2 MiB transparent huge pages.
 func findTHP(rec *recording.Recording, s *Summary, f *findingFacts, significant func(uint64) bool) (*Finding, *Finding) {
 	var anon, huge uint64
-	for pid, p := range f.thpParents {
+	estimated := false
+	for _, p := range f.thpParents {
 		anon += p.anonBytes
-		huge += f.spawners[pid].AnonHugeBytes
+		huge += p.hugeBytes
+		estimated = estimated || p.hugeFromPgtables
 	}
 	cost := uint64(float64(f.thpCopyNs) * thpCopySavingShare)
 	if !significant(cost) {
 		return nil, nil
 	}
 	facts := &THPFacts{Parents: len(f.thpParents), AnonBytes: anon, HugeBytes: huge, THPMode: rec.Host.THPMode,
-		CopyNs: f.thpCopyNs, SavingShare: thpCopySavingShare}
+		HugeFromPgtables: estimated, CopyNs: f.thpCopyNs, SavingShare: thpCopySavingShare}
 	return (&Finding{ID: FindTHP, THP: facts}).saving(cost, BasisHugePageRatio, s.WallNs, f.thpCopyNs), nil
 }
 

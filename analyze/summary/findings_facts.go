@@ -3,6 +3,7 @@ package summary
 import (
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // findingFacts is what the findings rules need of the rows, gathered as
@@ -67,8 +68,9 @@ type exeFailed struct {
 }
 
 type thpParent struct {
-	seq       int
-	anonBytes uint64
+	seq                  int
+	anonBytes, hugeBytes uint64
+	hugeFromPgtables     bool
 }
 
 func newFindingFacts(rec *recording.Recording, pool *exactPool) *findingFacts {
@@ -179,14 +181,39 @@ func (f *findingFacts) addFork(sp *spawn.Spawn) {
 	f.forkRSS.add(rss)
 	f.forkRSSLo, f.forkRSSHi = min(f.forkRSSLo, rss), max(f.forkRSSHi, rss)
 
-	p, ok := f.spawners[sp.ParentPid]
-	if !ok || x.RSSAnonBytes < largeParentBytes || float64(p.AnonHugeBytes) >= hugePageShareLow*float64(x.RSSAnonBytes) {
+	huge, fromPgtables, ok := hugeBytesOf(x, f.spawners, sp.ParentPid)
+	if !ok || x.RSSAnonBytes < largeParentBytes || float64(huge) >= hugePageShareLow*float64(x.RSSAnonBytes) {
 		return
 	}
 	f.thpCopyNs += sp.CopyNs
 	if q, seen := f.thpParents[sp.ParentPid]; !seen || sp.Seq < q.seq {
-		f.thpParents[sp.ParentPid] = thpParent{sp.Seq, x.RSSAnonBytes}
+		f.thpParents[sp.ParentPid] = thpParent{sp.Seq, x.RSSAnonBytes, huge, fromPgtables}
 	}
+}
+
+// bytesPerPageTableByte: a 4 KiB page table holds 512 entries of 8 bytes, each
+// mapping a 4 KiB page; memory in 2 MiB huge pages needs none of them.
+const bytesPerPageTableByte = 4096 / 8
+
+// hugeBytesOf is a forking parent's memory in transparent huge pages:
+// AnonHugePages when user space read smaps_rollup (recordings made before
+// that read was dropped: it holds the parent's mmap lock for ~20 ms per
+// GiB), else estimated from the page tables the kernel side read at the
+// fork: the RSS that its page tables could not map in 4 KiB pages.
+// fromPgtables says it was estimated; ok is false when neither is known.
+func hugeBytesOf(x *tracer.ParentSize, spawners map[uint32]recording.ProcessInfo, pid uint32) (huge uint64, fromPgtables, ok bool) {
+	if p, read := spawners[pid]; read {
+		return p.AnonHugeBytes, false, true
+	}
+	if x.PgtablesBytes == 0 {
+		return 0, false, false
+	}
+	mapped := x.PgtablesBytes * bytesPerPageTableByte
+	rss := x.RSSBytes()
+	if mapped >= rss {
+		return 0, true, true
+	}
+	return min(rss-mapped, x.RSSAnonBytes), true, true
 }
 
 // sigCounts are the signatures' counts, in order of first appearance.

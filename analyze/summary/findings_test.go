@@ -120,6 +120,31 @@ func TestFindingTHPNotWhenHugePagesUsed(t *testing.T) {
 	}
 }
 
+// TestFindingTHPFromPageTables: without smaps_rollup, a parent's huge
+// pages are what its page tables leave unmapped in 4 KiB pages: 2 MiB of
+// them map 1 GiB (no huge pages), 8 KiB almost none of it (all huge).
+func TestFindingTHPFromPageTables(t *testing.T) {
+	forks := func(pgtables uint64) []tracer.Event {
+		var evs []tracer.Event
+		for i := 0; i < 10; i++ {
+			ev := cloneEv(int64(100+i), glibcFork, 20, 1024)
+			ev.Parent.PgtablesBytes = pgtables
+			evs = append(evs, ev)
+		}
+		return evs
+	}
+	thp, ok := findingsOf(t, 1000, nil, forks(2<<20)...)[FindTHP]
+	if !ok || !thp.THP.HugeFromPgtables || thp.THP.HugeBytes != 0 || thp.SavingNs != 180e6 {
+		t.Errorf("thp = %+v, %+v; want no huge pages by the page tables", thp, thp.THP)
+	}
+	if thp, ok := findingsOf(t, 1000, nil, forks(8<<10)...)[FindTHP]; ok {
+		t.Errorf("thp finding for a parent whose page tables map 4 MiB of its 1 GiB: %+v", thp.THP)
+	}
+	if thp, ok := findingsOf(t, 1000, nil, forks(0)...)[FindTHP]; ok {
+		t.Errorf("thp finding without page tables nor smaps_rollup: %+v", thp.THP)
+	}
+}
+
 func TestNoFindingsWhenNegligible(t *testing.T) {
 	// Small forks in a long run: 10 x 0.05 ms copies in 10 s.
 	var evs []tracer.Event

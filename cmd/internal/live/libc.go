@@ -17,7 +17,7 @@ import (
 // libcProbe finds the C library of the traced programs. The libc that
 // decides how a process spawns is the spawner's own, so the first
 // processes that fork have their /proc/PID/maps read while they are alive
-// (off the ring-buffer reader's goroutine, as spawnerProbe does). When none
+// (off the ring-buffer reader's goroutine). When none
 // maps one (a static Go spawner, or every spawner gone too soon), the ELF
 // interpreter of the programs exec'd names it instead.
 type libcProbe struct {

@@ -6,9 +6,10 @@ import (
 )
 
 // Observer reads what the events alone do not carry and only a live
-// process can tell: its memory map (to name stack frames), its page
-// tables' huge pages (smaps_rollup), the C library it maps. Each of the
-// session's observers (stackProbe, spawnerProbe, libcProbe) is one.
+// process can tell: its memory map (to name stack frames), the C library
+// it maps. Each of the session's observers (stackProbe, libcProbe) is
+// one. None reads /proc/PID/smaps_rollup: it walks the page tables under
+// the process's mmap lock (~20 ms per GiB), delaying its next fork.
 type Observer interface {
 	// Observe sees every event, on the ring-buffer reader's goroutine,
 	// one call at a time, before the recorder keeps it. It must not

@@ -73,7 +73,7 @@ func newSession(t *tracer.Tracer, opts Options) (*Session, error) {
 		t:         t,
 		opts:      opts,
 		rec:       rec,
-		observers: []Observer{newSpawnerProbe(), stacks, newLibcProbe()},
+		observers: []Observer{stacks, newLibcProbe()},
 		stacks:    stacks,
 		readDone:  make(chan error, 1),
 		start:     now(),

@@ -16,8 +16,8 @@ import (
 // each process's memory map the first time a stack of it arrives as bare
 // addresses (see below for those that come with build IDs): that
 // part cannot wait (a shell's subshell forks once and exits within a
-// millisecond), and is cheap: /proc/PID/maps lists VMAs, where
-// spawners.go's smaps_rollup walks page tables. A goroutine fed by a
+// millisecond), and is cheap: /proc/PID/maps lists VMAs, it does not
+// walk page tables as smaps_rollup would. A goroutine fed by a
 // bounded queue then reads the ELF files and names the frames, which may
 // take longer: the files outlive the processes.
 //
