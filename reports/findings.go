@@ -193,7 +193,7 @@ func noteText(f *summary.Finding, wallNs uint64) string {
 		if x.FailedExecNs > 0 {
 			t += fmt.Sprintf(", %s of it in failed execs", ms(x.FailedExecNs))
 		}
-		return t + ": the price of the fast path, overlapped by the run's other work"
+		return t + ": the wait every vfork-like spawn has, not a cost to remove (one thread did not wait most of the run)"
 	}
 	return string(f.ID)
 }

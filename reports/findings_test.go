@@ -63,7 +63,7 @@ func TestFindingsNotes(t *testing.T) {
 		"Spawned by: " + spawn.SigPosixSpawn + " (vfork) x300",
 		"Findings: none",
 		"failed execs come from a PATH search: 3000, 10.0 per spawn in 300 spawns (most before /usr/bin/true)",
-		"vfork-like spawns waited 42.0 ms in all (0.1 ms per spawn, 2% of the run) until each child exec'd, 15.0 ms of it in failed execs: the price of the fast path",
+		"vfork-like spawns waited 42.0 ms in all (0.1 ms per spawn, 2% of the run) until each child exec'd, 15.0 ms of it in failed execs: the wait every vfork-like spawn has, not a cost to remove",
 	} {
 		if !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
