@@ -184,8 +184,12 @@ func noteText(f *summary.Finding, wallNs uint64) string {
 		if x.Example != "" {
 			t += " (most before " + recording.Printable(x.Example) + ")"
 		}
-		return t + fmt.Sprintf(", %s in all: under %s or %.0f%% of the run; spawning by absolute path avoids them",
-			ms(x.FailedExecNs), ms(summary.MinCostNs), 100*summary.MinCostShare)
+		small := fmt.Sprintf("%.1f%% of the run", 100*float64(x.FailedExecNs)/float64(max(wallNs, 1)))
+		if x.FailedExecNs < summary.MinCostNs {
+			small = "under " + ms(summary.MinCostNs)
+		}
+		return t + fmt.Sprintf(", %s in all (%s, too little to rank); spawning by absolute path avoids them",
+			ms(x.FailedExecNs), small)
 	case f.VforkBlocked != nil:
 		x := f.VforkBlocked
 		t := fmt.Sprintf("vfork-like spawns waited %s in all (%s per spawn, %s) until each child exec'd",
