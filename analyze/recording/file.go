@@ -12,10 +12,10 @@ import (
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
-// Save writes the recording as JSON to w, gzipped when asked. The caller
+// Save writes the recording to w in enc, gzipped when asked. The caller
 // opens w (spawntrace opens its outputs before the workload starts, so
 // that the workload cannot redirect them).
-func Save(w io.Writer, gzipped bool, rec *Recording) error {
+func Save(w io.Writer, enc Encoding, gzipped bool, rec *Recording) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	var out io.Writer = bw
 	var zw *gzip.Writer
@@ -23,7 +23,11 @@ func Save(w io.Writer, gzipped bool, rec *Recording) error {
 		zw = gzip.NewWriter(bw)
 		out = zw
 	}
-	if err := Encode(out, rec); err != nil {
+	encode := EncodeBinary
+	if enc == JSON {
+		encode = Encode
+	}
+	if err := encode(out, rec); err != nil {
 		return err
 	}
 	if zw != nil {
@@ -46,7 +50,7 @@ func Encode(w io.Writer, rec *Recording) error {
 	return encodeStreamed(w, rec)
 }
 
-// Load reads a recording written by Save (gzipped or not).
+// Load reads a recording written by Save (either encoding, gzipped or not).
 func Load(path string) (*Recording, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -75,8 +79,11 @@ func Decode(r io.Reader) (*Recording, error) {
 		defer zr.Close()
 		br = bufio.NewReader(zr)
 	}
+	if magic, err := br.Peek(1); err == nil && magic[0] == binaryMagic[0] {
+		return decodeBinary(br)
+	}
 	if first, err := peekNonSpace(br); err == nil && first != '{' {
-		return nil, errors.New("not a spawntrace recording (not a JSON object)")
+		return nil, errors.New("not a spawntrace recording (neither a binary recording nor a JSON object)")
 	}
 	// White space runs squashed, so that decoding is linear in the file;
 	// each part's reading bounded, so that memory is (file_limits.go).

@@ -143,14 +143,23 @@ func decodeHead(obj []byte, evs *eventStream, badEvents error) (*Recording, erro
 	if err := rec.validate(); err != nil { // all but the events, checked as they passed
 		return nil, fmt.Errorf("corrupt recording: %w", err)
 	}
+	if err := rec.takeEvents(evs); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// takeEvents hands a decoded events array (nil: none, or "events":null)
+// over to rec, once its stack references are checked against rec's stacks.
+func (rec *Recording) takeEvents(evs *eventStream) error {
 	if evs == nil {
-		return &rec, nil // no events, or "events":null
+		return nil
 	}
 	if err := evs.checkStacks(len(rec.Stacks)); err != nil {
-		return nil, fmt.Errorf("corrupt recording: %w", err)
+		return fmt.Errorf("corrupt recording: %w", err)
 	}
 	if err := evs.spill.events.Flush(); err != nil {
-		return nil, fmt.Errorf("reading recording: %w", err)
+		return fmt.Errorf("reading recording: %w", err)
 	}
 	rec.spill = evs.spill
 	if late := evs.order.late; late > 0 {
@@ -162,13 +171,14 @@ func decodeHead(obj []byte, evs *eventStream, badEvents error) (*Recording, erro
 		// stays bounded either way (sortSpill).
 		sorted, err := sortSpill(evs.spill)
 		if err != nil {
-			return nil, fmt.Errorf("reading recording: %w", err)
+			rec.spill = nil
+			return fmt.Errorf("reading recording: %w", err)
 		}
 		evs.close()
 		rec.spill = sorted
 		rec.sortedLate = late
 	}
-	return &rec, nil
+	return nil
 }
 
 // eventStream is the events array of a recording being decoded.
@@ -201,14 +211,9 @@ func readEvents(dec *json.Decoder, src *errTracker, lim *budget) (*eventStream, 
 	if tok == nil {
 		return nil, nil
 	}
-	f, err := spill.NewFile(spill.CreateTemp)
+	evs, err := newEventStream()
 	if err != nil {
-		return nil, fmt.Errorf("reading recording: %w", err)
-	}
-	evs := &eventStream{
-		spill:    &eventSpill{events: f, window: ReorderWindow},
-		order:    orderCheck{window: ReorderWindow},
-		badStack: stackRef{i: -1},
+		return nil, err
 	}
 	if tok != json.Delim('[') {
 		lim.allow(dec.InputOffset(), MaxHeadBytes, func() string {
@@ -249,6 +254,19 @@ func readEvents(dec *json.Decoder, src *errTracker, lim *budget) (*eventStream, 
 		return nil, streamErr(err)
 	}
 	return evs, nil
+}
+
+// newEventStream starts an empty events array in a new spill.
+func newEventStream() (*eventStream, error) {
+	f, err := spill.NewFile(spill.CreateTemp)
+	if err != nil {
+		return nil, fmt.Errorf("reading recording: %w", err)
+	}
+	return &eventStream{
+		spill:    &eventSpill{events: f, window: ReorderWindow},
+		order:    orderCheck{window: ReorderWindow},
+		badStack: stackRef{i: -1},
+	}, nil
 }
 
 // add checks one event and spills it; only a failure to write the spill

@@ -30,7 +30,7 @@ func sampleRecording() *Recording {
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
-	for _, name := range []string{"run.json", "run.json.gz"} {
+	for _, name := range []string{"run.json", "run.json.gz", "run.strec", "run.strec.gz"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), name)
 			want := sampleRecording()
@@ -120,7 +120,7 @@ func saveFile(path string, rec *Recording) error {
 	if err != nil {
 		return err
 	}
-	if err := Save(f, strings.HasSuffix(path, ".gz"), rec); err != nil {
+	if err := Save(f, EncodingFor(path), strings.HasSuffix(path, ".gz"), rec); err != nil {
 		f.Close()
 		return err
 	}

@@ -138,10 +138,11 @@ func splitList(s string) []string {
 
 func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	var o benchOptions
-	var writePath, pprofPath string
+	var wo writeOptions
+	var pprofPath string
 	fs := newFlagSet("spawntrace bench", stderr)
 	o.register(fs)
-	fs.stringVar(&writePath, "w", "write", "FILE", "save the recording to FILE (JSON; gzipped if FILE ends in .gz)")
+	wo.register(fs)
 	fs.stringVar(&pprofPath, "", "pprof", "DIR", "write spawns.pb.gz and cpu.pb.gz (sampled at 999 Hz) to DIR")
 	fs.setUsage(benchHead, benchExamples)
 	if code, ok := fs.parse(args); !ok {
@@ -149,6 +150,9 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		return fail(stderr, exitUsage, "bench: unexpected argument %q", fs.Arg(0))
+	}
+	if err := wo.check(); err != nil {
+		return fail(stderr, exitUsage, "bench: %v", err)
 	}
 	p, err := o.params()
 	if err != nil {
@@ -170,7 +174,7 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	argv := append([]string{self, benchworker.Command}, workerArgs(p)...)
 
 	var outs outputSet
-	recFile, prof, err := openBenchOutputs(&outs, writePath, pprofPath)
+	recFile, prof, err := openBenchOutputs(&outs, wo.path, pprofPath)
 	if err != nil {
 		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)
@@ -201,7 +205,7 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	if recFile != nil {
-		if err := saveRecording(recFile, rec); err != nil {
+		if err := wo.saveRecording(recFile, rec); err != nil {
 			return fail(stderr, exitFailure, "%v", err)
 		}
 	}

@@ -45,7 +45,7 @@ func saveRec(t *testing.T, dir, name string, rec *recording.Recording) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := recording.Save(f, strings.HasSuffix(p, ".gz"), rec); err != nil {
+	if err := recording.Save(f, recording.EncodingFor(p), strings.HasSuffix(p, ".gz"), rec); err != nil {
 		t.Fatal(err)
 	}
 	return p

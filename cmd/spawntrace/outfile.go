@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/spawntrace/spawntrace/analyze/recording"
 	"golang.org/x/sys/unix"
 )
 
@@ -406,11 +405,6 @@ func (s *outputSet) close() {
 		unix.Close(fd)
 	}
 	s.files, s.dirs, s.parents = nil, nil, nil
-}
-
-// saveRecording writes rec to o: JSON, gzipped when the name ends in .gz.
-func saveRecording(o *outFile, rec *recording.Recording) error {
-	return o.write(func(w io.Writer) error { return recording.Save(w, strings.HasSuffix(o.name, ".gz"), rec) })
 }
 
 // warnReplaced says which outputs' names no longer lead to what spawntrace

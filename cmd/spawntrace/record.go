@@ -21,7 +21,7 @@ import (
 
 type recordOptions struct {
 	outputOptions
-	writePath  string
+	writeOptions
 	attachPid  int
 	ringBytes  int
 	disable    listVar
@@ -42,10 +42,10 @@ spawntrace exits with CMD's status.
 
 const recordExamples = `  sudo spawntrace -- python3 build.py          summary of every process it starts
   sudo spawntrace -c -- make -j8               strace -c compatible table only
-  sudo spawntrace -o events.txt -w run.json -- ./task-runner
+  sudo spawntrace -o events.txt -w run.strec -- ./task-runner
   sudo spawntrace -p 4242                      attach to 4242 and its descendants until Ctrl-C
   sudo spawntrace --pprof out -- ./task-runner  go tool pprof out/spawns.pb.gz, out/cpu.pb.gz
-  spawntrace report run.json                   the same outputs again, no root needed
+  spawntrace report run.strec                  the same outputs again, no root needed
 `
 
 func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -54,8 +54,8 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	o.ringBytes = tracer.DefaultRingBytes
 	o.freqHz = defaultFreqHz
 	fs := newFlagSet("spawntrace", stderr)
-	o.register(fs)
-	fs.stringVar(&o.writePath, "w", "write", "FILE", "save the recording to FILE (JSON; gzipped if FILE ends in .gz)")
+	o.outputOptions.register(fs)
+	o.writeOptions.register(fs)
 	fs.intVar(&o.attachPid, "p", "attach", "PID", "trace the running process PID and its descendants")
 	fs.intVar(&o.ringBytes, "", "ring-bytes", "N", "ring buffer size in bytes, a power of two")
 	fs.boolVar(&o.spawnsOnly, "", "spawns-only", "count only the spawn-related syscalls (clone, clone3, fork, vfork, execve, execveat, socketpair), not every syscall: about half the cost per syscall")
@@ -79,6 +79,9 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err := checkPidRange(o.attachPid); err != nil {
 			return fail(stderr, exitUsage, "%v", err)
 		}
+	}
+	if err := o.writeOptions.check(); err != nil {
+		return fail(stderr, exitUsage, "%v", err)
 	}
 	if err := tracer.CheckRingBytes(o.ringBytes); err != nil {
 		return fail(stderr, exitUsage, "--ring-bytes: %v", err)
@@ -176,7 +179,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		code = 0
 	}
 	if recFile != nil {
-		if err := saveRecording(recFile, rec); err != nil {
+		if err := o.saveRecording(recFile, rec); err != nil {
 			return outputFailed(stderr, err, rec.ExitStatus)
 		}
 	}
@@ -212,8 +215,8 @@ func (o *recordOptions) openOutputs(set *outputSet) (openedOutputs, *outFile, er
 		return out, nil, err
 	}
 	var rec *outFile
-	if o.writePath != "" {
-		if rec, err = set.file("-w", o.writePath); err != nil {
+	if o.path != "" {
+		if rec, err = set.file("-w", o.path); err != nil {
 			return out, nil, err
 		}
 	}
