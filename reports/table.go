@@ -176,20 +176,7 @@ func WriteCountReport(w io.Writer, rec *recording.Recording) error {
 			fmt.Fprintln(bw, "spawntrace: a total reached 2^64-1 and stopped there: the recording's counts are not real")
 		}
 	}
-	var procs, threads int
-	err := rec.EachEvent(func(ev *tracer.Event) error {
-		if ev.Kind == tracer.KindExit {
-			if ev.GroupDead {
-				procs++
-			} else {
-				threads++
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
+	procs, threads := rec.Exits()
 	if rec.SpawnCallsOnly {
 		fmt.Fprintln(bw, "spawntrace: --spawns-only: only clone, clone3, fork, vfork, execve, execveat and socketpair were counted; the other syscalls are not measured")
 	}

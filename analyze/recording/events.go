@@ -23,6 +23,36 @@ type eventSpill struct {
 	n      int         // events
 	window int         // the reorder window, ReorderWindow unless a test says
 	late   int         // late events of the last time-ordered pass
+	exits  exitCount   // counted as the events were written
+}
+
+// exitCount counts exit events: of processes (the whole thread group
+// dead) and of other threads.
+type exitCount struct{ processes, threads int }
+
+func (c *exitCount) add(ev *tracer.Event) {
+	if ev.GroupDead {
+		c.processes++
+	} else {
+		c.threads++
+	}
+}
+
+// Exits is how many processes and other threads of the tree the
+// recording saw exit (its exit events), counted as the events were
+// recorded or loaded rather than in a pass over them.
+func (rec *Recording) Exits() (processes, threads int) {
+	c := exitCount{}
+	if rec.spill != nil {
+		c = rec.spill.exits
+	} else {
+		for i := range rec.Events {
+			if rec.Events[i].Kind == tracer.KindExit {
+				c.add(&rec.Events[i])
+			}
+		}
+	}
+	return c.processes, c.threads
 }
 
 // EachEvent calls fn with each event of the recording in time order

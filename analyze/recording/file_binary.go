@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spawntrace/spawntrace/analyze/internal/spill"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -175,7 +176,8 @@ func readBinaryEvents(br *bufio.Reader) (*eventStream, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dec eventDecoder
+	// Strings are checked, not read: the records are copied as they are.
+	dec := eventDecoder{spill.Decoder{CheckOnly: true}}
 	var payload []byte
 	var ev tracer.Event
 	for i := 0; ; i++ {
@@ -205,7 +207,7 @@ func readBinaryEvents(br *bufio.Reader) (*eventStream, error) {
 			err = checkDecoded(&ev)
 		}
 		if err == nil {
-			err = evs.add(i, &ev)
+			err = evs.addRecord(i, &ev, payload)
 		}
 		if err == nil {
 			err = evs.err
@@ -226,8 +228,10 @@ func readBinaryEvents(br *bufio.Reader) (*eventStream, error) {
 // checkDecoded refuses what the JSON form cannot hold: a kind without a
 // name, raw stack addresses (never saved).
 func checkDecoded(ev *tracer.Event) error {
-	if _, err := ev.Kind.MarshalText(); err != nil {
-		return err
+	switch ev.Kind {
+	case tracer.KindSyscall, tracer.KindFork, tracer.KindExec, tracer.KindExit:
+	default:
+		return fmt.Errorf("unknown event kind %d", uint8(ev.Kind))
 	}
 	if ev.UserStack != nil {
 		return errors.New("raw stack addresses, which recordings do not keep")

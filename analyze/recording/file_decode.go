@@ -272,6 +272,13 @@ func newEventStream() (*eventStream, error) {
 // add checks one event and spills it; only a failure to write the spill
 // is returned, a bad event is held.
 func (evs *eventStream) add(i int, ev *tracer.Event) error {
+	return evs.addRecord(i, ev, nil)
+}
+
+// addRecord is add for an event whose spill record's payload is at hand
+// (a binary recording's, decoded into ev to check it): the record is
+// copied as it is, not encoded again.
+func (evs *eventStream) addRecord(i int, ev *tracer.Event, payload []byte) error {
 	if evs.err != nil {
 		return nil // the recording is rejected: no need to keep the rest
 	}
@@ -293,12 +300,22 @@ func (evs *eventStream) add(i int, ev *tracer.Event) error {
 		evs.stackMax = append(evs.stackMax, stackRef{i, ev.StackID})
 	}
 	evs.order.push(ev.TimeNs)
-	b, err := appendEvent(evs.buf[:0], ev)
-	evs.buf = b
-	if err != nil {
-		evs.err = fmt.Errorf("event %d: %w", i, err)
-		return nil
+	if ev.Kind == tracer.KindExit {
+		evs.spill.exits.add(ev)
 	}
+	var b []byte
+	if payload != nil {
+		b = appendRecordLength(evs.buf[:0], len(payload))
+		b = append(b, payload...)
+	} else {
+		var err error
+		if b, err = appendEvent(evs.buf[:0], ev); err != nil {
+			evs.buf = b
+			evs.err = fmt.Errorf("event %d: %w", i, err)
+			return nil
+		}
+	}
+	evs.buf = b
 	if err := evs.spill.events.Write(b); err != nil {
 		return fmt.Errorf("reading recording: %w", err)
 	}

@@ -26,6 +26,7 @@ type Recorder struct {
 	events *spill.File
 	buf    []byte // one encoded event, reused
 	n      int    // events written
+	exits  exitCount
 	// execDetails holds a successful exec's details (from sched_process_exec)
 	// until the execve's exit arrives, which the kernel sends right after.
 	execDetails map[uint32]tracer.Event
@@ -123,6 +124,9 @@ func (r *Recorder) spill(ev *tracer.Event) error {
 		return err
 	}
 	r.n++
+	if ev.Kind == tracer.KindExit {
+		r.exits.add(ev)
+	}
 	return nil
 }
 
@@ -206,7 +210,7 @@ func (r *Recorder) Fill(rec *Recording) error {
 	if err != nil {
 		return fmt.Errorf("recording spawn stacks: %w", err)
 	}
-	rec.spill = &eventSpill{events: r.events, stacks: stacks, n: r.n, window: ReorderWindow}
+	rec.spill = &eventSpill{events: r.events, stacks: stacks, n: r.n, window: ReorderWindow, exits: r.exits}
 	rec.Events = nil
 	r.events = nil
 	return nil

@@ -71,7 +71,7 @@ func sortSpill(s *eventSpill) (*eventSpill, error) {
 		out.Close()
 		return nil, err
 	}
-	return &eventSpill{events: out, n: s.n, window: s.window}, nil
+	return &eventSpill{events: out, n: s.n, window: s.window, exits: s.exits}, nil
 }
 
 type sortRec struct {
@@ -90,7 +90,7 @@ func readRawRecord(r *bufio.Reader, buf []byte) ([]byte, uint64, error) {
 		return nil, 0, spill.ErrCorrupt
 	}
 	// The 3-byte length appendEvent writes, whatever n's shortest form.
-	buf = append(buf, byte(n)|0x80, byte(n>>7)|0x80, byte(n>>14))
+	buf = appendRecordLength(buf, int(n))
 	payloadAt := len(buf)
 	buf = slices.Grow(buf, int(n))[:payloadAt+int(n)]
 	if _, err := io.ReadFull(r, buf[payloadAt:]); err != nil {

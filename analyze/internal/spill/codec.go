@@ -51,6 +51,10 @@ type Decoder struct {
 	B      []byte
 	Err    error
 	Intern intern.Table
+	// CheckOnly checks strings' lengths and gives "" for each: for a
+	// reader that checks records and copies them as they are, keeping
+	// nothing they hold.
+	CheckOnly bool
 }
 
 // Reset starts reading payload.
@@ -63,19 +67,27 @@ func (d *Decoder) ParentSize() *tracer.ParentSize {
 }
 
 func (d *Decoder) Uvarint() uint64 {
-	// Most fields are zero or small: one byte, read without a call.
-	if len(d.B) > 0 && d.B[0] < 0x80 {
-		v := d.B[0]
-		d.B = d.B[1:]
-		return uint64(v)
+	// binary.Uvarint's loop, small enough to be inlined: a call per field
+	// was a third of reading an event back (measured: loading 200k
+	// spawns' binary recording 0.38 s before, a pass over its events
+	// 0.31 s).
+	var v uint64
+	for i, c := range d.B {
+		if i == binary.MaxVarintLen64 {
+			break
+		}
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				break // more than 64 bits
+			}
+			d.B = d.B[i+1:]
+			return v | uint64(c)<<(7*i)
+		}
+		v |= uint64(c&0x7f) << (7 * i)
 	}
-	v, n := binary.Uvarint(d.B)
-	if n <= 0 {
-		d.Fail()
-		return 0
-	}
-	d.B = d.B[n:]
-	return v
+	// Fail, by hand: only ErrCorrupt is ever set before a record ends.
+	d.B, d.Err = nil, ErrCorrupt
+	return 0
 }
 
 // Varint undoes binary.AppendVarint: zigzag (0, -1, 1, -2, ...) over uvarint.
@@ -100,6 +112,10 @@ func (d *Decoder) String() string {
 	n := d.Uvarint()
 	if n > uint64(len(d.B)) {
 		d.Fail()
+		return ""
+	}
+	if d.CheckOnly {
+		d.B = d.B[n:]
 		return ""
 	}
 	s := d.Intern.Bytes(d.B[:n])
