@@ -113,12 +113,12 @@ kernels: deps build
 	GO=$(GO) bash testdata/kernels/kernels.sh
 
 # A short run of each fuzz target beyond its seed corpus (seeds alone run in
-# every go test): the recording loader, the report writers, compare and the
+# every go test): the recording loaders (JSON and binary), the report writers, compare and the
 # copy-cost fit. Budgets are execution counts (~10 s each here), not -fuzztime
 # durations: Go before 1.27 can fail a duration run with a spurious "context
 # deadline exceeded" as the deadline fires (golang/go#75804); a count has no
 # deadline to race. FUZZTIME=30s (or 1000x) overrides every target's budget.
-FUZZ_TARGETS := analyze/recording:FuzzDecode:50000 analyze/summary:FuzzFitCopy:100000 reports:FuzzReport:10000 \
+FUZZ_TARGETS := analyze/recording:FuzzDecode:50000 analyze/recording:FuzzDecodeBinary:50000 analyze/summary:FuzzFitCopy:100000 reports:FuzzReport:10000 \
 	reports:FuzzReportEvent:8000 reports:FuzzCompare:15000 reports:FuzzCompareEvent:5000
 fuzz:
 	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \

@@ -8,7 +8,7 @@ import (
 )
 
 // newTestRecorder makes a Recorder spilling to t's temporary directory.
-func newTestRecorder(t *testing.T) *Recorder {
+func newTestRecorder(t testing.TB) *Recorder {
 	t.Helper()
 	r, err := NewRecorder()
 	if err != nil {
@@ -19,7 +19,7 @@ func newTestRecorder(t *testing.T) *Recorder {
 }
 
 // filled hands r's events to a new recording, closed at the test's end.
-func filled(t *testing.T, r *Recorder) *Recording {
+func filled(t testing.TB, r *Recorder) *Recording {
 	t.Helper()
 	rec := &Recording{}
 	if err := r.Fill(rec); err != nil {
