@@ -9,12 +9,15 @@
 # empty programs and under spawntrace; its start-up and shut-down; and the
 # address-space copy time spawntrace measures beside the CPU time `perf
 # record -g` finds under copy_page_range on the same fork workload.
+# Last, `spawntrace report -c` of saved recordings of synthetic spawns
+# (binary, and the JSON export), timed with its peak RSS.
 # Progress goes to stderr. Needs root.
 #
 # Knobs (environment): RUNS (3), SPAWNS (2000 posix_spawns), FORKS (200
 # forks), MIB (512, the large parent's touched anonymous memory), PY (1000
 # python3 subprocess runs), TARGETS (200 make targets), BIG (50000 spawns
-# of the memory run).
+# of the memory run), RECS and RECS_BIG (200000 and 1000000 spawns of the
+# recordings report reads).
 # The defaults take about 15 minutes on 2 cores, most of it under strace.
 set -euo pipefail
 
@@ -25,6 +28,8 @@ MIB=${MIB:-512}
 PY=${PY:-1000}
 TARGETS=${TARGETS:-200}
 BIG=${BIG:-50000}
+RECS=${RECS:-200000}
+RECS_BIG=${RECS_BIG:-1000000}
 
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -33,7 +38,7 @@ log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root: spawntrace loads BPF programs (CAP_BPF, CAP_PERFMON)"
-for v in RUNS SPAWNS FORKS MIB PY TARGETS BIG; do
+for v in RUNS SPAWNS FORKS MIB PY TARGETS BIG RECS RECS_BIG; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 
@@ -209,6 +214,34 @@ print("%.1f" % (sum(e.get("copy_ns", 0) for e in r["events"] if e.get("kind") ==
 	copy_line="spawntrace: ${st_ms} ms of address-space copy over 20 forks from a 1 GiB parent; perf record: ${perf_ms:-?} ms of samples under copy_page_range (at 999 Hz)"
 fi
 
+# report -c of saved recordings: synthetic spawns (synthrec: no root, no
+# workload), binary and, for the smaller, the JSON export. Median wall
+# and CPU time of RUNS (CPU, user and system, tells more than wall on a
+# shared machine), the largest peak RSS (python3's getrusage of its child).
+"$GO" build -o "$tmp/synthrec" ./analyze/internal/synth/synthrec
+rec_rows=()
+for spec in "binary $RECS strec" "binary $RECS_BIG strec" "JSON $RECS json"; do
+	read -r enc n ext <<<"$spec"
+	log "bench: writing a recording of $n synthetic spawns ($enc)"
+	"$tmp/synthrec" -n "$n" -o "$tmp/rec.$ext"
+	mib=$(du -m "$tmp/rec.$ext" | cut -f1)
+	: >"$tmp/rec.times"
+	for ((i = 1; i <= RUNS; i++)); do
+		python3 -c 'import resource, subprocess, sys, time
+t = time.monotonic()
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(int((time.monotonic() - t) * 1e6), u.ru_maxrss, int((u.ru_utime + u.ru_stime) * 1e6))' \
+			"$root/bin/spawntrace" report -c "$tmp/rec.$ext" >>"$tmp/rec.times" || die "report -c of $n spawns ($enc) failed"
+		log "bench: report -c, $enc, $n spawns, run $i/$RUNS: $(tail -1 "$tmp/rec.times")"
+	done
+	cpu=$(awk '{ print $3 }' "$tmp/rec.times" | sort -n | awk '{ c[NR] = $1 / 1e6 } END { printf "%.3f", NR % 2 ? c[(NR + 1) / 2] : (c[NR / 2] + c[NR / 2 + 1]) / 2 }')
+	rec_rows+=("$(sort -n "$tmp/rec.times" | awk -v e="$enc" -v n="$n" -v mib="$mib" -v cpu="$cpu" '
+		{ t[NR] = $1 / 1e6; if ($2 > rss) rss = $2 }
+		END { printf "| %s | %d | %d | %.3f | %.3f-%.3f | %s | %.1f |", e, n, mib, NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2, t[1], t[NR], cpu, rss / 1024 }')")
+	rm -f "$tmp/rec.$ext"
+done
+
 # The table, on stdout.
 echo "Median wall time of $RUNS runs; $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%d)."
 echo
@@ -244,3 +277,10 @@ echo
 echo "spawntrace's start-up and shut-down (\`spawntrace -c -- /bin/true\`, median of $RUNS): $fixed_med s"
 echo
 echo "Copy time, measured two ways on one run: $copy_line"
+echo
+echo "\`spawntrace report -c\` of a saved recording of synthetic spawns (analyze/internal/synth/synthrec),"
+echo "median wall and CPU time of $RUNS runs and the largest peak RSS:"
+echo
+echo "| recording | spawns | file (MiB) | report -c (s) | min-max (s) | CPU (s) | peak RSS (MiB) |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${rec_rows[@]}"

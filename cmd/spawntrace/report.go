@@ -16,10 +16,10 @@ Renders the outputs of a saved recording (spawntrace -w FILE) again, on any
 host and without root. The summary goes to stdout.
 `
 
-const reportExamples = `  spawntrace report run.json
-  spawntrace report -c run.json                strace -c compatible table only
-  spawntrace report -o events.txt run.json     event lines in strace -f -tt -T form
-  spawntrace report --pprof out run.json       spawns.pb.gz (and cpu.pb.gz) for go tool pprof
+const reportExamples = `  spawntrace report run.strec
+  spawntrace report -c run.strec               strace -c compatible table only
+  spawntrace report -o events.txt run.strec    event lines in strace -f -tt -T form
+  spawntrace report --pprof out run.strec      spawns.pb.gz (and cpu.pb.gz) for go tool pprof
 `
 
 func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {

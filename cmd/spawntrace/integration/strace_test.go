@@ -540,11 +540,18 @@ func TestAttach(t *testing.T) {
 }
 
 // TestRecordReport: -w then `report` renders the same table, spawn section
-// and -o lines, without root; bad recordings are rejected in one line.
+// and -o lines, without root, from a JSON and a binary recording; bad
+// recordings are rejected in one line.
 func TestRecordReport(t *testing.T) {
 	e := itSetup(t)
+	for _, name := range []string{"rec.json", "rec.strec"} {
+		t.Run(name, func(t *testing.T) { itRecordReport(t, e, name) })
+	}
+}
+
+func itRecordReport(t *testing.T, e *itEnv, name string) {
 	dir := itOpenDir(t)
-	rec, liveEv := filepath.Join(dir, "rec.json"), filepath.Join(dir, "live.txt")
+	rec, liveEv := filepath.Join(dir, name), filepath.Join(dir, "live.txt")
 	env := itEnviron(itMissingDirs + ":" + itTrueDir(t))
 	live := e.itSpawntrace(t, itOpts{env: env}, "-o", liveEv, "-w", rec, "--", e.Workload("posix_spawnp"), "20")
 	if live.status != 0 {
@@ -605,18 +612,22 @@ func TestRecordReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc map[string]any
-	if err := json.Unmarshal(whole, &doc); err != nil {
-		t.Fatalf("recording is not JSON: %v", err)
-	}
-	doc["schema"] = 999
-	newer, _ := json.Marshal(doc)
-	for name, content := range map[string][]byte{
+	bad := map[string][]byte{
 		"truncated": whole[:len(whole)/2],
 		"empty":     {},
 		"not-json":  []byte("% time     seconds\n"),
-		"newer":     newer,
-	} {
+	}
+	if strings.HasSuffix(name, ".json") {
+		var doc map[string]any
+		if err := json.Unmarshal(whole, &doc); err != nil {
+			t.Fatalf("recording is not JSON: %v", err)
+		}
+		doc["schema"] = 999
+		bad["newer"], _ = json.Marshal(doc)
+	} else if !bytes.HasPrefix(whole, []byte("\x89strec\r\n\x1a\n")) {
+		t.Fatalf("%s is not a binary recording: %q...", name, whole[:min(len(whole), 16)])
+	}
+	for name, content := range bad {
 		f := filepath.Join(dir, name+".json")
 		if err := os.WriteFile(f, content, 0o644); err != nil {
 			t.Fatal(err)
