@@ -57,10 +57,11 @@ func runCmp(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
+// TestCompareCommand compares a JSON recording with a gzipped binary one.
 func TestCompareCommand(t *testing.T) {
 	dir := t.TempDir()
 	a := saveRec(t, dir, "laptop.json", cmpRecording(5, false))
-	b := saveRec(t, dir, "cluster.json.gz", cmpRecording(5, true))
+	b := saveRec(t, dir, "cluster.strec.gz", cmpRecording(5, true))
 	code, out, errs := runCmp(a, b)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
