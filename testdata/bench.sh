@@ -9,8 +9,9 @@
 # empty programs and under spawntrace; its start-up and shut-down; and the
 # address-space copy time spawntrace measures beside the CPU time `perf
 # record -g` finds under copy_page_range on the same fork workload.
-# Last, `spawntrace report -c` of saved recordings of synthetic spawns
-# (binary, and the JSON export), timed with its peak RSS.
+# Last, `spawntrace report -c` and `spawntrace report` of saved recordings
+# of synthetic spawns (binary, and the JSON export), timed with their peak
+# RSS.
 # Progress goes to stderr. Needs root.
 #
 # Knobs (environment): RUNS (3), SPAWNS (2000 posix_spawns), FORKS (200
@@ -214,10 +215,11 @@ print("%.1f" % (sum(e.get("copy_ns", 0) for e in r["events"] if e.get("kind") ==
 	copy_line="spawntrace: ${st_ms} ms of address-space copy over 20 forks from a 1 GiB parent; perf record: ${perf_ms:-?} ms of samples under copy_page_range (at 999 Hz)"
 fi
 
-# report -c of saved recordings: synthetic spawns (synthrec: no root, no
-# workload), binary and, for the smaller, the JSON export. Median wall
-# and CPU time of RUNS (CPU, user and system, tells more than wall on a
-# shared machine), the largest peak RSS (python3's getrusage of its child).
+# report -c and report (the whole summary) of saved recordings: synthetic
+# spawns (synthrec: no root, no workload), binary and, for the smaller, the
+# JSON export. Median wall and CPU time of RUNS (CPU, user and system,
+# tells more than wall on a shared machine), the largest peak RSS
+# (python3's getrusage of its child).
 "$GO" build -o "$tmp/synthrec" ./analyze/internal/synth/synthrec
 rec_rows=()
 for spec in "binary $RECS strec" "binary $RECS_BIG strec" "JSON $RECS json"; do
@@ -225,20 +227,23 @@ for spec in "binary $RECS strec" "binary $RECS_BIG strec" "JSON $RECS json"; do
 	log "bench: writing a recording of $n synthetic spawns ($enc)"
 	"$tmp/synthrec" -n "$n" -o "$tmp/rec.$ext"
 	mib=$(du -m "$tmp/rec.$ext" | cut -f1)
-	: >"$tmp/rec.times"
-	for ((i = 1; i <= RUNS; i++)); do
-		python3 -c 'import resource, subprocess, sys, time
+	for cmd in "report -c" "report"; do
+		: >"$tmp/rec.times"
+		for ((i = 1; i <= RUNS; i++)); do
+			# shellcheck disable=SC2086 # $cmd is the subcommand and its flag
+			python3 -c 'import resource, subprocess, sys, time
 t = time.monotonic()
 subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
 u = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(int((time.monotonic() - t) * 1e6), u.ru_maxrss, int((u.ru_utime + u.ru_stime) * 1e6))' \
-			"$root/bin/spawntrace" report -c "$tmp/rec.$ext" >>"$tmp/rec.times" || die "report -c of $n spawns ($enc) failed"
-		log "bench: report -c, $enc, $n spawns, run $i/$RUNS: $(tail -1 "$tmp/rec.times")"
+				"$root/bin/spawntrace" $cmd "$tmp/rec.$ext" >>"$tmp/rec.times" || die "$cmd of $n spawns ($enc) failed"
+			log "bench: $cmd, $enc, $n spawns, run $i/$RUNS: $(tail -1 "$tmp/rec.times")"
+		done
+		cpu=$(awk '{ print $3 }' "$tmp/rec.times" | sort -n | awk '{ c[NR] = $1 / 1e6 } END { printf "%.3f", NR % 2 ? c[(NR + 1) / 2] : (c[NR / 2] + c[NR / 2 + 1]) / 2 }')
+		rec_rows+=("$(sort -n "$tmp/rec.times" | awk -v e="$enc" -v n="$n" -v mib="$mib" -v cmd="$cmd" -v cpu="$cpu" '
+			{ t[NR] = $1 / 1e6; if ($2 > rss) rss = $2 }
+			END { printf "| %s | %s | %d | %d | %.3f | %.3f-%.3f | %s | %.1f |", cmd, e, n, mib, NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2, t[1], t[NR], cpu, rss / 1024 }')")
 	done
-	cpu=$(awk '{ print $3 }' "$tmp/rec.times" | sort -n | awk '{ c[NR] = $1 / 1e6 } END { printf "%.3f", NR % 2 ? c[(NR + 1) / 2] : (c[NR / 2] + c[NR / 2 + 1]) / 2 }')
-	rec_rows+=("$(sort -n "$tmp/rec.times" | awk -v e="$enc" -v n="$n" -v mib="$mib" -v cpu="$cpu" '
-		{ t[NR] = $1 / 1e6; if ($2 > rss) rss = $2 }
-		END { printf "| %s | %d | %d | %.3f | %.3f-%.3f | %s | %.1f |", e, n, mib, NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2, t[1], t[NR], cpu, rss / 1024 }')")
 	rm -f "$tmp/rec.$ext"
 done
 
@@ -278,9 +283,9 @@ echo "spawntrace's start-up and shut-down (\`spawntrace -c -- /bin/true\`, media
 echo
 echo "Copy time, measured two ways on one run: $copy_line"
 echo
-echo "\`spawntrace report -c\` of a saved recording of synthetic spawns (analyze/internal/synth/synthrec),"
-echo "median wall and CPU time of $RUNS runs and the largest peak RSS:"
+echo "\`spawntrace report -c\` and \`spawntrace report\` of a saved recording of synthetic spawns"
+echo "(analyze/internal/synth/synthrec), median wall and CPU time of $RUNS runs and the largest peak RSS:"
 echo
-echo "| recording | spawns | file (MiB) | report -c (s) | min-max (s) | CPU (s) | peak RSS (MiB) |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| command | recording | spawns | file (MiB) | wall (s) | min-max (s) | CPU (s) | peak RSS (MiB) |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rec_rows[@]}"

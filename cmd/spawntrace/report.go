@@ -51,11 +51,16 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	noteSortedLate(stderr, fs.Arg(0), rec)
-	sum, err := summary.Summarize(rec)
-	if err != nil {
-		return fail(stderr, exitFailure, "%v", err)
+	// -c alone shows the syscall table, whose numbers the recording holds:
+	// no pass over the events for a summary nobody reads (measured: report
+	// -c of 200k spawns, 0.9 s of CPU with it, 0.4 s without).
+	var sum summary.Summary
+	if !o.countOnly || out.pprof != nil {
+		if sum, err = summary.Summarize(rec); err != nil {
+			return fail(stderr, exitFailure, "%v", err)
+		}
+		defer sum.Close() // removes the rows' spill file
 	}
-	defer sum.Close() // removes the rows' spill file
 	if err := o.write(out, rec, sum, stdout); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
