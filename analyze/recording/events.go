@@ -22,8 +22,11 @@ type eventSpill struct {
 	stacks *spill.File // stackRecordBytes records, in the order of their events
 	n      int         // events
 	window int         // the reorder window, ReorderWindow unless a test says
-	late   int         // late events of the last time-ordered pass
-	exits  exitCount   // counted as the events were written
+	// windowBytes bounds the window's heldBytes, ReorderWindowBytes
+	// unless a test says.
+	windowBytes int
+	late        int       // late events of the last time-ordered pass
+	exits       exitCount // counted as the events were written
 }
 
 // exitCount counts exit events: of processes (the whole thread group
@@ -87,10 +90,15 @@ func (rec *Recording) EachEvent(fn func(ev *tracer.Event) error) error {
 	var free []*tracer.Event
 	release := func(ev *tracer.Event) error {
 		err := fn(ev)
+		// Arrays of a large event are not kept for the next ones: a
+		// window's worth of events could each keep one.
+		if cap(ev.Argv) > 256 || cap(ev.Args) > 256 || cap(ev.Fds) > 256 || cap(ev.UserStack) > 256 {
+			ev.Argv, ev.Args, ev.Fds, ev.UserStack = nil, nil, nil, nil
+		}
 		free = append(free, ev)
 		return err
 	}
-	ro := reorder{window: rec.spill.window}
+	ro := reorder{window: rec.spill.window, maxBytes: rec.spill.windowBytes}
 	err := rec.spill.each(func() *tracer.Event {
 		if n := len(free); n > 0 {
 			ev := free[n-1]
@@ -98,7 +106,7 @@ func (rec *Recording) EachEvent(fn func(ev *tracer.Event) error) error {
 			return ev
 		}
 		return new(tracer.Event)
-	}, func(ev *tracer.Event) error { return ro.push(ev, release) })
+	}, func(ev *tracer.Event, recordBytes int) error { return ro.push(ev, heldBytes(recordBytes, ev), release) })
 	if err == nil {
 		err = ro.drain(release)
 	}
@@ -133,7 +141,7 @@ func (rec *Recording) eachArrived(fn func(ev *tracer.Event) error) error {
 		return nil
 	}
 	var ev tracer.Event // one at a time: fn is done with it when it returns
-	return rec.spill.each(func() *tracer.Event { return &ev }, fn)
+	return rec.spill.each(func() *tracer.Event { return &ev }, func(ev *tracer.Event, _ int) error { return fn(ev) })
 }
 
 // errRead marks a failure to read the spill file, as opposed to an error
@@ -179,7 +187,7 @@ const stackRecordBytes = 16
 // each decodes the events in arrival order into events alloc gives, and
 // gives spawn calls their stack IDs: the stack records are in the order of their events (both
 // follow the order the reader saw them), so one look-ahead joins them.
-func (s *eventSpill) each(alloc func() *tracer.Event, fn func(*tracer.Event) error) error {
+func (s *eventSpill) each(alloc func() *tracer.Event, fn func(ev *tracer.Event, recordBytes int) error) error {
 	r := s.events.Reader()
 	var stacks io.Reader = bytes.NewReader(nil) // a loaded recording's events carry their StackIDs
 	if s.stacks != nil {
@@ -236,7 +244,7 @@ func (s *eventSpill) each(alloc func() *tracer.Event, fn func(*tracer.Event) err
 				return err
 			}
 		}
-		if err := fn(ev); err != nil {
+		if err := fn(ev, int(n)); err != nil {
 			return err
 		}
 	}

@@ -52,7 +52,7 @@ func (rec *Recording) HoldEvents() error {
 	evs := make([]tracer.Event, 0, rec.spill.n)
 	// A new event each time: the decoder reuses the arrays of the one it
 	// is given, and these are kept.
-	err := rec.spill.each(func() *tracer.Event { return new(tracer.Event) }, func(ev *tracer.Event) error {
+	err := rec.spill.each(func() *tracer.Event { return new(tracer.Event) }, func(ev *tracer.Event, _ int) error {
 		evs = append(evs, *ev)
 		return nil
 	})

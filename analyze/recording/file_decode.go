@@ -263,8 +263,8 @@ func newEventStream() (*eventStream, error) {
 		return nil, fmt.Errorf("reading recording: %w", err)
 	}
 	return &eventStream{
-		spill:    &eventSpill{events: f, window: ReorderWindow},
-		order:    orderCheck{window: ReorderWindow},
+		spill:    &eventSpill{events: f, window: ReorderWindow, windowBytes: ReorderWindowBytes},
+		order:    orderCheck{window: ReorderWindow, maxBytes: ReorderWindowBytes},
 		badStack: stackRef{i: -1},
 	}, nil
 }
@@ -299,7 +299,6 @@ func (evs *eventStream) addRecord(i int, ev *tracer.Event, payload []byte) error
 	if n := len(evs.stackMax); ev.StackID > 0 && (n == 0 || ev.StackID > evs.stackMax[n-1].id) {
 		evs.stackMax = append(evs.stackMax, stackRef{i, ev.StackID})
 	}
-	evs.order.push(ev.TimeNs)
 	if ev.Kind == tracer.KindExit {
 		evs.spill.exits.add(ev)
 	}
@@ -316,6 +315,7 @@ func (evs *eventStream) addRecord(i int, ev *tracer.Event, payload []byte) error
 		}
 	}
 	evs.buf = b
+	evs.order.push(ev.TimeNs, heldBytes(len(b)-3, ev)) // the record's payload, as a pass reads it
 	if err := evs.spill.events.Write(b); err != nil {
 		return fmt.Errorf("reading recording: %w", err)
 	}

@@ -102,7 +102,7 @@ func TestSortSpillIsStable(t *testing.T) {
 	}
 	defer sorted.events.Close()
 	var got []tracer.Event
-	if err := sorted.each(func() *tracer.Event { return new(tracer.Event) }, func(ev *tracer.Event) error {
+	if err := sorted.each(func() *tracer.Event { return new(tracer.Event) }, func(ev *tracer.Event, _ int) error {
 		got = append(got, *ev)
 		return nil
 	}); err != nil {

@@ -18,7 +18,8 @@ import (
 // The limits are far above what spawntrace itself writes: the kernel side
 // follows at most 65 536 processes at once, an event is under 2 KiB, and
 // the parts other than the events grow with distinct stacks, files and
-// spawning processes (a few MiB for a 200 000-spawn build).
+// spawning processes (a few MiB for a 200 000-spawn build). A pass over
+// the events holds at most ReorderWindowBytes of them, however large each.
 const (
 	// MaxHeadBytes bounds the recording's JSON other than its events
 	// (host facts, syscall table, probes, stacks, mappings, CPU samples,

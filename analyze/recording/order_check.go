@@ -4,8 +4,9 @@ package recording
 // through a reorder window of the same size (EachEvent) would release,
 // and counts the events that pass would release after later-timed ones.
 // Decoding a recording runs it to know whether the window gives the exact
-// order before the events are read back; it holds window times (128 KiB
-// for ReorderWindow), not events.
+// order before the events are read back; it holds window times and sizes
+// (256 KiB for ReorderWindow), not events. The window is bounded by count
+// and by bytes (ReorderWindowBytes), as the pass's is.
 //
 // An event is released late exactly when its time is below that of the
 // latest in-order release when it arrives: all the events waiting then are
@@ -17,48 +18,65 @@ package recording
 // (measured: loading 200k spawns took 0.09 s less than with one heap of
 // every time waiting).
 type orderCheck struct {
-	window int
-	run    []uint64 // in order; run[head:] waits
-	head   int
-	heap   []uint64 // min-heap of the other times waiting
-	lastNs uint64   // the latest time released in order
-	late   int
+	window   int
+	maxBytes int // the window's bound in heldBytes, as reorder's
+	bytes    int
+	run      []timedSize // in order; run[head:] waits
+	head     int
+	heap     []timedSize // min-heap of the other times waiting
+	lastNs   uint64      // the latest time released in order
+	late     int
 }
 
-func (c *orderCheck) push(timeNs uint64) {
+// timedSize is an event's time and heldBytes.
+type timedSize struct {
+	timeNs uint64
+	bytes  int
+}
+
+// push adds an event's time and heldBytes and releases as reorder.push does.
+func (c *orderCheck) push(timeNs uint64, size int) {
 	if timeNs < c.lastNs {
 		c.late++
 	}
-	if n := len(c.run); n == c.head || timeNs >= c.run[n-1] {
-		c.run = append(c.run, timeNs)
+	it := timedSize{timeNs, size}
+	c.bytes += size
+	if n := len(c.run); n == c.head || timeNs >= c.run[n-1].timeNs {
+		c.run = append(c.run, it)
 	} else {
-		c.heapPush(timeNs)
+		c.heapPush(it)
 	}
 	if len(c.run)-c.head+len(c.heap) > c.window {
-		c.lastNs = max(c.lastNs, c.pop())
+		c.release()
+	}
+	for c.bytes > c.maxBytes && len(c.run)-c.head+len(c.heap) > 0 {
+		c.release()
 	}
 }
 
-// pop removes the earliest time waiting.
-func (c *orderCheck) pop() uint64 {
-	if c.head < len(c.run) && (len(c.heap) == 0 || c.run[c.head] <= c.heap[0]) {
-		t := c.run[c.head]
+// release removes the earliest time waiting, as reorder.pop would.
+func (c *orderCheck) release() {
+	var it timedSize
+	if c.head < len(c.run) && (len(c.heap) == 0 || c.run[c.head].timeNs <= c.heap[0].timeNs) {
+		it = c.run[c.head]
 		c.head++
 		// Move the waiting part down once the released part is the larger.
 		if c.head > len(c.run)/2 && c.head > 64 {
 			n := copy(c.run, c.run[c.head:])
 			c.run, c.head = c.run[:n], 0
 		}
-		return t
+	} else {
+		it = c.heapPop()
 	}
-	return c.heapPop()
+	c.bytes -= it.bytes
+	c.lastNs = max(c.lastNs, it.timeNs)
 }
 
-func (c *orderCheck) heapPush(timeNs uint64) {
-	h := append(c.heap, timeNs)
+func (c *orderCheck) heapPush(it timedSize) {
+	h := append(c.heap, it)
 	for i := len(h) - 1; i > 0; {
 		parent := (i - 1) / 2
-		if h[parent] <= h[i] {
+		if h[parent].timeNs <= h[i].timeNs {
 			break
 		}
 		h[i], h[parent] = h[parent], h[i]
@@ -67,7 +85,7 @@ func (c *orderCheck) heapPush(timeNs uint64) {
 	c.heap = h
 }
 
-func (c *orderCheck) heapPop() uint64 {
+func (c *orderCheck) heapPop() timedSize {
 	h := c.heap
 	min := h[0]
 	last := len(h) - 1
@@ -75,10 +93,10 @@ func (c *orderCheck) heapPop() uint64 {
 	h = h[:last]
 	for i := 0; ; {
 		m, l, r := i, 2*i+1, 2*i+2
-		if l < len(h) && h[l] < h[m] {
+		if l < len(h) && h[l].timeNs < h[m].timeNs {
 			m = l
 		}
-		if r < len(h) && h[r] < h[m] {
+		if r < len(h) && h[r].timeNs < h[m].timeNs {
 			m = r
 		}
 		if m == i {

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -415,5 +416,40 @@ func TestTruncatedSpillFails(t *testing.T) {
 	}
 	if _, err := summary.Summarize(corrupt); !errors.Is(err, spill.ErrCorrupt) {
 		t.Errorf("Summarize of a corrupt spill: %v, want a corrupt record", err)
+	}
+}
+
+// TestPassOfLargeEventsBounded: events of a megabyte each (a hostile
+// recording's may be) are held back by the pass within
+// ReorderWindowBytes, not a window of 16 384 of them (16 GiB).
+func TestPassOfLargeEventsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("300 MB of events written and read back")
+	}
+	r := recording.NewTestRecorder(t)
+	long := strings.Repeat("a", 1<<20)
+	const n = 300
+	for i := range n {
+		if err := r.Add(&tracer.Event{Kind: tracer.KindExit, TimeNs: uint64(i), Tid: 5, Pid: 5, Filename: long + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := recording.Filled(t, r)
+	before := synth.HeapInUse()
+	var peak uint64
+	seen := 0
+	err := rec.EachEvent(func(ev *tracer.Event) error {
+		if seen++; seen%10 == 0 {
+			peak = max(peak, synth.HeapInUse())
+		}
+		return nil
+	})
+	if err != nil || seen != n {
+		t.Fatalf("%d events read, error %v", seen, err)
+	}
+	held := int64(peak) - int64(before)
+	t.Logf("heap held during the pass: %d MiB", held>>20)
+	if limit := int64(48 << 20); held > limit { // ReorderWindowBytes (32 MiB) and a few events
+		t.Errorf("the pass held %d MiB of %d MiB of events, want at most %d MiB", held>>20, n, limit>>20)
 	}
 }

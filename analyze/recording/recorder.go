@@ -210,7 +210,8 @@ func (r *Recorder) Fill(rec *Recording) error {
 	if err != nil {
 		return fmt.Errorf("recording spawn stacks: %w", err)
 	}
-	rec.spill = &eventSpill{events: r.events, stacks: stacks, n: r.n, window: ReorderWindow, exits: r.exits}
+	rec.spill = &eventSpill{events: r.events, stacks: stacks, n: r.n, window: ReorderWindow,
+		windowBytes: ReorderWindowBytes, exits: r.exits}
 	rec.Events = nil
 	r.events = nil
 	return nil

@@ -19,6 +19,23 @@ import "github.com/spawntrace/spawntrace/tracer"
 // order, and `spawntrace report` sorts it exactly.
 const ReorderWindow = 1 << 14
 
+// ReorderWindowBytes bounds the same window by what its events hold
+// (heldBytes): a recording's event may take up to MaxEventBytes, and a
+// window of ReorderWindow such events was 16 GiB (measured: 300 events of
+// 1 MiB held 302 MiB during a pass, 33 MiB with this bound). A window of
+// spawntrace's own runs' events stays far below it (16 384 events of
+// synthetic spawns, ~10 MiB); past it, the earliest waiting event is
+// released as when the window is full.
+const ReorderWindowBytes = 32 << 20
+
+// heldBytes is about what a decoded event holds, from the size of its
+// spill record (recordBytes): its strings' bytes are in the record, and
+// each element of a slice takes a byte there but a header or a word in
+// memory.
+func heldBytes(recordBytes int, ev *tracer.Event) int {
+	return recordBytes + 16*len(ev.Argv) + 8*(len(ev.Args)+len(ev.UserStack)) + 4*len(ev.Fds) + 256
+}
+
 // reorder releases events in (TimeNs, arrival) order once more than
 // window of them wait. Most events arrive in order: those go to run, a
 // queue kept sorted by only ever appending to it, at no cost; the others
@@ -27,12 +44,14 @@ const ReorderWindow = 1 << 14
 // fraction of its cost: the heap holds only the late events.
 type reorder struct {
 	window int
-	run    []reorderItem // in order; run[head:] waits
-	head   int
-	heap   []reorderItem
-	seq    uint64
-	lastNs uint64 // TimeNs of the last event released
-	late   int    // events released after a later-timed one
+	// maxBytes bounds the heldBytes of the events waiting (bytes).
+	maxBytes, bytes int
+	run             []reorderItem // in order; run[head:] waits
+	head            int
+	heap            []reorderItem
+	seq             uint64
+	lastNs          uint64 // TimeNs of the last event released
+	late            int    // events released after a later-timed one
 }
 
 // reorderItem holds its event's time itself: comparing through the
@@ -41,6 +60,7 @@ type reorderItem struct {
 	timeNs uint64
 	seq    uint64 // arrival order: equal times come out as they arrived
 	ev     *tracer.Event
+	bytes  int // heldBytes
 }
 
 func (a *reorderItem) before(b *reorderItem) bool {
@@ -50,10 +70,12 @@ func (a *reorderItem) before(b *reorderItem) bool {
 	return a.seq < b.seq
 }
 
-// push adds ev and, when the window is full, releases the earliest event.
-func (r *reorder) push(ev *tracer.Event, fn func(*tracer.Event) error) error {
-	it := reorderItem{ev.TimeNs, r.seq, ev}
+// push adds ev, which holds about size bytes (heldBytes), and, while the
+// window is full, releases the earliest event.
+func (r *reorder) push(ev *tracer.Event, size int, fn func(*tracer.Event) error) error {
+	it := reorderItem{ev.TimeNs, r.seq, ev, size}
 	r.seq++
+	r.bytes += size
 	// Not earlier than the last queued: seq grows, so equal times append.
 	if n := len(r.run); n == r.head || ev.TimeNs >= r.run[n-1].timeNs {
 		r.run = append(r.run, it)
@@ -61,7 +83,14 @@ func (r *reorder) push(ev *tracer.Event, fn func(*tracer.Event) error) error {
 		r.heapPush(it)
 	}
 	if len(r.run)-r.head+len(r.heap) > r.window {
-		return r.pop(fn)
+		if err := r.pop(fn); err != nil {
+			return err
+		}
+	}
+	for r.bytes > r.maxBytes && len(r.run)-r.head+len(r.heap) > 0 {
+		if err := r.pop(fn); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -80,6 +109,7 @@ func (r *reorder) pop(fn func(*tracer.Event) error) error {
 	var ev *tracer.Event
 	if r.head < len(r.run) && (len(r.heap) == 0 || r.run[r.head].before(&r.heap[0])) {
 		ev = r.run[r.head].ev
+		r.bytes -= r.run[r.head].bytes
 		r.run[r.head] = reorderItem{}
 		r.head++
 		// Move the waiting part down once the released part is the larger:
@@ -90,6 +120,7 @@ func (r *reorder) pop(fn func(*tracer.Event) error) error {
 			r.run, r.head = r.run[:n], 0
 		}
 	} else {
+		r.bytes -= r.heap[0].bytes
 		ev = r.heapPop()
 	}
 	if ev.TimeNs < r.lastNs {

@@ -71,7 +71,7 @@ func sortSpill(s *eventSpill) (*eventSpill, error) {
 		out.Close()
 		return nil, err
 	}
-	return &eventSpill{events: out, n: s.n, window: s.window, exits: s.exits}, nil
+	return &eventSpill{events: out, n: s.n, window: s.window, windowBytes: s.windowBytes, exits: s.exits}, nil
 }
 
 type sortRec struct {

@@ -63,10 +63,10 @@ func TestSpillCodecCarriesEveryField(t *testing.T) {
 func TestReorderWindow(t *testing.T) {
 	times := []uint64{5, 3, 4, 1, 2, 9, 8, 7, 6, 10}
 	run := func(window int) (out []uint64, late int) {
-		ro := reorder{window: window}
+		ro := reorder{window: window, maxBytes: ReorderWindowBytes}
 		emit := func(ev *tracer.Event) error { out = append(out, ev.TimeNs); return nil }
 		for _, tm := range times {
-			ro.push(&tracer.Event{TimeNs: tm}, emit)
+			ro.push(&tracer.Event{TimeNs: tm}, 1, emit)
 		}
 		ro.drain(emit)
 		return out, ro.late
@@ -80,10 +80,10 @@ func TestReorderWindow(t *testing.T) {
 		t.Errorf("window 1: %v, %d late; want all events, some counted late", out, late)
 	}
 	// Equal times keep their arrival order.
-	ro := reorder{window: 4}
+	ro := reorder{window: 4, maxBytes: ReorderWindowBytes}
 	var tids []uint32
 	for tid := uint32(1); tid <= 6; tid++ {
-		ro.push(&tracer.Event{TimeNs: 7, Tid: tid}, func(ev *tracer.Event) error { tids = append(tids, ev.Tid); return nil })
+		ro.push(&tracer.Event{TimeNs: 7, Tid: tid}, 1, func(ev *tracer.Event) error { tids = append(tids, ev.Tid); return nil })
 	}
 	ro.drain(func(ev *tracer.Event) error { tids = append(tids, ev.Tid); return nil })
 	if !reflect.DeepEqual(tids, []uint32{1, 2, 3, 4, 5, 6}) {
@@ -107,10 +107,10 @@ func TestReorderMatchesOneHeap(t *testing.T) {
 			evs = append(evs, &tracer.Event{TimeNs: tm, Tid: uint32(i)})
 		}
 		var got, want []uint32
-		ro := reorder{window: window}
+		ro := reorder{window: window, maxBytes: ReorderWindowBytes}
 		keep := func(ev *tracer.Event) error { got = append(got, ev.Tid); return nil }
 		for _, ev := range evs {
-			ro.push(ev, keep)
+			ro.push(ev, 1, keep)
 		}
 		ro.drain(keep)
 
