@@ -32,10 +32,12 @@ __u32 pidns_level = 0;
  * calls, as strace -c -e trace=clone,clone3,fork,vfork,execve,execveat,socketpair
  * would; every other syscall returns from the programs at once. */
 const volatile __u32 spawns_only = 0;
-/* Set before load when the kernel has no bpf_loop helper (before 5.17) or
- * --disable-probe helper:bpf_loop asks: the verifier then prunes the
- * branch that calls it, and failed execs go without argv and envp. */
-const volatile __u32 no_bpf_loop = 0;
+/* Set before load where the kernel has no task storage maps or no
+ * bpf_get_current_task_btf (both 5.11; or --force-fallback task-storage):
+ * each thread's syscall in progress then lives in a hash keyed by tid (see
+ * struct inflight), the current task is read through bpf_get_current_task
+ * and its fields by bpf_probe_read_kernel. The verifier prunes the other way. */
+const volatile __u32 no_task_storage = 0;
 
 /* socketcall's calls without an i386 number of their own (accept, send,
  * recv) are counted as SOCKETCALL_PSEUDO + their socketcall number, past
@@ -99,6 +101,20 @@ struct {
 	__type(key, int);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
+
+/* What inflight is made as where the kernel has no task storage
+ * (no_task_storage): user space creates this spec under inflight's name, and
+ * never this map itself. An entry lives from the thread's first traced
+ * syscall to its exit (on_exit deletes it, and on_exec moves it when a
+ * thread takes the leader's tid), so each syscall costs a lookup, not the
+ * update and delete of an entry per call. Preallocated: tracing programs
+ * must not allocate. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} inflight_by_tid SEC(".maps");
 
 struct spawn_slot {
 	__u64 ts_ns;
@@ -271,6 +287,52 @@ static __always_inline bool traced(__u32 tgid, long nr)
 	return false;
 }
 
+/* current_task is the running task: a BTF pointer, whose fields the
+ * programs may load directly, or where the kernel cannot give one
+ * (no_task_storage) a plain address, to be read through BPF_CORE_READ. */
+static __always_inline struct task_struct *current_task(void)
+{
+	if (no_task_storage)
+		return (struct task_struct *)bpf_get_current_task();
+	return bpf_get_current_task_btf();
+}
+
+/* inflight_get is the thread's syscall slot, made when create is set and
+ * it has none; NULL when it has none (or none could be made). */
+static __always_inline struct inflight *inflight_get(struct task_struct *task, bool create)
+{
+	if (!no_task_storage)
+		return bpf_task_storage_get(&inflight, task, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	if (in || !create)
+		return in;
+	struct inflight none = {};
+	if (bpf_map_update_elem(&inflight, &tid, &none, BPF_NOEXIST))
+		return NULL;
+	return bpf_map_lookup_elem(&inflight, &tid);
+}
+
+/* inflight_moved follows a thread whose exec gave it the leader's tid: the
+ * hash's slot is keyed by the tid (task storage moves with the task). */
+static __always_inline void inflight_moved(__u32 old_tid, __u32 tid)
+{
+	if (!no_task_storage)
+		return;
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &old_tid);
+	if (!in)
+		return;
+	bpf_map_update_elem(&inflight, &tid, in, BPF_ANY);
+	bpf_map_delete_elem(&inflight, &old_tid);
+}
+
+/* inflight_exited drops an exiting thread's slot from the hash. */
+static __always_inline void inflight_exited(__u32 tid)
+{
+	if (no_task_storage)
+		bpf_map_delete_elem(&inflight, &tid);
+}
+
 /* ---- 32-bit (compat) syscalls ----
  * A compat syscall's number is of the i386 table, where 2 is fork and 11
  * execve (x86_64's open and munmap). The kernel marks the task while it is
@@ -284,6 +346,8 @@ static __always_inline bool is_compat(struct task_struct *task)
 {
 	if (!bpf_core_field_exists(task->thread_info.status))
 		return false;
+	if (no_task_storage)
+		return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
 	return task->thread_info.status & TS_COMPAT;
 }
 
@@ -625,7 +689,7 @@ static __always_inline void send_spawn(void *ctx, struct spawn_slot *slot, long 
  * the kernel's own read has faulted the strings in, which a fork()ed child
  * may not have had mapped at entry. The successful exec's details come
  * from sched_process_exec instead. */
-static __always_inline void send_failed_exec(struct spawn_slot *slot, long ret, __u64 now_ns)
+static __always_inline void send_failed_exec(struct spawn_slot *slot, long ret, __u64 now_ns, bool with_loop)
 {
 	struct syscall_exec_event *e = NEW_RECORD(syscall_exec_event, EV_SYSCALL_EXEC, CLEAR_TO(syscall_exec_event, x.filename));
 	if (!e)
@@ -636,7 +700,7 @@ static __always_inline void send_failed_exec(struct spawn_slot *slot, long ret, 
 	const char *name = (const char *)(at ? slot->args[1] : slot->args[0]);
 	if (bpf_probe_read_user_str(e->x.filename, sizeof(e->x.filename), name) <= 0)
 		e->sc.h.flags |= EVF_NAME_UNREAD;
-	if (no_bpf_loop) {
+	if (!with_loop) {
 		e->sc.h.flags |= EVF_ARGV_UNREAD;
 	} else {
 		bool compat = slot->compat;
@@ -663,8 +727,9 @@ static __always_inline void send_syscall(struct spawn_slot *slot, long ret, __u6
 }
 
 /* spawn_exit sends the call whose slot the thread holds, in the record of
- * its kind; ctx is the program's, for the caller's user stack. */
-static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
+ * its kind; ctx is the program's, for the caller's user stack. with_loop
+ * says whether the program may call bpf_loop (raw_exit_noloop). */
+static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns, bool with_loop)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
@@ -676,7 +741,7 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
 	if (is_clone_nr(slot->nr) && ret > 0 && !(flags & CLONE_THREAD_FLAG))
 		send_spawn(ctx, slot, ret, now_ns); /* threads and failed calls are not spawns */
 	else if ((slot->nr == NR_EXECVE || slot->nr == NR_EXECVEAT) && ret != 0)
-		send_failed_exec(slot, ret, now_ns);
+		send_failed_exec(slot, ret, now_ns, with_loop);
 	else
 		send_syscall(slot, ret, now_ns);
 	close_slot(tid);
@@ -693,7 +758,7 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(raw_enter, void *regs, long nr)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	bool compat = is_compat(task);
 	if (compat && nr == NR32_SOCKETCALL)
 		nr = socketcall_nr(regs);
@@ -705,12 +770,12 @@ int BPF_PROG(raw_enter, void *regs, long nr)
 	 * syscall. Tasks of the tree get their slot at their first traced
 	 * syscall; the rest of the machine has none and only pays the hash
 	 * lookup that tells it is not traced. */
-	struct inflight *in = bpf_task_storage_get(&inflight, task, 0, 0);
+	struct inflight *in = inflight_get(task, false);
 	if (!in) {
 		__u64 id = bpf_get_current_pid_tgid();
 		if (!traced(id >> 32, call))
 			return 0;
-		in = bpf_task_storage_get(&inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		in = inflight_get(task, true);
 		if (!in) {
 			count_lost(LOST_INFLIGHT);
 			return 0;
@@ -726,10 +791,9 @@ int BPF_PROG(raw_enter, void *regs, long nr)
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(raw_exit, void *regs, long ret)
+static __always_inline int sys_exit(void *ctx, void *regs, long ret, bool with_loop)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	if (spawns_only) {
 		long nr = BPF_CORE_READ((struct pt_regs___kernel *)regs, orig_ax);
 		bool compat = is_compat(task);
@@ -742,7 +806,7 @@ int BPF_PROG(raw_exit, void *regs, long ret)
 	 * a spawn is counted once, in the caller, as strace counts it. What
 	 * the call was is what its entry saw: an execve that loads a 32-bit
 	 * program returns with TS_COMPAT set and orig_ax the i386 execve. */
-	struct inflight *in = bpf_task_storage_get(&inflight, task, 0, 0);
+	struct inflight *in = inflight_get(task, false);
 	if (!in || !in->ts_ns)
 		return 0;
 	__u64 now_ns = bpf_ktime_get_ns();
@@ -750,7 +814,7 @@ int BPF_PROG(raw_exit, void *regs, long ret)
 	__u32 key = in->key;
 	in->ts_ns = 0;
 	if (in->spawn)
-		spawn_exit(ctx, ret, now_ns);
+		spawn_exit(ctx, ret, now_ns, with_loop);
 	if (key >= MAX_SYSCALLS * SYSCALL_TABLES)
 		return 0;
 	struct syscall_stat *st = bpf_map_lookup_elem(&syscall_stats, &key);
@@ -761,6 +825,23 @@ int BPF_PROG(raw_exit, void *regs, long ret)
 	if (ret < 0 && ret >= -4095)
 		st->errors++;
 	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(raw_exit, void *regs, long ret)
+{
+	return sys_exit(ctx, regs, ret, true);
+}
+
+/* raw_exit where the kernel has no bpf_loop (before 5.17), or
+ * --disable-probe helper:bpf_loop asks: failed execs go without argv and
+ * envp. A program of its own, not a const volatile switch: before 5.13 the
+ * verifier refuses any program that refers to a callback, called or not
+ * ("number of funcs in func_info doesn't match number of subprogs"). */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(raw_exit_noloop, void *regs, long ret)
+{
+	return sys_exit(ctx, regs, ret, false);
 }
 
 /* ---- the process lifecycle ---- */
@@ -872,6 +953,7 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 			bpf_map_update_elem(&spawn_slots, &tid, slot, BPF_ANY);
 			bpf_map_delete_elem(&spawn_slots, &old);
 		}
+		inflight_moved(old, tid);
 	}
 
 	/* A new program: its first spawn must wake the reader again. */
@@ -920,6 +1002,9 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	__u32 tid = (__u32)id;
+	/* Before the tracked check: a thread that exits as its process's last
+	 * is gone from tracked may still hold a slot. */
+	inflight_exited(tid);
 	struct tracked_proc *t = bpf_map_lookup_elem(&tracked, &tgid);
 	if (!t)
 		return 0;

@@ -50,7 +50,7 @@ enum event_flag {
 /* Indexes of the lost-counter array. */
 enum lost_kind {
 	LOST_RINGBUF = 0,    /* ring buffer full: a detailed event dropped */
-	LOST_INFLIGHT = 1,   /* no task storage for a syscall slot: a syscall not timed */
+	LOST_INFLIGHT = 1,   /* no syscall slot (task storage, or the tid hash full): a syscall not timed */
 	LOST_SPAWN_SLOT = 2, /* per-thread spawn slot map full: a spawn call not paired */
 	LOST_TRACKED = 3,    /* tracked-process map full: a process not followed */
 	LOST_KINDS = 4,

@@ -189,6 +189,10 @@ func WriteCountReport(w io.Writer, rec *recording.Recording) error {
 		if p.Available {
 			continue
 		}
+		if p.Fallback != "" {
+			bw.printf("spawntrace: fallback: %s (%s): %s\n", p.Name, p.Reason, p.Fallback)
+			continue
+		}
 		if p.Reason != "" {
 			bw.printf("spawntrace: unavailable: %s (%s)\n", p.Name, p.Reason)
 		} else {

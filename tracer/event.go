@@ -222,6 +222,9 @@ type Probe struct {
 	Name      string `json:"name"`
 	Available bool   `json:"available"`
 	Reason    string `json:"reason,omitempty"` // why not, when unavailable
+	// Fallback, when set on an unavailable one, is what measured the same
+	// instead: nothing went unmeasured.
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // SyscallStat is the kernel's tally of one syscall over the traced tree.

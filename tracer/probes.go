@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 )
 
@@ -60,21 +61,35 @@ var probeGroups = []probeGroup{
 }
 
 // helperFeature is a BPF helper some measurement needs beyond the base
-// the programs load on. Without it the programs still load (a const
-// volatile switch makes the verifier prune the calls) and only that
-// measurement goes, named in Probes like a missing tracepoint.
+// the programs load on. Without it the programs still load (each program
+// that calls it has a variant that does not) and only that measurement
+// goes, named in Probes like a missing tracepoint.
 type helperFeature struct {
-	name      string // as shown to the user and accepted by --disable-probe
-	fn        string // the helper's enum bpf_func_id value in kernel BTF
-	switchVar string // the program variable that, set to 1, stops its use
-	since     string // the first Linux release with it, for the reason shown
+	name string // as shown to the user and accepted by --disable-probe
+	fn   string // the helper's enum bpf_func_id value in kernel BTF
+	// without maps each program that calls it to its variant that does
+	// not, loaded under the program's name in its place.
+	without map[string]string
+	since   string // the first Linux release with it, for the reason shown
+}
+
+// pickVariants keeps, for each program of without, the program itself
+// (use) or its variant under its name, and drops the other. A program
+// already dropped (its probe unavailable) stays dropped.
+func pickVariants(spec *ebpf.CollectionSpec, without map[string]string, use bool) {
+	for prog, variant := range without {
+		if _, ok := spec.Programs[prog]; ok && !use {
+			spec.Programs[prog] = spec.Programs[variant]
+		}
+		delete(spec.Programs, variant)
+	}
 }
 
 // helperFeatures: bpf_loop (5.17+) walks a failed exec's argv and envp,
 // which the kernel never copied in (successful execs are read from the
 // new program's stack without it).
 var helperFeatures = []helperFeature{
-	{name: BPFLoopProbe, fn: "BPF_FUNC_loop", switchVar: "no_bpf_loop", since: "5.17"},
+	{name: BPFLoopProbe, fn: "BPF_FUNC_loop", without: map[string]string{"raw_exit": "raw_exit_noloop"}, since: "5.17"},
 }
 
 // BPFLoopProbe names the bpf_loop helper feature in Probes.

@@ -11,14 +11,14 @@ import (
 
 // requiredMaps are the map types the programs cannot do without: a kernel
 // that lacks one refuses the whole load, with an error that names nothing
-// but a map ("map inflight: map create: invalid argument" on 5.10).
+// but a map ("map events: map create: invalid argument"). What the
+// programs can do without is in fallbackFeatures.
 var requiredMaps = []struct {
 	typ   ebpf.MapType
 	name  string
 	since string
 }{
 	{ebpf.RingBuf, "ring buffer", "5.8"},
-	{ebpf.TaskStorage, "task storage", "5.11"},
 }
 
 // checkRequiredMaps says which required map type the kernel lacks, if one:

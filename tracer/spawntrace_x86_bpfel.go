@@ -240,6 +240,7 @@ const (
 	spawntraceMapEvents             = "events"
 	spawntraceMapForkingMm          = "forking_mm"
 	spawntraceMapInflight           = "inflight"
+	spawntraceMapInflightByTid      = "inflight_by_tid"
 	spawntraceMapLaunchArmed        = "launch_armed"
 	spawntraceMapLost               = "lost"
 	spawntraceMapResolve            = "resolve"
@@ -256,9 +257,10 @@ const (
 	spawntraceProgOnSwitch          = "on_switch"
 	spawntraceProgRawEnter          = "raw_enter"
 	spawntraceProgRawExit           = "raw_exit"
+	spawntraceProgRawExitNoloop     = "raw_exit_noloop"
 	spawntraceProgResolvePids       = "resolve_pids"
 	spawntraceVarLauncherTgid       = "launcher_tgid"
-	spawntraceVarNoBpfLoop          = "no_bpf_loop"
+	spawntraceVarNoTaskStorage      = "no_task_storage"
 	spawntraceVarOpenSlots          = "open_slots"
 	spawntraceVarPidnsDev           = "pidns_dev"
 	spawntraceVarPidnsIno           = "pidns_ino"
@@ -332,6 +334,7 @@ type spawntraceProgramSpecs struct {
 	OnSwitch       *ebpf.ProgramSpec `ebpf:"on_switch"`
 	RawEnter       *ebpf.ProgramSpec `ebpf:"raw_enter"`
 	RawExit        *ebpf.ProgramSpec `ebpf:"raw_exit"`
+	RawExitNoloop  *ebpf.ProgramSpec `ebpf:"raw_exit_noloop"`
 	ResolvePids    *ebpf.ProgramSpec `ebpf:"resolve_pids"`
 }
 
@@ -339,16 +342,17 @@ type spawntraceProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceMapSpecs struct {
-	Announced    *ebpf.MapSpec `ebpf:"announced"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	ForkingMm    *ebpf.MapSpec `ebpf:"forking_mm"`
-	Inflight     *ebpf.MapSpec `ebpf:"inflight"`
-	LaunchArmed  *ebpf.MapSpec `ebpf:"launch_armed"`
-	Lost         *ebpf.MapSpec `ebpf:"lost"`
-	Resolve      *ebpf.MapSpec `ebpf:"resolve"`
-	SpawnSlots   *ebpf.MapSpec `ebpf:"spawn_slots"`
-	SyscallStats *ebpf.MapSpec `ebpf:"syscall_stats"`
-	Tracked      *ebpf.MapSpec `ebpf:"tracked"`
+	Announced     *ebpf.MapSpec `ebpf:"announced"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	ForkingMm     *ebpf.MapSpec `ebpf:"forking_mm"`
+	Inflight      *ebpf.MapSpec `ebpf:"inflight"`
+	InflightByTid *ebpf.MapSpec `ebpf:"inflight_by_tid"`
+	LaunchArmed   *ebpf.MapSpec `ebpf:"launch_armed"`
+	Lost          *ebpf.MapSpec `ebpf:"lost"`
+	Resolve       *ebpf.MapSpec `ebpf:"resolve"`
+	SpawnSlots    *ebpf.MapSpec `ebpf:"spawn_slots"`
+	SyscallStats  *ebpf.MapSpec `ebpf:"syscall_stats"`
+	Tracked       *ebpf.MapSpec `ebpf:"tracked"`
 }
 
 // spawntraceVariableSpecs contains global variables before they are loaded into the kernel.
@@ -356,7 +360,7 @@ type spawntraceMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceVariableSpecs struct {
 	LauncherTgid       *ebpf.VariableSpec `ebpf:"launcher_tgid"`
-	NoBpfLoop          *ebpf.VariableSpec `ebpf:"no_bpf_loop"`
+	NoTaskStorage      *ebpf.VariableSpec `ebpf:"no_task_storage"`
 	OpenSlots          *ebpf.VariableSpec `ebpf:"open_slots"`
 	PidnsDev           *ebpf.VariableSpec `ebpf:"pidns_dev"`
 	PidnsIno           *ebpf.VariableSpec `ebpf:"pidns_ino"`
@@ -398,16 +402,17 @@ func (o *spawntraceObjects) Close() error {
 //
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceMaps struct {
-	Announced    *ebpf.Map `ebpf:"announced"`
-	Events       *ebpf.Map `ebpf:"events"`
-	ForkingMm    *ebpf.Map `ebpf:"forking_mm"`
-	Inflight     *ebpf.Map `ebpf:"inflight"`
-	LaunchArmed  *ebpf.Map `ebpf:"launch_armed"`
-	Lost         *ebpf.Map `ebpf:"lost"`
-	Resolve      *ebpf.Map `ebpf:"resolve"`
-	SpawnSlots   *ebpf.Map `ebpf:"spawn_slots"`
-	SyscallStats *ebpf.Map `ebpf:"syscall_stats"`
-	Tracked      *ebpf.Map `ebpf:"tracked"`
+	Announced     *ebpf.Map `ebpf:"announced"`
+	Events        *ebpf.Map `ebpf:"events"`
+	ForkingMm     *ebpf.Map `ebpf:"forking_mm"`
+	Inflight      *ebpf.Map `ebpf:"inflight"`
+	InflightByTid *ebpf.Map `ebpf:"inflight_by_tid"`
+	LaunchArmed   *ebpf.Map `ebpf:"launch_armed"`
+	Lost          *ebpf.Map `ebpf:"lost"`
+	Resolve       *ebpf.Map `ebpf:"resolve"`
+	SpawnSlots    *ebpf.Map `ebpf:"spawn_slots"`
+	SyscallStats  *ebpf.Map `ebpf:"syscall_stats"`
+	Tracked       *ebpf.Map `ebpf:"tracked"`
 }
 
 func (m *spawntraceMaps) Close() error {
@@ -416,6 +421,7 @@ func (m *spawntraceMaps) Close() error {
 		m.Events,
 		m.ForkingMm,
 		m.Inflight,
+		m.InflightByTid,
 		m.LaunchArmed,
 		m.Lost,
 		m.Resolve,
@@ -430,7 +436,7 @@ func (m *spawntraceMaps) Close() error {
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceVariables struct {
 	LauncherTgid       *ebpf.Variable `ebpf:"launcher_tgid"`
-	NoBpfLoop          *ebpf.Variable `ebpf:"no_bpf_loop"`
+	NoTaskStorage      *ebpf.Variable `ebpf:"no_task_storage"`
 	OpenSlots          *ebpf.Variable `ebpf:"open_slots"`
 	PidnsDev           *ebpf.Variable `ebpf:"pidns_dev"`
 	PidnsIno           *ebpf.Variable `ebpf:"pidns_ino"`
@@ -466,6 +472,7 @@ type spawntracePrograms struct {
 	OnSwitch       *ebpf.Program `ebpf:"on_switch"`
 	RawEnter       *ebpf.Program `ebpf:"raw_enter"`
 	RawExit        *ebpf.Program `ebpf:"raw_exit"`
+	RawExitNoloop  *ebpf.Program `ebpf:"raw_exit_noloop"`
 	ResolvePids    *ebpf.Program `ebpf:"resolve_pids"`
 }
 
@@ -481,6 +488,7 @@ func (p *spawntracePrograms) Close() error {
 		p.OnSwitch,
 		p.RawEnter,
 		p.RawExit,
+		p.RawExitNoloop,
 		p.ResolvePids,
 	)
 }

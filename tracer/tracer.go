@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -34,6 +35,10 @@ type Config struct {
 	// Disable names probe groups (see ProbeNames) to leave unattached, as if
 	// the kernel lacked them.
 	Disable []string
+	// ForceFallback names fallback features (see FallbackNames) to do
+	// without even where the kernel has them: how the tests run, on a new
+	// kernel, what an old one runs.
+	ForceFallback []string
 	// SpawnsOnly counts and times only the spawn-related calls (clone,
 	// clone3, fork, vfork, execve, execveat, socketpair), not every syscall:
 	// the programs return at once for the others, about halving the cost
@@ -74,6 +79,13 @@ func Open(cfg Config) (t *Tracer, err error) {
 			return nil, fmt.Errorf("unknown probe %q (known: %v)", n, ProbeNames())
 		}
 		disabled[n] = true
+	}
+	forced := map[string]bool{}
+	for _, n := range cfg.ForceFallback {
+		if !slices.Contains(FallbackNames(), n) {
+			return nil, fmt.Errorf("unknown fallback %q (known: %v)", n, FallbackNames())
+		}
+		forced[n] = true
 	}
 
 	if err := rlimit.RemoveMemlock(); err != nil {
@@ -141,22 +153,26 @@ func Open(cfg Config) (t *Tracer, err error) {
 		usable = append(usable, g)
 	}
 
-	// Helpers: a missing one switches its use off inside the programs.
+	// Helpers: a missing one takes the programs' variants without it.
 	var helperProbes []Probe
 	for _, h := range helperFeatures {
 		reason := helperMissing(h, kernelBTF, btfErr)
 		if disabled[h.name] {
 			reason = "disabled by --disable-probe"
 		}
+		pickVariants(spec, h.without, reason == "")
 		if reason == "" {
 			helperProbes = append(helperProbes, Probe{Name: h.name, Available: true})
 			continue
 		}
-		if err := spec.Variables[h.switchVar].Set(uint32(1)); err != nil {
-			return nil, fmt.Errorf("switching off %s: %w", h.name, err)
-		}
 		helperProbes = append(helperProbes, Probe{Name: h.name, Reason: reason})
 	}
+
+	fallbackProbes, err := applyFallbacks(spec, forced, kernelBTF, btfErr)
+	if err != nil {
+		return nil, err
+	}
+	helperProbes = append(helperProbes, fallbackProbes...)
 
 	if cfg.SampleHz <= 0 {
 		delete(spec.Programs, "on_sample")

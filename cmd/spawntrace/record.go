@@ -25,6 +25,7 @@ type recordOptions struct {
 	attachPid  int
 	ringBytes  int
 	disable    listVar
+	fallbacks  listVar // --force-fallback, for tests: not in the help
 	verbose    bool
 	user       string
 	freqHz     int // --freq, with --pprof
@@ -60,6 +61,8 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.intVar(&o.ringBytes, "", "ring-bytes", "N", "ring buffer size in bytes, a power of two")
 	fs.boolVar(&o.spawnsOnly, "", "spawns-only", "count only the spawn-related syscalls (clone, clone3, fork, vfork, execve, execveat, socketpair), not every syscall: about half the cost per syscall")
 	fs.listVar(&o.disable, "disable-probe", "NAME", "leave probe or helper NAME unused, as if the kernel lacked it (repeatable; the names: "+strings.Join(tracer.ProbeNames(), ", ")+")")
+	// Hidden: the tests run on a new kernel what an old one runs.
+	fs.Var(&o.fallbacks, "force-fallback", "take the fallback NAME even where the kernel has what it replaces (tests)")
 	fs.boolVar(&o.verbose, "v", "verbose", "print what was attached, spawntrace's own CPU time and peak RSS, and verifier logs on failure")
 	fs.stringVar(&o.user, "u", "user", "USER", "run CMD as USER (name or uid), as strace -u does")
 	fs.intVar(&o.freqHz, "F", "freq", "HZ", "with --pprof, sample on-CPU stacks HZ times a second per CPU")
@@ -89,6 +92,11 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	for _, name := range o.disable {
 		if !slices.Contains(tracer.ProbeNames(), name) {
 			return fail(stderr, exitUsage, "--disable-probe %s: unknown probe (known: %s)", name, strings.Join(tracer.ProbeNames(), ", "))
+		}
+	}
+	for _, name := range o.fallbacks {
+		if !slices.Contains(tracer.FallbackNames(), name) {
+			return fail(stderr, exitUsage, "--force-fallback %s: unknown fallback (known: %s)", name, strings.Join(tracer.FallbackNames(), ", "))
 		}
 	}
 
@@ -136,7 +144,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: o.ringBytes, Disable: o.disable, SpawnsOnly: o.spawnsOnly,
+	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: o.ringBytes, Disable: o.disable, ForceFallback: o.fallbacks, SpawnsOnly: o.spawnsOnly,
 		SampleHz: sampleHz(o.pprofDir, o.freqHz)})
 	if err != nil {
 		outs.abandon()
