@@ -149,9 +149,19 @@ func TestProbeNamesUnique(t *testing.T) {
 		}
 	}
 	// on_sample is attached to perf events, not tracepoints (sampling.go);
-	// resolve_pids is an iterator run from user space (pidns.go).
-	if spec.Programs["on_sample"] == nil || spec.Programs["resolve_pids"] == nil || len(spec.Programs) != countPoints()+2 {
-		t.Errorf("object has %d programs, probe table attaches %d plus on_sample and resolve_pids", len(spec.Programs), countPoints())
+	// resolve_pids is an iterator run from user space (pidns.go); the
+	// helpers' variants are loaded in their programs' place.
+	variants := 0
+	for _, h := range helperFeatures {
+		for prog, variant := range h.without {
+			if spec.Programs[prog] == nil || spec.Programs[variant] == nil {
+				t.Errorf("helper %s: program %s or its variant %s not in the object", h.name, prog, variant)
+			}
+			variants++
+		}
+	}
+	if spec.Programs["on_sample"] == nil || spec.Programs["resolve_pids"] == nil || len(spec.Programs) != countPoints()+variants+2 {
+		t.Errorf("object has %d programs, probe table attaches %d plus %d variants, on_sample and resolve_pids", len(spec.Programs), countPoints(), variants)
 	}
 }
 
