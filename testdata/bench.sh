@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Overhead benchmark (`make bench`): spawning workloads (posix_spawn, fork
 # from a small and from a large parent, python3 subprocess, make -j2), each
-# run untraced, under `spawntrace -c` (also with --spawns-only and with
-# --pprof), `strace -f -c -w` and `perf trace -s`, RUNS times each, timed
+# run untraced, under `spawntrace -c` (also with --spawns-only, with
+# --pprof and with the fallbacks 5.10 takes forced), `strace -f -c -w` and
+# `perf trace -s`, RUNS times each, timed
 # whole and from inside the tracer. Prints markdown tables on stdout: median
 # wall times and their ratio to the untraced run; spawntrace's own CPU and
 # peak RSS (and on a BIG-spawn run); one syscall's cost untraced, under
@@ -31,6 +32,9 @@ TARGETS=${TARGETS:-200}
 BIG=${BIG:-50000}
 RECS=${RECS:-200000}
 RECS_BIG=${RECS_BIG:-1000000}
+# What an older kernel runs, forced here: 5.10 has no task storage (a hash
+# keyed by tid instead) and no bpf_loop.
+FALLBACKS="--force-fallback map:task_storage --disable-probe helper:bpf_loop"
 
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -109,7 +113,7 @@ run_pair() {
 bench_workload() {
 	local label=$1
 	shift
-	local modes=("untraced" "spawntrace -c" "spawntrace -c --spawns-only" "spawntrace -c --pprof")
+	local modes=("untraced" "spawntrace -c" "spawntrace -c --spawns-only" "spawntrace -c --pprof" "spawntrace -c, 5.10's way")
 	[ -n "$strace" ] && modes+=("strace -f -c -w")
 	[ -n "$perf" ] && modes+=("perf trace -s")
 	local i m us
@@ -120,6 +124,7 @@ bench_workload() {
 			"spawntrace -c") us=$(run_pair "$root/bin/spawntrace" -c -- "$@") ;;
 			"spawntrace -c --spawns-only") us=$(run_pair "$root/bin/spawntrace" -c --spawns-only -- "$@") ;;
 			"spawntrace -c --pprof") us=$(run_pair "$root/bin/spawntrace" -c --pprof "$tmp/pprof" -- "$@") ;;
+			"spawntrace -c, 5.10's way") us=$(run_pair "$root/bin/spawntrace" -c $FALLBACKS -- "$@") ;;
 			strace*) us=$(run_pair "$strace" -f -c -w -o /dev/null -- "$@") ;;
 			perf*) us=$(run_pair "$perf" trace -s -o /dev/null -- "$@") ;;
 			esac
@@ -190,6 +195,22 @@ sys_untraced=$(sys_ns "$tmp/sysloop" 2000000)
 sys_floor=$(sys_ns "$root/bin/spawntrace" __syscall-floor -- "$tmp/sysloop" 2000000)
 sys_traced=$(sys_ns "$root/bin/spawntrace" -c -- "$tmp/sysloop" 2000000)
 sys_spawns_only=$(sys_ns "$root/bin/spawntrace" -c --spawns-only -- "$tmp/sysloop" 2000000)
+# shellcheck disable=SC2086 # one flag a word
+sys_fallbacks=$(sys_ns "$root/bin/spawntrace" -c $FALLBACKS -- "$tmp/sysloop" 2000000)
+# ... and of a process spawntrace does not trace, while it traces another:
+# what the rest of the machine pays, with task storage and 5.10's way.
+sys_other() {
+	"$root/bin/spawntrace" -c "$@" -- sleep 1000 >/dev/null 2>&1 </dev/null &
+	local pid=$! ns
+	sleep 1
+	ns=$(sys_ns "$tmp/sysloop" 2000000)
+	kill -INT $pid
+	wait $pid || true
+	echo "$ns"
+}
+sys_other_traced=$(sys_other)
+# shellcheck disable=SC2086
+sys_other_fallbacks=$(sys_other $FALLBACKS)
 
 # Fixed cost: attaching before the workload starts, detaching after.
 fixed=()
@@ -277,7 +298,9 @@ awk -F'\t' '
 echo
 echo "One syscall (getppid, testdata/sysloop.c), median of $RUNS: untraced $sys_untraced ns; with empty programs on"
 echo "raw_syscalls sys_enter/sys_exit $sys_floor ns (the kernel's traced path, paid by any such tracer); under"
-echo "spawntrace $sys_traced ns; under spawntrace --spawns-only $sys_spawns_only ns."
+echo "spawntrace $sys_traced ns; under spawntrace --spawns-only $sys_spawns_only ns; under spawntrace as on 5.10"
+echo "($FALLBACKS) $sys_fallbacks ns. Not traced, while spawntrace traces another process: $sys_other_traced ns,"
+echo "as on 5.10 $sys_other_fallbacks ns."
 echo
 echo "spawntrace's start-up and shut-down (\`spawntrace -c -- /bin/true\`, median of $RUNS): $fixed_med s"
 echo

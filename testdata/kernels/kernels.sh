@@ -204,12 +204,13 @@ check() {
 	load | lossy)
 		[ "$(status "$suite" count)" = 0 ] || fail+=("spawntrace -c exited '$(status "$suite" count)'")
 		[ "$(status "$suite" record)" = 0 ] || fail+=("spawntrace --pprof -w exited '$(status "$suite" record)'")
+		[ "$(status "$suite" nested)" = 0 ] || fail+=("spawntrace -c in a pid namespace exited '$(status "$suite" nested)'")
 		local oracle counted
 		oracle=$(section "$suite" strace | table)
 		notes+=("strace (calls, errors): $(grep -E '^(clone|execve|wait4) ' <<<"$oracle" | tr '\n' ' ')of $(awk '{n += $2} END {print n}' <<<"$oracle") calls")
 		section "$suite" count | grep -q '^spawntrace: lost events: 0$' || fail+=("lost events")
 		section "$suite" count | grep -q '^spawntrace: 6 processes exited' || fail+=("not 6 processes exited")
-		for run in count record; do
+		for run in count record nested; do
 			[ "$(named "$suite" $run)" = "$lacks" ] && continue
 			fail+=("$run: named $(named "$suite" $run) as unavailable or fallen back on, not $lacks: $(section "$suite" $run |
 				grep -E '^spawntrace: (unavailable|fallback):' | tr '\n' ' ')")
@@ -224,8 +225,8 @@ check() {
 			fail+=("report: $(grep '^Spawns:' "$out/report")")
 		grep -q '^Processes: 6 seen; execs: 6 succeeded, 0 failed$' "$out/report" ||
 			fail+=("report: $(grep '^Processes:' "$out/report")")
-		for run in count report; do
-			if [ $run = count ]; then counted=$(section "$suite" count | table); else counted=$(table <"$out/report"); fi
+		for run in count report nested; do
+			if [ $run = report ]; then counted=$(table <"$out/report"); else counted=$(section "$suite" $run | table); fi
 			[ "$counted" = "$oracle" ] && continue
 			local diff
 			diff=$(diff <(echo "$oracle") <(echo "$counted") | grep '^[<>]' | tr '\n' ' ')
