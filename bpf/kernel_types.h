@@ -30,7 +30,13 @@ struct percpu_counter {
 #define MM_ANONPAGES 1
 #define MM_SHMEMPAGES 3
 
+/* Only its address is taken (kprobes on the lock functions). */
+struct rw_semaphore {
+	long count;
+} __attribute__((preserve_access_index));
+
 struct mm_struct {
+	struct rw_semaphore mmap_lock; /* mmap_sem before 5.8 */
 	struct percpu_counter rss_stat[4];
 	atomic_long_t pgtables_bytes;
 	int map_count;

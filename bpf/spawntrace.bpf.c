@@ -1100,6 +1100,26 @@ int BPF_PROG(on_lock_acquired, struct mm_struct *mm, bool write, bool success)
 	return 0;
 }
 
+/* timed_end ends the slot's timed hold (lock_start_ns): it adds the hold
+ * to the copy or the teardown and returns how long it was. */
+static __always_inline __u64 timed_end(struct spawn_slot *slot)
+{
+	__u64 held = bpf_ktime_get_ns() - slot->lock_start_ns;
+	/* Time preempted while holding the lock is the machine's load, not
+	 * the copy's or the teardown's work: keep it apart so the fit against
+	 * RSS stays clean and a saving is not charged the run queue. */
+	__u64 offcpu = slot->lock_offcpu_ns < held ? slot->lock_offcpu_ns : held;
+	slot->lock_start_ns = 0;
+	slot->lock_offcpu_ns = 0;
+	if (is_clone_nr(slot->nr)) {
+		slot->copy_ns += held - offcpu;
+		slot->copy_offcpu_ns += offcpu;
+	} else {
+		slot->teardown_ns += held - offcpu;
+	}
+	return held;
+}
+
 SEC("tp_btf/mmap_lock_released")
 int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
 {
@@ -1109,17 +1129,9 @@ int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
 	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
 	if (!slot || !slot->lock_start_ns || slot->lock_mm != (__u64)mm)
 		return 0;
-	__u64 held = bpf_ktime_get_ns() - slot->lock_start_ns;
-	/* Time preempted while holding the lock is the machine's load, not
-	 * the copy's or the teardown's work: keep it apart so the fit against
-	 * RSS stays clean and a saving is not charged the run queue. */
-	__u64 offcpu = slot->lock_offcpu_ns < held ? slot->lock_offcpu_ns : held;
-	slot->lock_start_ns = 0;
-	slot->lock_offcpu_ns = 0;
+	__u64 held = timed_end(slot);
 	if (is_clone_nr(slot->nr)) {
 		__u64 key = (__u64)mm;
-		slot->copy_ns += held - offcpu;
-		slot->copy_offcpu_ns += offcpu;
 		struct lock_waiters *w = bpf_map_lookup_elem(&forking_mm, &key);
 		if (w && w->n) {
 			__u64 now = bpf_ktime_get_ns();
@@ -1128,9 +1140,82 @@ int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
 				slot->lock_stall_ns += waited;
 		}
 		bpf_map_delete_elem(&forking_mm, &key);
-	} else {
-		slot->teardown_ns += held - offcpu;
 	}
+	return 0;
+}
+
+/* ---- the same, by kprobes, where the kernel has no mmap_lock
+ * tracepoints (Debian's 5.10) ----
+ * The copy is timed as the tracepoints time it, by the write hold of the
+ * parent's mmap lock that dup_mmap() takes around it, seen at the lock
+ * functions (dup_mmap itself is inlined into its caller on 5.10 and 6.12);
+ * other threads' stalls on that lock are not measured. The teardown is
+ * exit_mmap(), the exec's old address space going, timed whole. */
+
+static __always_inline struct spawn_slot *kp_slot(void)
+{
+	if (!timed_slots)
+		return NULL;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	return bpf_map_lookup_elem(&spawn_slots, &tid);
+}
+
+SEC("kprobe/down_write_killable")
+int BPF_KPROBE(kp_lock_start, void *sem)
+{
+	struct spawn_slot *slot = kp_slot();
+	if (!slot || slot->lock_start_ns || !is_clone_nr(slot->nr))
+		return 0;
+	struct mm_struct *mm = current_mm();
+	if (sem == &mm->mmap_lock)
+		slot->lock_mm = (__u64)mm; /* acquiring: timed from its return */
+	return 0;
+}
+
+SEC("kretprobe/down_write_killable")
+int BPF_KRETPROBE(kp_lock_acquired, long ret)
+{
+	struct spawn_slot *slot = kp_slot();
+	if (!slot || slot->lock_start_ns || !slot->lock_mm || !is_clone_nr(slot->nr))
+		return 0;
+	if (ret == 0)
+		slot->lock_start_ns = bpf_ktime_get_ns();
+	else
+		slot->lock_mm = 0;
+	return 0;
+}
+
+SEC("kprobe/up_write")
+int BPF_KPROBE(kp_lock_released, void *sem)
+{
+	struct spawn_slot *slot = kp_slot();
+	if (!slot || !slot->lock_start_ns || !is_clone_nr(slot->nr))
+		return 0;
+	struct mm_struct *mm = (struct mm_struct *)slot->lock_mm;
+	if (sem != &mm->mmap_lock)
+		return 0;
+	timed_end(slot);
+	slot->lock_mm = 0;
+	return 0;
+}
+
+SEC("kprobe/exit_mmap")
+int BPF_KPROBE(kp_teardown_start, struct mm_struct *mm)
+{
+	struct spawn_slot *slot = kp_slot();
+	if (!slot || slot->lock_start_ns || is_clone_nr(slot->nr) || slot->exec_old_mm != (__u64)mm)
+		return 0;
+	slot->lock_start_ns = bpf_ktime_get_ns();
+	slot->lock_mm = (__u64)mm;
+	return 0;
+}
+
+SEC("kretprobe/exit_mmap")
+int BPF_KRETPROBE(kp_teardown_end)
+{
+	struct spawn_slot *slot = kp_slot();
+	if (slot && slot->lock_start_ns && !is_clone_nr(slot->nr))
+		timed_end(slot);
 	return 0;
 }
 

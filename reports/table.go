@@ -186,11 +186,11 @@ func WriteCountReport(w io.Writer, rec *recording.Recording) error {
 		procs, plural(procs, "process", "processes"), threads, plural(threads, "thread", "threads"))
 	bw.printf("spawntrace: lost events: %s\n", lostText(rec.Lost))
 	for _, p := range rec.Probes {
-		if p.Available {
-			continue
-		}
 		if p.Fallback != "" {
 			bw.printf("spawntrace: fallback: %s (%s): %s\n", p.Name, p.Reason, p.Fallback)
+			continue
+		}
+		if p.Available {
 			continue
 		}
 		if p.Reason != "" {

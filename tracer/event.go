@@ -222,8 +222,8 @@ type Probe struct {
 	Name      string `json:"name"`
 	Available bool   `json:"available"`
 	Reason    string `json:"reason,omitempty"` // why not, when unavailable
-	// Fallback, when set on an unavailable one, is what measured the same
-	// instead: nothing went unmeasured.
+	// Fallback, when set, is what measured the same where the first way
+	// could not (Reason says why): the probe is available.
 	Fallback string `json:"fallback,omitempty"`
 }
 

@@ -12,8 +12,8 @@ import (
 // fallbackFeature is something the programs use first and can do without:
 // where the kernel lacks it they measure the same things another way (a
 // const volatile switch makes the verifier prune the first way), with the
-// same counts at another cost. Probes names the way used instead, which no
-// "unavailable" line does: nothing goes unmeasured.
+// same counts at another cost. Probes lists it as available, with why the
+// first way was not taken and what was used instead: nothing goes unmeasured.
 type fallbackFeature struct {
 	name      string // as Probes shows it and Config.ForceFallback takes it
 	switchVar string // the program variable that, set to 1, takes the other way
@@ -54,11 +54,17 @@ var fallbackFeatures = []fallbackFeature{{
 	},
 }}
 
-// FallbackNames lists the names accepted by Config.ForceFallback.
+// FallbackNames lists the names accepted by Config.ForceFallback: the
+// fallback features, and the probe groups that kprobes can stand in for.
 func FallbackNames() []string {
 	names := make([]string, 0, len(fallbackFeatures))
 	for _, f := range fallbackFeatures {
 		names = append(names, f.name)
+	}
+	for _, g := range probeGroups {
+		if g.kprobes != nil {
+			names = append(names, g.name)
+		}
 	}
 	return names
 }
@@ -90,7 +96,7 @@ func applyFallbacks(spec *ebpf.CollectionSpec, force map[string]bool, kernelBTF 
 		if err := f.prepare(spec); err != nil {
 			return nil, fmt.Errorf("switching to the fallback for %s: %w", f.name, err)
 		}
-		probes = append(probes, Probe{Name: f.name, Reason: reason, Fallback: f.instead})
+		probes = append(probes, Probe{Name: f.name, Available: true, Reason: reason, Fallback: f.instead})
 	}
 	// Templates of the other ways are never made themselves.
 	delete(spec.Maps, "inflight_by_tid")

@@ -23,7 +23,7 @@ func TestApplyFallbacks(t *testing.T) {
 		if _, ok := spec.Maps["inflight_by_tid"]; ok {
 			t.Errorf("force %v: the template inflight_by_tid is left in the spec", force)
 		}
-		taken := len(probes) == 1 && probes[0].Name == TaskStorageFallback && !probes[0].Available && probes[0].Fallback != ""
+		taken := len(probes) == 1 && probes[0].Name == TaskStorageFallback && probes[0].Available && probes[0].Fallback != ""
 		if !force {
 			if mapTypeMissing(ebpf.TaskStorage, "task storage", "5.11") != "" {
 				t.Logf("this kernel has no task storage: the fallback is taken unforced")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 )
 
@@ -147,6 +148,11 @@ func TestProbeNamesUnique(t *testing.T) {
 				t.Errorf("probe %s names program %s, which the object lacks", g.name, p.prog)
 			}
 		}
+		for _, kp := range g.kprobes {
+			if spec.Programs[kp.prog] == nil || spec.Programs[kp.prog].Type != ebpf.Kprobe {
+				t.Errorf("probe %s names kprobe program %s, which the object lacks", g.name, kp.prog)
+			}
+		}
 	}
 	// on_sample is attached to perf events, not tracepoints (sampling.go);
 	// resolve_pids is an iterator run from user space (pidns.go); the
@@ -168,7 +174,7 @@ func TestProbeNamesUnique(t *testing.T) {
 func countPoints() int {
 	n := 0
 	for _, g := range probeGroups {
-		n += len(g.points)
+		n += len(g.points) + len(g.kprobes)
 	}
 	return n
 }

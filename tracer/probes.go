@@ -25,6 +25,18 @@ type probeGroup struct {
 	name     string // as shown to the user
 	required bool   // without it spawntrace cannot follow the tree at all
 	points   []attachPoint
+	// kprobes measure the same where the tracepoints are missing (or
+	// --force-fallback names the group), as kprobesInstead says.
+	kprobes        []kprobePoint
+	kprobesInstead string
+}
+
+// kprobePoint is one BPF program and the kernel function it probes, at
+// its entry or its return.
+type kprobePoint struct {
+	prog   string
+	symbol string
+	ret    bool
 }
 
 // Probe names, as Probes shows them, --disable-probe accepts them and
@@ -52,11 +64,21 @@ var probeGroups = []probeGroup{
 	}},
 	// Spawn anatomy: the address-space copy is timed by the parent's mmap
 	// write lock (no kprobes here), blocked time by context switches.
+	// Before 5.11 (Debian's 5.10) there are no mmap_lock tracepoints:
+	// kprobes on the copy and the teardown themselves, where the kernel
+	// has kprobes.
 	{name: CopyProbe, points: []attachPoint{
 		{prog: "on_lock_start", group: "mmap_lock", name: "mmap_lock_start_locking"},
 		{prog: "on_lock_acquired", group: "mmap_lock", name: "mmap_lock_acquire_returned"},
 		{prog: "on_lock_released", group: "mmap_lock", name: "mmap_lock_released"},
-	}},
+	}, kprobes: []kprobePoint{
+		{prog: "kp_lock_start", symbol: "down_write_killable"},
+		{prog: "kp_lock_acquired", symbol: "down_write_killable", ret: true},
+		{prog: "kp_lock_released", symbol: "up_write"},
+		{prog: "kp_teardown_start", symbol: "exit_mmap"},
+		{prog: "kp_teardown_end", symbol: "exit_mmap", ret: true},
+	}, kprobesInstead: "kprobes on the mmap lock (down_write_killable, up_write) time the copy, and on exit_mmap " +
+		"the exec teardown; other threads' stalls on the parent's lock are not measured"},
 	{name: BlockedProbe, points: []attachPoint{{prog: "on_switch", group: "sched", name: "sched_switch"}}},
 }
 

@@ -247,6 +247,11 @@ const (
 	spawntraceMapSpawnSlots         = "spawn_slots"
 	spawntraceMapSyscallStats       = "syscall_stats"
 	spawntraceMapTracked            = "tracked"
+	spawntraceProgKpLockAcquired    = "kp_lock_acquired"
+	spawntraceProgKpLockReleased    = "kp_lock_released"
+	spawntraceProgKpLockStart       = "kp_lock_start"
+	spawntraceProgKpTeardownEnd     = "kp_teardown_end"
+	spawntraceProgKpTeardownStart   = "kp_teardown_start"
 	spawntraceProgOnExec            = "on_exec"
 	spawntraceProgOnExit            = "on_exit"
 	spawntraceProgOnFork            = "on_fork"
@@ -324,18 +329,23 @@ type spawntraceSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceProgramSpecs struct {
-	OnExec         *ebpf.ProgramSpec `ebpf:"on_exec"`
-	OnExit         *ebpf.ProgramSpec `ebpf:"on_exit"`
-	OnFork         *ebpf.ProgramSpec `ebpf:"on_fork"`
-	OnLockAcquired *ebpf.ProgramSpec `ebpf:"on_lock_acquired"`
-	OnLockReleased *ebpf.ProgramSpec `ebpf:"on_lock_released"`
-	OnLockStart    *ebpf.ProgramSpec `ebpf:"on_lock_start"`
-	OnSample       *ebpf.ProgramSpec `ebpf:"on_sample"`
-	OnSwitch       *ebpf.ProgramSpec `ebpf:"on_switch"`
-	RawEnter       *ebpf.ProgramSpec `ebpf:"raw_enter"`
-	RawExit        *ebpf.ProgramSpec `ebpf:"raw_exit"`
-	RawExitNoloop  *ebpf.ProgramSpec `ebpf:"raw_exit_noloop"`
-	ResolvePids    *ebpf.ProgramSpec `ebpf:"resolve_pids"`
+	KpLockAcquired  *ebpf.ProgramSpec `ebpf:"kp_lock_acquired"`
+	KpLockReleased  *ebpf.ProgramSpec `ebpf:"kp_lock_released"`
+	KpLockStart     *ebpf.ProgramSpec `ebpf:"kp_lock_start"`
+	KpTeardownEnd   *ebpf.ProgramSpec `ebpf:"kp_teardown_end"`
+	KpTeardownStart *ebpf.ProgramSpec `ebpf:"kp_teardown_start"`
+	OnExec          *ebpf.ProgramSpec `ebpf:"on_exec"`
+	OnExit          *ebpf.ProgramSpec `ebpf:"on_exit"`
+	OnFork          *ebpf.ProgramSpec `ebpf:"on_fork"`
+	OnLockAcquired  *ebpf.ProgramSpec `ebpf:"on_lock_acquired"`
+	OnLockReleased  *ebpf.ProgramSpec `ebpf:"on_lock_released"`
+	OnLockStart     *ebpf.ProgramSpec `ebpf:"on_lock_start"`
+	OnSample        *ebpf.ProgramSpec `ebpf:"on_sample"`
+	OnSwitch        *ebpf.ProgramSpec `ebpf:"on_switch"`
+	RawEnter        *ebpf.ProgramSpec `ebpf:"raw_enter"`
+	RawExit         *ebpf.ProgramSpec `ebpf:"raw_exit"`
+	RawExitNoloop   *ebpf.ProgramSpec `ebpf:"raw_exit_noloop"`
+	ResolvePids     *ebpf.ProgramSpec `ebpf:"resolve_pids"`
 }
 
 // spawntraceMapSpecs contains maps before they are loaded into the kernel.
@@ -462,22 +472,32 @@ type spawntraceVariables struct {
 //
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntracePrograms struct {
-	OnExec         *ebpf.Program `ebpf:"on_exec"`
-	OnExit         *ebpf.Program `ebpf:"on_exit"`
-	OnFork         *ebpf.Program `ebpf:"on_fork"`
-	OnLockAcquired *ebpf.Program `ebpf:"on_lock_acquired"`
-	OnLockReleased *ebpf.Program `ebpf:"on_lock_released"`
-	OnLockStart    *ebpf.Program `ebpf:"on_lock_start"`
-	OnSample       *ebpf.Program `ebpf:"on_sample"`
-	OnSwitch       *ebpf.Program `ebpf:"on_switch"`
-	RawEnter       *ebpf.Program `ebpf:"raw_enter"`
-	RawExit        *ebpf.Program `ebpf:"raw_exit"`
-	RawExitNoloop  *ebpf.Program `ebpf:"raw_exit_noloop"`
-	ResolvePids    *ebpf.Program `ebpf:"resolve_pids"`
+	KpLockAcquired  *ebpf.Program `ebpf:"kp_lock_acquired"`
+	KpLockReleased  *ebpf.Program `ebpf:"kp_lock_released"`
+	KpLockStart     *ebpf.Program `ebpf:"kp_lock_start"`
+	KpTeardownEnd   *ebpf.Program `ebpf:"kp_teardown_end"`
+	KpTeardownStart *ebpf.Program `ebpf:"kp_teardown_start"`
+	OnExec          *ebpf.Program `ebpf:"on_exec"`
+	OnExit          *ebpf.Program `ebpf:"on_exit"`
+	OnFork          *ebpf.Program `ebpf:"on_fork"`
+	OnLockAcquired  *ebpf.Program `ebpf:"on_lock_acquired"`
+	OnLockReleased  *ebpf.Program `ebpf:"on_lock_released"`
+	OnLockStart     *ebpf.Program `ebpf:"on_lock_start"`
+	OnSample        *ebpf.Program `ebpf:"on_sample"`
+	OnSwitch        *ebpf.Program `ebpf:"on_switch"`
+	RawEnter        *ebpf.Program `ebpf:"raw_enter"`
+	RawExit         *ebpf.Program `ebpf:"raw_exit"`
+	RawExitNoloop   *ebpf.Program `ebpf:"raw_exit_noloop"`
+	ResolvePids     *ebpf.Program `ebpf:"resolve_pids"`
 }
 
 func (p *spawntracePrograms) Close() error {
 	return _SpawntraceClose(
+		p.KpLockAcquired,
+		p.KpLockReleased,
+		p.KpLockStart,
+		p.KpTeardownEnd,
+		p.KpTeardownStart,
 		p.OnExec,
 		p.OnExit,
 		p.OnFork,

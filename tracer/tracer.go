@@ -129,7 +129,8 @@ func Open(cfg Config) (t *Tracer, err error) {
 	// Drop the programs of unavailable probes before loading: a tp_btf
 	// program whose tracepoint is missing would fail the whole load.
 	kernelBTF, btfErr := kernelTypes.Kernel()
-	var usable []probeGroup
+	var usable, kprobed []probeGroup
+	kprobedWhy := map[string]string{}
 	for _, g := range probeGroups {
 		reason := ""
 		if disabled[g.name] {
@@ -140,12 +141,26 @@ func Open(cfg Config) (t *Tracer, err error) {
 				reason = pointMissing(p, kernelBTF, btfErr)
 			}
 		}
+		if reason == "" && forced[g.name] {
+			reason = "forced by --force-fallback"
+		}
+		useKprobes := reason != "" && !disabled[g.name] && g.kprobes != nil
+		if !useKprobes {
+			for _, kp := range g.kprobes {
+				delete(spec.Programs, kp.prog)
+			}
+		}
 		if reason != "" {
 			if g.required {
 				return nil, fmt.Errorf("%s is required to follow the process tree: %s", g.name, reason)
 			}
 			for _, p := range g.points {
 				delete(spec.Programs, p.prog)
+			}
+			if useKprobes {
+				kprobed = append(kprobed, g)
+				kprobedWhy[g.name] = reason
+				continue
 			}
 			t.probes = append(t.probes, Probe{Name: g.name, Reason: reason})
 			continue
@@ -200,6 +215,14 @@ func Open(cfg Config) (t *Tracer, err error) {
 		}
 		t.probes = append(t.probes, Probe{Name: g.name, Available: true})
 	}
+	for _, g := range kprobed {
+		why := kprobedWhy[g.name]
+		if err := t.attachKprobes(g); err != nil {
+			t.probes = append(t.probes, Probe{Name: g.name, Reason: why + "; and by kprobes: " + err.Error()})
+			continue
+		}
+		t.probes = append(t.probes, Probe{Name: g.name, Available: true, Reason: why, Fallback: g.kprobesInstead})
+	}
 	t.probes = append(t.probes, helperProbes...)
 	if cfg.SampleHz > 0 {
 		if err := t.attachSampling(cfg.SampleHz); err != nil {
@@ -235,6 +258,27 @@ func (t *Tracer) attach(g probeGroup) error {
 				m.Close()
 			}
 			return fmt.Errorf("attaching %s to %s:%s: %w", p.prog, p.group, p.name, err)
+		}
+		made = append(made, l)
+	}
+	t.links = append(t.links, made...)
+	return nil
+}
+
+// attachKprobes links every kprobe program of a group, or none of them.
+func (t *Tracer) attachKprobes(g probeGroup) error {
+	var made []link.Link
+	for _, kp := range g.kprobes {
+		attach, what := link.Kprobe, "kprobe"
+		if kp.ret {
+			attach, what = link.Kretprobe, "kretprobe"
+		}
+		l, err := attach(kp.symbol, t.coll.Programs[kp.prog], nil)
+		if err != nil {
+			for _, m := range made {
+				m.Close()
+			}
+			return fmt.Errorf("attaching %s to %s %s: %w", kp.prog, what, kp.symbol, err)
 		}
 		made = append(made, l)
 	}

@@ -225,6 +225,22 @@ check() {
 			fail+=("report: $(grep '^Spawns:' "$out/report")")
 		grep -q '^Processes: 6 seen; execs: 6 succeeded, 0 failed$' "$out/report" ||
 			fail+=("report: $(grep '^Processes:' "$out/report")")
+		# The copy and the teardown of the 5 forks, timed by the mmap_lock
+		# tracepoints or, where there are none, by kprobes; and by kprobes
+		# forced, on every kernel.
+		[ "$(status "$suite" kprobes)" = 0 ] || fail+=("spawntrace --force-fallback mmap_lock:copy-timing exited '$(status "$suite" kprobes)'")
+		section "$suite" kprobes | grep -q '^spawntrace: fallback: mmap_lock:copy-timing (' ||
+			fail+=("kprobes: $(section "$suite" kprobes | grep 'mmap_lock:copy-timing' | tr '\n' ' ')")
+		blob "$suite" kprobes.json.gz "$out/kprobes.json.gz"
+		bin/spawntrace report "$out/kprobes.json.gz" >"$out/kprobes.report" 2>&1 ||
+			fail+=("spawntrace report (kprobes): $(head -1 "$out/kprobes.report")")
+		for run in report kprobes.report; do
+			for row in 'address-space copy \(dup_mmap\)' 'exec teardown of the copy'; do
+				grep -qE "^ +$row +5 +[0-9.]+ " "$out/$run" || fail+=("$run: no '$row' row of 5 spawns")
+			done
+		done
+		notes+=("copy ms, p50 by tracepoints or as named, then by kprobes: $(for run in report kprobes.report; do
+			grep -E '^ +address-space copy \(dup_mmap\) ' "$out/$run" | awk '{printf "%s ", $(NF-3)}'; done)")
 		for run in count report nested; do
 			if [ $run = report ]; then counted=$(table <"$out/report"); else counted=$(section "$suite" $run | table); fi
 			[ "$counted" = "$oracle" ] && continue
