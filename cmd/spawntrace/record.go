@@ -153,7 +153,9 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer t.Close()
 	if o.verbose {
 		for _, p := range t.Probes() {
-			if p.Available && strings.HasPrefix(p.Name, "helper:") {
+			if p.Fallback != "" {
+				fmt.Fprintf(stderr, "spawntrace: %s by fallback: %s\n", p.Name, p.Fallback)
+			} else if p.Available && strings.HasPrefix(p.Name, "helper:") {
 				fmt.Fprintf(stderr, "spawntrace: using %s\n", p.Name)
 			} else if p.Available {
 				fmt.Fprintf(stderr, "spawntrace: attached %s\n", p.Name)

@@ -2,8 +2,9 @@
 # The kernel matrix (`make kernels`): boots Debian's cloud kernels in qemu,
 # each with an initramfs of a static busybox, bin/spawntrace, strace (the
 # oracle) and testdata/kernels/init, which traces a busybox sh loop whose
-# counts are known and writes the results on a second serial port. Fails on
-# any difference from what the matrix below expects of each kernel.
+# counts are known (also from a new pid namespace, and with the copy timed
+# by kprobes forced) and writes the results on a second serial port. Fails
+# on any difference from what the matrix below expects of each kernel.
 #
 # Kernels come from Debian's suites through apt-get download (apt checks each
 # .deb against the suite's signed index), one apt state per suite, unpacked
@@ -31,8 +32,9 @@ set -euo pipefail
 # The last column lists the probes and helpers spawntrace must name as
 # unavailable, and the fallbacks it must name as taken, on that kernel:
 # exactly those (- for none). 5.10 has no task storage and no
-# bpf_get_current_task_btf (5.11), no bpf_loop (5.17), and Debian's 5.10 no
-# mmap_lock tracepoints.
+# bpf_get_current_task_btf (5.11: a hash keyed by tid stands in), no
+# bpf_loop (5.17: failed execs' argv unread), and no mmap_lock tracepoints
+# (kprobes stand in).
 # When 7.x counts every syscall, change its "lossy" to "load". 7.3.4 missed 1-4 of
 # the 137 in 3 of 6 boots (brk and mprotect; set_robust_list; rt_sigaction
 # and set_robust_list, the calls of fork children before their exec), none
