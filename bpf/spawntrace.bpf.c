@@ -39,10 +39,6 @@ const volatile __u32 spawns_only = 0;
  * and its fields by bpf_probe_read_kernel. The verifier prunes the other way. */
 const volatile __u32 no_task_storage = 0;
 
-/* socketcall's calls without an i386 number of their own (accept, send,
- * recv) are counted as SOCKETCALL_PSEUDO + their socketcall number, past
- * the end of the i386 table. */
-#define SOCKETCALL_PSEUDO 490
 #define CLONE_THREAD_FLAG 0x00010000
 #define CLONE_VM_FLAG 0x00000100
 
@@ -241,6 +237,8 @@ const enum event_kind *unused_event_kind __attribute__((unused));
 const enum event_flag *unused_event_flag __attribute__((unused));
 const enum sample_flag *unused_sample_flag __attribute__((unused));
 const enum lost_kind *unused_lost_kind __attribute__((unused));
+const enum socketcall_pseudo *unused_socketcall_pseudo __attribute__((unused));
+_Static_assert(SOCKETCALL_PSEUDO_RECV < MAX_SYSCALLS, "socketcall pseudo numbers past syscall_stats' i386 half");
 
 /* ns_nr is a task's id in spawntrace's pid namespace: the number at that
  * level of its struct pid. Every task of the traced tree is visible there
@@ -367,7 +365,7 @@ static __always_inline long socketcall_nr(void *regs)
 	case 4: /* SYS_LISTEN */
 		return NR32_LISTEN;
 	case 5: /* SYS_ACCEPT */
-		return SOCKETCALL_PSEUDO + 5;
+		return SOCKETCALL_PSEUDO_ACCEPT;
 	case 6: /* SYS_GETSOCKNAME */
 		return NR32_GETSOCKNAME;
 	case 7: /* SYS_GETPEERNAME */
@@ -375,9 +373,9 @@ static __always_inline long socketcall_nr(void *regs)
 	case 8: /* SYS_SOCKETPAIR */
 		return NR32_SOCKETPAIR;
 	case 9: /* SYS_SEND */
-		return SOCKETCALL_PSEUDO + 9;
+		return SOCKETCALL_PSEUDO_SEND;
 	case 10: /* SYS_RECV */
-		return SOCKETCALL_PSEUDO + 10;
+		return SOCKETCALL_PSEUDO_RECV;
 	case 11: /* SYS_SENDTO */
 		return NR32_SENDTO;
 	case 12: /* SYS_RECVFROM */

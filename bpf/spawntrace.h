@@ -47,6 +47,18 @@ enum event_flag {
 	EVF_COMPAT = 256,       /* syscall: nr and args are of the i386 table (compat); exec: the new program's are */
 };
 
+/* i386 numbers the kernel side counts socketcall's accept, send and recv
+ * under: they have no i386 number of their own, so SOCKETCALL_PSEUDO plus
+ * their socketcall number (SYS_ACCEPT 5, SYS_SEND 9, SYS_RECV 10), past the
+ * end of the i386 table and below MAX_SYSCALLS. socketcall's other calls
+ * count as their own i386 numbers (sysno.h). */
+enum socketcall_pseudo {
+	SOCKETCALL_PSEUDO = 490,
+	SOCKETCALL_PSEUDO_ACCEPT = SOCKETCALL_PSEUDO + 5,
+	SOCKETCALL_PSEUDO_SEND = SOCKETCALL_PSEUDO + 9,
+	SOCKETCALL_PSEUDO_RECV = SOCKETCALL_PSEUDO + 10,
+};
+
 /* Indexes of the lost-counter array. */
 enum lost_kind {
 	LOST_RINGBUF = 0,    /* ring buffer full: a detailed event dropped */

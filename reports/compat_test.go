@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -128,12 +129,13 @@ func TestPersonalityLines(t *testing.T) {
 // socketcall's calls are counted by what they make (the kernel side maps
 // them): socketpair as i386's 360, accept, send and recv past the table.
 func TestSocketcallNames(t *testing.T) {
-	for nr, want := range map[int]string{360: "socketpair", 102: "socketcall", 495: "accept", 499: "send", 500: "recv"} {
+	for nr, want := range map[int]string{sysno.I386Socketpair: "socketpair", sysno.I386Socketcall: "socketcall",
+		tracer.I386SocketcallAccept: "accept", tracer.I386SocketcallSend: "send", tracer.I386SocketcallRecv: "recv"} {
 		if got := syscalls.SyscallName(tracer.ABII386, nr); got != want {
 			t.Errorf("i386 %d: %s, want %s", nr, got, want)
 		}
 	}
-	if got := syscalls.SyscallName(tracer.ABIX8664, 495); got != "syscall_495" {
-		t.Errorf("x86_64 495: %s", got)
+	if got, want := syscalls.SyscallName(tracer.ABIX8664, tracer.I386SocketcallAccept), fmt.Sprintf("syscall_%d", tracer.I386SocketcallAccept); got != want {
+		t.Errorf("x86_64 %d: %s, want %s", tracer.I386SocketcallAccept, got, want)
 	}
 }

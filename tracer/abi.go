@@ -56,6 +56,15 @@ func (a *ABI) UnmarshalText(b []byte) error {
 	return fmt.Errorf("unknown syscall ABI %q", b)
 }
 
+// i386 numbers the kernel side counts socketcall's accept, send and recv
+// under (bpf/spawntrace.h's enum socketcall_pseudo): past the end of the
+// i386 table, as they have no i386 number of their own.
+const (
+	I386SocketcallAccept = int(spawntraceSocketcallPseudoSOCKETCALL_PSEUDO_ACCEPT)
+	I386SocketcallSend   = int(spawntraceSocketcallPseudoSOCKETCALL_PSEUDO_SEND)
+	I386SocketcallRecv   = int(spawntraceSocketcallPseudoSOCKETCALL_PSEUDO_RECV)
+)
+
 // i386 numbers of the calls that have an x86_64 twin spawntrace names.
 var i386To64 = map[int]int{
 	sysno.I386Exit:       sysno.Exit,

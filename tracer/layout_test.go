@@ -10,6 +10,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
 // sharedStructs are the structs bpf2go generates for Go (gen.go's -type),
@@ -40,6 +42,8 @@ var sharedEnums = map[string]map[string]uint64{
 		"EVF_ARGV_UNREAD": 16, "EVF_PARENT_MM": 32, "EVF_SUPERSEDED": 64, "EVF_USTACK_IPS": 128, "EVF_COMPAT": 256},
 	"sample_flag": {"SAMPLEF_USTACK_IPS": 1},
 	"lost_kind":   {"LOST_RINGBUF": 0, "LOST_INFLIGHT": 1, "LOST_SPAWN_SLOT": 2, "LOST_TRACKED": 3, "LOST_KINDS": 4},
+	"socketcall_pseudo": {"SOCKETCALL_PSEUDO": 490, "SOCKETCALL_PSEUDO_ACCEPT": 495, "SOCKETCALL_PSEUDO_SEND": 499,
+		"SOCKETCALL_PSEUDO_RECV": 500},
 }
 
 // Every type gen.go asks bpf2go for is pinned here, as a size or values.
@@ -81,32 +85,35 @@ func TestSharedEnumValues(t *testing.T) {
 		}
 	}
 	for name, c := range map[string]struct{ got, want uint64 }{
-		"EV_SYSCALL":         {uint64(spawntraceEventKindEV_SYSCALL), 1},
-		"EV_FORK":            {uint64(spawntraceEventKindEV_FORK), 2},
-		"EV_EXEC":            {uint64(spawntraceEventKindEV_EXEC), 3},
-		"EV_EXIT":            {uint64(spawntraceEventKindEV_EXIT), 4},
-		"EV_SAMPLE":          {uint64(spawntraceEventKindEV_SAMPLE), 5},
-		"EV_SYSCALL_EXEC":    {uint64(spawntraceEventKindEV_SYSCALL_EXEC), 6},
-		"EV_SYSCALL_SPAWN":   {uint64(spawntraceEventKindEV_SYSCALL_SPAWN), 7},
-		"KindSyscall":        {uint64(KindSyscall), 1},
-		"KindFork":           {uint64(KindFork), 2},
-		"KindExec":           {uint64(KindExec), 3},
-		"KindExit":           {uint64(KindExit), 4},
-		"EVF_THREAD":         {uint64(spawntraceEventFlagEVF_THREAD), 1},
-		"EVF_ARGV_TRUNCATED": {uint64(spawntraceEventFlagEVF_ARGV_TRUNCATED), 2},
-		"EVF_GROUP_DEAD":     {uint64(spawntraceEventFlagEVF_GROUP_DEAD), 4},
-		"EVF_NAME_UNREAD":    {uint64(spawntraceEventFlagEVF_NAME_UNREAD), 8},
-		"EVF_ARGV_UNREAD":    {uint64(spawntraceEventFlagEVF_ARGV_UNREAD), 16},
-		"EVF_PARENT_MM":      {uint64(spawntraceEventFlagEVF_PARENT_MM), 32},
-		"EVF_SUPERSEDED":     {uint64(spawntraceEventFlagEVF_SUPERSEDED), 64},
-		"EVF_USTACK_IPS":     {uint64(spawntraceEventFlagEVF_USTACK_IPS), 128},
-		"EVF_COMPAT":         {uint64(spawntraceEventFlagEVF_COMPAT), 256},
-		"SAMPLEF_USTACK_IPS": {uint64(spawntraceSampleFlagSAMPLEF_USTACK_IPS), 1},
-		"LOST_RINGBUF":       {uint64(spawntraceLostKindLOST_RINGBUF), 0},
-		"LOST_INFLIGHT":      {uint64(spawntraceLostKindLOST_INFLIGHT), 1},
-		"LOST_SPAWN_SLOT":    {uint64(spawntraceLostKindLOST_SPAWN_SLOT), 2},
-		"LOST_TRACKED":       {uint64(spawntraceLostKindLOST_TRACKED), 3},
-		"LOST_KINDS":         {uint64(spawntraceLostKindLOST_KINDS), 4},
+		"EV_SYSCALL":           {uint64(spawntraceEventKindEV_SYSCALL), 1},
+		"EV_FORK":              {uint64(spawntraceEventKindEV_FORK), 2},
+		"EV_EXEC":              {uint64(spawntraceEventKindEV_EXEC), 3},
+		"EV_EXIT":              {uint64(spawntraceEventKindEV_EXIT), 4},
+		"EV_SAMPLE":            {uint64(spawntraceEventKindEV_SAMPLE), 5},
+		"EV_SYSCALL_EXEC":      {uint64(spawntraceEventKindEV_SYSCALL_EXEC), 6},
+		"EV_SYSCALL_SPAWN":     {uint64(spawntraceEventKindEV_SYSCALL_SPAWN), 7},
+		"KindSyscall":          {uint64(KindSyscall), 1},
+		"KindFork":             {uint64(KindFork), 2},
+		"KindExec":             {uint64(KindExec), 3},
+		"KindExit":             {uint64(KindExit), 4},
+		"EVF_THREAD":           {uint64(spawntraceEventFlagEVF_THREAD), 1},
+		"EVF_ARGV_TRUNCATED":   {uint64(spawntraceEventFlagEVF_ARGV_TRUNCATED), 2},
+		"EVF_GROUP_DEAD":       {uint64(spawntraceEventFlagEVF_GROUP_DEAD), 4},
+		"EVF_NAME_UNREAD":      {uint64(spawntraceEventFlagEVF_NAME_UNREAD), 8},
+		"EVF_ARGV_UNREAD":      {uint64(spawntraceEventFlagEVF_ARGV_UNREAD), 16},
+		"EVF_PARENT_MM":        {uint64(spawntraceEventFlagEVF_PARENT_MM), 32},
+		"EVF_SUPERSEDED":       {uint64(spawntraceEventFlagEVF_SUPERSEDED), 64},
+		"EVF_USTACK_IPS":       {uint64(spawntraceEventFlagEVF_USTACK_IPS), 128},
+		"EVF_COMPAT":           {uint64(spawntraceEventFlagEVF_COMPAT), 256},
+		"SAMPLEF_USTACK_IPS":   {uint64(spawntraceSampleFlagSAMPLEF_USTACK_IPS), 1},
+		"LOST_RINGBUF":         {uint64(spawntraceLostKindLOST_RINGBUF), 0},
+		"LOST_INFLIGHT":        {uint64(spawntraceLostKindLOST_INFLIGHT), 1},
+		"LOST_SPAWN_SLOT":      {uint64(spawntraceLostKindLOST_SPAWN_SLOT), 2},
+		"LOST_TRACKED":         {uint64(spawntraceLostKindLOST_TRACKED), 3},
+		"LOST_KINDS":           {uint64(spawntraceLostKindLOST_KINDS), 4},
+		"I386SocketcallAccept": {uint64(I386SocketcallAccept), 495},
+		"I386SocketcallSend":   {uint64(I386SocketcallSend), 499},
+		"I386SocketcallRecv":   {uint64(I386SocketcallRecv), 500},
 	} {
 		if c.got != c.want {
 			t.Errorf("Go %s = %d, want %d", name, c.got, c.want)
@@ -206,6 +213,19 @@ func TestRecordSizes(t *testing.T) {
 		unsafe.Sizeof(spawntraceForkEvent{}), unsafe.Sizeof(spawntraceExitEvent{}), unsafe.Sizeof(spawntraceExecEvent{}),
 		unsafe.Sizeof(spawntraceSyscallEvent{}), unsafe.Sizeof(spawntraceSyscallExecEvent{}),
 		unsafe.Sizeof(spawntraceSyscallSpawnEvent{}), unsafe.Sizeof(spawntraceSample{}))
+}
+
+// socketcall's accept, send and recv are counted past the end of the i386
+// table, where no call has a number, and within syscall_stats' i386 half.
+func TestSocketcallPseudoRange(t *testing.T) {
+	for nr := int(spawntraceSocketcallPseudoSOCKETCALL_PSEUDO); nr < maxSyscalls; nr++ {
+		if name, ok := sysno.NameI386(nr); ok {
+			t.Errorf("i386 %d is %s, but the kernel side counts socketcall's calls from %d on", nr, name, spawntraceSocketcallPseudoSOCKETCALL_PSEUDO)
+		}
+	}
+	if I386SocketcallRecv >= maxSyscalls {
+		t.Errorf("socketcall's recv counted as %d, past syscall_stats' %d numbers a table", I386SocketcallRecv, maxSyscalls)
+	}
 }
 
 // SyscallStats splits syscall_stats' keys into the two tables at

@@ -147,6 +147,15 @@ const (
 	spawntraceSampleFlagSAMPLEF_USTACK_IPS spawntraceSampleFlag = 1
 )
 
+type spawntraceSocketcallPseudo uint32
+
+const (
+	spawntraceSocketcallPseudoSOCKETCALL_PSEUDO        spawntraceSocketcallPseudo = 490
+	spawntraceSocketcallPseudoSOCKETCALL_PSEUDO_ACCEPT spawntraceSocketcallPseudo = 495
+	spawntraceSocketcallPseudoSOCKETCALL_PSEUDO_SEND   spawntraceSocketcallPseudo = 499
+	spawntraceSocketcallPseudoSOCKETCALL_PSEUDO_RECV   spawntraceSocketcallPseudo = 500
+)
+
 type spawntraceSpawnSlot struct {
 	_             structs.HostLayout
 	TsNs          uint64
@@ -236,55 +245,56 @@ type spawntraceTrackedProc struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	spawntraceMapAnnounced          = "announced"
-	spawntraceMapEvents             = "events"
-	spawntraceMapForkingMm          = "forking_mm"
-	spawntraceMapInflight           = "inflight"
-	spawntraceMapInflightByTid      = "inflight_by_tid"
-	spawntraceMapLaunchArmed        = "launch_armed"
-	spawntraceMapLost               = "lost"
-	spawntraceMapResolve            = "resolve"
-	spawntraceMapSpawnSlots         = "spawn_slots"
-	spawntraceMapSyscallStats       = "syscall_stats"
-	spawntraceMapTracked            = "tracked"
-	spawntraceProgKpLockAcquired    = "kp_lock_acquired"
-	spawntraceProgKpLockReleased    = "kp_lock_released"
-	spawntraceProgKpLockStart       = "kp_lock_start"
-	spawntraceProgKpTeardownEnd     = "kp_teardown_end"
-	spawntraceProgKpTeardownStart   = "kp_teardown_start"
-	spawntraceProgOnExec            = "on_exec"
-	spawntraceProgOnExit            = "on_exit"
-	spawntraceProgOnFork            = "on_fork"
-	spawntraceProgOnLockAcquired    = "on_lock_acquired"
-	spawntraceProgOnLockReleased    = "on_lock_released"
-	spawntraceProgOnLockStart       = "on_lock_start"
-	spawntraceProgOnSample          = "on_sample"
-	spawntraceProgOnSwitch          = "on_switch"
-	spawntraceProgRawEnter          = "raw_enter"
-	spawntraceProgRawExit           = "raw_exit"
-	spawntraceProgRawExitNoloop     = "raw_exit_noloop"
-	spawntraceProgResolvePids       = "resolve_pids"
-	spawntraceVarLauncherTgid       = "launcher_tgid"
-	spawntraceVarNoTaskStorage      = "no_task_storage"
-	spawntraceVarOpenSlots          = "open_slots"
-	spawntraceVarPidnsDev           = "pidns_dev"
-	spawntraceVarPidnsIno           = "pidns_ino"
-	spawntraceVarPidnsLevel         = "pidns_level"
-	spawntraceVarPidnsNested        = "pidns_nested"
-	spawntraceVarSpawnsOnly         = "spawns_only"
-	spawntraceVarTimedSlots         = "timed_slots"
-	spawntraceVarUnusedEventFlag    = "unused_event_flag"
-	spawntraceVarUnusedEventKind    = "unused_event_kind"
-	spawntraceVarUnusedExec         = "unused_exec"
-	spawntraceVarUnusedExit         = "unused_exit"
-	spawntraceVarUnusedFork         = "unused_fork"
-	spawntraceVarUnusedLostKind     = "unused_lost_kind"
-	spawntraceVarUnusedSample       = "unused_sample"
-	spawntraceVarUnusedSampleFlag   = "unused_sample_flag"
-	spawntraceVarUnusedStat         = "unused_stat"
-	spawntraceVarUnusedSyscall      = "unused_syscall"
-	spawntraceVarUnusedSyscallExec  = "unused_syscall_exec"
-	spawntraceVarUnusedSyscallSpawn = "unused_syscall_spawn"
+	spawntraceMapAnnounced              = "announced"
+	spawntraceMapEvents                 = "events"
+	spawntraceMapForkingMm              = "forking_mm"
+	spawntraceMapInflight               = "inflight"
+	spawntraceMapInflightByTid          = "inflight_by_tid"
+	spawntraceMapLaunchArmed            = "launch_armed"
+	spawntraceMapLost                   = "lost"
+	spawntraceMapResolve                = "resolve"
+	spawntraceMapSpawnSlots             = "spawn_slots"
+	spawntraceMapSyscallStats           = "syscall_stats"
+	spawntraceMapTracked                = "tracked"
+	spawntraceProgKpLockAcquired        = "kp_lock_acquired"
+	spawntraceProgKpLockReleased        = "kp_lock_released"
+	spawntraceProgKpLockStart           = "kp_lock_start"
+	spawntraceProgKpTeardownEnd         = "kp_teardown_end"
+	spawntraceProgKpTeardownStart       = "kp_teardown_start"
+	spawntraceProgOnExec                = "on_exec"
+	spawntraceProgOnExit                = "on_exit"
+	spawntraceProgOnFork                = "on_fork"
+	spawntraceProgOnLockAcquired        = "on_lock_acquired"
+	spawntraceProgOnLockReleased        = "on_lock_released"
+	spawntraceProgOnLockStart           = "on_lock_start"
+	spawntraceProgOnSample              = "on_sample"
+	spawntraceProgOnSwitch              = "on_switch"
+	spawntraceProgRawEnter              = "raw_enter"
+	spawntraceProgRawExit               = "raw_exit"
+	spawntraceProgRawExitNoloop         = "raw_exit_noloop"
+	spawntraceProgResolvePids           = "resolve_pids"
+	spawntraceVarLauncherTgid           = "launcher_tgid"
+	spawntraceVarNoTaskStorage          = "no_task_storage"
+	spawntraceVarOpenSlots              = "open_slots"
+	spawntraceVarPidnsDev               = "pidns_dev"
+	spawntraceVarPidnsIno               = "pidns_ino"
+	spawntraceVarPidnsLevel             = "pidns_level"
+	spawntraceVarPidnsNested            = "pidns_nested"
+	spawntraceVarSpawnsOnly             = "spawns_only"
+	spawntraceVarTimedSlots             = "timed_slots"
+	spawntraceVarUnusedEventFlag        = "unused_event_flag"
+	spawntraceVarUnusedEventKind        = "unused_event_kind"
+	spawntraceVarUnusedExec             = "unused_exec"
+	spawntraceVarUnusedExit             = "unused_exit"
+	spawntraceVarUnusedFork             = "unused_fork"
+	spawntraceVarUnusedLostKind         = "unused_lost_kind"
+	spawntraceVarUnusedSample           = "unused_sample"
+	spawntraceVarUnusedSampleFlag       = "unused_sample_flag"
+	spawntraceVarUnusedSocketcallPseudo = "unused_socketcall_pseudo"
+	spawntraceVarUnusedStat             = "unused_stat"
+	spawntraceVarUnusedSyscall          = "unused_syscall"
+	spawntraceVarUnusedSyscallExec      = "unused_syscall_exec"
+	spawntraceVarUnusedSyscallSpawn     = "unused_syscall_spawn"
 )
 
 // loadSpawntrace returns the embedded CollectionSpec for spawntrace.
@@ -369,27 +379,28 @@ type spawntraceMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceVariableSpecs struct {
-	LauncherTgid       *ebpf.VariableSpec `ebpf:"launcher_tgid"`
-	NoTaskStorage      *ebpf.VariableSpec `ebpf:"no_task_storage"`
-	OpenSlots          *ebpf.VariableSpec `ebpf:"open_slots"`
-	PidnsDev           *ebpf.VariableSpec `ebpf:"pidns_dev"`
-	PidnsIno           *ebpf.VariableSpec `ebpf:"pidns_ino"`
-	PidnsLevel         *ebpf.VariableSpec `ebpf:"pidns_level"`
-	PidnsNested        *ebpf.VariableSpec `ebpf:"pidns_nested"`
-	SpawnsOnly         *ebpf.VariableSpec `ebpf:"spawns_only"`
-	TimedSlots         *ebpf.VariableSpec `ebpf:"timed_slots"`
-	UnusedEventFlag    *ebpf.VariableSpec `ebpf:"unused_event_flag"`
-	UnusedEventKind    *ebpf.VariableSpec `ebpf:"unused_event_kind"`
-	UnusedExec         *ebpf.VariableSpec `ebpf:"unused_exec"`
-	UnusedExit         *ebpf.VariableSpec `ebpf:"unused_exit"`
-	UnusedFork         *ebpf.VariableSpec `ebpf:"unused_fork"`
-	UnusedLostKind     *ebpf.VariableSpec `ebpf:"unused_lost_kind"`
-	UnusedSample       *ebpf.VariableSpec `ebpf:"unused_sample"`
-	UnusedSampleFlag   *ebpf.VariableSpec `ebpf:"unused_sample_flag"`
-	UnusedStat         *ebpf.VariableSpec `ebpf:"unused_stat"`
-	UnusedSyscall      *ebpf.VariableSpec `ebpf:"unused_syscall"`
-	UnusedSyscallExec  *ebpf.VariableSpec `ebpf:"unused_syscall_exec"`
-	UnusedSyscallSpawn *ebpf.VariableSpec `ebpf:"unused_syscall_spawn"`
+	LauncherTgid           *ebpf.VariableSpec `ebpf:"launcher_tgid"`
+	NoTaskStorage          *ebpf.VariableSpec `ebpf:"no_task_storage"`
+	OpenSlots              *ebpf.VariableSpec `ebpf:"open_slots"`
+	PidnsDev               *ebpf.VariableSpec `ebpf:"pidns_dev"`
+	PidnsIno               *ebpf.VariableSpec `ebpf:"pidns_ino"`
+	PidnsLevel             *ebpf.VariableSpec `ebpf:"pidns_level"`
+	PidnsNested            *ebpf.VariableSpec `ebpf:"pidns_nested"`
+	SpawnsOnly             *ebpf.VariableSpec `ebpf:"spawns_only"`
+	TimedSlots             *ebpf.VariableSpec `ebpf:"timed_slots"`
+	UnusedEventFlag        *ebpf.VariableSpec `ebpf:"unused_event_flag"`
+	UnusedEventKind        *ebpf.VariableSpec `ebpf:"unused_event_kind"`
+	UnusedExec             *ebpf.VariableSpec `ebpf:"unused_exec"`
+	UnusedExit             *ebpf.VariableSpec `ebpf:"unused_exit"`
+	UnusedFork             *ebpf.VariableSpec `ebpf:"unused_fork"`
+	UnusedLostKind         *ebpf.VariableSpec `ebpf:"unused_lost_kind"`
+	UnusedSample           *ebpf.VariableSpec `ebpf:"unused_sample"`
+	UnusedSampleFlag       *ebpf.VariableSpec `ebpf:"unused_sample_flag"`
+	UnusedSocketcallPseudo *ebpf.VariableSpec `ebpf:"unused_socketcall_pseudo"`
+	UnusedStat             *ebpf.VariableSpec `ebpf:"unused_stat"`
+	UnusedSyscall          *ebpf.VariableSpec `ebpf:"unused_syscall"`
+	UnusedSyscallExec      *ebpf.VariableSpec `ebpf:"unused_syscall_exec"`
+	UnusedSyscallSpawn     *ebpf.VariableSpec `ebpf:"unused_syscall_spawn"`
 }
 
 // spawntraceObjects contains all objects after they have been loaded into the kernel.
@@ -445,27 +456,28 @@ func (m *spawntraceMaps) Close() error {
 //
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceVariables struct {
-	LauncherTgid       *ebpf.Variable `ebpf:"launcher_tgid"`
-	NoTaskStorage      *ebpf.Variable `ebpf:"no_task_storage"`
-	OpenSlots          *ebpf.Variable `ebpf:"open_slots"`
-	PidnsDev           *ebpf.Variable `ebpf:"pidns_dev"`
-	PidnsIno           *ebpf.Variable `ebpf:"pidns_ino"`
-	PidnsLevel         *ebpf.Variable `ebpf:"pidns_level"`
-	PidnsNested        *ebpf.Variable `ebpf:"pidns_nested"`
-	SpawnsOnly         *ebpf.Variable `ebpf:"spawns_only"`
-	TimedSlots         *ebpf.Variable `ebpf:"timed_slots"`
-	UnusedEventFlag    *ebpf.Variable `ebpf:"unused_event_flag"`
-	UnusedEventKind    *ebpf.Variable `ebpf:"unused_event_kind"`
-	UnusedExec         *ebpf.Variable `ebpf:"unused_exec"`
-	UnusedExit         *ebpf.Variable `ebpf:"unused_exit"`
-	UnusedFork         *ebpf.Variable `ebpf:"unused_fork"`
-	UnusedLostKind     *ebpf.Variable `ebpf:"unused_lost_kind"`
-	UnusedSample       *ebpf.Variable `ebpf:"unused_sample"`
-	UnusedSampleFlag   *ebpf.Variable `ebpf:"unused_sample_flag"`
-	UnusedStat         *ebpf.Variable `ebpf:"unused_stat"`
-	UnusedSyscall      *ebpf.Variable `ebpf:"unused_syscall"`
-	UnusedSyscallExec  *ebpf.Variable `ebpf:"unused_syscall_exec"`
-	UnusedSyscallSpawn *ebpf.Variable `ebpf:"unused_syscall_spawn"`
+	LauncherTgid           *ebpf.Variable `ebpf:"launcher_tgid"`
+	NoTaskStorage          *ebpf.Variable `ebpf:"no_task_storage"`
+	OpenSlots              *ebpf.Variable `ebpf:"open_slots"`
+	PidnsDev               *ebpf.Variable `ebpf:"pidns_dev"`
+	PidnsIno               *ebpf.Variable `ebpf:"pidns_ino"`
+	PidnsLevel             *ebpf.Variable `ebpf:"pidns_level"`
+	PidnsNested            *ebpf.Variable `ebpf:"pidns_nested"`
+	SpawnsOnly             *ebpf.Variable `ebpf:"spawns_only"`
+	TimedSlots             *ebpf.Variable `ebpf:"timed_slots"`
+	UnusedEventFlag        *ebpf.Variable `ebpf:"unused_event_flag"`
+	UnusedEventKind        *ebpf.Variable `ebpf:"unused_event_kind"`
+	UnusedExec             *ebpf.Variable `ebpf:"unused_exec"`
+	UnusedExit             *ebpf.Variable `ebpf:"unused_exit"`
+	UnusedFork             *ebpf.Variable `ebpf:"unused_fork"`
+	UnusedLostKind         *ebpf.Variable `ebpf:"unused_lost_kind"`
+	UnusedSample           *ebpf.Variable `ebpf:"unused_sample"`
+	UnusedSampleFlag       *ebpf.Variable `ebpf:"unused_sample_flag"`
+	UnusedSocketcallPseudo *ebpf.Variable `ebpf:"unused_socketcall_pseudo"`
+	UnusedStat             *ebpf.Variable `ebpf:"unused_stat"`
+	UnusedSyscall          *ebpf.Variable `ebpf:"unused_syscall"`
+	UnusedSyscallExec      *ebpf.Variable `ebpf:"unused_syscall_exec"`
+	UnusedSyscallSpawn     *ebpf.Variable `ebpf:"unused_syscall_spawn"`
 }
 
 // spawntracePrograms contains all programs after they have been loaded into the kernel.

@@ -24,8 +24,11 @@ func SyscallName(abi tracer.ABI, nr int) string {
 }
 
 // socketcallPseudo names the numbers the kernel side counts socketcall's
-// accept, send and recv under (490 + their socketcall number, past the end
-// of the i386 table): they have no i386 number of their own. socketcall's
-// other calls count as their own i386 numbers (socketpair as 360), and
-// strace names each by the call it makes too.
-var socketcallPseudo = map[int]string{495: "accept", 499: "send", 500: "recv"}
+// accept, send and recv under: they have no i386 number of their own.
+// socketcall's other calls count as their own i386 numbers (socketpair as
+// 360), and strace names each by the call it makes too.
+var socketcallPseudo = map[int]string{
+	tracer.I386SocketcallAccept: "accept",
+	tracer.I386SocketcallSend:   "send",
+	tracer.I386SocketcallRecv:   "recv",
+}
