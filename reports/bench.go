@@ -50,7 +50,7 @@ func WriteClassTable(w io.Writer, rec *recording.Recording, classes []summary.Cl
 	approx := false
 	for _, c := range classes {
 		approx = approx || c.Approx()
-		exe := recording.Printable(c.Exe)
+		exe := TermSafe(c.Exe)
 		if exe == "" {
 			exe = "(no exec)"
 		}

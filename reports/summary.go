@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/tracer"
@@ -50,7 +49,7 @@ func WriteSpawnSection(w io.Writer, s summary.Summary, slowest int) error {
 			pc := fmt.Sprintf("%d -> %d", sp.ParentPid, sp.ChildPid)
 			row := fmt.Sprintf("  %-8s %-9s %10.3f %9s %16s %6d  ", sp.Syscall, sp.Mechanism,
 				float64(sp.CloneDurNs)/1e6, copyMs(sp), pc, sp.FailedExecs)
-			exe := recording.Printable(sp.Exe)
+			exe := TermSafe(sp.Exe)
 			switch {
 			case !sp.ExecOK:
 				exe = "(no exec)"

@@ -20,6 +20,10 @@ func TestTermSafe(t *testing.T) {
 		"\u009b2J \x9b2J":        `\u009b2J \x9b2J`,
 		"line\u2028sep\u2029par": `line\u2028sep\u2029par`,
 		"del\x7f":                `del\x7f`,
+		// A backslash drives no terminal: kept single, with or without
+		// an escape beside it (the event lines quote it as strace does).
+		`C:\dir`:        `C:\dir`,
+		`C:\dir` + "\n": `C:\dir\n`,
 	} {
 		if got := TermSafe(in); got != want {
 			t.Errorf("TermSafe(%q) = %q, want %q", in, got, want)

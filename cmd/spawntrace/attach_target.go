@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/reports"
 )
 
 // pidMaxLimit is the kernel's ceiling on pid_max (PID_MAX_LIMIT on 64-bit),
@@ -104,7 +104,7 @@ func checkAttachTarget(pid int) error {
 	if err != nil {
 		return fmt.Errorf("-p %d: %v", pid, err)
 	}
-	name := recording.Printable(t.comm)
+	name := reports.TermSafe(t.comm)
 	switch {
 	case t.flags&pfKthread != 0:
 		return fmt.Errorf("-p %d: %s is a kernel thread: it makes no syscalls of its own to trace", pid, name)

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/reports"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -64,7 +64,7 @@ func Launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 				if sig == unix.SIGINT || sig == unix.SIGTERM {
 					if interrupts++; interrupts == 2 {
 						fmt.Fprintf(opts.Warn, "spawntrace: interrupted twice: killing %s (pid %d)\n",
-							recording.Printable(args[0]), cmd.Process.Pid)
+							reports.TermSafe(args[0]), cmd.Process.Pid)
 						forced.Store(true)
 						cmd.Process.Kill()
 					}
