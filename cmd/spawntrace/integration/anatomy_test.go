@@ -19,13 +19,13 @@ import (
 // forks from 256 MiB; the copy holds that lock for writing, so the other
 // thread stalls, and the stall is charged to the forks that caused it.
 func TestLockStall(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	rec := filepath.Join(t.TempDir(), "busy.json")
-	r := e.itSpawntrace(t, itOpts{}, "-w", rec, "--", e.Workload("fork_busy"), "8", "256")
+	r := e.spawntrace(t, runOpts{}, "-w", rec, "--", e.Workload("fork_busy"), "8", "256")
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	s := summarized(t, trLoad(t, rec))
+	s := summarized(t, loadRecording(t, rec))
 	var forks, stalled int
 	var copied, stall uint64
 	for _, sp := range summaryRows(t, &s) {
@@ -64,12 +64,12 @@ func TestLockStall(t *testing.T) {
 // /proc/PID/smaps_rollup (a walk of its page tables under that lock) over
 // and over, as spawntrace itself once did at the first fork.
 func TestLockStallSingleThreaded(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	rec := filepath.Join(t.TempDir(), "single.json")
 	cmd := exec.Command(e.bin, "-w", rec, "--", e.Workload("fork_exec"), "12", "1024")
 	reads := 0
-	r, err := itWait(cmd, itOpts{}, func() error {
-		pid := itDescendant(cmd.Process.Pid, "fork_exec", 10*time.Second)
+	r, err := runDuring(cmd, runOpts{}, func() error {
+		pid := descendant(cmd.Process.Pid, "fork_exec", 10*time.Second)
 		if pid == 0 {
 			return nil
 		}
@@ -88,7 +88,7 @@ func TestLockStallSingleThreaded(t *testing.T) {
 		t.Fatalf("never read the workload's smaps_rollup")
 	}
 	t.Logf("%d reads of smaps_rollup while it forked", reads)
-	s := summarized(t, trLoad(t, rec))
+	s := summarized(t, loadRecording(t, rec))
 	forks := 0
 	for _, sp := range summaryRows(t, &s) {
 		if sp.Mechanism != spawn.MechFork {
@@ -116,13 +116,13 @@ func TestLockStallSingleThreaded(t *testing.T) {
 // in the spawn's own time, and the fork-copy finding's saving in the run
 // and in those spawns' time, with its basis.
 func TestForkSavingBounded(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	rec := filepath.Join(t.TempDir(), "fork.json")
-	r := e.itSpawntrace(t, itOpts{}, "-w", rec, "--", e.Workload("fork_exec"), "20", "512")
+	r := e.spawntrace(t, runOpts{}, "-w", rec, "--", e.Workload("fork_exec"), "20", "512")
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	s := summarized(t, trLoad(t, rec))
+	s := summarized(t, loadRecording(t, rec))
 	var own uint64
 	for _, sp := range summaryRows(t, &s) {
 		if sp.Mechanism != spawn.MechFork || !sp.ExecOK {
@@ -159,13 +159,13 @@ func TestForkSavingBounded(t *testing.T) {
 // its vfork wait is no finding (a note), its PATH search is said with the
 // program it found, and the spawner is named although there is one class.
 func TestPosixSpawnHealthy(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	rec := filepath.Join(t.TempDir(), "pspawn.json")
-	r := e.itSpawntrace(t, itOpts{}, "-w", rec, "--", e.Workload("posix_spawnp"), "200", "true")
+	r := e.spawntrace(t, runOpts{}, "-w", rec, "--", e.Workload("posix_spawnp"), "200", "true")
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	s := summarized(t, trLoad(t, rec))
+	s := summarized(t, loadRecording(t, rec))
 	for _, f := range s.Findings {
 		if f.ID == summary.FindVforkBlocking {
 			t.Errorf("vfork-blocking finding on a posix_spawnp loop: %+v", f.VforkBlocked)

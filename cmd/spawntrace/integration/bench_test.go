@@ -3,7 +3,7 @@
 package integration
 
 // Integration tests of `spawntrace bench` (root, real BPF). They reuse the
-// build of integration_helpers_test.go (itSetup).
+// build of helpers_test.go (setupEnv).
 
 import (
 	"fmt"
@@ -34,10 +34,10 @@ func benchPathMisses(t *testing.T) (int, string) {
 }
 
 // benchRun runs spawntrace bench with args and loads the recording it saved.
-func benchRun(t *testing.T, e *itEnv, args ...string) (*recording.Recording, *itResult) {
+func benchRun(t *testing.T, e *testEnv, args ...string) (*recording.Recording, *cmdResult) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "bench.json")
-	r := e.itSpawntrace(t, itOpts{timeout: 5 * time.Minute}, append(append([]string{"bench"}, args...), "-w", out)...)
+	r := e.spawntrace(t, runOpts{timeout: 5 * time.Minute}, append(append([]string{"bench"}, args...), "-w", out)...)
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
@@ -71,7 +71,7 @@ func benchFind(t *testing.T, cs []summary.Class, what string, want summary.Class
 }
 
 func TestBench(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	const n = 20
 	rec, r := benchRun(t, e, "-n", "20", "--rss", "0,64M,512M", "--env", "20", "--methods", "exec,fork,sh")
 	out := string(r.stdout)
@@ -188,11 +188,11 @@ func TestBench(t *testing.T) {
 // TestBenchFailedExecsMatchStrace: the PATH walks' failed execs, as
 // spawntrace counts them, equal strace's execve errors for the same worker.
 func TestBenchFailedExecsMatchStrace(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	args := []string{"-n", "20", "--rss", "0", "--env", "20", "--methods", "exec,fork,sh"}
 	rec, _ := benchRun(t, e, args...)
 	s := summarized(t, rec)
-	tab, r := itStraceC(t, itOpts{timeout: 2 * time.Minute}, append([]string{e.bin, benchworker.Command}, args...)...)
+	tab, r := straceCount(t, runOpts{timeout: 2 * time.Minute}, append([]string{e.bin, benchworker.Command}, args...)...)
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
@@ -211,14 +211,14 @@ func TestBenchFailedExecsMatchStrace(t *testing.T) {
 // with empty programs on the syscall tracepoints, passes its output and
 // exit status, and detaches them after (a second run attaches again).
 func TestSyscallFloor(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	for i := 0; i < 2; i++ {
-		r := e.itSpawntrace(t, itOpts{}, benchworker.FloorCommand, "--", "/bin/sh", "-c", "echo floor; exit 7")
+		r := e.spawntrace(t, runOpts{}, benchworker.FloorCommand, "--", "/bin/sh", "-c", "echo floor; exit 7")
 		if r.status != 7 || string(r.stdout) != "floor\n" {
 			t.Fatalf("run %d: want status 7 and stdout \"floor\\n\", got %s", i, r)
 		}
 	}
-	r := e.itSpawntrace(t, itOpts{}, benchworker.FloorCommand)
+	r := e.spawntrace(t, runOpts{}, benchworker.FloorCommand)
 	if r.status != 2 || !strings.Contains(string(r.stderr), "usage") {
 		t.Errorf("no command: want a usage error (status 2), got %s", r)
 	}

@@ -84,7 +84,7 @@ func cmpEnv(vars, pathEntries int, mode string) []string {
 // variables, a 2-entry against a 14-entry PATH), and checks that compare
 // names each cause and that its numbers add up.
 func TestCompareHostsIntegration(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "cmpspawn.c")
 	prog := filepath.Join(dir, "cmpspawn")
@@ -104,13 +104,13 @@ func TestCompareHostsIntegration(t *testing.T) {
 		{path: recA, env: cmpEnv(20, 2, "spawn")},
 		{path: recB, env: cmpEnv(200, 14, "fork")},
 	} {
-		r := itRun(t, itOpts{env: side.env}, e.bin, "-w", side.path, "--", prog, fmt.Sprint(spawns), "64")
+		r := runCmd(t, runOpts{env: side.env}, e.bin, "-w", side.path, "--", prog, fmt.Sprint(spawns), "64")
 		if r.status != 0 {
 			t.Fatalf("recording: %s", r)
 		}
 	}
 
-	r := itRun(t, itOpts{}, e.bin, "compare", "--names", "a,b", "--format", "json", recA, recB)
+	r := runCmd(t, runOpts{}, e.bin, "compare", "--names", "a,b", "--format", "json", recA, recB)
 	if r.status != 0 {
 		t.Fatalf("compare: %s", r)
 	}
@@ -224,7 +224,7 @@ func TestCompareHostsIntegration(t *testing.T) {
 	}
 
 	// The text form fits 100 columns and says the same.
-	r = itRun(t, itOpts{}, e.bin, "compare", "--names", "a,b", recA, recB)
+	r = runCmd(t, runOpts{}, e.bin, "compare", "--names", "a,b", recA, recB)
 	if r.status != 0 {
 		t.Fatalf("compare: %s", r)
 	}

@@ -20,59 +20,59 @@ import (
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
-var itCompat struct {
+var compatBuilt struct {
 	once  sync.Once
 	w32   string // testdata/compat/compat32.c, cc -m32
 	int80 string // testdata/compat/int80.c, cc -static -no-pie
 	err   error
 }
 
-// itCompatBuild compiles the compat workloads once per test binary. A
+// compatBuild compiles the compat workloads once per test binary. A
 // missing gcc-multilib (cc -m32 fails) fails the test in CI, where `make
 // deps` installs it, and skips it elsewhere.
-func itCompatBuild(t *testing.T, e *itEnv) (w32, int80 string) {
+func compatBuild(t *testing.T, e *testEnv) (w32, int80 string) {
 	t.Helper()
-	itCompat.once.Do(func() {
+	compatBuilt.once.Do(func() {
 		src := filepath.Join("..", "..", "..", "testdata", "compat")
-		itCompat.w32 = filepath.Join(e.wl, "compat32")
-		itCompat.int80 = filepath.Join(e.wl, "int80")
+		compatBuilt.w32 = filepath.Join(e.wl, "compat32")
+		compatBuilt.int80 = filepath.Join(e.wl, "int80")
 		for _, c := range [][]string{
-			{"cc", "-m32", "-O2", "-Wall", "-o", itCompat.w32, filepath.Join(src, "compat32.c")},
-			{"cc", "-static", "-no-pie", "-O2", "-Wall", "-o", itCompat.int80, filepath.Join(src, "int80.c")},
+			{"cc", "-m32", "-O2", "-Wall", "-o", compatBuilt.w32, filepath.Join(src, "compat32.c")},
+			{"cc", "-static", "-no-pie", "-O2", "-Wall", "-o", compatBuilt.int80, filepath.Join(src, "int80.c")},
 		} {
 			if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-				itCompat.err = fmt.Errorf("%s: %v\n%s", strings.Join(c, " "), err, out)
+				compatBuilt.err = fmt.Errorf("%s: %v\n%s", strings.Join(c, " "), err, out)
 				return
 			}
 		}
 	})
-	if itCompat.err != nil {
+	if compatBuilt.err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("cannot build the 32-bit workloads (gcc-multilib is in the Makefile's DEB_PKGS: make deps): %v", itCompat.err)
+			t.Fatalf("cannot build the 32-bit workloads (gcc-multilib is in the Makefile's DEB_PKGS: make deps): %v", compatBuilt.err)
 		}
-		t.Skipf("cannot build the 32-bit workloads (install gcc-multilib): %v", itCompat.err)
+		t.Skipf("cannot build the 32-bit workloads (install gcc-multilib): %v", compatBuilt.err)
 	}
-	return itCompat.w32, itCompat.int80
+	return compatBuilt.w32, compatBuilt.int80
 }
 
-// itMode32Header starts strace -c's table of 32-bit calls (count.c).
-const itMode32Header = "System call usage summary for 32 bit mode:\n"
+// mode32Header starts strace -c's table of 32-bit calls (count.c).
+const mode32Header = "System call usage summary for 32 bit mode:\n"
 
-// itParseTables parses strace -c output with a table per personality: the
+// parseTables parses strace -c output with a table per personality: the
 // x86_64 table (nil when it has none) and the i386 one after
-// itMode32Header (nil when it has none).
-func itParseTables(text string) (t64, t32 *itTable, err error) {
-	head, tail, has32 := strings.Cut(text, itMode32Header)
+// mode32Header (nil when it has none).
+func parseTables(text string) (t64, t32 *countTable, err error) {
+	head, tail, has32 := strings.Cut(text, mode32Header)
 	if strings.Contains(head, "% time") {
-		if t64, err = itParseTable(head); err != nil {
+		if t64, err = parseTable(head); err != nil {
 			return nil, nil, fmt.Errorf("64-bit table: %v", err)
 		}
 		if !has32 && strings.Contains(t64.Rest, "% time") {
-			return nil, nil, fmt.Errorf("a second table without %q", itMode32Header)
+			return nil, nil, fmt.Errorf("a second table without %q", mode32Header)
 		}
 	}
 	if has32 {
-		if t32, err = itParseTable(tail); err != nil {
+		if t32, err = parseTable(tail); err != nil {
 			return nil, nil, fmt.Errorf("32-bit table: %v", err)
 		}
 		if t32.Before != "" || t64 != nil && strings.TrimSpace(t64.Rest) != "" {
@@ -82,10 +82,10 @@ func itParseTables(text string) (t64, t32 *itTable, err error) {
 	return t64, t32, nil
 }
 
-// itSameRows reports every row whose calls or errors differ between strace's
+// sameRows reports every row whose calls or errors differ between strace's
 // table and spawntrace's, and every row only one of them has: a row of the
 // wrong table is a fake one.
-func itSameRows(t *testing.T, mode string, st, sp *itTable) {
+func sameRows(t *testing.T, mode string, st, sp *countTable) {
 	t.Helper()
 	if st == nil || sp == nil {
 		if st != sp {
@@ -106,42 +106,42 @@ func itSameRows(t *testing.T, mode string, st, sp *itTable) {
 	}
 }
 
-var itStraceCallRe = regexp.MustCompile(`^[0-9]+ +([a-z0-9_]+)\(`)
+var straceCallRe = regexp.MustCompile(`^[0-9]+ +([a-z0-9_]+)\(`)
 
-// itStraceCallLines counts strace -f -o lines by call, for the calls -o
+// straceCallLines counts strace -f -o lines by call, for the calls -o
 // writes (a call split into "<unfinished ...>" counts once, at its start).
-func itStraceCallLines(t *testing.T, argv ...string) map[string]int {
+func straceCallLines(t *testing.T, argv ...string) map[string]int {
 	t.Helper()
-	strace := itRequireTool(t, "strace")
+	strace := requireTool(t, "strace")
 	out := filepath.Join(t.TempDir(), "strace-o.txt")
-	itRun(t, itOpts{}, append([]string{strace, "-f", "-o", out, "--"}, argv...)...)
+	runCmd(t, runOpts{}, append([]string{strace, "-f", "-o", out, "--"}, argv...)...)
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := map[string]int{}
 	for _, l := range strings.Split(string(b), "\n") {
-		if m := itStraceCallRe.FindStringSubmatch(l); m != nil && slices.Contains(itEventCalls, m[1]) {
+		if m := straceCallRe.FindStringSubmatch(l); m != nil && slices.Contains(eventCalls, m[1]) {
 			n[m[1]]++
 		}
 	}
 	return n
 }
 
-// itCompatRun runs argv under strace -f -c -w and under spawntrace -c -o -w,
+// compatRun runs argv under strace -f -c -w and under spawntrace -c -o -w,
 // compares the tables of both personalities row by row and the -o lines
 // call by call, and returns spawntrace's lines and its recording.
-func itCompatRun(t *testing.T, e *itEnv, argv ...string) ([]itEvent, string) {
+func compatRun(t *testing.T, e *testEnv, argv ...string) ([]eventLine, string) {
 	t.Helper()
-	strace := itRequireTool(t, "strace")
+	strace := requireTool(t, "strace")
 	dir := t.TempDir()
 	sout := filepath.Join(dir, "strace-c.txt")
-	itRun(t, itOpts{}, append([]string{strace, "-f", "-c", "-w", "-o", sout, "--"}, argv...)...)
+	runCmd(t, runOpts{}, append([]string{strace, "-f", "-c", "-w", "-o", sout, "--"}, argv...)...)
 	b, err := os.ReadFile(sout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st64, st32, err := itParseTables(string(b))
+	st64, st32, err := parseTables(string(b))
 	if err != nil {
 		t.Fatalf("strace's tables: %v\n%s", err, b)
 	}
@@ -150,36 +150,36 @@ func itCompatRun(t *testing.T, e *itEnv, argv ...string) ([]itEvent, string) {
 	}
 
 	lines, rec := filepath.Join(dir, "events.txt"), filepath.Join(dir, "run.json")
-	r := e.itSpawntrace(t, itOpts{}, append([]string{"-c", "-o", lines, "-w", rec, "--"}, argv...)...)
+	r := e.spawntrace(t, runOpts{}, append([]string{"-c", "-o", lines, "-w", rec, "--"}, argv...)...)
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	sp64, sp32, err := itParseTables(string(r.stderr))
+	sp64, sp32, err := parseTables(string(r.stderr))
 	if err != nil {
 		t.Fatalf("spawntrace's tables: %v\n%s", err, r)
 	}
 	if sp32 == nil {
 		t.Fatalf("spawntrace printed no 32-bit table (strace's has %d calls)\n%s", st32.Total.Calls, r)
 	}
-	itCheckNotes(t, r, sp32.Rest)
-	itSameRows(t, "64-bit", st64, sp64)
-	itSameRows(t, "32-bit", st32, sp32)
+	checkNotes(t, r, sp32.Rest)
+	sameRows(t, "64-bit", st64, sp64)
+	sameRows(t, "32-bit", st32, sp32)
 	if t.Failed() {
 		t.Logf("strace:\n%s\nspawntrace:\n%s", b, r.stderr)
 	}
 
 	// The recording says which table each row is of, and reports the same.
-	rep := e.itSpawntrace(t, itOpts{}, "report", "-c", rec)
-	if rep.status != 0 || !strings.Contains(string(rep.stdout)+string(rep.stderr), itMode32Header+sp32.Text) {
+	rep := e.spawntrace(t, runOpts{}, "report", "-c", rec)
+	if rep.status != 0 || !strings.Contains(string(rep.stdout)+string(rep.stderr), mode32Header+sp32.Text) {
 		t.Errorf("report -c of the recording lacks the 32-bit table:\n%s%s", rep.stdout, rep)
 	}
 
-	want := itStraceCallLines(t, argv...)
+	want := straceCallLines(t, argv...)
 	text, err := os.ReadFile(lines)
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := itParseEvents(string(text))
+	evs, err := parseEvents(string(text))
 	if err != nil {
 		t.Fatalf("-o lines: %v\n%s", err, text)
 	}
@@ -189,7 +189,7 @@ func itCompatRun(t *testing.T, e *itEnv, argv ...string) ([]itEvent, string) {
 			got[ev.Call]++
 		}
 	}
-	for _, name := range itEventCalls {
+	for _, name := range eventCalls {
 		if got[name] != want[name] {
 			t.Errorf("-o: %d %s lines, strace -f -o %d", got[name], name, want[name])
 		}
@@ -204,9 +204,9 @@ func itCompatRun(t *testing.T, e *itEnv, argv ...string) ([]itEvent, string) {
 // clone3 were counted as x86_64's munmap, getresgid and the like, its spawns
 // were not seen, and other 32-bit calls became fake fork() and vfork() lines.
 func TestCompat32BitProgram(t *testing.T) {
-	e := itSetup(t)
-	w32, _ := itCompatBuild(t, e)
-	evs, rec := itCompatRun(t, e, w32, "3")
+	e := setupEnv(t)
+	w32, _ := compatBuild(t, e)
+	evs, rec := compatRun(t, e, w32, "3")
 
 	// strace's personality notes, as it prints them to a terminal: the
 	// workload turns 32-bit after its exec; its children start 32-bit (no
@@ -237,7 +237,7 @@ func TestCompat32BitProgram(t *testing.T) {
 		t.Errorf("%d children turned 64-bit, want 6", to64)
 	}
 
-	r := trLoad(t, rec)
+	r := loadRecording(t, rec)
 	var compatRows, compatSpawns int
 	for _, s := range r.Syscalls {
 		if s.ABI == tracer.ABII386 {
@@ -258,9 +258,9 @@ func TestCompat32BitProgram(t *testing.T) {
 // A 64-bit static program forking through int $0x80: its spawns went
 // unseen, counted as x86_64's open and getresgid.
 func TestCompatInt80(t *testing.T) {
-	e := itSetup(t)
-	_, int80 := itCompatBuild(t, e)
-	evs, _ := itCompatRun(t, e, int80, "3")
+	e := setupEnv(t)
+	_, int80 := compatBuild(t, e)
+	evs, _ := compatRun(t, e, int80, "3")
 	var forks, clones int
 	for _, ev := range evs {
 		switch {

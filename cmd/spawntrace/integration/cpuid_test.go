@@ -19,17 +19,17 @@ import (
 // claim a hypervisor. go tool pprof is the oracle for the functions'
 // share.
 func TestStartupCPUIDFinding(t *testing.T) {
-	e := itSetup(t)
-	py := itRequireTool(t, "python3")
-	dir := itOpenDir(t)
+	e := setupEnv(t)
+	py := requireTool(t, "python3")
+	dir := openDir(t)
 	rec := filepath.Join(dir, "rec.json")
 	prof := filepath.Join(dir, "prof")
-	r := e.itSpawntrace(t, itOpts{}, "-w", rec, "--pprof", prof, "--", py, "-c",
+	r := e.spawntrace(t, runOpts{}, "-w", rec, "--pprof", prof, "--", py, "-c",
 		`import subprocess; [subprocess.run(["/bin/true"]) for _ in range(300)]`)
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	loaded := trLoad(t, rec)
+	loaded := loadRecording(t, rec)
 	sum := summarized(t, loaded)
 	var found *summary.Finding
 	for i := range sum.Findings {
@@ -40,7 +40,7 @@ func TestStartupCPUIDFinding(t *testing.T) {
 
 	// The oracle: go tool pprof's flat share (the samples whose leaf is
 	// the function) of glibc's detection functions.
-	top, err := exec.Command(itGo(), "tool", "pprof", "-top", "-nodecount=100000", filepath.Join(prof, "cpu.pb.gz")).CombinedOutput()
+	top, err := exec.Command(goCmd(), "tool", "pprof", "-top", "-nodecount=100000", filepath.Join(prof, "cpu.pb.gz")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go tool pprof: %v\n%s", err, top)
 	}

@@ -26,26 +26,26 @@ import (
 	"time"
 )
 
-// itEnv is what the integration tests need: the spawntrace binary and the
+// testEnv is what the integration tests need: the spawntrace binary and the
 // directory holding the compiled workloads.
-type itEnv struct {
+type testEnv struct {
 	bin string // spawntrace, built from this package
 	wl  string // compiled workloads, one executable per testdata/workloads/*.c
 	dir string // world-readable directory holding both
 }
 
 // Workload returns the path of the compiled workload name.
-func (e *itEnv) Workload(name string) string { return filepath.Join(e.wl, name) }
+func (e *testEnv) Workload(name string) string { return filepath.Join(e.wl, name) }
 
-var itBuild struct {
+var builtEnv struct {
 	once sync.Once
-	env  *itEnv
+	env  *testEnv
 	err  error
 }
 
-// itRequireRoot skips a test that needs root, unless CI=true, where skipping
+// requireRoot skips a test that needs root, unless CI=true, where skipping
 // would hide a failure.
-func itRequireRoot(t *testing.T) {
+func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() == 0 {
 		return
@@ -56,9 +56,9 @@ func itRequireRoot(t *testing.T) {
 	t.Skip("needs root (CAP_BPF, CAP_PERFMON); run as root, or with CI=true to make this a failure")
 }
 
-// itRequireTool finds an external command the tests rely on, failing in CI
+// requireTool finds an external command the tests rely on, failing in CI
 // and skipping elsewhere when it is missing.
-func itRequireTool(t *testing.T, name string) string {
+func requireTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err == nil {
@@ -71,24 +71,24 @@ func itRequireTool(t *testing.T, name string) string {
 	return ""
 }
 
-// itSetup requires root, then builds spawntrace and the workloads (once per
+// setupEnv requires root, then builds spawntrace and the workloads (once per
 // test binary) and returns where they are.
-func itSetup(t *testing.T) *itEnv {
+func setupEnv(t *testing.T) *testEnv {
 	t.Helper()
-	itRequireRoot(t)
-	itRequireTool(t, "cc")
-	itBuild.once.Do(func() { itBuild.env, itBuild.err = itBuildAll() })
-	if itBuild.err != nil {
-		t.Fatal(itBuild.err)
+	requireRoot(t)
+	requireTool(t, "cc")
+	builtEnv.once.Do(func() { builtEnv.env, builtEnv.err = buildAll() })
+	if builtEnv.err != nil {
+		t.Fatal(builtEnv.err)
 	}
-	return itBuild.env
+	return builtEnv.env
 }
 
-// itBuildAll builds into /tmp/spawntrace-it-PID. There is no TestMain to
+// buildAll builds into /tmp/spawntrace-it-PID. There is no TestMain to
 // remove it afterwards (the command's own tests may want TestMain), so the
 // directories of earlier test binaries that are no longer running are
 // removed here instead.
-func itBuildAll() (*itEnv, error) {
+func buildAll() (*testEnv, error) {
 	old, _ := filepath.Glob(filepath.Join(os.TempDir(), "spawntrace-it-*"))
 	for _, d := range old {
 		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "spawntrace-it-"))
@@ -101,7 +101,7 @@ func itBuildAll() (*itEnv, error) {
 	}
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("spawntrace-it-%d", os.Getpid()))
 	os.RemoveAll(dir)
-	env := &itEnv{dir: dir, bin: filepath.Join(dir, "spawntrace"), wl: filepath.Join(dir, "workloads")}
+	env := &testEnv{dir: dir, bin: filepath.Join(dir, "spawntrace"), wl: filepath.Join(dir, "workloads")}
 	// World-readable, so tests can run the binary as an unprivileged user.
 	if err := os.MkdirAll(env.wl, 0o755); err != nil {
 		return nil, err
@@ -110,7 +110,7 @@ func itBuildAll() (*itEnv, error) {
 		return nil, err
 	}
 
-	cmd := exec.Command(itGo(), "build", "-o", env.bin, "..")
+	cmd := exec.Command(goCmd(), "build", "-o", env.bin, "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build spawntrace: %v\n%s", err, out)
@@ -140,18 +140,18 @@ func itBuildAll() (*itEnv, error) {
 	return env, nil
 }
 
-// itGo is the go command that runs these tests (go test puts its own
+// goCmd is the go command that runs these tests (go test puts its own
 // first in PATH).
-func itGo() string {
+func goCmd() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
 	return "go"
 }
 
-// itOpenDir returns a new temporary directory that any user may enter, read
+// openDir returns a new temporary directory that any user may enter, read
 // and write (t.TempDir's parent is private to root), removed after the test.
-func itOpenDir(t *testing.T) string {
+func openDir(t *testing.T) string {
 	t.Helper()
 	d, err := os.MkdirTemp("", "spawntrace-it-open-")
 	if err != nil {
@@ -164,8 +164,8 @@ func itOpenDir(t *testing.T) string {
 	return d
 }
 
-// itResult is the outcome of one command.
-type itResult struct {
+// cmdResult is the outcome of one command.
+type cmdResult struct {
 	cmdline  string
 	stdout   []byte
 	stderr   []byte
@@ -174,22 +174,22 @@ type itResult struct {
 	elapsed  time.Duration
 }
 
-func (r *itResult) String() string {
+func (r *cmdResult) String() string {
 	return fmt.Sprintf("`%s`: status %d (signaled %v) after %v\nstderr:\n%s",
 		r.cmdline, r.status, r.signaled, r.elapsed.Round(time.Millisecond), r.stderr)
 }
 
-// itOpts adjusts how itRun starts a command.
-type itOpts struct {
+// runOpts adjusts how runCmd starts a command.
+type runOpts struct {
 	env     []string // replaces the environment when set
 	stdin   []byte
 	timeout time.Duration // 60s when zero
 	cred    *syscall.Credential
 }
 
-// itRun runs argv to completion (or kills it after the timeout, which fails
+// runCmd runs argv to completion (or kills it after the timeout, which fails
 // the test) and returns its output and status.
-func itRun(t *testing.T, o itOpts, argv ...string) *itResult {
+func runCmd(t *testing.T, o runOpts, argv ...string) *cmdResult {
 	t.Helper()
 	timeout := o.timeout
 	if timeout == 0 {
@@ -198,7 +198,7 @@ func itRun(t *testing.T, o itOpts, argv ...string) *itResult {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	r, err := itWait(cmd, o, func() error { return nil })
+	r, err := runDuring(cmd, o, func() error { return nil })
 	if ctx.Err() != nil {
 		t.Fatalf("%s: timed out after %v\nstderr:\n%s", r.cmdline, timeout, r.stderr)
 	}
@@ -208,8 +208,8 @@ func itRun(t *testing.T, o itOpts, argv ...string) *itResult {
 	return r
 }
 
-// itWait starts cmd, calls during() while it runs, and waits for it.
-func itWait(cmd *exec.Cmd, o itOpts, during func() error) (*itResult, error) {
+// runDuring starts cmd, calls during() while it runs, and waits for it.
+func runDuring(cmd *exec.Cmd, o runOpts, during func() error) (*cmdResult, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if o.stdin != nil {
@@ -221,7 +221,7 @@ func itWait(cmd *exec.Cmd, o itOpts, during func() error) (*itResult, error) {
 	if o.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: o.cred}
 	}
-	r := &itResult{cmdline: strings.Join(cmd.Args, " ")}
+	r := &cmdResult{cmdline: strings.Join(cmd.Args, " ")}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return r, err
@@ -244,24 +244,24 @@ func itWait(cmd *exec.Cmd, o itOpts, during func() error) (*itResult, error) {
 	return r, derr
 }
 
-// itSpawntrace runs bin/spawntrace with args.
-func (e *itEnv) itSpawntrace(t *testing.T, o itOpts, args ...string) *itResult {
+// spawntrace runs bin/spawntrace with args.
+func (e *testEnv) spawntrace(t *testing.T, o runOpts, args ...string) *cmdResult {
 	t.Helper()
-	return itRun(t, o, append([]string{e.bin}, args...)...)
+	return runCmd(t, o, append([]string{e.bin}, args...)...)
 }
 
-// itStraceC runs `strace -f -c -w -o FILE argv...` and returns strace's
+// straceCount runs `strace -f -c -w -o FILE argv...` and returns strace's
 // table and the command's result.
-func itStraceC(t *testing.T, o itOpts, argv ...string) (*itTable, *itResult) {
+func straceCount(t *testing.T, o runOpts, argv ...string) (*countTable, *cmdResult) {
 	t.Helper()
-	strace := itRequireTool(t, "strace")
+	strace := requireTool(t, "strace")
 	out := filepath.Join(t.TempDir(), "strace-c.txt")
-	r := itRun(t, o, append([]string{strace, "-f", "-c", "-w", "-o", out, "--"}, argv...)...)
+	r := runCmd(t, o, append([]string{strace, "-f", "-c", "-w", "-o", out, "--"}, argv...)...)
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatalf("%s: %v", r, err)
 	}
-	tab, err := itParseTable(string(b))
+	tab, err := parseTable(string(b))
 	if err != nil {
 		t.Fatalf("strace's own table does not parse: %v\n%s", err, b)
 	}
@@ -273,8 +273,8 @@ func itStraceC(t *testing.T, o itOpts, argv ...string) (*itTable, *itResult) {
 
 // ---- strace -c tables ----
 
-// itRow is one row of an strace -c table (or its total line).
-type itRow struct {
+// tableRow is one row of an strace -c table (or its total line).
+type tableRow struct {
 	Pct     float64
 	Seconds float64
 	Usecs   uint64
@@ -283,11 +283,11 @@ type itRow struct {
 	Name    string
 }
 
-// itTable is a parsed strace -c table.
-type itTable struct {
-	Rows   []itRow
-	Total  itRow
-	ByName map[string]itRow
+// countTable is a parsed strace -c table.
+type countTable struct {
+	Rows   []tableRow
+	Total  tableRow
+	ByName map[string]tableRow
 	// Text is the table itself, header to total line, newline-terminated.
 	Text string
 	// Before and Rest are what came before the header and after the total line.
@@ -295,27 +295,27 @@ type itTable struct {
 }
 
 // Calls returns the calls of syscall name (0 when it has no row).
-func (t *itTable) Calls(name string) uint64 { return t.ByName[name].Calls }
+func (t *countTable) Calls(name string) uint64 { return t.ByName[name].Calls }
 
 // Errors returns the errors of syscall name (0 when it has no row).
-func (t *itTable) Errors(name string) uint64 { return t.ByName[name].Errors }
+func (t *countTable) Errors(name string) uint64 { return t.ByName[name].Errors }
 
 var (
-	itDashRe    = regexp.MustCompile(`^-+( -+){5}$`)
-	itPctRe     = regexp.MustCompile(`^[0-9]+\.[0-9]{2}$`)
-	itSecondsRe = regexp.MustCompile(`^[0-9]+\.[0-9]{6}$`)
-	itUintRe    = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
-	itPosRe     = regexp.MustCompile(`^[1-9][0-9]*$`)
-	itNameRe    = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+	dashRe    = regexp.MustCompile(`^-+( -+){5}$`)
+	pctRe     = regexp.MustCompile(`^[0-9]+\.[0-9]{2}$`)
+	secondsRe = regexp.MustCompile(`^[0-9]+\.[0-9]{6}$`)
+	uintRe    = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
+	posRe     = regexp.MustCompile(`^[1-9][0-9]*$`)
+	nameRe    = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 )
 
-// itParseTable finds an strace -c table in text (the first line starting with
+// parseTable finds an strace -c table in text (the first line starting with
 // "% time") and parses it strictly, as strace 6.x prints it (src/count.c,
 // call_summary_pers): right-aligned columns separated by one space, whose
 // widths are those of the dash line (6, 11, 11, 9, 9, 16 unless a value needs
 // more), errors blank when zero, rows sorted by time, then a dash line and the
 // total line. It stops after the total line and checks that the total adds up.
-func itParseTable(text string) (*itTable, error) {
+func parseTable(text string) (*countTable, error) {
 	lines := strings.SplitAfter(text, "\n")
 	h := -1
 	for i, l := range lines {
@@ -327,7 +327,7 @@ func itParseTable(text string) (*itTable, error) {
 	if h < 0 {
 		return nil, errors.New("no table header (a line starting with \"% time\")")
 	}
-	tab := &itTable{ByName: map[string]itRow{}, Before: strings.Join(lines[:h], "")}
+	tab := &countTable{ByName: map[string]tableRow{}, Before: strings.Join(lines[:h], "")}
 	line := func(i int) (string, error) {
 		if i >= len(lines) || lines[i] == "" {
 			return "", fmt.Errorf("table ends early, after line %d", i)
@@ -342,7 +342,7 @@ func itParseTable(text string) (*itTable, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !itDashRe.MatchString(dash) {
+	if !dashRe.MatchString(dash) {
 		return nil, fmt.Errorf("line %d: not a dash line: %q", h+2, dash)
 	}
 	var w [6]int
@@ -363,9 +363,9 @@ func itParseTable(text string) (*itTable, error) {
 		return nil, fmt.Errorf("line %d: header %q, want %q", h+1, header, wantHeader)
 	}
 
-	parseRow := func(n int, l string) (itRow, error) {
-		var row itRow
-		bad := func(format string, a ...any) (itRow, error) {
+	parseRow := func(n int, l string) (tableRow, error) {
+		var row tableRow
+		bad := func(format string, a ...any) (tableRow, error) {
 			return row, fmt.Errorf("line %d: %s: %q", n, fmt.Sprintf(format, a...), l)
 		}
 		fields := make([]string, 6)
@@ -386,22 +386,22 @@ func itParseTable(text string) (*itTable, error) {
 			pos += w[i] + 1
 		}
 		fields[5] = l[pos:]
-		if !itPctRe.MatchString(fields[0]) {
+		if !pctRe.MatchString(fields[0]) {
 			return bad("%% time %q", fields[0])
 		}
-		if !itSecondsRe.MatchString(fields[1]) {
+		if !secondsRe.MatchString(fields[1]) {
 			return bad("seconds %q", fields[1])
 		}
-		if !itUintRe.MatchString(fields[2]) {
+		if !uintRe.MatchString(fields[2]) {
 			return bad("usecs/call %q", fields[2])
 		}
-		if !itPosRe.MatchString(fields[3]) {
+		if !posRe.MatchString(fields[3]) {
 			return bad("calls %q", fields[3])
 		}
-		if fields[4] != "" && !itPosRe.MatchString(fields[4]) {
+		if fields[4] != "" && !posRe.MatchString(fields[4]) {
 			return bad("errors %q (blank when zero)", fields[4])
 		}
-		if !itNameRe.MatchString(fields[5]) {
+		if !nameRe.MatchString(fields[5]) {
 			return bad("syscall name %q", fields[5])
 		}
 		row.Pct, _ = strconv.ParseFloat(fields[0], 64)
@@ -502,8 +502,8 @@ func itParseTable(text string) (*itTable, error) {
 
 // ---- strace -f -tt -T event lines ----
 
-// itEvent is one line of an -o file.
-type itEvent struct {
+// eventLine is one line of an -o file.
+type eventLine struct {
 	Pid    int
 	Time   string // HH:MM:SS.uuuuuu
 	Call   string // syscall name; empty for exit lines
@@ -518,38 +518,38 @@ type itEvent struct {
 }
 
 var (
-	itEventHeadRe = regexp.MustCompile(`^([1-9][0-9]*) +([0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{6}) (.*)$`)
-	itExitRe      = regexp.MustCompile(`^\+\+\+ (exited with [0-9]+|killed by SIG[A-Z0-9]+( \(core dumped\))?) \+\+\+$`)
-	itModeRe      = regexp.MustCompile(`^\[ Process PID=([1-9][0-9]*) runs in (32 bit|64 bit) mode\. \]$`)
-	itCallRe      = regexp.MustCompile(`^([a-z_][a-z0-9_]*)\((.*)\) += (-?[0-9]+|0x[0-9a-f]+)(?: (E[A-Z0-9]+) \(([^()]+)\))? <([0-9]+\.[0-9]{6})>$`)
+	eventHeadRe = regexp.MustCompile(`^([1-9][0-9]*) +([0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{6}) (.*)$`)
+	exitRe      = regexp.MustCompile(`^\+\+\+ (exited with [0-9]+|killed by SIG[A-Z0-9]+( \(core dumped\))?) \+\+\+$`)
+	modeRe      = regexp.MustCompile(`^\[ Process PID=([1-9][0-9]*) runs in (32 bit|64 bit) mode\. \]$`)
+	timedCallRe = regexp.MustCompile(`^([a-z_][a-z0-9_]*)\((.*)\) += (-?[0-9]+|0x[0-9a-f]+)(?: (E[A-Z0-9]+) \(([^()]+)\))? <([0-9]+\.[0-9]{6})>$`)
 )
 
-// itParseEvents parses an -o file strictly: every line is a complete call
+// parseEvents parses an -o file strictly: every line is a complete call
 // line (`PID   HH:MM:SS.uuuuuu call(args) = ret <secs>`, the pid padded to 5
 // columns, ` ERRNO (text)` after a -1) or an exit line
 // (`PID   HH:MM:SS.uuuuuu +++ exited with N +++`) or a change of
 // personality, as strace prints it to a terminal
 // (`PID   HH:MM:SS.uuuuuu [ Process PID=PID runs in 32 bit mode. ]`).
-func itParseEvents(text string) ([]itEvent, error) {
-	var evs []itEvent
+func parseEvents(text string) ([]eventLine, error) {
+	var evs []eventLine
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	n := 0
 	for sc.Scan() {
 		n++
 		l := sc.Text()
-		m := itEventHeadRe.FindStringSubmatch(l)
+		m := eventHeadRe.FindStringSubmatch(l)
 		if m == nil {
 			return nil, fmt.Errorf("line %d: not `PID HH:MM:SS.uuuuuu ...`: %q", n, l)
 		}
-		ev := itEvent{Time: m[2], Line: l, LineNo: n}
+		ev := eventLine{Time: m[2], Line: l, LineNo: n}
 		ev.Pid, _ = strconv.Atoi(m[1])
 		// strace -f prints the pid as "%-5d " (src/strace.c, printleader).
 		if !strings.HasPrefix(l, fmt.Sprintf("%-5d %s ", ev.Pid, ev.Time)) {
 			return nil, fmt.Errorf("line %d: pid not printed as strace's %%-5d: %q", n, l)
 		}
 		rest := m[3]
-		if x := itModeRe.FindStringSubmatch(rest); x != nil {
+		if x := modeRe.FindStringSubmatch(rest); x != nil {
 			if x[1] != m[1] {
 				return nil, fmt.Errorf("line %d: another task's personality: %q", n, l)
 			}
@@ -557,12 +557,12 @@ func itParseEvents(text string) ([]itEvent, error) {
 			evs = append(evs, ev)
 			continue
 		}
-		if x := itExitRe.FindStringSubmatch(rest); x != nil {
+		if x := exitRe.FindStringSubmatch(rest); x != nil {
 			ev.Exit = x[1]
 			evs = append(evs, ev)
 			continue
 		}
-		c := itCallRe.FindStringSubmatch(rest)
+		c := timedCallRe.FindStringSubmatch(rest)
 		if c == nil {
 			return nil, fmt.Errorf("line %d: neither `call(args) = ret <secs>` nor `+++ ... +++`: %q", n, l)
 		}
@@ -585,9 +585,9 @@ func itParseEvents(text string) ([]itEvent, error) {
 
 // ---- processes ----
 
-// itDescendant polls /proc until a descendant of pid whose comm is comm
+// descendant polls /proc until a descendant of pid whose comm is comm
 // exists, and returns its pid (0 after the timeout).
-func itDescendant(pid int, comm string, timeout time.Duration) int {
+func descendant(pid int, comm string, timeout time.Duration) int {
 	for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		parent := map[int]int{}
 		comms := map[int]string{}
@@ -597,7 +597,7 @@ func itDescendant(pid int, comm string, timeout time.Duration) int {
 			if err != nil {
 				continue
 			}
-			c, pp, _, ok := itProcStat(p)
+			c, pp, _, ok := procStat(p)
 			if ok {
 				parent[p], comms[p] = pp, c
 			}
@@ -627,8 +627,8 @@ func itDescendant(pid int, comm string, timeout time.Duration) int {
 	return 0
 }
 
-// itProcStat reads comm, ppid and state of pid from /proc/PID/stat.
-func itProcStat(pid int) (comm string, ppid int, state byte, ok bool) {
+// procStat reads comm, ppid and state of pid from /proc/PID/stat.
+func procStat(pid int) (comm string, ppid int, state byte, ok bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return "", 0, 0, false
@@ -646,8 +646,8 @@ func itProcStat(pid int) (comm string, ppid int, state byte, ok bool) {
 	return s[l+1 : r], ppid, f[0][0], true
 }
 
-// itAlive reports whether pid exists and is not a zombie.
-func itAlive(pid int) bool {
-	_, _, st, ok := itProcStat(pid)
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	_, _, st, ok := procStat(pid)
 	return ok && st != 'Z' && st != 'X'
 }

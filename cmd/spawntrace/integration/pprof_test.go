@@ -56,7 +56,7 @@ func pprofOpens(t *testing.T, path string) string {
 	t.Helper()
 	var top string
 	for _, view := range []string{"-top", "-traces"} {
-		cmd := exec.Command(itGo(), "tool", "pprof", view, path)
+		cmd := exec.Command(goCmd(), "tool", "pprof", view, path)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
@@ -94,12 +94,12 @@ func main() {
 // default) spawns from a distinctively named function; the spawn profile
 // names it, and the program is the profiles' main binary.
 func TestPprofGoStacks(t *testing.T) {
-	bin := itSetup(t).bin
+	bin := setupEnv(t).bin
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "main.go"), []byte(pprofGoWorkload), 0o644)
 	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module spawner\n\ngo 1.22\n"), 0o644)
 	prog := filepath.Join(dir, "spawner")
-	build := exec.Command(itGo(), "build", "-o", prog, ".")
+	build := exec.Command(goCmd(), "build", "-o", prog, ".")
 	build.Dir = dir
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -207,8 +207,8 @@ func pprofTop(p *profile.Profile, index, n int) (flat, cum []string) {
 // among the top 5 functions, as perf report does, and `report --pprof`
 // rebuilds the same profiles from the saved recording.
 func TestPprofForkCPU(t *testing.T) {
-	cc := itRequireTool(t, "cc")
-	bin := itSetup(t).bin
+	cc := requireTool(t, "cc")
+	bin := setupEnv(t).bin
 	dir := t.TempDir()
 	src := filepath.Join(dir, "fork1g.c")
 	os.WriteFile(src, []byte(pprofForkWorkload), 0o644)
@@ -291,8 +291,8 @@ int main(void) { return spin_in_child_library_xyz(5000000); }
 // carry build IDs and file offsets, named from the files exec'd, without
 // waking spawntrace to read each child's memory map while it lives.
 func TestPprofShortLivedChildren(t *testing.T) {
-	cc := itRequireTool(t, "cc")
-	bin := itSetup(t).bin
+	cc := requireTool(t, "cc")
+	bin := setupEnv(t).bin
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "lib.c"), []byte(pprofChildLib), 0o644)
 	os.WriteFile(filepath.Join(dir, "child.c"), []byte(pprofChild), 0o644)

@@ -15,28 +15,28 @@ import (
 // calls alone, with strace's counts for them, says the rest is not
 // measured, and the spawn section is as without the flag.
 func TestSpawnsOnly(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	w := e.Workload
 	script := strings.Join([]string{w("posix_spawnp") + " 3", w("fork_exec") + " 2", w("vfork_exec") + " 2", w("rust_spawn") + " 2"}, "; ")
-	env := itEnviron(itMissingDirs + ":" + itTrueDir(t))
-	rec := filepath.Join(itOpenDir(t), "rec.json")
-	r := e.itSpawntrace(t, itOpts{env: env}, "--spawns-only", "-w", rec, "--", "/bin/sh", "-c", script)
+	env := environ(missingDirs + ":" + trueBinDir(t))
+	rec := filepath.Join(openDir(t), "rec.json")
+	r := e.spawntrace(t, runOpts{env: env}, "--spawns-only", "-w", rec, "--", "/bin/sh", "-c", script)
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	tab, err := itParseTable(string(r.stderr))
+	tab, err := parseTable(string(r.stderr))
 	if err != nil {
 		t.Fatalf("no table: %v\n%s", err, r.stderr)
 	}
-	st, sr := itStraceC(t, itOpts{env: env}, "/bin/sh", "-c", script)
+	st, sr := straceCount(t, runOpts{env: env}, "/bin/sh", "-c", script)
 	if sr.status != 0 {
 		t.Fatalf("strace: %s", sr)
 	}
-	for _, name := range itEventCalls {
-		itWant(t, "spawntrace --spawns-only", tab, name, st.Calls(name), st.Errors(name))
+	for _, name := range eventCalls {
+		checkRow(t, "spawntrace --spawns-only", tab, name, st.Calls(name), st.Errors(name))
 	}
 	for _, row := range tab.Rows {
-		if !slices.Contains(itEventCalls, row.Name) {
+		if !slices.Contains(eventCalls, row.Name) {
 			t.Errorf("--spawns-only table has a %s row", row.Name)
 		}
 	}
@@ -54,7 +54,7 @@ func TestSpawnsOnly(t *testing.T) {
 	if !loaded.SpawnCallsOnly {
 		t.Error("the recording does not say it was made with --spawns-only")
 	}
-	if s := summarized(t, loaded); s.SpawnCount() != int(itSpawns(st)) {
-		t.Errorf("summary: %d spawns, strace saw %d clone-like calls", s.SpawnCount(), itSpawns(st))
+	if s := summarized(t, loaded); s.SpawnCount() != int(tableSpawns(st)) {
+		t.Errorf("summary: %d spawns, strace saw %d clone-like calls", s.SpawnCount(), tableSpawns(st))
 	}
 }

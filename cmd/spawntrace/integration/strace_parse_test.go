@@ -11,9 +11,9 @@ import (
 	"testing"
 )
 
-// itStraceGolden is the output of `strace -f -c -w -o FILE posix_spawnp 5`
+// straceGolden is the output of `strace -f -c -w -o FILE posix_spawnp 5`
 // (strace 6.1) with PATH=/nonex1:/nonex2:/usr/bin:/bin.
-const itStraceGolden = `% time     seconds  usecs/call     calls    errors syscall
+const straceGolden = `% time     seconds  usecs/call     calls    errors syscall
 ------ ----------- ----------- --------- --------- ----------------
  38.40    0.022316        4463         5           clone3
  31.01    0.018020        3603         5           wait4
@@ -39,13 +39,13 @@ const itStraceGolden = `% time     seconds  usecs/call     calls    errors sysca
 100.00    0.058111          69       834        16 total
 `
 
-func TestITParseTableGolden(t *testing.T) {
-	in := "some noise before\n" + itStraceGolden + "spawntrace: lost events: 0\n"
-	tab, err := itParseTable(in)
+func TestParseTableGolden(t *testing.T) {
+	in := "some noise before\n" + straceGolden + "spawntrace: lost events: 0\n"
+	tab, err := parseTable(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tab.Text != itStraceGolden {
+	if tab.Text != straceGolden {
 		t.Errorf("Text is not the table:\n%s", tab.Text)
 	}
 	if tab.Before != "some noise before\n" || tab.Rest != "spawntrace: lost events: 0\n" {
@@ -67,10 +67,10 @@ func TestITParseTableGolden(t *testing.T) {
 	}
 }
 
-// itFormatTable prints rows the way strace's call_summary_pers does,
+// formatTable prints rows the way strace's call_summary_pers does,
 // including its widening of columns for large values.
-func itFormatTable(rows []itRow) string {
-	var tot itRow
+func formatTable(rows []tableRow) string {
+	var tot tableRow
 	var secs float64
 	nameW := 16
 	for _, r := range rows {
@@ -110,14 +110,14 @@ func itFormatTable(rows []itRow) string {
 	return b.String()
 }
 
-func TestITParseTableWideColumns(t *testing.T) {
-	rows := []itRow{
+func TestParseTableWideColumns(t *testing.T) {
+	rows := []tableRow{
 		{Seconds: 123456.5, Calls: 3, Name: "wait4"},
 		{Seconds: 2.25, Calls: 1234567890, Errors: 1234567890, Name: "a_very_long_syscall_name"},
 		{Seconds: 0.000001, Calls: 1, Name: "getpid"},
 	}
-	text := itFormatTable(rows)
-	tab, err := itParseTable(text)
+	text := formatTable(rows)
+	tab, err := parseTable(text)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, text)
 	}
@@ -126,8 +126,8 @@ func TestITParseTableWideColumns(t *testing.T) {
 	}
 }
 
-func TestITParseTableRejects(t *testing.T) {
-	g := itStraceGolden
+func TestParseTableRejects(t *testing.T) {
+	g := straceGolden
 	for _, c := range []struct{ name, text string }{
 		{"empty", ""},
 		{"no header", strings.SplitN(g, "\n", 2)[1]},
@@ -165,13 +165,13 @@ func TestITParseTableRejects(t *testing.T) {
 			t.Errorf("%s: the mutation did not change the table", c.name)
 			continue
 		}
-		if tab, err := itParseTable(c.text); err == nil {
+		if tab, err := parseTable(c.text); err == nil {
 			t.Errorf("%s: parsed a malformed table:\n%s", c.name, tab.Text)
 		}
 	}
 }
 
-func TestITParseEvents(t *testing.T) {
+func TestParseEvents(t *testing.T) {
 	// Pids are printed "%-5d ", as strace -f does.
 	good := `7048  19:50:01.123456 execve("/tmp/w/posix_spawnp", ["/tmp/w/posix_spawnp", "5"], 0x7ffd5a1c2b38 /* 39 vars */) = 0 <0.000512>
 7048  19:50:01.124000 clone3({flags=CLONE_VM|CLONE_VFORK, exit_signal=SIGCHLD, stack=0x7f1c2a5f6000, stack_size=0x9000}, 88) = 7049 <0.004100>
@@ -182,11 +182,11 @@ func TestITParseEvents(t *testing.T) {
 7050  19:50:01.126000 +++ killed by SIGKILL +++
 7049  19:50:01.126100 +++ exited with 0 +++
 `
-	evs, err := itParseEvents(good)
+	evs, err := parseEvents(good)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mode, err := itParseEvents("7048  19:50:01.123456 [ Process PID=7048 runs in 32 bit mode. ]\n")
+	mode, err := parseEvents("7048  19:50:01.123456 [ Process PID=7048 runs in 32 bit mode. ]\n")
 	if err != nil || len(mode) != 1 || mode[0].Mode != "32 bit" || mode[0].Call != "" {
 		t.Errorf("personality line: %+v %v", mode, err)
 	}
@@ -210,7 +210,7 @@ func TestITParseEvents(t *testing.T) {
 		"7048  19:50:01.123456 [ Process PID=7049 runs in 32 bit mode. ]\n", // another task's
 		"7048  19:50:01.123456 [ Process PID=7048 runs in 16 bit mode. ]\n",
 	} {
-		if _, err := itParseEvents(bad); err == nil {
+		if _, err := parseEvents(bad); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
 	}

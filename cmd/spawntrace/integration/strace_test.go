@@ -4,7 +4,7 @@ package integration
 
 // Integration tests: real BPF, as root, against strace as the oracle. Each
 // builds bin/spawntrace and the C workloads of testdata/workloads once per
-// test binary (see integration_helpers_test.go). Without root they skip,
+// test binary (see helpers_test.go). Without root they skip,
 // unless CI=true, where they fail.
 
 import (
@@ -27,18 +27,18 @@ import (
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
-// itSpawnCalls are the syscalls whose calls and errors must equal strace's.
-var itSpawnCalls = []string{"clone", "clone3", "fork", "vfork", "execve", "execveat", "socketpair", "wait4"}
+// exactCalls are the syscalls whose calls and errors must equal strace's.
+var exactCalls = []string{"clone", "clone3", "fork", "vfork", "execve", "execveat", "socketpair", "wait4"}
 
-// itEventCalls are the syscalls that -o writes a line for.
-var itEventCalls = []string{"clone", "clone3", "fork", "vfork", "execve", "execveat", "socketpair"}
+// eventCalls are the syscalls that -o writes a line for.
+var eventCalls = []string{"clone", "clone3", "fork", "vfork", "execve", "execveat", "socketpair"}
 
-// itMissingDirs are PATH entries that do not exist: posix_spawnp fails one
+// missingDirs are PATH entries that do not exist: posix_spawnp fails one
 // execve with ENOENT in each before it finds true.
-const itMissingDirs = "/nonexistent-spawntrace-a:/nonexistent-spawntrace-b"
+const missingDirs = "/nonexistent-spawntrace-a:/nonexistent-spawntrace-b"
 
-// itEnviron returns the environment with PATH set to path.
-func itEnviron(path string) []string {
+// environ returns the environment with PATH set to path.
+func environ(path string) []string {
 	env := []string{"PATH=" + path}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PATH=") {
@@ -48,8 +48,8 @@ func itEnviron(path string) []string {
 	return env
 }
 
-// itTrueDir is the directory holding `true`, after itMissingDirs in PATH.
-func itTrueDir(t *testing.T) string {
+// trueBinDir is the directory holding `true`, after missingDirs in PATH.
+func trueBinDir(t *testing.T) string {
 	t.Helper()
 	for _, d := range []string{"/usr/bin", "/bin"} {
 		if _, err := os.Stat(filepath.Join(d, "true")); err == nil {
@@ -60,34 +60,34 @@ func itTrueDir(t *testing.T) string {
 	return ""
 }
 
-// itPython returns a real python3 binary (not a pyenv-style shell shim,
+// python returns a real python3 binary (not a pyenv-style shell shim,
 // whose own spawns would swamp the workload's).
-func itPython(t *testing.T) string {
+func python(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat("/usr/bin/python3"); err == nil {
 		return "/usr/bin/python3"
 	}
-	return itRequireTool(t, "python3")
+	return requireTool(t, "python3")
 }
 
-// itWant checks calls and errors of one syscall in a table.
-func itWant(t *testing.T, who string, tab *itTable, name string, calls, errs uint64) {
+// checkRow checks calls and errors of one syscall in a table.
+func checkRow(t *testing.T, who string, tab *countTable, name string, calls, errs uint64) {
 	t.Helper()
 	if tab.Calls(name) != calls || tab.Errors(name) != errs {
 		t.Errorf("%s: %s: %d calls %d errors, want %d calls %d errors", who, name, tab.Calls(name), tab.Errors(name), calls, errs)
 	}
 }
 
-// itSpawns is the number of clone-like calls in a table.
-func itSpawns(tab *itTable) uint64 {
+// tableSpawns is the number of clone-like calls in a table.
+func tableSpawns(tab *countTable) uint64 {
 	return tab.Calls("clone") + tab.Calls("clone3") + tab.Calls("fork") + tab.Calls("vfork")
 }
 
-var itLostRe = regexp.MustCompile(`(?m)^spawntrace: lost events: ([0-9]+)`)
+var lostRe = regexp.MustCompile(`(?m)^spawntrace: lost events: ([0-9]+)`)
 
-// itLost returns the lost-event count of a footer (-1 when there is none).
-func itLost(rest string) int64 {
-	m := itLostRe.FindStringSubmatch(rest)
+// lostEvents returns the lost-event count of a footer (-1 when there is none).
+func lostEvents(rest string) int64 {
+	m := lostRe.FindStringSubmatch(rest)
 	if m == nil {
 		return -1
 	}
@@ -95,22 +95,22 @@ func itLost(rest string) int64 {
 	return n
 }
 
-// itCOutput checks the stderr of `spawntrace -c`: exactly an strace -c table,
+// checkCOutput checks the stderr of `spawntrace -c`: exactly an strace -c table,
 // then only lines starting with "spawntrace: ".
-func itCOutput(t *testing.T, r *itResult) *itTable {
+func checkCOutput(t *testing.T, r *cmdResult) *countTable {
 	t.Helper()
-	tab, err := itParseTable(string(r.stderr))
+	tab, err := parseTable(string(r.stderr))
 	if err != nil {
 		t.Fatalf("no valid table on stderr: %v\n%s", err, r)
 	}
-	itCheckNotes(t, r, tab.Before)
-	itCheckNotes(t, r, tab.Rest)
+	checkNotes(t, r, tab.Before)
+	checkNotes(t, r, tab.Rest)
 	return tab
 }
 
-// itCheckNotes checks that text (around a table) holds only lines starting
+// checkNotes checks that text (around a table) holds only lines starting
 // with "spawntrace: " (notes, warnings, the lost-events footer).
-func itCheckNotes(t *testing.T, r *itResult, text string) {
+func checkNotes(t *testing.T, r *cmdResult, text string) {
 	t.Helper()
 	for _, l := range strings.SplitAfter(text, "\n") {
 		if l != "" && (!strings.HasPrefix(l, "spawntrace: ") || !strings.HasSuffix(l, "\n")) {
@@ -119,12 +119,12 @@ func itCheckNotes(t *testing.T, r *itResult, text string) {
 	}
 }
 
-// itCase is a workload run under both strace and spawntrace.
-type itCase struct {
+// straceCase is a workload run under both strace and spawntrace.
+type straceCase struct {
 	name  string
 	argv  []string
 	env   []string // nil: this process's environment
-	check func(t *testing.T, who string, tab *itTable)
+	check func(t *testing.T, who string, tab *countTable)
 	// restarts are syscalls that signals may interrupt in this workload:
 	// the kernel restarts them (ERESTARTSYS), and a tracer counts the
 	// interrupted call as a failed call. How often depends on timing, which
@@ -132,72 +132,72 @@ type itCase struct {
 	restarts []string
 }
 
-func itCases(t *testing.T, e *itEnv) []itCase {
+func straceCases(t *testing.T, e *testEnv) []straceCase {
 	const n = 100
 	w := e.Workload
-	spawnpEnv := itEnviron(itMissingDirs + ":" + itTrueDir(t))
-	py := itPython(t)
+	spawnpEnv := environ(missingDirs + ":" + trueBinDir(t))
+	py := python(t)
 	ns := strconv.Itoa(n)
-	return []itCase{
-		{"posix_spawn", []string{w("posix_spawn"), ns}, nil, func(t *testing.T, who string, tab *itTable) {
-			itWant(t, who, tab, "clone3", n, 0)
-			itWant(t, who, tab, "execve", n+1, 0)
-			itWant(t, who, tab, "wait4", n, 0)
+	return []straceCase{
+		{"posix_spawn", []string{w("posix_spawn"), ns}, nil, func(t *testing.T, who string, tab *countTable) {
+			checkRow(t, who, tab, "clone3", n, 0)
+			checkRow(t, who, tab, "execve", n+1, 0)
+			checkRow(t, who, tab, "wait4", n, 0)
 		}, nil},
-		{"posix_spawnp_PATH", []string{w("posix_spawnp"), "50"}, spawnpEnv, func(t *testing.T, who string, tab *itTable) {
-			itWant(t, who, tab, "clone3", 50, 0)
-			itWant(t, who, tab, "execve", 1+3*50, 2*50) // two missing PATH dirs, then true
+		{"posix_spawnp_PATH", []string{w("posix_spawnp"), "50"}, spawnpEnv, func(t *testing.T, who string, tab *countTable) {
+			checkRow(t, who, tab, "clone3", 50, 0)
+			checkRow(t, who, tab, "execve", 1+3*50, 2*50) // two missing PATH dirs, then true
 		}, nil},
-		{"fork_exec", []string{w("fork_exec"), ns}, nil, func(t *testing.T, who string, tab *itTable) {
-			itWant(t, who, tab, "clone", n, 0) // glibc's fork() is clone(SIGCHLD)
-			itWant(t, who, tab, "fork", 0, 0)
-			itWant(t, who, tab, "execve", n+1, 0)
+		{"fork_exec", []string{w("fork_exec"), ns}, nil, func(t *testing.T, who string, tab *countTable) {
+			checkRow(t, who, tab, "clone", n, 0) // glibc's fork() is clone(SIGCHLD)
+			checkRow(t, who, tab, "fork", 0, 0)
+			checkRow(t, who, tab, "execve", n+1, 0)
 		}, nil},
-		{"fork_exec_128MiB", []string{w("fork_exec"), "20", "128"}, nil, func(t *testing.T, who string, tab *itTable) {
-			itWant(t, who, tab, "clone", 20, 0)
-			itWant(t, who, tab, "execve", 21, 0)
+		{"fork_exec_128MiB", []string{w("fork_exec"), "20", "128"}, nil, func(t *testing.T, who string, tab *countTable) {
+			checkRow(t, who, tab, "clone", 20, 0)
+			checkRow(t, who, tab, "execve", 21, 0)
 		}, nil},
-		{"vfork_exec", []string{w("vfork_exec"), ns}, nil, func(t *testing.T, who string, tab *itTable) {
-			itWant(t, who, tab, "vfork", n, 0)
-			itWant(t, who, tab, "execve", n+1, 0)
+		{"vfork_exec", []string{w("vfork_exec"), ns}, nil, func(t *testing.T, who string, tab *countTable) {
+			checkRow(t, who, tab, "vfork", n, 0)
+			checkRow(t, who, tab, "execve", n+1, 0)
 		}, nil},
-		{"rust_socketpair", []string{w("rust_spawn"), ns}, nil, func(t *testing.T, who string, tab *itTable) {
-			itWant(t, who, tab, "socketpair", n, 0)
-			itWant(t, who, tab, "clone", n, 0)
-			itWant(t, who, tab, "execve", n+1, 0)
-			itWant(t, who, tab, "recvfrom", n, 0)
+		{"rust_socketpair", []string{w("rust_spawn"), ns}, nil, func(t *testing.T, who string, tab *countTable) {
+			checkRow(t, who, tab, "socketpair", n, 0)
+			checkRow(t, who, tab, "clone", n, 0)
+			checkRow(t, who, tab, "execve", n+1, 0)
+			checkRow(t, who, tab, "recvfrom", n, 0)
 		}, nil},
 		// The exec fails: the child reports errno over the socket and exits 127,
 		// so the workload itself exits 1.
-		{"rust_socketpair_ENOENT", []string{w("rust_spawn"), "20", "/nonexistent-spawntrace/true"}, nil, func(t *testing.T, who string, tab *itTable) {
-			itWant(t, who, tab, "socketpair", 20, 0)
-			itWant(t, who, tab, "clone", 20, 0)
-			itWant(t, who, tab, "execve", 21, 20)
+		{"rust_socketpair_ENOENT", []string{w("rust_spawn"), "20", "/nonexistent-spawntrace/true"}, nil, func(t *testing.T, who string, tab *countTable) {
+			checkRow(t, who, tab, "socketpair", 20, 0)
+			checkRow(t, who, tab, "clone", 20, 0)
+			checkRow(t, who, tab, "execve", 21, 20)
 		}, nil},
 		// SIGCHLD of one thread's child, blocked while another thread is in
 		// posix_spawn, is later delivered to a thread sitting in wait4 and
 		// discarded (SIG_DFL): wait4 returns ERESTARTSYS and restarts. Seen
 		// here untraced (perf trace: wait4 = -512) but rarely under strace.
-		{"pthreads", []string{w("threads"), "8", "5"}, nil, func(t *testing.T, who string, tab *itTable) {
-			itWant(t, who, tab, "clone3", 8+8*5, 0) // 8 threads, 40 posix_spawns
-			itWant(t, who, tab, "execve", 1+8*5, 0)
+		{"pthreads", []string{w("threads"), "8", "5"}, nil, func(t *testing.T, who string, tab *countTable) {
+			checkRow(t, who, tab, "clone3", 8+8*5, 0) // 8 threads, 40 posix_spawns
+			checkRow(t, who, tab, "execve", 1+8*5, 0)
 			if ok := tab.Calls("wait4") - tab.Errors("wait4"); ok != 8*5 {
 				t.Errorf("%s: %d successful wait4, want %d", who, ok, 8*5)
 			}
 		}, []string{"wait4", "futex"}},
 		{"sh_loop", []string{"/bin/sh", "-c", "i=0; while [ $i -lt " + ns + " ]; do /bin/true; i=$((i+1)); done"}, nil,
-			func(t *testing.T, who string, tab *itTable) {
-				if s := itSpawns(tab); s != n {
+			func(t *testing.T, who string, tab *countTable) {
+				if s := tableSpawns(tab); s != n {
 					t.Errorf("%s: %d clone/clone3/fork/vfork calls, want %d", who, s, n)
 				}
-				itWant(t, who, tab, "execve", n+1, 0)
+				checkRow(t, who, tab, "execve", n+1, 0)
 			}, nil},
 		{"python_subprocess", []string{py, "-c", "import subprocess; [subprocess.run(['/bin/true']) for _ in range(50)]"}, nil,
-			func(t *testing.T, who string, tab *itTable) {
-				if s := itSpawns(tab); s != 50 {
+			func(t *testing.T, who string, tab *countTable) {
+				if s := tableSpawns(tab); s != 50 {
 					t.Errorf("%s: %d clone/clone3/fork/vfork calls, want 50", who, s)
 				}
-				itWant(t, who, tab, "execve", 51, 0)
+				checkRow(t, who, tab, "execve", 51, 0)
 			}, nil},
 	}
 }
@@ -206,10 +206,10 @@ func itCases(t *testing.T, e *itEnv) []itCase {
 // under `spawntrace -c`: the calls and errors of the spawn-related syscalls
 // must be equal, and match what the workload does.
 func TestSpawnCountsMatchStrace(t *testing.T) {
-	e := itSetup(t)
-	for _, c := range itCases(t, e) {
+	e := setupEnv(t)
+	for _, c := range straceCases(t, e) {
 		t.Run(c.name, func(t *testing.T) {
-			itMatchStrace(t, e, c)
+			matchStrace(t, e, c)
 		})
 	}
 }
@@ -223,18 +223,18 @@ func TestSpawnCountsMatchStrace(t *testing.T) {
 // kprobes (this project's 6.18 has none: make kernels forces them on
 // Debian's); without, the run must say why and count as ever.
 func TestFallbackCountsMatchStrace(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	kprobes := tracer.ProbeFeatures().Kprobes
-	cases := append(itCases(t, e), itCase{"thread_exec", []string{e.Workload("tree_threadexec"), "3"}, nil,
-		func(t *testing.T, who string, tab *itTable) {
-			itWant(t, who, tab, "clone3", 3, 0)
-			itWant(t, who, tab, "execve", 4, 0)
+	cases := append(straceCases(t, e), straceCase{"thread_exec", []string{e.Workload("tree_threadexec"), "3"}, nil,
+		func(t *testing.T, who string, tab *countTable) {
+			checkRow(t, who, tab, "clone3", 3, 0)
+			checkRow(t, who, tab, "execve", 4, 0)
 		}, nil})
 	for _, name := range tracer.FallbackNames() {
 		t.Run(name, func(t *testing.T) {
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					r := itMatchStrace(t, e, c, "--force-fallback", name)
+					r := matchStrace(t, e, c, "--force-fallback", name)
 					want := "spawntrace: fallback: " + name + " (forced by --force-fallback): "
 					if name == tracer.CopyProbe && !kprobes.Available {
 						want = "spawntrace: unavailable: " + name + " (forced by --force-fallback; and by kprobes: "
@@ -251,21 +251,21 @@ func TestFallbackCountsMatchStrace(t *testing.T) {
 	}
 }
 
-// itMatchStrace runs c under `strace -f -c -w` and under `spawntrace -c`
+// matchStrace runs c under `strace -f -c -w` and under `spawntrace -c`
 // with flags: the calls and errors of the spawn-related syscalls must be
 // equal, and match what the workload does. It returns spawntrace's run.
-func itMatchStrace(t *testing.T, e *itEnv, c itCase, flags ...string) *itResult {
+func matchStrace(t *testing.T, e *testEnv, c straceCase, flags ...string) *cmdResult {
 	t.Helper()
-	st, sr := itStraceC(t, itOpts{env: c.env}, c.argv...)
-	r := e.itSpawntrace(t, itOpts{env: c.env}, slices.Concat([]string{"-c"}, flags, []string{"--"}, c.argv)...)
+	st, sr := straceCount(t, runOpts{env: c.env}, c.argv...)
+	r := e.spawntrace(t, runOpts{env: c.env}, slices.Concat([]string{"-c"}, flags, []string{"--"}, c.argv)...)
 	if r.status != sr.status {
 		t.Errorf("exit status %d under spawntrace, %d under strace", r.status, sr.status)
 	}
 	if len(r.stdout) != 0 {
 		t.Errorf("spawntrace wrote to stdout: %q", r.stdout)
 	}
-	tab := itCOutput(t, r)
-	for _, name := range itSpawnCalls {
+	tab := checkCOutput(t, r)
+	for _, name := range exactCalls {
 		if slices.Contains(c.restarts, name) {
 			if st.Calls(name)-st.Errors(name) != tab.Calls(name)-tab.Errors(name) {
 				t.Errorf("%s: strace %d successful calls, spawntrace %d\ncommand: %s",
@@ -280,7 +280,7 @@ func itMatchStrace(t *testing.T, e *itEnv, c itCase, flags ...string) *itResult 
 	}
 	c.check(t, "strace", st)
 	c.check(t, "spawntrace", tab)
-	if lost := itLost(tab.Rest); lost > 0 {
+	if lost := lostEvents(tab.Rest); lost > 0 {
 		t.Logf("lost %d events with the default ring buffer", lost)
 	}
 	// Other syscalls are not asserted (some vary run to run); log
@@ -305,9 +305,9 @@ func itMatchStrace(t *testing.T, e *itEnv, c itCase, flags ...string) *itResult 
 // TestCNotes checks the notes -c prints under its table: that times are wall
 // times, and how exit_group (which never returns) is counted.
 func TestCNotes(t *testing.T) {
-	e := itSetup(t)
-	r := e.itSpawntrace(t, itOpts{}, "-c", "--", e.Workload("posix_spawn"), "5")
-	tab := itCOutput(t, r)
+	e := setupEnv(t)
+	r := e.spawntrace(t, runOpts{}, "-c", "--", e.Workload("posix_spawn"), "5")
+	tab := checkCOutput(t, r)
 	rest := strings.ToLower(tab.Rest)
 	if !strings.Contains(rest, "wall") {
 		t.Errorf("no note saying the times are wall times:\n%s", r.stderr)
@@ -315,7 +315,7 @@ func TestCNotes(t *testing.T) {
 	if !strings.Contains(rest, "exit_group") {
 		t.Errorf("no note saying how exit_group is counted:\n%s", r.stderr)
 	}
-	if itLost(tab.Rest) < 0 {
+	if lostEvents(tab.Rest) < 0 {
 		t.Errorf("no `spawntrace: lost events: N` footer:\n%s", r.stderr)
 	}
 }
@@ -323,16 +323,16 @@ func TestCNotes(t *testing.T) {
 // TestDefaultOutput checks the default report: the table, then a spawn
 // section in which threads count as threads, not processes.
 func TestDefaultOutput(t *testing.T) {
-	e := itSetup(t)
-	r := e.itSpawntrace(t, itOpts{}, "--", e.Workload("threads"), "4", "5")
+	e := setupEnv(t)
+	r := e.spawntrace(t, runOpts{}, "--", e.Workload("threads"), "4", "5")
 	if r.status != 0 || len(r.stdout) != 0 {
 		t.Fatalf("status %d, stdout %q\n%s", r.status, r.stdout, r)
 	}
-	tab, err := itParseTable(string(r.stderr))
+	tab, err := parseTable(string(r.stderr))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, r)
 	}
-	itWant(t, "spawntrace", tab, "clone3", 4+20, 0)
+	checkRow(t, "spawntrace", tab, "clone3", 4+20, 0)
 	if strings.TrimSpace(tab.Rest) == "" {
 		t.Fatalf("no spawn section after the table:\n%s", r.stderr)
 	}
@@ -353,7 +353,7 @@ func TestDefaultOutput(t *testing.T) {
 // TestExitStatus checks that spawntrace exits with the workload's status,
 // 128+N when it was killed by signal N, and still reports.
 func TestExitStatus(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	for _, c := range []struct {
 		argv []string
 		want int
@@ -367,16 +367,16 @@ func TestExitStatus(t *testing.T) {
 	} {
 		t.Run(strings.Join([]string{filepath.Base(c.argv[0]), c.argv[1]}, "_"), func(t *testing.T) {
 			ev := filepath.Join(t.TempDir(), "ev.txt")
-			r := e.itSpawntrace(t, itOpts{}, append([]string{"-c", "-o", ev, "--"}, c.argv...)...)
+			r := e.spawntrace(t, runOpts{}, append([]string{"-c", "-o", ev, "--"}, c.argv...)...)
 			if r.status != c.want {
 				t.Errorf("status %d, want %d\n%s", r.status, c.want, r)
 			}
-			itCOutput(t, r)
+			checkCOutput(t, r)
 			b, err := os.ReadFile(ev)
 			if err != nil {
 				t.Fatal(err)
 			}
-			evs, err := itParseEvents(string(b))
+			evs, err := parseEvents(string(b))
 			if err != nil {
 				t.Fatalf("%v\n%s", err, b)
 			}
@@ -397,16 +397,16 @@ func TestExitStatus(t *testing.T) {
 // `sleep 30`: sleep must die of it, spawntrace exit 128+N soon after, and
 // the table still be written.
 func TestSignalForwarded(t *testing.T) {
-	e := itSetup(t)
-	sleep := itRequireTool(t, "sleep")
+	e := setupEnv(t)
+	sleep := requireTool(t, "sleep")
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, e.bin, "-c", "--", sleep, "30")
 			child := 0
-			r, err := itWait(cmd, itOpts{}, func() error {
-				if child = itDescendant(cmd.Process.Pid, "sleep", 10*time.Second); child == 0 {
+			r, err := runDuring(cmd, runOpts{}, func() error {
+				if child = descendant(cmd.Process.Pid, "sleep", 10*time.Second); child == 0 {
 					return errors.New("sleep did not start under spawntrace within 10s")
 				}
 				return cmd.Process.Signal(sig)
@@ -423,14 +423,14 @@ func TestSignalForwarded(t *testing.T) {
 			if r.elapsed > 10*time.Second {
 				t.Errorf("took %v to exit after the signal", r.elapsed)
 			}
-			tab := itCOutput(t, r)
+			tab := checkCOutput(t, r)
 			if tab.Calls("execve") < 1 {
 				t.Errorf("table has no execve of sleep:\n%s", tab.Text)
 			}
-			for end := time.Now().Add(3 * time.Second); itAlive(child) && time.Now().Before(end); {
+			for end := time.Now().Add(3 * time.Second); alive(child) && time.Now().Before(end); {
 				time.Sleep(20 * time.Millisecond)
 			}
-			if itAlive(child) {
+			if alive(child) {
 				syscall.Kill(child, syscall.SIGKILL)
 				t.Errorf("sleep (pid %d) still running after spawntrace exited", child)
 			}
@@ -438,8 +438,8 @@ func TestSignalForwarded(t *testing.T) {
 	}
 }
 
-// itPattern is what write_pattern N writes: byte i is i % 251.
-func itPattern(n int) []byte {
+// patternBytes is what write_pattern N writes: byte i is i % 251.
+func patternBytes(n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(i % 251)
@@ -450,31 +450,31 @@ func itPattern(n int) []byte {
 // TestStdioPassthrough checks that the workload's stdout and stdin pass
 // through byte for byte, with or without -c.
 func TestStdioPassthrough(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	const n = 1<<20 + 12345
-	want := itPattern(n)
+	want := patternBytes(n)
 	for _, mode := range [][]string{{"-c"}, {}} {
-		r := e.itSpawntrace(t, itOpts{}, append(mode, "--", e.Workload("write_pattern"), strconv.Itoa(n))...)
+		r := e.spawntrace(t, runOpts{}, append(mode, "--", e.Workload("write_pattern"), strconv.Itoa(n))...)
 		if r.status != 0 || !bytes.Equal(r.stdout, want) {
 			t.Errorf("%s: status %d, stdout %d bytes, equal to the %d written: %v", r.cmdline, r.status, len(r.stdout), n, bytes.Equal(r.stdout, want))
 		}
-		if _, err := itParseTable(string(r.stderr)); err != nil {
+		if _, err := parseTable(string(r.stderr)); err != nil {
 			t.Errorf("%s: %v", r.cmdline, err)
 		}
 	}
-	cat := itRequireTool(t, "cat")
-	r := e.itSpawntrace(t, itOpts{stdin: want}, "-c", "--", cat)
+	cat := requireTool(t, "cat")
+	r := e.spawntrace(t, runOpts{stdin: want}, "-c", "--", cat)
 	if r.status != 0 || !bytes.Equal(r.stdout, want) {
 		t.Errorf("%s: status %d, stdout %d bytes, equal to stdin's %d: %v", r.cmdline, r.status, len(r.stdout), n, bytes.Equal(r.stdout, want))
 	}
-	itCOutput(t, r)
+	checkCOutput(t, r)
 }
 
 // TestCommandNotFound: exit 127 and one line on stderr, as a shell would.
 func TestCommandNotFound(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	for _, cmd := range []string{"spawntrace-no-such-command", "/nonexistent-spawntrace/cmd"} {
-		r := e.itSpawntrace(t, itOpts{}, "-c", "--", cmd)
+		r := e.spawntrace(t, runOpts{}, "-c", "--", cmd)
 		msg := strings.TrimSuffix(string(r.stderr), "\n")
 		if r.status != 127 || len(r.stdout) != 0 || msg == "" || strings.Contains(msg, "\n") {
 			t.Errorf("want status 127, nothing on stdout and one line on stderr; got %s\nstdout: %q", r, r.stdout)
@@ -485,10 +485,10 @@ func TestCommandNotFound(t *testing.T) {
 // TestNotRoot: without privileges, one line naming what is missing, exit 1,
 // and the workload does not run.
 func TestNotRoot(t *testing.T) {
-	e := itSetup(t)
-	dir := itOpenDir(t)
+	e := setupEnv(t)
+	dir := openDir(t)
 	marker := filepath.Join(dir, "ran")
-	r := e.itSpawntrace(t, itOpts{cred: &syscall.Credential{Uid: 65534, Gid: 65534}},
+	r := e.spawntrace(t, runOpts{cred: &syscall.Credential{Uid: 65534, Gid: 65534}},
 		"-c", "--", "/bin/sh", "-c", "echo > "+marker)
 	msg := strings.TrimSuffix(string(r.stderr), "\n")
 	if r.status != 1 || msg == "" || strings.Contains(msg, "\n") ||
@@ -504,7 +504,7 @@ func TestNotRoot(t *testing.T) {
 // Ctrl-C, which leaves the shell running; a second attach ends by itself
 // when the shell dies.
 func TestAttach(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	sh := exec.Command("/bin/sh", "-c", "while :; do /bin/true; done")
 	sh.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := sh.Start(); err != nil {
@@ -517,10 +517,10 @@ func TestAttach(t *testing.T) {
 	}()
 	time.Sleep(200 * time.Millisecond)
 
-	check := func(t *testing.T, r *itResult) {
+	check := func(t *testing.T, r *cmdResult) {
 		t.Helper()
-		tab := itCOutput(t, r)
-		spawns, execs := itSpawns(tab), tab.Calls("execve")
+		tab := checkCOutput(t, r)
+		spawns, execs := tableSpawns(tab), tab.Calls("execve")
 		if spawns < 10 || execs < 10 {
 			t.Errorf("%d spawns and %d execve in about a second of a /bin/true loop:\n%s", spawns, execs, tab.Text)
 		}
@@ -537,7 +537,7 @@ func TestAttach(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, e.bin, "-c", "-p", strconv.Itoa(pid))
-		r, err := itWait(cmd, itOpts{}, func() error {
+		r, err := runDuring(cmd, runOpts{}, func() error {
 			time.Sleep(1500 * time.Millisecond)
 			return cmd.Process.Signal(os.Interrupt)
 		})
@@ -546,13 +546,13 @@ func TestAttach(t *testing.T) {
 		}
 		t.Logf("status after Ctrl-C: %d", r.status)
 		check(t, r)
-		if !itAlive(pid) {
+		if !alive(pid) {
 			t.Errorf("the attached shell died when spawntrace was interrupted")
 		}
 	})
 
 	t.Run("target-exits", func(t *testing.T) {
-		if !itAlive(pid) {
+		if !alive(pid) {
 			t.Skip("shell gone")
 		}
 		cmd := exec.Command(e.bin, "-c", "-p", strconv.Itoa(pid))
@@ -581,7 +581,7 @@ func TestAttach(t *testing.T) {
 				t.Fatalf("spawntrace -p %d still running 10s after its target died\n%s", pid, stderr.Bytes())
 			}
 		}
-		r := &itResult{cmdline: strings.Join(cmd.Args, " "), stderr: stderr.Bytes(), status: cmd.ProcessState.ExitCode()}
+		r := &cmdResult{cmdline: strings.Join(cmd.Args, " "), stderr: stderr.Bytes(), status: cmd.ProcessState.ExitCode()}
 		t.Logf("status after the target died: %d", r.status)
 		check(t, r)
 	})
@@ -591,21 +591,21 @@ func TestAttach(t *testing.T) {
 // and -o lines, without root, from a JSON and a binary recording; bad
 // recordings are rejected in one line.
 func TestRecordReport(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	for _, name := range []string{"rec.json", "rec.strec"} {
-		t.Run(name, func(t *testing.T) { itRecordReport(t, e, name) })
+		t.Run(name, func(t *testing.T) { recordReport(t, e, name) })
 	}
 }
 
-func itRecordReport(t *testing.T, e *itEnv, name string) {
-	dir := itOpenDir(t)
+func recordReport(t *testing.T, e *testEnv, name string) {
+	dir := openDir(t)
 	rec, liveEv := filepath.Join(dir, name), filepath.Join(dir, "live.txt")
-	env := itEnviron(itMissingDirs + ":" + itTrueDir(t))
-	live := e.itSpawntrace(t, itOpts{env: env}, "-o", liveEv, "-w", rec, "--", e.Workload("posix_spawnp"), "20")
+	env := environ(missingDirs + ":" + trueBinDir(t))
+	live := e.spawntrace(t, runOpts{env: env}, "-o", liveEv, "-w", rec, "--", e.Workload("posix_spawnp"), "20")
 	if live.status != 0 {
 		t.Fatalf("%s", live)
 	}
-	liveTab, err := itParseTable(string(live.stderr))
+	liveTab, err := parseTable(string(live.stderr))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, live)
 	}
@@ -617,7 +617,7 @@ func itRecordReport(t *testing.T, e *itEnv, name string) {
 	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
 
 	// report -c: the same table (stdout or stderr, whichever it uses).
-	rc := e.itSpawntrace(t, itOpts{cred: nobody}, "report", "-c", rec)
+	rc := e.spawntrace(t, runOpts{cred: nobody}, "report", "-c", rec)
 	if rc.status != 0 {
 		t.Fatalf("report -c as an unprivileged user: %s", rc)
 	}
@@ -625,20 +625,20 @@ func itRecordReport(t *testing.T, e *itEnv, name string) {
 	if bytes.HasPrefix(rc.stdout, []byte("% time")) {
 		out = rc.stdout
 	}
-	repTab, err := itParseTable(string(out))
+	repTab, err := parseTable(string(out))
 	if err != nil {
 		t.Fatalf("report -c: %v\nstdout:\n%s\nstderr:\n%s", err, rc.stdout, rc.stderr)
 	}
-	itCheckNotes(t, rc, repTab.Before)
-	itCheckNotes(t, rc, repTab.Rest)
+	checkNotes(t, rc, repTab.Before)
+	checkNotes(t, rc, repTab.Rest)
 	if repTab.Text != liveTab.Text {
 		t.Errorf("report -c table differs from the live one:\nlive:\n%s\nreport:\n%s", liveTab.Text, repTab.Text)
 	}
-	itWant(t, "report", repTab, "execve", 1+3*20, 2*20)
+	checkRow(t, "report", repTab, "execve", 1+3*20, 2*20)
 
 	// report -o: the same event lines; report: the same table and spawn section.
 	repEv := filepath.Join(dir, "rep.txt")
-	rd := e.itSpawntrace(t, itOpts{cred: nobody}, "report", "-o", repEv, rec)
+	rd := e.spawntrace(t, runOpts{cred: nobody}, "report", "-o", repEv, rec)
 	if rd.status != 0 {
 		t.Fatalf("report -o: %s", rd)
 	}
@@ -680,7 +680,7 @@ func itRecordReport(t *testing.T, e *itEnv, name string) {
 		if err := os.WriteFile(f, content, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r := e.itSpawntrace(t, itOpts{}, "report", "-c", f)
+		r := e.spawntrace(t, runOpts{}, "report", "-c", f)
 		msg := strings.TrimSuffix(string(r.stderr), "\n")
 		if r.status == 0 || msg == "" || strings.Contains(msg, "\n") || len(r.stdout) != 0 {
 			t.Errorf("%s recording: want a non-zero exit and one line on stderr, got %s\nstdout: %q", name, r, r.stdout)
@@ -689,20 +689,20 @@ func itRecordReport(t *testing.T, e *itEnv, name string) {
 }
 
 var (
-	itExecveArgsRe     = regexp.MustCompile(`^"[^"]*", \[.*\], 0x[0-9a-f]+ /\* [0-9]+ vars? \*/$`)
-	itCloneArgsRe      = regexp.MustCompile(`^child_stack=[^,]+, flags=[A-Z0-9_|]+`)
-	itClone3ArgsRe     = regexp.MustCompile(`^\{flags=[A-Z0-9_|]+(, [a-z_]+=[^,}]+)*\}( => \{[^}]*\})?, [0-9]+$`)
-	itSocketpairArgsRe = regexp.MustCompile(`^AF_UNIX, SOCK_SEQPACKET\|SOCK_CLOEXEC, 0, \[[0-9]+, [0-9]+\]$`)
+	execveArgsRe     = regexp.MustCompile(`^"[^"]*", \[.*\], 0x[0-9a-f]+ /\* [0-9]+ vars? \*/$`)
+	cloneArgsRe      = regexp.MustCompile(`^child_stack=[^,]+, flags=[A-Z0-9_|]+`)
+	clone3ArgsRe     = regexp.MustCompile(`^\{flags=[A-Z0-9_|]+(, [a-z_]+=[^,}]+)*\}( => \{[^}]*\})?, [0-9]+$`)
+	socketpairArgsRe = regexp.MustCompile(`^AF_UNIX, SOCK_SEQPACKET\|SOCK_CLOEXEC, 0, \[[0-9]+, [0-9]+\]$`)
 )
 
-// itCheckEvents checks -o lines against the table of the same run: one line
+// checkEvents checks -o lines against the table of the same run: one line
 // per call of each spawn syscall, as many failures as errors, strace's
 // argument layout, and a consistent process tree (every pid is the root or
 // a child a spawn line returned, every process has one exit line). It
 // returns the number of lines.
-func itCheckEvents(t *testing.T, text string, tab *itTable, lossy bool) int {
+func checkEvents(t *testing.T, text string, tab *countTable, lossy bool) int {
 	t.Helper()
-	evs, err := itParseEvents(text)
+	evs, err := parseEvents(text)
 	if err != nil {
 		t.Fatalf("-o lines do not parse: %v", err)
 	}
@@ -711,7 +711,7 @@ func itCheckEvents(t *testing.T, text string, tab *itTable, lossy bool) int {
 	exits := map[int]int{}
 	pids := map[int]bool{}
 	bad := 0
-	badArgs := func(ev itEvent) {
+	badArgs := func(ev eventLine) {
 		// With events lost, an exec whose details were lost may show raw
 		// pointers, as strace does for memory it cannot read.
 		if bad++; bad <= 5 && !lossy {
@@ -730,27 +730,27 @@ func itCheckEvents(t *testing.T, text string, tab *itTable, lossy bool) int {
 		}
 		switch ev.Call {
 		case "execve":
-			if !itExecveArgsRe.MatchString(ev.Args) {
+			if !execveArgsRe.MatchString(ev.Args) {
 				badArgs(ev)
 			}
 		case "clone", "clone3", "fork", "vfork":
 			if ev.Ret > 0 {
 				children[int(ev.Ret)] = strings.Contains(ev.Args, "CLONE_THREAD")
 			}
-			if (ev.Call == "clone" && !itCloneArgsRe.MatchString(ev.Args)) ||
-				(ev.Call == "clone3" && !itClone3ArgsRe.MatchString(ev.Args)) ||
+			if (ev.Call == "clone" && !cloneArgsRe.MatchString(ev.Args)) ||
+				(ev.Call == "clone3" && !clone3ArgsRe.MatchString(ev.Args)) ||
 				((ev.Call == "fork" || ev.Call == "vfork") && ev.Args != "") {
 				badArgs(ev)
 			}
 		case "socketpair":
-			if !itSocketpairArgsRe.MatchString(ev.Args) {
+			if !socketpairArgsRe.MatchString(ev.Args) {
 				badArgs(ev)
 			}
 		default:
 			t.Errorf("line %d: -o has a line for %s, which is not a spawn syscall: %q", ev.LineNo, ev.Call, ev.Line)
 		}
 	}
-	for _, name := range itEventCalls {
+	for _, name := range eventCalls {
 		if lossy {
 			if calls[name] > tab.Calls(name) {
 				t.Errorf("%s: %d lines but %d calls in the table", name, calls[name], tab.Calls(name))
@@ -799,7 +799,7 @@ func itCheckEvents(t *testing.T, text string, tab *itTable, lossy bool) int {
 // (posix_spawnp through PATH, fork, vfork, socketpair+fork with and without
 // a failing exec, threads); their counts equal the table's.
 func TestEventLines(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	w := e.Workload
 	script := strings.Join([]string{
 		w("posix_spawnp") + " 10",
@@ -811,38 +811,38 @@ func TestEventLines(t *testing.T) {
 		"true",
 	}, "; ")
 	ev := filepath.Join(t.TempDir(), "ev.txt")
-	env := itEnviron(itMissingDirs + ":" + itTrueDir(t))
-	r := e.itSpawntrace(t, itOpts{env: env}, "-c", "-o", ev, "--", "/bin/sh", "-c", script)
+	env := environ(missingDirs + ":" + trueBinDir(t))
+	r := e.spawntrace(t, runOpts{env: env}, "-c", "-o", ev, "--", "/bin/sh", "-c", script)
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	tab := itCOutput(t, r)
+	tab := checkCOutput(t, r)
 	b, err := os.ReadFile(ev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	itWant(t, "spawntrace", tab, "socketpair", 13, 0)
+	checkRow(t, "spawntrace", tab, "socketpair", 13, 0)
 	// sh, then 10 (+20 failed), 10, 10, 13 (+3 failed) and 6 execs.
-	itWant(t, "spawntrace", tab, "execve", 1+6+30+10+10+13+6, 20+3)
-	itCheckEvents(t, string(b), tab, false)
+	checkRow(t, "spawntrace", tab, "execve", 1+6+30+10+10+13+6, 20+3)
+	checkEvents(t, string(b), tab, false)
 }
 
 // TestLostEvents: with a one-page ring buffer a burst of spawns overflows it;
 // the footer counts what was lost, lines plus lost cover every spawn, and the
 // table (aggregated in the kernel) is still exact.
 func TestLostEvents(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	const threads, per = 8, 50
 	ev := filepath.Join(t.TempDir(), "ev.txt")
-	r := e.itSpawntrace(t, itOpts{}, "-c", "--ring-bytes", strconv.Itoa(os.Getpagesize()), "-o", ev,
+	r := e.spawntrace(t, runOpts{}, "-c", "--ring-bytes", strconv.Itoa(os.Getpagesize()), "-o", ev,
 		"--", e.Workload("threads"), strconv.Itoa(threads), strconv.Itoa(per))
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	tab := itCOutput(t, r)
-	itWant(t, "spawntrace", tab, "clone3", threads+threads*per, 0)
-	itWant(t, "spawntrace", tab, "execve", 1+threads*per, 0)
-	lost := itLost(tab.Rest)
+	tab := checkCOutput(t, r)
+	checkRow(t, "spawntrace", tab, "clone3", threads+threads*per, 0)
+	checkRow(t, "spawntrace", tab, "execve", 1+threads*per, 0)
+	lost := lostEvents(tab.Rest)
 	if lost <= 0 {
 		t.Errorf("footer shows no lost events with a %d-byte ring buffer:\n%s", os.Getpagesize(), tab.Rest)
 	}
@@ -850,14 +850,14 @@ func TestLostEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := itCheckEvents(t, string(b), tab, true)
-	if spawns := itSpawns(tab); int64(lines)+lost < int64(spawns) {
+	lines := checkEvents(t, string(b), tab, true)
+	if spawns := tableSpawns(tab); int64(lines)+lost < int64(spawns) {
 		t.Errorf("%d lines + %d lost < %d spawns", lines, lost, spawns)
 	}
-	t.Logf("%d lines, %d lost, %d spawns", lines, lost, itSpawns(tab))
+	t.Logf("%d lines, %d lost, %d spawns", lines, lost, tableSpawns(tab))
 
 	for _, bad := range []string{"1000", "-4096", "x"} {
-		r := e.itSpawntrace(t, itOpts{}, "-c", "--ring-bytes", bad, "--", e.Workload("exit_code"), "0")
+		r := e.spawntrace(t, runOpts{}, "-c", "--ring-bytes", bad, "--", e.Workload("exit_code"), "0")
 		if r.status != 2 {
 			t.Errorf("--ring-bytes %s: want usage error (status 2), got %s", bad, r)
 		}

@@ -25,8 +25,8 @@ func shWaitAttached(errFile string) string {
 	return fmt.Sprintf(`i=0; until grep -q attached %s 2>/dev/null; do i=$((i+1)); [ $i -gt 1200 ] && break; sleep 0.05; done`, errFile)
 }
 
-// trOneLine checks that a refused -p said so in one line containing want.
-func trOneLine(t *testing.T, r *itResult, status int, want string) {
+// checkOneLine checks that a refused -p said so in one line containing want.
+func checkOneLine(t *testing.T, r *cmdResult, status int, want string) {
 	t.Helper()
 	msg := strings.TrimSpace(string(r.stderr))
 	if r.status != status || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, want) {
@@ -35,13 +35,13 @@ func trOneLine(t *testing.T, r *itResult, status int, want string) {
 }
 
 func TestAttachRefusesWhatCannotBeTraced(t *testing.T) {
-	e := itSetup(t)
-	o := itOpts{timeout: 20 * time.Second}
+	e := setupEnv(t)
+	o := runOpts{timeout: 20 * time.Second}
 
 	t.Run("overflow", func(t *testing.T) {
 		// 2^32 + 4000000: as a 32-bit pid it would be 4000000, above any
 		// pid_max here (so a build that wraps it fails without attaching).
-		r := e.itSpawntrace(t, o, "-p", strconv.FormatInt(1<<32+4000000, 10))
+		r := e.spawntrace(t, o, "-p", strconv.FormatInt(1<<32+4000000, 10))
 		b, err := os.ReadFile("/proc/sys/kernel/pid_max")
 		if err != nil {
 			t.Fatal(err)
@@ -50,10 +50,10 @@ func TestAttachRefusesWhatCannotBeTraced(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		trOneLine(t, r, 2, fmt.Sprintf("PID must be between 1 and %d", max-1))
+		checkOneLine(t, r, 2, fmt.Sprintf("PID must be between 1 and %d", max-1))
 	})
 	t.Run("kernel-thread", func(t *testing.T) {
-		comm, _, _, ok := itProcStat(2)
+		comm, _, _, ok := procStat(2)
 		if !ok || comm != "kthreadd" {
 			// In a container pid 2 is a process of its own; CI runs on a
 			// host, where a skip would hide the case.
@@ -62,8 +62,8 @@ func TestAttachRefusesWhatCannotBeTraced(t *testing.T) {
 			}
 			t.Skipf("pid 2 is %q here, not kthreadd", comm)
 		}
-		r := e.itSpawntrace(t, o, "-p", "2")
-		trOneLine(t, r, 1, "kthreadd is a kernel thread")
+		r := e.spawntrace(t, o, "-p", "2")
+		checkOneLine(t, r, 1, "kthreadd is a kernel thread")
 	})
 	t.Run("zombie", func(t *testing.T) {
 		// sh starts sleep in the background and stops itself: its child
@@ -80,7 +80,7 @@ func TestAttachRefusesWhatCannotBeTraced(t *testing.T) {
 		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 			b, _ := os.ReadFile(pidFile)
 			if p, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				if _, _, st, ok := itProcStat(p); ok && st == 'Z' {
+				if _, _, st, ok := procStat(p); ok && st == 'Z' {
 					pid = p
 					break
 				}
@@ -89,8 +89,8 @@ func TestAttachRefusesWhatCannotBeTraced(t *testing.T) {
 		if pid == 0 {
 			t.Fatal("no zombie within 5 s")
 		}
-		r := e.itSpawntrace(t, o, "-p", strconv.Itoa(pid))
-		trOneLine(t, r, 1, "zombie")
+		r := e.spawntrace(t, o, "-p", strconv.Itoa(pid))
+		checkOneLine(t, r, 1, "zombie")
 	})
 }
 
@@ -99,12 +99,12 @@ func TestAttachRefusesWhatCannotBeTraced(t *testing.T) {
 // futex and epoll calls filled the table) nor spawntrace in the events.
 // (sleep makes futex calls of its own: only epoll is spawntrace's alone.)
 func TestAttachToAncestorLeavesSpawntraceOut(t *testing.T) {
-	e := itSetup(t)
-	dir := itOpenDir(t)
+	e := setupEnv(t)
+	dir := openDir(t)
 	rec, out := filepath.Join(dir, "rec.json"), filepath.Join(dir, "events.txt")
 	script := fmt.Sprintf(`%s -p $$ -w %s -o %s 2>%s/stderr & sp=$!
 %s; /bin/true; /bin/true; sleep 0.3; kill -INT $sp; wait $sp; echo $sp`, e.bin, rec, out, dir, shWaitAttached(dir+"/stderr"))
-	r := itRun(t, itOpts{timeout: 30 * time.Second}, "/bin/sh", "-c", script)
+	r := runCmd(t, runOpts{timeout: 30 * time.Second}, "/bin/sh", "-c", script)
 	stderr, _ := os.ReadFile(filepath.Join(dir, "stderr"))
 	if r.status != 0 {
 		t.Fatalf("%s\nspawntrace's stderr:\n%s", r, stderr)
@@ -113,9 +113,9 @@ func TestAttachToAncestorLeavesSpawntraceOut(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no spawntrace pid: %q", r.stdout)
 	}
-	got := trLoad(t, rec)
+	got := loadRecording(t, rec)
 	defer got.Close()
-	c := trCount(got)
+	c := tally(got)
 	if c.execNames["/bin/true"] != 2 {
 		t.Errorf("the shell's 2 execs of /bin/true: got %d (%v)\nstderr:\n%s", c.execNames["/bin/true"], c.execNames, stderr)
 	}
@@ -129,7 +129,7 @@ func TestAttachToAncestorLeavesSpawntraceOut(t *testing.T) {
 			t.Errorf("%s x%d in the table: spawntrace's own ring-buffer polls (a shell, sleep and true make none)", s.Name, s.Calls)
 		}
 	}
-	evs, _ := trReadEvents(t, out)
+	evs, _ := readEvents(t, out)
 	for _, ev := range evs {
 		if ev.Pid == sp {
 			t.Fatalf("-o line of spawntrace itself: %s", ev.Line)

@@ -4,7 +4,7 @@ package integration
 
 // Helpers of the trust tests (trust_*_test.go: nothing lost under a spawn
 // storm, hostile and broken input, probes disabled one at a time). They
-// build on integration_helpers_test.go (itSetup compiles every
+// build on helpers_test.go (setupEnv compiles every
 // testdata/workloads/*.c, trust_*.c included); identifiers start with "tr".
 
 import (
@@ -24,16 +24,16 @@ import (
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
-// trCounts tallies the events of a recording that the trust tests check.
-type trCounts struct {
+// eventTally tallies the events of a recording that the trust tests check.
+type eventTally struct {
 	ok, failed map[int]int // syscall events by number: successful (ret >= 0), failed
 	exits      int         // process exits (the last thread of a process)
 	execNames  map[string]int
 	comms      map[string]bool
 }
 
-func trCount(rec *recording.Recording) trCounts {
-	c := trCounts{ok: map[int]int{}, failed: map[int]int{}, execNames: map[string]int{}, comms: map[string]bool{}}
+func tally(rec *recording.Recording) eventTally {
+	c := eventTally{ok: map[int]int{}, failed: map[int]int{}, execNames: map[string]int{}, comms: map[string]bool{}}
 	for i := range rec.Events {
 		ev := &rec.Events[i]
 		if ev.Comm != "" {
@@ -59,10 +59,10 @@ func trCount(rec *recording.Recording) trCounts {
 	return c
 }
 
-// trLoad loads a recording written by -w, failing the test if it does not
+// loadRecording loads a recording written by -w, failing the test if it does not
 // load, with its events in memory (rec.Events), in time order, for the
 // checks to index.
-func trLoad(t *testing.T, path string) *recording.Recording {
+func loadRecording(t *testing.T, path string) *recording.Recording {
 	t.Helper()
 	rec, err := recording.Load(path)
 	if err != nil {
@@ -79,11 +79,11 @@ func trLoad(t *testing.T, path string) *recording.Recording {
 	return rec
 }
 
-var trWarnLostRe = regexp.MustCompile(`(?m)^spawntrace: warning: lost events: ([0-9]+)`)
+var warnLostRe = regexp.MustCompile(`(?m)^spawntrace: warning: lost events: ([0-9]+)`)
 
-// trWarnLost returns N of the "spawntrace: warning: lost events: N" line (-1 when absent).
-func trWarnLost(text string) int64 {
-	m := trWarnLostRe.FindStringSubmatch(text)
+// warnLost returns N of the "spawntrace: warning: lost events: N" line (-1 when absent).
+func warnLost(text string) int64 {
+	m := warnLostRe.FindStringSubmatch(text)
 	if m == nil {
 		return -1
 	}
@@ -91,8 +91,8 @@ func trWarnLost(text string) int64 {
 	return n
 }
 
-// trLines splits text into its lines, without the newlines.
-func trLines(b []byte) []string {
+// splitLines splits text into its lines, without the newlines.
+func splitLines(b []byte) []string {
 	s := strings.TrimSuffix(string(b), "\n")
 	if s == "" {
 		return nil
@@ -100,26 +100,26 @@ func trLines(b []byte) []string {
 	return strings.Split(s, "\n")
 }
 
-// trStart starts spawntrace with args in the background; wait returns its
+// start starts spawntrace with args in the background; wait returns its
 // result (and fails the test when it has not ended within timeout of the
 // start).
-type trRun struct {
+type bgRun struct {
 	cmd  *exec.Cmd
 	done chan struct{}
-	res  *itResult
+	res  *cmdResult
 	err  error
 }
 
-func (e *itEnv) trStart(t *testing.T, timeout time.Duration, args ...string) *trRun {
+func (e *testEnv) start(t *testing.T, timeout time.Duration, args ...string) *bgRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	cmd := exec.CommandContext(ctx, e.bin, args...)
-	r := &trRun{cmd: cmd, done: make(chan struct{})}
+	r := &bgRun{cmd: cmd, done: make(chan struct{})}
 	started := make(chan struct{})
 	go func() {
 		defer cancel()
 		defer close(r.done)
-		r.res, r.err = itWait(cmd, itOpts{}, func() error { close(started); return nil })
+		r.res, r.err = runDuring(cmd, runOpts{}, func() error { close(started); return nil })
 		if ctx.Err() != nil && r.err == nil {
 			r.err = fmt.Errorf("killed after %v: still running", timeout)
 		}
@@ -143,7 +143,7 @@ func (e *itEnv) trStart(t *testing.T, timeout time.Duration, args ...string) *tr
 }
 
 // ended reports whether the run has ended, waiting up to d for it.
-func (r *trRun) ended(d time.Duration) bool {
+func (r *bgRun) ended(d time.Duration) bool {
 	select {
 	case <-r.done:
 		return true
@@ -153,7 +153,7 @@ func (r *trRun) ended(d time.Duration) bool {
 }
 
 // wait waits for the run to end and returns its result.
-func (r *trRun) wait(t *testing.T) *itResult {
+func (r *bgRun) wait(t *testing.T) *cmdResult {
 	t.Helper()
 	<-r.done
 	if r.err != nil {
@@ -162,17 +162,17 @@ func (r *trRun) wait(t *testing.T) *itResult {
 	return r.res
 }
 
-// trWorkloadPid waits until the workload, a direct child of spawntrace
+// workloadPid waits until the workload, a direct child of spawntrace
 // whose comm is comm, has started, and returns its pid. The process is
 // killed when the test ends, whatever happened to spawntrace.
-func trWorkloadPid(t *testing.T, r *trRun, comm string) int {
+func workloadPid(t *testing.T, r *bgRun, comm string) int {
 	t.Helper()
-	pid := itDescendant(r.cmd.Process.Pid, comm, 10*time.Second)
+	pid := descendant(r.cmd.Process.Pid, comm, 10*time.Second)
 	if pid == 0 {
 		t.Fatalf("%s did not start under spawntrace within 10s", comm)
 	}
 	t.Cleanup(func() {
-		if itAlive(pid) {
+		if alive(pid) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
@@ -181,32 +181,32 @@ func trWorkloadPid(t *testing.T, r *trRun, comm string) int {
 	return pid
 }
 
-// trReadEvents reads and strictly parses an -o file.
-func trReadEvents(t *testing.T, path string) ([]itEvent, []byte) {
+// readEvents reads and strictly parses an -o file.
+func readEvents(t *testing.T, path string) ([]eventLine, []byte) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := itParseEvents(string(b))
+	evs, err := parseEvents(string(b))
 	if err != nil {
-		t.Fatalf("-o lines do not parse: %v\n%s", err, trHead(b, 4000))
+		t.Fatalf("-o lines do not parse: %v\n%s", err, clip(b, 4000))
 	}
 	return evs, b
 }
 
-// trHead is at most n bytes of b, for messages.
-func trHead(b []byte, n int) string {
+// clip is at most n bytes of b, for messages.
+func clip(b []byte, n int) string {
 	if len(b) <= n {
 		return string(b)
 	}
 	return string(b[:n]) + fmt.Sprintf("\n... (%d more bytes)", len(b)-n)
 }
 
-// trReport runs `spawntrace report ARGS`, failing on a non-zero exit.
-func (e *itEnv) trReport(t *testing.T, args ...string) *itResult {
+// report runs `spawntrace report ARGS`, failing on a non-zero exit.
+func (e *testEnv) report(t *testing.T, args ...string) *cmdResult {
 	t.Helper()
-	r := e.itSpawntrace(t, itOpts{}, append([]string{"report"}, args...)...)
+	r := e.spawntrace(t, runOpts{}, append([]string{"report"}, args...)...)
 	if r.status != 0 {
 		t.Fatalf("report: %s", r)
 	}

@@ -25,8 +25,8 @@ import (
 	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
-// trBigexec parses trust_bigexec's "argc N envc M bytes B" line.
-func trBigexec(t *testing.T, r *itResult) (argc, envc, nbytes int) {
+// parseBigexec parses trust_bigexec's "argc N envc M bytes B" line.
+func parseBigexec(t *testing.T, r *cmdResult) (argc, envc, nbytes int) {
 	t.Helper()
 	if _, err := fmt.Sscanf(string(r.stdout), "argc %d envc %d bytes %d", &argc, &envc, &nbytes); err != nil {
 		t.Fatalf("trust_bigexec wrote %q: %v\n%s", r.stdout, err, r)
@@ -34,8 +34,8 @@ func trBigexec(t *testing.T, r *itResult) (argc, envc, nbytes int) {
 	return argc, envc, nbytes
 }
 
-// trExecEvent returns the one successful execve event of path in rec.
-func trExecEvent(t *testing.T, rec *recording.Recording, path string) int {
+// execEvent returns the one successful execve event of path in rec.
+func execEvent(t *testing.T, rec *recording.Recording, path string) int {
 	t.Helper()
 	idx := -1
 	for i := range rec.Events {
@@ -53,10 +53,10 @@ func trExecEvent(t *testing.T, rec *recording.Recording, path string) int {
 	return idx
 }
 
-// trExecLine returns the one successful execve line of path in an -o file.
-func trExecLine(t *testing.T, evs []itEvent, quotedPath string) itEvent {
+// execLine returns the one successful execve line of path in an -o file.
+func execLine(t *testing.T, evs []eventLine, quotedPath string) eventLine {
 	t.Helper()
-	var found []itEvent
+	var found []eventLine
 	for _, ev := range evs {
 		if ev.Call == "execve" && ev.Ret == 0 && strings.HasPrefix(ev.Args, quotedPath+", ") {
 			found = append(found, ev)
@@ -73,7 +73,7 @@ func trExecLine(t *testing.T, evs []itEvent, quotedPath string) itEvent {
 // line marks the truncation as strace does (", ...]"), and report -o
 // prints the same line from the recording.
 func TestTrustArgvNearArgMax(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_STACK, &rl); err != nil {
 		t.Fatal(err)
@@ -87,18 +87,18 @@ func TestTrustArgvNearArgMax(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ev, rec := filepath.Join(dir, "ev.txt"), filepath.Join(dir, "rec.json")
-	r := e.itSpawntrace(t, itOpts{}, "-o", ev, "-w", rec, "--",
+	r := e.spawntrace(t, runOpts{}, "-o", ev, "-w", rec, "--",
 		e.Workload("trust_bigexec"), "args", strconv.FormatUint(size, 10))
 	if r.status != 0 {
 		t.Fatalf("the spawn with %d bytes of arguments failed: %s\nstdout: %s", size, r, r.stdout)
 	}
-	argc, envc, _ := trBigexec(t, r)
-	if _, err := itParseTable(string(r.stderr)); err != nil {
-		t.Errorf("summary: %v\n%s", err, trHead(r.stderr, 4000))
+	argc, envc, _ := parseBigexec(t, r)
+	if _, err := parseTable(string(r.stderr)); err != nil {
+		t.Errorf("summary: %v\n%s", err, clip(r.stderr, 4000))
 	}
 
-	evs, live := trReadEvents(t, ev)
-	line := trExecLine(t, evs, `"/bin/true"`)
+	evs, live := readEvents(t, ev)
+	line := execLine(t, evs, `"/bin/true"`)
 	// strace -s 32: each argument cut at 32 bytes with "...", and the
 	// array ended by "..." where elements are left out.
 	want := regexp.MustCompile(`^"/bin/true", \["/bin/true", "00001:b{26}"\.\.\.(, "[0-9]{5}:[a-z]{26}"\.\.\.)*, \.\.\.\], 0x[0-9a-f]+ /\* ` +
@@ -110,8 +110,8 @@ func TestTrustArgvNearArgMax(t *testing.T) {
 		t.Errorf("execve line is %d bytes long", len(line.Line))
 	}
 
-	got := trLoad(t, rec)
-	x := &got.Events[trExecEvent(t, got, "/bin/true")]
+	got := loadRecording(t, rec)
+	x := &got.Events[execEvent(t, got, "/bin/true")]
 	if x.Argc != argc || !x.ArgvTruncated || x.EnvCount != envc {
 		t.Errorf("recorded argc %d (truncated %v), env %d; want argc %d (truncated true), env %d",
 			x.Argc, x.ArgvTruncated, x.EnvCount, argc, envc)
@@ -121,7 +121,7 @@ func TestTrustArgvNearArgMax(t *testing.T) {
 	}
 
 	rep := filepath.Join(dir, "rep.txt")
-	e.trReport(t, "-o", rep, rec)
+	e.report(t, "-o", rep, rec)
 	if b, _ := os.ReadFile(rep); !bytes.Equal(b, live) {
 		t.Errorf("report -o differs from the live -o:\nlive:\n%s\nreport:\n%s", live, b)
 	}
@@ -130,57 +130,57 @@ func TestTrustArgvNearArgMax(t *testing.T) {
 // TestTrustTenThousandEnvVars: a spawn with exactly 10 000 environment
 // variables shows "/* 10000 vars */" and records 10 000.
 func TestTrustTenThousandEnvVars(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	const n = 10000
 	dir := t.TempDir()
 	ev, rec := filepath.Join(dir, "ev.txt"), filepath.Join(dir, "rec.json")
-	r := e.itSpawntrace(t, itOpts{}, "-o", ev, "-w", rec, "--", e.Workload("trust_bigexec"), "env", strconv.Itoa(n))
+	r := e.spawntrace(t, runOpts{}, "-o", ev, "-w", rec, "--", e.Workload("trust_bigexec"), "env", strconv.Itoa(n))
 	if r.status != 0 {
 		t.Fatalf("%s\nstdout: %s", r, r.stdout)
 	}
-	if _, envc, _ := trBigexec(t, r); envc != n {
+	if _, envc, _ := parseBigexec(t, r); envc != n {
 		t.Fatalf("workload passed %d variables, want %d", envc, n)
 	}
-	evs, _ := trReadEvents(t, ev)
-	line := trExecLine(t, evs, `"/bin/true"`)
+	evs, _ := readEvents(t, ev)
+	line := execLine(t, evs, `"/bin/true"`)
 	if !strings.HasSuffix(line.Args, fmt.Sprintf(" /* %d vars */", n)) {
 		t.Errorf("want \"/* %d vars */\" in\n%s", n, line.Line)
 	}
-	got := trLoad(t, rec)
-	x := &got.Events[trExecEvent(t, got, "/bin/true")]
+	got := loadRecording(t, rec)
+	x := &got.Events[execEvent(t, got, "/bin/true")]
 	// Each variable is SPAWNTRACE_TRUST_NNNNN=1 and its NUL: 25 bytes.
 	if x.EnvCount != n || x.EnvBytes != 25*n {
 		t.Errorf("recorded %d variables of %d bytes, want %d of %d", x.EnvCount, x.EnvBytes, n, 25*n)
 	}
-	if _, err := itParseTable(string(r.stderr)); err != nil {
+	if _, err := parseTable(string(r.stderr)); err != nil {
 		t.Errorf("summary: %v", err)
 	}
 }
 
-// Hostile bytes and how strace -f prints them. trHostileName is a file
+// Hostile bytes and how strace -f prints them. hostileName is a file
 // name that is neither UTF-8 nor printable: \377, the Latin-1 é (\351),
 // control bytes and an octal digit after one (printed "\0017", not
 // "\17"). The arguments add C escapes, quotes, a backslash, an escape
-// character and UTF-8 text. trTerminalName holds an escape sequence (red
+// character and UTF-8 text. terminalName holds an escape sequence (red
 // text on a terminal) and a newline, which a report must not print raw.
 const (
-	trHostileName   = "tr\xffu\xe9e\x01\x017"
-	trHostileQuoted = `tr\377u\351e\1\0017`
-	trHostileArg1   = "a\xff\x80b\tc\nd\"e\\f\x1bg"
-	trHostileQuote1 = `"a\377\200b\tc\nd\"e\\f\33g"`
-	trHostileArg2   = "\xc3\xa9t\xc3\xa9 caf\xc3\xa9 ok" // UTF-8, not ASCII: strace prints octal too
-	trHostileQuote2 = `"\303\251t\303\251 caf\303\251 ok"`
-	trTerminalName  = "x\x1b[31mred\nline\xff"
+	hostileName   = "tr\xffu\xe9e\x01\x017"
+	hostileQuoted = `tr\377u\351e\1\0017`
+	hostileArg1   = "a\xff\x80b\tc\nd\"e\\f\x1bg"
+	hostileQuote1 = `"a\377\200b\tc\nd\"e\\f\33g"`
+	hostileArg2   = "\xc3\xa9t\xc3\xa9 caf\xc3\xa9 ok" // UTF-8, not ASCII: strace prints octal too
+	hostileQuote2 = `"\303\251t\303\251 caf\303\251 ok"`
+	terminalName  = "x\x1b[31mred\nline\xff"
 )
 
-var trExecveArgvRe = regexp.MustCompile(`execve\((.*), 0x[0-9a-f]+ /\* [0-9]+ vars? \*/`)
+var execveArgvRe = regexp.MustCompile(`execve\((.*), 0x[0-9a-f]+ /\* [0-9]+ vars? \*/`)
 
-// trExecveArgvs returns, for each execve line of an -o or strace -f file,
+// execveArgvs returns, for each execve line of an -o or strace -f file,
 // its filename and argv as printed (up to the environment pointer).
-func trExecveArgvs(text string) []string {
+func execveArgvs(text string) []string {
 	var out []string
 	for _, l := range strings.Split(text, "\n") {
-		if m := trExecveArgvRe.FindStringSubmatch(l); m != nil {
+		if m := execveArgvRe.FindStringSubmatch(l); m != nil {
 			out = append(out, m[1])
 		}
 	}
@@ -193,25 +193,25 @@ func trExecveArgvs(text string) []string {
 // same bytes, and no report sends a raw control byte or invalid UTF-8 to
 // the terminal.
 func TestTrustNonUTF8(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	dir := t.TempDir()
-	target := filepath.Join(dir, trHostileName)
+	target := filepath.Join(dir, hostileName)
 	if err := os.Symlink("/bin/true", target); err != nil {
 		t.Fatal(err)
 	}
 	// sh runs the target as a child (not exec: ": " follows), so both the
 	// workload's own exec and a spawned exec carry the bytes; by a relative
 	// path, so that strace's -s 32 does not cut argv[0].
-	argv := []string{"/bin/sh", "-c", `cd "$0" && ./"$1" "$2" "$3"; :`, dir, trHostileName, trHostileArg1, trHostileArg2}
+	argv := []string{"/bin/sh", "-c", `cd "$0" && ./"$1" "$2" "$3"; :`, dir, hostileName, hostileArg1, hostileArg2}
 	ev, rec := filepath.Join(dir, "ev.txt"), filepath.Join(dir, "rec.json")
-	r := e.itSpawntrace(t, itOpts{}, append([]string{"-o", ev, "-w", rec, "--"}, argv...)...)
+	r := e.spawntrace(t, runOpts{}, append([]string{"-o", ev, "-w", rec, "--"}, argv...)...)
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	evs, live := trReadEvents(t, ev)
-	quotedTarget := `"./` + trHostileQuoted + `"`
-	want := quotedTarget + ", [" + quotedTarget + ", " + trHostileQuote1 + ", " + trHostileQuote2 + "]"
-	if got := trExecLine(t, evs, quotedTarget); !strings.HasPrefix(got.Args, want+", 0x") {
+	evs, live := readEvents(t, ev)
+	quotedTarget := `"./` + hostileQuoted + `"`
+	want := quotedTarget + ", [" + quotedTarget + ", " + hostileQuote1 + ", " + hostileQuote2 + "]"
+	if got := execLine(t, evs, quotedTarget); !strings.HasPrefix(got.Args, want+", 0x") {
 		t.Errorf("execve line of the hostile path:\n got %s\nwant execve(%s, 0x... /* N vars */) = 0", got.Line, want)
 	}
 	for i, c := range live {
@@ -222,14 +222,14 @@ func TestTrustNonUTF8(t *testing.T) {
 	}
 
 	t.Run("strace", func(t *testing.T) {
-		strace := itRequireTool(t, "strace")
+		strace := requireTool(t, "strace")
 		out := filepath.Join(t.TempDir(), "strace.txt")
-		sr := itRun(t, itOpts{}, append([]string{strace, "-f", "-o", out, "--"}, argv...)...)
+		sr := runCmd(t, runOpts{}, append([]string{strace, "-f", "-o", out, "--"}, argv...)...)
 		b, err := os.ReadFile(out)
 		if err != nil || sr.status != 0 {
 			t.Fatalf("strace: %v %s", err, sr)
 		}
-		st, sp := trExecveArgvs(string(b)), trExecveArgvs(string(live))
+		st, sp := execveArgvs(string(b)), execveArgvs(string(live))
 		if strings.Join(st, "\n") != strings.Join(sp, "\n") {
 			t.Errorf("execve filenames and argv differ from strace -f's:\nstrace:\n%s\nspawntrace:\n%s",
 				strings.Join(st, "\n"), strings.Join(sp, "\n"))
@@ -238,7 +238,7 @@ func TestTrustNonUTF8(t *testing.T) {
 
 	t.Run("report-o", func(t *testing.T) {
 		rep := filepath.Join(t.TempDir(), "rep.txt")
-		e.trReport(t, "-o", rep, rec)
+		e.report(t, "-o", rep, rec)
 		if b, _ := os.ReadFile(rep); !bytes.Equal(b, live) {
 			t.Errorf("report -o differs from the live -o:\nlive:\n%q\nreport:\n%q", live, b)
 		}
@@ -247,31 +247,31 @@ func TestTrustNonUTF8(t *testing.T) {
 	// The summary names the exe of each slow spawn: a name with an escape
 	// sequence and a newline must not reach the terminal raw.
 	t.Run("summary", func(t *testing.T) {
-		evil := filepath.Join(t.TempDir(), trTerminalName)
+		evil := filepath.Join(t.TempDir(), terminalName)
 		if err := os.Symlink("/bin/true", evil); err != nil {
 			t.Fatal(err)
 		}
 		rec := filepath.Join(t.TempDir(), "rec.json")
-		r := e.itSpawntrace(t, itOpts{}, "-w", rec, "--", "/bin/sh", "-c", `"$0" "$@"; :`, evil, trHostileArg1)
+		r := e.spawntrace(t, runOpts{}, "-w", rec, "--", "/bin/sh", "-c", `"$0" "$@"; :`, evil, hostileArg1)
 		if r.status != 0 {
 			t.Fatalf("%s", r)
 		}
-		trCheckTerminalSafe(t, "live summary", r.stderr)
-		rep := e.trReport(t, rec)
-		trCheckTerminalSafe(t, "report", rep.stdout)
+		checkTerminalSafe(t, "live summary", r.stderr)
+		rep := e.report(t, rec)
+		checkTerminalSafe(t, "report", rep.stdout)
 		for _, f := range []string{"text", "markdown"} {
-			c := e.itSpawntrace(t, itOpts{}, "compare", "--format", f, rec, rec)
+			c := e.spawntrace(t, runOpts{}, "compare", "--format", f, rec, rec)
 			if c.status != 0 {
 				t.Fatalf("compare: %s", c)
 			}
-			trCheckTerminalSafe(t, "compare --format "+f, c.stdout)
+			checkTerminalSafe(t, "compare --format "+f, c.stdout)
 		}
 	})
 }
 
-// trCheckTerminalSafe fails when text holds a control byte other than a
+// checkTerminalSafe fails when text holds a control byte other than a
 // newline (an escape sequence, a carriage return) or is not UTF-8.
-func trCheckTerminalSafe(t *testing.T, what string, text []byte) {
+func checkTerminalSafe(t *testing.T, what string, text []byte) {
 	t.Helper()
 	for i, c := range text {
 		if (c < ' ' && c != '\n') || c == 0x7f {
@@ -302,37 +302,37 @@ func trCheckTerminalSafe(t *testing.T, what string, text []byte) {
 // own stdout closed does not hand the workload a descriptor of its own
 // (an -o file, a BPF object) as stdout.
 func TestTrustWorkloadClosesStdout(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	t.Run("workload-closes", func(t *testing.T) {
 		ev := filepath.Join(t.TempDir(), "ev.txt")
-		r := e.itSpawntrace(t, itOpts{}, "-c", "-o", ev, "--", "/bin/sh", "-c", "exec 1>&-; /bin/true; echo gone 2>/dev/null; /bin/true; exit 3")
+		r := e.spawntrace(t, runOpts{}, "-c", "-o", ev, "--", "/bin/sh", "-c", "exec 1>&-; /bin/true; echo gone 2>/dev/null; /bin/true; exit 3")
 		if r.status != 3 {
 			t.Errorf("status %d, want the workload's 3\n%s", r.status, r)
 		}
 		if len(r.stdout) != 0 {
 			t.Errorf("stdout: %q", r.stdout)
 		}
-		tab := itCOutput(t, r)
-		itWant(t, "spawntrace", tab, "execve", 3, 0)
-		if s := itSpawns(tab); s != 2 {
+		tab := checkCOutput(t, r)
+		checkRow(t, "spawntrace", tab, "execve", 3, 0)
+		if s := tableSpawns(tab); s != 2 {
 			t.Errorf("%d spawns, want 2", s)
 		}
 		b, err := os.ReadFile(ev)
 		if err != nil {
 			t.Fatal(err)
 		}
-		itCheckEvents(t, string(b), tab, false)
+		checkEvents(t, string(b), tab, false)
 	})
 	t.Run("spawntrace-started-closed", func(t *testing.T) {
 		dir := t.TempDir()
 		ev, rec := filepath.Join(dir, "ev.txt"), filepath.Join(dir, "rec.json")
 		// The workload prints a word its command line does not contain.
-		r := itRun(t, itOpts{}, "/bin/sh", "-c", `exec 1>&-; exec "$0" "$@"`, e.bin,
+		r := runCmd(t, runOpts{}, "/bin/sh", "-c", `exec 1>&-; exec "$0" "$@"`, e.bin,
 			"-c", "-o", ev, "-w", rec, "--", "/bin/sh", "-c", "echo spawntrace-word-$((6*7)); /bin/true; exit 4")
 		if r.status != 4 {
 			t.Errorf("status %d, want the workload's 4\n%s", r.status, r)
 		}
-		itCOutput(t, r)
+		checkCOutput(t, r)
 		for _, f := range []string{ev, rec} {
 			b, err := os.ReadFile(f)
 			if err != nil {
@@ -348,9 +348,9 @@ func TestTrustWorkloadClosesStdout(t *testing.T) {
 	})
 }
 
-// trSigCaught reports whether pid has a handler for sig (SigCgt in
+// sigCaught reports whether pid has a handler for sig (SigCgt in
 // /proc/PID/status).
-func trSigCaught(pid int, sig syscall.Signal) bool {
+func sigCaught(pid int, sig syscall.Signal) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return false
@@ -364,21 +364,21 @@ func trSigCaught(pid int, sig syscall.Signal) bool {
 	return false
 }
 
-// trStartIgnoring starts spawntrace ARGS -- trust_ignore SIG... and waits
+// startIgnoring starts spawntrace ARGS -- trust_ignore SIG... and waits
 // until the workload has its handlers in place; it returns the run and the
 // workload's pid.
-func (e *itEnv) trStartIgnoring(t *testing.T, args []string, sigs ...syscall.Signal) (*trRun, int) {
+func (e *testEnv) startIgnoring(t *testing.T, args []string, sigs ...syscall.Signal) (*bgRun, int) {
 	t.Helper()
 	argv := append(append([]string{}, args...), "--", e.Workload("trust_ignore"))
 	for _, s := range sigs {
 		argv = append(argv, strconv.Itoa(int(s)))
 	}
-	r := e.trStart(t, 60*time.Second, argv...)
-	pid := trWorkloadPid(t, r, "trust_ignore")
+	r := e.start(t, 60*time.Second, argv...)
+	pid := workloadPid(t, r, "trust_ignore")
 	for end := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		ok := true
 		for _, s := range sigs {
-			ok = ok && trSigCaught(pid, s)
+			ok = ok && sigCaught(pid, s)
 		}
 		if ok {
 			return r, pid
@@ -394,16 +394,16 @@ func (e *itEnv) trStartIgnoring(t *testing.T, args []string, sigs ...syscall.Sig
 // to the workload then ends both, with exit status 137 and the report
 // written.
 func TestTrustWorkloadIgnoresSIGTERM(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	ev := filepath.Join(t.TempDir(), "ev.txt")
-	run, pid := e.trStartIgnoring(t, []string{"-c", "-o", ev}, syscall.SIGTERM)
+	run, pid := e.startIgnoring(t, []string{"-c", "-o", ev}, syscall.SIGTERM)
 	if err := run.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if run.ended(1500 * time.Millisecond) {
 		t.Fatalf("spawntrace ended on SIGTERM while its workload, which survives SIGTERM, runs:\n%s", run.res)
 	}
-	if !itAlive(pid) {
+	if !alive(pid) {
 		t.Fatalf("the workload (pid %d) died of a SIGTERM it handles", pid)
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
@@ -417,9 +417,9 @@ func TestTrustWorkloadIgnoresSIGTERM(t *testing.T) {
 	if got := strings.Count(string(r.stdout), "signal 15\n"); got != 1 {
 		t.Errorf("the workload received SIGTERM %d times, want 1 (forwarded once); its stdout: %q", got, r.stdout)
 	}
-	tab := itCOutput(t, r)
-	itWant(t, "spawntrace", tab, "execve", 1, 0)
-	evs, b := trReadEvents(t, ev)
+	tab := checkCOutput(t, r)
+	checkRow(t, "spawntrace", tab, "execve", 1, 0)
+	evs, b := readEvents(t, ev)
 	if n := len(evs); n == 0 || evs[n-1].Pid != pid || evs[n-1].Exit != "killed by SIGKILL" {
 		t.Errorf("want a last line `%d ... +++ killed by SIGKILL +++`:\n%s", pid, b)
 	}
@@ -429,10 +429,10 @@ func TestTrustWorkloadIgnoresSIGTERM(t *testing.T) {
 // middle of a spawn loop: exit status 137, its `+++ killed by SIGKILL +++`
 // line, and the report written.
 func TestTrustWorkloadKilled(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	ev := filepath.Join(t.TempDir(), "ev.txt")
-	run := e.trStart(t, 60*time.Second, "-c", "-o", ev, "--", "/bin/sh", "-c", "while :; do /bin/true; done")
-	pid := trWorkloadPid(t, run, "sh")
+	run := e.start(t, 60*time.Second, "-c", "-o", ev, "--", "/bin/sh", "-c", "while :; do /bin/true; done")
+	pid := workloadPid(t, run, "sh")
 	time.Sleep(500 * time.Millisecond)
 	syscall.Kill(pid, syscall.SIGKILL)
 	if !run.ended(10 * time.Second) {
@@ -442,11 +442,11 @@ func TestTrustWorkloadKilled(t *testing.T) {
 	if r.status != 137 {
 		t.Errorf("status %d, want 137\n%s", r.status, r)
 	}
-	tab := itCOutput(t, r)
-	if itSpawns(tab) < 5 {
-		t.Errorf("%d spawns in half a second of a /bin/true loop", itSpawns(tab))
+	tab := checkCOutput(t, r)
+	if tableSpawns(tab) < 5 {
+		t.Errorf("%d spawns in half a second of a /bin/true loop", tableSpawns(tab))
 	}
-	evs, b := trReadEvents(t, ev)
+	evs, b := readEvents(t, ev)
 	var exits []string
 	for _, x := range evs {
 		if x.Pid == pid && x.Exit != "" {
@@ -454,7 +454,7 @@ func TestTrustWorkloadKilled(t *testing.T) {
 		}
 	}
 	if len(exits) != 1 || exits[0] != "killed by SIGKILL" {
-		t.Errorf("exit lines of the workload (pid %d): %q, want [\"killed by SIGKILL\"]\n%s", pid, exits, trHead(b, 3000))
+		t.Errorf("exit lines of the workload (pid %d): %q, want [\"killed by SIGKILL\"]\n%s", pid, exits, clip(b, 3000))
 	}
 }
 
@@ -462,8 +462,8 @@ func TestTrustWorkloadKilled(t *testing.T) {
 // survives SIGINT: spawntrace must not hang (the second one stops it) and
 // still writes the report.
 func TestTrustInterruptedTwice(t *testing.T) {
-	e := itSetup(t)
-	run, pid := e.trStartIgnoring(t, []string{"-c"}, syscall.SIGINT)
+	e := setupEnv(t)
+	run, pid := e.startIgnoring(t, []string{"-c"}, syscall.SIGINT)
 	run.cmd.Process.Signal(syscall.SIGINT)
 	time.Sleep(300 * time.Millisecond)
 	run.cmd.Process.Signal(syscall.SIGINT)
@@ -474,43 +474,43 @@ func TestTrustInterruptedTwice(t *testing.T) {
 			"it ended once the workload was killed: %v", ended)
 	}
 	r := run.wait(t)
-	t.Logf("status %d; workload alive after: %v; workload's stdout %q", r.status, itAlive(pid), r.stdout)
-	tab := itCOutput(t, r)
-	itWant(t, "spawntrace", tab, "execve", 1, 0)
+	t.Logf("status %d; workload alive after: %v; workload's stdout %q", r.status, alive(pid), r.stdout)
+	tab := checkCOutput(t, r)
+	checkRow(t, "spawntrace", tab, "execve", 1, 0)
 }
 
 // TestTrustTwoInstances: two spawntraces tracing different workloads at the
 // same time each see only their own: posix_spawn of /bin/true (clone3) in
 // one, fork and exec of /bin/echo (clone) in the other.
 func TestTrustTwoInstances(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	const na, nb = 400, 300
 	dir := t.TempDir()
 	recA, recB := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
 	evA, evB := filepath.Join(dir, "a.txt"), filepath.Join(dir, "b.txt")
-	a := e.trStart(t, 90*time.Second, "-c", "-o", evA, "-w", recA, "--", e.Workload("posix_spawn"), strconv.Itoa(na), "/bin/true")
-	b := e.trStart(t, 90*time.Second, "-c", "-o", evB, "-w", recB, "--", e.Workload("fork_exec"), strconv.Itoa(nb), "0", "/bin/echo")
+	a := e.start(t, 90*time.Second, "-c", "-o", evA, "-w", recA, "--", e.Workload("posix_spawn"), strconv.Itoa(na), "/bin/true")
+	b := e.start(t, 90*time.Second, "-c", "-o", evB, "-w", recB, "--", e.Workload("fork_exec"), strconv.Itoa(nb), "0", "/bin/echo")
 	ra, rb := a.wait(t), b.wait(t)
 	if ra.status != 0 || rb.status != 0 {
 		t.Fatalf("A: %s\nB: %s", ra, rb)
 	}
-	ta, tb := itCOutput(t, ra), itCOutput(t, rb)
-	itWant(t, "A", ta, "clone3", na, 0)
-	itWant(t, "A", ta, "clone", 0, 0)
-	itWant(t, "A", ta, "execve", na+1, 0)
-	itWant(t, "B", tb, "clone", nb, 0)
-	itWant(t, "B", tb, "clone3", 0, 0)
-	itWant(t, "B", tb, "execve", nb+1, 0)
-	itWant(t, "B", tb, "write", nb, 0) // each echo writes its newline
-	itWant(t, "A", ta, "write", 0, 0)
+	ta, tb := checkCOutput(t, ra), checkCOutput(t, rb)
+	checkRow(t, "A", ta, "clone3", na, 0)
+	checkRow(t, "A", ta, "clone", 0, 0)
+	checkRow(t, "A", ta, "execve", na+1, 0)
+	checkRow(t, "B", tb, "clone", nb, 0)
+	checkRow(t, "B", tb, "clone3", 0, 0)
+	checkRow(t, "B", tb, "execve", nb+1, 0)
+	checkRow(t, "B", tb, "write", nb, 0) // each echo writes its newline
+	checkRow(t, "A", ta, "write", 0, 0)
 
-	gotA, gotB := trLoad(t, recA), trLoad(t, recB)
+	gotA, gotB := loadRecording(t, recA), loadRecording(t, recB)
 	if gotA.StartMonoNs > gotB.EndMonoNs || gotB.StartMonoNs > gotA.EndMonoNs {
 		t.Logf("the two runs did not overlap (A %d-%d, B %d-%d): the machine is slow?",
 			gotA.StartMonoNs, gotA.EndMonoNs, gotB.StartMonoNs, gotB.EndMonoNs)
 	}
 	check := func(who string, rec *recording.Recording, spawnNr, n int, exe string, own, comms []string) {
-		c := trCount(rec)
+		c := tally(rec)
 		if c.ok[spawnNr] != n || len(c.failed) != 0 {
 			t.Errorf("%s: %d spawns recorded (failed calls %v), want %d", who, c.ok[spawnNr], c.failed, n)
 		}
@@ -530,7 +530,7 @@ func TestTrustTwoInstances(t *testing.T) {
 	check("B", gotB, sysno.Clone, nb, "/bin/echo", []string{e.Workload("fork_exec")}, []string{"fork_exec", "echo"})
 
 	pidsOf := func(path string) map[int]bool {
-		evs, _ := trReadEvents(t, path)
+		evs, _ := readEvents(t, path)
 		m := map[int]bool{}
 		for _, ev := range evs {
 			m[ev.Pid] = true
@@ -550,18 +550,18 @@ func TestTrustTwoInstances(t *testing.T) {
 // workload's exit status is not lost: its non-zero status, 1 when it
 // succeeded.
 func TestTrustOutputToFullDisk(t *testing.T) {
-	e := itSetup(t)
-	check := func(t *testing.T, r *itResult, want int) {
+	e := setupEnv(t)
+	check := func(t *testing.T, r *cmdResult, want int) {
 		t.Helper()
 		if r.status != want {
 			t.Errorf("status %d, want %d\n%s", r.status, want, r)
 		}
 		text := string(r.stderr)
-		if tab, err := itParseTable(text); err == nil {
+		if tab, err := parseTable(text); err == nil {
 			text = tab.Before + tab.Rest
 		}
 		var errs []string
-		for _, l := range trLines([]byte(text)) {
+		for _, l := range splitLines([]byte(text)) {
 			if !strings.HasPrefix(l, "spawntrace: ") {
 				t.Errorf("a line that is neither the table nor a spawntrace: line: %q", l)
 			}
@@ -585,19 +585,19 @@ func TestTrustOutputToFullDisk(t *testing.T) {
 		{"-w, exit 5", []string{"-c", "-w", "/dev/full", "--", w("exit_code"), "5"}, 5},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			check(t, e.itSpawntrace(t, itOpts{}, c.args...), c.want)
+			check(t, e.spawntrace(t, runOpts{}, c.args...), c.want)
 		})
 	}
 	t.Run("report-and-compare", func(t *testing.T) {
 		rec := filepath.Join(t.TempDir(), "rec.json")
-		if r := e.itSpawntrace(t, itOpts{}, "-c", "-w", rec, "--", w("posix_spawn"), "3"); r.status != 0 {
+		if r := e.spawntrace(t, runOpts{}, "-c", "-w", rec, "--", w("posix_spawn"), "3"); r.status != 0 {
 			t.Fatalf("%s", r)
 		}
-		check(t, e.itSpawntrace(t, itOpts{}, "report", "-o", "/dev/full", rec), 1)
-		check(t, e.itSpawntrace(t, itOpts{}, "compare", "-o", "/dev/full", rec, rec), 1)
+		check(t, e.spawntrace(t, runOpts{}, "report", "-o", "/dev/full", rec), 1)
+		check(t, e.spawntrace(t, runOpts{}, "compare", "-o", "/dev/full", rec, rec), 1)
 		// The summary on a full stdout.
 		for _, args := range [][]string{{"report", rec}, {"compare", rec, rec}} {
-			r := itRun(t, itOpts{}, append([]string{"/bin/sh", "-c", `exec "$0" "$@" >/dev/full`, e.bin}, args...)...)
+			r := runCmd(t, runOpts{}, append([]string{"/bin/sh", "-c", `exec "$0" "$@" >/dev/full`, e.bin}, args...)...)
 			if msg := strings.TrimSuffix(string(r.stderr), "\n"); r.status != 1 || msg == "" || strings.Contains(msg, "\n") {
 				t.Errorf("want status 1 and one line on stderr, got %s", r)
 			}

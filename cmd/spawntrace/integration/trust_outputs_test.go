@@ -17,9 +17,9 @@ import (
 	"time"
 )
 
-// trSecret makes a root-only file (0600 in a 0700 directory) that no
+// makeSecret makes a root-only file (0600 in a 0700 directory) that no
 // output may touch, and returns its path and content.
-func trSecret(t *testing.T) (path string, content []byte) {
+func makeSecret(t *testing.T) (path string, content []byte) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o700); err != nil {
@@ -33,20 +33,20 @@ func trSecret(t *testing.T) (path string, content []byte) {
 	return path, content
 }
 
-func trUnchanged(t *testing.T, path string, want []byte) {
+func checkUnchanged(t *testing.T, path string, want []byte) {
 	t.Helper()
 	got, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s was overwritten: now %d bytes starting %q", path, len(got), trHead(got, 80))
+		t.Errorf("%s was overwritten: now %d bytes starting %q", path, len(got), clip(got, 80))
 	}
 }
 
-// trOneLineFailure checks a refused command: a non-zero status and one line
+// oneLineFailure checks a refused command: a non-zero status and one line
 // on stderr that contains want.
-func trOneLineFailure(t *testing.T, r *itResult, want string) {
+func oneLineFailure(t *testing.T, r *cmdResult, want string) {
 	t.Helper()
 	msg := strings.TrimSuffix(string(r.stderr), "\n")
 	if r.status == 0 || strings.Contains(msg, "\n") || !strings.Contains(msg, want) {
@@ -61,11 +61,11 @@ func trOneLineFailure(t *testing.T, r *itResult, want string) {
 // they hold a recording, event lines and a profile), nothing reaches the
 // symlinks' targets, and stderr says what was replaced.
 func TestOutputsNotRedirectedByWorkload(t *testing.T) {
-	e := itSetup(t)
-	secret, content := trSecret(t)
+	e := setupEnv(t)
+	secret, content := makeSecret(t)
 	rootDir := t.TempDir() // root's own, 0700 in root's temp dir
-	dir := itOpenDir(t)
-	if err := os.Chown(dir, trNobody, trNobody); err != nil {
+	dir := openDir(t)
+	if err := os.Chown(dir, nobodyID, nobodyID); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
@@ -76,22 +76,22 @@ mv run.json run.moved && ln -s "$2" run.json &&
 mv events.txt events.moved && ln -s "$2" events.txt &&
 mv prof prof.moved && ln -s "$3" prof &&
 /bin/true`
-	r := e.itSpawntrace(t, itOpts{}, "-u", "nobody", "-c", "-w", filepath.Join(dir, "run.json"),
+	r := e.spawntrace(t, runOpts{}, "-u", "nobody", "-c", "-w", filepath.Join(dir, "run.json"),
 		"-o", filepath.Join(dir, "events.txt"), "--pprof", filepath.Join(dir, "prof"),
 		"--", "/bin/sh", "-c", script, "sh", dir, secret, rootDir)
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	trUnchanged(t, secret, content)
+	checkUnchanged(t, secret, content)
 	if ents, _ := os.ReadDir(rootDir); len(ents) != 0 {
 		t.Errorf("root's directory got %d files through the swapped --pprof symlink (%s...)", len(ents), ents[0].Name())
 	}
-	rec := trLoad(t, filepath.Join(dir, "run.moved"))
-	if c := trCount(rec); c.execNames["/bin/true"] != 1 {
+	rec := loadRecording(t, filepath.Join(dir, "run.moved"))
+	if c := tally(rec); c.execNames["/bin/true"] != 1 {
 		t.Errorf("the recording spawntrace opened holds %d execs of /bin/true, want 1", c.execNames["/bin/true"])
 	}
-	if evs, raw := trReadEvents(t, filepath.Join(dir, "events.moved")); len(evs) == 0 {
-		t.Errorf("the event lines spawntrace opened are empty:\n%s", trHead(raw, 400))
+	if evs, raw := readEvents(t, filepath.Join(dir, "events.moved")); len(evs) == 0 {
+		t.Errorf("the event lines spawntrace opened are empty:\n%s", clip(raw, 400))
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "prof.moved", "spawns.pb.gz")); err != nil || fi.Size() == 0 {
 		t.Errorf("the spawn profile is not in the directory spawntrace opened: %v", err)
@@ -107,9 +107,9 @@ mv prof prof.moved && ln -s "$3" prof &&
 // refused in one line before the workload runs (it would otherwise be lost
 // after a long run), and every file named stays as it was.
 func TestOutputsRefusedBeforeRun(t *testing.T) {
-	e := itSetup(t)
-	secret, content := trSecret(t)
-	dir := itOpenDir(t)
+	e := setupEnv(t)
+	secret, content := makeSecret(t)
+	dir := openDir(t)
 	marker := filepath.Join(dir, "ran")
 	workload := []string{"--", "/bin/sh", "-c", "echo > " + marker}
 	at := func(name string) string { return filepath.Join(dir, name) }
@@ -130,7 +130,7 @@ func TestOutputsRefusedBeforeRun(t *testing.T) {
 	if err := os.Mkdir(at("theirs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chown(at("theirs"), trNobody, trNobody); err != nil {
+	if err := os.Chown(at("theirs"), nobodyID, nobodyID); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(t.TempDir(), at("dirlink")); err != nil {
@@ -142,7 +142,7 @@ func TestOutputsRefusedBeforeRun(t *testing.T) {
 	if err := os.Symlink(rootOnly, at("theirs/sub")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Lchown(at("theirs/sub"), trNobody, trNobody); err != nil {
+	if err := os.Lchown(at("theirs/sub"), nobodyID, nobodyID); err != nil {
 		t.Fatal(err)
 	}
 	keep := []byte("an earlier run's lines\n")
@@ -165,15 +165,15 @@ func TestOutputsRefusedBeforeRun(t *testing.T) {
 		{[]string{"-o", at("twice.txt"), "-w", at("twice.txt")}, "are the same file"},
 		{[]string{"-o", at("twice.txt"), "-w", at("./twice.txt")}, "are the same file"},
 	} {
-		r := e.itSpawntrace(t, itOpts{}, append(append([]string{"-c"}, c.args...), workload...)...)
-		t.Run(strings.Join(c.args, " "), func(t *testing.T) { trOneLineFailure(t, r, c.want) })
+		r := e.spawntrace(t, runOpts{}, append(append([]string{"-c"}, c.args...), workload...)...)
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) { oneLineFailure(t, r, c.want) })
 		if _, err := os.Stat(marker); err == nil {
 			t.Errorf("spawntrace %s: the workload ran although an output was refused", strings.Join(c.args, " "))
 			os.Remove(marker)
 		}
 	}
-	trUnchanged(t, secret, content)
-	trUnchanged(t, at("twice.txt"), keep)
+	checkUnchanged(t, secret, content)
+	checkUnchanged(t, at("twice.txt"), keep)
 	if _, err := os.Stat(filepath.Join(rootOnly, "prof")); err == nil {
 		t.Errorf("--pprof made a directory through another user's symlink")
 	}
@@ -182,7 +182,7 @@ func TestOutputsRefusedBeforeRun(t *testing.T) {
 	if err := os.Symlink(t.TempDir(), at("rootlink")); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.itSpawntrace(t, itOpts{}, "-c", "-w", at("rootlink/run.json"), "--", "/bin/true"); r.status != 0 {
+	if r := e.spawntrace(t, runOpts{}, "-c", "-w", at("rootlink/run.json"), "--", "/bin/true"); r.status != 0 {
 		t.Errorf("-w through root's own symlink: %s", r)
 	}
 	if _, err := os.Stat(at("theirs/spawns.pb.gz")); err == nil {
@@ -192,30 +192,30 @@ func TestOutputsRefusedBeforeRun(t *testing.T) {
 	// The same with report and compare: an output that is one of the
 	// recordings read would destroy it.
 	rec := at("rec.json")
-	if r := e.itSpawntrace(t, itOpts{}, "-c", "-w", rec, "--", "/bin/true"); r.status != 0 {
+	if r := e.spawntrace(t, runOpts{}, "-c", "-w", rec, "--", "/bin/true"); r.status != 0 {
 		t.Fatalf("%s", r)
 	}
 	before, _ := os.ReadFile(rec)
-	r := e.itSpawntrace(t, itOpts{}, "report", "-c", "-o", rec, rec)
-	trOneLineFailure(t, r, "are the same file")
-	r = e.itSpawntrace(t, itOpts{}, "compare", "-o", rec, rec, rec)
-	trOneLineFailure(t, r, "are the same file")
-	trUnchanged(t, rec, before)
+	r := e.spawntrace(t, runOpts{}, "report", "-c", "-o", rec, rec)
+	oneLineFailure(t, r, "are the same file")
+	r = e.spawntrace(t, runOpts{}, "compare", "-o", rec, rec, rec)
+	oneLineFailure(t, r, "are the same file")
+	checkUnchanged(t, rec, before)
 }
 
 // TestOutputsFIFOAndStreams: -o to a FIFO with no reader fails at once
 // (it used to hang after the workload), with a reader it works, and
 // /dev/stderr names spawntrace's own stderr.
 func TestOutputsFIFOAndStreams(t *testing.T) {
-	e := itSetup(t)
-	dir := itOpenDir(t)
+	e := setupEnv(t)
+	dir := openDir(t)
 	fifo := filepath.Join(dir, "lines.fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	marker := filepath.Join(dir, "ran")
-	r := e.itSpawntrace(t, itOpts{timeout: 20 * time.Second}, "-c", "-o", fifo, "--", "/bin/sh", "-c", "echo > "+marker)
-	trOneLineFailure(t, r, "FIFO with no reader")
+	r := e.spawntrace(t, runOpts{timeout: 20 * time.Second}, "-c", "-o", fifo, "--", "/bin/sh", "-c", "echo > "+marker)
+	oneLineFailure(t, r, "FIFO with no reader")
 	if _, err := os.Stat(marker); err == nil {
 		t.Errorf("the workload ran although -o was refused")
 	}
@@ -233,20 +233,20 @@ func TestOutputsFIFOAndStreams(t *testing.T) {
 		got <- b.Bytes()
 	}()
 	time.Sleep(100 * time.Millisecond) // let the reader open first: a FIFO without one is refused
-	r = e.itSpawntrace(t, itOpts{timeout: 30 * time.Second}, "-c", "-o", fifo, "--", "/bin/sh", "-c", "/bin/true")
+	r = e.spawntrace(t, runOpts{timeout: 30 * time.Second}, "-c", "-o", fifo, "--", "/bin/sh", "-c", "/bin/true")
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
 	select {
 	case b := <-got:
-		if evs, err := itParseEvents(string(b)); err != nil || len(evs) < 2 {
-			t.Errorf("the FIFO's reader got %d event lines (%v):\n%s", len(evs), err, trHead(b, 400))
+		if evs, err := parseEvents(string(b)); err != nil || len(evs) < 2 {
+			t.Errorf("the FIFO's reader got %d event lines (%v):\n%s", len(evs), err, clip(b, 400))
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("the FIFO's reader got no end of file")
 	}
 
-	r = e.itSpawntrace(t, itOpts{}, "-c", "-o", "/dev/stderr", "--", "/bin/true")
+	r = e.spawntrace(t, runOpts{}, "-c", "-o", "/dev/stderr", "--", "/bin/true")
 	if r.status != 0 || !strings.Contains(string(r.stderr), `execve("/bin/true"`) {
 		t.Errorf("-o /dev/stderr: want the event lines on stderr; got %s", r)
 	}

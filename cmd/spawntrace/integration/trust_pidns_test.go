@@ -53,7 +53,7 @@ func nsPids(t *testing.T, path string) []int {
 // nsLinePids is the set of pids that begin the -o lines.
 func nsLinePids(t *testing.T, path string) map[int]bool {
 	t.Helper()
-	evs, _ := trReadEvents(t, path)
+	evs, _ := readEvents(t, path)
 	if len(evs) == 0 {
 		t.Fatalf("%s: no -o lines", path)
 	}
@@ -66,7 +66,7 @@ func nsLinePids(t *testing.T, path string) map[int]bool {
 
 // nsCompareSpawnRows checks the spawn-related rows of spawntrace's table
 // against strace's on the same workload.
-func nsCompareSpawnRows(t *testing.T, got, want *itTable) {
+func nsCompareSpawnRows(t *testing.T, got, want *countTable) {
 	t.Helper()
 	for _, name := range []string{"clone", "clone3", "fork", "vfork", "execve", "wait4"} {
 		if got.Calls(name) != want.Calls(name) || got.Errors(name) != want.Errors(name) {
@@ -80,12 +80,12 @@ func nsCompareSpawnRows(t *testing.T, got, want *itTable) {
 }
 
 // nsTable parses the table spawntrace printed on stderr.
-func nsTable(t *testing.T, r *itResult) *itTable {
+func nsTable(t *testing.T, r *cmdResult) *countTable {
 	t.Helper()
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	tab, err := itParseTable(string(r.stderr))
+	tab, err := parseTable(string(r.stderr))
 	if err != nil {
 		t.Fatalf("spawntrace's table does not parse: %v\n%s", err, r)
 	}
@@ -93,13 +93,13 @@ func nsTable(t *testing.T, r *itResult) *itTable {
 }
 
 // nsStraceTable reads strace -c's table from a file.
-func nsStraceTable(t *testing.T, path string) *itTable {
+func nsStraceTable(t *testing.T, path string) *countTable {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, err := itParseTable(string(b))
+	tab, err := parseTable(string(b))
 	if err != nil {
 		t.Fatalf("strace's table does not parse: %v\n%s", err, b)
 	}
@@ -111,20 +111,20 @@ func nsStraceTable(t *testing.T, path string) *itTable {
 // lost: the launcher was matched by its pid in the container against the
 // kernel's host pids.
 func TestPidnsSpawntraceInside(t *testing.T) {
-	e := itSetup(t)
-	unshare := itRequireTool(t, "unshare")
-	strace := itRequireTool(t, "strace")
-	dir := itOpenDir(t)
-	o := itOpts{timeout: 60 * time.Second}
+	e := setupEnv(t)
+	unshare := requireTool(t, "unshare")
+	strace := requireTool(t, "strace")
+	dir := openDir(t)
+	o := runOpts{timeout: 60 * time.Second}
 	ns := []string{unshare, "-fp", "--mount-proc"}
 
 	pids := filepath.Join(dir, "pids")
 	out, rec := filepath.Join(dir, "events.txt"), filepath.Join(dir, "rec.json")
-	r := itRun(t, o, append(ns, e.bin, "-c", "-o", out, "-w", rec, "--", "sh", "-c", nsWorkload(pids))...)
+	r := runCmd(t, o, append(ns, e.bin, "-c", "-o", out, "-w", rec, "--", "sh", "-c", nsWorkload(pids))...)
 	got := nsTable(t, r)
 
 	sPids, sOut := filepath.Join(dir, "strace-pids"), filepath.Join(dir, "strace.txt")
-	sr := itRun(t, o, append(ns, strace, "-f", "-c", "-w", "-o", sOut, "--", "sh", "-c", nsWorkload(sPids))...)
+	sr := runCmd(t, o, append(ns, strace, "-f", "-c", "-w", "-o", sOut, "--", "sh", "-c", nsWorkload(sPids))...)
 	if sr.status != 0 {
 		t.Fatalf("%s", sr)
 	}
@@ -141,7 +141,7 @@ func TestPidnsSpawntraceInside(t *testing.T) {
 		t.Errorf("-o lines of %d processes, want the 4 the workload ran: %v", len(seen), seen)
 	}
 	// The recording keeps the host's pid of each beside it.
-	rc := trLoad(t, rec)
+	rc := loadRecording(t, rec)
 	defer rc.Close()
 	for _, ev := range rc.Events {
 		if ev.HostPid == 0 || ev.HostPid == ev.Pid {
@@ -154,14 +154,14 @@ func TestPidnsSpawntraceInside(t *testing.T) {
 // namespace's process PID. It attached to the host's process of that number
 // (here a kernel thread: the namespace's 2 is the host's kthreadd).
 func TestPidnsAttachInside(t *testing.T) {
-	e := itSetup(t)
-	unshare := itRequireTool(t, "unshare")
-	strace := itRequireTool(t, "strace")
-	dir := itOpenDir(t)
+	e := setupEnv(t)
+	unshare := requireTool(t, "unshare")
+	strace := requireTool(t, "strace")
+	dir := openDir(t)
 
 	// The target blocks opening a FIFO until the tracer is attached, then
 	// runs the workload: what each tracer sees of it is the same.
-	run := func(name string, tracer func(target, errFile string) string) (pidsFile string, r *itResult) {
+	run := func(name string, tracer func(target, errFile string) string) (pidsFile string, r *cmdResult) {
 		fifo := filepath.Join(dir, name+".fifo")
 		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 			t.Fatal(err)
@@ -172,7 +172,7 @@ func TestPidnsAttachInside(t *testing.T) {
 		script := fmt.Sprintf(`sh -c %s & t=$!
 %s & tr=$!
 %s; echo go > %s; wait $t; wait $tr; echo $t`, shQuote(target), tracer("$t", errFile), shWaitAttached(errFile), fifo)
-		r = itRun(t, itOpts{timeout: 60 * time.Second}, unshare, "-fp", "--mount-proc", "sh", "-c", script)
+		r = runCmd(t, runOpts{timeout: 60 * time.Second}, unshare, "-fp", "--mount-proc", "sh", "-c", script)
 		if r.status != 0 {
 			t.Fatalf("%s", r)
 		}
@@ -184,7 +184,7 @@ func TestPidnsAttachInside(t *testing.T) {
 		return fmt.Sprintf("%s -c -o %s -w %s -p %s 2>%s", e.bin, out, rec, target, errFile)
 	})
 	stderr, _ := os.ReadFile(filepath.Join(dir, "spawntrace.stderr"))
-	got, err := itParseTable(string(stderr))
+	got, err := parseTable(string(stderr))
 	if err != nil {
 		t.Fatalf("spawntrace's table does not parse: %v\n%s", err, stderr)
 	}
@@ -208,7 +208,7 @@ func TestPidnsAttachInside(t *testing.T) {
 			t.Errorf("the target's pid %d (in the namespace) begins no -o line; lines begin with %v\nstderr:\n%s", p, seen, stderr)
 		}
 	}
-	rc := trLoad(t, rec)
+	rc := loadRecording(t, rec)
 	defer rc.Close()
 	for _, ev := range rc.Events {
 		if ev.HostPid == 0 || ev.HostPid == ev.Pid {
@@ -222,16 +222,16 @@ func TestPidnsAttachInside(t *testing.T) {
 // namespace's pids. Spawns were linked to their children by those return
 // values, so their execs (spawn-to-exec, environment) were lost.
 func TestPidnsWorkloadMakesItsOwn(t *testing.T) {
-	e := itSetup(t)
-	unshare := itRequireTool(t, "unshare")
-	dir := itOpenDir(t)
-	o := itOpts{timeout: 60 * time.Second}
+	e := setupEnv(t)
+	unshare := requireTool(t, "unshare")
+	dir := openDir(t)
+	o := runOpts{timeout: 60 * time.Second}
 
 	pids := filepath.Join(dir, "pids")
 	out, rec := filepath.Join(dir, "events.txt"), filepath.Join(dir, "rec.json")
-	r := e.itSpawntrace(t, o, "-c", "-o", out, "-w", rec, "--", unshare, "-fp", "sh", "-c", nsWorkload(pids))
+	r := e.spawntrace(t, o, "-c", "-o", out, "-w", rec, "--", unshare, "-fp", "sh", "-c", nsWorkload(pids))
 	got := nsTable(t, r)
-	want, sr := itStraceC(t, o, unshare, "-fp", "sh", "-c", nsWorkload(filepath.Join(dir, "strace-pids")))
+	want, sr := straceCount(t, o, unshare, "-fp", "sh", "-c", nsWorkload(filepath.Join(dir, "strace-pids")))
 	if sr.status != 0 {
 		t.Fatalf("%s", sr)
 	}
@@ -251,7 +251,7 @@ func TestPidnsWorkloadMakesItsOwn(t *testing.T) {
 	}
 
 	// Every spawn is linked to its child's exec.
-	rc := trLoad(t, rec)
+	rc := loadRecording(t, rec)
 	defer rc.Close()
 	sum := summarized(t, rc)
 	defer sum.Close()
@@ -274,9 +274,9 @@ func TestPidnsWorkloadMakesItsOwn(t *testing.T) {
 // --mount-proc leaves the parent namespace's /proc, where spawntrace's pids
 // name other processes: it says so (the counts stay right: the kernel's).
 func TestPidnsForeignProcWarned(t *testing.T) {
-	e := itSetup(t)
-	unshare := itRequireTool(t, "unshare")
-	r := itRun(t, itOpts{timeout: 60 * time.Second}, unshare, "-fp", e.bin, "-c", "--", "/bin/true")
+	e := setupEnv(t)
+	unshare := requireTool(t, "unshare")
+	r := runCmd(t, runOpts{timeout: 60 * time.Second}, unshare, "-fp", e.bin, "-c", "--", "/bin/true")
 	tab := nsTable(t, r)
 	if tab.Calls("execve") != 1 {
 		t.Errorf("execve: %d calls, want 1\n%s", tab.Calls("execve"), tab.Text)

@@ -17,21 +17,21 @@ import (
 	"testing"
 )
 
-const trNobody = 65534 // nobody and nogroup on Debian
+const nobodyID = 65534 // nobody and nogroup on Debian
 
 // TestPrivilegesRunAsUser: `spawntrace -u nobody` runs the workload with
 // the uid, gid and groups `strace -u nobody` gives it, traces its whole
 // tree as strace -f does, and refuses bad uses with one line.
 func TestPrivilegesRunAsUser(t *testing.T) {
-	e := itSetup(t)
-	strace := itRequireTool(t, "strace")
-	dir := itOpenDir(t)
+	e := setupEnv(t)
+	strace := requireTool(t, "strace")
+	dir := openDir(t)
 	// The ids, then two more spawns: one through PATH, one a subshell.
 	script := "id -u; id -g; id -G; /bin/true; (exit 0)"
 	argv := []string{"/bin/sh", "-c", script}
 
 	table := filepath.Join(dir, "strace-c.txt")
-	sr := itRun(t, itOpts{}, append([]string{strace, "-f", "-c", "-w", "-u", "nobody", "-o", table, "--"}, argv...)...)
+	sr := runCmd(t, runOpts{}, append([]string{strace, "-f", "-c", "-w", "-u", "nobody", "-o", table, "--"}, argv...)...)
 	if sr.status != 0 {
 		t.Fatalf("strace -u nobody: %s", sr)
 	}
@@ -39,13 +39,13 @@ func TestPrivilegesRunAsUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := itParseTable(string(b))
+	want, err := parseTable(string(b))
 	if err != nil {
 		t.Fatalf("strace's table: %v\n%s", err, b)
 	}
 
 	rec := filepath.Join(dir, "rec.json")
-	r := e.itSpawntrace(t, itOpts{}, append([]string{"-u", "nobody", "-c", "-w", rec, "--"}, argv...)...)
+	r := e.spawntrace(t, runOpts{}, append([]string{"-u", "nobody", "-c", "-w", rec, "--"}, argv...)...)
 	if r.status != 0 {
 		t.Fatalf("spawntrace -u nobody: %s", r)
 	}
@@ -55,15 +55,15 @@ func TestPrivilegesRunAsUser(t *testing.T) {
 	if !strings.HasPrefix(string(r.stdout), "65534\n65534\n") {
 		t.Errorf("the workload did not run as nobody:nogroup: %q", r.stdout)
 	}
-	got := itCOutput(t, r)
+	got := checkCOutput(t, r)
 	for _, name := range []string{"clone", "clone3", "fork", "vfork", "execve", "wait4"} {
 		if got.Calls(name) != want.Calls(name) || got.Errors(name) != want.Errors(name) {
 			t.Errorf("%s: spawntrace %d calls (%d errors), strace -f -u nobody %d (%d)",
 				name, got.Calls(name), got.Errors(name), want.Calls(name), want.Errors(name))
 		}
 	}
-	if itSpawns(got) < 4 {
-		t.Errorf("%d spawns, want at least 4 (id x3, /bin/true):\n%s", itSpawns(got), got.Text)
+	if tableSpawns(got) < 4 {
+		t.Errorf("%d spawns, want at least 4 (id x3, /bin/true):\n%s", tableSpawns(got), got.Text)
 	}
 
 	// Bad uses: one line, a non-zero status, nothing run.
@@ -75,7 +75,7 @@ func TestPrivilegesRunAsUser(t *testing.T) {
 		{[]string{"-u", "no-such-user-x", "--", "/bin/sh", "-c", "echo > " + marker}, "-u no-such-user-x"},
 		{[]string{"-u", "nobody", "-p", "1"}, "-u applies to a command"},
 	} {
-		r := e.itSpawntrace(t, itOpts{}, c.args...)
+		r := e.spawntrace(t, runOpts{}, c.args...)
 		msg := strings.TrimSuffix(string(r.stderr), "\n")
 		if r.status == 0 || strings.Contains(msg, "\n") || !strings.Contains(msg, c.want) {
 			t.Errorf("spawntrace %s: want a non-zero status and one line containing %q; got %s", strings.Join(c.args, " "), c.want, r)
@@ -91,27 +91,27 @@ func TestPrivilegesRunAsUser(t *testing.T) {
 // its profiles) belongs to that user; a directory that was already there
 // and a device (-o /dev/null) are left alone.
 func TestPrivilegesSudoOwnership(t *testing.T) {
-	e := itSetup(t)
-	dir := itOpenDir(t)
+	e := setupEnv(t)
+	dir := openDir(t)
 	rec := filepath.Join(dir, "rec.json.gz")
 	events := filepath.Join(dir, "events.txt")
 	prof := filepath.Join(dir, "prof")
 	env := append(os.Environ(), "SUDO_UID=65534", "SUDO_GID=65534", "SUDO_USER=nobody")
-	r := e.itSpawntrace(t, itOpts{env: env}, "-c", "-w", rec, "-o", events, "--pprof", prof, "--", "/bin/sh", "-c", "/bin/true")
+	r := e.spawntrace(t, runOpts{env: env}, "-c", "-w", rec, "-o", events, "--pprof", prof, "--", "/bin/sh", "-c", "/bin/true")
 	if r.status != 0 {
 		t.Fatalf("%s", r)
 	}
 	for _, p := range []string{rec, events, prof, filepath.Join(prof, "spawns.pb.gz"), filepath.Join(prof, "cpu.pb.gz")} {
-		uid, gid := trOwner(t, p)
-		if uid != trNobody || gid != trNobody {
+		uid, gid := ownerOf(t, p)
+		if uid != nobodyID || gid != nobodyID {
 			t.Errorf("%s belongs to %d:%d, want the sudo user's 65534:65534", p, uid, gid)
 		}
 	}
-	if uid, _ := trOwner(t, dir); uid == trNobody {
+	if uid, _ := ownerOf(t, dir); uid == nobodyID {
 		t.Errorf("the directory that held the outputs was chowned too")
 	}
-	r = e.itSpawntrace(t, itOpts{env: env}, "-o", "/dev/null", "--", "/bin/true")
-	if uid, _ := trOwner(t, "/dev/null"); r.status != 0 || uid != 0 {
+	r = e.spawntrace(t, runOpts{env: env}, "-o", "/dev/null", "--", "/bin/true")
+	if uid, _ := ownerOf(t, "/dev/null"); r.status != 0 || uid != 0 {
 		t.Errorf("-o /dev/null under sudo: status %d, /dev/null owned by %d:\n%s", r.status, uid, r)
 	}
 
@@ -123,15 +123,15 @@ func TestPrivilegesSudoOwnership(t *testing.T) {
 			noSudo = append(noSudo, kv)
 		}
 	}
-	if r := e.itSpawntrace(t, itOpts{env: noSudo}, "-c", "-w", plain, "--", "/bin/true"); r.status != 0 {
+	if r := e.spawntrace(t, runOpts{env: noSudo}, "-c", "-w", plain, "--", "/bin/true"); r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	if uid, _ := trOwner(t, plain); uid != 0 {
+	if uid, _ := ownerOf(t, plain); uid != 0 {
 		t.Errorf("without sudo the recording belongs to %d, want root", uid)
 	}
 }
 
-func trOwner(t *testing.T, path string) (uid, gid uint32) {
+func ownerOf(t *testing.T, path string) (uid, gid uint32) {
 	t.Helper()
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -145,8 +145,8 @@ func trOwner(t *testing.T, path string) (uid, gid uint32) {
 // appears in no output: not the recording, the -o event lines, the
 // profiles or the summary. Only counts and sizes of environments are kept.
 func TestPrivilegesEnvValuesNotStored(t *testing.T) {
-	e := itSetup(t)
-	dir := itOpenDir(t)
+	e := setupEnv(t)
+	dir := openDir(t)
 	const secret = "hunter2-Zq8vX3-not-to-be-stored"
 	rec := filepath.Join(dir, "rec.json")
 	events := filepath.Join(dir, "events.txt")
@@ -155,7 +155,7 @@ func TestPrivilegesEnvValuesNotStored(t *testing.T) {
 	// The children get the secret inherited and in a variable the shell
 	// exports (an envp it builds; the value is in no argv), and a failed
 	// PATH search of a missing program carries it too.
-	r := e.itSpawntrace(t, itOpts{env: env}, "-w", rec, "-o", events, "--pprof", prof, "--",
+	r := e.spawntrace(t, runOpts{env: env}, "-w", rec, "-o", events, "--pprof", prof, "--",
 		"/bin/sh", "-c", `export OTHER_SECRET="$SPAWNTRACE_TEST_SECRET-2"; /bin/true; no-such-program-q7 2>/dev/null; exit 0`)
 	if r.status != 0 {
 		t.Fatalf("%s", r)
@@ -184,6 +184,6 @@ func TestPrivilegesEnvValuesNotStored(t *testing.T) {
 	}
 	// The environment was seen, as counts: the exec line says how many.
 	if !bytes.Contains(outputs[events], []byte(" vars */")) {
-		t.Errorf("no execve line counts its environment (\"/* N vars */\") in -o:\n%s", trHead(outputs[events], 20))
+		t.Errorf("no execve line counts its environment (\"/* N vars */\") in -o:\n%s", clip(outputs[events], 20))
 	}
 }

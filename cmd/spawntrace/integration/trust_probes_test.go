@@ -17,10 +17,10 @@ import (
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
-// trProbeFeeds is, for each probe, what a "not measured" line must name
+// probeFeeds is, for each probe, what a "not measured" line must name
 // when it is missing: the measurement it feeds. Required probes have none:
 // without them spawntrace refuses to run.
-var trProbeFeeds = map[string]*regexp.Regexp{
+var probeFeeds = map[string]*regexp.Regexp{
 	"sched:sched_process_fork":        nil,
 	"sched:sched_process_exit":        nil,
 	"sched:sched_process_exec":        regexp.MustCompile(`(?i)\bexec`),
@@ -31,18 +31,18 @@ var trProbeFeeds = map[string]*regexp.Regexp{
 }
 
 var (
-	trUnavailableRe = regexp.MustCompile(`(?m)^spawntrace: unavailable: .*$`)
-	trNotMeasuredRe = regexp.MustCompile(`(?mi)^.*not measured.*$`)
+	unavailableRe = regexp.MustCompile(`(?m)^spawntrace: unavailable: .*$`)
+	notMeasuredRe = regexp.MustCompile(`(?mi)^.*not measured.*$`)
 )
 
 // TestTrustDisableProbe disables each probe in turn under a workload that
 // spawns every way (posix_spawn, fork, vfork, socketpair + fork).
 func TestTrustDisableProbe(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	names := tracer.ProbeNames()
 	for _, n := range names {
-		if _, ok := trProbeFeeds[n]; !ok {
-			t.Errorf("probe %s is new: say in trProbeFeeds what it measures", n)
+		if _, ok := probeFeeds[n]; !ok {
+			t.Errorf("probe %s is new: say in probeFeeds what it measures", n)
 		}
 	}
 	w := e.Workload
@@ -50,27 +50,27 @@ func TestTrustDisableProbe(t *testing.T) {
 
 	t.Run("none", func(t *testing.T) {
 		t.Parallel()
-		r := e.itSpawntrace(t, itOpts{}, "--", "/bin/sh", "-c", script)
+		r := e.spawntrace(t, runOpts{}, "--", "/bin/sh", "-c", script)
 		if r.status != 0 {
 			t.Fatalf("%s", r)
 		}
-		if m := trUnavailableRe.FindAllString(string(r.stderr), -1); len(m) != 0 {
+		if m := unavailableRe.FindAllString(string(r.stderr), -1); len(m) != 0 {
 			t.Errorf("probes unavailable with nothing disabled: %q", m)
 		}
-		if m := trNotMeasuredRe.FindAllString(string(r.stderr), -1); len(m) != 0 {
+		if m := notMeasuredRe.FindAllString(string(r.stderr), -1); len(m) != 0 {
 			t.Errorf("\"not measured\" with nothing disabled: %q", m)
 		}
 	})
 
 	for _, name := range names {
-		feeds := trProbeFeeds[name]
+		feeds := probeFeeds[name]
 		t.Run(strings.NewReplacer(":", "_", "+", "_").Replace(name), func(t *testing.T) {
 			t.Parallel()
-			dir := itOpenDir(t)
+			dir := openDir(t)
 			if feeds == nil {
 				// Required: one line naming it, exit 1, the workload not run.
 				marker := filepath.Join(dir, "ran")
-				r := e.itSpawntrace(t, itOpts{}, "--disable-probe", name, "--", "/bin/sh", "-c", "echo > "+marker)
+				r := e.spawntrace(t, runOpts{}, "--disable-probe", name, "--", "/bin/sh", "-c", "echo > "+marker)
 				msg := strings.TrimSuffix(string(r.stderr), "\n")
 				if r.status != 1 || msg == "" || strings.Contains(msg, "\n") || !strings.Contains(msg, name) {
 					t.Errorf("want status 1 and one line naming %s, got %s", name, r)
@@ -81,21 +81,21 @@ func TestTrustDisableProbe(t *testing.T) {
 				return
 			}
 			rec := filepath.Join(dir, "rec.json")
-			r := e.itSpawntrace(t, itOpts{}, "--disable-probe", name, "-w", rec, "--", "/bin/sh", "-c", script)
+			r := e.spawntrace(t, runOpts{}, "--disable-probe", name, "-w", rec, "--", "/bin/sh", "-c", script)
 			if r.status != 0 {
 				t.Fatalf("run with %s disabled failed: %s", name, r)
 			}
 			// Without raw_syscalls there is no table to print (the
 			// "not measured" check below wants it said instead).
-			if _, err := itParseTable(string(r.stderr)); err != nil && name != "raw_syscalls:sys_enter+sys_exit" {
+			if _, err := parseTable(string(r.stderr)); err != nil && name != "raw_syscalls:sys_enter+sys_exit" {
 				t.Errorf("no valid table: %v", err)
 			}
 			check := func(who, out string) {
-				un := trUnavailableRe.FindAllString(out, -1)
+				un := unavailableRe.FindAllString(out, -1)
 				if len(un) != 1 || !strings.HasPrefix(un[0], "spawntrace: unavailable: "+name+" (") {
 					t.Errorf("%s: want exactly one line `spawntrace: unavailable: %s (why)`, got %q", who, name, un)
 				}
-				nm := trNotMeasuredRe.FindAllString(out, -1)
+				nm := notMeasuredRe.FindAllString(out, -1)
 				marked := false
 				for _, l := range nm {
 					marked = marked || feeds.MatchString(l)
@@ -106,14 +106,14 @@ func TestTrustDisableProbe(t *testing.T) {
 				}
 			}
 			check("live", string(r.stderr))
-			rep := e.trReport(t, rec)
+			rep := e.report(t, rec)
 			check("report", string(rep.stdout))
 		})
 	}
 
 	t.Run("unknown", func(t *testing.T) {
 		t.Parallel()
-		r := e.itSpawntrace(t, itOpts{}, "--disable-probe", "sched:no_such_probe", "--", "/bin/true")
+		r := e.spawntrace(t, runOpts{}, "--disable-probe", "sched:no_such_probe", "--", "/bin/true")
 		msg := strings.TrimSuffix(string(r.stderr), "\n")
 		if r.status != 2 || msg == "" || strings.Contains(msg, "\n") || !strings.Contains(msg, names[0]) {
 			t.Errorf("unknown probe name: want a usage error (status 2) in one line listing the names, got %s", r)
@@ -126,23 +126,23 @@ func TestTrustDisableProbe(t *testing.T) {
 // as addresses, as strace prints memory it cannot read, where the full
 // run reads them; the file name is read either way.
 func TestTrustNoBPFLoop(t *testing.T) {
-	e := itSetup(t)
-	dir := itOpenDir(t)
+	e := setupEnv(t)
+	dir := openDir(t)
 	script := "env no-such-cmd-q9 2>/dev/null; exit 0" // env(1) execvp()s through PATH
 	lineOf := func(t *testing.T, args ...string) string {
 		t.Helper()
 		events := filepath.Join(dir, "events.txt")
-		r := e.itSpawntrace(t, itOpts{}, append(append(args, "-o", events, "--"), "/bin/sh", "-c", script)...)
+		r := e.spawntrace(t, runOpts{}, append(append(args, "-o", events, "--"), "/bin/sh", "-c", script)...)
 		if r.status != 0 {
 			t.Fatalf("%s", r)
 		}
-		evs, raw := trReadEvents(t, events)
+		evs, raw := readEvents(t, events)
 		for _, ev := range evs {
 			if ev.Call == "execve" && ev.Ret == -1 && strings.Contains(ev.Args, `/no-such-cmd-q9", `) {
 				return ev.Args
 			}
 		}
-		t.Fatalf("no failed execve of no-such-cmd-q9 in -o:\n%s", trHead(raw, 40))
+		t.Fatalf("no failed execve of no-such-cmd-q9 in -o:\n%s", clip(raw, 40))
 		return ""
 	}
 	full := lineOf(t)

@@ -22,24 +22,24 @@ import (
 )
 
 const (
-	trStormSpawners = 8
-	// trStormPer is the storm: 8 x 5000 = 40 000 spawns, ~200 000
+	stormSpawners = 8
+	// stormPer is the storm: 8 x 5000 = 40 000 spawns, ~200 000
 	// kernel events, about 20 s on 2 cores (~2000 traced spawns a second).
-	trStormPer = 5000
-	// trStormLossyPer is enough to overflow a one-page ring buffer many times.
-	trStormLossyPer = 250
+	stormPer = 5000
+	// stormLossyPer is enough to overflow a one-page ring buffer many times.
+	stormLossyPer = 250
 )
 
-// trStorm runs trust_storm under spawntrace with extra flags and returns
+// runStorm runs trust_storm under spawntrace with extra flags and returns
 // the result, the recording, and how many spawns the workload performed
 // (each one clone3 and one successful execve of /bin/true).
-func trStorm(t *testing.T, e *itEnv, per int, flags ...string) (*itResult, *recording.Recording, string, int) {
+func runStorm(t *testing.T, e *testEnv, per int, flags ...string) (*cmdResult, *recording.Recording, string, int) {
 	t.Helper()
 	dir := t.TempDir()
 	countFile, rec := filepath.Join(dir, "count.txt"), filepath.Join(dir, "rec.json")
 	args := append(append([]string{"-c", "-w", rec}, flags...),
-		"--", e.Workload("trust_storm"), strconv.Itoa(trStormSpawners), strconv.Itoa(per), countFile)
-	r := e.itSpawntrace(t, itOpts{timeout: 90 * time.Second}, args...)
+		"--", e.Workload("trust_storm"), strconv.Itoa(stormSpawners), strconv.Itoa(per), countFile)
+	r := e.spawntrace(t, runOpts{timeout: 90 * time.Second}, args...)
 	if r.status != 0 {
 		t.Fatalf("the storm failed: %s", r)
 	}
@@ -51,29 +51,29 @@ func trStorm(t *testing.T, e *itEnv, per int, flags ...string) (*itResult, *reco
 	if _, err := fmt.Sscanf(string(b), "spawners %d spawns %d failed %d", &spawners, &performed, &failed); err != nil {
 		t.Fatalf("count file %q: %v", b, err)
 	}
-	if spawners != trStormSpawners || failed != 0 || performed != trStormSpawners*per {
-		t.Fatalf("the workload says %q; want %d spawners, %d spawns, none failed", b, trStormSpawners, trStormSpawners*per)
+	if spawners != stormSpawners || failed != 0 || performed != stormSpawners*per {
+		t.Fatalf("the workload says %q; want %d spawners, %d spawns, none failed", b, stormSpawners, stormSpawners*per)
 	}
-	return r, trLoad(t, rec), rec, performed
+	return r, loadRecording(t, rec), rec, performed
 }
 
 // TestTrustSpawnStormNothingLost: 8 spawners on 2 cores, each posix_spawning
 // /bin/true in a loop. At default settings every spawn and every exec the
 // workload performed is in the recording, and nothing is lost.
 func TestTrustSpawnStormNothingLost(t *testing.T) {
-	e := itSetup(t)
-	r, rec, _, performed := trStorm(t, e, trStormPer)
+	e := setupEnv(t)
+	r, rec, _, performed := runStorm(t, e, stormPer)
 	t.Logf("%d spawns performed in %v under spawntrace", performed, r.elapsed.Round(time.Millisecond))
 
 	// The table is aggregated in the kernel: exact whatever the ring buffer did.
-	tab := itCOutput(t, r)
-	itWant(t, "spawntrace -c", tab, "clone3", uint64(performed), 0)
-	itWant(t, "spawntrace -c", tab, "clone", trStormSpawners, 0)
-	itWant(t, "spawntrace -c", tab, "execve", uint64(performed)+1, 0)
-	if lost := itLost(tab.Rest); lost != 0 {
+	tab := checkCOutput(t, r)
+	checkRow(t, "spawntrace -c", tab, "clone3", uint64(performed), 0)
+	checkRow(t, "spawntrace -c", tab, "clone", stormSpawners, 0)
+	checkRow(t, "spawntrace -c", tab, "execve", uint64(performed)+1, 0)
+	if lost := lostEvents(tab.Rest); lost != 0 {
 		t.Errorf("footer says %d events lost at default settings, want 0:\n%s", lost, tab.Rest)
 	}
-	if w := trWarnLost(string(r.stderr)); w >= 0 {
+	if w := warnLost(string(r.stderr)); w >= 0 {
 		t.Errorf("a lost-events warning at default settings (%d)", w)
 	}
 
@@ -81,12 +81,12 @@ func TestTrustSpawnStormNothingLost(t *testing.T) {
 	if rec.Lost.Total() != 0 {
 		t.Errorf("recording says lost %+v, want nothing", rec.Lost)
 	}
-	c := trCount(rec)
+	c := tally(rec)
 	if got := c.ok[sysno.Clone3]; got != performed {
 		t.Errorf("recording has %d clone3 spawns, the workload performed %d", got, performed)
 	}
-	if got := c.ok[sysno.Clone]; got != trStormSpawners {
-		t.Errorf("recording has %d clone spawns (the spawners' forks), want %d", got, trStormSpawners)
+	if got := c.ok[sysno.Clone]; got != stormSpawners {
+		t.Errorf("recording has %d clone spawns (the spawners' forks), want %d", got, stormSpawners)
 	}
 	if got := c.ok[sysno.Execve]; got != performed+1 {
 		t.Errorf("recording has %d successful execve, want %d (%d spawns + the workload's own)", got, performed+1, performed)
@@ -97,7 +97,7 @@ func TestTrustSpawnStormNothingLost(t *testing.T) {
 	if n := len(c.failed); n != 0 {
 		t.Errorf("recording has failed spawn calls: %v", c.failed)
 	}
-	if want := performed + trStormSpawners + 1; c.exits != want {
+	if want := performed + stormSpawners + 1; c.exits != want {
 		t.Errorf("recording has %d process exits, want %d", c.exits, want)
 	}
 }
@@ -107,27 +107,27 @@ func TestTrustSpawnStormNothingLost(t *testing.T) {
 // warning line, in report and in compare, and what was recorded plus what
 // was lost covers what the workload performed.
 func TestTrustSpawnStormLossCounted(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	ring := os.Getpagesize()
-	r, rec, recPath, performed := trStorm(t, e, trStormLossyPer, "--ring-bytes", strconv.Itoa(ring))
+	r, rec, recPath, performed := runStorm(t, e, stormLossyPer, "--ring-bytes", strconv.Itoa(ring))
 
-	tab := itCOutput(t, r)
+	tab := checkCOutput(t, r)
 	// Still exact: the table does not go through the ring buffer.
-	itWant(t, "spawntrace -c", tab, "clone3", uint64(performed), 0)
-	itWant(t, "spawntrace -c", tab, "execve", uint64(performed)+1, 0)
+	checkRow(t, "spawntrace -c", tab, "clone3", uint64(performed), 0)
+	checkRow(t, "spawntrace -c", tab, "execve", uint64(performed)+1, 0)
 
 	lost := rec.Lost.Total()
 	if lost == 0 || rec.Lost.Events == 0 {
 		t.Fatalf("a %d-byte ring buffer under %d spawns lost nothing: %+v\n%s", ring, performed, rec.Lost, r.stderr)
 	}
-	if got := itLost(tab.Rest); got != int64(lost) {
+	if got := lostEvents(tab.Rest); got != int64(lost) {
 		t.Errorf("-c footer says %d lost, the recording %d:\n%s", got, lost, tab.Rest)
 	}
-	if got := trWarnLost(string(r.stderr)); got != int64(lost) {
+	if got := warnLost(string(r.stderr)); got != int64(lost) {
 		t.Errorf("warning line says %d lost (-1: no warning line), the recording %d:\n%s", got, lost, r.stderr)
 	}
 
-	c := trCount(rec)
+	c := tally(rec)
 	spawns, execs := c.ok[sysno.Clone3], c.ok[sysno.Execve]
 	t.Logf("%d spawns performed; recorded %d spawns, %d execs, %d exits; lost %+v",
 		performed, spawns, execs, c.exits, rec.Lost)
@@ -137,7 +137,7 @@ func TestTrustSpawnStormLossCounted(t *testing.T) {
 	if uint64(execs)+rec.Lost.Events < uint64(performed)+1 {
 		t.Errorf("%d execs recorded + %d events lost < %d execs performed: loss undercounted", execs, rec.Lost.Events, performed+1)
 	}
-	procs := performed + trStormSpawners + 1
+	procs := performed + stormSpawners + 1
 	if uint64(c.exits)+rec.Lost.Events < uint64(procs) {
 		t.Errorf("%d exits recorded + %d events lost < %d processes: loss undercounted", c.exits, rec.Lost.Events, procs)
 	}
@@ -152,20 +152,20 @@ func TestTrustSpawnStormLossCounted(t *testing.T) {
 	}
 
 	// report: the warning and the footer again, from the recording.
-	rep := e.trReport(t, recPath)
-	if got := trWarnLost(string(rep.stdout) + string(rep.stderr)); got != int64(lost) {
+	rep := e.report(t, recPath)
+	if got := warnLost(string(rep.stdout) + string(rep.stderr)); got != int64(lost) {
 		t.Errorf("report: warning says %d lost (-1: none), want %d:\nstdout:\n%s\nstderr:\n%s", got, lost, rep.stdout, rep.stderr)
 	}
-	if got := itLost(string(rep.stdout)); got != int64(lost) {
+	if got := lostEvents(string(rep.stdout)); got != int64(lost) {
 		t.Errorf("report: footer says %d lost (-1: none), want %d:\n%s", got, lost, rep.stdout)
 	}
 
 	// compare with a lossless recording of a few spawns: the loss is named.
 	clean := filepath.Join(t.TempDir(), "clean.json")
-	if r := e.itSpawntrace(t, itOpts{}, "-c", "-w", clean, "--", e.Workload("posix_spawn"), "20"); r.status != 0 {
+	if r := e.spawntrace(t, runOpts{}, "-c", "-w", clean, "--", e.Workload("posix_spawn"), "20"); r.status != 0 {
 		t.Fatalf("%s", r)
 	}
-	cmp := e.itSpawntrace(t, itOpts{}, "compare", "--names", "clean,lossy", clean, recPath)
+	cmp := e.spawntrace(t, runOpts{}, "compare", "--names", "clean,lossy", clean, recPath)
 	if cmp.status != 0 {
 		t.Fatalf("compare: %s", cmp)
 	}
@@ -175,9 +175,9 @@ func TestTrustSpawnStormLossCounted(t *testing.T) {
 	}
 }
 
-// trMassExitSleepers is the mass exit: 25 000 processes killed in
+// massExitSleepers is the mass exit: 25 000 processes killed in
 // one kill(2), their exit records in the ring buffer at once.
-const trMassExitSleepers = 25000
+const massExitSleepers = 25000
 
 // TestTrustMassExitNothingLost: 25 000 sleepers killed at once under the
 // default ring buffer. Every exit reaches the recording and nothing is
@@ -185,10 +185,10 @@ const trMassExitSleepers = 25000
 // where one record the size of a spawn's (~2 KB: strings and a stack) each
 // lost 14 477 of them.
 func TestTrustMassExitNothingLost(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	if b, err := os.ReadFile("/proc/sys/kernel/pid_max"); err == nil {
-		if max, _ := strconv.Atoi(strings.TrimSpace(string(b))); max > 0 && max < trMassExitSleepers+2000 {
-			t.Fatalf("pid_max %d leaves no room for %d sleepers", max, trMassExitSleepers)
+		if max, _ := strconv.Atoi(strings.TrimSpace(string(b))); max > 0 && max < massExitSleepers+2000 {
+			t.Fatalf("pid_max %d leaves no room for %d sleepers", max, massExitSleepers)
 		}
 	}
 	// One mass exit at a time on the machine: two test binaries running it
@@ -204,8 +204,8 @@ func TestTrustMassExitNothingLost(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ready, rec := filepath.Join(dir, "ready"), filepath.Join(dir, "rec.json")
-	r := e.trStart(t, 3*time.Minute, "-c", "-w", rec, "--",
-		e.Workload("trust_mass_exit"), strconv.Itoa(trMassExitSleepers), ready)
+	r := e.start(t, 3*time.Minute, "-c", "-w", rec, "--",
+		e.Workload("trust_mass_exit"), strconv.Itoa(massExitSleepers), ready)
 
 	var group, sleepers int
 	deadline := time.Now().Add(2 * time.Minute)
@@ -233,7 +233,7 @@ func TestTrustMassExitNothingLost(t *testing.T) {
 		t.Fatalf("the workload failed (%q): %s", done, res)
 	}
 
-	got := trLoad(t, rec)
+	got := loadRecording(t, rec)
 	var killed int
 	for i := range got.Events {
 		ev := &got.Events[i]
@@ -245,10 +245,10 @@ func TestTrustMassExitNothingLost(t *testing.T) {
 	if got.Lost.Total() != 0 {
 		t.Errorf("recording says lost %+v at the default ring size, want nothing", got.Lost)
 	}
-	if killed != trMassExitSleepers {
-		t.Errorf("recording has %d exits by SIGKILL, want %d", killed, trMassExitSleepers)
+	if killed != massExitSleepers {
+		t.Errorf("recording has %d exits by SIGKILL, want %d", killed, massExitSleepers)
 	}
-	if w := trWarnLost(string(res.stderr)); w >= 0 {
-		t.Errorf("a lost-events warning (%d):\n%s", w, trHead(res.stderr, 2000))
+	if w := warnLost(string(res.stderr)); w >= 0 {
+		t.Errorf("a lost-events warning (%d):\n%s", w, clip(res.stderr, 2000))
 	}
 }

@@ -29,16 +29,16 @@ import (
 	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
-// treeSpawnCalls are the rows of the -c table that must equal strace's.
-var treeSpawnCalls = []string{"clone", "clone3", "fork", "vfork", "execve"}
+// exactTreeCalls are the rows of the -c table that must equal strace's.
+var exactTreeCalls = []string{"clone", "clone3", "fork", "vfork", "execve"}
 
-// treeStraceTrace is what the oracle run traces: the spawn calls and wait4
+// straceTrace is what the oracle run traces: the spawn calls and wait4
 // (the table strace -C prints then counts only these).
-const treeStraceTrace = "trace=clone,clone3,fork,vfork,execve,wait4"
+const straceTrace = "trace=clone,clone3,fork,vfork,execve,wait4"
 
-// treeLine is one call or one task end of an -o file or of strace -f's
+// callLine is one call or one task end of an -o file or of strace -f's
 // output, unfinished and resumed halves joined.
-type treeLine struct {
+type callLine struct {
 	Pid   int
 	Call  string // syscall; "" for a +++ line
 	Args  string
@@ -48,30 +48,30 @@ type treeLine struct {
 	Text  string
 }
 
-// treeOut is one run of a workload under spawntrace.
-type treeOut struct {
-	res     *itResult
-	tab     *itTable
-	lines   []treeLine // the -o lines, in the file's (time) order
+// tracedRun is one run of a workload under spawntrace.
+type tracedRun struct {
+	res     *cmdResult
+	tab     *countTable
+	lines   []callLine // the -o lines, in the file's (time) order
 	raw     []byte     // the -o file
 	rec     *recording.Recording
 	recPath string
 }
 
-var treeSupersededRe = regexp.MustCompile(`^([1-9][0-9]*) +[0-9:.]+ \+\+\+ (superseded by execve in pid [0-9]+) \+\+\+$`)
+var supersededRe = regexp.MustCompile(`^([1-9][0-9]*) +[0-9:.]+ \+\+\+ (superseded by execve in pid [0-9]+) \+\+\+$`)
 
-// treeSpawntrace runs argv under spawntrace -c -o -w. The -o lines must
-// parse strictly (itParseEvents), but for strace's "+++ superseded by
+// traceTree runs argv under spawntrace -c -o -w. The -o lines must
+// parse strictly (parseEvents), but for strace's "+++ superseded by
 // execve in pid N +++", which -o may print for a leader replaced by an
 // exec'ing thread.
-func (e *itEnv) treeSpawntrace(t *testing.T, argv ...string) *treeOut {
+func (e *testEnv) traceTree(t *testing.T, argv ...string) *tracedRun {
 	t.Helper()
 	dir := t.TempDir()
 	evPath, recPath := filepath.Join(dir, "events.txt"), filepath.Join(dir, "rec.json")
-	r := e.itSpawntrace(t, itOpts{timeout: 30 * time.Second},
+	r := e.spawntrace(t, runOpts{timeout: 30 * time.Second},
 		append([]string{"-c", "-o", evPath, "-w", recPath, "--"}, argv...)...)
-	out := &treeOut{res: r, recPath: recPath}
-	out.tab = itCOutput(t, r)
+	out := &tracedRun{res: r, recPath: recPath}
+	out.tab = checkCOutput(t, r)
 	b, err := os.ReadFile(evPath)
 	if err != nil {
 		t.Fatalf("no -o file: %v\n%s", err, r)
@@ -80,11 +80,11 @@ func (e *itEnv) treeSpawntrace(t *testing.T, argv ...string) *treeOut {
 	// Superseded lines, where strace prints them, are kept apart from the
 	// strict parser and put back in place.
 	var keep []string
-	superseded := map[int]treeLine{} // index in keep before which it stood
-	for _, l := range trLines(b) {
-		if m := treeSupersededRe.FindStringSubmatch(l); m != nil {
+	superseded := map[int]callLine{} // index in keep before which it stood
+	for _, l := range splitLines(b) {
+		if m := supersededRe.FindStringSubmatch(l); m != nil {
 			pid, _ := strconv.Atoi(m[1])
-			superseded[len(keep)] = treeLine{Pid: pid, End: m[2], Text: l}
+			superseded[len(keep)] = callLine{Pid: pid, End: m[2], Text: l}
 			continue
 		}
 		keep = append(keep, l)
@@ -93,65 +93,65 @@ func (e *itEnv) treeSpawntrace(t *testing.T, argv ...string) *treeOut {
 	if text != "" {
 		text += "\n"
 	}
-	evs, err := itParseEvents(text)
+	evs, err := parseEvents(text)
 	if err != nil {
-		t.Fatalf("-o lines do not parse: %v\n%s", err, trHead(b, 4000))
+		t.Fatalf("-o lines do not parse: %v\n%s", err, clip(b, 4000))
 	}
 	for i, ev := range evs {
 		if s, ok := superseded[i]; ok {
 			out.lines = append(out.lines, s)
 		}
-		out.lines = append(out.lines, treeLine{Pid: ev.Pid, Call: ev.Call, Args: ev.Args, Ret: ev.Ret,
+		out.lines = append(out.lines, callLine{Pid: ev.Pid, Call: ev.Call, Args: ev.Args, Ret: ev.Ret,
 			Errno: ev.Errno, End: ev.Exit, Text: ev.Line})
 	}
 	if s, ok := superseded[len(evs)]; ok {
 		out.lines = append(out.lines, s)
 	}
-	out.rec = trLoad(t, recPath)
+	out.rec = loadRecording(t, recPath)
 	return out
 }
 
 var (
-	treeStracePidRe = regexp.MustCompile(`^([1-9][0-9]*) +(.*)$`)
-	treeResumedRe   = regexp.MustCompile(`^<\.\.\. [a-z0-9_]+ resumed>(.*)$`)
-	treeEndRe       = regexp.MustCompile(`^\+\+\+ (exited with [0-9]+|killed by SIG[A-Z0-9]+( \(core dumped\))?|superseded by execve in pid ([0-9]+)) \+\+\+$`)
-	treeCallRe      = regexp.MustCompile(`^([a-z_][a-z0-9_]*)\((.*)\) += (-?[0-9]+|0x[0-9a-f]+)(?: (E[A-Z0-9]+) \([^()]+\))?$`)
+	stracePidRe = regexp.MustCompile(`^([1-9][0-9]*) +(.*)$`)
+	resumedRe   = regexp.MustCompile(`^<\.\.\. [a-z0-9_]+ resumed>(.*)$`)
+	endRe       = regexp.MustCompile(`^\+\+\+ (exited with [0-9]+|killed by SIG[A-Z0-9]+( \(core dumped\))?|superseded by execve in pid ([0-9]+)) \+\+\+$`)
+	callRe      = regexp.MustCompile(`^([a-z_][a-z0-9_]*)\((.*)\) += (-?[0-9]+|0x[0-9a-f]+)(?: (E[A-Z0-9]+) \([^()]+\))?$`)
 )
 
-// treeStrace runs argv under `strace -f -C -w -e trace=... -o FILE`: the
+// straceCalls runs argv under `strace -f -C -w -e trace=... -o FILE`: the
 // calls (halves joined) and the table of the same run. (Not -e signal=none:
 // it drops "+++ killed by SIG... +++" too.)
-func treeStrace(t *testing.T, argv ...string) (*itTable, []treeLine, *itResult) {
+func straceCalls(t *testing.T, argv ...string) (*countTable, []callLine, *cmdResult) {
 	t.Helper()
-	strace := itRequireTool(t, "strace")
+	strace := requireTool(t, "strace")
 	out := filepath.Join(t.TempDir(), "strace.txt")
-	r := itRun(t, itOpts{timeout: 30 * time.Second}, append([]string{strace, "-f", "-C", "-w",
-		"-e", treeStraceTrace, "-o", out, "--"}, argv...)...)
+	r := runCmd(t, runOpts{timeout: 30 * time.Second}, append([]string{strace, "-f", "-C", "-w",
+		"-e", straceTrace, "-o", out, "--"}, argv...)...)
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatalf("%s: %v", r, err)
 	}
-	tab, err := itParseTable(string(b))
+	tab, err := parseTable(string(b))
 	if err != nil {
-		t.Fatalf("strace's table does not parse: %v\n%s", err, trHead(b, 4000))
+		t.Fatalf("strace's table does not parse: %v\n%s", err, clip(b, 4000))
 	}
-	lines, err := treeParseStrace(tab.Before)
+	lines, err := parseStrace(tab.Before)
 	if err != nil {
-		t.Fatalf("strace's lines: %v\n%s", err, trHead(b, 4000))
+		t.Fatalf("strace's lines: %v\n%s", err, clip(b, 4000))
 	}
 	return tab, lines, r
 }
 
-// treeParseStrace reads strace -f -o lines (no -tt): "PID  call(...) = ret",
+// parseStrace reads strace -f -o lines (no -tt): "PID  call(...) = ret",
 // split calls ("<unfinished ...>", "<... call resumed>") joined at the
 // resumed half, and +++ lines; signal lines ("--- SIGCHLD ... ---") are
 // skipped. A call that an exec'ing thread left unfinished resumes in the
 // leader's pid, after "+++ superseded by execve in pid OLD +++".
-func treeParseStrace(text string) ([]treeLine, error) {
-	var out []treeLine
+func parseStrace(text string) ([]callLine, error) {
+	var out []callLine
 	pending := map[int]string{}
-	for n, l := range trLines([]byte(text)) {
-		m := treeStracePidRe.FindStringSubmatch(l)
+	for n, l := range splitLines([]byte(text)) {
+		m := stracePidRe.FindStringSubmatch(l)
 		if m == nil {
 			return nil, fmt.Errorf("line %d: no pid: %q", n+1, l)
 		}
@@ -160,7 +160,7 @@ func treeParseStrace(text string) ([]treeLine, error) {
 		if strings.HasPrefix(rest, "--- ") && strings.HasSuffix(rest, " ---") {
 			continue
 		}
-		if x := treeEndRe.FindStringSubmatch(rest); x != nil {
+		if x := endRe.FindStringSubmatch(rest); x != nil {
 			if x[3] != "" {
 				old, _ := strconv.Atoi(x[3])
 				if p, ok := pending[old]; ok {
@@ -168,14 +168,14 @@ func treeParseStrace(text string) ([]treeLine, error) {
 					delete(pending, old)
 				}
 			}
-			out = append(out, treeLine{Pid: pid, End: x[1], Text: l})
+			out = append(out, callLine{Pid: pid, End: x[1], Text: l})
 			continue
 		}
 		if head, ok := strings.CutSuffix(rest, " <unfinished ...>"); ok {
 			pending[pid] = head
 			continue
 		}
-		if x := treeResumedRe.FindStringSubmatch(rest); x != nil {
+		if x := resumedRe.FindStringSubmatch(rest); x != nil {
 			head, ok := pending[pid]
 			if !ok {
 				return nil, fmt.Errorf("line %d: resumed call never started: %q", n+1, l)
@@ -183,21 +183,21 @@ func treeParseStrace(text string) ([]treeLine, error) {
 			delete(pending, pid)
 			rest = head + x[1]
 		}
-		c := treeCallRe.FindStringSubmatch(rest)
+		c := callRe.FindStringSubmatch(rest)
 		if c == nil {
 			return nil, fmt.Errorf("line %d: not `call(args) = ret`: %q", n+1, rest)
 		}
 		ret, _ := strconv.ParseInt(c[3], 0, 64)
-		out = append(out, treeLine{Pid: pid, Call: c[1], Args: c[2], Ret: ret, Errno: c[4], Text: l})
+		out = append(out, callLine{Pid: pid, Call: c[1], Args: c[2], Ret: ret, Errno: c[4], Text: l})
 	}
 	return out, nil
 }
 
-// treeCompare checks the spawn rows (and the extra rows named) of
+// compareSpawnRows checks the spawn rows (and the extra rows named) of
 // spawntrace's table against strace's.
-func treeCompare(t *testing.T, strace, spawntrace *itTable, extra ...string) {
+func compareSpawnRows(t *testing.T, strace, spawntrace *countTable, extra ...string) {
 	t.Helper()
-	for _, name := range append(slices.Clone(treeSpawnCalls), extra...) {
+	for _, name := range append(slices.Clone(exactTreeCalls), extra...) {
 		if strace.Calls(name) != spawntrace.Calls(name) || strace.Errors(name) != spawntrace.Errors(name) {
 			t.Errorf("%s: strace -f %d calls %d errors, spawntrace %d calls %d errors",
 				name, strace.Calls(name), strace.Errors(name), spawntrace.Calls(name), spawntrace.Errors(name))
@@ -205,33 +205,33 @@ func treeCompare(t *testing.T, strace, spawntrace *itTable, extra ...string) {
 	}
 }
 
-// treeWant checks the spawn rows of a table against what the workload did
+// checkSpawnRows checks the spawn rows of a table against what the workload did
 // (zero for the rows not named).
-func treeWant(t *testing.T, who string, tab *itTable, want map[string][2]uint64) {
+func checkSpawnRows(t *testing.T, who string, tab *countTable, want map[string][2]uint64) {
 	t.Helper()
-	for _, name := range treeSpawnCalls {
+	for _, name := range exactTreeCalls {
 		w := want[name]
-		itWant(t, who, tab, name, w[0], w[1])
+		checkRow(t, who, tab, name, w[0], w[1])
 	}
 }
 
-var treeExecFileRe = regexp.MustCompile(`^"((?:[^"\\]|\\.)*)"`)
+var execFileRe = regexp.MustCompile(`^"((?:[^"\\]|\\.)*)"`)
 
-// treeExecFile is the filename of an execve line, as printed (escaped).
-func treeExecFile(args string) string {
-	if m := treeExecFileRe.FindStringSubmatch(args); m != nil {
+// execFile is the filename of an execve line, as printed (escaped).
+func execFile(args string) string {
+	if m := execFileRe.FindStringSubmatch(args); m != nil {
 		return m[1]
 	}
 	return "?" + args
 }
 
-func treeIsSpawn(call string) bool {
+func isSpawn(call string) bool {
 	return call == "clone" || call == "clone3" || call == "fork" || call == "vfork"
 }
 
-// treeToken is a line without what changes from run to run (pids,
+// lineToken is a line without what changes from run to run (pids,
 // addresses): "execve /bin/true = 0", "clone3 = child", "+++ exited with 0".
-func treeToken(l treeLine) string {
+func lineToken(l callLine) string {
 	switch {
 	case l.End != "":
 		if strings.HasPrefix(l.End, "superseded") {
@@ -239,36 +239,36 @@ func treeToken(l treeLine) string {
 		}
 		return "+++ " + l.End
 	case l.Call == "execve":
-		s := fmt.Sprintf("execve %s = %d", treeExecFile(l.Args), l.Ret)
+		s := fmt.Sprintf("execve %s = %d", execFile(l.Args), l.Ret)
 		if l.Errno != "" {
 			s += " " + l.Errno
 		}
 		return s
-	case treeIsSpawn(l.Call) && l.Ret > 0:
+	case isSpawn(l.Call) && l.Ret > 0:
 		return l.Call + " = child"
 	default:
 		return strings.TrimSpace(fmt.Sprintf("%s = %d %s", l.Call, l.Ret, l.Errno))
 	}
 }
 
-// treeTokens are the tokens of pid's lines, in order; with spawns, also
+// pidTokens are the tokens of pid's lines, in order; with spawns, also
 // the lines of other pids whose spawn call returned pid, as "spawn CALL".
-func treeTokens(lines []treeLine, pid int, spawns bool) []string {
+func pidTokens(lines []callLine, pid int, spawns bool) []string {
 	var out []string
 	for _, l := range lines {
 		switch {
 		case l.Pid == pid && (l.Call != "wait4"):
-			out = append(out, treeToken(l))
-		case spawns && l.Pid != pid && treeIsSpawn(l.Call) && l.Ret == int64(pid):
+			out = append(out, lineToken(l))
+		case spawns && l.Pid != pid && isSpawn(l.Call) && l.Ret == int64(pid):
 			out = append(out, "spawn "+l.Call)
 		}
 	}
 	return out
 }
 
-// treeEvents returns the recording's events in time order (a loaded
+// eventsInOrder returns the recording's events in time order (a loaded
 // recording keeps the order they arrived in).
-func treeEvents(rec *recording.Recording) []*tracer.Event {
+func eventsInOrder(rec *recording.Recording) []*tracer.Event {
 	evs := make([]*tracer.Event, len(rec.Events))
 	for i := range rec.Events {
 		evs[i] = &rec.Events[i]
@@ -277,16 +277,16 @@ func treeEvents(rec *recording.Recording) []*tracer.Event {
 	return evs
 }
 
-// treeIsProcessSpawn: a clone-like call that made a process (not a thread).
-func treeIsProcessSpawn(ev *tracer.Event) bool {
+// isProcessSpawn: a clone-like call that made a process (not a thread).
+func isProcessSpawn(ev *tracer.Event) bool {
 	_, _, ok := spawn.IsProcessSpawn(ev)
 	return ev.Kind == tracer.KindSyscall && ok
 }
 
-// treeGroupExits counts the exits of whole processes by pid.
-func treeGroupExits(rec *recording.Recording) map[uint32][]*tracer.Event {
+// groupExits counts the exits of whole processes by pid.
+func groupExits(rec *recording.Recording) map[uint32][]*tracer.Event {
 	out := map[uint32][]*tracer.Event{}
-	for _, ev := range treeEvents(rec) {
+	for _, ev := range eventsInOrder(rec) {
 		if ev.Kind == tracer.KindExit && ev.GroupDead {
 			out[ev.Pid] = append(out[ev.Pid], ev)
 		}
@@ -294,13 +294,13 @@ func treeGroupExits(rec *recording.Recording) map[uint32][]*tracer.Event {
 	return out
 }
 
-var treeFooterRe = regexp.MustCompile(`(?m)^spawntrace: ([0-9]+) process(?:es)? exited, and ([0-9]+) other threads?$`)
+var footerRe = regexp.MustCompile(`(?m)^spawntrace: ([0-9]+) process(?:es)? exited, and ([0-9]+) other threads?$`)
 
-// treeFooter returns N and M of the -c footer "spawntrace: N processes
+// footerCounts returns N and M of the -c footer "spawntrace: N processes
 // exited, and M other threads" (-1, -1 when it is missing: the footer is
 // not this file's to require).
-func treeFooter(rest string) (procs, threads int) {
-	m := treeFooterRe.FindStringSubmatch(rest)
+func footerCounts(rest string) (procs, threads int) {
+	m := footerRe.FindStringSubmatch(rest)
 	if m == nil {
 		return -1, -1
 	}
@@ -309,15 +309,15 @@ func treeFooter(rest string) (procs, threads int) {
 	return procs, threads
 }
 
-var treeProcessesRe = regexp.MustCompile(`(?m)^Processes: ([0-9]+) seen`)
+var processesRe = regexp.MustCompile(`(?m)^Processes: ([0-9]+) seen`)
 
-// treeReportProcesses runs `spawntrace report REC` and returns N of its
+// reportProcesses runs `spawntrace report REC` and returns N of its
 // "Processes: N seen" line.
-func (e *itEnv) treeReportProcesses(t *testing.T, recPath string) int {
+func (e *testEnv) reportProcesses(t *testing.T, recPath string) int {
 	t.Helper()
-	rep := e.trReport(t, recPath)
+	rep := e.report(t, recPath)
 	text := string(rep.stdout) + string(rep.stderr)
-	m := treeProcessesRe.FindStringSubmatch(text)
+	m := processesRe.FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("report has no \"Processes: N seen\" line:\n%s", text)
 	}
@@ -327,9 +327,9 @@ func (e *itEnv) treeReportProcesses(t *testing.T, recPath string) int {
 
 // ---- double fork: a daemon reparented to init ----
 
-// treeDaemonPids reads tree_daemon's PIDFILE ("grandchild PID ppid PPID"),
+// daemonPids reads tree_daemon's PIDFILE ("grandchild PID ppid PPID"),
 // waiting up to wait for it to appear.
-func treeDaemonPids(pidfile string, wait time.Duration) (gc, ppid int, err error) {
+func daemonPids(pidfile string, wait time.Duration) (gc, ppid int, err error) {
 	end := time.Now().Add(wait)
 	for {
 		b, rerr := os.ReadFile(pidfile)
@@ -344,62 +344,62 @@ func treeDaemonPids(pidfile string, wait time.Duration) (gc, ppid int, err error
 	}
 }
 
-// treeAwaitGone waits (up to 5 s) for a process the tracer under test
+// awaitGone waits (up to 5 s) for a process the tracer under test
 // left running, so that it does not outlive its test.
-func treeAwaitGone(pidfile string) {
-	gc, _, err := treeDaemonPids(pidfile, 5*time.Second)
+func awaitGone(pidfile string) {
+	gc, _, err := daemonPids(pidfile, 5*time.Second)
 	if err != nil {
 		return
 	}
-	for end := time.Now().Add(5 * time.Second); itAlive(gc) && time.Now().Before(end); {
+	for end := time.Now().Add(5 * time.Second); alive(gc) && time.Now().Before(end); {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// treeDaemonOracle runs tree_daemon under strace -f, checks that strace
+// daemonOracle runs tree_daemon under strace -f, checks that strace
 // waited for the daemon and that its counts are what the workload did, and
 // returns its table and the daemon's tokens.
-func treeDaemonOracle(t *testing.T, e *itEnv, n, setup int) (*itTable, []string) {
+func daemonOracle(t *testing.T, e *testEnv, n, setup int) (*countTable, []string) {
 	t.Helper()
 	pidfile := filepath.Join(t.TempDir(), "daemon.pid")
-	st, lines, sr := treeStrace(t, e.Workload("tree_daemon"), pidfile, strconv.Itoa(n), strconv.Itoa(setup))
+	st, lines, sr := straceCalls(t, e.Workload("tree_daemon"), pidfile, strconv.Itoa(n), strconv.Itoa(setup))
 	if sr.status != 0 {
 		t.Fatalf("under strace: %s", sr)
 	}
-	gc, ppid, err := treeDaemonPids(pidfile, 0)
+	gc, ppid, err := daemonPids(pidfile, 0)
 	if err != nil {
-		treeAwaitGone(pidfile)
+		awaitGone(pidfile)
 		t.Fatalf("strace -f returned before the daemon wrote its pid: %v", err)
 	}
-	if itAlive(gc) {
+	if alive(gc) {
 		t.Fatalf("strace -f returned while the daemon %d still runs", gc)
 	}
 	t.Logf("strace -f: the daemon %d ran with ppid %d", gc, ppid)
-	treeWant(t, "strace -f", st, map[string][2]uint64{
+	checkSpawnRows(t, "strace -f", st, map[string][2]uint64{
 		"clone": {2, 0}, "clone3": {uint64(setup + n), 0}, "execve": {uint64(1 + setup + n + 1), 0}})
-	return st, treeTokens(lines, gc, false)
+	return st, pidTokens(lines, gc, false)
 }
 
-// treeDaemonAttempt runs tree_daemon once under spawntrace and checks it
+// daemonAttempt runs tree_daemon once under spawntrace and checks it
 // against the oracle.
-func treeDaemonAttempt(t *testing.T, e *itEnv, n, setup int, st *itTable, oracle []string) {
+func daemonAttempt(t *testing.T, e *testEnv, n, setup int, st *countTable, oracle []string) {
 	pidfile := filepath.Join(t.TempDir(), "daemon.pid")
-	t.Cleanup(func() { treeAwaitGone(pidfile) })
-	out := e.treeSpawntrace(t, e.Workload("tree_daemon"), pidfile, strconv.Itoa(n), strconv.Itoa(setup))
+	t.Cleanup(func() { awaitGone(pidfile) })
+	out := e.traceTree(t, e.Workload("tree_daemon"), pidfile, strconv.Itoa(n), strconv.Itoa(setup))
 	if out.res.status != 0 {
 		t.Errorf("exit status %d, strace's 0\n%s", out.res.status, out.res)
 	}
 
 	// spawntrace, like strace -f, returns once the daemon has finished.
-	gc, ppid, err := treeDaemonPids(pidfile, 0)
+	gc, ppid, err := daemonPids(pidfile, 0)
 	if err != nil {
 		t.Errorf("spawntrace returned after %v, before the daemon wrote its pid 200 ms after the double fork: "+
 			"it did not wait for the reparented grandchild as strace -f does (%v)", out.res.elapsed.Round(time.Millisecond), err)
-		gc, ppid, err = treeDaemonPids(pidfile, 5*time.Second)
+		gc, ppid, err = daemonPids(pidfile, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-	} else if itAlive(gc) {
+	} else if alive(gc) {
 		t.Errorf("spawntrace returned while the daemon %d still runs; strace -f waits for it", gc)
 	}
 	var child int // the daemon's parent before it was orphaned
@@ -409,17 +409,17 @@ func treeDaemonAttempt(t *testing.T, e *itEnv, n, setup int, st *itTable, oracle
 		}
 	}
 	if child == 0 {
-		t.Errorf("no spawn line returned the daemon's pid %d:\n%s", gc, trHead(out.raw, 4000))
+		t.Errorf("no spawn line returned the daemon's pid %d:\n%s", gc, clip(out.raw, 4000))
 	}
 	if ppid == child || ppid == 0 {
 		t.Fatalf("the daemon was not reparented (ppid %d, its parent was %d)", ppid, child)
 	}
 
 	// The table: the same spawn rows as strace -f's.
-	treeCompare(t, st, out.tab)
+	compareSpawnRows(t, st, out.tab)
 
 	// The -o lines of the daemon: its spawns, its exec, its exit, as strace's.
-	if got := treeTokens(out.lines, gc, false); !slices.Equal(got, oracle) {
+	if got := pidTokens(out.lines, gc, false); !slices.Equal(got, oracle) {
 		t.Errorf("-o lines of the daemon %d:\n  %s\nstrace -f printed for its daemon:\n  %s",
 			gc, strings.Join(got, "\n  "), strings.Join(oracle, "\n  "))
 	}
@@ -427,7 +427,7 @@ func treeDaemonAttempt(t *testing.T, e *itEnv, n, setup int, st *itTable, oracle
 	// The recording: the daemon's spawns and exec, under its new parent.
 	var spawns, execs, exits int
 	kids := map[uint32]bool{}
-	for _, ev := range treeEvents(out.rec) {
+	for _, ev := range eventsInOrder(out.rec) {
 		if ev.Pid != uint32(gc) {
 			continue
 		}
@@ -435,7 +435,7 @@ func treeDaemonAttempt(t *testing.T, e *itEnv, n, setup int, st *itTable, oracle
 			t.Errorf("recording: the daemon's %s event has ppid %d, want %d (its parent after reparenting)", ev.Kind, ev.PPid, ppid)
 		}
 		switch {
-		case treeIsProcessSpawn(ev):
+		case isProcessSpawn(ev):
 			spawns++
 			kids[uint32(ev.Ret)] = true
 		case ev.Kind == tracer.KindSyscall && ev.Nr == sysno.Execve && ev.Ret == 0 && ev.Filename == "/bin/true":
@@ -477,14 +477,14 @@ func treeDaemonAttempt(t *testing.T, e *itEnv, n, setup int, st *itTable, oracle
 	}
 }
 
-// treeDaemon checks the daemon against strace -f over several runs of
+// checkDaemon checks the daemon against strace -f over several runs of
 // spawntrace (a run that loses the daemon stops the test).
-func treeDaemon(t *testing.T, n, setup, attempts int) {
-	e := itSetup(t)
-	st, oracle := treeDaemonOracle(t, e, n, setup)
+func checkDaemon(t *testing.T, n, setup, attempts int) {
+	e := setupEnv(t)
+	st, oracle := daemonOracle(t, e, n, setup)
 	for i := 1; i <= attempts; i++ {
 		ok := t.Run(fmt.Sprintf("run%d", i), func(t *testing.T) {
-			treeDaemonAttempt(t, e, n, setup, st, oracle)
+			daemonAttempt(t, e, n, setup, st, oracle)
 		})
 		if !ok {
 			t.Fatalf("spawntrace run %d of %d failed", i, attempts)
@@ -502,7 +502,7 @@ func treeDaemon(t *testing.T, n, setup, attempts int) {
 // only once it has finished. Whether the daemon's birth has been read when
 // the top process exits is a matter of timing, so several runs.
 func TestTreeDoubleForkDaemon(t *testing.T) {
-	treeDaemon(t, 3, 0, 6)
+	checkDaemon(t, 3, 0, 6)
 }
 
 // TestTreeDaemonAfterSetupStep: the same double fork, by a child that
@@ -510,13 +510,13 @@ func TestTreeDoubleForkDaemon(t *testing.T) {
 // as launch scripts do: the daemon is not the first process its parent
 // makes, so its birth is not the first the tracer hears of that parent.
 func TestTreeDaemonAfterSetupStep(t *testing.T) {
-	treeDaemon(t, 3, 1, 3)
+	checkDaemon(t, 3, 1, 3)
 }
 
 // ---- a subreaper adopts its grandchild ----
 
-// treeSubreaperPids parses tree_subreaper's "child C grandchild G".
-func treeSubreaperPids(t *testing.T, r *itResult) (child, gc int) {
+// subreaperPids parses tree_subreaper's "child C grandchild G".
+func subreaperPids(t *testing.T, r *cmdResult) (child, gc int) {
 	t.Helper()
 	if _, err := fmt.Sscanf(string(r.stdout), "child %d grandchild %d", &child, &gc); err != nil {
 		t.Fatalf("tree_subreaper wrote %q: %v\n%s", r.stdout, err, r)
@@ -524,9 +524,9 @@ func treeSubreaperPids(t *testing.T, r *itResult) (child, gc int) {
 	return child, gc
 }
 
-// treeRoleEnds maps each process of a tree_subreaper run to its role and
+// roleEnds maps each process of a tree_subreaper run to its role and
 // returns the end lines by role, and the role order of the ends.
-func treeRoleEnds(lines []treeLine, roles map[int]string) (map[string][]string, []string) {
+func roleEnds(lines []callLine, roles map[int]string) (map[string][]string, []string) {
 	ends := map[string][]string{}
 	var order []string
 	for _, l := range lines {
@@ -550,28 +550,28 @@ func treeRoleEnds(lines []treeLine, roles map[int]string) (map[string][]string, 
 // with the statuses strace -f shows; the grandchild's events carry the
 // subreaper as their parent.
 func TestTreeSubreaper(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	argv := []string{e.Workload("tree_subreaper")}
-	st, slines, sr := treeStrace(t, argv...)
+	st, slines, sr := straceCalls(t, argv...)
 	if sr.status != 0 {
 		t.Fatalf("under strace: %s", sr)
 	}
-	sChild, sGC := treeSubreaperPids(t, sr)
-	treeWant(t, "strace -f", st, map[string][2]uint64{"clone": {2, 0}, "clone3": {1, 0}, "execve": {2, 0}})
+	sChild, sGC := subreaperPids(t, sr)
+	checkSpawnRows(t, "strace -f", st, map[string][2]uint64{"clone": {2, 0}, "clone3": {1, 0}, "execve": {2, 0}})
 
-	out := e.treeSpawntrace(t, argv...)
+	out := e.traceTree(t, argv...)
 	if out.res.status != 0 {
 		t.Errorf("exit status %d, strace's 0\n%s", out.res.status, out.res)
 	}
-	child, gc := treeSubreaperPids(t, out.res)
-	treeCompare(t, st, out.tab, "wait4")
+	child, gc := subreaperPids(t, out.res)
+	compareSpawnRows(t, st, out.tab, "wait4")
 
 	// Roles: the workload is the pid of the first line; the grandchild's
 	// child is what its clone3 returned.
-	roles := func(lines []treeLine, child, gc int) map[int]string {
+	roles := func(lines []callLine, child, gc int) map[int]string {
 		m := map[int]string{lines[0].Pid: "workload", child: "child", gc: "grandchild"}
 		for _, l := range lines {
-			if l.Pid == gc && treeIsSpawn(l.Call) && l.Ret > 0 {
+			if l.Pid == gc && isSpawn(l.Call) && l.Ret > 0 {
 				m[int(l.Ret)] = "true"
 			}
 		}
@@ -581,8 +581,8 @@ func TestTreeSubreaper(t *testing.T) {
 		"workload": {"exited with 0"}, "child": {"exited with 0"},
 		"grandchild": {"exited with 3"}, "true": {"exited with 0"},
 	}
-	gotEnds, gotOrder := treeRoleEnds(out.lines, roles(out.lines, child, gc))
-	stEnds, stOrder := treeRoleEnds(slines, roles(slines, sChild, sGC))
+	gotEnds, gotOrder := roleEnds(out.lines, roles(out.lines, child, gc))
+	stEnds, stOrder := roleEnds(slines, roles(slines, sChild, sGC))
 	for role, w := range want {
 		if !slices.Equal(stEnds[role], w) {
 			t.Errorf("strace -f: %s ends %q, want %q", role, stEnds[role], w)
@@ -602,10 +602,10 @@ func TestTreeSubreaper(t *testing.T) {
 	// The recording: one process exit each, with the same statuses; the
 	// grandchild's parent is the subreaper.
 	workload := out.lines[0].Pid
-	exits := treeGroupExits(out.rec)
+	exits := groupExits(out.rec)
 	wantCode := map[int]int32{workload: 0, child: 0, gc: 3 << 8}
 	for _, l := range out.lines {
-		if l.Pid == gc && treeIsSpawn(l.Call) && l.Ret > 0 {
+		if l.Pid == gc && isSpawn(l.Call) && l.Ret > 0 {
 			wantCode[int(l.Ret)] = 0
 		}
 	}
@@ -626,7 +626,7 @@ func TestTreeSubreaper(t *testing.T) {
 	}
 	if ce := exits[uint32(child)]; len(ce) == 1 {
 		n := 0
-		for _, ev := range treeEvents(out.rec) {
+		for _, ev := range eventsInOrder(out.rec) {
 			if ev.Pid != uint32(gc) || ev.TimeNs <= ce[0].TimeNs {
 				continue
 			}
@@ -640,15 +640,15 @@ func TestTreeSubreaper(t *testing.T) {
 			t.Errorf("recording: %d events of the grandchild after its parent's exit, want its spawn and its exit", n)
 		}
 	}
-	if procs, _ := treeFooter(out.tab.Rest); procs >= 0 && procs != 4 {
+	if procs, _ := footerCounts(out.tab.Rest); procs >= 0 && procs != 4 {
 		t.Errorf("-c footer says %d processes exited, want 4:\n%s", procs, out.tab.Rest)
 	}
 }
 
 // ---- pid reuse ----
 
-// treePidReuse parses tree_pidreuse's "pid P forks F vforks V misses M".
-func treePidReuse(t *testing.T, r *itResult) (pid, forks, vforks, misses int) {
+// parsePidReuse parses tree_pidreuse's "pid P forks F vforks V misses M".
+func parsePidReuse(t *testing.T, r *cmdResult) (pid, forks, vforks, misses int) {
 	t.Helper()
 	if _, err := fmt.Sscanf(string(r.stdout), "pid %d forks %d vforks %d misses %d", &pid, &forks, &vforks, &misses); err != nil {
 		t.Fatalf("tree_pidreuse wrote %q: %v\n%s", r.stdout, err, r)
@@ -663,27 +663,27 @@ func treePidReuse(t *testing.T, r *itResult) (pid, forks, vforks, misses int) {
 // (in the order strace -f shows them for P), in the recording's summary,
 // and in the number of processes the report says it saw.
 func TestTreePidReuse(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	argv := []string{e.Workload("tree_pidreuse")}
 	const missing = "/nonexistent-spawntrace/reused"
 	execs := [2]uint64{5, 1} // the workload's own, 3 programs, the missing file
 
-	st, slines, sr := treeStrace(t, argv...)
+	st, slines, sr := straceCalls(t, argv...)
 	if sr.status != 0 {
 		t.Fatalf("under strace: %s", sr)
 	}
-	sP, sForks, sVforks, sMisses := treePidReuse(t, sr)
-	treeWant(t, "strace -f", st, map[string][2]uint64{"clone": {uint64(sForks), 0}, "vfork": {uint64(sVforks), 0}, "execve": execs})
+	sP, sForks, sVforks, sMisses := parsePidReuse(t, sr)
+	checkSpawnRows(t, "strace -f", st, map[string][2]uint64{"clone": {uint64(sForks), 0}, "vfork": {uint64(sVforks), 0}, "execve": execs})
 
-	out := e.treeSpawntrace(t, argv...)
+	out := e.traceTree(t, argv...)
 	if out.res.status != 0 {
 		t.Fatalf("exit status %d, strace's 0\n%s", out.res.status, out.res)
 	}
-	P, forks, vforks, misses := treePidReuse(t, out.res)
+	P, forks, vforks, misses := parsePidReuse(t, out.res)
 	t.Logf("pid %d made 4 times (%d misses: another process took it first); under strace: pid %d, %d misses", P, misses, sP, sMisses)
-	treeWant(t, "spawntrace", out.tab, map[string][2]uint64{"clone": {uint64(forks), 0}, "vfork": {uint64(vforks), 0}, "execve": execs})
+	checkSpawnRows(t, "spawntrace", out.tab, map[string][2]uint64{"clone": {uint64(forks), 0}, "vfork": {uint64(vforks), 0}, "execve": execs})
 	if misses == sMisses {
-		treeCompare(t, st, out.tab)
+		compareSpawnRows(t, st, out.tab)
 	}
 
 	// -o: P's lines, and the spawns that returned P, in time order.
@@ -693,7 +693,7 @@ func TestTreePidReuse(t *testing.T) {
 		"spawn clone", "execve /bin/sleep = 0", "+++ exited with 0",
 		"spawn vfork", "execve " + missing + " = -1 ENOENT", "+++ exited with 127",
 	}
-	if got := treeTokens(out.lines, P, true); !slices.Equal(got, want) {
+	if got := pidTokens(out.lines, P, true); !slices.Equal(got, want) {
 		t.Errorf("-o lines of pid %d and of the spawns that returned it:\n  %s\nwant:\n  %s",
 			P, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
@@ -703,7 +703,7 @@ func TestTreePidReuse(t *testing.T) {
 			wantOracle = append(wantOracle, w)
 		}
 	}
-	if got := treeTokens(slines, sP, false); !slices.Equal(got, wantOracle) {
+	if got := pidTokens(slines, sP, false); !slices.Equal(got, wantOracle) {
 		t.Errorf("strace -f lines of pid %d:\n  %s\nwant:\n  %s", sP, strings.Join(got, "\n  "), strings.Join(wantOracle, "\n  "))
 	}
 
@@ -731,13 +731,13 @@ func TestTreePidReuse(t *testing.T) {
 
 	// Every spawn made a process of its own: 1+F+V processes in all.
 	procs := 1 + forks + vforks
-	if got, _ := treeFooter(out.tab.Rest); got >= 0 && got != procs {
+	if got, _ := footerCounts(out.tab.Rest); got >= 0 && got != procs {
 		t.Errorf("-c footer: %d processes exited, want %d:\n%s", got, procs, out.tab.Rest)
 	}
 	if got := s.Processes; got != procs {
 		t.Errorf("summary: Processes = %d, want %d (the workload and %d children, 4 of them pid %d)", got, procs, forks+vforks, P)
 	}
-	if got := e.treeReportProcesses(t, out.recPath); got != procs {
+	if got := e.reportProcesses(t, out.recPath); got != procs {
 		t.Errorf("report: \"Processes: %d seen\", want %d (the workload and %d children, 4 of them pid %d)", got, procs, forks+vforks, P)
 	}
 }
@@ -751,32 +751,32 @@ func TestTreePidReuse(t *testing.T) {
 // summary has every spawn without an exec, the failed ones charged to
 // their spawn.
 func TestTreeExitBeforeExec(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	argv := []string{e.Workload("tree_noexec")}
 	const missing = "/nonexistent-spawntrace/never"
-	st, slines, sr := treeStrace(t, argv...)
+	st, slines, sr := straceCalls(t, argv...)
 	if sr.status != 0 {
 		t.Fatalf("under strace: %s", sr)
 	}
 	wantTab := map[string][2]uint64{"clone": {3, 0}, "vfork": {2, 0}, "execve": {3, 2}}
-	treeWant(t, "strace -f", st, wantTab)
+	checkSpawnRows(t, "strace -f", st, wantTab)
 
-	out := e.treeSpawntrace(t, argv...)
+	out := e.traceTree(t, argv...)
 	if out.res.status != 0 {
 		t.Errorf("exit status %d, strace's 0\n%s", out.res.status, out.res)
 	}
-	treeCompare(t, st, out.tab)
-	treeWant(t, "spawntrace", out.tab, wantTab)
+	compareSpawnRows(t, st, out.tab)
+	checkSpawnRows(t, "spawntrace", out.tab, wantTab)
 
 	// The calls and the ends, in order, without pids: as strace -f prints
 	// them (its spawn lines may come after the child's, when it resumes).
-	tokens := func(lines []treeLine) (calls, ends []string) {
+	tokens := func(lines []callLine) (calls, ends []string) {
 		for _, l := range lines {
 			switch {
 			case l.End != "":
-				ends = append(ends, treeToken(l))
+				ends = append(ends, lineToken(l))
 			case l.Call == "execve":
-				calls = append(calls, treeToken(l))
+				calls = append(calls, lineToken(l))
 			}
 		}
 		return calls, ends
@@ -816,7 +816,7 @@ func TestTreeExitBeforeExec(t *testing.T) {
 	}
 	var kids []int
 	for _, l := range out.lines {
-		if treeIsSpawn(l.Call) && l.Ret > 0 {
+		if isSpawn(l.Call) && l.Ret > 0 {
 			kids = append(kids, int(l.Ret))
 		}
 	}
@@ -845,7 +845,7 @@ func TestTreeExitBeforeExec(t *testing.T) {
 	if s.ExecOK != 1 || s.ExecFailed != 2 || s.Processes != 6 {
 		t.Errorf("summary: %d execs ok, %d failed, %d processes; want 1, 2, 6", s.ExecOK, s.ExecFailed, s.Processes)
 	}
-	if n := len(treeGroupExits(out.rec)); n != 6 {
+	if n := len(groupExits(out.rec)); n != 6 {
 		t.Errorf("recording: %d processes exited, want 6", n)
 	}
 }
@@ -860,30 +860,30 @@ func TestTreeExitBeforeExec(t *testing.T) {
 // ends once, after them, in the -o lines (where strace -f shows the
 // leader "superseded by execve", not exited) and in the recording.
 func TestTreeThreadExec(t *testing.T) {
-	e := itSetup(t)
+	e := setupEnv(t)
 	const threads = 3
 	argv := []string{e.Workload("tree_threadexec"), strconv.Itoa(threads)}
-	st, slines, sr := treeStrace(t, argv...)
+	st, slines, sr := straceCalls(t, argv...)
 	if sr.status != 0 {
 		t.Fatalf("under strace: %s", sr)
 	}
-	if got := itSpawns(st) - st.Calls("clone3"); got != 2 || st.Calls("clone3") != threads {
+	if got := tableSpawns(st) - st.Calls("clone3"); got != 2 || st.Calls("clone3") != threads {
 		t.Errorf("strace -f: %d spawns by sh and %d clone3, want 2 and %d", got, st.Calls("clone3"), threads)
 	}
-	itWant(t, "strace -f", st, "execve", 4, 0)
+	checkRow(t, "strace -f", st, "execve", 4, 0)
 
-	out := e.treeSpawntrace(t, argv...)
+	out := e.traceTree(t, argv...)
 	if out.res.status != 0 {
 		t.Errorf("exit status %d, strace's 0\n%s", out.res.status, out.res)
 	}
-	treeCompare(t, st, out.tab)
+	compareSpawnRows(t, st, out.tab)
 	W := out.lines[0].Pid
 
 	// The recording: one exec of /bin/sh, in the workload's pid, whole.
 	var shExec *tracer.Event
 	var spawnsAfter, trueExecs int
 	kids := map[uint32]bool{}
-	for _, ev := range treeEvents(out.rec) {
+	for _, ev := range eventsInOrder(out.rec) {
 		if ev.Kind != tracer.KindSyscall {
 			continue
 		}
@@ -894,7 +894,7 @@ func TestTreeThreadExec(t *testing.T) {
 			shExec = ev
 			continue
 		}
-		if shExec != nil && ev.Pid == uint32(W) && treeIsProcessSpawn(ev) {
+		if shExec != nil && ev.Pid == uint32(W) && isProcessSpawn(ev) {
 			spawnsAfter++
 			kids[uint32(ev.Ret)] = true
 		}
@@ -914,7 +914,7 @@ func TestTreeThreadExec(t *testing.T) {
 		t.Errorf("recording: after its exec the workload made %d spawns whose children exec'd /bin/true %d times; want 2 and 2",
 			spawnsAfter, trueExecs)
 	}
-	exits := treeGroupExits(out.rec)[uint32(W)]
+	exits := groupExits(out.rec)[uint32(W)]
 	if len(exits) != 1 || exits[0].ExitCode != 0 {
 		t.Errorf("recording: the workload has %d process exits, want 1 with status 0", len(exits))
 	}
@@ -927,9 +927,9 @@ func TestTreeThreadExec(t *testing.T) {
 
 	// -o: one execve of /bin/sh; then sh's spawns; the workload's pid ends
 	// once, after them, as in strace -f's lines.
-	tokens := treeTokens(out.lines, W, false)
+	tokens := pidTokens(out.lines, W, false)
 	want := []string{"execve " + argv[0] + " = 0", "clone3 = child", "clone3 = child", "clone3 = child"}
-	stTokens := treeTokens(slines, slines[0].Pid, false)
+	stTokens := pidTokens(slines, slines[0].Pid, false)
 	t.Logf("strace -f, the workload's pid: %q", stTokens)
 	t.Logf("-o, the workload's pid: %q", tokens)
 	if len(tokens) < len(want) || !slices.Equal(tokens[:len(want)], want) {
