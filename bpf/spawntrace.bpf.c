@@ -621,10 +621,8 @@ static __always_inline void submit(void *rec, __u64 size, bool urgent)
  * it lives: the kernel gave bare addresses (no build IDs at all, or it
  * could not take the mmap lock, another thread holding it), or the leaf,
  * the clone call itself, is in a file without a build ID (a Go program).
- * Otherwise none wakes it: for make -j2 running 200 recipes in their own
- * sh, that wake-up and map read per spawner took ~200 wake-ups and half
- * the tracer's CPU (0.27 s against 0.14 s) and doubled the workload's CPU
- * overhead (+29% against +14%); build IDs cost ~3 us more per spawn. */
+ * Otherwise none wakes it: a wake-up and map read per spawner doubled the
+ * overhead of a make -j2, far more than the build IDs cost. */
 static __always_inline bool spawn_stack_needs_map(struct syscall_spawn_event *e)
 {
 	return (e->sc.h.flags & EVF_USTACK_IPS) || e->ustack[0].status != BPF_STACK_BUILD_ID_VALID;
@@ -750,8 +748,7 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns, bool w
  * spawn-related ones also get a detailed event. Raw (tp_btf) tracepoints,
  * not the perf-event kind and not one pair per syscall: the kernel calls
  * them without filling a trace record, and detaching one does not wait
- * for an RCU grace period, where each perf-event tracepoint cost ~50 ms
- * of spawntrace's exit. */
+ * for an RCU grace period, as each perf-event tracepoint does. */
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(raw_enter, void *regs, long nr)
@@ -1246,9 +1243,8 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
  * the reader to read the map while it lives (announced, as for spawns).
  * Otherwise none does. The kernel also gives bare addresses when it cannot
  * take the mmap lock (the task holds it itself, in mmap, mprotect or
- * execve); waking the reader for those, once per process, named the user
- * frames of 3% more of a /bin/true spawn loop's samples and cost 6-8% more
- * of its time (from +29% to +36%), about as much as all other samples. */
+ * execve); waking the reader for those, once per process, named few more
+ * frames and cost about as much as all other samples. */
 static __always_inline bool sample_needs_map(struct sample *s, __u32 tgid)
 {
 	if (!(s->flags & SAMPLEF_USTACK_IPS) || s->ustack_len <= 0 || bpf_map_lookup_elem(&announced, &tgid))

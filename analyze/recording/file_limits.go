@@ -36,9 +36,8 @@ const (
 	maxStackID = 1 << 21
 
 	// MemoryLimitText is the memory report and compare stay within per
-	// recording read, as README and the refusals state it. Measured at the
-	// limits (62 MiB of stacks, 262 000 processes alive): report 567 MB of
-	// peak RSS, compare of two such files 1052 MB.
+	// recording read, as README and the refusals state it: their peak RSS
+	// for a recording at every limit above, rounded up.
 	MemoryLimitText = "about 600 MiB"
 )
 
@@ -56,8 +55,7 @@ func (e *LimitError) Error() string {
 // squashSpace passes JSON through with every run of white space outside a
 // string cut to its first byte. encoding/json's Decoder keeps the white
 // space before a token in its buffer and scans it again at each refill:
-// quadratic (100 MB of spaces took 128 s, 2 GB never ended). Cut, a run
-// costs one pass.
+// quadratic in the run's length. Cut, a run costs one pass.
 type squashSpace struct {
 	r        io.Reader
 	inString bool

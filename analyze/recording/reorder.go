@@ -6,11 +6,10 @@ import "github.com/spawntrace/spawntrace/tracer"
 // recording holds back. Events arrive nearly, not exactly, in time order:
 // a call is sent at its exit stamped with its entry, from any CPU, so it
 // comes after the events of everything that ran meanwhile (a vfork
-// parent's clone after its child's execs). Measured here (2 CPUs): up to
-// 254 events late, under 8 Python threads each spawning shells; 101-143
-// with a 2 GiB parent forking beside a spawn storm. The window is 64 times
-// that, for hosts with more CPUs spawning at once, and costs at most
-// ReorderWindow decoded events (~400 bytes each, ~6 MiB) while a pass runs.
+// parent's clone after its child's execs). The window is 64 times the
+// lateness seen on 2 CPUs, for hosts with more CPUs spawning at once, and
+// costs about 6 MiB of ordinary events while a pass runs (large ones are
+// bounded by ReorderWindowBytes).
 //
 // Beyond it, the late event comes out after events timed after it, and
 // is counted (Recording.LateEvents): a spawn call later than its child's

@@ -9,10 +9,8 @@ import (
 )
 
 // The spill file holds events in a compact binary form of their own, not
-// JSON or gob: measured on a realistic clone3 + execve + exit, JSON costs
-// 12 µs to encode and 21 µs to decode an event (756 bytes a spawn), gob 2 µs
-// each way (248 bytes), this codec about 0.15 µs each way (~200 bytes).
-// Encoding runs on the ring-buffer reader for every event, and every report
+// JSON or gob, which cost one and two orders of magnitude more per event:
+// encoding runs on the ring-buffer reader for every event, and every report
 // decodes the whole file again. The file lives only as long as the process,
 // so the form carries no version. TestSpillCodecCarriesEveryField fails when
 // tracer.Event gains a field this codec does not carry.

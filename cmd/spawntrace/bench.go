@@ -42,9 +42,8 @@ const benchExamples = `  sudo spawntrace bench -w host-a.json                  t
   sudo spawntrace bench --env 20,2000 --methods exec       environment size alone
 `
 
-// Bench defaults: 20-30 s on a 2-CPU VM where a fork from 1 GiB costs
-// 70-80 ms from the clone to the child's exit (the copy, then the child's
-// exec tearing it down), which is most of the run.
+// Bench defaults: well under a minute on a 2-CPU VM, most of it the forks
+// from 1 GiB (the copy, then the child's exec tearing it down).
 const (
 	benchDefaultN       = 100
 	benchDefaultRSS     = "0,256M,1G"

@@ -24,8 +24,8 @@ type kallsyms struct {
 // parseKallsyms reads /proc/kallsyms ("ffffffff81000000 T _stext",
 // "ffffffffc0a01000 t foo\t[module]"), keeping text symbols. All-zero
 // addresses (kptr_restrict) give an empty table. The file has ~120k lines:
-// it is read whole and cut in place, the names pointing into one string
-// (a scanner splitting each line into fields took ~4 times as long).
+// it is read whole and cut in place, the names pointing into one string,
+// several times faster than a scanner splitting each line into fields.
 func parseKallsyms(r io.Reader) (*kallsyms, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {

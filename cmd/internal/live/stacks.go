@@ -26,14 +26,11 @@ import (
 // of the files exec'd (the symbolizing goroutine indexes each exec's
 // program and the libraries it needs) and of those seen mapped, so neither
 // wakes the reader (but a process's first whose stack the kernel gave as
-// bare addresses: a kernel without build IDs, a Go program's own clone).
-// Reading the map of every exec'd process and waking the reader for every
-// sample gave --pprof 2.5-6.5 times the overhead of tracing alone.
-//
-// (A separate goroutine for the maps was tried: with GOMAXPROCS 2 and
-// both Ps held by blocking syscalls, the reader's epoll_wait and the
-// launcher's wait, it ran up to 10 ms late, after sysmon took a P back,
-// and lost every stack of a 13 ms Go workload about half the time.)
+// bare addresses: a kernel without build IDs, a Go program's own clone):
+// waking it for every process and sample multiplied --pprof's overhead.
+// The maps are read on the reader goroutine itself: a goroutine of their
+// own waited for a P behind blocking syscalls, and short-lived processes
+// were gone by the time it ran.
 type stackProbe struct {
 	sym  *symbolize.Symbolizer
 	jobs chan stackJob
