@@ -79,8 +79,8 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	if o.attachPid != 0 {
-		if err := checkPidRange(o.attachPid); err != nil {
-			return fail(stderr, exitUsage, "%v", err)
+		if err := live.CheckPidRange(o.attachPid); err != nil {
+			return fail(stderr, exitUsage, "-p %d: %v", o.attachPid, err)
 		}
 	}
 	if err := o.writeOptions.check(); err != nil {
@@ -128,11 +128,11 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		// Pids are this namespace's; what is read of a process in /proc
 		// (its memory map for stacks, its libc) is another's by that number.
-		if err := procIsOurs(); err != nil {
+		if err := live.ProcIsOurs(); err != nil {
 			fmt.Fprintf(stderr, "spawntrace: warning: %v; spawn stacks and the workload's libc are read there by pid, so may be missing or another process's\n", err)
 		}
-	} else if err := checkAttachTarget(o.attachPid); err != nil {
-		return fail(stderr, exitFailure, "%v", err)
+	} else if err := live.CheckAttachTarget(o.attachPid); err != nil {
+		return fail(stderr, exitFailure, "-p %d: %v", o.attachPid, err)
 	}
 
 	// Every output is open before anything runs: a missing directory is

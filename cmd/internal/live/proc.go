@@ -77,3 +77,80 @@ func processAlive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || (s[i+2] != 'Z' && s[i+2] != 'X')
 }
+
+// pidMaxLimit is the kernel's ceiling on pid_max (PID_MAX_LIMIT on 64-bit),
+// used when /proc/sys/kernel/pid_max cannot be read.
+const pidMaxLimit = 1 << 22
+
+// pidMax is the bound pids stay below: /proc/sys/kernel/pid_max.
+func pidMax() int {
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		return pidMaxLimit
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n < 2 {
+		return pidMaxLimit
+	}
+	return n
+}
+
+// pfKthread is PF_KTHREAD in the flags field of /proc/PID/stat.
+const pfKthread = 0x00200000
+
+// procTask is what /proc/PID/stat and status say about a -p target.
+type procTask struct {
+	comm  string
+	state byte
+	flags uint64
+	tgid  int
+}
+
+func readProcTask(pid int) (procTask, error) {
+	var t procTask
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return t, err
+	}
+	s := string(b)
+	l, r := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if l < 0 || r < l {
+		return t, fmt.Errorf("/proc/%d/stat: unexpected form", pid)
+	}
+	t.comm = s[l+1 : r]
+	// After the comm: state ppid pgrp session tty_nr tpgid flags ...
+	f := strings.Fields(s[r+1:])
+	if len(f) < 7 || len(f[0]) != 1 {
+		return t, fmt.Errorf("/proc/%d/stat: unexpected form", pid)
+	}
+	t.state = f[0][0]
+	if t.flags, err = strconv.ParseUint(f[6], 10, 64); err != nil {
+		return t, fmt.Errorf("/proc/%d/stat: flags: %v", pid, err)
+	}
+	b, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return t, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			t.tgid, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return t, nil
+}
+
+// ProcIsOurs checks that /proc shows spawntrace's own pid namespace, so that
+// the pids read there are the ones the user typed and the kernel shows
+// spawntrace (a namespace entered without mounting its own /proc, as with
+// `unshare -fp` without --mount-proc, leaves the parent's mounted).
+func ProcIsOurs() error {
+	self, err := os.Readlink("/proc/self")
+	if err != nil {
+		return fmt.Errorf("reading /proc/self: %v", err)
+	}
+	if self != strconv.Itoa(os.Getpid()) {
+		return fmt.Errorf("/proc belongs to another pid namespace than spawntrace's (it calls spawntrace %s, not %d): mount this namespace's (unshare --mount-proc)",
+			self, os.Getpid())
+	}
+	return nil
+}
