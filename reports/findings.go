@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/summary"
 )
 
@@ -95,11 +94,11 @@ func wordFinding(f *summary.Finding, wallNs uint64) findingText {
 		advice := "spawn by absolute path, or put the binary's directory first in PATH" + saves
 		if x.Example != "" && x.ExampleSpawns < x.Spawns {
 			ev += fmt.Sprintf("; most in %d spawns of %s (%.1f failed execs each, %s)", x.ExampleSpawns,
-				recording.Printable(x.Example), float64(x.ExampleFailedExecs)/float64(x.ExampleSpawns), ms(x.ExampleFailedExecNs))
+				TermSafe(x.Example), float64(x.ExampleFailedExecs)/float64(x.ExampleSpawns), ms(x.ExampleFailedExecNs))
 		}
 		if x.Example != "" {
 			advice = fmt.Sprintf("spawn by absolute path (e.g. %s), or put its directory first in PATH%s",
-				recording.Printable(x.Example), saves)
+				TermSafe(x.Example), saves)
 		}
 		return findingText{"execs search PATH", ev, advice}
 	case f.VforkBlocked != nil:
@@ -182,7 +181,7 @@ func noteText(f *summary.Finding, wallNs uint64) string {
 		t := fmt.Sprintf("failed execs come from a PATH search: %d, %.1f per spawn in %d spawns", x.FailedExecs,
 			float64(x.FailedExecs)/float64(x.Spawns), x.Spawns)
 		if x.Example != "" {
-			t += " (most before " + recording.Printable(x.Example) + ")"
+			t += " (most before " + TermSafe(x.Example) + ")"
 		}
 		small := fmt.Sprintf("%.1f%% of the run", 100*float64(x.FailedExecNs)/float64(max(wallNs, 1)))
 		if x.FailedExecNs < summary.MinCostNs {
