@@ -111,7 +111,7 @@ func TestPersonalityLines(t *testing.T) {
 		{Kind: tracer.KindExit, TimeNs: at(500), Tid: 101, Pid: 101, GroupDead: true},
 	})
 	var buf bytes.Buffer
-	if err := writeEventLines(&buf, rec, midnight.Location()); err != nil {
+	if err := writeEventLines(&buf, rec, EventOptions{Stamp: StampMicros, Durations: true, loc: midnight.Location()}); err != nil {
 		t.Fatal(err)
 	}
 	want := `100   00:00:00.000000 execve("/x", ["x"], NULL) = 0 <0.000100>

@@ -22,6 +22,11 @@ import (
 // its closing parenthesis, e.g.
 // `clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7fdae9d94a10)`.
 func FormatCall(ev *tracer.Event) string {
+	return formatCall(ev, defaultStrlen)
+}
+
+// formatCall is FormatCall with strace's -s strlen.
+func formatCall(ev *tracer.Event, strlen int) string {
 	name := syscalls.SyscallName(ev.ABI, ev.Nr)
 	switch ev.Nr64() {
 	case sysno.Clone:
@@ -31,9 +36,9 @@ func FormatCall(ev *tracer.Event) string {
 	case sysno.Fork, sysno.Vfork:
 		return name + "()"
 	case sysno.Execve:
-		return name + "(" + execArgs(ev, 0) + ")"
+		return name + "(" + execArgs(ev, 0, strlen) + ")"
 	case sysno.Execveat:
-		return name + "(" + dirfd(arg(ev, 0)) + ", " + execArgs(ev, 1) + ", " +
+		return name + "(" + dirfd(arg(ev, 0)) + ", " + execArgs(ev, 1, strlen) + ", " +
 			printFlags(arg(ev, 4), "AT_???", atFlags) + ")"
 	case sysno.Socketpair:
 		return name + "(" + socketpairArgs(ev) + ")"
@@ -146,7 +151,7 @@ func clone3Args(ev *tracer.Event) string {
 
 // execArgs prints pathname, argv and envp of execve, or of execveat from
 // its second argument on (first is the index of pathname).
-func execArgs(ev *tracer.Event, first int) string {
+func execArgs(ev *tracer.Event, first, strlen int) string {
 	var name string
 	if ev.NameUnread {
 		name = addr(arg(ev, first)) // "NULL" for a null pointer, as strace
@@ -162,7 +167,7 @@ func execArgs(ev *tracer.Event, first int) string {
 	if unread {
 		argv = addr(arg(ev, first+1))
 	} else if arg(ev, first+1) != 0 || len(ev.Argv) > 0 {
-		argv = quoteArgv(ev.Argv, ev.ArgvTruncated)
+		argv = quoteArgv(ev.Argv, ev.ArgvTruncated, strlen)
 	}
 	// strace abbreviates the environment to its address and a count.
 	envp := "NULL"

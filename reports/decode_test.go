@@ -31,7 +31,7 @@ func straceLine(ev *tracer.Event) string {
 	if ev.Tid != 0 {
 		fmt.Fprintf(&b, "%-5d ", ev.Tid)
 	}
-	writeCall(&b, ev)
+	writeCall(&b, ev, defaultStrlen)
 	return b.String()
 }
 

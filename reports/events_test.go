@@ -111,7 +111,7 @@ func TestEventLinesMatchStrace(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := writeEventLines(&buf, newRecording(mixed), time.UTC); err != nil {
+	if err := writeEventLines(&buf, newRecording(mixed), EventOptions{Stamp: StampMicros, Durations: true, loc: time.UTC}); err != nil {
 		t.Fatal(err)
 	}
 	want, err := os.ReadFile("testdata/strace_ftt_events.txt")
@@ -147,7 +147,7 @@ func TestEventLinesGolden(t *testing.T) {
 		ok, vf, walk, spawn,
 	}
 	var buf bytes.Buffer
-	if err := writeEventLines(&buf, newRecording(evs), time.UTC); err != nil {
+	if err := writeEventLines(&buf, newRecording(evs), EventOptions{Stamp: StampMicros, Durations: true, loc: time.UTC}); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "events.golden", buf.Bytes())

@@ -5,9 +5,9 @@ import (
 	"strings"
 )
 
-// maxStrlen is strace's default -s 32: the bytes shown of a string argument,
-// and the elements shown of an argv array.
-const maxStrlen = 32
+// defaultStrlen is strace's default -s 32: the bytes shown of a string
+// argument, and the elements shown of an argv array.
+const defaultStrlen = 32
 
 // quote is strace's string_quote in its default style: C escapes for \" \\
 // \f \n \r \t \v, printable ASCII as is, every other byte in octal, with
@@ -48,33 +48,33 @@ func quote(s string) string {
 	return b.String()
 }
 
-// quoteArg is strace's printstr for an argv element: at most maxStrlen bytes,
+// quoteArg is strace's printstr for an argv element: at most strlen bytes,
 // followed by "..." when the string is longer (a string of exactly
-// maxStrlen bytes shows whole, with no "...").
-func quoteArg(s string) string {
-	if len(s) > maxStrlen {
-		return quote(s[:maxStrlen]) + "..."
+// strlen bytes shows whole, with no "...").
+func quoteArg(s string, strlen int) string {
+	if len(s) > strlen {
+		return quote(s[:strlen]) + "..."
 	}
 	return quote(s)
 }
 
-// quoteArgv is strace's printargv: up to maxStrlen quoted elements, then
+// quoteArgv is strace's printargv: up to strlen quoted elements, then
 // "..." when there are more, or when the tracer could not capture them all.
-func quoteArgv(argv []string, truncated bool) string {
+func quoteArgv(argv []string, truncated bool, strlen int) string {
 	var b strings.Builder
 	b.WriteByte('[')
 	for i, a := range argv {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		if i == maxStrlen {
+		if i == strlen {
 			truncated = true
 			break
 		}
-		b.WriteString(quoteArg(a))
+		b.WriteString(quoteArg(a, strlen))
 	}
 	if truncated {
-		if len(argv) > 0 && len(argv) <= maxStrlen {
+		if len(argv) > 0 && len(argv) <= strlen {
 			b.WriteString(", ")
 		}
 		b.WriteString("...")

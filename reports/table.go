@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strings"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
@@ -21,8 +20,14 @@ import (
 // under "System call usage summary for 32 bit mode:", i386's (a 32-bit
 // program's calls, or a 64-bit one's int $0x80).
 func WriteSyscallTable(w io.Writer, stats []recording.SyscallStat) error {
+	return WriteSyscallTableWith(w, stats, DefaultTableOptions)
+}
+
+// WriteSyscallTableWith is WriteSyscallTable shaped by opts (strace's -S,
+// -U and -e trace=).
+func WriteSyscallTableWith(w io.Writer, stats []recording.SyscallStat, opts TableOptions) error {
 	var rows64, rows32 []recording.SyscallStat
-	for _, s := range tableRows(stats) {
+	for _, s := range opts.keep(tableRows(stats)) {
 		if s.ABI == tracer.ABII386 {
 			rows32 = append(rows32, s)
 		} else {
@@ -33,29 +38,22 @@ func WriteSyscallTable(w io.Writer, stats []recording.SyscallStat) error {
 	// strace leaves out a personality without calls; with none at all,
 	// the x86_64 table stands empty.
 	if len(rows64) > 0 || len(rows32) == 0 {
-		writeTable(bw, rows64)
+		writeTable(bw, rows64, opts)
 	}
 	if len(rows32) > 0 {
 		bw.printf("System call usage summary for %s mode:\n", tracer.ABII386.Mode())
-		writeTable(bw, rows32)
+		writeTable(bw, rows32, opts)
 	}
 	return bw.Flush()
 }
 
 // writeTable writes one personality's table (count.c's call_summary_pers).
-func writeTable(bw *termWriter, rows []recording.SyscallStat) {
-	// strace sorts by time only (qsort, so ties fall anyhow); calls and name
-	// break ties here so that the output is reproducible.
-	sort.Slice(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
-		if a.TimeNs != b.TimeNs {
-			return a.TimeNs > b.TimeNs
-		}
-		if a.Calls != b.Calls {
-			return a.Calls > b.Calls
-		}
-		return a.Name < b.Name
-	})
+func writeTable(bw *termWriter, rows []recording.SyscallStat, opts TableOptions) {
+	opts.sortRows(rows)
+	cols := opts.Columns
+	if len(cols) == 0 {
+		cols = DefaultColumns
+	}
 
 	totalNs, totalCalls, totalErrors, _ := syscallTotals(rows)
 	var maxAvgNs uint64
@@ -67,17 +65,38 @@ func writeTable(bw *termWriter, rows []recording.SyscallStat) {
 	total := seconds(totalNs)
 	// Each column is as wide as its header's historical size or its widest
 	// value, measured as count.c does.
-	secW := max(11, len(fmt.Sprintf("%.6f", total)))
-	avgW := max(11, len(fmt.Sprintf("%d", usecs(maxAvgNs))))
-	callsW := max(9, len(fmt.Sprintf("%d", totalCalls)))
-	errW := max(9, len(fmt.Sprintf("%d", totalErrors)))
-
-	bw.printf("%6s %*s %*s %*s %*s %s\n", "% time", secW, "seconds", avgW, "usecs/call",
-		callsW, "calls", errW, "errors", "syscall")
-	dashes := strings.Join([]string{strings.Repeat("-", 6), strings.Repeat("-", secW),
-		strings.Repeat("-", avgW), strings.Repeat("-", callsW), strings.Repeat("-", errW),
-		strings.Repeat("-", nameWidth)}, " ") + "\n"
-	bw.WriteString(dashes)
+	widths := map[Column]int{
+		ColumnPercent: 6,
+		ColumnTotal:   max(11, len(fmt.Sprintf("%.6f", total))),
+		ColumnAvg:     max(11, len(fmt.Sprintf("%d", usecs(maxAvgNs)))),
+		ColumnCalls:   max(9, len(fmt.Sprintf("%d", totalCalls))),
+		ColumnErrors:  max(9, len(fmt.Sprintf("%d", totalErrors))),
+		ColumnName:    nameWidth,
+	}
+	headers := map[Column]string{ColumnPercent: "% time", ColumnTotal: "seconds", ColumnAvg: "usecs/call",
+		ColumnCalls: "calls", ColumnErrors: "errors", ColumnName: "syscall"}
+	// cells writes one line: the name column is left-aligned, and unpadded
+	// when last (count.c's CF_L and last_fmt).
+	line := func(cell func(Column) string) {
+		var b strings.Builder
+		for i, c := range cols {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			switch {
+			case c == ColumnName && i == len(cols)-1:
+				b.WriteString(cell(c))
+			case c == ColumnName:
+				fmt.Fprintf(&b, "%-*s", widths[c], cell(c))
+			default:
+				fmt.Fprintf(&b, "%*s", widths[c], cell(c))
+			}
+		}
+		bw.line(b.String())
+	}
+	dashes := func(c Column) string { return strings.Repeat("-", widths[c]) }
+	line(func(c Column) string { return headers[c] })
+	line(dashes)
 	for _, r := range rows {
 		t := seconds(r.TimeNs)
 		// As count.c: 100*t first, divided only when not zero (0/0 is NaN).
@@ -85,17 +104,44 @@ func writeTable(bw *termWriter, rows []recording.SyscallStat) {
 		if percent != 0 {
 			percent /= total
 		}
-		bw.printf("%6.2f %*.6f %*d %*d %*s %s\n", percent, secW, t,
-			avgW, usecs(avgNs(r.TimeNs, r.Calls)), callsW, r.Calls, errW, errorCell(r.Errors), r.Name)
+		line(func(c Column) string {
+			switch c {
+			case ColumnPercent:
+				return fmt.Sprintf("%.2f", percent)
+			case ColumnTotal:
+				return fmt.Sprintf("%.6f", t)
+			case ColumnAvg:
+				return fmt.Sprintf("%d", usecs(avgNs(r.TimeNs, r.Calls)))
+			case ColumnCalls:
+				return fmt.Sprintf("%d", r.Calls)
+			case ColumnErrors:
+				return errorCell(r.Errors)
+			}
+			// Escaped before it is padded, as printf's arguments are.
+			return TermSafe(r.Name)
+		})
 	}
-	bw.WriteString(dashes)
+	line(dashes)
 	// The total's usecs/call is the float quotient, truncated (count.c).
 	var totalAvg uint64
 	if totalCalls > 0 {
 		totalAvg = uint64(total / float64(totalCalls) * 1e6)
 	}
-	bw.printf("%6.2f %*.6f %*d %*d %*s %s\n", 100.0, secW, total,
-		avgW, totalAvg, callsW, totalCalls, errW, errorCell(totalErrors), "total")
+	line(func(c Column) string {
+		switch c {
+		case ColumnPercent:
+			return "100.00"
+		case ColumnTotal:
+			return fmt.Sprintf("%.6f", total)
+		case ColumnAvg:
+			return fmt.Sprintf("%d", totalAvg)
+		case ColumnCalls:
+			return fmt.Sprintf("%d", totalCalls)
+		case ColumnErrors:
+			return errorCell(totalErrors)
+		}
+		return "total"
+	})
 }
 
 // tableRows are the stats with calls, named.
@@ -156,6 +202,11 @@ func errorCell(n uint64) string {
 // WriteCountReport writes rec's syscall table, then notes saying what the
 // numbers are and what is missing from them, each starting "spawntrace: ".
 func WriteCountReport(w io.Writer, rec *recording.Recording) error {
+	return WriteCountReportWith(w, rec, DefaultTableOptions)
+}
+
+// WriteCountReportWith is WriteCountReport with the table shaped by opts.
+func WriteCountReportWith(w io.Writer, rec *recording.Recording, opts TableOptions) error {
 	// exit and exit_group never return, so strace -c, which counts at
 	// syscall exit, has no row for them; leave them out whatever the
 	// kernel side counted, so the table compares with strace's.
@@ -169,14 +220,17 @@ func WriteCountReport(w io.Writer, rec *recording.Recording) error {
 	// Without the syscall probes the table would be all zeros: leave it out
 	// (the unavailable probe below says so).
 	if !probeUnavailable(rec, tracer.SyscallsProbe) {
-		if err := WriteSyscallTable(bw, stats); err != nil {
+		if err := WriteSyscallTableWith(bw, stats, opts); err != nil {
 			return err
 		}
-		if _, _, _, saturated := syscallTotals(tableRows(stats)); saturated {
+		if _, _, _, saturated := syscallTotals(opts.keep(tableRows(stats))); saturated {
 			fmt.Fprintln(bw, "spawntrace: a total reached 2^64-1 and stopped there: the recording's counts are not real")
 		}
 	}
 	procs, threads := rec.Exits()
+	if opts.Trace != nil {
+		bw.printf("spawntrace: -e trace=%s: only those calls are in the table\n", opts.Trace)
+	}
 	if rec.SpawnCallsOnly {
 		fmt.Fprintln(bw, "spawntrace: --spawns-only: only clone, clone3, fork, vfork, execve, execveat and socketpair were counted; the other syscalls are not measured")
 	}
