@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +163,57 @@ func TestEventLinesWriteError(t *testing.T) {
 	// An empty recording writes nothing and so cannot fail.
 	if err := WriteEventLines(failWriter{}, newRecording(nil)); err != nil {
 		t.Errorf("WriteEventLines of nothing: %v", err)
+	}
+}
+
+// TestEventOptions: -t, -ttt, no stamp, no -T, -s and -e status=failed
+// shape each line as strace's flags do.
+func TestEventOptions(t *testing.T) {
+	for _, c := range []struct {
+		opts EventOptions
+		re   string
+	}{
+		{EventOptions{Stamp: StampSeconds}, `^[0-9]+ +[0-9]{2}:[0-9]{2}:[0-9]{2} [^<]*$`},
+		{EventOptions{Stamp: StampEpoch, Durations: true}, `^[0-9]+ +[0-9]{10}\.[0-9]{6} .*( <[0-9]+\.[0-9]{6}>| \+\+\+)$`},
+		{EventOptions{Durations: true}, `^[0-9]+ +([a-z]|\+\+\+).*( <[0-9]+\.[0-9]{6}>| \+\+\+)$`},
+		{EventOptions{FailedOnly: true}, `^[0-9]+ +(\+\+\+ .*|.* = -1 E[A-Z]+ .*)$`},
+	} {
+		var buf bytes.Buffer
+		c.opts.loc = time.UTC
+		if err := writeEventLines(&buf, newRecording(realEvents(t)), c.opts); err != nil {
+			t.Fatal(err)
+		}
+		re := regexp.MustCompile(c.re)
+		for _, l := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+			if !re.MatchString(l) {
+				t.Errorf("%+v: line %q does not match %s", c.opts, l, c.re)
+				break
+			}
+		}
+	}
+}
+
+// TestEventOptionsStrlen: -s 4 shows 4 bytes of each argv element and 4
+// elements, as strace's printargv and printstr.
+func TestEventOptionsStrlen(t *testing.T) {
+	var buf bytes.Buffer
+	if err := writeEventLines(&buf, newRecording(realEvents(t)), EventOptions{Strlen: 4, loc: time.UTC}); err != nil {
+		t.Fatal(err)
+	}
+	argvRe := regexp.MustCompile(`, (\[.*\]), `)
+	long := regexp.MustCompile(`"[A-Za-z0-9/._-]{5,}"`)
+	seen := 0
+	for _, l := range strings.Split(buf.String(), "\n") {
+		m := argvRe.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		seen++
+		if long.MatchString(m[1]) {
+			t.Errorf("-s 4: argv %s", m[1])
+		}
+	}
+	if seen == 0 {
+		t.Fatalf("no execve lines:\n%s", buf.String())
 	}
 }

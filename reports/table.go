@@ -36,8 +36,9 @@ func WriteSyscallTableWith(w io.Writer, stats []recording.SyscallStat, opts Tabl
 	}
 	bw := newTermWriter(w)
 	// strace leaves out a personality without calls; with none at all,
-	// the x86_64 table stands empty.
-	if len(rows64) > 0 || len(rows32) == 0 {
+	// the x86_64 table stands empty, unless -e trace= left every call
+	// out: then strace prints no table.
+	if len(rows64) > 0 || len(rows32) == 0 && opts.Trace == nil {
 		writeTable(bw, rows64, opts)
 	}
 	if len(rows32) > 0 {

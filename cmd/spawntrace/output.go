@@ -12,6 +12,7 @@ import (
 
 // outputOptions are the outputs shared by record and report.
 type outputOptions struct {
+	straceOptions
 	countOnly  bool
 	eventsPath string
 	slowest    int
@@ -23,6 +24,7 @@ func (o *outputOptions) register(fs *flagSet) {
 	fs.stringVar(&o.eventsPath, "o", "output", "FILE", "write event lines in strace -f -tt -T form to FILE")
 	fs.intVar(&o.slowest, "", "slowest", "N", "list the N slowest spawns in the summary")
 	fs.stringVar(&o.pprofDir, "", "pprof", "DIR", "write spawns.pb.gz and cpu.pb.gz (go tool pprof) to DIR")
+	o.straceOptions.register(fs)
 }
 
 // openedOutputs are outputOptions' files, opened before anything runs.
@@ -55,19 +57,24 @@ func (o *outputOptions) open(set *outputSet) (openedOutputs, error) {
 // write renders the requested outputs of a recording: event lines to their
 // file, the summary to w (stderr when recording: stdout is the workload's).
 func (o *outputOptions) write(out openedOutputs, rec *recording.Recording, sum summary.Summary, w io.Writer) error {
+	bw := bufio.NewWriter(w)
 	if out.events != nil {
-		if err := out.events.write(func(w io.Writer) error { return reports.WriteEventLines(w, rec) }); err != nil {
+		if err := out.events.write(func(w io.Writer) error { return reports.WriteEventLinesWith(w, rec, o.lines) }); err != nil {
 			return err
 		}
+	} else if o.summaryPlus {
+		// -C without -o: the lines before the table, as strace -C prints them.
+		if err := reports.WriteEventLinesWith(bw, rec, o.lines); err != nil {
+			return fmt.Errorf("writing event lines: %w", err)
+		}
 	}
-	bw := bufio.NewWriter(w)
 	if err := reports.WriteLostWarning(bw, rec.Lost); err != nil {
 		return err
 	}
-	if err := reports.WriteCountReport(bw, rec); err != nil {
+	if err := reports.WriteCountReportWith(bw, rec, o.table); err != nil {
 		return err
 	}
-	if !o.countOnly {
+	if !o.countOnly && !o.summaryPlus {
 		fmt.Fprintln(bw)
 		if err := reports.WriteSpawnSection(bw, sum, o.slowest); err != nil {
 			return err

@@ -30,6 +30,8 @@ type recordOptions struct {
 	user       string
 	freqHz     int // --freq, with --pprof
 	spawnsOnly bool
+	version    bool // -V
+	follow     bool // -f: accepted, as the tree is always followed
 }
 
 const recordHead = `Usage: spawntrace [flags] -- CMD [ARGS...]
@@ -66,9 +68,21 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.boolVar(&o.verbose, "v", "verbose", "print what was attached, spawntrace's own CPU time and peak RSS, and verifier logs on failure")
 	fs.stringVar(&o.user, "u", "user", "USER", "run CMD as USER (name or uid), as strace -u does")
 	fs.intVar(&o.freqHz, "F", "freq", "HZ", "with --pprof, sample on-CPU stacks HZ times a second per CPU")
+	fs.boolVar(&o.version, "V", "version", "print the version and exit")
+	fs.boolVar(&o.follow, "f", "follow-forks", "accepted for strace's sake: spawntrace always follows the whole tree")
 	fs.setUsage(recordHead, recordExamples)
 	if code, ok := fs.parse(args); !ok {
 		return code
+	}
+	if o.version {
+		return runVersion(ctx, nil, stdout, stderr)
+	}
+	if err := o.straceOptions.check(); err != nil {
+		return fail(stderr, exitUsage, "%v", err)
+	}
+	if o.trace.SpawnCallsOnly() {
+		// Nothing shown needs the other calls counted: take the cheap path.
+		o.spawnsOnly = true
 	}
 	cmdArgs := fs.Args()
 	switch {

@@ -35,6 +35,9 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
+	if err := o.straceOptions.check(); err != nil {
+		return fail(stderr, exitUsage, "%v", err)
+	}
 	var outs outputSet
 	defer outs.close()
 	rec, err := loadRecording(&outs, fs.Arg(0))
@@ -55,7 +58,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	// no pass over the events for a summary nobody reads (measured: report
 	// -c of 200k spawns, 0.9 s of CPU with it, 0.4 s without).
 	var sum summary.Summary
-	if !o.countOnly || out.pprof != nil {
+	if !(o.countOnly || o.summaryPlus) || out.pprof != nil {
 		if sum, err = summary.Summarize(rec); err != nil {
 			return fail(stderr, exitFailure, "%v", err)
 		}
