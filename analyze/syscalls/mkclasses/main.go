@@ -2,13 +2,18 @@
 // syscall in (-e trace=%file and the like), read from strace's own tables
 // (src/linux/*/syscallent.h) of the version Debian 12 ships, 6.1:
 //
-//	git -C strace archive v6.1 src/linux | tar -x -C /tmp/strace
-//	go run ./analyze/syscalls/mkclasses /tmp/strace/src/linux > analyze/syscalls/zclasses.go
+//	for f in x86_64/syscallent.h i386/syscallent.h 32/syscallent-common-32.h \
+//		generic/syscallent-common.h generic/subcallent.h; do
+//		mkdir -p /tmp/strace/$(dirname $f)
+//		git -C strace show v6.1:src/linux/$f > /tmp/strace/$f
+//	done
+//	go run ./analyze/syscalls/mkclasses /tmp/strace > analyze/syscalls/zclasses.go
 package main
 
 import (
 	"bufio"
 	"fmt"
+	"go/format"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -40,7 +45,7 @@ var entryRe = regexp.MustCompile(`^\[[^\]]*\]\s*=\s*\{\s*\d+,\s*([A-Z0-9|]+)\s*,
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: mkclasses STRACE/src/linux")
+		fmt.Fprintln(os.Stderr, "usage: mkclasses DIR (holding strace 6.1's src/linux/{x86_64,i386,32,generic}/*.h)")
 		os.Exit(2)
 	}
 	var out strings.Builder
@@ -69,7 +74,12 @@ func main() {
 		}
 		out.WriteString("}\n")
 	}
-	os.Stdout.WriteString(out.String())
+	src, err := format.Source([]byte(out.String()))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mkclasses:", err)
+		os.Exit(1)
+	}
+	os.Stdout.Write(src)
 }
 
 func read(path string, classes map[string][]string, seen map[string]bool) error {
