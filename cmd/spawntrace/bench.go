@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -185,7 +186,10 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, exitFailure, "loading BPF: %v", err)
 	}
 	defer t.Close()
-	s, err := live.Launch(t, "/proc/self/exe", argv, nil, live.Options{Version: version(), SampleHz: hz, Warn: stderr})
+	var prog *progress
+	s, err := live.Launch(t, "/proc/self/exe", argv, nil, live.Options{Version: version(), SampleHz: hz, Warn: stderr,
+		Started: func(s *live.Session) { prog = startProgress(stderr, progressDelay, time.Second, s.Counts) }})
+	prog.end()
 	if err != nil {
 		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -178,12 +179,15 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 
 	var s *live.Session
-	opts := live.Options{Version: version(), SampleHz: sampleHz(o.pprofDir, o.freqHz), Warn: stderr}
+	var prog *progress
+	opts := live.Options{Version: version(), SampleHz: sampleHz(o.pprofDir, o.freqHz), Warn: stderr,
+		Started: func(s *live.Session) { prog = startProgress(stderr, progressDelay, time.Second, s.Counts) }}
 	if o.attachPid != 0 {
 		s, err = live.Attach(t, o.attachPid, opts)
 	} else {
 		s, err = live.Launch(t, path, cmdArgs, cred, opts)
 	}
+	prog.end()
 	if err != nil {
 		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -29,6 +30,9 @@ type Options struct {
 	// Warn receives progress and warnings, a "spawntrace: " line each:
 	// the command's stderr.
 	Warn io.Writer
+	// Started, when set, is called with the session once it reads events,
+	// before Launch or Attach waits for the workload (a progress line).
+	Started func(*Session)
 }
 
 // Session is one traced run: the reader goroutine, the recorder, the
@@ -46,7 +50,13 @@ type Session struct {
 	start     clockPair
 	status    int
 	sigs      chan os.Signal
+	// forks and execs are counted as events arrive, for a progress line.
+	forks, execs atomic.Uint64
 }
+
+// Counts are the new tasks (processes and threads) and the successful
+// execs read so far; safe to call while the session runs.
+func (s *Session) Counts() (forks, execs uint64) { return s.forks.Load(), s.execs.Load() }
 
 // Status is the workload's exit status (128+N when signal N ended it), or
 // -1 for an attached process, whose status spawntrace cannot know.
@@ -85,6 +95,12 @@ func newSession(t *tracer.Tracer, opts Options) (*Session, error) {
 			for _, o := range s.observers {
 				o.Observe(ev)
 			}
+			switch ev.Kind {
+			case tracer.KindFork:
+				s.forks.Add(1)
+			case tracer.KindExec:
+				s.execs.Add(1)
+			}
 			if err := s.rec.Add(ev); err != nil && !spillFailed {
 				// Said at once, so that a long run can be stopped; the
 				// run then fails with the same error (Finish).
@@ -94,6 +110,9 @@ func newSession(t *tracer.Tracer, opts Options) (*Session, error) {
 		}, Sample: s.stacks.sample})
 	}()
 	signal.Notify(s.sigs, forwarded...)
+	if opts.Started != nil {
+		opts.Started(s)
+	}
 	return s, nil
 }
 
