@@ -232,7 +232,11 @@ func WriteCountReportWith(w io.Writer, rec *recording.Recording, opts TableOptio
 	if opts.Trace != nil {
 		bw.printf("spawntrace: -e trace=%s: only those calls are in the table\n", opts.Trace)
 	}
-	if rec.SpawnCallsOnly {
+	switch {
+	case rec.BackendName() == tracer.BackendPtrace:
+		fmt.Fprintln(bw, "spawntrace: ptrace backend: only clone, clone3, fork, vfork, execve, execveat and socketpair were counted "+
+			"(a seccomp filter stops the tree at them alone); the other syscalls are not measured")
+	case rec.SpawnCallsOnly:
 		fmt.Fprintln(bw, "spawntrace: --spawns-only: only clone, clone3, fork, vfork, execve, execveat and socketpair were counted; the other syscalls are not measured")
 	}
 	fmt.Fprintln(bw, "spawntrace: seconds are wall-clock time in each call, as strace -c -w shows (not CPU time)")

@@ -146,7 +146,11 @@ func Compare(a, b *recording.Recording, nameA, nameB string) (*Comparison, error
 	c.Syscalls = syscallRows(&c.A, &c.B, c.PerSpawn, only)
 	c.breakdown()
 	c.notes()
-	if only {
+	switch {
+	case a.BackendName() == tracer.BackendPtrace || b.BackendName() == tracer.BackendPtrace:
+		c.Notes = append(c.Notes, "a side was recorded with the ptrace backend (which counts no other syscalls): "+
+			"the syscall table and syscalls per spawn cover the spawn-related calls alone, on both sides")
+	case only:
 		c.Notes = append(c.Notes, "a side was recorded with --spawns-only (no other syscalls counted): "+
 			"the syscall table and syscalls per spawn cover the spawn-related calls alone, on both sides")
 	}

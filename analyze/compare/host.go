@@ -126,6 +126,7 @@ func hostRows(a, b *recording.Recording) []HostRow {
 		{"kprobes", func(r *recording.Recording) string {
 			return featureText(r.Host.Features, func(f *tracer.Features) tracer.Feature { return f.Kprobes })
 		}},
+		{"tracer backend", func(r *recording.Recording) string { return r.BackendName() }},
 		{"copy timed by", func(r *recording.Recording) string { return probeText(r, tracer.CopyProbe, "mmap write lock") }},
 		{"blocked time", func(r *recording.Recording) string { return probeText(r, tracer.BlockedProbe, "sched_switch") }},
 		{"spawntrace", func(r *recording.Recording) string {

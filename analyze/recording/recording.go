@@ -86,6 +86,10 @@ type Recording struct {
 	// SpawnCallsOnly: recorded with --spawns-only, Syscalls holds the
 	// spawn-related calls alone (IsSpawnCall); the others were not counted.
 	SpawnCallsOnly bool `json:"spawn_calls_only,omitempty"`
+	// Backend is the tracer that recorded: tracer.BackendPtrace, or ""
+	// for BPF (every recording made before there was another). See
+	// BackendName.
+	Backend string `json:"backend,omitempty"`
 	// Events are the events of a recording built in memory (tests), in
 	// the order they arrived. A recording run and a loaded one keep them
 	// on disk instead (see EachEvent).
@@ -118,6 +122,14 @@ type Recording struct {
 	// sortedLate: Decode found this many events out of time order beyond
 	// the reorder window and sorted the spill first (SortedLate).
 	sortedLate int
+}
+
+// BackendName is the tracer that made the recording, by name.
+func (r *Recording) BackendName() string {
+	if r.Backend == "" {
+		return tracer.BackendBPF
+	}
+	return r.Backend
 }
 
 // TracerUsage is spawntrace's own resource use (getrusage RUSAGE_SELF:

@@ -5,12 +5,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/spawntrace/spawntrace/cmd/internal/benchworker"
 	"io"
 	"os"
 	"runtime/debug"
 
+	"github.com/spawntrace/spawntrace/cmd/internal/benchworker"
 	"github.com/spawntrace/spawntrace/reports"
+	"github.com/spawntrace/spawntrace/tracer/ptrace"
 )
 
 // Exit codes: usage errors 2, failures 1; otherwise the workload's status.
@@ -35,6 +36,14 @@ var commands = []command{
 	{"version", "print the version", runVersion},
 }
 
+func init() {
+	// The ptrace shim must run on the main thread, the one its tracer
+	// seizes; init runs there, before main.
+	if len(os.Args) > 1 && os.Args[1] == ptrace.ShimCommand {
+		ptrace.LockShimThread()
+	}
+}
+
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -52,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runBenchWorker(ctx, args[1:], stdout, stderr)
 		case benchworker.FloorCommand: // hidden: make bench's floor of syscall tracing
 			return runFloor(ctx, args[1:], stdout, stderr)
+		case ptrace.ShimCommand: // hidden: how the ptrace backend starts the workload
+			// It execs the workload, or tells the tracer why not.
+			ptrace.RunShim(args[1:])
+			return exitNotFound
 		}
 		for _, c := range commands {
 			if c.name == args[0] {

@@ -18,6 +18,7 @@ import (
 	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/cmd/internal/live"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/ptrace"
 )
 
 type recordOptions struct {
@@ -31,9 +32,13 @@ type recordOptions struct {
 	user       string
 	freqHz     int // --freq, with --pprof
 	spawnsOnly bool
-	version    bool // -V
-	follow     bool // -f: accepted, as the tree is always followed
+	version    bool   // -V
+	follow     bool   // -f: accepted, as the tree is always followed
+	backend    string // --backend: bpf, ptrace or auto
 }
+
+// backendAuto picks BPF and falls back to ptrace when BPF cannot load.
+const backendAuto = "auto"
 
 const recordHead = `Usage: spawntrace [flags] -- CMD [ARGS...]
        spawntrace [flags] -p PID
@@ -57,6 +62,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	o.slowest = 10
 	o.ringBytes = tracer.DefaultRingBytes
 	o.freqHz = defaultFreqHz
+	o.backend = backendAuto
 	fs := newFlagSet("spawntrace", stderr)
 	o.outputOptions.register(fs)
 	o.writeOptions.register(fs)
@@ -71,6 +77,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.intVar(&o.freqHz, "F", "freq", "HZ", "with --pprof, sample on-CPU stacks HZ times a second per CPU")
 	fs.boolVar(&o.version, "V", "version", "print the version and exit")
 	fs.boolVar(&o.follow, "f", "follow-forks", "accepted for strace's sake: spawntrace always follows the whole tree")
+	fs.stringVar(&o.backend, "", "backend", "NAME", "the tracer: bpf, ptrace (seccomp stops at the spawn-related calls, for hosts where BPF cannot load; counts those calls alone) or auto (bpf, else ptrace, said on stderr)")
 	fs.setUsage(recordHead, recordExamples)
 	if code, ok := fs.parse(args); !ok {
 		return code
@@ -118,9 +125,13 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err := checkFreq(o.freqHz); err != nil {
 		return fail(stderr, exitUsage, "%v", err)
 	}
-
-	if code, ok := checkCaps(stderr); !ok {
-		return code
+	if err := o.checkBackend(); err != nil {
+		return fail(stderr, exitUsage, "%v", err)
+	}
+	if o.backend == tracer.BackendBPF {
+		if code, ok := checkCaps(stderr); !ok {
+			return code
+		}
 	}
 
 	var cred *syscall.Credential
@@ -159,32 +170,35 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: o.ringBytes, Disable: o.disable, ForceFallback: o.fallbacks, SpawnsOnly: o.spawnsOnly,
-		SampleHz: sampleHz(o.pprofDir, o.freqHz)})
-	if err != nil {
-		outs.abandon()
-		return fail(stderr, exitFailure, "loading BPF: %v", err)
-	}
-	defer t.Close()
-	if o.verbose {
-		for _, p := range t.Probes() {
-			if p.Fallback != "" {
-				fmt.Fprintf(stderr, "spawntrace: %s by fallback: %s\n", p.Name, p.Fallback)
-			} else if p.Available && strings.HasPrefix(p.Name, "helper:") {
-				fmt.Fprintf(stderr, "spawntrace: using %s\n", p.Name)
-			} else if p.Available {
-				fmt.Fprintf(stderr, "spawntrace: attached %s\n", p.Name)
-			}
-		}
-	}
-
 	var s *live.Session
 	var prog *progress
 	opts := live.Options{Version: version(), SampleHz: sampleHz(o.pprofDir, o.freqHz), Warn: stderr,
 		Started: func(s *live.Session) { prog = startProgress(stderr, progressDelay, time.Second, s.Counts) }}
-	if o.attachPid != 0 {
+	var t *tracer.Tracer
+	if o.backend != tracer.BackendPtrace {
+		t, err = o.openBPF(stderr)
+		if err != nil && (o.backend == tracer.BackendBPF || o.attachPid != 0) {
+			outs.abandon()
+			if o.attachPid != 0 && o.backend == backendAuto {
+				return fail(stderr, exitFailure, "%v (the ptrace backend cannot attach with -p)", err)
+			}
+			return fail(stderr, exitFailure, "%v", err)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "spawntrace: %v: using the ptrace backend (--backend ptrace), which counts only the spawn-related calls\n", err)
+		}
+		defer t.Close()
+	}
+	switch {
+	case t == nil:
+		opts.SampleHz = 0
+		if o.pprofDir != "" {
+			fmt.Fprintf(stderr, "spawntrace: no CPU samples: ptrace backend\n")
+		}
+		s, err = live.LaunchPtrace(ptrace.New(ptrace.Config{Path: path, Argv: cmdArgs, Cred: cred}), cmdArgs, opts)
+	case o.attachPid != 0:
 		s, err = live.Attach(t, o.attachPid, opts)
-	} else {
+	default:
 		s, err = live.Launch(t, path, cmdArgs, cred, opts)
 	}
 	prog.end()
@@ -200,7 +214,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer rec.Close() // removes the events' spill file
 	rec.Command = cmdArgs
 	rec.AttachPid = o.attachPid
-	rec.SpawnCallsOnly = o.spawnsOnly
+	rec.SpawnCallsOnly = o.spawnsOnly || rec.Backend == tracer.BackendPtrace
 
 	code := rec.ExitStatus
 	if code < 0 {
@@ -234,6 +248,57 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			float64(rec.Tracer.CPUNs)/1e9, float64(rec.Tracer.MaxRSSBytes)/(1<<20))
 	}
 	return code
+}
+
+// checkBackend refuses a --backend name it does not know, and the flags
+// the ptrace backend has no use for.
+func (o *recordOptions) checkBackend() error {
+	switch o.backend {
+	case tracer.BackendBPF, backendAuto:
+		return nil
+	case tracer.BackendPtrace:
+	default:
+		return fmt.Errorf("--backend %s: unknown backend (known: %s, %s, %s)", o.backend, tracer.BackendBPF, tracer.BackendPtrace, backendAuto)
+	}
+	switch {
+	case o.attachPid != 0:
+		return errors.New("--backend ptrace cannot attach with -p: it starts the command it traces")
+	case len(o.disable) > 0:
+		return errors.New("--disable-probe applies to the bpf backend")
+	case len(o.fallbacks) > 0:
+		return errors.New("--force-fallback applies to the bpf backend")
+	case o.ringBytes != tracer.DefaultRingBytes:
+		return errors.New("--ring-bytes applies to the bpf backend")
+	}
+	return nil
+}
+
+// openBPF checks the capabilities BPF needs, then loads and attaches.
+func (o *recordOptions) openBPF(stderr io.Writer) (*tracer.Tracer, error) {
+	missing, err := missingCaps()
+	if err != nil {
+		return nil, err
+	}
+	if missing != "" {
+		return nil, fmt.Errorf("missing %s: run as root (sudo spawntrace ...) or grant them (setcap cap_bpf,cap_perfmon+ep)", missing)
+	}
+	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: o.ringBytes, Disable: o.disable, ForceFallback: o.fallbacks,
+		SpawnsOnly: o.spawnsOnly, SampleHz: sampleHz(o.pprofDir, o.freqHz)})
+	if err != nil {
+		return nil, fmt.Errorf("loading BPF: %w", err)
+	}
+	if o.verbose {
+		for _, p := range t.Probes() {
+			if p.Fallback != "" {
+				fmt.Fprintf(stderr, "spawntrace: %s by fallback: %s\n", p.Name, p.Fallback)
+			} else if p.Available && strings.HasPrefix(p.Name, "helper:") {
+				fmt.Fprintf(stderr, "spawntrace: using %s\n", p.Name)
+			} else if p.Available {
+				fmt.Fprintf(stderr, "spawntrace: attached %s\n", p.Name)
+			}
+		}
+	}
+	return t, nil
 }
 
 // openOutputs opens -o, --pprof and -w.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spawntrace/spawntrace/reports"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/ptrace"
 )
 
 // Launch starts the workload (path, run as args) tracked from birth, with
@@ -37,6 +38,7 @@ func Launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 		return nil, err
 	}
 	s.env = workloadEnv(0) // it inherits ours
+	s.tracked = func() []uint32 { return bpfTracked(t, opts) }
 	// Start returns once the child has exec'd, so the window in which the
 	// launcher's children are tracked closes right after.
 	err = cmd.Start()
@@ -53,27 +55,7 @@ func Launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 	// report as usual without waiting for what it left behind.
 	done := make(chan struct{})
 	var forced atomic.Bool
-	go func() {
-		interrupts := 0
-		for {
-			select {
-			case sig := <-s.sigs:
-				if !terminalDelivered(sig) {
-					cmd.Process.Signal(sig)
-				}
-				if sig == unix.SIGINT || sig == unix.SIGTERM {
-					if interrupts++; interrupts == 2 {
-						fmt.Fprintf(opts.Warn, "spawntrace: interrupted twice: killing %s (pid %d)\n",
-							reports.TermSafe(args[0]), cmd.Process.Pid)
-						forced.Store(true)
-						cmd.Process.Kill()
-					}
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
+	go s.forwardSignals(cmd.Process.Pid, args[0], done, &forced)
 	err = cmd.Wait()
 	close(done)
 	s.status = ExitStatus(cmd.ProcessState, err)
@@ -81,6 +63,31 @@ func Launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 		s.waitTree()
 	}
 	return s, nil
+}
+
+// forwardSignals sends the signals spawntrace gets on to the workload (pid)
+// until done is closed. A second SIGINT or SIGTERM means the user wants
+// out even though the workload ignores them: it is killed, and forced set.
+func (s *Session) forwardSignals(pid int, name string, done <-chan struct{}, forced *atomic.Bool) {
+	interrupts := 0
+	for {
+		select {
+		case sig := <-s.sigs:
+			if !terminalDelivered(sig) {
+				unix.Kill(pid, sig.(syscall.Signal))
+			}
+			if sig == unix.SIGINT || sig == unix.SIGTERM {
+				if interrupts++; interrupts == 2 {
+					fmt.Fprintf(s.opts.Warn, "spawntrace: interrupted twice: killing %s (pid %d)\n",
+						reports.TermSafe(name), pid)
+					forced.Store(true)
+					unix.Kill(pid, unix.SIGKILL)
+				}
+			}
+		case <-done:
+			return
+		}
+	}
 }
 
 // terminalDelivered is true for a Ctrl-C typed at the terminal whose
@@ -114,12 +121,18 @@ func (s *Session) waitTree() {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		live := s.liveTree()
+		live := s.tracked()
 		if len(live) == 0 {
 			return
 		}
 		if !announced && time.Now().After(deadline) {
-			fmt.Fprintf(s.opts.Warn, "spawntrace: workload exited; waiting for %d processes it left running (Ctrl-C to stop)\n", len(live))
+			stop := "Ctrl-C to stop"
+			if s.backend == ptrace.Name {
+				// A process left with the seccomp filter and no tracer
+				// would fail every spawn call with ENOSYS.
+				stop = "Ctrl-C to stop and kill them: the ptrace backend cannot leave them running"
+			}
+			fmt.Fprintf(s.opts.Warn, "spawntrace: workload exited; waiting for %d processes it left running (%s)\n", len(live), stop)
 			announced = true
 		}
 		select {
@@ -130,16 +143,16 @@ func (s *Session) waitTree() {
 	}
 }
 
-// liveTree lists the tree's processes still running, from the kernel's
+// bpfTracked lists the tree's processes still running, from the kernel's
 // tracked map: it is current with every fork, where the events read so far
 // wait for the ring buffer, which does not wake the reader for every fork
 // (a daemon's double fork can leave the top process dead and the
 // grandchild's fork not yet read). A failure to read the map ends the
 // wait, said once: it cannot be told what still runs.
-func (s *Session) liveTree() []uint32 {
-	tracked, err := s.t.Tracked()
+func bpfTracked(t *tracer.Tracer, opts Options) []uint32 {
+	tracked, err := t.Tracked()
 	if err != nil {
-		fmt.Fprintf(s.opts.Warn, "spawntrace: warning: not waiting for the processes the workload left: %v\n", err)
+		fmt.Fprintf(opts.Warn, "spawntrace: warning: not waiting for the processes the workload left: %v\n", err)
 		return nil
 	}
 	live := tracked[:0]
@@ -147,7 +160,7 @@ func (s *Session) liveTree() []uint32 {
 		if unix.Kill(int(p), 0) == unix.ESRCH {
 			// Gone, and its exit not seen (cannot happen but for a bug):
 			// a stale entry must not keep spawntrace waiting.
-			s.t.Untrack(p)
+			t.Untrack(p)
 			continue
 		}
 		live = append(live, p)

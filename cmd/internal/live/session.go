@@ -35,13 +35,30 @@ type Options struct {
 	Started func(*Session)
 }
 
+// Backend is what a session reads the tree from: the BPF tracer
+// (*tracer.Tracer) or the ptrace one (*ptrace.Tracer).
+type Backend interface {
+	// Read delivers events to the sink until Flush, then returns.
+	Read(tracer.Sink) error
+	Flush() error
+	SyscallStats() ([]tracer.SyscallStat, error)
+	Lost() (tracer.Lost, error)
+	Probes() []tracer.Probe
+	ProbeAvailable(name string) bool
+}
+
 // Session is one traced run: the reader goroutine, the recorder, the
 // observers, and the workload or attached process.
 type Session struct {
-	t    *tracer.Tracer
-	opts Options
-	env  *recording.EnvFacts // the workload's environment, read at its start
-	rec  *recording.Recorder
+	t Backend
+	// backend is the backend's name for the recording ("" for BPF).
+	backend string
+	// tracked lists the tree's live processes, for the wait on what the
+	// workload left running.
+	tracked func() []uint32
+	opts    Options
+	env     *recording.EnvFacts // the workload's environment, read at its start
+	rec     *recording.Recorder
 	// observers see every event, in this order; stacks is one of them,
 	// and also takes the CPU samples and the workload's pid.
 	observers []Observer
@@ -73,7 +90,7 @@ func now() clockPair {
 
 var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}
 
-func newSession(t *tracer.Tracer, opts Options) (*Session, error) {
+func newSession(t Backend, opts Options) (*Session, error) {
 	rec, err := recording.NewRecorder()
 	if err != nil {
 		return nil, err
@@ -154,6 +171,7 @@ func (s *Session) Finish() (rec *recording.Recording, err error) {
 		Syscalls:     recording.SyscallTable(stats),
 		Threads:      s.rec.Threads(),
 		Lost:         lost,
+		Backend:      s.backend,
 	}
 	rec.Host.Env = s.env
 	rec.SampleHz = recordedHz(t, s.opts.SampleHz, s.opts.Warn)

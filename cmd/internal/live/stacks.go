@@ -268,7 +268,7 @@ func (p *stackProbe) Finish(rec *recording.Recording) {
 
 // recordedHz is the rate the recording was sampled at: 0 when sampling
 // was not asked for or could not attach (then said on warn).
-func recordedHz(t *tracer.Tracer, asked int, warn io.Writer) int {
+func recordedHz(t Backend, asked int, warn io.Writer) int {
 	if asked == 0 {
 		return 0
 	}

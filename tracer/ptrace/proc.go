@@ -1,0 +1,171 @@
+package ptrace
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// readMem reads a tracee's memory at addr into b and says how many bytes
+// it read: fewer when the range runs into unmapped memory.
+func readMem(tid uint32, addr uint64, b []byte) int {
+	if len(b) == 0 || addr == 0 {
+		return 0
+	}
+	local := []unix.Iovec{{Base: &b[0], Len: uint64(len(b))}}
+	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(b)}}
+	n, err := unix.ProcessVMReadv(int(tid), local, remote, 0)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// readString reads a NUL-terminated string of at most max bytes, a page
+// at a time (a read that crosses into an unmapped page returns nothing of
+// it). ok is false when no terminated string could be read.
+func readString(tid uint32, addr uint64, max int) (s string, ok bool) {
+	var out []byte
+	page := uint64(os.Getpagesize())
+	buf := make([]byte, page)
+	for len(out) < max {
+		n := int(page - addr%page)
+		got := readMem(tid, addr, buf[:n])
+		if got == 0 {
+			return string(out), false
+		}
+		if i := bytes.IndexByte(buf[:got], 0); i >= 0 {
+			return string(append(out, buf[:i]...)), true
+		}
+		out = append(out, buf[:got]...)
+		addr += uint64(got)
+	}
+	return string(out[:max]), false
+}
+
+// readParentSize reads a spawning process's memory from /proc/PID/status,
+// as the BPF tracer reads mm->rss_stat at the fork: nil when unreadable.
+// map_count is not there (counting /proc/PID/maps lines would cost a read
+// of every mapping per fork): MapCount stays 0.
+func readParentSize(pid uint32) *tracer.ParentSize {
+	b, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/status")
+	if err != nil {
+		return nil
+	}
+	var ps tracer.ParentSize
+	found := 0
+	for line := range strings.SplitSeq(string(b), "\n") {
+		name, val, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var dst *uint64
+		switch name {
+		case "RssAnon":
+			dst = &ps.RSSAnonBytes
+		case "RssFile":
+			dst = &ps.RSSFileBytes
+		case "RssShmem":
+			dst = &ps.RSSShmemBytes
+		case "VmPTE":
+			dst = &ps.PgtablesBytes
+		default:
+			continue
+		}
+		kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
+		if err != nil {
+			continue
+		}
+		*dst = kb << 10
+		found++
+	}
+	if found == 0 {
+		return nil
+	}
+	return &ps
+}
+
+// tgidOf is a task's process id from /proc, 0 when unreadable.
+func tgidOf(tid uint32) uint32 {
+	b, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(tid), 10) + "/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+			return uint32(n)
+		}
+	}
+	return 0
+}
+
+// commLen is TASK_COMM_LEN less its NUL.
+const commLen = 15
+
+// commOf is the comm the kernel gives a program it execs from filename:
+// its base name, cut to 15 bytes.
+func commOf(filename string) string {
+	if i := strings.LastIndexByte(filename, '/'); i >= 0 {
+		filename = filename[i+1:]
+	}
+	if len(filename) > commLen {
+		filename = filename[:commLen]
+	}
+	return filename
+}
+
+// argvKeepBytes is how much of an exec's argv an event keeps, as the BPF
+// tracer's (bpf/spawntrace.h ARGV_LEN).
+const argvKeepBytes = 512
+
+// readExecStrings reads a program's argv and environment just after its
+// exec, from /proc: the kernel's copies on the new stack.
+func readExecStrings(pid uint32, ev *tracer.Event) {
+	dir := "/proc/" + strconv.FormatUint(uint64(pid), 10)
+	if b, err := os.ReadFile(dir + "/cmdline"); err == nil {
+		ev.Argc = bytes.Count(b, []byte{0})
+		if len(b) > argvKeepBytes {
+			b = b[:argvKeepBytes]
+			ev.ArgvTruncated = true
+		}
+		if len(b) > 0 && b[len(b)-1] == 0 {
+			b = b[:len(b)-1]
+		}
+		if len(b) > 0 || ev.Argc > 0 {
+			for a := range bytes.SplitSeq(b, []byte{0}) {
+				ev.Argv = append(ev.Argv, string(a))
+			}
+		}
+	}
+	if b, err := os.ReadFile(dir + "/environ"); err == nil {
+		ev.EnvBytes = len(b)
+		ev.EnvCount = bytes.Count(b, []byte{0})
+	}
+}
+
+// kernelBefore reports whether the running kernel is older than
+// major.minor; false when its release cannot be read.
+func kernelBefore(major, minor int) bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	rel := unix.ByteSliceToString(u.Release[:])
+	parts := strings.SplitN(rel, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma < major || ma == major && mi < minor
+}
+
