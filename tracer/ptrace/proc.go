@@ -168,4 +168,3 @@ func kernelBefore(major, minor int) bool {
 	}
 	return ma < major || ma == major && mi < minor
 }
-

@@ -73,8 +73,12 @@ func shim(args []string) error {
 	}
 	unix.Close(shimGoFd)
 	unix.CloseOnExec(shimErrFd)
-	if _, err := InstallFilter(); err != nil {
+	nnp, err := InstallFilter()
+	if err != nil {
 		return err
+	}
+	if nnp {
+		fmt.Fprintln(os.Stderr, "spawntrace: ptrace backend without CAP_SYS_ADMIN: no_new_privs is set for the seccomp filter, so setuid programs of the workload run without their privileges")
 	}
 	if cred != nil {
 		// Go applies these to every thread of the process.

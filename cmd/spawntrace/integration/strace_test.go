@@ -482,14 +482,15 @@ func TestCommandNotFound(t *testing.T) {
 	}
 }
 
-// TestNotRoot: without privileges, one line naming what is missing, exit 1,
-// and the workload does not run.
+// TestNotRoot: without privileges, --backend bpf fails in one line naming
+// what is missing, exit 1, and the workload does not run (the default
+// backend falls back to ptrace instead: TestPtraceUnprivileged).
 func TestNotRoot(t *testing.T) {
 	e := setupEnv(t)
 	dir := openDir(t)
 	marker := filepath.Join(dir, "ran")
 	r := e.spawntrace(t, runOpts{cred: &syscall.Credential{Uid: 65534, Gid: 65534}},
-		"-c", "--", "/bin/sh", "-c", "echo > "+marker)
+		"--backend", "bpf", "-c", "--", "/bin/sh", "-c", "echo > "+marker)
 	msg := strings.TrimSuffix(string(r.stderr), "\n")
 	if r.status != 1 || msg == "" || strings.Contains(msg, "\n") ||
 		!(strings.Contains(msg, "CAP_BPF") || strings.Contains(msg, "CAP_PERFMON")) {

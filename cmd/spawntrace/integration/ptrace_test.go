@@ -1,0 +1,234 @@
+//go:build integration && linux
+
+package integration
+
+// The ptrace backend (--backend ptrace): the same oracles as the BPF
+// backend's, for the calls it counts (the spawn-related ones its seccomp
+// filter stops at), and a recording that compares with a BPF one.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestPtraceCountsMatchStrace runs each strace-oracle workload under
+// `strace -f -c -w` and `spawntrace --backend ptrace -c -o FILE`: the calls
+// and errors of every spawn-related call must be equal, the table must hold
+// nothing else, and the -o file a line for each call counted.
+func TestPtraceCountsMatchStrace(t *testing.T) {
+	e := setupEnv(t)
+	for _, c := range straceCases(t, e) {
+		t.Run(c.name, func(t *testing.T) {
+			st, sr := straceCount(t, runOpts{env: c.env}, c.argv...)
+			evPath := filepath.Join(t.TempDir(), "ev.txt")
+			r := e.spawntrace(t, runOpts{env: c.env}, append([]string{"--backend", "ptrace", "-c", "-o", evPath, "--"}, c.argv...)...)
+			if r.status != sr.status {
+				t.Errorf("exit status %d under spawntrace, %d under strace", r.status, sr.status)
+			}
+			if len(r.stdout) != 0 {
+				t.Errorf("spawntrace wrote to stdout: %q", r.stdout)
+			}
+			tab := checkCOutput(t, r)
+			for _, name := range eventCalls {
+				if slices.Contains(c.restarts, name) {
+					if st.Calls(name)-st.Errors(name) != tab.Calls(name)-tab.Errors(name) {
+						t.Errorf("%s: strace %d successful calls, spawntrace %d", name, st.Calls(name)-st.Errors(name), tab.Calls(name)-tab.Errors(name))
+					}
+					continue
+				}
+				if st.Calls(name) != tab.Calls(name) || st.Errors(name) != tab.Errors(name) {
+					t.Errorf("%s: strace %d calls %d errors, spawntrace --backend ptrace %d calls %d errors\ncommand: %s",
+						name, st.Calls(name), st.Errors(name), tab.Calls(name), tab.Errors(name), r.cmdline)
+				}
+			}
+			for name := range tab.ByName {
+				if !slices.Contains(eventCalls, name) {
+					t.Errorf("the ptrace backend counted %s, which its filter does not stop at", name)
+				}
+			}
+			if !strings.Contains(tab.Rest, "ptrace backend") {
+				t.Errorf("the footer does not name the ptrace backend:\n%s", tab.Rest)
+			}
+			b, err := os.ReadFile(evPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, err := parseEvents(string(b))
+			if err != nil {
+				t.Fatalf("-o file: %v", err)
+			}
+			lines := map[string]uint64{}
+			for _, ev := range evs {
+				if ev.Call != "" {
+					lines[ev.Call]++
+				}
+			}
+			for _, name := range eventCalls {
+				if lines[name] != tab.Calls(name) {
+					t.Errorf("-o has %d %s lines, the table %d calls", lines[name], name, tab.Calls(name))
+				}
+			}
+		})
+	}
+}
+
+// itCompile builds C source into an executable in dir.
+func itCompile(t *testing.T, dir, name, src string) string {
+	t.Helper()
+	c := filepath.Join(dir, name+".c")
+	prog := filepath.Join(dir, name)
+	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cc", "-O2", "-Wall", "-o", prog, c).CombinedOutput(); err != nil {
+		t.Fatalf("cc: %v\n%s", err, out)
+	}
+	return prog
+}
+
+// TestPtraceCompareWithBPF records one workload with each backend and
+// compares the two: the same spawns, mechanism and typical spawn on both
+// sides, no finding between them, and the backends named.
+func TestPtraceCompareWithBPF(t *testing.T) {
+	e := setupEnv(t)
+	dir := t.TempDir()
+	prog := itCompile(t, dir, "cmpspawn", cmpWorkload)
+	const spawns = 50
+	for _, mode := range []struct{ name, dominant, pattern string }{
+		{"spawn", "vfork", "clone3(CLONE_VM|CLONE_VFORK) -> execve ENOENT -> execve"},
+		{"fork", "fork", "clone(SIGCHLD) -> execve ENOENT -> execve"},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			recs := map[string]string{}
+			for _, backend := range []string{"bpf", "ptrace"} {
+				recs[backend] = filepath.Join(dir, mode.name+"-"+backend+".json")
+				r := runCmd(t, runOpts{env: cmpEnv(20, 2, mode.name)}, e.bin, "--backend", backend, "-w", recs[backend], "--",
+					prog, fmt.Sprint(spawns), "16")
+				if r.status != 0 {
+					t.Fatalf("recording: %s", r)
+				}
+			}
+			r := runCmd(t, runOpts{}, e.bin, "compare", "--names", "bpf,ptrace", "--format", "json", recs["bpf"], recs["ptrace"])
+			if r.status != 0 {
+				t.Fatalf("compare: %s", r)
+			}
+			var c struct {
+				A, B struct {
+					Spawns         int     `json:"spawns"`
+					Dominant       string  `json:"dominant"`
+					FailedPerSpawn float64 `json:"failed_execs_per_spawn"`
+					EnvCount       int     `json:"env_count"`
+					Patterns       []struct {
+						Text   string `json:"text"`
+						Spawns int    `json:"spawns"`
+					} `json:"patterns"`
+				}
+				Host []struct {
+					Fact string `json:"fact"`
+					A    string `json:"a"`
+					B    string `json:"b"`
+				} `json:"host"`
+				Findings []struct {
+					ID    string `json:"id"`
+					Title string `json:"title"`
+				} `json:"findings"`
+				Notes []string `json:"notes"`
+			}
+			if err := json.Unmarshal(r.stdout, &c); err != nil {
+				t.Fatalf("compare --format json: %v\n%s", err, r.stdout)
+			}
+			check := func(name string, spawnsGot int, dominant string, failed float64, env int, pattern string, n int) {
+				if spawnsGot != spawns || dominant != mode.dominant {
+					t.Errorf("%s: %d spawns, mostly %s; want %d, %s", name, spawnsGot, dominant, spawns, mode.dominant)
+				}
+				if failed != 1 {
+					t.Errorf("%s: %.2f failed execs per spawn, want 1 (one missing PATH entry)", name, failed)
+				}
+				if env != 20 {
+					t.Errorf("%s: children's environment of %d variables, want 20", name, env)
+				}
+				if pattern != mode.pattern || n != spawns {
+					t.Errorf("%s: typical spawn %q x%d, want %q x%d", name, pattern, n, mode.pattern, spawns)
+				}
+			}
+			if len(c.A.Patterns) == 0 || len(c.B.Patterns) == 0 {
+				t.Fatalf("no patterns: %+v %+v", c.A.Patterns, c.B.Patterns)
+			}
+			check("bpf", c.A.Spawns, c.A.Dominant, c.A.FailedPerSpawn, c.A.EnvCount, c.A.Patterns[0].Text, c.A.Patterns[0].Spawns)
+			check("ptrace", c.B.Spawns, c.B.Dominant, c.B.FailedPerSpawn, c.B.EnvCount, c.B.Patterns[0].Text, c.B.Patterns[0].Spawns)
+			for _, f := range c.Findings {
+				switch f.ID {
+				case "mechanism", "path-search", "environment":
+					t.Errorf("a finding between two recordings of one workload: %s: %s", f.ID, f.Title)
+				}
+			}
+			found := false
+			for _, h := range c.Host {
+				if h.Fact == "tracer backend" {
+					found = true
+					if h.A != "bpf" || h.B != "ptrace" {
+						t.Errorf("tracer backend row %q, %q; want bpf, ptrace", h.A, h.B)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no tracer backend row in the host facts")
+			}
+			if !slices.ContainsFunc(c.Notes, func(n string) bool { return strings.Contains(n, "ptrace backend") }) {
+				t.Errorf("no note that one side counted the spawn calls alone: %q", c.Notes)
+			}
+		})
+	}
+}
+
+// TestPtraceUnprivileged runs spawntrace as nobody: the default backend
+// (auto) says BPF cannot load and counts with ptrace; --backend bpf fails
+// in one line (TestNotRoot).
+func TestPtraceUnprivileged(t *testing.T) {
+	e := setupEnv(t)
+	const n = 20
+	loop := fmt.Sprintf("i=0; while [ $i -lt %d ]; do /bin/true; i=$((i+1)); done", n)
+	r := e.spawntrace(t, runOpts{cred: &syscall.Credential{Uid: 65534, Gid: 65534}}, "-c", "--", "/bin/sh", "-c", loop)
+	if r.status != 0 {
+		t.Fatalf("%s", r)
+	}
+	tab, err := parseTable(string(r.stderr))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, r)
+	}
+	if !strings.Contains(tab.Before, "using the ptrace backend") {
+		t.Errorf("no line saying BPF could not load and ptrace is used:\n%s", r.stderr)
+	}
+	if s := tableSpawns(tab); s != n {
+		t.Errorf("%d clone/clone3/fork/vfork calls, want %d", s, n)
+	}
+	checkRow(t, "spawntrace", tab, "execve", n+1, 0)
+}
+
+// TestPtraceUser: -u runs the workload as that user under the ptrace
+// backend too, traced from its exec.
+func TestPtraceUser(t *testing.T) {
+	e := setupEnv(t)
+	dir := openDir(t)
+	out := filepath.Join(dir, "id")
+	r := e.spawntrace(t, runOpts{}, "--backend", "ptrace", "-c", "-u", "65534", "--", "/bin/sh", "-c", "id -u > "+out+"; id -G >> "+out)
+	if r.status != 0 {
+		t.Fatalf("%s", r)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(string(b)); len(got) < 2 || got[0] != "65534" || slices.Contains(got[1:], "0") {
+		t.Errorf("the workload ran as uid and groups %q, want 65534 and none of root's", got)
+	}
+	tab := checkCOutput(t, r)
+	checkRow(t, "spawntrace", tab, "execve", 3, 0) // sh, then id twice
+}
