@@ -19,9 +19,12 @@ type call struct {
 	// entryNs is when the tracee was let go into the call.
 	entryNs      uint64
 	sawEntryStop bool
-	clone3       *tracer.Clone3Args
-	childPid     uint32
-	parent       *tracer.ParentSize
+	// heldNs is the time spawntrace held the tracee at event stops inside
+	// the call (fork, exec), reading it: not the call's own time.
+	heldNs   uint64
+	clone3   *tracer.Clone3Args
+	childPid uint32
+	parent   *tracer.ParentSize
 	// execve, execveat: the file name as the call passed it.
 	filename   string
 	nameUnread bool
@@ -149,10 +152,15 @@ func (c *call) fill(ev *tracer.Event, tk *task, ret int64, durNs uint64) {
 			ev.Parent = c.parent
 		}
 	case c.isExec() && ret != 0:
-		// A failed exec: its file name, read at entry. Its argv and
-		// environment are not read.
+		// A failed exec: its file name, read at entry; its argv and
+		// environment now, from the caller's memory, which the failed
+		// call left as it was.
 		ev.Filename, ev.NameUnread = c.filename, c.nameUnread
-		ev.ArgvUnread = true
+		argv, envp := c.args[1], c.args[2]
+		if c.nr64 == sysno.Execveat {
+			argv, envp = c.args[2], c.args[3]
+		}
+		readFailedExecArgs(tk.tid, argv, envp, c.abi == tracer.ABII386, ev)
 	case c.nr64 == sysno.Socketpair && ret == 0:
 		var b [8]byte
 		if readMem(tk.tid, c.args[3], b[:]) == len(b) {

@@ -278,6 +278,9 @@ func (s *loopState) forkStop(tk *task) error {
 			return err
 		}
 	}
+	if c := tk.call; c != nil {
+		c.heldNs += s.clock.now() - now
+	}
 	return s.resume(tk, 0)
 }
 
@@ -323,6 +326,7 @@ func (s *loopState) execStop(tk *task) error {
 	}
 	readExecStrings(tk.tgid, &ev)
 	s.emit(ev)
+	c.heldNs += s.clock.now() - now
 	return s.resume(tk, 0)
 }
 
@@ -350,6 +354,9 @@ func (s *loopState) syscallStop(tk *task) error {
 		ret = int64(int32(ret))
 	}
 	dur := now - c.entryNs
+	if c.heldNs < dur {
+		dur -= c.heldNs
+	}
 	key := statKey{c.abi, c.sysNr}
 	st := s.t.stats[key]
 	if st == nil {

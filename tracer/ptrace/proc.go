@@ -2,6 +2,7 @@ package ptrace
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"strconv"
 	"strings"
@@ -40,7 +41,11 @@ func readString(tid uint32, addr uint64, max int) (s string, ok bool) {
 			return string(out), false
 		}
 		if i := bytes.IndexByte(buf[:got], 0); i >= 0 {
-			return string(append(out, buf[:i]...)), true
+			out = append(out, buf[:i]...)
+			if len(out) > max {
+				return string(out[:max]), false
+			}
+			return string(out), true
 		}
 		out = append(out, buf[:got]...)
 		addr += uint64(got)
@@ -167,4 +172,70 @@ func kernelBefore(major, minor int) bool {
 		return false
 	}
 	return ma < major || ma == major && mi < minor
+}
+
+// A failed exec's argv is kept as the BPF tracer keeps it
+// (bpf/spawntrace.h): at most maxArgs arguments of at most argChunk bytes
+// each, argvKeepBytes in all; the environment is counted up to maxEnv.
+const (
+	maxArgs  = 16
+	argChunk = 128
+	maxEnv   = 1 << 16
+)
+
+// readFailedExecArgs reads a failed exec's argv and counts its
+// environment, from the caller's arrays of pointers (4 bytes each for a
+// 32-bit caller).
+func readFailedExecArgs(tid uint32, argv, envp uint64, compat bool, ev *tracer.Event) {
+	ptrs := readPtrs(tid, argv, compat, maxArgs+1)
+	used := 0
+	for i, p := range ptrs {
+		if i >= maxArgs || used > argvKeepBytes-argChunk {
+			ev.ArgvTruncated = true
+			break
+		}
+		s, ok := readString(tid, p, argChunk-1)
+		if !ok && len(s) == argChunk-1 {
+			ev.ArgvTruncated = true
+		}
+		ev.Argv = append(ev.Argv, s)
+		ev.Argc = i + 1
+		used += len(s) + 1
+	}
+	if envp != 0 {
+		ev.EnvCount = len(readPtrs(tid, envp, compat, maxEnv))
+	}
+}
+
+// readPtrs reads a NULL-terminated array of user pointers, up to max of
+// them, a page at a time; it stops early at memory it cannot read.
+func readPtrs(tid uint32, addr uint64, compat bool, max int) []uint64 {
+	size := uint64(8)
+	if compat {
+		size = 4
+	}
+	var out []uint64
+	page := uint64(os.Getpagesize())
+	buf := make([]byte, page)
+	for addr != 0 && len(out) < max {
+		n := int(page - addr%page)
+		got := readMem(tid, addr, buf[:n])
+		if got < int(size) {
+			return out
+		}
+		for i := 0; i+int(size) <= got && len(out) < max; i += int(size) {
+			var p uint64
+			if compat {
+				p = uint64(binary.LittleEndian.Uint32(buf[i:]))
+			} else {
+				p = binary.LittleEndian.Uint64(buf[i:])
+			}
+			if p == 0 {
+				return out
+			}
+			out = append(out, p)
+		}
+		addr += uint64(got - got%int(size))
+	}
+	return out
 }
