@@ -20,7 +20,7 @@ type call struct {
 	entryNs      uint64
 	sawEntryStop bool
 	// heldNs is the time spawntrace held the tracee at event stops inside
-	// the call (fork, exec), reading it: not the call's own time.
+	// the call (its fork event stop), reading it: not the call's own time.
 	heldNs   uint64
 	clone3   *tracer.Clone3Args
 	childPid uint32

@@ -33,9 +33,14 @@ const ptraceOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACESECCOMP |
 	unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK | unix.PTRACE_O_TRACECLONE |
 	unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACEEXIT | unix.PTRACE_O_EXITKILL
 
-// eventQueue is how many events the tracing thread gets ahead of the
-// reader before it waits: the tree then waits too, so nothing is lost.
-const eventQueue = 4096
+// eventQueue is how many batches of events the tracing thread gets ahead
+// of the reader before it waits: the tree then waits too, so nothing is
+// lost.
+const eventQueue = 64
+
+// maxBatch bounds a batch: the tracing thread hands events over when it
+// has no stop to handle, or when this many wait.
+const maxBatch = 256
 
 // Config is the workload to start.
 type Config struct {
@@ -50,7 +55,7 @@ type Config struct {
 // those of the BPF tracer that a live session reads from.
 type Tracer struct {
 	cfg    Config
-	events chan tracer.Event
+	events chan []tracer.Event
 	// started delivers the workload's pid, or why it could not start.
 	started chan startResult
 	// rootDone is closed when the workload's own process has ended;
@@ -84,7 +89,7 @@ type statKey struct {
 func New(cfg Config) *Tracer {
 	return &Tracer{
 		cfg:      cfg,
-		events:   make(chan tracer.Event, eventQueue),
+		events:   make(chan []tracer.Event, eventQueue),
 		started:  make(chan startResult, 1),
 		rootDone: make(chan struct{}),
 		loopDone: make(chan struct{}),
@@ -196,8 +201,10 @@ func (t *Tracer) Tracked() []uint32 {
 // and every event has been read, then returns why tracing stopped early,
 // or nil.
 func (t *Tracer) Read(sink tracer.Sink) error {
-	for ev := range t.events {
-		sink.Event(&ev)
+	for batch := range t.events {
+		for i := range batch {
+			sink.Event(&batch[i])
+		}
 	}
 	<-t.loopDone
 	return t.loopErr
