@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Overhead benchmark (`make bench`): spawning workloads (posix_spawn, fork
 # from a small and from a large parent, python3 subprocess, make -j2), each
-# run untraced, under `spawntrace -c` (also with --spawns-only, with
-# --pprof and with the fallbacks 5.10 takes forced), `strace -f -c -w` and
-# `perf trace -s`, RUNS times each, timed
+# run untraced, under `spawntrace -c` (the BPF backend; also with
+# --spawns-only, with --pprof and with the fallbacks 5.10 takes forced),
+# `spawntrace -c --backend ptrace` (its goal: under 1.5x on posix_spawn),
+# `strace -f -c -w` and `perf trace -s`, RUNS times each, timed
 # whole and from inside the tracer. Prints markdown tables on stdout: median
 # wall times and their ratio to the untraced run; spawntrace's own CPU and
 # peak RSS (and on a BIG-spawn run); one syscall's cost untraced, under
@@ -113,7 +114,8 @@ run_pair() {
 bench_workload() {
 	local label=$1
 	shift
-	local modes=("untraced" "spawntrace -c" "spawntrace -c --spawns-only" "spawntrace -c --pprof" "spawntrace -c, 5.10's way")
+	local modes=("untraced" "spawntrace -c" "spawntrace -c --spawns-only" "spawntrace -c --pprof" "spawntrace -c, 5.10's way"
+		"spawntrace -c --backend ptrace")
 	[ -n "$strace" ] && modes+=("strace -f -c -w")
 	[ -n "$perf" ] && modes+=("perf trace -s")
 	local i m us
@@ -121,10 +123,11 @@ bench_workload() {
 		for m in "${!modes[@]}"; do
 			case ${modes[m]} in
 			untraced) us=$(run_pair -- "$@") ;;
-			"spawntrace -c") us=$(run_pair "$root/bin/spawntrace" -c -- "$@") ;;
-			"spawntrace -c --spawns-only") us=$(run_pair "$root/bin/spawntrace" -c --spawns-only -- "$@") ;;
-			"spawntrace -c --pprof") us=$(run_pair "$root/bin/spawntrace" -c --pprof "$tmp/pprof" -- "$@") ;;
-			"spawntrace -c, 5.10's way") us=$(run_pair "$root/bin/spawntrace" -c $FALLBACKS -- "$@") ;;
+			"spawntrace -c") us=$(run_pair "$root/bin/spawntrace" -c --backend bpf -- "$@") ;;
+			"spawntrace -c --spawns-only") us=$(run_pair "$root/bin/spawntrace" -c --backend bpf --spawns-only -- "$@") ;;
+			"spawntrace -c --pprof") us=$(run_pair "$root/bin/spawntrace" -c --backend bpf --pprof "$tmp/pprof" -- "$@") ;;
+			"spawntrace -c, 5.10's way") us=$(run_pair "$root/bin/spawntrace" -c --backend bpf $FALLBACKS -- "$@") ;;
+			"spawntrace -c --backend ptrace") us=$(run_pair "$root/bin/spawntrace" -c --backend ptrace -- "$@") ;;
 			strace*) us=$(run_pair "$strace" -f -c -w -o /dev/null -- "$@") ;;
 			perf*) us=$(run_pair "$perf" trace -s -o /dev/null -- "$@") ;;
 			esac
