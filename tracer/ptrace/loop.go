@@ -342,10 +342,16 @@ func (s *loopState) execStop(tk *task) error {
 	ev.OldTid = oldTid
 	ev.Filename = c.bprmFilename()
 	ev.NameUnread = c.nameUnread
-	if err := unix.PtraceGetRegs(int(tk.tid), &s.regs); err == nil && s.regs.Cs == i386CodeSegment {
-		ev.ExecABI = tracer.ABII386
+	if err := unix.PtraceGetRegs(int(tk.tid), &s.regs); err == nil {
+		if s.regs.Cs == i386CodeSegment {
+			ev.ExecABI = tracer.ABII386
+		}
+		if !readNewStack(tk.tid, s.regs.Rsp, ev.ExecABI == tracer.ABII386, &ev) {
+			readExecStrings(tk.tgid, &ev)
+		}
+	} else {
+		readExecStrings(tk.tgid, &ev)
 	}
-	readExecStrings(tk.tgid, &ev)
 	s.emit(ev)
 	// The exec has succeeded: it returns 0 at once. Ending the call here
 	// spares the tree one stop per exec (the syscall-exit stop), a tenth
