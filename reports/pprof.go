@@ -12,6 +12,7 @@ import (
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/analyze/summary"
+	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // Profile file names in the --pprof directory.
@@ -100,6 +101,10 @@ func SpawnProfile(rec *recording.Recording, sum *summary.Summary) (*profile.Prof
 		return nil, err
 	}
 	p.Comments = append(p.Comments, SpawnStackNote(st))
+	if rec.BackendName() != tracer.BackendBPF {
+		p.Comments = append(p.Comments, "recorded by the "+TermSafe(rec.BackendName())+
+			" backend: no spawn stacks, and copy and blocked times not measured (0)")
+	}
 	return p, nil
 }
 

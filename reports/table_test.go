@@ -201,3 +201,19 @@ func TestCountersNear2to64(t *testing.T) {
 		t.Errorf("lost warning: %v %q", err, buf.String())
 	}
 }
+
+// TestCountReportBackend: a ptrace recording says which calls its backend
+// counted (a seccomp filter's), not --spawns-only, which was never given.
+func TestCountReportBackend(t *testing.T) {
+	rec := countRecording()
+	rec.Backend, rec.SpawnCallsOnly = tracer.BackendPtrace, true
+	var buf bytes.Buffer
+	if err := WriteCountReport(&buf, rec); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "spawntrace: ptrace backend: only clone, clone3, fork, vfork, execve, execveat and socketpair were counted") ||
+		strings.Contains(out, "--spawns-only") {
+		t.Errorf("the footer does not say what the ptrace backend counted:\n%s", out)
+	}
+}
