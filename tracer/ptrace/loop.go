@@ -136,6 +136,9 @@ func (s *loopState) handle(tid uint32, ws unix.WaitStatus) error {
 		return s.execStop(tk)
 	case sig == int(unix.SIGTRAP) && event == unix.PTRACE_EVENT_EXIT:
 		tk.exitNs = s.clock.now()
+		if tk.call != nil && tk.call.isClone() && len(s.held) > 0 {
+			s.adoptHeld()
+		}
 		tk.call = nil // exit and exit_group never return; nor does a call the exit cut
 		return s.resume(tk, 0)
 	case event == unix.PTRACE_EVENT_STOP:
@@ -424,6 +427,9 @@ func (s *loopState) died(tid uint32, ws unix.WaitStatus) {
 	if tk == nil {
 		return
 	}
+	if tk.call != nil && tk.call.isClone() && len(s.held) > 0 {
+		s.adoptHeld()
+	}
 	delete(s.tasks, tid)
 	s.t.setLive(tk.tgid, -1)
 	p := s.procs[tk.tgid]
@@ -444,6 +450,28 @@ func (s *loopState) died(tid uint32, ws unix.WaitStatus) {
 	}
 	if groupDead {
 		delete(s.procs, tk.tgid)
+	}
+}
+
+// adoptHeld lets go the new tracees still waiting for their parent's fork
+// event: a parent killed inside its clone call (SIGKILL) never stops at
+// that event, and its child would wait forever. Their process is asked of
+// /proc; their parent is unknown.
+func (s *loopState) adoptHeld() {
+	for tid := range s.held {
+		delete(s.held, tid)
+		tgid := tgidOf(tid)
+		if tgid == 0 {
+			tgid = tid
+		}
+		s.tasks[tid] = &task{tid: tid, tgid: tgid, started: true}
+		if p := s.procs[tgid]; p != nil {
+			p.threads++
+		} else {
+			s.procs[tgid] = &proc{pid: tgid, active: true, threads: 1}
+		}
+		s.t.setLive(tgid, 1)
+		ignoreGone(ptrace(unix.PTRACE_CONT, int(tid), 0, 0))
 	}
 }
 
