@@ -10,10 +10,9 @@ import (
 	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
-// The seccomp filter stops the workload only at the spawn-related calls:
-// strace stops at every syscall twice (13.9x on posix_spawn loops, where a
-// glibc child makes ~122 rt_sigaction calls before its execve); these
-// calls are a few per spawn.
+// The seccomp filter stops the workload only at the spawn-related calls,
+// a few per spawn, where strace stops twice at every syscall (a glibc
+// posix_spawn child makes a hundred rt_sigaction calls before its execve).
 
 // struct seccomp_data (linux/seccomp.h): nr, arch, instruction pointer,
 // then six 64-bit arguments.

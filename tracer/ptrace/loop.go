@@ -196,8 +196,8 @@ func (s *loopState) emit(ev tracer.Event) {
 	}
 }
 
-// flush hands the batch to the reader. Waking the reader for every event
-// took a futex wake and a context switch per stop, on the CPUs the
+// flush hands the batch to the reader: waking the reader for every event
+// would cost a wake-up and a context switch per stop, on the CPUs the
 // workload runs on.
 func (s *loopState) flush() {
 	if len(s.batch) > 0 {
@@ -357,8 +357,7 @@ func (s *loopState) execStop(tk *task) error {
 	}
 	s.emit(ev)
 	// The exec has succeeded: it returns 0 at once. Ending the call here
-	// spares the tree one stop per exec (the syscall-exit stop), a tenth
-	// of the stops of a posix_spawn.
+	// spares the tree its syscall-exit stop.
 	s.finish(tk, 0, now)
 	return s.resume(tk, 0)
 }

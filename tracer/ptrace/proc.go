@@ -243,10 +243,10 @@ func readPtrs(tid uint32, addr uint64, compat bool, max int) []uint64 {
 // readNewStack reads a program's argv and environment size at its exec
 // stop from its new stack, where the kernel has just laid them out:
 // argc at the stack pointer, then the argv and envp arrays, whose strings
-// follow one another (argv's, then the environment's). Three reads of
+// follow one another (argv's, then the environment's): three reads of
 // the tracee's memory, where /proc/PID/cmdline and environ cost two
-// files' opens and reads (~60 µs an exec here). False when the stack
-// cannot be read as that.
+// files' opens and reads at every exec. False when the stack cannot be
+// read as that.
 func readNewStack(tid uint32, sp uint64, compat bool, ev *tracer.Event) bool {
 	size := 8
 	if compat {

@@ -79,8 +79,8 @@ func TestPtraceCountsMatchStrace(t *testing.T) {
 	}
 }
 
-// itCompile builds C source into an executable in dir.
-func itCompile(t *testing.T, dir, name, src string) string {
+// compileC builds C source into an executable in dir.
+func compileC(t *testing.T, dir, name, src string) string {
 	t.Helper()
 	c := filepath.Join(dir, name+".c")
 	prog := filepath.Join(dir, name)
@@ -99,7 +99,7 @@ func itCompile(t *testing.T, dir, name, src string) string {
 func TestPtraceCompareWithBPF(t *testing.T) {
 	e := setupEnv(t)
 	dir := t.TempDir()
-	prog := itCompile(t, dir, "cmpspawn", cmpWorkload)
+	prog := compileC(t, dir, "cmpspawn", cmpWorkload)
 	const spawns = 50
 	for _, mode := range []struct{ name, dominant, pattern string }{
 		{"spawn", "vfork", "clone3(CLONE_VM|CLONE_VFORK) -> execve ENOENT -> execve"},
