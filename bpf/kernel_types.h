@@ -40,7 +40,8 @@ struct mm_struct {
 	struct percpu_counter rss_stat[4];
 	atomic_long_t pgtables_bytes;
 	int map_count;
-	atomic_t mm_users; /* tasks using the address space (threads, a vfork parent) */
+	atomic_t mm_users;         /* tasks using the address space (threads, a vfork parent) */
+	unsigned long start_stack; /* after exec: argc, then the argv and envp arrays */
 	unsigned long arg_start;
 	unsigned long arg_end;
 	unsigned long env_start;

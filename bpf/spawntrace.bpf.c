@@ -217,6 +217,19 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
+/* Room to count the entries of a new program's PATH (its value is never
+ * sent): one per CPU, as no record has space for it. */
+#define PATH_VALUE_LEN 4096
+struct path_value {
+	char s[PATH_VALUE_LEN];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_value);
+} path_scratch SEC(".maps");
+
 /* Size set from user space before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -558,6 +571,75 @@ static long count_one_env(__u32 i, struct env_ctx *c)
 		return 1;
 	c->n = i + 1;
 	return 0;
+}
+
+struct path_ctx {
+	__u64 envp;
+	__u32 envc;
+	bool compat;
+	const char *value; /* PATH's value, once found */
+	bool unread;       /* a pointer or a string could not be read */
+};
+
+/* find_path stops at the environment's PATH=. */
+static long find_path(__u32 i, struct path_ctx *c)
+{
+	if (i >= c->envc)
+		return 1;
+	const char *kv = user_ptr(c->envp, i, c->compat);
+	if (!kv) {
+		c->unread = true;
+		return 1;
+	}
+	char head[5];
+	if (bpf_probe_read_user(head, sizeof(head), kv)) {
+		c->unread = true; /* or shorter than 5 bytes at a page's end */
+		return 0;
+	}
+	if (head[0] == 'P' && head[1] == 'A' && head[2] == 'T' && head[3] == 'H' && head[4] == '=') {
+		c->value = kv + 5;
+		return 1;
+	}
+	return 0;
+}
+
+struct colon_ctx {
+	struct path_value *v;
+	__u32 len;
+	__s32 entries;
+};
+
+static long count_colon(__u32 i, struct colon_ctx *c)
+{
+	if (i >= c->len)
+		return 1;
+	if (c->v->s[i & (PATH_VALUE_LEN - 1)] == ':')
+		c->entries++;
+	return 0;
+}
+
+/* path_entries counts the entries of PATH in the environment a new program
+ * got (mm->start_stack points at its argc, then argv[], NULL, envp[]): the
+ * directories posix_spawnp and execvp will try in turn. -1 without a PATH,
+ * 0 when it could not be read. A PATH longer than PATH_VALUE_LEN counts
+ * the entries of its first PATH_VALUE_LEN bytes. */
+static __always_inline __s32 path_entries(struct mm_struct *mm, __u32 argc, __u32 envc, bool compat)
+{
+	__u64 width = compat ? 4 : 8;
+	struct path_ctx pc = {.envp = BPF_CORE_READ(mm, start_stack) + width * ((__u64)argc + 2), .envc = envc, .compat = compat};
+	bpf_loop(1 << 16, find_path, &pc, 0);
+	if (!pc.value)
+		return pc.unread ? 0 : -1;
+	__u32 zero = 0;
+	struct path_value *v = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (!v)
+		return 0;
+	long n = bpf_probe_read_user_str(v->s, sizeof(v->s), pc.value);
+	if (n <= 0)
+		return 0;
+	struct colon_ctx cc = {.v = v, .len = n - 1, .entries = 1};
+	bpf_loop(PATH_VALUE_LEN, count_colon, &cc, 0);
+	return cc.entries;
 }
 
 /* new_record reserves a ring-buffer record of size bytes (a constant at
@@ -926,8 +1008,10 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
+/* exec_event_of sends a successful exec; with_loop says whether the program
+ * may call bpf_loop (on_exec_noloop): without it, PATH's entries are not
+ * counted. */
+static __always_inline int exec_event_of(struct task_struct *p, int old_pid, struct linux_binprm *bprm, bool with_loop)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
@@ -977,6 +1061,8 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 	unsigned long arg_start = BPF_CORE_READ(mm, arg_start);
 	unsigned long arg_end = BPF_CORE_READ(mm, arg_end);
 	e->x.env_bytes = BPF_CORE_READ(mm, env_end) - BPF_CORE_READ(mm, env_start);
+	if (with_loop)
+		e->x.path_entries = path_entries(mm, e->x.argc, e->x.envc, is_compat(p));
 	unsigned long len = arg_end - arg_start;
 	if (len >= ARGV_LEN) {
 		if (len > ARGV_LEN)
@@ -989,6 +1075,19 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 	}
 	submit(e, sizeof(*e), false);
 	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
+{
+	return exec_event_of(p, old_pid, bprm, true);
+}
+
+/* on_exec where the kernel has no bpf_loop (see raw_exit_noloop). */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec_noloop, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
+{
+	return exec_event_of(p, old_pid, bprm, false);
 }
 
 SEC("tp_btf/sched_process_exit")

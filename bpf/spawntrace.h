@@ -122,6 +122,10 @@ struct exec_strings {
 	__u32 envc;
 	__u32 env_bytes; /* sched_process_exec only */
 	__u32 argv_len;  /* bytes of argv[] in use */
+	/* sched_process_exec only: entries of PATH in the new environment
+	 * (empty ones included), -1 when it has none, 0 when not read. */
+	__s32 path_entries;
+	__u32 pad;
 	char filename[PATH_LEN];
 	char argv[ARGV_LEN];
 };

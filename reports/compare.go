@@ -85,7 +85,7 @@ func WriteCompare(w io.Writer, c *compare.Comparison) error {
 		if r.Differs {
 			mark = "*"
 		}
-		cols(r.Fact, orDash(r.A), orDash(r.B), mark)
+		cols(r.Fact, hostValue(r, r.A), hostValue(r, r.B), mark)
 	}
 
 	bw.printf("\nSpawns\n")
@@ -126,7 +126,7 @@ func WriteCompare(w io.Writer, c *compare.Comparison) error {
 		const maxRows = 15
 		for i, r := range c.Syscalls {
 			if i == maxRows {
-				bw.printf("  ... %d more, each under %s\n", len(c.Syscalls)-maxRows, compare.DurText(math.Abs(r.DiffNs)))
+				bw.printf("  ... %d more, each under %s\n", len(c.Syscalls)-maxRows, durText(math.Abs(r.DiffNs)))
 				break
 			}
 			bw.printf("  %-18s %9s %9s %11s %11s %7s %13s\n", fitRight(r.Name, 18), callsCell(r.CallsA, c.PerSpawn),
@@ -144,14 +144,14 @@ func WriteCompare(w io.Writer, c *compare.Comparison) error {
 			if !r.Measured {
 				name += " (unmeasured)"
 			}
-			bw.printf("  %-28s %14s %14s %14s %8s\n", fitRight(name, 28), compare.DurText(r.ANs),
-				compare.DurText(r.BNs), signedDur(r.DiffNs), shareCell(c, r.Share))
+			bw.printf("  %-28s %14s %14s %14s %8s\n", fitRight(name, 28), durText(r.ANs),
+				durText(r.BNs), signedDur(r.DiffNs), shareCell(c, r.Share))
 		}
 		total := 0.0
 		for _, r := range c.Breakdown {
 			total += r.Share
 		}
-		bw.printf("  %-28s %14s %14s %14s %8s\n", "total", compare.DurText(a.MeanNs), compare.DurText(b.MeanNs),
+		bw.printf("  %-28s %14s %14s %14s %8s\n", "total", durText(a.MeanNs), durText(b.MeanNs),
 			signedDur(c.DiffNs), shareCell(c, total))
 		wrap(bw, "  ", "("+breakdownNote+")")
 	}
@@ -163,9 +163,11 @@ func WriteCompare(w io.Writer, c *compare.Comparison) error {
 
 	if len(c.Findings) > 0 {
 		bw.printf("\nFindings (ranked by the part of the difference they explain)\n")
-		for i, f := range c.Findings {
-			bw.printf("%2d. %s [%s]\n", i+1, f.Title, findingTag(c, &f))
-			wrap(bw, "    ", f.Evidence)
+		for i := range c.Findings {
+			f := &c.Findings[i]
+			title, evidence := FindingText(c, f)
+			bw.printf("%2d. %s [%s]\n", i+1, title, findingTag(c, f))
+			wrap(bw, "    ", evidence)
 		}
 	} else {
 		bw.printf("\nFindings: none\n")
@@ -191,27 +193,15 @@ func sideRows(c *compare.Comparison) [][3]string {
 		row("spawns", func(s *compare.Side) string {
 			return fmt.Sprintf("%d in %.3f s", s.Spawns, float64(s.WallNs)/1e9)
 		}),
-		row("mechanism", withSpawns(func(s *compare.Side) string {
-			var parts []string
-			for _, m := range s.ByMech {
-				parts = append(parts, fmt.Sprintf("%d %s-like", m.Count, m.Mechanism))
-			}
-			return strings.Join(parts, ", ")
-		})),
+		row("mechanism", withSpawns(func(s *compare.Side) string { return mechCountText(s.ByMech) })),
 		row("signature", withSpawns(func(s *compare.Side) string { return orDash(strings.Join(s.Signatures, ", ")) })),
 		row("parent RSS (median)", withSpawns(func(s *compare.Side) string { return sizeOrDash(s.ParentRSSBytes) })),
 		row("failed execs per spawn", withSpawns(func(s *compare.Side) string { return fmt.Sprintf("%.1f", s.FailedPerSpawn) })),
-		row("children's environment", withSpawns(func(s *compare.Side) string {
-			if s.ExecSpawns == 0 {
-				return "-"
-			}
-			return fmt.Sprintf("%d vars, %s (median)", s.EnvCount, bytesText(uint64(s.EnvBytes)))
-		})),
 		row("successful exec", withSpawns(func(s *compare.Side) string {
 			if s.ExecSpawns == 0 {
 				return "-"
 			}
-			return compare.DurText(s.ExecNs) + " (teardown excluded)"
+			return durText(s.ExecNs) + " (teardown excluded)"
 		})),
 		row("syscalls per spawn", withSpawns(func(s *compare.Side) string { return fmt.Sprintf("%.1f", s.SyscallsPerSpawn) })),
 		row("lost", func(s *compare.Side) string { return lostText(s.Lost) }),
@@ -252,9 +242,9 @@ func findingTag(c *compare.Comparison, f *compare.CompareFinding) string {
 
 func signedDur(ns float64) string {
 	if ns >= 0 {
-		return "+" + compare.DurText(ns)
+		return "+" + durText(ns)
 	}
-	return compare.DurText(ns)
+	return durText(ns)
 }
 
 func shareCell(c *compare.Comparison, share float64) string {
@@ -340,6 +330,11 @@ func WriteCompareJSON(w io.Writer, c *compare.Comparison) error {
 		compare.Side
 		Patterns []patternJSON `json:"patterns,omitempty"`
 	}
+	type findingJSON struct {
+		Title    string `json:"title"`
+		Evidence string `json:"evidence"`
+		compare.CompareFinding
+	}
 	side := func(s *compare.Side) sideJSON {
 		out := sideJSON{Side: *s}
 		for i := range s.Patterns {
@@ -347,12 +342,19 @@ func WriteCompareJSON(w io.Writer, c *compare.Comparison) error {
 		}
 		return out
 	}
+	findings := make([]findingJSON, 0, len(c.Findings))
+	for i := range c.Findings {
+		f := findingJSON{CompareFinding: c.Findings[i]}
+		f.Title, f.Evidence = FindingText(c, &c.Findings[i])
+		findings = append(findings, f)
+	}
 	doc := struct {
 		Format string `json:"format"`
 		*compare.Comparison
-		A sideJSON `json:"a"`
-		B sideJSON `json:"b"`
-	}{Format: "spawntrace-comparison", Comparison: c, A: side(&c.A), B: side(&c.B)}
+		A        sideJSON      `json:"a"`
+		B        sideJSON      `json:"b"`
+		Findings []findingJSON `json:"findings"`
+	}{Format: "spawntrace-comparison", Comparison: c, A: side(&c.A), B: side(&c.B), Findings: findings}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
@@ -368,8 +370,10 @@ func WriteCompareMarkdown(w io.Writer, c *compare.Comparison) error {
 	}
 	if len(c.Findings) > 0 {
 		bw.printf("## Findings\n\n")
-		for i, f := range c.Findings {
-			bw.printf("%d. **%s** (%s): %s\n", i+1, md(f.Title), md(findingTag(c, &f)), md(f.Evidence))
+		for i := range c.Findings {
+			f := &c.Findings[i]
+			title, evidence := FindingText(c, f)
+			bw.printf("%d. **%s** (%s): %s\n", i+1, md(title), md(findingTag(c, f)), md(evidence))
 		}
 		bw.WriteString("\n")
 	}
@@ -379,7 +383,7 @@ func WriteCompareMarkdown(w io.Writer, c *compare.Comparison) error {
 		if r.Differs {
 			mark = "**yes**"
 		}
-		bw.printf("| %s | %s | %s | %s |\n", md(r.Fact), md(orDash(r.A)), md(orDash(r.B)), mark)
+		bw.printf("| %s | %s | %s | %s |\n", md(r.Fact), md(hostValue(r, r.A)), md(hostValue(r, r.B)), mark)
 	}
 	bw.printf("\n## Spawns\n\n| | %s | %s |\n|---|---|---|\n", md(a.Name), md(b.Name))
 	for _, r := range sideRows(c) {
@@ -422,10 +426,10 @@ func WriteCompareMarkdown(w io.Writer, c *compare.Comparison) error {
 				name += " (unmeasured)"
 			}
 			total += r.Share
-			bw.printf("| %s | %s | %s | %s | %s |\n", name, compare.DurText(r.ANs), compare.DurText(r.BNs),
+			bw.printf("| %s | %s | %s | %s | %s |\n", name, durText(r.ANs), durText(r.BNs),
 				signedDur(r.DiffNs), shareCell(c, r.Share))
 		}
-		bw.printf("| **total** | %s | %s | %s | %s |\n", compare.DurText(a.MeanNs), compare.DurText(b.MeanNs),
+		bw.printf("| **total** | %s | %s | %s | %s |\n", durText(a.MeanNs), durText(b.MeanNs),
 			signedDur(c.DiffNs), shareCell(c, total))
 		bw.printf("\n_%s._\n", breakdownNote)
 	}

@@ -21,7 +21,7 @@ type compareSide struct {
 	n, failed                                int
 	cloneNs, copyNs, blockedNs, teardownNs   uint64
 	failedNs, execNs, s2eNs, rss, intervalNs uint64
-	env                                      int
+	env, path                                int
 	lost                                     tracer.Lost
 }
 
@@ -54,7 +54,7 @@ func compareRecording(s compareSide) *recording.Recording {
 		}
 		rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.execNs, Pid: child,
 			Tid: child, Nr: sysno.Execve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true", EnvCount: s.env,
-			EnvBytes: s.env * 50})
+			EnvBytes: s.env * 50, PathEntries: s.path})
 		t += s.intervalNs
 	}
 	rec.EndMonoNs = t
@@ -91,17 +91,15 @@ func figuresComparison() *compare.Comparison {
 	laptop := compareSide{
 		host: withFeatures(recording.Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Machine: "x86_64",
 			Distro: "Ubuntu 22.04.3 LTS", CPUModel: "Intel(R) Core(TM) i7-1185G7", CPUs: 8, MemBytes: 32 << 30, PageBytes: 4096,
-			THPMode: "madvise", Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.35"},
-			Env: &recording.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}}, true),
-		n: 10_000, cloneNs: 40_000, blockedNs: 30_000, execNs: 30_000, s2eNs: 64_000, rss: 1 << 30, env: 20, intervalNs: 64_000,
+			THPMode: "madvise", Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.35"}}, true),
+		n: 10_000, cloneNs: 40_000, blockedNs: 30_000, execNs: 30_000, s2eNs: 64_000, rss: 1 << 30, env: 20, path: 5, intervalNs: 64_000,
 	}
 	cluster := compareSide{
 		host: withFeatures(recording.Host{Hostname: "node017", KernelRelease: "3.10.0-1160.el7.x86_64", Machine: "x86_64",
 			Distro: "CentOS Linux 7 (Core)", CPUModel: "AMD EPYC 7742 64-Core Processor", CPUs: 128, MemBytes: 512 << 30,
-			PageBytes: 4096, THPMode: "always", Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.17"},
-			Env: &recording.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}}, false),
+			PageBytes: 4096, THPMode: "always", Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.17"}}, false),
 		fork: true, n: 10_000, cloneNs: 490_000, copyNs: 400_000, blockedNs: 20_000, teardownNs: 60_000, execNs: 80_000,
-		s2eNs: 580_000, rss: 1 << 30, env: 20, intervalNs: 580_000, lost: tracer.Lost{Events: 12},
+		s2eNs: 580_000, rss: 1 << 30, env: 20, path: 5, intervalNs: 580_000, lost: tracer.Lost{Events: 12},
 	}
 	return compared(compareRecording(laptop), compareRecording(cluster), "laptop", "cluster")
 }
@@ -158,8 +156,13 @@ func TestCompareJSON(t *testing.T) {
 			Share float64 `json:"share_pct"`
 		} `json:"breakdown"`
 		Findings []struct {
-			ID    string  `json:"id"`
-			Share float64 `json:"share_pct"`
+			ID        string  `json:"id"`
+			Title     string  `json:"title"`
+			Evidence  string  `json:"evidence"`
+			Share     float64 `json:"share_pct"`
+			Mechanism struct {
+				Cause string `json:"cause"`
+			} `json:"mechanism"`
 		} `json:"findings"`
 		Host []struct {
 			Fact    string `json:"fact"`
@@ -181,7 +184,10 @@ func TestCompareJSON(t *testing.T) {
 	if sum < 99.5 || sum > 100.5 {
 		t.Errorf("shares add up to %.2f", sum)
 	}
-	if len(doc.Findings) == 0 || doc.Findings[0].ID != "mechanism" {
+	// Each finding carries its data and, beside it, its wording.
+	if len(doc.Findings) == 0 || doc.Findings[0].ID != "mechanism" || doc.Findings[0].Mechanism.Cause != "old-glibc" ||
+		doc.Findings[0].Title != "cluster forks where laptop uses vfork" ||
+		!strings.Contains(doc.Findings[0].Evidence, "glibc 2.17 is older than 2.24") {
 		t.Errorf("findings %+v", doc.Findings)
 	}
 }

@@ -78,6 +78,7 @@ func convert(b []byte, ev *Event) error {
 			}
 			execDetails(&r.X, r.H.Flags, ev)
 			ev.EnvBytes = int(r.X.EnvBytes)
+			ev.PathEntries = int(r.X.PathEntries)
 		})
 	case uint32(KindExit):
 		ok = convertRecord(b, ev, func(r *spawntraceExitEvent) {

@@ -36,11 +36,11 @@ func TestConvertExec(t *testing.T) {
 	args := "true\x00--version\x00"
 	putString(raw.X.Argv[:], args)
 	raw.X.ArgvLen = uint32(len(args))
-	raw.X.Argc, raw.X.Envc, raw.X.EnvBytes = 2, 35, 1300
+	raw.X.Argc, raw.X.Envc, raw.X.EnvBytes, raw.X.PathEntries = 2, 35, 1300, 14
 	var ev Event
 	mustConvert(t, &raw, &ev)
 	want := Event{Kind: KindExec, Tid: 12, Pid: 12, OldTid: 14, Comm: "true", Filename: "/usr/bin/true",
-		Argv: []string{"true", "--version"}, Argc: 2, EnvCount: 35, EnvBytes: 1300}
+		Argv: []string{"true", "--version"}, Argc: 2, EnvCount: 35, EnvBytes: 1300, PathEntries: 14}
 	if !reflect.DeepEqual(ev, want) {
 		t.Errorf("got  %+v\nwant %+v", ev, want)
 	}

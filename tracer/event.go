@@ -145,6 +145,11 @@ type Event struct {
 	Argc       int  `json:"argc,omitempty"`
 	EnvCount   int  `json:"env_count,omitempty"`
 	EnvBytes   int  `json:"env_bytes,omitempty"`
+	// PathEntries (KindExec) counts the entries of PATH in the new
+	// program's environment, empty ones included: the directories
+	// posix_spawnp and execvp try in turn. -1 when it has no PATH; 0 when
+	// not read (recordings made before it was, kernels without bpf_loop).
+	PathEntries int `json:"path_entries,omitempty"`
 }
 
 // SpawnedChild is the process a clone, clone3, fork or vfork call made, as

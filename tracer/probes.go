@@ -109,9 +109,10 @@ func pickVariants(spec *ebpf.CollectionSpec, without map[string]string, use bool
 
 // helperFeatures: bpf_loop (5.17+) walks a failed exec's argv and envp,
 // which the kernel never copied in (successful execs are read from the
-// new program's stack without it).
+// new program's stack without it), and a new program's environment to
+// count PATH's entries (not counted without it).
 var helperFeatures = []helperFeature{
-	{name: BPFLoopProbe, fn: "BPF_FUNC_loop", without: map[string]string{"raw_exit": "raw_exit_noloop"}, since: "5.17"},
+	{name: BPFLoopProbe, fn: "BPF_FUNC_loop", without: map[string]string{"raw_exit": "raw_exit_noloop", "on_exec": "on_exec_noloop"}, since: "5.17"},
 }
 
 // BPFLoopProbe names the bpf_loop helper feature in Probes.

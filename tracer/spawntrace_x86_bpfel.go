@@ -72,13 +72,15 @@ type spawntraceExecEvent struct {
 }
 
 type spawntraceExecStrings struct {
-	_        structs.HostLayout
-	Argc     uint32
-	Envc     uint32
-	EnvBytes uint32
-	ArgvLen  uint32
-	Filename [256]int8
-	Argv     [512]int8
+	_           structs.HostLayout
+	Argc        uint32
+	Envc        uint32
+	EnvBytes    uint32
+	ArgvLen     uint32
+	PathEntries int32
+	Pad         uint32
+	Filename    [256]int8
+	Argv        [512]int8
 }
 
 type spawntraceExitEvent struct {
@@ -119,6 +121,11 @@ const (
 	spawntraceLostKindLOST_TRACKED    spawntraceLostKind = 3
 	spawntraceLostKindLOST_KINDS      spawntraceLostKind = 4
 )
+
+type spawntracePathValue struct {
+	_ structs.HostLayout
+	S [4096]int8
+}
 
 type spawntraceSample struct {
 	_         structs.HostLayout
@@ -252,6 +259,7 @@ const (
 	spawntraceMapInflightByTid          = "inflight_by_tid"
 	spawntraceMapLaunchArmed            = "launch_armed"
 	spawntraceMapLost                   = "lost"
+	spawntraceMapPathScratch            = "path_scratch"
 	spawntraceMapResolve                = "resolve"
 	spawntraceMapSpawnSlots             = "spawn_slots"
 	spawntraceMapSyscallStats           = "syscall_stats"
@@ -262,6 +270,7 @@ const (
 	spawntraceProgKpTeardownEnd         = "kp_teardown_end"
 	spawntraceProgKpTeardownStart       = "kp_teardown_start"
 	spawntraceProgOnExec                = "on_exec"
+	spawntraceProgOnExecNoloop          = "on_exec_noloop"
 	spawntraceProgOnExit                = "on_exit"
 	spawntraceProgOnFork                = "on_fork"
 	spawntraceProgOnLockAcquired        = "on_lock_acquired"
@@ -345,6 +354,7 @@ type spawntraceProgramSpecs struct {
 	KpTeardownEnd   *ebpf.ProgramSpec `ebpf:"kp_teardown_end"`
 	KpTeardownStart *ebpf.ProgramSpec `ebpf:"kp_teardown_start"`
 	OnExec          *ebpf.ProgramSpec `ebpf:"on_exec"`
+	OnExecNoloop    *ebpf.ProgramSpec `ebpf:"on_exec_noloop"`
 	OnExit          *ebpf.ProgramSpec `ebpf:"on_exit"`
 	OnFork          *ebpf.ProgramSpec `ebpf:"on_fork"`
 	OnLockAcquired  *ebpf.ProgramSpec `ebpf:"on_lock_acquired"`
@@ -369,6 +379,7 @@ type spawntraceMapSpecs struct {
 	InflightByTid *ebpf.MapSpec `ebpf:"inflight_by_tid"`
 	LaunchArmed   *ebpf.MapSpec `ebpf:"launch_armed"`
 	Lost          *ebpf.MapSpec `ebpf:"lost"`
+	PathScratch   *ebpf.MapSpec `ebpf:"path_scratch"`
 	Resolve       *ebpf.MapSpec `ebpf:"resolve"`
 	SpawnSlots    *ebpf.MapSpec `ebpf:"spawn_slots"`
 	SyscallStats  *ebpf.MapSpec `ebpf:"syscall_stats"`
@@ -430,6 +441,7 @@ type spawntraceMaps struct {
 	InflightByTid *ebpf.Map `ebpf:"inflight_by_tid"`
 	LaunchArmed   *ebpf.Map `ebpf:"launch_armed"`
 	Lost          *ebpf.Map `ebpf:"lost"`
+	PathScratch   *ebpf.Map `ebpf:"path_scratch"`
 	Resolve       *ebpf.Map `ebpf:"resolve"`
 	SpawnSlots    *ebpf.Map `ebpf:"spawn_slots"`
 	SyscallStats  *ebpf.Map `ebpf:"syscall_stats"`
@@ -445,6 +457,7 @@ func (m *spawntraceMaps) Close() error {
 		m.InflightByTid,
 		m.LaunchArmed,
 		m.Lost,
+		m.PathScratch,
 		m.Resolve,
 		m.SpawnSlots,
 		m.SyscallStats,
@@ -490,6 +503,7 @@ type spawntracePrograms struct {
 	KpTeardownEnd   *ebpf.Program `ebpf:"kp_teardown_end"`
 	KpTeardownStart *ebpf.Program `ebpf:"kp_teardown_start"`
 	OnExec          *ebpf.Program `ebpf:"on_exec"`
+	OnExecNoloop    *ebpf.Program `ebpf:"on_exec_noloop"`
 	OnExit          *ebpf.Program `ebpf:"on_exit"`
 	OnFork          *ebpf.Program `ebpf:"on_fork"`
 	OnLockAcquired  *ebpf.Program `ebpf:"on_lock_acquired"`
@@ -511,6 +525,7 @@ func (p *spawntracePrograms) Close() error {
 		p.KpTeardownEnd,
 		p.KpTeardownStart,
 		p.OnExec,
+		p.OnExecNoloop,
 		p.OnExit,
 		p.OnFork,
 		p.OnLockAcquired,

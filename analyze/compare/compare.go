@@ -29,8 +29,11 @@ type Comparison struct {
 	// it on each side; the shares of the parts' differences add up to 100%.
 	Breakdown []PartRow `json:"breakdown"`
 	// DiffNs is B's mean spawn cost minus A's.
-	DiffNs   float64          `json:"diff_ns"`
-	Findings []CompareFinding `json:"findings"` // ranked: the largest share first
+	DiffNs float64 `json:"diff_ns"`
+	// Explained is set when the difference is large enough to split into
+	// shares (5% of the cheaper side's cost); shares are 0 otherwise.
+	Explained bool             `json:"explained"`
+	Findings  []CompareFinding `json:"findings"` // ranked: the largest share first
 	// Notes say what weakens the comparison or could not be compared.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -53,9 +56,13 @@ type Side struct {
 	ParentRSSBytes uint64  `json:"parent_rss_bytes"` // median at fork
 	FailedPerSpawn float64 `json:"failed_execs_per_spawn"`
 	// ExecNs is the mean successful exec's wall time less its teardown.
-	ExecNs           float64      `json:"exec_ns"`
-	EnvCount         int          `json:"env_count"` // median over the children's successful execs
-	EnvBytes         int          `json:"env_bytes"`
+	ExecNs   float64 `json:"exec_ns"`
+	EnvCount int     `json:"env_count"` // median over the children's successful execs
+	EnvBytes int     `json:"env_bytes"`
+	// PathEntries is the median PATH length of the children's successful
+	// execs: -1 when most had no PATH, 0 when none recorded it (older
+	// recordings, kernels without bpf_loop).
+	PathEntries      int          `json:"path_entries"`
 	SyscallsPerSpawn float64      `json:"syscalls_per_spawn"`
 	Fit              *summary.Fit `json:"fit,omitempty"`
 	CopyMeasured     bool         `json:"copy_measured"`
@@ -134,7 +141,7 @@ func Compare(a, b *recording.Recording, nameA, nameB string) (*Comparison, error
 		return nil, err
 	}
 	c := &Comparison{A: sa, B: sb}
-	c.Host = hostRows(a, b)
+	c.Host = hostRows(&c.A, &c.B)
 	c.PerSpawn = c.A.Spawns > 0 && c.B.Spawns > 0
 	// A side recorded with --spawns-only has no other syscalls: compare
 	// the spawn-related calls alone on both, not its gaps as differences.
@@ -180,7 +187,8 @@ func newSide(rec *recording.Recording, name string) (Side, error) {
 	s.BlockedMeasured, _ = probeAvailable(rec, tracer.BlockedProbe)
 	var failed, calls uint64
 	var sigs spawn.Tally
-	rss, envCounts, envBytes := summary.NewMedian(), summary.NewMedian(), summary.NewMedian()
+	rss, envCounts, envBytes, paths := summary.NewMedian(), summary.NewMedian(), summary.NewMedian(), summary.NewMedian()
+	var pathUnset, pathSet int
 	// The sums of parts are of whole nanoseconds, exact in a float64 (up
 	// to 104 days): the order the rows come in does not change them.
 	err = sum.EachSpawn(func(sp *spawn.Spawn) error {
@@ -193,6 +201,13 @@ func newSide(rec *recording.Recording, name string) (Side, error) {
 			s.ExecSpawns++
 			envCounts.AddInt(sp.EnvCount)
 			envBytes.AddInt(sp.EnvBytes)
+			switch {
+			case sp.PathEntries > 0:
+				paths.AddInt(sp.PathEntries)
+				pathSet++
+			case sp.PathEntries < 0:
+				pathUnset++
+			}
 		}
 		p, t := parts(sp)
 		for k := range p {
@@ -214,6 +229,12 @@ func newSide(rec *recording.Recording, name string) (Side, error) {
 		s.SyscallsPerSpawn = float64(calls) / float64(s.Spawns)
 	}
 	s.EnvCount, s.EnvBytes = int(envCounts.Value()), int(envBytes.Value())
+	switch {
+	case pathUnset > pathSet:
+		s.PathEntries = -1
+	case pathSet > 0:
+		s.PathEntries = int(paths.Value())
+	}
 	if s.Patterns, s.ExecNs, err = spawnPatterns(rec); err != nil {
 		return Side{}, fmt.Errorf("%s: %w", name, err)
 	}
@@ -282,6 +303,7 @@ func (c *Comparison) breakdown() {
 		return
 	}
 	c.DiffNs = c.B.MeanNs - c.A.MeanNs
+	c.Explained = c.explainable()
 	for k, name := range partOrder {
 		row := PartRow{Part: name, ANs: pa[k], BNs: pb[k], DiffNs: pb[k] - pa[k], Measured: true}
 		switch name {

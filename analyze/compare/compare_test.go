@@ -28,6 +28,7 @@ type sideSpec struct {
 	s2eNs       uint64 // spawn entry to the end of the successful exec
 	rssBytes    uint64
 	env         int
+	path        int    // PATH entries the successful exec saw: -1 unset, 0 not recorded
 	intervalNs  uint64 // from one spawn to the next
 	noCopyProbe bool
 	lost        tracer.Lost
@@ -69,7 +70,7 @@ func buildRecording(s sideSpec) *recording.Recording {
 		}
 		rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.execNs,
 			Pid: child, Tid: child, Nr: sysno.Execve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true",
-			EnvCount: s.env, EnvBytes: s.env * 50})
+			EnvCount: s.env, EnvBytes: s.env * 50, PathEntries: s.path})
 		t += s.intervalNs
 	}
 	rec.EndMonoNs = t
@@ -95,20 +96,18 @@ func buildRecording(s sideSpec) *recording.Recording {
 func laptopSpec() sideSpec {
 	return sideSpec{
 		host: recording.Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Distro: "Ubuntu 22.04.3 LTS", CPUs: 8,
-			Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.35"}, THPMode: "madvise",
-			Env: &recording.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}},
+			Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.35"}, THPMode: "madvise"},
 		n: 10_000, cloneNs: 40_000, blockedNs: 30_000, execNs: 30_000, s2eNs: 64_000,
-		rssBytes: 1 << 30, env: 20, intervalNs: 64_000,
+		rssBytes: 1 << 30, env: 20, path: 5, intervalNs: 64_000,
 	}
 }
 
 func clusterSpec() sideSpec {
 	return sideSpec{
 		host: recording.Host{Hostname: "node017", KernelRelease: "3.10.0-1160.el7.x86_64", Distro: "CentOS Linux 7 (Core)", CPUs: 128,
-			Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.17"}, THPMode: "always",
-			Env: &recording.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 5, PathSet: true}},
+			Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.17"}, THPMode: "always"},
 		fork: true, n: 10_000, cloneNs: 490_000, copyNs: 400_000, blockedNs: 20_000, teardownNs: 60_000,
-		execNs: 80_000, s2eNs: 580_000, rssBytes: 1 << 30, env: 20, intervalNs: 580_000,
+		execNs: 80_000, s2eNs: 580_000, rssBytes: 1 << 30, env: 20, path: 5, intervalNs: 580_000,
 	}
 }
 
@@ -160,22 +159,17 @@ func TestComparePublishedFigures(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no mechanism finding: %+v", c.Findings)
 	}
-	for _, s := range []string{"cluster forks where laptop uses vfork"} {
-		if m.Title != s {
-			t.Errorf("title %q, want %q", m.Title, s)
-		}
-	}
-	for _, s := range []string{"cluster's glibc 2.17 is older than 2.24", "fall back to fork", "1.0 GiB", "0.46 ms per spawn",
-		"89% of the difference"} {
-		if !strings.Contains(m.Evidence, s) {
-			t.Errorf("mechanism evidence lacks %q: %s", s, m.Evidence)
-		}
+	if mf := m.Mechanism; m.Subject != "cluster" || m.Other != "laptop" || mf == nil || mf.Cause != CauseOldGlibc ||
+		mf.Libc != (Pair[string]{"glibc 2.17", "glibc 2.35"}) || mf.ParentRSSBytes != 1<<30 || !mf.CopyMeasured ||
+		math.Abs(m.CostNs-460_000) > 1 || math.Round(m.Share) != 89 || !c.Explained {
+		t.Errorf("mechanism finding %+v (%+v)", m, m.Mechanism)
 	}
 	if c.Findings[0].ID != "mechanism" {
 		t.Errorf("first finding %s, want mechanism", c.Findings[0].ID)
 	}
 	h := findingByID(c, "host")
-	if h == nil || !strings.Contains(h.Evidence, "3.10.0-1160.el7.x86_64 on cluster") || math.Abs(h.Share-11.6) > 0.1 {
+	if h == nil || h.Host == nil || len(h.Host.Diffs) != 1 || h.Host.Diffs[0].B != "3.10.0-1160.el7.x86_64" ||
+		math.Abs(h.Share-11.6) > 0.1 || h.Host.CallNs == nil || h.Host.CallNs.Subject != 70_000 || h.Host.Syscall.Name != "execve" {
 		t.Errorf("host finding = %+v", h)
 	}
 	if f := findingByID(c, "path-search"); f != nil {
@@ -210,7 +204,7 @@ func TestCompareSmallParentFigures(t *testing.T) {
 		t.Fatalf("walls %d and %d ns", c.A.WallNs, c.B.WallNs)
 	}
 	m := findingByID(c, "mechanism")
-	if m == nil || !strings.Contains(m.Evidence, "glibc 2.17 is older than 2.24") || !strings.Contains(m.Evidence, "8 MiB") {
+	if m == nil || m.Mechanism.Cause != CauseOldGlibc || m.Mechanism.ParentRSSBytes != 8<<20 {
 		t.Fatalf("mechanism finding = %+v", m)
 	}
 	if math.Abs(m.CostNs-25_000) > 1 || math.Abs(m.Share-100*25.0/34) > 0.1 {
@@ -223,8 +217,8 @@ func TestCompareSmallParentFigures(t *testing.T) {
 
 func TestComparePathAndEnvironment(t *testing.T) {
 	a, b := laptopSpec(), laptopSpec()
-	a.failed, a.failedNs, a.host.Env = 1, 4000, &recording.EnvFacts{Vars: 20, Bytes: 1000, PathEntries: 2, PathSet: true}
-	b.failed, b.failedNs, b.host.Env = 13, 4000, &recording.EnvFacts{Vars: 200, Bytes: 10_000, PathEntries: 14, PathSet: true}
+	a.failed, a.failedNs, a.path = 1, 4000, 2
+	b.failed, b.failedNs, b.path = 13, 4000, 14
 	b.env, b.execNs = 200, 45_000
 	a.s2eNs, a.intervalNs = 64_000+4000, 68_000
 	b.s2eNs, b.intervalNs = 64_000+15_000+13*4000, 131_000
@@ -236,20 +230,27 @@ func TestComparePathAndEnvironment(t *testing.T) {
 	if p == nil {
 		t.Fatalf("no path-search finding: %+v", c.Findings)
 	}
-	for _, s := range []string{"long's children fail 13.0 execs per spawn", "short's 1.0", "PATH has 14 entries, short's 2",
-		"48.0 µs per spawn"} {
-		if !strings.Contains(p.Evidence, s) {
-			t.Errorf("path evidence lacks %q: %s", s, p.Evidence)
-		}
+	if f := p.PathSearch; p.Subject != "long" || p.Other != "short" || f.FailedPerSpawn != (Pair[float64]{13, 1}) ||
+		f.PathEntries != (Pair[int]{14, 2}) || p.CostNs != 48_000 {
+		t.Errorf("path finding %+v (%+v)", p, p.PathSearch)
 	}
 	e := findingByID(c, "environment")
 	if e == nil {
 		t.Fatalf("no environment finding: %+v", c.Findings)
 	}
-	for _, s := range []string{"long's children get 200 environment variables", "short's get 20", "15.0 µs per spawn"} {
-		if !strings.Contains(e.Evidence, s) {
-			t.Errorf("environment evidence lacks %q: %s", s, e.Evidence)
-		}
+	if f := e.Environment; e.Subject != "long" || f.Vars != (Pair[int]{200, 20}) || !f.Separable || e.CostNs != 15_000 {
+		t.Errorf("environment finding %+v (%+v)", e, e.Environment)
+	}
+	// The host rows give the workload's environment as its execs saw it.
+	rows := map[string]HostRow{}
+	for _, r := range c.Host {
+		rows[r.Fact] = r
+	}
+	if r := rows["PATH entries"]; r.A != "2" || r.B != "14" || !r.Differs {
+		t.Errorf("PATH row %+v", r)
+	}
+	if r := rows["environment variables"]; r.A != "20" || r.B != "200" || !r.Differs {
+		t.Errorf("environment row %+v", r)
 	}
 	if f := findingByID(c, "mechanism"); f != nil {
 		t.Errorf("unexpected mechanism finding: %+v", f)
@@ -277,7 +278,7 @@ func TestCompareRustFallback(t *testing.T) {
 	b.host.Libc = &recording.Libc{Name: "glibc", Version: "2.35"}
 	c := compared(t, buildRecording(a), buildRecording(b), "A", "B")
 	m := findingByID(c, "mechanism")
-	if m == nil || !strings.Contains(m.Evidence, "B's Rust Command falls back to fork") {
+	if m == nil || m.Subject != "B" || m.Mechanism.Cause != CauseRustFallback {
 		t.Fatalf("mechanism finding = %+v", m)
 	}
 	if p := c.B.Patterns[0]; !p.HasSocketpair() || len(p.Steps) != 3 {
@@ -290,8 +291,8 @@ func TestCompareSameLibcForkVsSpawn(t *testing.T) {
 	b.host = a.host
 	c := compared(t, buildRecording(a), buildRecording(b), "spawn", "fork")
 	m := findingByID(c, "mechanism")
-	if m == nil || !strings.Contains(m.Evidence, "both run glibc 2.35, so the program chose it") ||
-		!strings.Contains(m.Evidence, "fork spawns with glibc fork()") || !strings.Contains(m.Evidence, "glibc posix_spawn") {
+	if m == nil || m.Mechanism.Cause != CauseProgramChoice ||
+		m.Mechanism.Spawner != (Pair[string]{"glibc fork()", "glibc posix_spawn"}) {
 		t.Fatalf("mechanism finding = %+v", m)
 	}
 	if f := findingByID(c, "host"); f != nil {
@@ -333,11 +334,11 @@ func TestCompareLostAndUnmeasured(t *testing.T) {
 	b.copyNs, b.teardownNs = 0, 0
 	c := compared(t, buildRecording(a), buildRecording(b), "A", "B")
 	l := findingByID(c, "lost-events")
-	if l == nil || !strings.Contains(l.Evidence, "B lost 1234 events") || !strings.Contains(l.Evidence, "weaker") {
+	if l == nil || l.Subject != "B" || l.Lost.Events != 1234 || l.CostNs != 0 {
 		t.Errorf("lost finding = %+v", l)
 	}
 	m := findingByID(c, "mechanism")
-	if m == nil || m.CostNs != 0 || !strings.Contains(m.Evidence, "copy was not measured") {
+	if m == nil || m.CostNs != 0 || m.Mechanism.CopyMeasured {
 		t.Errorf("mechanism finding = %+v", m)
 	}
 	var note bool
@@ -358,7 +359,7 @@ func TestCompareHostRows(t *testing.T) {
 	a, b := buildRecording(laptopSpec()), buildRecording(clusterSpec())
 	b.Host.Libc = nil
 	rows := map[string]HostRow{}
-	for _, r := range hostRows(a, b) {
+	for _, r := range compared(t, a, b, "A", "B").Host {
 		rows[r.Fact] = r
 	}
 	if r := rows["kernel"]; !r.Differs {
@@ -392,18 +393,6 @@ func TestLibcVersions(t *testing.T) {
 	}
 	if s := (&recording.Libc{Name: "glibc", Version: "2.36", Approx: true}).String(); s != "glibc >= 2.36" {
 		t.Errorf("String = %q", s)
-	}
-	e := recording.EnvFactsOf([]string{"HOME=/root", "PATH=/usr/bin:/bin:", "X="})
-	if e.Vars != 3 || e.Bytes != 11+20+3 || e.PathEntries != 3 || !e.PathSet {
-		t.Errorf("EnvFactsOf = %+v", e)
-	}
-}
-
-func TestDurText(t *testing.T) {
-	for ns, want := range map[float64]string{460_000: "0.46 ms", 7000: "7.0 µs", 5.8e9: "5.80 s", -20_000: "-20.0 µs", 100_000: "0.10 ms"} {
-		if got := DurText(ns); got != want {
-			t.Errorf("DurText(%v) = %q, want %q", ns, got, want)
-		}
 	}
 }
 
@@ -449,4 +438,30 @@ func compared(t testing.TB, a, b *recording.Recording, nameA, nameB string) *Com
 		t.Fatal(err)
 	}
 	return c
+}
+
+// A forking thread off CPU longer waited for a CPU or a lock, not for its
+// child: it is named off-cpu; vfork-blocking only where the side vforks.
+func TestCompareOffCPUNamedByMechanism(t *testing.T) {
+	a, b := clusterSpec(), clusterSpec()
+	b.cloneNs, b.blockedNs, b.s2eNs, b.intervalNs = 690_000, 220_000, 780_000, 780_000
+	c := compared(t, buildRecording(a), buildRecording(b), "quiet", "loaded")
+	if f := findingByID(c, IDVforkBlocking); f != nil {
+		t.Errorf("vfork-blocking on two fork-only sides: %+v", f)
+	}
+	f := findingByID(c, IDOffCPU)
+	if f == nil || f.Subject != "loaded" || f.OffCPU.Mechanism != spawn.MechFork || f.CostNs != 200_000 ||
+		f.OffCPU.OffCPUNs != (Pair[float64]{220_000, 20_000}) {
+		t.Fatalf("off-cpu finding %+v; findings %+v", f, c.Findings)
+	}
+
+	a, b = laptopSpec(), laptopSpec()
+	b.cloneNs, b.blockedNs, b.s2eNs, b.intervalNs = 240_000, 230_000, 264_000, 264_000
+	c = compared(t, buildRecording(a), buildRecording(b), "short", "long")
+	if f := findingByID(c, IDVforkBlocking); f == nil || f.Subject != "long" || f.OffCPU.Mechanism != spawn.MechVfork {
+		t.Errorf("vfork-blocking finding %+v; findings %+v", f, c.Findings)
+	}
+	if f := findingByID(c, IDOffCPU); f != nil {
+		t.Errorf("off-cpu on vfork sides: %+v", f)
+	}
 }

@@ -1,29 +1,143 @@
 package compare
 
 import (
-	"fmt"
 	"math"
 	"sort"
-	"strings"
 
 	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/analyze/summary"
+	"github.com/spawntrace/spawntrace/tracer"
 )
 
+// Finding IDs: stable, one per cause.
+const (
+	IDMechanism   = "mechanism"   // one side forks where the other vforks
+	IDForkCopy    = "fork-copy"   // both fork; one copies larger parents
+	IDCopySpeed   = "copy-speed"  // the same copy costs more per GiB on one host
+	IDPathSearch  = "path-search" // one side's children fail more execs searching PATH
+	IDEnvironment = "environment" // one side passes a larger environment
+	// IDOffCPU: a forking thread is off CPU longer in the call. A fork does
+	// not wait for its child: that is time waiting for a CPU (run queue)
+	// or for locks and memory (contention).
+	IDOffCPU = "off-cpu"
+	// IDVforkBlocking: a vfork-like spawner waits longer for its children
+	// to exec, which it does by design.
+	IDVforkBlocking = "vfork-blocking"
+	IDHost          = "host"          // the kernels or their virtualization differ
+	IDStartupCPUID  = "startup-cpuid" // new programs' CPUID start-up costs more on one host
+	IDLostEvents    = "lost-events"   // a side lost events
+)
+
+// Why a side forks where the other vforks (MechanismFacts.Cause).
+const (
+	CauseOldGlibc      = "old-glibc"      // the forking side's glibc is older than 2.24
+	CauseRustFallback  = "rust-fallback"  // its Rust Command falls back to fork
+	CauseProgramChoice = "program-choice" // both run the same libc: the program chose fork
+	CauseSpawners      = "spawners"       // the spawners differ, the libc is unknown or differs
+)
+
+// Pair is one measure on a finding's subject side and on the other.
+type Pair[T any] struct {
+	Subject T `json:"subject"`
+	Other   T `json:"other"`
+}
+
 // CompareFinding is one cause of the difference between two recordings,
-// with its evidence in numbers.
+// decided with its numbers; reports word it. Subject is the side it is
+// about (the one that forks, copies more, searches a longer PATH, ...),
+// Other the other side; each kind's facts are in the field named after it.
 type CompareFinding struct {
-	// ID is stable: mechanism, fork-copy, copy-speed, path-search,
-	// environment, host, startup-cpuid, vfork-blocking, lost-events.
-	ID       string `json:"id"`
-	Title    string `json:"title"`
-	Evidence string `json:"evidence"`
+	ID      string `json:"id"`
+	Subject string `json:"subject"`
+	Other   string `json:"other,omitempty"`
 	// CostNs is what this cause adds to B's mean spawn cost over A's
 	// (negative when it favours B); 0 when it could not be separated.
 	CostNs float64 `json:"cost_ns_per_spawn"`
 	// Share is CostNs as a percentage of the whole difference; 0 when
-	// there is no difference to explain.
+	// there is no difference to explain (Comparison.Explained).
 	Share float64 `json:"share_pct"`
+
+	Mechanism   *MechanismFacts   `json:"mechanism,omitempty"`
+	ForkCopy    *ForkCopyFacts    `json:"fork_copy,omitempty"`
+	CopySpeed   *CopySpeedFacts   `json:"copy_speed,omitempty"`
+	PathSearch  *PathSearchFacts  `json:"path_search,omitempty"`
+	Environment *EnvironmentFacts `json:"environment,omitempty"`
+	OffCPU      *OffCPUFacts      `json:"off_cpu,omitempty"` // off-cpu and vfork-blocking
+	Host        *HostFacts        `json:"host,omitempty"`
+	CPUID       *CPUIDFacts       `json:"startup_cpuid,omitempty"`
+	Lost        *tracer.Lost      `json:"lost,omitempty"`
+}
+
+// MechanismFacts: the subject forks, the other vforks.
+type MechanismFacts struct {
+	Cause string `json:"cause"` // Cause*
+	// Libc is each side's ("glibc 2.17"), "" when unknown.
+	Libc Pair[string] `json:"libc"`
+	// Spawner is each side's most common spawn pattern ("glibc fork()"),
+	// or its mechanism when none was recognised.
+	Spawner Pair[string] `json:"spawner"`
+	// CopyMeasured is false when the forking side had no copy probe: the
+	// finding's cost is then 0, not separated.
+	CopyMeasured   bool              `json:"copy_measured"`
+	ParentRSSBytes uint64            `json:"parent_rss_bytes"` // the forking side's, median
+	Mechanisms     Pair[[]MechCount] `json:"mechanisms"`
+}
+
+// ForkCopyFacts: both fork; the subject's parents are larger.
+type ForkCopyFacts struct {
+	ParentRSSBytes Pair[uint64] `json:"parent_rss_bytes"` // medians
+}
+
+// CopySpeedFacts: the subject's copy costs more per GiB.
+type CopySpeedFacts struct {
+	MsPerGiB Pair[float64] `json:"ms_per_gib"`
+	Forks    Pair[int]     `json:"forks"` // behind each fit
+	// AtRSSBytes is the parent size the cost is given at: B's median.
+	AtRSSBytes uint64    `json:"at_rss_bytes"`
+	HostDiffs  []HostRow `json:"host_diffs,omitempty"` // kernel, virtualization, CPU, THP
+}
+
+// PathSearchFacts: the subject's children fail more execs.
+type PathSearchFacts struct {
+	FailedPerSpawn Pair[float64] `json:"failed_execs_per_spawn"`
+	// PathEntries is each side's PATH as its execs saw it (Side.PathEntries).
+	PathEntries Pair[int] `json:"path_entries"`
+}
+
+// EnvironmentFacts: the subject's children get the larger environment.
+type EnvironmentFacts struct {
+	Vars  Pair[int] `json:"vars"`  // medians over successful execs
+	Bytes Pair[int] `json:"bytes"` // medians
+	// ExecNs is the mean successful exec less its teardown; Separable is
+	// false when the subject's execs are not the slower, so that no cost
+	// can be put on the environment.
+	ExecNs    Pair[float64] `json:"exec_ns"`
+	Separable bool          `json:"separable"`
+}
+
+// OffCPUFacts: the subject's spawning thread is off CPU longer in the call.
+type OffCPUFacts struct {
+	OffCPUNs Pair[float64] `json:"off_cpu_ns"` // per spawn
+	// Mechanism is the subject's dominant one: vfork for vfork-blocking.
+	Mechanism spawn.Mechanism `json:"mechanism"`
+}
+
+// HostFacts: the kernels or their virtualization differ. Subject is B.
+type HostFacts struct {
+	Diffs []HostRow `json:"diffs"`
+	// CallNs is the rest of the spawning call (besides the copy and off-CPU
+	// time) per spawn, when both sides have spawns.
+	CallNs *Pair[float64] `json:"call_ns,omitempty"`
+	// Syscall is the first spawn-related call both sides made, by the time
+	// difference it explains.
+	Syscall *SyscallRow `json:"syscall,omitempty"`
+}
+
+// CPUIDFacts: new programs' start-up CPUID loops cost more on the subject.
+type CPUIDFacts struct {
+	PerExecNs Pair[float64] `json:"per_exec_ns"` // on-CPU samples
+	// Virtualization is the host row, when it differs.
+	Virtualization *HostRow `json:"virtualization,omitempty"`
 }
 
 // Thresholds for causes that are reported only when they matter.
@@ -37,26 +151,6 @@ const (
 	glibcVforkMajor   = 2
 	glibcVforkMinor   = 24 // posix_spawn uses CLONE_VM|CLONE_VFORK from glibc 2.24
 )
-
-// DurText is a duration in the unit that reads best: "0.46 ms", "7.0 µs",
-// "5.80 s".
-func DurText(ns float64) string {
-	a := math.Abs(ns)
-	switch {
-	case a >= 1e9:
-		return fmt.Sprintf("%.2f s", ns/1e9)
-	case a >= 100e3:
-		return fmt.Sprintf("%.2f ms", ns/1e6)
-	}
-	return fmt.Sprintf("%.1f µs", ns/1e3)
-}
-
-func (c *Comparison) sharePhrase(cost float64) string {
-	if !c.explainable() {
-		return ""
-	}
-	return fmt.Sprintf(", %.0f%% of the difference", c.Share(cost))
-}
 
 // part returns the breakdown row of a part, zero when there is none.
 func (c *Comparison) part(name string) PartRow {
@@ -87,7 +181,7 @@ func compareFindings(c *Comparison) []CompareFinding {
 		add(findCopySpeed(c))
 		add(findPathDiff(c))
 		add(findEnvDiff(c))
-		add(findBlockedDiff(c))
+		add(findOffCPUDiff(c))
 	}
 	add(findHostDiff(c))
 	add(findStartupCPUIDDiff(c))
@@ -115,44 +209,43 @@ func (c *Comparison) copyCost() float64 {
 	return c.part(PartCopy).DiffNs + c.part(PartTeardown).DiffNs
 }
 
+// moreLess orders the sides by a measure: the one with more first; B when
+// B's minus A's is not negative.
+func (c *Comparison) moreLess(bMinusA float64) (more, less *Side) {
+	if bMinusA < 0 {
+		return &c.A, &c.B
+	}
+	return &c.B, &c.A
+}
+
 func findMechanism(c *Comparison) *CompareFinding {
 	f, v := forkVfork(c)
 	if f == nil {
 		return nil
 	}
 	fl, vl := f.rec.Host.Libc, v.rec.Host.Libc
-	var cause string
-	sigF, sigV := firstOr(f.Signatures, string(spawn.MechFork)), firstOr(v.Signatures, string(spawn.MechVfork))
-	if old, known := fl.GlibcBefore(glibcVforkMajor, glibcVforkMinor); known && old {
-		cause = fmt.Sprintf("%s's %s is older than 2.24, so posix_spawn and Rust's Command fall back to fork", f.Name, fl)
-	} else if hasSig(f.Signatures, spawn.SigRustFallback) {
-		cause = fmt.Sprintf("%s's Rust Command falls back to fork (socketpair, then fork): glibc older than 2.24, "+
-			"or options that need code in the child", f.Name)
-	} else if fl != nil && vl != nil && fl.String() == vl.String() {
-		cause = fmt.Sprintf("both run %s, so the program chose it: %s spawns with %s, %s with %s",
-			fl, f.Name, sigF, v.Name, sigV)
-	} else {
-		cause = fmt.Sprintf("%s spawns with %s, %s with %s", f.Name, sigF, v.Name, sigV)
-		if fl != nil || vl != nil {
-			cause += fmt.Sprintf(" (libc: %s against %s)", orUnknown(fl.String()), orUnknown(vl.String()))
-		}
+	m := &MechanismFacts{
+		Libc:           Pair[string]{fl.String(), vl.String()},
+		Spawner:        Pair[string]{firstOr(f.Signatures, string(spawn.MechFork)), firstOr(v.Signatures, string(spawn.MechVfork))},
+		CopyMeasured:   f.CopyMeasured,
+		ParentRSSBytes: f.ParentRSSBytes,
+		Mechanisms:     Pair[[]MechCount]{f.ByMech, v.ByMech},
 	}
-	cost := c.copyCost()
-	var ev string
+	switch old, known := fl.GlibcBefore(glibcVforkMajor, glibcVforkMinor); {
+	case known && old:
+		m.Cause = CauseOldGlibc
+	case hasSig(f.Signatures, spawn.SigRustFallback):
+		m.Cause = CauseRustFallback
+	case fl != nil && vl != nil && fl.String() == vl.String():
+		m.Cause = CauseProgramChoice
+	default:
+		m.Cause = CauseSpawners
+	}
+	cost := 0.0
 	if f.CopyMeasured {
-		ev = fmt.Sprintf("%s; at %s's %s parent RSS (median) the copy and its exec teardown cost %s per spawn%s",
-			cause, f.Name, sizeText(f.ParentRSSBytes), DurText(math.Abs(cost)), c.sharePhrase(cost))
-	} else {
-		ev = fmt.Sprintf("%s; %s's copy was not measured (no mmap_lock tracepoints), so its cost is not separated",
-			cause, f.Name)
-		cost = 0
+		cost = c.copyCost()
 	}
-	return &CompareFinding{
-		ID:       "mechanism",
-		Title:    fmt.Sprintf("%s forks where %s uses vfork", f.Name, v.Name),
-		Evidence: ev + fmt.Sprintf(" (%s: %s; %s: %s)", f.Name, mechText(f), v.Name, mechText(v)),
-		CostNs:   cost,
-	}
+	return &CompareFinding{ID: IDMechanism, Subject: f.Name, Other: v.Name, CostNs: cost, Mechanism: m}
 }
 
 func findForkCopyDiff(c *Comparison) *CompareFinding {
@@ -163,18 +256,9 @@ func findForkCopyDiff(c *Comparison) *CompareFinding {
 	if math.Abs(c.Share(cost)) < minShownShare {
 		return nil
 	}
-	more, less := &c.B, &c.A
-	if cost < 0 {
-		more, less = less, more
-	}
-	return &CompareFinding{
-		ID:    "fork-copy",
-		Title: fmt.Sprintf("%s's forks copy more", more.Name),
-		Evidence: fmt.Sprintf("both fork; parents of %s RSS on %s against %s on %s (median): the copy and its exec "+
-			"teardown cost %s more per spawn%s", sizeText(more.ParentRSSBytes), more.Name, sizeText(less.ParentRSSBytes),
-			less.Name, DurText(math.Abs(cost)), c.sharePhrase(cost)),
-		CostNs: cost,
-	}
+	more, less := c.moreLess(cost)
+	return &CompareFinding{ID: IDForkCopy, Subject: more.Name, Other: less.Name, CostNs: cost,
+		ForkCopy: &ForkCopyFacts{ParentRSSBytes: Pair[uint64]{more.ParentRSSBytes, less.ParentRSSBytes}}}
 }
 
 // slope is a fit's copy cost per GiB, when it can support one.
@@ -196,13 +280,14 @@ func findCopySpeed(c *Comparison) *CompareFinding {
 	}
 	// What B's slower or faster copy costs at B's parent size.
 	cost := (sb - sa) * float64(c.B.ParentRSSBytes) / summary.GiB * 1e6
-	ev := fmt.Sprintf("copies take %.2f ms per GiB of parent RSS on %s and %.2f ms on %s (fits over %d and %d forks); "+
-		"at %s's %s parents that is %s per spawn%s", sa, c.A.Name, sb, c.B.Name, c.A.Fit.N, c.B.Fit.N,
-		c.B.Name, sizeText(c.B.ParentRSSBytes), DurText(cost), c.sharePhrase(cost))
-	if d := hostDiffs(c, "kernel", "virtualization", "CPU", "transparent huge pages"); d != "" {
-		ev += "; the hosts differ in " + d
-	}
-	return &CompareFinding{ID: "copy-speed", Title: "the same copy costs more per GiB on one host", Evidence: ev, CostNs: cost}
+	slow, fast := c.moreLess(sb - sa)
+	return &CompareFinding{ID: IDCopySpeed, Subject: slow.Name, Other: fast.Name, CostNs: cost,
+		CopySpeed: &CopySpeedFacts{
+			MsPerGiB:   Pair[float64]{slow.Fit.SlopeMsPerGiB, fast.Fit.SlopeMsPerGiB},
+			Forks:      Pair[int]{slow.Fit.N, fast.Fit.N},
+			AtRSSBytes: c.B.ParentRSSBytes,
+			HostDiffs:  hostDiffs(c, "kernel", "virtualization", "CPU", "transparent huge pages"),
+		}}
 }
 
 func findPathDiff(c *Comparison) *CompareFinding {
@@ -210,24 +295,12 @@ func findPathDiff(c *Comparison) *CompareFinding {
 	if math.Abs(d) < minFailedPerSpawn {
 		return nil
 	}
-	more, less := &c.B, &c.A
-	if d < 0 {
-		more, less = less, more
-	}
-	cost := c.part(PartFailed).DiffNs
-	ev := fmt.Sprintf("%s's children fail %.1f execs per spawn before finding the program, %s's %.1f",
-		more.Name, more.FailedPerSpawn, less.Name, less.FailedPerSpawn)
-	if em, el := more.rec.Host.Env, less.rec.Host.Env; em != nil && el != nil && em.PathSet && el.PathSet {
-		ev += fmt.Sprintf(": %s's PATH has %d entries, %s's %d, and posix_spawnp and execvp try each in turn",
-			more.Name, em.PathEntries, less.Name, el.PathEntries)
-	}
-	ev += fmt.Sprintf("; this costs %s per spawn%s", DurText(math.Abs(cost)), c.sharePhrase(cost))
-	return &CompareFinding{
-		ID:       "path-search",
-		Title:    fmt.Sprintf("%s searches a longer PATH", more.Name),
-		Evidence: ev + "; spawn by absolute path, or put the program's directory first in PATH",
-		CostNs:   cost,
-	}
+	more, less := c.moreLess(d)
+	return &CompareFinding{ID: IDPathSearch, Subject: more.Name, Other: less.Name, CostNs: c.part(PartFailed).DiffNs,
+		PathSearch: &PathSearchFacts{
+			FailedPerSpawn: Pair[float64]{more.FailedPerSpawn, less.FailedPerSpawn},
+			PathEntries:    Pair[int]{more.PathEntries, less.PathEntries},
+		}}
 }
 
 func findEnvDiff(c *Comparison) *CompareFinding {
@@ -245,95 +318,81 @@ func findEnvDiff(c *Comparison) *CompareFinding {
 	if a.EnvCount > b.EnvCount || (a.EnvCount == b.EnvCount && a.EnvBytes > b.EnvBytes) {
 		more, less = a, b
 	}
-	cost := b.ExecNs - a.ExecNs
-	ev := fmt.Sprintf("%s's children get %d environment variables (%s) where %s's get %d (%s); "+
-		"the kernel copies them at every exec and runtimes copy them before each spawn",
-		more.Name, more.EnvCount, sizeText(uint64(more.EnvBytes)), less.Name, less.EnvCount, sizeText(uint64(less.EnvBytes)))
-	moreExec, lessExec := more.ExecNs, less.ExecNs
-	if moreExec > lessExec {
-		ev += fmt.Sprintf("; successful execs take %s on %s against %s on %s (teardown excluded): %s per spawn%s",
-			DurText(moreExec), more.Name, DurText(lessExec), less.Name, DurText(moreExec-lessExec), c.sharePhrase(cost))
-	} else {
-		ev += fmt.Sprintf("; its cost is not separable here: successful execs take %s on %s and %s on %s",
-			DurText(moreExec), more.Name, DurText(lessExec), less.Name)
-		cost = 0
+	e := &EnvironmentFacts{
+		Vars:      Pair[int]{more.EnvCount, less.EnvCount},
+		Bytes:     Pair[int]{more.EnvBytes, less.EnvBytes},
+		ExecNs:    Pair[float64]{more.ExecNs, less.ExecNs},
+		Separable: more.ExecNs > less.ExecNs,
 	}
-	return &CompareFinding{
-		ID:       "environment",
-		Title:    fmt.Sprintf("%s passes a larger environment", more.Name),
-		Evidence: ev + "; pass children only the variables they need",
-		CostNs:   cost,
+	cost := 0.0
+	if e.Separable {
+		cost = b.ExecNs - a.ExecNs
 	}
+	return &CompareFinding{ID: IDEnvironment, Subject: more.Name, Other: less.Name, CostNs: cost, Environment: e}
 }
 
-func findBlockedDiff(c *Comparison) *CompareFinding {
+// findOffCPUDiff: the spawning thread is off CPU longer on one side. Only
+// a vfork-like spawner waits for its child (until it execs); a forking
+// thread off CPU waited for a CPU or for locks, and is named so.
+func findOffCPUDiff(c *Comparison) *CompareFinding {
 	row := c.part(PartBlocked)
 	if !row.Measured || math.Abs(c.Share(row.DiffNs)) < minShownShare {
 		return nil
 	}
-	more, less := &c.B, &c.A
+	more, less := c.moreLess(row.DiffNs)
 	moreNs, lessNs := row.BNs, row.ANs
 	if row.DiffNs < 0 {
-		more, less, moreNs, lessNs = less, more, lessNs, moreNs
+		moreNs, lessNs = lessNs, moreNs
 	}
-	return &CompareFinding{
-		ID:    "vfork-blocking",
-		Title: fmt.Sprintf("%s's spawning thread waits longer", more.Name),
-		Evidence: fmt.Sprintf("the spawning thread is off CPU %s per spawn on %s against %s on %s%s; with vfork it waits "+
-			"until the child execs", DurText(moreNs), more.Name, DurText(lessNs), less.Name, c.sharePhrase(row.DiffNs)),
-		CostNs: row.DiffNs,
+	id := IDOffCPU
+	if more.Dominant == spawn.MechVfork {
+		id = IDVforkBlocking
 	}
+	return &CompareFinding{ID: id, Subject: more.Name, Other: less.Name, CostNs: row.DiffNs,
+		OffCPU: &OffCPUFacts{OffCPUNs: Pair[float64]{moreNs, lessNs}, Mechanism: more.Dominant}}
 }
 
-// hostDiffs lists the named host facts that differ: "kernel (3.10 against 5.15)".
-func hostDiffs(c *Comparison, facts ...string) string {
-	var parts []string
+// hostDiffs lists the rows of the named host facts that differ.
+func hostDiffs(c *Comparison, facts ...string) []HostRow {
+	var rows []HostRow
 	for _, want := range facts {
 		for _, r := range c.Host {
 			if r.Fact == want && r.Differs {
-				parts = append(parts, fmt.Sprintf("%s (%s on %s, %s on %s)", r.Fact, r.A, c.A.Name, r.B, c.B.Name))
+				rows = append(rows, r)
 			}
 		}
 	}
-	return strings.Join(parts, ", ")
+	return rows
 }
 
 func findHostDiff(c *Comparison) *CompareFinding {
 	d := hostDiffs(c, "kernel", "virtualization")
-	if d == "" {
+	if len(d) == 0 {
 		return nil
 	}
-	ev := "the hosts differ in " + d
+	h := &HostFacts{Diffs: d}
 	var cost float64
 	if c.A.Spawns > 0 && c.B.Spawns > 0 {
 		row := c.part(PartCall)
 		cost = row.DiffNs
-		ev += fmt.Sprintf("; the kernel's own work in the spawning call (besides the copy and waiting) takes %s per spawn "+
-			"on %s and %s on %s%s", DurText(row.ANs), c.A.Name, DurText(row.BNs), c.B.Name, c.sharePhrase(cost))
+		h.CallNs = &Pair[float64]{row.BNs, row.ANs}
 	}
-	for _, r := range c.Syscalls {
+	for i, r := range c.Syscalls {
 		if (r.Name == "clone" || r.Name == "clone3" || r.Name == "vfork" || r.Name == "fork" || r.Name == "execve") &&
 			r.Ratio > 0 {
-			ev += fmt.Sprintf("; %s takes %.1f µs per call on %s, %.1f µs on %s", r.Name, r.UsPerCallA, c.A.Name,
-				r.UsPerCallB, c.B.Name)
+			h.Syscall = &c.Syscalls[i]
 			break
 		}
 	}
-	return &CompareFinding{ID: "host", Title: "the kernels or their virtualization differ", Evidence: ev, CostNs: cost}
+	return &CompareFinding{ID: IDHost, Subject: c.B.Name, Other: c.A.Name, CostNs: cost, Host: h}
 }
 
 func findLost(s *Side) *CompareFinding {
-	l := s.Lost
-	if l.Total() == 0 {
+	if s.Lost.Total() == 0 {
 		return nil
 	}
-	ev := fmt.Sprintf("%s lost %d events (%d dropped on a full ring buffer, %d syscalls not timed, %d spawn calls not "+
-		"paired, %d processes not followed): its spawns and per-spawn numbers are incomplete, so this comparison is weaker",
-		s.Name, l.Total(), l.Events, l.SyscallSlots, l.SpawnSlots, l.TrackedLimits)
-	if l.Events > 0 {
-		ev += "; record again with a larger --ring-bytes"
-	}
-	return &CompareFinding{ID: "lost-events", Title: s.Name + " lost events", Evidence: ev}
+	l := s.Lost
+	return &CompareFinding{ID: IDLostEvents, Subject: s.Name, Lost: &l}
 }
 
 func firstOr(v []string, def string) string {
@@ -350,20 +409,4 @@ func hasSig(v []string, sig string) bool {
 		}
 	}
 	return false
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
-}
-
-// mechText is "10000 fork-like" or "9000 vfork-like, 1000 fork-like".
-func mechText(s *Side) string {
-	var parts []string
-	for _, m := range s.ByMech {
-		parts = append(parts, fmt.Sprintf("%d %s-like", m.Count, m.Mechanism))
-	}
-	return strings.Join(parts, ", ")
 }

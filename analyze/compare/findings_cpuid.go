@@ -1,8 +1,6 @@
 package compare
 
 import (
-	"fmt"
-
 	"github.com/spawntrace/spawntrace/analyze/summary"
 )
 
@@ -29,10 +27,9 @@ func findStartupCPUIDDiff(c *Comparison) *CompareFinding {
 	if slowNs < cpuidDiffMinNs || slowNs < cpuidDiffRatio*fastNs {
 		return nil
 	}
-	ev := fmt.Sprintf("new programs spend %s of CPU per exec in glibc's start-up CPU detection (CPUID loops) on %s, "+
-		"%s on %s (on-CPU samples)", DurText(slowNs), slow.Name, DurText(fastNs), fast.Name)
-	if d := hostDiffs(c, "virtualization"); d != "" {
-		ev += "; the hosts differ in " + d + ": a hypervisor that traps CPUID makes each one a VM exit"
+	f := &CPUIDFacts{PerExecNs: Pair[float64]{slowNs, fastNs}}
+	if d := hostDiffs(c, "virtualization"); len(d) > 0 {
+		f.Virtualization = &d[0]
 	}
-	return &CompareFinding{ID: "startup-cpuid", Title: "program start-up is slower on " + slow.Name + " (CPUID)", Evidence: ev}
+	return &CompareFinding{ID: IDStartupCPUID, Subject: slow.Name, Other: fast.Name, CPUID: f}
 }

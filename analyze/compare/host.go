@@ -1,7 +1,7 @@
 package compare
 
 import (
-	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -15,24 +15,26 @@ type HostRow struct {
 	Fact string `json:"fact"`
 	A    string `json:"a"`
 	B    string `json:"b"`
-	// Differs is set when both are known and not equal.
+	// Unit says how to read A and B: as text when empty; UnitBytes: a
+	// count of bytes.
+	Unit string `json:"unit,omitempty"`
+	// Differs is set when both are known and not equal (sizes: by more
+	// than 1%).
 	Differs bool `json:"differs,omitempty"`
 }
 
+// UnitBytes marks a host row whose values are byte counts.
+const UnitBytes = "bytes"
+
+// Values of host rows that are not measures.
+const (
+	NotRecorded = "not recorded" // a fact this side's recording predates
+	Unset       = "unset"        // PATH is not in the environment
+)
+
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// sizeText is "1.0 GiB", "24 MiB", "12.5 KiB" or "800 B".
-func sizeText(b uint64) string {
-	switch {
-	case b >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
-	case b >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", b)
-}
+func utoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
 func featureText(f *tracer.Features, pick func(*tracer.Features) tracer.Feature) string {
 	if f == nil {
@@ -56,11 +58,20 @@ func probeText(rec *recording.Recording, name, yes string) string {
 }
 
 // hostRows lists the facts that make two hosts spawn differently, then
-// those that identify the recordings.
-func hostRows(a, b *recording.Recording) []HostRow {
+// those that identify the recordings. The workload's environment is as its
+// children's successful execs saw it (medians).
+func hostRows(sa, sb *Side) []HostRow {
+	a, b := sa.rec, sb.rec
 	type fact struct {
 		name string
 		get  func(*recording.Recording) string
+	}
+	units := map[string]string{"memory": UnitBytes, "page size": UnitBytes, "environment size": UnitBytes}
+	side := func(r *recording.Recording) *Side {
+		if r == a {
+			return sa
+		}
+		return sb
 	}
 	facts := []fact{
 		{"hostname", func(r *recording.Recording) string { return r.Host.Hostname }},
@@ -86,30 +97,39 @@ func hostRows(a, b *recording.Recording) []HostRow {
 			if r.Host.MemBytes == 0 {
 				return ""
 			}
-			return sizeText(r.Host.MemBytes)
+			return utoa(r.Host.MemBytes)
 		}},
 		{"page size", func(r *recording.Recording) string {
 			if r.Host.PageBytes == 0 {
 				return ""
 			}
-			return sizeText(uint64(r.Host.PageBytes))
+			return itoa(r.Host.PageBytes)
 		}},
 		{"transparent huge pages", func(r *recording.Recording) string { return r.Host.THPMode }},
 		{"libc", func(r *recording.Recording) string { return r.Host.Libc.String() }},
-		{"workload environment", func(r *recording.Recording) string {
-			if r.Host.Env == nil {
-				return ""
+		{"environment variables", func(r *recording.Recording) string {
+			if s := side(r); s.ExecSpawns > 0 {
+				return itoa(s.EnvCount)
 			}
-			return fmt.Sprintf("%d vars, %s", r.Host.Env.Vars, sizeText(uint64(r.Host.Env.Bytes)))
+			return ""
+		}},
+		{"environment size", func(r *recording.Recording) string {
+			if s := side(r); s.ExecSpawns > 0 {
+				return itoa(s.EnvBytes)
+			}
+			return ""
 		}},
 		{"PATH entries", func(r *recording.Recording) string {
+			s := side(r)
 			switch {
-			case r.Host.Env == nil:
+			case s.ExecSpawns == 0:
 				return ""
-			case !r.Host.Env.PathSet:
-				return "unset"
+			case s.PathEntries == 0:
+				return NotRecorded
+			case s.PathEntries < 0:
+				return Unset
 			}
-			return itoa(r.Host.Env.PathEntries)
+			return itoa(s.PathEntries)
 		}},
 		{"BTF", func(r *recording.Recording) string {
 			return featureText(r.Host.Features, func(f *tracer.Features) tracer.Feature { return f.BTF })
@@ -144,9 +164,25 @@ func hostRows(a, b *recording.Recording) []HostRow {
 	}
 	rows := make([]HostRow, 0, len(facts))
 	for _, f := range facts {
-		r := HostRow{Fact: f.name, A: f.get(a), B: f.get(b)}
-		r.Differs = r.A != "" && r.B != "" && r.A != r.B
+		r := HostRow{Fact: f.name, A: f.get(a), B: f.get(b), Unit: units[f.name]}
+		r.Differs = differs(r)
 		rows = append(rows, r)
 	}
 	return rows
+}
+
+// differs says whether two known values of a row differ: sizes by more
+// than 1% (two hosts' "32 GiB" are rarely the same count of bytes).
+func differs(r HostRow) bool {
+	if r.A == "" || r.B == "" || r.A == r.B {
+		return false
+	}
+	if r.Unit == UnitBytes {
+		x, errA := strconv.ParseFloat(r.A, 64)
+		y, errB := strconv.ParseFloat(r.B, 64)
+		if errA == nil && errB == nil {
+			return math.Abs(x-y) > 0.01*math.Max(x, y)
+		}
+	}
+	return true
 }

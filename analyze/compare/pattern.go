@@ -2,8 +2,8 @@ package compare
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -43,9 +43,9 @@ type Pattern struct {
 func (p *Pattern) Key() string {
 	var parts []string
 	for _, s := range p.Steps {
-		t := fmt.Sprintf("%s/%#x/%d/%d", s.Syscall, s.Flags, s.Domain, s.Errno)
+		t := s.Syscall + "/0x" + strconv.FormatUint(s.Flags, 16) + "/" + strconv.FormatUint(s.Domain, 10) + "/" + strconv.Itoa(s.Errno)
 		if s.Count > 1 {
-			t += fmt.Sprintf("x%d", s.Count)
+			t += "x" + strconv.Itoa(s.Count)
 		}
 		parts = append(parts, t)
 	}

@@ -31,14 +31,15 @@ import (
 //
 // The version pins the event codec: a change to appendEvent's fields is
 // a new BinaryVersion, and the old one keeps decoding
-// (testdata/sample-v1.strec, TestBinaryGoldenLoads).
+// (testdata/sample-v*.strec, TestBinaryGoldenLoads). Version 2 added
+// PathEntries at the end of each event; version 1's events end before it.
 
 // binaryMagic starts a binary recording. Its high first byte and its
 // CR LF and ^Z catch a file passed through a text-mode transfer.
 const binaryMagic = "\x89strec\r\n\x1a\n"
 
 // BinaryVersion is the binary layout this build writes and the newest it reads.
-const BinaryVersion = 1
+const BinaryVersion = 2
 
 // Encoding is how Save writes a recording.
 type Encoding int
@@ -150,7 +151,7 @@ func decodeBinary(br *bufio.Reader) (*Recording, error) {
 	if len(rec.Events) > 0 {
 		return nil, errors.New("corrupt recording: events in the head of a binary recording")
 	}
-	evs, err := readBinaryEvents(br)
+	evs, err := readBinaryEvents(br, version)
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +171,9 @@ func decodeBinary(br *bufio.Reader) (*Recording, error) {
 
 // readBinaryEvents streams the event records into a new spill, checking
 // each as readEvents does; a bad one stops the reading (the version, read
-// first, already said whether this build can read them).
-func readBinaryEvents(br *bufio.Reader) (*eventStream, error) {
+// first, already said whether this build can read them). A version 1
+// record gains the PathEntries (0: not recorded) that version 2 ends with.
+func readBinaryEvents(br *bufio.Reader, version uint64) (*eventStream, error) {
 	evs, err := newEventStream()
 	if err != nil {
 		return nil, err
@@ -193,14 +195,17 @@ func readBinaryEvents(br *bufio.Reader) (*eventStream, error) {
 			evs.close()
 			return nil, &LimitError{What: fmt.Sprintf("an event takes more than %d KiB", MaxEventBytes>>10)}
 		}
-		if uint64(cap(payload)) < n {
+		if uint64(cap(payload)) < n+1 {
 			// Grown as records need, never to more than the limit.
-			payload = make([]byte, n, max(n, 4096))
+			payload = make([]byte, n, max(n+1, 4096))
 		}
 		payload = payload[:n]
 		if _, err := io.ReadFull(br, payload); err != nil {
 			evs.close()
 			return nil, binaryErr(err)
+		}
+		if version < 2 {
+			payload = binary.AppendVarint(payload, 0)
 		}
 		err = dec.decode(payload, &ev)
 		if err == nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,7 +17,7 @@ import (
 	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
-var updateGolden = flag.Bool("update-strec", false, "write testdata/sample-v1.strec again (only with a new BinaryVersion)")
+var updateGolden = flag.Bool("update-strec", false, "write testdata/sample-vN.strec of the current BinaryVersion again (only with a new BinaryVersion)")
 
 // binaryFile builds a binary recording from its parts: the version, the
 // head's JSON and the events' payloads (nil: the records as given).
@@ -37,38 +38,47 @@ func binaryFile(version uint64, head string, events []*tracer.Event, records ...
 
 const goodHead = `{"format":"spawntrace-recording","schema":1,"start_mono_ns":1,"end_mono_ns":9}`
 
-// TestBinaryGoldenLoads: a binary recording of version 1, as this file
+// TestBinaryGoldenLoads: a binary recording of each version, as its file
 // was written when that version was made, loads as the recording it was
-// made of, and this build writes the same bytes: a change to the event
-// codec (spill_codec.go) fails here, and is a new BinaryVersion.
+// made of (less what that version did not carry), and this build writes
+// the newest one's bytes: a change to the event codec (spill_codec.go)
+// fails here, and is a new BinaryVersion.
 func TestBinaryGoldenLoads(t *testing.T) {
-	path := filepath.Join("testdata", "sample-v1.strec")
 	var now bytes.Buffer
 	if err := EncodeBinary(&now, sampleRecording()); err != nil {
 		t.Fatal(err)
 	}
+	current := filepath.Join("testdata", "sample-v"+strconv.Itoa(BinaryVersion)+".strec")
 	if *updateGolden {
-		if err := os.WriteFile(path, now.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(current, now.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	golden, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Decode(bytes.NewReader(golden))
-	if err != nil {
-		t.Fatal(err)
-	}
-	held(t, got)
-	want := sampleRecording()
-	want.Format, want.Schema = FormatName, SchemaVersion
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("the version 1 file loads as\n%+v\nwant\n%+v", got, want)
-	}
-	if !bytes.Equal(now.Bytes(), golden) {
-		t.Errorf("this build writes other bytes than version 1 did for the same recording: " +
-			"a change to the binary layout or the event codec needs a new BinaryVersion (and version 1 kept readable)")
+	for version := 1; version <= BinaryVersion; version++ {
+		path := filepath.Join("testdata", "sample-v"+strconv.Itoa(version)+".strec")
+		golden, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(bytes.NewReader(golden))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		held(t, got)
+		want := sampleRecording()
+		want.Format, want.Schema = FormatName, SchemaVersion
+		if version < 2 {
+			for i := range want.Events {
+				want.Events[i].PathEntries = 0 // not recorded
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("the version %d file loads as\n%+v\nwant\n%+v", version, got, want)
+		}
+		if version == BinaryVersion && !bytes.Equal(now.Bytes(), golden) {
+			t.Errorf("this build writes other bytes than version %d did for the same recording: a change to the "+
+				"binary layout or the event codec needs a new BinaryVersion (and the older ones kept readable)", version)
+		}
 	}
 }
 
@@ -87,22 +97,22 @@ func TestDecodeBinaryRejects(t *testing.T) {
 	}{
 		"bad magic":     {[]byte("\x89strec\r\r\x1a\n\x01"), "bad binary header"},
 		"short magic":   {[]byte("\x89st"), "bad binary header"},
-		"newer version": {binaryFile(2, goodHead, nil), "binary recording version 2 is newer than this spawntrace reads"},
+		"newer version": {binaryFile(BinaryVersion+1, goodHead, nil), "binary recording version 3 is newer than this spawntrace reads"},
 		"version 0":     {binaryFile(0, goodHead, nil), "not valid"},
 		"no end":        {full[:len(full)-1], "truncated"},
 		"cut in head":   {full[:len(binaryMagic)+10], "truncated"},
 		"trailing data": {append(bytes.Clone(full), 1), "data after the end"},
-		"not ours":      {binaryFile(1, `{"format":"pprof","schema":1}`, nil), "not a spawntrace recording"},
-		"head not JSON": {binaryFile(1, `[1]`, nil), "not a JSON object"},
-		"newer schema":  {binaryFile(1, strings.Replace(goodHead, `"schema":1`, `"schema":99`, 1), nil), "newer than this spawntrace reads"},
-		"events in head": {binaryFile(1, strings.Replace(goodHead, `"schema":1`, `"schema":1,"events":[{"kind":"exit","tid":1,"pid":1}]`, 1), nil),
+		"not ours":      {binaryFile(BinaryVersion, `{"format":"pprof","schema":1}`, nil), "not a spawntrace recording"},
+		"head not JSON": {binaryFile(BinaryVersion, `[1]`, nil), "not a JSON object"},
+		"newer schema":  {binaryFile(BinaryVersion, strings.Replace(goodHead, `"schema":1`, `"schema":99`, 1), nil), "newer than this spawntrace reads"},
+		"events in head": {binaryFile(BinaryVersion, strings.Replace(goodHead, `"schema":1`, `"schema":1,"events":[{"kind":"exit","tid":1,"pid":1}]`, 1), nil),
 			"events in the head"},
-		"bad kind":       {binaryFile(1, goodHead, nil, badKind[3:]), "unknown event kind"},
-		"raw stack":      {binaryFile(1, goodHead, nil, withStack[3:]), "raw stack addresses"},
-		"bad record":     {binaryFile(1, goodHead, nil, []byte{1, 0, 0xff}), "corrupt recording: event 0"},
-		"stack of none":  {binaryFile(1, goodHead, []*tracer.Event{clone}), "event 0: stack 3 of 0"},
+		"bad kind":       {binaryFile(BinaryVersion, goodHead, nil, badKind[3:]), "unknown event kind"},
+		"raw stack":      {binaryFile(BinaryVersion, goodHead, nil, withStack[3:]), "raw stack addresses"},
+		"bad record":     {binaryFile(BinaryVersion, goodHead, nil, []byte{1, 0, 0xff}), "corrupt recording: event 0"},
+		"stack of none":  {binaryFile(BinaryVersion, goodHead, []*tracer.Event{clone}), "event 0: stack 3 of 0"},
 		"head too large": {append([]byte(binaryMagic+"\x01"), binary.AppendUvarint(nil, MaxHeadBytes+1)...), "recording refused"},
-		"event too large": {append(binaryFile(1, goodHead, nil)[:len(binaryMagic)+2+len(goodHead)],
+		"event too large": {append(binaryFile(BinaryVersion, goodHead, nil)[:len(binaryMagic)+2+len(goodHead)],
 			binary.AppendUvarint(nil, MaxEventBytes+1)...), "an event takes more than"},
 	}
 	for name, c := range cases {
@@ -140,7 +150,7 @@ func TestDecodeBinaryBounded(t *testing.T) {
 
 	var f bytes.Buffer
 	w := bufio.NewWriter(&f)
-	w.Write(binaryFile(1, goodHead, nil)[:len(binaryMagic)+2+len(goodHead)])
+	w.Write(binaryFile(BinaryVersion, goodHead, nil)[:len(binaryMagic)+2+len(goodHead)])
 	var b []byte
 	for i := range 1_000_000 {
 		b, _ = appendEvent(b[:0], &tracer.Event{Kind: tracer.KindSyscall, TimeNs: uint64(1000 + 10*i), DurNs: 5, Tid: 10, Pid: 10,

@@ -24,9 +24,21 @@ func sampleRecording() *Recording {
 		StartMonoNs: 1_000_000_000, EndMonoNs: 1_050_000_000,
 		Probes:   []tracer.Probe{{Name: "syscalls:clone3", Available: true}, {Name: "syscalls:execveat", Reason: "disabled"}},
 		Syscalls: []SyscallStat{{Nr: sysno.Clone3, Name: "clone3", Calls: 1, TimeNs: 9000}, {Nr: sysno.Execve, Name: "execve", Calls: 4, Errors: 2, TimeNs: 4000}},
-		Events:   synth.PathSearchEvents(),
+		Events:   pathSearchEvents(),
 		Lost:     tracer.Lost{Events: 3},
 	}
+}
+
+// pathSearchEvents are synth's, with the PATH length its successful exec
+// saw (binary version 2 on).
+func pathSearchEvents() []tracer.Event {
+	evs := synth.PathSearchEvents()
+	for i := range evs {
+		if evs[i].EnvBytes > 0 {
+			evs[i].PathEntries = 3
+		}
+	}
+	return evs
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {

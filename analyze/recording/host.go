@@ -1,7 +1,6 @@
 package recording
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -56,46 +55,4 @@ func parseVersion(v string) (major, minor int, ok bool) {
 	major, err1 := strconv.Atoi(parts[0])
 	minor, err2 := strconv.Atoi(parts[1])
 	return major, minor, err1 == nil && err2 == nil
-}
-
-// EnvFacts describe the environment the workload started with: children
-// inherit it, the kernel copies it at every exec, and posix_spawnp and
-// execvp try each PATH entry in turn.
-type EnvFacts struct {
-	Vars        int  `json:"vars"`
-	Bytes       int  `json:"bytes"`        // strings and their NULs, as the kernel counts env_end - env_start
-	PathEntries int  `json:"path_entries"` // entries of PATH, empty ones included (they mean the cwd); 0 when unset
-	PathSet     bool `json:"path_set"`
-}
-
-// EnvFactsOf counts an environment given as KEY=VALUE strings.
-func EnvFactsOf(env []string) *EnvFacts {
-	e := &EnvFacts{Vars: len(env)}
-	for _, kv := range env {
-		e.Bytes += len(kv) + 1
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			e.PathSet = true
-			e.PathEntries = len(strings.Split(v, ":"))
-		}
-	}
-	return e
-}
-
-// String is "35 variables, 1311 bytes; PATH of 6 entries".
-func (e *EnvFacts) String() string {
-	if e == nil {
-		return ""
-	}
-	s := fmt.Sprintf("%d variables, %d bytes", e.Vars, e.Bytes)
-	if !e.PathSet {
-		return s + "; PATH unset"
-	}
-	return s + fmt.Sprintf("; PATH of %d %s", e.PathEntries, pluralWord(e.PathEntries, "entry", "entries"))
-}
-
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

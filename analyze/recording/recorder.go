@@ -167,6 +167,7 @@ func mergeExec(call *tracer.Event, d *tracer.Event) {
 	c.ArgvTruncated = d.ArgvTruncated
 	c.EnvCount = d.EnvCount
 	c.EnvBytes = d.EnvBytes
+	c.PathEntries = d.PathEntries
 	c.ExecABI = d.ExecABI
 	*call = c
 }

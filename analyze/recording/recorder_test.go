@@ -49,7 +49,7 @@ func TestRecorderKeepsSpawnCallsNotForksOrExecs(t *testing.T) {
 	}
 	r.SetSpawnStack(10, 5, 3)
 	r.Add(&tracer.Event{Kind: tracer.KindFork, Pid: 10, ChildPid: 11, ChildTid: 11})
-	r.Add(&tracer.Event{Kind: tracer.KindExec, Pid: 11, Tid: 11, Filename: "/bin/true", Argv: []string{"true"}, EnvCount: 7, EnvBytes: 99})
+	r.Add(&tracer.Event{Kind: tracer.KindExec, Pid: 11, Tid: 11, Filename: "/bin/true", Argv: []string{"true"}, EnvCount: 7, EnvBytes: 99, PathEntries: -1})
 	r.Add(&tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Execve, Pid: 11, Tid: 11})
 	r.Add(&tracer.Event{Kind: tracer.KindExit, Pid: 11, Tid: 11, GroupDead: true})
 	// An exec whose execve exit was lost is kept, to tell of its process.
@@ -65,7 +65,7 @@ func TestRecorderKeepsSpawnCallsNotForksOrExecs(t *testing.T) {
 	if evs[0].UserStack != nil || evs[0].StackID != 3 {
 		t.Errorf("clone kept raw stack %v / stack id %d, want none / 3", evs[0].UserStack, evs[0].StackID)
 	}
-	if e := evs[1]; e.Filename != "/bin/true" || e.EnvCount != 7 || e.EnvBytes != 99 || len(e.Argv) != 1 {
+	if e := evs[1]; e.Filename != "/bin/true" || e.EnvCount != 7 || e.EnvBytes != 99 || e.PathEntries != -1 || len(e.Argv) != 1 {
 		t.Errorf("execve not merged with its exec details: %+v", e)
 	}
 	if evs[3].Kind != tracer.KindExec || evs[3].Filename != "/bin/sh" {

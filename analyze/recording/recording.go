@@ -32,11 +32,11 @@ type Host struct {
 	// Virtualization is "none" on bare metal, else the hypervisor as far as
 	// it could be told ("KVM (Firecracker)", "hypervisor"); "" when unknown.
 	Virtualization string `json:"virtualization,omitempty"`
-	// Libc is the C library of the traced programs, EnvFacts the
-	// environment the workload started with, Features the kinds of probes
-	// the kernel offered; each nil when not recorded.
+	// Libc is the C library of the traced programs, Features the kinds of
+	// probes the kernel offered; each nil when not recorded. (Older
+	// recordings carried spawntrace's own environment as "workload_env",
+	// which is ignored: the workload's is measured at each exec.)
 	Libc     *Libc            `json:"libc,omitempty"`
-	Env      *EnvFacts        `json:"workload_env,omitempty"`
 	Features *tracer.Features `json:"features,omitempty"`
 }
 

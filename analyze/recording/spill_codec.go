@@ -111,6 +111,7 @@ func appendEvent(b []byte, ev *tracer.Event) ([]byte, error) {
 	b = binary.AppendVarint(b, int64(ev.Argc))
 	b = binary.AppendVarint(b, int64(ev.EnvCount))
 	b = binary.AppendVarint(b, int64(ev.EnvBytes))
+	b = binary.AppendVarint(b, int64(ev.PathEntries))
 
 	n := len(b) - start - 3
 	if n > maxRecordBytes {
@@ -223,6 +224,7 @@ func (dec *eventDecoder) decode(payload []byte, ev *tracer.Event) error {
 	ev.Argc = int(d.Varint())
 	ev.EnvCount = int(d.Varint())
 	ev.EnvBytes = int(d.Varint())
+	ev.PathEntries = int(d.Varint()) // binary version 2 on
 	if d.Err == nil && len(d.B) != 0 {
 		d.Err = fmt.Errorf("%w: %d bytes left over", spill.ErrCorrupt, len(d.B))
 	}

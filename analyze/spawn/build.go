@@ -202,6 +202,7 @@ func (b *builder[T]) exec(ev *tracer.Event) {
 		sp.TeardownNs = ev.TeardownNs
 		sp.EnvCount = ev.EnvCount
 		sp.EnvBytes = ev.EnvBytes
+		sp.PathEntries = ev.PathEntries
 		if end := ev.TimeNs + ev.DurNs; end > sp.TimeNs {
 			sp.SpawnToExecNs = end - sp.TimeNs
 		}

@@ -71,6 +71,9 @@ type Spawn struct {
 	SpawnToExecNs uint64 `json:"spawn_to_exec_ns,omitempty"` // spawn entry to the child's successful exec
 	EnvCount      int    `json:"env_count,omitempty"`
 	EnvBytes      int    `json:"env_bytes,omitempty"`
+	// PathEntries is PATH's length in the child's environment at its
+	// successful exec: -1 unset, 0 not recorded (tracer.Event.PathEntries).
+	PathEntries int `json:"path_entries,omitempty"`
 }
 
 // CloneFlags returns the clone flags of a spawning syscall event: fork()

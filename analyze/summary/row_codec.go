@@ -69,6 +69,7 @@ func (e *rowEncoder) appendRow(b []byte, sp *spawn.Spawn) []byte {
 	p = binary.AppendUvarint(p, sp.SpawnToExecNs)
 	p = binary.AppendVarint(p, int64(sp.EnvCount))
 	p = binary.AppendVarint(p, int64(sp.EnvBytes))
+	p = binary.AppendVarint(p, int64(sp.PathEntries))
 	e.payload = p
 	b = binary.AppendUvarint(b, uint64(len(p)))
 	return append(b, p...)
@@ -140,6 +141,7 @@ func (r *rowDecoder) decode(payload []byte, sp *spawn.Spawn) error {
 	sp.SpawnToExecNs = d.Uvarint()
 	sp.EnvCount = int(d.Varint())
 	sp.EnvBytes = int(d.Varint())
+	sp.PathEntries = int(d.Varint())
 	if d.Err == nil && len(d.B) != 0 {
 		d.Err = fmt.Errorf("%w: %d bytes left over", errCorruptRow, len(d.B))
 	}

@@ -121,14 +121,3 @@ func TestLibcOfThisHost(t *testing.T) {
 		t.Errorf("libc of this process: %+v", l)
 	}
 }
-
-func TestWorkloadEnv(t *testing.T) {
-	t.Setenv("PATH", "/a:/b:/c")
-	e := workloadEnv(0)
-	if e == nil || !e.PathSet || e.PathEntries != 3 || e.Vars != len(os.Environ()) {
-		t.Errorf("workloadEnv(0) = %+v", e)
-	}
-	if e := workloadEnv(os.Getpid()); e == nil || e.Vars == 0 {
-		t.Errorf("workloadEnv(self) = %+v", e)
-	}
-}

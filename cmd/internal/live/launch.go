@@ -37,7 +37,6 @@ func Launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 		t.DisarmLaunch()
 		return nil, err
 	}
-	s.env = workloadEnv(0) // it inherits ours
 	s.tracked = func() []uint32 { return bpfTracked(t, opts) }
 	// Start returns once the child has exec'd, so the window in which the
 	// launcher's children are tracked closes right after.

@@ -18,7 +18,6 @@ func LaunchPtrace(t *ptrace.Tracer, args []string, opts Options) (*Session, erro
 	}
 	s.backend = ptrace.Name
 	s.tracked = t.Tracked
-	s.env = workloadEnv(0) // it inherits ours
 	pid, err := t.Start()
 	if err != nil {
 		signal.Stop(s.sigs)

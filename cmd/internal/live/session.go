@@ -57,7 +57,6 @@ type Session struct {
 	// workload left running.
 	tracked func() []uint32
 	opts    Options
-	env     *recording.EnvFacts // the workload's environment, read at its start
 	rec     *recording.Recorder
 	// observers see every event, in this order; stacks is one of them,
 	// and also takes the CPU samples and the workload's pid.
@@ -173,7 +172,6 @@ func (s *Session) Finish() (rec *recording.Recording, err error) {
 		Lost:         lost,
 		Backend:      s.backend,
 	}
-	rec.Host.Env = s.env
 	rec.SampleHz = recordedHz(t, s.opts.SampleHz, s.opts.Warn)
 	// The observers fill in the spawners, the libc and the stacks; the
 	// symbolizer's last spawn stacks reach the recorder before it hands

@@ -1,0 +1,129 @@
+package reports
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/spawntrace/spawntrace/analyze/compare"
+	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/tracer"
+)
+
+// findingWords returns the title and evidence of the finding id, failing
+// the test when there is none.
+func findingWords(t *testing.T, c *compare.Comparison, id string) string {
+	t.Helper()
+	for i := range c.Findings {
+		if c.Findings[i].ID == id {
+			title, ev := FindingText(c, &c.Findings[i])
+			return title + ": " + ev
+		}
+	}
+	t.Fatalf("no %s finding: %+v", id, c.Findings)
+	return ""
+}
+
+func wantWords(t *testing.T, text string, words ...string) {
+	t.Helper()
+	for _, w := range words {
+		if !strings.Contains(text, w) {
+			t.Errorf("lacks %q: %s", w, text)
+		}
+	}
+}
+
+func laptopSide() compareSide {
+	return compareSide{host: recording.Host{Hostname: "laptop", KernelRelease: "5.15", Libc: &recording.Libc{Name: "glibc", Version: "2.35"}},
+		n: 100, cloneNs: 40_000, blockedNs: 30_000, execNs: 30_000, s2eNs: 64_000, rss: 1 << 30, env: 20, path: 5,
+		intervalNs: 64_000}
+}
+
+func clusterSide() compareSide {
+	return compareSide{host: recording.Host{Hostname: "node017", KernelRelease: "3.10", Libc: &recording.Libc{Name: "glibc", Version: "2.17"}},
+		fork: true, n: 100, cloneNs: 490_000, copyNs: 400_000, blockedNs: 20_000, teardownNs: 60_000, execNs: 80_000,
+		s2eNs: 580_000, rss: 1 << 30, env: 20, path: 5, intervalNs: 580_000}
+}
+
+func TestFindingTextMechanism(t *testing.T) {
+	c := compared(compareRecording(laptopSide()), compareRecording(clusterSide()), "laptop", "cluster")
+	wantWords(t, findingWords(t, c, compare.IDMechanism), "cluster forks where laptop uses vfork: ",
+		"cluster's glibc 2.17 is older than 2.24", "fall back to fork", "1.00 GiB", "0.46 ms per spawn",
+		"89% of the difference", "(cluster: 100 fork-like; laptop: 100 vfork-like)")
+	wantWords(t, findingWords(t, c, compare.IDHost), "kernel (5.15 on laptop, 3.10 on cluster)",
+		"takes 10.0 µs per spawn on laptop and 70.0 µs on cluster, 12% of the difference",
+		"execve takes 30.0 µs per call on laptop, 80.0 µs on cluster")
+
+	same := clusterSide()
+	same.host = laptopSide().host
+	c = compared(compareRecording(laptopSide()), compareRecording(same), "spawn", "fork")
+	wantWords(t, findingWords(t, c, compare.IDMechanism), "both run glibc 2.35, so the program chose it",
+		"fork spawns with glibc fork(), spawn with glibc posix_spawn")
+
+	rust := same
+	rust.rust = true
+	c = compared(compareRecording(laptopSide()), compareRecording(rust), "A", "B")
+	wantWords(t, findingWords(t, c, compare.IDMechanism), "B's Rust Command falls back to fork")
+
+	unmeasured := clusterSide()
+	unmeasured.copyNs, unmeasured.teardownNs, unmeasured.lost = 0, 0, tracer.Lost{Events: 1234}
+	rec := compareRecording(unmeasured)
+	rec.Probes[0].Available = false
+	c = compared(compareRecording(laptopSide()), rec, "A", "B")
+	wantWords(t, findingWords(t, c, compare.IDMechanism), "B's copy was not measured")
+	wantWords(t, findingWords(t, c, compare.IDLostEvents), "B lost events: B lost 1234 events", "weaker",
+		"larger --ring-bytes")
+}
+
+func TestFindingTextPathAndEnvironment(t *testing.T) {
+	a, b := laptopSide(), laptopSide()
+	a.failed, a.failedNs, a.path = 1, 4000, 2
+	b.failed, b.failedNs, b.path = 13, 4000, 14
+	b.env, b.execNs = 200, 45_000
+	a.s2eNs, a.intervalNs = 64_000+4000, 68_000
+	b.s2eNs, b.intervalNs = 64_000+15_000+13*4000, 131_000
+	a.cloneNs, a.blockedNs = 44_000, 34_000
+	b.cloneNs, b.blockedNs = 92_000, 82_000
+	c := compared(compareRecording(a), compareRecording(b), "short", "long")
+	wantWords(t, findingWords(t, c, compare.IDPathSearch), "long searches a longer PATH: ",
+		"long's children fail 13.0 execs per spawn", "short's 1.0", "long's PATH has 14 entries, short's 2",
+		"48.0 µs per spawn", "spawn by absolute path")
+	wantWords(t, findingWords(t, c, compare.IDEnvironment), "long passes a larger environment: ",
+		"long's children get 200 environment variables (9.8 KiB) where short's get 20 (1000 B)", "15.0 µs per spawn")
+
+	// PATH lengths not recorded (an older recording): the counts alone.
+	a.path, b.path = 0, 0
+	c = compared(compareRecording(a), compareRecording(b), "short", "long")
+	if w := findingWords(t, c, compare.IDPathSearch); strings.Contains(w, "entries") {
+		t.Errorf("PATH entries claimed without a record of them: %s", w)
+	}
+	for _, r := range c.Host {
+		if r.Fact == "PATH entries" && (hostValue(r, r.A) != "not recorded" || hostValue(r, r.B) != "not recorded") {
+			t.Errorf("PATH row %+v", r)
+		}
+	}
+}
+
+// A fork-only side's off-CPU time is not vfork blocking.
+func TestFindingTextOffCPU(t *testing.T) {
+	a, b := clusterSide(), clusterSide()
+	b.cloneNs, b.blockedNs, b.s2eNs, b.intervalNs = 690_000, 220_000, 780_000, 780_000
+	c := compared(compareRecording(a), compareRecording(b), "quiet", "loaded")
+	w := findingWords(t, c, compare.IDOffCPU)
+	wantWords(t, w, "loaded's spawning thread waits longer off CPU (run queue, contention)",
+		"off CPU 0.22 ms per spawn on loaded against 20.0 µs on quiet", "does not wait for the child")
+	if strings.Contains(w, "vfork") {
+		t.Errorf("a fork-only side's off-CPU time charged to vfork: %s", w)
+	}
+	if math.Abs(c.Findings[0].Share-100) > 1 {
+		t.Errorf("share %.1f%%, want 100%%", c.Findings[0].Share)
+	}
+}
+
+func TestDurText(t *testing.T) {
+	for ns, want := range map[float64]string{460_000: "0.46 ms", 7000: "7.0 µs", 5.8e9: "5.80 s", -20_000: "-20.0 µs", 100_000: "0.10 ms"} {
+		if got := durText(ns); got != want {
+			t.Errorf("durText(%v) = %q, want %q", ns, got, want)
+		}
+	}
+}
