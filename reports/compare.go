@@ -197,7 +197,7 @@ func sideRows(c *compare.Comparison) [][3]string {
 		row("signature", withSpawns(func(s *compare.Side) string { return orDash(strings.Join(s.Signatures, ", ")) })),
 		row("parent RSS (median)", withSpawns(func(s *compare.Side) string { return sizeOrDash(s.ParentRSSBytes) })),
 		row("failed execs per spawn", withSpawns(func(s *compare.Side) string { return fmt.Sprintf("%.1f", s.FailedPerSpawn) })),
-		row("successful exec", withSpawns(func(s *compare.Side) string {
+		row("successful exec on CPU", withSpawns(func(s *compare.Side) string {
 			if s.ExecSpawns == 0 {
 				return "-"
 			}

@@ -113,7 +113,7 @@ func environmentText(c *compare.Comparison, f *compare.CompareFinding) (string, 
 		"them at every exec and runtimes copy them before each spawn", f.Subject, e.Vars.Subject,
 		bytesText(uint64(e.Bytes.Subject)), f.Other, e.Vars.Other, bytesText(uint64(e.Bytes.Other)))
 	if e.Separable {
-		ev += fmt.Sprintf("; successful execs take %s on %s against %s on %s (teardown excluded): %s per spawn%s",
+		ev += fmt.Sprintf("; successful execs take %s on %s against %s on %s (on CPU, teardown excluded): %s per spawn%s",
 			durText(e.ExecNs.Subject), f.Subject, durText(e.ExecNs.Other), f.Other,
 			durText(e.ExecNs.Subject-e.ExecNs.Other), sharePhrase(c, f.CostNs))
 	} else {

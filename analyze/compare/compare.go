@@ -55,7 +55,9 @@ type Side struct {
 	ExecSpawns     int     `json:"exec_spawns"`      // spawns whose child exec'd: their cost includes the child's way to exec
 	ParentRSSBytes uint64  `json:"parent_rss_bytes"` // median at fork
 	FailedPerSpawn float64 `json:"failed_execs_per_spawn"`
-	// ExecNs is the mean successful exec's wall time less its teardown.
+	// ExecNs is the median successful exec's time on CPU, less its teardown:
+	// what the exec costs (the environment's copy among it), whichever way
+	// the child was spawned.
 	ExecNs   float64 `json:"exec_ns"`
 	EnvCount int     `json:"env_count"` // median over the children's successful execs
 	EnvBytes int     `json:"env_bytes"`

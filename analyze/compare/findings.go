@@ -108,7 +108,7 @@ type PathSearchFacts struct {
 type EnvironmentFacts struct {
 	Vars  Pair[int] `json:"vars"`  // medians over successful execs
 	Bytes Pair[int] `json:"bytes"` // medians
-	// ExecNs is the mean successful exec less its teardown; Separable is
+	// ExecNs is the median successful exec on CPU less its teardown; Separable is
 	// false when the subject's execs are not the slower, so that no cost
 	// can be put on the environment.
 	ExecNs    Pair[float64] `json:"exec_ns"`

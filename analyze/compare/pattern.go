@@ -10,6 +10,7 @@ import (
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
 	"github.com/spawntrace/spawntrace/tracer/sysno"
@@ -88,8 +89,9 @@ func spawnStep(ev *tracer.Event) PatternStep {
 }
 
 // spawnPatterns groups the spawns of rec by pattern, most common first
-// (at most maxPatterns), and returns the mean time of the children's
-// successful execs less their teardown. A spawn's pattern is held only
+// (at most maxPatterns), and returns the median time of the children's
+// successful execs on CPU, less their teardown: robust to a VM's stolen
+// time, which no sched_switch shows. A spawn's pattern is held only
 // until it is complete (its child's exec, or exit): memory grows with the
 // distinct patterns, not with the spawns.
 func spawnPatterns(rec *recording.Recording) ([]Pattern, float64, error) {
@@ -110,8 +112,7 @@ func spawnPatterns(rec *recording.Recording) ([]Pattern, float64, error) {
 		p.Spawns = 1
 		groups[k] = &group{p: p, first: seq}
 	}
-	var execSum float64
-	var execN int
+	execOnCPU := summary.NewMedian()
 	counts, err := spawn.Build(rec, spawn.Hooks[patternBuild]{
 		Spawned: func(o *spawn.Open[patternBuild], ev, sp *tracer.Event, prevEndNs uint64) {
 			b := &o.Ext
@@ -142,8 +143,12 @@ func spawnPatterns(rec *recording.Recording) ([]Pattern, float64, error) {
 			b.steps = append(b.steps, st)
 			complete(b, o.Spawn.Seq, false)
 			if ev.DurNs >= ev.TeardownNs {
-				execSum += float64(ev.DurNs - ev.TeardownNs)
-				execN++
+				// Off CPU too (TeardownNs is on CPU; BlockedNs holds all
+				// the call's time off CPU): a vfork child that has just
+				// released its parent often waits for the CPU the parent
+				// took, which says nothing of what the exec itself costs.
+				busy := ev.DurNs - ev.TeardownNs
+				execOnCPU.Add(busy - min(busy, ev.BlockedNs))
 			}
 		},
 		// A child that exited, or is still alive at the end, never exec'd.
@@ -179,9 +184,5 @@ func spawnPatterns(rec *recording.Recording) ([]Pattern, float64, error) {
 		g.p.Share = 100 * float64(g.p.Spawns) / float64(spawns)
 		out = append(out, g.p)
 	}
-	mean := 0.0
-	if execN > 0 {
-		mean = execSum / float64(execN)
-	}
-	return out, mean, nil
+	return out, float64(execOnCPU.Value()), nil
 }
