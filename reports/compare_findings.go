@@ -117,8 +117,13 @@ func environmentText(c *compare.Comparison, f *compare.CompareFinding) (string, 
 			durText(e.ExecNs.Subject), f.Subject, durText(e.ExecNs.Other), f.Other,
 			durText(e.ExecNs.Subject-e.ExecNs.Other), sharePhrase(c, f.CostNs))
 	} else {
-		ev += fmt.Sprintf("; its cost is not separable here: successful execs take %s on %s and %s on %s",
-			durText(e.ExecNs.Subject), f.Subject, durText(e.ExecNs.Other), f.Other)
+		ev += "; its cost is not separable here"
+		if m := e.Mechanisms; m.Subject != m.Other {
+			ev += fmt.Sprintf(" (%s's children are spawned with %s, %s's with %s, and a forked child's exec does "+
+				"more besides)", f.Subject, m.Subject, f.Other, m.Other)
+		}
+		ev += fmt.Sprintf(": successful execs take %s on %s and %s on %s (on CPU)", durText(e.ExecNs.Subject), f.Subject,
+			durText(e.ExecNs.Other), f.Other)
 	}
 	return f.Subject + " passes a larger environment", ev + "; pass children only the variables they need"
 }

@@ -465,3 +465,17 @@ func TestCompareOffCPUNamedByMechanism(t *testing.T) {
 		t.Errorf("off-cpu on vfork sides: %+v", f)
 	}
 }
+
+// A forked child's exec does more than a vfork child's besides the
+// environment: across mechanisms the environment is named, its cost not
+// claimed.
+func TestCompareEnvironmentAcrossMechanisms(t *testing.T) {
+	a, b := laptopSpec(), clusterSpec()
+	b.env = 200
+	c := compared(t, buildRecording(a), buildRecording(b), "laptop", "cluster")
+	e := findingByID(c, IDEnvironment)
+	if e == nil || e.Subject != "cluster" || e.Environment.Separable || e.CostNs != 0 ||
+		e.Environment.Mechanisms != (Pair[spawn.Mechanism]{spawn.MechFork, spawn.MechVfork}) {
+		t.Fatalf("environment finding %+v (%+v)", e, e.Environment)
+	}
+}
