@@ -21,22 +21,8 @@ func WriteAnatomy(w io.Writer, rec *recording.Recording, s summary.Summary) erro
 		bw.printf("\nSpawn cost by mechanism (ms)%22s %6s %9s %9s %9s %9s\n", "", "n", "p50", "p90", "p99", "max")
 		approx := false
 		for _, m := range s.Stats {
-			rows := []struct {
-				name string
-				d    summary.Dist
-				show bool
-			}{
-				{"spawning call (wall, in parent)", m.Clone, true},
-				{"address-space copy (dup_mmap)", m.Copy, m.Mechanism != spawn.MechVfork && copyOK},
-				{"exec teardown of the copy", m.Teardown, m.Mechanism == spawn.MechFork && copyOK},
-				{"spawn to successful exec", m.SpawnToExec, true},
-				{"spawning thread off CPU", m.Blocked, blockedOK},
-			}
 			label := fmt.Sprintf("%s x%d", m.Mechanism, m.Count)
-			for _, r := range rows {
-				if !r.show {
-					continue
-				}
+			for _, r := range mechanismRows(m, copyOK, blockedOK) {
 				bw.printf("  %-14s %-33s %6d %9s %9s %9s %9s\n", label, r.name, r.d.N,
 					msCell(r.d.P50Ns, r.d.N), msCell(r.d.P90Ns, r.d.N), msCell(r.d.P99Ns, r.d.N), msCell(r.d.MaxNs, r.d.N))
 				label = ""
@@ -50,26 +36,81 @@ func WriteAnatomy(w io.Writer, rec *recording.Recording, s summary.Summary) erro
 	if !copyOK {
 		bw.printf("Address-space copy: not measured (%s)\n", copyWhy)
 	} else if f := s.Fit; f != nil {
-		bw.printf("\nCopy time against parent RSS (fork-like spawns, n=%d, RSS %s to %s):\n",
-			f.N, sizeText(f.MinRSSBytes), sizeText(f.MaxRSSBytes))
-		if f.ThroughOrigin {
-			bw.printf("  %.2f ms per GiB (parents of one size: a line through the origin, no R²)\n", f.SlopeMsPerGiB)
-		} else {
-			bw.printf("  %.2f ms per GiB %+.3f ms, R² %.3f; against page tables: %.3f ms per MiB, R² %.3f\n",
-				f.SlopeMsPerGiB, f.InterceptMs, f.R2, f.SlopeMsPerPgtableMiB, f.R2Pgtables)
-		}
-		if ok, why := f.Usable(); ok {
-			bw.printf("  a fork from a 4 GiB parent would copy for ~%.0f ms here (timed by the parent's mmap write lock)\n",
-				f.PredictMs(4<<30))
-		} else {
-			bw.printf("  no prediction: %s\n", why)
-		}
+		bw.printf("\n%s:\n", fitHeading(f))
+		bw.printf("  %s\n", fitLineText(f))
+		bw.printf("  %s\n", predictionText(f, predictRSSBytes(f)))
 	}
 	if !blockedOK {
 		bw.printf("Blocked time: not measured (%s)\n", blockedWhy)
 	}
 	writeFindings(bw, &s)
 	return bw.Flush()
+}
+
+// mechanismRow is one cost of one mechanism, as the anatomy lists them.
+type mechanismRow struct {
+	name string
+	d    summary.Dist
+}
+
+// mechanismRows are the costs of m that were measured: the copy and its
+// teardown only where a mechanism has them and the copy probe ran, the
+// time off CPU where the blocked probe ran.
+func mechanismRows(m summary.MechanismStats, copyOK, blockedOK bool) []mechanismRow {
+	rows := []mechanismRow{{"spawning call (wall, in parent)", m.Clone}}
+	if m.Mechanism != spawn.MechVfork && copyOK {
+		rows = append(rows, mechanismRow{"address-space copy (dup_mmap)", m.Copy})
+	}
+	if m.Mechanism == spawn.MechFork && copyOK {
+		rows = append(rows, mechanismRow{"exec teardown of the copy", m.Teardown})
+	}
+	rows = append(rows, mechanismRow{"spawn to successful exec", m.SpawnToExec})
+	if blockedOK {
+		rows = append(rows, mechanismRow{"spawning thread off CPU", m.Blocked})
+	}
+	return rows
+}
+
+// predictRSSBytes is the parent size the fit predicts a copy for: 4 GiB,
+// or, past parents of 2 GiB, twice the largest one's power of two.
+func predictRSSBytes(f *summary.Fit) uint64 {
+	b := uint64(4 << 30)
+	for b < 2*f.MaxRSSBytes && b < 1<<50 {
+		b <<= 1
+	}
+	return b
+}
+
+func fitHeading(f *summary.Fit) string {
+	return fmt.Sprintf("Copy time against parent RSS (fork-like spawns, n=%d, RSS %s to %s)",
+		f.N, sizeText(f.MinRSSBytes), sizeText(f.MaxRSSBytes))
+}
+
+// fitLineText words the fitted line.
+func fitLineText(f *summary.Fit) string {
+	if f.ThroughOrigin {
+		return fmt.Sprintf("%.2f ms per GiB (parents of one size: a line through the origin, no R²)", f.SlopeMsPerGiB)
+	}
+	return fmt.Sprintf("%.2f ms per GiB %+.3f ms, R² %.3f; against page tables: %.3f ms per MiB, R² %.3f",
+		f.SlopeMsPerGiB, f.InterceptMs, f.R2, f.SlopeMsPerPgtableMiB, f.R2Pgtables)
+}
+
+// predictionText words the copy the fit predicts for a parent of rssBytes,
+// or why it predicts none.
+func predictionText(f *summary.Fit, rssBytes uint64) string {
+	if ok, why := f.Usable(); !ok {
+		return "no prediction: " + why
+	}
+	return fmt.Sprintf("a fork from a %s parent would copy for ~%.0f ms here (timed by the parent's mmap write lock)",
+		wholeSizeText(rssBytes), f.PredictMs(rssBytes))
+}
+
+// wholeSizeText is "4 GiB" for a whole number of GiB, else sizeText.
+func wholeSizeText(b uint64) string {
+	if b >= 1<<30 && b%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", b>>30)
+	}
+	return sizeText(b)
 }
 
 // writeApproxNote says that some percentiles are approximate

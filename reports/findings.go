@@ -23,11 +23,7 @@ func writeFindings(bw *termWriter, s *summary.Summary) {
 		for i := range s.Findings {
 			f := &s.Findings[i]
 			t := wordFinding(f, s.WallNs)
-			saving := "not separable"
-			if f.SavingNs > 0 {
-				saving = "~" + ms(f.SavingNs)
-			}
-			bw.printf("%2d. %s [%s, %s]\n", i+1, t.title, f.ID, saving)
+			bw.printf("%2d. %s [%s, %s]\n", i+1, t.title, f.ID, savingText(f))
 			wrap(bw, "    ", t.evidence)
 			if t.advice != "" {
 				wrap(bw, "    -> ", t.advice)
@@ -35,8 +31,7 @@ func writeFindings(bw *termWriter, s *summary.Summary) {
 			wrap(bw, "    ", basisText(f))
 		}
 	} else if s.SpawnCount() > 0 {
-		bw.printf("\nFindings: none; no cause of spawn cost above %s and %.0f%% of the run.\n",
-			ms(summary.MinCostNs), 100*summary.MinCostShare)
+		bw.printf("\nFindings: %s\n", noFindingsText())
 	}
 	if len(s.Notes) > 0 {
 		bw.printf("\nNotes:\n")
@@ -44,6 +39,20 @@ func writeFindings(bw *termWriter, s *summary.Summary) {
 			wrap(bw, "  - ", noteText(&s.Notes[i], s.WallNs))
 		}
 	}
+}
+
+// noFindingsText says why a run with spawns has no findings.
+func noFindingsText() string {
+	return fmt.Sprintf("none; no cause of spawn cost above %s and %.0f%% of the run.",
+		ms(summary.MinCostNs), 100*summary.MinCostShare)
+}
+
+// savingText is a finding's estimated saving, as its heading shows it.
+func savingText(f *summary.Finding) string {
+	if f.SavingNs > 0 {
+		return "~" + ms(f.SavingNs)
+	}
+	return "not separable"
 }
 
 // wordFinding words a ranked finding.

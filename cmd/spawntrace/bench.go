@@ -139,11 +139,12 @@ func splitList(s string) []string {
 func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	var o benchOptions
 	var wo writeOptions
-	var pprofPath string
+	var pprofPath, htmlPath string
 	fs := newFlagSet("spawntrace bench", stderr)
 	o.register(fs)
 	wo.register(fs)
 	fs.stringVar(&pprofPath, "", "pprof", "DIR", "write spawns.pb.gz and cpu.pb.gz (sampled at 999 Hz) to DIR")
+	fs.stringVar(&htmlPath, "", "html", "FILE", "write the report with its charts to FILE, one HTML page that needs no network")
 	fs.setUsage(benchHead, benchExamples)
 	if code, ok := fs.parse(args); !ok {
 		return code
@@ -174,7 +175,7 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	argv := append([]string{self, benchworker.Command}, workerArgs(p)...)
 
 	var outs outputSet
-	recFile, prof, err := openBenchOutputs(&outs, wo.path, pprofPath)
+	recFile, prof, page, err := openBenchOutputs(&outs, wo.path, pprofPath, htmlPath)
 	if err != nil {
 		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)
@@ -220,6 +221,9 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := writeBench(stdout, rec, sum, p); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
+	if err := writeHTML(page, rec, sum, benchHeading(rec, p)); err != nil {
+		return fail(stderr, exitFailure, "%v", err)
+	}
 	if err := writePprof(prof, rec, sum, stderr); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
@@ -227,28 +231,51 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// openBenchOutputs opens -w and --pprof before the worker starts.
-func openBenchOutputs(set *outputSet, writePath, pprofDir string) (rec *outFile, prof *pprofFiles, err error) {
+// openBenchOutputs opens -w, --pprof and --html before the worker starts.
+func openBenchOutputs(set *outputSet, writePath, pprofDir, htmlPath string) (rec *outFile, prof *pprofFiles, page *outFile, err error) {
 	if writePath != "" {
 		if rec, err = set.file("-w", writePath); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if pprofDir != "" {
 		d, err := set.dir("--pprof", pprofDir)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if prof, err = openPprof(set, d, ""); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return rec, prof, set.ready()
+	if htmlPath != "" {
+		if page, err = set.file("--html", htmlPath); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return rec, prof, page, set.ready()
 }
 
 // writeBench prints the host line, the class table and the anatomy.
 func writeBench(w io.Writer, rec *recording.Recording, sum summary.Summary, p benchworker.Params) error {
 	bw := bufio.NewWriter(w)
+	head := benchHeading(rec, p)
+	fmt.Fprintf(bw, "%s: %s\n", head.Title, head.Lines[0])
+	fmt.Fprintln(bw, head.Lines[1])
+	if err := reports.WriteClassTable(bw, rec, sum.Classes); err != nil {
+		return err
+	}
+	if err := reports.WriteAnatomy(bw, rec, sum); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing the bench report: %w", err)
+	}
+	return nil
+}
+
+// benchHeading is what the report says first: the host, then the
+// parameters, a line each.
+func benchHeading(rec *recording.Recording, p benchworker.Params) reports.HTMLHeading {
 	h := rec.Host
 	thp := h.THPMode
 	if thp == "" {
@@ -262,20 +289,11 @@ func writeBench(w io.Writer, rec *recording.Recording, sum summary.Summary, p be
 	for i, n := range p.EnvVars {
 		env[i] = strconv.Itoa(n)
 	}
-	fmt.Fprintf(bw, "spawntrace bench on %s: Linux %s %s, %d CPUs, %.0f GiB, THP %s\n",
-		h.Hostname, h.KernelRelease, h.Machine, h.CPUs, float64(h.MemBytes)/(1<<30), thp)
-	fmt.Fprintf(bw, "%d spawns per class; methods %s; RSS %s; environments of %s variables\n",
-		p.N, strings.Join(p.Methods, ","), strings.Join(rss, ","), strings.Join(env, ","))
-	if err := reports.WriteClassTable(bw, rec, sum.Classes); err != nil {
-		return err
-	}
-	if err := reports.WriteAnatomy(bw, rec, sum); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writing the bench report: %w", err)
-	}
-	return nil
+	return reports.HTMLHeading{Title: "spawntrace bench on " + h.Hostname, Lines: []string{
+		fmt.Sprintf("Linux %s %s, %d CPUs, %.0f GiB, THP %s", h.KernelRelease, h.Machine, h.CPUs, float64(h.MemBytes)/(1<<30), thp),
+		fmt.Sprintf("%d spawns per class; methods %s; RSS %s; environments of %s variables",
+			p.N, strings.Join(p.Methods, ","), strings.Join(rss, ","), strings.Join(env, ",")),
+	}}
 }
 
 // benchCheckMemory refuses an RSS that the host could only provide by

@@ -17,6 +17,7 @@ type outputOptions struct {
 	eventsPath string
 	slowest    int
 	pprofDir   string
+	htmlPath   string
 }
 
 func (o *outputOptions) register(fs *flagSet) {
@@ -24,6 +25,7 @@ func (o *outputOptions) register(fs *flagSet) {
 	fs.stringVar(&o.eventsPath, "o", "output", "FILE", "write event lines in strace -f -tt -T form to FILE")
 	fs.intVar(&o.slowest, "", "slowest", "N", "list the N slowest spawns in the summary")
 	fs.stringVar(&o.pprofDir, "", "pprof", "DIR", "write spawns.pb.gz and cpu.pb.gz (go tool pprof) to DIR")
+	fs.stringVar(&o.htmlPath, "", "html", "FILE", "write the summary with its charts to FILE, one HTML page that needs no network")
 	o.straceOptions.register(fs)
 }
 
@@ -31,6 +33,7 @@ func (o *outputOptions) register(fs *flagSet) {
 type openedOutputs struct {
 	events *outFile    // -o, or nil
 	pprof  *pprofFiles // --pprof, or nil
+	html   *outFile    // --html, or nil
 }
 
 // open opens -o and --pprof's files into set.
@@ -39,6 +42,11 @@ func (o *outputOptions) open(set *outputSet) (openedOutputs, error) {
 	var err error
 	if o.eventsPath != "" {
 		if out.events, err = set.file("-o", o.eventsPath); err != nil {
+			return out, err
+		}
+	}
+	if o.htmlPath != "" {
+		if out.html, err = set.file("--html", o.htmlPath); err != nil {
 			return out, err
 		}
 	}
@@ -55,7 +63,8 @@ func (o *outputOptions) open(set *outputSet) (openedOutputs, error) {
 }
 
 // write renders the requested outputs of a recording: event lines to their
-// file, the summary to w (stderr when recording: stdout is the workload's).
+// file, the HTML page to its own, the summary to w (stderr when recording:
+// stdout is the workload's).
 func (o *outputOptions) write(out openedOutputs, rec *recording.Recording, sum summary.Summary, w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	if out.events != nil {
@@ -67,6 +76,9 @@ func (o *outputOptions) write(out openedOutputs, rec *recording.Recording, sum s
 		if err := reports.WriteEventLinesWith(bw, rec, o.lines); err != nil {
 			return fmt.Errorf("writing event lines: %w", err)
 		}
+	}
+	if err := writeHTML(out.html, rec, sum, reports.HTMLHeading{}); err != nil {
+		return err
 	}
 	if err := reports.WriteLostWarning(bw, rec.Lost); err != nil {
 		return err
@@ -95,4 +107,12 @@ func (o *outputOptions) write(out openedOutputs, rec *recording.Recording, sum s
 		return fmt.Errorf("writing summary: %w", err)
 	}
 	return nil
+}
+
+// writeHTML writes the --html page, if one was asked for.
+func writeHTML(f *outFile, rec *recording.Recording, sum summary.Summary, head reports.HTMLHeading) error {
+	if f == nil {
+		return nil
+	}
+	return f.write(func(w io.Writer) error { return reports.WriteHTML(w, rec, sum, head) })
 }

@@ -54,6 +54,7 @@ const recordExamples = `  sudo spawntrace -- python3 build.py          summary o
   sudo spawntrace -o events.txt -w run.strec -- ./task-runner
   sudo spawntrace -p 4242                      attach to 4242 and its descendants until Ctrl-C
   sudo spawntrace --pprof out -- ./task-runner  go tool pprof out/spawns.pb.gz, out/cpu.pb.gz
+  sudo spawntrace --html run.html -- make -j8  the summary with its charts, for a browser
   spawntrace report run.strec                  the same outputs again, no root needed
 `
 

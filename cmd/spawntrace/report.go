@@ -20,6 +20,7 @@ const reportExamples = `  spawntrace report run.strec
   spawntrace report -c run.strec               strace -c compatible table only
   spawntrace report -o events.txt run.strec    event lines in strace -f -tt -T form
   spawntrace report --pprof out run.strec      spawns.pb.gz (and cpu.pb.gz) for go tool pprof
+  spawntrace report --html run.html run.strec  the summary with its charts, for a browser
 `
 
 func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -58,7 +59,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	// no pass over the events for a summary nobody reads (measured: report
 	// -c of 200k spawns, 0.9 s of CPU with it, 0.4 s without).
 	var sum summary.Summary
-	if !(o.countOnly || o.summaryPlus) || out.pprof != nil {
+	if !(o.countOnly || o.summaryPlus) || out.pprof != nil || out.html != nil {
 		if sum, err = summary.Summarize(rec); err != nil {
 			return fail(stderr, exitFailure, "%v", err)
 		}
