@@ -192,6 +192,7 @@ func reportWriters(rec *recording.Recording) []fuzzWriter {
 		{"WriteSpawnSection(0)", func(w io.Writer) error { return WriteSpawnSection(w, sum, 0) }, nil},
 		{"WriteAnatomy", func(w io.Writer) error { return WriteAnatomy(w, rec, sum) }, nil},
 		{"WriteClassTable", func(w io.Writer) error { return WriteClassTable(w, rec, sum.Classes) }, nil},
+		{"WriteHTML", func(w io.Writer) error { return WriteHTML(w, rec, sum, HTMLHeading{}) }, checkHTML},
 		{"WriteSpawnProfile", func(w io.Writer) error { return WriteSpawnProfile(w, rec, sum) }, checkProfile},
 		{"WriteCPUProfile", func(w io.Writer) error { return WriteCPUProfile(w, rec) }, checkProfile},
 		{"SpawnStackNote", func(w io.Writer) error {
