@@ -90,7 +90,10 @@ func WriteHTML(w io.Writer, rec *recording.Recording, s summary.Summary, head HT
 }
 
 func newHTMLPage(rec *recording.Recording, s *summary.Summary, head HTMLHeading) (*htmlPage, error) {
-	p := &htmlPage{Title: head.Title, Lines: head.Lines}
+	p := &htmlPage{Title: TermSafe(head.Title)}
+	for _, l := range head.Lines {
+		p.Lines = append(p.Lines, TermSafe(l))
+	}
 	if len(head.Lines) == 0 { // a heading's lines name the host already
 		p.Host = hostText(rec.Host)
 	}
@@ -156,13 +159,16 @@ func newHTMLPage(rec *recording.Recording, s *summary.Summary, head HTMLHeading)
 	for i := range s.Findings {
 		f := &s.Findings[i]
 		t := wordFinding(f, s.WallNs)
-		p.Findings = append(p.Findings, htmlFinding{t.title, string(f.ID), savingText(f), t.evidence, t.advice, basisText(f)})
+		// As the text report shows them (wrap): a recording's values in
+		// them with their controls escaped.
+		p.Findings = append(p.Findings, htmlFinding{TermSafe(t.title), string(f.ID), savingText(f),
+			TermSafe(t.evidence), TermSafe(t.advice), basisText(f)})
 	}
 	if len(s.Findings) == 0 && s.SpawnCount() > 0 {
 		p.NoFindings = "Findings: " + noFindingsText()
 	}
 	for i := range s.Notes {
-		p.Notes = append(p.Notes, noteText(&s.Notes[i], s.WallNs))
+		p.Notes = append(p.Notes, TermSafe(noteText(&s.Notes[i], s.WallNs)))
 	}
 
 	top, err := slowestSpawns(s, htmlSlowest)

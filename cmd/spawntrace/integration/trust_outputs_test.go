@@ -164,6 +164,9 @@ func TestOutputsRefusedBeforeRun(t *testing.T) {
 		{[]string{"--pprof", at("theirs/sub/prof")}, "sub on its way is a symbolic link that belongs to uid 65534"},
 		{[]string{"-o", at("twice.txt"), "-w", at("twice.txt")}, "are the same file"},
 		{[]string{"-o", at("twice.txt"), "-w", at("./twice.txt")}, "are the same file"},
+		{[]string{"--html", at("planted.json")}, "is a symbolic link"},
+		{[]string{"--html", at("linked.json")}, "has 2 hard links"},
+		{[]string{"--html", at("twice.txt"), "-w", at("twice.txt")}, "are the same file"},
 	} {
 		r := e.spawntrace(t, runOpts{}, append(append([]string{"-c"}, c.args...), workload...)...)
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) { oneLineFailure(t, r, c.want) })
