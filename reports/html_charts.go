@@ -13,15 +13,15 @@ import (
 // The charts' geometry, computed here so that the template only places
 // it: SVG user units, 760 wide, labels left of the bars.
 const (
-	chartW      = 760.0
-	barLabelW   = 290.0 // the class labels, right-aligned to this x
-	barPlotX    = 300.0
-	barPlotW    = 340.0 // room is left after the bars for their values
+	chartW      = 780.0
+	barLabelW   = 330.0 // the class labels, right-aligned to this x
+	barPlotX    = 340.0
+	barPlotW    = 300.0 // room is left after the bars for their values
 	barRowH     = 38.0
 	barTop      = 8.0
 	axisH       = 34.0
 	classLabelW = 36 // bytes of a class's first label line
-	classExeW   = 30
+	classExeW   = 18
 )
 
 // chartGeometry is what the template places at fixed positions.
