@@ -147,7 +147,7 @@ func newHTMLPage(rec *recording.Recording, s *summary.Summary, head HTMLHeading)
 	var err error
 	switch {
 	case !copyOK:
-		p.NoScatter = "Address-space copy: not measured (" + copyWhy + ")"
+		p.NoScatter = "The copy was not measured here (above): nothing to plot."
 	case s.Fit == nil:
 		p.NoScatter = "No fork-like spawns with a measured copy and parent size: nothing to plot."
 	default:
