@@ -95,7 +95,7 @@ func newHTMLPage(rec *recording.Recording, s *summary.Summary, head HTMLHeading)
 		p.Lines = append(p.Lines, TermSafe(l))
 	}
 	if len(head.Lines) == 0 { // a heading's lines name the host already
-		p.Host = hostText(rec.Host)
+		p.Host = hostLine(rec.Host)
 	}
 	if p.Title == "" {
 		p.Title = "spawntrace " + commandText(rec)
@@ -204,8 +204,8 @@ func commandText(rec *recording.Recording) string {
 	return "report"
 }
 
-// hostText is the host in one line, as far as it was recorded.
-func hostText(h recording.Host) string {
+// hostLine is the host in one line, as far as it was recorded.
+func hostLine(h recording.Host) string {
 	var parts []string
 	add := func(s string) {
 		if s != "" {
