@@ -496,6 +496,35 @@ func (t *Tracer) Lost() (Lost, error) {
 	return l, nil
 }
 
+// Skip is how often the kernel did not run one of the programs: another
+// task was inside the same program on that CPU (preempted there, where the
+// kernel runs tracepoint programs preemptibly) or it recursed.
+type Skip struct {
+	Prog string
+	Runs uint64
+}
+
+// Skipped lists the programs the kernel skipped runs of, by name. The
+// counts are the machine's, not the traced tree's alone.
+func (t *Tracer) Skipped() ([]Skip, error) {
+	names := make([]string, 0, len(t.coll.Programs))
+	for name := range t.coll.Programs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var out []Skip
+	for _, name := range names {
+		st, err := t.coll.Programs[name].Stats()
+		if err != nil {
+			return out, fmt.Errorf("reading %s's run counts: %w", name, err)
+		}
+		if st.RecursionMisses > 0 {
+			out = append(out, Skip{Prog: name, Runs: st.RecursionMisses})
+		}
+	}
+	return out, nil
+}
+
 // Close detaches and unloads, in reverse order of setup. Safe on a partly
 // opened or nil Tracer.
 func (t *Tracer) Close() error {

@@ -248,6 +248,15 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "spawntrace: tracer's own use while recording: %.3f s CPU (user+sys), %.1f MiB peak RSS\n",
 			float64(rec.Tracer.CPUNs)/1e9, float64(rec.Tracer.MaxRSSBytes)/(1<<20))
 	}
+	if o.verbose {
+		skips, err := t.Skipped()
+		for _, s := range skips {
+			fmt.Fprintf(stderr, "spawntrace: runs the kernel skipped (another task was in the program on that CPU): %s %d\n", s.Prog, s.Runs)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "spawntrace: %v\n", err)
+		}
+	}
 	return code
 }
 

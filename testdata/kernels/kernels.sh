@@ -16,6 +16,8 @@
 # Knobs (environment): KERNELS (suites to boot, default all of the matrix),
 # KERNEL_JOBS (kernels booted at once: 1, or one a CPU under CI=true, where
 # the machine is the test's alone), KERNEL_TIMEOUT (seconds per boot, 600),
+# REPEAT=N (only the oracle and N runs of spawntrace -c on the loop, each
+# of which must count exactly as strace does, whatever the matrix expects),
 # KERNELS_CACHE (default $XDG_CACHE_HOME or ~/.cache, then
 # spawntrace-kernels), MIRROR (http://deb.debian.org/debian), KEEP=1 keeps
 # each boot's console log and results under the printed directory.
@@ -70,6 +72,7 @@ suites=${KERNELS:-$(awk 'NF {print $1}' <<<"$MATRIX")}
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "kernels: $*"; exit 1; }
+[[ "${REPEAT:-}" =~ ^([1-9][0-9]*)?$ ]] || die "REPEAT=$REPEAT: not a count of runs"
 
 for tool in qemu-system-x86_64 busybox cpio strace dpkg-deb apt-get; do
 	command -v "$tool" >/dev/null || die "$tool not found (make deps installs it)"
@@ -143,7 +146,7 @@ boot() {
 	mkdir -p "$out"
 	timeout "$TIMEOUT" qemu-system-x86_64 -nodefaults -display none -no-reboot \
 		-accel tcg,thread=single -cpu "$cpu" -smp 2 -m 2G \
-		-kernel "$vmlinuz" -initrd "$work/initrd" -append 'console=ttyS0 panic=-1' \
+		-kernel "$vmlinuz" -initrd "$work/initrd" -append "console=ttyS0 panic=-1${REPEAT:+ spawntrace.repeat=$REPEAT}" \
 		-serial "file:$out/console.log" -serial "file:$out/results" </dev/null >"$out/qemu.log" 2>&1 ||
 		echo "qemu exited $?" >>"$out/qemu.log"
 	echo $((SECONDS - start)) >"$out/seconds"
@@ -176,6 +179,34 @@ named() {
 	local names
 	names=$(section "$1" "$2" | sed -n 's/^spawntrace: \(unavailable\|fallback\): \([^ ]*\).*/\2/p' | LC_ALL=C sort | paste -sd,)
 	echo "${names:--}"
+}
+
+# check_repeat SUITE: under REPEAT, every run's table must be strace's; prints
+# one line on the kernel, the runs that differ and what the kernel skipped;
+# 1 when any differs.
+check_repeat() {
+	local suite=$1 out=$work/$1 fail=() oracle counted i differ=0
+	touch "$out/results"
+	grep -q '^done' "$out/results" || fail+=("no 'done' from the init: $(tail -1 "$out/qemu.log" 2>/dev/null)")
+	oracle=$(section "$suite" strace | table)
+	[ "$(grep -E '^(clone|execve|wait4) ' <<<"$oracle")" = "$(sort <<<"$KNOWN")" ] || fail+=("strace counts differ from the loop's")
+	for i in $(seq "$REPEAT"); do
+		[ "$(status "$suite" "count$i")" = 0 ] || { fail+=("run $i exited '$(status "$suite" "count$i")'"); continue; }
+		counted=$(section "$suite" "count$i" | table)
+		section "$suite" "count$i" | grep -q '^spawntrace: lost events: 0$' || fail+=("run $i: lost events")
+		if [ "$counted" != "$oracle" ]; then
+			differ=$((differ + 1))
+			fail+=("run $i: $(diff <(echo "$oracle") <(echo "$counted") | grep '^[<>]' | tr '\n' ' ')")
+		fi
+		section "$suite" "count$i" | sed -n "s/^spawntrace: runs the kernel skipped [^:]*: /  run $i: skipped by the kernel: /p"
+	done
+	local verdict=ok
+	[ ${#fail[@]} -eq 0 ] || verdict=FAIL
+	printf 'kernels: %-19s %-26s repeat %s: %d of %d runs counted other than strace (%s s)\n' "$suite" \
+		"$(awk '$1 == "kernel" {print $2}' "$out/results")" "$verdict" "$differ" "$REPEAT" "$(cat "$out/seconds")"
+	[ ${#fail[@]} -eq 0 ] && return 0
+	printf '  FAIL: %s\n' "${fail[@]}"
+	return 1
 }
 
 # check SUITE EXPECT LACKS: prints one line on the kernel; 1 when it differs.
@@ -293,6 +324,10 @@ done
 wait
 failed=0
 for s in $suites; do
+	if [ -n "${REPEAT:-}" ]; then
+		check_repeat "$s" || failed=1
+		continue
+	fi
 	check "$s" "$(awk -v s="$s" '$1 == s {print $2}' <<<"$MATRIX")" "$(awk -v s="$s" '$1 == s {print $5}' <<<"$MATRIX")" || failed=1
 done
 exit $failed
