@@ -832,8 +832,28 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns, bool w
  * them without filling a trace record, and detaching one does not wait
  * for an RCU grace period, as each perf-event tracepoint does. */
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(raw_enter, void *regs, long nr)
+/* Each tracepoint is served twice, by a program and its _again copy
+ * attached after it: the kernel skips a program on a CPU where another
+ * task is inside it (prog->active), and 7.x runs tracepoint programs with
+ * only migration disabled (6.18 disabled preemption), so a task preempted
+ * in raw_exit (a parent sending its fork, say, when the child it woke
+ * takes the CPU) made the kernel skip raw_exit for every other task on
+ * that CPU until it ran again: the fork child's first calls went
+ * uncounted, and nothing said so. A second
+ * program has a count of its own: both are held at once only when two
+ * tasks on one CPU are preempted, one inside each.
+ * raw_enter marks, per CPU, the task whose entry it handled, so that
+ * raw_enter_again only repeats the work (harmlessly: the entry is written
+ * again) when raw_enter did not run for it; the exit needs no mark, as
+ * whichever program comes first takes the call (in->ts_ns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} enter_seen SEC(".maps");
+
+static __always_inline int sys_enter(void *regs, long nr)
 {
 	struct task_struct *task = current_task();
 	bool compat = is_compat(task);
@@ -866,6 +886,28 @@ int BPF_PROG(raw_enter, void *regs, long nr)
 	if (in->spawn)
 		spawn_enter(regs, call, nr, compat, in->ts_ns);
 	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(raw_enter, void *regs, long nr)
+{
+	__u32 zero = 0;
+	__u64 *seen = bpf_map_lookup_elem(&enter_seen, &zero);
+	if (seen)
+		*seen = bpf_get_current_pid_tgid();
+	return sys_enter(regs, nr);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(raw_enter_again, void *regs, long nr)
+{
+	__u32 zero = 0;
+	__u64 *seen = bpf_map_lookup_elem(&enter_seen, &zero);
+	if (seen && *seen == bpf_get_current_pid_tgid()) {
+		*seen = 0;
+		return 0;
+	}
+	return sys_enter(regs, nr);
 }
 
 static __always_inline int sys_exit(void *ctx, void *regs, long ret, bool with_loop)
@@ -921,10 +963,21 @@ int BPF_PROG(raw_exit_noloop, void *regs, long ret)
 	return sys_exit(ctx, regs, ret, false);
 }
 
+SEC("tp_btf/sys_exit")
+int BPF_PROG(raw_exit_again, void *regs, long ret)
+{
+	return sys_exit(ctx, regs, ret, true);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(raw_exit_again_noloop, void *regs, long ret)
+{
+	return sys_exit(ctx, regs, ret, false);
+}
+
 /* ---- the process lifecycle ---- */
 
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+static __always_inline int fork_seen(struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid;
 	__u32 ctid = child->pid;
@@ -1006,6 +1059,26 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		e->h.flags |= EVF_THREAD;
 	submit(e, sizeof(*e), false);
 	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	return fork_seen(parent, child);
+}
+
+/* on_fork's second program (see enter_seen): a child process on_fork
+ * would have followed is in tracked once it ran, and the tracepoint fires
+ * before the child is woken, so nothing removes it in between. A new
+ * thread is left to on_fork: it is followed with its process, and only
+ * its fork record goes when the kernel skipped on_fork. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork_again, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ctgid = child->tgid;
+	if (child->pid != ctgid || bpf_map_lookup_elem(&tracked, &ctgid))
+		return 0;
+	return fork_seen(parent, child);
 }
 
 /* exec_event_of sends a successful exec; with_loop says whether the program

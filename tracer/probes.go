@@ -53,14 +53,21 @@ const (
 
 // probeGroups lists every attachment, in the order they are attached.
 var probeGroups = []probeGroup{
-	{name: ForkProbe, required: true, points: []attachPoint{{prog: "on_fork", group: "sched", name: "sched_process_fork"}}},
+	{name: ForkProbe, required: true, points: []attachPoint{
+		{prog: "on_fork", group: "sched", name: "sched_process_fork"},
+		{prog: "on_fork_again", group: "sched", name: "sched_process_fork"},
+	}},
 	{name: ExitProbe, required: true, points: []attachPoint{{prog: "on_exit", group: "sched", name: "sched_process_exit"}}},
 	{name: ExecProbe, points: []attachPoint{{prog: "on_exec", group: "sched", name: "sched_process_exec"}}},
 	// Every syscall of the tree: the table, and the spawn-related calls
 	// (clone, clone3, fork, vfork, execve, execveat, socketpair) in detail.
+	// Each program is followed by its _again copy, which does the work
+	// when the kernel skipped the first (see the BPF side).
 	{name: SyscallsProbe, points: []attachPoint{
 		{prog: "raw_enter", group: "raw_syscalls", name: "sys_enter"},
+		{prog: "raw_enter_again", group: "raw_syscalls", name: "sys_enter"},
 		{prog: "raw_exit", group: "raw_syscalls", name: "sys_exit"},
+		{prog: "raw_exit_again", group: "raw_syscalls", name: "sys_exit"},
 	}},
 	// Spawn anatomy: the address-space copy is timed by the parent's mmap
 	// write lock (no kprobes here), blocked time by context switches.
@@ -112,7 +119,7 @@ func pickVariants(spec *ebpf.CollectionSpec, without map[string]string, use bool
 // new program's stack without it), and a new program's environment to
 // count PATH's entries (not counted without it).
 var helperFeatures = []helperFeature{
-	{name: BPFLoopProbe, fn: "BPF_FUNC_loop", without: map[string]string{"raw_exit": "raw_exit_noloop", "on_exec": "on_exec_noloop"}, since: "5.17"},
+	{name: BPFLoopProbe, fn: "BPF_FUNC_loop", without: map[string]string{"raw_exit": "raw_exit_noloop", "raw_exit_again": "raw_exit_again_noloop", "on_exec": "on_exec_noloop"}, since: "5.17"},
 }
 
 // BPFLoopProbe names the bpf_loop helper feature in Probes.

@@ -253,6 +253,7 @@ type spawntraceTrackedProc struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	spawntraceMapAnnounced              = "announced"
+	spawntraceMapEnterSeen              = "enter_seen"
 	spawntraceMapEvents                 = "events"
 	spawntraceMapForkingMm              = "forking_mm"
 	spawntraceMapInflight               = "inflight"
@@ -273,13 +274,17 @@ const (
 	spawntraceProgOnExecNoloop          = "on_exec_noloop"
 	spawntraceProgOnExit                = "on_exit"
 	spawntraceProgOnFork                = "on_fork"
+	spawntraceProgOnForkAgain           = "on_fork_again"
 	spawntraceProgOnLockAcquired        = "on_lock_acquired"
 	spawntraceProgOnLockReleased        = "on_lock_released"
 	spawntraceProgOnLockStart           = "on_lock_start"
 	spawntraceProgOnSample              = "on_sample"
 	spawntraceProgOnSwitch              = "on_switch"
 	spawntraceProgRawEnter              = "raw_enter"
+	spawntraceProgRawEnterAgain         = "raw_enter_again"
 	spawntraceProgRawExit               = "raw_exit"
+	spawntraceProgRawExitAgain          = "raw_exit_again"
+	spawntraceProgRawExitAgainNoloop    = "raw_exit_again_noloop"
 	spawntraceProgRawExitNoloop         = "raw_exit_noloop"
 	spawntraceProgResolvePids           = "resolve_pids"
 	spawntraceVarLauncherTgid           = "launcher_tgid"
@@ -348,24 +353,28 @@ type spawntraceSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceProgramSpecs struct {
-	KpLockAcquired  *ebpf.ProgramSpec `ebpf:"kp_lock_acquired"`
-	KpLockReleased  *ebpf.ProgramSpec `ebpf:"kp_lock_released"`
-	KpLockStart     *ebpf.ProgramSpec `ebpf:"kp_lock_start"`
-	KpTeardownEnd   *ebpf.ProgramSpec `ebpf:"kp_teardown_end"`
-	KpTeardownStart *ebpf.ProgramSpec `ebpf:"kp_teardown_start"`
-	OnExec          *ebpf.ProgramSpec `ebpf:"on_exec"`
-	OnExecNoloop    *ebpf.ProgramSpec `ebpf:"on_exec_noloop"`
-	OnExit          *ebpf.ProgramSpec `ebpf:"on_exit"`
-	OnFork          *ebpf.ProgramSpec `ebpf:"on_fork"`
-	OnLockAcquired  *ebpf.ProgramSpec `ebpf:"on_lock_acquired"`
-	OnLockReleased  *ebpf.ProgramSpec `ebpf:"on_lock_released"`
-	OnLockStart     *ebpf.ProgramSpec `ebpf:"on_lock_start"`
-	OnSample        *ebpf.ProgramSpec `ebpf:"on_sample"`
-	OnSwitch        *ebpf.ProgramSpec `ebpf:"on_switch"`
-	RawEnter        *ebpf.ProgramSpec `ebpf:"raw_enter"`
-	RawExit         *ebpf.ProgramSpec `ebpf:"raw_exit"`
-	RawExitNoloop   *ebpf.ProgramSpec `ebpf:"raw_exit_noloop"`
-	ResolvePids     *ebpf.ProgramSpec `ebpf:"resolve_pids"`
+	KpLockAcquired     *ebpf.ProgramSpec `ebpf:"kp_lock_acquired"`
+	KpLockReleased     *ebpf.ProgramSpec `ebpf:"kp_lock_released"`
+	KpLockStart        *ebpf.ProgramSpec `ebpf:"kp_lock_start"`
+	KpTeardownEnd      *ebpf.ProgramSpec `ebpf:"kp_teardown_end"`
+	KpTeardownStart    *ebpf.ProgramSpec `ebpf:"kp_teardown_start"`
+	OnExec             *ebpf.ProgramSpec `ebpf:"on_exec"`
+	OnExecNoloop       *ebpf.ProgramSpec `ebpf:"on_exec_noloop"`
+	OnExit             *ebpf.ProgramSpec `ebpf:"on_exit"`
+	OnFork             *ebpf.ProgramSpec `ebpf:"on_fork"`
+	OnForkAgain        *ebpf.ProgramSpec `ebpf:"on_fork_again"`
+	OnLockAcquired     *ebpf.ProgramSpec `ebpf:"on_lock_acquired"`
+	OnLockReleased     *ebpf.ProgramSpec `ebpf:"on_lock_released"`
+	OnLockStart        *ebpf.ProgramSpec `ebpf:"on_lock_start"`
+	OnSample           *ebpf.ProgramSpec `ebpf:"on_sample"`
+	OnSwitch           *ebpf.ProgramSpec `ebpf:"on_switch"`
+	RawEnter           *ebpf.ProgramSpec `ebpf:"raw_enter"`
+	RawEnterAgain      *ebpf.ProgramSpec `ebpf:"raw_enter_again"`
+	RawExit            *ebpf.ProgramSpec `ebpf:"raw_exit"`
+	RawExitAgain       *ebpf.ProgramSpec `ebpf:"raw_exit_again"`
+	RawExitAgainNoloop *ebpf.ProgramSpec `ebpf:"raw_exit_again_noloop"`
+	RawExitNoloop      *ebpf.ProgramSpec `ebpf:"raw_exit_noloop"`
+	ResolvePids        *ebpf.ProgramSpec `ebpf:"resolve_pids"`
 }
 
 // spawntraceMapSpecs contains maps before they are loaded into the kernel.
@@ -373,6 +382,7 @@ type spawntraceProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceMapSpecs struct {
 	Announced     *ebpf.MapSpec `ebpf:"announced"`
+	EnterSeen     *ebpf.MapSpec `ebpf:"enter_seen"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	ForkingMm     *ebpf.MapSpec `ebpf:"forking_mm"`
 	Inflight      *ebpf.MapSpec `ebpf:"inflight"`
@@ -435,6 +445,7 @@ func (o *spawntraceObjects) Close() error {
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceMaps struct {
 	Announced     *ebpf.Map `ebpf:"announced"`
+	EnterSeen     *ebpf.Map `ebpf:"enter_seen"`
 	Events        *ebpf.Map `ebpf:"events"`
 	ForkingMm     *ebpf.Map `ebpf:"forking_mm"`
 	Inflight      *ebpf.Map `ebpf:"inflight"`
@@ -451,6 +462,7 @@ type spawntraceMaps struct {
 func (m *spawntraceMaps) Close() error {
 	return _SpawntraceClose(
 		m.Announced,
+		m.EnterSeen,
 		m.Events,
 		m.ForkingMm,
 		m.Inflight,
@@ -497,24 +509,28 @@ type spawntraceVariables struct {
 //
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntracePrograms struct {
-	KpLockAcquired  *ebpf.Program `ebpf:"kp_lock_acquired"`
-	KpLockReleased  *ebpf.Program `ebpf:"kp_lock_released"`
-	KpLockStart     *ebpf.Program `ebpf:"kp_lock_start"`
-	KpTeardownEnd   *ebpf.Program `ebpf:"kp_teardown_end"`
-	KpTeardownStart *ebpf.Program `ebpf:"kp_teardown_start"`
-	OnExec          *ebpf.Program `ebpf:"on_exec"`
-	OnExecNoloop    *ebpf.Program `ebpf:"on_exec_noloop"`
-	OnExit          *ebpf.Program `ebpf:"on_exit"`
-	OnFork          *ebpf.Program `ebpf:"on_fork"`
-	OnLockAcquired  *ebpf.Program `ebpf:"on_lock_acquired"`
-	OnLockReleased  *ebpf.Program `ebpf:"on_lock_released"`
-	OnLockStart     *ebpf.Program `ebpf:"on_lock_start"`
-	OnSample        *ebpf.Program `ebpf:"on_sample"`
-	OnSwitch        *ebpf.Program `ebpf:"on_switch"`
-	RawEnter        *ebpf.Program `ebpf:"raw_enter"`
-	RawExit         *ebpf.Program `ebpf:"raw_exit"`
-	RawExitNoloop   *ebpf.Program `ebpf:"raw_exit_noloop"`
-	ResolvePids     *ebpf.Program `ebpf:"resolve_pids"`
+	KpLockAcquired     *ebpf.Program `ebpf:"kp_lock_acquired"`
+	KpLockReleased     *ebpf.Program `ebpf:"kp_lock_released"`
+	KpLockStart        *ebpf.Program `ebpf:"kp_lock_start"`
+	KpTeardownEnd      *ebpf.Program `ebpf:"kp_teardown_end"`
+	KpTeardownStart    *ebpf.Program `ebpf:"kp_teardown_start"`
+	OnExec             *ebpf.Program `ebpf:"on_exec"`
+	OnExecNoloop       *ebpf.Program `ebpf:"on_exec_noloop"`
+	OnExit             *ebpf.Program `ebpf:"on_exit"`
+	OnFork             *ebpf.Program `ebpf:"on_fork"`
+	OnForkAgain        *ebpf.Program `ebpf:"on_fork_again"`
+	OnLockAcquired     *ebpf.Program `ebpf:"on_lock_acquired"`
+	OnLockReleased     *ebpf.Program `ebpf:"on_lock_released"`
+	OnLockStart        *ebpf.Program `ebpf:"on_lock_start"`
+	OnSample           *ebpf.Program `ebpf:"on_sample"`
+	OnSwitch           *ebpf.Program `ebpf:"on_switch"`
+	RawEnter           *ebpf.Program `ebpf:"raw_enter"`
+	RawEnterAgain      *ebpf.Program `ebpf:"raw_enter_again"`
+	RawExit            *ebpf.Program `ebpf:"raw_exit"`
+	RawExitAgain       *ebpf.Program `ebpf:"raw_exit_again"`
+	RawExitAgainNoloop *ebpf.Program `ebpf:"raw_exit_again_noloop"`
+	RawExitNoloop      *ebpf.Program `ebpf:"raw_exit_noloop"`
+	ResolvePids        *ebpf.Program `ebpf:"resolve_pids"`
 }
 
 func (p *spawntracePrograms) Close() error {
@@ -528,13 +544,17 @@ func (p *spawntracePrograms) Close() error {
 		p.OnExecNoloop,
 		p.OnExit,
 		p.OnFork,
+		p.OnForkAgain,
 		p.OnLockAcquired,
 		p.OnLockReleased,
 		p.OnLockStart,
 		p.OnSample,
 		p.OnSwitch,
 		p.RawEnter,
+		p.RawEnterAgain,
 		p.RawExit,
+		p.RawExitAgain,
+		p.RawExitAgainNoloop,
 		p.RawExitNoloop,
 		p.ResolvePids,
 	)
