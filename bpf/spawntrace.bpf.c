@@ -842,16 +842,42 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns, bool w
  * uncounted, and nothing said so. A second
  * program has a count of its own: both are held at once only when two
  * tasks on one CPU are preempted, one inside each.
- * raw_enter marks, per CPU, the task whose entry it handled, so that
- * raw_enter_again only repeats the work (harmlessly: the entry is written
- * again) when raw_enter did not run for it; the exit needs no mark, as
- * whichever program comes first takes the call (in->ts_ns). */
+ * raw_enter and raw_exit mark, per CPU and first thing, the task they
+ * run for, so that the _again program returns at once when the first ran
+ * (one load, where the rest of the machine would pay a lookup more per
+ * syscall). A mark cannot be stale when the first was skipped: the task
+ * inside it marked the CPU after. Where the task moved to another CPU in
+ * between, the work is done again, harmlessly: an entry is written again,
+ * and an exit is taken by whichever program comes first (in->ts_ns). */
+#define SEEN_ENTER 0
+#define SEEN_EXIT 1
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, __u64);
-} enter_seen SEC(".maps");
+} seen SEC(".maps");
+
+/* mark_seen says, on this CPU, that the first program of kind runs for
+ * the current task. */
+static __always_inline void mark_seen(__u32 kind)
+{
+	__u64 *mark = bpf_map_lookup_elem(&seen, &kind);
+	if (mark)
+		*mark = bpf_get_current_pid_tgid();
+}
+
+/* was_seen says whether the first program of kind ran for the current
+ * task on this CPU, and clears the mark. */
+static __always_inline bool was_seen(__u32 kind)
+{
+	__u64 *mark = bpf_map_lookup_elem(&seen, &kind);
+	if (!mark || *mark != bpf_get_current_pid_tgid())
+		return false;
+	*mark = 0;
+	return true;
+}
 
 static __always_inline int sys_enter(void *regs, long nr)
 {
@@ -891,22 +917,15 @@ static __always_inline int sys_enter(void *regs, long nr)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(raw_enter, void *regs, long nr)
 {
-	__u32 zero = 0;
-	__u64 *seen = bpf_map_lookup_elem(&enter_seen, &zero);
-	if (seen)
-		*seen = bpf_get_current_pid_tgid();
+	mark_seen(SEEN_ENTER);
 	return sys_enter(regs, nr);
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(raw_enter_again, void *regs, long nr)
 {
-	__u32 zero = 0;
-	__u64 *seen = bpf_map_lookup_elem(&enter_seen, &zero);
-	if (seen && *seen == bpf_get_current_pid_tgid()) {
-		*seen = 0;
+	if (was_seen(SEEN_ENTER))
 		return 0;
-	}
 	return sys_enter(regs, nr);
 }
 
@@ -949,6 +968,7 @@ static __always_inline int sys_exit(void *ctx, void *regs, long ret, bool with_l
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raw_exit, void *regs, long ret)
 {
+	mark_seen(SEEN_EXIT);
 	return sys_exit(ctx, regs, ret, true);
 }
 
@@ -960,18 +980,23 @@ int BPF_PROG(raw_exit, void *regs, long ret)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raw_exit_noloop, void *regs, long ret)
 {
+	mark_seen(SEEN_EXIT);
 	return sys_exit(ctx, regs, ret, false);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raw_exit_again, void *regs, long ret)
 {
+	if (was_seen(SEEN_EXIT))
+		return 0;
 	return sys_exit(ctx, regs, ret, true);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raw_exit_again_noloop, void *regs, long ret)
 {
+	if (was_seen(SEEN_EXIT))
+		return 0;
 	return sys_exit(ctx, regs, ret, false);
 }
 
@@ -1067,7 +1092,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return fork_seen(parent, child);
 }
 
-/* on_fork's second program (see enter_seen): a child process on_fork
+/* on_fork's second program (see seen): a child process on_fork
  * would have followed is in tracked once it ran, and the tracepoint fires
  * before the child is woken, so nothing removes it in between. A new
  * thread is left to on_fork: it is followed with its process, and only

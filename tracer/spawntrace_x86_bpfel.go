@@ -253,7 +253,6 @@ type spawntraceTrackedProc struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	spawntraceMapAnnounced              = "announced"
-	spawntraceMapEnterSeen              = "enter_seen"
 	spawntraceMapEvents                 = "events"
 	spawntraceMapForkingMm              = "forking_mm"
 	spawntraceMapInflight               = "inflight"
@@ -262,6 +261,7 @@ const (
 	spawntraceMapLost                   = "lost"
 	spawntraceMapPathScratch            = "path_scratch"
 	spawntraceMapResolve                = "resolve"
+	spawntraceMapSeen                   = "seen"
 	spawntraceMapSpawnSlots             = "spawn_slots"
 	spawntraceMapSyscallStats           = "syscall_stats"
 	spawntraceMapTracked                = "tracked"
@@ -382,7 +382,6 @@ type spawntraceProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceMapSpecs struct {
 	Announced     *ebpf.MapSpec `ebpf:"announced"`
-	EnterSeen     *ebpf.MapSpec `ebpf:"enter_seen"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	ForkingMm     *ebpf.MapSpec `ebpf:"forking_mm"`
 	Inflight      *ebpf.MapSpec `ebpf:"inflight"`
@@ -391,6 +390,7 @@ type spawntraceMapSpecs struct {
 	Lost          *ebpf.MapSpec `ebpf:"lost"`
 	PathScratch   *ebpf.MapSpec `ebpf:"path_scratch"`
 	Resolve       *ebpf.MapSpec `ebpf:"resolve"`
+	Seen          *ebpf.MapSpec `ebpf:"seen"`
 	SpawnSlots    *ebpf.MapSpec `ebpf:"spawn_slots"`
 	SyscallStats  *ebpf.MapSpec `ebpf:"syscall_stats"`
 	Tracked       *ebpf.MapSpec `ebpf:"tracked"`
@@ -445,7 +445,6 @@ func (o *spawntraceObjects) Close() error {
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceMaps struct {
 	Announced     *ebpf.Map `ebpf:"announced"`
-	EnterSeen     *ebpf.Map `ebpf:"enter_seen"`
 	Events        *ebpf.Map `ebpf:"events"`
 	ForkingMm     *ebpf.Map `ebpf:"forking_mm"`
 	Inflight      *ebpf.Map `ebpf:"inflight"`
@@ -454,6 +453,7 @@ type spawntraceMaps struct {
 	Lost          *ebpf.Map `ebpf:"lost"`
 	PathScratch   *ebpf.Map `ebpf:"path_scratch"`
 	Resolve       *ebpf.Map `ebpf:"resolve"`
+	Seen          *ebpf.Map `ebpf:"seen"`
 	SpawnSlots    *ebpf.Map `ebpf:"spawn_slots"`
 	SyscallStats  *ebpf.Map `ebpf:"syscall_stats"`
 	Tracked       *ebpf.Map `ebpf:"tracked"`
@@ -462,7 +462,6 @@ type spawntraceMaps struct {
 func (m *spawntraceMaps) Close() error {
 	return _SpawntraceClose(
 		m.Announced,
-		m.EnterSeen,
 		m.Events,
 		m.ForkingMm,
 		m.Inflight,
@@ -471,6 +470,7 @@ func (m *spawntraceMaps) Close() error {
 		m.Lost,
 		m.PathScratch,
 		m.Resolve,
+		m.Seen,
 		m.SpawnSlots,
 		m.SyscallStats,
 		m.Tracked,
