@@ -168,6 +168,16 @@ func Open(cfg Config) (t *Tracer, err error) {
 		usable = append(usable, g)
 	}
 
+	if !preemptibleTracepoints(kernelRelease()) {
+		for _, g := range probeGroups {
+			for _, p := range g.points {
+				if p.again {
+					delete(spec.Programs, p.prog)
+				}
+			}
+		}
+	}
+
 	// Helpers: a missing one takes the programs' variants without it.
 	var helperProbes []Probe
 	for _, h := range helperFeatures {
@@ -252,6 +262,9 @@ func (t *Tracer) attach(g probeGroup) error {
 	var made []link.Link
 	for _, p := range g.points {
 		prog := t.coll.Programs[p.prog]
+		if prog == nil && p.again {
+			continue // not needed on this kernel
+		}
 		l, err := link.AttachTracing(link.TracingOptions{Program: prog})
 		if err != nil {
 			for _, m := range made {
