@@ -288,6 +288,11 @@ check() {
 				notes+=("finding: $run: spawntrace counted fewer than strace, with no lost event: $diff")
 			fi
 		done
+		# The ptrace backend counts only the spawn calls: their rows must be strace's.
+		[ "$(status "$suite" ptrace)" = 0 ] || fail+=("spawntrace --backend ptrace exited '$(status "$suite" ptrace)'")
+		local spawn_rows='^(clone|clone3|fork|vfork|execve|execveat) '
+		[ "$(section "$suite" ptrace | table | grep -E "$spawn_rows")" = "$(grep -E "$spawn_rows" <<<"$oracle")" ] ||
+			fail+=("ptrace: spawn rows differ from strace's: $(section "$suite" ptrace | table | grep -E "$spawn_rows" | tr '\n' ' ')")
 		notes+=("fentry $(feature fentry), kprobes $(feature kprobes)")
 		for p in spawns cpu; do
 			blob "$suite" "$p.pb.gz" "$out/$p.pb.gz"
