@@ -88,11 +88,19 @@ func Open(cfg Config) (t *Tracer, err error) {
 		forced[n] = true
 	}
 
+	// The kernel's BTF (~6 MB) is decoded and indexed by name meanwhile,
+	// on the other CPU: the probe checks and the load need it.
+	kernelReady := make(chan struct{})
+	go func() {
+		defer close(kernelReady)
+		if k, err := kernelTypes.Kernel(); err == nil {
+			var typedef *btf.Typedef
+			k.TypeByName("btf_trace_sys_enter", &typedef)
+		}
+	}()
+	defer func() { <-kernelReady }()
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("removing memlock rlimit: %w", err)
-	}
-	if err := checkRequiredMaps(); err != nil {
-		return nil, err
 	}
 	spec, err := loadSpawntrace()
 	if err != nil {
@@ -128,6 +136,7 @@ func Open(cfg Config) (t *Tracer, err error) {
 
 	// Drop the programs of unavailable probes before loading: a tp_btf
 	// program whose tracepoint is missing would fail the whole load.
+	<-kernelReady
 	kernelBTF, btfErr := kernelTypes.Kernel()
 	var usable, kprobed []probeGroup
 	kprobedWhy := map[string]string{}
@@ -204,6 +213,11 @@ func Open(cfg Config) (t *Tracer, err error) {
 	}
 	t.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: kernelTypes})
 	if err != nil {
+		// Said only now: probing for them costs every run ~20 ms (the
+		// kernel frees a task storage map after an RCU grace period).
+		if rerr := checkRequiredMaps(); rerr != nil {
+			return nil, rerr
+		}
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			return nil, fmt.Errorf("loading bpf objects: %w (verifier log: %+v)", err, ve)
