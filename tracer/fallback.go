@@ -6,7 +6,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
-	"github.com/cilium/ebpf/features"
 )
 
 // fallbackFeature is something the programs use first and can do without:
@@ -35,7 +34,7 @@ var fallbackFeatures = []fallbackFeature{{
 	switchVar: "no_task_storage",
 	instead:   "a hash map keyed by tid holds each thread's syscall in progress (the same counts, a hash lookup more per syscall)",
 	missing: func(kernelBTF *btf.Spec, btfErr error) string {
-		if reason := mapTypeMissing(ebpf.TaskStorage, "task storage", "5.11"); reason != "" {
+		if reason := mapTypeMissing(kernelBTF, btfErr, "BPF_MAP_TYPE_TASK_STORAGE", "task storage", "5.11"); reason != "" {
 			return reason
 		}
 		return helperMissing(helperFeature{fn: "BPF_FUNC_get_current_task_btf", since: "5.11"}, kernelBTF, btfErr)
@@ -69,13 +68,24 @@ func FallbackNames() []string {
 	return names
 }
 
-// mapTypeMissing says why the kernel cannot create maps of typ, or "".
-// Errors other than "not supported" (EPERM, say) are the load's to report.
-func mapTypeMissing(typ ebpf.MapType, what, since string) string {
-	if err := features.HaveMapType(typ); errors.Is(err, ebpf.ErrNotSupported) {
-		return fmt.Sprintf("the kernel has no BPF %s maps (Linux %s+)", what, since)
+// mapTypeMissing says why the kernel cannot create maps of a type (its
+// enum bpf_map_type name), or "": read from the kernel's BTF, where asking
+// the kernel to create one (features.HaveMapType) cost every run 17-35 ms
+// for task storage, whose free waits out an RCU grace period.
+func mapTypeMissing(kernelBTF *btf.Spec, btfErr error, typ, what, since string) string {
+	if btfErr != nil {
+		return fmt.Sprintf("no kernel BTF: %v", btfErr)
 	}
-	return ""
+	var types *btf.Enum
+	if err := kernelBTF.TypeByName("bpf_map_type", &types); err != nil {
+		return "enum bpf_map_type not in kernel BTF"
+	}
+	for _, v := range types.Values {
+		if v.Name == typ {
+			return ""
+		}
+	}
+	return fmt.Sprintf("the kernel has no BPF %s maps (Linux %s+)", what, since)
 }
 
 // applyFallbacks takes the other way for every fallback feature the kernel

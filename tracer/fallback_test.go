@@ -1,9 +1,11 @@
 package tracer
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
 )
 
 // TestApplyFallbacks: a forced fallback turns its switch on and makes
@@ -25,7 +27,12 @@ func TestApplyFallbacks(t *testing.T) {
 		}
 		taken := len(probes) == 1 && probes[0].Name == TaskStorageFallback && probes[0].Available && probes[0].Fallback != ""
 		if !force {
-			if mapTypeMissing(ebpf.TaskStorage, "task storage", "5.11") != "" {
+			missing := mapTypeMissing(kernelBTF, btfErr, "BPF_MAP_TYPE_TASK_STORAGE", "task storage", "5.11")
+			// The kernel's own answer, where this process may ask it.
+			if err := features.HaveMapType(ebpf.TaskStorage); (err == nil || errors.Is(err, ebpf.ErrNotSupported)) && (err == nil) != (missing == "") {
+				t.Errorf("task storage: kernel BTF says missing %q, creating one says %v", missing, err)
+			}
+			if missing != "" {
 				t.Logf("this kernel has no task storage: the fallback is taken unforced")
 				force = true
 			} else if len(probes) != 0 || spec.Maps["inflight"].Type != ebpf.TaskStorage {
