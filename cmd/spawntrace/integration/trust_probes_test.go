@@ -68,15 +68,26 @@ func TestTrustDisableProbe(t *testing.T) {
 			t.Parallel()
 			dir := openDir(t)
 			if feeds == nil {
-				// Required: one line naming it, exit 1, the workload not run.
+				// Required: with --backend bpf, one line naming it, exit 1,
+				// the workload not run.
 				marker := filepath.Join(dir, "ran")
-				r := e.spawntrace(t, runOpts{}, "--disable-probe", name, "--", "/bin/sh", "-c", "echo > "+marker)
+				r := e.spawntrace(t, runOpts{}, "--backend", "bpf", "--disable-probe", name, "--", "/bin/sh", "-c", "echo > "+marker)
 				msg := strings.TrimSuffix(string(r.stderr), "\n")
 				if r.status != 1 || msg == "" || strings.Contains(msg, "\n") || !strings.Contains(msg, name) {
 					t.Errorf("want status 1 and one line naming %s, got %s", name, r)
 				}
 				if _, err := os.Stat(marker); err == nil {
 					t.Errorf("the workload ran without the required probe %s", name)
+				}
+				// By default (--backend auto) the ptrace backend takes over,
+				// saying which probe was missing.
+				r = e.spawntrace(t, runOpts{}, "--disable-probe", name, "--", "/bin/sh", "-c", "echo > "+marker)
+				first, _, _ := strings.Cut(string(r.stderr), "\n")
+				if r.status != 0 || !strings.Contains(first, name) || !strings.Contains(first, "using the ptrace backend") {
+					t.Errorf("--backend auto without %s: want the ptrace backend, named on the first line, got %s", name, r)
+				}
+				if _, err := os.Stat(marker); err != nil {
+					t.Errorf("the workload did not run under the ptrace backend: %v", err)
 				}
 				return
 			}
