@@ -176,7 +176,13 @@ func TestCompareLaptopClusterIntegration(t *testing.T) {
 	names := []string{"base", "mechanism", "cluster"}
 	const rounds = 5
 	loop := map[string][]float64{}
+	// The claim is measured as often, interleaved: a fork from 1 GiB cost
+	// 28-48 ms of CPU from one run to the next on CI's loaded 2 cores.
+	claims := []float64{costs["mechanism"]}
 	for i := 0; i < rounds; i++ {
+		if i > 0 {
+			claims = append(claims, mechanismClaim(t, e, wl, cluster, bigN, recs["laptop"], filepath.Join(dir, fmt.Sprintf("cluster%d.json", i))))
+		}
 		for _, name := range names {
 			n := smallN
 			if sides[name].mib > 0 {
@@ -215,9 +221,44 @@ func TestCompareLaptopClusterIntegration(t *testing.T) {
 		"environment": child[1] - child[0], "path-search": child[2] - child[0]} {
 		t.Logf("%s: %.1f µs per spawn traced (%.3f%% of the difference), %.1f µs untraced (%.3f%%)",
 			causes[id], costs[id]/1e3, 100*costs[id]/c.DiffNs, untraced/1e3, 100*untraced/total)
-		if id == "mechanism" && math.Abs(costs[id]-untraced) > 0.2*math.Abs(untraced) {
-			t.Errorf("%s: %.1f µs per spawn claimed, untraced runs save %.1f µs (+-20%%)", causes[id],
-				costs[id]/1e3, untraced/1e3)
+		if id == "mechanism" {
+			claimed := median(claims)
+			t.Logf("%s claimed per spawn, µs: %.1f (median of %.0f)", causes[id], claimed/1e3, claims)
+			if math.Abs(claimed-untraced) > 0.2*math.Abs(untraced) {
+				t.Errorf("%s: %.1f µs per spawn claimed, untraced runs save %.1f µs (+-20%%)", causes[id],
+					claimed/1e3, untraced/1e3)
+			}
 		}
 	}
+}
+
+// mechanismClaim records cluster's side again into rec and returns what
+// compare against the laptop's recording claims its mechanism costs per
+// spawn.
+func mechanismClaim(t *testing.T, e *testEnv, wl string, cluster blogSide, n int, laptopRec, rec string) float64 {
+	t.Helper()
+	r := runCmd(t, runOpts{timeout: 3 * time.Minute}, append([]string{e.bin, "-w", rec, "--"}, cluster.argv(wl, n)...)...)
+	if r.status != 0 {
+		t.Fatalf("recording cluster: %s", r)
+	}
+	r = runCmd(t, runOpts{}, e.bin, "compare", "--names", "laptop,cluster", "--format", "json", laptopRec, rec)
+	if r.status != 0 {
+		t.Fatalf("compare: %s", r)
+	}
+	var c struct {
+		Findings []struct {
+			ID     string  `json:"id"`
+			CostNs float64 `json:"cost_ns_per_spawn"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(r.stdout, &c); err != nil {
+		t.Fatalf("compare --format json: %v", err)
+	}
+	for _, f := range c.Findings {
+		if f.ID == "mechanism" {
+			return f.CostNs
+		}
+	}
+	t.Fatalf("no mechanism finding in a repeated cluster recording")
+	return 0
 }
