@@ -14,7 +14,7 @@ export BPF2GO_CC ?= clang-$(LLVM_MAJOR)
 CLANG_FORMAT ?= clang-format-$(LLVM_MAJOR)
 
 # Debian packages the tests and benchmarks use; `make deps` installs the missing ones.
-DEB_PKGS := clang-$(LLVM_MAJOR) llvm-$(LLVM_MAJOR) clang-format-$(LLVM_MAJOR) libbpf-dev linux-libc-dev strace gcc gcc-multilib libc6-dev libc6-dbg make python3 linux-perf hyperfine chromium
+DEB_PKGS := clang-$(LLVM_MAJOR) llvm-$(LLVM_MAJOR) clang-format-$(LLVM_MAJOR) libbpf-dev linux-libc-dev strace gcc gcc-multilib libc6-dev libc6-dbg make python3 linux-perf hyperfine chromium rustc
 # make kernels' (without recommends: qemu's add a GTK display and its libraries).
 DEB_PKGS_BARE := qemu-system-x86 busybox-static cpio
 
