@@ -123,13 +123,6 @@ func wordFinding(f *summary.Finding, wallNs uint64) findingText {
 			fmt.Sprintf("during %d forks, other threads of the parent waited %s in all for the mmap lock the copy held",
 				x.Forks, ms(x.StallNs)),
 			"spawn vfork-like, or from a small helper process, so the copy does not hold a busy process's lock" + saves}
-	case f.LargeEnv != nil:
-		x := f.LargeEnv
-		return findingText{"a large environment is copied into every exec",
-			fmt.Sprintf("median environment of %d variables, %d bytes, in %d execs; runtimes copy it before each "+
-				"spawn and the kernel at each exec", x.MedianCount, x.MedianBytes, x.Execs),
-			"pass children only the variables they need (env -i, Command.env_clear, subprocess env=...); " +
-				"its cost shows best when compared with a small-environment run (spawntrace compare)"}
 	case f.StartupCPUID != nil:
 		return wordStartupCPUID(f.StartupCPUID)
 	}
@@ -206,6 +199,12 @@ func noteText(f *summary.Finding, wallNs uint64) string {
 			t += fmt.Sprintf(", %s of it in failed execs", ms(x.FailedExecNs))
 		}
 		return t + ": the wait every vfork-like spawn has, not a cost to remove (one thread did not wait most of the run)"
+	case f.LargeEnv != nil:
+		x := f.LargeEnv
+		return fmt.Sprintf("a large environment is copied into every exec: median %d variables, %d bytes, in %d execs; "+
+			"one run cannot separate its cost (compare with a small-environment run: spawntrace compare); "+
+			"pass children only the variables they need (env -i, Command.env_clear, subprocess env=...)",
+			x.MedianCount, x.MedianBytes, x.Execs)
 	}
 	return string(f.ID)
 }

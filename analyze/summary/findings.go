@@ -319,8 +319,9 @@ func findLockStall(_ *recording.Recording, s *Summary, f *findingFacts, signific
 		saving(f.stallNs, BasisStall, s.WallNs, 0), nil
 }
 
-// findLargeEnv: a large environment is copied at every spawn and exec;
-// one run cannot separate what that costs.
+// findLargeEnv: a large environment is copied at every spawn and exec.
+// One run cannot separate what that costs, so it is a note, not ranked: a
+// finding without a saving would rank with those that have one.
 func findLargeEnv(_ *recording.Recording, _ *Summary, f *findingFacts, _ func(uint64) bool) (*Finding, *Finding) {
 	n := f.envCounts.n
 	if n == 0 {
@@ -330,5 +331,5 @@ func findLargeEnv(_ *recording.Recording, _ *Summary, f *findingFacts, _ func(ui
 	if c < largeEnvCount && b < largeEnvBytes {
 		return nil, nil
 	}
-	return &Finding{ID: FindLargeEnv, LargeEnv: &LargeEnvFacts{Execs: n, MedianCount: int(c), MedianBytes: int(b)}}, nil
+	return nil, &Finding{ID: FindLargeEnv, LargeEnv: &LargeEnvFacts{Execs: n, MedianCount: int(c), MedianBytes: int(b)}}
 }

@@ -225,13 +225,20 @@ func TestFindingRustFallback(t *testing.T) {
 }
 
 func TestFindingLargeEnv(t *testing.T) {
-	small := findingsOf(t, 100, nil, cloneEv(101, vforkFlags, 0, 0), execEv(101, 0, 0.2, 20))
+	small, smallNotes := findingsAndNotes(t, 100, nil, cloneEv(101, vforkFlags, 0, 0), execEv(101, 0, 0.2, 20))
 	if _, ok := small[FindLargeEnv]; ok {
 		t.Errorf("large-env for 20 variables")
 	}
-	large := findingsOf(t, 100, nil, cloneEv(101, vforkFlags, 0, 0), execEv(101, 0, 0.2, 200))
-	if e, ok := large[FindLargeEnv]; !ok || e.LargeEnv.MedianCount != 200 || e.SavingNs != 0 || e.Basis != BasisNone {
-		t.Errorf("large-env = %+v", e)
+	if _, ok := smallNotes[FindLargeEnv]; ok {
+		t.Errorf("large-env note for 20 variables")
+	}
+	// No saving can be separated in one run: a note, never ranked.
+	large, notes := findingsAndNotes(t, 100, nil, cloneEv(101, vforkFlags, 0, 0), execEv(101, 0, 0.2, 200))
+	if _, ok := large[FindLargeEnv]; ok {
+		t.Errorf("large-env ranked without a saving: %+v", large[FindLargeEnv])
+	}
+	if e, ok := notes[FindLargeEnv]; !ok || e.LargeEnv.MedianCount != 200 || e.SavingNs != 0 || e.Basis != BasisNone {
+		t.Errorf("large-env note = %+v", e)
 	}
 }
 
