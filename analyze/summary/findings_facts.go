@@ -12,7 +12,8 @@ import (
 type findingFacts struct {
 	spawners map[uint32]recording.ProcessInfo // Recording.Spawners by pid
 
-	// Fork-like spawns; own: spawn to exec, or the call alone.
+	// Fork-like spawns but Rust's fallback; own: spawn to exec, or the
+	// call alone.
 	forks                      int
 	forkCopyNs, forkTeardownNs uint64
 	forkOwnNs                  uint64
@@ -164,22 +165,30 @@ func (f *findingFacts) pathExample() (exeFailed, bool) {
 	return *best, true
 }
 
+// addFork counts a fork-like spawn. Rust's fork fallback is counted by
+// rust-fallback alone, which names its cause: in fork-copy too, the same
+// copies would be ranked twice.
 func (f *findingFacts) addFork(sp *spawn.Spawn) {
-	f.forks++
-	f.forkCopyNs += sp.CopyNs
-	f.forkTeardownNs += sp.TeardownNs
-	f.forkOwnNs += ownNs(sp)
-	f.forkSigs.Add(sp.Seq, sp.Signature)
+	rust := sp.Signature == spawn.SigRustFallback
+	if !rust {
+		f.forks++
+		f.forkCopyNs += sp.CopyNs
+		f.forkTeardownNs += sp.TeardownNs
+		f.forkOwnNs += ownNs(sp)
+		f.forkSigs.Add(sp.Seq, sp.Signature)
+	}
 	x := sp.Parent
 	if x == nil {
 		return
 	}
 	rss := x.RSSBytes()
-	if f.forkRSS.n == 0 {
-		f.forkRSSLo = rss
+	if !rust {
+		if f.forkRSS.n == 0 {
+			f.forkRSSLo = rss
+		}
+		f.forkRSS.add(rss)
+		f.forkRSSLo, f.forkRSSHi = min(f.forkRSSLo, rss), max(f.forkRSSHi, rss)
 	}
-	f.forkRSS.add(rss)
-	f.forkRSSLo, f.forkRSSHi = min(f.forkRSSLo, rss), max(f.forkRSSHi, rss)
 
 	huge, fromPgtables, ok := hugeBytesOf(x, f.spawners, sp.ParentPid)
 	if !ok || x.RSSAnonBytes < largeParentBytes || float64(huge) >= hugePageShareLow*float64(x.RSSAnonBytes) {

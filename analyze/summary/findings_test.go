@@ -217,10 +217,18 @@ func TestFindingRustFallback(t *testing.T) {
 	if r, ok := f[FindRustFallback]; !ok || r.RustFallback.Spawns != 2 || r.SavingNs != 4e6 {
 		t.Errorf("rust-fallback = %+v (all: %v)", r, f)
 	}
+	// Their copies are rust-fallback's saving, not fork-copy's too: one
+	// cost is ranked once.
+	if c, ok := f[FindForkCopy]; ok {
+		t.Errorf("fork-copy counts rust-fallback's spawns again: %+v", c.ForkCopy)
+	}
 	// The same forks without the socketpair are plain glibc forks.
 	f = findingsOf(t, 100, nil, cloneEv(101, glibcFork, 2, 64), cloneEv(102, glibcFork, 2, 64))
 	if _, ok := f[FindRustFallback]; ok {
 		t.Errorf("rust-fallback without a socketpair")
+	}
+	if c, ok := f[FindForkCopy]; !ok || c.ForkCopy.Spawns != 2 || c.SavingNs != 4e6 {
+		t.Errorf("fork-copy of plain forks = %+v", c)
 	}
 }
 
@@ -295,7 +303,7 @@ func TestFindingsRankedBySaving(t *testing.T) {
 		pid++
 	}
 	s := summarized(t, &recording.Recording{StartMonoNs: 1, EndMonoNs: 10e9, Events: evs})
-	if len(s.Findings) == 0 || s.Findings[0].ID != FindForkCopy && s.Findings[0].ID != FindRustFallback {
+	if len(s.Findings) == 0 || s.Findings[0].ID != FindRustFallback {
 		t.Fatalf("findings = %+v, want the fork fallback's cost first", s.Findings)
 	}
 	for i, f := range s.Findings {
