@@ -194,8 +194,11 @@ func (b *builder[T]) exec(ev *tracer.Event) {
 	case ev.Ret != 0:
 		// Failed execs count whenever they come: a program exec'd first may
 		// search PATH itself (env, sh -c), and that search is this spawn's cost.
+		// Their time on CPU, as the copy's and teardown's: time preempted
+		// is the machine's load, which spawning by absolute path would not
+		// save (the kernel side counts it in BlockedNs).
 		sp.FailedExecs++
-		sp.FailedExecNs += ev.DurNs
+		sp.FailedExecNs += ev.DurNs - min(ev.BlockedNs, ev.DurNs)
 	case !sp.ExecOK:
 		sp.ExecOK = true
 		sp.Exe = b.strs.String(ev.Filename)

@@ -67,7 +67,7 @@ type Spawn struct {
 	Exe           string `json:"exe,omitempty"` // the child's successful exec
 	ExecOK        bool   `json:"exec_ok"`
 	FailedExecs   int    `json:"failed_execs"`
-	FailedExecNs  uint64 `json:"failed_exec_ns"`
+	FailedExecNs  uint64 `json:"failed_exec_ns"`             // on CPU: off CPU (BlockedNs) left out
 	SpawnToExecNs uint64 `json:"spawn_to_exec_ns,omitempty"` // spawn entry to the child's successful exec
 	EnvCount      int    `json:"env_count,omitempty"`
 	EnvBytes      int    `json:"env_bytes,omitempty"`

@@ -30,7 +30,7 @@ const (
 	// BasisCopyTeardown: the address-space copies and exec teardowns
 	// measured on CPU, both of which a vfork-like spawn skips.
 	BasisCopyTeardown SavingBasis = "measured-copy+teardown"
-	// BasisFailedExecs: the failed execs' own measured time, none of
+	// BasisFailedExecs: the failed execs' measured time on CPU, none of
 	// which an exec by absolute path makes.
 	BasisFailedExecs SavingBasis = "measured-failed-execs"
 	// BasisStall: the other threads' measured wait for the lock.

@@ -173,6 +173,17 @@ func TestFindingPathSearch(t *testing.T) {
 	if ps.PathSearch.Example != "/usr/bin/true" {
 		t.Errorf("example %q, want the absolute path", ps.PathSearch.Example)
 	}
+	// Preempted for 0.75 ms of each 1 ms failed exec: the load, not the
+	// search, and not what an absolute path saves; the time on CPU is.
+	for i := range evs {
+		if evs[i].Nr == sysno.Execve && evs[i].Ret != 0 {
+			evs[i].BlockedNs = 0.75e6
+		}
+	}
+	ps = findingsOf(t, 100, nil, evs...)[FindPathSearch]
+	if ps.SavingNs != 5e6 || ps.PathSearch.FailedExecNs != 5e6 {
+		t.Errorf("path-search with failed execs 3/4 off CPU = %+v, want 5 ms on CPU", ps)
+	}
 }
 
 // TestFindingPathSearchExample: the example is the program whose failed
