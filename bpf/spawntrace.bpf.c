@@ -29,7 +29,7 @@ const volatile __u32 pidns_nested = 0;
  * spawntrace's own task before anything is attached. */
 __u32 pidns_level = 0;
 /* Set before load by --spawns-only: count and time only the spawn-related
- * calls, as strace -c -e trace=clone,clone3,fork,vfork,execve,execveat,socketpair
+ * calls, as strace -c -e trace=clone,clone3,fork,vfork,execve,execveat,socketpair,pipe2
  * would; every other syscall returns from the programs at once. */
 const volatile __u32 spawns_only = 0;
 /* Set before load where the kernel has no task storage maps or no
@@ -432,6 +432,8 @@ static __always_inline long call_nr(long nr, bool compat)
 		return NR_EXECVEAT;
 	case NR32_SOCKETPAIR:
 		return NR_SOCKETPAIR;
+	case NR32_PIPE2:
+		return NR_PIPE2;
 	case NR32_CLONE3:
 		return NR_CLONE3;
 	}
@@ -448,7 +450,7 @@ static __always_inline bool is_clone_nr(__u64 nr)
 static __always_inline bool is_spawn_nr(long nr)
 {
 	return nr == NR_CLONE || nr == NR_CLONE3 || nr == NR_FORK || nr == NR_VFORK ||
-	       nr == NR_EXECVE || nr == NR_EXECVEAT || nr == NR_SOCKETPAIR;
+	       nr == NR_EXECVE || nr == NR_EXECVEAT || nr == NR_SOCKETPAIR || nr == NR_PIPE2;
 }
 
 /* spawn_enter opens the slot of a spawn-related call (nr is its x86_64
@@ -801,6 +803,8 @@ static __always_inline void send_syscall(struct spawn_slot *slot, long ret, __u6
 	fill_syscall(e, slot, ret, now_ns);
 	if (slot->nr == NR_SOCKETPAIR && ret == 0)
 		bpf_probe_read_user(e->fds, sizeof(e->fds), (void *)slot->args[3]);
+	if (slot->nr == NR_PIPE2 && ret == 0)
+		bpf_probe_read_user(e->fds, sizeof(e->fds), (void *)slot->args[0]);
 	submit(e, sizeof(*e), false);
 }
 

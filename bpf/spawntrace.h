@@ -155,7 +155,7 @@ struct syscall_event {
 	__s64 rss_file_pages;
 	__s64 rss_shmem_pages;
 	__s64 pgtables_bytes;
-	__s32 fds[2]; /* socketpair */
+	__s32 fds[2]; /* socketpair, pipe2 */
 	/* clone family: the new process, from its fork (the return value is
 	 * the caller's pid namespace's number, which may not be spawntrace's) */
 	__u32 child_pid;

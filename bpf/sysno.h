@@ -5,6 +5,7 @@
 
 /* x86_64 */
 #define NR_SOCKETPAIR 53
+#define NR_PIPE2 293
 #define NR_CLONE 56
 #define NR_FORK 57
 #define NR_VFORK 58
@@ -17,6 +18,7 @@
 
 /* i386 (compat) */
 #define NR32_SOCKETPAIR 360
+#define NR32_PIPE2 331
 #define NR32_CLONE 120
 #define NR32_FORK 2
 #define NR32_VFORK 190

@@ -22,6 +22,8 @@ func PatternText(p *compare.Pattern) string {
 		switch s.Nr {
 		case sysno.Socketpair:
 			t = fmt.Sprintf("socketpair(%s, %s)", addrFamily(s.Domain), sockType(s.Flags))
+		case sysno.Pipe2:
+			t = "pipe2(" + pipe2Flags(s.Flags) + ")"
 		case sysno.Clone:
 			t = "clone(" + CloneFlags(s.Flags) + ")"
 		case sysno.Clone3:
@@ -55,9 +57,10 @@ func errnoName(e int) string {
 
 // Notes printed under the patterns and the syscall table.
 const (
-	patternNote = "only clone, clone3, fork, vfork, execve, execveat and socketpair are traced per call; " +
+	patternNote = "only clone, clone3, fork, vfork, execve, execveat, socketpair and pipe2 are traced per call; " +
 		"pointer flags (CLONE_CHILD_SETTID, ...) are left out"
 	recvfromNote = "recvfrom is not traced: Rust's fork fallback reads the child's exec status from the socketpair " +
+		"(before Rust 1.64, with read from a pipe2) " +
 		"after the fork; that call is not shown"
 	syscallNote = "wall time per call, as strace -c -w: wait4 includes waiting for children, and a vfork parent's " +
 		"clone3/vfork includes the child's run until it execs"

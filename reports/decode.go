@@ -42,6 +42,8 @@ func formatCall(ev *tracer.Event, strlen int) string {
 			printFlags(arg(ev, 4), "AT_???", atFlags) + ")"
 	case sysno.Socketpair:
 		return name + "(" + socketpairArgs(ev) + ")"
+	case sysno.Pipe2:
+		return name + "(" + pipe2Args(ev) + ")"
 	}
 	// Not a call the tracer details: strace's printargs, every argument in hex.
 	args := make([]string, len(ev.Args))
@@ -200,6 +202,16 @@ func socketpairArgs(ev *tracer.Event) string {
 		sv = fmt.Sprintf("[%d, %d]", ev.Fds[0], ev.Fds[1])
 	}
 	return fmt.Sprintf("%s, %s, %d, %s", addrFamily(arg(ev, 0)), sockType(arg(ev, 1)), arg(ev, 2), sv)
+}
+
+// pipe2Args: the pair the kernel wrote, or the pointer when the call failed,
+// then the flags.
+func pipe2Args(ev *tracer.Event) string {
+	fds := addr(arg(ev, 0))
+	if ev.Ret == 0 && len(ev.Fds) == 2 {
+		fds = fmt.Sprintf("[%d, %d]", ev.Fds[0], ev.Fds[1])
+	}
+	return fds + ", " + pipe2Flags(arg(ev, 1))
 }
 
 // The kernel-internal restart codes, which strace prints apart: a syscall

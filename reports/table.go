@@ -234,10 +234,10 @@ func WriteCountReportWith(w io.Writer, rec *recording.Recording, opts TableOptio
 	}
 	switch {
 	case rec.BackendName() == tracer.BackendPtrace:
-		fmt.Fprintln(bw, "spawntrace: ptrace backend: only clone, clone3, fork, vfork, execve, execveat and socketpair were counted "+
+		fmt.Fprintln(bw, "spawntrace: ptrace backend: only clone, clone3, fork, vfork, execve, execveat, socketpair and pipe2 were counted "+
 			"(a seccomp filter stops the tree at them alone); the other syscalls are not measured")
 	case rec.SpawnCallsOnly:
-		fmt.Fprintln(bw, "spawntrace: --spawns-only: only clone, clone3, fork, vfork, execve, execveat and socketpair were counted; the other syscalls are not measured")
+		fmt.Fprintln(bw, "spawntrace: --spawns-only: only clone, clone3, fork, vfork, execve, execveat, socketpair and pipe2 were counted; the other syscalls are not measured")
 	}
 	fmt.Fprintln(bw, "spawntrace: seconds are wall-clock time in each call, as strace -c -w shows (not CPU time)")
 	fmt.Fprintln(bw, "spawntrace: exit and exit_group never return, so, as in strace -c, they are not in the table")

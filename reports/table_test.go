@@ -212,7 +212,7 @@ func TestCountReportBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	if !strings.Contains(out, "spawntrace: ptrace backend: only clone, clone3, fork, vfork, execve, execveat and socketpair were counted") ||
+	if !strings.Contains(out, "spawntrace: ptrace backend: only clone, clone3, fork, vfork, execve, execveat, socketpair and pipe2 were counted") ||
 		strings.Contains(out, "--spawns-only") {
 		t.Errorf("the footer does not say what the ptrace backend counted:\n%s", out)
 	}

@@ -182,6 +182,19 @@ func sockType(v uint64) string {
 	return printFlags(v, "SOCK_???", sockTypeFlags)
 }
 
+// pipe2FlagNames are the open flags pipe2 takes (strace's open_mode_flags
+// order; O_NOTIFICATION_PIPE is O_EXCL's value).
+var pipe2FlagNames = []flagName{{0x80, "O_NOTIFICATION_PIPE"}, {0x800, "O_NONBLOCK"}, {0x4000, "O_DIRECT"},
+	{0x80000, "O_CLOEXEC"}}
+
+// pipe2Flags is pipe2's flags as strace prints them.
+func pipe2Flags(v uint64) string {
+	if v == 0 {
+		return "0"
+	}
+	return printFlags(uint64(uint32(v)), "O_???", pipe2FlagNames)
+}
+
 // addrFamily is strace's printxval(addrfams, ...).
 func addrFamily(v uint64) string {
 	if v < uint64(len(addrFamilies)) {

@@ -76,13 +76,14 @@ var i386To64 = map[int]int{
 	sysno.I386ExitGroup:  sysno.ExitGroup,
 	sysno.I386Execveat:   sysno.Execveat,
 	sysno.I386Socketpair: sysno.Socketpair,
+	sysno.I386Pipe2:      sysno.Pipe2,
 	sysno.I386Clone3:     sysno.Clone3,
 }
 
 // Nr64 is the x86_64 number of the call that is nr in a's table: nr itself
 // for x86_64; for i386, the x86_64 number of the same call when it is one
 // spawntrace treats specially (clone, clone3, fork, vfork, execve, execveat,
-// socketpair, wait4, exit, exit_group), else -1, which is no call's number.
+// socketpair, pipe2, wait4, exit, exit_group), else -1, which is no call's number.
 // Code that asks "is this an execve" asks it of Nr64, never of a raw number.
 func (a ABI) Nr64(nr int) int {
 	if a == ABIX8664 {

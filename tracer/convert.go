@@ -152,7 +152,7 @@ func convertSyscall(raw *spawntraceSyscallEvent, ev *Event) {
 		c := raw.C3
 		ev.Clone3 = &Clone3Args{Flags: c.Flags, ExitSignal: c.ExitSignal, Stack: c.Stack,
 			StackSize: c.StackSize, Pidfd: c.Pidfd, ChildTid: c.ChildTid, ParentTid: c.ParentTid, TLS: c.Tls}
-	case sysno.Socketpair:
+	case sysno.Socketpair, sysno.Pipe2:
 		if ev.Ret == 0 {
 			ev.Fds = []int32{raw.Fds[0], raw.Fds[1]}
 		}

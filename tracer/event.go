@@ -11,7 +11,7 @@ type Kind uint8
 
 const (
 	// KindSyscall is a spawn-related syscall (clone, clone3, fork, vfork,
-	// execve, execveat, socketpair), entry and exit paired in the kernel.
+	// execve, execveat, socketpair, pipe2), entry and exit paired in the kernel.
 	KindSyscall = Kind(spawntraceEventKindEV_SYSCALL)
 	// KindFork is a new task of the tree (sched_process_fork): a process or a thread.
 	KindFork = Kind(spawntraceEventKindEV_FORK)
@@ -93,7 +93,7 @@ type Event struct {
 	Ret    int64       `json:"ret,omitempty"`
 	Args   []uint64    `json:"args,omitempty"`
 	Clone3 *Clone3Args `json:"clone3,omitempty"`
-	Fds    []int32     `json:"fds,omitempty"` // socketpair's two descriptors
+	Fds    []int32     `json:"fds,omitempty"` // socketpair's or pipe2's two descriptors
 
 	// Spawn anatomy (clone, clone3, fork, vfork; TeardownNs on execve).
 	// Zero when not measured; Parent is nil when the parent's size is unknown.

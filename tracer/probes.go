@@ -79,7 +79,7 @@ var probeGroups = []probeGroup{
 	{name: ExitProbe, required: true, points: []attachPoint{{prog: "on_exit", group: "sched", name: "sched_process_exit"}}},
 	{name: ExecProbe, points: []attachPoint{{prog: "on_exec", group: "sched", name: "sched_process_exec"}}},
 	// Every syscall of the tree: the table, and the spawn-related calls
-	// (clone, clone3, fork, vfork, execve, execveat, socketpair) in detail.
+	// (clone, clone3, fork, vfork, execve, execveat, socketpair, pipe2) in detail.
 	// Each program is followed by its _again copy, which does the work
 	// when the kernel skipped the first (see the BPF side), where the
 	// kernel may skip it (preemptibleTracepoints).

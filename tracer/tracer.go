@@ -41,7 +41,7 @@ type Config struct {
 	// kernel, what an old one runs.
 	ForceFallback []string
 	// SpawnsOnly counts and times only the spawn-related calls (clone,
-	// clone3, fork, vfork, execve, execveat, socketpair), not every syscall:
+	// clone3, fork, vfork, execve, execveat, socketpair, pipe2), not every syscall:
 	// the programs return at once for the others, about halving the cost
 	// per syscall of the tree.
 	SpawnsOnly bool

@@ -56,10 +56,10 @@ func (p *Pattern) Key() string {
 	return strings.Join(parts, " -> ")
 }
 
-// HasSocketpair says whether the pattern starts with a socketpair (Rust's
-// fork fallback, whose recvfrom is not traced).
+// HasSocketpair says whether the pattern starts with a socketpair or a
+// pipe2 (Rust's fork fallback, whose recvfrom or read is not traced).
 func (p *Pattern) HasSocketpair() bool {
-	return len(p.Steps) > 0 && p.Steps[0].Nr == sysno.Socketpair
+	return len(p.Steps) > 0 && (p.Steps[0].Nr == sysno.Socketpair || p.Steps[0].Nr == sysno.Pipe2)
 }
 
 // patternBuild is a spawn's pattern while it is built; done once it is
@@ -118,7 +118,10 @@ func spawnPatterns(rec *recording.Recording) ([]Pattern, float64, error) {
 			b := &o.Ext
 			if sp != nil && ev.TimeNs >= sp.TimeNs && ev.TimeNs-sp.TimeNs < spawn.RustSocketpairWindowNs && sp.TimeNs >= prevEndNs {
 				st := PatternStep{Syscall: syscalls.SyscallName(sp.ABI, sp.Nr), Nr: sp.Nr64(), Count: 1}
-				if len(sp.Args) > 1 {
+				switch {
+				case sp.Nr64() == sysno.Pipe2 && len(sp.Args) > 1:
+					st.Flags = sp.Args[1] // Args[0] is the pair's address
+				case len(sp.Args) > 1:
 					st.Domain, st.Flags = sp.Args[0], sp.Args[1]
 				}
 				b.steps = append(b.steps, st)

@@ -21,8 +21,8 @@ type Open[T any] struct {
 // Hooks are told of each spawn as Build assembles it; any may be nil.
 type Hooks[T any] struct {
 	// Spawned: ev, a call that made a new process, opened o (o.Spawn is
-	// filled in). socketpair is the thread's last successful socketpair
-	// since its previous spawn, nil for none; prevEndNs is when that
+	// filled in). socketpair is the thread's last successful socketpair or
+	// pipe2 since its previous spawn, nil for none; prevEndNs is when that
 	// previous spawn call returned, 0 for none.
 	Spawned func(o *Open[T], ev, socketpair *tracer.Event, prevEndNs uint64)
 	// Exec: ev, an execve or execveat of o's process, was charged to
@@ -89,7 +89,7 @@ type builder[T any] struct {
 	// execs to, until the process exits.
 	byChild map[uint32]*Open[T]
 	// Per thread, until it exits: when its last spawn call returned, and
-	// its last socketpair (half of Rust's fork-fallback signature).
+	// its last socketpair or pipe2 (half of Rust's fork-fallback signature).
 	lastSpawnEnd   map[uint32]uint64
 	lastSocketpair map[uint32]*tracer.Event
 	strs           intern.Table
@@ -123,7 +123,7 @@ func (b *builder[T]) event(ev *tracer.Event) error {
 		switch {
 		case IsExec(ev.Nr64()):
 			b.exec(ev)
-		case ev.Nr64() == sysno.Socketpair:
+		case ev.Nr64() == sysno.Socketpair || ev.Nr64() == sysno.Pipe2:
 			if ev.Ret == 0 {
 				b.lastSocketpair[ev.Tid] = socketpairCopy(ev)
 			}
@@ -224,7 +224,7 @@ func (b *builder[T]) finish(o *Open[T]) {
 	b.free = append(b.free, o)
 }
 
-// socketpairCopy keeps of a socketpair what outlives EachEvent's call and
+// socketpairCopy keeps of a socketpair or pipe2 what outlives EachEvent's call and
 // what a spawn's signature and pattern read of it: its thread, time,
 // number and arguments (the event's other arrays are reused).
 func socketpairCopy(ev *tracer.Event) *tracer.Event {

@@ -23,8 +23,8 @@ const (
 	SigFork         = "fork()"
 )
 
-// RustSocketpairWindowNs bounds how long before a fork Rust's socketpair is
-// still part of the same spawn.
+// RustSocketpairWindowNs bounds how long before a fork Rust's socketpair
+// (or pipe2) is still part of the same spawn.
 const RustSocketpairWindowNs = 50_000_000
 
 // signature recognises the spawn pattern of a runtime or library from the
@@ -33,11 +33,13 @@ func signature(ev *tracer.Event, sp *Spawn, socketpair *tracer.Event) string {
 	flags := sp.Flags
 	python := strings.HasPrefix(sp.Comm, "python")
 	switch {
+	case python:
+		// Before the Rust case: subprocess opens a pipe2(O_CLOEXEC) for the
+		// child's exec error too.
+		return SigPython + " (" + string(sp.Mechanism) + ")"
 	case sp.Mechanism == MechFork && socketpair != nil && isRustSocketpair(socketpair) &&
 		ev.TimeNs-socketpair.TimeNs < RustSocketpairWindowNs:
 		return SigRustFallback
-	case python:
-		return SigPython + " (" + string(sp.Mechanism) + ")"
 	case ev.Nr64() == sysno.Clone3 && sp.Mechanism == MechVfork && ev.Clone3 != nil && ev.Clone3.Stack != 0:
 		// glibc >= 2.34 posix_spawn: clone3(CLONE_VM|CLONE_VFORK) on a
 		// stack of its own.
@@ -63,7 +65,14 @@ func signature(ev *tracer.Event, sp *Spawn, socketpair *tracer.Event) string {
 	return ""
 }
 
+// isRustSocketpair tells the channel Rust's std opens before it forks, to
+// read the child's exec error from: socketpair(AF_UNIX, SOCK_SEQPACKET|
+// SOCK_CLOEXEC) since Rust 1.64 (its pidfd support), pipe2(O_CLOEXEC) before
+// (Debian 12's rustc 1.63). glibc's fork() opens neither.
 func isRustSocketpair(ev *tracer.Event) bool {
+	if ev.Nr64() == sysno.Pipe2 {
+		return len(ev.Args) > 1 && ev.Args[1] == unix.O_CLOEXEC
+	}
 	return len(ev.Args) > 1 && ev.Args[0] == unix.AF_UNIX &&
 		ev.Args[1]&0xf == unix.SOCK_SEQPACKET && ev.Args[1]&unix.SOCK_CLOEXEC != 0
 }

@@ -115,7 +115,7 @@ func MechanismOf(flags uint64) (m Mechanism, ok bool) {
 // (and the only ones counted with --spawns-only).
 func IsSpawnCall(nr int) bool {
 	switch nr {
-	case sysno.Clone, sysno.Clone3, sysno.Fork, sysno.Vfork, sysno.Execve, sysno.Execveat, sysno.Socketpair:
+	case sysno.Clone, sysno.Clone3, sysno.Fork, sysno.Vfork, sysno.Execve, sysno.Execveat, sysno.Socketpair, sysno.Pipe2:
 		return true
 	}
 	return false

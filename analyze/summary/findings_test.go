@@ -233,6 +233,18 @@ func TestFindingRustFallback(t *testing.T) {
 	if c, ok := f[FindForkCopy]; ok {
 		t.Errorf("fork-copy counts rust-fallback's spawns again: %+v", c.ForkCopy)
 	}
+	// Rust before 1.64 (Debian 12's 1.63) opens pipe2(O_CLOEXEC) instead.
+	pipe := tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Pipe2, Args: []uint64{0x7ffc0000, 0x80000}}
+	f = findingsOf(t, 100, nil, pipe, cloneEv(101, glibcFork, 2, 64), pipe, cloneEv(102, glibcFork, 2, 64))
+	if r, ok := f[FindRustFallback]; !ok || r.RustFallback.Spawns != 2 {
+		t.Errorf("rust-fallback after pipe2(O_CLOEXEC) = %+v (all: %v)", r, f)
+	}
+	// A pipe2 without O_CLOEXEC is not Rust's.
+	pipe.Args[1] = 0
+	f = findingsOf(t, 100, nil, pipe, cloneEv(101, glibcFork, 2, 64), pipe, cloneEv(102, glibcFork, 2, 64))
+	if _, ok := f[FindRustFallback]; ok {
+		t.Errorf("rust-fallback after pipe2(0)")
+	}
 	// The same forks without the socketpair are plain glibc forks.
 	f = findingsOf(t, 100, nil, cloneEv(101, glibcFork, 2, 64), cloneEv(102, glibcFork, 2, 64))
 	if _, ok := f[FindRustFallback]; ok {

@@ -48,7 +48,7 @@ var classNames = map[string]Class{
 }
 
 // spawnCallNames are the calls --spawns-only counts.
-var spawnCallNames = []string{"clone", "clone3", "fork", "vfork", "execve", "execveat", "socketpair"}
+var spawnCallNames = []string{"clone", "clone3", "fork", "vfork", "execve", "execveat", "socketpair", "pipe2"}
 
 // TraceSet is strace's -e trace=SET: which syscalls are shown.
 type TraceSet struct {

@@ -161,9 +161,13 @@ func (c *call) fill(ev *tracer.Event, tk *task, ret int64, durNs uint64) {
 			argv, envp = c.args[2], c.args[3]
 		}
 		readFailedExecArgs(tk.tid, argv, envp, c.abi == tracer.ABII386, ev)
-	case c.nr64 == sysno.Socketpair && ret == 0:
+	case (c.nr64 == sysno.Socketpair || c.nr64 == sysno.Pipe2) && ret == 0:
+		pair := c.args[3]
+		if c.nr64 == sysno.Pipe2 {
+			pair = c.args[0]
+		}
 		var b [8]byte
-		if readMem(tk.tid, c.args[3], b[:]) == len(b) {
+		if readMem(tk.tid, pair, b[:]) == len(b) {
 			ev.Fds = []int32{int32(binary.LittleEndian.Uint32(b[:])), int32(binary.LittleEndian.Uint32(b[4:]))}
 		}
 	}

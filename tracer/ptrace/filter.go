@@ -42,8 +42,9 @@ const (
 
 // tracedX8664 and tracedI386 are the calls the filter stops at, by table.
 var (
-	tracedX8664 = []uint32{sysno.Clone, sysno.Clone3, sysno.Fork, sysno.Vfork, sysno.Execve, sysno.Execveat, sysno.Socketpair}
-	tracedI386  = []uint32{sysno.I386Clone, sysno.I386Clone3, sysno.I386Fork, sysno.I386Vfork, sysno.I386Execve, sysno.I386Execveat, sysno.I386Socketpair}
+	tracedX8664 = []uint32{sysno.Clone, sysno.Clone3, sysno.Fork, sysno.Vfork, sysno.Execve, sysno.Execveat, sysno.Socketpair, sysno.Pipe2}
+	tracedI386  = []uint32{sysno.I386Clone, sysno.I386Clone3, sysno.I386Fork, sysno.I386Vfork, sysno.I386Execve, sysno.I386Execveat, sysno.I386Socketpair,
+		sysno.I386Pipe2}
 )
 
 // abiOfData is the table a seccomp stop's call went through.

@@ -5,6 +5,7 @@ package sysno
 // i386 (compat) numbers of the calls spawntrace treats specially.
 const (
 	I386Socketpair  = 360
+	I386Pipe2       = 331
 	I386Clone       = 120
 	I386Fork        = 2
 	I386Vfork       = 190

@@ -5,6 +5,7 @@ package sysno
 // x86_64 numbers of the calls spawntrace treats specially.
 const (
 	Socketpair = 53
+	Pipe2      = 293
 	Clone      = 56
 	Fork       = 57
 	Vfork      = 58

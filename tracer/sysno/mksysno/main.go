@@ -20,7 +20,7 @@ import (
 
 // The calls spawntrace treats specially: Go constants and C macros are made
 // for these only (the name tables hold every call).
-var special = []string{"socketpair", "clone", "fork", "vfork", "execve", "exit", "wait4", "exit_group", "execveat", "clone3"}
+var special = []string{"socketpair", "pipe2", "clone", "fork", "vfork", "execve", "exit", "wait4", "exit_group", "execveat", "clone3"}
 
 // specialI386 are i386's own: socketcall, and the calls the kernel side
 // counts a socketcall as (the i386 numbers of the calls it makes).
