@@ -28,10 +28,10 @@ import (
 )
 
 // exactCalls are the syscalls whose calls and errors must equal strace's.
-var exactCalls = []string{"clone", "clone3", "fork", "vfork", "execve", "execveat", "socketpair", "wait4"}
+var exactCalls = []string{"clone", "clone3", "fork", "vfork", "execve", "execveat", "socketpair", "pipe2", "wait4"}
 
 // eventCalls are the syscalls that -o writes a line for.
-var eventCalls = []string{"clone", "clone3", "fork", "vfork", "execve", "execveat", "socketpair"}
+var eventCalls = []string{"clone", "clone3", "fork", "vfork", "execve", "execveat", "socketpair", "pipe2"}
 
 // missingDirs are PATH entries that do not exist: posix_spawnp fails one
 // execve with ENOENT in each before it finds true.
@@ -694,6 +694,7 @@ var (
 	cloneArgsRe      = regexp.MustCompile(`^child_stack=[^,]+, flags=[A-Z0-9_|]+`)
 	clone3ArgsRe     = regexp.MustCompile(`^\{flags=[A-Z0-9_|]+(, [a-z_]+=[^,}]+)*\}( => \{[^}]*\})?, [0-9]+$`)
 	socketpairArgsRe = regexp.MustCompile(`^AF_UNIX, SOCK_SEQPACKET\|SOCK_CLOEXEC, 0, \[[0-9]+, [0-9]+\]$`)
+	pipe2ArgsRe      = regexp.MustCompile(`^\[[0-9]+, [0-9]+\], (0|O_[A-Z_|]+)$`)
 )
 
 // checkEvents checks -o lines against the table of the same run: one line
@@ -745,6 +746,10 @@ func checkEvents(t *testing.T, text string, tab *countTable, lossy bool) int {
 			}
 		case "socketpair":
 			if !socketpairArgsRe.MatchString(ev.Args) {
+				badArgs(ev)
+			}
+		case "pipe2":
+			if !pipe2ArgsRe.MatchString(ev.Args) {
 				badArgs(ev)
 			}
 		default:
