@@ -198,6 +198,10 @@ func noteText(f *summary.Finding, wallNs uint64) string {
 		if x.FailedExecNs > 0 {
 			t += fmt.Sprintf(", %s of it in failed execs", ms(x.FailedExecNs))
 		}
+		if x.Overlappable {
+			return t + ": one thread spent most of the run in these waits; spawning from a second thread may overlap " +
+				"them, by as much as the CPUs are idle meanwhile (not estimated: the children may already keep them busy)"
+		}
 		return t + ": the wait every vfork-like spawn has, not a cost to remove (one thread did not wait most of the run)"
 	case f.LargeEnv != nil:
 		x := f.LargeEnv

@@ -288,9 +288,9 @@ func findPathSearch(_ *recording.Recording, s *Summary, f *findingFacts, signifi
 }
 
 // findVforkBlocking: a vfork-like spawn's thread waits until the child
-// execs. That wait is the price of the fast path, not a problem, unless
-// one thread spends most of the run in it: then spawning from a second
-// thread would overlap it (a rough estimate: half of it).
+// execs. That wait is the price of the fast path: a note. When one thread
+// spends most of the run in it, the note says a second thread could
+// overlap the waits, without a number.
 func findVforkBlocking(_ *recording.Recording, s *Summary, f *findingFacts, significant func(uint64) bool) (*Finding, *Finding) {
 	n, blocked := f.vforks, f.vforkBlockedNs
 	if n == 0 || !significant(blocked) {
@@ -301,10 +301,9 @@ func findVforkBlocking(_ *recording.Recording, s *Summary, f *findingFacts, sign
 	fd := &Finding{ID: FindVforkBlocking, VforkBlocked: facts}
 	// The busiest thread's wait, against the run: the wall time a second
 	// thread could take half of.
-	if threads == 1 && float64(f.vforkBlockedMaxThreadNs) >= vforkOverlapShare*float64(s.WallNs) {
-		facts.Overlappable = true
-		return fd.saving((blocked-facts.FailedExecNs)/2, BasisOverlap, s.WallNs, blocked), nil
-	}
+	// Never ranked: what a second thread saves depends on idle CPUs, not
+	// on anything this run measured.
+	facts.Overlappable = threads == 1 && float64(f.vforkBlockedMaxThreadNs) >= vforkOverlapShare*float64(s.WallNs)
 	return nil, fd
 }
 

@@ -194,35 +194,27 @@ func TestFindingRustFallbackSaving(t *testing.T) {
 	}
 }
 
-// TestFindingVforkBlockingSaving: one thread starting jobs with posix_spawn
+// TestFindingVforkBlockingNote: one thread starting jobs with posix_spawn
 // and reaping them afterwards, as a task runner does, spends most of the
-// run waiting in vfork-like spawns; the advice is to spawn from a second
-// thread. What that saves depends on idle CPUs (on 2 cores the children
-// fill them), so the finding must say its saving is a rough estimate, and
-// keep it within the run; a saving stated as measured is held to the run
-// with two threads, in wall time.
-func TestFindingVforkBlockingSaving(t *testing.T) {
+// run waiting in vfork-like spawns. What a second spawning thread saves
+// depends on idle CPUs (two threads saved 141 ms where half the wait,
+// the old estimate, was 173 ms at one load, and 1.4 ms where it was 105 ms
+// at another), so it is never ranked with a number: a note says the
+// waits could overlap.
+func TestFindingVforkBlockingNote(t *testing.T) {
 	e := setupEnv(t)
 	slowTest(t)
-	const n = "300"
-	env := smallEnv()
-	wl := e.Workload("spawn_loop")
-	s := tracedSummary(t, e, env, wl, "spawn_bg", n, "0", "1")
-	f := findingOf(&s, "vfork-blocking")
-	if f == nil {
-		t.Logf("no vfork-blocking finding on a single-threaded posix_spawn loop: no claim to check")
-		return
+	s := tracedSummary(t, e, smallEnv(), e.Workload("spawn_loop"), "spawn_bg", "300", "0", "1")
+	if f := findingOf(&s, "vfork-blocking"); f != nil {
+		t.Errorf("vfork-blocking ranked with a saving of %.1f ms: %s", float64(savingNs(*f))/1e6, findingList(&s))
 	}
-	meds := timeLoops(t, loopRuns,
-		loopVariant{"one thread", []string{wl, "spawn_bg", n, "0", "1"}, env},
-		loopVariant{"two threads", []string{wl, "spawn_bg", n, "0", "2"}, env})
-	if roughEstimate(f) {
-		t.Logf("vfork-blocking says its saving is a rough estimate (%.1f ms); two threads saved %.1f ms of wall time",
-			float64(savingNs(*f))/1e6, float64(meds[0].wall-meds[1].wall)/1e6)
-		if savingNs(*f) > s.WallNs {
-			t.Errorf("vfork-blocking estimates %.1f ms, more than the run's %.1f ms", float64(savingNs(*f))/1e6, float64(s.WallNs)/1e6)
+	var note *summary.Finding
+	for i := range s.Notes {
+		if s.Notes[i].ID == summary.FindVforkBlocking {
+			note = &s.Notes[i]
 		}
-		return
 	}
-	checkSaving(t, f, "wall", meds[0].wall, meds[1].wall)
+	if note == nil || !note.VforkBlocked.Overlappable {
+		t.Errorf("no note that one thread spent most of the run waiting in vfork-like spawns: %+v", note)
+	}
 }
