@@ -510,6 +510,9 @@ static __always_inline void spawn_enter(void *user_regs, __u32 nr, __u32 sys_nr,
 	__u64 flags = nr == NR_CLONE ? slot.args[0] : (nr == NR_CLONE3 ? slot.c3.flags : 0);
 	slot.lock_timed = exec_teardown || (is_clone_nr(nr) && nr != NR_VFORK && !(flags & CLONE_VM_FLAG));
 	close_slot(tid); /* one left by a call that never returned */
+	/* The call's time starts after this program's own work, which would
+	 * otherwise count in every failed exec of a PATH search. */
+	slot.ts_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&spawn_slots, &tid, &slot, BPF_ANY)) {
 		count_lost(LOST_SPAWN_SLOT);
 		return;
