@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -111,29 +110,7 @@ func TestCompareLaptopClusterIntegration(t *testing.T) {
 			t.Fatalf("recording %s: %s", name, r)
 		}
 	}
-	r := runCmd(t, runOpts{}, e.bin, "compare", "--names", "laptop,cluster", "--format", "json", recs["laptop"], recs["cluster"])
-	if r.status != 0 {
-		t.Fatalf("compare: %s", r)
-	}
-	var c struct {
-		Host []struct {
-			Fact string `json:"fact"`
-			A    string `json:"a"`
-			B    string `json:"b"`
-		} `json:"host"`
-		DiffNs   float64 `json:"diff_ns"`
-		Findings []struct {
-			ID       string  `json:"id"`
-			Subject  string  `json:"subject"`
-			Title    string  `json:"title"`
-			Evidence string  `json:"evidence"`
-			CostNs   float64 `json:"cost_ns_per_spawn"`
-			Share    float64 `json:"share_pct"`
-		} `json:"findings"`
-	}
-	if err := json.Unmarshal(r.stdout, &c); err != nil {
-		t.Fatalf("compare --format json: %v\n%s", err, r.stdout)
-	}
+	c := compareJSON(t, e, "laptop,cluster", recs["laptop"], recs["cluster"])
 	text := runCmd(t, runOpts{}, e.bin, "compare", "--names", "laptop,cluster", recs["laptop"], recs["cluster"])
 	t.Logf("compare:\n%s", text.stdout)
 
@@ -201,7 +178,7 @@ func TestCompareLaptopClusterIntegration(t *testing.T) {
 	// The children's factors, each a few dozen µs against a spawn's ~1 ms
 	// of CPU here: spawn_factors takes turns spawn by spawn and gives the
 	// median child's CPU of each way.
-	r = runCmd(t, runOpts{timeout: 3 * time.Minute}, append(cluster.envArgv(), e.Workload("spawn_factors"), "300")...)
+	r := runCmd(t, runOpts{timeout: 3 * time.Minute}, append(cluster.envArgv(), e.Workload("spawn_factors"), "300")...)
 	f := strings.Fields(string(r.stdout))
 	if r.status != 0 || len(f) != 3 {
 		t.Fatalf("spawn_factors: %s", r)
@@ -246,19 +223,7 @@ func mechanismClaim(t *testing.T, e *testEnv, wl string, cluster blogSide, n int
 	if r.status != 0 {
 		t.Fatalf("recording cluster: %s", r)
 	}
-	r = runCmd(t, runOpts{}, e.bin, "compare", "--names", "laptop,cluster", "--format", "json", laptopRec, rec)
-	if r.status != 0 {
-		t.Fatalf("compare: %s", r)
-	}
-	var c struct {
-		Findings []struct {
-			ID     string  `json:"id"`
-			CostNs float64 `json:"cost_ns_per_spawn"`
-		} `json:"findings"`
-	}
-	if err := json.Unmarshal(r.stdout, &c); err != nil {
-		t.Fatalf("compare --format json: %v", err)
-	}
+	c := compareJSON(t, e, "laptop,cluster", laptopRec, rec)
 	for _, f := range c.Findings {
 		if f.ID == "mechanism" {
 			return f.CostNs

@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -110,46 +109,7 @@ func TestCompareHostsIntegration(t *testing.T) {
 		}
 	}
 
-	r := runCmd(t, runOpts{}, e.bin, "compare", "--names", "a,b", "--format", "json", recA, recB)
-	if r.status != 0 {
-		t.Fatalf("compare: %s", r)
-	}
-	var c struct {
-		A, B struct {
-			Spawns         int     `json:"spawns"`
-			MeanNs         float64 `json:"mean_ns"`
-			FailedPerSpawn float64 `json:"failed_execs_per_spawn"`
-			EnvCount       int     `json:"env_count"`
-			Dominant       string  `json:"dominant"`
-			Patterns       []struct {
-				Text   string `json:"text"`
-				Spawns int    `json:"spawns"`
-			} `json:"patterns"`
-		}
-		Host []struct {
-			Fact    string `json:"fact"`
-			A       string `json:"a"`
-			B       string `json:"b"`
-			Differs bool   `json:"differs"`
-		} `json:"host"`
-		Breakdown []struct {
-			Part  string  `json:"part"`
-			ANs   float64 `json:"a_ns"`
-			BNs   float64 `json:"b_ns"`
-			Share float64 `json:"share_pct"`
-		} `json:"breakdown"`
-		DiffNs   float64 `json:"diff_ns"`
-		Findings []struct {
-			ID       string  `json:"id"`
-			Title    string  `json:"title"`
-			Evidence string  `json:"evidence"`
-			Share    float64 `json:"share_pct"`
-		} `json:"findings"`
-		Notes []string `json:"notes"`
-	}
-	if err := json.Unmarshal(r.stdout, &c); err != nil {
-		t.Fatalf("compare --format json: %v\n%s", err, r.stdout)
-	}
+	c := compareJSON(t, e, "a,b", recA, recB)
 	if c.A.Spawns != spawns || c.B.Spawns != spawns || c.A.Dominant != "vfork" || c.B.Dominant != "fork" {
 		t.Errorf("spawns %d (%s) and %d (%s), want %d vfork and %d fork", c.A.Spawns, c.A.Dominant, c.B.Spawns, c.B.Dominant,
 			spawns, spawns)
@@ -224,7 +184,7 @@ func TestCompareHostsIntegration(t *testing.T) {
 	}
 
 	// The text form fits 100 columns and says the same.
-	r = runCmd(t, runOpts{}, e.bin, "compare", "--names", "a,b", recA, recB)
+	r := runCmd(t, runOpts{}, e.bin, "compare", "--names", "a,b", recA, recB)
 	if r.status != 0 {
 		t.Fatalf("compare: %s", r)
 	}

@@ -7,7 +7,6 @@ package integration
 // filter stops at), and a recording that compares with a BPF one.
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -115,35 +114,7 @@ func TestPtraceCompareWithBPF(t *testing.T) {
 					t.Fatalf("recording: %s", r)
 				}
 			}
-			r := runCmd(t, runOpts{}, e.bin, "compare", "--names", "bpf,ptrace", "--format", "json", recs["bpf"], recs["ptrace"])
-			if r.status != 0 {
-				t.Fatalf("compare: %s", r)
-			}
-			var c struct {
-				A, B struct {
-					Spawns         int     `json:"spawns"`
-					Dominant       string  `json:"dominant"`
-					FailedPerSpawn float64 `json:"failed_execs_per_spawn"`
-					EnvCount       int     `json:"env_count"`
-					Patterns       []struct {
-						Text   string `json:"text"`
-						Spawns int    `json:"spawns"`
-					} `json:"patterns"`
-				}
-				Host []struct {
-					Fact string `json:"fact"`
-					A    string `json:"a"`
-					B    string `json:"b"`
-				} `json:"host"`
-				Findings []struct {
-					ID    string `json:"id"`
-					Title string `json:"title"`
-				} `json:"findings"`
-				Notes []string `json:"notes"`
-			}
-			if err := json.Unmarshal(r.stdout, &c); err != nil {
-				t.Fatalf("compare --format json: %v\n%s", err, r.stdout)
-			}
+			c := compareJSON(t, e, "bpf,ptrace", recs["bpf"], recs["ptrace"])
 			check := func(name string, spawnsGot int, dominant string, failed float64, env int, pattern string, n int) {
 				if spawnsGot != spawns || dominant != mode.dominant {
 					t.Errorf("%s: %d spawns, mostly %s; want %d, %s", name, spawnsGot, dominant, spawns, mode.dominant)
