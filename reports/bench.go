@@ -50,7 +50,7 @@ func WriteClassTable(w io.Writer, rec *recording.Recording, classes []summary.Cl
 	approx := false
 	for _, c := range classes {
 		approx = approx || c.Approx()
-		exe := TermSafe(c.Exe)
+		exe := c.Exe
 		if exe == "" {
 			exe = "(no exec)"
 		}
@@ -113,10 +113,16 @@ func rssCell(c summary.Class) string {
 	}
 }
 
-// cutRight shortens s to width bytes by cutting its end.
-func cutRight(s string, width int) string {
-	if len(s) <= width {
-		return s
+// WriteBenchHeading writes bench's heading as text: its title and first
+// line on one line, then each other line, with what the host named in
+// them (hostname, kernel release) escaped as in every text output.
+func WriteBenchHeading(w io.Writer, head HTMLHeading) error {
+	bw := newTermWriter(w)
+	for i, l := range head.Lines {
+		if i == 0 {
+			l = head.Title + ": " + l
+		}
+		bw.line(l)
 	}
-	return s[:width-1] + "~"
+	return bw.Flush()
 }

@@ -1,14 +1,17 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/spawntrace/spawntrace/analyze/compare"
-	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
@@ -73,8 +76,8 @@ func WriteCompare(w io.Writer, c *compare.Comparison) error {
 	bw := newTermWriter(w)
 	a, b := &c.A, &c.B
 	bw.printf("Comparing A = %s with B = %s\n", a.Name, b.Name)
-	for _, n := range c.Notes {
-		wrap(bw, "note: ", n)
+	for i := range c.Notes {
+		wrap(bw, "note: ", CompareNoteText(c, &c.Notes[i]))
 	}
 
 	bw.printf("\nHost facts (* differs)\n")
@@ -192,7 +195,7 @@ func sideRows(c *compare.Comparison) [][3]string {
 		}
 	}
 	return [][3]string{
-		row("command", func(s *compare.Side) string { return orDash(recording.Printable(strings.Join(s.Command, " "))) }),
+		row("command", func(s *compare.Side) string { return orDash(strings.Join(s.Command, " ")) }),
 		row("spawns", func(s *compare.Side) string {
 			return fmt.Sprintf("%d in %.3f s", s.Spawns, float64(s.WallNs)/1e9)
 		}),
@@ -314,14 +317,6 @@ func bytesText(b uint64) string {
 	return fmt.Sprintf("%d B", b)
 }
 
-// fitRight shortens s to width by cutting its end.
-func fitRight(s string, width int) string {
-	if len([]rune(s)) <= width || width < 4 {
-		return s
-	}
-	return string([]rune(s)[:width-3]) + "..."
-}
-
 // WriteCompareJSON writes the comparison as one JSON document, with each
 // pattern's text beside its steps.
 func WriteCompareJSON(w io.Writer, c *compare.Comparison) error {
@@ -338,6 +333,10 @@ func WriteCompareJSON(w io.Writer, c *compare.Comparison) error {
 		Evidence string `json:"evidence"`
 		compare.CompareFinding
 	}
+	type noteJSON struct {
+		Text string `json:"text"`
+		compare.Note
+	}
 	side := func(s *compare.Side) sideJSON {
 		out := sideJSON{Side: *s}
 		for i := range s.Patterns {
@@ -351,16 +350,65 @@ func WriteCompareJSON(w io.Writer, c *compare.Comparison) error {
 		f.Title, f.Evidence = FindingText(c, &c.Findings[i])
 		findings = append(findings, f)
 	}
+	var notes []noteJSON
+	for i := range c.Notes {
+		notes = append(notes, noteJSON{Text: CompareNoteText(c, &c.Notes[i]), Note: c.Notes[i]})
+	}
 	doc := struct {
 		Format string `json:"format"`
 		*compare.Comparison
 		A        sideJSON      `json:"a"`
 		B        sideJSON      `json:"b"`
 		Findings []findingJSON `json:"findings"`
-	}{Format: "spawntrace-comparison", Comparison: c, A: side(&c.A), B: side(&c.B), Findings: findings}
-	enc := json.NewEncoder(w)
+		Notes    []noteJSON    `json:"notes,omitempty"`
+	}{Format: "spawntrace-comparison", Comparison: c, A: side(&c.A), B: side(&c.B), Findings: findings, Notes: notes}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := w.Write(jsonTermSafe(b.Bytes()))
+	return err
+}
+
+// jsonTermSafe writes each rune of encoded JSON that encoding/json leaves
+// as it is but a terminal would act on (C1 controls such as U+009B, bidi
+// overrides such as U+202E: not printable, not ASCII) as its \u escape,
+// so that the document read on a terminal is as safe as the text and
+// decodes to the same strings. Such runes can only be inside strings.
+func jsonTermSafe(b []byte) []byte {
+	var out []byte
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			if out != nil {
+				out = append(out, b[i])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if unicode.IsPrint(r) {
+			if out != nil {
+				out = append(out, b[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		if out == nil {
+			out = append(make([]byte, 0, len(b)+64), b[:i]...)
+		}
+		if r1, r2 := utf16.EncodeRune(r); r1 != unicode.ReplacementChar {
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		} else {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+		i += size
+	}
+	if out == nil {
+		return b
+	}
+	return out
 }
 
 // WriteCompareMarkdown writes the comparison as GitHub-flavoured Markdown.
@@ -368,8 +416,8 @@ func WriteCompareMarkdown(w io.Writer, c *compare.Comparison) error {
 	bw := newTermWriter(w)
 	a, b := &c.A, &c.B
 	bw.printf("# spawntrace compare: %s (A) and %s (B)\n\n", md(a.Name), md(b.Name))
-	for _, n := range c.Notes {
-		bw.printf("> **Note:** %s\n\n", md(n))
+	for i := range c.Notes {
+		bw.printf("> **Note:** %s\n\n", md(CompareNoteText(c, &c.Notes[i])))
 	}
 	if len(c.Findings) > 0 {
 		bw.printf("## Findings\n\n")

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spawntrace/spawntrace/analyze/compare"
 )
@@ -153,6 +154,59 @@ func hostText(c *compare.Comparison, f *compare.CompareFinding) (string, string)
 			r.UsPerCallB, c.B.Name)
 	}
 	return "the kernels or their virtualization differ", ev
+}
+
+// CompareNoteText is a comparison note in one line. The commands in it
+// are escaped (TermSafe) and cut, so that it is the same line in every
+// format; the sides' names are not, as in the findings.
+func CompareNoteText(c *compare.Comparison, n *compare.Note) string {
+	const spawnCallsAlone = "the syscall table and syscalls per spawn cover the spawn-related calls alone, on both sides"
+	switch n.ID {
+	case compare.NoteDifferentWorkloads:
+		return "different workloads: " + c.A.Name + " ran `" + commandLine(c.A.Command) + "`, " +
+			c.B.Name + " ran `" + commandLine(c.B.Command) + "`; compared per spawn, as far as that goes"
+	case compare.NoteNoSpawns:
+		return n.Side + " has no spawns: only host facts and syscall totals (per run) are compared"
+	case compare.NoteSchemas:
+		if s := n.Schemas; s != nil {
+			return fmt.Sprintf("recordings of different schema versions (%d and %d): facts only the newer one "+
+				"records are shown as unknown on the other side", s.A, s.B)
+		}
+	case compare.NoteCopyUnmeasured:
+		return n.Side + ": address-space copy not measured; its time is in \"" + compare.PartCall + "\""
+	case compare.NoteBlockedUnmeasured:
+		return n.Side + ": blocked time not measured; it is in \"" + compare.PartCall + "\""
+	case compare.NotePtraceBackend:
+		return "a side was recorded with the ptrace backend (which counts no other syscalls): " + spawnCallsAlone
+	case compare.NoteSpawnsOnly:
+		return "a side was recorded with --spawns-only (no other syscalls counted): " + spawnCallsAlone
+	}
+	return n.ID
+}
+
+// commandLineMax is the most characters of a command a note quotes.
+const commandLineMax = 40
+
+// commandLine is argv joined by spaces and escaped (TermSafe), cut to
+// commandLineMax characters with "..." at the end: never inside a UTF-8
+// character nor inside an escape such as \x1b.
+func commandLine(argv []string) string {
+	s := strings.Join(argv, " ")
+	var out []byte
+	n, cut := 0, 0 // characters in out; len(out) when it last had room for "..."
+	for i := 0; i < len(s); {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		esc := TermSafe(s[i : i+size])
+		if k := utf8.RuneCountInString(esc); n+k <= commandLineMax-3 {
+			cut = len(out) + len(esc)
+		} else if n+k > commandLineMax {
+			return string(out[:cut]) + "..."
+		}
+		out = append(out, esc...)
+		n += utf8.RuneCountInString(esc)
+		i += size
+	}
+	return string(out)
 }
 
 // hostDiffsText is "kernel (3.10 on A, 5.15 on B), ...".

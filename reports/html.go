@@ -176,7 +176,7 @@ func newHTMLPage(rec *recording.Recording, s *summary.Summary, head HTMLHeading)
 		return nil, err
 	}
 	for _, sp := range top {
-		exe := recording.Printable(sp.Exe)
+		exe := TermSafe(sp.Exe)
 		switch {
 		case !sp.ExecOK:
 			exe = "(no exec)"
@@ -184,7 +184,7 @@ func newHTMLPage(rec *recording.Recording, s *summary.Summary, head HTMLHeading)
 			exe = "(exec'd, name not recorded)"
 		}
 		p.Slowest = append(p.Slowest, htmlSpawnRow{sp.Syscall, string(sp.Mechanism), fmt.Sprintf("%.3f", float64(sp.CloneDurNs)/1e6),
-			copyMs(sp), fmt.Sprintf("%d -> %d", sp.ParentPid, sp.ChildPid), recording.Printable(sp.Comm), fmt.Sprint(sp.FailedExecs), exe})
+			copyMs(sp), fmt.Sprintf("%d -> %d", sp.ParentPid, sp.ChildPid), TermSafe(sp.Comm), fmt.Sprint(sp.FailedExecs), exe})
 	}
 	return p, nil
 }
@@ -194,7 +194,7 @@ func commandText(rec *recording.Recording) string {
 	if len(rec.Command) > 0 {
 		args := make([]string, len(rec.Command))
 		for i, a := range rec.Command {
-			args[i] = recording.Printable(a)
+			args[i] = TermSafe(a)
 		}
 		return "-- " + strings.Join(args, " ")
 	}
@@ -209,7 +209,7 @@ func hostLine(h recording.Host) string {
 	var parts []string
 	add := func(s string) {
 		if s != "" {
-			parts = append(parts, recording.Printable(s))
+			parts = append(parts, TermSafe(s))
 		}
 	}
 	add(h.Hostname)

@@ -5,7 +5,6 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/analyze/summary"
 )
@@ -44,7 +43,7 @@ type classLabel struct {
 }
 
 func labelOf(c *summary.Class) classLabel {
-	exe := recording.Printable(c.Exe)
+	exe := c.Exe
 	if exe == "" {
 		exe = "(no exec)"
 	}

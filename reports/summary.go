@@ -49,7 +49,7 @@ func WriteSpawnSection(w io.Writer, s summary.Summary, slowest int) error {
 			pc := fmt.Sprintf("%d -> %d", sp.ParentPid, sp.ChildPid)
 			row := fmt.Sprintf("  %-8s %-9s %10.3f %9s %16s %6d  ", sp.Syscall, sp.Mechanism,
 				float64(sp.CloneDurNs)/1e6, copyMs(sp), pc, sp.FailedExecs)
-			exe := TermSafe(sp.Exe)
+			exe := sp.Exe
 			switch {
 			case !sp.ExecOK:
 				exe = "(no exec)"
@@ -152,15 +152,6 @@ func (h *spawnHeap) Pop() any {
 	last := h.rows[len(h.rows)-1]
 	h.rows = h.rows[:len(h.rows)-1]
 	return last
-}
-
-// fitLeft shortens s to width bytes by cutting its start, which for a path
-// keeps the part that tells binaries apart: ".../bin/sleep".
-func fitLeft(s string, width int) string {
-	if len(s) <= width || width < 4 {
-		return s
-	}
-	return "..." + s[len(s)-(width-3):]
 }
 
 // WriteLostWarning writes one "spawntrace: warning:" line when the kernel

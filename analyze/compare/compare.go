@@ -5,7 +5,6 @@ import (
 	"math"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
@@ -35,7 +34,7 @@ type Comparison struct {
 	Explained bool             `json:"explained"`
 	Findings  []CompareFinding `json:"findings"` // ranked: the largest share first
 	// Notes say what weakens the comparison or could not be compared.
-	Notes []string `json:"notes,omitempty"`
+	Notes []Note `json:"notes,omitempty"`
 }
 
 // Side is what one recording shows of its spawns.
@@ -157,11 +156,9 @@ func Compare(a, b *recording.Recording, nameA, nameB string) (*Comparison, error
 	c.notes()
 	switch {
 	case a.BackendName() == tracer.BackendPtrace || b.BackendName() == tracer.BackendPtrace:
-		c.Notes = append(c.Notes, "a side was recorded with the ptrace backend (which counts no other syscalls): "+
-			"the syscall table and syscalls per spawn cover the spawn-related calls alone, on both sides")
+		c.Notes = append(c.Notes, Note{ID: NotePtraceBackend})
 	case only:
-		c.Notes = append(c.Notes, "a side was recorded with --spawns-only (no other syscalls counted): "+
-			"the syscall table and syscalls per spawn cover the spawn-related calls alone, on both sides")
+		c.Notes = append(c.Notes, Note{ID: NoteSpawnsOnly})
 	}
 	c.Findings = compareFindings(c)
 	return c, nil
@@ -439,34 +436,24 @@ func SameWorkload(a, b *recording.Recording) (same, known bool) {
 func (c *Comparison) notes() {
 	a, b := &c.A, &c.B
 	if same, known := SameWorkload(a.rec, b.rec); known && !same {
-		c.Notes = append(c.Notes, "different workloads: "+a.Name+" ran `"+commandText(a.Command)+"`, "+
-			b.Name+" ran `"+commandText(b.Command)+"`; compared per spawn, as far as that goes")
+		c.Notes = append(c.Notes, Note{ID: NoteDifferentWorkloads})
 	}
 	for _, s := range []*Side{a, b} {
 		if s.Spawns == 0 {
-			c.Notes = append(c.Notes, s.Name+" has no spawns: only host facts and syscall totals (per run) are compared")
+			c.Notes = append(c.Notes, Note{ID: NoteNoSpawns, Side: s.Name})
 		}
 	}
 	if a.rec.Schema != b.rec.Schema && a.rec.Schema != 0 && b.rec.Schema != 0 {
-		c.Notes = append(c.Notes, "recordings of different schema versions ("+itoa(a.rec.Schema)+" and "+itoa(b.rec.Schema)+
-			"): facts only the newer one records are shown as unknown on the other side")
+		c.Notes = append(c.Notes, Note{ID: NoteSchemas, Schemas: &SchemaFacts{A: a.rec.Schema, B: b.rec.Schema}})
 	}
 	if a.Spawns > 0 && b.Spawns > 0 {
 		for _, s := range []*Side{a, b} {
 			if !s.CopyMeasured {
-				c.Notes = append(c.Notes, s.Name+": address-space copy not measured; its time is in \""+PartCall+"\"")
+				c.Notes = append(c.Notes, Note{ID: NoteCopyUnmeasured, Side: s.Name})
 			}
 			if !s.BlockedMeasured {
-				c.Notes = append(c.Notes, s.Name+": blocked time not measured; it is in \""+PartCall+"\"")
+				c.Notes = append(c.Notes, Note{ID: NoteBlockedUnmeasured, Side: s.Name})
 			}
 		}
 	}
-}
-
-func commandText(argv []string) string {
-	s := recording.Printable(strings.Join(argv, " "))
-	if len(s) > 40 {
-		s = s[:37] + "..."
-	}
-	return s
 }

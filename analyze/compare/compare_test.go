@@ -2,7 +2,6 @@ package compare
 
 import (
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
@@ -179,7 +178,7 @@ func TestComparePublishedFigures(t *testing.T) {
 		t.Errorf("unexpected environment finding: %+v", f)
 	}
 	if len(c.Notes) != 0 {
-		t.Errorf("notes: %q", c.Notes)
+		t.Errorf("notes: %+v", c.Notes)
 	}
 	pa, pb := c.A.Patterns, c.B.Patterns
 	if len(pa) != 1 || len(pb) != 1 || pa[0].Spawns != 10_000 || pa[0].Key() != "clone3/0x4100/0/0 -> execve/0x0/0/0" ||
@@ -310,11 +309,11 @@ func TestCompareNoSpawnsAndOtherWorkload(t *testing.T) {
 	c := compared(t, a, b, "A", "B")
 	var sawEmpty, sawWorkload bool
 	for _, n := range c.Notes {
-		sawEmpty = sawEmpty || strings.Contains(n, "B has no spawns")
-		sawWorkload = sawWorkload || strings.Contains(n, "different workloads")
+		sawEmpty = sawEmpty || n == Note{ID: NoteNoSpawns, Side: "B"}
+		sawWorkload = sawWorkload || n.ID == NoteDifferentWorkloads
 	}
 	if !sawEmpty || !sawWorkload {
-		t.Errorf("notes %q: want no spawns and different workloads", c.Notes)
+		t.Errorf("notes %+v: want no spawns and different workloads", c.Notes)
 	}
 	if c.PerSpawn || len(c.Breakdown) != 0 || len(c.Syscalls) == 0 || len(c.Host) == 0 {
 		t.Errorf("per spawn %v, breakdown %d rows, syscalls %d, host %d", c.PerSpawn, len(c.Breakdown), len(c.Syscalls), len(c.Host))
@@ -343,10 +342,10 @@ func TestCompareLostAndUnmeasured(t *testing.T) {
 	}
 	var note bool
 	for _, n := range c.Notes {
-		note = note || strings.Contains(n, "B: address-space copy not measured")
+		note = note || n == Note{ID: NoteCopyUnmeasured, Side: "B"}
 	}
 	if !note {
-		t.Errorf("notes %q", c.Notes)
+		t.Errorf("notes %+v", c.Notes)
 	}
 	for _, r := range c.Breakdown {
 		if r.Part == PartCopy && r.Measured {
@@ -423,10 +422,10 @@ func TestCompareSpawnsOnlySide(t *testing.T) {
 	}
 	noted := false
 	for _, n := range c.Notes {
-		noted = noted || strings.Contains(n, "--spawns-only")
+		noted = noted || n.ID == NoteSpawnsOnly
 	}
 	if !noted {
-		t.Errorf("no note says a side was recorded with --spawns-only: %q", c.Notes)
+		t.Errorf("no note says a side was recorded with --spawns-only: %+v", c.Notes)
 	}
 }
 

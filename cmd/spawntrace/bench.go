@@ -258,9 +258,9 @@ func openBenchOutputs(set *outputSet, writePath, pprofDir, htmlPath string) (rec
 // writeBench prints the host line, the class table and the anatomy.
 func writeBench(w io.Writer, rec *recording.Recording, sum summary.Summary, p benchworker.Params) error {
 	bw := bufio.NewWriter(w)
-	head := benchHeading(rec, p)
-	fmt.Fprintf(bw, "%s: %s\n", head.Title, head.Lines[0])
-	fmt.Fprintln(bw, head.Lines[1])
+	if err := reports.WriteBenchHeading(bw, benchHeading(rec, p)); err != nil {
+		return err
+	}
 	if err := reports.WriteClassTable(bw, rec, sum.Classes); err != nil {
 		return err
 	}

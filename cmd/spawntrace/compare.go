@@ -89,8 +89,8 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if o.output != "" || o.format == "json" {
 		// The text and Markdown on a terminal carry the notes already.
-		for _, n := range c.Notes {
-			fmt.Fprintf(stderr, "spawntrace: compare: %s\n", reports.TermSafe(n))
+		for i := range c.Notes {
+			fmt.Fprintf(stderr, "spawntrace: compare: %s\n", reports.TermSafe(reports.CompareNoteText(c, &c.Notes[i])))
 		}
 	}
 	if profA != nil {

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/analyze/summary"
+	"github.com/spawntrace/spawntrace/cmd/internal/benchworker"
 	"github.com/spawntrace/spawntrace/tracer"
 	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
@@ -144,6 +146,10 @@ func appendQuoted(dst, b []byte) []byte {
 func TestHostileStringsEscaped(t *testing.T) {
 	dir := t.TempDir()
 	path := saveRec(t, dir, "hostile.json.gz", hostileRecording())
+	// Another command, so that compare's note quotes both, cut.
+	other := hostileRecording()
+	other.Command = append(other.Command, "--keep-going"+termHostile)
+	otherPath := saveRec(t, dir, "other.strec", other)
 	evFile := filepath.Join(dir, "events.txt")
 	runs := [][]string{
 		{"report", path},
@@ -151,7 +157,11 @@ func TestHostileStringsEscaped(t *testing.T) {
 		{"report", "-o", evFile, path},
 		{"compare", path, path},
 		{"compare", "--format", "markdown", path, path},
+		{"compare", "--format", "json", path, path},
 		{"compare", "--names", "a" + termHostile + ",b", path, path},
+		{"compare", path, otherPath},
+		{"compare", "--format", "markdown", path, otherPath},
+		{"compare", "--format", "json", path, otherPath},
 	}
 	for _, args := range runs {
 		var out, errb bytes.Buffer
@@ -185,5 +195,29 @@ func TestHostileStringsEscaped(t *testing.T) {
 	}
 	if bad := termUnsafe(b); bad != "" {
 		t.Errorf("report -o: event lines hold %s", bad)
+	}
+}
+
+// TestBenchViewHostile: what bench prints of a run (the host line, the
+// class table, the anatomy) escapes the host's strings as report does: a
+// hostname or kernel release is the host's to choose.
+func TestBenchViewHostile(t *testing.T) {
+	rec := hostileRecording()
+	sum, err := summary.Summarize(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sum.Close()
+	var out bytes.Buffer
+	p := benchworker.Params{N: 20, RSSBytes: []uint64{0, 1 << 30}, EnvVars: []int{20}, Methods: []string{"fork"}}
+	if err := writeBench(&out, rec, sum, p); err != nil {
+		t.Fatal(err)
+	}
+	if bad := termUnsafe(out.Bytes()); bad != "" {
+		t.Errorf("bench: stdout holds %s", bad)
+	}
+	first, _, _ := strings.Cut(out.String(), "\n")
+	if !strings.HasPrefix(first, `spawntrace bench on builder\x1b[31mred`) || !strings.Contains(first, `Linux 6.1.0\x1b[31mred`) {
+		t.Errorf("bench: first line %q: want the hostname and kernel release escaped", first)
 	}
 }

@@ -41,7 +41,13 @@ type comparison struct {
 		CostNs   float64 `json:"cost_ns_per_spawn"`
 		Share    float64 `json:"share_pct"`
 	} `json:"findings"`
-	Notes []string `json:"notes"`
+	Notes []noteJSON `json:"notes"`
+}
+
+// noteJSON is one of compare's notes: what weakens the comparison.
+type noteJSON struct {
+	ID   string `json:"id"`
+	Text string `json:"text"`
 }
 
 // compareJSON runs `spawntrace compare --names NAMES --format json A B`.

@@ -115,7 +115,7 @@ func TestCompareHostsIntegration(t *testing.T) {
 			spawns, spawns)
 	}
 	if len(c.Notes) != 0 {
-		t.Errorf("notes on a like-for-like pair: %q", c.Notes)
+		t.Errorf("notes on a like-for-like pair: %+v", c.Notes)
 	}
 
 	// Host facts: the environment and PATH differ, the libc does not.

@@ -152,8 +152,8 @@ func TestPtraceCompareWithBPF(t *testing.T) {
 			if !found {
 				t.Errorf("no tracer backend row in the host facts")
 			}
-			if !slices.ContainsFunc(c.Notes, func(n string) bool { return strings.Contains(n, "ptrace backend") }) {
-				t.Errorf("no note that one side counted the spawn calls alone: %q", c.Notes)
+			if !slices.ContainsFunc(c.Notes, func(n noteJSON) bool { return n.ID == "ptrace-backend" && strings.Contains(n.Text, "ptrace backend") }) {
+				t.Errorf("no note that one side counted the spawn calls alone: %+v", c.Notes)
 			}
 		})
 	}
