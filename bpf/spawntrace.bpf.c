@@ -369,45 +369,45 @@ static __always_inline bool is_compat(struct task_struct *task)
 static __always_inline long socketcall_nr(void *regs)
 {
 	switch ((__u32)BPF_CORE_READ((struct pt_regs___kernel *)regs, bx)) {
-	case 1: /* SYS_SOCKET */
+	case SOCKETCALL_SOCKET:
 		return NR32_SOCKET;
-	case 2: /* SYS_BIND */
+	case SOCKETCALL_BIND:
 		return NR32_BIND;
-	case 3: /* SYS_CONNECT */
+	case SOCKETCALL_CONNECT:
 		return NR32_CONNECT;
-	case 4: /* SYS_LISTEN */
+	case SOCKETCALL_LISTEN:
 		return NR32_LISTEN;
-	case 5: /* SYS_ACCEPT */
+	case SOCKETCALL_ACCEPT:
 		return SOCKETCALL_PSEUDO_ACCEPT;
-	case 6: /* SYS_GETSOCKNAME */
+	case SOCKETCALL_GETSOCKNAME:
 		return NR32_GETSOCKNAME;
-	case 7: /* SYS_GETPEERNAME */
+	case SOCKETCALL_GETPEERNAME:
 		return NR32_GETPEERNAME;
-	case 8: /* SYS_SOCKETPAIR */
+	case SOCKETCALL_SOCKETPAIR:
 		return NR32_SOCKETPAIR;
-	case 9: /* SYS_SEND */
+	case SOCKETCALL_SEND:
 		return SOCKETCALL_PSEUDO_SEND;
-	case 10: /* SYS_RECV */
+	case SOCKETCALL_RECV:
 		return SOCKETCALL_PSEUDO_RECV;
-	case 11: /* SYS_SENDTO */
+	case SOCKETCALL_SENDTO:
 		return NR32_SENDTO;
-	case 12: /* SYS_RECVFROM */
+	case SOCKETCALL_RECVFROM:
 		return NR32_RECVFROM;
-	case 13: /* SYS_SHUTDOWN */
+	case SOCKETCALL_SHUTDOWN:
 		return NR32_SHUTDOWN;
-	case 14: /* SYS_SETSOCKOPT */
+	case SOCKETCALL_SETSOCKOPT:
 		return NR32_SETSOCKOPT;
-	case 15: /* SYS_GETSOCKOPT */
+	case SOCKETCALL_GETSOCKOPT:
 		return NR32_GETSOCKOPT;
-	case 16: /* SYS_SENDMSG */
+	case SOCKETCALL_SENDMSG:
 		return NR32_SENDMSG;
-	case 17: /* SYS_RECVMSG */
+	case SOCKETCALL_RECVMSG:
 		return NR32_RECVMSG;
-	case 18: /* SYS_ACCEPT4 */
+	case SOCKETCALL_ACCEPT4:
 		return NR32_ACCEPT4;
-	case 19: /* SYS_RECVMMSG */
+	case SOCKETCALL_RECVMMSG:
 		return NR32_RECVMMSG;
-	case 20: /* SYS_SENDMMSG */
+	case SOCKETCALL_SENDMMSG:
 		return NR32_SENDMMSG;
 	}
 	return NR32_SOCKETCALL;

@@ -4,6 +4,8 @@
 #ifndef SPAWNTRACE_H
 #define SPAWNTRACE_H
 
+#include "sysno.h" /* SOCKETCALL_*: socketcall's call numbers */
+
 #define COMM_LEN 16
 #define PATH_LEN 256
 /* argv is packed as NUL-separated strings; ARG_CHUNK bounds one argument. */
@@ -49,14 +51,14 @@ enum event_flag {
 
 /* i386 numbers the kernel side counts socketcall's accept, send and recv
  * under: they have no i386 number of their own, so SOCKETCALL_PSEUDO plus
- * their socketcall number (SYS_ACCEPT 5, SYS_SEND 9, SYS_RECV 10), past the
- * end of the i386 table and below MAX_SYSCALLS. socketcall's other calls
- * count as their own i386 numbers (sysno.h). */
+ * their socketcall number (sysno.h: SYS_ACCEPT 5, SYS_SEND 9, SYS_RECV 10),
+ * past the end of the i386 table and below MAX_SYSCALLS. socketcall's other
+ * calls count as their own i386 numbers (sysno.h). */
 enum socketcall_pseudo {
 	SOCKETCALL_PSEUDO = 490,
-	SOCKETCALL_PSEUDO_ACCEPT = SOCKETCALL_PSEUDO + 5,
-	SOCKETCALL_PSEUDO_SEND = SOCKETCALL_PSEUDO + 9,
-	SOCKETCALL_PSEUDO_RECV = SOCKETCALL_PSEUDO + 10,
+	SOCKETCALL_PSEUDO_ACCEPT = SOCKETCALL_PSEUDO + SOCKETCALL_ACCEPT,
+	SOCKETCALL_PSEUDO_SEND = SOCKETCALL_PSEUDO + SOCKETCALL_SEND,
+	SOCKETCALL_PSEUDO_RECV = SOCKETCALL_PSEUDO + SOCKETCALL_RECV,
 };
 
 /* Indexes of the lost-counter array. */

@@ -29,10 +29,6 @@ const (
 	auditArchI386  = 0x40000003
 )
 
-// sysSocketpair is socketcall's call number for socketpair (linux/net.h):
-// 32-bit glibc makes socketpair through socketcall.
-const sysSocketpair = 8
-
 // The filter's SECCOMP_RET_DATA says which table the stopped call is of,
 // as PTRACE_GETEVENTMSG gives it at the seccomp stop.
 const (
@@ -84,7 +80,7 @@ func filterProgram() []unix.SockFilter {
 	a.ret(unix.SECCOMP_RET_ALLOW)
 	a.label("socketcall")
 	a.ld(dataArg0)
-	a.jeq(sysSocketpair, "trace_i386")
+	a.jeq(sysno.SocketcallSocketpair, "trace_i386") // 32-bit glibc makes socketpair through socketcall
 	a.ret(unix.SECCOMP_RET_ALLOW)
 	a.label("trace_i386")
 	a.ret(unix.SECCOMP_RET_TRACE | dataI386)

@@ -72,8 +72,8 @@ func TestFilterStopsOnlyTheSpawnCalls(t *testing.T) {
 		{"i386 execve", auditArchI386, sysno.I386Execve, 0, trace32},
 		{"i386 execveat", auditArchI386, sysno.I386Execveat, 0, trace32},
 		{"i386 socketpair", auditArchI386, sysno.I386Socketpair, 0, trace32},
-		{"i386 socketcall(SYS_SOCKETPAIR)", auditArchI386, sysno.I386Socketcall, sysSocketpair, trace32},
-		{"i386 socketcall(SYS_SOCKET)", auditArchI386, sysno.I386Socketcall, 1, allow},
+		{"i386 socketcall(SYS_SOCKETPAIR)", auditArchI386, sysno.I386Socketcall, sysno.SocketcallSocketpair, trace32},
+		{"i386 socketcall(SYS_SOCKET)", auditArchI386, sysno.I386Socketcall, sysno.SocketcallSocket, allow},
 		{"i386 execve's x86_64 twin (munmap)", auditArchI386, sysno.Execve, 0, allow},
 		{"another arch", 0xc00000b7, sysno.Execve, 0, allow},
 	} {

@@ -44,3 +44,16 @@ func TestTables(t *testing.T) {
 		}
 	}
 }
+
+// socketcall's call numbers are linux/net.h's, which strace's socketcall
+// decoder shows as SYS_SOCKETPAIR and the like.
+func TestSocketcalls(t *testing.T) {
+	for _, c := range []struct{ got, want int }{
+		{SocketcallSocket, 1}, {SocketcallAccept, 5}, {SocketcallSocketpair, 8}, {SocketcallSend, 9},
+		{SocketcallRecv, 10}, {SocketcallSendmmsg, 20},
+	} {
+		if c.got != c.want {
+			t.Errorf("socketcall number %d, want %d", c.got, c.want)
+		}
+	}
+}
