@@ -152,7 +152,7 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return fail(stderr, exitUsage, "bench: unexpected argument %q", fs.Arg(0))
 	}
-	if err := wo.check(); err != nil {
+	if err := wo.check(stderr); err != nil {
 		return fail(stderr, exitUsage, "bench: %v", err)
 	}
 	p, err := o.params()

@@ -106,7 +106,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return fail(stderr, exitUsage, "-p %d: %v", o.attachPid, err)
 		}
 	}
-	if err := o.writeOptions.check(); err != nil {
+	if err := o.writeOptions.check(stderr); err != nil {
 		return fail(stderr, exitUsage, "%v", err)
 	}
 	if err := tracer.CheckRingBytes(o.ringBytes); err != nil {
