@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/summary"
@@ -41,7 +42,7 @@ func WriteClassTable(w io.Writer, rec *recording.Recording, classes []summary.Cl
 	}
 	spawnerW := spawnerMin
 	for i := range classes {
-		spawnerW = max(spawnerW, min(len(spawnerName(&classes[i])), spawnerMax))
+		spawnerW = max(spawnerW, min(utf8.RuneCountInString(TermSafe(spawnerName(&classes[i]))), spawnerMax))
 	}
 	exeW := exeWidth - (spawnerW - spawnerMin)
 	bw.printf("\nSpawn classes (median ms per spawn, wall time):\n")
