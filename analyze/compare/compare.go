@@ -69,8 +69,11 @@ type Side struct {
 	CopyMeasured     bool         `json:"copy_measured"`
 	BlockedMeasured  bool         `json:"blocked_measured"`
 	Lost             tracer.Lost  `json:"lost"`
+	// Cost is the distribution of one spawn's cost (the sum of its parts),
+	// for ranking many hosts; not part of a two-side comparison's output.
+	Cost summary.Dist `json:"-"`
 
-	rec *recording.Recording
+	head recHead
 	// partsNs sums each part of the spawns' cost (parts), totalNs their
 	// totals: MeanNs and the breakdown are these over Spawns.
 	partsNs [6]float64
@@ -128,25 +131,48 @@ type PartRow struct {
 // maxPatterns bounds the patterns kept per side.
 const maxPatterns = 3
 
+// recHead is what a side keeps of its recording once its events are
+// read: the facts the comparison and its findings use, and none of the
+// events, stacks or samples (a fleet holds one side per host).
+type recHead struct {
+	host           recording.Host
+	command        []string
+	syscalls       []recording.SyscallStat
+	probes         []tracer.Probe
+	schema         int
+	version        string
+	startUnixNs    int64
+	backend        string
+	spawnCallsOnly bool
+	cpuidNs        float64 // start-up CPUID per exec (summary.StartupCPUIDPerExecNs)
+	cpuidOK        bool
+}
+
 // Compare explains b against a. Either may have no spawns; what can still
 // be compared is, and Notes say what could not. It fails when a side's
 // events cannot be read back (a truncated or corrupt spill), rather than
 // compare part of a run.
 func Compare(a, b *recording.Recording, nameA, nameB string) (*Comparison, error) {
-	sa, err := newSide(a, nameA)
+	sa, err := NewSide(a, nameA)
 	if err != nil {
 		return nil, err
 	}
-	sb, err := newSide(b, nameB)
+	sb, err := NewSide(b, nameB)
 	if err != nil {
 		return nil, err
 	}
+	return CompareSides(sa, sb), nil
+}
+
+// CompareSides explains b against a, as Compare does, from sides already
+// reduced from their recordings (NewSide).
+func CompareSides(sa, sb Side) *Comparison {
 	c := &Comparison{A: sa, B: sb}
 	c.Host = hostRows(&c.A, &c.B)
 	c.PerSpawn = c.A.Spawns > 0 && c.B.Spawns > 0
 	// A side recorded with --spawns-only has no other syscalls: compare
 	// the spawn-related calls alone on both, not its gaps as differences.
-	only := a.SpawnCallsOnly || b.SpawnCallsOnly
+	only := sa.head.spawnCallsOnly || sb.head.spawnCallsOnly
 	if only {
 		c.A.SyscallsPerSpawn = spawnCallsPerSpawn(&c.A)
 		c.B.SyscallsPerSpawn = spawnCallsPerSpawn(&c.B)
@@ -155,22 +181,29 @@ func Compare(a, b *recording.Recording, nameA, nameB string) (*Comparison, error
 	c.breakdown()
 	c.notes()
 	switch {
-	case a.BackendName() == tracer.BackendPtrace || b.BackendName() == tracer.BackendPtrace:
+	case sa.head.backend == tracer.BackendPtrace || sb.head.backend == tracer.BackendPtrace:
 		c.Notes = append(c.Notes, Note{ID: NotePtraceBackend})
 	case only:
 		c.Notes = append(c.Notes, Note{ID: NoteSpawnsOnly})
 	}
 	c.Findings = compareFindings(c)
-	return c, nil
+	return c
 }
 
-func newSide(rec *recording.Recording, name string) (Side, error) {
+// NewSide reduces a recording to what comparing it needs: its spawns'
+// facts and costs, and its head (host, syscall totals, probes). The side
+// holds nothing of the recording's events, which may be closed after.
+func NewSide(rec *recording.Recording, name string) (Side, error) {
 	sum, err := summary.Summarize(rec)
 	if err != nil {
 		return Side{}, fmt.Errorf("%s: %w", name, err)
 	}
 	defer sum.Close()
-	s := Side{Name: name, Command: rec.Command, rec: rec, Lost: rec.Lost}
+	s := Side{Name: name, Command: rec.Command, Lost: rec.Lost}
+	s.head = recHead{host: rec.Host, command: rec.Command, syscalls: rec.Syscalls, probes: rec.Probes,
+		schema: rec.Schema, version: rec.Version, startUnixNs: rec.StartUnixNs, backend: rec.BackendName(),
+		spawnCallsOnly: rec.SpawnCallsOnly}
+	s.head.cpuidNs, s.head.cpuidOK = summary.StartupCPUIDPerExecNs(rec)
 	s.Spawns = sum.SpawnCount()
 	s.WallNs = sum.WallNs
 	for _, m := range spawn.Mechanisms {
@@ -182,11 +215,12 @@ func newSide(rec *recording.Recording, name string) (Side, error) {
 		}
 	}
 	s.Fit = sum.Fit
-	s.CopyMeasured, _ = probeAvailable(rec, tracer.CopyProbe)
-	s.BlockedMeasured, _ = probeAvailable(rec, tracer.BlockedProbe)
+	s.CopyMeasured, _ = s.probeAvailable(tracer.CopyProbe)
+	s.BlockedMeasured, _ = s.probeAvailable(tracer.BlockedProbe)
 	var failed, calls uint64
 	var sigs spawn.Tally
 	rss, envCounts, envBytes, paths := summary.NewMedian(), summary.NewMedian(), summary.NewMedian(), summary.NewMedian()
+	cost := summary.NewMedian()
 	var pathUnset, pathSet int
 	// The sums of parts are of whole nanoseconds, exact in a float64 (up
 	// to 104 days): the order the rows come in does not change them.
@@ -213,6 +247,7 @@ func newSide(rec *recording.Recording, name string) (Side, error) {
 			s.partsNs[k] += p[k]
 		}
 		s.totalNs += t
+		cost.Add(uint64(t))
 		return nil
 	})
 	if err != nil {
@@ -220,6 +255,10 @@ func newSide(rec *recording.Recording, name string) (Side, error) {
 	}
 	s.Signatures = sigs.Ranked()
 	s.ParentRSSBytes = rss.Value()
+	s.Cost = cost.Dist()
+	if s.Spawns > 0 {
+		s.MeanNs = s.totalNs / float64(s.Spawns)
+	}
 	for _, st := range rec.Syscalls {
 		calls = tracer.SatAdd(calls, st.Calls)
 	}
@@ -240,8 +279,8 @@ func newSide(rec *recording.Recording, name string) (Side, error) {
 	return s, nil
 }
 
-func probeAvailable(rec *recording.Recording, name string) (bool, bool) {
-	for _, p := range rec.Probes {
+func (s *Side) probeAvailable(name string) (bool, bool) {
+	for _, p := range s.head.probes {
 		if p.Name == name {
 			return p.Available, true
 		}
@@ -293,7 +332,6 @@ func (c *Comparison) breakdown() {
 			for k := range acc {
 				acc[k] /= float64(s.Spawns)
 			}
-			s.MeanNs = s.totalNs / float64(s.Spawns)
 		}
 		return acc
 	}
@@ -342,7 +380,7 @@ func spawnCallsPerSpawn(s *Side) float64 {
 		return 0
 	}
 	var calls uint64
-	for _, st := range s.rec.Syscalls {
+	for _, st := range s.head.syscalls {
 		if spawn.IsSpawnCall(st.ABI.Nr64(st.Nr)) {
 			calls = tracer.SatAdd(calls, st.Calls)
 		}
@@ -381,8 +419,8 @@ func syscallRows(a, b *Side, perSpawn, spawnCallsOnly bool) []SyscallRow {
 			}
 		}
 	}
-	add(a.rec.Syscalls, false)
-	add(b.rec.Syscalls, true)
+	add(a.head.syscalls, false)
+	add(b.head.syscalls, true)
 	per := func(s *Side) float64 {
 		if perSpawn {
 			return float64(s.Spawns)
@@ -419,14 +457,19 @@ func syscallRows(a, b *Side, perSpawn, spawnCallsOnly bool) []SyscallRow {
 // SameWorkload says whether the two recordings ran the same command: the
 // same program name and arguments (the directory may differ between hosts).
 func SameWorkload(a, b *recording.Recording) (same, known bool) {
-	if len(a.Command) == 0 || len(b.Command) == 0 {
+	return SameCommand(a.Command, b.Command)
+}
+
+// SameCommand is SameWorkload of two recorded commands.
+func SameCommand(a, b []string) (same, known bool) {
+	if len(a) == 0 || len(b) == 0 {
 		return false, false
 	}
-	if len(a.Command) != len(b.Command) || filepath.Base(a.Command[0]) != filepath.Base(b.Command[0]) {
+	if len(a) != len(b) || filepath.Base(a[0]) != filepath.Base(b[0]) {
 		return false, true
 	}
-	for i := 1; i < len(a.Command); i++ {
-		if a.Command[i] != b.Command[i] {
+	for i := 1; i < len(a); i++ {
+		if a[i] != b[i] {
 			return false, true
 		}
 	}
@@ -435,7 +478,7 @@ func SameWorkload(a, b *recording.Recording) (same, known bool) {
 
 func (c *Comparison) notes() {
 	a, b := &c.A, &c.B
-	if same, known := SameWorkload(a.rec, b.rec); known && !same {
+	if same, known := SameCommand(a.head.command, b.head.command); known && !same {
 		c.Notes = append(c.Notes, Note{ID: NoteDifferentWorkloads})
 	}
 	for _, s := range []*Side{a, b} {
@@ -443,8 +486,8 @@ func (c *Comparison) notes() {
 			c.Notes = append(c.Notes, Note{ID: NoteNoSpawns, Side: s.Name})
 		}
 	}
-	if a.rec.Schema != b.rec.Schema && a.rec.Schema != 0 && b.rec.Schema != 0 {
-		c.Notes = append(c.Notes, Note{ID: NoteSchemas, Schemas: &SchemaFacts{A: a.rec.Schema, B: b.rec.Schema}})
+	if a.head.schema != b.head.schema && a.head.schema != 0 && b.head.schema != 0 {
+		c.Notes = append(c.Notes, Note{ID: NoteSchemas, Schemas: &SchemaFacts{A: a.head.schema, B: b.head.schema}})
 	}
 	if a.Spawns > 0 && b.Spawns > 0 {
 		for _, s := range []*Side{a, b} {

@@ -227,7 +227,7 @@ func findMechanism(c *Comparison) *CompareFinding {
 	if f == nil {
 		return nil
 	}
-	fl, vl := f.rec.Host.Libc, v.rec.Host.Libc
+	fl, vl := f.head.host.Libc, v.head.host.Libc
 	m := &MechanismFacts{
 		Libc:           Pair[string]{fl.String(), vl.String()},
 		Spawner:        Pair[string]{firstOr(f.Signatures, string(spawn.MechFork)), firstOr(v.Signatures, string(spawn.MechVfork))},

@@ -1,9 +1,5 @@
 package compare
 
-import (
-	"github.com/spawntrace/spawntrace/analyze/summary"
-)
-
 // Thresholds for naming a start-up CPUID difference between two hosts.
 const (
 	cpuidDiffMinNs = 20_000 // per exec, on the slower side
@@ -15,8 +11,8 @@ const (
 // exec, in the new program, so no part of the spawn cost holds it: the
 // finding gives it per exec and claims no share of the difference.
 func findStartupCPUIDDiff(c *Comparison) *CompareFinding {
-	a, okA := summary.StartupCPUIDPerExecNs(c.A.rec)
-	b, okB := summary.StartupCPUIDPerExecNs(c.B.rec)
+	a, okA := c.A.head.cpuidNs, c.A.head.cpuidOK
+	b, okB := c.B.head.cpuidNs, c.B.head.cpuidOK
 	if !okA || !okB {
 		return nil
 	}

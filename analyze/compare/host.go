@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -46,8 +45,8 @@ func featureText(f *tracer.Features, pick func(*tracer.Features) tracer.Feature)
 	return "no"
 }
 
-func probeText(rec *recording.Recording, name, yes string) string {
-	ok, known := probeAvailable(rec, name)
+func probeText(s *Side, name, yes string) string {
+	ok, known := s.probeAvailable(name)
 	switch {
 	case !known:
 		return ""
@@ -57,114 +56,102 @@ func probeText(rec *recording.Recording, name, yes string) string {
 	return "not measured"
 }
 
-// hostRows lists the facts that make two hosts spawn differently, then
-// those that identify the recordings. The workload's environment is as its
-// children's successful execs saw it (medians).
-func hostRows(sa, sb *Side) []HostRow {
-	a, b := sa.rec, sb.rec
-	type fact struct {
-		name string
-		get  func(*recording.Recording) string
+// Fact is one host fact of one side: Value "" is unknown.
+type Fact struct {
+	Name  string
+	Value string
+	// Unit says how to read Value (HostRow.Unit).
+	Unit string
+}
+
+// Host fact names that findings and fleets pick rows by.
+const (
+	FactHostname       = "hostname"
+	FactKernel         = "kernel"
+	FactVirtualization = "virtualization"
+	FactCPU            = "CPU"
+	FactTHP            = "transparent huge pages"
+	FactLibc           = "libc"
+	FactEnvVars        = "environment variables"
+	FactEnvSize        = "environment size"
+	FactPathEntries    = "PATH entries"
+)
+
+// Facts lists the facts that make hosts spawn differently, then those that
+// identify the recording. The workload's environment is as its children's
+// successful execs saw it (medians).
+func (s *Side) Facts() []Fact {
+	h := &s.head.host
+	units := map[string]string{"memory": UnitBytes, "page size": UnitBytes, FactEnvSize: UnitBytes}
+	fact := func(name, v string) Fact { return Fact{Name: name, Value: v, Unit: units[name]} }
+	feature := func(pick func(*tracer.Features) tracer.Feature) string { return featureText(h.Features, pick) }
+	cpu := h.CPUModel
+	switch {
+	case h.Machine == "":
+	case cpu == "":
+		cpu = h.Machine
+	default:
+		cpu += " (" + h.Machine + ")"
 	}
-	units := map[string]string{"memory": UnitBytes, "page size": UnitBytes, "environment size": UnitBytes}
-	side := func(r *recording.Recording) *Side {
-		if r == a {
-			return sa
+	nonZero := func(n uint64) string {
+		if n == 0 {
+			return ""
 		}
-		return sb
+		return utoa(n)
 	}
-	facts := []fact{
-		{"hostname", func(r *recording.Recording) string { return r.Host.Hostname }},
-		{"kernel", func(r *recording.Recording) string { return r.Host.KernelRelease }},
-		{"distribution", func(r *recording.Recording) string { return r.Host.Distro }},
-		{"virtualization", func(r *recording.Recording) string { return r.Host.Virtualization }},
-		{"CPU", func(r *recording.Recording) string {
-			if r.Host.Machine == "" {
-				return r.Host.CPUModel
-			}
-			if r.Host.CPUModel == "" {
-				return r.Host.Machine
-			}
-			return r.Host.CPUModel + " (" + r.Host.Machine + ")"
-		}},
-		{"CPUs", func(r *recording.Recording) string {
-			if r.Host.CPUs == 0 {
-				return ""
-			}
-			return itoa(r.Host.CPUs)
-		}},
-		{"memory", func(r *recording.Recording) string {
-			if r.Host.MemBytes == 0 {
-				return ""
-			}
-			return utoa(r.Host.MemBytes)
-		}},
-		{"page size", func(r *recording.Recording) string {
-			if r.Host.PageBytes == 0 {
-				return ""
-			}
-			return itoa(r.Host.PageBytes)
-		}},
-		{"transparent huge pages", func(r *recording.Recording) string { return r.Host.THPMode }},
-		{"libc", func(r *recording.Recording) string { return r.Host.Libc.String() }},
-		{"environment variables", func(r *recording.Recording) string {
-			if s := side(r); s.ExecSpawns > 0 {
-				return itoa(s.EnvCount)
-			}
+	execs := func(v string) string {
+		if s.ExecSpawns == 0 {
 			return ""
-		}},
-		{"environment size", func(r *recording.Recording) string {
-			if s := side(r); s.ExecSpawns > 0 {
-				return itoa(s.EnvBytes)
-			}
-			return ""
-		}},
-		{"PATH entries", func(r *recording.Recording) string {
-			s := side(r)
-			switch {
-			case s.ExecSpawns == 0:
-				return ""
-			case s.PathEntries == 0:
-				return NotRecorded
-			case s.PathEntries < 0:
-				return Unset
-			}
-			return itoa(s.PathEntries)
-		}},
-		{"BTF", func(r *recording.Recording) string {
-			return featureText(r.Host.Features, func(f *tracer.Features) tracer.Feature { return f.BTF })
-		}},
-		{"syscall tracepoints", func(r *recording.Recording) string {
-			return featureText(r.Host.Features, func(f *tracer.Features) tracer.Feature { return f.SyscallTracepoints })
-		}},
-		{"mmap_lock tracepoints", func(r *recording.Recording) string {
-			return featureText(r.Host.Features, func(f *tracer.Features) tracer.Feature { return f.MmapLockTracepoints })
-		}},
-		{"fentry", func(r *recording.Recording) string {
-			return featureText(r.Host.Features, func(f *tracer.Features) tracer.Feature { return f.Fentry })
-		}},
-		{"kprobes", func(r *recording.Recording) string {
-			return featureText(r.Host.Features, func(f *tracer.Features) tracer.Feature { return f.Kprobes })
-		}},
-		{"tracer backend", func(r *recording.Recording) string { return r.BackendName() }},
-		{"copy timed by", func(r *recording.Recording) string { return probeText(r, tracer.CopyProbe, "mmap write lock") }},
-		{"blocked time", func(r *recording.Recording) string { return probeText(r, tracer.BlockedProbe, "sched_switch") }},
-		{"spawntrace", func(r *recording.Recording) string {
-			if r.Version == "" {
-				return ""
-			}
-			return r.Version + " (schema " + itoa(r.Schema) + ")"
-		}},
-		{"recorded", func(r *recording.Recording) string {
-			if r.StartUnixNs == 0 {
-				return ""
-			}
-			return time.Unix(0, r.StartUnixNs).UTC().Format("2006-01-02 15:04 UTC")
-		}},
+		}
+		return v
 	}
-	rows := make([]HostRow, 0, len(facts))
-	for _, f := range facts {
-		r := HostRow{Fact: f.name, A: f.get(a), B: f.get(b), Unit: units[f.name]}
+	path := itoa(s.PathEntries)
+	switch {
+	case s.PathEntries == 0:
+		path = NotRecorded
+	case s.PathEntries < 0:
+		path = Unset
+	}
+	version, recorded := "", ""
+	if s.head.version != "" {
+		version = s.head.version + " (schema " + itoa(s.head.schema) + ")"
+	}
+	if s.head.startUnixNs != 0 {
+		recorded = time.Unix(0, s.head.startUnixNs).UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return []Fact{
+		fact(FactHostname, h.Hostname),
+		fact(FactKernel, h.KernelRelease),
+		fact("distribution", h.Distro),
+		fact(FactVirtualization, h.Virtualization),
+		fact(FactCPU, cpu),
+		fact("CPUs", nonZero(uint64(max(h.CPUs, 0)))),
+		fact("memory", nonZero(h.MemBytes)),
+		fact("page size", nonZero(uint64(max(h.PageBytes, 0)))),
+		fact(FactTHP, h.THPMode),
+		fact(FactLibc, h.Libc.String()),
+		fact(FactEnvVars, execs(itoa(s.EnvCount))),
+		fact(FactEnvSize, execs(itoa(s.EnvBytes))),
+		fact(FactPathEntries, execs(path)),
+		fact("BTF", feature(func(f *tracer.Features) tracer.Feature { return f.BTF })),
+		fact("syscall tracepoints", feature(func(f *tracer.Features) tracer.Feature { return f.SyscallTracepoints })),
+		fact("mmap_lock tracepoints", feature(func(f *tracer.Features) tracer.Feature { return f.MmapLockTracepoints })),
+		fact("fentry", feature(func(f *tracer.Features) tracer.Feature { return f.Fentry })),
+		fact("kprobes", feature(func(f *tracer.Features) tracer.Feature { return f.Kprobes })),
+		fact("tracer backend", s.head.backend),
+		fact("copy timed by", probeText(s, tracer.CopyProbe, "mmap write lock")),
+		fact("blocked time", probeText(s, tracer.BlockedProbe, "sched_switch")),
+		fact("spawntrace", version),
+		fact("recorded", recorded),
+	}
+}
+
+// hostRows lists the two sides' facts side by side.
+func hostRows(sa, sb *Side) []HostRow {
+	fa, fb := sa.Facts(), sb.Facts()
+	rows := make([]HostRow, 0, len(fa))
+	for i, f := range fa {
+		r := HostRow{Fact: f.Name, A: f.Value, B: fb[i].Value, Unit: f.Unit}
 		r.Differs = differs(r)
 		rows = append(rows, r)
 	}

@@ -253,3 +253,6 @@ func NewMedian() *Median        { return &Median{newDist(nil)} }
 func (m *Median) Add(v uint64)  { m.d.add(v) }
 func (m *Median) AddInt(v int)  { m.d.addInt(v) }
 func (m *Median) Value() uint64 { return m.d.median() }
+
+// Dist is the percentiles of the values collected.
+func (m *Median) Dist() Dist { return m.d.dist() }
