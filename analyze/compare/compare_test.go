@@ -1,92 +1,18 @@
 package compare
 
 import (
+	"github.com/spawntrace/spawntrace/analyze/internal/fixture"
 	"math"
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/tracer"
-	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
-// sideSpec describes a hand-built recording: n identical spawns, one after
-// the other, each costing what the fields say.
-type sideSpec struct {
-	host        recording.Host
-	fork        bool // glibc fork(): clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD); else posix_spawn's clone3
-	rust        bool // a socketpair before each spawn
-	n           int
-	cloneNs     uint64
-	copyNs      uint64
-	blockedNs   uint64
-	teardownNs  uint64
-	failed      int // failed execs per spawn
-	failedNs    uint64
-	execNs      uint64 // the successful exec, teardown included
-	s2eNs       uint64 // spawn entry to the end of the successful exec
-	rssBytes    uint64
-	env         int
-	path        int    // PATH entries the successful exec saw: -1 unset, 0 not recorded
-	intervalNs  uint64 // from one spawn to the next
-	noCopyProbe bool
-	lost        tracer.Lost
-	command     []string
-}
+type sideSpec = fixture.Spawns
 
-func buildRecording(s sideSpec) *recording.Recording {
-	rec := &recording.Recording{Format: recording.FormatName, Schema: recording.SchemaVersion, Version: "test", Host: s.host,
-		Command: s.command, StartMonoNs: 1_000_000_000, Lost: s.lost}
-	if rec.Command == nil {
-		rec.Command = []string{"./bench", "10000"}
-	}
-	rec.Probes = []tracer.Probe{{Name: tracer.CopyProbe, Available: !s.noCopyProbe}, {Name: tracer.BlockedProbe, Available: true}}
-	t := rec.StartMonoNs
-	const parent = 100
-	for i := 0; i < s.n; i++ {
-		child := uint32(1000 + i)
-		if s.rust {
-			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 2000, Pid: parent,
-				Tid: parent, Comm: "bench", Nr: sysno.Socketpair, Args: []uint64{1, 0x80005, 0, 0x7ffd0000}, Fds: []int32{3, 4}})
-			t += 2000
-		}
-		ev := tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: s.cloneNs, Pid: parent, Tid: parent, Comm: "bench",
-			Ret: int64(child), CopyNs: s.copyNs, BlockedNs: s.blockedNs,
-			Parent: &tracer.ParentSize{RSSAnonBytes: s.rssBytes}}
-		if s.fork {
-			ev.Nr, ev.Args = sysno.Clone, []uint64{0x01200011, 0, 0, 0x7f0000a10, 0, 0}
-		} else {
-			ev.Nr, ev.Args = sysno.Clone3, []uint64{0x7ffc00, 88}
-			ev.Clone3 = &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000, StackSize: 0x9000}
-		}
-		rec.Events = append(rec.Events, ev,
-			tracer.Event{Kind: tracer.KindFork, TimeNs: t + 1, Pid: parent, Tid: parent, ChildPid: child, ChildTid: child})
-		et := t + s.s2eNs - s.execNs - uint64(s.failed)*s.failedNs
-		for j := 0; j < s.failed; j++ {
-			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.failedNs,
-				Pid: child, Tid: child, Nr: sysno.Execve, Ret: -2, Filename: "/opt/bin/true"})
-			et += s.failedNs
-		}
-		rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.execNs,
-			Pid: child, Tid: child, Nr: sysno.Execve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true",
-			EnvCount: s.env, EnvBytes: s.env * 50, PathEntries: s.path})
-		t += s.intervalNs
-	}
-	rec.EndMonoNs = t
-	n := uint64(s.n)
-	spawnNr, spawnName := sysno.Clone3, "clone3"
-	if s.fork {
-		spawnNr, spawnName = sysno.Clone, "clone"
-	}
-	rec.Syscalls = []recording.SyscallStat{
-		{Nr: spawnNr, Name: spawnName, Calls: n, TimeNs: n * s.cloneNs},
-		{Nr: sysno.Execve, Name: "execve", Calls: n * uint64(1+s.failed), Errors: n * uint64(s.failed),
-			TimeNs: n * (s.execNs + uint64(s.failed)*s.failedNs)},
-		{Nr: sysno.Wait4, Name: "wait4", Calls: n, TimeNs: n * 5000},
-		{Nr: 13, Name: "rt_sigaction", Calls: n * 20, TimeNs: n * 20 * 500},
-	}
-	return rec
-}
+func buildRecording(s sideSpec) *recording.Recording { return fixture.Recording(s) }
 
 // The published figures: the same program spawns 10 000 processes with a
 // 1 GiB parent in 0.64 s on a laptop (glibc 2.35, kernel 5.15, vfork-like
@@ -94,19 +20,19 @@ func buildRecording(s sideSpec) *recording.Recording {
 // forks).
 func laptopSpec() sideSpec {
 	return sideSpec{
-		host: recording.Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Distro: "Ubuntu 22.04.3 LTS", CPUs: 8,
+		Host: recording.Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Distro: "Ubuntu 22.04.3 LTS", CPUs: 8,
 			Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.35"}, THPMode: "madvise"},
-		n: 10_000, cloneNs: 40_000, blockedNs: 30_000, execNs: 30_000, s2eNs: 64_000,
-		rssBytes: 1 << 30, env: 20, path: 5, intervalNs: 64_000,
+		N: 10_000, CloneNs: 40_000, BlockedNs: 30_000, ExecNs: 30_000, S2ENs: 64_000,
+		RSSBytes: 1 << 30, Env: 20, Path: 5, IntervalNs: 64_000,
 	}
 }
 
 func clusterSpec() sideSpec {
 	return sideSpec{
-		host: recording.Host{Hostname: "node017", KernelRelease: "3.10.0-1160.el7.x86_64", Distro: "CentOS Linux 7 (Core)", CPUs: 128,
+		Host: recording.Host{Hostname: "node017", KernelRelease: "3.10.0-1160.el7.x86_64", Distro: "CentOS Linux 7 (Core)", CPUs: 128,
 			Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.17"}, THPMode: "always"},
-		fork: true, n: 10_000, cloneNs: 490_000, copyNs: 400_000, blockedNs: 20_000, teardownNs: 60_000,
-		execNs: 80_000, s2eNs: 580_000, rssBytes: 1 << 30, env: 20, path: 5, intervalNs: 580_000,
+		Fork: true, N: 10_000, CloneNs: 490_000, CopyNs: 400_000, BlockedNs: 20_000, TeardownNs: 60_000,
+		ExecNs: 80_000, S2ENs: 580_000, RSSBytes: 1 << 30, Env: 20, Path: 5, IntervalNs: 580_000,
 	}
 }
 
@@ -195,8 +121,8 @@ func TestComparePublishedFigures(t *testing.T) {
 // 0.41 s on the cluster.
 func TestCompareSmallParentFigures(t *testing.T) {
 	la, cl := laptopSpec(), clusterSpec()
-	la.rssBytes, la.cloneNs, la.blockedNs, la.execNs, la.s2eNs, la.intervalNs = 8<<20, 5000, 3000, 2000, 7000, 7000
-	cl.rssBytes, cl.cloneNs, cl.copyNs, cl.blockedNs, cl.teardownNs, cl.execNs, cl.s2eNs, cl.intervalNs =
+	la.RSSBytes, la.CloneNs, la.BlockedNs, la.ExecNs, la.S2ENs, la.IntervalNs = 8<<20, 5000, 3000, 2000, 7000, 7000
+	cl.RSSBytes, cl.CloneNs, cl.CopyNs, cl.BlockedNs, cl.TeardownNs, cl.ExecNs, cl.S2ENs, cl.IntervalNs =
 		8<<20, 30_000, 20_000, 1000, 5000, 8000, 41_000, 41_000
 	c := compared(t, buildRecording(la), buildRecording(cl), "laptop", "cluster")
 	if c.A.WallNs != 70_000_000 || c.B.WallNs != 410_000_000 {
@@ -216,14 +142,14 @@ func TestCompareSmallParentFigures(t *testing.T) {
 
 func TestComparePathAndEnvironment(t *testing.T) {
 	a, b := laptopSpec(), laptopSpec()
-	a.failed, a.failedNs, a.path = 1, 4000, 2
-	b.failed, b.failedNs, b.path = 13, 4000, 14
-	b.env, b.execNs = 200, 45_000
-	a.s2eNs, a.intervalNs = 64_000+4000, 68_000
-	b.s2eNs, b.intervalNs = 64_000+15_000+13*4000, 131_000
+	a.Failed, a.FailedNs, a.Path = 1, 4000, 2
+	b.Failed, b.FailedNs, b.Path = 13, 4000, 14
+	b.Env, b.ExecNs = 200, 45_000
+	a.S2ENs, a.IntervalNs = 64_000+4000, 68_000
+	b.S2ENs, b.IntervalNs = 64_000+15_000+13*4000, 131_000
 	// With vfork the parent waits through the child's failed execs.
-	a.cloneNs, a.blockedNs = 44_000, 34_000
-	b.cloneNs, b.blockedNs = 92_000, 82_000
+	a.CloneNs, a.BlockedNs = 44_000, 34_000
+	b.CloneNs, b.BlockedNs = 92_000, 82_000
 	c := compared(t, buildRecording(a), buildRecording(b), "short", "long")
 	p := findingByID(c, "path-search")
 	if p == nil {
@@ -273,8 +199,8 @@ func TestComparePathAndEnvironment(t *testing.T) {
 
 func TestCompareRustFallback(t *testing.T) {
 	a, b := laptopSpec(), clusterSpec()
-	b.rust = true
-	b.host.Libc = &recording.Libc{Name: "glibc", Version: "2.35"}
+	b.Rust = true
+	b.Host.Libc = &recording.Libc{Name: "glibc", Version: "2.35"}
 	c := compared(t, buildRecording(a), buildRecording(b), "A", "B")
 	m := findingByID(c, "mechanism")
 	if m == nil || m.Subject != "B" || m.Mechanism.Cause != CauseRustFallback {
@@ -287,7 +213,7 @@ func TestCompareRustFallback(t *testing.T) {
 
 func TestCompareSameLibcForkVsSpawn(t *testing.T) {
 	a, b := laptopSpec(), clusterSpec()
-	b.host = a.host
+	b.Host = a.Host
 	c := compared(t, buildRecording(a), buildRecording(b), "spawn", "fork")
 	m := findingByID(c, "mechanism")
 	if m == nil || m.Mechanism.Cause != CauseProgramChoice ||
@@ -302,7 +228,7 @@ func TestCompareSameLibcForkVsSpawn(t *testing.T) {
 func TestCompareNoSpawnsAndOtherWorkload(t *testing.T) {
 	a := buildRecording(laptopSpec())
 	empty := laptopSpec()
-	empty.n, empty.command = 0, []string{"/bin/true"}
+	empty.N, empty.Command = 0, []string{"/bin/true"}
 	b := buildRecording(empty)
 	b.EndMonoNs = b.StartMonoNs + 1e6
 	b.Syscalls = []recording.SyscallStat{{Nr: 12, Name: "brk", Calls: 3, TimeNs: 3000}}
@@ -328,9 +254,9 @@ func TestCompareNoSpawnsAndOtherWorkload(t *testing.T) {
 
 func TestCompareLostAndUnmeasured(t *testing.T) {
 	a, b := laptopSpec(), clusterSpec()
-	b.lost = tracer.Lost{Events: 1234}
-	b.noCopyProbe = true
-	b.copyNs, b.teardownNs = 0, 0
+	b.Lost = tracer.Lost{Events: 1234}
+	b.NoCopyProbe = true
+	b.CopyNs, b.TeardownNs = 0, 0
 	c := compared(t, buildRecording(a), buildRecording(b), "A", "B")
 	l := findingByID(c, "lost-events")
 	if l == nil || l.Subject != "B" || l.Lost.Events != 1234 || l.CostNs != 0 {
@@ -443,7 +369,7 @@ func compared(t testing.TB, a, b *recording.Recording, nameA, nameB string) *Com
 // child: it is named off-cpu; vfork-blocking only where the side vforks.
 func TestCompareOffCPUNamedByMechanism(t *testing.T) {
 	a, b := clusterSpec(), clusterSpec()
-	b.cloneNs, b.blockedNs, b.s2eNs, b.intervalNs = 690_000, 220_000, 780_000, 780_000
+	b.CloneNs, b.BlockedNs, b.S2ENs, b.IntervalNs = 690_000, 220_000, 780_000, 780_000
 	c := compared(t, buildRecording(a), buildRecording(b), "quiet", "loaded")
 	if f := findingByID(c, IDVforkBlocking); f != nil {
 		t.Errorf("vfork-blocking on two fork-only sides: %+v", f)
@@ -455,7 +381,7 @@ func TestCompareOffCPUNamedByMechanism(t *testing.T) {
 	}
 
 	a, b = laptopSpec(), laptopSpec()
-	b.cloneNs, b.blockedNs, b.s2eNs, b.intervalNs = 240_000, 230_000, 264_000, 264_000
+	b.CloneNs, b.BlockedNs, b.S2ENs, b.IntervalNs = 240_000, 230_000, 264_000, 264_000
 	c = compared(t, buildRecording(a), buildRecording(b), "short", "long")
 	if f := findingByID(c, IDVforkBlocking); f == nil || f.Subject != "long" || f.OffCPU.Mechanism != spawn.MechVfork {
 		t.Errorf("vfork-blocking finding %+v; findings %+v", f, c.Findings)
@@ -470,7 +396,7 @@ func TestCompareOffCPUNamedByMechanism(t *testing.T) {
 // claimed.
 func TestCompareEnvironmentAcrossMechanisms(t *testing.T) {
 	a, b := laptopSpec(), clusterSpec()
-	b.env = 200
+	b.Env = 200
 	c := compared(t, buildRecording(a), buildRecording(b), "laptop", "cluster")
 	e := findingByID(c, IDEnvironment)
 	if e == nil || e.Subject != "cluster" || e.Environment.Separable || e.CostNs != 0 ||
