@@ -88,6 +88,12 @@ func withFeatures(h recording.Host, fentry bool) recording.Host {
 // parent: 10 000 spawns in 0.64 s on the laptop (glibc 2.35, kernel 5.15,
 // vfork-like) and in 5.8 s on the cluster (glibc 2.17, kernel 3.10, fork).
 func figuresComparison() *compare.Comparison {
+	laptop, cluster := figuresRecordings()
+	return compared(laptop, cluster, "laptop", "cluster")
+}
+
+// figuresRecordings are figuresComparison's two recordings.
+func figuresRecordings() (laptopRec, clusterRec *recording.Recording) {
 	laptop := compareSide{
 		host: withFeatures(recording.Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Machine: "x86_64",
 			Distro: "Ubuntu 22.04.3 LTS", CPUModel: "Intel(R) Core(TM) i7-1185G7", CPUs: 8, MemBytes: 32 << 30, PageBytes: 4096,
@@ -101,7 +107,7 @@ func figuresComparison() *compare.Comparison {
 		fork: true, n: 10_000, cloneNs: 490_000, copyNs: 400_000, blockedNs: 20_000, teardownNs: 60_000, execNs: 80_000,
 		s2eNs: 580_000, rss: 1 << 30, env: 20, path: 5, intervalNs: 580_000, lost: tracer.Lost{Events: 12},
 	}
-	return compared(compareRecording(laptop), compareRecording(cluster), "laptop", "cluster")
+	return compareRecording(laptop), compareRecording(cluster)
 }
 
 func checkWidth(t *testing.T, text []byte) {

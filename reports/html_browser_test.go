@@ -115,3 +115,61 @@ func pixelStats(img image.Image) (variance float64, fork int) {
 	mean := sum / n
 	return sumSq/n - mean*mean, fork
 }
+
+// TestCompareAndFleetHTMLInChromium renders compare's two pages in a real
+// browser: each screenshot is not blank and shows its bars' colours, and
+// the DOM chromium built holds every chart's title and SVG.
+func TestCompareAndFleetHTMLInChromium(t *testing.T) {
+	bin := chromium(t)
+	for _, c := range []struct {
+		name   string
+		page   func(t *testing.T) []byte
+		titles []string
+		// minPixels of the fork colour: the cluster's copy bars (compare),
+		// the outliers' bars (fleet).
+		minPixels int
+	}{
+		{"compare", figuresHTML, []string{costsTitle, diffTitle, bothScatterTitle}, 4000},
+		{"fleet", func(t *testing.T) []byte { return fleetHTML(t, testFleet(t)) }, []string{fleetBarsTitle}, 2000},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			page := filepath.Join(dir, c.name+".html")
+			if err := os.WriteFile(page, c.page(t), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			url := "file://" + page
+			shot := filepath.Join(dir, "shot.png")
+			runChromium(t, bin, dir, "--screenshot="+shot, "--window-size=860,1600", url)
+			f, err := os.Open(shot)
+			if err != nil {
+				t.Fatalf("no screenshot: %v", err)
+			}
+			defer f.Close()
+			img, err := png.Decode(f)
+			if err != nil {
+				t.Fatalf("screenshot: %v", err)
+			}
+			variance, forkPixels := pixelStats(img)
+			t.Logf("screenshot %v: luminance variance %.0f, %d pixels of the fork colour", img.Bounds().Size(), variance, forkPixels)
+			if variance < 100 {
+				t.Errorf("screenshot is blank: luminance variance %.1f", variance)
+			}
+			if forkPixels < c.minPixels {
+				t.Errorf("screenshot shows %d pixels of #c2410c, want at least %d: the charts were not drawn", forkPixels, c.minPixels)
+			}
+			dom := string(runChromium(t, bin, dir, "--dump-dom", url))
+			for _, want := range c.titles {
+				if !strings.Contains(dom, want) {
+					t.Errorf("chromium's DOM lacks %q", want)
+				}
+			}
+			if n := strings.Count(dom, "<svg "); n != len(c.titles) {
+				t.Errorf("chromium's DOM holds %d <svg> elements, want %d", n, len(c.titles))
+			}
+			if !strings.Contains(dom, "</html>") {
+				t.Error("chromium's DOM is cut short")
+			}
+		})
+	}
+}
