@@ -15,6 +15,7 @@ import (
 )
 
 const compareHead = `Usage: spawntrace compare [flags] A.json B.json
+       spawntrace compare [flags] HOST1.rec HOST2.rec HOST3.rec ...
 
 Explains why spawning costs differ between two recordings of the same
 workload (spawntrace -w FILE), made on two hosts or in two ways: host facts
@@ -22,6 +23,13 @@ side by side, the typical spawn's syscalls on each side, a per-syscall table,
 the cost of one spawn split into parts with the share of the difference each
 explains, the copy-time fits, and findings that name the causes. No root
 needed. The comparison goes to stdout.
+
+With three recordings or more (a fleet: one per host, e.g. spawntrace bench
+-w $(hostname).rec on every node), ranks the hosts by one spawn's cost
+(median and p90), groups them by what differs (kernel, libc, THP, CPU,
+mechanism, parent RSS, environment, PATH), and names each outlier's cause
+by comparing it with the fleet's typical host. The recordings are read one
+at a time: memory grows with the hosts, not with their spawns.
 `
 
 const compareExamples = `  spawntrace compare laptop.json cluster.json
@@ -29,6 +37,9 @@ const compareExamples = `  spawntrace compare laptop.json cluster.json
   spawntrace compare --format markdown a.json b.json > compare.md
   spawntrace compare --pprof prof a.json b.json
       then: go tool pprof -diff_base prof/A-spawns.pb.gz prof/B-spawns.pb.gz
+  spawntrace compare --html compare.html laptop.json cluster.json
+  spawntrace compare nodes/*.rec                 rank a fleet, name its outliers' causes
+  spawntrace compare --html fleet.html nodes/*.rec
 `
 
 type compareOptions struct {
@@ -36,6 +47,7 @@ type compareOptions struct {
 	format string
 	pprof  string
 	output string
+	html   string
 }
 
 func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -45,17 +57,21 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.stringVar(&o.format, "f", "format", "FORMAT", "text (100 columns), json or markdown (default text)")
 	fs.stringVar(&o.pprof, "", "pprof", "DIR", "write A- and B-spawns.pb.gz (and CPU profiles) to DIR for pprof -diff_base")
 	fs.stringVar(&o.output, "o", "output", "FILE", "write the comparison to FILE instead of stdout")
+	fs.stringVar(&o.html, "", "html", "FILE", "write the comparison with its charts to FILE, one HTML page that needs no network")
 	fs.setUsage(compareHead, compareExamples)
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
-	if fs.NArg() != 2 {
+	if fs.NArg() < 2 {
 		fs.Usage()
 		return exitUsage
 	}
 	write, ok := compareWriters[o.format]
 	if !ok {
 		return fail(stderr, exitUsage, "--format %q: must be text, json or markdown", o.format)
+	}
+	if fs.NArg() > 2 {
+		return runFleet(&o, fs.Args(), stdout, stderr)
 	}
 	pathA, pathB := fs.Arg(0), fs.Arg(1)
 	nameA, nameB, err := compareNames(o.names, pathA, pathB)
@@ -77,7 +93,7 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer b.Close()
 	noteSortedLate(stderr, pathB, b)
-	outFile, profA, profB, err := o.openOutputs(&outs)
+	outFile, page, profA, profB, err := o.openOutputs(&outs)
 	if err != nil {
 		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)
@@ -98,21 +114,31 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 			return fail(stderr, exitFailure, "%v", err)
 		}
 	}
-	if outFile != nil {
-		err = outFile.write(func(w io.Writer) error { return write(w, c) })
-	} else {
-		bw := bufio.NewWriter(stdout)
-		if err = write(bw, c); err == nil {
-			err = bw.Flush()
-		}
-		if err != nil {
-			err = fmt.Errorf("writing comparison: %w", err)
+	if page != nil {
+		if err := page.write(func(w io.Writer) error { return reports.WriteCompareHTML(w, c, a, b) }); err != nil {
+			return fail(stderr, exitFailure, "--html: %v", err)
 		}
 	}
-	if err != nil {
+	if err := writeComparison(outFile, stdout, func(w io.Writer) error { return write(w, c) }); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	return 0
+}
+
+// writeComparison writes to -o's file, or to stdout.
+func writeComparison(outFile *outFile, stdout io.Writer, write func(io.Writer) error) error {
+	if outFile != nil {
+		return outFile.write(write)
+	}
+	bw := bufio.NewWriter(stdout)
+	err := write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("writing comparison: %w", err)
+	}
+	return nil
 }
 
 var compareWriters = map[string]func(io.Writer, *compare.Comparison) error{
@@ -158,26 +184,31 @@ func oneLine(err error) string {
 	return s
 }
 
-// openOutputs opens -o and --pprof's A- and B- profiles.
-func (o *compareOptions) openOutputs(set *outputSet) (out *outFile, a, b *pprofFiles, err error) {
+// openOutputs opens -o, --html and --pprof's A- and B- profiles.
+func (o *compareOptions) openOutputs(set *outputSet) (out, page *outFile, a, b *pprofFiles, err error) {
 	if o.output != "" {
 		if out, err = set.file("-o", o.output); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
+		}
+	}
+	if o.html != "" {
+		if page, err = set.file("--html", o.html); err != nil {
+			return nil, nil, nil, nil, err
 		}
 	}
 	if o.pprof != "" {
 		d, err := set.dir("--pprof", o.pprof)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		if a, err = openPprof(set, d, "A-"); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		if b, err = openPprof(set, d, "B-"); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 	}
-	return out, a, b, set.ready()
+	return out, page, a, b, set.ready()
 }
 
 // writeComparePprof writes each side's spawn profile (and CPU profile, when

@@ -110,7 +110,6 @@ func TestCompareBadInput(t *testing.T) {
 		{"garbage", []string{good, garbage}, exitFailure, "not a spawntrace recording"},
 		{"missing", []string{good, filepath.Join(dir, "nope.json")}, exitFailure, "no such file"},
 		{"one file", []string{good}, exitUsage, "Usage: spawntrace compare"},
-		{"three files", []string{good, good, good}, exitUsage, "Usage: spawntrace compare"},
 		{"bad format", []string{"--format", "yaml", good, good}, exitUsage, "must be text, json or markdown"},
 		{"bad names", []string{"--names", "onlyone", good, good}, exitUsage, "two names"},
 		{"same names", []string{"--names", "a,a", good, good}, exitUsage, "must differ"},
