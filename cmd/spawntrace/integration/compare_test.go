@@ -15,7 +15,7 @@ import (
 
 // cmpWorkload spawns `true` by name N times, as posix_spawnp does or as
 // fork+execvp does (SPAWN_MODE=fork), from a parent that touched MiB of
-// memory first. The mode is chosen by the environment so that both
+// memory first (CMP_MIB in the environment, when set). The mode is chosen by the environment so that both
 // recordings run the same command line.
 const cmpWorkload = `#define _GNU_SOURCE
 #include <spawn.h>
@@ -33,7 +33,9 @@ int main(int argc, char **argv) {
 		return 2;
 	}
 	int n = atoi(argv[1]);
-	size_t bytes = (size_t)atoi(argv[2]) << 20;
+	/* CMP_MIB overrides the size: a fleet's nodes run one command line. */
+	const char *mib = getenv("CMP_MIB");
+	size_t bytes = (size_t)atoi(mib ? mib : argv[2]) << 20;
 	const char *mode = getenv("SPAWN_MODE");
 	int use_fork = mode && strcmp(mode, "fork") == 0;
 	char *mem = malloc(bytes);
