@@ -10,6 +10,8 @@
 //     like spawns, and the findings (Summarize);
 //   - compare: two recordings side by side, and what explains the
 //     difference (Compare);
+//   - fleet: many recordings of one workload, one per host: ranked,
+//     grouped by what differs, and each outlier explained by compare;
 //   - syscalls: a syscall's name as strace prints it, from the x86_64 or
 //     the i386 table (tracer/sysno).
 //
