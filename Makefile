@@ -14,7 +14,7 @@ export BPF2GO_CC ?= clang-$(LLVM_MAJOR)
 CLANG_FORMAT ?= clang-format-$(LLVM_MAJOR)
 
 # Debian packages the tests and benchmarks use; `make deps` installs the missing ones.
-DEB_PKGS := clang-$(LLVM_MAJOR) llvm-$(LLVM_MAJOR) clang-format-$(LLVM_MAJOR) libbpf-dev linux-libc-dev strace gcc gcc-multilib libc6-dev libc6-dbg make python3 linux-perf hyperfine chromium rustc
+DEB_PKGS := clang-$(LLVM_MAJOR) llvm-$(LLVM_MAJOR) clang-format-$(LLVM_MAJOR) libbpf-dev linux-libc-dev strace binutils gcc gcc-multilib libc6-dev libc6-dbg make python3 linux-perf hyperfine chromium rustc
 # make kernels' (without recommends: qemu's add a GTK display and its libraries).
 DEB_PKGS_BARE := qemu-system-x86 busybox-static cpio
 
@@ -119,13 +119,13 @@ kernels: deps build
 	GO=$(GO) bash testdata/kernels/kernels.sh
 
 # A short run of each fuzz target beyond its seed corpus (seeds alone run in
-# every go test): the recording loaders (JSON and binary), the report writers, compare and the
-# copy-cost fit. Budgets are execution counts (~10 s each here), not -fuzztime
-# durations: Go before 1.27 can fail a duration run with a spurious "context
+# every go test): the recording loaders (JSON and binary), the report writers, compare, the
+# copy-cost fit, the CFI parser and unwinder. Budgets are execution counts (~10 s each
+# here), not -fuzztime durations: Go before 1.27 can fail a duration run with a spurious "context
 # deadline exceeded" as the deadline fires (golang/go#75804); a count has no
 # deadline to race. FUZZTIME=30s (or 1000x) overrides every target's budget.
 FUZZ_TARGETS := analyze/recording:FuzzDecode:50000 analyze/recording:FuzzDecodeBinary:50000 analyze/summary:FuzzFitCopy:100000 reports:FuzzReport:10000 \
-	reports:FuzzReportEvent:8000 reports:FuzzCompare:15000 reports:FuzzCompareEvent:5000
+	reports:FuzzReportEvent:8000 reports:FuzzCompare:15000 reports:FuzzCompareEvent:5000 tracer/unwind:FuzzCFI:150000 tracer/unwind:FuzzExpr:150000
 fuzz:
 	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
 	for t in $(FUZZ_TARGETS); do \

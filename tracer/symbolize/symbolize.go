@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/unwind"
 )
 
 // Frame is one symbolized stack frame.
@@ -104,6 +105,7 @@ type Symbolizer struct {
 	kernel   *kallsyms
 	kmap     *Mapping
 	kerr     error
+	cfi      *unwind.Cache[fileKey] // call frame information, for Unwind; made on first use
 }
 
 type objEntry struct {

@@ -1,0 +1,77 @@
+package symbolize
+
+import (
+	"debug/elf"
+	"fmt"
+
+	"github.com/spawntrace/spawntrace/tracer/unwind"
+)
+
+// unwindCacheBytes bounds the CFI kept of the files seen in stacks:
+// glibc's .eh_frame and .eh_frame_hdr are ~180 KiB, a large C++ program's
+// a few MiB.
+const unwindCacheBytes = 32 << 20
+
+// Unwind walks a user stack copied at a syscall (regs, and the stack's
+// bytes from regs.SP up) by the call frame information of the files the
+// image's process has mapped, appending its addresses to dst[:0]: the
+// leaf's IP, then return addresses, as User takes them. The files are
+// opened as for symbols (openMapped) and their CFI kept, within a memory
+// budget, by device and inode.
+func (s *Symbolizer) Unwind(img *Image, regs unwind.Regs, stack []byte, dst []uint64) unwind.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	maps, err := s.load(img)
+	return unwind.Unwind(dst, regs, stack, &imageResolver{s: s, img: img, maps: maps, mapsErr: err})
+}
+
+// imageResolver finds the CFI of an address of one image; s.mu is held.
+type imageResolver struct {
+	s       *Symbolizer
+	img     *Image
+	maps    []procMapping
+	mapsErr error
+}
+
+func (r *imageResolver) Table(pc uint64) (*unwind.Table, uint64, error) {
+	if r.mapsErr != nil {
+		return nil, 0, r.mapsErr
+	}
+	m := findMapping(r.maps, pc)
+	if m == nil {
+		if again, ok := r.s.reload(r.img); ok {
+			r.maps = again
+			m = findMapping(again, pc)
+		}
+	}
+	if m == nil || !m.isFile() {
+		return nil, 0, nil
+	}
+	e := r.s.object(r.img, m)
+	if e.obj == nil {
+		return nil, 0, fmt.Errorf("%s: %w", m.Path, e.err)
+	}
+	if r.s.cfi == nil {
+		r.s.cfi = unwind.NewCache[fileKey](unwindCacheBytes)
+	}
+	t, err := r.s.cfi.Get(e.key, func() (*unwind.Table, error) {
+		f, err := r.s.openMapped(r.img.pid, m)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		ef, err := elf.NewFile(f)
+		if err != nil {
+			return nil, err
+		}
+		t, err := unwind.NewTable(ef)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Path, err)
+		}
+		return t, nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return t, e.obj.bias(m), nil
+}

@@ -1,0 +1,181 @@
+package symbolize
+
+import (
+	"encoding/binary"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/spawntrace/spawntrace/tracer/unwind"
+)
+
+// capture is one stack testdata/capture.c wrote, and a symbolizer that
+// sees its process through a /proc of the saved maps (the process has
+// exited, as a traced one often has by the time its stack is unwound).
+type capture struct {
+	s     *Symbolizer
+	img   *Image
+	regs  unwind.Regs
+	stack []byte
+}
+
+const capturePid = 4242
+
+// buildCapture compiles testdata/capture.c without frame pointers.
+func buildCapture(t testing.TB) string {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Fatalf("gcc (installed by make deps) not found: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "capture")
+	out, err := exec.Command("gcc", "-O2", "-fomit-frame-pointer", "-o", bin, "testdata/capture.c").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func runCapture(t testing.TB, bin, mode string) *capture {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command(bin, mode, dir).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", bin, mode, err, out)
+	}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	regs := read("regs")
+	if len(regs) != 24 {
+		t.Fatalf("regs: %d bytes", len(regs))
+	}
+	proc := filepath.Join(dir, "proc")
+	pidDir := filepath.Join(proc, strconv.Itoa(capturePid))
+	if err := os.MkdirAll(pidDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pidDir, "maps"), read("maps"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSymbolizer()
+	s.procRoot = proc
+	return &capture{
+		s:   s,
+		img: s.Image(capturePid),
+		regs: unwind.Regs{
+			IP: binary.LittleEndian.Uint64(regs),
+			SP: binary.LittleEndian.Uint64(regs[8:]),
+			BP: binary.LittleEndian.Uint64(regs[16:]),
+		},
+		stack: read("stack"),
+	}
+}
+
+// names unwinds the capture and names its frames.
+func (c *capture) names(t *testing.T, stack []byte) (unwind.Result, []string, []Frame) {
+	t.Helper()
+	res := c.s.Unwind(c.img, c.regs, stack, nil)
+	frames, err := c.s.User(c.img, res.PCs)
+	if err != nil {
+		t.Fatalf("symbolizing: %v", err)
+	}
+	var names []string
+	for _, f := range frames {
+		names = append(names, f.Func)
+	}
+	return res, names, frames
+}
+
+func TestUnwindCProgramWithoutFramePointers(t *testing.T) {
+	bin := buildCapture(t)
+	c := runCapture(t, bin, "direct")
+	res, names, frames := c.names(t, c.stack)
+	t.Logf("stop %v, %d frames: %s", res.Stop, len(names), strings.Join(names, " <- "))
+	want := []string{"f3", "f2", "f1", "main", "__libc_start_call_main"}
+	if len(names) < len(want) || !slices.Equal(names[:len(want)], want) {
+		t.Fatalf("frames %v, want them to start %v", names, want)
+	}
+	for i := range 4 {
+		if frames[i].Mapping == nil || filepath.Base(frames[i].Mapping.File) != "capture" {
+			t.Errorf("frame %d (%s) not in the program: %+v", i, names[i], frames[i].Mapping)
+		}
+	}
+	// glibc's _start-side frames end the walk: _start's CFI says its
+	// return address is undefined.
+	if res.Stop != unwind.StopOutermost || names[len(names)-1] != "_start" {
+		t.Errorf("stop %v (%v) at %q, want outermost at _start", res.Stop, res.Err, names[len(names)-1])
+	}
+	if res.FramePointerFrames != 0 {
+		t.Errorf("%d frames through rbp, want every one through CFI", res.FramePointerFrames)
+	}
+
+	// The same stack copied short: cut, and how much more was needed.
+	short := c.stack[:64]
+	res, names, _ = c.names(t, short)
+	if res.Stop != unwind.StopCut || res.NeedBytes == 0 || len(names) == 0 || names[0] != "f3" {
+		t.Errorf("64-byte copy: stop %v, need %d, frames %v; want cut after f3 with a byte count", res.Stop, res.NeedBytes, names)
+	}
+	// Enough for exactly the frames found: the bytes it asked for complete
+	// the next read.
+	longer := c.stack[:64+res.NeedBytes]
+	res2, names2, _ := c.names(t, longer)
+	if len(names2) <= len(names) {
+		t.Errorf("copy of %d bytes (64 + the %d asked for) found %d frames, no more than %d", len(longer), res.NeedBytes, len(names2), len(names))
+	}
+	_ = res2
+}
+
+func TestUnwindThroughGlibcQsort(t *testing.T) {
+	bin := buildCapture(t)
+	c := runCapture(t, bin, "qsort")
+	res, names, frames := c.names(t, c.stack)
+	t.Logf("stop %v, %d frames: %s", res.Stop, len(names), strings.Join(names, " <- "))
+	if len(names) == 0 || names[0] != "cmp" {
+		t.Fatalf("frames %v, want cmp first", names)
+	}
+	g1 := slices.Index(names, "g1")
+	if g1 < 0 || g1+1 >= len(names) || names[g1+1] != "main" {
+		t.Fatalf("frames %v: want ... g1 <- main after glibc's", names)
+	}
+	// Between cmp and g1, glibc's own frames (built without frame
+	// pointers): qsort's and its merge sort's.
+	var libc []string
+	for i := 1; i < g1; i++ {
+		if frames[i].Mapping == nil || !strings.Contains(filepath.Base(frames[i].Mapping.File), "libc.so") {
+			t.Errorf("frame %d (%s) between cmp and g1 is not glibc's: %+v", i, names[i], frames[i].Mapping)
+		}
+		libc = append(libc, names[i])
+	}
+	if !slices.ContainsFunc(libc, func(n string) bool { return strings.Contains(n, "qsort") }) {
+		t.Errorf("glibc frames %v name no qsort", libc)
+	}
+	if res.Stop != unwind.StopOutermost || res.FramePointerFrames != 0 {
+		t.Errorf("stop %v (%v), %d frames through rbp; want outermost, all through CFI", res.Stop, res.Err, res.FramePointerFrames)
+	}
+}
+
+// BenchmarkUnwindQsortStack is the cost of one spawn stack's unwind once
+// the files' CFI is cached: the 17 frames of cmp <- glibc's merge sort <-
+// qsort_r <- g1 <- main <- _start.
+func BenchmarkUnwindQsortStack(b *testing.B) {
+	bin := buildCapture(b)
+	c := runCapture(b, bin, "qsort")
+	dst := make([]uint64, 0, unwind.MaxFrames)
+	res := c.s.Unwind(c.img, c.regs, c.stack, dst)
+	if res.Stop != unwind.StopOutermost {
+		b.Fatalf("stop %v: %v", res.Stop, res.Err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		res = c.s.Unwind(c.img, c.regs, c.stack, dst)
+	}
+	b.ReportMetric(float64(len(res.PCs)), "frames")
+}

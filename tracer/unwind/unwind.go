@@ -1,0 +1,313 @@
+// Package unwind walks a user stack copied at a syscall by the call frame
+// information (CFI) of the objects its code is in, as perf --call-graph
+// dwarf does: code built without frame pointers (Debian's and RHEL's
+// glibc) leaves a frame-pointer walk at its first frame.
+//
+// It parses .eh_frame, .eh_frame_hdr and .debug_frame of x86-64 ELF
+// objects itself: the project's dependencies are cilium/ebpf, x/sys and
+// google/pprof only, so Delve's pkg/dwarf/frame was not imported; binutils'
+// readelf --debug-dump=frames-interp is the tests' oracle. It reads no
+// process and opens no file: a Resolver (package symbolize's) maps each
+// address to its object's Table.
+package unwind
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Regs are the user registers of the thread when its stack was copied.
+type Regs struct {
+	IP, SP, BP uint64
+}
+
+// Resolver finds the CFI of the code at an address.
+type Resolver interface {
+	// Table returns the CFI of the object holding the code at pc and the
+	// object's load bias: pc-bias is pc's address in the Table. A nil
+	// Table (with a nil error) means no object file is mapped there
+	// (anonymous memory, JIT code).
+	Table(pc uint64) (t *Table, bias uint64, err error)
+}
+
+// Stop says why an unwind ended.
+type Stop uint8
+
+const (
+	// StopOutermost: the CFI says the last frame has no caller (its return
+	// address rule is undefined, as _start's and clone's are) or the
+	// return address is 0. A complete stack.
+	StopOutermost Stop = iota
+	// StopCut: the next frame's data lies beyond the copied stack
+	// (Result.NeedBytes says how far, when known).
+	StopCut
+	// StopNoCFI: no CFI covers the frame's address and no frame pointer
+	// could stand in (Result.Err says why).
+	StopNoCFI
+	// StopUnsupported: the frame's CFI needs what this unwinder does not
+	// implement (a DWARF operation, a CFA in a register it does not track).
+	StopUnsupported
+	// StopMaxFrames: MaxFrames frames were found.
+	StopMaxFrames
+	// StopBadFrame: the rules gave a caller that cannot be (a stack pointer
+	// that did not move up, a read below the stack pointer): a corrupt
+	// stack or wrong CFI.
+	StopBadFrame
+)
+
+func (s Stop) String() string {
+	switch s {
+	case StopOutermost:
+		return "outermost"
+	case StopCut:
+		return "cut"
+	case StopNoCFI:
+		return "no-cfi"
+	case StopUnsupported:
+		return "unsupported"
+	case StopMaxFrames:
+		return "max-frames"
+	case StopBadFrame:
+		return "bad-frame"
+	}
+	return fmt.Sprintf("stop(%d)", uint8(s))
+}
+
+// MaxFrames bounds an unwind.
+const MaxFrames = 128
+
+// Result is an unwound stack.
+type Result struct {
+	// PCs are the leaf's IP, then the return addresses of its callers
+	// (each one past its call instruction, as a frame-pointer walk gives
+	// them), except after a signal frame, whose caller's address is where
+	// the signal interrupted it.
+	PCs  []uint64
+	Stop Stop
+	// NeedBytes, with StopCut, is how many bytes more the copy would have
+	// needed for the read that failed; 0 when that is not known.
+	NeedBytes uint64
+	// Err explains StopNoCFI, StopUnsupported and StopBadFrame.
+	Err error
+	// FramePointerFrames counts the callers found through rbp, for frames
+	// without CFI.
+	FramePointerFrames int
+}
+
+// frameRegs are the registers of one frame as far as they are known.
+type frameRegs struct {
+	ip, sp, bp uint64
+	bpOK       bool
+}
+
+// stackMem is the copy of the stack from the leaf's SP.
+type stackMem struct {
+	base uint64
+	data []byte
+}
+
+// cutError is a read past the copy's end.
+type cutError struct{ need uint64 }
+
+func (e *cutError) Error() string {
+	return fmt.Sprintf("stack copy %d bytes short", e.need)
+}
+
+// errBelowSP: a read under the leaf's stack pointer, where nothing of the
+// callers' frames can be.
+var errBelowSP = errors.New("read below the stack pointer")
+
+func (m *stackMem) read(addr uint64) (uint64, error) {
+	if addr < m.base {
+		return 0, errBelowSP
+	}
+	off := addr - m.base
+	if off > uint64(len(m.data)) || uint64(len(m.data))-off < 8 {
+		return 0, &cutError{need: addr + 8 - m.base - uint64(len(m.data))}
+	}
+	d := m.data[off:]
+	return uint64(d[0]) | uint64(d[1])<<8 | uint64(d[2])<<16 | uint64(d[3])<<24 |
+		uint64(d[4])<<32 | uint64(d[5])<<40 | uint64(d[6])<<48 | uint64(d[7])<<56, nil
+}
+
+// has tells whether an 8-byte read at addr falls in the copy.
+func (m *stackMem) has(addr uint64) bool {
+	return addr >= m.base && addr-m.base <= uint64(len(m.data)) && uint64(len(m.data))-(addr-m.base) >= 8
+}
+
+// Unwind walks the stack whose registers are regs and whose bytes from
+// regs.SP up are stack, appending the frames' addresses to dst[:0].
+func Unwind(dst []uint64, regs Regs, stack []byte, r Resolver) Result {
+	res := Result{PCs: append(dst[:0], regs.IP)}
+	mem := &stackMem{base: regs.SP, data: stack}
+	cur := frameRegs{ip: regs.IP, sp: regs.SP, bp: regs.BP, bpOK: true}
+	exact := true // the leaf's IP (and a signal frame's caller's) is no return address
+	for {
+		if len(res.PCs) >= MaxFrames {
+			res.Stop = StopMaxFrames
+			return res
+		}
+		lookup := cur.ip
+		if !exact {
+			lookup-- // inside the call instruction: a noreturn call may end its function
+		}
+		next, signal, viaFP, err := step(cur, lookup, mem, r)
+		if err != nil {
+			res.Stop, res.Err = classify(err)
+			var cut *cutError
+			if errors.As(err, &cut) {
+				res.NeedBytes = cut.need
+			}
+			return res
+		}
+		if next.ip == 0 {
+			res.Stop = StopOutermost
+			return res
+		}
+		if !signal && next.sp <= cur.sp {
+			res.Stop = StopBadFrame
+			res.Err = fmt.Errorf("frame at %#x: caller's stack pointer %#x not above %#x", cur.ip, next.sp, cur.sp)
+			return res
+		}
+		if viaFP {
+			res.FramePointerFrames++
+		}
+		res.PCs = append(res.PCs, next.ip)
+		cur, exact = next, signal
+	}
+}
+
+// errOutermost ends a walk at a frame whose return address is undefined.
+var errOutermost = errors.New("outermost frame")
+
+func classify(err error) (Stop, error) {
+	var cut *cutError
+	switch {
+	case errors.Is(err, errOutermost):
+		return StopOutermost, nil
+	case errors.As(err, &cut):
+		return StopCut, nil
+	case errors.Is(err, ErrUnsupported):
+		return StopUnsupported, err
+	case errors.Is(err, ErrNoCFI):
+		return StopNoCFI, err
+	}
+	return StopBadFrame, err
+}
+
+// step recovers the caller's registers of the frame cur, whose code is
+// looked up at lookup.
+func step(cur frameRegs, lookup uint64, mem *stackMem, r Resolver) (next frameRegs, signal, viaFP bool, err error) {
+	t, bias, err := r.Table(lookup)
+	if err != nil {
+		// An object that could not be read is a frame without CFI.
+		err = fmt.Errorf("%#x: %w (%v)", lookup, ErrNoCFI, err)
+	} else if t == nil {
+		err = fmt.Errorf("%#x: no object file mapped: %w", lookup, ErrNoCFI)
+	}
+	var row Row
+	if err == nil {
+		row, err = t.Row(lookup - bias)
+		if err != nil {
+			err = fmt.Errorf("%#x: %w", lookup, err)
+		}
+	}
+	if errors.Is(err, ErrNoCFI) {
+		if next, ok := framePointer(cur, mem); ok {
+			return next, false, true, nil
+		}
+		return next, false, false, err
+	}
+	if err != nil {
+		return next, false, false, err
+	}
+	next, err = apply(&row, cur, mem)
+	if err != nil {
+		return next, false, false, fmt.Errorf("%#x: %w", lookup, err)
+	}
+	return next, row.Signal, false, nil
+}
+
+// framePointer takes the caller from the frame rbp points to, when rbp
+// points into the copy above the stack pointer: code built with frame
+// pointers keeps [rbp] = the caller's rbp, [rbp+8] = the return address.
+func framePointer(cur frameRegs, mem *stackMem) (frameRegs, bool) {
+	if !cur.bpOK || cur.bp < cur.sp || cur.bp%8 != 0 || !mem.has(cur.bp) || !mem.has(cur.bp+8) {
+		return frameRegs{}, false
+	}
+	bp, _ := mem.read(cur.bp)
+	ra, _ := mem.read(cur.bp + 8)
+	return frameRegs{ip: ra, sp: cur.bp + 16, bp: bp, bpOK: true}, true
+}
+
+// apply computes the caller's registers by row.
+func apply(row *Row, cur frameRegs, mem *stackMem) (frameRegs, error) {
+	x := exprCtx{regs: &cur, mem: mem}
+	var cfa uint64
+	if row.CFA.Expr != nil {
+		v, err := x.eval(row.CFA.Expr, 0, false)
+		if err != nil {
+			return frameRegs{}, fmt.Errorf("CFA expression: %w", err)
+		}
+		cfa = v
+	} else {
+		v, err := x.reg(uint64(row.CFA.Reg))
+		if err != nil {
+			return frameRegs{}, fmt.Errorf("CFA: %w", err)
+		}
+		cfa = v + uint64(row.CFA.Offset)
+	}
+	x.cfa = cfa
+	var next frameRegs
+	ra, ok, err := x.recover(&row.RA, 0, false)
+	switch {
+	case err != nil:
+		return next, fmt.Errorf("return address: %w", err)
+	case row.RA.Kind == RuleUndefined:
+		return next, errOutermost
+	case row.RA.Kind == RuleUnset || !ok:
+		return next, errors.New("no rule for the return address")
+	}
+	next.ip = ra
+	if next.sp, ok, err = x.recover(&row.RSP, cfa, true); err != nil {
+		return next, fmt.Errorf("rsp: %w", err)
+	} else if !ok {
+		return next, errors.New("rsp undefined")
+	}
+	if next.bp, next.bpOK, err = x.recover(&row.RBP, cur.bp, cur.bpOK); err != nil {
+		return next, fmt.Errorf("rbp: %w", err)
+	}
+	return next, nil
+}
+
+// recover applies rule; unset is what an unset register keeps (def,
+// known when defOK). ok is false when the value is undefined.
+func (x *exprCtx) recover(rule *Rule, def uint64, defOK bool) (uint64, bool, error) {
+	switch rule.Kind {
+	case RuleUnset:
+		return def, defOK, nil
+	case RuleUndefined:
+		return 0, false, nil
+	case RuleSameValue:
+		return def, defOK, nil
+	case RuleOffset:
+		v, err := x.mem.read(x.cfa + uint64(rule.Offset))
+		return v, err == nil, err
+	case RuleValOffset:
+		return x.cfa + uint64(rule.Offset), true, nil
+	case RuleRegister:
+		v, err := x.reg(uint64(rule.Reg))
+		return v, err == nil, err
+	case RuleExpression:
+		a, err := x.eval(rule.Expr, x.cfa, true)
+		if err != nil {
+			return 0, false, err
+		}
+		v, err := x.mem.read(a)
+		return v, err == nil, err
+	case RuleValExpression:
+		v, err := x.eval(rule.Expr, x.cfa, true)
+		return v, err == nil, err
+	}
+	return 0, false, fmt.Errorf("rule kind %d: %w", rule.Kind, ErrUnsupported)
+}
