@@ -179,3 +179,24 @@ func BenchmarkUnwindQsortStack(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(res.PCs)), "frames")
 }
+
+// A handler's stack: glibc's __restore_rt has the "S" augmentation and
+// recovers rip, rsp and rbp from the signal frame by DWARF expressions.
+func TestUnwindThroughSignalFrame(t *testing.T) {
+	bin := buildCapture(t)
+	c := runCapture(t, bin, "signal")
+	res, names, frames := c.names(t, c.stack)
+	t.Logf("stop %v, %d frames: %s", res.Stop, len(names), strings.Join(names, " <- "))
+	// The handler returns to __restore_rt, whose address minus one (where
+	// User looks a return address up) is the nop glibc puts before it.
+	if len(names) < 2 || names[0] != "handler" || frames[1].Mapping == nil || !strings.Contains(frames[1].Mapping.File, "libc.so") {
+		t.Fatalf("frames %v, want handler <- glibc's __restore_rt first", names)
+	}
+	raise, h1 := slices.Index(names, "raise"), slices.Index(names, "h1")
+	if raise < 2 || h1 != raise+1 || h1+1 >= len(names) || names[h1+1] != "main" {
+		t.Fatalf("frames %v: want ... the interrupted raise <- h1 <- main", names)
+	}
+	if res.Stop != unwind.StopOutermost || res.FramePointerFrames != 0 {
+		t.Errorf("stop %v (%v), %d frames through rbp; want outermost, all through CFI", res.Stop, res.Err, res.FramePointerFrames)
+	}
+}

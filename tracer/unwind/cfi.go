@@ -376,16 +376,23 @@ func (s *cfiSection) find(pc uint64) (fde, error) {
 
 // Row is the unwind rule row in effect at one address.
 func (t *Table) Row(vaddr uint64) (Row, error) {
+	row, _, err := t.rowAndEnd(vaddr)
+	return row, err
+}
+
+// rowAndEnd is Row and the end of the FDE that gave it.
+func (t *Table) rowAndEnd(vaddr uint64) (Row, uint64, error) {
 	for _, s := range t.secs {
 		f, err := s.find(vaddr)
 		if errors.Is(err, ErrNoCFI) {
 			continue
 		}
 		if err != nil {
-			return Row{}, err
+			return Row{}, 0, err
 		}
 		var m machine
-		return m.rowAt(&f, vaddr)
+		row, err := m.rowAt(&f, vaddr)
+		return row, f.pcEnd, err
 	}
-	return Row{}, ErrNoCFI
+	return Row{}, 0, ErrNoCFI
 }

@@ -266,5 +266,8 @@ func (x *exprCtx) reg(n uint64) (uint64, error) {
 	case RegRA:
 		return x.regs.ip, nil
 	}
-	return 0, fmt.Errorf("DWARF expression reads register %d: %w", n, ErrUnsupported)
+	if n < 16 && x.regs.other != nil && x.regs.otherValid&(1<<n) != 0 {
+		return x.regs.other[n], nil
+	}
+	return 0, fmt.Errorf("register %d not known in this frame: %w", n, ErrUnsupported)
 }

@@ -19,6 +19,13 @@ import (
 // Regs are the user registers of the thread when its stack was copied.
 type Regs struct {
 	IP, SP, BP uint64
+	// Other holds more of the leaf's registers by DWARF number (rax 0,
+	// rdx 1, rcx 2, rbx 3, rsi 4, rdi 5, r8..r15 8..15) where the capture
+	// has them, bit n of OtherValid saying register n is there: a leaf's
+	// CFI may keep the return address in one (glibc's vfork pops it into
+	// rdi around its syscall).
+	Other      [16]uint64
+	OtherValid uint16
 }
 
 // Resolver finds the CFI of the code at an address.
@@ -92,18 +99,24 @@ type Result struct {
 	// FramePointerFrames counts the callers found through rbp, for frames
 	// without CFI.
 	FramePointerFrames int
+	// ReadBytes is how much of the copy, from SP up, the walk used: a copy
+	// that long would have given the same frames (to size the copy by).
+	ReadBytes uint64
 }
 
 // frameRegs are the registers of one frame as far as they are known.
 type frameRegs struct {
 	ip, sp, bp uint64
 	bpOK       bool
+	other      *[16]uint64 // the leaf's other registers; nil in its callers
+	otherValid uint16
 }
 
 // stackMem is the copy of the stack from the leaf's SP.
 type stackMem struct {
-	base uint64
-	data []byte
+	base    uint64
+	data    []byte
+	readEnd uint64 // one past the highest byte read, from base
 }
 
 // cutError is a read past the copy's end.
@@ -125,6 +138,7 @@ func (m *stackMem) read(addr uint64) (uint64, error) {
 	if off > uint64(len(m.data)) || uint64(len(m.data))-off < 8 {
 		return 0, &cutError{need: addr + 8 - m.base - uint64(len(m.data))}
 	}
+	m.readEnd = max(m.readEnd, off+8)
 	d := m.data[off:]
 	return uint64(d[0]) | uint64(d[1])<<8 | uint64(d[2])<<16 | uint64(d[3])<<24 |
 		uint64(d[4])<<32 | uint64(d[5])<<40 | uint64(d[6])<<48 | uint64(d[7])<<56, nil
@@ -139,35 +153,44 @@ func (m *stackMem) has(addr uint64) bool {
 // regs.SP up are stack, appending the frames' addresses to dst[:0].
 func Unwind(dst []uint64, regs Regs, stack []byte, r Resolver) Result {
 	res := Result{PCs: append(dst[:0], regs.IP)}
-	mem := &stackMem{base: regs.SP, data: stack}
-	cur := frameRegs{ip: regs.IP, sp: regs.SP, bp: regs.BP, bpOK: true}
+	mem := stackMem{base: regs.SP, data: stack}
+	walk(&res, &regs, &mem, r)
+	res.ReadBytes = mem.readEnd
+	return res
+}
+
+func walk(res *Result, regs *Regs, mem *stackMem, r Resolver) {
+	cur := frameRegs{ip: regs.IP, sp: regs.SP, bp: regs.BP, bpOK: true, other: &regs.Other, otherValid: regs.OtherValid}
 	exact := true // the leaf's IP (and a signal frame's caller's) is no return address
 	for {
 		if len(res.PCs) >= MaxFrames {
 			res.Stop = StopMaxFrames
-			return res
+			return
 		}
 		lookup := cur.ip
 		if !exact {
 			lookup-- // inside the call instruction: a noreturn call may end its function
 		}
-		next, signal, viaFP, err := step(cur, lookup, mem, r)
+		next, signal, viaFP, err := step(cur, lookup, len(res.PCs) == 1, mem, r)
 		if err != nil {
 			res.Stop, res.Err = classify(err)
 			var cut *cutError
 			if errors.As(err, &cut) {
 				res.NeedBytes = cut.need
 			}
-			return res
+			return
 		}
 		if next.ip == 0 {
 			res.Stop = StopOutermost
-			return res
+			return
 		}
-		if !signal && next.sp <= cur.sp {
+		// A caller's frame lies above its callee's, by the return address
+		// at least; only a leaf that popped its own (vfork) shares its
+		// caller's stack pointer.
+		if !signal && (next.sp < cur.sp || next.sp == cur.sp && len(res.PCs) > 1) {
 			res.Stop = StopBadFrame
 			res.Err = fmt.Errorf("frame at %#x: caller's stack pointer %#x not above %#x", cur.ip, next.sp, cur.sp)
-			return res
+			return
 		}
 		if viaFP {
 			res.FramePointerFrames++
@@ -195,9 +218,12 @@ func classify(err error) (Stop, error) {
 	return StopBadFrame, err
 }
 
+// syscallInsnBytes is the length of x86-64's syscall instruction.
+const syscallInsnBytes = 2
+
 // step recovers the caller's registers of the frame cur, whose code is
-// looked up at lookup.
-func step(cur frameRegs, lookup uint64, mem *stackMem, r Resolver) (next frameRegs, signal, viaFP bool, err error) {
+// looked up at lookup; leaf is set for the first frame.
+func step(cur frameRegs, lookup uint64, leaf bool, mem *stackMem, r Resolver) (next frameRegs, signal, viaFP bool, err error) {
 	t, bias, err := r.Table(lookup)
 	if err != nil {
 		// An object that could not be read is a frame without CFI.
@@ -208,6 +234,9 @@ func step(cur frameRegs, lookup uint64, mem *stackMem, r Resolver) (next frameRe
 	var row Row
 	if err == nil {
 		row, err = t.Row(lookup - bias)
+		if errors.Is(err, ErrNoCFI) && leaf {
+			row, err = syscallGapRow(t, lookup-bias)
+		}
 		if err != nil {
 			err = fmt.Errorf("%#x: %w", lookup, err)
 		}
@@ -226,6 +255,27 @@ func step(cur frameRegs, lookup uint64, mem *stackMem, r Resolver) (next frameRe
 		return next, false, false, fmt.Errorf("%#x: %w", lookup, err)
 	}
 	return next, row.Signal, false, nil
+}
+
+// syscallGapRow is the row of a leaf stopped right after a syscall
+// instruction that no FDE covers: glibc's clone and clone3 end their FDE
+// at the syscall (the child starts there, under an FDE that says it has
+// no caller), so the parent, where spawns are copied, has none. The
+// syscall changes neither rsp nor rbp: the row in effect at the end of
+// the FDE ending at that instruction still holds.
+func syscallGapRow(t *Table, vaddr uint64) (Row, error) {
+	if vaddr < syscallInsnBytes+1 {
+		return Row{}, ErrNoCFI
+	}
+	insn := vaddr - syscallInsnBytes
+	row, end, err := t.rowAndEnd(insn - 1)
+	if err != nil {
+		return Row{}, err
+	}
+	if end != insn {
+		return Row{}, ErrNoCFI
+	}
+	return row, nil
 }
 
 // framePointer takes the caller from the frame rbp points to, when rbp

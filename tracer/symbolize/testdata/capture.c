@@ -4,8 +4,10 @@
  *
  *   capture direct DIR   main -> f1 -> f2 -> f3, which captures
  *   capture qsort DIR    main -> g1 -> qsort -> (glibc) -> cmp, which captures
+ *   capture signal DIR   main -> h1 -> raise -> (kernel) -> handler, which captures
  *
  * Built by the test with gcc -O2 -fomit-frame-pointer. */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,13 +95,30 @@ __attribute__((noipa)) int g1(int n) {
 	return r;
 }
 
+__attribute__((noipa)) void handler(int sig) {
+	CAPTURE();
+	sink = sig;
+}
+
+__attribute__((noipa)) int h1(int x) {
+	signal(SIGUSR1, handler);
+	raise(SIGUSR1);
+	return x + sink;
+}
+
 int main(int argc, char **argv) {
 	if (argc != 3) {
-		fprintf(stderr, "usage: capture direct|qsort DIR\n");
+		fprintf(stderr, "usage: capture direct|qsort|signal DIR\n");
 		return 2;
 	}
 	dir = argv[2];
-	int r = strcmp(argv[1], "qsort") == 0 ? g1(1000) : f1(argc);
+	int r;
+	if (strcmp(argv[1], "qsort") == 0)
+		r = g1(1000);
+	else if (strcmp(argv[1], "signal") == 0)
+		r = h1(argc);
+	else
+		r = f1(argc);
 	printf("%d\n", r);
 	return 0;
 }
