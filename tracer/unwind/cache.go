@@ -2,6 +2,7 @@ package unwind
 
 import (
 	"container/list"
+	"fmt"
 	"sync"
 )
 
@@ -33,7 +34,7 @@ func NewCache[K comparable](maxBytes int) *Cache[K] {
 }
 
 // Get returns the table of key, calling load for one not cached. A table
-// larger than the whole budget is returned but not kept.
+// larger than the whole budget is returned once, then an error.
 func (c *Cache[K]) Get(key K, load func() (*Table, error)) (*Table, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -48,7 +49,9 @@ func (c *Cache[K]) Get(key K, load func() (*Table, error)) (*Table, error) {
 		e.bytes = t.SizeBytes()
 	}
 	if e.bytes > c.maxBytes {
-		return t, err
+		// Kept as a failure: a file whose CFI cannot be kept is not read
+		// again for every stack.
+		e = &cacheEntry[K]{key: key, err: fmt.Errorf("CFI of %d bytes, more than the cache's %d", e.bytes, c.maxBytes), bytes: failedEntryBytes}
 	}
 	for c.used+e.bytes > c.maxBytes && c.lru.Len() > 0 {
 		old := c.lru.Remove(c.lru.Back()).(*cacheEntry[K])

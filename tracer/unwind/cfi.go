@@ -12,9 +12,10 @@ import (
 // ErrNoCFI is returned by Table.Row for an address no FDE covers.
 var ErrNoCFI = errors.New("no call frame information")
 
-// maxSectionBytes bounds what one CFI section may make us read: Chromium's
-// .eh_frame is ~10 MiB; a larger one is hostile or broken.
-const maxSectionBytes = 64 << 20
+// maxSectionBytes bounds what one CFI section may make us read: the
+// largest .eh_frame here, python3.11's, is 401 KiB (Chromium's 410 KiB,
+// libstdc++'s 196 KiB); 40 times that is hostile or broken.
+const maxSectionBytes = 16 << 20
 
 // Table is the call frame information of one ELF object: its .eh_frame
 // (searched through .eh_frame_hdr's sorted table when the file has one)
@@ -51,6 +52,18 @@ func NewTable(f *elf.File) (*Table, error) {
 		return nil, errors.New("CFI: only little-endian ELF64 objects are read")
 	}
 	t := &Table{}
+	if f.Section(".eh_frame") == nil {
+		// No section headers (stripped with sstrip, or hostile): the
+		// loader's own way in, PT_GNU_EH_FRAME.
+		sec, err := ehFrameFromSegments(f)
+		if err != nil {
+			return nil, err
+		}
+		if sec != nil {
+			t.secs = append(t.secs, sec)
+			t.bytes += len(sec.data) + len(sec.hdr) + 16*len(sec.index)
+		}
+	}
 	if s := f.Section(".eh_frame"); s != nil && s.Type != elf.SHT_NOBITS {
 		data, err := sectionData(s)
 		if err != nil {
@@ -110,6 +123,60 @@ func sectionData(s *elf.Section) ([]byte, error) {
 	}
 	if len(d) > maxSectionBytes {
 		return nil, fmt.Errorf("%s: %d bytes, more than %d", s.Name, len(d), maxSectionBytes)
+	}
+	return d, nil
+}
+
+// ehFrameFromSegments finds .eh_frame through PT_GNU_EH_FRAME (which
+// is .eh_frame_hdr) and its eh_frame_ptr, reading from there to the end of
+// the load segment holding it; the section's zero terminator ends it.
+func ehFrameFromSegments(f *elf.File) (*cfiSection, error) {
+	var hdrProg *elf.Prog
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_GNU_EH_FRAME {
+			hdrProg = p
+		}
+	}
+	if hdrProg == nil {
+		return nil, nil
+	}
+	hdr, err := readProg(hdrProg, 0, hdrProg.Filesz)
+	if err != nil {
+		return nil, fmt.Errorf("PT_GNU_EH_FRAME: %w", err)
+	}
+	r := reader{data: hdr}
+	version, ptrEnc := r.u8(), r.u8()
+	r.bytes(2)
+	ehAddr := r.pointer(ptrEnc, ptrBases{sectionAddr: hdrProg.Vaddr, dataAddr: hdrProg.Vaddr, hasData: true})
+	if r.err != nil || version != 1 {
+		return nil, fmt.Errorf("PT_GNU_EH_FRAME: version %d, %v", version, r.err)
+	}
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_LOAD || ehAddr < p.Vaddr || ehAddr-p.Vaddr >= p.Filesz {
+			continue
+		}
+		data, err := readProg(p, ehAddr-p.Vaddr, p.Filesz-(ehAddr-p.Vaddr))
+		if err != nil {
+			return nil, fmt.Errorf("PT_GNU_EH_FRAME's .eh_frame: %w", err)
+		}
+		sec := &cfiSection{data: data, addr: ehAddr, eh: true}
+		sec.useHdr(hdr, hdrProg.Vaddr)
+		if sec.hdr == nil {
+			if err := sec.buildIndex(); err != nil {
+				return nil, fmt.Errorf(".eh_frame: %w", err)
+			}
+		}
+		return sec, nil
+	}
+	return nil, fmt.Errorf("PT_GNU_EH_FRAME: .eh_frame at %#x in no load segment", ehAddr)
+}
+
+// readProg reads n bytes at off of a segment, at most maxSectionBytes.
+func readProg(p *elf.Prog, off, n uint64) ([]byte, error) {
+	n = min(n, maxSectionBytes)
+	d := make([]byte, n)
+	if _, err := p.ReadAt(d, int64(off)); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -293,6 +294,17 @@ func TestRowsMatchReadelfLibc(t *testing.T) {
 	t.Logf("%d FDEs of %s match readelf", n, libcPath)
 }
 
+// libstdc++'s CIEs are "zPLR" (a personality routine, LSDAs): C++ code,
+// whose spawns (and Rust's, through the same unwinder conventions) pass
+// through it; ld.so's are hand-written assembly's.
+func TestRowsMatchReadelfLibstdcxxAndLdSo(t *testing.T) {
+	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libstdc++.so.6", "/lib64/ld-linux-x86-64.so.2"} {
+		if n := compareWithReadelf(t, p); n < 100 {
+			t.Errorf("%s: compared %d FDEs, expected hundreds", p, n)
+		}
+	}
+}
+
 // cSource has functions of every shape GCC gives CFI for: leaf, pushes of
 // callee-saved registers, an rbp-based CFA (alloca), a realigned stack.
 const cSource = `
@@ -338,5 +350,48 @@ func TestRowsMatchReadelfCProgram(t *testing.T) {
 				t.Errorf("compared %d FDEs, expected at least main, vla, aligned and many", n)
 			}
 		})
+	}
+}
+
+// Without section headers (sstrip), the CFI is found as the loader finds
+// it, through PT_GNU_EH_FRAME, and gives the same rows.
+func TestNoSectionHeaders(t *testing.T) {
+	bin := buildC(t, cSource, "-O2", "-fomit-frame-pointer")
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripped := slices.Clone(data)
+	clear(stripped[0x28:0x30]) // e_shoff
+	clear(stripped[0x3c:0x40]) // e_shnum, e_shstrndx
+	open := func(b []byte) *Table {
+		f, err := elf.NewFile(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tab, err := NewTable(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tab
+	}
+	full, bare := open(data), open(stripped)
+	if len(bare.secs) != 1 || bare.secs[0].hdr == nil {
+		t.Fatalf("no .eh_frame with its search table found through PT_GNU_EH_FRAME")
+	}
+	fdes, _ := readelfFrames(t, bin)
+	rows := 0
+	for _, fd := range fdes {
+		for pc := fd.pcLo; pc < fd.pcHi; pc++ {
+			a, errA := full.Row(pc)
+			b, errB := bare.Row(pc)
+			if errA != nil || errB != nil || fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Fatalf("pc %#x: %+v %v with sections, %+v %v without", pc, a, errA, b, errB)
+			}
+			rows++
+		}
+	}
+	if rows == 0 {
+		t.Fatal("no FDE compared")
 	}
 }

@@ -173,10 +173,14 @@ func TestCacheBounded(t *testing.T) {
 	if fail != 1 {
 		t.Errorf("a failing load ran %d times, want 1", fail)
 	}
-	// A table larger than the budget is returned, not kept.
+	// A table larger than the budget is returned once, then not read
+	// again: an error.
 	big := &Table{bytes: 5000}
 	if got, _ := c.Get(7, func() (*Table, error) { return big, nil }); got != big || c.UsedBytes() > 1000 {
 		t.Errorf("big table: got %p (want %p), %d bytes used", got, big, c.UsedBytes())
+	}
+	if got, err := c.Get(7, func() (*Table, error) { return big, nil }); got != nil || err == nil {
+		t.Errorf("big table again: got %p, %v; want an error", got, err)
 	}
 }
 
