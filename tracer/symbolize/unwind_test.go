@@ -1,14 +1,20 @@
 package symbolize
 
 import (
+	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/spawntrace/spawntrace/tracer/unwind"
 )
@@ -198,5 +204,179 @@ func TestUnwindThroughSignalFrame(t *testing.T) {
 	}
 	if res.Stop != unwind.StopOutermost || res.FramePointerFrames != 0 {
 		t.Errorf("stop %v (%v), %d frames through rbp; want outermost, all through CFI", res.Stop, res.Err, res.FramePointerFrames)
+	}
+}
+
+// spawnCapture is one spawn call stopped at its exit, as the BPF side
+// copies it: the stack unwound and named while the process is alive.
+type spawnCapture struct {
+	syscall int
+	res     unwind.Result
+	names   []string
+}
+
+// The spawns of testdata/spawn.c, stopped with ptrace at each clone,
+// clone3, fork or vfork exit in the parent (where spawntrace's BPF side
+// copies registers and stack), reach their call site and main: through
+// _Fork, vfork (its return address in rdi), and clone3 (whose FDE ends at
+// its syscall) under posix_spawn, system and popen.
+func TestUnwindSpawnCallsUnderPtrace(t *testing.T) {
+	bin := buildSpawn(t)
+	caps := traceSpawns(t, bin)
+	sites := []string{"site_fork", "site_vfork", "site_posix_spawn", "site_system", "site_popen"}
+	if len(caps) != len(sites) {
+		for _, c := range caps {
+			t.Logf("syscall %d: %s", c.syscall, strings.Join(c.names, " <- "))
+		}
+		t.Fatalf("%d spawn calls stopped, want %d", len(caps), len(sites))
+	}
+	for i, c := range caps {
+		t.Logf("syscall %d, stop %v: %s", c.syscall, c.res.Stop, strings.Join(c.names, " <- "))
+		at := slices.Index(c.names, sites[i])
+		if at < 1 || at+1 >= len(c.names) || c.names[at+1] != "main" {
+			t.Errorf("spawn %d: frames %v, want glibc's <- %s <- main", i, c.names, sites[i])
+		}
+		if c.res.Stop != unwind.StopOutermost || c.res.FramePointerFrames != 0 {
+			t.Errorf("spawn %d: stop %v (%v), %d frames through rbp; want outermost, all through CFI", i, c.res.Stop, c.res.Err, c.res.FramePointerFrames)
+		}
+	}
+}
+
+func buildSpawn(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "spawn")
+	out, err := exec.Command("gcc", "-O2", "-fomit-frame-pointer", "-o", bin, "testdata/spawn.c").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// traceSpawns runs bin under ptrace and unwinds the stack of each spawn
+// call at its exit in the parent.
+func traceSpawns(t *testing.T, bin string, args ...string) []spawnCapture {
+	runtime.LockOSThread() // every ptrace request from the tracing thread
+	defer runtime.UnlockOSThread()
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil || !ws.Stopped() {
+		t.Fatalf("first stop: %v %v", ws, err)
+	}
+	if err := unix.PtraceSetOptions(pid, unix.PTRACE_O_TRACESYSGOOD|unix.PTRACE_O_EXITKILL); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSymbolizer()
+	img := s.Image(uint32(pid))
+	var caps []spawnCapture
+	inCall, sig := false, 0
+	for {
+		if err := unix.PtraceSyscall(pid, sig); err != nil {
+			t.Fatal(err)
+		}
+		sig = 0
+		if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		if ws.Exited() || ws.Signaled() {
+			return caps
+		}
+		if !ws.Stopped() {
+			continue
+		}
+		if ws.StopSignal() != unix.SIGTRAP|0x80 {
+			if ws.StopSignal() != unix.SIGTRAP { // the one after an execve is ptrace's own
+				sig = int(ws.StopSignal()) // SIGCHLD and the like: deliver it
+			}
+			continue
+		}
+		inCall = !inCall
+		if inCall {
+			continue
+		}
+		var regs unix.PtraceRegs
+		if err := unix.PtraceGetRegs(pid, &regs); err != nil {
+			t.Fatal(err)
+		}
+		switch regs.Orig_rax {
+		case unix.SYS_CLONE, unix.SYS_CLONE3, unix.SYS_FORK, unix.SYS_VFORK:
+		default:
+			continue
+		}
+		if int64(regs.Rax) <= 0 {
+			continue
+		}
+		stack := readStack(t, pid, regs.Rsp)
+		r := unwind.Regs{IP: regs.Rip, SP: regs.Rsp, BP: regs.Rbp}
+		r.Other[5], r.OtherValid = regs.Rdi, 1<<5
+		res := s.Unwind(img, r, stack, nil)
+		frames, err := s.User(img, res.PCs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := spawnCapture{syscall: int(regs.Orig_rax), res: res}
+		for _, f := range frames {
+			c.names = append(c.names, f.Func)
+		}
+		caps = append(caps, c)
+	}
+}
+
+// readStack copies the stack of pid from sp up to the stack's top, at most
+// 64 KiB, as the BPF side does.
+func readStack(t *testing.T, pid int, sp uint64) []byte {
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := parseMaps(bytes.NewReader(maps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := findMapping(ms, sp)
+	if m == nil {
+		t.Fatalf("sp %#x in no mapping", sp)
+	}
+	buf := make([]byte, min(m.End-sp, 64<<10))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n, err := f.ReadAt(buf, int64(sp))
+	if n == 0 {
+		t.Fatalf("reading the stack at %#x: %v", sp, err)
+	}
+	return buf[:n]
+}
+
+// A Rust program's Command::spawn, stopped at its clone3 exit, names its
+// call site (sp::run) and main.
+func TestUnwindRustCommandSpawn(t *testing.T) {
+	if _, err := exec.LookPath("rustc"); err != nil {
+		t.Fatalf("rustc (installed by make deps) not found: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "sp")
+	if out, err := exec.Command("rustc", "-O", "--crate-name", "sp", "-o", bin, "testdata/spawn.rs").CombinedOutput(); err != nil {
+		t.Fatalf("rustc: %v\n%s", err, out)
+	}
+	caps := traceSpawns(t, bin)
+	if len(caps) != 1 {
+		t.Fatalf("%d spawn calls stopped, want 1", len(caps))
+	}
+	c := caps[0]
+	t.Logf("syscall %d, stop %v: %s", c.syscall, c.res.Stop, strings.Join(c.names, " <- "))
+	spawn := slices.IndexFunc(c.names, func(n string) bool { return strings.Contains(n, "Command") && strings.Contains(n, "spawn") })
+	run := slices.IndexFunc(c.names, func(n string) bool { return strings.Contains(n, "2sp3run") })
+	main := slices.Index(c.names, "main")
+	if spawn < 1 || run <= spawn || main <= run {
+		t.Errorf("frames %v: want glibc's <- Command::spawn ... <- sp::run ... <- main", c.names)
+	}
+	if c.res.Stop != unwind.StopOutermost || c.res.FramePointerFrames != 0 {
+		t.Errorf("stop %v (%v), %d frames through rbp; want outermost, all through CFI", c.res.Stop, c.res.Err, c.res.FramePointerFrames)
 	}
 }
