@@ -2,6 +2,7 @@ package symbolize
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
 
 	"github.com/spawntrace/spawntrace/tracer/unwind"
@@ -24,6 +25,8 @@ func (s *Symbolizer) Unwind(img *Image, regs unwind.Regs, stack []byte, dst []ui
 	maps, err := s.load(img)
 	return unwind.Unwind(dst, regs, stack, &imageResolver{s: s, img: img, maps: maps, mapsErr: err})
 }
+
+var errGoFramePointers = errors.New("code of a Go binary, walked by frame pointers")
 
 // imageResolver finds the CFI of an address of one image; s.mu is held.
 type imageResolver struct {
@@ -50,6 +53,12 @@ func (r *imageResolver) Table(pc uint64) (*unwind.Table, uint64, error) {
 	e := r.s.object(r.img, m)
 	if e.obj == nil {
 		return nil, 0, fmt.Errorf("%s: %w", m.Path, e.err)
+	}
+	if e.obj.gopcln != nil || e.obj.gotab != nil {
+		// Go code keeps frame pointers (amd64, Go 1.7 on), and its CFI
+		// misses what its assembly does to the stack (rawVforkSyscall pops
+		// its return address around the syscall): walk it by rbp.
+		return nil, 0, errGoFramePointers
 	}
 	if r.s.cfi == nil {
 		r.s.cfi = unwind.NewCache[fileKey](unwindCacheBytes)

@@ -380,3 +380,44 @@ func TestUnwindRustCommandSpawn(t *testing.T) {
 		t.Errorf("stop %v (%v), %d frames through rbp; want outermost, all through CFI", c.res.Stop, c.res.Err, c.res.FramePointerFrames)
 	}
 }
+
+// A Go program's spawn (os/exec, syscall.rawVforkSyscall) is walked by
+// frame pointers, which Go code keeps, to main.main and runtime.goexit.
+func TestUnwindGoSpawnByFramePointers(t *testing.T) {
+	gobin, err := exec.LookPath("go") // go test puts its own GOROOT/bin first in PATH
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	src, err := os.ReadFile("testdata/gospawn.go.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module gospawn\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.go"), src, 0o644)
+	bin := filepath.Join(dir, "gospawn")
+	cmd := exec.Command(gobin, "build", "-o", bin, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	found := false
+	for _, c := range traceSpawns(t, bin) {
+		if len(c.names) == 0 || c.names[0] != "syscall.rawVforkSyscall" {
+			continue // the runtime's own clones of threads
+		}
+		t.Logf("syscall %d, stop %v: %s", c.syscall, c.res.Stop, strings.Join(c.names, " <- "))
+		run, main := slices.Index(c.names, "main.run"), slices.Index(c.names, "main.main")
+		if !slices.Contains(c.names, "os/exec.(*Cmd).Start") || run < 0 || main != run+1 {
+			continue // the os package's pidfd probe spawns too
+		}
+		found = true
+		if c.res.Stop != unwind.StopOutermost || c.names[len(c.names)-1] != "runtime.goexit" {
+			t.Errorf("stop %v (%v) at %q, want outermost at runtime.goexit", c.res.Stop, c.res.Err, c.names[len(c.names)-1])
+		}
+	}
+	if !found {
+		t.Error("no spawn stack reached os/exec.(*Cmd).Start <- main.run <- main.main")
+	}
+}

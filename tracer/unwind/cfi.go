@@ -443,12 +443,14 @@ func (s *cfiSection) find(pc uint64) (fde, error) {
 
 // Row is the unwind rule row in effect at one address.
 func (t *Table) Row(vaddr uint64) (Row, error) {
-	row, _, err := t.rowAndEnd(vaddr)
+	var m machine
+	row, _, err := t.rowAndEnd(&m, vaddr)
 	return row, err
 }
 
-// rowAndEnd is Row and the end of the FDE that gave it.
-func (t *Table) rowAndEnd(vaddr uint64) (Row, uint64, error) {
+// rowAndEnd is Row, run on m (a walk reuses one: it is 3 KiB to clear),
+// and the end of the FDE that gave it.
+func (t *Table) rowAndEnd(m *machine, vaddr uint64) (Row, uint64, error) {
 	for _, s := range t.secs {
 		f, err := s.find(vaddr)
 		if errors.Is(err, ErrNoCFI) {
@@ -457,7 +459,6 @@ func (t *Table) rowAndEnd(vaddr uint64) (Row, uint64, error) {
 		if err != nil {
 			return Row{}, 0, err
 		}
-		var m machine
 		row, err := m.rowAt(&f, vaddr)
 		return row, f.pcEnd, err
 	}

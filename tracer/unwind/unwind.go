@@ -162,6 +162,8 @@ func Unwind(dst []uint64, regs Regs, stack []byte, r Resolver) Result {
 func walk(res *Result, regs *Regs, mem *stackMem, r Resolver) {
 	cur := frameRegs{ip: regs.IP, sp: regs.SP, bp: regs.BP, bpOK: true, other: &regs.Other, otherValid: regs.OtherValid}
 	exact := true // the leaf's IP (and a signal frame's caller's) is no return address
+	var m machine
+	fpChain := false
 	for {
 		if len(res.PCs) >= MaxFrames {
 			res.Stop = StopMaxFrames
@@ -171,7 +173,7 @@ func walk(res *Result, regs *Regs, mem *stackMem, r Resolver) {
 		if !exact {
 			lookup-- // inside the call instruction: a noreturn call may end its function
 		}
-		next, signal, viaFP, err := step(cur, lookup, len(res.PCs) == 1, mem, r)
+		next, signal, viaFP, err := step(&m, cur, lookup, len(res.PCs) == 1, fpChain, mem, r)
 		if err != nil {
 			res.Stop, res.Err = classify(err)
 			var cut *cutError
@@ -196,7 +198,7 @@ func walk(res *Result, regs *Regs, mem *stackMem, r Resolver) {
 			res.FramePointerFrames++
 		}
 		res.PCs = append(res.PCs, next.ip)
-		cur, exact = next, signal
+		cur, exact, fpChain = next, signal, viaFP
 	}
 }
 
@@ -222,8 +224,9 @@ func classify(err error) (Stop, error) {
 const syscallInsnBytes = 2
 
 // step recovers the caller's registers of the frame cur, whose code is
-// looked up at lookup; leaf is set for the first frame.
-func step(cur frameRegs, lookup uint64, leaf bool, mem *stackMem, r Resolver) (next frameRegs, signal, viaFP bool, err error) {
+// looked up at lookup; leaf is set for the first frame, fpChain when cur
+// was itself found through rbp.
+func step(m *machine, cur frameRegs, lookup uint64, leaf, fpChain bool, mem *stackMem, r Resolver) (next frameRegs, signal, viaFP bool, err error) {
 	t, bias, err := r.Table(lookup)
 	if err != nil {
 		// An object that could not be read is a frame without CFI.
@@ -233,9 +236,9 @@ func step(cur frameRegs, lookup uint64, leaf bool, mem *stackMem, r Resolver) (n
 	}
 	var row Row
 	if err == nil {
-		row, err = t.Row(lookup - bias)
+		row, _, err = t.rowAndEnd(m, lookup-bias)
 		if errors.Is(err, ErrNoCFI) && leaf {
-			row, err = syscallGapRow(t, lookup-bias)
+			row, err = syscallGapRow(m, t, lookup-bias)
 		}
 		if err != nil {
 			err = fmt.Errorf("%#x: %w", lookup, err)
@@ -244,6 +247,12 @@ func step(cur frameRegs, lookup uint64, leaf bool, mem *stackMem, r Resolver) (n
 	if errors.Is(err, ErrNoCFI) {
 		if next, ok := framePointer(cur, mem); ok {
 			return next, false, true, nil
+		}
+		if fpChain && cur.bpOK && cur.bp == 0 {
+			// A frame-pointer chain's end: the ABI's outermost frame has
+			// rbp 0 (glibc's _start and Go's goexit clear it). Only in a
+			// chain: elsewhere rbp may be any register's value.
+			return next, false, false, errOutermost
 		}
 		return next, false, false, err
 	}
@@ -263,12 +272,12 @@ func step(cur frameRegs, lookup uint64, leaf bool, mem *stackMem, r Resolver) (n
 // no caller), so the parent, where spawns are copied, has none. The
 // syscall changes neither rsp nor rbp: the row in effect at the end of
 // the FDE ending at that instruction still holds.
-func syscallGapRow(t *Table, vaddr uint64) (Row, error) {
+func syscallGapRow(m *machine, t *Table, vaddr uint64) (Row, error) {
 	if vaddr < syscallInsnBytes+1 {
 		return Row{}, ErrNoCFI
 	}
 	insn := vaddr - syscallInsnBytes
-	row, end, err := t.rowAndEnd(insn - 1)
+	row, end, err := t.rowAndEnd(m, insn-1)
 	if err != nil {
 		return Row{}, err
 	}

@@ -122,6 +122,11 @@ func TestFramePointerFallback(t *testing.T) {
 			t.Errorf("rbp %#x: got %#x stop %v; want one frame, no-cfi", bp, res.PCs, res.Stop)
 		}
 	}
+	// A chain ends at rbp 0, the ABI's outermost frame (Go's goexit).
+	res = Unwind(nil, Regs{IP: 0x5000, SP: sp, BP: 0x1010}, stackOf(0, 0, 0, 0x4001), noTables{})
+	if want := []uint64{0x5000, 0x4001}; !slices.Equal(res.PCs, want) || res.Stop != StopOutermost {
+		t.Errorf("chain to rbp 0: got %#x stop %v; want %#x, outermost", res.PCs, res.Stop, want)
+	}
 	// A frame-pointer chain that loops ([rbp] = rbp) ends: the caller's
 	// rbp is then below its stack pointer.
 	loop := stackOf(0, 0, 0x1010, 0x4001)
