@@ -125,7 +125,8 @@ kernels: deps build
 # deadline exceeded" as the deadline fires (golang/go#75804); a count has no
 # deadline to race. FUZZTIME=30s (or 1000x) overrides every target's budget.
 FUZZ_TARGETS := analyze/recording:FuzzDecode:50000 analyze/recording:FuzzDecodeBinary:50000 analyze/summary:FuzzFitCopy:100000 reports:FuzzReport:10000 \
-	reports:FuzzReportEvent:8000 reports:FuzzCompare:15000 reports:FuzzCompareEvent:5000 tracer/unwind:FuzzCFI:150000 tracer/unwind:FuzzExpr:150000
+	reports:FuzzReportEvent:8000 reports:FuzzCompare:15000 reports:FuzzCompareEvent:5000 tracer/unwind:FuzzCFI:150000 tracer/unwind:FuzzExpr:150000 \
+	tracer/unwind:FuzzNewTable:100000
 fuzz:
 	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
 	for t in $(FUZZ_TARGETS); do \

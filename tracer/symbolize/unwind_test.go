@@ -231,7 +231,7 @@ func TestUnwindSpawnCallsUnderPtrace(t *testing.T) {
 		t.Fatalf("%d spawn calls stopped, want %d", len(caps), len(sites))
 	}
 	for i, c := range caps {
-		t.Logf("syscall %d, stop %v: %s", c.syscall, c.res.Stop, strings.Join(c.names, " <- "))
+		t.Logf("syscall %d, stop %v, %d bytes of stack read: %s", c.syscall, c.res.Stop, c.res.ReadBytes, strings.Join(c.names, " <- "))
 		at := slices.Index(c.names, sites[i])
 		if at < 1 || at+1 >= len(c.names) || c.names[at+1] != "main" {
 			t.Errorf("spawn %d: frames %v, want glibc's <- %s <- main", i, c.names, sites[i])

@@ -1,6 +1,8 @@
 package unwind
 
 import (
+	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
 	"testing"
@@ -82,5 +84,66 @@ func FuzzExpr(f *testing.F) {
 		x := exprCtx{regs: &frameRegs{ip: ip, sp: 0x7ff000, bp: 0x7ff100, bpOK: true}, mem: mem, cfa: 0x7ff040}
 		_, _ = x.eval(expr, 0x7ff040, true)
 		_, _ = x.eval(expr, 0, false)
+	})
+}
+
+// seedELF is an ELF64 object without section headers whose only CFI is
+// the seed's .eh_frame and .eh_frame_hdr, at the addresses they were
+// built for, found through PT_GNU_EH_FRAME.
+func seedELF() []byte {
+	const (
+		ehdrBytes = 64
+		phdrBytes = 56
+		hdrOff    = ehdrBytes + 2*phdrBytes // 176
+		loadVaddr = seedHdrAddr - hdrOff
+		ehOff     = seedEhFrameAddr - loadVaddr
+	)
+	eh, hdr := seedBytes(seedEhFrame), seedBytes(seedHdr)
+	b := make([]byte, ehOff+len(eh))
+	copy(b, "\x7fELF\x02\x01\x01")
+	le := binary.LittleEndian
+	le.PutUint16(b[16:], uint16(elf.ET_DYN))
+	le.PutUint16(b[18:], uint16(elf.EM_X86_64))
+	le.PutUint32(b[20:], 1)
+	le.PutUint64(b[32:], ehdrBytes) // e_phoff
+	le.PutUint16(b[52:], ehdrBytes)
+	le.PutUint16(b[54:], phdrBytes)
+	le.PutUint16(b[56:], 2) // e_phnum
+	le.PutUint16(b[58:], 64)
+	phdr := func(i int, typ elf.ProgType, off, vaddr, size uint64) {
+		p := b[ehdrBytes+i*phdrBytes:]
+		le.PutUint32(p, uint32(typ))
+		le.PutUint32(p[4:], uint32(elf.PF_R))
+		le.PutUint64(p[8:], off)
+		le.PutUint64(p[16:], vaddr)
+		le.PutUint64(p[24:], vaddr)
+		le.PutUint64(p[32:], size)
+		le.PutUint64(p[40:], size)
+		le.PutUint64(p[48:], 1)
+	}
+	phdr(0, elf.PT_LOAD, 0, loadVaddr, uint64(len(b)))
+	phdr(1, elf.PT_GNU_EH_FRAME, hdrOff, seedHdrAddr, uint64(len(hdr)))
+	copy(b[hdrOff:], hdr)
+	copy(b[ehOff:], eh)
+	return b
+}
+
+// FuzzNewTable feeds hostile ELF files (their program headers, the
+// .eh_frame_hdr they point to) to NewTable, as a root tracer reads a
+// workload's files.
+func FuzzNewTable(f *testing.F) {
+	f.Add(seedELF())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ef, err := elf.NewFile(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		tab, err := NewTable(ef)
+		if err != nil {
+			return
+		}
+		for pc := uint64(0x1000); pc < 0x1200; pc += 7 {
+			_, _ = tab.Row(pc)
+		}
 	})
 }

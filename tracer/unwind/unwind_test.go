@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -39,6 +40,34 @@ func stackOf(words ...uint64) []byte {
 type noTables struct{}
 
 func (noTables) Table(uint64) (*Table, uint64, error) { return nil, 0, nil }
+
+// The seed's CFI read from an ELF file without section headers (through
+// PT_GNU_EH_FRAME) is the seed's CFI.
+func TestSeedELFSegments(t *testing.T) {
+	ef, err := elf.NewFile(bytes.NewReader(seedELF()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := NewTable(ef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := seedTable(t, true)
+	n := 0
+	for pc := uint64(0x1000); pc < 0x1200; pc++ {
+		a, errA := got.Row(pc)
+		b, errB := want.Row(pc)
+		if fmt.Sprint(a, errA) != fmt.Sprint(b, errB) {
+			t.Fatalf("pc %#x: %+v %v, want %+v %v", pc, a, errA, b, errB)
+		}
+		if errA == nil {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no address has a row")
+	}
+}
 
 func TestHdrAndIndexAgree(t *testing.T) {
 	a, b := seedTable(t, true), seedTable(t, false)
