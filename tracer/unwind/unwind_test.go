@@ -309,3 +309,24 @@ func TestVforkReturnAddressInRDI(t *testing.T) {
 		t.Errorf("with rdi: %#x stop %v (%v); want %#x", res.PCs, res.Stop, res.Err, want)
 	}
 }
+
+// GCC's stack-realigning prologues (DRAP) leave, in the body, CFA =
+// [rbp-8] (DW_OP_breg6 -8; DW_OP_deref) and rbp saved at rbp+0
+// (DW_CFA_expression rbp: DW_OP_breg6 0).
+func TestRealignedFrameExpressions(t *testing.T) {
+	row := Row{
+		CFA: CFARule{Expr: []byte{0x76, 0x78, 0x06}},
+		RA:  Rule{Kind: RuleOffset, Offset: -8},
+		RBP: Rule{Kind: RuleExpression, Expr: []byte{0x76, 0x00}},
+	}
+	const sp = 0x7000
+	words := make([]uint64, 8)
+	words[1] = 0x7040 // at rbp-8: the CFA
+	words[2] = 0x7100 // at rbp: the caller's rbp
+	words[7] = 0x4242 // at CFA-8: the return address
+	mem := &stackMem{base: sp, data: stackOf(words...)}
+	next, err := apply(&row, frameRegs{ip: 0x1000, sp: sp, bp: sp + 16, bpOK: true}, mem)
+	if err != nil || next.ip != 0x4242 || next.sp != 0x7040 || next.bp != 0x7100 || !next.bpOK {
+		t.Errorf("got %+v, %v; want ip 0x4242, sp 0x7040, rbp 0x7100", next, err)
+	}
+}
