@@ -227,24 +227,22 @@ const syscallInsnBytes = 2
 // looked up at lookup; leaf is set for the first frame, fpChain when cur
 // was itself found through rbp.
 func step(m *machine, cur frameRegs, lookup uint64, leaf, fpChain bool, mem *stackMem, r Resolver) (next frameRegs, signal, viaFP bool, err error) {
-	t, bias, err := r.Table(lookup)
-	if err != nil {
-		// An object that could not be read is a frame without CFI.
-		err = fmt.Errorf("%#x: %w (%v)", lookup, ErrNoCFI, err)
-	} else if t == nil {
-		err = fmt.Errorf("%#x: no object file mapped: %w", lookup, ErrNoCFI)
-	}
+	t, bias, resolveErr := r.Table(lookup)
 	var row Row
-	if err == nil {
+	switch {
+	case resolveErr != nil: // an object that could not be read is a frame without CFI
+		err = ErrNoCFI
+	case t == nil:
+		err = ErrNoCFI
+	default:
 		row, _, err = t.rowAndEnd(m, lookup-bias)
 		if errors.Is(err, ErrNoCFI) && leaf {
 			row, err = syscallGapRow(m, t, lookup-bias)
 		}
-		if err != nil {
-			err = fmt.Errorf("%#x: %w", lookup, err)
-		}
 	}
 	if errors.Is(err, ErrNoCFI) {
+		// Errors are worded only when the walk ends: Go binaries take
+		// this way at every frame.
 		if next, ok := framePointer(cur, mem); ok {
 			return next, false, true, nil
 		}
@@ -254,10 +252,18 @@ func step(m *machine, cur frameRegs, lookup uint64, leaf, fpChain bool, mem *sta
 			// chain: elsewhere rbp may be any register's value.
 			return next, false, false, errOutermost
 		}
+		switch {
+		case resolveErr != nil:
+			err = fmt.Errorf("%#x: %w (%v)", lookup, ErrNoCFI, resolveErr)
+		case t == nil:
+			err = fmt.Errorf("%#x: no object file mapped: %w", lookup, ErrNoCFI)
+		default:
+			err = fmt.Errorf("%#x: %w", lookup, err)
+		}
 		return next, false, false, err
 	}
 	if err != nil {
-		return next, false, false, err
+		return next, false, false, fmt.Errorf("%#x: %w", lookup, err)
 	}
 	next, err = apply(&row, cur, mem)
 	if err != nil {
