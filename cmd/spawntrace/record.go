@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"slices"
@@ -344,6 +345,12 @@ func lookErr(err error) string {
 		if errors.Is(err, exec.ErrNotFound) {
 			err = unix.ENOENT
 		}
+	}
+	// A name with a slash is stat'ed, not searched: the stat's own
+	// "stat NAME:" would say again what the line says.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
 	}
 	msg := err.Error()
 	if msg != "" {
