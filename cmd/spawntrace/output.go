@@ -29,6 +29,15 @@ func (o *outputOptions) register(fs *flagSet) {
 	o.straceOptions.register(fs)
 }
 
+// check parses the flags shared by record and report; its errors are usage
+// errors naming the bad value.
+func (o *outputOptions) check() error {
+	if o.slowest < 0 {
+		return fmt.Errorf("--slowest %d: the number of spawns listed must be 0 or more", o.slowest)
+	}
+	return o.straceOptions.check()
+}
+
 // openedOutputs are outputOptions' files, opened before anything runs.
 type openedOutputs struct {
 	events *outFile    // -o, or nil

@@ -87,7 +87,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if o.version {
 		return runVersion(ctx, nil, stdout, stderr)
 	}
-	if err := o.straceOptions.check(); err != nil {
+	if err := o.outputOptions.check(); err != nil {
 		return fail(stderr, exitUsage, "%v", err)
 	}
 	if o.trace.SpawnCallsOnly() {

@@ -36,7 +36,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if err := o.straceOptions.check(); err != nil {
+	if err := o.check(); err != nil {
 		return fail(stderr, exitUsage, "%v", err)
 	}
 	var outs outputSet
