@@ -79,13 +79,21 @@ func (fs *flagSet) listVar(p *listVar, long, arg, help string) {
 }
 
 // parse parses args; when it returns false the caller exits with code:
-// 0 after -h, 2 (usage) after a bad flag, which flag has already reported.
+// 0 after -h, which printed the help, 2 (usage) after a bad flag or value,
+// reported in one line: the whole help after it would scroll it away.
 func (fs *flagSet) parse(args []string) (code int, ok bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, false
-		}
-		return exitUsage, false
+	w, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(w)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return 0, false
+	case err != nil:
+		return fail(w, exitUsage, "%v (%s -h lists the flags)", err, fs.Name()), false
 	}
 	return 0, true
 }
