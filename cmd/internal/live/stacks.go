@@ -62,7 +62,8 @@ type stackJob struct {
 	spawn   spawnKey // spawn stacks
 	sample  bool
 	main    bool   // find the workload's executable
-	exec    string // index the program pid exec'd, by this name
+	index   bool   // index the program pid exec'd
+	exec    string // its name: "" when it could not be read (nothing to index)
 	pid     uint32
 	comm    string
 	kstack  []uint64
@@ -115,7 +116,7 @@ func (p *stackProbe) Observe(ev *tracer.Event) {
 		// Its spawn stacks and samples are symbolized later, maybe after
 		// it exits (a shell lives ~1 ms): index its files by build ID,
 		// before the stacks that follow in the queue.
-		p.queue(stackJob{exec: ev.Filename, pid: ev.Pid})
+		p.queue(stackJob{index: true, exec: ev.Filename, pid: ev.Pid})
 	case tracer.KindExit:
 		if ev.GroupDead {
 			p.sym.Exit(ev.Pid)
@@ -172,7 +173,7 @@ func (p *stackProbe) queue(j stackJob) {
 		p.late = append(p.late, j)
 	case j.sample:
 		p.overflow++
-	case j.exec == "":
+	case !j.index:
 		p.dropped++ // a spawn stack, counted as one the queue could not take
 	default:
 		// An exec not indexed: frames in its files fall back to reading
@@ -211,8 +212,10 @@ func (p *stackProbe) run(j stackJob) {
 		if m, err := p.sym.MainMapping(j.img); err == nil {
 			p.table.SetMain(m)
 		}
-	case j.exec != "":
-		p.sym.IndexExec(j.pid, j.exec)
+	case j.index:
+		if j.exec != "" {
+			p.sym.IndexExec(j.pid, j.exec)
+		}
 	case j.sample:
 		var frames []symbolize.Frame
 		if len(j.kstack) > 0 {
