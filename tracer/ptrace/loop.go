@@ -227,7 +227,7 @@ func (s *loopState) seccompStop(tk *task) error {
 	if err != nil {
 		return ignoreGone(err)
 	}
-	if err := unix.PtraceGetRegs(int(tk.tid), &s.regs); err != nil {
+	if err := getRegs(tk.tid, &s.regs); err != nil {
 		return ignoreGone(err)
 	}
 	c := newCall(abiOfData(data), &s.regs)
@@ -345,7 +345,7 @@ func (s *loopState) execStop(tk *task) error {
 	ev.OldTid = oldTid
 	ev.Filename = c.bprmFilename()
 	ev.NameUnread = c.nameUnread
-	if err := unix.PtraceGetRegs(int(tk.tid), &s.regs); err == nil {
+	if err := getRegs(tk.tid, &s.regs); err == nil {
 		if s.regs.Cs == i386CodeSegment {
 			ev.ExecABI = tracer.ABII386
 		}
@@ -377,7 +377,7 @@ func (s *loopState) syscallStop(tk *task) error {
 		return s.resume(tk, 0)
 	}
 	now := s.clock.now()
-	if err := unix.PtraceGetRegs(int(tk.tid), &s.regs); err != nil {
+	if err := getRegs(tk.tid, &s.regs); err != nil {
 		return ignoreGone(err)
 	}
 	ret := int64(s.regs.Rax)

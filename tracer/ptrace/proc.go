@@ -6,11 +6,25 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/spawntrace/spawntrace/tracer"
 )
+
+// getRegs reads a tracee's registers in x86_64's layout whatever mode it
+// runs in. unix.PtraceGetRegs asks for PTRACE_GETREGSET, which gives a
+// 32-bit tracee's in i386's 68-byte layout and leaves the rest of the
+// struct (orig_rax, cs) as the last call left it; PTRACE_GETREGS gives the
+// tracer's own view.
+func getRegs(tid uint32, regs *unix.PtraceRegs) error {
+	_, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETREGS, uintptr(tid), 0, uintptr(unsafe.Pointer(regs)), 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
 
 // readMem reads a tracee's memory at addr into b and says how many bytes
 // it read: fewer when the range runs into unmapped memory.

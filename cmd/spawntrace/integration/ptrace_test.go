@@ -203,3 +203,53 @@ func TestPtraceUser(t *testing.T) {
 	tab := checkCOutput(t, r)
 	checkRow(t, "spawntrace", tab, "execve", 3, 0) // sh, then id twice
 }
+
+// A gcc -m32 program under the ptrace backend: PTRACE_GETREGSET (what
+// x/sys's PtraceGetRegs asks for) gives a 32-bit tracee's registers in
+// i386's 68-byte layout, which left the 64-bit struct's orig_rax and cs
+// those of the last 64-bit stop: its clones and execves were counted as
+// oldolduname (x86_64 execve's 59 read in the i386 table), with ENOSYS
+// returns, and its spawns not seen. Its spawn-related rows, in both tables,
+// must be strace's.
+func TestPtraceCompat32MatchesStrace(t *testing.T) {
+	e := setupEnv(t)
+	w32, _ := compatBuild(t, e)
+	strace := requireTool(t, "strace")
+	sout := filepath.Join(t.TempDir(), "strace-c.txt")
+	runCmd(t, runOpts{}, strace, "-f", "-c", "-w", "-o", sout, "--", w32, "3")
+	b, err := os.ReadFile(sout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st64, st32, err := parseTables(string(b))
+	if err != nil || st32 == nil {
+		t.Fatalf("strace's tables (32-bit one: %v): %v\n%s", st32 != nil, err, b)
+	}
+	r := e.spawntrace(t, runOpts{}, "--backend", "ptrace", "-c", "--", w32, "3")
+	if r.status != 0 {
+		t.Fatalf("%s", r)
+	}
+	sp64, sp32, err := parseTables(string(r.stderr))
+	if err != nil || sp32 == nil {
+		t.Fatalf("spawntrace's tables (32-bit one: %v): %v\n%s", sp32 != nil, err, r)
+	}
+	for _, tc := range []struct {
+		mode   string
+		st, sp *countTable
+	}{{"64-bit", st64, sp64}, {"32-bit", st32, sp32}} {
+		for _, name := range eventCalls {
+			if tc.st.Calls(name) != tc.sp.Calls(name) || tc.st.Errors(name) != tc.sp.Errors(name) {
+				t.Errorf("%s table, %s: strace %d calls %d errors, spawntrace --backend ptrace %d calls %d errors",
+					tc.mode, name, tc.st.Calls(name), tc.st.Errors(name), tc.sp.Calls(name), tc.sp.Errors(name))
+			}
+		}
+		for name := range tc.sp.ByName {
+			if !slices.Contains(eventCalls, name) {
+				t.Errorf("%s table: the ptrace backend counted %s, which its filter does not stop at", tc.mode, name)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("strace:\n%s\nspawntrace:\n%s", b, r.stderr)
+	}
+}
