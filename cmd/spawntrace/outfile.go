@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +30,7 @@ type outFile struct {
 	created bool // spawntrace made it (and so may remove it if unused)
 	regular bool // a regular file: truncated once every output is known
 	removed bool // unlinked again, unused (remove)
+	dup     bool // a copy of one of spawntrace's own descriptors (ownFd), closed after use
 	dev     uint64
 	ino     uint64
 }
@@ -68,12 +70,56 @@ func (s *outputSet) file(flag, name string) (*outFile, error) {
 		s.files = append(s.files, o)
 		return o, nil
 	}
+	if fd, ok := ownFd(name); ok {
+		o, err := dupOut(fd, name)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", flag, name, err)
+		}
+		o.flag = flag
+		s.files = append(s.files, o)
+		return o, nil
+	}
 	parent, base, err := openParent(name)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", flag, name, err)
 	}
 	s.parents = append(s.parents, parent)
 	return s.fileAt(parent, flag, base, name)
+}
+
+// ownFd says which of spawntrace's own descriptors name means: /dev/fd/N
+// and /proc/self/fd/N, what a shell's process substitution (-o >(grep
+// execve)) or a redirection (-o /dev/fd/3 3>file) passes. They are links
+// into /proc, which openOut would refuse to follow; but the descriptor is
+// one the user handed spawntrace, open before anything ran.
+func ownFd(name string) (int, bool) {
+	for _, prefix := range []string{"/dev/fd/", "/proc/self/fd/"} {
+		if n, ok := strings.CutPrefix(name, prefix); ok {
+			fd, err := strconv.Atoi(n)
+			return fd, err == nil && fd >= 0 && strconv.Itoa(fd) == n
+		}
+	}
+	return 0, false
+}
+
+// dupOut opens one of spawntrace's own descriptors as an output, as a copy
+// that is closed after writing.
+func dupOut(fd int, name string) (*outFile, error) {
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(nfd, &st); err != nil {
+		unix.Close(nfd)
+		return nil, err
+	}
+	if flags, err := unix.FcntlInt(uintptr(nfd), unix.F_GETFL, 0); err != nil || flags&unix.O_ACCMODE == unix.O_RDONLY {
+		unix.Close(nfd)
+		return nil, errors.New("is a descriptor not open for writing")
+	}
+	return &outFile{name: name, f: os.NewFile(uintptr(nfd), name), dirFd: -1, dup: true,
+		regular: st.Mode&unix.S_IFMT == unix.S_IFREG, dev: st.Dev, ino: st.Ino}, nil
 }
 
 func (s *outputSet) fileAt(dirFd int, flag, base, display string) (*outFile, error) {
@@ -336,7 +382,7 @@ func (s *outputSet) ready() error {
 		seen = append(seen, fileID{what: o.flag + " " + o.name, dev: o.dev, ino: o.ino})
 	}
 	for _, o := range s.files {
-		if o.regular && !o.created {
+		if o.regular && !o.created && !o.dup { // a descriptor is as its opener left it (3>>file appends)
 			if err := o.f.Truncate(0); err != nil {
 				return fmt.Errorf("%s: %w", o.name, err)
 			}
@@ -369,7 +415,7 @@ func (o *outFile) remove() {
 // write renders fn into the output and closes it.
 func (o *outFile) write(fn func(w io.Writer) error) error {
 	err := fn(o.f)
-	if o.base != "" {
+	if o.base != "" || o.dup {
 		if cerr := o.f.Close(); err == nil {
 			err = cerr
 		}
@@ -394,7 +440,7 @@ func (o *outFile) replaced() bool {
 
 func (s *outputSet) close() {
 	for _, o := range s.files {
-		if o.f != nil && o.base != "" {
+		if o.f != nil && (o.base != "" || o.dup) {
 			o.f.Close()
 		}
 	}
