@@ -58,7 +58,7 @@ func (s *Symbolizer) IndexExec(pid uint32, filename string) {
 	// The very file while the process lives (whatever its name was: a
 	// relative one, a script's interpreter, another mount namespace);
 	// the name it was exec'd by once it is gone.
-	if f, err := os.Open(exe); err == nil {
+	if f, err := OpenRegular(exe); err == nil {
 		path, err := os.Readlink(exe)
 		if err != nil {
 			path = filename
@@ -81,7 +81,7 @@ func (s *Symbolizer) IndexExec(pid uint32, filename string) {
 // indexPath indexes the file at path; like is the program it is a library
 // of (nil for a program), whose ELF class and machine it must have.
 func (s *Symbolizer) indexPath(path string, like *elf.FileHeader, depth int) *objEntry {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path)
 	if err != nil {
 		return nil
 	}
@@ -184,7 +184,7 @@ func readLdSoConf(path string, depth int) []string {
 	if depth > 8 { // an include loop
 		return nil
 	}
-	f, err := os.Open(path)
+	f, err := OpenRegular(path)
 	if err != nil {
 		return nil
 	}
@@ -238,7 +238,7 @@ func (s *Symbolizer) byBuildID(id tracer.BuildID) *objEntry {
 		return nil
 	}
 	if e.pending {
-		f, err := os.Open(e.path)
+		f, err := OpenRegular(e.path)
 		if err != nil {
 			e.pending, e.err = false, err
 			s.mappings[e.key] = &Mapping{File: e.path}

@@ -93,11 +93,15 @@ func loadObject(r io.ReaderAt, path string) (*objFile, error) {
 }
 
 func readSymtab(path string) ([]elf.Symbol, error) {
-	f, err := elf.Open(path)
+	r, err := OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer r.Close()
+	f, err := elf.NewFile(r)
+	if err != nil {
+		return nil, err
+	}
 	return f.Symbols()
 }
 

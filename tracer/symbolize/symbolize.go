@@ -432,7 +432,7 @@ func (s *Symbolizer) openMapped(pid uint32, m *procMapping) (*os.File, error) {
 	}
 	var firstErr error
 	for _, p := range tries {
-		f, err := os.Open(p)
+		f, err := OpenRegular(p)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"debug/elf"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -12,17 +11,22 @@ import (
 	"strings"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
+	"github.com/spawntrace/spawntrace/tracer/symbolize"
 )
 
 // libcOfExecutable names the libc an executable would load: none for a
 // static one, musl or glibc from its interpreter, the glibc version from
 // the libc.so.6 next to that interpreter.
 func libcOfExecutable(exe string) *recording.Libc {
-	f, err := elf.Open(exe)
+	r, err := symbolize.OpenRegular(exe) // the workload's interpreter and libraries may be FIFOs
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
+	defer r.Close()
+	f, err := elf.NewFile(r)
+	if err != nil {
+		return nil
+	}
 	var interp string
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
@@ -72,7 +76,7 @@ var (
 // libcOfFile reads the library at path (shown as shown) and finds which
 // libc and version it is.
 func libcOfFile(path, shown string) *recording.Libc {
-	f, err := os.Open(path)
+	f, err := symbolize.OpenRegular(path)
 	if err != nil {
 		return nil
 	}
