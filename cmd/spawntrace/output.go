@@ -22,7 +22,7 @@ type outputOptions struct {
 
 func (o *outputOptions) register(fs *flagSet) {
 	fs.boolVar(&o.countOnly, "c", "summary-only", "print only the strace -c compatible table (wall time per call)")
-	fs.stringVar(&o.eventsPath, "o", "output", "FILE", "write event lines in strace -f -tt -T form to FILE")
+	fs.stringVar(&o.eventsPath, "o", "output", "FILE", "write event lines in strace -f -tt -T form to FILE: the spawn-related calls and the exits")
 	fs.intVar(&o.slowest, "", "slowest", "N", "list the N slowest spawns in the summary")
 	fs.stringVar(&o.pprofDir, "", "pprof", "DIR", "write spawns.pb.gz and cpu.pb.gz (go tool pprof) to DIR")
 	fs.stringVar(&o.htmlPath, "", "html", "FILE", "write the summary with its charts to FILE, one HTML page that needs no network")
