@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,6 +31,7 @@ type outFile struct {
 	base    string
 	created bool // spawntrace made it (and so may remove it if unused)
 	regular bool // a regular file: truncated once every output is known
+	fifo    bool // a FIFO spawntrace opened: non-blocking, so a Ctrl-C can end a stalled write (interruptWrites)
 	removed bool // unlinked again, unused (remove)
 	dup     bool // a copy of one of spawntrace's own descriptors (ownFd), closed after use
 	dev     uint64
@@ -254,9 +257,15 @@ func openOut(dirFd int, base, display string) (*outFile, error) {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
 		o.regular = true
-	case unix.S_IFIFO, unix.S_IFCHR:
-		// A FIFO with a reader, a terminal, /dev/null: written as is.
-		// Writes block again, as to any file.
+	case unix.S_IFIFO:
+		// A FIFO with a reader: written as is. It stays non-blocking, so
+		// that Go's poller waits for its reader and a deadline can end
+		// the wait: a reader that holds it open and never reads (the
+		// workload, in a directory it owns) would block write(2) for good.
+		o.fifo = true
+	case unix.S_IFCHR:
+		// A terminal, /dev/null: written as is. Writes block again, as
+		// to any file.
 		if err := unix.SetNonblock(fd, false); err != nil {
 			unix.Close(fd)
 			return nil, err
@@ -412,6 +421,10 @@ func (o *outFile) remove() {
 	}
 }
 
+// errInterrupted marks an output left incomplete by a Ctrl-C while its
+// reader was not reading (interruptWrites): the other outputs go on.
+var errInterrupted = errors.New("interrupted while its reader was not reading: left incomplete")
+
 // write renders fn into the output and closes it.
 func (o *outFile) write(fn func(w io.Writer) error) error {
 	err := fn(o.f)
@@ -421,10 +434,46 @@ func (o *outFile) write(fn func(w io.Writer) error) error {
 		}
 		o.f = nil
 	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%s %s: %w", o.flag, o.name, errInterrupted)
+	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", o.name, err)
 	}
 	return nil
+}
+
+// interruptWrites lets a SIGINT, SIGTERM or SIGHUP end the writes to the
+// FIFO outputs, whose readers may never read, until stop is called; a
+// second signal does what it does to any program. Without FIFO outputs
+// nothing can stall, and signals keep their default.
+func (s *outputSet) interruptWrites() (stop func()) {
+	var fifos []*os.File
+	for _, o := range s.files {
+		if o.fifo && o.f != nil {
+			fifos = append(fifos, o.f)
+		}
+	}
+	if len(fifos) == 0 {
+		return func() {}
+	}
+	sigs := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	go func() {
+		select {
+		case <-sigs:
+			signal.Stop(sigs)
+			for _, f := range fifos {
+				f.SetWriteDeadline(time.Now()) // an error only for a file closed already
+			}
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
 }
 
 // replaced says whether the output's name no longer leads to the file

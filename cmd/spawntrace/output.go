@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 
@@ -74,11 +75,22 @@ func (o *outputOptions) open(set *outputSet) (openedOutputs, error) {
 // write renders the requested outputs of a recording: event lines to their
 // file, the HTML page to its own, the summary to w (stderr when recording:
 // stdout is the workload's).
-func (o *outputOptions) write(out openedOutputs, rec *recording.Recording, sum summary.Summary, w io.Writer) error {
+// An output interrupted (errInterrupted) does not stop the others: its
+// error is returned at the end.
+func (o *outputOptions) write(out openedOutputs, rec *recording.Recording, sum summary.Summary, w io.Writer) (err error) {
 	bw := bufio.NewWriter(w)
+	var interrupted error
+	defer func() {
+		if err == nil {
+			err = interrupted
+		}
+	}()
 	if out.events != nil {
 		if err := out.events.write(func(w io.Writer) error { return reports.WriteEventLinesWith(w, rec, o.lines) }); err != nil {
-			return err
+			if !errors.Is(err, errInterrupted) {
+				return err
+			}
+			interrupted = err
 		}
 	} else if o.summaryPlus {
 		// -C without -o: the lines before the table, as strace -C prints them.
@@ -87,7 +99,10 @@ func (o *outputOptions) write(out openedOutputs, rec *recording.Recording, sum s
 		}
 	}
 	if err := writeHTML(out.html, rec, sum, reports.HTMLHeading{}); err != nil {
-		return err
+		if !errors.Is(err, errInterrupted) {
+			return err
+		}
+		interrupted = alsoInterrupted(interrupted, err)
 	}
 	if err := reports.WriteLostWarning(bw, rec.Lost); err != nil {
 		return err
@@ -116,6 +131,17 @@ func (o *outputOptions) write(out openedOutputs, rec *recording.Recording, sum s
 		return fmt.Errorf("writing summary: %w", err)
 	}
 	return nil
+}
+
+// alsoInterrupted adds err, an output interrupted, to those before it.
+func alsoInterrupted(before, err error) error {
+	if before == nil {
+		return err
+	}
+	if err == nil {
+		return before
+	}
+	return fmt.Errorf("%w; %w", before, err)
 }
 
 // writeHTML writes the --html page, if one was asked for.

@@ -222,9 +222,16 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code < 0 {
 		code = 0
 	}
+	// The workload is over: a Ctrl-C now ends a write to a FIFO whose
+	// reader stopped reading, and the other outputs are still written.
+	defer outs.interruptWrites()()
+	var interrupted error
 	if recFile != nil {
 		if err := o.saveRecording(recFile, rec); err != nil {
-			return outputFailed(stderr, err, rec.ExitStatus)
+			if !errors.Is(err, errInterrupted) {
+				return outputFailed(stderr, err, rec.ExitStatus)
+			}
+			interrupted = err
 		}
 	}
 	sum, err := summary.Summarize(rec) // once, for the summary and the profiles
@@ -238,8 +245,13 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			n, recording.ReorderWindow)
 	}
 	err = o.write(out, rec, sum, stderr)
-	if err == nil {
-		err = writePprof(out.pprof, rec, sum, stderr)
+	if err == nil || errors.Is(err, errInterrupted) {
+		if perr := writePprof(out.pprof, rec, sum, stderr); perr != nil {
+			err = perr
+		}
+	}
+	if errors.Is(err, errInterrupted) || err == nil && interrupted != nil {
+		err = alsoInterrupted(interrupted, err)
 	}
 	outs.warnReplaced(stderr)
 	if err != nil {

@@ -65,6 +65,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer sum.Close() // removes the rows' spill file
 	}
+	defer outs.interruptWrites()()
 	if err := o.write(out, rec, sum, stdout); err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}

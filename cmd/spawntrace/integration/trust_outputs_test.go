@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // makeSecret makes a root-only file (0600 in a 0700 directory) that no
@@ -253,4 +255,53 @@ func TestOutputsFIFOAndStreams(t *testing.T) {
 	if r.status != 0 || !strings.Contains(string(r.stderr), `execve("/bin/true"`) {
 		t.Errorf("-o /dev/stderr: want the event lines on stderr; got %s", r)
 	}
+}
+
+// TestOutputsFIFOStalledReader: -o names a FIFO whose reader (the
+// workload, in a directory it owns, or anyone) holds it open and never
+// reads. Once the pipe is full spawntrace cannot finish the lines; a
+// Ctrl-C then gives up on that output and still prints the table, and
+// spawntrace exits with the workload's status. It used to block in
+// write(2) for good, and the Ctrl-C killed it: no table, status 130.
+func TestOutputsFIFOStalledReader(t *testing.T) {
+	e := setupEnv(t)
+	fifo := filepath.Join(openDir(t), "lines.fifo")
+	if err := syscall.Mkfifo(fifo, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	rfd, err := syscall.Open(fifo, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(rfd)
+	// ~600 execs and exits: far more lines than a pipe holds (64 KiB).
+	run := e.start(t, 60*time.Second, "-c", "-o", fifo, "--", "/bin/sh", "-c",
+		"i=0; while [ $i -lt 600 ]; do /bin/true; i=$((i+1)); done; exit 3")
+	full := false
+	for deadline := time.Now().Add(45 * time.Second); !full && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		n, err := unix.IoctlGetInt(rfd, unix.TIOCINQ) // FIONREAD
+		size, err2 := unix.FcntlInt(uintptr(rfd), unix.F_GETPIPE_SZ, 0)
+		full = err == nil && err2 == nil && n >= size
+	}
+	if !full {
+		t.Fatalf("the FIFO never filled up (spawntrace %v)", run.ended(0))
+	}
+	time.Sleep(300 * time.Millisecond)
+	run.cmd.Process.Signal(syscall.SIGINT)
+	if !run.ended(10 * time.Second) {
+		t.Fatalf("spawntrace still blocked 10 s after SIGINT, writing to a FIFO nobody reads")
+	}
+	r := run.res
+	if r == nil || r.status != 3 {
+		t.Fatalf("want the workload's status 3; got %v", r)
+	}
+	if !strings.Contains(string(r.stderr), "-o "+fifo) || !strings.Contains(string(r.stderr), "interrupted") {
+		t.Errorf("stderr does not say that -o %s was left incomplete:\n%s", fifo, r)
+	}
+	tab, err := parseTable(string(r.stderr))
+	if err != nil {
+		t.Fatalf("no table on stderr: %v\n%s", err, r)
+	}
+	checkRow(t, "spawntrace", tab, "execve", 601, 0)
 }
