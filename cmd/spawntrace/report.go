@@ -32,16 +32,27 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() == 0 {
 		fs.Usage()
 		return exitUsage
+	}
+	// Flags after the file (report run.strec -c) mean what they mean
+	// before it, as GNU tools take them.
+	file := fs.Arg(0)
+	if rest := fs.Args()[1:]; len(rest) > 0 {
+		if code, ok := fs.parse(rest); !ok {
+			return code
+		}
+		if fs.NArg() > 0 {
+			return fail(stderr, exitUsage, "report reads one recording, given %s and %s (spawntrace report -h lists the flags)", file, fs.Arg(0))
+		}
 	}
 	if err := o.check(); err != nil {
 		return fail(stderr, exitUsage, "%v", err)
 	}
 	var outs outputSet
 	defer outs.close()
-	rec, err := loadRecording(&outs, fs.Arg(0))
+	rec, err := loadRecording(&outs, file)
 	if err != nil {
 		return fail(stderr, exitFailure, "%v", err)
 	}
@@ -54,7 +65,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		outs.abandon()
 		return fail(stderr, exitFailure, "%v", err)
 	}
-	noteSortedLate(stderr, fs.Arg(0), rec)
+	noteSortedLate(stderr, file, rec)
 	// -c alone shows the syscall table, whose numbers the recording holds:
 	// no pass over the events for a summary nobody reads (measured: report
 	// -c of 200k spawns, 0.9 s of CPU with it, 0.4 s without).

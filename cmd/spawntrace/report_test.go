@@ -31,3 +31,26 @@ func TestReportSlowestNegativeRefused(t *testing.T) {
 		}
 	}
 }
+
+// Flags after the file (spawntrace report run.strec -c, as GNU tools take
+// them) mean what they mean before it; two files are one line, exit 2.
+func TestReportFlagsAfterFile(t *testing.T) {
+	p := saveRec(t, t.TempDir(), "a.strec", cmpRecording(3, false))
+	report := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append([]string{"report"}, args...), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	code, want, _ := report("-c", "--slowest", "2", p)
+	if code != 0 {
+		t.Fatalf("report -c %s: exit %d", p, code)
+	}
+	code, got, errs := report(p, "-c", "--slowest", "2")
+	if code != 0 || got != want {
+		t.Errorf("report %s -c --slowest 2: exit %d, stdout %q, stderr %q; want what report -c --slowest 2 %s prints", p, code, got, errs, p)
+	}
+	code, got, errs = report(p, p)
+	if code != exitUsage || got != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "one recording") {
+		t.Errorf("report FILE FILE: exit %d, stdout %q, stderr %q; want exit 2 and one line", code, got, errs)
+	}
+}
