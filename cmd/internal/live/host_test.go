@@ -1,6 +1,8 @@
 package live
 
 import (
+	"debug/elf"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,5 +121,49 @@ func TestLibcOfThisHost(t *testing.T) {
 	// This test binary maps a libc only when built with cgo.
 	if l := libcOfProcess(uint32(os.Getpid())); l != nil && (l.Version == "" || !strings.HasPrefix(l.Source, "mapped by ")) {
 		t.Errorf("libc of this process: %+v", l)
+	}
+}
+
+// An executable the workload made, whose second PT_INTERP claims 2^62
+// bytes: libcOfExecutable made a slice of that length and panicked
+// (makeslice: len out of range), which ended spawntrace at the run's end
+// with its outputs empty. The kernel reads the first PT_INTERP only, and
+// refuses one longer than PATH_MAX.
+func TestLibcOfExecutableHugeInterp(t *testing.T) {
+	const interp = "/lib64/ld-linux-x86-64.so.2\x00"
+	b := make([]byte, 0x200)
+	copy(b, "\x7fELF\x02\x01\x01")
+	le := binary.LittleEndian
+	le.PutUint16(b[0x10:], uint16(elf.ET_EXEC))
+	le.PutUint16(b[0x12:], uint16(elf.EM_X86_64))
+	le.PutUint32(b[0x14:], 1)
+	le.PutUint64(b[0x20:], 0x40) // e_phoff
+	le.PutUint16(b[0x34:], 0x40) // e_ehsize
+	le.PutUint16(b[0x36:], 0x38) // e_phentsize
+	for i, h := range []struct{ size, off uint64 }{{1 << 62, 0}, {uint64(len(interp)), 0x100}, {1 << 62, 0}} {
+		ph := b[0x40+0x38*i:]
+		le.PutUint32(ph[0:], uint32(elf.PT_INTERP))
+		le.PutUint64(ph[0x08:], h.off)
+		le.PutUint64(ph[0x20:], h.size) // p_filesz
+		le.PutUint64(ph[0x28:], h.size) // p_memsz
+	}
+	le.PutUint16(b[0x38:], 3) // e_phnum
+	copy(b[0x100:], interp)
+	exe := filepath.Join(t.TempDir(), "exe")
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The first PT_INTERP here is the huge one: the kernel would refuse to
+	// run it, and no libc is named from it.
+	if l := libcOfExecutable(exe); l != nil && l.Path != "" {
+		t.Errorf("libcOfExecutable: %+v, want none from a PT_INTERP the kernel refuses", l)
+	}
+	// Real first, huge second: the first names the loader.
+	copy(b[0x40:0x40+0x38], b[0x40+0x38:0x40+0x70])
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if l := libcOfExecutable(exe); l == nil || l.Name != "glibc" {
+		t.Errorf("libcOfExecutable: %+v, want glibc, by /lib64/ld-linux-x86-64.so.2", l)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer/symbolize"
 )
@@ -29,12 +31,19 @@ func libcOfExecutable(exe string) *recording.Libc {
 	}
 	var interp string
 	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
+		if p.Type != elf.PT_INTERP {
+			continue
+		}
+		// The kernel loads the first and refuses one longer than
+		// PATH_MAX; another's length is only the file's word (2^62 made
+		// a slice that panicked).
+		if p.Filesz <= unix.PathMax {
 			b := make([]byte, p.Filesz)
 			if _, err := p.ReadAt(b, 0); err == nil {
 				interp = strings.TrimRight(string(b), "\x00")
 			}
 		}
+		break
 	}
 	src := "interpreter of " + exe
 	if interp == "" {
