@@ -101,7 +101,7 @@ func (s *Symbolizer) indexOpen(f *os.File, path string, like *elf.FileHeader, de
 	if e := s.files[key]; e != nil && e.depsIndexed {
 		return e
 	}
-	ef, err := elf.NewFile(f)
+	ef, err := elf.NewFile(newBudgetReader(f))
 	if err != nil {
 		if like == nil && depth == 0 {
 			if interp := shebang(f); interp != "" {
