@@ -315,6 +315,13 @@ func goTables(f *elf.File) (*goPcln, *gosym.Table) {
 	if t := newGoPcln(f, data, text.Addr); t != nil {
 		return t, nil
 	}
+	// gosym makes a slice of as many functions as the header says (the
+	// file's word, 32 bits of it) before it looks at them: 2^32 of them
+	// ended spawntrace, out of memory, on a C program's made-up pclntab.
+	// Each function has a functab entry of 8 bytes at least.
+	if n, ok := pclnFuncCount(data, f.ByteOrder); !ok || n > uint64(len(data))/8 {
+		return nil, nil
+	}
 	var symtab []byte
 	if s := f.Section(".gosymtab"); s != nil {
 		symtab, _ = s.Data()
@@ -324,6 +331,22 @@ func goTables(f *elf.File) (*goPcln, *gosym.Table) {
 		return nil, nil
 	}
 	return nil, t
+}
+
+// pclnFuncCount is the function count a pclntab's header gives, as
+// debug/gosym reads it: a pointer-sized word after the 8-byte header,
+// kept to 32 bits.
+func pclnFuncCount(data []byte, order binary.ByteOrder) (uint64, bool) {
+	if len(data) < 16 {
+		return 0, false
+	}
+	switch data[7] {
+	case 4:
+		return uint64(order.Uint32(data[8:])), true
+	case 8:
+		return uint64(uint32(order.Uint64(data[8:]))), true
+	}
+	return 0, false
 }
 
 // findDebugFile looks for the separate debug file of a stripped ELF file
