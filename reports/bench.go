@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/summary"
@@ -16,8 +15,8 @@ import (
 // spawner column is as wide as its longest name (up to spawnerMax), the
 // exe column gives up what it takes beyond spawnerMin.
 const (
-	classHead  = "%-*s %-8s %-*s %5s %4s %4s %5s %6s %6s %6s %6s %6s\n"
-	classRow   = "%-*s %-8s %-*s %5s %4d %4s %5d %6s %6s %6s %6s %6s\n"
+	classHead  = "%s %-8s %s %5s %4s %4s %5s %6s %6s %6s %6s %6s\n" // spawner and exe: padRight
+	classRow   = "%s %-8s %s %5s %4d %4s %5d %6s %6s %6s %6s %6s\n"
 	spawnerMin = 18
 	spawnerMax = 26
 	exeWidth   = 14 // at spawnerMin
@@ -42,11 +41,11 @@ func WriteClassTable(w io.Writer, rec *recording.Recording, classes []summary.Cl
 	}
 	spawnerW := spawnerMin
 	for i := range classes {
-		spawnerW = max(spawnerW, min(utf8.RuneCountInString(TermSafe(spawnerName(&classes[i]))), spawnerMax))
+		spawnerW = max(spawnerW, min(displayWidth(TermSafe(spawnerName(&classes[i]))), spawnerMax))
 	}
 	exeW := exeWidth - (spawnerW - spawnerMin)
 	bw.printf("\nSpawn classes (median ms per spawn, wall time):\n")
-	bw.printf(classHead, spawnerW, "spawner", "mech", exeW, "exe", "RSS", "env", "PATH", "n",
+	bw.printf(classHead, padRight("spawner", spawnerW), "mech", padRight("exe", exeW), "RSS", "env", "PATH", "n",
 		"clone", "copy", "exec", "tear", "total")
 	approx := false
 	for _, c := range classes {
@@ -59,7 +58,7 @@ func WriteClassTable(w io.Writer, rec *recording.Recording, classes []summary.Cl
 		if c.FailedExecs > 0 {
 			path = fmt.Sprintf("%.1f", float64(c.FailedExecs)/float64(c.Count))
 		}
-		bw.printf(classRow, spawnerW, cutRight(spawnerName(&c), spawnerW), cutRight(string(c.Mechanism), 8), exeW, fitLeft(exe, exeW),
+		bw.printf(classRow, padRight(cutRight(spawnerName(&c), spawnerW), spawnerW), cutRight(string(c.Mechanism), 8), padRight(fitLeft(exe, exeW), exeW),
 			rssCell(c), c.EnvCount, path, c.Count,
 			shortMs(c.Clone), shortMs(c.Copy), shortMs(c.SpawnToExec), shortMs(c.Teardown), shortMs(c.Total))
 	}

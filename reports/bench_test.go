@@ -144,3 +144,50 @@ func TestShortMs(t *testing.T) {
 		t.Errorf("shortMs(no samples) = %q, want -", got)
 	}
 }
+
+// TestClassTableWideNames: an exe of East Asian wide characters (two
+// columns each) or with combining accents (none) is cut and padded by the
+// columns a terminal gives it, so the columns after it stay aligned; they
+// were counted a character each, and the rows of such classes came out 11
+// columns too wide and 3 too narrow.
+func TestClassTableWideNames(t *testing.T) {
+	classes := benchClasses()[:3]
+	classes[0].Exe = "/tmp/rt/wide/真真真真真真真真真真真真"
+	classes[1].Exe = "/tmp/rt/wide/e\u0301e\u0301e\u0301"
+	classes[2].Exe = "/x/真"
+	var buf bytes.Buffer
+	if err := WriteClassTable(&buf, benchRecording(true), classes); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(buf.String(), "\n")
+	var rows []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "spawner ") || strings.HasPrefix(l, "Go os/exec ") || strings.HasPrefix(l, "fork() ") {
+			rows = append(rows, l)
+		}
+	}
+	if len(rows) != 4 {
+		t.Fatalf("want the header and 3 rows:\n%s", buf.String())
+	}
+	// The RSS column ends at the same column in every row.
+	want := displayWidth(rows[0][:strings.Index(rows[0], "RSS")+3])
+	for _, r := range rows[1:] {
+		f := strings.Fields(r)
+		rss := f[len(f)-9] // RSS env PATH n clone copy exec tear total
+		end := displayWidth(r[:strings.Index(r, " "+rss+" ")+1+len(rss)])
+		if end != want {
+			t.Errorf("RSS ends at column %d, the header's at %d:\n%s\n%s", end, want, rows[0], r)
+		}
+		if w := displayWidth(r); w > lineWidth {
+			t.Errorf("row %d columns wide, more than %d:\n%s", w, lineWidth, r)
+		}
+	}
+}
+
+func TestDisplayWidth(t *testing.T) {
+	for s, want := range map[string]int{"abc": 3, "真真": 4, "e\u0301": 1, "\\x1b[2J": 7, "한국어": 6, "": 0} {
+		if got := displayWidth(s); got != want {
+			t.Errorf("displayWidth(%q) = %d, want %d", s, got, want)
+		}
+	}
+}

@@ -2,8 +2,8 @@ package reports
 
 import "unicode/utf8"
 
-// A cell in a table is cut to its width in characters (fmt pads by
-// characters too). What is cut is the escaped text (TermSafe), one escape
+// A cell in a table is cut to its width in columns (width.go); fmt pads
+// by characters, which padRight does by columns. What is cut is the escaped text (TermSafe), one escape
 // or character at a time: a cut never falls inside a UTF-8 character, nor
 // inside an escape such as \x1b, which would then read as other text.
 
@@ -13,7 +13,7 @@ func termUnits(s string, f func(unit string, width int)) {
 	for i := 0; i < len(s); {
 		_, size := utf8.DecodeRuneInString(s[i:])
 		u := TermSafe(s[i : i+size])
-		f(u, utf8.RuneCountInString(u))
+		f(u, displayWidth(u))
 		i += size
 	}
 }
@@ -27,7 +27,7 @@ func cutRight(s string, width int) string { return cutEnd(s, width, "~") }
 
 func cutEnd(s string, width int, mark string) string {
 	safe := TermSafe(s)
-	if utf8.RuneCountInString(safe) <= width || width <= len(mark) {
+	if displayWidth(safe) <= width || width <= len(mark) {
 		return safe
 	}
 	var out []byte
@@ -46,14 +46,15 @@ func cutEnd(s string, width int, mark string) string {
 // ".../bin/sleep".
 func fitLeft(s string, width int) string {
 	safe := TermSafe(s)
-	if utf8.RuneCountInString(safe) <= width || width < 4 {
+	if displayWidth(safe) <= width || width < 4 {
 		return safe
 	}
 	var units []string
-	termUnits(s, func(u string, _ int) { units = append(units, u) })
+	var widths []int
+	termUnits(s, func(u string, w int) { units, widths = append(units, u), append(widths, w) })
 	start, n := len(units), 0
 	for start > 0 {
-		w := utf8.RuneCountInString(units[start-1])
+		w := widths[start-1]
 		if n+w > width-3 {
 			break
 		}
