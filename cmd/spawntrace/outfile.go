@@ -106,8 +106,15 @@ func ownFd(name string) (int, bool) {
 }
 
 // dupOut opens one of spawntrace's own descriptors as an output, as a copy
-// that is closed after writing.
+// that is closed after writing. Only one it was given: those it opens
+// itself (a recording's spill file, read back for the report) are
+// close-on-exec, inherited ones are not.
 func dupOut(fd int, name string) (*outFile, error) {
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+		return nil, err
+	} else if fl&unix.FD_CLOEXEC != 0 {
+		return nil, errors.New("is not a descriptor spawntrace was given (open it in the shell: 3>file)")
+	}
 	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // A name for one of spawntrace's own descriptors (a shell's process
@@ -20,6 +22,12 @@ func TestOutputToOwnDescriptor(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := prefix + strconv.Itoa(int(w.Fd()))
+		var s0 outputSet
+		if _, err := s0.file("-o", name); err == nil || !strings.Contains(err.Error(), "not a descriptor spawntrace was given") {
+			t.Errorf("-o %s, close-on-exec (one of spawntrace's own): %v, want it refused", name, err)
+		}
+		s0.close()
+		inherited(t, w)
 		var s outputSet
 		o, err := s.file("-o", name)
 		if err != nil {
@@ -58,6 +66,7 @@ func TestOutputToOwnDescriptorNotTruncated(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	inherited(t, f)
 	var s outputSet
 	defer s.close()
 	o, err := s.file("-o", "/dev/fd/"+strconv.Itoa(int(f.Fd())))
@@ -72,5 +81,14 @@ func TestOutputToOwnDescriptorNotTruncated(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(path); string(got) != "earlier\nlater\n" {
 		t.Errorf("the file holds %q, want %q", got, "earlier\nlater\n")
+	}
+}
+
+// inherited clears f's close-on-exec flag, as a descriptor a shell hands
+// its command has it clear.
+func inherited(t *testing.T, f *os.File) {
+	t.Helper()
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
+		t.Fatal(err)
 	}
 }
