@@ -126,6 +126,8 @@ struct pt_regs___kernel {
 	unsigned long si;
 	unsigned long di;
 	unsigned long orig_ax; /* the syscall number, still there at sys_exit */
+	unsigned long ip;      /* user registers, for unwinding a spawner's stack */
+	unsigned long sp;
 } __attribute__((preserve_access_index));
 
 struct linux_binprm {

@@ -744,10 +744,92 @@ static __always_inline void fill_syscall(struct syscall_event *e, struct spawn_s
 	}
 }
 
+/* ---- spawners' stacks for unwinding by CFI (--pprof, -w) ----
+ * Code without frame pointers (Debian's glibc) ends bpf_get_stack's walk
+ * at _Fork: so, where stacks are asked for, each spawn also sends the
+ * caller's user registers and the bytes of its stack above sp, which user
+ * space unwinds with each file's .eh_frame while the spawner's memory map
+ * is known. Set before load; 0 leaves the default mode without the copy. */
+const volatile __u32 stack_copy_on = 0;
+
+/* The record is built here (too large for the BPF stack) and sent with
+ * bpf_ringbuf_output for its used length only; a page of slack past
+ * stack[] lets the page-wise copy's bounds stay simple. */
+struct stack_copy_buf {
+	struct stack_copy c;
+	__u8 slack[4096];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_copy_buf);
+} stack_copy_scratch SEC(".maps");
+
+const struct stack_copy *unused_stack_copy __attribute__((unused));
+const enum stack_copy_flag *unused_stack_copy_flag __attribute__((unused));
+
+/* send_stack_copy sends the calling thread's registers and stack bytes
+ * for the spawn in slot, ahead of its record; ctx is sys_exit's, whose
+ * first argument is the thread's saved user registers. The copy goes a
+ * page at a time, so that it ends at the first unreadable page (a thread
+ * stack's top) rather than fail whole; the main thread's stops at
+ * mm->start_stack, above which lie argv and the environment, not frames.
+ * False when nothing was sent (32-bit callers: the unwinder is x86_64's). */
+static __always_inline bool send_stack_copy(void *ctx, struct spawn_slot *slot)
+{
+	__u32 zero = 0;
+	struct stack_copy_buf *buf = bpf_map_lookup_elem(&stack_copy_scratch, &zero);
+	if (!buf || slot->compat)
+		return false;
+	struct stack_copy *c = &buf->c;
+	struct pt_regs___kernel *regs = (void *)((__u64 *)ctx)[0];
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+	c->kind = EV_STACK_COPY;
+	c->flags = 0;
+	c->ts_ns = slot->ts_ns;
+	c->tid = pidns_nested ? ns_nr(task, false) : (__u32)id;
+	c->ip = BPF_CORE_READ(regs, ip);
+	c->sp = BPF_CORE_READ(regs, sp);
+	c->bp = BPF_CORE_READ(regs, bp);
+	__u64 want = STACK_COPY_MAX;
+	if ((__u32)id == id >> 32) {
+		__u64 top = BPF_CORE_READ(task, mm, start_stack);
+		want = top > c->sp ? top - c->sp : 0;
+	}
+	if (want >= STACK_COPY_MAX) {
+		want = STACK_COPY_MAX;
+		c->flags |= STACKF_AT_CAP;
+	}
+	__u64 off = 0;
+	for (int i = 0; i < STACK_COPY_MAX / 4096 + 1; i++) {
+		if (off >= want || off >= STACK_COPY_MAX)
+			break;
+		__u64 chunk = 4096 - ((c->sp + off) & 4095);
+		if (chunk > want - off)
+			chunk = want - off;
+		if (chunk > 4096)
+			break;
+		if (bpf_probe_read_user(&c->stack[off], chunk, (void *)(c->sp + off))) {
+			c->flags = (c->flags & ~STACKF_AT_CAP) | STACKF_UNREADABLE;
+			break;
+		}
+		off += chunk;
+	}
+	if (off > STACK_COPY_MAX)
+		off = STACK_COPY_MAX;
+	c->len = off;
+	return bpf_ringbuf_output(&events, c, __builtin_offsetof(struct stack_copy, stack) + off, BPF_RB_NO_WAKEUP) == 0;
+}
+
 /* send_spawn sends a call that made a new process, in the caller, with
  * the user stack it entered with. */
 static __always_inline void send_spawn(void *ctx, struct spawn_slot *slot, long ret, __u64 now_ns)
 {
+	/* Before the spawn's own record, so that the reader has it first. */
+	bool copied = stack_copy_on && send_stack_copy(ctx, slot);
 	struct syscall_spawn_event *e = NEW_RECORD(syscall_spawn_event, EV_SYSCALL_SPAWN, CLEAR_TO(syscall_spawn_event, ustack));
 	if (!e)
 		return;
@@ -760,7 +842,8 @@ static __always_inline void send_spawn(void *ctx, struct spawn_slot *slot, long 
 	e->ustack_len = n > 0 ? n : 0;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32; /* the host's: announced's key */
 	bool urgent = false;
-	if (e->ustack_len && spawn_stack_needs_map(e) && !bpf_map_lookup_elem(&announced, &tgid)) {
+	/* A stack copy is unwound from the spawner's memory map, too. */
+	if ((copied || (e->ustack_len && spawn_stack_needs_map(e))) && !bpf_map_lookup_elem(&announced, &tgid)) {
 		__u8 one = 1;
 		bpf_map_update_elem(&announced, &tgid, &one, BPF_ANY);
 		urgent = true;

@@ -164,6 +164,13 @@ func SpawnStackNote(st summary.SpawnStackStats) string {
 	}
 	s := fmt.Sprintf("%d of %d spawn stacks truncated (ended before main or a thread start: code without frame pointers)",
 		st.Truncated, st.WithStack)
+	if st.UnwoundCFI > 0 {
+		s = fmt.Sprintf("%d of %d spawn stacks truncated (ended before main or a thread start); %d unwound by CFI (.eh_frame) past code without frame pointers",
+			st.Truncated, st.WithStack, st.UnwoundCFI)
+		if st.Cut > 0 {
+			s += fmt.Sprintf(", %d of them cut where the copy of the stack ended", st.Cut)
+		}
+	}
 	if n := st.Spawns - st.WithStack; n > 0 {
 		s += fmt.Sprintf("; %d spawns without a stack", n)
 	}

@@ -147,6 +147,21 @@ func TestSpawnStackNote(t *testing.T) {
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
+
+	// The complete stack found by CFI, the truncated one cut by the copy's end.
+	rec.Stacks[0].Unwound = recording.UnwoundCFI
+	rec.Stacks[1].Unwound, rec.Stacks[1].Cut = recording.UnwoundCFI, true
+	sum = summarized(rec)
+	if st, err = sum.SpawnStacks(rec); err != nil {
+		t.Fatal(err)
+	}
+	got = SpawnStackNote(st)
+	want = "1 of 2 spawn stacks truncated (ended before main or a thread start); 2 unwound by CFI (.eh_frame) past code " +
+		"without frame pointers, 1 of them cut where the copy of the stack ended; " +
+		"1 spawns without a stack; 1 stacks not symbolized (process gone or symbolizer behind)"
+	if got != want {
+		t.Errorf("unwound by CFI: got  %s\nwant %s", got, want)
+	}
 }
 
 // TestGoToolPprof opens both profiles with `go tool pprof`, as a user

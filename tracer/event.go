@@ -114,6 +114,9 @@ type Event struct {
 	// userFrames is that stack as build ID and file offset (UserFrames).
 	// Unexported: it is never saved or spilled, only symbolized.
 	userFrames []UserFrame
+	// stackCopy is the caller's registers and stack bytes (StackCopy), for
+	// unwinding; never saved either.
+	stackCopy *StackCopy
 
 	// KindFork; ChildPid also on a clone-family call that made a process
 	// (the kernel's fork, whatever the call returned: see SpawnedChild).

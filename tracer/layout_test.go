@@ -28,6 +28,7 @@ var sharedStructs = map[string]uintptr{
 	"syscall_stat":        unsafe.Sizeof(spawntraceSyscallStat{}),
 	"clone3_args":         unsafe.Sizeof(spawntraceClone3Args{}),
 	"sample":              unsafe.Sizeof(spawntraceSample{}),
+	"stack_copy":          unsafe.Sizeof(spawntraceStackCopy{}),
 }
 
 // sharedEnums pins every value of the enums shared with C (gen.go's -type):
@@ -37,11 +38,12 @@ var sharedStructs = map[string]uintptr{
 // kernel to tracer, but a value changed on one side only is still a bug.
 var sharedEnums = map[string]map[string]uint64{
 	"event_kind": {"EV_SYSCALL": 1, "EV_FORK": 2, "EV_EXEC": 3, "EV_EXIT": 4, "EV_SAMPLE": 5,
-		"EV_SYSCALL_EXEC": 6, "EV_SYSCALL_SPAWN": 7},
+		"EV_SYSCALL_EXEC": 6, "EV_SYSCALL_SPAWN": 7, "EV_STACK_COPY": 8},
 	"event_flag": {"EVF_THREAD": 1, "EVF_ARGV_TRUNCATED": 2, "EVF_GROUP_DEAD": 4, "EVF_NAME_UNREAD": 8,
 		"EVF_ARGV_UNREAD": 16, "EVF_PARENT_MM": 32, "EVF_SUPERSEDED": 64, "EVF_USTACK_IPS": 128, "EVF_COMPAT": 256},
-	"sample_flag": {"SAMPLEF_USTACK_IPS": 1},
-	"lost_kind":   {"LOST_RINGBUF": 0, "LOST_INFLIGHT": 1, "LOST_SPAWN_SLOT": 2, "LOST_TRACKED": 3, "LOST_KINDS": 4},
+	"sample_flag":     {"SAMPLEF_USTACK_IPS": 1},
+	"stack_copy_flag": {"STACKF_AT_CAP": 1, "STACKF_UNREADABLE": 2},
+	"lost_kind":       {"LOST_RINGBUF": 0, "LOST_INFLIGHT": 1, "LOST_SPAWN_SLOT": 2, "LOST_TRACKED": 3, "LOST_KINDS": 4},
 	"socketcall_pseudo": {"SOCKETCALL_PSEUDO": 490, "SOCKETCALL_PSEUDO_ACCEPT": 495, "SOCKETCALL_PSEUDO_SEND": 499,
 		"SOCKETCALL_PSEUDO_RECV": 500},
 }

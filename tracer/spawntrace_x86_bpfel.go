@@ -61,6 +61,7 @@ const (
 	spawntraceEventKindEV_SAMPLE        spawntraceEventKind = 5
 	spawntraceEventKindEV_SYSCALL_EXEC  spawntraceEventKind = 6
 	spawntraceEventKindEV_SYSCALL_SPAWN spawntraceEventKind = 7
+	spawntraceEventKindEV_STACK_COPY    spawntraceEventKind = 8
 )
 
 type spawntraceExecEvent struct {
@@ -193,6 +194,32 @@ type spawntraceSpawnSlot struct {
 	NsTid         uint32
 }
 
+type spawntraceStackCopy struct {
+	_     structs.HostLayout
+	Kind  uint32
+	Flags uint32
+	TsNs  uint64
+	Tid   uint32
+	Len   uint32
+	Ip    uint64
+	Sp    uint64
+	Bp    uint64
+	Stack [16384]uint8
+}
+
+type spawntraceStackCopyBuf struct {
+	_     structs.HostLayout
+	C     spawntraceStackCopy
+	Slack [4096]uint8
+}
+
+type spawntraceStackCopyFlag uint32
+
+const (
+	spawntraceStackCopyFlagSTACKF_AT_CAP     spawntraceStackCopyFlag = 1
+	spawntraceStackCopyFlagSTACKF_UNREADABLE spawntraceStackCopyFlag = 2
+)
+
 type spawntraceSyscallEvent struct {
 	_             structs.HostLayout
 	H             spawntraceEventHdr
@@ -263,6 +290,7 @@ const (
 	spawntraceMapResolve                = "resolve"
 	spawntraceMapSeen                   = "seen"
 	spawntraceMapSpawnSlots             = "spawn_slots"
+	spawntraceMapStackCopyScratch       = "stack_copy_scratch"
 	spawntraceMapSyscallStats           = "syscall_stats"
 	spawntraceMapTracked                = "tracked"
 	spawntraceProgKpLockAcquired        = "kp_lock_acquired"
@@ -295,6 +323,7 @@ const (
 	spawntraceVarPidnsLevel             = "pidns_level"
 	spawntraceVarPidnsNested            = "pidns_nested"
 	spawntraceVarSpawnsOnly             = "spawns_only"
+	spawntraceVarStackCopyOn            = "stack_copy_on"
 	spawntraceVarTimedSlots             = "timed_slots"
 	spawntraceVarUnusedEventFlag        = "unused_event_flag"
 	spawntraceVarUnusedEventKind        = "unused_event_kind"
@@ -305,6 +334,8 @@ const (
 	spawntraceVarUnusedSample           = "unused_sample"
 	spawntraceVarUnusedSampleFlag       = "unused_sample_flag"
 	spawntraceVarUnusedSocketcallPseudo = "unused_socketcall_pseudo"
+	spawntraceVarUnusedStackCopy        = "unused_stack_copy"
+	spawntraceVarUnusedStackCopyFlag    = "unused_stack_copy_flag"
 	spawntraceVarUnusedStat             = "unused_stat"
 	spawntraceVarUnusedSyscall          = "unused_syscall"
 	spawntraceVarUnusedSyscallExec      = "unused_syscall_exec"
@@ -381,19 +412,20 @@ type spawntraceProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceMapSpecs struct {
-	Announced     *ebpf.MapSpec `ebpf:"announced"`
-	Events        *ebpf.MapSpec `ebpf:"events"`
-	ForkingMm     *ebpf.MapSpec `ebpf:"forking_mm"`
-	Inflight      *ebpf.MapSpec `ebpf:"inflight"`
-	InflightByTid *ebpf.MapSpec `ebpf:"inflight_by_tid"`
-	LaunchArmed   *ebpf.MapSpec `ebpf:"launch_armed"`
-	Lost          *ebpf.MapSpec `ebpf:"lost"`
-	PathScratch   *ebpf.MapSpec `ebpf:"path_scratch"`
-	Resolve       *ebpf.MapSpec `ebpf:"resolve"`
-	Seen          *ebpf.MapSpec `ebpf:"seen"`
-	SpawnSlots    *ebpf.MapSpec `ebpf:"spawn_slots"`
-	SyscallStats  *ebpf.MapSpec `ebpf:"syscall_stats"`
-	Tracked       *ebpf.MapSpec `ebpf:"tracked"`
+	Announced        *ebpf.MapSpec `ebpf:"announced"`
+	Events           *ebpf.MapSpec `ebpf:"events"`
+	ForkingMm        *ebpf.MapSpec `ebpf:"forking_mm"`
+	Inflight         *ebpf.MapSpec `ebpf:"inflight"`
+	InflightByTid    *ebpf.MapSpec `ebpf:"inflight_by_tid"`
+	LaunchArmed      *ebpf.MapSpec `ebpf:"launch_armed"`
+	Lost             *ebpf.MapSpec `ebpf:"lost"`
+	PathScratch      *ebpf.MapSpec `ebpf:"path_scratch"`
+	Resolve          *ebpf.MapSpec `ebpf:"resolve"`
+	Seen             *ebpf.MapSpec `ebpf:"seen"`
+	SpawnSlots       *ebpf.MapSpec `ebpf:"spawn_slots"`
+	StackCopyScratch *ebpf.MapSpec `ebpf:"stack_copy_scratch"`
+	SyscallStats     *ebpf.MapSpec `ebpf:"syscall_stats"`
+	Tracked          *ebpf.MapSpec `ebpf:"tracked"`
 }
 
 // spawntraceVariableSpecs contains global variables before they are loaded into the kernel.
@@ -408,6 +440,7 @@ type spawntraceVariableSpecs struct {
 	PidnsLevel             *ebpf.VariableSpec `ebpf:"pidns_level"`
 	PidnsNested            *ebpf.VariableSpec `ebpf:"pidns_nested"`
 	SpawnsOnly             *ebpf.VariableSpec `ebpf:"spawns_only"`
+	StackCopyOn            *ebpf.VariableSpec `ebpf:"stack_copy_on"`
 	TimedSlots             *ebpf.VariableSpec `ebpf:"timed_slots"`
 	UnusedEventFlag        *ebpf.VariableSpec `ebpf:"unused_event_flag"`
 	UnusedEventKind        *ebpf.VariableSpec `ebpf:"unused_event_kind"`
@@ -418,6 +451,8 @@ type spawntraceVariableSpecs struct {
 	UnusedSample           *ebpf.VariableSpec `ebpf:"unused_sample"`
 	UnusedSampleFlag       *ebpf.VariableSpec `ebpf:"unused_sample_flag"`
 	UnusedSocketcallPseudo *ebpf.VariableSpec `ebpf:"unused_socketcall_pseudo"`
+	UnusedStackCopy        *ebpf.VariableSpec `ebpf:"unused_stack_copy"`
+	UnusedStackCopyFlag    *ebpf.VariableSpec `ebpf:"unused_stack_copy_flag"`
 	UnusedStat             *ebpf.VariableSpec `ebpf:"unused_stat"`
 	UnusedSyscall          *ebpf.VariableSpec `ebpf:"unused_syscall"`
 	UnusedSyscallExec      *ebpf.VariableSpec `ebpf:"unused_syscall_exec"`
@@ -444,19 +479,20 @@ func (o *spawntraceObjects) Close() error {
 //
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceMaps struct {
-	Announced     *ebpf.Map `ebpf:"announced"`
-	Events        *ebpf.Map `ebpf:"events"`
-	ForkingMm     *ebpf.Map `ebpf:"forking_mm"`
-	Inflight      *ebpf.Map `ebpf:"inflight"`
-	InflightByTid *ebpf.Map `ebpf:"inflight_by_tid"`
-	LaunchArmed   *ebpf.Map `ebpf:"launch_armed"`
-	Lost          *ebpf.Map `ebpf:"lost"`
-	PathScratch   *ebpf.Map `ebpf:"path_scratch"`
-	Resolve       *ebpf.Map `ebpf:"resolve"`
-	Seen          *ebpf.Map `ebpf:"seen"`
-	SpawnSlots    *ebpf.Map `ebpf:"spawn_slots"`
-	SyscallStats  *ebpf.Map `ebpf:"syscall_stats"`
-	Tracked       *ebpf.Map `ebpf:"tracked"`
+	Announced        *ebpf.Map `ebpf:"announced"`
+	Events           *ebpf.Map `ebpf:"events"`
+	ForkingMm        *ebpf.Map `ebpf:"forking_mm"`
+	Inflight         *ebpf.Map `ebpf:"inflight"`
+	InflightByTid    *ebpf.Map `ebpf:"inflight_by_tid"`
+	LaunchArmed      *ebpf.Map `ebpf:"launch_armed"`
+	Lost             *ebpf.Map `ebpf:"lost"`
+	PathScratch      *ebpf.Map `ebpf:"path_scratch"`
+	Resolve          *ebpf.Map `ebpf:"resolve"`
+	Seen             *ebpf.Map `ebpf:"seen"`
+	SpawnSlots       *ebpf.Map `ebpf:"spawn_slots"`
+	StackCopyScratch *ebpf.Map `ebpf:"stack_copy_scratch"`
+	SyscallStats     *ebpf.Map `ebpf:"syscall_stats"`
+	Tracked          *ebpf.Map `ebpf:"tracked"`
 }
 
 func (m *spawntraceMaps) Close() error {
@@ -472,6 +508,7 @@ func (m *spawntraceMaps) Close() error {
 		m.Resolve,
 		m.Seen,
 		m.SpawnSlots,
+		m.StackCopyScratch,
 		m.SyscallStats,
 		m.Tracked,
 	)
@@ -489,6 +526,7 @@ type spawntraceVariables struct {
 	PidnsLevel             *ebpf.Variable `ebpf:"pidns_level"`
 	PidnsNested            *ebpf.Variable `ebpf:"pidns_nested"`
 	SpawnsOnly             *ebpf.Variable `ebpf:"spawns_only"`
+	StackCopyOn            *ebpf.Variable `ebpf:"stack_copy_on"`
 	TimedSlots             *ebpf.Variable `ebpf:"timed_slots"`
 	UnusedEventFlag        *ebpf.Variable `ebpf:"unused_event_flag"`
 	UnusedEventKind        *ebpf.Variable `ebpf:"unused_event_kind"`
@@ -499,6 +537,8 @@ type spawntraceVariables struct {
 	UnusedSample           *ebpf.Variable `ebpf:"unused_sample"`
 	UnusedSampleFlag       *ebpf.Variable `ebpf:"unused_sample_flag"`
 	UnusedSocketcallPseudo *ebpf.Variable `ebpf:"unused_socketcall_pseudo"`
+	UnusedStackCopy        *ebpf.Variable `ebpf:"unused_stack_copy"`
+	UnusedStackCopyFlag    *ebpf.Variable `ebpf:"unused_stack_copy_flag"`
 	UnusedStat             *ebpf.Variable `ebpf:"unused_stat"`
 	UnusedSyscall          *ebpf.Variable `ebpf:"unused_syscall"`
 	UnusedSyscallExec      *ebpf.Variable `ebpf:"unused_syscall_exec"`

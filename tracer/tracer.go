@@ -48,6 +48,11 @@ type Config struct {
 	// SampleHz > 0 samples the tree on CPU at that frequency per CPU, with
 	// kernel and user stacks.
 	SampleHz int
+	// StackCopy sends, with each spawn, the caller's registers and the
+	// bytes of its user stack (Event.StackCopy), for an unwinder that
+	// reaches past code without frame pointers. Only where stacks are
+	// kept (--pprof, -w): the default mode does not pay for the copy.
+	StackCopy bool
 }
 
 // Tracer is loaded and attached BPF state. Close undoes it.
@@ -120,6 +125,11 @@ func Open(cfg Config) (t *Tracer, err error) {
 	if cfg.SpawnsOnly {
 		if err := spec.Variables["spawns_only"].Set(uint32(1)); err != nil {
 			return nil, fmt.Errorf("setting spawns-only: %w", err)
+		}
+	}
+	if cfg.StackCopy {
+		if err := spec.Variables["stack_copy_on"].Set(uint32(1)); err != nil {
+			return nil, fmt.Errorf("setting stack copy: %w", err)
 		}
 	}
 	spec.Maps["events"].MaxEntries = uint32(cfg.RingBytes)
@@ -424,6 +434,7 @@ func (t *Tracer) Read(sink Sink) error {
 	var rec ringbuf.Record
 	var ev Event
 	var sample Sample
+	var copies stackCopies
 	for {
 		// Most records do not wake the reader (bpf submit()): wake up
 		// now and then to take them.
@@ -451,9 +462,16 @@ func (t *Tracer) Read(sink Sink) error {
 			}
 			continue
 		}
+		if len(b) >= 4 && *(*uint32)(unsafe.Pointer(&b[0])) == uint32(spawntraceEventKindEV_STACK_COPY) {
+			if err := copies.add(b); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := convert(b, &ev); err != nil {
 			return err
 		}
+		copies.attach(&ev)
 		sink.Event(&ev)
 	}
 }

@@ -29,7 +29,18 @@ type Frame struct {
 // user frames.
 type Stack struct {
 	Frames []Frame `json:"frames"`
+	// Unwound says how a spawn stack's user frames were found when not by
+	// the kernel's frame-pointer walk alone: UnwoundCFI.
+	Unwound string `json:"unwound,omitempty"`
+	// Cut: the CFI unwind ran out of the stack bytes the kernel copied
+	// (bpf STACK_COPY_MAX) before it reached an entry point.
+	Cut bool `json:"cut,omitempty"`
 }
+
+// UnwoundCFI marks a spawn stack unwound in user space from a copy of the
+// spawner's stack with each file's call frame information (.eh_frame),
+// past code without frame pointers that ended the kernel's walk.
+const UnwoundCFI = "cfi"
 
 // Mapping is a file whose code appears in Stacks: a program, a shared
 // library, or the kernel ("[kernel.kallsyms]").
@@ -147,11 +158,22 @@ func NewStackTable() *StackTable {
 
 // Add interns a stack and returns its StackID (0 for an empty stack).
 func (t *StackTable) Add(frames []symbolize.Frame) int {
+	return t.AddUnwound(frames, "", false)
+}
+
+// AddUnwound interns a stack found as unwound says (Stack.Unwound), cut
+// short or not (Stack.Cut), and returns its StackID.
+func (t *StackTable) AddUnwound(frames []symbolize.Frame, unwound string, cut bool) int {
 	if len(frames) == 0 {
 		return 0
 	}
 	out := make([]Frame, len(frames))
-	key := make([]byte, 0, len(frames)*13)
+	key := make([]byte, 0, len(frames)*13+len(unwound)+2)
+	key = append(key, unwound...)
+	if cut {
+		key = append(key, 1)
+	}
+	key = append(key, 0)
 	for i, f := range frames {
 		out[i] = Frame{Addr: f.Addr, Func: f.Func, File: f.File, Line: f.Line, Kernel: f.Kernel, Inlined: f.Inlined,
 			Mapping: t.mapping(f.Mapping)}
@@ -169,7 +191,7 @@ func (t *StackTable) Add(frames []symbolize.Frame) int {
 	if id, ok := t.byKey[string(key)]; ok {
 		return id
 	}
-	t.stacks = append(t.stacks, Stack{Frames: out})
+	t.stacks = append(t.stacks, Stack{Frames: out, Unwound: unwound, Cut: cut})
 	id := len(t.stacks)
 	t.byKey[string(key)] = id
 	return id

@@ -25,9 +25,16 @@ func TestStackTable(t *testing.T) {
 	if tab.Add(nil) != 0 {
 		t.Error("empty stack: id not 0")
 	}
+	// The same frames found by CFI, or cut, are other stacks: the report
+	// counts each kind.
+	cfi := tab.AddUnwound(spawn, UnwoundCFI, false)
+	cut := tab.AddUnwound(spawn, UnwoundCFI, true)
+	if cfi == a || cut == a || cut == cfi || tab.AddUnwound(spawn, UnwoundCFI, true) != cut {
+		t.Errorf("unwound stacks: ids %d (fp), %d (cfi), %d (cfi, cut)", a, cfi, cut)
+	}
 	cpu := tab.Add([]symbolize.Frame{{Addr: 0xffffffff81001010, Func: "copy_page_range", Kernel: true, Mapping: kern}, spawn[0]})
-	if cpu != 2 {
-		t.Errorf("second stack: id %d", cpu)
+	if cpu != 4 {
+		t.Errorf("fourth stack: id %d", cpu)
 	}
 	tab.AddSample(100, "runner", cpu)
 	tab.AddSample(100, "runner", cpu)
@@ -39,7 +46,7 @@ func TestStackTable(t *testing.T) {
 
 	var rec Recording
 	tab.Fill(&rec)
-	if len(rec.Stacks) != 2 || len(rec.Mappings) != 4 {
+	if len(rec.Stacks) != 4 || len(rec.Mappings) != 4 {
 		t.Fatalf("%d stacks, %d mappings", len(rec.Stacks), len(rec.Mappings))
 	}
 	wantMaps := []string{"/lib/libc.so.6", "/bin/runner", symbolize.KernelMappingName, "/bin/other"}
@@ -48,10 +55,13 @@ func TestStackTable(t *testing.T) {
 			t.Errorf("mapping %d: %+v", i, m)
 		}
 	}
-	if f := rec.Stacks[1].Frames[0]; f.Mapping != 3 || !f.Kernel || f.Func != "copy_page_range" {
+	if s := rec.Stacks[2]; s.Unwound != UnwoundCFI || !s.Cut || rec.Stacks[1].Cut || rec.Stacks[0].Unwound != "" {
+		t.Errorf("stacks' unwinding: %+v", rec.Stacks[:3])
+	}
+	if f := rec.Stacks[3].Frames[0]; f.Mapping != 3 || !f.Kernel || f.Func != "copy_page_range" {
 		t.Errorf("kernel frame %+v", f)
 	}
-	want := []CPUSample{{Pid: 50, Comm: "sh", StackID: 2, Count: 1}, {Pid: 100, Comm: "runner", StackID: 2, Count: 2}}
+	want := []CPUSample{{Pid: 50, Comm: "sh", StackID: 4, Count: 1}, {Pid: 100, Comm: "runner", StackID: 4, Count: 2}}
 	if !reflect.DeepEqual(rec.CPUSamples, want) {
 		t.Errorf("samples %+v", rec.CPUSamples)
 	}
@@ -92,8 +102,9 @@ func TestTruncated(t *testing.T) {
 func TestStacksRoundTrip(t *testing.T) {
 	rec := &Recording{
 		StartMonoNs: 1, EndMonoNs: 2,
-		Events:     []tracer.Event{{Kind: tracer.KindSyscall, Nr: sysno.Clone, Ret: 5, StackID: 1}},
-		Stacks:     []Stack{{Frames: []Frame{{Addr: 0x401000, Func: "main", File: "m.go", Line: 3, Mapping: 1}}}},
+		Events: []tracer.Event{{Kind: tracer.KindSyscall, Nr: sysno.Clone, Ret: 5, StackID: 1}},
+		Stacks: []Stack{{Frames: []Frame{{Addr: 0x401000, Func: "main", File: "m.go", Line: 3, Mapping: 1}},
+			Unwound: UnwoundCFI, Cut: true}},
 		Mappings:   []Mapping{{File: "/bin/x", BuildID: "ab", Start: 0x400000, Limit: 0x500000, Main: true, Symbolized: true}},
 		SampleHz:   999,
 		CPUSamples: []CPUSample{{Pid: 5, Comm: "x", StackID: 1, Count: 3}},

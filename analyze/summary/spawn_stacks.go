@@ -10,6 +10,8 @@ type SpawnStackStats struct {
 	Spawns       int // spawns in the summary
 	WithStack    int // with a recorded stack
 	Truncated    int // of those, stacks that end before an entry point
+	UnwoundCFI   int // of those with a stack, unwound by CFI past code without frame pointers
+	Cut          int // of those, cut where the copy of the spawner's stack ended
 	Unsymbolized int // stacks lost or left as bare addresses (Recording.StackLoss)
 }
 
@@ -23,6 +25,12 @@ func (s *Summary) SpawnStacks(rec *recording.Recording) (SpawnStackStats, error)
 			st.WithStack++
 			if stack.Truncated() {
 				st.Truncated++
+			}
+			if stack.Unwound == recording.UnwoundCFI {
+				st.UnwoundCFI++
+				if stack.Cut {
+					st.Cut++
+				}
 			}
 		}
 		return nil

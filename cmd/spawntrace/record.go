@@ -297,6 +297,13 @@ func (o *recordOptions) checkBackend() error {
 }
 
 // openBPF checks the capabilities BPF needs, then loads and attaches.
+// keepsStacks says whether the run's spawn stacks are kept anywhere (the
+// profiles, the recording): only then does the kernel copy each spawner's
+// stack for unwinding, which the default mode would pay for and drop.
+func (o *recordOptions) keepsStacks() bool {
+	return o.pprofDir != "" || o.writeOptions.path != ""
+}
+
 func (o *recordOptions) openBPF(stderr io.Writer) (*tracer.Tracer, error) {
 	missing, err := missingCaps()
 	if err != nil {
@@ -306,7 +313,7 @@ func (o *recordOptions) openBPF(stderr io.Writer) (*tracer.Tracer, error) {
 		return nil, fmt.Errorf("missing %s: run as root (sudo spawntrace ...) or grant them (setcap cap_bpf,cap_perfmon+ep)", missing)
 	}
 	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: o.ringBytes, Disable: o.disable, ForceFallback: o.fallbacks,
-		SpawnsOnly: o.spawnsOnly, SampleHz: sampleHz(o.pprofDir, o.freqHz)})
+		SpawnsOnly: o.spawnsOnly, SampleHz: sampleHz(o.pprofDir, o.freqHz), StackCopy: o.keepsStacks()})
 	if err != nil {
 		return nil, fmt.Errorf("loading BPF: %w", err)
 	}
