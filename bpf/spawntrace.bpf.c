@@ -794,6 +794,7 @@ static __always_inline bool send_stack_copy(void *ctx, struct spawn_slot *slot)
 	c->ip = BPF_CORE_READ(regs, ip);
 	c->sp = BPF_CORE_READ(regs, sp);
 	c->bp = BPF_CORE_READ(regs, bp);
+	c->di = BPF_CORE_READ(regs, di);
 	__u64 want = STACK_COPY_MAX;
 	if ((__u32)id == id >> 32) {
 		__u64 top = BPF_CORE_READ(task, mm, start_stack);

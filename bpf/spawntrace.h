@@ -205,6 +205,7 @@ struct stack_copy {
 	__u64 ip;
 	__u64 sp;
 	__u64 bp;
+	__u64 di; /* glibc's vfork keeps its return address in rdi across the syscall */
 	__u8 stack[STACK_COPY_MAX];
 };
 

@@ -204,6 +204,7 @@ type spawntraceStackCopy struct {
 	Ip    uint64
 	Sp    uint64
 	Bp    uint64
+	Di    uint64
 	Stack [16384]uint8
 }
 

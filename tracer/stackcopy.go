@@ -10,7 +10,7 @@ import (
 // registers as the spawn call returned to it, and the bytes of its stack
 // from SP up, copied by the kernel (Config.StackCopy).
 type StackCopy struct {
-	IP, SP, BP uint64
+	IP, SP, BP, DI uint64
 	// Stack holds the bytes at SP, SP+1, ...: up to the main thread's
 	// initial stack pointer (where _start's frame ends), or up to the
 	// copy's size limit.
@@ -19,6 +19,9 @@ type StackCopy struct {
 	// with stack left above it, or on a thread whose stack's top is not
 	// known: an unwind that runs out of bytes was cut by the copy.
 	AtLimit bool
+	// RecordBytes is the copy's record in the ring buffer (its header and
+	// Stack; the ring adds 8 bytes of its own to each record).
+	RecordBytes int
 }
 
 // StackCopy is a spawn event's copy of its caller's stack; nil when stacks
@@ -60,9 +63,10 @@ func (s *stackCopies) add(b []byte) error {
 		s.byTid = map[uint32]pendingCopy{}
 	}
 	s.byTid[r.Tid] = pendingCopy{tsNs: r.TsNs, c: &StackCopy{
-		IP: r.Ip, SP: r.Sp, BP: r.Bp,
-		Stack:   append([]byte(nil), b[stackCopyHeader:stackCopyHeader+n]...),
-		AtLimit: r.Flags&uint32(spawntraceStackCopyFlagSTACKF_AT_CAP) != 0,
+		IP: r.Ip, SP: r.Sp, BP: r.Bp, DI: r.Di,
+		Stack:       append([]byte(nil), b[stackCopyHeader:stackCopyHeader+n]...),
+		AtLimit:     r.Flags&uint32(spawntraceStackCopyFlagSTACKF_AT_CAP) != 0,
+		RecordBytes: len(b),
 	}}
 	return nil
 }

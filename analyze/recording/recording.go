@@ -138,4 +138,11 @@ func (r *Recording) BackendName() string {
 type TracerUsage struct {
 	CPUNs       uint64 `json:"cpu_ns"`        // user + system
 	MaxRSSBytes uint64 `json:"max_rss_bytes"` // peak resident set
+	// Spawners' stacks copied by the kernel for unwinding (--pprof, -w):
+	// how many, their bytes in the ring buffer, and the time spent
+	// unwinding and naming the frames of those unwound.
+	StackCopies    int    `json:"stack_copies,omitempty"`
+	StackCopyBytes uint64 `json:"stack_copy_bytes,omitempty"`
+	StacksUnwound  int    `json:"stacks_unwound,omitempty"`
+	UnwindNs       uint64 `json:"unwind_ns,omitempty"`
 }

@@ -94,6 +94,10 @@ var stackRoots = map[string]bool{
 	"runtime.goexit": true, "runtime.mstart": true, "runtime.rt0_go": true, "runtime.main": true,
 }
 
+// IsStackRoot says whether a user frame's function is where a complete
+// stack ends: a program's entry, a thread's start, a goroutine's base.
+func IsStackRoot(fn string) bool { return stackRoots[fn] }
+
 // Truncated reports whether a user stack ends before reaching a program
 // or thread entry: the frame-pointer walk stopped early, typically in code
 // built without frame pointers (glibc here), leaving 1-2 frames. A walk

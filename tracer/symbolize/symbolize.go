@@ -73,6 +73,10 @@ type Image struct {
 	// indexed is set once the files of the map have been indexed by build
 	// ID, for a sampled frame in a file the index lacked (indexImage).
 	indexed bool
+	// readNs is when the map was last read (CLOCK_MONOTONIC); refreshed
+	// is set once LoadSince has read it again.
+	readNs    uint64
+	refreshed bool
 }
 
 // Pid is the process the image belongs to.
@@ -222,9 +226,33 @@ func (s *Symbolizer) load(img *Image) ([]procMapping, error) {
 	defer img.mu.Unlock()
 	if !img.loaded {
 		img.loaded = true
+		img.readNs = monoNow()
 		img.maps, img.exe, img.err = s.readMaps(img.pid)
 	}
 	return img.maps, img.err
+}
+
+// LoadSince reads the image's map now, as Load does, or again if it was
+// read before sinceNs (CLOCK_MONOTONIC): a stack taken at sinceNs may run
+// through libraries mapped after that read (the workload's map is read as
+// its exec returns, before the dynamic loader maps libc). Read again once
+// per image at most, and only while the process runs the same program.
+func (s *Symbolizer) LoadSince(img *Image, sinceNs uint64) {
+	if _, err := s.load(img); err != nil {
+		return
+	}
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	if img.refreshed || img.readNs >= sinceNs {
+		return
+	}
+	img.refreshed = true
+	readNs := monoNow()
+	maps, exe, err := s.readMaps(img.pid)
+	if err != nil || exe != img.exe {
+		return
+	}
+	img.maps, img.readNs = maps, readNs
 }
 
 func (s *Symbolizer) readMaps(pid uint32) ([]procMapping, fileKey, error) {

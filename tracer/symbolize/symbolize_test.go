@@ -449,3 +449,43 @@ func requireCC(t *testing.T) string {
 	}
 	return cc
 }
+
+// LoadSince reads a map again, once, when it was read before the moment a
+// stack was taken: libraries the dynamic loader mapped since are found.
+func TestLoadSince(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "500")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{
+		"555555554000-555555556000 r-xp 00001000 08:01 11 /usr/bin/prog\n",
+		"7ffff7dd0000-7ffff7f50000 r-xp 00026000 08:01 12 /usr/lib/libc.so.6\n",
+		"7ffff7fc0000-7ffff7fc2000 r-xp 00000000 08:01 13 /usr/lib/libextra.so\n",
+	}
+	writeMaps := func(n int) {
+		if err := os.WriteFile(filepath.Join(dir, "maps"), []byte(strings.Join(lines[:n], "")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := NewSymbolizer()
+	s.procRoot = root
+	img := s.Image(500)
+	writeMaps(1)
+	before := monoNow()
+	s.Load(img)
+	writeMaps(2) // libc mapped after the first read
+	s.LoadSince(img, before)
+	if len(img.maps) != 1 {
+		t.Errorf("stack older than the map: map read again (%d mappings)", len(img.maps))
+	}
+	s.LoadSince(img, monoNow())
+	if len(img.maps) != 2 {
+		t.Errorf("stack newer than the map: %d mappings, want 2", len(img.maps))
+	}
+	writeMaps(3)
+	s.LoadSince(img, monoNow())
+	if len(img.maps) != 2 {
+		t.Errorf("map read again twice: %d mappings, want the 2 of the second read", len(img.maps))
+	}
+}

@@ -183,6 +183,7 @@ func (s *Session) Finish() (rec *recording.Recording, err error) {
 		return nil, err
 	}
 	rec.Tracer = tracerUsage()
+	s.stacks.unwinding.fill(rec) // the symbolizer is done (Finish above)
 	return rec, nil
 }
 

@@ -47,6 +47,9 @@ type stackProbe struct {
 	table *recording.StackTable
 	rec   *recording.Recorder
 	kerr  error
+	// unwinding counts the spawn stacks copied for unwinding and what
+	// unwinding them cost (recording.TracerUsage).
+	unwinding unwindUsage
 
 	warn io.Writer // says, at Finish, why kernel frames went unnamed
 }
@@ -69,6 +72,7 @@ type stackJob struct {
 	kstack  []uint64
 	ustack  []uint64           // spawn stacks of bare addresses
 	sampled []tracer.UserFrame // CPU samples, spawn stacks with build IDs
+	copied  *tracer.StackCopy  // spawn stacks: the caller's stack, for unwinding by CFI
 }
 
 // stackQueue bounds the stacks waiting for the symbolizer: past it, spawn
@@ -123,16 +127,26 @@ func (p *stackProbe) Observe(ev *tracer.Event) {
 		}
 	case tracer.KindSyscall:
 		// Only spawns' stacks are kept (those of the spawn profile).
-		if _, _, spawned := spawn.IsProcessSpawn(ev); len(ev.UserStack) == 0 && len(ev.UserFrames()) == 0 || !spawned {
+		copied := ev.StackCopy()
+		if _, _, spawned := spawn.IsProcessSpawn(ev); len(ev.UserStack) == 0 && len(ev.UserFrames()) == 0 && copied == nil || !spawned {
 			return
 		}
 		img := p.sym.Image(ev.Pid)
-		if len(ev.UserStack) > 0 || symbolize.NeedsMap(ev.UserFrames()) {
-			// Bare addresses: only the map names them (their process's
-			// first such spawn woke the reader, bpf spawn_stack_needs_map).
+		switch {
+		case copied != nil:
+			// A stack to unwind: only the map places its addresses in
+			// files, and it must hold the libraries of the moment (the
+			// process's first such spawn woke the reader, bpf send_spawn).
+			p.sym.LoadSince(img, ev.TimeNs)
+		case len(ev.UserStack) > 0 || symbolize.NeedsMap(ev.UserFrames()):
+			// Bare addresses: only the map names them (likewise).
 			p.sym.Load(img)
 		}
-		j := stackJob{img: img, spawn: spawnKey{ev.Tid, ev.TimeNs}, ustack: ev.UserStack, sampled: ev.UserFrames()}
+		if copied != nil {
+			p.unwinding.copies++
+			p.unwinding.copyBytes += uint64(copied.RecordBytes)
+		}
+		j := stackJob{img: img, spawn: spawnKey{ev.Tid, ev.TimeNs}, ustack: ev.UserStack, sampled: ev.UserFrames(), copied: copied}
 		if len(p.late) > 0 {
 			// After the execs kept aside: they index the files it names.
 			p.queue(j)
@@ -238,15 +252,21 @@ func (p *stackProbe) run(j stackJob) {
 		var err error
 		if len(j.sampled) > 0 {
 			frames, err = p.sym.UserFrames(j.img, j.sampled)
-		} else {
+		} else if len(j.ustack) > 0 {
 			frames, err = p.sym.User(j.img, j.ustack)
+		}
+		unwound, cut := "", false
+		if j.copied != nil {
+			if cf, cfCut, cfErr, ok := p.unwind(j.img, j.copied, frames); ok {
+				frames, err, unwound, cut = cf, cfErr, recording.UnwoundCFI, cfCut
+			}
 		}
 		if err != nil {
 			p.table.LoseSpawnStack()
 		}
 		// Jobs run in the order the reader queued them, which is the order
 		// it added the spawn events: SetSpawnStack needs that.
-		p.rec.SetSpawnStack(j.spawn.tid, j.spawn.timeNs, p.table.Add(frames))
+		p.rec.SetSpawnStack(j.spawn.tid, j.spawn.timeNs, p.table.AddUnwound(frames, unwound, cut))
 	}
 }
 
