@@ -1,0 +1,228 @@
+//go:build integration && linux
+
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Spawns per call site of pprofCallSites: distinct, so that a count in the
+// profile says which site it is.
+const (
+	cfiForks  = 3
+	cfiSpawns = 4
+	cfiSystem = 2
+)
+
+// Three call sites, each reached through glibc code without frame
+// pointers (fork's _Fork, posix_spawn's and system()'s clone3). system()
+// runs "exec /bin/true" so that sh execs in place: the program's are the
+// only spawns.
+var pprofCallSites = fmt.Sprintf("#define FORKS %d\n#define SPAWNS %d\n#define SYSTEMS %d\n", cfiForks, cfiSpawns, cfiSystem) + `#include <spawn.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+extern char **environ;
+
+__attribute__((noinline)) void call_site_fork(void) {
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl("/bin/true", "true", (char *)0);
+		_exit(127);
+	}
+	waitpid(pid, 0, 0);
+}
+
+__attribute__((noinline)) void call_site_posix_spawn(void) {
+	pid_t pid;
+	char *argv[] = {"true", 0};
+	if (posix_spawn(&pid, "/bin/true", 0, 0, argv, environ) == 0)
+		waitpid(pid, 0, 0);
+}
+
+__attribute__((noinline)) void call_site_system(void) {
+	if (system("exec /bin/true") != 0)
+		exit(1);
+}
+
+int main(void) {
+	for (int i = 0; i < FORKS; i++)
+		call_site_fork();
+	for (int i = 0; i < SPAWNS; i++)
+		call_site_posix_spawn();
+	for (int i = 0; i < SYSTEMS; i++)
+		call_site_system();
+	return 0;
+}
+`
+
+// cumCounts runs go tool pprof -top -cum on the spawn profile's count
+// (spawns), restricted to the spawns of comm, and returns each function's
+// cumulative count.
+func cumCounts(t *testing.T, profile, comm string) (map[string]int, string) {
+	t.Helper()
+	cmd := exec.Command(goCmd(), "tool", "pprof", "-top", "-cum", "-nodecount=1000", "-sample_index=spawns",
+		"-tagfocus=comm="+comm, profile)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go tool pprof -top -cum %s: %v\n%s", profile, err, stderr.String())
+	}
+	// "      flat  flat%   sum%        cum   cum%" rows: flat, flat%, sum%, cum, cum%, name.
+	row := regexp.MustCompile(`^\s*(\d+)\s+\S+%\s+\S+%\s+(\d+)\s+\S+%\s+(.+?)\s*$`)
+	cum := map[string]int{}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if m := row.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.Atoi(m[2])
+			cum[m[3]] = n
+		}
+	}
+	return cum, stdout.String()
+}
+
+// pprofTraces is go tool pprof -traces of the spawn profile's count.
+func pprofTraces(t *testing.T, profile string) string {
+	t.Helper()
+	out, err := exec.Command(goCmd(), "tool", "pprof", "-traces", "-sample_index=spawns", profile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool pprof -traces %s: %v\n%s", profile, err, out)
+	}
+	return string(out)
+}
+
+// truncatedNote parses "N of M spawn stacks truncated" from stderr.
+func truncatedNote(t *testing.T, stderr string) (truncated, stacks int) {
+	t.Helper()
+	m := regexp.MustCompile(`spawntrace: (\d+) of (\d+) spawn stacks truncated`).FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("no truncation note on stderr:\n%s", stderr)
+	}
+	truncated, _ = strconv.Atoi(m[1])
+	stacks, _ = strconv.Atoi(m[2])
+	return truncated, stacks
+}
+
+// TestPprofCallSitesUnwoundByCFI: a C program spawns from three call
+// sites, through fork(), posix_spawn() and system(), whose glibc code has
+// no frame pointers; with the program built with and without frame
+// pointers, go tool pprof -top -cum names each call site and main, with
+// the spawns each made, and every stack reaches main.
+func TestPprofCallSitesUnwoundByCFI(t *testing.T) {
+	cc := requireTool(t, "gcc")
+	bin := setupEnv(t).bin
+	dir := t.TempDir()
+	src := filepath.Join(dir, "callsites.c")
+	if err := os.WriteFile(src, []byte(pprofCallSites), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, fp := range []string{"-fno-omit-frame-pointer", "-fomit-frame-pointer"} {
+		t.Run(fp, func(t *testing.T) {
+			prog := filepath.Join(dir, "callsites"+fp)
+			if out, err := exec.Command(cc, "-O2", fp, "-o", prog, src).CombinedOutput(); err != nil {
+				t.Fatalf("gcc: %v\n%s", err, out)
+			}
+			out := filepath.Join(dir, "out"+fp)
+			stderr := pprofRun(t, bin, "--pprof", out, "--", prog)
+			profile := filepath.Join(out, "spawns.pb.gz")
+			pprofOpens(t, profile)
+			comm := filepath.Base(prog)[:min(15, len(filepath.Base(prog)))] // the kernel's comm: 15 bytes
+			cum, top := cumCounts(t, profile, comm)
+			want := map[string]int{"call_site_fork": cfiForks, "call_site_posix_spawn": cfiSpawns,
+				"call_site_system": cfiSystem, "main": cfiForks + cfiSpawns + cfiSystem}
+			for fn, n := range want {
+				if cum[fn] != n {
+					t.Errorf("%s: %d spawns in go tool pprof -top -cum, want %d", fn, cum[fn], n)
+				}
+			}
+			if t.Failed() {
+				t.Logf("go tool pprof -top -cum:\n%s\n-traces:\n%s\nstderr:\n%s", top, pprofTraces(t, profile), stderr)
+			}
+			truncated, stacks := truncatedNote(t, stderr)
+			if truncated != 0 || stacks != cfiForks+cfiSpawns+cfiSystem || !strings.Contains(stderr, "unwound by CFI") {
+				t.Errorf("%d of %d stacks truncated, want 0 of %d, unwound by CFI:\n%s", truncated, stacks, cfiForks+cfiSpawns+cfiSystem, stderr)
+			}
+			// Each call site's trace runs through its glibc function to main.
+			traces := pprofTraces(t, profile)
+			for _, path := range [][]string{{"_Fork", "call_site_fork", "main"}, {"posix_spawn", "call_site_posix_spawn", "main"},
+				{"do_system", "call_site_system", "main"}} {
+				if !inOneTrace(traces, path) {
+					t.Errorf("no trace runs %s:\n%s", strings.Join(path, " -> "), traces)
+				}
+			}
+		})
+	}
+}
+
+// inOneTrace says whether one trace of go tool pprof -traces holds the
+// functions of path, in that order (leaf first).
+func inOneTrace(traces string, path []string) bool {
+	for _, tr := range strings.Split(traces, "-----------+") {
+		at := 0
+		for _, line := range strings.Split(tr, "\n") {
+			f := strings.Fields(line)
+			if at < len(path) && len(f) > 0 && strings.HasPrefix(f[len(f)-1], path[at]) {
+				at++
+			}
+		}
+		if at == len(path) {
+			return true
+		}
+	}
+	return false
+}
+
+const rustCallSite = `use std::process::Command;
+
+#[inline(never)]
+fn spawn_from_rust_call_site() {
+    Command::new("/bin/true").spawn().unwrap().wait().unwrap();
+}
+
+fn main() {
+    for _ in 0..3 {
+        spawn_from_rust_call_site();
+    }
+}
+`
+
+// TestPprofRustCallSiteUnwoundByCFI: a Rust program's Command::spawn
+// call site is named in the spawn profile, three spawns, down to main.
+func TestPprofRustCallSiteUnwoundByCFI(t *testing.T) {
+	rustc := "/usr/bin/rustc" // Debian's, what CI installs (make deps)
+	if _, err := os.Stat(rustc); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("/usr/bin/rustc not found; CI must install Debian's rustc (make deps)")
+		}
+		rustc = requireTool(t, "rustc")
+	}
+	bin := setupEnv(t).bin
+	dir := t.TempDir()
+	src := filepath.Join(dir, "callsite.rs")
+	if err := os.WriteFile(src, []byte(rustCallSite), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prog := filepath.Join(dir, "rustsite")
+	if out, err := exec.Command(rustc, "-O", "--edition", "2021", "-o", prog, src).CombinedOutput(); err != nil {
+		t.Fatalf("rustc: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "out")
+	stderr := pprofRun(t, bin, "--pprof", out, "--", prog)
+	profile := filepath.Join(out, "spawns.pb.gz")
+	pprofOpens(t, profile)
+	cum, top := cumCounts(t, profile, "rustsite")
+	if cum["callsite::spawn_from_rust_call_site"] != 3 || cum["main"] != 3 {
+		t.Errorf("callsite::spawn_from_rust_call_site in %d spawns, main in %d, want 3 and 3:\n%s\n-traces:\n%s\nstderr:\n%s",
+			cum["callsite::spawn_from_rust_call_site"], cum["main"], top, pprofTraces(t, profile), stderr)
+	}
+	if truncated, stacks := truncatedNote(t, stderr); truncated != 0 || stacks != 3 {
+		t.Errorf("%d of %d stacks truncated, want 0 of 3:\n%s", truncated, stacks, stderr)
+	}
+}
