@@ -11,6 +11,8 @@
 # empty programs and under spawntrace; its start-up and shut-down; and the
 # address-space copy time spawntrace measures beside the CPU time `perf
 # record -g` finds under copy_page_range on the same fork workload.
+# Then spawn stacks on (-w) against off: the stack copies' ring bytes, the
+# unwinding time, the overhead.
 # Last, `spawntrace report -c` and `spawntrace report` of saved recordings
 # of synthetic spawns (binary, and the JSON export), timed with their peak
 # RSS.
@@ -187,6 +189,56 @@ for _ in range($PY): subprocess.run(['/bin/true'])"
 fi
 bench_workload "make -j2, $TARGETS targets" make -s -j2 -C "$tmp/make"
 
+# Spawn stacks: the kernel copies each spawner's stack (for unwinding by
+# CFI past code without frame pointers) only when stacks are kept (-w,
+# --pprof). posix_spawn x$SPAWNS, round-robin: untraced, spawntrace -c
+# (stacks off: the default) and spawntrace -c -w (stacks on: copied,
+# unwound, saved), timed as above, with spawntrace's own CPU (-v); then one
+# -w JSON run for the copies' ring bytes and the unwinding time.
+bench_stacks() {
+	local i m us cpu
+	local modes=("untraced" "spawntrace -c" "spawntrace -c -w")
+	for ((i = 1; i <= RUNS; i++)); do
+		for m in "${!modes[@]}"; do
+			rm -f "$tmp/inner"
+			case ${modes[m]} in
+			untraced) us=$(run_pair -- "$tmp/posix_spawn" "$SPAWNS") cpu=0 ;;
+			*)
+				local flags=(-c -v --backend bpf)
+				[ "${modes[m]}" = "spawntrace -c -w" ] && flags+=(-w "$tmp/stacks.strec")
+				local t0 t1
+				t0=$(date +%s%N)
+				"$root/bin/spawntrace" "${flags[@]}" -- "$tmp/timeit" "$tmp/inner" "$tmp/posix_spawn" "$SPAWNS" \
+					>/dev/null 2>"$tmp/stacks.err" </dev/null || die "failed (exit $?): spawntrace ${flags[*]}"
+				t1=$(date +%s%N)
+				us="$(((t1 - t0) / 1000)) $(cat "$tmp/inner")"
+				cpu=$(sed -n 's/.*tracer.s own use while recording: \([0-9.]*\) s CPU.*/\1/p' "$tmp/stacks.err")
+				;;
+			esac
+			echo "$us ${cpu:-0}" >>"$tmp/stacks.$m"
+			log "bench: stacks, ${modes[m]}, run $i/$RUNS: $us µs, spawntrace CPU ${cpu:-0} s"
+		done
+	done
+	for m in "${!modes[@]}"; do
+		sort -n "$tmp/stacks.$m" | awk -v n="${modes[m]}" '
+			{ t[NR] = $1 / 1e6; w[NR] = $2 / 1e6; c[NR] = $3 }
+			END {
+				i = NR % 2 ? (NR + 1) / 2 : NR / 2
+				printf "%s\t%.6f\t%.6f\t%.6f\t%.6f\t%.3f\n", n, t[i], t[1], t[NR], w[i], c[i]
+			}' >>"$tmp/stacks.results"
+	done
+	"$root/bin/spawntrace" -c -w "$tmp/stacks.json" -- "$tmp/posix_spawn" "$SPAWNS" >/dev/null 2>&1 </dev/null ||
+		die "failed (exit $?): spawntrace -c -w ... posix_spawn"
+	stacks_line=$(python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+t = r.get("tracer") or {}
+n = max(1, t.get("stack_copies", 0))
+print("%d stacks copied, %.0f bytes per spawn in the ring (besides the spawn record'"'"'s 1304); %d unwound, %.1f µs each (the symbolizer goroutine, wall)" %
+      (t.get("stack_copies", 0), t.get("stack_copy_bytes", 0) / n, t.get("stacks_unwound", 0), t.get("unwind_ns", 0) / 1e3 / max(1, t.get("stacks_unwound", 0))))' "$tmp/stacks.json")
+}
+: >"$tmp/stacks.results"
+bench_stacks
+
 # Memory on a long run: spawntrace's peak RSS at BIG spawns against
 # SPAWNS (it spills events to disk; what grows is the summary's rows).
 usage "posix_spawn /bin/true x$BIG (memory)" "$tmp/posix_spawn" "$BIG"
@@ -304,6 +356,19 @@ echo "raw_syscalls sys_enter/sys_exit $sys_floor ns (the kernel's traced path, p
 echo "spawntrace $sys_traced ns; under spawntrace --spawns-only $sys_spawns_only ns; under spawntrace as on 5.10"
 echo "($FALLBACKS) $sys_fallbacks ns. Not traced, while spawntrace traces another process: $sys_other_traced ns,"
 echo "as on 5.10 $sys_other_fallbacks ns."
+echo
+echo "Spawn stacks, posix_spawn /bin/true x$SPAWNS (median of $RUNS; spawntrace's CPU from -v):"
+echo
+echo "| traced by | whole run (s) | min-max (s) | workload (s) | vs untraced | spawntrace CPU (s) |"
+echo "|---|---:|---:|---:|---:|---:|"
+awk -F'\t' '
+	$1 == "untraced" { wbase = $5 }
+	{ printf "| %s | %.3f | %.3f-%.3f | %.3f | %+.1f%% | %.3f |\n", $1, $2, $3, $4, $5, ($5 / wbase - 1) * 100, $6 }' "$tmp/stacks.results"
+echo
+echo "Stacks on (-w): $stacks_line; against stacks off: $(awk -F'\t' -v n="$SPAWNS" '
+	$1 == "spawntrace -c" { w0 = $5; c0 = $6 }
+	$1 == "spawntrace -c -w" { w1 = $5; c1 = $6 }
+	END { printf "the workload %+.1f%% (%+.1f µs per spawn), spawntrace CPU %+.1f µs per spawn", (w1 / w0 - 1) * 100, (w1 - w0) / n * 1e6, (c1 - c0) / n * 1e6 }' "$tmp/stacks.results")"
 echo
 echo "spawntrace's start-up and shut-down (\`spawntrace -c -- /bin/true\`, median of $RUNS): $fixed_med s"
 echo
