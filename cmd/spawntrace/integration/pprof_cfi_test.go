@@ -226,3 +226,52 @@ func TestPprofRustCallSiteUnwoundByCFI(t *testing.T) {
 		t.Errorf("%d of %d stacks truncated, want 0 of 3:\n%s", truncated, stacks, stderr)
 	}
 }
+
+// A spawn 200 frames of ~160 bytes deep: more stack than the kernel
+// copies (bpf STACK_COPY_MAX, 16 KiB).
+const pprofDeepSpawn = `#include <unistd.h>
+#include <sys/wait.h>
+
+__attribute__((noinline)) int deep_recursion(int n) {
+	volatile char pad[128];
+	pad[0] = (char)n;
+	if (n == 0) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			execl("/bin/true", "true", (char *)0);
+			_exit(127);
+		}
+		waitpid(pid, 0, 0);
+		return pad[0];
+	}
+	return deep_recursion(n - 1) + pad[0];
+}
+
+int main(void) { return deep_recursion(200) == 12345; }
+`
+
+// TestPprofDeepStackCut: a stack deeper than the copy is unwound as far as
+// the copy goes, and the note says it was cut there.
+func TestPprofDeepStackCut(t *testing.T) {
+	cc := requireTool(t, "gcc")
+	bin := setupEnv(t).bin
+	dir := t.TempDir()
+	src := filepath.Join(dir, "deep.c")
+	if err := os.WriteFile(src, []byte(pprofDeepSpawn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prog := filepath.Join(dir, "deepspawn")
+	if out, err := exec.Command(cc, "-O2", "-fomit-frame-pointer", "-o", prog, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "out")
+	stderr := pprofRun(t, bin, "--pprof", out, "--", prog)
+	if truncated, stacks := truncatedNote(t, stderr); truncated != 1 || stacks != 1 ||
+		!strings.Contains(stderr, "1 unwound by CFI (.eh_frame) past code without frame pointers, 1 of them cut where the copy of the stack ended") {
+		t.Errorf("want 1 of 1 stacks truncated, unwound by CFI and cut:\n%s", stderr)
+	}
+	cum, top := cumCounts(t, filepath.Join(out, "spawns.pb.gz"), "deepspawn")
+	if cum["deep_recursion"] != 1 || cum["main"] != 0 {
+		t.Errorf("deep_recursion in %d spawns, main in %d: want 1 and 0 (cut):\n%s", cum["deep_recursion"], cum["main"], top)
+	}
+}
