@@ -233,8 +233,8 @@ bench_stacks() {
 r = json.load(open(sys.argv[1]))
 t = r.get("tracer") or {}
 n = max(1, t.get("stack_copies", 0))
-print("%d stacks copied, %.0f bytes per spawn in the ring (besides the spawn record'"'"'s 1304); %d unwound, %.1f µs each (the symbolizer goroutine, wall)" %
-      (t.get("stack_copies", 0), t.get("stack_copy_bytes", 0) / n, t.get("stacks_unwound", 0), t.get("unwind_ns", 0) / 1e3 / max(1, t.get("stacks_unwound", 0))))' "$tmp/stacks.json")
+print("%d stacks copied, %.0f bytes per spawn in the ring (besides the spawn record'"'"'s 1304), at most %d of a copy read by an unwind; %d unwound, %.1f µs each (the symbolizer goroutine, wall)" %
+      (t.get("stack_copies", 0), t.get("stack_copy_bytes", 0) / n, t.get("stack_bytes_read_max", 0), t.get("stacks_unwound", 0), t.get("unwind_ns", 0) / 1e3 / max(1, t.get("stacks_unwound", 0))))' "$tmp/stacks.json")
 }
 : >"$tmp/stacks.results"
 bench_stacks

@@ -145,4 +145,7 @@ type TracerUsage struct {
 	StackCopyBytes uint64 `json:"stack_copy_bytes,omitempty"`
 	StacksUnwound  int    `json:"stacks_unwound,omitempty"`
 	UnwindNs       uint64 `json:"unwind_ns,omitempty"`
+	// StackBytesReadMax is the most bytes of one copy an unwind used: what
+	// the copy's size limit (bpf STACK_COPY_MAX) is measured against.
+	StackBytesReadMax uint64 `json:"stack_bytes_read_max,omitempty"`
 }

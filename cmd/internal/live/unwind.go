@@ -17,6 +17,7 @@ type unwindUsage struct {
 	copyBytes uint64
 	unwound   int
 	unwindNs  uint64
+	readMax   uint64   // the most bytes of one copy an unwind used
 	pcs       []uint64 // the symbolizer's, reused
 }
 
@@ -39,6 +40,7 @@ func (p *stackProbe) unwind(img *symbolize.Image, c *tracer.StackCopy, fp []symb
 	res := p.sym.Unwind(img, unwind.Regs{IP: c.IP, SP: c.SP, BP: c.BP,
 		Other: [16]uint64{dwarfRDI: c.DI}, OtherValid: 1 << dwarfRDI}, c.Stack, p.unwinding.pcs)
 	p.unwinding.pcs = res.PCs
+	p.unwinding.readMax = max(p.unwinding.readMax, res.ReadBytes)
 	if len(res.PCs) < 2 { // the leaf alone: nothing the kernel's walk lacked
 		return nil, false, nil, false
 	}
@@ -73,4 +75,5 @@ func (u *unwindUsage) fill(rec *recording.Recording) {
 	rec.Tracer.StackCopyBytes = u.copyBytes
 	rec.Tracer.StacksUnwound = u.unwound
 	rec.Tracer.UnwindNs = u.unwindNs
+	rec.Tracer.StackBytesReadMax = u.readMax
 }
