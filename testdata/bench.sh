@@ -220,10 +220,13 @@ bench_stacks() {
 		done
 	done
 	for m in "${!modes[@]}"; do
-		sort -n "$tmp/stacks.$m" | awk -v n="${modes[m]}" '
+		# Each column's median on its own, as bench_workload's.
+		local col
+		for col in 1 2 3; do awk -v c="$col" '{ print $c }' "$tmp/stacks.$m" | sort -n >"$tmp/stacks.col$col"; done
+		paste "$tmp/stacks.col1" "$tmp/stacks.col2" "$tmp/stacks.col3" | awk -v n="${modes[m]}" '
 			{ t[NR] = $1 / 1e6; w[NR] = $2 / 1e6; c[NR] = $3 }
 			END {
-				i = NR % 2 ? (NR + 1) / 2 : NR / 2
+				i = int((NR + 1) / 2)
 				printf "%s\t%.6f\t%.6f\t%.6f\t%.6f\t%.3f\n", n, t[i], t[1], t[NR], w[i], c[i]
 			}' >>"$tmp/stacks.results"
 	done
