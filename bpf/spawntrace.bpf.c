@@ -797,8 +797,10 @@ static __always_inline bool send_stack_copy(void *ctx, struct spawn_slot *slot)
 	c->di = BPF_CORE_READ(regs, di);
 	__u64 want = STACK_COPY_MAX;
 	if ((__u32)id == id >> 32) {
+		/* Unless it runs on another stack (a coroutine's, above). */
 		__u64 top = BPF_CORE_READ(task, mm, start_stack);
-		want = top > c->sp ? top - c->sp : 0;
+		if (top > c->sp)
+			want = top - c->sp;
 	}
 	if (want >= STACK_COPY_MAX) {
 		want = STACK_COPY_MAX;
