@@ -260,6 +260,11 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if o.verbose && rec.Tracer != nil {
 		fmt.Fprintf(stderr, "spawntrace: tracer's own use while recording: %.3f s CPU (user+sys), %.1f MiB peak RSS\n",
 			float64(rec.Tracer.CPUNs)/1e9, float64(rec.Tracer.MaxRSSBytes)/(1<<20))
+		if u := rec.Tracer; u.StackCopies > 0 {
+			fmt.Fprintf(stderr, "spawntrace: spawners' stacks copied for unwinding: %d, %d bytes each in the ring buffer (mean), "+
+				"at most %d read by an unwind; %d unwound, %.1f µs each\n", u.StackCopies, u.StackCopyBytes/uint64(u.StackCopies),
+				u.StackBytesReadMax, u.StacksUnwound, float64(u.UnwindNs)/1e3/float64(max(1, u.StacksUnwound)))
+		}
 	}
 	if o.verbose {
 		skips, err := t.Skipped()
