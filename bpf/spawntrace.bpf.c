@@ -944,10 +944,11 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns, bool w
  * and an exit is taken by whichever program comes first (in->ts_ns). */
 #define SEEN_ENTER 0
 #define SEEN_EXIT 1
+#define SEEN_LOCK_START 2
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, __u64);
 } seen SEC(".maps");
@@ -1199,15 +1200,59 @@ int BPF_PROG(on_fork_again, struct task_struct *parent, struct task_struct *chil
 	return fork_seen(parent, child);
 }
 
+/* The second programs of sched_process_exec and sched_process_exit (see
+ * seen) send an event, which must not be sent twice, and the task may have
+ * moved to another CPU between the two programs, so a per-CPU mark will
+ * not do: the first marks the thread's event here, in a hash keyed by kind
+ * and tid, for the traced tree alone, and the second acts only where it
+ * finds no mark. A mark the second did not clear (the kernel skipped it)
+ * names an event gone (an exec's linux_binprm, an exiting task), which a
+ * later one of that thread matches only at the same address with the first
+ * skipped. */
+#define DONE_EXEC 0
+#define DONE_EXIT 1
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);   /* kind << 32 | tid */
+	__type(value, __u64); /* the event's kernel object */
+} done_by_first SEC(".maps");
+
+/* mark_done says the first program of kind acts on event for the current
+ * thread. */
+static __always_inline void mark_done(__u32 kind, __u64 event)
+{
+	__u64 key = (__u64)kind << 32 | (__u32)bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&done_by_first, &key, &event, BPF_ANY);
+}
+
+/* was_done says whether the first program of kind acted on event for the
+ * current thread, and clears the mark. */
+static __always_inline bool was_done(__u32 kind, __u64 event)
+{
+	__u64 key = (__u64)kind << 32 | (__u32)bpf_get_current_pid_tgid();
+	__u64 *mark = bpf_map_lookup_elem(&done_by_first, &key);
+	if (!mark || *mark != event)
+		return false;
+	bpf_map_delete_elem(&done_by_first, &key);
+	return true;
+}
+
 /* exec_event_of sends a successful exec; with_loop says whether the program
  * may call bpf_loop (on_exec_noloop): without it, PATH's entries are not
- * counted. */
-static __always_inline int exec_event_of(struct task_struct *p, int old_pid, struct linux_binprm *bprm, bool with_loop)
+ * counted; again, whether it is the second program (on_exec_again). */
+static __always_inline int exec_event_of(struct task_struct *p, int old_pid, struct linux_binprm *bprm, bool with_loop,
+					 bool again)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	__u32 tid = (__u32)id;
 	if (!traced(tgid, NR_EXECVE))
+		return 0;
+	if (!again)
+		mark_done(DONE_EXEC, (__u64)bprm);
+	else if (was_done(DONE_EXEC, (__u64)bprm))
 		return 0;
 
 	/* A non-leader thread that execs takes over the leader's tid: move its
@@ -1271,18 +1316,32 @@ static __always_inline int exec_event_of(struct task_struct *p, int old_pid, str
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
 {
-	return exec_event_of(p, old_pid, bprm, true);
+	return exec_event_of(p, old_pid, bprm, true, false);
 }
 
 /* on_exec where the kernel has no bpf_loop (see raw_exit_noloop). */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec_noloop, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
 {
-	return exec_event_of(p, old_pid, bprm, false);
+	return exec_event_of(p, old_pid, bprm, false, false);
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(on_exit, struct task_struct *p)
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec_again, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
+{
+	return exec_event_of(p, old_pid, bprm, true, true);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec_again_noloop, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
+{
+	return exec_event_of(p, old_pid, bprm, false, true);
+}
+
+/* exit_of follows an exiting thread; again says whether it is the second
+ * program (on_exit_again), which returns where the first marked the
+ * task. */
+static __always_inline int exit_of(struct task_struct *p, bool again)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
@@ -1290,9 +1349,15 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	/* Before the tracked check: a thread that exits as its process's last
 	 * is gone from tracked may still hold a slot. */
 	inflight_exited(tid);
+	/* Before the tracked check too, which the first may have made fail:
+	 * the mark goes whatever the first did. */
+	if (again && was_done(DONE_EXIT, (__u64)p))
+		return 0;
 	struct tracked_proc *t = bpf_map_lookup_elem(&tracked, &tgid);
 	if (!t)
 		return 0;
+	if (!again)
+		mark_done(DONE_EXIT, (__u64)p);
 	/* exit and exit_group never return: drop their open slots here. */
 	close_slot(tid);
 
@@ -1325,6 +1390,18 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	return 0;
 }
 
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p)
+{
+	return exit_of(p, false);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit_again, struct task_struct *p)
+{
+	return exit_of(p, true);
+}
+
 /* ---- spawn anatomy: the address-space copy, lock stalls, blocked time ----
  * Without kprobes or fentry, dup_mmap() is timed by the write hold of the
  * parent's mmap lock it takes around the whole copy. */
@@ -1335,11 +1412,12 @@ static __always_inline struct mm_struct *current_mm(void)
 	return BPF_CORE_READ(task, mm);
 }
 
-SEC("tp_btf/mmap_lock_start_locking")
-int BPF_PROG(on_lock_start, struct mm_struct *mm, bool write)
+/* Each mmap_lock program has a second (see seen). Acquired and released
+ * are safe to run twice: what the first did (lock_start_ns set, then
+ * cleared) makes the second return. Start counts a waiter, so its second
+ * returns on a per-CPU mark, as raw_enter_again does. */
+static __always_inline int lock_start(struct mm_struct *mm)
 {
-	if (!timed_slots)
-		return 0;
 	__u64 key = (__u64)mm;
 	struct lock_waiters *w = bpf_map_lookup_elem(&forking_mm, &key);
 	if (!w)
@@ -1357,8 +1435,24 @@ int BPF_PROG(on_lock_start, struct mm_struct *mm, bool write)
 	return 0;
 }
 
-SEC("tp_btf/mmap_lock_acquire_returned")
-int BPF_PROG(on_lock_acquired, struct mm_struct *mm, bool write, bool success)
+SEC("tp_btf/mmap_lock_start_locking")
+int BPF_PROG(on_lock_start, struct mm_struct *mm, bool write)
+{
+	if (!timed_slots)
+		return 0;
+	mark_seen(SEEN_LOCK_START);
+	return lock_start(mm);
+}
+
+SEC("tp_btf/mmap_lock_start_locking")
+int BPF_PROG(on_lock_start_again, struct mm_struct *mm, bool write)
+{
+	if (!timed_slots || was_seen(SEEN_LOCK_START))
+		return 0;
+	return lock_start(mm);
+}
+
+static __always_inline int lock_acquired(struct mm_struct *mm, bool write, bool success)
 {
 	if (!timed_slots)
 		return 0;
@@ -1385,6 +1479,18 @@ int BPF_PROG(on_lock_acquired, struct mm_struct *mm, bool write, bool success)
 	return 0;
 }
 
+SEC("tp_btf/mmap_lock_acquire_returned")
+int BPF_PROG(on_lock_acquired, struct mm_struct *mm, bool write, bool success)
+{
+	return lock_acquired(mm, write, success);
+}
+
+SEC("tp_btf/mmap_lock_acquire_returned")
+int BPF_PROG(on_lock_acquired_again, struct mm_struct *mm, bool write, bool success)
+{
+	return lock_acquired(mm, write, success);
+}
+
 /* timed_end ends the slot's timed hold (lock_start_ns): it adds the hold
  * to the copy or the teardown and returns how long it was. */
 static __always_inline __u64 timed_end(struct spawn_slot *slot)
@@ -1405,8 +1511,7 @@ static __always_inline __u64 timed_end(struct spawn_slot *slot)
 	return held;
 }
 
-SEC("tp_btf/mmap_lock_released")
-int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
+static __always_inline int lock_released(struct mm_struct *mm)
 {
 	if (!timed_slots)
 		return 0;
@@ -1427,6 +1532,18 @@ int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
 		bpf_map_delete_elem(&forking_mm, &key);
 	}
 	return 0;
+}
+
+SEC("tp_btf/mmap_lock_released")
+int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
+{
+	return lock_released(mm);
+}
+
+SEC("tp_btf/mmap_lock_released")
+int BPF_PROG(on_lock_released_again, struct mm_struct *mm, bool write)
+{
+	return lock_released(mm);
 }
 
 /* ---- the same, by kprobes, where the kernel has no mmap_lock

@@ -52,9 +52,11 @@ func FindingText(c *compare.Comparison, f *compare.CompareFinding) (title, evide
 		return "program start-up is slower on " + f.Subject + " (CPUID)", ev
 	case f.Lost != nil:
 		l := f.Lost
-		ev := fmt.Sprintf("%s lost %d events (%d dropped on a full ring buffer, %d syscalls not timed, %d spawn calls "+
-			"not paired, %d processes not followed): its spawns and per-spawn numbers are incomplete, so this "+
-			"comparison is weaker", f.Subject, l.Total(), l.Events, l.SyscallSlots, l.SpawnSlots, l.TrackedLimits)
+		parts := append([]string{fmt.Sprintf("%d dropped on a full ring buffer, %d syscalls not timed, %d spawn calls "+
+			"not paired, %d processes not followed", l.Events, l.SyscallSlots, l.SpawnSlots, l.TrackedLimits)},
+			skipTexts(l.Skipped)...)
+		ev := fmt.Sprintf("%s lost %d events (%s): its spawns and per-spawn numbers are incomplete, so this "+
+			"comparison is weaker", f.Subject, l.Total(), strings.Join(parts, ", "))
 		if l.Events > 0 {
 			ev += "; record again with a larger --ring-bytes"
 		}

@@ -160,6 +160,10 @@ func WriteLostWarning(w io.Writer, l tracer.Lost) error {
 	if l.Total() == 0 {
 		return nil
 	}
-	_, err := fmt.Fprintf(w, "spawntrace: warning: lost events: %s; counts and spawns are incomplete\n", lostText(l))
+	incomplete := "counts and spawns are incomplete"
+	if onlyTimes(l) {
+		incomplete = "counts and spawns are whole, those times are not"
+	}
+	_, err := fmt.Fprintf(w, "spawntrace: warning: lost events: %s; %s\n", lostText(l), incomplete)
 	return err
 }

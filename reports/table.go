@@ -283,7 +283,57 @@ func lostText(l tracer.Lost) string {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, plural(int(p.n), p.one, p.many)))
 		}
 	}
+	parts = append(parts, skipTexts(l.Skipped)...)
 	return fmt.Sprintf("%d (%s)", l.Total(), strings.Join(parts, ", "))
+}
+
+// skipWords says, by tracer.Skip's Measure, what one and many runs the
+// kernel skipped left out.
+var skipWords = map[string][2]string{
+	tracer.SkipSyscalls:  {"syscall not counted", "syscalls not counted"},
+	tracer.SkipForks:     {"new process not followed", "new processes not followed"},
+	tracer.SkipExecs:     {"exec not recorded", "execs not recorded"},
+	tracer.SkipExits:     {"exit not recorded", "exits not recorded"},
+	tracer.SkipCopies:    {"page-table copy or exec teardown not timed", "page-table copies or exec teardowns not timed"},
+	tracer.SkipLockWaits: {"wait on a forking parent's mmap lock not timed", "waits on a forking parent's mmap lock not timed"},
+	tracer.SkipBlocked:   {"context switch of a spawning thread unseen", "context switches of spawning threads unseen"},
+}
+
+// skipTexts words what each program's skipped runs left out. The kernel
+// counts them for the whole machine, so the traced tree lost at most that
+// many: "up to".
+func skipTexts(skips []tracer.Skip) []string {
+	var out []string
+	for _, s := range skips {
+		w, ok := skipWords[s.Measure]
+		if !ok {
+			w = [2]string{"run of a program not made", "runs of a program not made"}
+		}
+		where := s.Point
+		if where == "" {
+			where = s.Prog
+		}
+		n := int(min(s.Runs, math.MaxInt))
+		out = append(out, fmt.Sprintf("up to %d %s: the kernel skipped its program on %s",
+			s.Runs, plural(n, w[0], w[1]), TermSafe(where)))
+	}
+	return out
+}
+
+// onlyTimes says whether l lost nothing but times: counts and spawns are
+// whole.
+func onlyTimes(l tracer.Lost) bool {
+	if l.Events|l.SyscallSlots|l.SpawnSlots|l.TrackedLimits != 0 {
+		return false
+	}
+	for _, s := range l.Skipped {
+		switch s.Measure {
+		case tracer.SkipCopies, tracer.SkipLockWaits, tracer.SkipBlocked:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func plural(n int, one, many string) string {

@@ -250,6 +250,10 @@ type Lost struct {
 	SyscallSlots  uint64 `json:"syscall_slots"`  // syscalls not timed (no task storage for their slot)
 	SpawnSlots    uint64 `json:"spawn_slots"`    // spawn calls not paired (map full)
 	TrackedLimits uint64 `json:"tracked_limits"` // processes not followed (map full)
+	// Skipped holds the runs of programs the kernel skipped and no second
+	// program made up for, by program; recordings made before they were
+	// kept have none.
+	Skipped []Skip `json:"kernel_skipped,omitempty"`
 }
 
 // Total is every loss of any kind. It saturates at the largest uint64
@@ -260,8 +264,34 @@ func (l Lost) Total() uint64 {
 	for _, n := range []uint64{l.Events, l.SyscallSlots, l.SpawnSlots, l.TrackedLimits} {
 		t = SatAdd(t, n)
 	}
+	for _, s := range l.Skipped {
+		t = SatAdd(t, s.Runs)
+	}
 	return t
 }
+
+// Skip is how often the kernel did not run a program: another task was
+// inside the same program on that CPU (preempted there, where the kernel
+// runs tracepoint programs preemptibly) or it recursed. The kernel counts
+// a program's skips for every task of the machine, so what they cost the
+// traced tree is at most Runs of Measure.
+type Skip struct {
+	Prog    string `json:"prog"`    // the program (the first, for a program and its second)
+	Point   string `json:"point"`   // where it is attached: sched:sched_process_exec, kprobe:up_write
+	Measure string `json:"measure"` // what a skipped run leaves out: one of the Skip* below
+	Runs    uint64 `json:"runs"`
+}
+
+// What a run of a program that the kernel skipped leaves out (Skip.Measure).
+const (
+	SkipSyscalls  = "syscalls"   // a syscall not counted (its entry or its exit unseen)
+	SkipForks     = "forks"      // a new process not followed
+	SkipExecs     = "execs"      // a successful exec not recorded (a spawn without its program)
+	SkipExits     = "exits"      // an exit not recorded
+	SkipCopies    = "copies"     // a page-table copy or an exec teardown not timed
+	SkipLockWaits = "lock-waits" // a thread's wait on a forking parent's mmap lock not measured
+	SkipBlocked   = "blocked"    // a context switch unseen: a spawning thread's blocked time
+)
 
 // SatAdd is a+b, or the largest uint64 when that would wrap.
 func SatAdd(a, b uint64) uint64 {

@@ -20,9 +20,16 @@ type attachPoint struct {
 	group string // tracepoint group, as shown to the user (sched, raw_syscalls)
 	name  string // tracepoint name; its BTF prototype is btf_trace_<name>
 	// again marks a second program, attached only where the kernel runs
-	// tracepoint programs preemptibly (see preemptibleTracepoints).
+	// tracepoint programs preemptibly (see preemptibleTracepoints); it is
+	// named after its first, with "_again" (againSuffix).
 	again bool
+	// loses is what a run the kernel skipped leaves out (a Skip measure).
+	loses string
 }
+
+// againSuffix names a program's second program: raw_exit's is
+// raw_exit_again.
+const againSuffix = "_again"
 
 // preemptibleTracepoints says whether the kernel of release (uname -r) may
 // preempt a task inside a tracepoint's BPF program, and so skip that
@@ -56,6 +63,7 @@ type kprobePoint struct {
 	prog   string
 	symbol string
 	ret    bool
+	loses  string // as attachPoint's
 }
 
 // Probe names, as Probes shows them, --disable-probe accepts them and
@@ -73,40 +81,71 @@ const (
 // probeGroups lists every attachment, in the order they are attached.
 var probeGroups = []probeGroup{
 	{name: ForkProbe, required: true, points: []attachPoint{
-		{prog: "on_fork", group: "sched", name: "sched_process_fork"},
-		{prog: "on_fork_again", group: "sched", name: "sched_process_fork", again: true},
+		{prog: "on_fork", group: "sched", name: "sched_process_fork", loses: SkipForks},
+		{prog: "on_fork_again", group: "sched", name: "sched_process_fork", again: true, loses: SkipForks},
 	}},
-	{name: ExitProbe, required: true, points: []attachPoint{{prog: "on_exit", group: "sched", name: "sched_process_exit"}}},
-	{name: ExecProbe, points: []attachPoint{{prog: "on_exec", group: "sched", name: "sched_process_exec"}}},
+	// Each program below with an _again copy is followed by it: the copy
+	// does the work when the kernel skipped the first (see the BPF side),
+	// where the kernel may skip it (preemptibleTracepoints).
+	{name: ExitProbe, required: true, points: []attachPoint{
+		{prog: "on_exit", group: "sched", name: "sched_process_exit", loses: SkipExits},
+		{prog: "on_exit_again", group: "sched", name: "sched_process_exit", again: true, loses: SkipExits},
+	}},
+	{name: ExecProbe, points: []attachPoint{
+		{prog: "on_exec", group: "sched", name: "sched_process_exec", loses: SkipExecs},
+		{prog: "on_exec_again", group: "sched", name: "sched_process_exec", again: true, loses: SkipExecs},
+	}},
 	// Every syscall of the tree: the table, and the spawn-related calls
 	// (clone, clone3, fork, vfork, execve, execveat, socketpair, pipe2) in detail.
-	// Each program is followed by its _again copy, which does the work
-	// when the kernel skipped the first (see the BPF side), where the
-	// kernel may skip it (preemptibleTracepoints).
 	{name: SyscallsProbe, points: []attachPoint{
-		{prog: "raw_enter", group: "raw_syscalls", name: "sys_enter"},
-		{prog: "raw_enter_again", group: "raw_syscalls", name: "sys_enter", again: true},
-		{prog: "raw_exit", group: "raw_syscalls", name: "sys_exit"},
-		{prog: "raw_exit_again", group: "raw_syscalls", name: "sys_exit", again: true},
+		{prog: "raw_enter", group: "raw_syscalls", name: "sys_enter", loses: SkipSyscalls},
+		{prog: "raw_enter_again", group: "raw_syscalls", name: "sys_enter", again: true, loses: SkipSyscalls},
+		{prog: "raw_exit", group: "raw_syscalls", name: "sys_exit", loses: SkipSyscalls},
+		{prog: "raw_exit_again", group: "raw_syscalls", name: "sys_exit", again: true, loses: SkipSyscalls},
 	}},
 	// Spawn anatomy: the address-space copy is timed by the parent's mmap
 	// write lock (no kprobes here), blocked time by context switches.
 	// Before 5.11 (Debian's 5.10) there are no mmap_lock tracepoints:
 	// kprobes on the copy and the teardown themselves, where the kernel
-	// has kprobes.
+	// has kprobes. Kprobes have no second programs: the kernel skips a
+	// kprobe program while any kprobe or tracepoint program runs on the CPU
+	// (one per-CPU count for all of them, bpf_prog_active), so a second
+	// one would be skipped with the first.
 	{name: CopyProbe, points: []attachPoint{
-		{prog: "on_lock_start", group: "mmap_lock", name: "mmap_lock_start_locking"},
-		{prog: "on_lock_acquired", group: "mmap_lock", name: "mmap_lock_acquire_returned"},
-		{prog: "on_lock_released", group: "mmap_lock", name: "mmap_lock_released"},
+		{prog: "on_lock_start", group: "mmap_lock", name: "mmap_lock_start_locking", loses: SkipLockWaits},
+		{prog: "on_lock_start_again", group: "mmap_lock", name: "mmap_lock_start_locking", again: true, loses: SkipLockWaits},
+		{prog: "on_lock_acquired", group: "mmap_lock", name: "mmap_lock_acquire_returned", loses: SkipCopies},
+		{prog: "on_lock_acquired_again", group: "mmap_lock", name: "mmap_lock_acquire_returned", again: true, loses: SkipCopies},
+		{prog: "on_lock_released", group: "mmap_lock", name: "mmap_lock_released", loses: SkipCopies},
+		{prog: "on_lock_released_again", group: "mmap_lock", name: "mmap_lock_released", again: true, loses: SkipCopies},
 	}, kprobes: []kprobePoint{
-		{prog: "kp_lock_start", symbol: "down_write_killable"},
-		{prog: "kp_lock_acquired", symbol: "down_write_killable", ret: true},
-		{prog: "kp_lock_released", symbol: "up_write"},
-		{prog: "kp_teardown_start", symbol: "exit_mmap"},
-		{prog: "kp_teardown_end", symbol: "exit_mmap", ret: true},
+		{prog: "kp_lock_start", symbol: "down_write_killable", loses: SkipCopies},
+		{prog: "kp_lock_acquired", symbol: "down_write_killable", ret: true, loses: SkipCopies},
+		{prog: "kp_lock_released", symbol: "up_write", loses: SkipCopies},
+		{prog: "kp_teardown_start", symbol: "exit_mmap", loses: SkipCopies},
+		{prog: "kp_teardown_end", symbol: "exit_mmap", ret: true, loses: SkipCopies},
 	}, kprobesInstead: "kprobes on the mmap lock (down_write_killable, up_write) time the copy, and on exit_mmap " +
 		"the exec teardown; other threads' stalls on the parent's lock are not measured"},
-	{name: BlockedProbe, points: []attachPoint{{prog: "on_switch", group: "sched", name: "sched_switch"}}},
+	{name: BlockedProbe, points: []attachPoint{{prog: "on_switch", group: "sched", name: "sched_switch", loses: SkipBlocked}}},
+}
+
+// programLoses says, by program name, where each is attached and what a
+// run of it the kernel skipped leaves out (Skip's Point and Measure).
+func programLoses() map[string]Skip {
+	m := make(map[string]Skip)
+	for _, g := range probeGroups {
+		for _, p := range g.points {
+			m[p.prog] = Skip{Prog: p.prog, Point: p.group + ":" + p.name, Measure: p.loses}
+		}
+		for _, kp := range g.kprobes {
+			kind := "kprobe:"
+			if kp.ret {
+				kind = "kretprobe:"
+			}
+			m[kp.prog] = Skip{Prog: kp.prog, Point: kind + kp.symbol, Measure: kp.loses}
+		}
+	}
+	return m
 }
 
 // helperFeature is a BPF helper some measurement needs beyond the base
@@ -139,7 +178,10 @@ func pickVariants(spec *ebpf.CollectionSpec, without map[string]string, use bool
 // new program's stack without it), and a new program's environment to
 // count PATH's entries (not counted without it).
 var helperFeatures = []helperFeature{
-	{name: BPFLoopProbe, fn: "BPF_FUNC_loop", without: map[string]string{"raw_exit": "raw_exit_noloop", "raw_exit_again": "raw_exit_again_noloop", "on_exec": "on_exec_noloop"}, since: "5.17"},
+	{name: BPFLoopProbe, fn: "BPF_FUNC_loop", without: map[string]string{
+		"raw_exit": "raw_exit_noloop", "raw_exit_again": "raw_exit_again_noloop",
+		"on_exec": "on_exec_noloop", "on_exec_again": "on_exec_again_noloop",
+	}, since: "5.17"},
 }
 
 // BPFLoopProbe names the bpf_loop helper feature in Probes.

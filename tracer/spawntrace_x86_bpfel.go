@@ -281,6 +281,7 @@ type spawntraceTrackedProc struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	spawntraceMapAnnounced              = "announced"
+	spawntraceMapDoneByFirst            = "done_by_first"
 	spawntraceMapEvents                 = "events"
 	spawntraceMapForkingMm              = "forking_mm"
 	spawntraceMapInflight               = "inflight"
@@ -300,13 +301,19 @@ const (
 	spawntraceProgKpTeardownEnd         = "kp_teardown_end"
 	spawntraceProgKpTeardownStart       = "kp_teardown_start"
 	spawntraceProgOnExec                = "on_exec"
+	spawntraceProgOnExecAgain           = "on_exec_again"
+	spawntraceProgOnExecAgainNoloop     = "on_exec_again_noloop"
 	spawntraceProgOnExecNoloop          = "on_exec_noloop"
 	spawntraceProgOnExit                = "on_exit"
+	spawntraceProgOnExitAgain           = "on_exit_again"
 	spawntraceProgOnFork                = "on_fork"
 	spawntraceProgOnForkAgain           = "on_fork_again"
 	spawntraceProgOnLockAcquired        = "on_lock_acquired"
+	spawntraceProgOnLockAcquiredAgain   = "on_lock_acquired_again"
 	spawntraceProgOnLockReleased        = "on_lock_released"
+	spawntraceProgOnLockReleasedAgain   = "on_lock_released_again"
 	spawntraceProgOnLockStart           = "on_lock_start"
+	spawntraceProgOnLockStartAgain      = "on_lock_start_again"
 	spawntraceProgOnSample              = "on_sample"
 	spawntraceProgOnSwitch              = "on_switch"
 	spawntraceProgRawEnter              = "raw_enter"
@@ -385,28 +392,34 @@ type spawntraceSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceProgramSpecs struct {
-	KpLockAcquired     *ebpf.ProgramSpec `ebpf:"kp_lock_acquired"`
-	KpLockReleased     *ebpf.ProgramSpec `ebpf:"kp_lock_released"`
-	KpLockStart        *ebpf.ProgramSpec `ebpf:"kp_lock_start"`
-	KpTeardownEnd      *ebpf.ProgramSpec `ebpf:"kp_teardown_end"`
-	KpTeardownStart    *ebpf.ProgramSpec `ebpf:"kp_teardown_start"`
-	OnExec             *ebpf.ProgramSpec `ebpf:"on_exec"`
-	OnExecNoloop       *ebpf.ProgramSpec `ebpf:"on_exec_noloop"`
-	OnExit             *ebpf.ProgramSpec `ebpf:"on_exit"`
-	OnFork             *ebpf.ProgramSpec `ebpf:"on_fork"`
-	OnForkAgain        *ebpf.ProgramSpec `ebpf:"on_fork_again"`
-	OnLockAcquired     *ebpf.ProgramSpec `ebpf:"on_lock_acquired"`
-	OnLockReleased     *ebpf.ProgramSpec `ebpf:"on_lock_released"`
-	OnLockStart        *ebpf.ProgramSpec `ebpf:"on_lock_start"`
-	OnSample           *ebpf.ProgramSpec `ebpf:"on_sample"`
-	OnSwitch           *ebpf.ProgramSpec `ebpf:"on_switch"`
-	RawEnter           *ebpf.ProgramSpec `ebpf:"raw_enter"`
-	RawEnterAgain      *ebpf.ProgramSpec `ebpf:"raw_enter_again"`
-	RawExit            *ebpf.ProgramSpec `ebpf:"raw_exit"`
-	RawExitAgain       *ebpf.ProgramSpec `ebpf:"raw_exit_again"`
-	RawExitAgainNoloop *ebpf.ProgramSpec `ebpf:"raw_exit_again_noloop"`
-	RawExitNoloop      *ebpf.ProgramSpec `ebpf:"raw_exit_noloop"`
-	ResolvePids        *ebpf.ProgramSpec `ebpf:"resolve_pids"`
+	KpLockAcquired      *ebpf.ProgramSpec `ebpf:"kp_lock_acquired"`
+	KpLockReleased      *ebpf.ProgramSpec `ebpf:"kp_lock_released"`
+	KpLockStart         *ebpf.ProgramSpec `ebpf:"kp_lock_start"`
+	KpTeardownEnd       *ebpf.ProgramSpec `ebpf:"kp_teardown_end"`
+	KpTeardownStart     *ebpf.ProgramSpec `ebpf:"kp_teardown_start"`
+	OnExec              *ebpf.ProgramSpec `ebpf:"on_exec"`
+	OnExecAgain         *ebpf.ProgramSpec `ebpf:"on_exec_again"`
+	OnExecAgainNoloop   *ebpf.ProgramSpec `ebpf:"on_exec_again_noloop"`
+	OnExecNoloop        *ebpf.ProgramSpec `ebpf:"on_exec_noloop"`
+	OnExit              *ebpf.ProgramSpec `ebpf:"on_exit"`
+	OnExitAgain         *ebpf.ProgramSpec `ebpf:"on_exit_again"`
+	OnFork              *ebpf.ProgramSpec `ebpf:"on_fork"`
+	OnForkAgain         *ebpf.ProgramSpec `ebpf:"on_fork_again"`
+	OnLockAcquired      *ebpf.ProgramSpec `ebpf:"on_lock_acquired"`
+	OnLockAcquiredAgain *ebpf.ProgramSpec `ebpf:"on_lock_acquired_again"`
+	OnLockReleased      *ebpf.ProgramSpec `ebpf:"on_lock_released"`
+	OnLockReleasedAgain *ebpf.ProgramSpec `ebpf:"on_lock_released_again"`
+	OnLockStart         *ebpf.ProgramSpec `ebpf:"on_lock_start"`
+	OnLockStartAgain    *ebpf.ProgramSpec `ebpf:"on_lock_start_again"`
+	OnSample            *ebpf.ProgramSpec `ebpf:"on_sample"`
+	OnSwitch            *ebpf.ProgramSpec `ebpf:"on_switch"`
+	RawEnter            *ebpf.ProgramSpec `ebpf:"raw_enter"`
+	RawEnterAgain       *ebpf.ProgramSpec `ebpf:"raw_enter_again"`
+	RawExit             *ebpf.ProgramSpec `ebpf:"raw_exit"`
+	RawExitAgain        *ebpf.ProgramSpec `ebpf:"raw_exit_again"`
+	RawExitAgainNoloop  *ebpf.ProgramSpec `ebpf:"raw_exit_again_noloop"`
+	RawExitNoloop       *ebpf.ProgramSpec `ebpf:"raw_exit_noloop"`
+	ResolvePids         *ebpf.ProgramSpec `ebpf:"resolve_pids"`
 }
 
 // spawntraceMapSpecs contains maps before they are loaded into the kernel.
@@ -414,6 +427,7 @@ type spawntraceProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceMapSpecs struct {
 	Announced        *ebpf.MapSpec `ebpf:"announced"`
+	DoneByFirst      *ebpf.MapSpec `ebpf:"done_by_first"`
 	Events           *ebpf.MapSpec `ebpf:"events"`
 	ForkingMm        *ebpf.MapSpec `ebpf:"forking_mm"`
 	Inflight         *ebpf.MapSpec `ebpf:"inflight"`
@@ -481,6 +495,7 @@ func (o *spawntraceObjects) Close() error {
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceMaps struct {
 	Announced        *ebpf.Map `ebpf:"announced"`
+	DoneByFirst      *ebpf.Map `ebpf:"done_by_first"`
 	Events           *ebpf.Map `ebpf:"events"`
 	ForkingMm        *ebpf.Map `ebpf:"forking_mm"`
 	Inflight         *ebpf.Map `ebpf:"inflight"`
@@ -499,6 +514,7 @@ type spawntraceMaps struct {
 func (m *spawntraceMaps) Close() error {
 	return _SpawntraceClose(
 		m.Announced,
+		m.DoneByFirst,
 		m.Events,
 		m.ForkingMm,
 		m.Inflight,
@@ -550,28 +566,34 @@ type spawntraceVariables struct {
 //
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntracePrograms struct {
-	KpLockAcquired     *ebpf.Program `ebpf:"kp_lock_acquired"`
-	KpLockReleased     *ebpf.Program `ebpf:"kp_lock_released"`
-	KpLockStart        *ebpf.Program `ebpf:"kp_lock_start"`
-	KpTeardownEnd      *ebpf.Program `ebpf:"kp_teardown_end"`
-	KpTeardownStart    *ebpf.Program `ebpf:"kp_teardown_start"`
-	OnExec             *ebpf.Program `ebpf:"on_exec"`
-	OnExecNoloop       *ebpf.Program `ebpf:"on_exec_noloop"`
-	OnExit             *ebpf.Program `ebpf:"on_exit"`
-	OnFork             *ebpf.Program `ebpf:"on_fork"`
-	OnForkAgain        *ebpf.Program `ebpf:"on_fork_again"`
-	OnLockAcquired     *ebpf.Program `ebpf:"on_lock_acquired"`
-	OnLockReleased     *ebpf.Program `ebpf:"on_lock_released"`
-	OnLockStart        *ebpf.Program `ebpf:"on_lock_start"`
-	OnSample           *ebpf.Program `ebpf:"on_sample"`
-	OnSwitch           *ebpf.Program `ebpf:"on_switch"`
-	RawEnter           *ebpf.Program `ebpf:"raw_enter"`
-	RawEnterAgain      *ebpf.Program `ebpf:"raw_enter_again"`
-	RawExit            *ebpf.Program `ebpf:"raw_exit"`
-	RawExitAgain       *ebpf.Program `ebpf:"raw_exit_again"`
-	RawExitAgainNoloop *ebpf.Program `ebpf:"raw_exit_again_noloop"`
-	RawExitNoloop      *ebpf.Program `ebpf:"raw_exit_noloop"`
-	ResolvePids        *ebpf.Program `ebpf:"resolve_pids"`
+	KpLockAcquired      *ebpf.Program `ebpf:"kp_lock_acquired"`
+	KpLockReleased      *ebpf.Program `ebpf:"kp_lock_released"`
+	KpLockStart         *ebpf.Program `ebpf:"kp_lock_start"`
+	KpTeardownEnd       *ebpf.Program `ebpf:"kp_teardown_end"`
+	KpTeardownStart     *ebpf.Program `ebpf:"kp_teardown_start"`
+	OnExec              *ebpf.Program `ebpf:"on_exec"`
+	OnExecAgain         *ebpf.Program `ebpf:"on_exec_again"`
+	OnExecAgainNoloop   *ebpf.Program `ebpf:"on_exec_again_noloop"`
+	OnExecNoloop        *ebpf.Program `ebpf:"on_exec_noloop"`
+	OnExit              *ebpf.Program `ebpf:"on_exit"`
+	OnExitAgain         *ebpf.Program `ebpf:"on_exit_again"`
+	OnFork              *ebpf.Program `ebpf:"on_fork"`
+	OnForkAgain         *ebpf.Program `ebpf:"on_fork_again"`
+	OnLockAcquired      *ebpf.Program `ebpf:"on_lock_acquired"`
+	OnLockAcquiredAgain *ebpf.Program `ebpf:"on_lock_acquired_again"`
+	OnLockReleased      *ebpf.Program `ebpf:"on_lock_released"`
+	OnLockReleasedAgain *ebpf.Program `ebpf:"on_lock_released_again"`
+	OnLockStart         *ebpf.Program `ebpf:"on_lock_start"`
+	OnLockStartAgain    *ebpf.Program `ebpf:"on_lock_start_again"`
+	OnSample            *ebpf.Program `ebpf:"on_sample"`
+	OnSwitch            *ebpf.Program `ebpf:"on_switch"`
+	RawEnter            *ebpf.Program `ebpf:"raw_enter"`
+	RawEnterAgain       *ebpf.Program `ebpf:"raw_enter_again"`
+	RawExit             *ebpf.Program `ebpf:"raw_exit"`
+	RawExitAgain        *ebpf.Program `ebpf:"raw_exit_again"`
+	RawExitAgainNoloop  *ebpf.Program `ebpf:"raw_exit_again_noloop"`
+	RawExitNoloop       *ebpf.Program `ebpf:"raw_exit_noloop"`
+	ResolvePids         *ebpf.Program `ebpf:"resolve_pids"`
 }
 
 func (p *spawntracePrograms) Close() error {
@@ -582,13 +604,19 @@ func (p *spawntracePrograms) Close() error {
 		p.KpTeardownEnd,
 		p.KpTeardownStart,
 		p.OnExec,
+		p.OnExecAgain,
+		p.OnExecAgainNoloop,
 		p.OnExecNoloop,
 		p.OnExit,
+		p.OnExitAgain,
 		p.OnFork,
 		p.OnForkAgain,
 		p.OnLockAcquired,
+		p.OnLockAcquiredAgain,
 		p.OnLockReleased,
+		p.OnLockReleasedAgain,
 		p.OnLockStart,
+		p.OnLockStartAgain,
 		p.OnSample,
 		p.OnSwitch,
 		p.RawEnter,

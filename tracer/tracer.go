@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -539,19 +540,14 @@ func (t *Tracer) Lost() (Lost, error) {
 			return l, err
 		}
 	}
-	return l, nil
+	skips, err := t.Skipped()
+	l.Skipped = notMadeUp(skips, func(prog string) bool { return t.coll.Programs[prog] != nil })
+	return l, err
 }
 
-// Skip is how often the kernel did not run one of the programs: another
-// task was inside the same program on that CPU (preempted there, where the
-// kernel runs tracepoint programs preemptibly) or it recursed.
-type Skip struct {
-	Prog string
-	Runs uint64
-}
-
-// Skipped lists the programs the kernel skipped runs of, by name. The
-// counts are the machine's, not the traced tree's alone.
+// Skipped lists the programs the kernel skipped runs of, by name, each
+// counted alone (a first program and its second apart). The counts are
+// the machine's, not the traced tree's alone.
 func (t *Tracer) Skipped() ([]Skip, error) {
 	names := make([]string, 0, len(t.coll.Programs))
 	for name := range t.coll.Programs {
@@ -565,10 +561,40 @@ func (t *Tracer) Skipped() ([]Skip, error) {
 			return out, fmt.Errorf("reading %s's run counts: %w", name, err)
 		}
 		if st.RecursionMisses > 0 {
-			out = append(out, Skip{Prog: name, Runs: st.RecursionMisses})
+			s := Skip{Prog: name, Runs: st.RecursionMisses}
+			if w, ok := programLoses()[name]; ok {
+				s.Point, s.Measure = w.Point, w.Measure
+			}
+			out = append(out, s)
 		}
 	}
 	return out, nil
+}
+
+// notMadeUp keeps, of skips (Skipped's), the runs no second program made
+// up for, by first program: where the second is loaded, a run both
+// skipped is among the skips of each, so at most the fewer of the two;
+// elsewhere every skip of the first. A second program's own skips where
+// the first ran lose nothing. Programs that feed no measurement (the pid
+// iterator) are left out.
+func notMadeUp(skips []Skip, loaded func(prog string) bool) []Skip {
+	runs := make(map[string]uint64, len(skips))
+	for _, s := range skips {
+		runs[s.Prog] = s.Runs
+	}
+	var out []Skip
+	for _, s := range skips {
+		if s.Measure == "" || strings.HasSuffix(s.Prog, againSuffix) {
+			continue
+		}
+		if again := s.Prog + againSuffix; loaded(again) {
+			s.Runs = min(s.Runs, runs[again])
+		}
+		if s.Runs > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Close detaches and unloads, in reverse order of setup. Safe on a partly
