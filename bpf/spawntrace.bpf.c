@@ -1243,7 +1243,7 @@ static __always_inline bool was_done(__u32 kind, __u64 event)
  * may call bpf_loop (on_exec_noloop): without it, PATH's entries are not
  * counted; again, whether it is the second program (on_exec_again). */
 static __always_inline int exec_event_of(struct task_struct *p, int old_pid, struct linux_binprm *bprm, bool with_loop,
-					 bool again)
+                                         bool again)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;

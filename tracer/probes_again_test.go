@@ -1,6 +1,9 @@
 package tracer
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestPreemptibleTracepoints(t *testing.T) {
 	for release, want := range map[string]bool{
@@ -15,5 +18,61 @@ func TestPreemptibleTracepoints(t *testing.T) {
 		if got := preemptibleTracepoints(release); got != want {
 			t.Errorf("preemptibleTracepoints(%q) = %v, want %v", release, got, want)
 		}
+	}
+}
+
+// TestSecondProgramsPaired: each second program is named after its first,
+// attached right after it to the same tracepoint, and says what a skipped
+// run of either leaves out, as every other program does: notMadeUp pairs
+// them by name.
+func TestSecondProgramsPaired(t *testing.T) {
+	for _, g := range probeGroups {
+		for i, p := range g.points {
+			if p.loses == "" {
+				t.Errorf("%s: program %s says nothing of what its skipped runs leave out", g.name, p.prog)
+			}
+			if !p.again {
+				continue
+			}
+			if i == 0 || g.points[i-1].prog+againSuffix != p.prog || g.points[i-1].name != p.name || g.points[i-1].loses != p.loses {
+				t.Errorf("%s: second program %s does not follow its first on %s", g.name, p.prog, p.name)
+			}
+		}
+		for _, kp := range g.kprobes {
+			if kp.loses == "" {
+				t.Errorf("%s: kprobe program %s says nothing of what its skipped runs leave out", g.name, kp.prog)
+			}
+		}
+	}
+	loses := programLoses()
+	for prog, want := range map[string]Skip{
+		"on_lock_released_again": {Prog: "on_lock_released_again", Point: "mmap_lock:mmap_lock_released", Measure: SkipCopies},
+		"kp_teardown_end":        {Prog: "kp_teardown_end", Point: "kretprobe:exit_mmap", Measure: SkipCopies},
+		"on_exec":                {Prog: "on_exec", Point: "sched:sched_process_exec", Measure: SkipExecs},
+	} {
+		if got := loses[prog]; got != want {
+			t.Errorf("programLoses()[%s] = %+v, want %+v", prog, got, want)
+		}
+	}
+}
+
+func TestNotMadeUp(t *testing.T) {
+	skip := func(prog string, runs uint64) Skip {
+		s := programLoses()[prog]
+		s.Runs = runs
+		return s
+	}
+	skips := []Skip{
+		skip("on_exec", 4), skip("on_exec_again", 1), // both skipped once at most
+		skip("on_exit", 3),                // its second ran every time
+		skip("on_lock_acquired_again", 2), // the first ran: nothing lost
+		skip("on_lock_released", 2),       // no second loaded
+		{Prog: "resolve_pids", Runs: 5},   // feeds no measurement
+	}
+	loaded := map[string]bool{"on_exec_again": true, "on_exit_again": true, "on_lock_acquired_again": true}
+	got := notMadeUp(skips, func(prog string) bool { return loaded[prog] })
+	want := []Skip{skip("on_exec", 1), skip("on_lock_released", 2)}
+	if !slices.Equal(got, want) {
+		t.Errorf("notMadeUp = %+v\nwant %+v", got, want)
 	}
 }

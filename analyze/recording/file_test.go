@@ -177,3 +177,33 @@ func TestRecordingABI(t *testing.T) {
 		t.Errorf("an unknown table: %v", err)
 	}
 }
+
+// TestSkipsRoundTrip: the kernel's skips that no second program made up
+// for survive a save in either encoding; a recording made before they were
+// kept (the goldens, TestBinaryGoldenLoads) loads with none.
+func TestSkipsRoundTrip(t *testing.T) {
+	for _, name := range []string{"run.json", "run.strec"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), name)
+			want := sampleRecording()
+			want.Lost.Skipped = []tracer.Skip{
+				{Prog: "on_lock_released", Point: "mmap_lock:mmap_lock_released", Measure: tracer.SkipCopies, Runs: 2},
+				{Prog: "on_exec", Point: "sched:sched_process_exec", Measure: tracer.SkipExecs, Runs: 1},
+			}
+			if err := saveFile(path, want); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held(t, got)
+			if !reflect.DeepEqual(got.Lost, want.Lost) {
+				t.Errorf("lost after a round trip: %+v, want %+v", got.Lost, want.Lost)
+			}
+			if got.Lost.Total() != sampleRecording().Lost.Total()+3 {
+				t.Errorf("total %d does not count the 3 skipped runs over %d", got.Lost.Total(), sampleRecording().Lost.Total())
+			}
+		})
+	}
+}
