@@ -942,16 +942,41 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns, bool w
  * inside it marked the CPU after. Where the task moved to another CPU in
  * between, the work is done again, harmlessly: an entry is written again,
  * and an exit is taken by whichever program comes first (in->ts_ns). */
-#define SEEN_ENTER 0
-#define SEEN_EXIT 1
-#define SEEN_LOCK_START 2
+enum seen_kind {
+	SEEN_ENTER = 0,
+	SEEN_EXIT = 1,
+	SEEN_FORK = 2,
+	SEEN_EXEC = 3,
+	SEEN_PROCESS_EXIT = 4,
+	SEEN_LOCK_START = 5,
+	SEEN_LOCK_ACQUIRED = 6,
+	SEEN_LOCK_RELEASED = 7,
+	SEEN_KINDS = 8,
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 3);
+	__uint(max_entries, SEEN_KINDS);
 	__type(key, __u32);
 	__type(value, __u64);
 } seen SEC(".maps");
+
+/* How often each second program found no mark of its first, which the
+ * kernel skipped: user space takes these from the first's skips
+ * (recursion_misses), and what remains is what both skipped, lost. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SEEN_KINDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} made_up SEC(".maps");
+
+const enum seen_kind *unused_seen_kind __attribute__((unused));
+
+/* Set by user space where the second programs are loaded: the mmap_lock
+ * programs, which run on every mmap lock of the machine, mark the CPU for
+ * them only then. */
+const volatile __u32 again_loaded = 0;
 
 /* mark_seen says, on this CPU, that the first program of kind runs for
  * the current task. */
@@ -963,14 +988,19 @@ static __always_inline void mark_seen(__u32 kind)
 }
 
 /* was_seen says whether the first program of kind ran for the current
- * task on this CPU, and clears the mark. */
+ * task on this CPU, and clears the mark; where it did not, the second
+ * makes up for it, counted in made_up. */
 static __always_inline bool was_seen(__u32 kind)
 {
 	__u64 *mark = bpf_map_lookup_elem(&seen, &kind);
-	if (!mark || *mark != bpf_get_current_pid_tgid())
-		return false;
-	*mark = 0;
-	return true;
+	if (mark && *mark == bpf_get_current_pid_tgid()) {
+		*mark = 0;
+		return true;
+	}
+	__u64 *n = bpf_map_lookup_elem(&made_up, &kind);
+	if (n)
+		*n += 1;
+	return false;
 }
 
 static __always_inline int sys_enter(void *regs, long nr)
@@ -1183,6 +1213,7 @@ static __always_inline int fork_seen(struct task_struct *parent, struct task_str
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
+	mark_seen(SEEN_FORK);
 	return fork_seen(parent, child);
 }
 
@@ -1194,6 +1225,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork_again, struct task_struct *parent, struct task_struct *child)
 {
+	if (was_seen(SEEN_FORK))
+		return 0;
 	__u32 ctgid = child->tgid;
 	if (child->pid != ctgid || bpf_map_lookup_elem(&tracked, &ctgid))
 		return 0;
@@ -1316,6 +1349,7 @@ static __always_inline int exec_event_of(struct task_struct *p, int old_pid, str
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
 {
+	mark_seen(SEEN_EXEC);
 	return exec_event_of(p, old_pid, bprm, true, false);
 }
 
@@ -1323,18 +1357,23 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec_noloop, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
 {
+	mark_seen(SEEN_EXEC);
 	return exec_event_of(p, old_pid, bprm, false, false);
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec_again, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
 {
+	if (was_seen(SEEN_EXEC))
+		return 0;
 	return exec_event_of(p, old_pid, bprm, true, true);
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec_again_noloop, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
 {
+	if (was_seen(SEEN_EXEC))
+		return 0;
 	return exec_event_of(p, old_pid, bprm, false, true);
 }
 
@@ -1393,12 +1432,15 @@ static __always_inline int exit_of(struct task_struct *p, bool again)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
+	mark_seen(SEEN_PROCESS_EXIT);
 	return exit_of(p, false);
 }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit_again, struct task_struct *p)
 {
+	if (was_seen(SEEN_PROCESS_EXIT))
+		return 0;
 	return exit_of(p, true);
 }
 
@@ -1412,10 +1454,10 @@ static __always_inline struct mm_struct *current_mm(void)
 	return BPF_CORE_READ(task, mm);
 }
 
-/* Each mmap_lock program has a second (see seen). Acquired and released
- * are safe to run twice: what the first did (lock_start_ns set, then
- * cleared) makes the second return. Start counts a waiter, so its second
- * returns on a per-CPU mark, as raw_enter_again does. */
+/* Each mmap_lock program has a second (see seen), which returns on the
+ * first's per-CPU mark. Where the task moved between the two, acquired and
+ * released are done again harmlessly (lock_start_ns, set and cleared by
+ * the first, makes the second return); start counts a waiter twice. */
 static __always_inline int lock_start(struct mm_struct *mm)
 {
 	__u64 key = (__u64)mm;
@@ -1438,16 +1480,17 @@ static __always_inline int lock_start(struct mm_struct *mm)
 SEC("tp_btf/mmap_lock_start_locking")
 int BPF_PROG(on_lock_start, struct mm_struct *mm, bool write)
 {
+	if (again_loaded)
+		mark_seen(SEEN_LOCK_START);
 	if (!timed_slots)
 		return 0;
-	mark_seen(SEEN_LOCK_START);
 	return lock_start(mm);
 }
 
 SEC("tp_btf/mmap_lock_start_locking")
 int BPF_PROG(on_lock_start_again, struct mm_struct *mm, bool write)
 {
-	if (!timed_slots || was_seen(SEEN_LOCK_START))
+	if (was_seen(SEEN_LOCK_START) || !timed_slots)
 		return 0;
 	return lock_start(mm);
 }
@@ -1482,12 +1525,16 @@ static __always_inline int lock_acquired(struct mm_struct *mm, bool write, bool 
 SEC("tp_btf/mmap_lock_acquire_returned")
 int BPF_PROG(on_lock_acquired, struct mm_struct *mm, bool write, bool success)
 {
+	if (again_loaded)
+		mark_seen(SEEN_LOCK_ACQUIRED);
 	return lock_acquired(mm, write, success);
 }
 
 SEC("tp_btf/mmap_lock_acquire_returned")
 int BPF_PROG(on_lock_acquired_again, struct mm_struct *mm, bool write, bool success)
 {
+	if (was_seen(SEEN_LOCK_ACQUIRED))
+		return 0;
 	return lock_acquired(mm, write, success);
 }
 
@@ -1537,12 +1584,16 @@ static __always_inline int lock_released(struct mm_struct *mm)
 SEC("tp_btf/mmap_lock_released")
 int BPF_PROG(on_lock_released, struct mm_struct *mm, bool write)
 {
+	if (again_loaded)
+		mark_seen(SEEN_LOCK_RELEASED);
 	return lock_released(mm);
 }
 
 SEC("tp_btf/mmap_lock_released")
 int BPF_PROG(on_lock_released_again, struct mm_struct *mm, bool write)
 {
+	if (was_seen(SEEN_LOCK_RELEASED))
+		return 0;
 	return lock_released(mm);
 }
 

@@ -44,6 +44,8 @@ var sharedEnums = map[string]map[string]uint64{
 	"sample_flag":     {"SAMPLEF_USTACK_IPS": 1},
 	"stack_copy_flag": {"STACKF_AT_CAP": 1, "STACKF_UNREADABLE": 2},
 	"lost_kind":       {"LOST_RINGBUF": 0, "LOST_INFLIGHT": 1, "LOST_SPAWN_SLOT": 2, "LOST_TRACKED": 3, "LOST_KINDS": 4},
+	"seen_kind": {"SEEN_ENTER": 0, "SEEN_EXIT": 1, "SEEN_FORK": 2, "SEEN_EXEC": 3, "SEEN_PROCESS_EXIT": 4,
+		"SEEN_LOCK_START": 5, "SEEN_LOCK_ACQUIRED": 6, "SEEN_LOCK_RELEASED": 7, "SEEN_KINDS": 8},
 	"socketcall_pseudo": {"SOCKETCALL_PSEUDO": 490, "SOCKETCALL_PSEUDO_ACCEPT": 495, "SOCKETCALL_PSEUDO_SEND": 499,
 		"SOCKETCALL_PSEUDO_RECV": 500},
 }

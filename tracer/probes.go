@@ -25,6 +25,9 @@ type attachPoint struct {
 	again bool
 	// loses is what a run the kernel skipped leaves out (a Skip measure).
 	loses string
+	// madeUp, on a second program, indexes the kernel's count of the runs
+	// it made up for (the map made_up).
+	madeUp spawntraceSeenKind
 }
 
 // againSuffix names a program's second program: raw_exit's is
@@ -82,26 +85,31 @@ const (
 var probeGroups = []probeGroup{
 	{name: ForkProbe, required: true, points: []attachPoint{
 		{prog: "on_fork", group: "sched", name: "sched_process_fork", loses: SkipForks},
-		{prog: "on_fork_again", group: "sched", name: "sched_process_fork", again: true, loses: SkipForks},
+		{prog: "on_fork_again", group: "sched", name: "sched_process_fork", again: true, loses: SkipForks,
+			madeUp: spawntraceSeenKindSEEN_FORK},
 	}},
 	// Each program below with an _again copy is followed by it: the copy
 	// does the work when the kernel skipped the first (see the BPF side),
 	// where the kernel may skip it (preemptibleTracepoints).
 	{name: ExitProbe, required: true, points: []attachPoint{
 		{prog: "on_exit", group: "sched", name: "sched_process_exit", loses: SkipExits},
-		{prog: "on_exit_again", group: "sched", name: "sched_process_exit", again: true, loses: SkipExits},
+		{prog: "on_exit_again", group: "sched", name: "sched_process_exit", again: true, loses: SkipExits,
+			madeUp: spawntraceSeenKindSEEN_PROCESS_EXIT},
 	}},
 	{name: ExecProbe, points: []attachPoint{
 		{prog: "on_exec", group: "sched", name: "sched_process_exec", loses: SkipExecs},
-		{prog: "on_exec_again", group: "sched", name: "sched_process_exec", again: true, loses: SkipExecs},
+		{prog: "on_exec_again", group: "sched", name: "sched_process_exec", again: true, loses: SkipExecs,
+			madeUp: spawntraceSeenKindSEEN_EXEC},
 	}},
 	// Every syscall of the tree: the table, and the spawn-related calls
 	// (clone, clone3, fork, vfork, execve, execveat, socketpair, pipe2) in detail.
 	{name: SyscallsProbe, points: []attachPoint{
 		{prog: "raw_enter", group: "raw_syscalls", name: "sys_enter", loses: SkipSyscalls},
-		{prog: "raw_enter_again", group: "raw_syscalls", name: "sys_enter", again: true, loses: SkipSyscalls},
+		{prog: "raw_enter_again", group: "raw_syscalls", name: "sys_enter", again: true, loses: SkipSyscalls,
+			madeUp: spawntraceSeenKindSEEN_ENTER},
 		{prog: "raw_exit", group: "raw_syscalls", name: "sys_exit", loses: SkipSyscalls},
-		{prog: "raw_exit_again", group: "raw_syscalls", name: "sys_exit", again: true, loses: SkipSyscalls},
+		{prog: "raw_exit_again", group: "raw_syscalls", name: "sys_exit", again: true, loses: SkipSyscalls,
+			madeUp: spawntraceSeenKindSEEN_EXIT},
 	}},
 	// Spawn anatomy: the address-space copy is timed by the parent's mmap
 	// write lock (no kprobes here), blocked time by context switches.
@@ -113,11 +121,14 @@ var probeGroups = []probeGroup{
 	// one would be skipped with the first.
 	{name: CopyProbe, points: []attachPoint{
 		{prog: "on_lock_start", group: "mmap_lock", name: "mmap_lock_start_locking", loses: SkipLockWaits},
-		{prog: "on_lock_start_again", group: "mmap_lock", name: "mmap_lock_start_locking", again: true, loses: SkipLockWaits},
+		{prog: "on_lock_start_again", group: "mmap_lock", name: "mmap_lock_start_locking", again: true, loses: SkipLockWaits,
+			madeUp: spawntraceSeenKindSEEN_LOCK_START},
 		{prog: "on_lock_acquired", group: "mmap_lock", name: "mmap_lock_acquire_returned", loses: SkipCopies},
-		{prog: "on_lock_acquired_again", group: "mmap_lock", name: "mmap_lock_acquire_returned", again: true, loses: SkipCopies},
+		{prog: "on_lock_acquired_again", group: "mmap_lock", name: "mmap_lock_acquire_returned", again: true, loses: SkipCopies,
+			madeUp: spawntraceSeenKindSEEN_LOCK_ACQUIRED},
 		{prog: "on_lock_released", group: "mmap_lock", name: "mmap_lock_released", loses: SkipCopies},
-		{prog: "on_lock_released_again", group: "mmap_lock", name: "mmap_lock_released", again: true, loses: SkipCopies},
+		{prog: "on_lock_released_again", group: "mmap_lock", name: "mmap_lock_released", again: true, loses: SkipCopies,
+			madeUp: spawntraceSeenKindSEEN_LOCK_RELEASED},
 	}, kprobes: []kprobePoint{
 		{prog: "kp_lock_start", symbol: "down_write_killable", loses: SkipCopies},
 		{prog: "kp_lock_acquired", symbol: "down_write_killable", ret: true, loses: SkipCopies},

@@ -155,6 +155,20 @@ const (
 	spawntraceSampleFlagSAMPLEF_USTACK_IPS spawntraceSampleFlag = 1
 )
 
+type spawntraceSeenKind uint32
+
+const (
+	spawntraceSeenKindSEEN_ENTER         spawntraceSeenKind = 0
+	spawntraceSeenKindSEEN_EXIT          spawntraceSeenKind = 1
+	spawntraceSeenKindSEEN_FORK          spawntraceSeenKind = 2
+	spawntraceSeenKindSEEN_EXEC          spawntraceSeenKind = 3
+	spawntraceSeenKindSEEN_PROCESS_EXIT  spawntraceSeenKind = 4
+	spawntraceSeenKindSEEN_LOCK_START    spawntraceSeenKind = 5
+	spawntraceSeenKindSEEN_LOCK_ACQUIRED spawntraceSeenKind = 6
+	spawntraceSeenKindSEEN_LOCK_RELEASED spawntraceSeenKind = 7
+	spawntraceSeenKindSEEN_KINDS         spawntraceSeenKind = 8
+)
+
 type spawntraceSocketcallPseudo uint32
 
 const (
@@ -288,6 +302,7 @@ const (
 	spawntraceMapInflightByTid          = "inflight_by_tid"
 	spawntraceMapLaunchArmed            = "launch_armed"
 	spawntraceMapLost                   = "lost"
+	spawntraceMapMadeUp                 = "made_up"
 	spawntraceMapPathScratch            = "path_scratch"
 	spawntraceMapResolve                = "resolve"
 	spawntraceMapSeen                   = "seen"
@@ -323,6 +338,7 @@ const (
 	spawntraceProgRawExitAgainNoloop    = "raw_exit_again_noloop"
 	spawntraceProgRawExitNoloop         = "raw_exit_noloop"
 	spawntraceProgResolvePids           = "resolve_pids"
+	spawntraceVarAgainLoaded            = "again_loaded"
 	spawntraceVarLauncherTgid           = "launcher_tgid"
 	spawntraceVarNoTaskStorage          = "no_task_storage"
 	spawntraceVarOpenSlots              = "open_slots"
@@ -341,6 +357,7 @@ const (
 	spawntraceVarUnusedLostKind         = "unused_lost_kind"
 	spawntraceVarUnusedSample           = "unused_sample"
 	spawntraceVarUnusedSampleFlag       = "unused_sample_flag"
+	spawntraceVarUnusedSeenKind         = "unused_seen_kind"
 	spawntraceVarUnusedSocketcallPseudo = "unused_socketcall_pseudo"
 	spawntraceVarUnusedStackCopy        = "unused_stack_copy"
 	spawntraceVarUnusedStackCopyFlag    = "unused_stack_copy_flag"
@@ -434,6 +451,7 @@ type spawntraceMapSpecs struct {
 	InflightByTid    *ebpf.MapSpec `ebpf:"inflight_by_tid"`
 	LaunchArmed      *ebpf.MapSpec `ebpf:"launch_armed"`
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
+	MadeUp           *ebpf.MapSpec `ebpf:"made_up"`
 	PathScratch      *ebpf.MapSpec `ebpf:"path_scratch"`
 	Resolve          *ebpf.MapSpec `ebpf:"resolve"`
 	Seen             *ebpf.MapSpec `ebpf:"seen"`
@@ -447,6 +465,7 @@ type spawntraceMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceVariableSpecs struct {
+	AgainLoaded            *ebpf.VariableSpec `ebpf:"again_loaded"`
 	LauncherTgid           *ebpf.VariableSpec `ebpf:"launcher_tgid"`
 	NoTaskStorage          *ebpf.VariableSpec `ebpf:"no_task_storage"`
 	OpenSlots              *ebpf.VariableSpec `ebpf:"open_slots"`
@@ -465,6 +484,7 @@ type spawntraceVariableSpecs struct {
 	UnusedLostKind         *ebpf.VariableSpec `ebpf:"unused_lost_kind"`
 	UnusedSample           *ebpf.VariableSpec `ebpf:"unused_sample"`
 	UnusedSampleFlag       *ebpf.VariableSpec `ebpf:"unused_sample_flag"`
+	UnusedSeenKind         *ebpf.VariableSpec `ebpf:"unused_seen_kind"`
 	UnusedSocketcallPseudo *ebpf.VariableSpec `ebpf:"unused_socketcall_pseudo"`
 	UnusedStackCopy        *ebpf.VariableSpec `ebpf:"unused_stack_copy"`
 	UnusedStackCopyFlag    *ebpf.VariableSpec `ebpf:"unused_stack_copy_flag"`
@@ -502,6 +522,7 @@ type spawntraceMaps struct {
 	InflightByTid    *ebpf.Map `ebpf:"inflight_by_tid"`
 	LaunchArmed      *ebpf.Map `ebpf:"launch_armed"`
 	Lost             *ebpf.Map `ebpf:"lost"`
+	MadeUp           *ebpf.Map `ebpf:"made_up"`
 	PathScratch      *ebpf.Map `ebpf:"path_scratch"`
 	Resolve          *ebpf.Map `ebpf:"resolve"`
 	Seen             *ebpf.Map `ebpf:"seen"`
@@ -521,6 +542,7 @@ func (m *spawntraceMaps) Close() error {
 		m.InflightByTid,
 		m.LaunchArmed,
 		m.Lost,
+		m.MadeUp,
 		m.PathScratch,
 		m.Resolve,
 		m.Seen,
@@ -535,6 +557,7 @@ func (m *spawntraceMaps) Close() error {
 //
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceVariables struct {
+	AgainLoaded            *ebpf.Variable `ebpf:"again_loaded"`
 	LauncherTgid           *ebpf.Variable `ebpf:"launcher_tgid"`
 	NoTaskStorage          *ebpf.Variable `ebpf:"no_task_storage"`
 	OpenSlots              *ebpf.Variable `ebpf:"open_slots"`
@@ -553,6 +576,7 @@ type spawntraceVariables struct {
 	UnusedLostKind         *ebpf.Variable `ebpf:"unused_lost_kind"`
 	UnusedSample           *ebpf.Variable `ebpf:"unused_sample"`
 	UnusedSampleFlag       *ebpf.Variable `ebpf:"unused_sample_flag"`
+	UnusedSeenKind         *ebpf.Variable `ebpf:"unused_seen_kind"`
 	UnusedSocketcallPseudo *ebpf.Variable `ebpf:"unused_socketcall_pseudo"`
 	UnusedStackCopy        *ebpf.Variable `ebpf:"unused_stack_copy"`
 	UnusedStackCopyFlag    *ebpf.Variable `ebpf:"unused_stack_copy_flag"`

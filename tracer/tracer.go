@@ -197,6 +197,8 @@ func Open(cfg Config) (t *Tracer, err error) {
 				}
 			}
 		}
+	} else if err := spec.Variables["again_loaded"].Set(uint32(1)); err != nil {
+		return nil, fmt.Errorf("setting again_loaded: %w", err)
 	}
 
 	// Helpers: a missing one takes the programs' variants without it.
@@ -541,8 +543,29 @@ func (t *Tracer) Lost() (Lost, error) {
 		}
 	}
 	skips, err := t.Skipped()
-	l.Skipped = notMadeUp(skips, func(prog string) bool { return t.coll.Programs[prog] != nil })
-	return l, err
+	if err != nil {
+		return l, err
+	}
+	madeUp := make(map[string]uint64)
+	for _, g := range probeGroups {
+		for _, p := range g.points {
+			if !p.again || t.coll.Programs[p.prog] == nil {
+				continue
+			}
+			vals := make([]uint64, t.ncpu)
+			if err := t.coll.Maps["made_up"].Lookup(uint32(p.madeUp), &vals); err != nil {
+				return l, fmt.Errorf("reading %s's runs made up: %w", p.prog, err)
+			}
+			for _, v := range vals {
+				madeUp[p.prog] = SatAdd(madeUp[p.prog], v)
+			}
+		}
+	}
+	l.Skipped = notMadeUp(skips, func(prog string) (uint64, bool) {
+		n, ok := madeUp[prog]
+		return n, ok
+	})
+	return l, nil
 }
 
 // Skipped lists the programs the kernel skipped runs of, by name, each
@@ -572,23 +595,21 @@ func (t *Tracer) Skipped() ([]Skip, error) {
 }
 
 // notMadeUp keeps, of skips (Skipped's), the runs no second program made
-// up for, by first program: where the second is loaded, a run both
-// skipped is among the skips of each, so at most the fewer of the two;
-// elsewhere every skip of the first. A second program's own skips where
-// the first ran lose nothing. Programs that feed no measurement (the pid
-// iterator) are left out.
-func notMadeUp(skips []Skip, loaded func(prog string) bool) []Skip {
-	runs := make(map[string]uint64, len(skips))
-	for _, s := range skips {
-		runs[s.Prog] = s.Runs
-	}
+// up for, by first program: its skips less the runs its second made up for
+// (madeUp, by the second's name, where it is loaded). A second program's
+// own skips lose nothing where the first ran, and are among the first's
+// where it did not. Programs that feed no measurement (the pid iterator)
+// are left out.
+func notMadeUp(skips []Skip, madeUp func(again string) (uint64, bool)) []Skip {
 	var out []Skip
 	for _, s := range skips {
 		if s.Measure == "" || strings.HasSuffix(s.Prog, againSuffix) {
 			continue
 		}
-		if again := s.Prog + againSuffix; loaded(again) {
-			s.Runs = min(s.Runs, runs[again])
+		if n, ok := madeUp(s.Prog + againSuffix); ok {
+			// A second that ran where its first did but on another CPU
+			// (the task moved) finds no mark and counts too: never below 0.
+			s.Runs -= min(s.Runs, n)
 		}
 		if s.Runs > 0 {
 			out = append(out, s)

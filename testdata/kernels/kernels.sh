@@ -16,7 +16,8 @@
 # Knobs (environment): KERNELS (suites to boot, default all of the matrix),
 # KERNEL_JOBS (kernels booted at once: 1, or one a CPU under CI=true, where
 # the machine is the test's alone), KERNEL_TIMEOUT (seconds per boot, 600),
-# REPEAT=N (only the oracle and N runs of spawntrace -c on the loop, each
+# REPEAT=N (only the oracle and N runs of spawntrace -c on the loop, every
+# second one sampling the CPU (--pprof) as well, each
 # of which must count exactly as strace does, whatever the matrix expects),
 # KERNELS_CACHE (default $XDG_CACHE_HOME or ~/.cache, then
 # spawntrace-kernels), MIRROR (http://deb.debian.org/debian), KEEP=1 keeps
