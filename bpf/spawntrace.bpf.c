@@ -941,7 +941,9 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns, bool w
  * syscall). A mark cannot be stale when the first was skipped: the task
  * inside it marked the CPU after. Where the task moved to another CPU in
  * between, the work is done again, harmlessly: an entry is written again,
- * and an exit is taken by whichever program comes first (in->ts_ns). */
+ * and an exit is taken by whichever program comes first (in->ts_ns).
+ * The lifecycle and mmap_lock tracepoints have second programs too, which
+ * return on such marks of their own (seen_kind). */
 enum seen_kind {
 	SEEN_ENTER = 0,
 	SEEN_EXIT = 1,
@@ -1233,15 +1235,15 @@ int BPF_PROG(on_fork_again, struct task_struct *parent, struct task_struct *chil
 	return fork_seen(parent, child);
 }
 
-/* The second programs of sched_process_exec and sched_process_exit (see
- * seen) send an event, which must not be sent twice, and the task may have
- * moved to another CPU between the two programs, so a per-CPU mark will
- * not do: the first marks the thread's event here, in a hash keyed by kind
- * and tid, for the traced tree alone, and the second acts only where it
- * finds no mark. A mark the second did not clear (the kernel skipped it)
- * names an event gone (an exec's linux_binprm, an exiting task), which a
- * later one of that thread matches only at the same address with the first
- * skipped. */
+/* The second programs of sched_process_exec and sched_process_exit send
+ * an event, which must not be sent twice, and a task that moved to another
+ * CPU between the two programs finds no per-CPU mark (seen): so the first
+ * also marks the thread's event here, in a hash keyed by kind and tid, for
+ * the traced tree alone and where the second programs are loaded, and the
+ * second acts only where it finds neither mark. A mark the second did not
+ * clear (the kernel skipped it) names an event gone (an exec's
+ * linux_binprm, an exiting task), which a later one of that thread matches
+ * only at the same address with the first skipped. */
 #define DONE_EXEC 0
 #define DONE_EXIT 1
 
@@ -1283,10 +1285,12 @@ static __always_inline int exec_event_of(struct task_struct *p, int old_pid, str
 	__u32 tid = (__u32)id;
 	if (!traced(tgid, NR_EXECVE))
 		return 0;
-	if (!again)
-		mark_done(DONE_EXEC, (__u64)bprm);
-	else if (was_done(DONE_EXEC, (__u64)bprm))
+	if (!again) {
+		if (again_loaded)
+			mark_done(DONE_EXEC, (__u64)bprm);
+	} else if (was_done(DONE_EXEC, (__u64)bprm)) {
 		return 0;
+	}
 
 	/* A non-leader thread that execs takes over the leader's tid: move its
 	 * spawn slot so the execve's exit still pairs with its entry (the
@@ -1395,7 +1399,7 @@ static __always_inline int exit_of(struct task_struct *p, bool again)
 	struct tracked_proc *t = bpf_map_lookup_elem(&tracked, &tgid);
 	if (!t)
 		return 0;
-	if (!again)
+	if (!again && again_loaded)
 		mark_done(DONE_EXIT, (__u64)p);
 	/* exit and exit_group never return: drop their open slots here. */
 	close_slot(tid);
