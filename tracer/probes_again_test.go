@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -90,5 +91,46 @@ func TestNotMadeUp(t *testing.T) {
 	want := []Skip{skip("on_exec", 1), skip("on_lock_released", 2)}
 	if !slices.Equal(got, want) {
 		t.Errorf("notMadeUp = %+v\nwant %+v", got, want)
+	}
+}
+
+// TestKeepSecondPrograms: every second program where the kernel preempts
+// tracepoint programs, the mmap_lock ones alone where only CPU samples
+// nest in them, none elsewhere; again_loaded says whether any is kept.
+func TestKeepSecondPrograms(t *testing.T) {
+	for _, c := range []struct {
+		preemptible, sampling bool
+		want                  []string
+	}{
+		{false, false, nil},
+		{false, true, []string{"on_lock_acquired_again", "on_lock_released_again", "on_lock_start_again"}},
+		{true, false, []string{"on_exec_again", "on_exec_again_noloop", "on_exit_again", "on_fork_again",
+			"on_lock_acquired_again", "on_lock_released_again", "on_lock_start_again", "raw_enter_again",
+			"raw_exit_again", "raw_exit_again_noloop"}},
+	} {
+		spec, err := loadSpawntrace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := keepSecondPrograms(spec, c.preemptible, c.sampling); err != nil {
+			t.Fatal(err)
+		}
+		pickVariants(spec, helperFeatures[0].without, true)
+		var got []string
+		for name := range spec.Programs {
+			if strings.Contains(name, againSuffix) {
+				got = append(got, name)
+			}
+		}
+		slices.Sort(got)
+		// The variants without bpf_loop go with pickVariants.
+		want := slices.DeleteFunc(slices.Clone(c.want), func(s string) bool { return strings.HasSuffix(s, "_noloop") })
+		if !slices.Equal(got, want) {
+			t.Errorf("preemptible %v, sampling %v: kept %v, want %v", c.preemptible, c.sampling, got, want)
+		}
+		var loaded uint32
+		if err := spec.Variables["again_loaded"].Get(&loaded); err != nil || (loaded == 1) != (len(want) > 0) {
+			t.Errorf("preemptible %v, sampling %v: again_loaded %d (%v)", c.preemptible, c.sampling, loaded, err)
+		}
 	}
 }

@@ -189,16 +189,8 @@ func Open(cfg Config) (t *Tracer, err error) {
 		usable = append(usable, g)
 	}
 
-	if !preemptibleTracepoints(kernelRelease()) {
-		for _, g := range probeGroups {
-			for _, p := range g.points {
-				if p.again {
-					delete(spec.Programs, p.prog)
-				}
-			}
-		}
-	} else if err := spec.Variables["again_loaded"].Set(uint32(1)); err != nil {
-		return nil, fmt.Errorf("setting again_loaded: %w", err)
+	if err := keepSecondPrograms(spec, preemptibleTracepoints(kernelRelease()), cfg.SampleHz > 0); err != nil {
+		return nil, err
 	}
 
 	// Helpers: a missing one takes the programs' variants without it.
