@@ -28,22 +28,25 @@ type attachPoint struct {
 	// madeUp, on a second program, indexes the kernel's count of the runs
 	// it made up for (the map made_up).
 	madeUp spawntraceSeenKind
-	// sampled: a second program attached on any kernel while spawntrace
-	// samples the CPU, whose samples' user stacks take the mmap lock from
-	// an NMI, inside whatever lock program the sample interrupted.
-	sampled bool
+	// always: a second program attached on every kernel. The mmap lock is
+	// taken from an NMI where a perf sample's BPF program reads a user stack
+	// with build IDs (spawntrace's --pprof or another tool's, on any task)
+	// and let go from an interrupt after it, inside whatever lock program
+	// the NMI or the interrupt came in: the kernel skips that program for the
+	// nested lock, with preemption off too.
+	always bool
 }
 
 // keepSecondPrograms drops the second programs a kernel needs not (see
-// attachPoint's again and sampled) from spec, and tells the others that
+// attachPoint's again and always) from spec, and tells the others that
 // they are loaded.
-func keepSecondPrograms(spec *ebpf.CollectionSpec, preemptible, sampling bool) error {
+func keepSecondPrograms(spec *ebpf.CollectionSpec, preemptible bool) error {
 	kept := false
 	for _, g := range probeGroups {
 		for _, p := range g.points {
 			switch {
 			case !p.again:
-			case preemptible || sampling && p.sampled:
+			case preemptible || p.always:
 				kept = kept || spec.Programs[p.prog] != nil
 			default:
 				delete(spec.Programs, p.prog)
@@ -145,7 +148,7 @@ var probeGroups = []probeGroup{
 	// Before 5.11 (Debian's 5.10) there are no mmap_lock tracepoints:
 	// kprobes on the copy and the teardown themselves, where the kernel
 	// has kprobes. The mmap_lock programs' second programs are attached on
-	// every kernel while CPU samples are taken (attachPoint's sampled).
+	// every kernel (attachPoint's always).
 	// Kprobes have no second programs: the kernel skips a
 	// kprobe program while any kprobe or tracepoint program runs on the CPU
 	// (one per-CPU count for all of them, bpf_prog_active), so a second
@@ -153,13 +156,13 @@ var probeGroups = []probeGroup{
 	{name: CopyProbe, points: []attachPoint{
 		{prog: "on_lock_start", group: "mmap_lock", name: "mmap_lock_start_locking", loses: SkipLockWaits},
 		{prog: "on_lock_start_again", group: "mmap_lock", name: "mmap_lock_start_locking", again: true, loses: SkipLockWaits,
-			madeUp: spawntraceSeenKindSEEN_LOCK_START, sampled: true},
+			madeUp: spawntraceSeenKindSEEN_LOCK_START, always: true},
 		{prog: "on_lock_acquired", group: "mmap_lock", name: "mmap_lock_acquire_returned", loses: SkipCopies},
 		{prog: "on_lock_acquired_again", group: "mmap_lock", name: "mmap_lock_acquire_returned", again: true, loses: SkipCopies,
-			madeUp: spawntraceSeenKindSEEN_LOCK_ACQUIRED, sampled: true},
+			madeUp: spawntraceSeenKindSEEN_LOCK_ACQUIRED, always: true},
 		{prog: "on_lock_released", group: "mmap_lock", name: "mmap_lock_released", loses: SkipCopies},
 		{prog: "on_lock_released_again", group: "mmap_lock", name: "mmap_lock_released", again: true, loses: SkipCopies,
-			madeUp: spawntraceSeenKindSEEN_LOCK_RELEASED, sampled: true},
+			madeUp: spawntraceSeenKindSEEN_LOCK_RELEASED, always: true},
 	}, kprobes: []kprobePoint{
 		{prog: "kp_lock_start", symbol: "down_write_killable", loses: SkipCopies},
 		{prog: "kp_lock_acquired", symbol: "down_write_killable", ret: true, loses: SkipCopies},

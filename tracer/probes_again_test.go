@@ -95,16 +95,15 @@ func TestNotMadeUp(t *testing.T) {
 }
 
 // TestKeepSecondPrograms: every second program where the kernel preempts
-// tracepoint programs, the mmap_lock ones alone where only CPU samples
-// nest in them, none elsewhere; again_loaded says whether any is kept.
+// tracepoint programs, the mmap_lock ones alone elsewhere (NMIs nest in
+// them); again_loaded says so.
 func TestKeepSecondPrograms(t *testing.T) {
 	for _, c := range []struct {
-		preemptible, sampling bool
-		want                  []string
+		preemptible bool
+		want        []string
 	}{
-		{false, false, nil},
-		{false, true, []string{"on_lock_acquired_again", "on_lock_released_again", "on_lock_start_again"}},
-		{true, false, []string{"on_exec_again", "on_exec_again_noloop", "on_exit_again", "on_fork_again",
+		{false, []string{"on_lock_acquired_again", "on_lock_released_again", "on_lock_start_again"}},
+		{true, []string{"on_exec_again", "on_exec_again_noloop", "on_exit_again", "on_fork_again",
 			"on_lock_acquired_again", "on_lock_released_again", "on_lock_start_again", "raw_enter_again",
 			"raw_exit_again", "raw_exit_again_noloop"}},
 	} {
@@ -112,7 +111,7 @@ func TestKeepSecondPrograms(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := keepSecondPrograms(spec, c.preemptible, c.sampling); err != nil {
+		if err := keepSecondPrograms(spec, c.preemptible); err != nil {
 			t.Fatal(err)
 		}
 		pickVariants(spec, helperFeatures[0].without, true)
@@ -126,11 +125,11 @@ func TestKeepSecondPrograms(t *testing.T) {
 		// The variants without bpf_loop go with pickVariants.
 		want := slices.DeleteFunc(slices.Clone(c.want), func(s string) bool { return strings.HasSuffix(s, "_noloop") })
 		if !slices.Equal(got, want) {
-			t.Errorf("preemptible %v, sampling %v: kept %v, want %v", c.preemptible, c.sampling, got, want)
+			t.Errorf("preemptible %v: kept %v, want %v", c.preemptible, got, want)
 		}
 		var loaded uint32
-		if err := spec.Variables["again_loaded"].Get(&loaded); err != nil || (loaded == 1) != (len(want) > 0) {
-			t.Errorf("preemptible %v, sampling %v: again_loaded %d (%v)", c.preemptible, c.sampling, loaded, err)
+		if err := spec.Variables["again_loaded"].Get(&loaded); err != nil || loaded != 1 {
+			t.Errorf("preemptible %v: again_loaded %d (%v)", c.preemptible, loaded, err)
 		}
 	}
 }

@@ -189,7 +189,7 @@ func Open(cfg Config) (t *Tracer, err error) {
 		usable = append(usable, g)
 	}
 
-	if err := keepSecondPrograms(spec, preemptibleTracepoints(kernelRelease()), cfg.SampleHz > 0); err != nil {
+	if err := keepSecondPrograms(spec, preemptibleTracepoints(kernelRelease())); err != nil {
 		return nil, err
 	}
 
