@@ -49,7 +49,10 @@ func noFindingsText() string {
 
 // savingText is a finding's estimated saving, as its heading shows it.
 func savingText(f *summary.Finding) string {
-	if f.SavingNs > 0 {
+	switch {
+	case f.SavingNs > 0 && f.UpperBound:
+		return "≤" + ms(f.SavingNs)
+	case f.SavingNs > 0:
 		return "~" + ms(f.SavingNs)
 	}
 	return "not separable"
@@ -58,6 +61,9 @@ func savingText(f *summary.Finding) string {
 // wordFinding words a ranked finding.
 func wordFinding(f *summary.Finding, wallNs uint64) findingText {
 	saves := ": saves about " + ms(f.SavingNs)
+	if f.UpperBound {
+		saves = ": saves up to " + ms(f.SavingNs)
+	}
 	switch {
 	case f.ForkCopy != nil:
 		x := f.ForkCopy
@@ -156,7 +162,8 @@ func basisText(f *summary.Finding) string {
 	case summary.BasisCopyTeardown:
 		how = "estimate: the copy and teardown CPU time measured here, which vfork-like spawns skip"
 	case summary.BasisFailedExecs:
-		how = "estimate: the failed execs' time measured here"
+		how = "upper bound: the failed execs' time measured here, each with spawntrace's own cost per call in it " +
+			"(untraced, they cost less)"
 	case summary.BasisStall:
 		how = "estimate: the other threads' wait for the lock, measured here"
 	case summary.BasisCPUSamples:

@@ -76,7 +76,7 @@ func TestFindingsNotes(t *testing.T) {
 func TestFindingBasisWorded(t *testing.T) {
 	for basis, want := range map[summary.SavingBasis]string{
 		summary.BasisCopyTeardown:  "estimate: the copy and teardown CPU time",
-		summary.BasisFailedExecs:   "estimate: the failed execs' time",
+		summary.BasisFailedExecs:   "upper bound: the failed execs' time",
 		summary.BasisStall:         "estimate: the other threads' wait",
 		summary.BasisCPUSamples:    "estimate: on-CPU samples",
 		summary.BasisHugePageRatio: "rough estimate: 90% of the measured copies",
@@ -89,6 +89,9 @@ func TestFindingBasisWorded(t *testing.T) {
 		}
 		if got := basisText(&f); strings.HasPrefix(got, "rough") != basis.Rough() {
 			t.Errorf("%q: %q, rough %v", basis, got, basis.Rough())
+		}
+		if got := basisText(&f); strings.HasPrefix(got, "upper bound") != basis.UpperBound() {
+			t.Errorf("%q: %q, upper bound %v", basis, got, basis.UpperBound())
 		}
 		f.Capped = true
 		if got := basisText(&f); basis != summary.BasisNone && !strings.Contains(got, "capped") {

@@ -31,7 +31,9 @@ const (
 	// measured on CPU, both of which a vfork-like spawn skips.
 	BasisCopyTeardown SavingBasis = "measured-copy+teardown"
 	// BasisFailedExecs: the failed execs' measured time on CPU, none of
-	// which an exec by absolute path makes.
+	// which an exec by absolute path makes. An upper bound: each failed
+	// exec's time has spawntrace's own cost per call in it, which one run
+	// cannot separate (it depends on the workload: see UpperBound).
 	BasisFailedExecs SavingBasis = "measured-failed-execs"
 	// BasisStall: the other threads' measured wait for the lock.
 	BasisStall SavingBasis = "measured-stall"
@@ -49,6 +51,15 @@ const (
 // in this run.
 func (b SavingBasis) Rough() bool { return b == BasisHugePageRatio || b == BasisOverlap }
 
+// UpperBound reports whether the basis is a time measured under tracing
+// that includes the tracer's own cost per call: the saving without the
+// tracer is smaller. The failed execs of a PATH search: the calls are
+// short (~0.5-1 µs each), and the programs' work at each (the event with
+// its filename, argv and environment count) slows the next lookup too, by
+// how much depends on the workload (its PATH, its environment), not on a
+// cost the tracer could measure once per run.
+func (b SavingBasis) UpperBound() bool { return b == BasisFailedExecs }
+
 // Finding is one cause of spawn cost: what was measured of it (one of the
 // fact fields, by ID), and the time its advice is estimated to save. It
 // holds numbers only; reports words it.
@@ -60,6 +71,8 @@ type Finding struct {
 	SavingNs uint64      `json:"saving_ns"`
 	Basis    SavingBasis `json:"saving_basis,omitempty"`
 	Capped   bool        `json:"capped,omitempty"`
+	// UpperBound: the saving is at most SavingNs (Basis.UpperBound).
+	UpperBound bool `json:"upper_bound,omitempty"`
 
 	ForkCopy     *ForkCopyFacts     `json:"fork_copy,omitempty"`
 	THP          *THPFacts          `json:"thp,omitempty"`
@@ -211,7 +224,7 @@ func findings(rec *recording.Recording, s *Summary, facts *findingFacts) (ranked
 // saving sets f's saving: est, cut to the run's wall time and to limitNs
 // (the concerned spawns' own time; 0 for no such limit).
 func (f *Finding) saving(est uint64, basis SavingBasis, wallNs, limitNs uint64) *Finding {
-	f.SavingNs, f.Basis = est, basis
+	f.SavingNs, f.Basis, f.UpperBound = est, basis, basis.UpperBound()
 	for _, lim := range []uint64{wallNs, limitNs} {
 		if lim > 0 && f.SavingNs > lim {
 			f.SavingNs, f.Capped = lim, true

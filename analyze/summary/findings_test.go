@@ -167,7 +167,7 @@ func TestFindingPathSearch(t *testing.T) {
 		evs = append(evs, execEv(pid, 0, 0.2, 20))
 	}
 	ps, ok := findingsOf(t, 100, nil, evs...)[FindPathSearch]
-	if !ok || ps.SavingNs != 20e6 || ps.Basis != BasisFailedExecs || ps.PathSearch.FailedExecs != 20 || ps.PathSearch.Spawns != 5 {
+	if !ok || ps.SavingNs != 20e6 || ps.Basis != BasisFailedExecs || !ps.UpperBound || ps.PathSearch.FailedExecs != 20 || ps.PathSearch.Spawns != 5 {
 		t.Errorf("path-search = %+v", ps)
 	}
 	if ps.PathSearch.Example != "/usr/bin/true" {

@@ -26,8 +26,9 @@ import (
 	"github.com/spawntrace/spawntrace/analyze/summary"
 )
 
-// loopRuns is how many untraced runs of each side the medians are of.
-const loopRuns = 5
+// loopRuns is how many untraced runs of each side the medians are of; the
+// PATH search's saving is the smallest share of its loop, and gets more.
+const loopRuns, loopRunsPath = 5, 7
 
 // TestFindingForkCopySaving: fork + exec from a 256 MiB and a 1 GiB parent
 // against posix_spawn from the same parent. At 1 GiB the fork side is the
@@ -82,6 +83,31 @@ func longPath(t *testing.T, dirs int) string {
 		parts = append(parts, d)
 	}
 	return strings.Join(append(parts, "/usr/bin", "/bin"), ":")
+}
+
+// TestFindingPathSearchSaving: posix_spawnp of "true" through a long PATH
+// against posix_spawn of /usr/bin/true, the advice's absolute path, with the
+// same environment. The finding's saving is an upper bound (each failed
+// exec's traced time has spawntrace's own cost per call in it): the
+// untraced saving must not exceed it, and it must be within a factor of it.
+func TestFindingPathSearchSaving(t *testing.T) {
+	e := setupEnv(t)
+	slowTest(t)
+	const dirs, n = 400, "150"
+	env := []string{"PATH=" + longPath(t, dirs), "HOME=/root", "LANG=C"}
+	wl := e.Workload("spawn_loop")
+	s := tracedSummary(t, e, env, wl, "spawnp", n, "0", "1", "true")
+	f := mustFinding(t, &s, "path-search")
+	if f.PathSearch == nil || f.PathSearch.Example != "/usr/bin/true" {
+		t.Errorf("the example is not the program found, /usr/bin/true: %s", describeFinding(f))
+	}
+	if !f.UpperBound {
+		t.Errorf("path-search does not say its saving is an upper bound: %s", describeFinding(f))
+	}
+	meds := timeLoops(t, loopRunsPath,
+		loopVariant{"posix_spawnp via PATH", []string{wl, "spawnp", n, "0", "1", "true"}, env},
+		loopVariant{"posix_spawn /usr/bin/true", []string{wl, "spawn", n, "0", "1", "/usr/bin/true"}, env})
+	checkUpperBound(t, f, "CPU", meds[0].cpu, meds[1].cpu)
 }
 
 // envVars returns n environment variables of about 64 bytes each.
