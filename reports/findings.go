@@ -90,8 +90,9 @@ func wordFinding(f *summary.Finding, wallNs uint64) findingText {
 				"copies of huge-page memory were measured ~40x cheaper, saving up to about " + ms(f.SavingNs)}
 	case f.RustFallback != nil:
 		x := f.RustFallback
-		ev := fmt.Sprintf("%d spawns match Rust std's fallback: socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) "+
-			"then a fork-like clone; their copies and teardowns cost %s", x.Spawns, ms(x.CopyNs+x.TeardownNs))
+		ev := fmt.Sprintf("%d spawns of Rust programs match std's fallback: socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) "+
+			"(pipe2(O_CLOEXEC) before Rust 1.64) then a fork-like clone; their copies and teardowns cost %s",
+			x.Spawns, ms(x.CopyNs+x.TeardownNs))
 		if x.RSSMedianBytes > 0 {
 			ev += fmt.Sprintf(" (%s per spawn, parents of median RSS %s)",
 				ms((x.CopyNs+x.TeardownNs)/uint64(x.Spawns)), mib(x.RSSMedianBytes))

@@ -6,6 +6,8 @@
 package recording
 
 import (
+	"slices"
+
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -112,6 +114,14 @@ type Recording struct {
 	CPUSamples []CPUSample `json:"cpu_samples,omitempty"`
 	StackLoss  *StackLoss  `json:"stack_loss,omitempty"`
 
+	// RustPrograms are the programs (as their exec events name them) that
+	// forked and are Rust programs whose std spawns (symbolize.RustProgram):
+	// Rust's Command fork fallback is named only for spawns by them.
+	// RustChecked says the recording checked its forking programs; older
+	// recordings did not, and the fallback's call pattern alone names it.
+	RustPrograms []string `json:"rust_programs,omitempty"`
+	RustChecked  bool     `json:"rust_checked,omitempty"`
+
 	// Tracer is what spawntrace itself used while recording, nil when not
 	// recorded (older recordings).
 	Tracer *TracerUsage `json:"tracer,omitempty"`
@@ -122,6 +132,15 @@ type Recording struct {
 	// sortedLate: Decode found this many events out of time order beyond
 	// the reorder window and sorted the spill first (SortedLate).
 	sortedLate int
+}
+
+// RustProgram says whether exe (an exec event's filename) is a Rust
+// program, and whether the recording checked at all (RustChecked).
+func (r *Recording) RustProgram(exe string) (rust, checked bool) {
+	if !r.RustChecked {
+		return false, false
+	}
+	return slices.Contains(r.RustPrograms, exe), true
 }
 
 // BackendName is the tracer that made the recording, by name.

@@ -55,6 +55,14 @@ type Events interface {
 	EachEvent(fn func(ev *tracer.Event) error) error
 }
 
+// RustPrograms is what a recording may tell of its programs (an exec
+// event's filename): whether one is a Rust program, and whether it was
+// checked at all. Without it, or unchecked, the call pattern alone names
+// Rust's fork fallback.
+type RustPrograms interface {
+	RustProgram(exe string) (rust, checked bool)
+}
+
 // Build reads rec's events in time order and assembles its spawns: this is
 // where a Spawn is made. Its memory is what is open at each moment
 // (processes alive, their spawns not finished yet, threads between
@@ -64,7 +72,8 @@ type Events interface {
 // counted until then.
 func Build[T any](rec Events, h Hooks[T]) (Counts, error) {
 	b := builder[T]{h: h, byChild: map[uint32]*Open[T]{}, lastSpawnEnd: map[uint32]uint64{},
-		lastSocketpair: map[uint32]*tracer.Event{}}
+		lastSocketpair: map[uint32]*tracer.Event{}, rustOf: map[uint32]bool{}}
+	b.programs, _ = rec.(RustPrograms)
 	b.counts.ByMechanism = map[Mechanism]int{}
 	err := rec.EachEvent(b.event)
 	// Processes still alive at the end (or whose exit was lost), in time
@@ -93,7 +102,12 @@ type builder[T any] struct {
 	lastSpawnEnd   map[uint32]uint64
 	lastSocketpair map[uint32]*tracer.Event
 	strs           intern.Table
-	free           []*Open[T] // finished, for the next spawns to reuse
+	// programs tells Rust programs apart, nil when the recording cannot;
+	// rustOf is, per process whose exec was seen and checked, whether it
+	// runs one (until it execs again or exits).
+	programs RustPrograms
+	rustOf   map[uint32]bool
+	free     []*Open[T] // finished, for the next spawns to reuse
 }
 
 func (b *builder[T]) event(ev *tracer.Event) error {
@@ -113,6 +127,7 @@ func (b *builder[T]) event(ev *tracer.Event) error {
 				b.finish(o)
 			}
 			b.procs.remove(ev.Pid)
+			delete(b.rustOf, ev.Pid)
 		}
 		delete(b.lastSpawnEnd, ev.Tid)
 		delete(b.lastSocketpair, ev.Tid)
@@ -170,7 +185,8 @@ func (b *builder[T]) spawn(ev *tracer.Event) {
 	}
 	b.lastSpawnEnd[ev.Tid] = ev.TimeNs + ev.DurNs
 	socketpair := b.lastSocketpair[ev.Tid]
-	sp.Signature = b.strs.String(signature(ev, sp, socketpair))
+	rust, known := b.rustOf[ev.Pid]
+	sp.Signature = b.strs.String(signature(ev, sp, socketpair, rust || !known))
 	delete(b.lastSocketpair, ev.Tid)
 	if b.h.Spawned != nil {
 		b.h.Spawned(o, ev, socketpair, prevEnd)
@@ -184,6 +200,12 @@ func (b *builder[T]) exec(ev *tracer.Event) {
 		b.counts.ExecFailed++
 	} else {
 		b.counts.ExecOK++
+		delete(b.rustOf, ev.Pid)
+		if b.programs != nil {
+			if rust, checked := b.programs.RustProgram(ev.Filename); checked {
+				b.rustOf[ev.Pid] = rust
+			}
+		}
 	}
 	o, ok := b.byChild[ev.Pid]
 	if !ok {

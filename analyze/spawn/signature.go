@@ -28,8 +28,11 @@ const (
 const RustSocketpairWindowNs = 50_000_000
 
 // signature recognises the spawn pattern of a runtime or library from the
-// call, its flags and the same thread's calls just before.
-func signature(ev *tracer.Event, sp *Spawn, socketpair *tracer.Event) string {
+// call, its flags and the same thread's calls just before. maybeRust says
+// the parent may run a Rust program: it does, or the recording could not
+// tell (a C program that opens a pipe2(O_CLOEXEC) and forks has Rust's
+// pattern too).
+func signature(ev *tracer.Event, sp *Spawn, socketpair *tracer.Event, maybeRust bool) string {
 	flags := sp.Flags
 	python := strings.HasPrefix(sp.Comm, "python")
 	switch {
@@ -37,7 +40,7 @@ func signature(ev *tracer.Event, sp *Spawn, socketpair *tracer.Event) string {
 		// Before the Rust case: subprocess opens a pipe2(O_CLOEXEC) for the
 		// child's exec error too.
 		return SigPython + " (" + string(sp.Mechanism) + ")"
-	case sp.Mechanism == MechFork && socketpair != nil && isRustSocketpair(socketpair) &&
+	case maybeRust && sp.Mechanism == MechFork && socketpair != nil && isRustSocketpair(socketpair) &&
 		ev.TimeNs-socketpair.TimeNs < RustSocketpairWindowNs:
 		return SigRustFallback
 	case ev.Nr64() == sysno.Clone3 && sp.Mechanism == MechVfork && ev.Clone3 != nil && ev.Clone3.Stack != 0:

@@ -255,6 +255,44 @@ func TestFindingRustFallback(t *testing.T) {
 	}
 }
 
+// TestFindingRustFallbackOnlyRust: where the recording tells Rust programs
+// apart, the fallback's calls (pipe2(O_CLOEXEC), then fork) name it only
+// in a Rust program's spawns; a C program doing the same forks is
+// fork-copy's.
+func TestFindingRustFallbackOnlyRust(t *testing.T) {
+	pipe := tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Pipe2, Args: []uint64{0x7ffc0000, 0x80000}}
+	for _, c := range []struct {
+		exe  string
+		rust bool
+	}{{"/usr/bin/cprog", false}, {"/usr/bin/rustprog", true}} {
+		start := execEv(10, 0, 0.2, 20)
+		start.Filename = c.exe
+		evs := []tracer.Event{start, pipe, cloneEv(101, glibcFork, 2, 64), pipe, cloneEv(102, glibcFork, 2, 64)}
+		for i := range evs {
+			evs[i].TimeNs = uint64(i+1) * 1000
+			if evs[i].Pid == 0 {
+				evs[i].Pid, evs[i].Tid = 10, 10
+			}
+		}
+		rec := &recording.Recording{StartMonoNs: 1, EndMonoNs: 1 + 100e6, Events: evs, RustChecked: true,
+			RustPrograms: []string{"/usr/bin/rustprog"}}
+		s := summarized(t, rec)
+		ids := map[FindingID]Finding{}
+		for _, f := range s.Findings {
+			ids[f.ID] = f
+		}
+		_, named := ids[FindRustFallback]
+		fc, forkCopy := ids[FindForkCopy]
+		if named != c.rust || forkCopy == c.rust {
+			t.Errorf("%s, pipe2(O_CLOEXEC) then fork: rust-fallback named %v, fork-copy %v; want rust-fallback %v",
+				c.exe, named, forkCopy, c.rust)
+		}
+		if !c.rust && forkCopy && (len(fc.ForkCopy.Signatures) != 1 || fc.ForkCopy.Signatures[0].Name != "glibc fork()") {
+			t.Errorf("%s: fork-copy's signatures %+v, want glibc fork()", c.exe, fc.ForkCopy.Signatures)
+		}
+	}
+}
+
 func TestFindingLargeEnv(t *testing.T) {
 	small, smallNotes := findingsAndNotes(t, 100, nil, cloneEv(101, vforkFlags, 0, 0), execEv(101, 0, 0.2, 20))
 	if _, ok := small[FindLargeEnv]; ok {

@@ -4,6 +4,10 @@
  * (posix_spawn) or spawnp (posix_spawnp, which walks PATH in the child);
  * spawn_bg is spawn without waiting for each child, as a task runner
  * starts jobs: each thread reaps its children after starting them all.
+ * pipe_fork is fork as Rust's std falls back to it (a pipe2(O_CLOEXEC) for
+ * the child's exec error, then fork + execve), from C. fork_thp is fork
+ * with the MIB MiB in transparent huge pages (madvise(MADV_HUGEPAGE)),
+ * the thp finding's advice; every other mode keeps them in 4 KiB pages.
  * With THREADS > 1 the N spawns are shared among that many threads; with 1
  * the main thread spawns and the process has no other thread.
  *
@@ -14,6 +18,8 @@
  * loop would take alone. The same program with another MODE, THREADS or
  * environment is a finding's advice applied: the tests time both sides
  * untraced and hold the finding's estimate to the difference. */
+#define _GNU_SOURCE /* pipe2 */
+#include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <sys/mman.h>
@@ -51,13 +57,24 @@ static int spawn_one(int wait, pid_t *bg)
 {
 	char *args[] = {(char *)prog, NULL};
 	pid_t pid;
-	if (strcmp(mode, "fork") == 0) {
+	int pipe_fork = strcmp(mode, "pipe_fork") == 0;
+	if (strcmp(mode, "fork") == 0 || strcmp(mode, "fork_thp") == 0 || pipe_fork) {
+		int errpipe[2];
+		if (pipe_fork && pipe2(errpipe, O_CLOEXEC))
+			die("pipe2");
 		pid = fork();
 		if (pid < 0)
 			die("fork");
 		if (pid == 0) {
 			execve(prog, args, environ);
 			_exit(127);
+		}
+		if (pipe_fork) {
+			char c;
+			close(errpipe[1]);
+			if (read(errpipe[0], &c, 1) != 0) /* EOF: the exec closed it */
+				die("exec");
+			close(errpipe[0]);
 		}
 	} else {
 		int err = strcmp(mode, "spawnp") == 0
@@ -93,11 +110,12 @@ static void *run(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc < 5) {
-		fprintf(stderr, "usage: %s fork|spawn|spawnp|spawn_bg N MIB THREADS [PROG]\n", argv[0]);
+		fprintf(stderr, "usage: %s fork|fork_thp|pipe_fork|spawn|spawnp|spawn_bg N MIB THREADS [PROG]\n", argv[0]);
 		return 2;
 	}
 	mode = argv[1];
-	if (strcmp(mode, "fork") && strcmp(mode, "spawn") && strcmp(mode, "spawnp") && strcmp(mode, "spawn_bg")) {
+	if (strcmp(mode, "fork") && strcmp(mode, "fork_thp") && strcmp(mode, "pipe_fork") && strcmp(mode, "spawn") &&
+	    strcmp(mode, "spawnp") && strcmp(mode, "spawn_bg")) {
 		fprintf(stderr, "%s: unknown mode %s\n", argv[0], mode);
 		return 2;
 	}
@@ -114,7 +132,7 @@ int main(int argc, char **argv)
 		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			die("mmap");
-		madvise(p, len, MADV_NOHUGEPAGE);
+		madvise(p, len, strcmp(mode, "fork_thp") == 0 ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 		for (size_t off = 0; off < len; off += 4096)
 			p[off] = 1;
 	}

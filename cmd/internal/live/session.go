@@ -99,7 +99,7 @@ func newSession(t Backend, opts Options) (*Session, error) {
 		t:         t,
 		opts:      opts,
 		rec:       rec,
-		observers: []Observer{stacks, newLibcProbe()},
+		observers: []Observer{stacks, newLibcProbe(), newRustProbe()},
 		stacks:    stacks,
 		readDone:  make(chan error, 1),
 		start:     now(),

@@ -67,3 +67,23 @@ func TestFindingNoLargeEnvSmall(t *testing.T) {
 		t.Errorf("large-env named for 23 variables:%s", findingList(&s))
 	}
 }
+
+// TestFindingNoRustFallbackC: a C program that opens a pipe2(O_CLOEXEC)
+// for its child's exec error and then forks, as Rust's std 1.63 does, is
+// not a Rust program: rust-fallback is not named, its spawns are glibc
+// forks, and their copies from 256 MiB are fork-copy's. The Rust program
+// itself is named by TestFindingRustFallbackSaving.
+func TestFindingNoRustFallbackC(t *testing.T) {
+	e := setupEnv(t)
+	s := tracedSummary(t, e, smallEnv(), e.Workload("spawn_loop"), "pipe_fork", "20", "256", "1")
+	if n := s.ByMechanism["fork"]; n != 20 {
+		t.Fatalf("spawns by mechanism %v, want 20 fork-like", s.ByMechanism)
+	}
+	if f := findingOf(&s, "rust-fallback"); f != nil {
+		t.Errorf("a C program doing pipe2(O_CLOEXEC) then fork is named rust-fallback:%s", findingList(&s))
+	}
+	f := mustFinding(t, &s, "fork-copy")
+	if sigs := f.ForkCopy.Signatures; len(sigs) != 1 || sigs[0].Name != "glibc fork()" || sigs[0].Count != 20 {
+		t.Errorf("fork-copy's spawners %+v, want glibc fork() x20", sigs)
+	}
+}
