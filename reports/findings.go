@@ -84,10 +84,10 @@ func wordFinding(f *summary.Finding, wallNs uint64) findingText {
 		}
 		return findingText{"large parents fork from 4 KiB pages",
 			fmt.Sprintf("%d parent(s) with %s anonymous memory had %s in transparent huge pages (%s%s); "+
-				"THP mode here: %s; their copies took %s", x.Parents, mib(x.AnonBytes), mib(x.HugeBytes),
-				pct(x.HugeBytes, x.AnonBytes), estimatedText(x.HugeFromPgtables), mode, ms(x.CopyNs)),
+				"THP mode here: %s; their copies took %s and their teardowns %s", x.Parents, mib(x.AnonBytes), mib(x.HugeBytes),
+				pct(x.HugeBytes, x.AnonBytes), estimatedText(x.HugeFromPgtables), mode, ms(x.CopyNs), ms(x.TeardownNs)),
 			"back the parent's heap with transparent huge pages (THP 'always', or madvise(MADV_HUGEPAGE) on it): " +
-				"copies of huge-page memory were measured ~40x cheaper, saving up to about " + ms(f.SavingNs)}
+				"forks of huge-page memory were measured ~20x cheaper, copy and teardown, saving up to about " + ms(f.SavingNs)}
 	case f.RustFallback != nil:
 		x := f.RustFallback
 		ev := fmt.Sprintf("%d spawns of Rust programs match std's fallback: socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) "+
@@ -170,7 +170,7 @@ func basisText(f *summary.Finding) string {
 	case summary.BasisCPUSamples:
 		how = "estimate: on-CPU samples times the sampling period"
 	case summary.BasisHugePageRatio:
-		how = fmt.Sprintf("rough estimate: %.0f%% of the measured copies, as huge pages saved on another machine",
+		how = fmt.Sprintf("rough estimate: %.0f%% of the measured copies and teardowns, as huge pages saved on another machine",
 			100*f.THP.SavingShare)
 	case summary.BasisOverlap:
 		how = "rough estimate: half the wait outside failed execs, if a second thread overlaps it"

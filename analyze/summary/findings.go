@@ -39,8 +39,9 @@ const (
 	BasisStall SavingBasis = "measured-stall"
 	// BasisCPUSamples: on-CPU samples in the cause, times the period.
 	BasisCPUSamples SavingBasis = "cpu-samples"
-	// BasisHugePageRatio: the measured copies times the speed-up huge
-	// pages gave on another machine: rough.
+	// BasisHugePageRatio: the measured copies and teardowns times the
+	// share huge pages saved on another machine: rough (it depends on
+	// the huge pages the kernel can give).
 	BasisHugePageRatio SavingBasis = "rough-huge-page-ratio"
 	// BasisOverlap: the part of the blocked time a second spawning thread
 	// could overlap, if the work allows it: rough.
@@ -115,8 +116,11 @@ type THPFacts struct {
 	HugeFromPgtables bool   `json:"huge_from_pgtables,omitempty"`
 	THPMode          string `json:"thp_mode"` // the host's, "" when unknown
 	CopyNs           uint64 `json:"copy_ns"`  // their copies, summed
-	// SavingShare is the share of the copy time huge pages were measured
-	// to save (on this project's machine, not this run's).
+	// TeardownNs is their children's exec teardowns of the copies,
+	// summed: huge pages make those cheap too.
+	TeardownNs uint64 `json:"teardown_ns"`
+	// SavingShare is the share of the copy and teardown time huge pages
+	// were measured to save (on this project's machine, not this run's).
 	SavingShare float64 `json:"saving_share"`
 }
 
@@ -182,13 +186,15 @@ type StartupCPUIDFacts struct {
 
 // Thresholds below which a cause is negligible and not reported.
 const (
-	MinCostNs          = 1_000_000 // 1 ms in total ...
-	MinCostShare       = 0.01      // ... and 1% of the run
-	largeEnvCount      = 100
-	largeEnvBytes      = 64 << 10
-	largeParentBytes   = 256 << 20
-	hugePageShareLow   = 0.10
-	thpCopySavingShare = 0.9 // huge pages measured here: ~0.4 ms instead of ~18 ms per GiB
+	MinCostNs        = 1_000_000 // 1 ms in total ...
+	MinCostShare     = 0.01      // ... and 1% of the run
+	largeEnvCount    = 100
+	largeEnvBytes    = 64 << 10
+	largeParentBytes = 256 << 20
+	hugePageShareLow = 0.10
+	// thpSavingShare: forks from 1 GiB in huge pages took ~2 ms of CPU
+	// each, copy and teardown, against ~40 ms in 4 KiB pages.
+	thpSavingShare = 0.9
 	// vforkOverlapShare: a thread blocked in vfork-like spawns for at
 	// least this share of the run is what the run waits on; below it, the
 	// wait is what every vfork-like spawn costs, and other work overlaps it.
@@ -262,13 +268,14 @@ func findTHP(rec *recording.Recording, s *Summary, f *findingFacts, significant 
 		huge += p.hugeBytes
 		estimated = estimated || p.hugeFromPgtables
 	}
-	cost := uint64(float64(f.thpCopyNs) * thpCopySavingShare)
+	spent := f.thpCopyNs + f.thpTeardownNs
+	cost := uint64(float64(spent) * thpSavingShare)
 	if !significant(cost) {
 		return nil, nil
 	}
 	facts := &THPFacts{Parents: len(f.thpParents), AnonBytes: anon, HugeBytes: huge, THPMode: rec.Host.THPMode,
-		HugeFromPgtables: estimated, CopyNs: f.thpCopyNs, SavingShare: thpCopySavingShare}
-	return (&Finding{ID: FindTHP, THP: facts}).saving(cost, BasisHugePageRatio, s.WallNs, f.thpCopyNs), nil
+		HugeFromPgtables: estimated, CopyNs: f.thpCopyNs, TeardownNs: f.thpTeardownNs, SavingShare: thpSavingShare}
+	return (&Finding{ID: FindTHP, THP: facts}).saving(cost, BasisHugePageRatio, s.WallNs, spent), nil
 }
 
 // findRustFallback: Rust's Command forks when it cannot posix_spawn; from

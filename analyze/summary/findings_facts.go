@@ -23,8 +23,8 @@ type findingFacts struct {
 
 	// Copies from large parents with few huge pages (findTHP), and each
 	// such parent's anonymous memory at its first of them.
-	thpCopyNs  uint64
-	thpParents map[uint32]thpParent
+	thpCopyNs, thpTeardownNs uint64
+	thpParents               map[uint32]thpParent
 
 	rustSpawns                 int
 	rustCopyNs, rustTeardownNs uint64
@@ -195,6 +195,7 @@ func (f *findingFacts) addFork(sp *spawn.Spawn) {
 		return
 	}
 	f.thpCopyNs += sp.CopyNs
+	f.thpTeardownNs += sp.TeardownNs
 	if q, seen := f.thpParents[sp.ParentPid]; !seen || sp.Seq < q.seq {
 		f.thpParents[sp.ParentPid] = thpParent{sp.Seq, x.RSSAnonBytes, huge, fromPgtables}
 	}

@@ -74,8 +74,9 @@ func TestFindingForkCopyAndTHP(t *testing.T) {
 		t.Errorf("fork-copy = %+v, %+v", fc, x)
 	}
 	thp, ok := f[FindTHP]
-	if !ok || thp.SavingNs != 180e6 || thp.THP.THPMode != "madvise" || thp.Basis != BasisHugePageRatio || !thp.Basis.Rough() {
-		t.Errorf("thp = %+v, want 90%% of the 200 ms of copies, a rough estimate", thp)
+	if !ok || thp.SavingNs != 315e6 || thp.THP.THPMode != "madvise" || thp.Basis != BasisHugePageRatio || !thp.Basis.Rough() ||
+		thp.THP.CopyNs != 200e6 || thp.THP.TeardownNs != 150e6 {
+		t.Errorf("thp = %+v, want 90%% of the 200 ms of copies and 150 ms of teardowns, a rough estimate", thp)
 	}
 }
 

@@ -69,6 +69,32 @@ func TestFindingForkCopySaving(t *testing.T) {
 	}
 }
 
+// TestFindingTHPSaving: fork + exec from a 1 GiB parent in 4 KiB pages
+// against the same parent with its memory in transparent huge pages
+// (madvise(MADV_HUGEPAGE), the advice; the host's THP mode must allow it:
+// "madvise" or "always"). The huge-page side's forks are not named thp.
+func TestFindingTHPSaving(t *testing.T) {
+	e := setupEnv(t)
+	slowTest(t)
+	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil || strings.Contains(string(mode), "[never]") {
+		t.Fatalf("transparent huge pages unavailable (%q, %v): the advice cannot be applied", mode, err)
+	}
+	const n, mib = "10", "1024"
+	wl := e.Workload("spawn_loop")
+	env := smallEnv()
+	s := tracedSummary(t, e, env, wl, "fork", n, mib, "1")
+	f := mustFinding(t, &s, "thp")
+	huge := tracedSummary(t, e, env, wl, "fork_thp", n, mib, "1")
+	if g := findingOf(&huge, "thp"); g != nil {
+		t.Errorf("the parent's memory is in huge pages, yet thp is named:%s", findingList(&huge))
+	}
+	meds := timeLoops(t, loopRuns,
+		loopVariant{"fork, 4 KiB pages", []string{wl, "fork", n, mib, "1"}, env},
+		loopVariant{"fork, huge pages", []string{wl, "fork_thp", n, mib, "1"}, env})
+	checkSaving(t, f, "CPU", meds[0].cpu, meds[1].cpu)
+}
+
 // longPath makes a PATH of dirs empty directories before /usr/bin:/bin:
 // every PATH walk for "true" fails dirs times (ENOENT) before it finds it.
 func longPath(t *testing.T, dirs int) string {
