@@ -168,7 +168,8 @@ func basisText(f *summary.Finding) string {
 	case summary.BasisStall:
 		how = "estimate: the other threads' wait for the lock, measured here"
 	case summary.BasisCPUSamples:
-		how = "estimate: on-CPU samples times the sampling period"
+		how = "rough estimate: on-CPU samples times the sampling period, of time that a host where CPUID " +
+			"does not trap would mostly save (not separable on this host)"
 	case summary.BasisHugePageRatio:
 		how = fmt.Sprintf("rough estimate: %.0f%% of the measured copies and teardowns, as huge pages saved on another machine",
 			100*f.THP.SavingShare)

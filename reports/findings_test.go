@@ -78,7 +78,7 @@ func TestFindingBasisWorded(t *testing.T) {
 		summary.BasisCopyTeardown:  "estimate: the copy and teardown CPU time",
 		summary.BasisFailedExecs:   "upper bound: the failed execs' time",
 		summary.BasisStall:         "estimate: the other threads' wait",
-		summary.BasisCPUSamples:    "estimate: on-CPU samples",
+		summary.BasisCPUSamples:    "rough estimate: on-CPU samples",
 		summary.BasisHugePageRatio: "rough estimate: 90% of the measured copies and teardowns",
 		summary.BasisOverlap:       "rough estimate: half the wait",
 		summary.BasisNone:          "no estimate",

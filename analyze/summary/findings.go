@@ -37,7 +37,11 @@ const (
 	BasisFailedExecs SavingBasis = "measured-failed-execs"
 	// BasisStall: the other threads' measured wait for the lock.
 	BasisStall SavingBasis = "measured-stall"
-	// BasisCPUSamples: on-CPU samples in the cause, times the period.
+	// BasisCPUSamples: on-CPU samples in the cause, times the period:
+	// rough, as a saving. The time is measured, but what its advice saves
+	// (a host where CPUID does not trap, or fewer execs) cannot be run
+	// against it on the same host: a guest cannot turn its CPUID traps
+	// off, and fewer execs save all of each exec, not its CPUID.
 	BasisCPUSamples SavingBasis = "cpu-samples"
 	// BasisHugePageRatio: the measured copies and teardowns times the
 	// share huge pages saved on another machine: rough (it depends on
@@ -50,7 +54,9 @@ const (
 
 // Rough reports whether the basis is a model rather than a time measured
 // in this run.
-func (b SavingBasis) Rough() bool { return b == BasisHugePageRatio || b == BasisOverlap }
+func (b SavingBasis) Rough() bool {
+	return b == BasisHugePageRatio || b == BasisOverlap || b == BasisCPUSamples
+}
 
 // UpperBound reports whether the basis is a time measured under tracing
 // that includes the tracer's own cost per call: the saving without the
