@@ -216,9 +216,9 @@ func checkSaving(t *testing.T, f *summary.Finding, what string, as, advised time
 
 // upperBoundFactor is how far above the measured saving a finding's upper
 // bound may be and still be worth stating: the PATH search's traced failed
-// execs came out 1.09-1.7x their untraced saving (the larger at load 3 on
-// 2 CPUs).
-const upperBoundFactor = 2.0
+// execs came out 0.96-1.95x their untraced saving (load 3-15 on 2 CPUs,
+// where the untraced saving alone swung from 38 to 100 ms between runs).
+const upperBoundFactor = 2.5
 
 // checkUpperBound holds a finding whose saving is an upper bound to the
 // saving measured untraced: not below it (by more than the tolerance of

@@ -28,7 +28,7 @@ import (
 
 // loopRuns is how many untraced runs of each side the medians are of; the
 // PATH search's saving is the smallest share of its loop, and gets more.
-const loopRuns, loopRunsPath = 5, 7
+const loopRuns, loopRunsPath = 5, 9
 
 // TestFindingForkCopySaving: fork + exec from a 256 MiB and a 1 GiB parent
 // against posix_spawn from the same parent. At 1 GiB the fork side is the
