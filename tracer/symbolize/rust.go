@@ -3,9 +3,7 @@ package symbolize
 import (
 	"debug/elf"
 	"io"
-	"os"
 	"regexp"
-	"strconv"
 	"strings"
 )
 
@@ -49,19 +47,4 @@ func RustProgram(r io.ReaderAt) bool {
 		}
 	}
 	return false
-}
-
-// RustProcess says whether live process pid runs a Rust program
-// (RustProgram), read through /proc/PID/exe as IndexExec reads it: the
-// very file, whatever its name or mount namespace. procRoot is "/proc".
-func RustProcess(procRoot string, pid uint32) bool {
-	f, err := os.Open(procRoot + "/" + strconv.FormatUint(uint64(pid), 10) + "/exe")
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return false
-	}
-	return RustProgram(f)
 }

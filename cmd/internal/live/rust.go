@@ -1,7 +1,6 @@
 package live
 
 import (
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -54,19 +53,18 @@ func newRustProbe() *rustProbe {
 // isRust reads the program of j's process: the very file while the process
 // lives, else the file by the name it was exec'd by.
 func (p *rustProbe) isRust(j rustJob) bool {
-	f, err := os.Open(p.procRoot + "/" + strconv.FormatUint(uint64(j.pid), 10) + "/exe")
+	// OpenRegular: the name is the workload's, which may have put a FIFO
+	// or a device there since, and a blocked open would hang Finish.
+	f, err := symbolize.OpenRegular(p.procRoot + "/" + strconv.FormatUint(uint64(j.pid), 10) + "/exe")
 	if err != nil {
 		if !filepath.IsAbs(j.exe) {
 			return false
 		}
-		if f, err = os.Open(j.exe); err != nil {
+		if f, err = symbolize.OpenRegular(j.exe); err != nil {
 			return false
 		}
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return false
-	}
 	return symbolize.RustProgram(f)
 }
 
