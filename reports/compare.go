@@ -240,7 +240,7 @@ func findingTag(c *compare.Comparison, f *compare.CompareFinding) string {
 		return f.ID
 	}
 	tag := fmt.Sprintf("%s, %s per spawn", f.ID, signedDur(f.CostNs))
-	if f.Share != 0 {
+	if math.Round(f.Share) != 0 { // not "-0%"
 		tag += fmt.Sprintf(", %.0f%%", f.Share)
 	}
 	return tag

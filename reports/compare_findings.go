@@ -99,16 +99,32 @@ func mechanismText(c *compare.Comparison, f *compare.CompareFinding) (string, st
 
 func pathSearchText(c *compare.Comparison, f *compare.CompareFinding) (string, string) {
 	p := f.PathSearch
-	ev := fmt.Sprintf("%s's children fail %.1f execs per spawn before finding the program, %s's %.1f", f.Subject,
-		p.FailedPerSpawn.Subject, f.Other, p.FailedPerSpawn.Other)
-	if e := p.PathEntries; e.Subject > 0 && e.Other > 0 {
-		ev += fmt.Sprintf(": %s's PATH has %d entries, %s's %d, and posix_spawnp and execvp try each in turn",
-			f.Subject, e.Subject, f.Other, e.Other)
+	e := p.PathEntries
+	fails := func(what string) string {
+		return fmt.Sprintf("%s's children fail %.1f execs per spawn%s, %s's %.1f", f.Subject, p.FailedPerSpawn.Subject,
+			what, f.Other, p.FailedPerSpawn.Other)
 	}
-	ev += fmt.Sprintf("; this costs %s per spawn%s; spawn by absolute path, or put the program's directory first "+
-		"in PATH", durText(math.Abs(f.CostNs)), sharePhrase(c, f.CostNs))
-	return f.Subject + " searches a longer PATH", ev
+	cost := fmt.Sprintf("; this costs %s per spawn%s", durText(math.Abs(f.CostNs)), sharePhrase(c, f.CostNs))
+	switch p.Cause {
+	case compare.CauseNotFound:
+		return f.Subject + "'s children do not find their program", fails("") + fmt.Sprintf("; %.1f of them per spawn "+
+			"are of children whose every exec failed, that never ran the program (%s's %.1f)",
+			p.NotFoundPerSpawn.Subject, f.Other, p.NotFoundPerSpawn.Other) + cost +
+			"; check the program's name and PATH on " + f.Subject
+	case compare.CauseLongerPath:
+		return f.Subject + " searches a longer PATH", fails(" before finding the program") + fmt.Sprintf(": %s's PATH "+
+			"has %d entries, %s's %d, and posix_spawnp and execvp try each in turn", f.Subject, e.Subject, f.Other,
+			e.Other) + cost + pathAdvice
+	case compare.CauseLaterInPath:
+		return f.Subject + "'s children find their program later in PATH", fails(" before finding the program") +
+			fmt.Sprintf(", though %s's PATH has %d entries and %s's %d: the program's directory comes later in %s's "+
+				"PATH (another order, or other directories before it)", f.Subject, e.Subject, f.Other, e.Other,
+				f.Subject) + cost + pathAdvice
+	}
+	return f.Subject + "'s children fail more execs", fails(" before finding the program") + cost + pathAdvice
 }
+
+const pathAdvice = "; spawn by absolute path, or put the program's directory first in PATH"
 
 func environmentText(c *compare.Comparison, f *compare.CompareFinding) (string, string) {
 	e := f.Environment
@@ -236,9 +252,9 @@ func hostValue(r compare.HostRow, v string) string {
 }
 
 // sharePhrase is ", 89% of the difference", or nothing when the difference
-// is too small to split.
+// is too small to split or the share rounds to 0 (never "-0%").
 func sharePhrase(c *compare.Comparison, costNs float64) string {
-	if !c.Explained {
+	if !c.Explained || math.Round(c.Share(costNs)) == 0 {
 		return ""
 	}
 	return fmt.Sprintf(", %.0f%% of the difference", c.Share(costNs))

@@ -104,6 +104,34 @@ func TestFindingTextPathAndEnvironment(t *testing.T) {
 	}
 }
 
+// PATHs as long on both sides: more failed execs are not a longer PATH.
+func TestFindingTextPathSameLength(t *testing.T) {
+	a, b := laptopSide(), laptopSide()
+	a.failed, a.failedNs, a.path = 1, 4000, 13
+	b.failed, b.failedNs, b.path = 2, 4000, 13
+	a.s2eNs, a.intervalNs = 64_000+4000, 68_000
+	b.s2eNs, b.intervalNs = 64_000+8000, 72_000
+	a.cloneNs, a.blockedNs = 44_000, 34_000
+	b.cloneNs, b.blockedNs = 48_000, 38_000
+	c := compared(compareRecording(a), compareRecording(b), "a", "ps")
+	w := findingWords(t, c, compare.IDPathSearch)
+	wantWords(t, w, "ps's children find their program later in PATH: ", "ps's children fail 2.0 execs per spawn "+
+		"before finding the program, a's 1.0, though ps's PATH has 13 entries and a's 13", "4.0 µs per spawn, 100% of the difference")
+	if strings.Contains(w, "longer") || strings.Contains(w, "-0%") {
+		t.Errorf("equal PATHs worded as a longer one: %s", w)
+	}
+	// Children that never exec'd: the program was not found.
+	f := &compare.CompareFinding{ID: compare.IDPathSearch, Subject: "ps", Other: "a", CostNs: 4000,
+		PathSearch: &compare.PathSearchFacts{Cause: compare.CauseNotFound, FailedPerSpawn: compare.Pair[float64]{Subject: 13, Other: 1},
+			NotFoundPerSpawn: compare.Pair[float64]{Subject: 11.7}, PathEntries: compare.Pair[int]{Subject: 13, Other: 13}}}
+	title, ev := FindingText(c, f)
+	wantWords(t, title+": "+ev, "ps's children do not find their program: ", "11.7 of them per spawn are of "+
+		"children whose every exec failed", "check the program's name and PATH on ps")
+	if strings.Contains(title+ev, "longer") {
+		t.Errorf("a program not found worded as a longer PATH: %s: %s", title, ev)
+	}
+}
+
 // A fork-only side's off-CPU time is not vfork blocking.
 func TestFindingTextOffCPU(t *testing.T) {
 	a, b := clusterSide(), clusterSide()
@@ -125,5 +153,19 @@ func TestDurText(t *testing.T) {
 		if got := durText(ns); got != want {
 			t.Errorf("durText(%v) = %q, want %q", ns, got, want)
 		}
+	}
+}
+
+// A share that rounds to 0 is left out, never printed as "-0%".
+func TestFindingTagNoNegativeZero(t *testing.T) {
+	a, b := laptopSide(), laptopSide()
+	b.cloneNs, b.s2eNs, b.intervalNs = 140_000, 164_000, 164_000
+	c := compared(compareRecording(a), compareRecording(b), "a", "b")
+	f := &compare.CompareFinding{ID: compare.IDHost, Subject: "b", Other: "a", CostNs: -200, Share: c.Share(-200)}
+	if got, want := findingTag(c, f), "host, -0.2 µs per spawn"; got != want {
+		t.Errorf("tag %q, want %q", got, want)
+	}
+	if got := sharePhrase(c, -200); got != "" {
+		t.Errorf("share phrase %q for %.2f%%", got, c.Share(-200))
 	}
 }

@@ -78,6 +78,17 @@ type Side struct {
 	// totals: MeanNs and the breakdown are these over Spawns.
 	partsNs [6]float64
 	totalNs float64
+	// notFoundFailed counts the failed execs of children that never
+	// exec'd successfully.
+	notFoundFailed uint64
+}
+
+// notFoundPerSpawn is notFoundFailed per spawn.
+func (s *Side) notFoundPerSpawn() float64 {
+	if s.Spawns == 0 {
+		return 0
+	}
+	return float64(s.notFoundFailed) / float64(s.Spawns)
 }
 
 // MechCount is how many spawns used one mechanism.
@@ -230,6 +241,9 @@ func NewSide(rec *recording.Recording, name string) (Side, error) {
 			rss.Add(sp.Parent.RSSBytes())
 		}
 		failed += uint64(sp.FailedExecs)
+		if !sp.ExecOK {
+			s.notFoundFailed += uint64(sp.FailedExecs)
+		}
 		if sp.ExecOK {
 			s.ExecSpawns++
 			envCounts.AddInt(sp.EnvCount)

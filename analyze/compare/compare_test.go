@@ -404,3 +404,58 @@ func TestCompareEnvironmentAcrossMechanisms(t *testing.T) {
 		t.Fatalf("environment finding %+v (%+v)", e, e.Environment)
 	}
 }
+
+// Failed execs that differ while the PATHs are as long are not a longer
+// PATH; and a difference in them that costs nothing of the difference, or
+// works against it, names no cause at all.
+func TestComparePathSearchCauses(t *testing.T) {
+	base := func() sideSpec {
+		s := laptopSpec()
+		s.Path, s.Failed, s.FailedNs = 13, 1, 4000
+		s.S2ENs, s.IntervalNs = 64_000+4000, 68_000
+		// With vfork the parent waits through the child's failed execs.
+		s.CloneNs, s.BlockedNs = 44_000, 34_000
+		return s
+	}
+	// B fails one more exec per spawn, but its failed execs are cheaper:
+	// B is slower for another reason (off CPU longer).
+	a, b := base(), base()
+	b.Failed, b.FailedNs = 2, 1900
+	b.CloneNs, b.BlockedNs = 140_000, 130_000
+	b.S2ENs, b.IntervalNs = 64_000+100_000-200, 168_000
+	c := compared(t, buildRecording(a), buildRecording(b), "a", "ps")
+	if !c.Explained {
+		t.Fatalf("difference %v ns not explained", c.DiffNs)
+	}
+	if f := findingByID(c, IDPathSearch); f != nil {
+		t.Errorf("path-search finding with equal PATHs and a failed-exec cost of %v ns (%.1f%%): %+v", f.CostNs,
+			f.Share, f.PathSearch)
+	}
+	// B fails one more exec per spawn at the same cost, PATHs of 13 entries
+	// on both: the program comes later in B's PATH.
+	b = base()
+	b.Failed = 2
+	b.S2ENs, b.IntervalNs = 64_000+8000, 72_000
+	b.CloneNs, b.BlockedNs = 48_000, 38_000
+	c = compared(t, buildRecording(a), buildRecording(b), "a", "ps")
+	f := findingByID(c, IDPathSearch)
+	if f == nil || f.Subject != "ps" || f.PathSearch.Cause != CauseLaterInPath || f.Share < minShownShare {
+		t.Fatalf("path-search finding %+v, want ps's program later in PATH", f)
+	}
+	// A longer PATH only when it is longer.
+	b.Path = 20
+	c = compared(t, buildRecording(a), buildRecording(b), "a", "ps")
+	if f := findingByID(c, IDPathSearch); f == nil || f.PathSearch.Cause != CauseLongerPath {
+		t.Fatalf("path-search finding %+v, want a longer PATH", f)
+	}
+	// B's children mostly never find the program: every exec fails.
+	b = base()
+	b.Failed, b.NotFound = 13, 9000
+	b.S2ENs, b.IntervalNs = 64_000+13*4000, 116_000
+	b.CloneNs, b.BlockedNs = 92_000, 82_000
+	c = compared(t, buildRecording(a), buildRecording(b), "a", "ps")
+	f = findingByID(c, IDPathSearch)
+	if f == nil || f.PathSearch.Cause != CauseNotFound || f.PathSearch.NotFoundPerSpawn.Subject != 11.7 {
+		t.Fatalf("path-search finding %+v, want ps's program not found", f)
+	}
+}

@@ -14,7 +14,7 @@ const (
 	IDMechanism   = "mechanism"   // one side forks where the other vforks
 	IDForkCopy    = "fork-copy"   // both fork; one copies larger parents
 	IDCopySpeed   = "copy-speed"  // the same copy costs more per GiB on one host
-	IDPathSearch  = "path-search" // one side's children fail more execs searching PATH
+	IDPathSearch  = "path-search" // one side's children fail more execs (PathSearchFacts.Cause says why)
 	IDEnvironment = "environment" // one side passes a larger environment
 	// IDOffCPU: a forking thread is off CPU longer in the call. A fork does
 	// not wait for its child: that is time waiting for a CPU (run queue)
@@ -97,9 +97,29 @@ type CopySpeedFacts struct {
 	HostDiffs  []HostRow `json:"host_diffs,omitempty"` // kernel, virtualization, CPU, THP
 }
 
+// Why the subject's children fail more execs (PathSearchFacts.Cause).
+const (
+	// CauseLongerPath: the subject's PATH has more entries.
+	CauseLongerPath = "longer-path"
+	// CauseLaterInPath: the PATHs are as long (or the subject's shorter),
+	// yet its children try more entries before the program: its directory
+	// comes later in the subject's PATH (another order, other directories).
+	CauseLaterInPath = "later-in-path"
+	// CauseNotFound: most of the extra failed execs are of children that
+	// never exec'd at all: the program was not found.
+	CauseNotFound = "not-found"
+	// CauseFailedExecs: PATH was not recorded on a side (or unset): the
+	// counts alone.
+	CauseFailedExecs = "failed-execs"
+)
+
 // PathSearchFacts: the subject's children fail more execs.
 type PathSearchFacts struct {
+	Cause          string        `json:"cause"` // Cause* above
 	FailedPerSpawn Pair[float64] `json:"failed_execs_per_spawn"`
+	// NotFoundPerSpawn is, per spawn, the failed execs of children that
+	// never exec'd successfully.
+	NotFoundPerSpawn Pair[float64] `json:"not_found_failed_execs_per_spawn"`
 	// PathEntries is each side's PATH as its execs saw it (Side.PathEntries).
 	PathEntries Pair[int] `json:"path_entries"`
 }
@@ -294,17 +314,38 @@ func findCopySpeed(c *Comparison) *CompareFinding {
 		}}
 }
 
+// findPathDiff: one side's children fail more execs, and that costs it a
+// material share of the difference. The cause is named from what differs:
+// the PATH's length, the program's place in it, or a program not found.
 func findPathDiff(c *Comparison) *CompareFinding {
 	d := c.B.FailedPerSpawn - c.A.FailedPerSpawn
 	if math.Abs(d) < minFailedPerSpawn {
 		return nil
 	}
 	more, less := c.moreLess(d)
-	return &CompareFinding{ID: IDPathSearch, Subject: more.Name, Other: less.Name, CostNs: c.part(PartFailed).DiffNs,
-		PathSearch: &PathSearchFacts{
-			FailedPerSpawn: Pair[float64]{more.FailedPerSpawn, less.FailedPerSpawn},
-			PathEntries:    Pair[int]{more.PathEntries, less.PathEntries},
-		}}
+	cost := c.part(PartFailed).DiffNs
+	// The side that fails more execs must be the one they cost more, and
+	// that cost must go the difference's way: a finding that explains
+	// none of it, or works against it, names no cause.
+	if (cost > 0) != (d > 0) || c.Share(cost) < minShownShare {
+		return nil
+	}
+	p := &PathSearchFacts{
+		FailedPerSpawn:   Pair[float64]{more.FailedPerSpawn, less.FailedPerSpawn},
+		NotFoundPerSpawn: Pair[float64]{more.notFoundPerSpawn(), less.notFoundPerSpawn()},
+		PathEntries:      Pair[int]{more.PathEntries, less.PathEntries},
+	}
+	switch e := p.PathEntries; {
+	case p.NotFoundPerSpawn.Subject-p.NotFoundPerSpawn.Other >= math.Abs(d)/2:
+		p.Cause = CauseNotFound
+	case e.Subject <= 0 || e.Other <= 0:
+		p.Cause = CauseFailedExecs
+	case e.Subject > e.Other:
+		p.Cause = CauseLongerPath
+	default:
+		p.Cause = CauseLaterInPath
+	}
+	return &CompareFinding{ID: IDPathSearch, Subject: more.Name, Other: less.Name, CostNs: cost, PathSearch: p}
 }
 
 func findEnvDiff(c *Comparison) *CompareFinding {

@@ -167,8 +167,42 @@ func TestFleetCauses(t *testing.T) {
 	if f.Outliers[0].Host != "old" || f.Outliers[0].Cause.Mechanism.Cause != compare.CauseOldGlibc {
 		t.Errorf("the first outlier %+v, want old, forking for its old glibc", f.Outliers[0])
 	}
-	if p := f.Outliers[1].Cause.PathSearch; p == nil || p.FailedPerSpawn.Subject != 12 || p.PathEntries.Subject != 17 {
+	if p := f.Outliers[1].Cause.PathSearch; p == nil || p.FailedPerSpawn.Subject != 12 || p.PathEntries.Subject != 17 ||
+		p.Cause != compare.CauseLongerPath {
 		t.Errorf("pathy's cause %+v", f.Outliers[1].Cause)
+	}
+}
+
+// An outlier whose children fail one more exec per spawn, with a PATH as
+// long as the fleet's, but which is slow for another reason (its forking
+// thread off CPU): its cause is that, and nothing about its PATH search.
+func TestFleetCauseNotPathWhenPathsEqual(t *testing.T) {
+	var b Builder
+	host := func(name string) fixture.Spawns {
+		s := forkHost(name, 0)
+		s.Failed, s.FailedNs, s.Path = 1, 4000, 13
+		return s
+	}
+	for i := 0; i < 6; i++ {
+		add(t, &b, host(fmt.Sprintf("n%d", i)), fmt.Sprintf("n%d.rec", i))
+	}
+	busy := host("busy")
+	busy.Failed, busy.FailedNs = 2, 1900
+	busy.CloneNs, busy.BlockedNs, busy.S2ENs = 200_000, 105_000, 250_000-200
+	add(t, &b, busy, "busy.rec")
+	f := b.Fleet()
+	if len(f.Outliers) != 1 || f.Outliers[0].Host != "busy" {
+		t.Fatalf("outliers %+v, want busy", f.Outliers)
+	}
+	o := f.Outliers[0]
+	if o.Cause == nil || o.Cause.ID != compare.IDOffCPU {
+		t.Errorf("busy's cause %+v, want off-cpu", o.Cause)
+	}
+	for _, fd := range o.Comparison.Findings {
+		if fd.ID == compare.IDPathSearch {
+			t.Errorf("a path-search finding about busy at %v ns per spawn (%.1f%%): %+v", fd.CostNs, fd.Share,
+				fd.PathSearch)
+		}
 	}
 }
 

@@ -32,16 +32,19 @@ type comparison struct {
 		BNs   float64 `json:"b_ns"`
 		Share float64 `json:"share_pct"`
 	} `json:"breakdown"`
-	DiffNs   float64 `json:"diff_ns"`
-	Findings []struct {
-		ID       string  `json:"id"`
-		Subject  string  `json:"subject"`
-		Title    string  `json:"title"`
-		Evidence string  `json:"evidence"`
-		CostNs   float64 `json:"cost_ns_per_spawn"`
-		Share    float64 `json:"share_pct"`
-	} `json:"findings"`
-	Notes []noteJSON `json:"notes"`
+	DiffNs   float64               `json:"diff_ns"`
+	Findings []findingOfComparison `json:"findings"`
+	Notes    []noteJSON            `json:"notes"`
+}
+
+// findingOfComparison is one of compare's findings.
+type findingOfComparison struct {
+	ID       string  `json:"id"`
+	Subject  string  `json:"subject"`
+	Title    string  `json:"title"`
+	Evidence string  `json:"evidence"`
+	CostNs   float64 `json:"cost_ns_per_spawn"`
+	Share    float64 `json:"share_pct"`
 }
 
 // noteJSON is one of compare's notes: what weakens the comparison.
