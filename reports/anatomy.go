@@ -38,7 +38,9 @@ func WriteAnatomy(w io.Writer, rec *recording.Recording, s summary.Summary) erro
 	} else if f := s.Fit; f != nil {
 		bw.printf("\n%s:\n", fitHeading(f))
 		bw.printf("  %s\n", fitLineText(f))
-		bw.printf("  %s\n", predictionText(f, predictRSSBytes(f)))
+		if p := predictionText(f, predictRSSBytes(f)); p != "" {
+			bw.printf("  %s\n", p)
+		}
 	}
 	if !blockedOK {
 		bw.printf("Blocked time: not measured (%s)\n", blockedWhy)
@@ -86,20 +88,23 @@ func fitHeading(f *summary.Fit) string {
 		f.N, sizeText(f.MinRSSBytes), sizeText(f.MaxRSSBytes))
 }
 
-// fitLineText words the fitted line.
+// fitLineText words the fitted line when its slope means something
+// (Fit.Usable); else what was measured, the copy per fork at the parents'
+// size, and why there is no per-GiB fit.
 func fitLineText(f *summary.Fit) string {
-	if f.ThroughOrigin {
-		return fmt.Sprintf("%.2f ms per GiB (parents of one size: a line through the origin, no R²)", f.SlopeMsPerGiB)
+	if ok, why := f.Usable(); !ok {
+		return fmt.Sprintf("copy %s per fork at %s (mean of %d forks); no per-GiB fit: %s", durText(f.MeanCopyMs*1e6),
+			sizeText(f.MeanRSSBytes), f.N, why)
 	}
 	return fmt.Sprintf("%.2f ms per GiB %+.3f ms, R² %.3f; against page tables: %.3f ms per MiB, R² %.3f",
 		f.SlopeMsPerGiB, f.InterceptMs, f.R2, f.SlopeMsPerPgtableMiB, f.R2Pgtables)
 }
 
-// predictionText words the copy the fit predicts for a parent of rssBytes,
-// or why it predicts none.
+// predictionText words the copy the fit predicts for a parent of rssBytes;
+// "" when the fit supports none (fitLineText says why).
 func predictionText(f *summary.Fit, rssBytes uint64) string {
-	if ok, why := f.Usable(); !ok {
-		return "no prediction: " + why
+	if ok, _ := f.Usable(); !ok {
+		return ""
 	}
 	return fmt.Sprintf("a fork from a %s parent would copy for ~%.0f ms here (timed by the parent's mmap write lock)",
 		wholeSizeText(rssBytes), f.PredictMs(rssBytes))

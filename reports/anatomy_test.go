@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
@@ -13,6 +14,14 @@ import (
 // (copy ~18 ms per GiB, as measured here), then posix_spawns 3 times
 // through a 4-directory PATH.
 func anatomyRecording() *recording.Recording {
+	return anatomyRecordingOf([]uint64{64, 64, 64, 1024, 1024, 1024}, func(mib uint64, i int) uint64 {
+		return mib*17_578 + uint64(i)*10_000 // ~18 ms per GiB
+	})
+}
+
+// anatomyRecordingOf forks from parents of these sizes, each copy taking
+// copyNs(mib, i), then posix_spawns as anatomyRecording does.
+func anatomyRecordingOf(parentMiB []uint64, copyNs func(mib uint64, i int) uint64) *recording.Recording {
 	rec := &recording.Recording{
 		StartMonoNs: 1_000_000_000, EndMonoNs: 1_500_000_000,
 		Host:     recording.Host{THPMode: "madvise"},
@@ -31,8 +40,8 @@ func anatomyRecording() *recording.Recording {
 		rec.Events = append(rec.Events, ev)
 		t += ev.DurNs // the next event comes after this one returned
 	}
-	for i, mib := range []uint64{64, 64, 64, 1024, 1024, 1024} {
-		copyNs := mib*17_578 + uint64(i)*10_000 // ~18 ms per GiB
+	for i, mib := range parentMiB {
+		copyNs := copyNs(mib, i)
 		add(tracer.Event{Kind: tracer.KindSyscall, Nr: sysno.Clone, Ret: child, Args: []uint64{0x01200011, 0, 0, 0x7f00, 0, 0},
 			DurNs: copyNs + 80_000, CopyNs: copyNs, BlockedNs: 10_000,
 			Parent: &tracer.ParentSize{RSSAnonBytes: mib << 20, RSSFileBytes: 2 << 20, PgtablesBytes: mib << 11, MapCount: 30}})
@@ -86,5 +95,42 @@ func TestAnatomyWriteError(t *testing.T) {
 	rec := anatomyRecording()
 	if err := WriteAnatomy(failWriter{}, rec, summarized(rec)); err == nil {
 		t.Error("no error writing to a full device")
+	}
+}
+
+// Parents of 258 to 272 MiB (one workload, give or take its heap) whose
+// copies take 4.5 to 5.5 ms in no order: a line through them (-28 ms per
+// GiB, R² near 0) means nothing. The report says what was measured and
+// predicts nothing, in text and in the page's scatter.
+func TestAnatomySameSizeParents(t *testing.T) {
+	rec := anatomyRecordingOf([]uint64{256, 270, 262, 258, 266, 260}, func(_ uint64, i int) uint64 {
+		return []uint64{5_000_000, 4_500_000, 5_500_000, 4_800_000, 5_200_000, 5_000_000}[i]
+	})
+	sum := summarized(rec)
+	if ok, _ := sum.Fit.Usable(); ok {
+		t.Fatalf("fit %+v usable", sum.Fit)
+	}
+	var b bytes.Buffer
+	if err := WriteAnatomy(&b, rec, sum); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	if want := "copy 5.00 ms per fork at 264 MiB (mean of 6 forks); no per-GiB fit: parents all about the same size"; !strings.Contains(text, want) {
+		t.Errorf("output lacks %q:\n%s", want, text)
+	}
+	page := string(writtenHTML(t, rec, HTMLHeading{}))
+	for what, out := range map[string]string{"text": text, "page": page} {
+		for _, bad := range []string{"ms per GiB", "R²", "would copy", "GiB parent: ~"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("%s holds %q", what, bad)
+			}
+		}
+	}
+	sc := svgParts(t, []byte(page))[scatterTitle]
+	if sc == nil {
+		t.Fatalf("no scatter titled %q", scatterTitle)
+	}
+	if n, m := len(sc.all("line", "fit")), len(sc.all("circle", "pred")); n != 0 || m != 0 {
+		t.Errorf("scatter: %d fit lines and %d predictions, want none", n, m)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spawntrace/spawntrace/analyze/compare"
+	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
 
@@ -222,17 +223,15 @@ func fitText(s *compare.Side) string {
 		}
 		return "no fit: fewer than 2 fork-like spawns with a measured copy"
 	}
-	var t string
-	if f.ThroughOrigin {
-		t = fmt.Sprintf("%.2f ms per GiB through the origin (parents of one size, no R²)", f.SlopeMsPerGiB)
-	} else {
-		t = fmt.Sprintf("%.2f ms per GiB %+.3f ms, R² %.3f", f.SlopeMsPerGiB, f.InterceptMs, f.R2)
+	if ok, _ := f.Usable(); !ok {
+		t := fitLineText(f)
+		if float64(f.MaxRSSBytes) >= summary.MinFitSpread*float64(f.MinRSSBytes) {
+			t += fmt.Sprintf("; RSS %s to %s", sizeText(f.MinRSSBytes), sizeText(f.MaxRSSBytes))
+		}
+		return t
 	}
-	t += fmt.Sprintf("; n=%d, RSS %s to %s", f.N, sizeText(f.MinRSSBytes), sizeText(f.MaxRSSBytes))
-	if ok, why := f.Usable(); !ok {
-		t += "; no prediction: " + why
-	}
-	return t
+	return fmt.Sprintf("%.2f ms per GiB %+.3f ms, R² %.3f; n=%d, RSS %s to %s", f.SlopeMsPerGiB, f.InterceptMs, f.R2,
+		f.N, sizeText(f.MinRSSBytes), sizeText(f.MaxRSSBytes))
 }
 
 func findingTag(c *compare.Comparison, f *compare.CompareFinding) string {

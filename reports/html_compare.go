@@ -306,16 +306,16 @@ func newCompareScatter(c *compare.Comparison, recA, recB *recording.Recording) (
 		if err != nil {
 			return nil, err
 		}
-		lo, hi := float64(f.MinRSSBytes), float64(f.MaxRSSBytes)
-		if f.ThroughOrigin {
-			lo = 0
-		}
-		msAt := func(b float64) float64 { return f.SlopeMsPerGiB*b/summary.GiB + f.InterceptMs }
-		if msAt(lo) < 0 && f.SlopeMsPerGiB > 0 {
-			lo = -f.InterceptMs / f.SlopeMsPerGiB * summary.GiB
-		}
-		if lo <= hi {
-			sc.Fit = &scatterLine{px(lo), py(msAt(lo)), px(hi), py(msAt(hi))}
+		// A line only where its slope means something (fitText says why not).
+		if ok, _ := f.Usable(); ok {
+			lo, hi := float64(f.MinRSSBytes), float64(f.MaxRSSBytes)
+			msAt := func(b float64) float64 { return f.SlopeMsPerGiB*b/summary.GiB + f.InterceptMs }
+			if msAt(lo) < 0 {
+				lo = -f.InterceptMs / f.SlopeMsPerGiB * summary.GiB
+			}
+			if lo <= hi {
+				sc.Fit = &scatterLine{px(lo), py(msAt(lo)), px(hi), py(msAt(hi))}
+			}
 		}
 		ch.Sides = append(ch.Sides, sc)
 	}

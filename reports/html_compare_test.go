@@ -33,6 +33,32 @@ func figuresHTML(t *testing.T) []byte {
 	return compareHTML(t, compared(a, b, "laptop", "cluster"), a, b)
 }
 
+// Parents of 256 MiB and 1 GiB, the copy 0.40 ms per GiB: B's fit is
+// drawn, its line from the smallest parent to the largest.
+func TestCompareHTMLFitLine(t *testing.T) {
+	a, b := figuresRecordings()
+	for i := range b.Events {
+		if ev := &b.Events[i]; ev.Parent != nil && i%4 == 0 {
+			ev.Parent.RSSAnonBytes, ev.CopyNs = 256<<20, 100_000
+		}
+	}
+	c := compared(a, b, "laptop", "cluster")
+	if ok, why := c.B.Fit.Usable(); !ok {
+		t.Fatalf("B's fit %+v not usable: %s", c.B.Fit, why)
+	}
+	page := compareHTML(t, c, a, b)
+	parts := svgParts(t, page)
+	sc := parts[bothScatterTitle]
+	if n := len(sc.all("line", "fit-b")); n != 1 {
+		t.Errorf("scatter: %d fit lines of B, want 1", n)
+	}
+	for _, w := range []string{"cluster: 0.40 ms per GiB ", "R² 1.000; n=10000, RSS 256 MiB to 1.00 GiB"} {
+		if !strings.Contains(string(page), w) {
+			t.Errorf("page lacks %q", w)
+		}
+	}
+}
+
 func TestCompareHTMLGolden(t *testing.T) {
 	golden(t, "compare.html.golden", figuresHTML(t))
 }
@@ -89,10 +115,15 @@ func TestCompareHTMLCharts(t *testing.T) {
 	if widest == nil || widest.attr("class") != "s-copy" || widest.num(t, "x") != zero {
 		t.Errorf("the difference's widest bar: %+v, want the copy's, right of zero (x=%v)", widest, zero)
 	}
-	// The cluster's fit, through its 1 GiB parents; the laptop vforks.
+	// The cluster's parents are all 1 GiB: no line (no slope to draw); the
+	// laptop vforks.
 	sc := parts[bothScatterTitle]
-	if n, m := len(sc.all("line", "fit-b")), len(sc.all("line", "fit-a")); n != 1 || m != 0 {
-		t.Errorf("scatter: %d fit lines of B, %d of A; want 1 and 0", n, m)
+	if n, m := len(sc.all("line", "fit-b")), len(sc.all("line", "fit-a")); n != 0 || m != 0 {
+		t.Errorf("scatter: %d fit lines of B, %d of A; want none", n, m)
+	}
+	if w := "cluster: copy 0.40 ms per fork at 1.00 GiB (mean of 10000 forks); no per-GiB fit: parents all about " +
+		"the same size"; !strings.Contains(string(page), w) {
+		t.Errorf("page lacks %q", w)
 	}
 	text := string(page)
 	for i := range c.Findings {

@@ -103,26 +103,25 @@ func newScatterChart(s *summary.Summary) (*scatterChart, error) {
 	}
 	ch.Drawn = len(ch.Points)
 
+	if !usable {
+		// No line where its slope means nothing (fitLineText says why).
+		return ch, nil
+	}
 	// The line, from where it leaves the x axis (a negative intercept) or
 	// the smallest parent, to the largest one, then on to the prediction.
 	lo := float64(f.MinRSSBytes)
-	if f.ThroughOrigin {
-		lo = 0
-	}
 	msAt := func(b float64) float64 { return f.SlopeMsPerGiB*b/summary.GiB + f.InterceptMs }
-	if msAt(lo) < 0 && f.SlopeMsPerGiB > 0 {
+	if msAt(lo) < 0 {
 		lo = -f.InterceptMs / f.SlopeMsPerGiB * summary.GiB
 	}
 	hi := float64(f.MaxRSSBytes)
 	if lo <= hi {
 		ch.Fit = &scatterLine{px(lo), py(msAt(lo)), px(hi), py(msAt(hi))}
 	}
-	if usable {
-		pb := float64(predictBytes)
-		ch.Extension = &scatterLine{px(hi), py(msAt(hi)), px(pb), py(msAt(pb))}
-		ch.Predicted = &scatterPoint{px(pb), py(msAt(pb))}
-		ch.PredictedLabel = fmt.Sprintf("%s parent: ~%.0f ms", wholeSizeText(predictBytes), f.PredictMs(predictBytes))
-		ch.PredictedLabelX = ch.Predicted.X - 8
-	}
+	pb := float64(predictBytes)
+	ch.Extension = &scatterLine{px(hi), py(msAt(hi)), px(pb), py(msAt(pb))}
+	ch.Predicted = &scatterPoint{px(pb), py(msAt(pb))}
+	ch.PredictedLabel = fmt.Sprintf("%s parent: ~%.0f ms", wholeSizeText(predictBytes), f.PredictMs(predictBytes))
+	ch.PredictedLabelX = ch.Predicted.X - 8
 	return ch, nil
 }

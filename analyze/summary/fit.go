@@ -27,24 +27,39 @@ type Fit struct {
 	// the better predictor when huge pages shrink them.
 	SlopeMsPerPgtableMiB float64 `json:"slope_ms_per_pgtable_mib"`
 	R2Pgtables           float64 `json:"r2_pgtables"`
+	// MeanCopyMs and MeanRSSBytes are what was measured, whether or not
+	// a line fits it: the forks' mean copy time and parent size.
+	MeanCopyMs   float64 `json:"mean_copy_ms"`
+	MeanRSSBytes uint64  `json:"mean_rss_bytes"`
 }
 
-// Minimum parent size and line quality for a fit worth extrapolating from:
-// below ~64 MiB the copy is dominated by fixed costs, not by RSS.
+// Minimum parent size, spread of sizes, forks and line quality for a fit
+// worth a slope: below ~64 MiB the copy is dominated by fixed costs, not
+// by RSS; parents within 25% of one another (a workload whose parent
+// stays one size, give or take its heap) leave the copy's own noise
+// larger than what their size changes.
 const (
 	MinFitRSSBytes = 64 << 20
+	MinFitSpread   = 1.25 // largest parent over smallest
+	MinFitForks    = 3
 	MinFitR2       = 0.5
 )
 
-// Usable says whether the fit supports a prediction, and if not, why.
+// Usable says whether the fit's slope means anything (and so whether it
+// supports a prediction for other parents), and if not, why: the one
+// definition every report and finding uses.
 func (f *Fit) Usable() (bool, string) {
 	switch {
 	case f.MaxRSSBytes < MinFitRSSBytes:
 		return false, fmt.Sprintf("parents of at most %d MiB: the copy cost there is fixed overhead, not size", f.MaxRSSBytes>>20)
+	case f.ThroughOrigin || float64(f.MaxRSSBytes) < MinFitSpread*float64(f.MinRSSBytes):
+		return false, "parents all about the same size"
+	case f.N < MinFitForks:
+		return false, fmt.Sprintf("%d forks", f.N)
 	case f.SlopeMsPerGiB <= 0:
-		return false, fmt.Sprintf("%.2f ms per GiB: the copy does not grow with RSS in these forks", f.SlopeMsPerGiB)
-	case !f.ThroughOrigin && f.R2 < MinFitR2:
-		return false, fmt.Sprintf("R² %.2f: RSS does not explain the copy times", f.R2)
+		return false, "the copy does not grow with RSS in these forks"
+	case f.R2 < MinFitR2:
+		return false, fmt.Sprintf("RSS does not explain the copy times (R² %.2f)", f.R2)
 	}
 	return true, ""
 }
@@ -112,6 +127,7 @@ func (a *fitAcc) fit() *Fit {
 	// fit the data supports.
 	f.ThroughOrigin = f.MaxRSSBytes-f.MinRSSBytes < f.MaxRSSBytes/20
 	if m := a.mom; m != nil {
+		f.MeanCopyMs, f.MeanRSSBytes = m.my, uint64(m.mx*GiB)
 		if f.ThroughOrigin {
 			f.SlopeMsPerGiB = ratio(m.sxy, m.sxx)
 			f.SlopeMsPerPgtableMiB = ratio(m.spy, m.spp)
@@ -123,9 +139,13 @@ func (a *fitAcc) fit() *Fit {
 	}
 	a.sortPoints()
 	xs, ps, ys := make([]float64, len(a.pts)), make([]float64, len(a.pts)), make([]float64, len(a.pts))
+	var sx, sy float64
 	for i, pt := range a.pts {
 		xs[i], ps[i], ys[i] = pt.x, pt.p, pt.y
+		sx += pt.x
+		sy += pt.y
 	}
+	f.MeanCopyMs, f.MeanRSSBytes = sy/float64(len(ys)), uint64(sx/float64(len(xs))*GiB)
 	if f.ThroughOrigin {
 		f.SlopeMsPerGiB = originSlope(xs, ys)
 		f.SlopeMsPerPgtableMiB = originSlope(ps, ys)

@@ -49,3 +49,34 @@ func TestFitNeedsTwoMeasuredForks(t *testing.T) {
 		t.Errorf("fit from one measured fork: %+v", f)
 	}
 }
+
+// One definition of a fit whose slope means something: parents of
+// several sizes, a line that explains the copies and grows with RSS.
+func TestFitUsable(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		spawns []spawn.Spawn
+		why    string
+	}{
+		{"one size", []spawn.Spawn{forkSpawn(1024, 30), forkSpawn(1024, 34), forkSpawn(1030, 32)}, "parents all about the same size"},
+		// -28 ms per GiB, R² ~0: a slope through noise.
+		{"within 25%", []spawn.Spawn{forkSpawn(256, 5), forkSpawn(270, 4.5), forkSpawn(262, 5.5), forkSpawn(258, 4.8),
+			forkSpawn(266, 5.2), forkSpawn(260, 5)}, "parents all about the same size"},
+		{"negative", []spawn.Spawn{forkSpawn(256, 9), forkSpawn(512, 7), forkSpawn(1024, 5)}, "the copy does not grow with RSS in these forks"},
+		{"noise", []spawn.Spawn{forkSpawn(256, 5), forkSpawn(512, 1), forkSpawn(1024, 9), forkSpawn(256, 9),
+			forkSpawn(512, 9), forkSpawn(1024, 5)}, "RSS does not explain the copy times (R² 0.00)"},
+		{"two forks", []spawn.Spawn{forkSpawn(256, 5), forkSpawn(1024, 18)}, "2 forks"},
+		{"small", []spawn.Spawn{forkSpawn(8, 0.1), forkSpawn(32, 0.3), forkSpawn(16, 0.2)}, "parents of at most 32 MiB: the copy cost there is fixed overhead, not size"},
+		{"line", []spawn.Spawn{forkSpawn(256, 4.7), forkSpawn(512, 9.2), forkSpawn(1024, 18.1)}, ""},
+	} {
+		f := FitCopy(c.spawns)
+		ok, why := f.Usable()
+		if why != c.why || ok != (c.why == "") {
+			t.Errorf("%s: usable %v (%q), want %q; fit %+v", c.name, ok, why, c.why, f)
+		}
+	}
+	f := FitCopy([]spawn.Spawn{forkSpawn(1024, 30), forkSpawn(1024, 34)})
+	if math.Abs(f.MeanCopyMs-32) > 1e-9 || f.MeanRSSBytes != 1<<30 {
+		t.Errorf("mean copy %v ms at %d bytes, want 32 ms at 1 GiB", f.MeanCopyMs, f.MeanRSSBytes)
+	}
+}
