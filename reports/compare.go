@@ -83,7 +83,7 @@ func WriteCompare(w io.Writer, c *compare.Comparison) error {
 
 	bw.printf("\nHost facts (* differs)\n")
 	cols := func(label, va, vb, mark string) {
-		line := fmt.Sprintf("  %-23s %-34s %-34s %s", fitRight(label, 23), fitRight(va, 34), fitRight(vb, 34), mark)
+		line := fmt.Sprintf("  %s %s %s %s", cellLeft(label, 23), cellLeft(va, 34), cellLeft(vb, 34), mark)
 		bw.line(strings.TrimRight(line, " "))
 	}
 	cols("", a.Name, b.Name, "")
@@ -136,7 +136,7 @@ func WriteCompare(w io.Writer, c *compare.Comparison) error {
 				bw.printf("  ... %d more, each under %s\n", len(c.Syscalls)-maxRows, durText(math.Abs(r.DiffNs)))
 				break
 			}
-			bw.printf("  %-18s %9s %9s %11s %11s %7s %13s\n", fitRight(r.Name, 18), callsCell(r.CallsA, c.PerSpawn),
+			bw.printf("  %s %9s %9s %11s %11s %7s %13s\n", cellLeft(r.Name, 18), callsCell(r.CallsA, c.PerSpawn),
 				callsCell(r.CallsB, c.PerSpawn), usCell(r.UsPerCallA), usCell(r.UsPerCallB), ratioCell(r.Ratio),
 				signedDur(r.DiffNs))
 		}
@@ -145,13 +145,13 @@ func WriteCompare(w io.Writer, c *compare.Comparison) error {
 
 	if len(c.Breakdown) > 0 {
 		bw.printf("\nCost of one spawn\n")
-		bw.printf("  %-28s %14s %14s %14s %8s\n", "part", fitRight(a.Name, 14), fitRight(b.Name, 14), "B-A", "share")
+		bw.printf("  %-28s %s %s %14s %8s\n", "part", cellRight(a.Name, 14), cellRight(b.Name, 14), "B-A", "share")
 		for _, r := range c.Breakdown {
 			name := r.Part
 			if !r.Measured {
 				name += " (unmeasured)"
 			}
-			bw.printf("  %-28s %14s %14s %14s %8s\n", fitRight(name, 28), durText(r.ANs),
+			bw.printf("  %s %14s %14s %14s %8s\n", cellLeft(name, 28), durText(r.ANs),
 				durText(r.BNs), signedDur(r.DiffNs), shareCell(c, r.Share))
 		}
 		total := 0.0

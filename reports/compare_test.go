@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/spawntrace/spawntrace/analyze/compare"
 	"github.com/spawntrace/spawntrace/analyze/recording"
@@ -113,7 +112,7 @@ func figuresRecordings() (laptopRec, clusterRec *recording.Recording) {
 func checkWidth(t *testing.T, text []byte) {
 	t.Helper()
 	for i, line := range strings.Split(string(text), "\n") {
-		if n := utf8.RuneCountInString(line); n > lineWidth {
+		if n := displayWidth(line); n > lineWidth {
 			t.Errorf("line %d is %d columns: %q", i+1, n, line)
 		}
 		if strings.HasSuffix(line, " ") {
@@ -284,4 +283,45 @@ func compared(a, b *recording.Recording, nameA, nameB string) *compare.Compariso
 		panic(err)
 	}
 	return c
+}
+
+// TestCompareTableWideNames: hostnames of East Asian wide characters (two
+// columns each) or with combining accents (none), and side names of wide
+// characters, leave the tables' columns where they are: every row's later
+// cells start at the column the header's do.
+func TestCompareTableWideNames(t *testing.T) {
+	a, b := figuresRecordings()
+	a.Host.Hostname, b.Host.Hostname = "ホスト名ホスト名", "e\u0301e\u0301e\u0301-node"
+	var buf bytes.Buffer
+	if err := WriteCompare(&buf, compared(a, b, "真真.rec", "b\u0301.rec")); err != nil {
+		t.Fatal(err)
+	}
+	checkWidth(t, buf.Bytes())
+	// The host facts: B's value starts at column 2+23+1+34+1.
+	const bCol = 61
+	var hostname, part, total string
+	for _, l := range strings.Split(buf.String(), "\n") {
+		switch {
+		case strings.HasPrefix(l, "  hostname "):
+			hostname = l
+		case strings.HasPrefix(l, "  part "):
+			part = l
+		case strings.HasPrefix(l, "  total "):
+			total = l
+		}
+	}
+	if i := strings.Index(hostname, "e\u0301e\u0301e\u0301-node"); i < 0 || displayWidth(hostname[:i]) != bCol {
+		t.Errorf("B's hostname not at column %d:\n%s", bCol, hostname)
+	}
+	// The cost table: the side names end where the durations below them do.
+	for _, name := range []string{"真真.rec", "b\u0301.rec"} {
+		i := strings.Index(part, name)
+		if i < 0 {
+			t.Fatalf("no %q in %q", name, part)
+		}
+		end := displayWidth(part[:i+len(name)])
+		if end != 2+28+15 && end != 2+28+30 {
+			t.Errorf("%s ends at column %d, want %d or %d:\n%s\n%s", name, end, 2+28+15, 2+28+30, part, total)
+		}
+	}
 }

@@ -88,11 +88,11 @@ func WriteFleet(w io.Writer, f *fleet.Fleet) error {
 			name += " *"
 		}
 		if h.Spawns == 0 {
-			bw.printf("  %4s  %-28s %7d %10s\n", "-", fitRight(name, 28), 0, "no spawns")
+			bw.printf("  %4s  %s %7d %10s\n", "-", cellLeft(name, 28), 0, "no spawns")
 			continue
 		}
-		bw.printf("  %4d  %-28s %7d %10s %10s %10s  %-6s %10s\n", h.Rank, fitRight(name, 28), h.Spawns,
-			durText(h.MedianNs), durText(h.P90Ns), durText(h.MeanNs), fitRight(string(h.Side.Dominant), 6),
+		bw.printf("  %4d  %s %7d %10s %10s %10s  %s %10s\n", h.Rank, cellLeft(name, 28), h.Spawns,
+			durText(h.MedianNs), durText(h.P90Ns), durText(h.MeanNs), cellLeft(string(h.Side.Dominant), 6),
 			sizeOrDash(h.Side.ParentRSSBytes))
 	}
 	if len(f.Hosts) > len(f.NoSpawns) {
@@ -104,13 +104,14 @@ func WriteFleet(w io.Writer, f *fleet.Fleet) error {
 		for _, fc := range f.Factors {
 			bw.printf("  %s (spread %s)\n", fc.Name, durText(fc.SpreadNs))
 			for _, g := range fc.Groups {
-				wrap(bw, fmt.Sprintf("    %-22s %10s  %3d: ", fitRight(groupValue(fc.Name, g.Value), 22),
+				wrap(bw, fmt.Sprintf("    %s %10s  %3d: ", cellLeft(groupValue(fc.Name, g.Value), 22),
 					durText(g.MedianNs), len(g.Hosts)), groupHosts(g.Hosts))
 			}
 		}
 	} else if len(f.Hosts) > len(f.NoSpawns) {
-		bw.printf("\nWhat differs: nothing the hosts record (kernel, libc, THP, CPU, virtualization, PATH, mechanism, " +
-			"spawner, parent RSS, environment)\n")
+		bw.printf("\n")
+		wrap(bw, "", "What differs: nothing the hosts record (kernel, libc, THP, CPU, virtualization, PATH, "+
+			"mechanism, spawner, parent RSS, environment)")
 	}
 
 	if len(f.Outliers) > 0 {

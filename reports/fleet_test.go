@@ -141,3 +141,36 @@ func TestFleetHostileNames(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetTableWideNames: a host named in wide characters, or with
+// combining accents, leaves the hosts table's later columns in place.
+func TestFleetTableWideNames(t *testing.T) {
+	var b fleet.Builder
+	for i, name := range []string{"节点节点节点", "no\u0301de\u0301", "node2", "node3"} {
+		if err := b.Add(compareRecording(fleetNode(name, uint64(i)*400)), fmt.Sprintf("n%d.rec", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := WriteFleet(&buf, b.Fleet()); err != nil {
+		t.Fatal(err)
+	}
+	checkWidth(t, buf.Bytes())
+	var rows []string
+	for _, l := range strings.Split(buf.String(), "\n") {
+		if strings.HasPrefix(l, "  rank ") || strings.Contains(l, "vfork") && strings.HasPrefix(l, "     ") {
+			rows = append(rows, l)
+		}
+	}
+	if len(rows) != 5 {
+		t.Fatalf("want the header and 4 rows:\n%s", buf.String())
+	}
+	// "spawns" ends at the column the spawn counts do.
+	want := displayWidth(rows[0][:strings.Index(rows[0], "spawns")+len("spawns")])
+	for _, r := range rows[1:] {
+		i := strings.Index(r, " 200 ")
+		if i < 0 || displayWidth(r[:i+4]) != want {
+			t.Errorf("spawn count not ending at column %d:\n%s\n%s", want, rows[0], r)
+		}
+	}
+}

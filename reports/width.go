@@ -60,6 +60,21 @@ func displayWidth(s string) int {
 	return n
 }
 
+// cellLeft is s escaped, cut and padded to width columns, left-aligned:
+// a table cell of text the workload or a host chose.
+func cellLeft(s string, width int) string { return padRight(fitRight(s, width), width) }
+
+// cellRight is cellLeft right-aligned.
+func cellRight(s string, width int) string { return padLeft(fitRight(s, width), width) }
+
+// padLeft pads s (escaped already) with spaces on the left to width columns.
+func padLeft(s string, width int) string {
+	if n := displayWidth(s); n < width {
+		return strings.Repeat(" ", width-n) + s
+	}
+	return s
+}
+
 // padRight pads s (escaped already) with spaces to width columns.
 func padRight(s string, width int) string {
 	if n := displayWidth(s); n < width {
