@@ -62,9 +62,11 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
-	if fs.NArg() < 2 {
-		fs.Usage()
-		return exitUsage
+	if n := fs.NArg(); n < 2 {
+		// One line, as for a mistyped flag (flagSet.parse): the help
+		// after it would scroll it away.
+		return fail(stderr, exitUsage, "compare needs two recordings (or three or more, a fleet), got %d "+
+			"(usage: spawntrace compare [flags] A.rec B.rec; spawntrace compare -h for more)", n)
 	}
 	write, ok := compareWriters[o.format]
 	if !ok {
