@@ -55,7 +55,9 @@ func writeProfile(w io.Writer, p *profile.Profile) error {
 // SpawnProfile builds the spawn profile. Sample values: spawns/count,
 // clone/nanoseconds (the default), copy/nanoseconds and
 // spawn_to_exec/nanoseconds, 0 where not measured. Labels: pid, comm (the
-// parent's), mechanism, exe (the child's) and parent_rss in bytes. Samples
+// parent's), mechanism, exe (the child's) and parent_rss in bytes; the
+// workload's strings (comm, exe, symbols, files) escaped as TermSafe
+// escapes them, since pprof prints them raw to a terminal. Samples
 // are in time order. A profile holds every sample, so this takes memory
 // in proportion to the spawns, as writing the file does.
 func SpawnProfile(rec *recording.Recording, sum *summary.Summary) (*profile.Profile, error) {
@@ -77,12 +79,12 @@ func SpawnProfile(rec *recording.Recording, sum *summary.Summary) (*profile.Prof
 			Value:    []int64{1, clampNs(sp.CloneDurNs), clampNs(sp.CopyNs), clampNs(sp.SpawnToExecNs)},
 			Label: map[string][]string{
 				"pid":       {strconv.FormatUint(uint64(sp.ParentPid), 10)},
-				"comm":      {sp.Comm},
+				"comm":      {TermSafe(sp.Comm)},
 				"mechanism": {string(sp.Mechanism)},
 			},
 		}
 		if sp.Exe != "" {
-			s.Label["exe"] = []string{sp.Exe}
+			s.Label["exe"] = []string{TermSafe(sp.Exe)}
 		}
 		if sp.Parent != nil {
 			s.NumLabel = map[string][]int64{"parent_rss": {clampNs(sp.Parent.RSSBytes())}}
@@ -143,7 +145,7 @@ func CPUProfile(rec *recording.Recording) (*profile.Profile, error) {
 			Value:    []int64{int64(c.Count), int64(c.Count) * period},
 			Label: map[string][]string{
 				"pid":  {strconv.FormatUint(uint64(c.Pid), 10)},
-				"comm": {c.Comm},
+				"comm": {TermSafe(c.Comm)},
 			},
 		})
 	}
@@ -240,7 +242,7 @@ func (b *profileBuilder) mapping(idx int) *profile.Mapping {
 	m := &profile.Mapping{
 		ID:    uint64(len(b.p.Mapping) + 1),
 		Start: rm.Start, Limit: rm.Limit, Offset: rm.Offset,
-		File: rm.File, BuildID: rm.BuildID,
+		File: TermSafe(rm.File), BuildID: TermSafe(rm.BuildID),
 		// Names were looked up while recording; pprof need not try again
 		// (it still can, with -symbolize=force).
 		HasFunctions: rm.Symbolized,
@@ -307,7 +309,11 @@ func (b *profileBuilder) function(name, file string) *profile.Function {
 	if fn := b.funcs[k]; fn != nil {
 		return fn
 	}
-	fn := &profile.Function{ID: uint64(len(b.p.Function) + 1), Name: name, SystemName: name, Filename: file}
+	// pprof prints names and files raw to the terminal, and a workload
+	// names its own symbols and files: escaped as the text reports are,
+	// which keeps every printable character (C++'s <>:&, Rust's {}#).
+	n := TermSafe(name)
+	fn := &profile.Function{ID: uint64(len(b.p.Function) + 1), Name: n, SystemName: n, Filename: TermSafe(file)}
 	b.p.Function = append(b.p.Function, fn)
 	b.funcs[k] = fn
 	return fn

@@ -236,3 +236,73 @@ func TestGoToolPprof(t *testing.T) {
 		t.Errorf("cpu -traces: kernel frames not joined above user frames:\n%s", cpuTraces)
 	}
 }
+
+// TestPprofHostileNames: a workload names its comm, its executables, its
+// symbols and their files; pprof prints them raw to the terminal, so the
+// profiles hold them escaped as the text reports do (ESC, CR and U+202E
+// as \x1b, \r and \u202e), and C++ and Rust symbols as they are.
+func TestPprofHostileNames(t *testing.T) {
+	const evil = "ev\x1b[2J\ril\u202eexe"
+	const cpp = "std::vector<int, std::allocator<int> >::push_back(int const&)"
+	const rust = "<alloc::vec::Vec<T,A> as core::ops::drop::Drop>::drop::h1f2e{{closure}}#0"
+	rec := stackRecording()
+	for i := range rec.Events {
+		ev := &rec.Events[i]
+		if ev.Comm == "runner" {
+			ev.Comm = evil
+		}
+		if ev.Filename == "/bin/true" {
+			ev.Filename = "/tmp/" + evil
+		}
+	}
+	rec.CPUSamples[0].Comm = evil
+	rec.Mappings[1].File = "/opt/" + evil
+	rec.Stacks[0].Frames[4].Func, rec.Stacks[0].Frames[4].File = evil, "/src/"+evil+".c"
+	rec.Stacks[0].Frames[5].Func = cpp
+	rec.Stacks[1].Frames[0].Func = rust
+	safe := TermSafe(evil)
+	if safe != `ev\x1b[2J\ril\u202eexe` {
+		t.Fatalf("TermSafe(evil) = %q", safe)
+	}
+	for name, write := range map[string]func(*bytes.Buffer) error{
+		"spawns": func(b *bytes.Buffer) error { return WriteSpawnProfile(b, rec, summarized(rec)) },
+		"cpu":    func(b *bytes.Buffer) error { return WriteCPUProfile(b, rec) },
+	} {
+		p := roundTrip(t, write)
+		text := p.String()
+		for i, r := range text {
+			if r != '\n' && (r < ' ' || r == 0x7f || r == '\u202e') {
+				t.Fatalf("%s profile holds %q at %d: %q", name, r, i, text[max(0, i-40):min(len(text), i+40)])
+			}
+		}
+		var labels, funcs, files []string
+		for _, s := range p.Sample {
+			labels = append(labels, s.Label["comm"]...)
+			labels = append(labels, s.Label["exe"]...)
+		}
+		for _, f := range p.Function {
+			funcs = append(funcs, f.Name, f.SystemName)
+			files = append(files, f.Filename)
+		}
+		for _, m := range p.Mapping {
+			files = append(files, m.File)
+		}
+		has := func(what string, in []string, want string) {
+			for _, v := range in {
+				if v == want {
+					return
+				}
+			}
+			t.Errorf("%s profile: no %s %q in %q", name, what, want, in)
+		}
+		has("comm", labels, safe)
+		has("mapping", files, "/opt/"+safe)
+		if name == "spawns" {
+			has("exe", labels, "/tmp/"+safe)
+			has("function", funcs, safe)
+			has("function", funcs, cpp)
+			has("function", funcs, rust)
+			has("file", files, "/src/"+safe+".c")
+		}
+	}
+}
