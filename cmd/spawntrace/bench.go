@@ -189,7 +189,7 @@ func runBench(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	defer t.Close()
 	var prog *progress
 	s, err := live.Launch(t, "/proc/self/exe", argv, nil, live.Options{Version: version(), SampleHz: hz, Warn: stderr,
-		Started: func(s *live.Session) { prog = startProgress(stderr, progressDelay, time.Second, s.Counts) }})
+		Started: func(s *live.Session) { prog = startProgress(stderr, 0, progressDelay, time.Second, s.Counts) }})
 	prog.end()
 	if err != nil {
 		outs.abandon()

@@ -175,7 +175,9 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var s *live.Session
 	var prog *progress
 	opts := live.Options{Version: version(), SampleHz: sampleHz(o.pprofDir, o.freqHz), Warn: stderr,
-		Started: func(s *live.Session) { prog = startProgress(stderr, progressDelay, time.Second, s.Counts) }}
+		Started: func(s *live.Session) {
+			prog = startProgress(stderr, o.workloadFdsPid(), progressDelay, time.Second, s.Counts)
+		}}
 	var t *tracer.Tracer
 	if o.backend != tracer.BackendPtrace {
 		t, err = o.openBPF(stderr)
