@@ -459,3 +459,21 @@ func TestComparePathSearchCauses(t *testing.T) {
 		t.Fatalf("path-search finding %+v, want ps's program not found", f)
 	}
 }
+
+// A cause that works against the difference is no cause of it: B is slower
+// (its copy), A's thread waits off CPU 40 µs longer: no off-cpu finding.
+func TestCompareNoFindingAgainstTheDifference(t *testing.T) {
+	a, b := clusterSpec(), clusterSpec()
+	a.BlockedNs, a.CloneNs, a.S2ENs, a.IntervalNs = 60_000, 530_000, 620_000, 620_000
+	b.CopyNs, b.CloneNs, b.S2ENs, b.IntervalNs = 800_000, 890_000, 980_000, 980_000
+	c := compared(t, buildRecording(a), buildRecording(b), "a", "b")
+	if c.DiffNs <= 0 || !c.Explained {
+		t.Fatalf("difference %v ns, explained %v", c.DiffNs, c.Explained)
+	}
+	if f := findingByID(c, IDOffCPU); f != nil {
+		t.Errorf("off-cpu finding against the difference: %+v (%.1f%%)", f, f.Share)
+	}
+	if f := findingByID(c, IDForkCopy); f == nil || f.Subject != "b" {
+		t.Errorf("fork-copy finding %+v, want b's", f)
+	}
+}

@@ -176,6 +176,13 @@ const (
 	glibcVforkMinor   = 24 // posix_spawn uses CLONE_VM|CLONE_VFORK from glibc 2.24
 )
 
+// material says whether a cause's cost (B's minus A's, per spawn) explains
+// enough of the difference, in its direction, to be named: one that
+// explains none of it, or works against it, names no cause.
+func (c *Comparison) material(costNs float64) bool {
+	return c.Share(costNs) >= minShownShare
+}
+
 // part returns the breakdown row of a part, zero when there is none.
 func (c *Comparison) part(name string) PartRow {
 	for _, r := range c.Breakdown {
@@ -277,7 +284,7 @@ func findForkCopyDiff(c *Comparison) *CompareFinding {
 		return nil
 	}
 	cost := c.copyCost()
-	if math.Abs(c.Share(cost)) < minShownShare {
+	if !c.material(cost) {
 		return nil
 	}
 	more, less := c.moreLess(cost)
@@ -304,6 +311,9 @@ func findCopySpeed(c *Comparison) *CompareFinding {
 	}
 	// What B's slower or faster copy costs at B's parent size.
 	cost := (sb - sa) * float64(c.B.ParentRSSBytes) / summary.GiB * 1e6
+	if !c.material(cost) {
+		return nil
+	}
 	slow, fast := c.moreLess(sb - sa)
 	return &CompareFinding{ID: IDCopySpeed, Subject: slow.Name, Other: fast.Name, CostNs: cost,
 		CopySpeed: &CopySpeedFacts{
@@ -327,7 +337,7 @@ func findPathDiff(c *Comparison) *CompareFinding {
 	// The side that fails more execs must be the one they cost more, and
 	// that cost must go the difference's way: a finding that explains
 	// none of it, or works against it, names no cause.
-	if (cost > 0) != (d > 0) || c.Share(cost) < minShownShare {
+	if (cost > 0) != (d > 0) || !c.material(cost) {
 		return nil
 	}
 	p := &PathSearchFacts{
@@ -382,7 +392,7 @@ func findEnvDiff(c *Comparison) *CompareFinding {
 // thread off CPU waited for a CPU or for locks, and is named so.
 func findOffCPUDiff(c *Comparison) *CompareFinding {
 	row := c.part(PartBlocked)
-	if !row.Measured || math.Abs(c.Share(row.DiffNs)) < minShownShare {
+	if !row.Measured || !c.material(row.DiffNs) {
 		return nil
 	}
 	more, less := c.moreLess(row.DiffNs)
