@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -61,7 +62,11 @@ const KernelMappingName = "[kernel.kallsyms]"
 // next. Its memory map is read from /proc when first needed, so a handle
 // taken while the process is alive costs nothing until a stack uses it.
 type Image struct {
-	pid    uint32
+	pid uint32
+	id  uint64 // unique to the image in its Symbolizer: the unwind memo's key
+	// procs counts the processes whose current image it is (guarded by
+	// s.imu, read by the unwind memo): at 0 its memoized unwinds go.
+	procs  atomic.Int32
 	mu     sync.Mutex // guards the rest
 	loaded bool
 	maps   []procMapping
@@ -77,6 +82,9 @@ type Image struct {
 	// is set once LoadSince has read it again.
 	readNs    uint64
 	refreshed bool
+	// mapsGen counts the reads of maps: an unwind memoized under one
+	// generation is not reused under another.
+	mapsGen uint32
 }
 
 // Pid is the process the image belongs to.
@@ -110,6 +118,10 @@ type Symbolizer struct {
 	kmap     *Mapping
 	kerr     error
 	cfi      *unwind.Cache[fileKey] // call frame information, for Unwind; made on first use
+
+	lastImageID atomic.Uint64
+	memo        unwindMemo    // of Unwind's results, by call site
+	unwindWords []unwind.Word // Unwind's, reused; guarded by mu
 }
 
 type objEntry struct {
@@ -175,7 +187,7 @@ func (s *Symbolizer) imageLocked(pid uint32) *Image {
 	r, ok := s.images[pid]
 	if !ok {
 		// Read lazily, so it shows the process as it is from now on.
-		r = imageRef{img: &Image{pid: pid}, sinceNs: monoNow()}
+		r = imageRef{img: s.newImage(pid), sinceNs: monoNow()}
 		s.images[pid] = r
 	}
 	return r.img
@@ -187,7 +199,13 @@ func (s *Symbolizer) imageLocked(pid uint32) *Image {
 func (s *Symbolizer) Fork(parent, child uint32, timeNs uint64) {
 	s.imu.Lock()
 	defer s.imu.Unlock()
-	s.images[child] = imageRef{img: s.imageLocked(parent), sinceNs: timeNs}
+	img := s.imageLocked(parent)
+	if img == s.images[child].img {
+		return
+	}
+	img.procs.Add(1)
+	s.release(s.images[child].img)
+	s.images[child] = imageRef{img: img, sinceNs: timeNs}
 }
 
 // Exec notes that pid replaced its address space at timeNs. An image the
@@ -198,13 +216,32 @@ func (s *Symbolizer) Exec(pid uint32, timeNs uint64) {
 	if r, ok := s.images[pid]; ok && r.sinceNs > timeNs {
 		return
 	}
-	s.images[pid] = imageRef{img: &Image{pid: pid}, sinceNs: monoNow()}
+	s.release(s.images[pid].img)
+	s.images[pid] = imageRef{img: s.newImage(pid), sinceNs: monoNow()}
+}
+
+// newImage makes an image of pid, the current one of pid alone; s.imu is
+// held.
+func (s *Symbolizer) newImage(pid uint32) *Image {
+	img := &Image{pid: pid, id: s.lastImageID.Add(1)}
+	img.procs.Store(1)
+	return img
+}
+
+// release notes that a process no longer has img (nil: had none); s.imu is
+// held. Its memoized unwinds go with its last process: no stack of it can
+// be taken any more.
+func (s *Symbolizer) release(img *Image) {
+	if img != nil && img.procs.Add(-1) == 0 {
+		s.memo.drop(img.id)
+	}
 }
 
 // Exit forgets pid; images already handed out stay usable.
 func (s *Symbolizer) Exit(pid uint32) {
 	s.imu.Lock()
 	defer s.imu.Unlock()
+	s.release(s.images[pid].img)
 	delete(s.images, pid)
 }
 
@@ -228,6 +265,7 @@ func (s *Symbolizer) load(img *Image) ([]procMapping, error) {
 		img.loaded = true
 		img.readNs = monoNow()
 		img.maps, img.exe, img.err = s.readMaps(img.pid)
+		img.mapsGen++
 	}
 	return img.maps, img.err
 }
@@ -253,6 +291,7 @@ func (s *Symbolizer) LoadSince(img *Image, sinceNs uint64) {
 		return
 	}
 	img.maps, img.readNs = maps, readNs
+	img.mapsGen++
 }
 
 func (s *Symbolizer) readMaps(pid uint32) ([]procMapping, fileKey, error) {
@@ -294,6 +333,7 @@ func (s *Symbolizer) reload(img *Image) ([]procMapping, bool) {
 		return nil, false
 	}
 	img.maps = maps
+	img.mapsGen++
 	return maps, true
 }
 

@@ -18,12 +18,31 @@ const unwindCacheBytes = 32 << 20
 // image's process has mapped, appending its addresses to dst[:0]: the
 // leaf's IP, then return addresses, as User takes them. The files are
 // opened as for symbols (openMapped) and their CFI kept, within a memory
-// budget, by device and inode.
+// budget, by device and inode. A stack taken again at a call site of the
+// image, under the same registers and with the same words where the last
+// unwind there read, gets that unwind's result (unwindMemo).
 func (s *Symbolizer) Unwind(img *Image, regs unwind.Regs, stack []byte, dst []uint64) unwind.Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	maps, err := s.load(img)
-	return unwind.Unwind(dst, regs, stack, &imageResolver{s: s, img: img, maps: maps, mapsErr: err})
+	gen := img.generation()
+	key := unwindKey{image: img.id, mapsGen: gen, stackLen: len(stack), regs: regs}
+	if res, ok := s.memo.get(key, stack, dst); ok {
+		return res
+	}
+	res, words := unwind.UnwindWords(dst, s.unwindWords, regs, stack, &imageResolver{s: s, img: img, maps: maps, mapsErr: err})
+	s.unwindWords = words
+	if img.generation() == gen {
+		// Not when the map was read again midway: the walk used both.
+		s.memo.put(img, key, res, words)
+	}
+	return res
+}
+
+func (img *Image) generation() uint32 {
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	return img.mapsGen
 }
 
 var errGoFramePointers = errors.New("code of a Go binary, walked by frame pointers")

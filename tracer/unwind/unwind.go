@@ -12,6 +12,7 @@
 package unwind
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -117,6 +118,8 @@ type stackMem struct {
 	base    uint64
 	data    []byte
 	readEnd uint64 // one past the highest byte read, from base
+	words   []Word // the words read, when the caller asked (UnwindWords)
+	keep    bool
 }
 
 // cutError is a read past the copy's end.
@@ -139,9 +142,11 @@ func (m *stackMem) read(addr uint64) (uint64, error) {
 		return 0, &cutError{need: addr + 8 - m.base - uint64(len(m.data))}
 	}
 	m.readEnd = max(m.readEnd, off+8)
-	d := m.data[off:]
-	return uint64(d[0]) | uint64(d[1])<<8 | uint64(d[2])<<16 | uint64(d[3])<<24 |
-		uint64(d[4])<<32 | uint64(d[5])<<40 | uint64(d[6])<<48 | uint64(d[7])<<56, nil
+	v := binary.LittleEndian.Uint64(m.data[off:])
+	if m.keep {
+		m.words = append(m.words, Word{Off: off, Val: v})
+	}
+	return v, nil
 }
 
 // has tells whether an 8-byte read at addr falls in the copy.
@@ -157,6 +162,39 @@ func Unwind(dst []uint64, regs Regs, stack []byte, r Resolver) Result {
 	walk(&res, &regs, &mem, r)
 	res.ReadBytes = mem.readEnd
 	return res
+}
+
+// Word is one 8-byte word of a stack copy that an unwind read: its offset
+// from the copy's start (the leaf's SP) and its value.
+type Word struct {
+	Off uint64
+	Val uint64
+}
+
+// UnwindWords is Unwind that also appends to words[:0] every word of the
+// copy the walk read (return-address slots, saved registers, values of
+// DW_OP_deref), in the order read. The walk is a function of the
+// registers, the copy's length, those words and the Resolver's tables:
+// another copy of the same length that holds the same words (SameWords)
+// under the same registers and tables unwinds to the same Result, which
+// lets a caller reuse it.
+func UnwindWords(dst []uint64, words []Word, regs Regs, stack []byte, r Resolver) (Result, []Word) {
+	res := Result{PCs: append(dst[:0], regs.IP)}
+	mem := stackMem{base: regs.SP, data: stack, words: words[:0], keep: true}
+	walk(&res, &regs, &mem, r)
+	res.ReadBytes = mem.readEnd
+	return res, mem.words
+}
+
+// SameWords tells whether stack holds every word of words at its offset.
+func SameWords(words []Word, stack []byte) bool {
+	for _, w := range words {
+		if w.Off > uint64(len(stack)) || uint64(len(stack))-w.Off < 8 ||
+			binary.LittleEndian.Uint64(stack[w.Off:]) != w.Val {
+			return false
+		}
+	}
+	return true
 }
 
 func walk(res *Result, regs *Regs, mem *stackMem, r Resolver) {

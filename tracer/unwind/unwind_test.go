@@ -330,3 +330,36 @@ func TestRealignedFrameExpressions(t *testing.T) {
 		t.Errorf("got %+v, %v; want ip 0x4242, sp 0x7040, rbp 0x7100", next, err)
 	}
 }
+
+func TestUnwindWordsAreTheReads(t *testing.T) {
+	const sp = 0x1000
+	// Two frames through rbp, then an rbp beyond the copy (as in
+	// TestFramePointerFallback); slot 0 and 1 are locals no walk reads.
+	stack := stackOf(0x1111, 0x2222, 0x1030, 0x4001, 0, 0, 0x2000, 0x3001)
+	regs := Regs{IP: 0x5000, SP: sp, BP: 0x1010}
+	want := Unwind(nil, regs, stack, noTables{})
+	res, words := UnwindWords(nil, nil, regs, stack, noTables{})
+	if !slices.Equal(res.PCs, want.PCs) || res.Stop != want.Stop || res.ReadBytes != want.ReadBytes || res.FramePointerFrames != want.FramePointerFrames {
+		t.Fatalf("UnwindWords gave %+v, Unwind %+v", res, want)
+	}
+	wantWords := []Word{{0x10, 0x1030}, {0x18, 0x4001}, {0x30, 0x2000}, {0x38, 0x3001}}
+	if !slices.Equal(words, wantWords) {
+		t.Errorf("words %#x, want %#x", words, wantWords)
+	}
+	if !SameWords(words, stack) {
+		t.Error("SameWords false on the copy the words came from")
+	}
+	locals := slices.Clone(stack)
+	locals[0] ^= 0xff
+	if !SameWords(words, locals) {
+		t.Error("SameWords false on a copy differing in a word the walk did not read")
+	}
+	ra := slices.Clone(stack)
+	ra[0x38] ^= 0xff
+	if SameWords(words, ra) {
+		t.Error("SameWords true on a copy whose return address differs")
+	}
+	if SameWords(words, stack[:0x38]) {
+		t.Error("SameWords true on a copy too short for a word")
+	}
+}
