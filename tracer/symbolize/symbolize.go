@@ -348,6 +348,11 @@ func devKey(dev uint64) uint64 {
 func (s *Symbolizer) User(img *Image, stack []uint64) ([]Frame, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.user(img, stack)
+}
+
+// user is User with s.mu held.
+func (s *Symbolizer) user(img *Image, stack []uint64) ([]Frame, error) {
 	frames := make([]Frame, 0, len(stack))
 	maps, err := s.load(img)
 	for i, addr := range stack {

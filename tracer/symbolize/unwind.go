@@ -24,19 +24,47 @@ const unwindCacheBytes = 32 << 20
 func (s *Symbolizer) Unwind(img *Image, regs unwind.Regs, stack []byte, dst []uint64) unwind.Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	res, _, _ := s.unwind(img, regs, stack, dst, false)
+	return res
+}
+
+// UnwindUser is Unwind, then User of its PCs. The frames are memoized
+// with the unwind, as long as the image's map is the one they were named
+// by: they are shared, not to be modified.
+func (s *Symbolizer) UnwindUser(img *Image, regs unwind.Regs, stack []byte, dst []uint64) (unwind.Result, []Frame, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unwind(img, regs, stack, dst, true)
+}
+
+// unwind is Unwind, naming the frames too if name is set; s.mu is held.
+func (s *Symbolizer) unwind(img *Image, regs unwind.Regs, stack []byte, dst []uint64, name bool) (unwind.Result, []Frame, error) {
 	maps, err := s.load(img)
 	gen := img.generation()
 	key := unwindKey{image: img.id, mapsGen: gen, stackLen: len(stack), regs: regs}
-	if res, ok := s.memo.get(key, stack, dst); ok {
-		return res
+	if res, named, ok := s.memo.get(key, stack, dst); ok {
+		if !name || named != nil {
+			return res, named.frames(), named.err()
+		}
+		frames, ferr := s.user(img, res.PCs)
+		if img.generation() == gen {
+			s.memo.name(key, &unwindFrames{list: frames, e: ferr})
+		}
+		return res, frames, ferr
 	}
 	res, words := unwind.UnwindWords(dst, s.unwindWords, regs, stack, &imageResolver{s: s, img: img, maps: maps, mapsErr: err})
 	s.unwindWords = words
-	if img.generation() == gen {
-		// Not when the map was read again midway: the walk used both.
-		s.memo.put(img, key, res, words)
+	var named *unwindFrames
+	if name {
+		frames, ferr := s.user(img, res.PCs)
+		named = &unwindFrames{list: frames, e: ferr}
 	}
-	return res
+	if img.generation() == gen {
+		// Not when the map was read again midway: the walk (or the
+		// naming) used both.
+		s.memo.put(img, key, res, words, named)
+	}
+	return res, named.frames(), named.err()
 }
 
 func (img *Image) generation() uint32 {

@@ -37,8 +37,33 @@ type unwindMemoEntry struct {
 	key   unwindKey
 	words []unwind.Word
 	res   unwind.Result // PCs owned by the entry
+	named *unwindFrames // nil until UnwindUser named them
 	bytes int
 }
+
+// unwindFrames are an unwind's frames as User named them.
+type unwindFrames struct {
+	list []Frame
+	e    error
+}
+
+func (f *unwindFrames) frames() []Frame {
+	if f == nil {
+		return nil
+	}
+	return f.list
+}
+
+func (f *unwindFrames) err() error {
+	if f == nil {
+		return nil
+	}
+	return f.e
+}
+
+// frameBytes is what a memoized Frame holds besides its strings, which
+// are the symbol tables'.
+const frameBytes = 96
 
 // unwindMemo is guarded by its own lock: Exit and Exec drop an image's
 // entries on the reader goroutine, which must not wait behind s.mu.
@@ -52,33 +77,50 @@ type unwindMemo struct {
 }
 
 // get returns the result memoized under key when stack holds the words it
-// read, its PCs appended to dst[:0].
-func (m *unwindMemo) get(key unwindKey, stack []byte, dst []uint64) (unwind.Result, bool) {
+// read, its PCs appended to dst[:0], and its frames if they were named.
+func (m *unwindMemo) get(key unwindKey, stack []byte, dst []uint64) (unwind.Result, *unwindFrames, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	el, ok := m.byImage[key.image][key]
 	if !ok {
 		m.misses++
-		return unwind.Result{}, false
+		return unwind.Result{}, nil, false
 	}
 	e := el.Value.(*unwindMemoEntry)
 	if !unwind.SameWords(e.words, stack) {
 		m.misses++
-		return unwind.Result{}, false
+		return unwind.Result{}, nil, false
 	}
 	m.hits++
 	m.lru.MoveToFront(el)
 	res := e.res
 	res.PCs = append(dst[:0], e.res.PCs...)
-	return res, true
+	return res, e.named, true
 }
 
-// put keeps res (its PCs copied) and the words it read under key, in place
-// of the site's earlier entry, unless img has no process left.
-func (m *unwindMemo) put(img *Image, key unwindKey, res unwind.Result, words []unwind.Word) {
-	e := &unwindMemoEntry{key: key, words: append([]unwind.Word(nil), words...), res: res}
+// name adds the frames to key's entry, if it is still there.
+func (m *unwindMemo) name(key unwindKey, named *unwindFrames) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	el, ok := m.byImage[key.image][key]
+	if !ok {
+		return
+	}
+	e := el.Value.(*unwindMemoEntry)
+	if add := frameBytes * len(named.list); e.named == nil && m.used+add <= unwindMemoMaxBytes {
+		e.named = named
+		e.bytes += add
+		m.used += add
+	}
+}
+
+// put keeps res (its PCs copied), the words it read and its frames (nil:
+// not named) under key, in place
+// and frames of the site's earlier entry, unless img has no process left.
+func (m *unwindMemo) put(img *Image, key unwindKey, res unwind.Result, words []unwind.Word, named *unwindFrames) {
+	e := &unwindMemoEntry{key: key, words: append([]unwind.Word(nil), words...), res: res, named: named}
 	e.res.PCs = append([]uint64(nil), res.PCs...)
-	e.bytes = unwindMemoOverhead + 8*len(e.res.PCs) + 16*len(e.words)
+	e.bytes = unwindMemoOverhead + 8*len(e.res.PCs) + 16*len(e.words) + frameBytes*len(named.frames())
 	if e.bytes > unwindMemoMaxBytes {
 		return
 	}

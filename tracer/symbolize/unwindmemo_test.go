@@ -61,6 +61,21 @@ func TestUnwindMemo(t *testing.T) {
 		t.Errorf("memoized %#x stop %v; unwinding it gives %#x stop %v", got.PCs, got.Stop, want.PCs, want.Stop)
 	}
 
+	// Named frames are memoized with the unwind: the same as User gives.
+	wantFrames, err := c.s.User(c.img, first.PCs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		res, frames, err := c.s.UnwindUser(c.img, c.regs, locals, nil)
+		if err != nil || !sameResult(res, first) || !reflect.DeepEqual(frames, wantFrames) {
+			t.Errorf("UnwindUser: %#x, frames %v (%v); want %#x, frames %v", res.PCs, frames, err, first.PCs, wantFrames)
+		}
+	}
+	if e := c.s.memo.lru.Front().Value.(*unwindMemoEntry); e.named == nil {
+		t.Error("UnwindUser's frames were not memoized")
+	}
+
 	// One return-address slot changed (the leaf's caller's): a miss, and
 	// the new walk's result.
 	ra := slices.Clone(c.stack)
@@ -144,14 +159,14 @@ func TestUnwindMemoBounded(t *testing.T) {
 	img.procs.Store(1)
 	res := unwind.Result{PCs: make([]uint64, 100)}
 	for sp := range uint64(unwindMemoEntries + 100) {
-		m.put(img, unwindKey{image: 1, regs: unwind.Regs{SP: sp}}, res, nil)
+		m.put(img, unwindKey{image: 1, regs: unwind.Regs{SP: sp}}, res, nil, nil)
 	}
 	if m.lru.Len() != unwindMemoEntries || len(m.byImage[1]) != unwindMemoEntries {
 		t.Errorf("%d entries (%d indexed), want the bound %d", m.lru.Len(), len(m.byImage[1]), unwindMemoEntries)
 	}
 	big := unwind.Result{PCs: make([]uint64, 16<<10)} // 128 KiB each
 	for sp := range uint64(100) {
-		m.put(img, unwindKey{image: 1, regs: unwind.Regs{SP: sp}}, big, nil)
+		m.put(img, unwindKey{image: 1, regs: unwind.Regs{SP: sp}}, big, nil, nil)
 	}
 	if m.used > unwindMemoMaxBytes || m.lru.Len() >= unwindMemoEntries {
 		t.Errorf("%d bytes in %d entries, want at most %d bytes", m.used, m.lru.Len(), unwindMemoMaxBytes)

@@ -37,14 +37,14 @@ func (p *stackProbe) unwind(img *symbolize.Image, c *tracer.StackCopy, fp []symb
 		p.unwinding.unwound++
 		p.unwinding.unwindNs += uint64(time.Since(start))
 	}()
-	res := p.sym.Unwind(img, unwind.Regs{IP: c.IP, SP: c.SP, BP: c.BP,
+	// Frames shared with the symbolizer's memo: read, never modified.
+	res, frames, err := p.sym.UnwindUser(img, unwind.Regs{IP: c.IP, SP: c.SP, BP: c.BP,
 		Other: [16]uint64{dwarfRDI: c.DI}, OtherValid: 1 << dwarfRDI}, c.Stack, p.unwinding.pcs)
 	p.unwinding.pcs = res.PCs
 	p.unwinding.readMax = max(p.unwinding.readMax, res.ReadBytes)
 	if len(res.PCs) < 2 { // the leaf alone: nothing the kernel's walk lacked
 		return nil, false, nil, false
 	}
-	frames, err = p.sym.User(img, res.PCs)
 	root, fpRoot := reachesRoot(frames), reachesRoot(fp)
 	switch {
 	case root && len(frames) >= len(fp):
