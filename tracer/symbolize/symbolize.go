@@ -200,11 +200,10 @@ func (s *Symbolizer) Fork(parent, child uint32, timeNs uint64) {
 	s.imu.Lock()
 	defer s.imu.Unlock()
 	img := s.imageLocked(parent)
-	if img == s.images[child].img {
-		return
+	if old := s.images[child].img; old != img {
+		img.procs.Add(1)
+		s.release(old)
 	}
-	img.procs.Add(1)
-	s.release(s.images[child].img)
 	s.images[child] = imageRef{img: img, sinceNs: timeNs}
 }
 
