@@ -77,6 +77,8 @@ func TestIdentifyLibc(t *testing.T) {
 	}{
 		{"debian", banner + "GLIBC_2.2.5\x00GLIBC_2.36\x00", "/lib/x86_64-linux-gnu/libc.so.6", "glibc 2.36"},
 		{"centos 7", old, "/lib64/libc-2.17.so", "glibc 2.17"},
+		// A mention of the name before the banner, the version not on its line.
+		{"banner after a mention", "\x00GNU C Library\nversion 9.9\x00" + banner, "/lib/libc.so.6", "glibc 2.36"},
 		{"by file name", "GLIBC_2.2.5\x00", "/lib64/libc-2.12.so", "glibc 2.12"},
 		{"by symbol versions", "GLIBC_2.2.5\x00GLIBC_2.34\x00GLIBC_2.3.4\x00GLIBC_2.28\x00", "/lib/libc.so.6", "glibc >= 2.34"},
 		{"musl", "musl libc (x86_64)\x00Version %s\n\x001.2.4\x00", "/lib/ld-musl-x86_64.so.1", "musl 1.2.4"},

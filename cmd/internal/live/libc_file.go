@@ -62,9 +62,13 @@ func libcOfExecutable(exe string) *recording.Libc {
 		resolved = interp
 	}
 	for _, dir := range []string{filepath.Dir(resolved), filepath.Dir(interp)} {
-		candidates, _ := filepath.Glob(filepath.Join(dir, "libc.so.6"))
-		more, _ := filepath.Glob(filepath.Join(dir, "libc-2.*.so"))
-		for _, c := range append(candidates, more...) {
+		if l := libcOfFile(filepath.Join(dir, "libc.so.6"), filepath.Join(dir, "libc.so.6")); l != nil {
+			l.Source = src
+			return l
+		}
+		// Only then: globbing reads the whole library directory.
+		older, _ := filepath.Glob(filepath.Join(dir, "libc-2.*.so"))
+		for _, c := range older {
 			if l := libcOfFile(c, c); l != nil {
 				l.Source = src
 				return l
@@ -90,11 +94,15 @@ func libcOfFile(path, shown string) *recording.Libc {
 		return nil
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, libcMaxBytes))
-	if err != nil {
+	// Sized once: growing a buffer to 2 MB cost ~2 ms.
+	var buf bytes.Buffer
+	if st, err := f.Stat(); err == nil {
+		buf.Grow(int(min(st.Size(), libcMaxBytes)) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(f, libcMaxBytes)); err != nil {
 		return nil
 	}
-	return identifyLibc(b, shown)
+	return identifyLibc(buf.Bytes(), shown)
 }
 
 // identifyLibc tells glibc from musl by their contents and reads the
@@ -113,8 +121,8 @@ func identifyLibc(b []byte, shown string) *recording.Libc {
 		return l
 	case bytes.Contains(b, []byte("GNU C Library")) || bytes.Contains(b, []byte("GLIBC_2.")):
 		l := &recording.Libc{Name: "glibc", Path: shown}
-		if m := glibcRelease.FindSubmatch(b); m != nil {
-			l.Version = string(m[1])
+		if v := glibcBanner(b); v != "" {
+			l.Version = v
 		} else if m := glibcName.FindStringSubmatch(base); m != nil {
 			l.Version = m[1]
 		} else if v := newestSymver(b); v != "" {
@@ -123,6 +131,29 @@ func identifyLibc(b []byte, shown string) *recording.Libc {
 		return l
 	}
 	return nil
+}
+
+// glibcBanner is the version in glibc's banner, or "". The regexp runs
+// only on the text from each "GNU C Library" to the next NUL or newline,
+// which its match cannot cross: over the whole 2 MB file it took ~6 ms of
+// every run's exit.
+func glibcBanner(b []byte) string {
+	marker := []byte("GNU C Library")
+	for {
+		i := bytes.Index(b, marker)
+		if i < 0 {
+			return ""
+		}
+		b = b[i:]
+		end := bytes.IndexAny(b, "\n\x00")
+		if end < 0 {
+			end = len(b)
+		}
+		if m := glibcRelease.FindSubmatch(b[:end]); m != nil {
+			return string(m[1])
+		}
+		b = b[len(marker):]
+	}
 }
 
 func newestSymver(b []byte) string {
