@@ -21,6 +21,9 @@ type fallbackFeature struct {
 	missing func(kernelBTF *btf.Spec, btfErr error) string
 	// prepare changes the spec for the other way, before load.
 	prepare func(spec *ebpf.CollectionSpec) error
+	// maps are the maps prepare may replace or the load drop: they are
+	// not created before it is decided.
+	maps []string
 }
 
 // TaskStorageFallback names the task-storage fallback in Probes: each
@@ -51,6 +54,7 @@ var fallbackFeatures = []fallbackFeature{{
 		spec.Maps["inflight"] = m
 		return nil
 	},
+	maps: []string{"inflight", "inflight_by_tid"},
 }}
 
 // FallbackNames lists the names accepted by Config.ForceFallback: the

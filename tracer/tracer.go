@@ -6,6 +6,7 @@ package tracer
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -109,6 +110,10 @@ func Open(cfg Config) (t *Tracer, err error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("removing memlock rlimit: %w", err)
 	}
+	// The ring buffer, the largest map (3-9 ms to make here), needs
+	// nothing from the object: made meanwhile too.
+	ring := makeMaps(map[string]*ebpf.MapSpec{"events": {Name: "events", Type: ebpf.RingBuf, MaxEntries: uint32(cfg.RingBytes)}})
+	defer ring.close()
 	spec, err := loadSpawntrace()
 	if err != nil {
 		return nil, fmt.Errorf("reading bpf objects: %w", err)
@@ -134,6 +139,10 @@ func Open(cfg Config) (t *Tracer, err error) {
 		}
 	}
 	spec.Maps["events"].MaxEntries = uint32(cfg.RingBytes)
+	early := earlyMaps(spec)
+	delete(early, "events")
+	premade := makeMaps(early)
+	defer premade.close()
 
 	t = &Tracer{ncpu: runtime.NumCPU(), pidns: pidns}
 	if n, err := ebpf.PossibleCPU(); err == nil {
@@ -217,7 +226,9 @@ func Open(cfg Config) (t *Tracer, err error) {
 	if cfg.SampleHz <= 0 {
 		delete(spec.Programs, "on_sample")
 	}
-	t.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: kernelTypes})
+	made := maps.Clone(premade.wait())
+	maps.Copy(made, ring.wait())
+	t.coll, err = loadCollection(spec, made)
 	if err != nil {
 		// Said only now: probing for them costs every run ~20 ms (the
 		// kernel frees a task storage map after an RCU grace period).
