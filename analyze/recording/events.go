@@ -87,7 +87,8 @@ func (rec *Recording) EachEvent(fn func(ev *tracer.Event) error) error {
 	// Each event goes back to the spill reader once fn is done with it:
 	// a pass then allocates about a window's worth of events, not one per
 	// event.
-	var free []*tracer.Event
+	var released []*tracer.Event
+	p := newPipe()
 	release := func(ev *tracer.Event) error {
 		err := fn(ev)
 		// Arrays of a large event are not kept for the next ones: a
@@ -95,23 +96,133 @@ func (rec *Recording) EachEvent(fn func(ev *tracer.Event) error) error {
 		if cap(ev.Argv) > 256 || cap(ev.Args) > 256 || cap(ev.Fds) > 256 || cap(ev.UserStack) > 256 {
 			ev.Argv, ev.Args, ev.Fds, ev.UserStack = nil, nil, nil, nil
 		}
-		free = append(free, ev)
+		// Nor its strings, while it waits to be reused.
+		ev.Filename = ""
+		clear(ev.Argv)
+		released = append(released, ev)
+		if len(released) == pipeBatch {
+			released = p.recycle(released)
+		}
 		return err
 	}
 	ro := reorder{window: rec.spill.window, maxBytes: rec.spill.windowBytes}
-	err := rec.spill.each(func() *tracer.Event {
-		if n := len(free); n > 0 {
-			ev := free[n-1]
-			free = free[:n-1]
-			return ev
-		}
-		return new(tracer.Event)
-	}, func(ev *tracer.Event, recordBytes int) error { return ro.push(ev, heldBytes(recordBytes, ev), release) })
+	go p.produce(rec.spill)
+	err := p.consume(func(ev *tracer.Event, held int) error { return ro.push(ev, held, release) })
 	if err == nil {
 		err = ro.drain(release)
 	}
 	rec.spill.late = ro.late
 	return err
+}
+
+// A batch between a pass's goroutines is pipeBatch events, or fewer
+// holding pipeBatchBytes (heldBytes): the batches on their way add a few
+// of them to what the reorder window holds.
+const (
+	pipeBatch      = 256
+	pipeBatchBytes = 1 << 20
+)
+
+// pipe splits a time-ordered pass in two: one goroutine reads and decodes
+// the spill (produce), the caller's orders the events and runs the pass's
+// function on them (consume), on two CPUs where there are. Decoding was
+// about half of a pass (measured: report of 1M spawns, 1.95 s of 4.45 s).
+// Events travel in batches, and go back to the reader for reuse the same
+// way, so that the pass still allocates about a window's worth of them.
+type pipe struct {
+	batches chan []pipeEvent
+	free    chan []*tracer.Event
+	stop    chan struct{} // closed when the consumer stops early
+	readErr error         // the reader's, once batches is closed
+}
+
+type pipeEvent struct {
+	ev   *tracer.Event
+	held int // heldBytes
+}
+
+// errPipeStopped ends the reader when the consumer has stopped.
+var errPipeStopped = errors.New("pass stopped")
+
+func newPipe() *pipe {
+	return &pipe{batches: make(chan []pipeEvent, 4), free: make(chan []*tracer.Event, 8), stop: make(chan struct{})}
+}
+
+// produce decodes s's events in batches until the end, an error or stop.
+func (p *pipe) produce(s *eventSpill) {
+	defer close(p.batches)
+	var free []*tracer.Event
+	batch := make([]pipeEvent, 0, pipeBatch)
+	batchBytes := 0
+	send := func() error {
+		select {
+		case p.batches <- batch:
+			batch = make([]pipeEvent, 0, pipeBatch)
+			batchBytes = 0
+			return nil
+		case <-p.stop:
+			return errPipeStopped
+		}
+	}
+	err := s.each(func() *tracer.Event {
+		if len(free) == 0 {
+			select {
+			case free = <-p.free:
+			default:
+				return new(tracer.Event)
+			}
+		}
+		ev := free[len(free)-1]
+		free = free[:len(free)-1]
+		return ev
+	}, func(ev *tracer.Event, recordBytes int) error {
+		held := heldBytes(recordBytes, ev)
+		batch = append(batch, pipeEvent{ev, held})
+		if batchBytes += held; len(batch) == pipeBatch || batchBytes >= pipeBatchBytes {
+			return send()
+		}
+		return nil
+	})
+	// What was read before a failure is passed on first, as a serial pass
+	// would have.
+	if err != errPipeStopped && len(batch) > 0 {
+		if serr := send(); serr != nil {
+			err = serr
+		}
+	}
+	p.readErr = err
+}
+
+// consume calls fn with each event the reader sends, in order; it returns
+// fn's first error, else the reader's.
+func (p *pipe) consume(fn func(ev *tracer.Event, held int) error) error {
+	defer func() {
+		close(p.stop)
+		for range p.batches { // let the reader end
+		}
+	}()
+	for batch := range p.batches {
+		for _, e := range batch {
+			if err := fn(e.ev, e.held); err != nil {
+				return err
+			}
+		}
+	}
+	if p.readErr == errPipeStopped {
+		return nil
+	}
+	return p.readErr
+}
+
+// recycle hands events fn is done with back to the reader, and returns
+// the slice to gather the next ones in.
+func (p *pipe) recycle(evs []*tracer.Event) []*tracer.Event {
+	select {
+	case p.free <- evs:
+		return make([]*tracer.Event, 0, pipeBatch)
+	default: // the reader has plenty: these go to the GC
+		return evs[:0]
+	}
 }
 
 // KeptCopy is a copy of ev that outlives EachEvent's call, for the few
