@@ -90,6 +90,9 @@ type probeGroup struct {
 	// --force-fallback names the group), as kprobesInstead says.
 	kprobes        []kprobePoint
 	kprobesInstead string
+	// anatomy marks what only the spawns' anatomy needs (not the tree,
+	// not the syscall table): left out when only the table is wanted.
+	anatomy bool
 }
 
 // kprobePoint is one BPF program and the kernel function it probes, at
@@ -170,8 +173,8 @@ var probeGroups = []probeGroup{
 		{prog: "kp_teardown_start", symbol: "exit_mmap", loses: SkipCopies},
 		{prog: "kp_teardown_end", symbol: "exit_mmap", ret: true, loses: SkipCopies},
 	}, kprobesInstead: "kprobes on the mmap lock (down_write_killable, up_write) time the copy, and on exit_mmap " +
-		"the exec teardown; other threads' stalls on the parent's lock are not measured"},
-	{name: BlockedProbe, points: []attachPoint{{prog: "on_switch", group: "sched", name: "sched_switch", loses: SkipBlocked}}},
+		"the exec teardown; other threads' stalls on the parent's lock are not measured", anatomy: true},
+	{name: BlockedProbe, points: []attachPoint{{prog: "on_switch", group: "sched", name: "sched_switch", loses: SkipBlocked}}, anatomy: true},
 }
 
 // programLoses says, by program name, where each is attached and what a

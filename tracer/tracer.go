@@ -55,6 +55,11 @@ type Config struct {
 	// reaches past code without frame pointers. Only where stacks are
 	// kept (--pprof, -w): the default mode does not pay for the copy.
 	StackCopy bool
+	// TableOnly leaves out the probes that only the spawns' anatomy needs
+	// (the copy timing, blocked time), unless Disable or ForceFallback
+	// names them: nothing shown needs them (-c alone), and each costs
+	// a load, an attach and a detach, and every run of its program.
+	TableOnly bool
 }
 
 // Tracer is loaded and attached BPF state. Close undoes it.
@@ -162,6 +167,15 @@ func Open(cfg Config) (t *Tracer, err error) {
 	var usable, kprobed []probeGroup
 	kprobedWhy := map[string]string{}
 	for _, g := range probeGroups {
+		if cfg.TableOnly && g.anatomy && !disabled[g.name] && !forced[g.name] {
+			for _, p := range g.points {
+				delete(spec.Programs, p.prog)
+			}
+			for _, kp := range g.kprobes {
+				delete(spec.Programs, kp.prog)
+			}
+			continue
+		}
 		reason := ""
 		if disabled[g.name] {
 			reason = "disabled by --disable-probe"

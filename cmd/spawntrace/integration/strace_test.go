@@ -324,6 +324,33 @@ func TestCNotes(t *testing.T) {
 	}
 }
 
+// TestCAloneLeavesAnatomyOut: -c alone shows only the table, so the
+// probes only the spawns' anatomy needs (copy timing, blocked time) are
+// not attached; with -w they are, for the recording. The table counts the
+// same either way.
+func TestCAloneLeavesAnatomyOut(t *testing.T) {
+	e := setupEnv(t)
+	anatomy := []string{tracer.CopyProbe, tracer.BlockedProbe}
+	for _, c := range []struct {
+		name     string
+		flags    []string
+		attached bool
+	}{
+		{"-c", []string{"-c", "-v"}, false},
+		{"-c -w", []string{"-c", "-v", "-w", filepath.Join(openDir(t), "rec.strec")}, true},
+	} {
+		r := e.spawntrace(t, runOpts{}, slices.Concat(c.flags, []string{"--", e.Workload("posix_spawn"), "5"})...)
+		tab := checkCOutput(t, r)
+		checkRow(t, c.name, tab, "clone3", 5, 0)
+		for _, name := range append(anatomy, tracer.SyscallsProbe, tracer.ExecProbe) {
+			want := c.attached || !slices.Contains(anatomy, name)
+			if got := strings.Contains(string(r.stderr), "spawntrace: attached "+name+"\n"); got != want {
+				t.Errorf("%s: %s attached: %v, want %v\n%s", c.name, name, got, want, r)
+			}
+		}
+	}
+}
+
 // TestDefaultOutput checks the default report: the table, then a spawn
 // section in which threads count as threads, not processes.
 func TestDefaultOutput(t *testing.T) {
