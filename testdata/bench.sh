@@ -270,10 +270,21 @@ sys_other_traced=$(sys_other)
 # shellcheck disable=SC2086
 sys_other_fallbacks=$(sys_other $FALLBACKS)
 
-# Fixed cost: attaching before the workload starts, detaching after.
+# Fixed cost: loading and attaching before the workload starts, detaching
+# after. Tens of ms, so at least 10 runs, rotating with /bin/true
+# untraced (what is not spawntrace's).
+startup_runs=$((RUNS > 10 ? RUNS : 10))
 fixed=()
-for ((i = 1; i <= RUNS; i++)); do fixed+=("$(run_us "$root/bin/spawntrace" -c -- /bin/true)"); done
-fixed_med=$(printf '%s\n' "${fixed[@]}" | sort -n | awk '{ t[NR] = $1 } END { printf "%.3f", t[int((NR + 1) / 2)] / 1e6 }')
+bare=()
+for ((i = 1; i <= startup_runs; i++)); do
+	bare+=("$(run_us /bin/true)")
+	fixed+=("$(run_us "$root/bin/spawntrace" -c -- /bin/true)")
+done
+# median_ms US...: the median and the range, in ms.
+median_ms() { printf '%s\n' "$@" | sort -n | awk '{ t[NR] = $1 / 1e3 } END { printf "%.1f ms (%.1f-%.1f)", NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2, t[1], t[NR] }'; }
+fixed_med=$(median_ms "${fixed[@]}")
+bare_med=$(median_ms "${bare[@]}")
+startup_load=$(cut -d' ' -f1 /proc/loadavg)
 
 # Copy time two ways on one run: spawntrace's sum of dup_mmap holds, and
 # perf's samples under copy_page_range (cumulative) at its sampling rate.
@@ -373,7 +384,8 @@ echo "Stacks on (-w): $stacks_line; against stacks off: $(awk -F'\t' -v n="$SPAW
 	$1 == "spawntrace -c -w" { w1 = $5; c1 = $6 }
 	END { printf "the workload %+.1f%% (%+.1f µs per spawn), spawntrace CPU %+.1f µs per spawn", (w1 / w0 - 1) * 100, (w1 - w0) / n * 1e6, (c1 - c0) / n * 1e6 }' "$tmp/stacks.results")"
 echo
-echo "spawntrace's start-up and shut-down (\`spawntrace -c -- /bin/true\`, median of $RUNS): $fixed_med s"
+echo "spawntrace's start-up and shut-down (\`spawntrace -c -- /bin/true\`, median of $startup_runs, min-max): $fixed_med;"
+echo "\`/bin/true\` untraced in the same rounds: $bare_med; load average $startup_load."
 echo
 echo "Copy time, measured two ways on one run: $copy_line"
 echo
