@@ -32,6 +32,16 @@ __u32 pidns_level = 0;
  * calls, as strace -c -e trace=clone,clone3,fork,vfork,execve,execveat,socketpair,pipe2
  * would; every other syscall returns from the programs at once. */
 const volatile __u32 spawns_only = 0;
+/* Set before load when --spawns-only runs on the spawn calls' own syscall
+ * tracepoints (spawn_call_enter, spawn_call_exit): then no other syscall
+ * runs a program. Those tracepoints never fire for a 32-bit (compat) call,
+ * so the raw pair is attached too once the tree makes one (compat_path),
+ * and then takes those calls alone. */
+const volatile __u32 spawn_tracepoints = 0;
+/* Set before load where the raw pair's _again programs are attached (the
+ * kernel may preempt a tracepoint program): only then do raw_enter and
+ * raw_exit mark what they ran for (~10 ns a syscall of the machine). */
+const volatile __u32 again_programs = 0;
 /* Set before load where the kernel has no task storage maps or no
  * bpf_get_current_task_btf (both 5.11; or --force-fallback task-storage):
  * each thread's syscall in progress then lives in a hash keyed by tid (see
@@ -78,6 +88,27 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } launch_armed SEC(".maps");
+
+/* One-element switch, under spawn_tracepoints: 1 once user space has
+ * attached the raw pair for the tree's 32-bit calls. Until then a 64-bit
+ * execve that loads a 32-bit program is ended at its exec. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} compat_path SEC(".maps");
+
+/* compat_path_missing says whether the tree's 32-bit calls go unseen now:
+ * on the spawn calls' tracepoints, before the raw pair is attached. */
+static __always_inline bool compat_path_missing(void)
+{
+	if (!spawn_tracepoints)
+		return false;
+	__u32 zero = 0;
+	__u32 *on = bpf_map_lookup_elem(&compat_path, &zero);
+	return !on || !*on;
+}
 
 /* Made only for tasks of the traced tree: having one says the task is traced. */
 struct inflight {
@@ -1005,15 +1036,11 @@ static __always_inline bool was_seen(__u32 kind)
 	return false;
 }
 
-static __always_inline int sys_enter(void *regs, long nr)
+/* sys_enter_common times a syscall of the tree: nr in the caller's table,
+ * call its x86_64 number for the calls treated specially; regs are the
+ * caller's, for a spawn call's arguments. */
+static __always_inline int sys_enter_common(struct task_struct *task, void *regs, long nr, long call, bool compat)
 {
-	struct task_struct *task = current_task();
-	bool compat = is_compat(task);
-	if (compat && nr == NR32_SOCKETCALL)
-		nr = socketcall_nr(regs);
-	long call = call_nr(nr, compat);
-	if (spawns_only && !is_spawn_nr(call))
-		return 0;
 	/* A task with a slot is traced: one lookup a pointer away from the
 	 * task, where the tracked hash costs a hash of the tgid on every
 	 * syscall. Tasks of the tree get their slot at their first traced
@@ -1040,10 +1067,27 @@ static __always_inline int sys_enter(void *regs, long nr)
 	return 0;
 }
 
+static __always_inline int sys_enter(void *regs, long nr)
+{
+	struct task_struct *task = current_task();
+	bool compat = is_compat(task);
+	/* Beside the spawn calls' own tracepoints the raw pair is there for
+	 * the 32-bit calls alone, which those never see. */
+	if (spawn_tracepoints && !compat)
+		return 0;
+	if (compat && nr == NR32_SOCKETCALL)
+		nr = socketcall_nr(regs);
+	long call = call_nr(nr, compat);
+	if (spawns_only && !is_spawn_nr(call))
+		return 0;
+	return sys_enter_common(task, regs, nr, call, compat);
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(raw_enter, void *regs, long nr)
 {
-	mark_seen(SEEN_ENTER);
+	if (again_programs) /* raw_enter_again is loaded */
+		mark_seen(SEEN_ENTER);
 	return sys_enter(regs, nr);
 }
 
@@ -1055,21 +1099,14 @@ int BPF_PROG(raw_enter_again, void *regs, long nr)
 	return sys_enter(regs, nr);
 }
 
-static __always_inline int sys_exit(void *ctx, void *regs, long ret, bool with_loop)
+/* sys_exit_common ends the task's timed syscall: into the table, and a
+ * spawn-related one out as its record. The child's half of clone/vfork
+ * runs in a new task with no entry, so a spawn is counted once, in the
+ * caller, as strace counts it. What the call was is what its entry saw:
+ * an execve that loads a 32-bit program returns with TS_COMPAT set and
+ * orig_ax the i386 execve. */
+static __always_inline int sys_exit_common(void *ctx, struct task_struct *task, long ret, bool with_loop)
 {
-	struct task_struct *task = current_task();
-	if (spawns_only) {
-		long nr = BPF_CORE_READ((struct pt_regs___kernel *)regs, orig_ax);
-		bool compat = is_compat(task);
-		if (compat && nr == NR32_SOCKETCALL)
-			nr = socketcall_nr(regs);
-		if (!is_spawn_nr(call_nr(nr, compat)))
-			return 0;
-	}
-	/* The child's half of clone/vfork runs in a new task with no entry, so
-	 * a spawn is counted once, in the caller, as strace counts it. What
-	 * the call was is what its entry saw: an execve that loads a 32-bit
-	 * program returns with TS_COMPAT set and orig_ax the i386 execve. */
 	struct inflight *in = inflight_get(task, false);
 	if (!in || !in->ts_ns)
 		return 0;
@@ -1091,10 +1128,27 @@ static __always_inline int sys_exit(void *ctx, void *regs, long ret, bool with_l
 	return 0;
 }
 
+static __always_inline int sys_exit(void *ctx, void *regs, long ret, bool with_loop)
+{
+	struct task_struct *task = current_task();
+	if (spawns_only) {
+		long nr = BPF_CORE_READ((struct pt_regs___kernel *)regs, orig_ax);
+		bool compat = is_compat(task);
+		if (spawn_tracepoints && !compat)
+			return 0;
+		if (compat && nr == NR32_SOCKETCALL)
+			nr = socketcall_nr(regs);
+		if (!is_spawn_nr(call_nr(nr, compat)))
+			return 0;
+	}
+	return sys_exit_common(ctx, task, ret, with_loop);
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raw_exit, void *regs, long ret)
 {
-	mark_seen(SEEN_EXIT);
+	if (again_programs) /* raw_exit_again is loaded */
+		mark_seen(SEEN_EXIT);
 	return sys_exit(ctx, regs, ret, true);
 }
 
@@ -1106,7 +1160,8 @@ int BPF_PROG(raw_exit, void *regs, long ret)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(raw_exit_noloop, void *regs, long ret)
 {
-	mark_seen(SEEN_EXIT);
+	if (again_programs) /* raw_exit_again is loaded */
+		mark_seen(SEEN_EXIT);
 	return sys_exit(ctx, regs, ret, false);
 }
 
@@ -1124,6 +1179,53 @@ int BPF_PROG(raw_exit_again_noloop, void *regs, long ret)
 	if (was_seen(SEEN_EXIT))
 		return 0;
 	return sys_exit(ctx, regs, ret, false);
+}
+
+/* ---- --spawns-only: the spawn calls' own syscall tracepoints ----
+ * Attached to syscalls:sys_enter_X and sys_exit_X of clone, clone3, fork,
+ * vfork, execve, execveat, socketpair and pipe2 only, so that no other
+ * syscall runs a program (the kernel tests a bit of its own and returns).
+ * The kernel calls them with preemption disabled (trace_call_bpf), so no
+ * task can be preempted inside one and make the kernel skip it for others:
+ * they need no _again copies. They never see a compat (i386-table) call:
+ * the raw pair takes those (spawn_tracepoints, compat_path). Loaded on
+ * 5.15+ only (perf-event links, bpf_task_pt_regs). */
+
+/* The records of syscalls:sys_enter_* and sys_exit_* (their format files). */
+struct syscall_enter_record {
+	__u64 common;
+	int nr;
+};
+
+struct syscall_exit_record {
+	__u64 common;
+	int nr;
+	__u32 pad;
+	long ret;
+};
+
+SEC("tracepoint/syscalls/sys_enter_spawn")
+int spawn_call_enter(struct syscall_enter_record *ctx)
+{
+	/* The arguments from the caller's registers, as the raw pair reads
+	 * them: the kernel refuses a program that reads past the record of
+	 * the call with the fewest (fork's has none). */
+	void *regs = (void *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long nr = ctx->nr;
+	return sys_enter_common(current_task(), regs, nr, nr, false);
+}
+
+SEC("tracepoint/syscalls/sys_exit_spawn")
+int spawn_call_exit(struct syscall_exit_record *ctx)
+{
+	return sys_exit_common(ctx, current_task(), ctx->ret, true);
+}
+
+/* spawn_call_exit without bpf_loop (as raw_exit_noloop). */
+SEC("tracepoint/syscalls/sys_exit_spawn")
+int spawn_call_exit_noloop(struct syscall_exit_record *ctx)
+{
+	return sys_exit_common(ctx, current_task(), ctx->ret, false);
 }
 
 /* ---- the process lifecycle ---- */
@@ -1197,6 +1299,16 @@ static __always_inline int fork_seen(struct task_struct *parent, struct task_str
 	}
 	if (pt->state != TRACK_ACTIVE)
 		return 0;
+	/* A 32-bit clone-family call (TS_COMPAT holds through the call) whose
+	 * entry no program saw: the raw pair was not attached yet. Counted,
+	 * and the reader woken to attach it. */
+	bool compat_unseen = false;
+	if (spawn_tracepoints && is_compat(parent)) {
+		struct inflight *in = inflight_get(parent, false);
+		compat_unseen = !in || !in->ts_ns;
+	}
+	if (compat_unseen)
+		count_lost(LOST_COMPAT);
 
 	struct fork_event *e = NEW_RECORD(fork_event, EV_FORK, sizeof(struct fork_event));
 	if (!e)
@@ -1208,7 +1320,9 @@ static __always_inline int fork_seen(struct task_struct *parent, struct task_str
 		e->host_child_pid = ctgid;
 	if (thread)
 		e->h.flags |= EVF_THREAD;
-	submit(e, sizeof(*e), false);
+	if (compat_unseen)
+		e->h.flags |= EVF_COMPAT;
+	submit(e, sizeof(*e), compat_unseen);
 	return 0;
 }
 
@@ -1277,7 +1391,7 @@ static __always_inline bool was_done(__u32 kind, __u64 event)
 /* exec_event_of sends a successful exec; with_loop says whether the program
  * may call bpf_loop (on_exec_noloop): without it, PATH's entries are not
  * counted; again, whether it is the second program (on_exec_again). */
-static __always_inline int exec_event_of(struct task_struct *p, int old_pid, struct linux_binprm *bprm, bool with_loop,
+static __always_inline int exec_event_of(void *ctx, struct task_struct *p, int old_pid, struct linux_binprm *bprm, bool with_loop,
                                          bool again)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -1307,6 +1421,14 @@ static __always_inline int exec_event_of(struct task_struct *p, int old_pid, str
 		}
 		inflight_moved(old, tid);
 	}
+
+	/* A 64-bit execve that loaded a 32-bit program returns through the
+	 * i386 table, which the spawn calls' tracepoints never see: while the
+	 * raw pair is not attached, the call ends here (it succeeded), and the
+	 * reader is woken to attach it. */
+	bool compat_unseen = is_compat(p) && compat_path_missing();
+	if (compat_unseen)
+		sys_exit_common(ctx, current_task(), 0, with_loop);
 
 	/* A new program: its first spawn must wake the reader again. */
 	bpf_map_delete_elem(&announced, &tgid);
@@ -1346,7 +1468,7 @@ static __always_inline int exec_event_of(struct task_struct *p, int old_pid, str
 		if (bpf_probe_read_user(e->x.argv, len & (ARGV_LEN - 1), (void *)arg_start) == 0)
 			e->x.argv_len = len;
 	}
-	submit(e, sizeof(*e), false);
+	submit(e, sizeof(*e), compat_unseen);
 	return 0;
 }
 
@@ -1354,7 +1476,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
 {
 	mark_seen(SEEN_EXEC);
-	return exec_event_of(p, old_pid, bprm, true, false);
+	return exec_event_of(ctx, p, old_pid, bprm, true, false);
 }
 
 /* on_exec where the kernel has no bpf_loop (see raw_exit_noloop). */
@@ -1362,7 +1484,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec_noloop, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
 {
 	mark_seen(SEEN_EXEC);
-	return exec_event_of(p, old_pid, bprm, false, false);
+	return exec_event_of(ctx, p, old_pid, bprm, false, false);
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -1370,7 +1492,7 @@ int BPF_PROG(on_exec_again, struct task_struct *p, int old_pid, struct linux_bin
 {
 	if (was_seen(SEEN_EXEC))
 		return 0;
-	return exec_event_of(p, old_pid, bprm, true, true);
+	return exec_event_of(ctx, p, old_pid, bprm, true, true);
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -1378,7 +1500,7 @@ int BPF_PROG(on_exec_again_noloop, struct task_struct *p, int old_pid, struct li
 {
 	if (was_seen(SEEN_EXEC))
 		return 0;
-	return exec_event_of(p, old_pid, bprm, false, true);
+	return exec_event_of(ctx, p, old_pid, bprm, false, true);
 }
 
 /* exit_of follows an exiting thread; again says whether it is the second

@@ -54,7 +54,7 @@ enum event_flag {
 	EVF_PARENT_MM = 32,     /* rss_*, pgtables_bytes and map_count are set */
 	EVF_SUPERSEDED = 64,    /* exit: a leader killed by another thread's exec (exec_tid: that thread) */
 	EVF_USTACK_IPS = 128,   /* ustack holds bare addresses (__u64 each): the kernel gave no build IDs */
-	EVF_COMPAT = 256,       /* syscall: nr and args are of the i386 table (compat); exec: the new program's are */
+	EVF_COMPAT = 256,       /* syscall: nr and args are of the i386 table (compat); exec: the new program's are; fork: made by an i386 call no program timed (LOST_COMPAT) */
 };
 
 /* i386 numbers the kernel side counts socketcall's accept, send and recv
@@ -75,7 +75,8 @@ enum lost_kind {
 	LOST_INFLIGHT = 1,   /* no syscall slot (task storage, or the tid hash full): a syscall not timed */
 	LOST_SPAWN_SLOT = 2, /* per-thread spawn slot map full: a spawn call not paired */
 	LOST_TRACKED = 3,    /* tracked-process map full: a process not followed */
-	LOST_KINDS = 4,
+	LOST_COMPAT = 4,     /* --spawns-only: a 32-bit clone-family call before the 32-bit path was attached */
+	LOST_KINDS = 5,
 };
 
 /* The first fields of the kernel's struct clone_args (clone3). */

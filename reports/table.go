@@ -278,6 +278,8 @@ func lostText(l tracer.Lost) string {
 		{l.SyscallSlots, "syscall not timed", "syscalls not timed"},
 		{l.SpawnSlots, "spawn call not paired", "spawn calls not paired"},
 		{l.TrackedLimits, "process not followed", "processes not followed"},
+		{l.CompatCalls, "32-bit spawn call made before spawntrace attached its 32-bit path (its fork seen; the tree's 32-bit failed execs, pipe2 and socketpair of that time not counted)",
+			"32-bit spawn calls made before spawntrace attached its 32-bit path (their forks seen; the tree's 32-bit failed execs, pipe2 and socketpair of that time not counted)"},
 	} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, plural(int(p.n), p.one, p.many)))

@@ -365,7 +365,7 @@ awk -F'\t' '
 		printf "| %s | %d | %.3f | %s | %.1f |\n", $1, $2, $3, per, $4
 	}' "$tmp/usage"
 echo
-echo "One syscall (getppid, testdata/sysloop.c), median of $RUNS: untraced $sys_untraced ns; with empty programs on"
+echo "One syscall (getppid, testdata/sysloop.c; the thread's CPU time), median of $RUNS: untraced $sys_untraced ns; with empty programs on"
 echo "raw_syscalls sys_enter/sys_exit $sys_floor ns (the kernel's traced path, paid by any such tracer); under"
 echo "spawntrace $sys_traced ns; under spawntrace --spawns-only $sys_spawns_only ns; under spawntrace as on 5.10"
 echo "($FALLBACKS) $sys_fallbacks ns. Not traced, while spawntrace traces another process: $sys_other_traced ns,"

@@ -43,7 +43,7 @@ var sharedEnums = map[string]map[string]uint64{
 		"EVF_ARGV_UNREAD": 16, "EVF_PARENT_MM": 32, "EVF_SUPERSEDED": 64, "EVF_USTACK_IPS": 128, "EVF_COMPAT": 256},
 	"sample_flag":     {"SAMPLEF_USTACK_IPS": 1},
 	"stack_copy_flag": {"STACKF_AT_CAP": 1, "STACKF_UNREADABLE": 2},
-	"lost_kind":       {"LOST_RINGBUF": 0, "LOST_INFLIGHT": 1, "LOST_SPAWN_SLOT": 2, "LOST_TRACKED": 3, "LOST_KINDS": 4},
+	"lost_kind":       {"LOST_RINGBUF": 0, "LOST_INFLIGHT": 1, "LOST_SPAWN_SLOT": 2, "LOST_TRACKED": 3, "LOST_COMPAT": 4, "LOST_KINDS": 5},
 	"seen_kind": {"SEEN_ENTER": 0, "SEEN_EXIT": 1, "SEEN_FORK": 2, "SEEN_EXEC": 3, "SEEN_PROCESS_EXIT": 4,
 		"SEEN_LOCK_START": 5, "SEEN_LOCK_ACQUIRED": 6, "SEEN_LOCK_RELEASED": 7, "SEEN_KINDS": 8},
 	"socketcall_pseudo": {"SOCKETCALL_PSEUDO": 490, "SOCKETCALL_PSEUDO_ACCEPT": 495, "SOCKETCALL_PSEUDO_SEND": 499,
@@ -114,7 +114,8 @@ func TestSharedEnumValues(t *testing.T) {
 		"LOST_INFLIGHT":        {uint64(spawntraceLostKindLOST_INFLIGHT), 1},
 		"LOST_SPAWN_SLOT":      {uint64(spawntraceLostKindLOST_SPAWN_SLOT), 2},
 		"LOST_TRACKED":         {uint64(spawntraceLostKindLOST_TRACKED), 3},
-		"LOST_KINDS":           {uint64(spawntraceLostKindLOST_KINDS), 4},
+		"LOST_COMPAT":          {uint64(spawntraceLostKindLOST_COMPAT), 4},
+		"LOST_KINDS":           {uint64(spawntraceLostKindLOST_KINDS), 5},
 		"I386SocketcallAccept": {uint64(I386SocketcallAccept), 495},
 		"I386SocketcallSend":   {uint64(I386SocketcallSend), 499},
 		"I386SocketcallRecv":   {uint64(I386SocketcallRecv), 500},
@@ -167,7 +168,9 @@ func TestProbeNamesUnique(t *testing.T) {
 	}
 	// on_sample is attached to perf events, not tracepoints (sampling.go);
 	// resolve_pids is an iterator run from user space (pidns.go); the
-	// helpers' variants are loaded in their programs' place.
+	// helpers' variants are loaded in their programs' place;
+	// spawn_call_enter and spawn_call_exit go on the spawn calls' syscall
+	// tracepoints under --spawns-only (spawnCallsGroup).
 	variants := 0
 	for _, h := range helperFeatures {
 		for prog, variant := range h.without {
@@ -177,8 +180,13 @@ func TestProbeNamesUnique(t *testing.T) {
 			variants++
 		}
 	}
-	if spec.Programs["on_sample"] == nil || spec.Programs["resolve_pids"] == nil || len(spec.Programs) != countPoints()+variants+2 {
-		t.Errorf("object has %d programs, probe table attaches %d plus %d variants, on_sample and resolve_pids", len(spec.Programs), countPoints(), variants)
+	for _, name := range []string{"on_sample", "resolve_pids", "spawn_call_enter", "spawn_call_exit"} {
+		if spec.Programs[name] == nil {
+			t.Errorf("object lacks program %s", name)
+		}
+	}
+	if len(spec.Programs) != countPoints()+variants+4 {
+		t.Errorf("object has %d programs, probe table attaches %d plus %d variants, on_sample, resolve_pids and the two of --spawns-only", len(spec.Programs), countPoints(), variants)
 	}
 }
 

@@ -35,6 +35,9 @@ type attachPoint struct {
 	// the NMI or the interrupt came in: the kernel skips that program for the
 	// nested lock, with preemption off too.
 	always bool
+	// perfID, when set, makes it a perf-event tracepoint of that tracefs id
+	// (the syscalls group has no raw tracepoints of its own).
+	perfID uint64
 }
 
 // keepSecondPrograms drops the second programs a kernel needs not (see
@@ -196,6 +199,32 @@ func programLoses() map[string]Skip {
 	return m
 }
 
+// spawnCalls are the spawn-related syscalls, the only ones --spawns-only
+// counts.
+var spawnCalls = []string{"clone", "clone3", "fork", "vfork", "execve", "execveat", "socketpair", "pipe2"}
+
+// spawnCallsGroup is the syscall probe of --spawns-only: the spawn calls'
+// own tracepoints (syscalls:sys_enter_clone, ...), so that no other syscall
+// runs a program; under its usual name, since it feeds the same table.
+// Their perf ids come from tracefs.
+func spawnCallsGroup() (probeGroup, error) {
+	var names []string
+	for _, c := range spawnCalls {
+		names = append(names, "syscalls/sys_enter_"+c, "syscalls/sys_exit_"+c)
+	}
+	ids, err := tracepointIDs(names)
+	if err != nil {
+		return probeGroup{}, err
+	}
+	g := probeGroup{name: SyscallsProbe}
+	for _, c := range spawnCalls {
+		g.points = append(g.points,
+			attachPoint{prog: "spawn_call_enter", group: "syscalls", name: "sys_enter_" + c, perfID: ids["syscalls/sys_enter_"+c]},
+			attachPoint{prog: "spawn_call_exit", group: "syscalls", name: "sys_exit_" + c, perfID: ids["syscalls/sys_exit_"+c]})
+	}
+	return g, nil
+}
+
 // helperFeature is a BPF helper some measurement needs beyond the base
 // the programs load on. Without it the programs still load (each program
 // that calls it has a variant that does not) and only that measurement
@@ -229,6 +258,7 @@ var helperFeatures = []helperFeature{
 	{name: BPFLoopProbe, fn: "BPF_FUNC_loop", without: map[string]string{
 		"raw_exit": "raw_exit_noloop", "raw_exit_again": "raw_exit_again_noloop",
 		"on_exec": "on_exec_noloop", "on_exec_again": "on_exec_again_noloop",
+		"spawn_call_exit": "spawn_call_exit_noloop",
 	}, since: "5.17"},
 }
 
@@ -267,6 +297,9 @@ func helperMissing(h helperFeature, kernelBTF *btf.Spec, btfErr error) string {
 
 // pointMissing says why an attach point cannot be used on this kernel, or "".
 func pointMissing(p attachPoint, kernelBTF *btf.Spec, btfErr error) string {
+	if p.perfID != 0 {
+		return "" // found in tracefs
+	}
 	if btfErr != nil {
 		return fmt.Sprintf("no kernel BTF: %v", btfErr)
 	}

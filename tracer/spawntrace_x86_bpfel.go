@@ -120,7 +120,8 @@ const (
 	spawntraceLostKindLOST_INFLIGHT   spawntraceLostKind = 1
 	spawntraceLostKindLOST_SPAWN_SLOT spawntraceLostKind = 2
 	spawntraceLostKindLOST_TRACKED    spawntraceLostKind = 3
-	spawntraceLostKindLOST_KINDS      spawntraceLostKind = 4
+	spawntraceLostKindLOST_COMPAT     spawntraceLostKind = 4
+	spawntraceLostKindLOST_KINDS      spawntraceLostKind = 5
 )
 
 type spawntracePathValue struct {
@@ -295,6 +296,7 @@ type spawntraceTrackedProc struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	spawntraceMapAnnounced              = "announced"
+	spawntraceMapCompatPath             = "compat_path"
 	spawntraceMapDoneByFirst            = "done_by_first"
 	spawntraceMapEvents                 = "events"
 	spawntraceMapForkingMm              = "forking_mm"
@@ -338,7 +340,11 @@ const (
 	spawntraceProgRawExitAgainNoloop    = "raw_exit_again_noloop"
 	spawntraceProgRawExitNoloop         = "raw_exit_noloop"
 	spawntraceProgResolvePids           = "resolve_pids"
+	spawntraceProgSpawnCallEnter        = "spawn_call_enter"
+	spawntraceProgSpawnCallExit         = "spawn_call_exit"
+	spawntraceProgSpawnCallExitNoloop   = "spawn_call_exit_noloop"
 	spawntraceVarAgainLoaded            = "again_loaded"
+	spawntraceVarAgainPrograms          = "again_programs"
 	spawntraceVarLauncherTgid           = "launcher_tgid"
 	spawntraceVarNoTaskStorage          = "no_task_storage"
 	spawntraceVarOpenSlots              = "open_slots"
@@ -346,6 +352,7 @@ const (
 	spawntraceVarPidnsIno               = "pidns_ino"
 	spawntraceVarPidnsLevel             = "pidns_level"
 	spawntraceVarPidnsNested            = "pidns_nested"
+	spawntraceVarSpawnTracepoints       = "spawn_tracepoints"
 	spawntraceVarSpawnsOnly             = "spawns_only"
 	spawntraceVarStackCopyOn            = "stack_copy_on"
 	spawntraceVarTimedSlots             = "timed_slots"
@@ -437,6 +444,9 @@ type spawntraceProgramSpecs struct {
 	RawExitAgainNoloop  *ebpf.ProgramSpec `ebpf:"raw_exit_again_noloop"`
 	RawExitNoloop       *ebpf.ProgramSpec `ebpf:"raw_exit_noloop"`
 	ResolvePids         *ebpf.ProgramSpec `ebpf:"resolve_pids"`
+	SpawnCallEnter      *ebpf.ProgramSpec `ebpf:"spawn_call_enter"`
+	SpawnCallExit       *ebpf.ProgramSpec `ebpf:"spawn_call_exit"`
+	SpawnCallExitNoloop *ebpf.ProgramSpec `ebpf:"spawn_call_exit_noloop"`
 }
 
 // spawntraceMapSpecs contains maps before they are loaded into the kernel.
@@ -444,6 +454,7 @@ type spawntraceProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceMapSpecs struct {
 	Announced        *ebpf.MapSpec `ebpf:"announced"`
+	CompatPath       *ebpf.MapSpec `ebpf:"compat_path"`
 	DoneByFirst      *ebpf.MapSpec `ebpf:"done_by_first"`
 	Events           *ebpf.MapSpec `ebpf:"events"`
 	ForkingMm        *ebpf.MapSpec `ebpf:"forking_mm"`
@@ -466,6 +477,7 @@ type spawntraceMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceVariableSpecs struct {
 	AgainLoaded            *ebpf.VariableSpec `ebpf:"again_loaded"`
+	AgainPrograms          *ebpf.VariableSpec `ebpf:"again_programs"`
 	LauncherTgid           *ebpf.VariableSpec `ebpf:"launcher_tgid"`
 	NoTaskStorage          *ebpf.VariableSpec `ebpf:"no_task_storage"`
 	OpenSlots              *ebpf.VariableSpec `ebpf:"open_slots"`
@@ -473,6 +485,7 @@ type spawntraceVariableSpecs struct {
 	PidnsIno               *ebpf.VariableSpec `ebpf:"pidns_ino"`
 	PidnsLevel             *ebpf.VariableSpec `ebpf:"pidns_level"`
 	PidnsNested            *ebpf.VariableSpec `ebpf:"pidns_nested"`
+	SpawnTracepoints       *ebpf.VariableSpec `ebpf:"spawn_tracepoints"`
 	SpawnsOnly             *ebpf.VariableSpec `ebpf:"spawns_only"`
 	StackCopyOn            *ebpf.VariableSpec `ebpf:"stack_copy_on"`
 	TimedSlots             *ebpf.VariableSpec `ebpf:"timed_slots"`
@@ -515,6 +528,7 @@ func (o *spawntraceObjects) Close() error {
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceMaps struct {
 	Announced        *ebpf.Map `ebpf:"announced"`
+	CompatPath       *ebpf.Map `ebpf:"compat_path"`
 	DoneByFirst      *ebpf.Map `ebpf:"done_by_first"`
 	Events           *ebpf.Map `ebpf:"events"`
 	ForkingMm        *ebpf.Map `ebpf:"forking_mm"`
@@ -535,6 +549,7 @@ type spawntraceMaps struct {
 func (m *spawntraceMaps) Close() error {
 	return _SpawntraceClose(
 		m.Announced,
+		m.CompatPath,
 		m.DoneByFirst,
 		m.Events,
 		m.ForkingMm,
@@ -558,6 +573,7 @@ func (m *spawntraceMaps) Close() error {
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceVariables struct {
 	AgainLoaded            *ebpf.Variable `ebpf:"again_loaded"`
+	AgainPrograms          *ebpf.Variable `ebpf:"again_programs"`
 	LauncherTgid           *ebpf.Variable `ebpf:"launcher_tgid"`
 	NoTaskStorage          *ebpf.Variable `ebpf:"no_task_storage"`
 	OpenSlots              *ebpf.Variable `ebpf:"open_slots"`
@@ -565,6 +581,7 @@ type spawntraceVariables struct {
 	PidnsIno               *ebpf.Variable `ebpf:"pidns_ino"`
 	PidnsLevel             *ebpf.Variable `ebpf:"pidns_level"`
 	PidnsNested            *ebpf.Variable `ebpf:"pidns_nested"`
+	SpawnTracepoints       *ebpf.Variable `ebpf:"spawn_tracepoints"`
 	SpawnsOnly             *ebpf.Variable `ebpf:"spawns_only"`
 	StackCopyOn            *ebpf.Variable `ebpf:"stack_copy_on"`
 	TimedSlots             *ebpf.Variable `ebpf:"timed_slots"`
@@ -618,6 +635,9 @@ type spawntracePrograms struct {
 	RawExitAgainNoloop  *ebpf.Program `ebpf:"raw_exit_again_noloop"`
 	RawExitNoloop       *ebpf.Program `ebpf:"raw_exit_noloop"`
 	ResolvePids         *ebpf.Program `ebpf:"resolve_pids"`
+	SpawnCallEnter      *ebpf.Program `ebpf:"spawn_call_enter"`
+	SpawnCallExit       *ebpf.Program `ebpf:"spawn_call_exit"`
+	SpawnCallExitNoloop *ebpf.Program `ebpf:"spawn_call_exit_noloop"`
 }
 
 func (p *spawntracePrograms) Close() error {
@@ -650,6 +670,9 @@ func (p *spawntracePrograms) Close() error {
 		p.RawExitAgainNoloop,
 		p.RawExitNoloop,
 		p.ResolvePids,
+		p.SpawnCallEnter,
+		p.SpawnCallExit,
+		p.SpawnCallExitNoloop,
 	)
 }
 

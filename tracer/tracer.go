@@ -43,10 +43,16 @@ type Config struct {
 	// kernel, what an old one runs.
 	ForceFallback []string
 	// SpawnsOnly counts and times only the spawn-related calls (clone,
-	// clone3, fork, vfork, execve, execveat, socketpair, pipe2), not every syscall:
-	// the programs return at once for the others, about halving the cost
-	// per syscall of the tree.
+	// clone3, fork, vfork, execve, execveat, socketpair, pipe2), not every
+	// syscall: on those calls' own syscall tracepoints where the kernel has
+	// what they need (spawnTracepointsMissing), so that no other syscall
+	// runs a program; else the raw pair's programs return at once for the
+	// others.
 	SpawnsOnly bool
+	// Compat32 says the workload starts as a 32-bit program: under
+	// SpawnsOnly the raw pair that sees its calls is attached from the
+	// start, rather than at its exec.
+	Compat32 bool
 	// SampleHz > 0 samples the tree on CPU at that frequency per CPU, with
 	// kernel and user stacks.
 	SampleHz int
@@ -67,10 +73,19 @@ type Tracer struct {
 	coll    *ebpf.Collection
 	links   []link.Link
 	perfFDs []int // cpu-clock events the sampling program is attached to
-	reader  *ringbuf.Reader
-	probes  []Probe
-	ncpu    int
-	pidns   pidNamespace
+	// --spawns-only on the spawn calls' tracepoints: their perf events and
+	// links, each link also pinned in pins (see spawnPins).
+	spawnEvents []int
+	spawnLinks  []*link.RawLink
+	pins        *spawnPins
+	// compatMu guards compatPending: the raw pair for the tree's 32-bit
+	// calls, still to attach once it makes one (under spawn tracepoints).
+	compatMu      sync.Mutex
+	compatPending *probeGroup
+	reader        *ringbuf.Reader
+	probes        []Probe
+	ncpu          int
+	pidns         pidNamespace
 }
 
 // Open checks what the kernel offers, loads and attaches. An unavailable
@@ -143,6 +158,10 @@ func Open(cfg Config) (t *Tracer, err error) {
 			return nil, fmt.Errorf("setting stack copy: %w", err)
 		}
 	}
+	again := preemptibleTracepoints(kernelRelease())
+	if err := spec.Variables["again_programs"].Set(boolU32(again)); err != nil {
+		return nil, fmt.Errorf("setting again_programs: %w", err)
+	}
 	spec.Maps["events"].MaxEntries = uint32(cfg.RingBytes)
 	early := earlyMaps(spec)
 	delete(early, "events")
@@ -164,9 +183,34 @@ func Open(cfg Config) (t *Tracer, err error) {
 	// program whose tracepoint is missing would fail the whole load.
 	<-kernelReady
 	kernelBTF, btfErr := kernelTypes.Kernel()
+	groups := probeGroups
+	var spawnPathWhy string // why --spawns-only keeps the raw pair
+	if cfg.SpawnsOnly {
+		calls, pins, why := spawnTracepoints(kernelBTF, btfErr)
+		spawnPathWhy = why
+		if why == "" {
+			t.pins = pins
+			if err := spec.Variables["spawn_tracepoints"].Set(uint32(1)); err != nil {
+				return nil, fmt.Errorf("setting spawn_tracepoints: %w", err)
+			}
+			groups = slices.Clone(probeGroups)
+			for i, g := range groups {
+				if g.name == SyscallsProbe {
+					raw := g
+					t.compatPending = &raw
+					groups[i] = calls
+				}
+			}
+		}
+	}
+	if t.pins == nil {
+		for _, p := range []string{"spawn_call_enter", "spawn_call_exit"} {
+			delete(spec.Programs, p)
+		}
+	}
 	var usable, kprobed []probeGroup
 	kprobedWhy := map[string]string{}
-	for _, g := range probeGroups {
+	for _, g := range groups {
 		if cfg.TableOnly && g.anatomy && !disabled[g.name] && !forced[g.name] {
 			for _, p := range g.points {
 				delete(spec.Programs, p.prog)
@@ -212,7 +256,7 @@ func Open(cfg Config) (t *Tracer, err error) {
 		usable = append(usable, g)
 	}
 
-	if err := keepSecondPrograms(spec, preemptibleTracepoints(kernelRelease())); err != nil {
+	if err := keepSecondPrograms(spec, again); err != nil {
 		return nil, err
 	}
 
@@ -268,7 +312,17 @@ func Open(cfg Config) (t *Tracer, err error) {
 			t.probes = append(t.probes, Probe{Name: g.name, Reason: err.Error()})
 			continue
 		}
-		t.probes = append(t.probes, Probe{Name: g.name, Available: true})
+		p := Probe{Name: g.name, Available: true}
+		if g.name == SyscallsProbe && cfg.SpawnsOnly && spawnPathWhy != "" {
+			p.Reason = "the spawn calls' own syscall tracepoints: " + spawnPathWhy
+			p.Fallback = "raw_syscalls' programs return at once for any other call, which still costs the kernel's traced path and a program run"
+		}
+		t.probes = append(t.probes, p)
+	}
+	if cfg.Compat32 {
+		if err := t.attachCompatPath(); err != nil {
+			return nil, err
+		}
 	}
 	for _, g := range kprobed {
 		why := kprobedWhy[g.name]
@@ -304,11 +358,22 @@ func CheckRingBytes(n int) error {
 
 // attach links every program of a group, or none of them.
 func (t *Tracer) attach(g probeGroup) error {
+	events, err := t.openSpawnEvents(g)
+	if err != nil {
+		return err
+	}
 	var made []link.Link
 	for _, p := range g.points {
 		prog := t.coll.Programs[p.prog]
 		if prog == nil && p.again {
 			continue // not needed on this kernel
+		}
+		if p.perfID != 0 {
+			// Kept on failure too: Close releases them, without waiting.
+			if err := t.attachPerf(p, prog, events[p.perfID]); err != nil {
+				return err
+			}
+			continue
 		}
 		l, err := link.AttachTracing(link.TracingOptions{Program: prog})
 		if err != nil {
@@ -470,6 +535,11 @@ func (t *Tracer) Read(sink Sink) error {
 			return fmt.Errorf("reading ring buffer: %w", err)
 		}
 		b := rec.RawSample
+		if compatRecord(b) {
+			if err := t.attachCompatPath(); err != nil {
+				return err
+			}
+		}
 		// Every record starts with its kind (bpf/spawntrace.h).
 		if len(b) >= 4 && *(*uint32)(unsafe.Pointer(&b[0])) == uint32(spawntraceEventKindEV_SAMPLE) {
 			raw := recordAs[spawntraceSample](b)
@@ -494,6 +564,14 @@ func (t *Tracer) Read(sink Sink) error {
 		copies.attach(&ev)
 		sink.Event(&ev)
 	}
+}
+
+// compatRecord says whether a record tells of the tree's first 32-bit
+// calls: a fork by one, or an exec of a 32-bit program.
+func compatRecord(b []byte) bool {
+	h := recordAs[spawntraceEventHdr](b)
+	return h != nil && (h.Kind == uint32(KindFork) || h.Kind == uint32(KindExec)) &&
+		has(h.Flags, spawntraceEventFlagEVF_COMPAT)
 }
 
 // Flush makes Read return once it has drained what is in the ring buffer.
@@ -554,6 +632,7 @@ func (t *Tracer) Lost() (Lost, error) {
 		spawntraceLostKindLOST_INFLIGHT:   &l.SyscallSlots,
 		spawntraceLostKindLOST_SPAWN_SLOT: &l.SpawnSlots,
 		spawntraceLostKindLOST_TRACKED:    &l.TrackedLimits,
+		spawntraceLostKindLOST_COMPAT:     &l.CompatCalls,
 	} {
 		if *dst, err = sum(uint32(kind)); err != nil {
 			return l, err
@@ -665,6 +744,7 @@ func (t *Tracer) Close() error {
 	wg.Wait()
 	errs = append(errs, linkErrs...)
 	t.links = nil
+	errs = append(errs, t.closeSpawnCalls())
 	if t.coll != nil {
 		t.coll.Close()
 		t.coll = nil

@@ -181,7 +181,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}}
 	var t *tracer.Tracer
 	if o.backend != tracer.BackendPtrace {
-		t, err = o.openBPF(stderr)
+		t, err = o.openBPF(stderr, workloadProgram(path, o.attachPid))
 		if err != nil && (o.backend == tracer.BackendBPF || o.attachPid != 0) {
 			outs.abandon()
 			if o.attachPid != 0 && o.backend == backendAuto {
@@ -312,7 +312,7 @@ func (o *recordOptions) keepsStacks() bool {
 	return o.pprofDir != "" || o.writeOptions.path != ""
 }
 
-func (o *recordOptions) openBPF(stderr io.Writer) (*tracer.Tracer, error) {
+func (o *recordOptions) openBPF(stderr io.Writer, program string) (*tracer.Tracer, error) {
 	missing, err := missingCaps()
 	if err != nil {
 		return nil, err
@@ -325,7 +325,8 @@ func (o *recordOptions) openBPF(stderr io.Writer) (*tracer.Tracer, error) {
 	// path, for the same peak RSS (the mapped BTF and ring buffer).
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: o.ringBytes, Disable: o.disable, ForceFallback: o.fallbacks,
-		SpawnsOnly: o.spawnsOnly, SampleHz: sampleHz(o.pprofDir, o.freqHz), StackCopy: o.keepsStacks(), TableOnly: o.tableOnly()})
+		SpawnsOnly: o.spawnsOnly, Compat32: o.spawnsOnly && is32BitProgram(program),
+		SampleHz: sampleHz(o.pprofDir, o.freqHz), StackCopy: o.keepsStacks(), TableOnly: o.tableOnly()})
 	if err != nil {
 		return nil, fmt.Errorf("loading BPF: %w", err)
 	}

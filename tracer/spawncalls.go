@@ -1,0 +1,189 @@
+package tracer
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// spawnTracepoints is the probe group of --spawns-only on the spawn calls'
+// own syscall tracepoints, and the bpffs instance their links are pinned
+// in; or why they cannot be used here ("" when they can): before Linux 5.15
+// (no perf-event links, no bpf_task_pt_regs for the arguments), without
+// tracefs, or without the right to make a bpffs instance (CAP_SYS_ADMIN).
+func spawnTracepoints(kernelBTF *btf.Spec, btfErr error) (probeGroup, *spawnPins, string) {
+	if why := helperMissing(helperFeature{fn: "BPF_FUNC_task_pt_regs", since: "5.15"}, kernelBTF, btfErr); why != "" {
+		return probeGroup{}, nil, why
+	}
+	g, err := spawnCallsGroup()
+	if err != nil {
+		return probeGroup{}, nil, err.Error()
+	}
+	pins, err := newSpawnPins()
+	if err != nil {
+		return probeGroup{}, nil, err.Error()
+	}
+	return g, pins, ""
+}
+
+// spawnPins is a bpffs instance of this run's own, mounted nowhere, that
+// holds a second reference to each spawn-call link. Releasing a
+// perf-event tracepoint's last event waits out RCU grace periods,
+// serialized under the kernel's event_mutex: ~36 ms for each of the 16,
+// 0.57 s at exit whether closed in a row or from 16 goroutines. Released
+// through the pins instead, the last reference goes when the instance's
+// inodes are freed, in an RCU callback, which hands the release to a
+// kernel worker: spawntrace exits at once, and nothing of it lingers in
+// user space. Also when spawntrace is killed: its mount fd closes with it.
+type spawnPins struct {
+	mnt int // fsmount's fd of the instance
+	n   int // pins made
+}
+
+func newSpawnPins() (*spawnPins, error) {
+	fs, err := unix.Fsopen("bpf", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("making a bpffs instance for the links: %w", err)
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return nil, fmt.Errorf("making a bpffs instance for the links: %w", err)
+	}
+	mnt, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("making a bpffs instance for the links: %w", err)
+	}
+	return &spawnPins{mnt: mnt}, nil
+}
+
+// pin adds the instance's reference to l.
+func (p *spawnPins) pin(l *link.RawLink) error {
+	p.n++
+	return l.Pin(fmt.Sprintf("/proc/self/fd/%d/link%d", p.mnt, p.n))
+}
+
+// close drops the instance, and with it the last reference to each link
+// pinned there.
+func (p *spawnPins) close() error {
+	if p == nil || p.mnt < 0 {
+		return nil
+	}
+	err := unix.Close(p.mnt)
+	p.mnt = -1
+	return err
+}
+
+// attachPerf attaches prog to the perf-event tracepoint of p, whose event
+// openSpawnEvents opened as fd, and pins the link.
+func (t *Tracer) attachPerf(p attachPoint, prog *ebpf.Program, fd int) error {
+	l, err := link.AttachRawLink(link.RawLinkOptions{Target: fd, Program: prog, Attach: ebpf.AttachPerfEvent})
+	if err != nil {
+		return fmt.Errorf("attaching %s to %s:%s: %w", p.prog, p.group, p.name, err)
+	}
+	t.spawnLinks = append(t.spawnLinks, l)
+	if err := t.pins.pin(l); err != nil {
+		return fmt.Errorf("pinning %s's link: %w", p.name, err)
+	}
+	return nil
+}
+
+// openSpawnEvents opens the perf events of the group's perf-event points,
+// by tracefs id, all at once: an event's open waits for the kernel's
+// event_mutex, which the release of a previous run's events (spawnPins)
+// holds through an RCU grace period each, ~36 ms; opened one after the
+// other, a run started right after another waited ~0.5 s. Opened together,
+// they wait for one, and once open keep their tracepoints registered, so
+// that the old events' release no longer waits at all.
+func (t *Tracer) openSpawnEvents(g probeGroup) (map[uint64]int, error) {
+	var ids []uint64
+	for _, p := range g.points {
+		if p.perfID != 0 {
+			ids = append(ids, p.perfID)
+		}
+	}
+	fds := make([]int, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fds[i], errs[i] = openTracepoint(id)
+		}()
+	}
+	wg.Wait()
+	byID := map[uint64]int{}
+	for i, id := range ids {
+		if errs[i] == nil {
+			t.spawnEvents = append(t.spawnEvents, fds[i]) // closed by Close, also on failure
+			byID[id] = fds[i]
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("opening the spawn calls' tracepoints: %w", err)
+	}
+	return byID, nil
+}
+
+// openTracepoint opens a perf event on the tracepoint of that tracefs id,
+// on CPU 0: a tracepoint's programs run on every CPU.
+func openTracepoint(id uint64) (int, error) {
+	attr := unix.PerfEventAttr{
+		Type:        unix.PERF_TYPE_TRACEPOINT,
+		Config:      id,
+		Size:        uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
+		Sample_type: unix.PERF_SAMPLE_RAW,
+		Sample:      1,
+		Wakeup:      1,
+	}
+	return unix.PerfEventOpen(&attr, -1, 0, -1, unix.PERF_FLAG_FD_CLOEXEC)
+}
+
+// closeSpawnCalls drops this process's references to the spawn-call links
+// and their events, then the pins' (see spawnPins): none of it waits.
+func (t *Tracer) closeSpawnCalls() error {
+	var errs []error
+	for _, l := range t.spawnLinks {
+		errs = append(errs, l.Close())
+	}
+	for _, fd := range t.spawnEvents {
+		errs = append(errs, unix.Close(fd))
+	}
+	t.spawnLinks, t.spawnEvents = nil, nil
+	errs = append(errs, t.pins.close())
+	t.pins = nil
+	return errors.Join(errs...)
+}
+
+// attachCompatPath attaches the raw pair for the tree's 32-bit calls, once,
+// when spawn calls go through their own tracepoints; then tells the
+// programs it is there (compat_path).
+func (t *Tracer) attachCompatPath() error {
+	t.compatMu.Lock()
+	defer t.compatMu.Unlock()
+	g := t.compatPending
+	if g == nil {
+		return nil
+	}
+	t.compatPending = nil
+	if err := t.attach(*g); err != nil {
+		return fmt.Errorf("attaching the 32-bit syscall path: %w", err)
+	}
+	if err := t.coll.Maps["compat_path"].Put(uint32(0), uint32(1)); err != nil {
+		return fmt.Errorf("setting compat_path: %w", err)
+	}
+	return nil
+}
+
+func boolU32(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
