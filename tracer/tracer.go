@@ -714,6 +714,35 @@ func notMadeUp(skips []Skip, madeUp func(again string) (uint64, bool)) []Skip {
 	return out
 }
 
+// ProgramRun is how often the kernel ran one of the programs and the time
+// it spent in them, counted only while kernel.bpf_stats_enabled is 1.
+type ProgramRun struct {
+	Prog      string
+	Runs      uint64
+	RunTimeNs uint64
+}
+
+// ProgramRuns lists the programs the kernel timed runs of, by name: the
+// machine's runs, not the traced tree's alone.
+func (t *Tracer) ProgramRuns() ([]ProgramRun, error) {
+	names := make([]string, 0, len(t.coll.Programs))
+	for name := range t.coll.Programs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var out []ProgramRun
+	for _, name := range names {
+		st, err := t.coll.Programs[name].Stats()
+		if err != nil {
+			return out, fmt.Errorf("reading %s's run times: %w", name, err)
+		}
+		if st.RunCount > 0 {
+			out = append(out, ProgramRun{Prog: name, Runs: st.RunCount, RunTimeNs: uint64(st.Runtime)})
+		}
+	}
+	return out, nil
+}
+
 // Close detaches and unloads, in reverse order of setup. Safe on a partly
 // opened or nil Tracer.
 func (t *Tracer) Close() error {

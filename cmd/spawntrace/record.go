@@ -277,6 +277,16 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			fmt.Fprintf(stderr, "spawntrace: %v\n", err)
 		}
+		// Only while the sysctl kernel.bpf_stats_enabled is 1 (it costs
+		// every program two clock reads, so it is off by default).
+		runs, err := t.ProgramRuns()
+		for _, r := range runs {
+			fmt.Fprintf(stderr, "spawntrace: program run time (kernel.bpf_stats_enabled): %s %d runs, %.1f ns each\n",
+				r.Prog, r.Runs, float64(r.RunTimeNs)/float64(r.Runs))
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "spawntrace: %v\n", err)
+		}
 	}
 	return code
 }
