@@ -222,6 +222,48 @@ func TestSpawnCountsMatchStrace(t *testing.T) {
 // Kprobes stand in for missing tracepoints only where the kernel has
 // kprobes (this project's 6.18 has none: make kernels forces them on
 // Debian's); without, the run must say why and count as ever.
+// TestSpawnsOnlyCountsMatchStrace: the same workloads under --spawns-only,
+// whose programs sit on the spawn calls' own syscall tracepoints (the raw
+// pair only for 32-bit calls): the spawn calls' rows are strace's all the
+// same (those it restarts: their successful calls), and no other row is
+// in the table.
+func TestSpawnsOnlyCountsMatchStrace(t *testing.T) {
+	e := setupEnv(t)
+	for _, c := range straceCases(t, e) {
+		t.Run(c.name, func(t *testing.T) {
+			st, sr := straceCount(t, runOpts{env: c.env}, c.argv...)
+			r := e.spawntrace(t, runOpts{env: c.env}, slices.Concat([]string{"-c", "--spawns-only", "--"}, c.argv)...)
+			if r.status != sr.status {
+				t.Errorf("exit status %d under spawntrace, %d under strace", r.status, sr.status)
+			}
+			tab, err := parseTable(string(r.stderr))
+			if err != nil {
+				t.Fatalf("no table: %v\n%s", err, r)
+			}
+			for _, name := range eventCalls {
+				if slices.Contains(c.restarts, name) {
+					if st.Calls(name)-st.Errors(name) != tab.Calls(name)-tab.Errors(name) {
+						t.Errorf("%s: strace %d successful calls, spawntrace %d", name, st.Calls(name)-st.Errors(name), tab.Calls(name)-tab.Errors(name))
+					}
+					continue
+				}
+				checkRow(t, "spawntrace --spawns-only", tab, name, st.Calls(name), st.Errors(name))
+			}
+			for _, row := range tab.Rows {
+				if !slices.Contains(eventCalls, row.Name) {
+					t.Errorf("--spawns-only table has a %s row", row.Name)
+				}
+			}
+			if !strings.Contains(string(r.stderr), "the other syscalls are not measured") {
+				t.Errorf("no line saying the other syscalls are not measured\n%s", r)
+			}
+			if t.Failed() {
+				t.Logf("%s", r)
+			}
+		})
+	}
+}
+
 func TestFallbackCountsMatchStrace(t *testing.T) {
 	e := setupEnv(t)
 	kprobes := tracer.ProbeFeatures().Kprobes
