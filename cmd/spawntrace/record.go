@@ -71,7 +71,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	o.writeOptions.register(fs)
 	fs.intVar(&o.attachPid, "p", "attach", "PID", "trace the running process PID and its descendants")
 	fs.intVar(&o.ringBytes, "", "ring-bytes", "N", "ring buffer size in bytes, a power of two")
-	fs.boolVar(&o.spawnsOnly, "", "spawns-only", "count only the spawn-related syscalls (clone, clone3, fork, vfork, execve, execveat, socketpair, pipe2), not every syscall: about half the cost per syscall")
+	fs.boolVar(&o.spawnsOnly, "", "spawns-only", "count only the spawn-related syscalls (clone, clone3, fork, vfork, execve, execveat, socketpair, pipe2), not every syscall: only those calls run a program (Linux 5.15+), so the others cost what they cost untraced")
 	fs.listVar(&o.disable, "disable-probe", "NAME", "leave probe or helper NAME unused, as if the kernel lacked it (repeatable; the names: "+strings.Join(tracer.ProbeNames(), ", ")+")")
 	// Hidden: the tests run on a new kernel what an old one runs.
 	fs.Var(&o.fallbacks, "force-fallback", "take the fallback NAME even where the kernel has what it replaces (tests)")
