@@ -89,6 +89,29 @@ struct {
 	__type(value, __u32);
 } launch_armed SEC(".maps");
 
+/* One-element switch: 1 once a task of the tree may lack its syscall slot
+ * (inflight): processes -p tracks were running before, and a slot that
+ * could not be made at a fork. Until then, with task storage, a task
+ * without a slot is not of the tree, and its syscalls return at once,
+ * without the tracked hash's lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} tree_unmarked SEC(".maps");
+
+/* all_marked says whether every task of the tree has its slot: see
+ * tree_unmarked (the hash of no_task_storage is made at first use). */
+static __always_inline bool all_marked(void)
+{
+	if (no_task_storage)
+		return false;
+	__u32 zero = 0;
+	__u32 *unmarked = bpf_map_lookup_elem(&tree_unmarked, &zero);
+	return unmarked && !*unmarked;
+}
+
 /* One-element switch, under spawn_tracepoints: 1 once user space has
  * attached the raw pair for the tree's 32-bit calls. Until then a 64-bit
  * execve that loads a 32-bit program is ended at its exec. */
@@ -113,8 +136,9 @@ static __always_inline bool compat_path_missing(void)
 /* Made only for tasks of the traced tree: having one says the task is traced. */
 struct inflight {
 	__u64 ts_ns;
-	__u32 key;   /* the call's syscall_stats index (the table's half, then nr) */
-	__u32 spawn; /* a spawn-related call: it has a spawn slot */
+	__u32 key;     /* the call's syscall_stats index (the table's half, then nr) */
+	__u16 spawn;   /* a spawn-related call: it has a spawn slot */
+	__u16 pending; /* made at fork for a task of a pending process (TRACK_PENDING) */
 };
 
 /* Each thread's syscall in progress, for the per-syscall totals: task-local
@@ -1041,13 +1065,16 @@ static __always_inline bool was_seen(__u32 kind)
  * caller's, for a spawn call's arguments. */
 static __always_inline int sys_enter_common(struct task_struct *task, void *regs, long nr, long call, bool compat)
 {
-	/* A task with a slot is traced: one lookup a pointer away from the
-	 * task, where the tracked hash costs a hash of the tgid on every
-	 * syscall. Tasks of the tree get their slot at their first traced
-	 * syscall; the rest of the machine has none and only pays the hash
-	 * lookup that tells it is not traced. */
+	/* A task with a slot is of the tree: one lookup a pointer away from
+	 * the task, where the tracked hash costs a hash of the tgid on every
+	 * syscall. Tasks of the tree get their slot at their fork (or, when
+	 * that could not be, or -p's running processes, at their first traced
+	 * syscall); the rest of the machine has none and returns here. A
+	 * pending process's tasks are traced from its first execve. */
 	struct inflight *in = inflight_get(task, false);
 	if (!in) {
+		if (all_marked())
+			return 0; /* not of the tree: its tasks get their slot at fork */
 		__u64 id = bpf_get_current_pid_tgid();
 		if (!traced(id >> 32, call))
 			return 0;
@@ -1056,6 +1083,11 @@ static __always_inline int sys_enter_common(struct task_struct *task, void *regs
 			count_lost(LOST_INFLIGHT);
 			return 0;
 		}
+	} else if (in->pending) {
+		__u64 id = bpf_get_current_pid_tgid();
+		if (!traced(id >> 32, call))
+			return 0;
+		in->pending = 0;
 	}
 	in->ts_ns = bpf_ktime_get_ns();
 	/* Numbers out of range (-1 for a call a tracer or seccomp skipped)
@@ -1230,6 +1262,21 @@ int spawn_call_exit_noloop(struct syscall_exit_record *ctx)
 
 /* ---- the process lifecycle ---- */
 
+/* mark_child gives a new task of the tree its syscall slot (see
+ * tree_unmarked), pending when its process is. */
+static __always_inline void mark_child(struct task_struct *child, bool pending)
+{
+	if (no_task_storage)
+		return;
+	struct inflight *in = bpf_task_storage_get(&inflight, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!in) {
+		__u32 zero = 0, one = 1;
+		bpf_map_update_elem(&tree_unmarked, &zero, &one, BPF_ANY);
+		return;
+	}
+	in->pending = pending;
+}
+
 static __always_inline int fork_seen(struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid;
@@ -1257,8 +1304,10 @@ static __always_inline int fork_seen(struct task_struct *parent, struct task_str
 		struct tracked_proc pending = {.ns_pid = pidns_nested ? ns_tgid(child) : ctgid, .state = TRACK_PENDING};
 		if (bpf_map_update_elem(&tracked, &ctgid, &pending, BPF_ANY))
 			count_lost(LOST_TRACKED);
+		mark_child(child, true);
 		return 0;
 	}
+	mark_child(child, pt->state != TRACK_ACTIVE && thread);
 	/* The child's ids in spawntrace's pid namespace (the same numbers
 	 * unless it runs in another). */
 	__u32 ns_ctid = ctid, ns_ctgid = ctgid;

@@ -101,10 +101,11 @@ type spawntraceForkEvent struct {
 }
 
 type spawntraceInflight struct {
-	_     structs.HostLayout
-	TsNs  uint64
-	Key   uint32
-	Spawn uint32
+	_       structs.HostLayout
+	TsNs    uint64
+	Key     uint32
+	Spawn   uint16
+	Pending uint16
 }
 
 type spawntraceLockWaiters struct {
@@ -312,6 +313,7 @@ const (
 	spawntraceMapStackCopyScratch       = "stack_copy_scratch"
 	spawntraceMapSyscallStats           = "syscall_stats"
 	spawntraceMapTracked                = "tracked"
+	spawntraceMapTreeUnmarked           = "tree_unmarked"
 	spawntraceProgKpLockAcquired        = "kp_lock_acquired"
 	spawntraceProgKpLockReleased        = "kp_lock_released"
 	spawntraceProgKpLockStart           = "kp_lock_start"
@@ -470,6 +472,7 @@ type spawntraceMapSpecs struct {
 	StackCopyScratch *ebpf.MapSpec `ebpf:"stack_copy_scratch"`
 	SyscallStats     *ebpf.MapSpec `ebpf:"syscall_stats"`
 	Tracked          *ebpf.MapSpec `ebpf:"tracked"`
+	TreeUnmarked     *ebpf.MapSpec `ebpf:"tree_unmarked"`
 }
 
 // spawntraceVariableSpecs contains global variables before they are loaded into the kernel.
@@ -544,6 +547,7 @@ type spawntraceMaps struct {
 	StackCopyScratch *ebpf.Map `ebpf:"stack_copy_scratch"`
 	SyscallStats     *ebpf.Map `ebpf:"syscall_stats"`
 	Tracked          *ebpf.Map `ebpf:"tracked"`
+	TreeUnmarked     *ebpf.Map `ebpf:"tree_unmarked"`
 }
 
 func (m *spawntraceMaps) Close() error {
@@ -565,6 +569,7 @@ func (m *spawntraceMaps) Close() error {
 		m.StackCopyScratch,
 		m.SyscallStats,
 		m.Tracked,
+		m.TreeUnmarked,
 	)
 }
 

@@ -455,6 +455,11 @@ func (t *Tracer) Track(pids ...int) error {
 	if err != nil {
 		return err
 	}
+	// These processes' tasks have no syscall slot from their fork: the
+	// programs must look each task without one up in tracked.
+	if err := t.coll.Maps["tree_unmarked"].Put(uint32(0), uint32(1)); err != nil {
+		return fmt.Errorf("tracking running processes: %w", err)
+	}
 	for i, pid := range pids {
 		if host[i] == 0 {
 			continue // exited meanwhile
