@@ -826,20 +826,21 @@ const struct stack_copy *unused_stack_copy __attribute__((unused));
 const enum stack_copy_flag *unused_stack_copy_flag __attribute__((unused));
 
 /* send_stack_copy sends the calling thread's registers and stack bytes
- * for the spawn in slot, ahead of its record; ctx is sys_exit's, whose
- * first argument is the thread's saved user registers. The copy goes a
+ * for the spawn in slot, ahead of its record; user_regs are the thread's
+ * saved user registers (sys_exit's first argument, or bpf_task_pt_regs on
+ * the spawn calls' own tracepoints), NULL where there are none to read. The copy goes a
  * page at a time, so that it ends at the first unreadable page (a thread
  * stack's top) rather than fail whole; the main thread's stops at
  * mm->start_stack, above which lie argv and the environment, not frames.
  * False when nothing was sent (32-bit callers: the unwinder is x86_64's). */
-static __always_inline bool send_stack_copy(void *ctx, struct spawn_slot *slot)
+static __always_inline bool send_stack_copy(void *user_regs, struct spawn_slot *slot)
 {
 	__u32 zero = 0;
 	struct stack_copy_buf *buf = bpf_map_lookup_elem(&stack_copy_scratch, &zero);
-	if (!buf || slot->compat)
+	struct pt_regs___kernel *regs = user_regs;
+	if (!buf || slot->compat || !regs)
 		return false;
 	struct stack_copy *c = &buf->c;
-	struct pt_regs___kernel *regs = (void *)((__u64 *)ctx)[0];
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 id = bpf_get_current_pid_tgid();
 	c->kind = EV_STACK_COPY;
@@ -884,10 +885,10 @@ static __always_inline bool send_stack_copy(void *ctx, struct spawn_slot *slot)
 
 /* send_spawn sends a call that made a new process, in the caller, with
  * the user stack it entered with. */
-static __always_inline void send_spawn(void *ctx, struct spawn_slot *slot, long ret, __u64 now_ns)
+static __always_inline void send_spawn(void *ctx, void *user_regs, struct spawn_slot *slot, long ret, __u64 now_ns)
 {
 	/* Before the spawn's own record, so that the reader has it first. */
-	bool copied = stack_copy_on && send_stack_copy(ctx, slot);
+	bool copied = stack_copy_on && send_stack_copy(user_regs, slot);
 	struct syscall_spawn_event *e = NEW_RECORD(syscall_spawn_event, EV_SYSCALL_SPAWN, CLEAR_TO(syscall_spawn_event, ustack));
 	if (!e)
 		return;
@@ -953,9 +954,10 @@ static __always_inline void send_syscall(struct spawn_slot *slot, long ret, __u6
 }
 
 /* spawn_exit sends the call whose slot the thread holds, in the record of
- * its kind; ctx is the program's, for the caller's user stack. with_loop
+ * its kind; ctx is the program's, for the caller's user stack, and
+ * user_regs the caller's saved registers, for the stack copy. with_loop
  * says whether the program may call bpf_loop (raw_exit_noloop). */
-static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns, bool with_loop)
+static __always_inline void spawn_exit(void *ctx, void *user_regs, long ret, __u64 now_ns, bool with_loop)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct spawn_slot *slot = bpf_map_lookup_elem(&spawn_slots, &tid);
@@ -965,7 +967,7 @@ static __always_inline void spawn_exit(void *ctx, long ret, __u64 now_ns, bool w
 		bpf_map_delete_elem(&forking_mm, &slot->lock_mm);
 	__u64 flags = slot->nr == NR_CLONE ? slot->args[0] : (slot->nr == NR_CLONE3 ? slot->c3.flags : 0);
 	if (is_clone_nr(slot->nr) && ret > 0 && !(flags & CLONE_THREAD_FLAG))
-		send_spawn(ctx, slot, ret, now_ns); /* threads and failed calls are not spawns */
+		send_spawn(ctx, user_regs, slot, ret, now_ns); /* threads and failed calls are not spawns */
 	else if ((slot->nr == NR_EXECVE || slot->nr == NR_EXECVEAT) && ret != 0)
 		send_failed_exec(slot, ret, now_ns, with_loop);
 	else
@@ -1137,7 +1139,7 @@ int BPF_PROG(raw_enter_again, void *regs, long nr)
  * caller, as strace counts it. What the call was is what its entry saw:
  * an execve that loads a 32-bit program returns with TS_COMPAT set and
  * orig_ax the i386 execve. */
-static __always_inline int sys_exit_common(void *ctx, struct task_struct *task, long ret, bool with_loop)
+static __always_inline int sys_exit_common(void *ctx, void *user_regs, struct task_struct *task, long ret, bool with_loop)
 {
 	struct inflight *in = inflight_get(task, false);
 	if (!in || !in->ts_ns)
@@ -1147,7 +1149,7 @@ static __always_inline int sys_exit_common(void *ctx, struct task_struct *task, 
 	__u32 key = in->key;
 	in->ts_ns = 0;
 	if (in->spawn)
-		spawn_exit(ctx, ret, now_ns, with_loop);
+		spawn_exit(ctx, user_regs, ret, now_ns, with_loop);
 	if (key >= MAX_SYSCALLS * SYSCALL_TABLES)
 		return 0;
 	struct syscall_stat *st = bpf_map_lookup_elem(&syscall_stats, &key);
@@ -1173,7 +1175,7 @@ static __always_inline int sys_exit(void *ctx, void *regs, long ret, bool with_l
 		if (!is_spawn_nr(call_nr(nr, compat)))
 			return 0;
 	}
-	return sys_exit_common(ctx, task, ret, with_loop);
+	return sys_exit_common(ctx, regs, task, ret, with_loop);
 }
 
 SEC("tp_btf/sys_exit")
@@ -1250,14 +1252,14 @@ int spawn_call_enter(struct syscall_enter_record *ctx)
 SEC("tracepoint/syscalls/sys_exit_spawn")
 int spawn_call_exit(struct syscall_exit_record *ctx)
 {
-	return sys_exit_common(ctx, current_task(), ctx->ret, true);
+	return sys_exit_common(ctx, (void *)bpf_task_pt_regs(bpf_get_current_task_btf()), current_task(), ctx->ret, true);
 }
 
 /* spawn_call_exit without bpf_loop (as raw_exit_noloop). */
 SEC("tracepoint/syscalls/sys_exit_spawn")
 int spawn_call_exit_noloop(struct syscall_exit_record *ctx)
 {
-	return sys_exit_common(ctx, current_task(), ctx->ret, false);
+	return sys_exit_common(ctx, (void *)bpf_task_pt_regs(bpf_get_current_task_btf()), current_task(), ctx->ret, false);
 }
 
 /* ---- the process lifecycle ---- */
@@ -1477,7 +1479,7 @@ static __always_inline int exec_event_of(void *ctx, struct task_struct *p, int o
 	 * reader is woken to attach it. */
 	bool compat_unseen = is_compat(p) && compat_path_missing();
 	if (compat_unseen)
-		sys_exit_common(ctx, current_task(), 0, with_loop);
+		sys_exit_common(ctx, NULL, current_task(), 0, with_loop); /* an exec: no stack */
 
 	/* A new program: its first spawn must wake the reader again. */
 	bpf_map_delete_elem(&announced, &tgid);

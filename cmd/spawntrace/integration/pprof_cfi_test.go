@@ -114,7 +114,9 @@ func truncatedNote(t *testing.T, stderr string) (truncated, stacks int) {
 // sites, through fork(), posix_spawn() and system(), whose glibc code has
 // no frame pointers; with the program built with and without frame
 // pointers, go tool pprof -top -cum names each call site and main, with
-// the spawns each made, and every stack reaches main.
+// the spawns each made, and every stack reaches main. The same under
+// --spawns-only, whose programs sit on the spawn calls' own tracepoints
+// (the caller's registers from bpf_task_pt_regs there).
 func TestPprofCallSitesUnwoundByCFI(t *testing.T) {
 	cc := requireTool(t, "gcc")
 	bin := setupEnv(t).bin
@@ -123,14 +125,21 @@ func TestPprofCallSitesUnwoundByCFI(t *testing.T) {
 	if err := os.WriteFile(src, []byte(pprofCallSites), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, fp := range []string{"-fno-omit-frame-pointer", "-fomit-frame-pointer"} {
-		t.Run(fp, func(t *testing.T) {
+	for _, run := range []struct{ fp, mode string }{
+		{"-fno-omit-frame-pointer", ""}, {"-fomit-frame-pointer", ""}, {"-fomit-frame-pointer", "--spawns-only"},
+	} {
+		fp := run.fp
+		t.Run(fp+run.mode, func(t *testing.T) {
 			prog := filepath.Join(dir, "callsites"+fp)
 			if out, err := exec.Command(cc, "-O2", fp, "-o", prog, src).CombinedOutput(); err != nil {
 				t.Fatalf("gcc: %v\n%s", err, out)
 			}
-			out := filepath.Join(dir, "out"+fp)
-			stderr := pprofRun(t, bin, "--pprof", out, "--", prog)
+			out := filepath.Join(dir, "out"+fp+run.mode)
+			args := []string{"--pprof", out, "--", prog}
+			if run.mode != "" {
+				args = append([]string{run.mode}, args...)
+			}
+			stderr := pprofRun(t, bin, args...)
 			profile := filepath.Join(out, "spawns.pb.gz")
 			pprofOpens(t, profile)
 			comm := filepath.Base(prog)[:min(15, len(filepath.Base(prog)))] // the kernel's comm: 15 bytes
