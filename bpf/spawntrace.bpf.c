@@ -869,6 +869,9 @@ static __always_inline bool send_stack_copy(void *user_regs, struct spawn_slot *
 		__u64 chunk = 4096 - ((c->sp + off) & 4095);
 		if (chunk > want - off)
 			chunk = want - off;
+		/* Else clang drops the test below as implied, and the
+		 * verifiers of 5.10 and 6.1 lose that bound on the min above. */
+		barrier_var(chunk);
 		if (chunk > 4096)
 			break;
 		if (bpf_probe_read_user(&c->stack[off], chunk, (void *)(c->sp + off))) {
