@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +62,29 @@ func tracedSummary(t *testing.T, e *testEnv, env []string, argv ...string) summa
 	}
 	t.Logf("traced %s: run %.1f ms; findings: %s", strings.Join(argv, " "), float64(s.WallNs)/1e6, strings.Join(ids, ", "))
 	return s
+}
+
+// tracedRuns is how many traced runs medianFinding takes.
+const tracedRuns = 3
+
+// medianFinding runs argv traced tracedRuns times and returns the summary
+// whose finding id claims the median saving, with that finding: the claim
+// is measured in one run, so a busy moment of the machine during it would
+// otherwise decide the test, as the untraced side's paired medians do not.
+func medianFinding(t *testing.T, e *testEnv, env []string, id summary.FindingID, argv ...string) (summary.Summary, *summary.Finding) {
+	t.Helper()
+	runs := make([]summary.Summary, tracedRuns)
+	for i := range runs {
+		runs[i] = tracedSummary(t, e, env, argv...)
+		mustFinding(t, &runs[i], id)
+	}
+	sort.Slice(runs, func(i, j int) bool {
+		return savingNs(*findingOf(&runs[i], id)) < savingNs(*findingOf(&runs[j], id))
+	})
+	s := runs[tracedRuns/2]
+	f := findingOf(&s, id)
+	t.Logf("%s: median claim %.1f ms of %d traced runs", id, float64(savingNs(*f))/1e6, tracedRuns)
+	return s, f
 }
 
 // findingOf returns the finding id of s, nil when s has none.

@@ -45,8 +45,7 @@ func TestFindingForkCopySaving(t *testing.T) {
 			wl := e.Workload("spawn_loop")
 			n, mib := strconv.Itoa(c.n), strconv.Itoa(c.mib)
 			env := smallEnv()
-			s := tracedSummary(t, e, env, wl, "fork", n, mib, "1")
-			f := mustFinding(t, &s, "fork-copy")
+			s, f := medianFinding(t, e, env, "fork-copy", wl, "fork", n, mib, "1")
 			if g := findingOf(&s, "lock-stall"); g != nil {
 				t.Errorf("the forking parent has one thread, yet lock-stall is named:%s", findingList(&s))
 			}
@@ -83,8 +82,7 @@ func TestFindingTHPSaving(t *testing.T) {
 	const n, mib = "10", "1024"
 	wl := e.Workload("spawn_loop")
 	env := smallEnv()
-	s := tracedSummary(t, e, env, wl, "fork", n, mib, "1")
-	f := mustFinding(t, &s, "thp")
+	_, f := medianFinding(t, e, env, "thp", wl, "fork", n, mib, "1")
 	huge := tracedSummary(t, e, env, wl, "fork_thp", n, mib, "1")
 	if g := findingOf(&huge, "thp"); g != nil {
 		t.Errorf("the parent's memory is in huge pages, yet thp is named:%s", findingList(&huge))
@@ -212,11 +210,10 @@ func TestFindingRustFallbackSaving(t *testing.T) {
 					t.Errorf("plain Command spawns with posix_spawn, yet %s is named:%s", id, findingList(&plain))
 				}
 			}
-			pre := tracedSummary(t, e, env, rc.bin, "pre_exec", n, mib)
+			pre, f := medianFinding(t, e, env, "rust-fallback", rc.bin, "pre_exec", n, mib)
 			if g := findingOf(&pre, "lock-stall"); g != nil {
 				t.Errorf("the Rust program has one thread, yet lock-stall is named:%s", findingList(&pre))
 			}
-			f := mustFinding(t, &pre, "rust-fallback")
 			meds := timeLoops(t, loopRuns,
 				loopVariant{"Command with pre_exec", []string{rc.bin, "pre_exec", n, mib}, env},
 				loopVariant{"plain Command", []string{rc.bin, "plain", n, mib}, env})
