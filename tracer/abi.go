@@ -29,6 +29,13 @@ func (a ABI) String() string {
 	return fmt.Sprintf("abi(%d)", uint8(a))
 }
 
+// Known says whether a is a table spawntrace records (what MarshalText
+// can write).
+func (a ABI) Known() bool {
+	_, ok := abiNames[a]
+	return ok
+}
+
 // Mode is strace's name for the personality: "64 bit", "32 bit".
 func (a ABI) Mode() string {
 	if a == ABII386 {

@@ -165,6 +165,9 @@ func (dec *eventDecoder) decode(payload []byte, ev *tracer.Event) error {
 	ev.Comm = d.String()
 	abis := d.Uvarint()
 	ev.ABI, ev.ExecABI = tracer.ABI(abis), tracer.ABI(abis>>8)
+	if abis>>16 != 0 || !ev.ABI.Known() || !ev.ExecABI.Known() {
+		return spill.ErrCorrupt
+	}
 	ev.HostPid = uint32(d.Uvarint())
 	ev.HostChildPid = uint32(d.Uvarint())
 	ev.Nr = int(d.Varint())
