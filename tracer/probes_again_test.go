@@ -133,3 +133,22 @@ func TestKeepSecondPrograms(t *testing.T) {
 		}
 	}
 }
+
+// The 32-bit path is attached while the tree runs: its exits must be there
+// before its entries, each main program before its second one.
+func TestCompatPathAttachesExitsFirst(t *testing.T) {
+	var raw probeGroup
+	for _, g := range probeGroups {
+		if g.name == SyscallsProbe {
+			raw = g
+		}
+	}
+	var got []string
+	for _, p := range exitsFirst(raw).points {
+		got = append(got, p.prog)
+	}
+	want := []string{"raw_exit", "raw_exit_again", "raw_enter", "raw_enter_again"}
+	if !slices.Equal(got, want) {
+		t.Errorf("32-bit path attach order %v, want %v", got, want)
+	}
+}

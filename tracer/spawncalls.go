@@ -3,6 +3,7 @@ package tracer
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -172,13 +173,31 @@ func (t *Tracer) attachCompatPath() error {
 		return nil
 	}
 	t.compatPending = nil
-	if err := t.attach(*g); err != nil {
+	if err := t.attach(exitsFirst(*g)); err != nil {
 		return fmt.Errorf("attaching the 32-bit syscall path: %w", err)
 	}
 	if err := t.coll.Maps["compat_path"].Put(uint32(0), uint32(1)); err != nil {
 		return fmt.Errorf("setting compat_path: %w", err)
 	}
 	return nil
+}
+
+// exitsFirst orders a syscall group's exit programs before its entry ones.
+// Attached while the tree runs, an entry program first would start a call
+// whose exit no program yet sees: neither counted nor lost. Exit first, a
+// call is either whole or its entry unseen, which the fork counts as lost.
+// Each program keeps its second program after it.
+func exitsFirst(g probeGroup) probeGroup {
+	var exits, enters []attachPoint
+	for _, p := range g.points {
+		if strings.HasSuffix(p.name, "_exit") {
+			exits = append(exits, p)
+		} else {
+			enters = append(enters, p)
+		}
+	}
+	g.points = append(exits, enters...)
+	return g
 }
 
 func boolU32(b bool) uint32 {

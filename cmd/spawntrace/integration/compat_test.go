@@ -165,6 +165,12 @@ func compatTables(t *testing.T, e *testEnv, spawnsOnly bool, argv ...string) (st
 	if err != nil {
 		t.Fatalf("spawntrace's tables: %v\n%s", err, r)
 	}
+	if sp32 == nil && spawnsOnly {
+		// Under --spawns-only a tree's first 32-bit calls may all come
+		// before the 32-bit path is attached: an empty table, for the
+		// callers to hold to the lost count.
+		sp32 = &countTable{ByName: map[string]tableRow{}}
+	}
 	if sp32 == nil {
 		t.Fatalf("spawntrace printed no 32-bit table (strace's has %d calls)\n%s", st32.Total.Calls, r)
 	}
