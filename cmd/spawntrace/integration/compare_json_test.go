@@ -20,12 +20,7 @@ type comparison struct {
 			Spawns int    `json:"spawns"`
 		} `json:"patterns"`
 	}
-	Host []struct {
-		Fact    string `json:"fact"`
-		A       string `json:"a"`
-		B       string `json:"b"`
-		Differs bool   `json:"differs"`
-	} `json:"host"`
+	Host      []hostFact `json:"host"`
 	Breakdown []struct {
 		Part  string  `json:"part"`
 		ANs   float64 `json:"a_ns"`
@@ -35,6 +30,14 @@ type comparison struct {
 	DiffNs   float64               `json:"diff_ns"`
 	Findings []findingOfComparison `json:"findings"`
 	Notes    []noteJSON            `json:"notes"`
+}
+
+// hostFact is one row of compare's host facts.
+type hostFact struct {
+	Fact    string `json:"fact"`
+	A       string `json:"a"`
+	B       string `json:"b"`
+	Differs bool   `json:"differs"`
 }
 
 // findingOfComparison is one of compare's findings.

@@ -79,8 +79,8 @@ func cmpEnvAt(vars, pathEntries, trueAt int, mode string) []string {
 	}
 	missing := "/nonexistent/spawntrace-%d"
 	if pathEntries > 100 {
-		// Short, so that the whole PATH is in the 4 KiB the tracer reads
-		// of it (bpf/spawntrace.bpf.c, PATH_VALUE_LEN).
+		// Short, so that a long PATH does not make the environment large
+		// too: only the PATH search should differ.
 		missing = "/_%x"
 	}
 	for i := 0; i < pathEntries; i++ {
@@ -264,5 +264,84 @@ func TestCompareHostsIntegration(t *testing.T) {
 			t.Errorf("%s: path-search at %.1f%% of the difference", pair.names, ps.Share)
 		}
 		t.Logf("%s: %s: %s", pair.names, ps.Title, ps.Evidence)
+	}
+}
+
+// TestCompareLongPath: a PATH of 1000 entries, one as long as the kernel
+// lets an environment string be (MAX_ARG_STRLEN, 128 KiB), and one of that
+// length made of empty entries (a colon each) show their whole length in
+// compare's host facts: every entry counted, as execvp would try them, not
+// the entries of the PATH's first 4 KiB.
+func TestCompareLongPath(t *testing.T) {
+	e := setupEnv(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "cmpspawn.c")
+	prog := filepath.Join(dir, "cmpspawn")
+	if err := os.WriteFile(src, []byte(cmpWorkload), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cc", "-O2", "-Wall", "-o", prog, src).CombinedOutput(); err != nil {
+		t.Fatalf("cc: %v\n%s", err, out)
+	}
+	trueDir := "/usr/bin"
+	if _, err := os.Stat(filepath.Join(trueDir, "true")); err != nil {
+		trueDir = "/bin"
+	}
+	// true's directory first: the children exec once, however long PATH is.
+	const maxArgStrlen = 32 * 4096 // the kernel's bound on one string of an exec's environment
+	dirs := func(n int) string {
+		d := []string{trueDir}
+		for i := 1; i < n; i++ {
+			d = append(d, fmt.Sprintf("/nonexistent/spawntrace-%05d", i))
+		}
+		return strings.Join(d, ":")
+	}
+	most := 1000
+	for len("PATH="+dirs(most+1))+1 <= maxArgStrlen {
+		most++
+	}
+	paths := []struct{ name, value string }{
+		{"short", dirs(1000)},
+		{"long", dirs(most)},
+		{"empty", trueDir + strings.Repeat(":", maxArgStrlen-len("PATH="+trueDir)-1)},
+	}
+	recs := map[string]string{}
+	want := map[string]string{}
+	for _, p := range paths {
+		want[p.name] = fmt.Sprint(len(filepath.SplitList(p.value)))
+		recs[p.name] = filepath.Join(dir, p.name+".json")
+		r := runCmd(t, runOpts{env: []string{"PATH=" + p.value, "SPAWN_MODE=spawn"}}, e.bin, "-w", recs[p.name], "--",
+			prog, "3", "1")
+		if r.status != 0 {
+			t.Fatalf("recording with a PATH of %s entries (%d bytes): %s", want[p.name], len(p.value), r)
+		}
+		t.Logf("%s: a PATH of %s entries, %d bytes", p.name, want[p.name], len(p.value))
+	}
+
+	for _, b := range []string{"long", "empty"} {
+		names := "short," + b
+		c := compareJSON(t, e, names, recs["short"], recs[b])
+		if c.A.Spawns != 3 || c.B.Spawns != 3 {
+			t.Errorf("%s: spawns %d and %d, want 3 each", names, c.A.Spawns, c.B.Spawns)
+		}
+		i := slices.IndexFunc(c.Host, func(h hostFact) bool { return h.Fact == "PATH entries" })
+		if i < 0 {
+			t.Errorf("%s: compare --format json: no PATH entries fact: %+v", names, c.Host)
+		} else if h := c.Host[i]; h.A != want["short"] || h.B != want[b] {
+			t.Errorf("%s: compare --format json: PATH entries %s and %s, want %s and %s", names, h.A, h.B, want["short"], want[b])
+		}
+		r := runCmd(t, runOpts{}, e.bin, "compare", "--names", names, recs["short"], recs[b])
+		if r.status != 0 {
+			t.Fatalf("compare: %s", r)
+		}
+		var row []string // A's, B's, and "*" where they differ
+		for _, l := range strings.Split(string(r.stdout), "\n") {
+			if strings.HasPrefix(l, "  PATH entries ") {
+				row = strings.Fields(strings.TrimPrefix(l, "  PATH entries "))
+			}
+		}
+		if !slices.Equal(row, []string{want["short"], want[b], "*"}) {
+			t.Errorf("%s: compare's PATH entries row %q, want %s and %s:\n%s", names, row, want["short"], want[b], r.stdout)
+		}
 	}
 }
