@@ -52,11 +52,8 @@ func FindingText(c *compare.Comparison, f *compare.CompareFinding) (title, evide
 		return "program start-up is slower on " + f.Subject + " (CPUID)", ev
 	case f.Lost != nil:
 		l := f.Lost
-		parts := append([]string{fmt.Sprintf("%d dropped on a full ring buffer, %d syscalls not timed, %d spawn calls "+
-			"not paired, %d processes not followed", l.Events, l.SyscallSlots, l.SpawnSlots, l.TrackedLimits)},
-			skipTexts(l.Skipped)...)
 		ev := fmt.Sprintf("%s lost %d events (%s): its spawns and per-spawn numbers are incomplete, so this "+
-			"comparison is weaker", f.Subject, l.Total(), strings.Join(parts, ", "))
+			"comparison is weaker", f.Subject, l.Total(), strings.Join(lostParts(*l), ", "))
 		if l.Events > 0 {
 			ev += "; record again with a larger --ring-bytes"
 		}

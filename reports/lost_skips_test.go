@@ -61,13 +61,50 @@ func TestLostSkipsWorded(t *testing.T) {
 	l := skipsLost()
 	l.Events = 5
 	_, ev := FindingText(&compare.Comparison{}, &compare.CompareFinding{ID: compare.IDLostEvents, Subject: "B", Lost: &l})
-	wantEv := "B lost 8 events (5 dropped on a full ring buffer, 0 syscalls not timed, 0 spawn calls not paired, " +
-		"0 processes not followed, up to 2 page-table copies or exec teardowns not timed: the kernel skipped its " +
-		"program on mmap_lock:mmap_lock_released, up to 1 exec not recorded: the kernel skipped its program on " +
-		"sched:sched_process_exec): its spawns and per-spawn numbers are incomplete, so this comparison is weaker; " +
-		"record again with a larger --ring-bytes"
+	wantEv := "B lost 8 events (5 events dropped on a full ring buffer, up to 2 page-table copies or exec teardowns not " +
+		"timed: the kernel skipped its program on mmap_lock:mmap_lock_released, up to 1 exec not recorded: the kernel " +
+		"skipped its program on sched:sched_process_exec): its spawns and per-spawn numbers are incomplete, so this " +
+		"comparison is weaker; record again with a larger --ring-bytes"
 	if ev != wantEv {
 		t.Errorf("compare finding\n got %q\nwant %q", ev, wantEv)
+	}
+}
+
+// TestCompareLostSaysWhatReportSays: for each kind of loss, compare's
+// finding on a side that lost events words them as report's "lost events"
+// line of the same recording does, the 32-bit calls --spawns-only missed
+// included.
+func TestCompareLostSaysWhatReportSays(t *testing.T) {
+	for name, l := range map[string]tracer.Lost{
+		"ring buffer":    {Events: 7},
+		"syscall slots":  {SyscallSlots: 2},
+		"spawn slots":    {SpawnSlots: 1},
+		"tracked limits": {TrackedLimits: 4},
+		"32-bit calls":   {CompatCalls: 3},
+		"skips":          skipsLost(),
+		"all":            {Events: 1, SyscallSlots: 2, SpawnSlots: 3, TrackedLimits: 4, CompatCalls: 5, Skipped: skipsLost().Skipped},
+	} {
+		rec := countRecording()
+		rec.Lost = l
+		var buf bytes.Buffer
+		if err := WriteCountReport(&buf, rec); err != nil {
+			t.Fatal(err)
+		}
+		_, line, ok := strings.Cut(buf.String(), "spawntrace: lost events: ")
+		line, _, _ = strings.Cut(line, "\n")
+		if !ok || !strings.HasSuffix(line, ")") {
+			t.Fatalf("%s: report has no lost events line with its kinds:\n%s", name, buf.String())
+		}
+		_, ev := FindingText(&compare.Comparison{}, &compare.CompareFinding{ID: compare.IDLostEvents, Subject: "B", Lost: &l})
+		total, kinds, _ := strings.Cut(line, " ")
+		if want := "B lost " + total + " events " + kinds + ": "; !strings.HasPrefix(ev, want) {
+			t.Errorf("%s: compare says\n%s\nreport says\n%s", name, ev, line)
+		}
+	}
+	l := tracer.Lost{CompatCalls: 2}
+	_, ev := FindingText(&compare.Comparison{}, &compare.CompareFinding{ID: compare.IDLostEvents, Subject: "B", Lost: &l})
+	if !strings.Contains(ev, "2 32-bit spawn calls made before spawntrace attached its 32-bit path") {
+		t.Errorf("compare's finding does not name the 32-bit calls: %s", ev)
 	}
 }
 

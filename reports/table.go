@@ -269,6 +269,12 @@ func lostText(l tracer.Lost) string {
 	if l.Total() == 0 {
 		return "0"
 	}
+	return fmt.Sprintf("%d (%s)", l.Total(), strings.Join(lostParts(l), ", "))
+}
+
+// lostParts words each kind of loss in l that is not zero: the one
+// definition of what every report says was lost.
+func lostParts(l tracer.Lost) []string {
 	var parts []string
 	for _, p := range []struct {
 		n         uint64
@@ -285,8 +291,7 @@ func lostText(l tracer.Lost) string {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, plural(int(p.n), p.one, p.many)))
 		}
 	}
-	parts = append(parts, skipTexts(l.Skipped)...)
-	return fmt.Sprintf("%d (%s)", l.Total(), strings.Join(parts, ", "))
+	return append(parts, skipTexts(l.Skipped)...)
 }
 
 // skipWords says, by tracer.Skip's Measure, what one and many runs the
