@@ -233,6 +233,9 @@ type Probe struct {
 	// Fallback, when set, is what measured the same where the first way
 	// could not (Reason says why): the probe is available.
 	Fallback string `json:"fallback,omitempty"`
+	// Attached, when set, names the tracepoints its programs ran on, where
+	// they are not those Name says (--spawns-only's spawn calls).
+	Attached string `json:"attached,omitempty"`
 }
 
 // SyscallStat is the kernel's tally of one syscall over the traced tree.

@@ -86,8 +86,11 @@ func preemptibleTracepoints(release string) bool {
 }
 
 type probeGroup struct {
-	name     string // as shown to the user
-	required bool   // without it spawntrace cannot follow the tree at all
+	name string // as shown to the user
+	// attached names the group's tracepoints where name does not (Probe's
+	// Attached).
+	attached string
+	required bool // without it spawntrace cannot follow the tree at all
 	points   []attachPoint
 	// kprobes measure the same where the tracepoints are missing (or
 	// --force-fallback names the group), as kprobesInstead says.
@@ -216,7 +219,7 @@ func spawnCallsGroup() (probeGroup, error) {
 	if err != nil {
 		return probeGroup{}, err
 	}
-	g := probeGroup{name: SyscallsProbe}
+	g := probeGroup{name: SyscallsProbe, attached: "syscalls:sys_{enter,exit}_{" + strings.Join(spawnCalls, ",") + "}"}
 	for _, c := range spawnCalls {
 		g.points = append(g.points,
 			attachPoint{prog: "spawn_call_enter", group: "syscalls", name: "sys_enter_" + c, perfID: ids["syscalls/sys_enter_"+c]},

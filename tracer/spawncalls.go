@@ -176,6 +176,7 @@ func (t *Tracer) attachCompatPath() error {
 	if err := t.attach(exitsFirst(*g)); err != nil {
 		return fmt.Errorf("attaching the 32-bit syscall path: %w", err)
 	}
+	t.compatOn = true
 	if err := t.coll.Maps["compat_path"].Put(uint32(0), uint32(1)); err != nil {
 		return fmt.Errorf("setting compat_path: %w", err)
 	}

@@ -82,6 +82,7 @@ type Tracer struct {
 	// calls, still to attach once it makes one (under spawn tracepoints).
 	compatMu      sync.Mutex
 	compatPending *probeGroup
+	compatOn      bool // the raw pair was attached for them
 	reader        *ringbuf.Reader
 	probes        []Probe
 	ncpu          int
@@ -312,7 +313,7 @@ func Open(cfg Config) (t *Tracer, err error) {
 			t.probes = append(t.probes, Probe{Name: g.name, Reason: err.Error()})
 			continue
 		}
-		p := Probe{Name: g.name, Available: true}
+		p := Probe{Name: g.name, Available: true, Attached: g.attached}
 		if g.name == SyscallsProbe && cfg.SpawnsOnly && spawnPathWhy != "" {
 			p.Reason = "the spawn calls' own syscall tracepoints: " + spawnPathWhy
 			p.Fallback = "raw_syscalls' programs return at once for any other call, which still costs the kernel's traced path and a program run"
@@ -411,7 +412,15 @@ func (t *Tracer) attachKprobes(g probeGroup) error {
 
 // Probes says which attachment points are in use and why others are not.
 func (t *Tracer) Probes() []Probe {
-	return append([]Probe(nil), t.probes...)
+	probes := append([]Probe(nil), t.probes...)
+	t.compatMu.Lock()
+	defer t.compatMu.Unlock()
+	for i, p := range probes {
+		if p.Name == SyscallsProbe && p.Attached != "" && t.compatOn {
+			probes[i].Attached += ", and " + SyscallsProbe + " for the tree's 32-bit calls"
+		}
+	}
+	return probes
 }
 
 // ProbeAvailable reports whether the named probe group is attached.

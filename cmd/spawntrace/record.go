@@ -344,6 +344,8 @@ func (o *recordOptions) openBPF(stderr io.Writer, program string) (*tracer.Trace
 		for _, p := range t.Probes() {
 			if p.Fallback != "" {
 				fmt.Fprintf(stderr, "spawntrace: %s by fallback: %s\n", p.Name, p.Fallback)
+			} else if p.Available && p.Attached != "" {
+				fmt.Fprintf(stderr, "spawntrace: attached %s (probe %s)\n", p.Attached, p.Name)
 			} else if p.Available && strings.HasPrefix(p.Name, "helper:") {
 				fmt.Fprintf(stderr, "spawntrace: using %s\n", p.Name)
 			} else if p.Available {
