@@ -77,19 +77,27 @@ func FallbackNames() []string {
 // the kernel to create one (features.HaveMapType) cost every run 17-35 ms
 // for task storage, whose free waits out an RCU grace period.
 func mapTypeMissing(kernelBTF *btf.Spec, btfErr error, typ, what, since string) string {
+	return kernelEnumMissing(kernelBTF, btfErr, "bpf_map_type", typ, fmt.Sprintf("the kernel has no BPF %s maps (Linux %s+)", what, since))
+}
+
+// kernelEnumMissing says why the kernel's BTF enum of that name has no
+// value of that name: absent when it is not listed, or why the enum could
+// not be read; "" when it has it. The kernel's enums list every map type
+// (bpf_map_type) and helper (bpf_func_id) it has.
+func kernelEnumMissing(kernelBTF *btf.Spec, btfErr error, enum, value, absent string) string {
 	if btfErr != nil {
 		return fmt.Sprintf("no kernel BTF: %v", btfErr)
 	}
-	var types *btf.Enum
-	if err := kernelBTF.TypeByName("bpf_map_type", &types); err != nil {
-		return "enum bpf_map_type not in kernel BTF"
+	var values *btf.Enum
+	if err := kernelBTF.TypeByName(enum, &values); err != nil {
+		return "enum " + enum + " not in kernel BTF"
 	}
-	for _, v := range types.Values {
-		if v.Name == typ {
+	for _, v := range values.Values {
+		if v.Name == value {
 			return ""
 		}
 	}
-	return fmt.Sprintf("the kernel has no BPF %s maps (Linux %s+)", what, since)
+	return absent
 }
 
 // applyFallbacks takes the other way for every fallback feature the kernel

@@ -280,22 +280,10 @@ func ProbeNames() []string {
 	return names
 }
 
-// helperMissing says why a BPF helper cannot be used on this kernel, or "":
-// the kernel's enum bpf_func_id lists every helper it has.
+// helperMissing says why a BPF helper cannot be used on this kernel, or "".
 func helperMissing(h helperFeature, kernelBTF *btf.Spec, btfErr error) string {
-	if btfErr != nil {
-		return fmt.Sprintf("no kernel BTF: %v", btfErr)
-	}
-	var ids *btf.Enum
-	if err := kernelBTF.TypeByName("bpf_func_id", &ids); err != nil {
-		return "enum bpf_func_id not in kernel BTF"
-	}
-	for _, v := range ids.Values {
-		if v.Name == h.fn {
-			return ""
-		}
-	}
-	return fmt.Sprintf("the kernel has no %s helper (Linux %s+)", strings.TrimPrefix(strings.ToLower(h.fn), "bpf_func_"), h.since)
+	return kernelEnumMissing(kernelBTF, btfErr, "bpf_func_id", h.fn,
+		fmt.Sprintf("the kernel has no %s helper (Linux %s+)", strings.TrimPrefix(strings.ToLower(h.fn), "bpf_func_"), h.since))
 }
 
 // pointMissing says why an attach point cannot be used on this kernel, or "".
