@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/compare"
+	"github.com/spawntrace/spawntrace/analyze/fixture"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
 )
@@ -33,20 +34,20 @@ func wantWords(t *testing.T, text string, words ...string) {
 	}
 }
 
-func laptopSide() compareSide {
-	return compareSide{host: recording.Host{Hostname: "laptop", KernelRelease: "5.15", Libc: &recording.Libc{Name: "glibc", Version: "2.35"}},
-		n: 100, cloneNs: 40_000, blockedNs: 30_000, execNs: 30_000, s2eNs: 64_000, rss: 1 << 30, env: 20, path: 5,
-		intervalNs: 64_000}
+func laptopSide() fixture.Spawns {
+	return fixture.Spawns{Host: recording.Host{Hostname: "laptop", KernelRelease: "5.15", Libc: &recording.Libc{Name: "glibc", Version: "2.35"}},
+		N: 100, CloneNs: 40_000, BlockedNs: 30_000, ExecNs: 30_000, S2ENs: 64_000, RSSBytes: 1 << 30, Env: 20, Path: 5,
+		IntervalNs: 64_000}
 }
 
-func clusterSide() compareSide {
-	return compareSide{host: recording.Host{Hostname: "node017", KernelRelease: "3.10", Libc: &recording.Libc{Name: "glibc", Version: "2.17"}},
-		fork: true, n: 100, cloneNs: 490_000, copyNs: 400_000, blockedNs: 20_000, teardownNs: 60_000, execNs: 80_000,
-		s2eNs: 580_000, rss: 1 << 30, env: 20, path: 5, intervalNs: 580_000}
+func clusterSide() fixture.Spawns {
+	return fixture.Spawns{Host: recording.Host{Hostname: "node017", KernelRelease: "3.10", Libc: &recording.Libc{Name: "glibc", Version: "2.17"}},
+		Fork: true, N: 100, CloneNs: 490_000, CopyNs: 400_000, BlockedNs: 20_000, TeardownNs: 60_000, ExecNs: 80_000,
+		S2ENs: 580_000, RSSBytes: 1 << 30, Env: 20, Path: 5, IntervalNs: 580_000}
 }
 
 func TestFindingTextMechanism(t *testing.T) {
-	c := compared(compareRecording(laptopSide()), compareRecording(clusterSide()), "laptop", "cluster")
+	c := compared(fixture.Recording(laptopSide()), fixture.Recording(clusterSide()), "laptop", "cluster")
 	wantWords(t, findingWords(t, c, compare.IDMechanism), "cluster forks where laptop uses vfork: ",
 		"cluster's glibc 2.17 is older than 2.24", "fall back to fork", "1.00 GiB", "0.46 ms per spawn",
 		"89% of the difference", "(cluster: 100 fork-like; laptop: 100 vfork-like)")
@@ -55,21 +56,21 @@ func TestFindingTextMechanism(t *testing.T) {
 		"execve takes 30.0 µs per call on laptop, 80.0 µs on cluster")
 
 	same := clusterSide()
-	same.host = laptopSide().host
-	c = compared(compareRecording(laptopSide()), compareRecording(same), "spawn", "fork")
+	same.Host = laptopSide().Host
+	c = compared(fixture.Recording(laptopSide()), fixture.Recording(same), "spawn", "fork")
 	wantWords(t, findingWords(t, c, compare.IDMechanism), "both run glibc 2.35, so the program chose it",
 		"fork spawns with glibc fork(), spawn with glibc posix_spawn")
 
 	rust := same
-	rust.rust = true
-	c = compared(compareRecording(laptopSide()), compareRecording(rust), "A", "B")
+	rust.Rust = true
+	c = compared(fixture.Recording(laptopSide()), fixture.Recording(rust), "A", "B")
 	wantWords(t, findingWords(t, c, compare.IDMechanism), "B's Rust Command falls back to fork")
 
 	unmeasured := clusterSide()
-	unmeasured.copyNs, unmeasured.teardownNs, unmeasured.lost = 0, 0, tracer.Lost{Events: 1234}
-	rec := compareRecording(unmeasured)
+	unmeasured.CopyNs, unmeasured.TeardownNs, unmeasured.Lost = 0, 0, tracer.Lost{Events: 1234}
+	rec := fixture.Recording(unmeasured)
 	rec.Probes[0].Available = false
-	c = compared(compareRecording(laptopSide()), rec, "A", "B")
+	c = compared(fixture.Recording(laptopSide()), rec, "A", "B")
 	wantWords(t, findingWords(t, c, compare.IDMechanism), "B's copy was not measured")
 	wantWords(t, findingWords(t, c, compare.IDLostEvents), "B lost events: B lost 1234 events", "weaker",
 		"larger --ring-bytes")
@@ -77,14 +78,14 @@ func TestFindingTextMechanism(t *testing.T) {
 
 func TestFindingTextPathAndEnvironment(t *testing.T) {
 	a, b := laptopSide(), laptopSide()
-	a.failed, a.failedNs, a.path = 1, 4000, 2
-	b.failed, b.failedNs, b.path = 13, 4000, 14
-	b.env, b.execNs = 200, 45_000
-	a.s2eNs, a.intervalNs = 64_000+4000, 68_000
-	b.s2eNs, b.intervalNs = 64_000+15_000+13*4000, 131_000
-	a.cloneNs, a.blockedNs = 44_000, 34_000
-	b.cloneNs, b.blockedNs = 92_000, 82_000
-	c := compared(compareRecording(a), compareRecording(b), "short", "long")
+	a.Failed, a.FailedNs, a.Path = 1, 4000, 2
+	b.Failed, b.FailedNs, b.Path = 13, 4000, 14
+	b.Env, b.ExecNs = 200, 45_000
+	a.S2ENs, a.IntervalNs = 64_000+4000, 68_000
+	b.S2ENs, b.IntervalNs = 64_000+15_000+13*4000, 131_000
+	a.CloneNs, a.BlockedNs = 44_000, 34_000
+	b.CloneNs, b.BlockedNs = 92_000, 82_000
+	c := compared(fixture.Recording(a), fixture.Recording(b), "short", "long")
 	wantWords(t, findingWords(t, c, compare.IDPathSearch), "long searches a longer PATH: ",
 		"long's children fail 13.0 execs per spawn", "short's 1.0", "long's PATH has 14 entries, short's 2",
 		"48.0 µs per spawn", "spawn by absolute path")
@@ -92,8 +93,8 @@ func TestFindingTextPathAndEnvironment(t *testing.T) {
 		"long's children get 200 environment variables (9.8 KiB) where short's get 20 (1000 B)", "15.0 µs per spawn")
 
 	// PATH lengths not recorded (an older recording): the counts alone.
-	a.path, b.path = 0, 0
-	c = compared(compareRecording(a), compareRecording(b), "short", "long")
+	a.Path, b.Path = 0, 0
+	c = compared(fixture.Recording(a), fixture.Recording(b), "short", "long")
 	if w := findingWords(t, c, compare.IDPathSearch); strings.Contains(w, "entries") {
 		t.Errorf("PATH entries claimed without a record of them: %s", w)
 	}
@@ -107,13 +108,13 @@ func TestFindingTextPathAndEnvironment(t *testing.T) {
 // PATHs as long on both sides: more failed execs are not a longer PATH.
 func TestFindingTextPathSameLength(t *testing.T) {
 	a, b := laptopSide(), laptopSide()
-	a.failed, a.failedNs, a.path = 1, 4000, 13
-	b.failed, b.failedNs, b.path = 2, 4000, 13
-	a.s2eNs, a.intervalNs = 64_000+4000, 68_000
-	b.s2eNs, b.intervalNs = 64_000+8000, 72_000
-	a.cloneNs, a.blockedNs = 44_000, 34_000
-	b.cloneNs, b.blockedNs = 48_000, 38_000
-	c := compared(compareRecording(a), compareRecording(b), "a", "ps")
+	a.Failed, a.FailedNs, a.Path = 1, 4000, 13
+	b.Failed, b.FailedNs, b.Path = 2, 4000, 13
+	a.S2ENs, a.IntervalNs = 64_000+4000, 68_000
+	b.S2ENs, b.IntervalNs = 64_000+8000, 72_000
+	a.CloneNs, a.BlockedNs = 44_000, 34_000
+	b.CloneNs, b.BlockedNs = 48_000, 38_000
+	c := compared(fixture.Recording(a), fixture.Recording(b), "a", "ps")
 	w := findingWords(t, c, compare.IDPathSearch)
 	wantWords(t, w, "ps's children find their program later in PATH: ", "ps's children fail 2.0 execs per spawn "+
 		"before finding the program, a's 1.0, though ps's PATH has 13 entries and a's 13", "4.0 µs per spawn, 100% of the difference")
@@ -135,8 +136,8 @@ func TestFindingTextPathSameLength(t *testing.T) {
 // A fork-only side's off-CPU time is not vfork blocking.
 func TestFindingTextOffCPU(t *testing.T) {
 	a, b := clusterSide(), clusterSide()
-	b.cloneNs, b.blockedNs, b.s2eNs, b.intervalNs = 690_000, 220_000, 780_000, 780_000
-	c := compared(compareRecording(a), compareRecording(b), "quiet", "loaded")
+	b.CloneNs, b.BlockedNs, b.S2ENs, b.IntervalNs = 690_000, 220_000, 780_000, 780_000
+	c := compared(fixture.Recording(a), fixture.Recording(b), "quiet", "loaded")
 	w := findingWords(t, c, compare.IDOffCPU)
 	wantWords(t, w, "loaded's spawning thread waits longer off CPU (run queue, contention)",
 		"off CPU 0.22 ms per spawn on loaded against 20.0 µs on quiet", "does not wait for the child")
@@ -159,8 +160,8 @@ func TestDurText(t *testing.T) {
 // A share that rounds to 0 is left out, never printed as "-0%".
 func TestFindingTagNoNegativeZero(t *testing.T) {
 	a, b := laptopSide(), laptopSide()
-	b.cloneNs, b.s2eNs, b.intervalNs = 140_000, 164_000, 164_000
-	c := compared(compareRecording(a), compareRecording(b), "a", "b")
+	b.CloneNs, b.S2ENs, b.IntervalNs = 140_000, 164_000, 164_000
+	c := compared(fixture.Recording(a), fixture.Recording(b), "a", "b")
 	f := &compare.CompareFinding{ID: compare.IDHost, Subject: "b", Other: "a", CostNs: -200, Share: c.Share(-200)}
 	if got, want := findingTag(c, f), "host, -0.2 µs per spawn"; got != want {
 		t.Errorf("tag %q, want %q", got, want)

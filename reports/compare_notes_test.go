@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spawntrace/spawntrace/analyze/compare"
+	"github.com/spawntrace/spawntrace/analyze/fixture"
 )
 
 func TestCommandLine(t *testing.T) {
@@ -70,9 +71,9 @@ var hostileCommand = []string{"./build\x1b[31m\x1b]52;c;cm0gLXJmIH4=\x07", "\rok
 // reaches any of the three outputs, and the JSON holds the commands as
 // recorded.
 func TestCompareCommandsEscaped(t *testing.T) {
-	v := compareSide{n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 150_000, intervalNs: 300_000}
+	v := fixture.Spawns{N: 3, CloneNs: 100_000, ExecNs: 50_000, S2ENs: 150_000, IntervalNs: 300_000}
 	multi := []string{"./构建", "--目标=全部", "--并行=8", "--输出=/tmp/结果目录/子目录/更多的子目录"}
-	a, b := compareRecording(v), compareRecording(v)
+	a, b := fixture.Recording(v), fixture.Recording(v)
 	a.Command, b.Command = multi, hostileCommand
 	c := compared(a, b, "A", "B")
 	i := slices.IndexFunc(c.Notes, func(n compare.Note) bool { return n.ID == compare.NoteDifferentWorkloads })

@@ -7,70 +7,12 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/compare"
+	"github.com/spawntrace/spawntrace/analyze/fixture"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/summary"
 	"github.com/spawntrace/spawntrace/tracer"
 	"github.com/spawntrace/spawntrace/tracer/sysno"
 )
-
-// compareSide describes a hand-built recording of n identical spawns.
-type compareSide struct {
-	host                                     recording.Host
-	fork, rust                               bool
-	n, failed                                int
-	cloneNs, copyNs, blockedNs, teardownNs   uint64
-	failedNs, execNs, s2eNs, rss, intervalNs uint64
-	env, path                                int
-	lost                                     tracer.Lost
-}
-
-func compareRecording(s compareSide) *recording.Recording {
-	rec := &recording.Recording{Format: recording.FormatName, Schema: recording.SchemaVersion, Version: "v0.3.0", Host: s.host,
-		Command: []string{"./bench", "10000"}, StartMonoNs: 1_000_000_000, StartUnixNs: 1_700_000_000e9, Lost: s.lost,
-		Probes: []tracer.Probe{{Name: tracer.CopyProbe, Available: true}, {Name: tracer.BlockedProbe, Available: true}}}
-	t := rec.StartMonoNs
-	for i := 0; i < s.n; i++ {
-		child := uint32(1000 + i)
-		if s.rust {
-			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: 2000, Pid: 100, Tid: 100,
-				Comm: "bench", Nr: sysno.Socketpair, Args: []uint64{1, 0x80005, 0, 0x7ffd0000}, Fds: []int32{3, 4}})
-			t += 2000
-		}
-		ev := tracer.Event{Kind: tracer.KindSyscall, TimeNs: t, DurNs: s.cloneNs, Pid: 100, Tid: 100, Comm: "bench",
-			Ret: int64(child), CopyNs: s.copyNs, BlockedNs: s.blockedNs, Parent: &tracer.ParentSize{RSSAnonBytes: s.rss}}
-		if s.fork {
-			ev.Nr, ev.Args = sysno.Clone, []uint64{0x01200011, 0, 0, 0x7f0000a10, 0, 0}
-		} else {
-			ev.Nr, ev.Args = sysno.Clone3, []uint64{0x7ffc00, 88}
-			ev.Clone3 = &tracer.Clone3Args{Flags: 0x4100, ExitSignal: 17, Stack: 0x7f0000, StackSize: 0x9000}
-		}
-		rec.Events = append(rec.Events, ev)
-		et := t + s.s2eNs - s.execNs - uint64(s.failed)*s.failedNs
-		for j := 0; j < s.failed; j++ {
-			rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.failedNs, Pid: child,
-				Tid: child, Nr: sysno.Execve, Ret: -2, Filename: "/opt/bin/true"})
-			et += s.failedNs
-		}
-		rec.Events = append(rec.Events, tracer.Event{Kind: tracer.KindSyscall, TimeNs: et, DurNs: s.execNs, Pid: child,
-			Tid: child, Nr: sysno.Execve, TeardownNs: s.teardownNs, Filename: "/usr/bin/true", EnvCount: s.env,
-			EnvBytes: s.env * 50, PathEntries: s.path})
-		t += s.intervalNs
-	}
-	rec.EndMonoNs = t
-	n := uint64(s.n)
-	nr, name := sysno.Clone3, "clone3"
-	if s.fork {
-		nr, name = sysno.Clone, "clone"
-	}
-	rec.Syscalls = []recording.SyscallStat{
-		{Nr: nr, Name: name, Calls: n, TimeNs: n * s.cloneNs},
-		{Nr: sysno.Execve, Name: "execve", Calls: n * uint64(1+s.failed), Errors: n * uint64(s.failed),
-			TimeNs: n * (s.execNs + uint64(s.failed)*s.failedNs)},
-		{Nr: sysno.Wait4, Name: "wait4", Calls: n, TimeNs: n * 5000},
-		{Nr: 13, Name: "rt_sigaction", Calls: n * 20, TimeNs: n * 20 * 500},
-	}
-	return rec
-}
 
 func withFeatures(h recording.Host, fentry bool) recording.Host {
 	no := tracer.Feature{Reason: "not built in"}
@@ -93,20 +35,22 @@ func figuresComparison() *compare.Comparison {
 
 // figuresRecordings are figuresComparison's two recordings.
 func figuresRecordings() (laptopRec, clusterRec *recording.Recording) {
-	laptop := compareSide{
-		host: withFeatures(recording.Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Machine: "x86_64",
+	laptop := fixture.Spawns{
+		Host: withFeatures(recording.Host{Hostname: "laptop", KernelRelease: "5.15.0-91-generic", Machine: "x86_64",
 			Distro: "Ubuntu 22.04.3 LTS", CPUModel: "Intel(R) Core(TM) i7-1185G7", CPUs: 8, MemBytes: 32 << 30, PageBytes: 4096,
 			THPMode: "madvise", Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.35"}}, true),
-		n: 10_000, cloneNs: 40_000, blockedNs: 30_000, execNs: 30_000, s2eNs: 64_000, rss: 1 << 30, env: 20, path: 5, intervalNs: 64_000,
+		N: 10_000, CloneNs: 40_000, BlockedNs: 30_000, ExecNs: 30_000, S2ENs: 64_000, RSSBytes: 1 << 30, Env: 20, Path: 5, IntervalNs: 64_000,
+		Version: "v0.3.0", StartUnixNs: 1_700_000_000e9,
 	}
-	cluster := compareSide{
-		host: withFeatures(recording.Host{Hostname: "node017", KernelRelease: "3.10.0-1160.el7.x86_64", Machine: "x86_64",
+	cluster := fixture.Spawns{
+		Host: withFeatures(recording.Host{Hostname: "node017", KernelRelease: "3.10.0-1160.el7.x86_64", Machine: "x86_64",
 			Distro: "CentOS Linux 7 (Core)", CPUModel: "AMD EPYC 7742 64-Core Processor", CPUs: 128, MemBytes: 512 << 30,
 			PageBytes: 4096, THPMode: "always", Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.17"}}, false),
-		fork: true, n: 10_000, cloneNs: 490_000, copyNs: 400_000, blockedNs: 20_000, teardownNs: 60_000, execNs: 80_000,
-		s2eNs: 580_000, rss: 1 << 30, env: 20, path: 5, intervalNs: 580_000, lost: tracer.Lost{Events: 12},
+		Fork: true, N: 10_000, CloneNs: 490_000, CopyNs: 400_000, BlockedNs: 20_000, TeardownNs: 60_000, ExecNs: 80_000,
+		S2ENs: 580_000, RSSBytes: 1 << 30, Env: 20, Path: 5, IntervalNs: 580_000, Lost: tracer.Lost{Events: 12},
+		Version: "v0.3.0", StartUnixNs: 1_700_000_000e9,
 	}
-	return compareRecording(laptop), compareRecording(cluster)
+	return fixture.Recording(laptop), fixture.Recording(cluster)
 }
 
 func checkWidth(t *testing.T, text []byte) {
@@ -215,10 +159,10 @@ func TestPatternText(t *testing.T) {
 }
 
 func TestCompareRustNote(t *testing.T) {
-	s := compareSide{fork: true, rust: true, n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 200_000, intervalNs: 300_000,
-		host: recording.Host{Libc: &recording.Libc{Name: "glibc", Version: "2.17"}}}
-	v := compareSide{n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 150_000, intervalNs: 300_000}
-	c := compared(compareRecording(v), compareRecording(s), "A", "B")
+	s := fixture.Spawns{Fork: true, Rust: true, N: 3, CloneNs: 100_000, ExecNs: 50_000, S2ENs: 200_000, IntervalNs: 300_000,
+		Host: recording.Host{Libc: &recording.Libc{Name: "glibc", Version: "2.17"}}}
+	v := fixture.Spawns{N: 3, CloneNs: 100_000, ExecNs: 50_000, S2ENs: 150_000, IntervalNs: 300_000}
+	c := compared(fixture.Recording(v), fixture.Recording(s), "A", "B")
 	var b bytes.Buffer
 	if err := WriteCompare(&b, c); err != nil {
 		t.Fatal(err)
@@ -233,10 +177,10 @@ func TestCompareRustNote(t *testing.T) {
 }
 
 func TestCompareNoSpawns(t *testing.T) {
-	v := compareSide{n: 3, cloneNs: 100_000, execNs: 50_000, s2eNs: 150_000, intervalNs: 300_000}
-	empty := compareRecording(compareSide{})
+	v := fixture.Spawns{N: 3, CloneNs: 100_000, ExecNs: 50_000, S2ENs: 150_000, IntervalNs: 300_000}
+	empty := fixture.Recording(fixture.Spawns{})
 	empty.EndMonoNs += 5e6
-	c := compared(compareRecording(v), empty, "A", "B")
+	c := compared(fixture.Recording(v), empty, "A", "B")
 	var b bytes.Buffer
 	if err := WriteCompare(&b, c); err != nil {
 		t.Fatal(err)

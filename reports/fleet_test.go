@@ -7,19 +7,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spawntrace/spawntrace/analyze/fixture"
 	"github.com/spawntrace/spawntrace/analyze/fleet"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 )
 
 // fleetNode is one node of a small cluster: glibc 2.36, vfork-like
 // posix_spawn of small parents, 64 µs per spawn plus jitter.
-func fleetNode(name string, jitterNs uint64) compareSide {
-	return compareSide{
-		host: recording.Host{Hostname: name, KernelRelease: "6.1.0-18-amd64", Machine: "x86_64", CPUs: 64,
+func fleetNode(name string, jitterNs uint64) fixture.Spawns {
+	return fixture.Spawns{
+		Host: recording.Host{Hostname: name, KernelRelease: "6.1.0-18-amd64", Machine: "x86_64", CPUs: 64,
 			Distro: "Debian GNU/Linux 12 (bookworm)", CPUModel: "AMD EPYC 7742 64-Core Processor", THPMode: "madvise",
 			Virtualization: "none", Libc: &recording.Libc{Name: "glibc", Version: "2.36"}},
-		n: 200, cloneNs: 40_000 + jitterNs, blockedNs: 30_000, execNs: 30_000, s2eNs: 64_000 + jitterNs, rss: 64 << 20,
-		env: 20, path: 5, intervalNs: 100_000,
+		N: 200, CloneNs: 40_000 + jitterNs, BlockedNs: 30_000, ExecNs: 30_000, S2ENs: 64_000 + jitterNs, RSSBytes: 64 << 20,
+		Env: 20, Path: 5, IntervalNs: 100_000,
 	}
 }
 
@@ -30,8 +31,8 @@ func fleetNode(name string, jitterNs uint64) compareSide {
 func testFleet(t *testing.T) *fleet.Fleet {
 	t.Helper()
 	var b fleet.Builder
-	addNode := func(s compareSide, file string) {
-		if err := b.Add(compareRecording(s), file); err != nil {
+	addNode := func(s fixture.Spawns, file string) {
+		if err := b.Add(fixture.Recording(s), file); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -40,15 +41,15 @@ func testFleet(t *testing.T) *fleet.Fleet {
 	}
 	addNode(fleetNode("node2", 900), "node2-again.rec")
 	old := fleetNode("node6", 0)
-	old.host.Libc, old.host.KernelRelease, old.host.THPMode = &recording.Libc{Name: "glibc", Version: "2.17"}, "3.10.0-1160.el7.x86_64", "always"
-	old.fork, old.cloneNs, old.copyNs, old.blockedNs, old.teardownNs = true, 490_000, 400_000, 20_000, 60_000
-	old.execNs, old.s2eNs, old.rss, old.intervalNs = 80_000, 580_000, 1<<30, 600_000
+	old.Host.Libc, old.Host.KernelRelease, old.Host.THPMode = &recording.Libc{Name: "glibc", Version: "2.17"}, "3.10.0-1160.el7.x86_64", "always"
+	old.Fork, old.CloneNs, old.CopyNs, old.BlockedNs, old.TeardownNs = true, 490_000, 400_000, 20_000, 60_000
+	old.ExecNs, old.S2ENs, old.RSSBytes, old.IntervalNs = 80_000, 580_000, 1<<30, 600_000
 	addNode(old, "node6.rec")
 	long := fleetNode("node7", 0)
-	long.failed, long.failedNs, long.path, long.s2eNs = 12, 15_000, 17, 64_000+12*15_000
+	long.Failed, long.FailedNs, long.Path, long.S2ENs = 12, 15_000, 17, 64_000+12*15_000
 	addNode(long, "node7.rec")
 	idle := fleetNode("node8", 0)
-	idle.n = 0
+	idle.N = 0
 	addNode(idle, "node8.rec")
 	return b.Fleet()
 }
@@ -114,7 +115,7 @@ func TestFleetHostileNames(t *testing.T) {
 	var b fleet.Builder
 	for i := 0; i < 3; i++ {
 		s := fleetNode(fmt.Sprintf("\x1b]0;pwned\x07%s%d", hostile, i), 0)
-		if err := b.Add(compareRecording(s), fmt.Sprintf("n%d.rec", i)); err != nil {
+		if err := b.Add(fixture.Recording(s), fmt.Sprintf("n%d.rec", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -147,7 +148,7 @@ func TestFleetHostileNames(t *testing.T) {
 func TestFleetTableWideNames(t *testing.T) {
 	var b fleet.Builder
 	for i, name := range []string{"节点节点节点", "no\u0301de\u0301", "node2", "node3"} {
-		if err := b.Add(compareRecording(fleetNode(name, uint64(i)*400)), fmt.Sprintf("n%d.rec", i)); err != nil {
+		if err := b.Add(fixture.Recording(fleetNode(name, uint64(i)*400)), fmt.Sprintf("n%d.rec", i)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
+	"github.com/spawntrace/spawntrace/analyze/fixture"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/syscalls"
 	"github.com/spawntrace/spawntrace/tracer"
@@ -37,14 +38,14 @@ import (
 
 // fuzzRecordings are the hand-built recordings of this package's tests.
 func fuzzRecordings() []*recording.Recording {
-	laptop := compareSide{host: recording.Host{Hostname: "laptop", CPUs: 8}, n: 5, cloneNs: 40_000, blockedNs: 30_000,
-		execNs: 30_000, s2eNs: 64_000, rss: 1 << 30, env: 20, intervalNs: 64_000}
-	cluster := compareSide{host: recording.Host{Hostname: "node", CPUs: 128}, fork: true, rust: true, n: 4, failed: 2,
-		cloneNs: 490_000, copyNs: 400_000, teardownNs: 60_000, execNs: 80_000, failedNs: 5_000, s2eNs: 580_000,
-		rss: 1 << 30, env: 200, intervalNs: 580_000, lost: tracer.Lost{Events: 12, SpawnSlots: 1}}
+	laptop := fixture.Spawns{Host: recording.Host{Hostname: "laptop", CPUs: 8}, N: 5, CloneNs: 40_000, BlockedNs: 30_000,
+		ExecNs: 30_000, S2ENs: 64_000, RSSBytes: 1 << 30, Env: 20, IntervalNs: 64_000}
+	cluster := fixture.Spawns{Host: recording.Host{Hostname: "node", CPUs: 128}, Fork: true, Rust: true, N: 4, Failed: 2,
+		CloneNs: 490_000, CopyNs: 400_000, TeardownNs: 60_000, ExecNs: 80_000, FailedNs: 5_000, S2ENs: 580_000,
+		RSSBytes: 1 << 30, Env: 200, IntervalNs: 580_000, Lost: tracer.Lost{Events: 12, SpawnSlots: 1}}
 	recs := []*recording.Recording{
 		anatomyRecording(), stackRecording(), countRecording(), benchRecording(true), benchRecording(false),
-		compareRecording(laptop), compareRecording(cluster),
+		fixture.Recording(laptop), fixture.Recording(cluster),
 	}
 	for _, r := range recs {
 		if r.EndMonoNs < r.StartMonoNs {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/spawntrace/spawntrace/analyze/compare"
+	"github.com/spawntrace/spawntrace/analyze/fixture"
 	"github.com/spawntrace/spawntrace/analyze/fleet"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 )
@@ -157,8 +158,8 @@ func TestCompareHTMLBothFits(t *testing.T) {
 			}
 		}
 	}
-	a, b := cl, compareRecording(compareSide{host: cl.Host, fork: true, n: 2000, cloneNs: 490_000, copyNs: 1, s2eNs: 580_000,
-		execNs: 80_000, rss: 1, intervalNs: 580_000})
+	a, b := cl, fixture.Recording(fixture.Spawns{Host: cl.Host, Fork: true, N: 2000, CloneNs: 490_000, CopyNs: 1, S2ENs: 580_000,
+		ExecNs: 80_000, RSSBytes: 1, IntervalNs: 580_000})
 	grow(a, 200)
 	grow(b, 450)
 	c := compared(a, b, "slow-copy", "fast-copy")
@@ -278,9 +279,9 @@ func TestFleetHTMLHostile(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		s := fleetNode(hostile, uint64(i)*100)
 		if i == 3 {
-			s.failed, s.failedNs, s.s2eNs = 10, 20_000, 264_000
+			s.Failed, s.FailedNs, s.S2ENs = 10, 20_000, 264_000
 		}
-		if err := b.Add(compareRecording(s), "\"><img onerror=x>"+string(rune('a'+i))+".rec"); err != nil {
+		if err := b.Add(fixture.Recording(s), "\"><img onerror=x>"+string(rune('a'+i))+".rec"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,7 +1,7 @@
 package compare
 
 import (
-	"github.com/spawntrace/spawntrace/analyze/internal/fixture"
+	"github.com/spawntrace/spawntrace/analyze/fixture"
 	"math"
 	"testing"
 

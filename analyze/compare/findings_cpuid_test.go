@@ -3,7 +3,7 @@ package compare
 import (
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze/internal/fixture"
+	"github.com/spawntrace/spawntrace/analyze/fixture"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer/sysno"
 )

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/spawntrace/spawntrace/analyze/compare"
-	"github.com/spawntrace/spawntrace/analyze/internal/fixture"
+	"github.com/spawntrace/spawntrace/analyze/fixture"
 	"github.com/spawntrace/spawntrace/analyze/internal/synth"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 )

@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze/internal/fixture"
+	"github.com/spawntrace/spawntrace/analyze/fixture"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
 	"github.com/spawntrace/spawntrace/tracer"
 )

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spawntrace/spawntrace/analyze/internal/fixture"
+	"github.com/spawntrace/spawntrace/analyze/fixture"
 	"github.com/spawntrace/spawntrace/analyze/recording"
 )
 
