@@ -268,23 +268,9 @@ func newCompareScatter(c *compare.Comparison, recA, recB *recording.Recording) (
 			return nil, err
 		}
 	}
-	unit, unitName := float64(1<<20), "MiB"
-	if maxBytes >= 1<<30 {
-		unit, unitName = 1<<30, "GiB"
-	}
-	xTop, xStep := niceMax(maxBytes / unit)
-	yTop, yStep := niceMax(maxMs)
+	a := newScatterAxes(maxBytes, maxMs)
 	ch := &compareScatter{Left: scatterLeft, Right: scatterRight, Top: scatterTop, Bottom: scatterBottom,
-		XLabel: "parent RSS (" + unitName + ")"}
-	w, h := scatterRight-scatterLeft, scatterBottom-scatterTop
-	px := func(bytes float64) float64 { return scatterLeft + w*math.Min(bytes/unit/xTop, 1) }
-	py := func(ms float64) float64 { return scatterBottom - h*math.Max(0, math.Min(ms/yTop, 1)) }
-	for v := 0.0; v <= xTop+xStep/2; v += xStep {
-		ch.XTicks = append(ch.XTicks, axisTick{px(v * unit), tickLabel(v)})
-	}
-	for v := 0.0; v <= yTop+yStep/2; v += yStep {
-		ch.YTicks = append(ch.YTicks, axisTick{py(v), tickLabel(v)})
-	}
+		XLabel: a.XLabel, XTicks: a.XTicks, YTicks: a.YTicks}
 	for i, s := range sides {
 		f := s.Fit
 		if f == nil {
@@ -292,30 +278,17 @@ func newCompareScatter(c *compare.Comparison, recA, recB *recording.Recording) (
 		}
 		sc := scatterSide{Name: TermSafe(s.Name), Class: []string{"a", "b"}[i], Line: TermSafe(s.Name + ": " + fitText(s)),
 			LegendY: scatterTop + 4 + 18*float64(i)}
-		type cell struct{ x, y int }
-		seen := map[cell]bool{}
+		cells := scatterCells{}
 		err := each(recs[i], func(p pt) {
 			sc.Total++
-			x, y := px(p.rss), py(p.ms)
-			k := cell{int(x / scatterCellPx), int(y / scatterCellPx)}
-			if !seen[k] {
-				seen[k] = true
-				sc.Points = append(sc.Points, scatterPoint{x, y})
-			}
+			sc.Points = cells.add(sc.Points, a.x(p.rss), a.y(p.ms))
 		})
 		if err != nil {
 			return nil, err
 		}
 		// A line only where its slope means something (fitText says why not).
 		if ok, _ := f.Usable(); ok {
-			lo, hi := float64(f.MinRSSBytes), float64(f.MaxRSSBytes)
-			msAt := func(b float64) float64 { return f.SlopeMsPerGiB*b/summary.GiB + f.InterceptMs }
-			if msAt(lo) < 0 {
-				lo = -f.InterceptMs / f.SlopeMsPerGiB * summary.GiB
-			}
-			if lo <= hi {
-				sc.Fit = &scatterLine{px(lo), py(msAt(lo)), px(hi), py(msAt(hi))}
-			}
+			sc.Fit = a.fitLine(f)
 		}
 		ch.Sides = append(ch.Sides, sc)
 	}
