@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,14 +24,7 @@ import (
 func TestCompareFleetIntegration(t *testing.T) {
 	e := setupEnv(t)
 	dir := t.TempDir()
-	src := filepath.Join(dir, "cmpspawn.c")
-	prog := filepath.Join(dir, "cmpspawn")
-	if err := os.WriteFile(src, []byte(cmpWorkload), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("cc", "-O2", "-Wall", "-o", prog, src).CombinedOutput(); err != nil {
-		t.Fatalf("cc: %v\n%s", err, out)
-	}
+	prog := compileC(t, dir, "cmpspawn", cmpWorkload)
 	const spawns = 60
 	nodes := []struct {
 		name, mode       string

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -107,14 +106,7 @@ func cmpEnvAt(vars, pathEntries, trueAt int, mode string) []string {
 func TestCompareHostsIntegration(t *testing.T) {
 	e := setupEnv(t)
 	dir := t.TempDir()
-	src := filepath.Join(dir, "cmpspawn.c")
-	prog := filepath.Join(dir, "cmpspawn")
-	if err := os.WriteFile(src, []byte(cmpWorkload), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("cc", "-O2", "-Wall", "-o", prog, src).CombinedOutput(); err != nil {
-		t.Fatalf("cc: %v\n%s", err, out)
-	}
+	prog := compileC(t, dir, "cmpspawn", cmpWorkload)
 	const spawns = 100
 	recA, recB := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
 	for _, side := range []struct {
@@ -275,14 +267,7 @@ func TestCompareHostsIntegration(t *testing.T) {
 func TestCompareLongPath(t *testing.T) {
 	e := setupEnv(t)
 	dir := t.TempDir()
-	src := filepath.Join(dir, "cmpspawn.c")
-	prog := filepath.Join(dir, "cmpspawn")
-	if err := os.WriteFile(src, []byte(cmpWorkload), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("cc", "-O2", "-Wall", "-o", prog, src).CombinedOutput(); err != nil {
-		t.Fatalf("cc: %v\n%s", err, out)
-	}
+	prog := compileC(t, dir, "cmpspawn", cmpWorkload)
 	trueDir := "/usr/bin"
 	if _, err := os.Stat(filepath.Join(trueDir, "true")); err != nil {
 		trueDir = "/bin"

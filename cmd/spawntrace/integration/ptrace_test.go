@@ -9,7 +9,6 @@ package integration
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -76,20 +75,6 @@ func TestPtraceCountsMatchStrace(t *testing.T) {
 			}
 		})
 	}
-}
-
-// compileC builds C source into an executable in dir.
-func compileC(t *testing.T, dir, name, src string) string {
-	t.Helper()
-	c := filepath.Join(dir, name+".c")
-	prog := filepath.Join(dir, name)
-	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("cc", "-O2", "-Wall", "-o", prog, c).CombinedOutput(); err != nil {
-		t.Fatalf("cc: %v\n%s", err, out)
-	}
-	return prog
 }
 
 // TestPtraceCompareWithBPF records one workload with each backend and
