@@ -115,10 +115,7 @@ func TestCompareLaptopClusterIntegration(t *testing.T) {
 	t.Logf("compare:\n%s", text.stdout)
 
 	// The workload's environment as its execs saw it, not env -i's caller's.
-	host := map[string][2]string{}
-	for _, h := range c.Host {
-		host[h.Fact] = [2]string{h.A, h.B}
-	}
+	host := c.hostFacts()
 	if h := host["PATH entries"]; h != [2]string{"2", "14"} {
 		t.Errorf("PATH entries %q, want 2 and 14", h)
 	}

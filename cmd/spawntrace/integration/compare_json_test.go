@@ -20,7 +20,12 @@ type comparison struct {
 			Spawns int    `json:"spawns"`
 		} `json:"patterns"`
 	}
-	Host      []hostFact `json:"host"`
+	Host []struct {
+		Fact    string `json:"fact"`
+		A       string `json:"a"`
+		B       string `json:"b"`
+		Differs bool   `json:"differs"`
+	} `json:"host"`
 	Breakdown []struct {
 		Part  string  `json:"part"`
 		ANs   float64 `json:"a_ns"`
@@ -30,14 +35,6 @@ type comparison struct {
 	DiffNs   float64               `json:"diff_ns"`
 	Findings []findingOfComparison `json:"findings"`
 	Notes    []noteJSON            `json:"notes"`
-}
-
-// hostFact is one row of compare's host facts.
-type hostFact struct {
-	Fact    string `json:"fact"`
-	A       string `json:"a"`
-	B       string `json:"b"`
-	Differs bool   `json:"differs"`
 }
 
 // findingOfComparison is one of compare's findings.
@@ -68,4 +65,13 @@ func compareJSON(t *testing.T, e *testEnv, names, a, b string) comparison {
 		t.Fatalf("compare --format json: %v\n%s", err, r.stdout)
 	}
 	return c
+}
+
+// hostFacts is each host fact's A and B, by fact.
+func (c comparison) hostFacts() map[string][2]string {
+	host := map[string][2]string{}
+	for _, h := range c.Host {
+		host[h.Fact] = [2]string{h.A, h.B}
+	}
+	return host
 }

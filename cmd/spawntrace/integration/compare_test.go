@@ -133,10 +133,7 @@ func TestCompareHostsIntegration(t *testing.T) {
 	}
 
 	// Host facts: the environment and PATH differ, the libc does not.
-	host := map[string][2]string{}
-	for _, h := range c.Host {
-		host[h.Fact] = [2]string{h.A, h.B}
-	}
+	host := c.hostFacts()
 	if h := host["PATH entries"]; h != [2]string{"2", "14"} {
 		t.Errorf("PATH entries %q, want 2 and 14", h)
 	}
@@ -309,11 +306,8 @@ func TestCompareLongPath(t *testing.T) {
 		if c.A.Spawns != 3 || c.B.Spawns != 3 {
 			t.Errorf("%s: spawns %d and %d, want 3 each", names, c.A.Spawns, c.B.Spawns)
 		}
-		i := slices.IndexFunc(c.Host, func(h hostFact) bool { return h.Fact == "PATH entries" })
-		if i < 0 {
-			t.Errorf("%s: compare --format json: no PATH entries fact: %+v", names, c.Host)
-		} else if h := c.Host[i]; h.A != want["short"] || h.B != want[b] {
-			t.Errorf("%s: compare --format json: PATH entries %s and %s, want %s and %s", names, h.A, h.B, want["short"], want[b])
+		if h := c.hostFacts()["PATH entries"]; h != [2]string{want["short"], want[b]} {
+			t.Errorf("%s: compare --format json: PATH entries %q, want %s and %s", names, h, want["short"], want[b])
 		}
 		r := runCmd(t, runOpts{}, e.bin, "compare", "--names", names, recs["short"], recs[b])
 		if r.status != 0 {
