@@ -76,7 +76,7 @@ const (
 func WriteCompare(w io.Writer, c *compare.Comparison) error {
 	bw := newTermWriter(w)
 	a, b := &c.A, &c.B
-	bw.printf("Comparing A = %s with B = %s\n", a.Name, b.Name)
+	wrap(bw, "", "Comparing A = "+a.Name+" with B = "+b.Name)
 	for i := range c.Notes {
 		wrap(bw, "note: ", CompareNoteText(c, &c.Notes[i]))
 	}
@@ -173,7 +173,7 @@ func WriteCompare(w io.Writer, c *compare.Comparison) error {
 		for i := range c.Findings {
 			f := &c.Findings[i]
 			title, evidence := FindingText(c, f)
-			bw.printf("%2d. %s [%s]\n", i+1, title, findingTag(c, f))
+			wrap(bw, fmt.Sprintf("%2d. ", i+1), title+" ["+findingTag(c, f)+"]")
 			wrap(bw, "    ", evidence)
 		}
 	} else {

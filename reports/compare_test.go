@@ -269,3 +269,22 @@ func TestCompareTableWideNames(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareTextLongNames: side names as long as recordings' file names
+// often are still give lines of at most 100 columns, findings' titles
+// included: a title too long for one line wraps under itself.
+func TestCompareTextLongNames(t *testing.T) {
+	a, b := figuresRecordings()
+	const nameA, nameB = "laptop-2023-11-14-before-the-upgrade.rec", "node017-2023-11-15-after-the-upgrade-of-glibc.rec"
+	var buf bytes.Buffer
+	if err := WriteCompare(&buf, compared(a, b, nameA, nameB)); err != nil {
+		t.Fatal(err)
+	}
+	checkWidth(t, buf.Bytes())
+	// The first finding's title, whole, across its lines.
+	_, findings, _ := strings.Cut(buf.String(), "\nFindings (ranked by the part of the difference they explain)\n 1. ")
+	title := strings.Join(strings.Fields(findings), " ")
+	if want := nameB + " forks where " + nameA + " uses vfork [mechanism, "; !strings.HasPrefix(title, want) {
+		t.Errorf("first finding %q..., want it to start %q", title[:min(len(title), len(want))], want)
+	}
+}
