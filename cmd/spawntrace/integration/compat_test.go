@@ -201,14 +201,7 @@ func compatRun(t *testing.T, e *testEnv, spawnsOnly bool, argv ...string) ([]eve
 	}
 
 	want := straceCallLines(t, argv...)
-	text, err := os.ReadFile(lines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	evs, err := parseEvents(string(text))
-	if err != nil {
-		t.Fatalf("-o lines: %v\n%s", err, text)
-	}
+	evs, text := readEvents(t, lines)
 	got := map[string]int{}
 	for _, ev := range evs {
 		if ev.Call != "" {

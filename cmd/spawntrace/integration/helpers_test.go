@@ -524,6 +524,20 @@ var (
 	timedCallRe = regexp.MustCompile(`^([a-z_][a-z0-9_]*)\((.*)\) += (-?[0-9]+|0x[0-9a-f]+)(?: (E[A-Z0-9]+) \(([^()]+)\))? <([0-9]+\.[0-9]{6})>$`)
 )
 
+// readEvents reads and strictly parses an -o file.
+func readEvents(t *testing.T, path string) ([]eventLine, []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := parseEvents(string(b))
+	if err != nil {
+		t.Fatalf("-o lines do not parse: %v\n%s", err, clip(b, 4000))
+	}
+	return evs, b
+}
+
 // parseEvents parses an -o file strictly: every line is a complete call
 // line (`PID   HH:MM:SS.uuuuuu call(args) = ret <secs>`, the pid padded to 5
 // columns, ` ERRNO (text)` after a -1) or an exit line

@@ -54,14 +54,7 @@ func TestPtraceCountsMatchStrace(t *testing.T) {
 			if !strings.Contains(tab.Rest, "ptrace backend") {
 				t.Errorf("the footer does not name the ptrace backend:\n%s", tab.Rest)
 			}
-			b, err := os.ReadFile(evPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			evs, err := parseEvents(string(b))
-			if err != nil {
-				t.Fatalf("-o file: %v", err)
-			}
+			evs, _ := readEvents(t, evPath)
 			lines := map[string]uint64{}
 			for _, ev := range evs {
 				if ev.Call != "" {

@@ -445,14 +445,7 @@ func TestExitStatus(t *testing.T) {
 				t.Errorf("status %d, want %d\n%s", r.status, c.want, r)
 			}
 			checkCOutput(t, r)
-			b, err := os.ReadFile(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			evs, err := parseEvents(string(b))
-			if err != nil {
-				t.Fatalf("%v\n%s", err, b)
-			}
+			evs, b := readEvents(t, ev)
 			var exits []string
 			for _, ev := range evs {
 				if ev.Exit != "" {

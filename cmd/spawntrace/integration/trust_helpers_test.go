@@ -10,7 +10,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -179,20 +178,6 @@ func workloadPid(t *testing.T, r *bgRun, comm string) int {
 	// Wait for it to say it is ready (it writes once its signals are set).
 	time.Sleep(200 * time.Millisecond)
 	return pid
-}
-
-// readEvents reads and strictly parses an -o file.
-func readEvents(t *testing.T, path string) ([]eventLine, []byte) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	evs, err := parseEvents(string(b))
-	if err != nil {
-		t.Fatalf("-o lines do not parse: %v\n%s", err, clip(b, 4000))
-	}
-	return evs, b
 }
 
 // clip is at most n bytes of b, for messages.
