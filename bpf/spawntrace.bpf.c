@@ -421,56 +421,58 @@ static __always_inline bool is_compat(struct task_struct *task)
 	return task->thread_info.status & TS_COMPAT;
 }
 
+/* The i386 number of each call socketcall(call, args) makes, by call (0
+ * past the last). A table rather than a switch: the verifier follows each
+ * case of a switch through the rest of the program, a constant it then
+ * branches on, ~20 paths that made raw_enter's verification the longest
+ * of spawntrace's start-up; a load from the table is one path for all. */
+static const __u16 socketcall_calls[SOCKETCALL_SENDMMSG + 1] = {
+        [SOCKETCALL_SOCKET] = NR32_SOCKET,
+        [SOCKETCALL_BIND] = NR32_BIND,
+        [SOCKETCALL_CONNECT] = NR32_CONNECT,
+        [SOCKETCALL_LISTEN] = NR32_LISTEN,
+        [SOCKETCALL_ACCEPT] = SOCKETCALL_PSEUDO_ACCEPT,
+        [SOCKETCALL_GETSOCKNAME] = NR32_GETSOCKNAME,
+        [SOCKETCALL_GETPEERNAME] = NR32_GETPEERNAME,
+        [SOCKETCALL_SOCKETPAIR] = NR32_SOCKETPAIR,
+        [SOCKETCALL_SEND] = SOCKETCALL_PSEUDO_SEND,
+        [SOCKETCALL_RECV] = SOCKETCALL_PSEUDO_RECV,
+        [SOCKETCALL_SENDTO] = NR32_SENDTO,
+        [SOCKETCALL_RECVFROM] = NR32_RECVFROM,
+        [SOCKETCALL_SHUTDOWN] = NR32_SHUTDOWN,
+        [SOCKETCALL_SETSOCKOPT] = NR32_SETSOCKOPT,
+        [SOCKETCALL_GETSOCKOPT] = NR32_GETSOCKOPT,
+        [SOCKETCALL_SENDMSG] = NR32_SENDMSG,
+        [SOCKETCALL_RECVMSG] = NR32_RECVMSG,
+        [SOCKETCALL_ACCEPT4] = NR32_ACCEPT4,
+        [SOCKETCALL_RECVMMSG] = NR32_RECVMMSG,
+        [SOCKETCALL_SENDMMSG] = NR32_SENDMMSG,
+};
+
 /* socketcall_nr is the i386 number of the call socketcall(call, args)
  * makes: i386's one entry to the socket calls, which 32-bit glibc 2.36
  * still uses (socketpair among them), and which strace names and counts by
  * the call it makes. Read only for a compat socketcall. */
 static __always_inline long socketcall_nr(void *regs)
 {
-	switch ((__u32)BPF_CORE_READ((struct pt_regs___kernel *)regs, bx)) {
-	case SOCKETCALL_SOCKET:
-		return NR32_SOCKET;
-	case SOCKETCALL_BIND:
-		return NR32_BIND;
-	case SOCKETCALL_CONNECT:
-		return NR32_CONNECT;
-	case SOCKETCALL_LISTEN:
-		return NR32_LISTEN;
-	case SOCKETCALL_ACCEPT:
-		return SOCKETCALL_PSEUDO_ACCEPT;
-	case SOCKETCALL_GETSOCKNAME:
-		return NR32_GETSOCKNAME;
-	case SOCKETCALL_GETPEERNAME:
-		return NR32_GETPEERNAME;
-	case SOCKETCALL_SOCKETPAIR:
-		return NR32_SOCKETPAIR;
-	case SOCKETCALL_SEND:
-		return SOCKETCALL_PSEUDO_SEND;
-	case SOCKETCALL_RECV:
-		return SOCKETCALL_PSEUDO_RECV;
-	case SOCKETCALL_SENDTO:
-		return NR32_SENDTO;
-	case SOCKETCALL_RECVFROM:
-		return NR32_RECVFROM;
-	case SOCKETCALL_SHUTDOWN:
-		return NR32_SHUTDOWN;
-	case SOCKETCALL_SETSOCKOPT:
-		return NR32_SETSOCKOPT;
-	case SOCKETCALL_GETSOCKOPT:
-		return NR32_GETSOCKOPT;
-	case SOCKETCALL_SENDMSG:
-		return NR32_SENDMSG;
-	case SOCKETCALL_RECVMSG:
-		return NR32_RECVMSG;
-	case SOCKETCALL_ACCEPT4:
-		return NR32_ACCEPT4;
-	case SOCKETCALL_RECVMMSG:
-		return NR32_RECVMMSG;
-	case SOCKETCALL_SENDMMSG:
-		return NR32_SENDMMSG;
-	}
-	return NR32_SOCKETCALL;
+	__u32 call = BPF_CORE_READ((struct pt_regs___kernel *)regs, bx);
+	if (call > SOCKETCALL_SENDMMSG || !socketcall_calls[call])
+		return NR32_SOCKETCALL;
+	return socketcall_calls[call];
 }
+
+/* The x86_64 number of each i386 call this program treats specially, by
+ * i386 number (0 for the others), a table for socketcall_calls' reason. */
+static const __u16 compat_calls[MAX_SYSCALLS] = {
+        [NR32_FORK] = NR_FORK,
+        [NR32_EXECVE] = NR_EXECVE,
+        [NR32_CLONE] = NR_CLONE,
+        [NR32_VFORK] = NR_VFORK,
+        [NR32_EXECVEAT] = NR_EXECVEAT,
+        [NR32_SOCKETPAIR] = NR_SOCKETPAIR,
+        [NR32_PIPE2] = NR_PIPE2,
+        [NR32_CLONE3] = NR_CLONE3,
+};
 
 /* call_nr is the x86_64 number of the call a syscall makes, for the calls
  * this program treats specially; -1 for the other compat calls. */
@@ -478,25 +480,9 @@ static __always_inline long call_nr(long nr, bool compat)
 {
 	if (!compat)
 		return nr;
-	switch (nr) {
-	case NR32_FORK:
-		return NR_FORK;
-	case NR32_EXECVE:
-		return NR_EXECVE;
-	case NR32_CLONE:
-		return NR_CLONE;
-	case NR32_VFORK:
-		return NR_VFORK;
-	case NR32_EXECVEAT:
-		return NR_EXECVEAT;
-	case NR32_SOCKETPAIR:
-		return NR_SOCKETPAIR;
-	case NR32_PIPE2:
-		return NR_PIPE2;
-	case NR32_CLONE3:
-		return NR_CLONE3;
-	}
-	return -1;
+	if ((__u64)nr >= MAX_SYSCALLS || !compat_calls[nr])
+		return -1;
+	return compat_calls[nr];
 }
 
 /* ---- spawn-related syscalls: one detailed event each ---- */
