@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/spawntrace/spawntrace/internal/phase"
 	"io"
 	"os"
 	"runtime/debug"
@@ -45,7 +46,14 @@ func init() {
 }
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	code := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	if phase.Enabled() {
+		phase.Done("exit")
+		for _, m := range phase.Marks() {
+			fmt.Fprintf(os.Stderr, "spawntrace: phase %7.2f ms %s\n", float64(m.Since.Microseconds())/1e3, m.Step)
+		}
+	}
+	os.Exit(code)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spawntrace/spawntrace/internal/phase"
 	"io"
 	"io/fs"
 	"os"
@@ -181,7 +182,9 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}}
 	var t *tracer.Tracer
 	if o.backend != tracer.BackendPtrace {
+		phase.Done("flags checked")
 		t, err = o.openBPF(stderr, workloadProgram(path, o.attachPid))
+		phase.Done("tracer opened")
 		if err != nil && (o.backend == tracer.BackendBPF || o.attachPid != 0) {
 			outs.abandon()
 			if o.attachPid != 0 && o.backend == backendAuto {
@@ -237,6 +240,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			interrupted = err
 		}
 	}
+	phase.Done("recording built")
 	sum, err := summary.Summarize(rec) // once, for the summary and the profiles
 	if err != nil {
 		return outputFailed(stderr, err, rec.ExitStatus)
@@ -257,6 +261,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		err = alsoInterrupted(interrupted, err)
 	}
 	outs.warnReplaced(stderr)
+	phase.Done("outputs written")
 	if err != nil {
 		return outputFailed(stderr, err, rec.ExitStatus)
 	}

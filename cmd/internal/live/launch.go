@@ -2,6 +2,7 @@ package live
 
 import (
 	"fmt"
+	"github.com/spawntrace/spawntrace/internal/phase"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -40,6 +41,7 @@ func Launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 	s.tracked = func() []uint32 { return bpfTracked(t, opts) }
 	// Start returns once the child has exec'd, so the window in which the
 	// launcher's children are tracked closes right after.
+	phase.Done("session ready")
 	err = cmd.Start()
 	if derr := t.DisarmLaunch(); err == nil {
 		err = derr
@@ -48,7 +50,10 @@ func Launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 		signal.Stop(s.sigs)
 		return nil, fmt.Errorf("starting %s: %w", args[0], err)
 	}
+	phase.Done("workload started")
 	s.stacks.setMain(cmd.Process.Pid)
+	s.readHostMeanwhile()
+	s.libc.prefetch(path)
 	// Signals go on to the workload. A second SIGINT or SIGTERM means the
 	// user wants out even though the workload ignores them: kill it, then
 	// report as usual without waiting for what it left behind.
@@ -57,6 +62,7 @@ func Launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 	go s.forwardSignals(cmd.Process.Pid, args[0], done, &forced)
 	err = cmd.Wait()
 	close(done)
+	phase.Done("workload exited")
 	s.status = ExitStatus(cmd.ProcessState, err)
 	if !forced.Load() {
 		s.waitTree()

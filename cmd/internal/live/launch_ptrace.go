@@ -31,6 +31,7 @@ func LaunchPtrace(t *ptrace.Tracer, args []string, opts Options) (*Session, erro
 		return nil, fmt.Errorf("starting %s: %w", args[0], err)
 	}
 	s.stacks.setMain(pid)
+	s.readHostMeanwhile()
 	done := make(chan struct{})
 	var forced atomic.Bool
 	go s.forwardSignals(pid, args[0], done, &forced)

@@ -9,6 +9,7 @@ package live
 
 import (
 	"fmt"
+	"github.com/spawntrace/spawntrace/internal/phase"
 	"io"
 	"os"
 	"os/signal"
@@ -62,12 +63,16 @@ type Session struct {
 	// and also takes the CPU samples and the workload's pid.
 	observers []Observer
 	stacks    *stackProbe
+	libc      *libcProbe
 	readDone  chan error
 	start     clockPair
 	status    int
 	sigs      chan os.Signal
 	// forks and execs are counted as events arrive, for a progress line.
 	forks, execs atomic.Uint64
+	// host waits for the host's facts read while the workload runs
+	// (readHostMeanwhile); nil until they are asked for.
+	host func() recording.Host
 }
 
 // Counts are the new tasks (processes and threads) and the successful
@@ -95,12 +100,14 @@ func newSession(t Backend, opts Options) (*Session, error) {
 		return nil, err
 	}
 	stacks := newStackProbe(rec, t.ProbeAvailable(tracer.SamplingProbe), opts.Warn)
+	libc := newLibcProbe()
 	s := &Session{
 		t:         t,
 		opts:      opts,
 		rec:       rec,
-		observers: []Observer{stacks, newLibcProbe(), newRustProbe()},
+		observers: []Observer{stacks, libc, newRustProbe()},
 		stacks:    stacks,
+		libc:      libc,
 		readDone:  make(chan error, 1),
 		start:     now(),
 		sigs:      make(chan os.Signal, 4),
@@ -143,6 +150,7 @@ func (s *Session) Finish() (rec *recording.Recording, err error) {
 		}
 	}()
 	signal.Stop(s.sigs)
+	phase.Done("finishing")
 	end := now()
 	if err := t.Flush(); err != nil {
 		return nil, fmt.Errorf("flushing ring buffer: %w", err)
@@ -150,6 +158,7 @@ func (s *Session) Finish() (rec *recording.Recording, err error) {
 	if err := <-s.readDone; err != nil {
 		return nil, err
 	}
+	phase.Done("events drained")
 	stats, err := t.SyscallStats()
 	if err != nil {
 		return nil, err
@@ -160,7 +169,7 @@ func (s *Session) Finish() (rec *recording.Recording, err error) {
 	}
 	rec = &recording.Recording{
 		Version:      s.opts.Version,
-		Host:         readHost(),
+		Host:         s.hostFacts(),
 		StartUnixNs:  s.start.unix,
 		MonoToUnixNs: s.start.unix - s.start.mono,
 		StartMonoNs:  uint64(s.start.mono),
@@ -172,19 +181,40 @@ func (s *Session) Finish() (rec *recording.Recording, err error) {
 		Lost:         lost,
 		Backend:      s.backend,
 	}
+	phase.Done("totals and host facts read")
 	rec.SampleHz = recordedHz(t, s.opts.SampleHz, s.opts.Warn)
 	// The observers fill in the spawners, the libc and the stacks; the
 	// symbolizer's last spawn stacks reach the recorder before it hands
 	// its events over.
 	for _, o := range s.observers {
 		o.Finish(rec)
+		phase.Done(fmt.Sprintf("%T finished", o))
 	}
 	if err := s.rec.Fill(rec); err != nil {
 		return nil, err
 	}
 	rec.Tracer = tracerUsage()
+	phase.Done("recording filled")
 	s.stacks.unwinding.fill(rec) // the symbolizer is done (Finish above)
 	return rec, nil
+}
+
+// readHostMeanwhile starts reading the host's facts, for Finish: once the
+// workload runs, so that they are not read after it (ProbeFeatures loads
+// and attaches a program, most of ~5 ms that each run waited for at its
+// end) nor before it (start-up, when both CPUs load spawntrace's programs).
+func (s *Session) readHostMeanwhile() {
+	facts := make(chan recording.Host, 1)
+	go func() { facts <- readHost() }()
+	s.host = func() recording.Host { return <-facts }
+}
+
+// hostFacts are the host's facts: those read meanwhile, or read now.
+func (s *Session) hostFacts() recording.Host {
+	if s.host == nil {
+		return readHost()
+	}
+	return s.host()
 }
 
 // tracerUsage is spawntrace's own CPU time and peak RSS so far: its
