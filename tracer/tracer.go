@@ -795,6 +795,7 @@ func (t *Tracer) Close() error {
 		errs = append(errs, t.reader.Close())
 		t.reader = nil
 	}
+	phase.Done("ring reader closed")
 	for _, fd := range t.perfFDs {
 		errs = append(errs, unix.Close(fd))
 	}
@@ -816,6 +817,7 @@ func (t *Tracer) Close() error {
 	errs = append(errs, linkErrs...)
 	t.links = nil
 	errs = append(errs, t.closeSpawnCalls())
+	phase.Done("spawn calls released")
 	if t.coll != nil {
 		t.coll.Close()
 		t.coll = nil

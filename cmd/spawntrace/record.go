@@ -327,6 +327,9 @@ func (o *recordOptions) keepsStacks() bool {
 	return o.pprofDir != "" || o.writeOptions.path != ""
 }
 
+// gcAfter is how long a run goes without collecting garbage (openBPF).
+const gcAfter = 200 * time.Millisecond
+
 func (o *recordOptions) openBPF(stderr io.Writer, program string) (*tracer.Tracer, error) {
 	missing, err := missingCaps()
 	if err != nil {
@@ -337,8 +340,11 @@ func (o *recordOptions) openBPF(stderr io.Writer, program string) (*tracer.Trace
 	}
 	// Loading allocates ~20 MB, mostly garbage (the kernel's BTF as it is
 	// decoded): collecting during it cost ~5 ms of CPU on the start-up
-	// path, for the same peak RSS (the mapped BTF and ring buffer).
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	// path, for the same peak RSS (the mapped BTF and ring buffer). Nor
+	// is it collected right after, while the workload starts: only once
+	// the run has lasted gcAfter, so that a short run never collects.
+	percent := debug.SetGCPercent(-1)
+	time.AfterFunc(gcAfter, func() { debug.SetGCPercent(percent) })
 	t, err := tracer.Open(tracer.Config{LauncherPid: os.Getpid(), RingBytes: o.ringBytes, Disable: o.disable, ForceFallback: o.fallbacks,
 		SpawnsOnly: o.spawnsOnly, Compat32: o.spawnsOnly && is32BitProgram(program),
 		SampleHz: sampleHz(o.pprofDir, o.freqHz), StackCopy: o.keepsStacks(), TableOnly: o.tableOnly()})
