@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/summary"
@@ -22,13 +23,20 @@ import (
 //go:embed html.tmpl
 var htmlTemplateText string
 
-var htmlTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
-	"n":    func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
-	"add":  func(a, b float64) float64 { return a + b },
-	"half": func(a, b float64) float64 { return (a + b) / 2 },
-	"inc":  func(i int) int { return i + 1 },
-	"geo":  func() chartGeometry { return htmlGeometry },
-}).Parse(htmlTemplateText))
+// htmlTemplate is the recording's page and compare's pages, parsed when a
+// page is first written: parsed at init, they cost every spawntrace
+// command ~1-3 ms before it did anything (GODEBUG=inittrace=1).
+var htmlTemplate = sync.OnceValue(func() *template.Template {
+	t := template.Must(template.New("page").Funcs(template.FuncMap{
+		"n":    func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+		"add":  func(a, b float64) float64 { return a + b },
+		"half": func(a, b float64) float64 { return (a + b) / 2 },
+		"inc":  func(i int) int { return i + 1 },
+		"geo":  func() chartGeometry { return htmlGeometry },
+	}).Parse(htmlTemplateText))
+	template.Must(t.New("compare-pages").Parse(htmlCompareText))
+	return t
+})
 
 // HTMLHeading is what the page says above the charts: a title ("" for
 // the recorded command) and lines about the run (bench's parameters).
@@ -82,7 +90,7 @@ func WriteHTML(w io.Writer, rec *recording.Recording, s summary.Summary, head HT
 		return err
 	}
 	var b bytes.Buffer
-	if err := htmlTemplate.Execute(&b, p); err != nil {
+	if err := htmlTemplate().Execute(&b, p); err != nil {
 		return fmt.Errorf("rendering the HTML page: %w", err)
 	}
 	_, err = w.Write(b.Bytes())

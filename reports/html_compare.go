@@ -22,12 +22,6 @@ import (
 //go:embed html_compare.tmpl
 var htmlCompareText string
 
-func init() {
-	if _, err := htmlTemplate.New("compare-pages").Parse(htmlCompareText); err != nil {
-		panic(err)
-	}
-}
-
 // htmlComparePage is what the compare page shows.
 type htmlComparePage struct {
 	Title    string
@@ -99,7 +93,7 @@ func WriteCompareHTML(w io.Writer, c *compare.Comparison, a, b *recording.Record
 
 func renderHTML(w io.Writer, name string, p any) error {
 	var buf bytes.Buffer
-	if err := htmlTemplate.ExecuteTemplate(&buf, name, p); err != nil {
+	if err := htmlTemplate().ExecuteTemplate(&buf, name, p); err != nil {
 		return fmt.Errorf("rendering the HTML page: %w", err)
 	}
 	_, err := w.Write(buf.Bytes())
