@@ -85,6 +85,7 @@ type Tracer struct {
 	compatPending *probeGroup
 	compatOn      bool // the raw pair was attached for them
 	reader        *ringbuf.Reader
+	ringMap       *ebpf.Map // the ring buffer the reader was opened on, closed after it
 	probes        []Probe
 	ncpu          int
 	pidns         pidNamespace
@@ -184,6 +185,17 @@ func Open(cfg Config) (t *Tracer, err error) {
 			t = nil
 		}
 	}()
+
+	// The ring buffer's reader (two mappings of the ring, ~2 ms) is
+	// opened while the kernel's BTF is still being decoded.
+	if r := ring.wait()["events"]; r != nil {
+		if t.ringMap, err = r.Clone(); err != nil {
+			return nil, fmt.Errorf("opening ring buffer: %w", err)
+		}
+		if t.reader, err = ringbuf.NewReader(t.ringMap); err != nil {
+			return nil, fmt.Errorf("opening ring buffer: %w", err)
+		}
+	}
 
 	// Drop the programs of unavailable probes before loading: a tp_btf
 	// program whose tracepoint is missing would fail the whole load.
@@ -351,9 +363,10 @@ func Open(cfg Config) (t *Tracer, err error) {
 		}
 	}
 	phase.Done("programs attached")
-	t.reader, err = ringbuf.NewReader(t.coll.Maps["events"])
-	if err != nil {
-		return nil, fmt.Errorf("opening ring buffer: %w", err)
+	if t.reader == nil { // the ring was not made beforehand: the load made it
+		if t.reader, err = ringbuf.NewReader(t.coll.Maps["events"]); err != nil {
+			return nil, fmt.Errorf("opening ring buffer: %w", err)
+		}
 	}
 	return t, nil
 }
@@ -794,6 +807,10 @@ func (t *Tracer) Close() error {
 	if t.reader != nil {
 		errs = append(errs, t.reader.Close())
 		t.reader = nil
+	}
+	if t.ringMap != nil {
+		errs = append(errs, t.ringMap.Close())
+		t.ringMap = nil
 	}
 	phase.Done("ring reader closed")
 	for _, fd := range t.perfFDs {
