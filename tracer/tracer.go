@@ -804,24 +804,24 @@ func (t *Tracer) Close() error {
 		return nil
 	}
 	var errs []error
+	// Closing the reader unmaps the ring (~1.5-3.5 ms for 16 MiB), and
+	// detaching the last program of a tracepoint makes the kernel patch
+	// its call sites on every CPU, which waits on the other CPUs (slow in
+	// a VM). They are independent: all at once.
+	var wg sync.WaitGroup
+	var readerErr error
 	if t.reader != nil {
-		errs = append(errs, t.reader.Close())
-		t.reader = nil
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			readerErr = t.reader.Close()
+		}()
 	}
-	if t.ringMap != nil {
-		errs = append(errs, t.ringMap.Close())
-		t.ringMap = nil
-	}
-	phase.Done("ring reader closed")
 	for _, fd := range t.perfFDs {
 		errs = append(errs, unix.Close(fd))
 	}
 	t.perfFDs = nil
-	// Detaching the last program of a tracepoint makes the kernel patch its
-	// call sites on every CPU, which waits on the other CPUs (slow in a VM).
-	// The detaches are independent: do them at once.
 	linkErrs := make([]error, len(t.links))
-	var wg sync.WaitGroup
 	for i, l := range t.links {
 		wg.Add(1)
 		go func() {
@@ -830,9 +830,14 @@ func (t *Tracer) Close() error {
 		}()
 	}
 	wg.Wait()
-	phase.Done("links detached")
+	phase.Done("ring reader closed, links detached")
+	errs = append(errs, readerErr)
 	errs = append(errs, linkErrs...)
-	t.links = nil
+	t.reader, t.links = nil, nil
+	if t.ringMap != nil {
+		errs = append(errs, t.ringMap.Close())
+		t.ringMap = nil
+	}
 	errs = append(errs, t.closeSpawnCalls())
 	phase.Done("spawn calls released")
 	if t.coll != nil {
