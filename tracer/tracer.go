@@ -6,7 +6,7 @@ package tracer
 import (
 	"errors"
 	"fmt"
-	"github.com/spawntrace/spawntrace/internal/phase"
+	"github.com/spawntrace/spawntrace/tracer/phase"
 	"maps"
 	"os"
 	"runtime"

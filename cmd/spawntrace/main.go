@@ -5,7 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/spawntrace/spawntrace/internal/phase"
+	"github.com/spawntrace/spawntrace/tracer/phase"
 	"io"
 	"os"
 	"runtime/debug"

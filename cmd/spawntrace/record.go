@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/spawntrace/spawntrace/internal/phase"
+	"github.com/spawntrace/spawntrace/tracer/phase"
 	"io"
 	"io/fs"
 	"os"

@@ -2,7 +2,7 @@ package live
 
 import (
 	"fmt"
-	"github.com/spawntrace/spawntrace/internal/phase"
+	"github.com/spawntrace/spawntrace/tracer/phase"
 	"os"
 	"os/exec"
 	"os/signal"

@@ -9,7 +9,7 @@ package live
 
 import (
 	"fmt"
-	"github.com/spawntrace/spawntrace/internal/phase"
+	"github.com/spawntrace/spawntrace/tracer/phase"
 	"io"
 	"os"
 	"os/signal"
