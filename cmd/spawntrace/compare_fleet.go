@@ -28,16 +28,25 @@ func runFleet(o *compareOptions, paths []string, stdout, stderr io.Writer) int {
 	write := fleetWriters[o.format]
 	var outs outputSet
 	defer outs.close()
-	// Every input is known before the outputs are opened, so that -o or
-	// --html cannot name one of them.
+	// Every input is opened, and known, before the outputs are, so that -o
+	// or --html cannot name one of them; each is read through the
+	// descriptor opened here, never opened again by name: a FIFO (or a
+	// name swapped meanwhile) would not give the same bytes twice.
+	inputs := make([]*os.File, 0, len(paths))
+	defer func() {
+		for _, f := range inputs {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
 			return fail(stderr, exitFailure, "reading recording: %v", err)
 		}
-		err = outs.input(f)
-		f.Close()
-		if err != nil {
+		inputs = append(inputs, f)
+		if err := outs.input(f); err != nil {
 			return fail(stderr, exitFailure, "%v", err)
 		}
 	}
@@ -47,8 +56,11 @@ func runFleet(o *compareOptions, paths []string, stdout, stderr io.Writer) int {
 		return fail(stderr, exitFailure, "%v", err)
 	}
 	var b fleet.Builder
-	for _, p := range paths {
-		if err := addToFleet(&b, &outs, p, stderr); err != nil {
+	for i, p := range paths {
+		err := addToFleet(&b, inputs[i], p, stderr)
+		inputs[i].Close() // read: one host's descriptor open at a time from here on
+		inputs[i] = nil
+		if err != nil {
 			outs.abandon()
 			return fail(stderr, exitFailure, "%v", oneLine(err))
 		}
@@ -65,8 +77,8 @@ func runFleet(o *compareOptions, paths []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func addToFleet(b *fleet.Builder, outs *outputSet, path string, stderr io.Writer) error {
-	rec, err := loadRecording(outs, path)
+func addToFleet(b *fleet.Builder, f *os.File, path string, stderr io.Writer) error {
+	rec, err := decodeRecording(f, path)
 	if err != nil {
 		return err
 	}

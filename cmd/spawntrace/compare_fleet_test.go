@@ -2,10 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // fleetRecs writes four recordings of one workload: three hosts that
@@ -156,3 +162,69 @@ func TestCompareHTMLTwo(t *testing.T) {
 		t.Errorf("--html naming an input: exit %d, %q", code, errs)
 	}
 }
+
+// TestCompareFleetFIFOs: a fleet's recordings may be FIFOs (mkfifo; zcat
+// host.rec.gz > host.fifo &), which give their bytes once: each is opened
+// once, and read through that descriptor. Opened twice, the first open
+// left unread (the writer got EPIPE) and the second waited for a writer
+// for good.
+func TestCompareFleetFIFOs(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for _, host := range []string{"n1", "n2", "n3", "n4"} {
+		rec := cmpRecording(100, false) // more than a pipe holds
+		rec.Host.Hostname = host
+		paths = append(paths, saveRec(t, dir, host+".rec", rec))
+	}
+	var fifos []string
+	lost := make([]atomic.Int32, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) <= pipeBytes {
+			t.Fatalf("%s: %d bytes: a recording must fill the pipe for its writer to see a reader leave", p, len(data))
+		}
+		fifo := filepath.Join(dir, fmt.Sprintf("host%d.fifo", i))
+		if err := unix.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fifos = append(fifos, fifo)
+		// The writer gives the recording to the first reader that reads it
+		// all; a reader that leaves first costs it an EPIPE, counted, and
+		// it serves the next one (so that the old reader does not hang).
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				w, err := os.OpenFile(fifo, os.O_WRONLY, 0) // waits for a reader
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, pipeBytes)
+				_, err = w.Write(data)
+				w.Close()
+				if !errors.Is(err, unix.EPIPE) {
+					return
+				}
+				lost[i].Add(1)
+			}
+		}()
+	}
+	code, out, errs := runCmp(fifos...)
+	wg.Wait()
+	if code != 0 || !strings.Contains(out, "Fleet: 4 recordings of `./bench`") {
+		t.Fatalf("exit %d, stderr %q:\n%s", code, errs, out)
+	}
+	for i := range lost {
+		if n := lost[i].Load(); n != 0 {
+			t.Errorf("%s was opened and left unread %d times", fifos[i], n)
+		}
+	}
+}
+
+// pipeBytes is the smallest pipe buffer Linux allows, a page.
+const pipeBytes = 4096

@@ -97,6 +97,12 @@ func loadRecording(set *outputSet, path string) (*recording.Recording, error) {
 	if err := set.input(f); err != nil {
 		return nil, err
 	}
+	return decodeRecording(f, path)
+}
+
+// decodeRecording reads a recording from f, opened already (and known to
+// the outputSet as an input).
+func decodeRecording(f *os.File, path string) (*recording.Recording, error) {
 	rec, err := recording.Decode(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
