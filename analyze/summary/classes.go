@@ -85,6 +85,17 @@ func KeyOf(sp *spawn.Spawn) ClassKey {
 	return k
 }
 
+// maxClasses bounds the classes of one summary: each holds a few KiB of
+// distributions, and a recording (hostile input) can give every spawn a
+// binary and an environment size of its own. Past it, a spawn of a class
+// not seen yet joins the class of its signature, mechanism, parent size
+// and PATH search whose Exe is OtherExe and EnvCount -1. A real run has a
+// few hundred classes; a 200 000-spawn build, a few thousand.
+const maxClasses = 1 << 14
+
+// OtherExe is the Exe of the classes that gather spawns past maxClasses.
+const OtherExe = "(other binaries: more than 16384 classes)"
+
 // classSet accumulates classes as spawns finish, in any order.
 type classSet struct {
 	index map[ClassKey]int32
@@ -109,6 +120,12 @@ func newClassSet(pool *exactPool) *classSet {
 func (cs *classSet) add(seq int, sp *spawn.Spawn) int32 {
 	k := KeyOf(sp)
 	c, ok := cs.index[k]
+	if !ok && len(cs.accs) >= maxClasses {
+		// Of what is left, only the signature is a string, and only the
+		// recognised ones are set: a bounded set of classes.
+		k.Exe, k.EnvCount = OtherExe, -1
+		c, ok = cs.index[k]
+	}
 	if !ok {
 		c = int32(len(cs.accs))
 		cs.index[k] = c

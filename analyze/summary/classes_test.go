@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -163,5 +164,45 @@ func TestClassesOfSummarizedRecording(t *testing.T) {
 	c := cs[0]
 	if c.Mechanism != spawn.MechVfork || !c.PathSearch || c.FailedExecs != 2 || c.Exe != "/usr/bin/true" || c.Count != 1 {
 		t.Errorf("class = %+v", c)
+	}
+}
+
+// TestClassesBounded: a recording (hostile input) that gives each spawn a
+// binary and an environment size of its own makes no more than maxClasses
+// classes; the spawns past them join one class per signature, mechanism,
+// parent size and PATH search, and every spawn is counted once. (A
+// million such spawns took report and compare to 2.2 GB, against 80 MB
+// for a million alike.)
+func TestClassesBounded(t *testing.T) {
+	const n = maxClasses + 5000
+	spawns := make([]spawn.Spawn, n)
+	for i := range spawns {
+		exe := fmt.Sprintf("/bin/x%d", i)
+		if i%2 == 0 {
+			spawns[i] = benchSpawn(uint64(i+1)*1000, spawn.SigGlibcFork, spawn.MechFork, 1024, i, exe, 0, 900, 800)
+		} else {
+			spawns[i] = benchSpawn(uint64(i+1)*1000, spawn.SigPosixSpawn, spawn.MechVfork, 5, i, exe, 1, 300, 0)
+		}
+	}
+	classes := Classes(spawns)
+	if len(classes) != maxClasses+2 {
+		t.Fatalf("%d classes, want %d and the two that gather the rest", len(classes), maxClasses)
+	}
+	total := 0
+	others := map[spawn.Mechanism]int{}
+	for _, c := range classes {
+		total += c.Count
+		if c.Exe == OtherExe {
+			if c.EnvCount != -1 {
+				t.Errorf("class %+v: EnvCount %d, want -1", c.ClassKey, c.EnvCount)
+			}
+			others[c.Mechanism] += c.Count
+		}
+	}
+	if total != n {
+		t.Errorf("classes count %d spawns, want %d", total, n)
+	}
+	if want := (n - maxClasses) / 2; others[spawn.MechFork] != want || others[spawn.MechVfork] != want {
+		t.Errorf("gathered: %v, want %d of each mechanism", others, want)
 	}
 }
