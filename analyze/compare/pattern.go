@@ -88,18 +88,47 @@ func spawnStep(ev *tracer.Event) PatternStep {
 	return st
 }
 
+// maxPatternGroups bounds the distinct patterns a side counts: a
+// recording (hostile input) can give each spawn clone flags of its own.
+// Past it, the patterns seen once are dropped (sweepSingles), so that a
+// pattern that repeats later is still counted; when most have repeated,
+// new ones are not kept. A real run has a handful.
+const maxPatternGroups = 1 << 14
+
+// sweepSingles deletes the groups seen once when they are at least half
+// of m, and says whether it did: each sweep frees half the table, so
+// sweeping costs O(1) per spawn.
+func sweepSingles[G any](m map[string]G, single func(G) bool) bool {
+	n := 0
+	for _, g := range m {
+		if single(g) {
+			n++
+		}
+	}
+	if 2*n < len(m) {
+		return false
+	}
+	for k, g := range m {
+		if single(g) {
+			delete(m, k)
+		}
+	}
+	return true
+}
+
 // spawnPatterns groups the spawns of rec by pattern, most common first
 // (at most maxPatterns), and returns the median time of the children's
 // successful execs on CPU, less their teardown: robust to a VM's stolen
 // time, which no sched_switch shows. A spawn's pattern is held only
 // until it is complete (its child's exec, or exit): memory grows with the
-// distinct patterns, not with the spawns.
+// distinct patterns (at most maxPatternGroups), not with the spawns.
 func spawnPatterns(rec *recording.Recording) ([]Pattern, float64, error) {
 	type group struct {
 		p     Pattern
 		first int // Seq of its first spawn
 	}
 	groups := map[string]*group{}
+	full := false // a sweep found too few single spawns to drop: new patterns are not kept
 	complete := func(b *patternBuild, seq int, noExec bool) {
 		b.done = true
 		p := Pattern{Steps: b.steps, NoExec: noExec}
@@ -108,6 +137,12 @@ func spawnPatterns(rec *recording.Recording) ([]Pattern, float64, error) {
 			g.p.Spawns++
 			g.first = min(g.first, seq)
 			return
+		}
+		if len(groups) >= maxPatternGroups {
+			if full || !sweepSingles(groups, func(g *group) bool { return g.p.Spawns == 1 }) {
+				full = true
+				return
+			}
 		}
 		p.Spawns = 1
 		groups[k] = &group{p: p, first: seq}
