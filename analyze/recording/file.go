@@ -56,8 +56,7 @@ func Load(path string) (*Recording, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading recording: %w", err)
 	}
-	defer f.Close()
-	rec, err := Decode(f)
+	rec, err := DecodeFile(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -70,6 +69,30 @@ func Load(path string) (*Recording, error) {
 // run's are (EachEvent): memory does not grow with them (decodeObject).
 // The recording must be closed (Close) to release the file.
 func Decode(r io.Reader) (*Recording, error) {
+	return decode(r, nil)
+}
+
+// DecodeFile is Decode of an open file, which it takes: the events of an
+// uncompressed binary recording in a regular file are checked and then
+// read in place, where a copy to a spill file would double the bytes
+// written and read (measured: report of 1M spawns, 0.8 s of 7 s CPU
+// writing the copy). The recording then holds f until Close; otherwise f
+// is closed before DecodeFile returns.
+func DecodeFile(f *os.File) (*Recording, error) {
+	in := f
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		in = nil
+	}
+	rec, err := decode(f, in)
+	if rec == nil || rec.spill == nil || rec.spill.events.File() != f {
+		f.Close()
+	}
+	return rec, err
+}
+
+// decode reads a recording from r; in, when not nil, is r itself, a
+// regular file whose binary events may be read in place.
+func decode(r io.Reader, in *os.File) (*Recording, error) {
 	br := bufio.NewReader(r)
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
@@ -78,9 +101,10 @@ func Decode(r io.Reader) (*Recording, error) {
 		}
 		defer zr.Close()
 		br = bufio.NewReader(zr)
+		in = nil
 	}
 	if magic, err := br.Peek(1); err == nil && magic[0] == binaryMagic[0] {
-		return decodeBinary(br)
+		return decodeBinary(br, in)
 	}
 	if first, err := peekNonSpace(br); err == nil && first != '{' {
 		return nil, errors.New("not a spawntrace recording (neither a binary recording nor a JSON object)")

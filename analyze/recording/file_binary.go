@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spawntrace/spawntrace/analyze/internal/spill"
@@ -112,8 +113,10 @@ func EncodeBinary(w io.Writer, rec *Recording) error {
 // decodeBinary reads a binary recording after its first byte was found to
 // be binaryMagic's. Lengths come first, each within its limit, so memory
 // holds the head and one event; the events go to a spill as the JSON
-// ones do (readEvents), checked one by one.
-func decodeBinary(br *bufio.Reader) (*Recording, error) {
+// ones do (readEvents), checked one by one. When in is the file br reads
+// and the events have the spill's form (version 2), they are checked and
+// left where they are: the spill is a view of in.
+func decodeBinary(br *bufio.Reader, in *os.File) (*Recording, error) {
 	magic := make([]byte, len(binaryMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != binaryMagic {
 		return nil, errors.New("not a spawntrace recording (bad binary header)")
@@ -151,7 +154,14 @@ func decodeBinary(br *bufio.Reader) (*Recording, error) {
 	if len(rec.Events) > 0 {
 		return nil, errors.New("corrupt recording: events in the head of a binary recording")
 	}
-	evs, err := readBinaryEvents(br, version)
+	var view *os.File
+	var eventsAt int64
+	if in != nil && version >= 2 {
+		if at, err := in.Seek(0, io.SeekCurrent); err == nil {
+			view, eventsAt = in, at-int64(br.Buffered())
+		}
+	}
+	evs, err := readBinaryEvents(br, version, view, eventsAt)
 	if err != nil {
 		return nil, err
 	}
@@ -173,22 +183,31 @@ func decodeBinary(br *bufio.Reader) (*Recording, error) {
 // each as readEvents does; a bad one stops the reading (the version, read
 // first, already said whether this build can read them). A version 1
 // record gains the PathEntries (0: not recorded) that version 2 ends with.
-func readBinaryEvents(br *bufio.Reader, version uint64) (*eventStream, error) {
-	evs, err := newEventStream()
-	if err != nil {
+// With view, the records are not copied: the spill reads them in view
+// from eventsAt, where br reads them.
+func readBinaryEvents(br *bufio.Reader, version uint64, view *os.File, eventsAt int64) (*eventStream, error) {
+	var evs *eventStream
+	var err error
+	if view != nil {
+		evs = newEventView()
+	} else if evs, err = newEventStream(); err != nil {
 		return nil, err
 	}
+	eventsBytes := int64(0)
 	// Strings are checked, not read: the records are copied as they are.
 	dec := eventDecoder{spill.Decoder{CheckOnly: true}}
 	var payload []byte
 	var ev tracer.Event
 	for i := 0; ; i++ {
-		n, err := binary.ReadUvarint(br)
+		n, k, err := readUvarint(br)
 		if err != nil {
 			evs.close()
 			return nil, binaryErr(err)
 		}
 		if n == 0 {
+			if view != nil {
+				evs.spill.events = spill.View(view, eventsAt, eventsBytes)
+			}
 			return evs, nil
 		}
 		if n > MaxEventBytes {
@@ -204,6 +223,7 @@ func readBinaryEvents(br *bufio.Reader, version uint64) (*eventStream, error) {
 			evs.close()
 			return nil, binaryErr(err)
 		}
+		eventsBytes += int64(k) + int64(n)
 		if version < 2 {
 			payload = binary.AppendVarint(payload, 0)
 		}
@@ -228,6 +248,19 @@ func readBinaryEvents(br *bufio.Reader, version uint64) (*eventStream, error) {
 			return nil, fmt.Errorf("corrupt recording: %w", err)
 		}
 	}
+}
+
+// readUvarint is binary.ReadUvarint, which also returns how many bytes
+// it read: a record's length is not always in its shortest form
+// (appendRecordLength).
+func readUvarint(br *bufio.Reader) (uint64, int, error) {
+	before := br.Buffered()
+	if before < binary.MaxVarintLen64 {
+		br.Peek(binary.MaxVarintLen64) // fills the buffer: less is there only at the end
+		before = br.Buffered()
+	}
+	n, err := binary.ReadUvarint(br)
+	return n, before - br.Buffered(), err
 }
 
 // checkDecoded refuses what the JSON form cannot hold: a kind without a

@@ -194,6 +194,9 @@ type eventStream struct {
 	stackMax []stackRef
 	err      error     // the first bad event
 	live     liveTasks // processes and spawning threads alive, within MaxLiveTasks
+	// inPlace: the records stay where they are (newEventView), only
+	// checked.
+	inPlace bool
 }
 
 type stackRef struct{ i, id int }
@@ -269,6 +272,18 @@ func newEventStream() (*eventStream, error) {
 	}, nil
 }
 
+// newEventView starts checking the events of a file read in place: the
+// spill's file is set once they are all checked (readBinaryEvents), and
+// nothing is written.
+func newEventView() *eventStream {
+	return &eventStream{
+		spill:    &eventSpill{window: ReorderWindow, windowBytes: ReorderWindowBytes},
+		order:    orderCheck{window: ReorderWindow, maxBytes: ReorderWindowBytes},
+		badStack: stackRef{i: -1},
+		inPlace:  true,
+	}
+}
+
 // add checks one event and spills it; only a failure to write the spill
 // is returned, a bad event is held.
 func (evs *eventStream) add(i int, ev *tracer.Event) error {
@@ -301,6 +316,11 @@ func (evs *eventStream) addRecord(i int, ev *tracer.Event, payload []byte) error
 	}
 	if ev.Kind == tracer.KindExit {
 		evs.spill.exits.add(ev)
+	}
+	if evs.inPlace {
+		evs.order.push(ev.TimeNs, heldBytes(len(payload), ev))
+		evs.spill.n++
+		return nil
 	}
 	var b []byte
 	if payload != nil {

@@ -124,23 +124,27 @@ func TestLoadOutOfOrder(t *testing.T) {
 		sortedLate bool
 		runBytes   int // sortRunBytes: small for many runs to merge
 	}{{"sorted", evs, false, 0}, {"near", near, false, 0}, {"far", far, true, 0}, {"far in 64 KiB runs", far, true, 64 << 10}} {
-		t.Run(c.name, func(t *testing.T) {
-			if c.runBytes > 0 {
-				defer recording.SetSortRunBytes(c.runBytes)()
-			}
-			rec := load(c.name+".json", c.evs)
-			if (rec.SortedLate() > 0) != c.sortedLate {
-				t.Errorf("%d late events sorted first, want sorted: %v", rec.SortedLate(), c.sortedLate)
-			}
-			if got := timeOrder(t, rec); !reflect.DeepEqual(got, want) {
-				t.Errorf("events read back in another order than sorted")
-			}
-			sum := summarized(t, rec)
-			rows := rowsOf(t, &sum)
-			if !sameSummary(&sum, &wantSum) || !reflect.DeepEqual(rows, wantRows) || rec.LateEvents() != 0 {
-				t.Errorf("summary differs from the sorted file's (%d late)", rec.LateEvents())
-			}
-		})
+		// JSON, and binary, whose events are read in place (sorted into a
+		// spill when far out of order).
+		for _, ext := range []string{".json", ".strec"} {
+			t.Run(c.name+ext, func(t *testing.T) {
+				if c.runBytes > 0 {
+					defer recording.SetSortRunBytes(c.runBytes)()
+				}
+				rec := load(c.name+ext, c.evs)
+				if (rec.SortedLate() > 0) != c.sortedLate {
+					t.Errorf("%d late events sorted first, want sorted: %v", rec.SortedLate(), c.sortedLate)
+				}
+				if got := timeOrder(t, rec); !reflect.DeepEqual(got, want) {
+					t.Errorf("events read back in another order than sorted")
+				}
+				sum := summarized(t, rec)
+				rows := rowsOf(t, &sum)
+				if !sameSummary(&sum, &wantSum) || !reflect.DeepEqual(rows, wantRows) || rec.LateEvents() != 0 {
+					t.Errorf("summary differs from the sorted file's (%d late)", rec.LateEvents())
+				}
+			})
+		}
 	}
 }
 

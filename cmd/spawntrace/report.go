@@ -93,17 +93,18 @@ func loadRecording(set *outputSet, path string) (*recording.Recording, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading recording: %w", err)
 	}
-	defer f.Close()
 	if err := set.input(f); err != nil {
+		f.Close()
 		return nil, err
 	}
 	return decodeRecording(f, path)
 }
 
 // decodeRecording reads a recording from f, opened already (and known to
-// the outputSet as an input).
+// the outputSet as an input). It takes f: closed, or kept until rec.Close
+// (a binary recording's events are read in place).
 func decodeRecording(f *os.File, path string) (*recording.Recording, error) {
-	rec, err := recording.Decode(f)
+	rec, err := recording.DecodeFile(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -20,9 +20,10 @@ const bufBytes = 64 << 10
 // the temporary directory however spawntrace ends.
 type File struct {
 	f     *os.File
-	bw    *bufio.Writer
-	bytes int64 // written, buffered bytes included
-	err   error // the first write error: every later write fails with it
+	bw    *bufio.Writer // nil for a View
+	off   int64         // where the records start in f
+	bytes int64         // written, buffered bytes included
+	err   error         // the first write error: every later write fails with it
 }
 
 // CreateTemp makes an unlinked file in os.TempDir() ($TMPDIR): the
@@ -48,6 +49,15 @@ func NewFile(open func() (*os.File, error)) (*File, error) {
 	}
 	return &File{f: f, bw: bufio.NewWriterSize(f, bufBytes)}, nil
 }
+
+// View is a File of records already on disk: n bytes of f from off,
+// read in place (a saved recording's events, which have a spill file's
+// form). It takes f, closed by Close; it cannot be written.
+func View(f *os.File, off, n int64) *File {
+	return &File{f: f, off: off, bytes: n, err: errView}
+}
+
+var errView = errors.New("a spill view is read-only")
 
 // Write appends b; after a failure, nothing more is written and the first
 // error is returned again, so that no event is dropped unnoticed.
@@ -75,6 +85,9 @@ func (s *File) Bytes() int64 { return s.bytes }
 
 // Flush ends writing; what was written can then be read.
 func (s *File) Flush() error {
+	if s.bw == nil { // a View: nothing to write
+		return nil
+	}
 	if s.err != nil {
 		return s.err
 	}
@@ -87,8 +100,11 @@ func (s *File) Flush() error {
 // Reader reads the flushed file from the start; readers are independent
 // (positioned reads), so passes may overlap.
 func (s *File) Reader() *bufio.Reader {
-	return bufio.NewReaderSize(io.NewSectionReader(s.f, 0, s.bytes), bufBytes)
+	return bufio.NewReaderSize(io.NewSectionReader(s.f, s.off, s.bytes), bufBytes)
 }
+
+// File is the file s reads, nil once closed.
+func (s *File) File() *os.File { return s.f }
 
 // Closed reports whether Close was called.
 func (s *File) Closed() bool { return s.f == nil }
