@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/spawntrace/spawntrace/analyze/internal/spill"
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -177,77 +176,6 @@ func decodeBinary(br *bufio.Reader, in *os.File) (*Recording, error) {
 		return nil, err
 	}
 	return rec, nil
-}
-
-// readBinaryEvents streams the event records into a new spill, checking
-// each as readEvents does; a bad one stops the reading (the version, read
-// first, already said whether this build can read them). A version 1
-// record gains the PathEntries (0: not recorded) that version 2 ends with.
-// With view, the records are not copied: the spill reads them in view
-// from eventsAt, where br reads them.
-func readBinaryEvents(br *bufio.Reader, version uint64, view *os.File, eventsAt int64) (*eventStream, error) {
-	var evs *eventStream
-	var err error
-	if view != nil {
-		evs = newEventView()
-	} else if evs, err = newEventStream(); err != nil {
-		return nil, err
-	}
-	eventsBytes := int64(0)
-	// Strings are checked, not read: the records are copied as they are.
-	dec := eventDecoder{spill.Decoder{CheckOnly: true}}
-	var payload []byte
-	var ev tracer.Event
-	for i := 0; ; i++ {
-		n, k, err := readUvarint(br)
-		if err != nil {
-			evs.close()
-			return nil, binaryErr(err)
-		}
-		if n == 0 {
-			if view != nil {
-				evs.spill.events = spill.View(view, eventsAt, eventsBytes)
-			}
-			return evs, nil
-		}
-		if n > MaxEventBytes {
-			evs.close()
-			return nil, &LimitError{What: fmt.Sprintf("an event takes more than %d KiB", MaxEventBytes>>10)}
-		}
-		if uint64(cap(payload)) < n+1 {
-			// Grown as records need, never to more than the limit.
-			payload = make([]byte, n, max(n+1, 4096))
-		}
-		payload = payload[:n]
-		if _, err := io.ReadFull(br, payload); err != nil {
-			evs.close()
-			return nil, binaryErr(err)
-		}
-		eventsBytes += int64(k) + int64(n)
-		if version < 2 {
-			payload = binary.AppendVarint(payload, 0)
-		}
-		err = dec.decode(payload, &ev)
-		if err == nil {
-			err = checkDecoded(&ev)
-		}
-		if err == nil {
-			err = evs.addRecord(i, &ev, payload)
-		}
-		if err == nil {
-			err = evs.err
-		}
-		if err != nil {
-			evs.close()
-			if _, ok := limitErr(err); ok {
-				return nil, err
-			}
-			if evs.err == nil {
-				err = fmt.Errorf("event %d: %w", i, err)
-			}
-			return nil, fmt.Errorf("corrupt recording: %w", err)
-		}
-	}
 }
 
 // readUvarint is binary.ReadUvarint, which also returns how many bytes

@@ -301,45 +301,78 @@ func (evs *eventStream) addRecord(i int, ev *tracer.Event, payload []byte) error
 		evs.err = err
 		return nil
 	}
-	if err := evs.live.event(ev); err != nil {
+	var encErr error
+	if payload == nil {
+		var b []byte
+		b, encErr = appendEvent(evs.buf[:0], ev)
+		evs.buf = b
+		payload = b[min(3, len(b)):]
+	}
+	c := checkedOf(ev, len(payload))
+	return evs.addChecked(i, &c, payload, encErr)
+}
+
+// checkedEvent is what the checks of an event in file order need of it,
+// once it decoded and passed validateEvent: a binary recording's events
+// are decoded on other goroutines (readBinaryEvents), their checkedEvents
+// added here in order.
+type checkedEvent struct {
+	timeNs    uint64
+	heldBytes int // heldBytes of the record, as a pass reads it
+	stackID   int
+	live      liveOp
+	exit      bool
+}
+
+func checkedOf(ev *tracer.Event, payloadBytes int) checkedEvent {
+	return checkedEvent{timeNs: ev.TimeNs, heldBytes: heldBytes(payloadBytes, ev), stackID: ev.StackID,
+		live: liveOpOf(ev), exit: ev.Kind == tracer.KindExit}
+}
+
+// addChecked adds event i, decoded and valid, whose record's payload is
+// payload (copied to the spill unless the stream is a view); encErr is
+// the failure to encode it (a JSON recording's event), held in turn.
+func (evs *eventStream) addChecked(i int, c *checkedEvent, payload []byte, encErr error) error {
+	if evs.err != nil {
+		return nil
+	}
+	if err := evs.live.apply(c.live); err != nil {
 		return err
 	}
-	if ev.StackID > maxStackID && evs.err == nil {
-		evs.err = fmt.Errorf("event %d: stack %d, more than a recording can hold", i, ev.StackID)
+	if c.stackID > maxStackID {
+		evs.err = fmt.Errorf("event %d: stack %d, more than a recording can hold", i, c.stackID)
 		return nil
 	}
-	if ev.StackID < 0 && evs.badStack.i < 0 {
-		evs.badStack = stackRef{i, ev.StackID}
+	if c.stackID < 0 && evs.badStack.i < 0 {
+		evs.badStack = stackRef{i, c.stackID}
 	}
-	if n := len(evs.stackMax); ev.StackID > 0 && (n == 0 || ev.StackID > evs.stackMax[n-1].id) {
-		evs.stackMax = append(evs.stackMax, stackRef{i, ev.StackID})
+	if n := len(evs.stackMax); c.stackID > 0 && (n == 0 || c.stackID > evs.stackMax[n-1].id) {
+		evs.stackMax = append(evs.stackMax, stackRef{i, c.stackID})
 	}
-	if ev.Kind == tracer.KindExit {
-		evs.spill.exits.add(ev)
-	}
-	if evs.inPlace {
-		evs.order.push(ev.TimeNs, heldBytes(len(payload), ev))
-		evs.spill.n++
+	if encErr != nil {
+		evs.err = fmt.Errorf("event %d: %w", i, encErr)
 		return nil
 	}
-	var b []byte
-	if payload != nil {
-		b = appendRecordLength(evs.buf[:0], len(payload))
-		b = append(b, payload...)
-	} else {
-		var err error
-		if b, err = appendEvent(evs.buf[:0], ev); err != nil {
-			evs.buf = b
-			evs.err = fmt.Errorf("event %d: %w", i, err)
-			return nil
+	if c.exit {
+		if c.live.groupDead {
+			evs.spill.exits.processes++
+		} else {
+			evs.spill.exits.threads++
 		}
 	}
-	evs.buf = b
-	evs.order.push(ev.TimeNs, heldBytes(len(b)-3, ev)) // the record's payload, as a pass reads it
-	if err := evs.spill.events.Write(b); err != nil {
+	evs.order.push(c.timeNs, c.heldBytes)
+	evs.spill.n++
+	if evs.inPlace {
+		return nil
+	}
+	var length [3]byte
+	err := evs.spill.events.Write(appendRecordLength(length[:0], len(payload)))
+	if err == nil {
+		err = evs.spill.events.Write(payload)
+	}
+	if err != nil {
 		return fmt.Errorf("reading recording: %w", err)
 	}
-	evs.spill.n++
 	return nil
 }
 

@@ -148,29 +148,51 @@ type liveTasks struct {
 	m map[uint32]struct{}
 }
 
-func (l *liveTasks) event(ev *tracer.Event) error {
+// liveOp is what one event does to the tasks alive: taken from the event
+// where it is decoded (readBinaryEvents' workers), applied in file order.
+type liveOp struct {
+	tid, pid, child uint32
+	exit, groupDead bool
+	addTid          bool
+	addChild        bool
+}
+
+func liveOpOf(ev *tracer.Event) liveOp {
+	op := liveOp{tid: ev.Tid, pid: ev.Pid}
 	switch ev.Kind {
 	case tracer.KindExit:
-		delete(l.m, ev.Tid)
-		if ev.GroupDead {
-			delete(l.m, ev.Pid)
+		op.exit, op.groupDead = true, ev.GroupDead
+	case tracer.KindSyscall:
+		if _, ok := spawn.CloneFlags(ev); ok && ev.Ret > 0 {
+			if _, _, isProcess := spawn.IsProcessSpawn(ev); isProcess {
+				op.addChild, op.child = true, ev.SpawnedChild() // as the summary keys its open spawns
+			}
+			op.addTid = true
+		} else if ev.Nr64() == sysno.Socketpair && ev.Ret == 0 {
+			op.addTid = true
+		}
+	}
+	return op
+}
+
+func (l *liveTasks) apply(op liveOp) error {
+	if op.exit {
+		delete(l.m, op.tid)
+		if op.groupDead {
+			delete(l.m, op.pid)
 		}
 		return nil
-	case tracer.KindSyscall:
-	default:
+	}
+	if !op.addTid {
 		return nil
 	}
 	if l.m == nil {
 		l.m = map[uint32]struct{}{}
 	}
-	if _, ok := spawn.CloneFlags(ev); ok && ev.Ret > 0 {
-		if _, _, isProcess := spawn.IsProcessSpawn(ev); isProcess {
-			l.m[ev.SpawnedChild()] = struct{}{} // as the summary keys its open spawns
-		}
-		l.m[ev.Tid] = struct{}{}
-	} else if ev.Nr64() == sysno.Socketpair && ev.Ret == 0 {
-		l.m[ev.Tid] = struct{}{}
+	if op.addChild {
+		l.m[op.child] = struct{}{}
 	}
+	l.m[op.tid] = struct{}{}
 	if len(l.m) > MaxLiveTasks {
 		return &LimitError{What: fmt.Sprintf("more than %d processes and spawning threads alive at once", MaxLiveTasks)}
 	}
