@@ -336,6 +336,11 @@ print(int((time.monotonic() - t) * 1e6), u.ru_maxrss, int((u.ru_utime + u.ru_sti
 	done
 	rm -f "$tmp/rec.$ext"
 done
+# The same loading in-process (BenchmarkLoad: Load, report -c's work, and
+# Load plus Summarize, the full report's), without process start-up.
+log "bench: BenchmarkLoad, $RECS spawns"
+load_bench=$("$GO" test -run '^$' -bench "BenchmarkLoad/$RECS\\.strec/" -benchtime "${RUNS}x" ./analyze/recording/ -spawns "$RECS" |
+	awk '/^BenchmarkLoad/ { sub(/^BenchmarkLoad\//, "", $1); sub(/-[0-9]+$/, "", $1); printf "%s%s %.3f s", sep, $1, $3 / 1e9; sep = ", " }')
 
 # The table, on stdout.
 echo "Median wall time of $RUNS runs; $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%d)."
@@ -395,3 +400,5 @@ echo
 echo "| command | recording | spawns | file (MiB) | wall (s) | min-max (s) | CPU (s) | peak RSS (MiB) |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rec_rows[@]}"
+echo
+echo "In-process (go test -bench BenchmarkLoad -spawns $RECS, mean of $RUNS): ${load_bench:-failed}."

@@ -32,6 +32,11 @@ import (
 
 func savedSynth(t testing.TB, n int, name string) string {
 	t.Helper()
+	return savedSynthIn(t, t.TempDir(), n, name)
+}
+
+func savedSynthIn(t testing.TB, dir string, n int, name string) string {
+	t.Helper()
 	r := recording.NewTestRecorder(t)
 	synth.Spawns(n, func(ev *tracer.Event) {
 		if err := r.Add(ev); err != nil {
@@ -40,7 +45,7 @@ func savedSynth(t testing.TB, n int, name string) string {
 	})
 	rec := recording.Filled(t, r)
 	rec.StartMonoNs, rec.EndMonoNs = 1e12, 1e12+uint64(n)*1e6
-	path := filepath.Join(t.TempDir(), name)
+	path := filepath.Join(dir, name)
 	if err := recording.SaveFile(path, rec); err != nil {
 		t.Fatal(err)
 	}
@@ -307,9 +312,17 @@ var benchSpawns = flag.Int("spawns", 20_000, "spawns in BenchmarkLoad's recordin
 // alone is report -c's work, Load and Summarize the full report's.
 func BenchmarkLoad(b *testing.B) {
 	n := *benchSpawns
+	dir := b.TempDir()
 	for _, ext := range []string{".strec", ".json"} {
-		path := savedSynth(b, n, "rec"+ext)
+		path := ""
+		saved := func(b *testing.B) string { // only for the benchmarks -bench picks
+			if path == "" {
+				path = savedSynthIn(b, dir, n, "rec"+ext)
+			}
+			return path
+		}
 		b.Run(strconv.Itoa(n)+ext+"/load", func(b *testing.B) {
+			path := saved(b)
 			for b.Loop() {
 				rec, err := recording.Load(path)
 				if err != nil {
@@ -319,6 +332,7 @@ func BenchmarkLoad(b *testing.B) {
 			}
 		})
 		b.Run(strconv.Itoa(n)+ext+"/summarize", func(b *testing.B) {
+			path := saved(b)
 			for b.Loop() {
 				rec, err := recording.Load(path)
 				if err != nil {
