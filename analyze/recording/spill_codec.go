@@ -201,7 +201,7 @@ func (dec *eventDecoder) decode(payload []byte, ev *tracer.Event) error {
 	ev.Parent = nil
 	if flags&flagParent != 0 {
 		if d.CheckOnly && parent != nil {
-			*parent = *d.ParentSize()
+			d.ParentSizeInto(parent)
 			ev.Parent = parent
 		} else {
 			// Not reused: a summary's rows keep it (Spawn.Parent).

@@ -62,7 +62,14 @@ func (d *Decoder) Reset(payload []byte) { d.B, d.Err = payload, nil }
 
 // ParentSize decodes AppendParentSize's fields into a new ParentSize.
 func (d *Decoder) ParentSize() *tracer.ParentSize {
-	return &tracer.ParentSize{RSSAnonBytes: d.Uvarint(), RSSFileBytes: d.Uvarint(), RSSShmemBytes: d.Uvarint(),
+	p := new(tracer.ParentSize)
+	d.ParentSizeInto(p)
+	return p
+}
+
+// ParentSizeInto decodes AppendParentSize's fields into p.
+func (d *Decoder) ParentSizeInto(p *tracer.ParentSize) {
+	*p = tracer.ParentSize{RSSAnonBytes: d.Uvarint(), RSSFileBytes: d.Uvarint(), RSSShmemBytes: d.Uvarint(),
 		PgtablesBytes: d.Uvarint(), MapCount: int(d.Varint())}
 }
 
