@@ -19,7 +19,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 )
@@ -84,7 +83,7 @@ type Tracer struct {
 	compatMu      sync.Mutex
 	compatPending *probeGroup
 	compatOn      bool // the raw pair was attached for them
-	reader        *ringbuf.Reader
+	reader        *ring
 	ringMap       *ebpf.Map // the ring buffer the reader was opened on, closed after it
 	probes        []Probe
 	ncpu          int
@@ -192,7 +191,7 @@ func Open(cfg Config) (t *Tracer, err error) {
 		if t.ringMap, err = r.Clone(); err != nil {
 			return nil, fmt.Errorf("opening ring buffer: %w", err)
 		}
-		if t.reader, err = ringbuf.NewReader(t.ringMap); err != nil {
+		if t.reader, err = newRing(t.ringMap); err != nil {
 			return nil, fmt.Errorf("opening ring buffer: %w", err)
 		}
 	}
@@ -364,7 +363,7 @@ func Open(cfg Config) (t *Tracer, err error) {
 	}
 	phase.Done("programs attached")
 	if t.reader == nil { // the ring was not made beforehand: the load made it
-		if t.reader, err = ringbuf.NewReader(t.coll.Maps["events"]); err != nil {
+		if t.reader, err = newRing(t.coll.Maps["events"]); err != nil {
 			return nil, fmt.Errorf("opening ring buffer: %w", err)
 		}
 	}
@@ -553,25 +552,10 @@ const drainEvery = 50 * time.Millisecond
 // Read delivers what the kernel sends to sink until Flush is called and
 // everything submitted before it has been read, then returns nil.
 func (t *Tracer) Read(sink Sink) error {
-	var rec ringbuf.Record
 	var ev Event
 	var sample Sample
 	var copies stackCopies
-	for {
-		// Most records do not wake the reader (bpf submit()): wake up
-		// now and then to take them.
-		t.reader.SetDeadline(time.Now().Add(drainEvery))
-		err := t.reader.ReadInto(&rec)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			continue
-		}
-		if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading ring buffer: %w", err)
-		}
-		b := rec.RawSample
+	record := func(b []byte) error {
 		if compatRecord(b) {
 			if err := t.attachCompatPath(); err != nil {
 				return err
@@ -587,19 +571,29 @@ func (t *Tracer) Read(sink Sink) error {
 				convertSample(raw, &sample)
 				sink.Sample(&sample)
 			}
-			continue
+			return nil
 		}
 		if len(b) >= 4 && *(*uint32)(unsafe.Pointer(&b[0])) == uint32(spawntraceEventKindEV_STACK_COPY) {
-			if err := copies.add(b); err != nil {
-				return err
-			}
-			continue
+			return copies.add(b)
 		}
 		if err := convert(b, &ev); err != nil {
 			return err
 		}
 		copies.attach(&ev)
 		sink.Event(&ev)
+		return nil
+	}
+	for {
+		// Most records do not wake the reader (bpf submit()): it
+		// wakes up now and then to take them.
+		stop, err := t.reader.drain(record)
+		if err != nil {
+			return err
+		}
+		if stop {
+			return nil
+		}
+		t.reader.wait(drainEvery)
 	}
 }
 
@@ -613,7 +607,7 @@ func compatRecord(b []byte) bool {
 
 // Flush makes Read return once it has drained what is in the ring buffer.
 func (t *Tracer) Flush() error {
-	return t.reader.Flush()
+	return t.reader.flush()
 }
 
 // maxSyscalls is bpf/spawntrace.h's MAX_SYSCALLS: syscall_stats holds the
@@ -814,7 +808,7 @@ func (t *Tracer) Close() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			readerErr = t.reader.Close()
+			readerErr = t.reader.close()
 		}()
 	}
 	for _, fd := range t.perfFDs {
