@@ -34,6 +34,8 @@ type Recorder struct {
 	// and not kept, since the spawn calls carry what the reports need and
 	// memory should grow with spawns, not with everything the tree does.
 	threads int
+	// countOnly keeps no event, only the counts (CountOnly).
+	countOnly bool
 
 	stackMu  sync.Mutex
 	stacks   *spill.File // spawn stack IDs (SetSpawnStack)
@@ -61,12 +63,32 @@ func newRecorder(open func() (*os.File, error)) (*Recorder, error) {
 	return &Recorder{events: events, stacks: stacks, execDetails: map[uint32]tracer.Event{}}, nil
 }
 
+// CountOnly makes the recorder keep no events, only the counts of threads
+// and exits: for a run that shows the syscall table alone (-c), whose
+// events nothing reads. Called before the first Add.
+func (r *Recorder) CountOnly() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.countOnly = true
+}
+
 // Add records one event (ev is not kept). It returns the first error
 // writing the spill file: from then on nothing more is recorded, and
 // Fill fails with the same error.
 func (r *Recorder) Add(ev *tracer.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.countOnly {
+		switch ev.Kind {
+		case tracer.KindFork:
+			if ev.Thread {
+				r.threads++
+			}
+		case tracer.KindExit:
+			r.exits.add(ev)
+		}
+		return r.writeErr()
+	}
 	switch ev.Kind {
 	case tracer.KindExec:
 		r.execDetails[ev.Tid] = *ev

@@ -72,3 +72,41 @@ func TestRecorderKeepsSpawnCallsNotForksOrExecs(t *testing.T) {
 		t.Errorf("lone exec = %+v", evs[3])
 	}
 }
+
+// A -c run's recorder counts what the table's last lines say (exits of
+// processes and of other threads, thread creations) as the full recorder
+// does, and keeps no event.
+func TestRecorderCountOnlyCountsAsTheFullOne(t *testing.T) {
+	events := []tracer.Event{
+		{Kind: tracer.KindFork, Pid: 10, ChildPid: 10, ChildTid: 12, Thread: true},
+		{Kind: tracer.KindSyscall, Nr: sysno.Clone, Pid: 10, Tid: 10, Ret: 11, TimeNs: 5},
+		{Kind: tracer.KindFork, Pid: 10, ChildPid: 11, ChildTid: 11},
+		{Kind: tracer.KindExec, Pid: 11, Tid: 11, Filename: "/bin/true"},
+		{Kind: tracer.KindSyscall, Nr: sysno.Execve, Pid: 11, Tid: 11},
+		{Kind: tracer.KindExit, Pid: 10, Tid: 12},
+		{Kind: tracer.KindExit, Pid: 11, Tid: 11, GroupDead: true},
+		{Kind: tracer.KindExit, Pid: 10, Tid: 10, GroupDead: true},
+	}
+	full, counting := newTestRecorder(t), newTestRecorder(t)
+	counting.CountOnly()
+	for _, r := range []*Recorder{full, counting} {
+		for i := range events {
+			ev := events[i]
+			if err := r.Add(&ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if full.Threads() != 1 || counting.Threads() != full.Threads() {
+		t.Errorf("threads = %d counting, %d in full, want 1", counting.Threads(), full.Threads())
+	}
+	fullRec, countRec := filled(t, full), filled(t, counting)
+	fp, ft := fullRec.Exits()
+	cp, ct := countRec.Exits()
+	if fp != 2 || ft != 1 || cp != fp || ct != ft {
+		t.Errorf("exits = %d processes, %d threads counting; %d, %d in full; want 2, 1", cp, ct, fp, ft)
+	}
+	if evs := arrived(t, countRec); len(evs) != 0 {
+		t.Errorf("counting recorder kept %d events: %+v", len(evs), evs)
+	}
+}

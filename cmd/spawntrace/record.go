@@ -176,7 +176,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	var s *live.Session
 	var prog *progress
-	opts := live.Options{Version: version(), SampleHz: sampleHz(o.pprofDir, o.freqHz), Warn: stderr,
+	opts := live.Options{Version: version(), SampleHz: sampleHz(o.pprofDir, o.freqHz), Warn: stderr, TableOnly: o.tableOnly(),
 		Started: func(s *live.Session) {
 			prog = startProgress(stderr, o.workloadFdsPid(), progressDelay, time.Second, s.Counts)
 		}}

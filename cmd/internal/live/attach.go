@@ -68,7 +68,7 @@ func Attach(t *tracer.Tracer, pid int, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.stacks.setMain(pid)
+	s.setMain(pid)
 	s.readHostMeanwhile()
 	if n := len(tree) - 1; n > 0 {
 		fmt.Fprintf(opts.Warn, "spawntrace: attached to %d and its %d descendants; Ctrl-C to stop\n", pid, n)

@@ -51,9 +51,11 @@ func Launch(t *tracer.Tracer, path string, args []string, cred *syscall.Credenti
 		return nil, fmt.Errorf("starting %s: %w", args[0], err)
 	}
 	phase.Done("workload started")
-	s.stacks.setMain(cmd.Process.Pid)
+	s.setMain(cmd.Process.Pid)
 	s.readHostMeanwhile()
-	s.libc.prefetch(path)
+	if s.libc != nil {
+		s.libc.prefetch(path)
+	}
 	// Signals go on to the workload. A second SIGINT or SIGTERM means the
 	// user wants out even though the workload ignores them: kill it, then
 	// report as usual without waiting for what it left behind.

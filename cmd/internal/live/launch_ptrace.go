@@ -30,7 +30,7 @@ func LaunchPtrace(t *ptrace.Tracer, args []string, opts Options) (*Session, erro
 		s.rec.Close()
 		return nil, fmt.Errorf("starting %s: %w", args[0], err)
 	}
-	s.stacks.setMain(pid)
+	s.setMain(pid)
 	s.readHostMeanwhile()
 	done := make(chan struct{})
 	var forced atomic.Bool

@@ -34,6 +34,10 @@ type Options struct {
 	// Started, when set, is called with the session once it reads events,
 	// before Launch or Attach waits for the workload (a progress line).
 	Started func(*Session)
+	// TableOnly says the run shows the syscall table alone (-c): no
+	// observer reads /proc or ELF files, and the recorder keeps no events,
+	// only the counts of exits and threads.
+	TableOnly bool
 }
 
 // Backend is what a session reads the tree from: the BPF tracer
@@ -60,7 +64,8 @@ type Session struct {
 	opts    Options
 	rec     *recording.Recorder
 	// observers see every event, in this order; stacks is one of them,
-	// and also takes the CPU samples and the workload's pid.
+	// and also takes the CPU samples and the workload's pid. None, and
+	// stacks and libc nil, under TableOnly.
 	observers []Observer
 	stacks    *stackProbe
 	libc      *libcProbe
@@ -73,6 +78,13 @@ type Session struct {
 	// host waits for the host's facts read while the workload runs
 	// (readHostMeanwhile); nil until they are asked for.
 	host func() recording.Host
+}
+
+// setMain tells the stack probe the workload's pid, if it runs.
+func (s *Session) setMain(pid int) {
+	if s.stacks != nil {
+		s.stacks.setMain(pid)
+	}
 }
 
 // Counts are the new tasks (processes and threads) and the successful
@@ -99,18 +111,22 @@ func newSession(t Backend, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	stacks := newStackProbe(rec, t.ProbeAvailable(tracer.SamplingProbe), opts.Warn)
-	libc := newLibcProbe()
 	s := &Session{
-		t:         t,
-		opts:      opts,
-		rec:       rec,
-		observers: []Observer{stacks, libc, newRustProbe()},
-		stacks:    stacks,
-		libc:      libc,
-		readDone:  make(chan error, 1),
-		start:     now(),
-		sigs:      make(chan os.Signal, 4),
+		t:        t,
+		opts:     opts,
+		rec:      rec,
+		readDone: make(chan error, 1),
+		start:    now(),
+		sigs:     make(chan os.Signal, 4),
+	}
+	var sample func(*tracer.Sample)
+	if opts.TableOnly {
+		rec.CountOnly()
+	} else {
+		s.stacks = newStackProbe(rec, t.ProbeAvailable(tracer.SamplingProbe), opts.Warn)
+		s.libc = newLibcProbe()
+		s.observers = []Observer{s.stacks, s.libc, newRustProbe()}
+		sample = s.stacks.sample
 	}
 	go func() {
 		spillFailed := false
@@ -130,7 +146,7 @@ func newSession(t Backend, opts Options) (*Session, error) {
 				spillFailed = true
 				fmt.Fprintf(opts.Warn, "spawntrace: recording events: %v: events from here on are lost\n", err)
 			}
-		}, Sample: s.stacks.sample})
+		}, Sample: sample})
 	}()
 	signal.Notify(s.sigs, forwarded...)
 	if opts.Started != nil {
@@ -195,7 +211,9 @@ func (s *Session) Finish() (rec *recording.Recording, err error) {
 	}
 	rec.Tracer = tracerUsage()
 	phase.Done("recording filled")
-	s.stacks.unwinding.fill(rec) // the symbolizer is done (Finish above)
+	if s.stacks != nil {
+		s.stacks.unwinding.fill(rec) // the symbolizer is done (Finish above)
+	}
 	return rec, nil
 }
 
