@@ -156,19 +156,30 @@ bench_workload() {
 }
 
 # usage LABEL CMD...: one more run under spawntrace -w, for spawntrace's
-# own CPU time and peak RSS (its process only, from the recording);
-# appends "LABEL<TAB>spawns<TAB>cpu s<TAB>peak RSS MiB" to $tmp/usage.
+# own CPU time and peak RSS (its process only, from the recording), and
+# one under -c and one under --spawns-only -c, for their CPU time (-v's,
+# taken as the run ends); appends "LABEL<TAB>spawns<TAB>cpu s<TAB>peak RSS
+# MiB<TAB>-c cpu s<TAB>--spawns-only -c cpu s" to $tmp/usage.
 usage() {
-	local label=$1
+	local label=$1 c so
 	shift
 	"$root/bin/spawntrace" -c -w "$tmp/usage.json" -- "$@" >/dev/null 2>&1 </dev/null ||
 		die "failed (exit $?): spawntrace -w ... $*"
+	c=$(own_cpu -c -- "$@")
+	so=$(own_cpu --spawns-only -c -- "$@")
 	python3 -c 'import json, sys
 r = json.load(open(sys.argv[1]))
 t = r.get("tracer") or {}
 spawns = sum(1 for e in r["events"] if e.get("kind") == "syscall" and e.get("nr") in (56, 57, 58, 435) and e.get("ret", 0) > 0)
-print("%s\t%d\t%.3f\t%.1f" % (sys.argv[2], spawns, t.get("cpu_ns", 0) / 1e9, t.get("max_rss_bytes", 0) / 2**20))' \
-		"$tmp/usage.json" "$label" >>"$tmp/usage"
+print("%s\t%d\t%.3f\t%.1f\t%s\t%s" % (sys.argv[2], spawns, t.get("cpu_ns", 0) / 1e9, t.get("max_rss_bytes", 0) / 2**20, sys.argv[3], sys.argv[4]))' \
+		"$tmp/usage.json" "$label" "$c" "$so" >>"$tmp/usage"
+}
+
+# own_cpu FLAGS...: spawntrace's own CPU time in seconds as -v gives it.
+own_cpu() {
+	"$root/bin/spawntrace" -v --backend bpf "$@" >/dev/null 2>"$tmp/own.err" </dev/null ||
+		die "failed (exit $?): spawntrace $*"
+	sed -n 's/.*tracer.s own use while recording: \([0-9.]*\) s CPU.*/\1/p' "$tmp/own.err"
 }
 
 : >"$tmp/results"
@@ -359,15 +370,18 @@ awk -F'\t' '
 		last = k[1]
 	}' "$tmp/results"
 echo
-echo "spawntrace's own CPU time and peak RSS (its process, not the workload; one run with -w each):"
+echo "spawntrace's own CPU time and peak RSS (its process, not the workload; one run with -w each), and its"
+echo "tracer CPU per spawn, start-up off (the /bin/true row's taken off), with -w, -c and --spawns-only -c (one run each):"
 echo
-echo "| workload | spawns | spawntrace CPU (s) | CPU per spawn, start-up off (µs) | peak RSS (MiB) |"
-echo "|---|---:|---:|---:|---:|"
+echo "| workload | spawns | spawntrace CPU (s) | tracer CPU per spawn -w (µs) | -c (µs) | --spawns-only -c (µs) | peak RSS (MiB) |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 awk -F'\t' '
-	NR == 1 { base = $3 }
+	NR == 1 { base = $3; cbase = $5; sobase = $6 }
 	{
 		per = $2 ? sprintf("%.1f", ($3 - base) / $2 * 1e6) : "-"
-		printf "| %s | %d | %.3f | %s | %.1f |\n", $1, $2, $3, per, $4
+		cper = $2 ? sprintf("%.1f", ($5 - cbase) / $2 * 1e6) : "-"
+		soper = $2 ? sprintf("%.1f", ($6 - sobase) / $2 * 1e6) : "-"
+		printf "| %s | %d | %.3f | %s | %s | %s | %.1f |\n", $1, $2, $3, per, cper, soper, $4
 	}' "$tmp/usage"
 echo
 echo "One syscall (getppid, testdata/sysloop.c; the thread's CPU time), median of $RUNS: untraced $sys_untraced ns; with empty programs on"
