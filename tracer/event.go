@@ -204,11 +204,16 @@ type BuildID [20]byte
 func (b BuildID) IsZero() bool { return b == BuildID{} }
 
 // Sink receives what the kernel side sends; Sample may be nil when
-// sampling is off. Both run on the reader goroutine, one call at a time;
-// the value pointed to is reused after the call returns (its slices are not).
+// sampling is off, Drained nil when not needed. All run on the reader
+// goroutine, one call at a time; the value pointed to is reused after the
+// call returns (its slices are not).
 type Sink struct {
 	Event  func(*Event)
 	Sample func(*Sample)
+	// Drained is called after a batch of events and samples: what was
+	// waiting has been read, and the reader will wait for more. Work
+	// handed to other goroutines once per batch wakes them once.
+	Drained func()
 }
 
 // ParentSize is the spawning process's memory at the moment of a fork.

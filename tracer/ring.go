@@ -86,23 +86,24 @@ func (r *ring) consPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.cons[0])) 
 func (r *ring) prodPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.prod[0])) }
 
 // drain hands every committed record to fn, in place (b is overwritten once
-// fn returns), and says whether the reader is to stop: Flush was called
-// before it began (everything submitted before Flush is read), or Close.
-func (r *ring) drain(fn func(b []byte) error) (stop bool, err error) {
+// fn returns); it returns how many, and whether the reader is to stop:
+// Flush was called before it began (everything submitted before Flush is
+// read), or Close.
+func (r *ring) drain(fn func(b []byte) error) (n int, stop bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return true, nil
+		return 0, true, nil
 	}
 	stop = r.flushed
 	cons := atomic.LoadUint64(r.consPos())
 	for spins := 0; ; {
 		prod := atomic.LoadUint64(r.prodPos())
 		if cons == prod {
-			return stop, nil
+			return n, stop, nil
 		}
 		if prod-cons < ringHeaderBytes {
-			return true, fmt.Errorf("reading ring buffer: short record header")
+			return n, true, fmt.Errorf("reading ring buffer: short record header")
 		}
 		// An atomic load of the length orders it after the kernel's
 		// commit (an xchg): without the busy bit, the record is written.
@@ -118,20 +119,21 @@ func (r *ring) drain(fn func(b []byte) error) (stop bool, err error) {
 			continue
 		}
 		spins = 0
-		n := uint64(hdr &^ (ringBusyBit | ringDiscardBit))
+		size := uint64(hdr &^ (ringBusyBit | ringDiscardBit))
 		start := (cons + ringHeaderBytes) & r.mask
-		next := cons + ringHeaderBytes + (n+7)&^7
+		next := cons + ringHeaderBytes + (size+7)&^7
 		if next-cons > prod-cons {
-			return true, fmt.Errorf("reading ring buffer: record of %d bytes past the producer", n)
+			return n, true, fmt.Errorf("reading ring buffer: record of %d bytes past the producer", size)
 		}
 		var ferr error
 		if hdr&ringDiscardBit == 0 {
-			ferr = fn(r.data[start : start+n : start+n])
+			ferr = fn(r.data[start : start+size : start+size])
+			n++
 		}
 		cons = next
 		atomic.StoreUint64(r.consPos(), cons)
 		if ferr != nil {
-			return true, ferr
+			return n, true, ferr
 		}
 	}
 }

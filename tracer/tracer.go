@@ -586,9 +586,12 @@ func (t *Tracer) Read(sink Sink) error {
 	for {
 		// Most records do not wake the reader (bpf submit()): it
 		// wakes up now and then to take them.
-		stop, err := t.reader.drain(record)
+		n, stop, err := t.reader.drain(record)
 		if err != nil {
 			return err
+		}
+		if n > 0 && sink.Drained != nil {
+			sink.Drained()
 		}
 		if stop {
 			return nil

@@ -205,6 +205,9 @@ func (t *Tracer) Read(sink tracer.Sink) error {
 		for i := range batch {
 			sink.Event(&batch[i])
 		}
+		if sink.Drained != nil {
+			sink.Drained()
+		}
 	}
 	<-t.loopDone
 	return t.loopErr

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -177,10 +178,24 @@ type imageRef struct {
 	sinceNs uint64
 }
 
-func monoNow() uint64 {
+// monoBase is a CLOCK_MONOTONIC reading and the time.Time taken right
+// after it, whose monotonic part is the runtime's CLOCK_MONOTONIC read
+// through the vDSO: monoNow then makes no syscall (unix.ClockGettime is
+// one), which, on the ring-buffer reader's goroutine for every exec, woke
+// the Go runtime's sysmon thread into polling.
+var monoBase = func() (b struct {
+	ns uint64
+	at time.Time
+}) {
 	var ts unix.Timespec
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return uint64(ts.Nano())
+	b.ns, b.at = uint64(ts.Nano()), time.Now()
+	return b
+}()
+
+// monoNow is CLOCK_MONOTONIC, the clock of the events' times.
+func monoNow() uint64 {
+	return monoBase.ns + uint64(time.Since(monoBase.at))
 }
 
 func (s *Symbolizer) imageLocked(pid uint32) *Image {

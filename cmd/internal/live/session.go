@@ -120,6 +120,7 @@ func newSession(t Backend, opts Options) (*Session, error) {
 		sigs:     make(chan os.Signal, 4),
 	}
 	var sample func(*tracer.Sample)
+	var drained func()
 	if opts.TableOnly {
 		rec.CountOnly()
 	} else {
@@ -127,6 +128,7 @@ func newSession(t Backend, opts Options) (*Session, error) {
 		s.libc = newLibcProbe()
 		s.observers = []Observer{s.stacks, s.libc, newRustProbe()}
 		sample = s.stacks.sample
+		drained = s.stacks.drained
 	}
 	go func() {
 		spillFailed := false
@@ -146,7 +148,7 @@ func newSession(t Backend, opts Options) (*Session, error) {
 				spillFailed = true
 				fmt.Fprintf(opts.Warn, "spawntrace: recording events: %v: events from here on are lost\n", err)
 			}
-		}, Sample: sample})
+		}, Sample: sample, Drained: drained})
 	}()
 	signal.Notify(s.sigs, forwarded...)
 	if opts.Started != nil {

@@ -37,6 +37,10 @@ type stackProbe struct {
 	done chan struct{}
 
 	// Reader goroutine only.
+	// pending holds the jobs of the records read since the reader last
+	// drained the ring buffer (drained): handed over together, they wake
+	// the symbolizer once per drain rather than once per spawn and exec.
+	pending  []stackJob
 	dropped  int        // spawn stacks that found the queue full
 	late     []stackJob // CPU samples and execs that found it full, and spawn stacks behind them: done at the end
 	overflow int        // CPU samples past maxLate: dropped
@@ -79,6 +83,11 @@ type stackJob struct {
 // stacks are dropped (and counted) rather than stall the ring buffer.
 const stackQueue = 4096
 
+// maxPending bounds the jobs held for one hand-over: a drain of a full
+// ring buffer hands them over as it goes, so that the symbolizer works
+// meanwhile and spawn stacks do not find the queue full at once.
+const maxPending = 256
+
 // maxLate bounds the jobs kept aside when the queue is full (~1-3 KiB
 // each, with their stacks); past it samples and spawn stacks are dropped
 // and counted, execs left unindexed.
@@ -120,7 +129,7 @@ func (p *stackProbe) Observe(ev *tracer.Event) {
 		// Its spawn stacks and samples are symbolized later, maybe after
 		// it exits (a shell lives ~1 ms): index its files by build ID,
 		// before the stacks that follow in the queue.
-		p.queue(stackJob{index: true, exec: ev.Filename, pid: ev.Pid})
+		p.add(stackJob{index: true, exec: ev.Filename, pid: ev.Pid})
 	case tracer.KindExit:
 		if ev.GroupDead {
 			p.sym.Exit(ev.Pid)
@@ -146,11 +155,32 @@ func (p *stackProbe) Observe(ev *tracer.Event) {
 			p.unwinding.copies++
 			p.unwinding.copyBytes += uint64(copied.RecordBytes)
 		}
-		j := stackJob{img: img, spawn: spawnKey{ev.Tid, ev.TimeNs}, ustack: ev.UserStack, sampled: ev.UserFrames(), copied: copied}
+		p.add(stackJob{img: img, spawn: spawnKey{ev.Tid, ev.TimeNs}, ustack: ev.UserStack, sampled: ev.UserFrames(), copied: copied})
+	}
+}
+
+// add holds a job for the next hand-over to the symbolizer.
+func (p *stackProbe) add(j stackJob) {
+	p.pending = append(p.pending, j)
+	if len(p.pending) >= maxPending {
+		p.drained()
+	}
+}
+
+// drained hands the jobs held to the symbolizer, in order: the reader has
+// drained the ring buffer (tracer.Sink.Drained).
+func (p *stackProbe) drained() {
+	for i, j := range p.pending {
+		p.pending[i] = stackJob{}
+		if j.main || j.index || j.sample {
+			p.queue(j)
+			continue
+		}
+		// A spawn stack.
 		if len(p.late) > 0 {
 			// After the execs kept aside: they index the files it names.
 			p.queue(j)
-			return
+			continue
 		}
 		select {
 		case p.jobs <- j:
@@ -158,6 +188,7 @@ func (p *stackProbe) Observe(ev *tracer.Event) {
 			p.dropped++
 		}
 	}
+	p.pending = p.pending[:0]
 }
 
 // sample queues one CPU sample; on the reader goroutine.
@@ -168,7 +199,7 @@ func (p *stackProbe) sample(s *tracer.Sample) {
 		// gives no build IDs, its first such sample woke the reader).
 		p.sym.Load(img)
 	}
-	p.queue(stackJob{img: img, sample: true, pid: s.Pid, comm: s.Comm, kstack: s.KernelStack, sampled: s.UserStack})
+	p.add(stackJob{img: img, sample: true, pid: s.Pid, comm: s.Comm, kstack: s.KernelStack, sampled: s.UserStack})
 }
 
 // queue hands a CPU sample or an exec to the symbolizing goroutine, or
@@ -274,6 +305,7 @@ func (p *stackProbe) run(j stackJob) {
 // the CPU samples and the files (each spawn event's StackID went to the
 // recorder). rec.SampleHz is already the rate recorded at.
 func (p *stackProbe) Finish(rec *recording.Recording) {
+	p.drained() // the reader has returned
 	close(p.jobs)
 	<-p.done
 	for _, j := range p.late {
