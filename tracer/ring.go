@@ -148,14 +148,18 @@ func (r *ring) wait(d time.Duration) {
 	}
 	r.file.SetReadDeadline(time.Now().Add(d))
 	r.mu.Unlock()
-	// A wake-up between the last drain and this wait is not lost: the
-	// netpoller keeps it for the next wait. With it, or after d, or when
-	// Flush or Close ends the wait, the caller drains again.
-	woken := false
+	// Read clears the netpoller's readiness before its first call of the
+	// function, so a wake-up between the last drain and here is checked
+	// in the ring itself: records there end the wait at once. After the
+	// first call, a wake-up, d, or Flush or Close ends it, and the caller
+	// drains again. Close waits for Read to return before it unmaps.
+	first := true
 	r.raw.Read(func(uintptr) bool {
-		done := woken
-		woken = true
-		return done
+		if !first {
+			return true
+		}
+		first = false
+		return atomic.LoadUint64(r.prodPos()) != atomic.LoadUint64(r.consPos())
 	})
 }
 
