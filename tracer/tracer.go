@@ -6,7 +6,6 @@ package tracer
 import (
 	"errors"
 	"fmt"
-	"github.com/spawntrace/spawntrace/tracer/phase"
 	"maps"
 	"os"
 	"runtime"
@@ -21,6 +20,8 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
+
+	"github.com/spawntrace/spawntrace/tracer/phase"
 )
 
 // DefaultRingBytes is the ring buffer size: 16 MiB holds ~19k spawn events

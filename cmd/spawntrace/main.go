@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/spawntrace/spawntrace/tracer/phase"
 	"io"
 	"os"
 	"runtime"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/spawntrace/spawntrace/cmd/internal/benchworker"
 	"github.com/spawntrace/spawntrace/reports"
+	"github.com/spawntrace/spawntrace/tracer/phase"
 	"github.com/spawntrace/spawntrace/tracer/ptrace"
 )
 

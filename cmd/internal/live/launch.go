@@ -2,7 +2,6 @@ package live
 
 import (
 	"fmt"
-	"github.com/spawntrace/spawntrace/tracer/phase"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/spawntrace/spawntrace/reports"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/phase"
 	"github.com/spawntrace/spawntrace/tracer/ptrace"
 )
 

@@ -9,7 +9,6 @@ package live
 
 import (
 	"fmt"
-	"github.com/spawntrace/spawntrace/tracer/phase"
 	"io"
 	"os"
 	"os/signal"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/phase"
 )
 
 // Options are what a session takes from the command line.
