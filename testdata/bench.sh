@@ -22,7 +22,8 @@
 # forks), MIB (512, the large parent's touched anonymous memory), PY (1000
 # python3 subprocess runs), TARGETS (200 make targets), BIG (50000 spawns
 # of the memory run), RECS and RECS_BIG (200000 and 1000000 spawns of the
-# recordings report reads).
+# recordings report reads), USAGE_RUNS (RUNS; the runs whose median gives
+# spawntrace's own CPU per spawn).
 # The defaults take about 15 minutes on 2 cores, most of it under strace.
 set -euo pipefail
 
@@ -46,7 +47,8 @@ log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root: spawntrace loads BPF programs (CAP_BPF, CAP_PERFMON)"
-for v in RUNS SPAWNS FORKS MIB PY TARGETS BIG RECS RECS_BIG; do
+USAGE_RUNS=${USAGE_RUNS:-$RUNS}
+for v in RUNS SPAWNS FORKS MIB PY TARGETS BIG RECS RECS_BIG USAGE_RUNS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 
@@ -155,31 +157,43 @@ bench_workload() {
 	usage "$label" "$@"
 }
 
-# usage LABEL CMD...: one more run under spawntrace -w, for spawntrace's
-# own CPU time and peak RSS (its process only, from the recording), and
-# one under -c and one under --spawns-only -c, for their CPU time (-v's,
-# taken as the run ends); appends "LABEL<TAB>spawns<TAB>cpu s<TAB>peak RSS
-# MiB<TAB>-c cpu s<TAB>--spawns-only -c cpu s" to $tmp/usage.
+# usage LABEL CMD...: USAGE_RUNS more runs (RUNS unless set) under
+# spawntrace -w, for spawntrace's own CPU time (the median) and peak RSS
+# (the largest; its process only, from the recording), and as many under
+# -c and under --spawns-only -c, for their CPU time (-v's, taken as the
+# run ends, the median); appends "LABEL<TAB>spawns<TAB>cpu s<TAB>peak RSS
+# MiB<TAB>-c cpu s<TAB>--spawns-only -c cpu s" to $tmp/usage. One run each
+# gave a per-spawn CPU within the noise at 2000 spawns (even negative).
 usage() {
-	local label=$1 c so
+	local label=$1 c so i
 	shift
-	"$root/bin/spawntrace" -c -w "$tmp/usage.json" -- "$@" >/dev/null 2>&1 </dev/null ||
-		die "failed (exit $?): spawntrace -w ... $*"
-	c=$(own_cpu -c -- "$@")
-	so=$(own_cpu --spawns-only -c -- "$@")
-	python3 -c 'import json, sys
+	: >"$tmp/usage.runs"
+	for ((i = 1; i <= $USAGE_RUNS; i++)); do
+		"$root/bin/spawntrace" -c -w "$tmp/usage.json" -- "$@" >/dev/null 2>&1 </dev/null ||
+			die "failed (exit $?): spawntrace -w ... $*"
+		python3 -c 'import json, sys
 r = json.load(open(sys.argv[1]))
 t = r.get("tracer") or {}
 spawns = sum(1 for e in r["events"] if e.get("kind") == "syscall" and e.get("nr") in (56, 57, 58, 435) and e.get("ret", 0) > 0)
-print("%s\t%d\t%.3f\t%.1f\t%s\t%s" % (sys.argv[2], spawns, t.get("cpu_ns", 0) / 1e9, t.get("max_rss_bytes", 0) / 2**20, sys.argv[3], sys.argv[4]))' \
-		"$tmp/usage.json" "$label" "$c" "$so" >>"$tmp/usage"
+print("%d\t%.3f\t%.1f" % (spawns, t.get("cpu_ns", 0) / 1e9, t.get("max_rss_bytes", 0) / 2**20))' \
+			"$tmp/usage.json" >>"$tmp/usage.runs"
+	done
+	c=$(own_cpu -c -- "$@")
+	so=$(own_cpu --spawns-only -c -- "$@")
+	sort -t"$(printf '\t')" -k2,2n "$tmp/usage.runs" | awk -F'\t' -v label="$label" -v c="$c" -v so="$so" '
+		{ n[NR] = $1; cpu[NR] = $2; if ($3 > rss) rss = $3 }
+		END { m = int((NR + 1) / 2); printf "%s\t%d\t%.3f\t%.1f\t%s\t%s\n", label, n[m], cpu[m], rss, c, so }' >>"$tmp/usage"
 }
 
-# own_cpu FLAGS...: spawntrace's own CPU time in seconds as -v gives it.
+# own_cpu FLAGS...: spawntrace's own CPU time in seconds as -v gives it,
+# the median of USAGE_RUNS runs.
 own_cpu() {
-	"$root/bin/spawntrace" -v --backend bpf "$@" >/dev/null 2>"$tmp/own.err" </dev/null ||
-		die "failed (exit $?): spawntrace $*"
-	sed -n 's/.*tracer.s own use while recording: \([0-9.]*\) s CPU.*/\1/p' "$tmp/own.err"
+	local i
+	for ((i = 1; i <= $USAGE_RUNS; i++)); do
+		"$root/bin/spawntrace" -v --backend bpf "$@" >/dev/null 2>"$tmp/own.err" </dev/null ||
+			die "failed (exit $?): spawntrace $*"
+		sed -n 's/.*tracer.s own use while recording: \([0-9.]*\) s CPU.*/\1/p' "$tmp/own.err"
+	done | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
 : >"$tmp/results"
@@ -255,7 +269,7 @@ bench_stacks
 
 # Memory on a long run: spawntrace's peak RSS at BIG spawns against
 # SPAWNS (it spills events to disk; what grows is the summary's rows).
-usage "posix_spawn /bin/true x$BIG (memory)" "$tmp/posix_spawn" "$BIG"
+USAGE_RUNS=1 usage "posix_spawn /bin/true x$BIG (memory)" "$tmp/posix_spawn" "$BIG" # a minute a run
 
 # One syscall's cost: untraced, under empty programs on the same raw
 # tracepoints (what any such tracer pays), under spawntrace. Medians of RUNS.
@@ -370,8 +384,9 @@ awk -F'\t' '
 		last = k[1]
 	}' "$tmp/results"
 echo
-echo "spawntrace's own CPU time and peak RSS (its process, not the workload; one run with -w each), and its"
-echo "tracer CPU per spawn, start-up off (the /bin/true row's taken off), with -w, -c and --spawns-only -c (one run each):"
+echo "spawntrace's own CPU time and peak RSS (its process, not the workload; under -w), and its"
+echo "tracer CPU per spawn, start-up off (the /bin/true row's taken off), with -w, -c and --spawns-only -c (medians of $USAGE_RUNS runs each;"
+echo "the x$BIG row one run each):"
 echo
 echo "| workload | spawns | spawntrace CPU (s) | tracer CPU per spawn -w (µs) | -c (µs) | --spawns-only -c (µs) | peak RSS (MiB) |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
