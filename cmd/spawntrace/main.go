@@ -66,28 +66,33 @@ func main() {
 }
 
 // startCPUProfile starts a CPU profile to path, if set; the function it
-// returns ends it.
+// returns ends it. path is opened as every output is (outputSet: no
+// symlink followed, nothing truncated that is an input), since spawntrace
+// runs as root and path may lie in a directory others can write to.
 func startCPUProfile(path string) (stop func()) {
 	if path == "" {
 		return func() {}
 	}
 	os.Unsetenv(cpuProfileEnv)
-	f, err := os.Create(path)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "spawntrace: %s: %v\n", cpuProfileEnv, err)
+	var set outputSet
+	o, err := set.file(cpuProfileEnv, path)
+	if err == nil {
+		err = set.ready()
+	}
+	if err != nil { // the error names cpuProfileEnv and path
+		fmt.Fprintf(os.Stderr, "spawntrace: %v\n", err)
+		set.abandon()
 		return func() {}
 	}
 	runtime.SetCPUProfileRate(1000) // before Start, which keeps it (and says so)
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := pprof.StartCPUProfile(o.f); err != nil {
 		fmt.Fprintf(os.Stderr, "spawntrace: %s: %v\n", cpuProfileEnv, err)
-		f.Close()
+		set.abandon()
 		return func() {}
 	}
 	return func() {
 		pprof.StopCPUProfile()
-		if err := f.Close(); err != nil {
-			fmt.Fprintf(os.Stderr, "spawntrace: %s: %v\n", cpuProfileEnv, err)
-		}
+		set.close()
 	}
 }
 
