@@ -714,17 +714,17 @@ func (t *Tracer) Lost() (Lost, error) {
 	return l, nil
 }
 
+// programNames lists the loaded programs' names, sorted.
+func (t *Tracer) programNames() []string {
+	return slices.Sorted(maps.Keys(t.coll.Programs))
+}
+
 // Skipped lists the programs the kernel skipped runs of, by name, each
 // counted alone (a first program and its second apart). The counts are
 // the machine's, not the traced tree's alone.
 func (t *Tracer) Skipped() ([]Skip, error) {
-	names := make([]string, 0, len(t.coll.Programs))
-	for name := range t.coll.Programs {
-		names = append(names, name)
-	}
-	slices.Sort(names)
 	var out []Skip
-	for _, name := range names {
+	for _, name := range t.programNames() {
 		st, err := t.coll.Programs[name].Stats()
 		if err != nil {
 			return out, fmt.Errorf("reading %s's run counts: %w", name, err)
@@ -775,13 +775,8 @@ type ProgramRun struct {
 // ProgramRuns lists the programs the kernel timed runs of, by name: the
 // machine's runs, not the traced tree's alone.
 func (t *Tracer) ProgramRuns() ([]ProgramRun, error) {
-	names := make([]string, 0, len(t.coll.Programs))
-	for name := range t.coll.Programs {
-		names = append(names, name)
-	}
-	slices.Sort(names)
 	var out []ProgramRun
-	for _, name := range names {
+	for _, name := range t.programNames() {
 		st, err := t.coll.Programs[name].Stats()
 		if err != nil {
 			return out, fmt.Errorf("reading %s's run times: %w", name, err)
