@@ -60,31 +60,48 @@ func tracedSummary(t *testing.T, e *testEnv, env []string, argv ...string) summa
 	for _, f := range s.Notes {
 		ids = append(ids, fmt.Sprintf("note %s", f.ID))
 	}
-	t.Logf("traced %s: run %.1f ms; findings: %s", strings.Join(argv, " "), float64(s.WallNs)/1e6, strings.Join(ids, ", "))
+	loop := ""
+	if l, ok := parseLoopTime(r.stdout); ok {
+		loop = fmt.Sprintf(" (loop %.1f ms, CPU %.1f ms)", float64(l.wall)/1e6, float64(l.cpu)/1e6)
+	}
+	t.Logf("traced %s: run %.1f ms%s; findings: %s", strings.Join(argv, " "), float64(s.WallNs)/1e6, loop, strings.Join(ids, ", "))
 	return s
 }
 
-// tracedRuns is how many traced runs medianFinding takes.
-const tracedRuns = 3
-
-// medianFinding runs argv traced tracedRuns times and returns the summary
-// whose finding id claims the median saving, with that finding: the claim
-// is measured in one run, so a busy moment of the machine during it would
-// otherwise decide the test, as the untraced side's paired medians do not.
-func medianFinding(t *testing.T, e *testEnv, env []string, id summary.FindingID, argv ...string) (summary.Summary, *summary.Finding) {
+// medianClaim returns the summary of runs whose finding id claims the
+// median saving, with that finding.
+func medianClaim(t *testing.T, runs []summary.Summary, id summary.FindingID) (summary.Summary, *summary.Finding) {
 	t.Helper()
-	runs := make([]summary.Summary, tracedRuns)
-	for i := range runs {
-		runs[i] = tracedSummary(t, e, env, argv...)
-		mustFinding(t, &runs[i], id)
-	}
 	sort.Slice(runs, func(i, j int) bool {
 		return savingNs(*findingOf(&runs[i], id)) < savingNs(*findingOf(&runs[j], id))
 	})
-	s := runs[tracedRuns/2]
+	s := runs[len(runs)/2]
 	f := findingOf(&s, id)
-	t.Logf("%s: median claim %.1f ms of %d traced runs", id, float64(savingNs(*f))/1e6, tracedRuns)
+	t.Logf("%s: median claim %.1f ms of %d traced runs", id, float64(savingNs(*f))/1e6, len(runs))
 	return s, f
+}
+
+// claimAndSaving measures a finding's claim and what its advice saves in
+// the same rounds: each of loopRuns rounds runs argv traced, then asIs and
+// advised untraced. The machine's pace drifts over a test (CI's untraced
+// fork loop ran 233 ms in one round and 148-156 ms in the next four, after
+// the traced runs), so claims taken before all untraced runs compared a
+// slow moment with a fast one (1.50x); interleaved, both medians span the
+// same moments. It returns the median claim's summary and finding, and the
+// medians of asIs and advised as timeLoops does.
+func claimAndSaving(t *testing.T, e *testEnv, env []string, id summary.FindingID, argv []string, asIs, advised loopVariant) (summary.Summary, *summary.Finding, []loopTime) {
+	t.Helper()
+	runs := make([]summary.Summary, loopRuns)
+	loops := make([][]loopTime, 2)
+	for i := range runs {
+		runs[i] = tracedSummary(t, e, env, argv...)
+		mustFinding(t, &runs[i], id)
+		for j, v := range []loopVariant{asIs, advised} {
+			loops[j] = append(loops[j], runLoop(t, v))
+		}
+	}
+	s, f := medianClaim(t, runs, id)
+	return s, f, loopMedians(t, []loopVariant{asIs, advised}, loops)
 }
 
 // findingOf returns the finding id of s, nil when s has none.
@@ -157,22 +174,45 @@ func timeLoops(t *testing.T, runs int, vs ...loopVariant) []loopTime {
 	loops := make([][]loopTime, len(vs))
 	for i := 0; i < runs; i++ {
 		for j, v := range vs {
-			r := runCmd(t, runOpts{env: v.env, timeout: 2 * time.Minute}, v.argv...)
-			if r.status != 0 {
-				t.Fatalf("%s: %s", v.name, r)
-			}
-			f := strings.Fields(string(r.stdout))
-			if len(f) != 2 {
-				t.Fatalf("%s printed %q, not `WALL_NS CPU_NS`", v.name, r.stdout)
-			}
-			wall, werr := strconv.ParseInt(f[0], 10, 64)
-			cpu, cerr := strconv.ParseInt(f[1], 10, 64)
-			if werr != nil || cerr != nil || wall <= 0 || cpu <= 0 {
-				t.Fatalf("%s printed %q, not `WALL_NS CPU_NS`", v.name, r.stdout)
-			}
-			loops[j] = append(loops[j], loopTime{time.Duration(wall), time.Duration(cpu)})
+			loops[j] = append(loops[j], runLoop(t, v))
 		}
 	}
+	return loopMedians(t, vs, loops)
+}
+
+// runLoop runs one variant untraced and returns the loop time it printed.
+func runLoop(t *testing.T, v loopVariant) loopTime {
+	t.Helper()
+	r := runCmd(t, runOpts{env: v.env, timeout: 2 * time.Minute}, v.argv...)
+	if r.status != 0 {
+		t.Fatalf("%s: %s", v.name, r)
+	}
+	l, ok := parseLoopTime(r.stdout)
+	if !ok {
+		t.Fatalf("%s printed %q, not `WALL_NS CPU_NS`", v.name, r.stdout)
+	}
+	return l
+}
+
+// parseLoopTime reads the `WALL_NS CPU_NS` line a workload prints.
+func parseLoopTime(stdout []byte) (loopTime, bool) {
+	f := strings.Fields(string(stdout))
+	if len(f) != 2 {
+		return loopTime{}, false
+	}
+	wall, werr := strconv.ParseInt(f[0], 10, 64)
+	cpu, cerr := strconv.ParseInt(f[1], 10, 64)
+	if werr != nil || cerr != nil || wall <= 0 || cpu <= 0 {
+		return loopTime{}, false
+	}
+	return loopTime{time.Duration(wall), time.Duration(cpu)}, true
+}
+
+// loopMedians returns the medians of each variant's loop times, logged;
+// with two variants, the second's is the first's less the median of the
+// rounds' differences.
+func loopMedians(t *testing.T, vs []loopVariant, loops [][]loopTime) []loopTime {
+	t.Helper()
 	meds := make([]loopTime, len(vs))
 	for j, v := range vs {
 		var walls, cpus []time.Duration

@@ -45,7 +45,9 @@ func TestFindingForkCopySaving(t *testing.T) {
 			wl := e.Workload("spawn_loop")
 			n, mib := strconv.Itoa(c.n), strconv.Itoa(c.mib)
 			env := smallEnv()
-			s, f := medianFinding(t, e, env, "fork-copy", wl, "fork", n, mib, "1")
+			s, f, meds := claimAndSaving(t, e, env, "fork-copy", []string{wl, "fork", n, mib, "1"},
+				loopVariant{"fork", []string{wl, "fork", n, mib, "1"}, env},
+				loopVariant{"posix_spawn", []string{wl, "spawn", n, mib, "1"}, env})
 			if g := findingOf(&s, "lock-stall"); g != nil {
 				t.Errorf("the forking parent has one thread, yet lock-stall is named:%s", findingList(&s))
 			}
@@ -60,9 +62,6 @@ func TestFindingForkCopySaving(t *testing.T) {
 					}
 				}
 			}
-			meds := timeLoops(t, loopRuns,
-				loopVariant{"fork", []string{wl, "fork", n, mib, "1"}, env},
-				loopVariant{"posix_spawn", []string{wl, "spawn", n, mib, "1"}, env})
 			checkSaving(t, f, "CPU", meds[0].cpu, meds[1].cpu)
 		})
 	}
@@ -82,12 +81,11 @@ func TestFindingTHPSaving(t *testing.T) {
 	const n, mib = "10", "1024"
 	wl := e.Workload("spawn_loop")
 	env := smallEnv()
-	_, f := medianFinding(t, e, env, "thp", wl, "fork", n, mib, "1")
 	huge := tracedSummary(t, e, env, wl, "fork_thp", n, mib, "1")
 	if g := findingOf(&huge, "thp"); g != nil {
 		t.Errorf("the parent's memory is in huge pages, yet thp is named:%s", findingList(&huge))
 	}
-	meds := timeLoops(t, loopRuns,
+	_, f, meds := claimAndSaving(t, e, env, "thp", []string{wl, "fork", n, mib, "1"},
 		loopVariant{"fork, 4 KiB pages", []string{wl, "fork", n, mib, "1"}, env},
 		loopVariant{"fork, huge pages", []string{wl, "fork_thp", n, mib, "1"}, env})
 	checkSaving(t, f, "CPU", meds[0].cpu, meds[1].cpu)
@@ -210,13 +208,12 @@ func TestFindingRustFallbackSaving(t *testing.T) {
 					t.Errorf("plain Command spawns with posix_spawn, yet %s is named:%s", id, findingList(&plain))
 				}
 			}
-			pre, f := medianFinding(t, e, env, "rust-fallback", rc.bin, "pre_exec", n, mib)
+			pre, f, meds := claimAndSaving(t, e, env, "rust-fallback", []string{rc.bin, "pre_exec", n, mib},
+				loopVariant{"Command with pre_exec", []string{rc.bin, "pre_exec", n, mib}, env},
+				loopVariant{"plain Command", []string{rc.bin, "plain", n, mib}, env})
 			if g := findingOf(&pre, "lock-stall"); g != nil {
 				t.Errorf("the Rust program has one thread, yet lock-stall is named:%s", findingList(&pre))
 			}
-			meds := timeLoops(t, loopRuns,
-				loopVariant{"Command with pre_exec", []string{rc.bin, "pre_exec", n, mib}, env},
-				loopVariant{"plain Command", []string{rc.bin, "plain", n, mib}, env})
 			checkSaving(t, f, "CPU", meds[0].cpu, meds[1].cpu)
 		})
 	}
