@@ -135,10 +135,12 @@ static __always_inline bool compat_path_missing(void)
 
 /* Made only for tasks of the traced tree: having one says the task is traced. */
 struct inflight {
-	__u64 ts_ns;
-	__u32 key;     /* the call's syscall_stats index (the table's half, then nr) */
-	__u16 spawn;   /* a spawn-related call: it has a spawn slot */
-	__u16 pending; /* made at fork for a task of a pending process (TRACK_PENDING) */
+	__u64 ts_ns;  /* the call's entry, when it is timed (else 0) */
+	__u32 key;    /* the call's syscall_stats index (the table's half, then nr) */
+	__u8 entered; /* in a syscall whose entry was seen: its exit counts it */
+	__u8 timing;  /* TIMED_ALL, TIMED_SAMPLE, or 0: not timed (see call_timing) */
+	__u8 spawn;   /* a spawn-related call: it has a spawn slot */
+	__u8 pending; /* made at fork for a task of a pending process (TRACK_PENDING) */
 };
 
 /* Each thread's syscall in progress, for the per-syscall totals: task-local
@@ -1020,7 +1022,7 @@ static __always_inline void spawn_exit(void *ctx, void *user_regs, long ret, __u
  * syscall). A mark cannot be stale when the first was skipped: the task
  * inside it marked the CPU after. Where the task moved to another CPU in
  * between, the work is done again, harmlessly: an entry is written again,
- * and an exit is taken by whichever program comes first (in->ts_ns).
+ * and an exit is taken by whichever program comes first (in->entered).
  * The lifecycle and mmap_lock tracepoints have second programs too, which
  * return on such marks of their own (seen_kind). */
 enum seen_kind {
@@ -1084,6 +1086,34 @@ static __always_inline bool was_seen(__u32 kind)
 	return false;
 }
 
+#define TIMED_ALL 1
+#define TIMED_SAMPLE 2
+
+/* call_timing says whether to time this call of syscall_stats' key on
+ * this CPU: TIMED_ALL (one of its first calls), TIMED_SAMPLE, or 0. The two
+ * clock reads are most of what a syscall of the tree costs beyond the
+ * kernel's floor (README, overhead): a number's first calls are timed,
+ * then a random one in TIME_SAMPLE_EVERY, which keeps the time columns
+ * close where the calls are many, while calls and errors stay exact.
+ * Random, not every 8th: a loop whose calls of one number alternate (a
+ * read that fills, one that finds nothing) would be sampled in phase. */
+static __always_inline __u8 call_timing(__u32 key)
+{
+	if (key >= MAX_SYSCALLS * SYSCALL_TABLES)
+		return 0;
+	struct syscall_stat *st = bpf_map_lookup_elem(&syscall_stats, &key);
+	if (!st || st->calls < EXACT_TIMED_CALLS)
+		return TIMED_ALL;
+	__u32 x = st->sample_rng;
+	if (!x)
+		x = bpf_get_prandom_u32() | 1;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	st->sample_rng = x;
+	return x % TIME_SAMPLE_EVERY ? 0 : TIMED_SAMPLE;
+}
+
 /* sys_enter_common times a syscall of the tree: nr in the caller's table,
  * call its x86_64 number for the calls treated specially; regs are the
  * caller's, for a spawn call's arguments. */
@@ -1113,11 +1143,14 @@ static __always_inline int sys_enter_common(struct task_struct *task, void *regs
 			return 0;
 		in->pending = 0;
 	}
-	in->ts_ns = bpf_ktime_get_ns();
 	/* Numbers out of range (-1 for a call a tracer or seccomp skipped)
-	 * are timed but not counted. */
-	in->key = (__u64)nr < MAX_SYSCALLS ? nr + (compat ? MAX_SYSCALLS : 0) : MAX_SYSCALLS * SYSCALL_TABLES;
+	 * are not counted. */
+	__u32 key = (__u64)nr < MAX_SYSCALLS ? nr + (compat ? MAX_SYSCALLS : 0) : MAX_SYSCALLS * SYSCALL_TABLES;
+	in->key = key;
+	in->entered = 1;
 	in->spawn = is_spawn_nr(call);
+	in->timing = in->spawn ? TIMED_ALL : call_timing(key); /* a spawn call's record has its time */
+	in->ts_ns = in->timing ? bpf_ktime_get_ns() : 0;
 	if (in->spawn)
 		spawn_enter(regs, call, nr, compat, in->ts_ns);
 	return 0;
@@ -1164,21 +1197,31 @@ int BPF_PROG(raw_enter_again, void *regs, long nr)
 static __always_inline int sys_exit_common(void *ctx, void *user_regs, struct task_struct *task, long ret, bool with_loop)
 {
 	struct inflight *in = inflight_get(task, false);
-	if (!in || !in->ts_ns)
+	if (!in || !in->entered)
 		return 0;
-	__u64 now_ns = bpf_ktime_get_ns();
-	__u64 dur = now_ns - in->ts_ns;
+	in->entered = 0;
 	__u32 key = in->key;
-	in->ts_ns = 0;
-	if (in->spawn)
-		spawn_exit(ctx, user_regs, ret, now_ns, with_loop);
+	__u64 dur = 0;
+	if (in->ts_ns) {
+		__u64 now_ns = bpf_ktime_get_ns();
+		dur = now_ns - in->ts_ns;
+		in->ts_ns = 0;
+		if (in->spawn)
+			spawn_exit(ctx, user_regs, ret, now_ns, with_loop);
+	}
 	if (key >= MAX_SYSCALLS * SYSCALL_TABLES)
 		return 0;
 	struct syscall_stat *st = bpf_map_lookup_elem(&syscall_stats, &key);
 	if (!st)
 		return 0;
 	st->calls++;
-	st->time_ns += dur;
+	if (in->timing == TIMED_ALL) {
+		st->timed_calls++;
+		st->time_ns += dur;
+	} else if (in->timing == TIMED_SAMPLE) {
+		st->sampled_calls++;
+		st->sampled_ns += dur;
+	}
 	if (ret < 0 && ret >= -4095)
 		st->errors++;
 	return 0;
@@ -1378,7 +1421,7 @@ static __always_inline int fork_seen(struct task_struct *parent, struct task_str
 	bool compat_unseen = false;
 	if (spawn_tracepoints && is_compat(parent)) {
 		struct inflight *in = inflight_get(parent, false);
-		compat_unseen = !in || !in->ts_ns;
+		compat_unseen = !in || !in->entered;
 	}
 	if (compat_unseen)
 		count_lost(LOST_COMPAT);

@@ -91,10 +91,22 @@ struct clone3_args {
 	__u64 tls;
 };
 
+/* Per CPU and syscall number. The first EXACT_TIMED_CALLS calls of a
+ * number on a CPU are timed (time_ns, timed_calls), and so is every
+ * spawn-related call; of the rest one in TIME_SAMPLE_EVERY, chosen at
+ * random (sampled_ns, sampled_calls): user space scales their mean to the
+ * calls not timed. time_ns is exact while timed_calls == calls. */
+#define EXACT_TIMED_CALLS 64
+#define TIME_SAMPLE_EVERY 8
 struct syscall_stat {
 	__u64 calls;
 	__u64 errors;
 	__u64 time_ns;
+	__u64 timed_calls;
+	__u64 sampled_ns;
+	__u64 sampled_calls;
+	__u32 sample_rng; /* xorshift32 state: which call is timed next */
+	__u32 pad;
 };
 
 /* Every ring-buffer record but a sample starts with this header.

@@ -171,6 +171,17 @@ func syscallTotals(rows []recording.SyscallStat) (ns, calls, errors uint64, satu
 	return ns, calls, errors, max(ns, calls, errors) == math.MaxUint64
 }
 
+// estimatedRows counts the rows whose time was estimated from a sample.
+func estimatedRows(rows []recording.SyscallStat) int {
+	n := 0
+	for _, r := range rows {
+		if r.TimeEstimated() {
+			n++
+		}
+	}
+	return n
+}
+
 // seconds is strace's ts_float: whole seconds plus the nanoseconds divided,
 // converted apart so the float rounds as strace's does.
 func seconds(ns uint64) float64 {
@@ -224,8 +235,13 @@ func WriteCountReportWith(w io.Writer, rec *recording.Recording, opts TableOptio
 		if err := WriteSyscallTableWith(bw, stats, opts); err != nil {
 			return err
 		}
-		if _, _, _, saturated := syscallTotals(opts.keep(tableRows(stats))); saturated {
+		rows := opts.keep(tableRows(stats))
+		if _, _, _, saturated := syscallTotals(rows); saturated {
 			fmt.Fprintln(bw, "spawntrace: a total reached 2^64-1 and stopped there: the recording's counts are not real")
+		}
+		if n := estimatedRows(rows); n > 0 {
+			bw.printf("spawntrace: estimated: %% time, seconds and usecs/call of %d of the %d rows: past a syscall's first %d calls on a CPU, "+
+				"a random 1 in %d was timed (calls and errors are exact)\n", n, len(rows), tracer.ExactTimedCalls, tracer.TimeSampleEvery)
 		}
 	}
 	procs, threads := rec.Exits()

@@ -249,7 +249,11 @@ type SyscallStat struct {
 	Nr     int    `json:"nr"`
 	Calls  uint64 `json:"calls"`
 	Errors uint64 `json:"errors"`
-	TimeNs uint64 `json:"time_ns"` // wall time, entry to exit, summed
+	TimeNs uint64 `json:"time_ns"` // wall time, entry to exit, summed (an estimate when TimedCalls < Calls)
+	// TimedCalls is how many of the calls were timed: the BPF backend
+	// times a number's first calls on each CPU, then a random 1 in
+	// TimeSampleEvery, whose mean stands for the calls not timed.
+	TimedCalls uint64 `json:"timed_calls"`
 }
 
 // Lost counts what the kernel side could not deliver or follow.

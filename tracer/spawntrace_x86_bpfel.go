@@ -104,8 +104,10 @@ type spawntraceInflight struct {
 	_       structs.HostLayout
 	TsNs    uint64
 	Key     uint32
-	Spawn   uint16
-	Pending uint16
+	Entered uint8
+	Timing  uint8
+	Spawn   uint8
+	Pending uint8
 }
 
 type spawntraceLockWaiters struct {
@@ -280,10 +282,15 @@ type spawntraceSyscallSpawnEvent struct {
 }
 
 type spawntraceSyscallStat struct {
-	_      structs.HostLayout
-	Calls  uint64
-	Errors uint64
-	TimeNs uint64
+	_            structs.HostLayout
+	Calls        uint64
+	Errors       uint64
+	TimeNs       uint64
+	TimedCalls   uint64
+	SampledNs    uint64
+	SampledCalls uint64
+	SampleRng    uint32
+	Pad          uint32
 }
 
 type spawntraceTrackedProc struct {

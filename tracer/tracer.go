@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -614,9 +615,50 @@ func (t *Tracer) Flush() error {
 	return t.reader.flush()
 }
 
+// ExactTimedCalls and TimeSampleEvery are bpf/spawntrace.h's
+// EXACT_TIMED_CALLS and TIME_SAMPLE_EVERY: each syscall number's first
+// calls on a CPU are timed, then a random one in TimeSampleEvery.
+const (
+	ExactTimedCalls = 64
+	TimeSampleEvery = 8
+)
+
 // maxSyscalls is bpf/spawntrace.h's MAX_SYSCALLS: syscall_stats holds the
 // x86_64 table's numbers below it, then the i386 table's.
 const maxSyscalls = 512
+
+// timeSample is one syscall's times as the kernel keeps them: the calls
+// timed in full (each number's first on a CPU, and spawn calls) and the
+// random sample of the rest.
+type timeSample struct {
+	timedNs, timed     uint64
+	sampledNs, sampled uint64
+}
+
+// estimate is the time of all calls: the timed ones' own, plus the calls
+// not timed in full at the sample's mean (the timed ones' mean when the
+// sample is empty). Exact when every call was timed in full.
+func (t timeSample) estimate(calls uint64) uint64 {
+	rest := calls - min(calls, t.timed)
+	switch {
+	case rest == 0:
+		return t.timedNs
+	case t.sampled > 0:
+		return SatAdd(t.timedNs, scaled(t.sampledNs, t.sampled, rest))
+	case t.timed > 0:
+		return SatAdd(t.timedNs, scaled(t.timedNs, t.timed, rest))
+	}
+	return 0
+}
+
+// scaled is ns/n*m, at most the largest uint64.
+func scaled(ns, n, m uint64) uint64 {
+	v := float64(ns) / float64(n) * float64(m)
+	if v >= math.MaxUint64 {
+		return math.MaxUint64
+	}
+	return uint64(v)
+}
 
 // SyscallStats sums the per-CPU syscall totals; only syscalls called appear.
 func (t *Tracer) SyscallStats() ([]SyscallStat, error) {
@@ -624,11 +666,16 @@ func (t *Tracer) SyscallStats() ([]SyscallStat, error) {
 	var out []SyscallStat
 	add := func(key uint32, vals []spawntraceSyscallStat) {
 		var s SyscallStat
+		var t timeSample
 		for _, v := range vals {
 			s.Calls += v.Calls
 			s.Errors += v.Errors
-			s.TimeNs += v.TimeNs
+			t.timedNs += v.TimeNs
+			t.timed += v.TimedCalls
+			t.sampledNs += v.SampledNs
+			t.sampled += v.SampledCalls
 		}
+		s.TimeNs, s.TimedCalls = t.estimate(s.Calls), t.timed+t.sampled
 		if s.Calls > 0 {
 			s.Nr = int(key % maxSyscalls)
 			if key >= maxSyscalls {

@@ -110,6 +110,10 @@ type SyscallRow struct {
 	Ratio float64 `json:"ratio,omitempty"`
 	// DiffNs is B's time in this syscall per spawn (or run) minus A's.
 	DiffNs float64 `json:"diff_ns"`
+	// EstimatedA and EstimatedB: that side's time is an estimate from a
+	// sample of its calls (recording.SyscallStat.TimeEstimated).
+	EstimatedA bool `json:"estimated_a,omitempty"`
+	EstimatedB bool `json:"estimated_b,omitempty"`
 }
 
 // Parts of a spawn's cost, in the order reports show them.
@@ -445,7 +449,8 @@ func syscallRows(a, b *Side, perSpawn, spawnCallsOnly bool) []SyscallRow {
 	var rows []SyscallRow
 	for _, n := range names {
 		p := byName[n]
-		r := SyscallRow{Name: n, CallsA: float64(p.a.Calls) / na, CallsB: float64(p.b.Calls) / nb}
+		r := SyscallRow{Name: n, CallsA: float64(p.a.Calls) / na, CallsB: float64(p.b.Calls) / nb,
+			EstimatedA: p.a.TimeEstimated(), EstimatedB: p.b.TimeEstimated()}
 		if p.a.Calls > 0 {
 			r.UsPerCallA = float64(p.a.TimeNs) / float64(p.a.Calls) / 1e3
 		}

@@ -147,6 +147,9 @@ func (rec *Recording) validate() error {
 		if s.Errors > s.Calls {
 			return fmt.Errorf("syscall row %d (%s): %d errors out of %d calls", i, s.Name, s.Errors, s.Calls)
 		}
+		if s.TimedCalls > s.Calls {
+			return fmt.Errorf("syscall row %d (%s): %d timed calls out of %d", i, s.Name, s.TimedCalls, s.Calls)
+		}
 	}
 	return rec.validateStacks()
 }

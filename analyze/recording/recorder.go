@@ -260,7 +260,11 @@ func (r *Recorder) Close() error {
 func SyscallTable(stats []tracer.SyscallStat) []SyscallStat {
 	out := make([]SyscallStat, 0, len(stats))
 	for _, s := range stats {
-		out = append(out, SyscallStat{ABI: s.ABI, Nr: s.Nr, Name: syscalls.SyscallName(s.ABI, s.Nr), Calls: s.Calls, Errors: s.Errors, TimeNs: s.TimeNs})
+		row := SyscallStat{ABI: s.ABI, Nr: s.Nr, Name: syscalls.SyscallName(s.ABI, s.Nr), Calls: s.Calls, Errors: s.Errors, TimeNs: s.TimeNs}
+		if s.TimedCalls < s.Calls {
+			row.TimedCalls = max(s.TimedCalls, 1) // 0 would read as all timed
+		}
+		out = append(out, row)
 	}
 	return out
 }

@@ -61,6 +61,15 @@ type SyscallStat struct {
 	Calls  uint64     `json:"calls"`
 	Errors uint64     `json:"errors"`
 	TimeNs uint64     `json:"time_ns"` // wall time, summed over calls
+	// TimedCalls, set only when fewer calls than Calls were timed, is how
+	// many were: TimeNs is then an estimate (see tracer.SyscallStat).
+	// Absent (0), every call was timed and TimeNs is exact.
+	TimedCalls uint64 `json:"timed_calls,omitempty"`
+}
+
+// TimeEstimated says whether s's time was estimated from a sample of its calls.
+func (s SyscallStat) TimeEstimated() bool {
+	return s.TimedCalls != 0 && s.TimedCalls < s.Calls
 }
 
 // Recording is everything one run saw; saved as versioned JSON, it is the

@@ -404,6 +404,7 @@ func (s *loopState) finish(tk *task, ret int64, nowNs uint64) {
 		s.t.stats[key] = st
 	}
 	st.Calls++
+	st.TimedCalls++
 	st.TimeNs += dur
 	if ret < 0 && ret >= -4095 {
 		st.Errors++
