@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"sort"
 	"strconv"
 
@@ -102,6 +103,7 @@ func SpawnProfile(rec *recording.Recording, sum *summary.Summary) (*profile.Prof
 	if err != nil {
 		return nil, err
 	}
+	p.Comments = append(p.Comments, b.programNote()...)
 	p.Comments = append(p.Comments, SpawnStackNote(st))
 	if rec.BackendName() != tracer.BackendBPF {
 		p.Comments = append(p.Comments, "recorded by the "+TermSafe(rec.BackendName())+
@@ -149,6 +151,7 @@ func CPUProfile(rec *recording.Recording) (*profile.Profile, error) {
 			},
 		})
 	}
+	p.Comments = append(p.Comments, b.programNote()...)
 	p.Comments = append(p.Comments, fmt.Sprintf("on-CPU samples of the traced tree at %d Hz per CPU (perf cpu-clock)", rec.SampleHz))
 	if l := rec.StackLoss; l != nil && l.SampleStacks > 0 {
 		p.Comments = append(p.Comments, fmt.Sprintf("%d samples' user stacks could not be symbolized", l.SampleStacks))
@@ -229,6 +232,17 @@ func newProfileBuilder(rec *recording.Recording) *profileBuilder {
 		}
 	}
 	return b
+}
+
+// programNote names the script an interpreter ran as the workload's
+// program, under pprof's "File:" line, which names the interpreter (the
+// profile's first mapping must be an executable for pprof to symbolize).
+func (b *profileBuilder) programNote() []string {
+	script := b.rec.MainScript()
+	if script == "" || len(b.p.Mapping) == 0 {
+		return nil
+	}
+	return []string{"program: " + TermSafe(script) + ", run by " + path.Base(b.p.Mapping[0].File)}
 }
 
 func (b *profileBuilder) mapping(idx int) *profile.Mapping {

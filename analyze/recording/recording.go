@@ -122,6 +122,9 @@ type Recording struct {
 	SampleHz   int         `json:"sample_hz,omitempty"` // 0: not sampled
 	CPUSamples []CPUSample `json:"cpu_samples,omitempty"`
 	StackLoss  *StackLoss  `json:"stack_loss,omitempty"`
+	// MainArgv is the argv of the program marked Main (Mapping.Main) as it
+	// was exec'd: an interpreter's names its script (ProgramScript).
+	MainArgv []string `json:"main_argv,omitempty"`
 
 	// RustPrograms are the programs (as their exec events name them) that
 	// forked and are Rust programs whose std spawns (symbolize.RustProgram):

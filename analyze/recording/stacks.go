@@ -53,7 +53,8 @@ type Mapping struct {
 	Limit  uint64 `json:"limit"`
 	Offset uint64 `json:"offset"`
 	Kernel bool   `json:"kernel,omitempty"`
-	// Main marks the workload's own executable.
+	// Main marks the workload's own executable: the program its process
+	// last exec'd (the interpreter of "/usr/bin/env python3", not env).
 	Main bool `json:"main,omitempty"`
 	// Symbolized: the file was read while recording, so a frame in it
 	// without a name had no symbol to find.
@@ -147,6 +148,7 @@ type StackTable struct {
 	samples  map[sampleKey]int // index in cpu
 	cpu      []CPUSample
 	loss     StackLoss
+	mainArgv []string
 }
 
 type sampleKey struct {
@@ -214,12 +216,18 @@ func (t *StackTable) mapping(m *symbolize.Mapping) int {
 	return len(t.mappings)
 }
 
-// SetMain marks the workload's executable, adding it if no stack has.
-func (t *StackTable) SetMain(m *symbolize.Mapping) {
+// SetMain marks the workload's executable, adding it if no stack has,
+// and argv, its command line as exec'd (nil: not read); a later call
+// names the program the workload exec'd since.
+func (t *StackTable) SetMain(m *symbolize.Mapping, argv []string) {
 	if m == nil {
 		return
 	}
+	for i := range t.mappings {
+		t.mappings[i].Main = false
+	}
 	t.mappings[t.mapping(m)-1].Main = true
+	t.mainArgv = argv
 }
 
 // AddSample counts one CPU sample of a process at a stack.
@@ -249,6 +257,7 @@ func (t *StackTable) DropSamples(n int) { t.loss.SamplesDropped += n }
 func (t *StackTable) Fill(rec *Recording) {
 	rec.Stacks = t.stacks
 	rec.Mappings = t.mappings
+	rec.MainArgv = t.mainArgv
 	sort.SliceStable(t.cpu, func(i, j int) bool {
 		a, b := t.cpu[i], t.cpu[j]
 		if a.Pid != b.Pid {

@@ -40,16 +40,22 @@ func TestStackTable(t *testing.T) {
 	tab.AddSample(100, "runner", cpu)
 	tab.AddSample(50, "sh", cpu)
 	tab.AddSample(50, "sh", 0) // no stack: not counted
+	// The workload exec'd env, then python3: the program it ends up
+	// running is the main one.
+	tab.SetMain(&symbolize.Mapping{File: "/usr/bin/env"}, []string{"/usr/bin/env", "python3", "t.py"})
 	other := &symbolize.Mapping{File: "/bin/other"}
-	tab.SetMain(other)
+	tab.SetMain(other, []string{"python3", "t.py"})
 	tab.LoseSpawnStack()
 
 	var rec Recording
 	tab.Fill(&rec)
-	if len(rec.Stacks) != 4 || len(rec.Mappings) != 4 {
+	if len(rec.Stacks) != 4 || len(rec.Mappings) != 5 {
 		t.Fatalf("%d stacks, %d mappings", len(rec.Stacks), len(rec.Mappings))
 	}
-	wantMaps := []string{"/lib/libc.so.6", "/bin/runner", symbolize.KernelMappingName, "/bin/other"}
+	if s := rec.MainScript(); s != "t.py" {
+		t.Errorf("main script %q", s)
+	}
+	wantMaps := []string{"/lib/libc.so.6", "/bin/runner", symbolize.KernelMappingName, "/usr/bin/env", "/bin/other"}
 	for i, m := range rec.Mappings {
 		if m.File != wantMaps[i] || m.Main != (m.File == "/bin/other") {
 			t.Errorf("mapping %d: %+v", i, m)

@@ -3,6 +3,9 @@ package live
 import (
 	"fmt"
 	"io"
+	"os"
+	"strings"
+	"sync/atomic"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
@@ -35,6 +38,9 @@ type stackProbe struct {
 	sym  *symbolize.Symbolizer
 	jobs chan stackJob
 	done chan struct{}
+	// mainPid is the workload's process (setMain), 0 until known: each of
+	// its execs names the profiles' main program anew.
+	mainPid atomic.Uint32
 
 	// Reader goroutine only.
 	// pending holds the jobs of the records read since the reader last
@@ -68,9 +74,10 @@ type stackJob struct {
 	img     *symbolize.Image
 	spawn   spawnKey // spawn stacks
 	sample  bool
-	main    bool   // find the workload's executable
-	index   bool   // index the program pid exec'd
-	exec    string // its name: "" when it could not be read (nothing to index)
+	main    bool     // find the workload's executable
+	argv    []string // with main: its command line as exec'd
+	index   bool     // index the program pid exec'd
+	exec    string   // its name: "" when it could not be read (nothing to index)
 	pid     uint32
 	comm    string
 	kstack  []uint64
@@ -130,6 +137,14 @@ func (p *stackProbe) Observe(ev *tracer.Event) {
 		// it exits (a shell lives ~1 ms): index its files by build ID,
 		// before the stacks that follow in the queue.
 		p.add(stackJob{index: true, exec: ev.Filename, pid: ev.Pid})
+		if ev.Pid == p.mainPid.Load() {
+			// The workload exec'd again ("/usr/bin/env python3", a shim):
+			// the program it runs now is the main one. Its map is read at
+			// once, before it can exit; a few reads a run.
+			img := p.sym.Image(ev.Pid)
+			p.sym.Load(img)
+			p.add(stackJob{img: img, main: true, argv: ev.Argv})
+		}
 	case tracer.KindExit:
 		if ev.GroupDead {
 			p.sym.Exit(ev.Pid)
@@ -242,11 +257,18 @@ func (p *stackProbe) setMain(pid int) {
 	// Whatever image the reader made of pid so far may predate its exec (a
 	// CPU sample taken inside execve): start a fresh one, read now that the
 	// workload runs its own program.
+	// Its execs from now on are followed (Observe); those before may have
+	// been read already, and the map and argv read here are theirs.
+	p.mainPid.Store(uint32(pid))
 	p.sym.Exec(uint32(pid), uint64(now().mono))
 	img := p.sym.Image(uint32(pid))
 	p.sym.Load(img)
+	var argv []string // as the kernel passed it: a #! script's interpreter first
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && len(b) > 0 {
+		argv = strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+	}
 	select {
-	case p.jobs <- stackJob{img: img, main: true}:
+	case p.jobs <- stackJob{img: img, main: true, argv: argv}:
 	default:
 	}
 }
@@ -255,7 +277,7 @@ func (p *stackProbe) run(j stackJob) {
 	switch {
 	case j.main:
 		if m, err := p.sym.MainMapping(j.img); err == nil {
-			p.table.SetMain(m)
+			p.table.SetMain(m, j.argv)
 		}
 	case j.index:
 		if j.exec != "" {

@@ -348,3 +348,39 @@ func TestPprofShortLivedChildren(t *testing.T) {
 	}
 	pprofOpens(t, filepath.Join(out, "cpu.pb.gz"))
 }
+
+// TestPprofPythonProgram: a Python script run through /usr/bin/env (as its
+// #! line or a user's command line does) is the profiles' program: pprof's
+// "File:" names the interpreter the workload ends up running, not env, and
+// a comment names the script, as py-spy would name the program.
+func TestPprofPythonProgram(t *testing.T) {
+	bin := setupEnv(t).bin
+	python := requireTool(t, "python3")
+	realPython, err := exec.Command(python, "-c", "import os, sys; print(os.path.realpath(sys.executable))").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.TrimSpace(string(realPython))
+	dir := t.TempDir()
+	script := filepath.Join(dir, "spawn_twice.py")
+	os.WriteFile(script, []byte("#!/usr/bin/env python3\nimport subprocess\nfor _ in range(2):\n    subprocess.run(['/bin/true'])\n"), 0o755)
+	for i, argv := range [][]string{{"/usr/bin/env", "python3", "-u", script}, {script}} {
+		out := filepath.Join(dir, fmt.Sprint("out", i))
+		stderr := pprofRun(t, bin, append([]string{"--pprof", out, "--"}, argv...)...)
+		p := pprofParse(t, filepath.Join(out, "spawns.pb.gz"))
+		if len(p.Mapping) == 0 {
+			t.Fatalf("%q: no mappings\nstderr:\n%s", argv, stderr)
+		}
+		if got, _ := filepath.EvalSymlinks(p.Mapping[0].File); got != want {
+			t.Errorf("%q: main binary %s, want the interpreter %s", argv, p.Mapping[0].File, want)
+		}
+		top, err := exec.Command(goCmd(), "tool", "pprof", "-top", filepath.Join(out, "spawns.pb.gz")).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := "File: " + filepath.Base(p.Mapping[0].File) + "\n"
+		if !strings.HasPrefix(string(top), header) || !strings.Contains(string(top), "\nprogram: "+script+", run by ") {
+			t.Errorf("%q: go tool pprof -top does not start with %q and name the script:\n%s", argv, header, top)
+		}
+	}
+}
