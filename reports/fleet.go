@@ -79,21 +79,28 @@ func WriteFleet(w io.Writer, f *fleet.Fleet) error {
 	wrap(bw, "  ", "("+fleetCostNote+")")
 
 	bw.printf("\nHosts, the costliest first (* outlier)\n")
-	bw.printf("  %4s  %-28s %7s %10s %10s %10s  %-6s %10s\n", "rank", "host", "spawns", "median", "p90", "mean",
-		"mech", "parent RSS")
+	names, marks := make([]string, len(f.Hosts)), make([]string, len(f.Hosts))
+	for i := range f.Hosts {
+		names[i] = f.Hosts[i].Name
+		if f.Hosts[i].Outlier {
+			marks[i] = " *"
+		}
+	}
+	cells, width, shortened := fleetHostCells(names, marks)
+	bw.printf("  %4s  %s %7s %10s %10s %10s  %-6s %10s\n", "rank", cellLeft("host", width), "spawns", "median", "p90",
+		"mean", "mech", "parent RSS")
 	for i := range f.Hosts {
 		h := &f.Hosts[i]
-		name := h.Name
-		if h.Outlier {
-			name += " *"
-		}
 		if h.Spawns == 0 {
-			bw.printf("  %4s  %s %7d %10s\n", "-", cellLeft(name, 28), 0, "no spawns")
+			bw.printf("  %4s  %s %7d %10s\n", "-", cellLeft(cells[i], width), 0, "no spawns")
 			continue
 		}
-		bw.printf("  %4d  %s %7d %10s %10s %10s  %s %10s\n", h.Rank, cellLeft(name, 28), h.Spawns,
+		bw.printf("  %4d  %s %7d %10s %10s %10s  %s %10s\n", h.Rank, cellLeft(cells[i], width), h.Spawns,
 			durText(h.MedianNs), durText(h.P90Ns), durText(h.MeanNs), cellLeft(string(h.Side.Dominant), 6),
 			sizeOrDash(h.Side.ParentRSSBytes))
+	}
+	if shortened != "" {
+		wrap(bw, "  ", "("+shortened+"; whole in what follows and in --format json)")
 	}
 	if len(f.Hosts) > len(f.NoSpawns) {
 		wrap(bw, "  ", "("+fleetOutlierRule(f)+")")
@@ -116,10 +123,13 @@ func WriteFleet(w io.Writer, f *fleet.Fleet) error {
 
 	if len(f.Outliers) > 0 {
 		typ := f.Typical
-		bw.printf("\nOutliers, each compared with the typical host, %s (%s per spawn)\n", typ, durText(typicalNs(f)))
+		bw.printf("\n")
+		wrap(bw, "", fmt.Sprintf("Outliers, each compared with the typical host, %s (%s per spawn)", typ,
+			durText(typicalNs(f))))
 		for i := range f.Outliers {
 			o := &f.Outliers[i]
-			bw.printf("%2d. %s: %s per spawn, %s over %s\n", i+1, o.Host, durText(o.MedianNs), signedDur(o.ExcessNs), typ)
+			wrap(bw, fmt.Sprintf("%2d. ", i+1), fmt.Sprintf("%s: %s per spawn, %s over %s", o.Host, durText(o.MedianNs),
+				signedDur(o.ExcessNs), typ))
 			title, tag, ev := outlierCause(o)
 			if tag != "" {
 				tag = " [" + tag + "]"

@@ -5,10 +5,16 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestCompareFleetIntegration records cmpWorkload four times, as four
@@ -175,4 +181,63 @@ type fleetFinding struct {
 	Mechanism struct {
 		Cause string `json:"cause"`
 	} `json:"mechanism"`
+}
+
+// TestCompareFleetLongHostnames records one shell loop on three hosts
+// with long fully qualified names (each recording in a UTS namespace of
+// its own, as on three nodes): compare's text tells every host apart in
+// its table, says how it shortened their names, and keeps to 100
+// columns; the Markdown names them whole.
+func TestCompareFleetLongHostnames(t *testing.T) {
+	e := setupEnv(t)
+	dir := t.TempDir()
+	hosts := []string{"compute-node-0017.hpc-cluster.example.org", "compute-node-0018.hpc-cluster.example.org",
+		"gpu-node-0001.hpc-cluster.example.org"}
+	var paths []string
+	for _, h := range hosts {
+		p := filepath.Join(dir, h+".rec")
+		cmd := exec.Command("/bin/sh", "-c", `echo "$1" > /proc/sys/kernel/hostname && exec "$2" -w "$3" -- /bin/sh -c 'for i in 1 2 3; do /bin/true; done'`,
+			"sh", h, e.bin, p)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("recording on %s: %v\n%s", h, err, out)
+		}
+		paths = append(paths, p)
+	}
+	r := runCmd(t, runOpts{}, append([]string{e.bin, "compare"}, paths...)...)
+	if r.status != 0 {
+		t.Fatalf("compare: %s", r)
+	}
+	text := string(r.stdout)
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if n := utf8.RuneCountInString(l); n > 100 {
+			t.Errorf("line %d is %d columns: %q", i+1, n, l)
+		}
+	}
+	// The table's host cells: whole names, or names without the ending
+	// that the note under the table gives.
+	const ending = ".hpc-cluster.example.org"
+	row := regexp.MustCompile(`^ +\d+  (\S+)( \*)? +3 `)
+	cells := map[string]bool{}
+	for _, l := range lines {
+		if m := row.FindStringSubmatch(l); m != nil {
+			cells[m[1]] = true
+		}
+	}
+	said := strings.Contains(strings.Join(strings.Fields(text), " "), "without the ending they share, "+ending)
+	for _, h := range hosts {
+		if !cells[h] && !(said && cells[strings.TrimSuffix(h, ending)]) {
+			t.Errorf("no table row names %s (cells %q):\n%s", h, slices.Collect(maps.Keys(cells)), text)
+		}
+	}
+	r = runCmd(t, runOpts{}, append([]string{e.bin, "compare", "--format", "markdown"}, paths...)...)
+	if r.status != 0 {
+		t.Fatalf("compare --format markdown: %s", r)
+	}
+	for _, h := range hosts {
+		if !regexp.MustCompile(`(?m)^\| \d+ \| (\*\*)?` + regexp.QuoteMeta(h) + `\b`).Match(r.stdout) {
+			t.Errorf("markdown's table lacks %s:\n%s", h, r.stdout)
+		}
+	}
 }
