@@ -112,6 +112,9 @@ func wordFinding(f *summary.Finding, wallNs uint64) findingText {
 			ev += fmt.Sprintf("; most in %d spawns of %s (%.1f failed execs each, %s)", x.ExampleSpawns,
 				TermSafe(x.Example), float64(x.ExampleFailedExecs)/float64(x.ExampleSpawns), ms(x.ExampleFailedExecNs))
 		}
+		if x.UntalliedSpawns > 0 {
+			ev += untalliedText(x)
+		}
 		if x.Example != "" {
 			advice = fmt.Sprintf("spawn by absolute path (e.g. %s), or put its directory first in PATH%s",
 				TermSafe(x.Example), saves)
@@ -194,6 +197,9 @@ func noteText(f *summary.Finding, wallNs uint64) string {
 		if x.Example != "" {
 			t += " (most before " + TermSafe(x.Example) + ")"
 		}
+		if x.UntalliedSpawns > 0 {
+			t += untalliedText(x)
+		}
 		small := fmt.Sprintf("%.1f%% of the run", 100*float64(x.FailedExecNs)/float64(max(wallNs, 1)))
 		if x.FailedExecNs < summary.MinCostNs {
 			small = "under " + ms(summary.MinCostNs)
@@ -270,4 +276,11 @@ func sigText(sigs []summary.SigCount) string {
 		parts = append(parts, fmt.Sprintf("%s x%d", c.Name, c.Count))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// untalliedText says how many spawns' failed execs were not told apart by
+// the program exec'd: they came after summary.MaxFailedExes programs.
+func untalliedText(x *summary.PathSearchFacts) string {
+	return fmt.Sprintf("; %d spawns' programs came after %d others and are not told apart", x.UntalliedSpawns,
+		summary.MaxFailedExes)
 }

@@ -150,6 +150,10 @@ type PathSearchFacts struct {
 	ExampleFailedExecNs uint64 `json:"example_failed_exec_ns,omitempty"`
 	ExampleSpawns       int    `json:"example_spawns,omitempty"`
 	ExampleFailedExecs  int    `json:"example_failed_execs,omitempty"`
+	// UntalliedSpawns exec'd programs that came after MaxFailedExes others
+	// had failed execs: counted in the totals, not by program. No Example
+	// then, unless it cost more than all of them did.
+	UntalliedSpawns int `json:"untallied_spawns,omitempty"`
 }
 
 // VforkBlockedFacts: vfork-like spawns and how long their threads waited.
@@ -302,7 +306,8 @@ func findPathSearch(_ *recording.Recording, s *Summary, f *findingFacts, signifi
 	if f.failedExecs == 0 {
 		return nil, nil
 	}
-	facts := &PathSearchFacts{FailedExecs: f.failedExecs, Spawns: f.spawnsWithFailed, FailedExecNs: f.failedExecNs}
+	facts := &PathSearchFacts{FailedExecs: f.failedExecs, Spawns: f.spawnsWithFailed, FailedExecNs: f.failedExecNs,
+		UntalliedSpawns: f.untalliedSpawns}
 	if ex, ok := f.pathExample(); ok {
 		facts.Example, facts.ExampleFailedExecNs, facts.ExampleSpawns, facts.ExampleFailedExecs = ex.exe, ex.ns, ex.spawns, ex.failed
 	}

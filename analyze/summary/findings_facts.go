@@ -36,6 +36,10 @@ type findingFacts struct {
 	failedExecs, spawnsWithFailed int
 	failedExecNs                  uint64
 	failedByExe                   map[string]*exeFailed
+	// Spawns whose program came past maxFailedExes others, and what their
+	// failed execs cost: not told apart by program.
+	untalliedSpawns int
+	untalliedNs     uint64
 
 	vforks            int
 	vforkBlockedNs    uint64
@@ -52,11 +56,11 @@ type findingFacts struct {
 	envCounts, envBytes *valueDist // of the successful execs
 }
 
-// maxSpawnThreads and maxFailedExes bound the per-thread and per-program
+// maxSpawnThreads and MaxFailedExes bound the per-thread and per-program
 // tallies: past them a new thread or program is not counted apart.
 const (
 	maxSpawnThreads = 1024
-	maxFailedExes   = 4096
+	MaxFailedExes   = 4096
 )
 
 // exeFailed is what the failed execs of spawns that then exec'd one
@@ -138,7 +142,9 @@ func (f *findingFacts) addFailedExe(sp *spawn.Spawn) {
 	}
 	e := f.failedByExe[sp.Exe]
 	if e == nil {
-		if len(f.failedByExe) >= maxFailedExes {
+		if len(f.failedByExe) >= MaxFailedExes {
+			f.untalliedSpawns++
+			f.untalliedNs += sp.FailedExecNs
 			return
 		}
 		e = &exeFailed{exe: sp.Exe, first: sp.Seq}
@@ -151,7 +157,8 @@ func (f *findingFacts) addFailedExe(sp *spawn.Spawn) {
 }
 
 // pathExample is the program whose spawns' failed execs cost most, the
-// earliest seen among equals.
+// earliest seen among equals; none when the programs past the tally's
+// bound may hold one that cost more (they cost as much in all).
 func (f *findingFacts) pathExample() (exeFailed, bool) {
 	var best *exeFailed
 	for _, e := range f.failedByExe {
@@ -159,7 +166,7 @@ func (f *findingFacts) pathExample() (exeFailed, bool) {
 			best = e
 		}
 	}
-	if best == nil {
+	if best == nil || f.untalliedSpawns > 0 && best.ns <= f.untalliedNs {
 		return exeFailed{}, false
 	}
 	return *best, true
