@@ -324,25 +324,9 @@ func (s *eventSpill) each(alloc func() *tracer.Event, fn func(ev *tracer.Event, 
 	var dec eventDecoder
 	var scratch []byte
 	for i := 0; i < s.n; i++ {
-		n, err := binary.ReadUvarint(r)
+		payload, err := spill.ReadRecord(r, &scratch)
 		if err != nil {
-			return errRead{fmt.Errorf("event %d of %d: %w", i, s.n, spill.NoEOF(err))}
-		}
-		var payload []byte
-		if int(n) <= r.Size() {
-			// In the buffer: decode in place (strings are copied out).
-			if payload, err = r.Peek(int(n)); err == nil {
-				_, err = r.Discard(int(n))
-			}
-		} else {
-			if uint64(cap(scratch)) < n {
-				scratch = make([]byte, n)
-			}
-			payload = scratch[:n]
-			_, err = io.ReadFull(r, payload)
-		}
-		if err != nil {
-			return errRead{fmt.Errorf("event %d of %d: %w", i, s.n, spill.NoEOF(err))}
+			return errRead{fmt.Errorf("event %d of %d: %w", i, s.n, err)}
 		}
 		ev := alloc()
 		if err := dec.decode(payload, ev); err != nil {
@@ -355,7 +339,7 @@ func (s *eventSpill) each(alloc func() *tracer.Event, fn func(ev *tracer.Event, 
 				return err
 			}
 		}
-		if err := fn(ev, int(n)); err != nil {
+		if err := fn(ev, len(payload)); err != nil {
 			return err
 		}
 	}

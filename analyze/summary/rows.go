@@ -1,10 +1,8 @@
 package summary
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 
@@ -114,24 +112,9 @@ func (r *spawnRows) each(fn func(sp *spawn.Spawn) error) error {
 	var sp spawn.Spawn
 	var scratch []byte
 	for i := 0; i < r.n; i++ {
-		n, err := binary.ReadUvarint(br)
+		payload, err := spill.ReadRecord(br, &scratch)
 		if err != nil {
-			return fmt.Errorf("reading spawn rows: row %d of %d: %w", i, r.n, spill.NoEOF(err))
-		}
-		var payload []byte
-		if int(n) <= br.Size() {
-			if payload, err = br.Peek(int(n)); err == nil {
-				_, err = br.Discard(int(n))
-			}
-		} else {
-			if uint64(cap(scratch)) < n {
-				scratch = make([]byte, n)
-			}
-			payload = scratch[:n]
-			_, err = io.ReadFull(br, payload)
-		}
-		if err != nil {
-			return fmt.Errorf("reading spawn rows: row %d of %d: %w", i, r.n, spill.NoEOF(err))
+			return fmt.Errorf("reading spawn rows: row %d of %d: %w", i, r.n, err)
 		}
 		if err := dec.decode(payload, &sp); err != nil {
 			return fmt.Errorf("reading spawn rows: row %d of %d: %w", i, r.n, err)

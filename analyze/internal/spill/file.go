@@ -5,6 +5,7 @@ package spill
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -117,6 +118,30 @@ func (s *File) Close() error {
 	err := s.f.Close()
 	s.f = nil
 	return err
+}
+
+// ReadRecord reads one length-prefixed record of a spill file: a uvarint
+// length, then the payload, which is r's own buffer when it fits there
+// (valid until r is read again) and *scratch, grown as needed, when not.
+// A file that ends inside a record is truncated (io.ErrUnexpectedEOF).
+func ReadRecord(r *bufio.Reader, scratch *[]byte) ([]byte, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, NoEOF(err)
+	}
+	if n <= uint64(r.Size()) {
+		payload, err := r.Peek(int(n))
+		if err == nil {
+			_, err = r.Discard(int(n))
+		}
+		return payload, NoEOF(err)
+	}
+	if uint64(cap(*scratch)) < n {
+		*scratch = make([]byte, n)
+	}
+	payload := (*scratch)[:n]
+	_, err = io.ReadFull(r, payload)
+	return payload, NoEOF(err)
 }
 
 // NoEOF: a spill file shorter than what was written to it is truncated.
