@@ -77,14 +77,7 @@ func TestFindingTextMechanism(t *testing.T) {
 }
 
 func TestFindingTextPathAndEnvironment(t *testing.T) {
-	a, b := laptopSide(), laptopSide()
-	a.Failed, a.FailedNs, a.Path = 1, 4000, 2
-	b.Failed, b.FailedNs, b.Path = 13, 4000, 14
-	b.Env, b.ExecNs = 200, 45_000
-	a.S2ENs, a.IntervalNs = 64_000+4000, 68_000
-	b.S2ENs, b.IntervalNs = 64_000+15_000+13*4000, 131_000
-	a.CloneNs, a.BlockedNs = 44_000, 34_000
-	b.CloneNs, b.BlockedNs = 92_000, 82_000
+	a, b := fixture.PathAndEnvironment(laptopSide())
 	c := compared(fixture.Recording(a), fixture.Recording(b), "short", "long")
 	wantWords(t, findingWords(t, c, compare.IDPathSearch), "long searches a longer PATH: ",
 		"long's children fail 13.0 execs per spawn", "short's 1.0", "long's PATH has 14 entries, short's 2",

@@ -141,15 +141,7 @@ func TestCompareSmallParentFigures(t *testing.T) {
 }
 
 func TestComparePathAndEnvironment(t *testing.T) {
-	a, b := laptopSpec(), laptopSpec()
-	a.Failed, a.FailedNs, a.Path = 1, 4000, 2
-	b.Failed, b.FailedNs, b.Path = 13, 4000, 14
-	b.Env, b.ExecNs = 200, 45_000
-	a.S2ENs, a.IntervalNs = 64_000+4000, 68_000
-	b.S2ENs, b.IntervalNs = 64_000+15_000+13*4000, 131_000
-	// With vfork the parent waits through the child's failed execs.
-	a.CloneNs, a.BlockedNs = 44_000, 34_000
-	b.CloneNs, b.BlockedNs = 92_000, 82_000
+	a, b := fixture.PathAndEnvironment(laptopSpec())
 	c := compared(t, buildRecording(a), buildRecording(b), "short", "long")
 	p := findingByID(c, "path-search")
 	if p == nil {
