@@ -176,6 +176,10 @@ func SpawnStackNote(st summary.SpawnStackStats) string {
 			s += fmt.Sprintf(", %d of them cut where the copy of the stack ended", st.Cut)
 		}
 	}
+	if st.MapGone > 0 {
+		s += fmt.Sprintf("; %d truncated because the spawner exited before its memory map was read, "+
+			"too soon for the copy of its stack to be unwound", st.MapGone)
+	}
 	if n := st.Spawns - st.WithStack; n > 0 {
 		s += fmt.Sprintf("; %d spawns without a stack", n)
 	}

@@ -35,6 +35,18 @@ type Stack struct {
 	// Cut: the CFI unwind ran out of the stack bytes the kernel copied
 	// (bpf STACK_COPY_MAX) before it reached an entry point.
 	Cut bool `json:"cut,omitempty"`
+	// MapGone: the spawner exited before its memory map could be read (a
+	// process that spawns and exits within a millisecond), so the copy of
+	// its stack could not be unwound by CFI: the frames are the kernel's
+	// frame-pointer walk's, which ends in code without frame pointers.
+	MapGone bool `json:"map_gone,omitempty"`
+}
+
+// Unwinding says how a spawn stack was unwound (StackTable.AddUnwound):
+// Stack's Unwound, Cut and MapGone.
+type Unwinding struct {
+	Unwound      string
+	Cut, MapGone bool
 }
 
 // UnwoundCFI marks a spawn stack unwound in user space from a copy of the
@@ -164,22 +176,25 @@ func NewStackTable() *StackTable {
 
 // Add interns a stack and returns its StackID (0 for an empty stack).
 func (t *StackTable) Add(frames []symbolize.Frame) int {
-	return t.AddUnwound(frames, "", false)
+	return t.AddUnwound(frames, Unwinding{})
 }
 
-// AddUnwound interns a stack found as unwound says (Stack.Unwound), cut
-// short or not (Stack.Cut), and returns its StackID.
-func (t *StackTable) AddUnwound(frames []symbolize.Frame, unwound string, cut bool) int {
+// AddUnwound interns a stack found as how says, and returns its StackID.
+func (t *StackTable) AddUnwound(frames []symbolize.Frame, how Unwinding) int {
 	if len(frames) == 0 {
 		return 0
 	}
 	out := make([]Frame, len(frames))
-	key := make([]byte, 0, len(frames)*13+len(unwound)+2)
-	key = append(key, unwound...)
-	if cut {
-		key = append(key, 1)
+	key := make([]byte, 0, len(frames)*13+len(how.Unwound)+2)
+	key = append(key, how.Unwound...)
+	var kind byte
+	if how.Cut {
+		kind |= 1
 	}
-	key = append(key, 0)
+	if how.MapGone {
+		kind |= 2
+	}
+	key = append(key, 0, kind)
 	for i, f := range frames {
 		out[i] = Frame{Addr: f.Addr, Func: f.Func, File: f.File, Line: f.Line, Kernel: f.Kernel, Inlined: f.Inlined,
 			Mapping: t.mapping(f.Mapping)}
@@ -197,7 +212,7 @@ func (t *StackTable) AddUnwound(frames []symbolize.Frame, unwound string, cut bo
 	if id, ok := t.byKey[string(key)]; ok {
 		return id
 	}
-	t.stacks = append(t.stacks, Stack{Frames: out, Unwound: unwound, Cut: cut})
+	t.stacks = append(t.stacks, Stack{Frames: out, Unwound: how.Unwound, Cut: how.Cut, MapGone: how.MapGone})
 	id := len(t.stacks)
 	t.byKey[string(key)] = id
 	return id

@@ -27,9 +27,9 @@ func TestStackTable(t *testing.T) {
 	}
 	// The same frames found by CFI, or cut, are other stacks: the report
 	// counts each kind.
-	cfi := tab.AddUnwound(spawn, UnwoundCFI, false)
-	cut := tab.AddUnwound(spawn, UnwoundCFI, true)
-	if cfi == a || cut == a || cut == cfi || tab.AddUnwound(spawn, UnwoundCFI, true) != cut {
+	cfi := tab.AddUnwound(spawn, Unwinding{Unwound: UnwoundCFI})
+	cut := tab.AddUnwound(spawn, Unwinding{Unwound: UnwoundCFI, Cut: true})
+	if cfi == a || cut == a || cut == cfi || tab.AddUnwound(spawn, Unwinding{Unwound: UnwoundCFI, Cut: true}) != cut {
 		t.Errorf("unwound stacks: ids %d (fp), %d (cfi), %d (cfi, cut)", a, cfi, cut)
 	}
 	cpu := tab.Add([]symbolize.Frame{{Addr: 0xffffffff81001010, Func: "copy_page_range", Kernel: true, Mapping: kern}, spawn[0]})
@@ -142,5 +142,19 @@ func TestStacksRoundTrip(t *testing.T) {
 		if _, err := Decode(&bb); err == nil || !strings.Contains(err.Error(), "corrupt") {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestStackTableMapGone: the same frames left as the kernel walked them
+// because the spawner was gone are another stack, which says so.
+func TestStackTableMapGone(t *testing.T) {
+	tab := NewStackTable()
+	frames := []symbolize.Frame{{Addr: 0x1000, Func: "_Fork"}}
+	fp := tab.Add(frames)
+	gone := tab.AddUnwound(frames, Unwinding{MapGone: true})
+	var rec Recording
+	tab.Fill(&rec)
+	if fp == gone || rec.StackOf(fp).MapGone || !rec.StackOf(gone).MapGone {
+		t.Errorf("ids %d and %d, stacks %+v", fp, gone, rec.Stacks)
 	}
 }

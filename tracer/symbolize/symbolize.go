@@ -289,23 +289,29 @@ func (s *Symbolizer) load(img *Image) ([]procMapping, error) {
 // through libraries mapped after that read (the workload's map is read as
 // its exec returns, before the dynamic loader maps libc). Read again once
 // per image at most, and only while the process runs the same program.
-func (s *Symbolizer) LoadSince(img *Image, sinceNs uint64) {
+// The error (ErrProcessGone) says no map of the moment could be read: the
+// process had exited or exec'd.
+func (s *Symbolizer) LoadSince(img *Image, sinceNs uint64) error {
 	if _, err := s.load(img); err != nil {
-		return
+		return err
 	}
 	img.mu.Lock()
 	defer img.mu.Unlock()
 	if img.refreshed || img.readNs >= sinceNs {
-		return
+		return nil
 	}
 	img.refreshed = true
 	readNs := monoNow()
 	maps, exe, err := s.readMaps(img.pid)
-	if err != nil || exe != img.exe {
-		return
+	if err != nil {
+		return err
+	}
+	if exe != img.exe {
+		return fmt.Errorf("pid %d exec'd: %w", img.pid, ErrProcessGone)
 	}
 	img.maps, img.readNs = maps, readNs
 	img.mapsGen++
+	return nil
 }
 
 func (s *Symbolizer) readMaps(pid uint32) ([]procMapping, fileKey, error) {
@@ -321,6 +327,9 @@ func (s *Symbolizer) readMaps(pid uint32) ([]procMapping, fileKey, error) {
 	}
 	defer f.Close()
 	maps, err := parseMaps(f)
+	if errors.Is(err, unix.ESRCH) { // it exited between the open and the read
+		return nil, exe, fmt.Errorf("pid %d: %w", pid, ErrProcessGone)
+	}
 	if err != nil {
 		return nil, exe, fmt.Errorf("pid %d: %w", pid, err)
 	}

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,6 +85,7 @@ type stackJob struct {
 	ustack  []uint64           // spawn stacks of bare addresses
 	sampled []tracer.UserFrame // CPU samples, spawn stacks with build IDs
 	copied  *tracer.StackCopy  // spawn stacks: the caller's stack, for unwinding by CFI
+	mapGone bool               // ... whose process was gone before its map of the moment was read
 }
 
 // stackQueue bounds the stacks waiting for the symbolizer: past it, spawn
@@ -156,12 +158,16 @@ func (p *stackProbe) Observe(ev *tracer.Event) {
 			return
 		}
 		img := p.sym.Image(ev.Pid)
+		mapGone := false
 		switch {
 		case copied != nil:
 			// A stack to unwind: only the map places its addresses in
 			// files, and it must hold the libraries of the moment (the
 			// process's first such spawn woke the reader, bpf send_spawn).
-			p.sym.LoadSince(img, ev.TimeNs)
+			// A spawner that exits within a millisecond of its spawn is
+			// gone by then: its stack is left as the kernel walked it, and
+			// says why.
+			mapGone = errors.Is(p.sym.LoadSince(img, ev.TimeNs), symbolize.ErrProcessGone)
 		case len(ev.UserStack) > 0 || symbolize.NeedsMap(ev.UserFrames()):
 			// Bare addresses: only the map names them (likewise).
 			p.sym.Load(img)
@@ -170,7 +176,8 @@ func (p *stackProbe) Observe(ev *tracer.Event) {
 			p.unwinding.copies++
 			p.unwinding.copyBytes += uint64(copied.RecordBytes)
 		}
-		p.add(stackJob{img: img, spawn: spawnKey{ev.Tid, ev.TimeNs}, ustack: ev.UserStack, sampled: ev.UserFrames(), copied: copied})
+		p.add(stackJob{img: img, spawn: spawnKey{ev.Tid, ev.TimeNs}, ustack: ev.UserStack, sampled: ev.UserFrames(), copied: copied,
+			mapGone: mapGone})
 	}
 }
 
@@ -308,10 +315,12 @@ func (p *stackProbe) run(j stackJob) {
 		} else if len(j.ustack) > 0 {
 			frames, err = p.sym.User(j.img, j.ustack)
 		}
-		unwound, cut := "", false
+		var how recording.Unwinding
 		if j.copied != nil {
 			if cf, cfCut, cfErr, ok := p.unwind(j.img, j.copied, frames); ok {
-				frames, err, unwound, cut = cf, cfErr, recording.UnwoundCFI, cfCut
+				frames, err, how = cf, cfErr, recording.Unwinding{Unwound: recording.UnwoundCFI, Cut: cfCut}
+			} else {
+				how.MapGone = j.mapGone
 			}
 		}
 		if err != nil {
@@ -319,7 +328,7 @@ func (p *stackProbe) run(j stackJob) {
 		}
 		// Jobs run in the order the reader queued them, which is the order
 		// it added the spawn events: SetSpawnStack needs that.
-		p.rec.SetSpawnStack(j.spawn.tid, j.spawn.timeNs, p.table.AddUnwound(frames, unwound, cut))
+		p.rec.SetSpawnStack(j.spawn.tid, j.spawn.timeNs, p.table.AddUnwound(frames, how))
 	}
 }
 

@@ -9,8 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -285,5 +287,120 @@ func TestPprofDeepStackCut(t *testing.T) {
 	cum, top := cumCounts(t, filepath.Join(out, "spawns.pb.gz"), "deepspawn")
 	if cum["deep_recursion"] != 1 || cum["main"] != 0 {
 		t.Errorf("deep_recursion in %d spawns, main in %d: want 1 and 0 (cut):\n%s", cum["deep_recursion"], cum["main"], top)
+	}
+}
+
+// quickSpawner forks once from a function of its own and exits at once,
+// leaving its child to exec: its memory map is gone within microseconds
+// of the fork, often before spawntrace's reader can read it.
+const quickSpawner = `#include <unistd.h>
+__attribute__((noinline)) void spawn_and_leave(void) {
+	if (fork() == 0) {
+		execl("/bin/true", "true", (char *)0);
+		_exit(127);
+	}
+}
+int main(void) {
+	spawn_and_leave();
+	return 0;
+}
+`
+
+// TestPprofSpawnerGone: a spawner that exits right after its fork may be
+// gone before spawntrace reads its memory map, and its stack then stops in
+// glibc's _Fork (no frame pointers, not unwound by CFI). To make that
+// certain, spawntrace is stopped (SIGSTOP) while 20 such spawners run and
+// exit, and continued before the shell that ran them exits: the kernel
+// side records all the while. Each of their stacks is counted, with that
+// reason, in the profile's note.
+func TestPprofSpawnerGone(t *testing.T) {
+	bin := setupEnv(t).bin
+	dir := t.TempDir()
+	quick := compileC(t, dir, "quick", quickSpawner)
+	fifos := map[string]string{}
+	for _, name := range []string{"go", "ran", "end"} {
+		fifos[name] = filepath.Join(dir, name)
+		if err := syscall.Mkfifo(fifos[name], 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const spawners = 20
+	out := filepath.Join(dir, "out")
+	cmd := exec.Command(bin, "--pprof", out, "--", "/bin/sh", "-c",
+		`read x < "$1"; for i in $(seq `+fmt.Sprint(spawners)+`); do "$0"; done; echo ran > "$2"; read x < "$3"`,
+		quick, fifos["go"], fifos["ran"], fifos["end"])
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			cmd.Process.Signal(syscall.SIGCONT)
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	// Opening a FIFO waits for its other end: the shell runs, traced.
+	release := func(name string) {
+		if err := os.WriteFile(fifos[name], []byte("x\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go1, err := os.OpenFile(fifos["go"], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	go1.Write([]byte("x\n"))
+	go1.Close()
+	if _, err := os.ReadFile(fifos["ran"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	release("end")
+	done = true
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("spawntrace: %v\n%s", err, stderr.String())
+	}
+
+	p := pprofParse(t, filepath.Join(out, "spawns.pb.gz"))
+	cut := 0 // the quick spawners' stacks that do not reach their function
+	for _, s := range p.Sample {
+		if s.Label["comm"][0] != "quick" {
+			continue
+		}
+		var funcs []string
+		for _, l := range s.Location {
+			for _, ln := range l.Line {
+				funcs = append(funcs, ln.Function.Name)
+			}
+		}
+		if !slices.Contains(funcs, "spawn_and_leave") {
+			cut++
+		}
+	}
+	note := regexp.MustCompile(`^(\d+) of \d+ spawn stacks truncated`)
+	goneNote := regexp.MustCompile(`; (\d+) truncated because the spawner exited before its memory map was read`)
+	var m, g []string
+	for _, c := range p.Comments {
+		if m = note.FindStringSubmatch(c); m != nil {
+			g = goneNote.FindStringSubmatch(c)
+			break
+		}
+	}
+	if m == nil || g == nil {
+		t.Fatalf("no note of stacks truncated by their spawner's exit: %q\nstderr:\n%s", p.Comments, stderr.String())
+	}
+	truncated, _ := strconv.Atoi(m[1])
+	gone, _ := strconv.Atoi(g[1])
+	if cut != spawners || gone < cut || gone > truncated {
+		t.Errorf("%d of %d spawners' stacks stop short of their function, want all; the note counts %d of %d truncated "+
+			"stacks as their spawner's exit, want at least those: %q", cut, spawners, gone, truncated, p.Comments)
 	}
 }
