@@ -144,8 +144,8 @@ type PathSearchFacts struct {
 	FailedExecs  int    `json:"failed_execs"`
 	Spawns       int    `json:"spawns"` // spawns with any
 	FailedExecNs uint64 `json:"failed_exec_ns"`
-	// Example is the program whose spawns' failed execs cost most in all,
-	// with that cost, its spawns and their failed execs.
+	// Example is the program whose spawns made most failed execs in all,
+	// with their cost, its spawns and their failed execs.
 	Example             string `json:"example,omitempty"`
 	ExampleFailedExecNs uint64 `json:"example_failed_exec_ns,omitempty"`
 	ExampleSpawns       int    `json:"example_spawns,omitempty"`
