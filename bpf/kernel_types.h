@@ -35,8 +35,24 @@ struct rw_semaphore {
 	long count;
 } __attribute__((preserve_access_index));
 
+/* The program a process runs (mm_struct.exe_file, what /proc/PID/exe
+ * opens): the exec event names it by device and inode. */
+struct super_block {
+	__u32 s_dev; /* dev_t: MAJOR << 20 | MINOR */
+} __attribute__((preserve_access_index));
+
+struct inode {
+	unsigned long i_ino;
+	struct super_block *i_sb;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct inode *f_inode;
+} __attribute__((preserve_access_index));
+
 struct mm_struct {
 	struct rw_semaphore mmap_lock; /* mmap_sem before 5.8 */
+	struct file *exe_file;
 	struct percpu_counter rss_stat[4];
 	atomic_long_t pgtables_bytes;
 	int map_count;

@@ -1569,6 +1569,11 @@ static __always_inline int exec_event_of(void *ctx, struct task_struct *p, int o
 	/* argv and the environment now sit on the new stack, written by the
 	 * kernel a moment ago, so they are present and readable. */
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	struct inode *exe = BPF_CORE_READ(mm, exe_file, f_inode);
+	if (exe) {
+		e->exe_dev = BPF_CORE_READ(exe, i_sb, s_dev);
+		e->exe_ino = BPF_CORE_READ(exe, i_ino);
+	}
 	unsigned long arg_start = BPF_CORE_READ(mm, arg_start);
 	unsigned long arg_end = BPF_CORE_READ(mm, arg_end);
 	e->x.env_bytes = BPF_CORE_READ(mm, env_end) - BPF_CORE_READ(mm, env_start);

@@ -156,7 +156,11 @@ struct exec_strings {
 struct exec_event {
 	struct event_hdr h;
 	__u32 old_tid; /* the tid before exec (old_pid) */
-	__u32 pad;
+	/* The file the process now runs (its mm's exe_file): the symbolizer
+	 * indexes each program once without a syscall per exec. Both 0 when
+	 * unread. */
+	__u32 exe_dev; /* the kernel's dev_t: MAJOR << 20 | MINOR */
+	__u64 exe_ino;
 	struct exec_strings x;
 };
 

@@ -73,6 +73,10 @@ func convert(b []byte, ev *Event) error {
 		ok = convertRecord(b, ev, func(r *spawntraceExecEvent) {
 			convertHeader(&r.H, ev)
 			ev.OldTid = r.OldTid
+			if r.ExeIno != 0 {
+				// The kernel's dev_t: MAJOR << 20 | MINOR (linux/kdev_t.h).
+				ev.execFile = FileID{Major: r.ExeDev >> 20, Minor: r.ExeDev & (1<<20 - 1), Ino: r.ExeIno}
+			}
 			if has(r.H.Flags, spawntraceEventFlagEVF_COMPAT) {
 				ev.ExecABI = ABII386
 			}

@@ -127,6 +127,8 @@ type Event struct {
 	// KindExec: OldTid is the tid that called execve (a non-leader thread
 	// takes the leader's tid when it execs).
 	OldTid uint32 `json:"old_tid,omitempty"`
+	// execFile is the file the exec started (ExecFile); never saved.
+	execFile FileID
 
 	// KindExit
 	ExitCode  int32 `json:"exit_code,omitempty"` // wait(2) status form
@@ -175,6 +177,21 @@ func (ev *Event) SpawnedChild() uint32 {
 // file offset where the kernel could, as CPU samples have it; nil when the
 // kernel gave bare addresses (UserStack) or no stack.
 func (ev *Event) UserFrames() []UserFrame { return ev.userFrames }
+
+// ExecFile is the file a KindExec event's process runs now, as the kernel
+// names it (what /proc/PID/exe opens); zero when unknown.
+func (ev *Event) ExecFile() FileID { return ev.execFile }
+
+// FileID names a file by its device's major and minor numbers and its
+// inode number, as stat(2) gives them (a file's identity while it exists:
+// a program replaced on disk by another file has another).
+type FileID struct {
+	Major, Minor uint32
+	Ino          uint64
+}
+
+// IsZero tells an unknown file.
+func (f FileID) IsZero() bool { return f == FileID{} }
 
 // Sample is one on-CPU sample of a thread of the tree (perf cpu-clock).
 type Sample struct {

@@ -68,7 +68,8 @@ type spawntraceExecEvent struct {
 	_      structs.HostLayout
 	H      spawntraceEventHdr
 	OldTid uint32
-	Pad    uint32
+	ExeDev uint32
+	ExeIno uint64
 	X      spawntraceExecStrings
 }
 

@@ -39,43 +39,60 @@ var ldSoConf = "/etc/ld.so.conf"
 var defaultLibDirs = []string{"/lib64", "/usr/lib64", "/lib", "/usr/lib"}
 
 // IndexExec indexes by build ID the program pid exec'd (filename as its
-// exec event gives it), the interpreter it names and the libraries it
-// needs, so that frames sampled in them are named after the process has
-// exited. Each file's headers are read once, its symbols when a frame
-// first falls in it. It reads files: call it from the goroutine that
-// symbolizes, not from the ring-buffer reader's.
-func (s *Symbolizer) IndexExec(pid uint32, filename string) {
+// exec event gives it; exe the file the kernel says it runs, zero when
+// unknown), the interpreter it names and the libraries it needs, so that
+// frames sampled in them are named after the process has exited. Each
+// file's headers are read once, its symbols when a frame first falls in
+// it. It reads files: call it from the goroutine that symbolizes, not
+// from the ring-buffer reader's.
+func (s *Symbolizer) IndexExec(pid uint32, filename string, exe tracer.FileID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Most execs run a program indexed before: one stat says so.
+	// Most execs run a program indexed before: the kernel's name for the
+	// file says so without a syscall (one per exec woke the Go runtime's
+	// sysmon thread into polling); where it gives none, one stat does.
+	if !exe.IsZero() && s.execsIndexed[exe] {
+		return
+	}
+	// Known by the kernel's name from then on, once that very file (not
+	// what the path or /proc/PID/exe may show since) is indexed.
+	indexed := func(e *objEntry) {
+		if e != nil && e.depsIndexed && !exe.IsZero() &&
+			e.key == (fileKey{uint64(exe.Major)<<32 | uint64(exe.Minor), exe.Ino}) {
+			s.execsIndexed[exe] = true
+		}
+	}
 	var st unix.Stat_t
 	if filepath.IsAbs(filename) && unix.Stat(filename, &st) == nil {
 		if e := s.files[fileKey{devKey(st.Dev), st.Ino}]; e != nil && e.depsIndexed {
+			indexed(e)
 			return
 		}
 	}
-	exe := s.procRoot + "/" + strconv.FormatUint(uint64(pid), 10) + "/exe"
+	exePath := s.procRoot + "/" + strconv.FormatUint(uint64(pid), 10) + "/exe"
 	// The very file while the process lives (whatever its name was: a
 	// relative one, a script's interpreter, another mount namespace);
 	// the name it was exec'd by once it is gone.
-	if f, err := OpenRegular(exe); err == nil {
-		path, err := os.Readlink(exe)
+	if f, err := OpenRegular(exePath); err == nil {
+		path, err := os.Readlink(exePath)
 		if err != nil {
 			path = filename
 		}
 		path, deleted := strings.CutSuffix(path, " (deleted)")
-		if e := s.indexOpen(f, path, nil, 0); e != nil && e.pending && deleted {
+		e := s.indexOpen(f, path, nil, 0)
+		if e != nil && e.pending && deleted {
 			// Read now: once this is closed nothing can open it again (a
 			// test program a build runs and removes).
 			s.readIndexed(e, f)
 		}
 		f.Close()
+		indexed(e)
 		return
 	}
 	if !filepath.IsAbs(filename) {
 		return
 	}
-	s.indexPath(filename, nil, 0)
+	indexed(s.indexPath(filename, nil, 0))
 }
 
 // indexPath indexes the file at path; like is the program it is a library

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/spawntrace/spawntrace/tracer"
 )
 
@@ -93,7 +95,7 @@ func TestIndexExec(t *testing.T) {
 	const libc = "/lib/x86_64-linux-gnu/libc.so.6"
 	s := NewSymbolizer()
 	s.procRoot = t.TempDir() // no /proc/PID: the process has exited
-	s.IndexExec(4242, prog)
+	s.IndexExec(4242, prog, tracer.FileID{})
 
 	var interp string
 	if f, err := elf.Open(prog); err == nil {
@@ -139,7 +141,7 @@ func TestIndexExec(t *testing.T) {
 
 	// A second exec of the same program reads nothing again: one entry.
 	before := len(s.files)
-	s.IndexExec(4243, prog)
+	s.IndexExec(4243, prog, tracer.FileID{})
 	if len(s.files) != before {
 		t.Errorf("second exec indexed %d more files", len(s.files)-before)
 	}
@@ -186,7 +188,7 @@ func TestUserFramesUnknown(t *testing.T) {
 	// Beside a frame the index names, an address is in no file with a
 	// build ID (the vDSO, anonymous memory): not a loss.
 	exe, _ := os.Executable()
-	s.IndexExec(4242, exe)
+	s.IndexExec(4242, exe, tracer.FileID{})
 	off := symOffsetOf(t, exe)
 	frames, err = s.UserFrames(s.Image(4242), []tracer.UserFrame{{Addr: 0x7ffd12345678}, {BuildID: buildIDOf(t, exe), Offset: off}})
 	if err != nil || len(frames) != 2 || frames[1].Func == "" {
@@ -257,7 +259,7 @@ func TestUserFramesSelf(t *testing.T) {
 
 	// Read by build ID first, then through the map: still one Mapping.
 	s = NewSymbolizer()
-	s.IndexExec(uint32(os.Getpid()), exe)
+	s.IndexExec(uint32(os.Getpid()), exe, tracer.FileID{})
 	img = s.Image(uint32(os.Getpid()))
 	byID, err = s.UserFrames(img, sampled[:1])
 	if err != nil {
@@ -275,7 +277,7 @@ func TestIndexScript(t *testing.T) {
 	os.WriteFile(script, []byte("#!/usr/bin/true -x\nexit 0\n"), 0o755)
 	s := NewSymbolizer()
 	s.procRoot = t.TempDir()
-	s.IndexExec(1, script)
+	s.IndexExec(1, script, tracer.FileID{})
 	if s.byID[buildIDOf(t, "/usr/bin/true")] == nil {
 		t.Error("the script's interpreter is not indexed")
 	}
@@ -334,7 +336,7 @@ func TestIndexDeletedExec(t *testing.T) {
 	os.Remove(prog)
 	pid := uint32(cmd.Process.Pid)
 	s := NewSymbolizer()
-	s.IndexExec(pid, prog)
+	s.IndexExec(pid, prog, tracer.FileID{})
 	cmd.Process.Kill()
 	cmd.Wait()
 	frames, err := s.UserFrames(s.Image(pid), []tracer.UserFrame{frame})
@@ -394,5 +396,75 @@ func TestIndexDlopen(t *testing.T) {
 	frames, err = s.UserFrames(img, []tracer.UserFrame{{BuildID: buildIDOf(t, lib), Offset: symOffset(t, lib, "spin_in_library_xyz", 4)}})
 	if err != nil || frames[0].Func != "spin_in_library_xyz" || frames[0].Mapping == nil || frames[0].Mapping.File != lib {
 		t.Errorf("after dlopen: %+v, %v", frames, err)
+	}
+}
+
+// fileIDOf names a file as the kernel's exec events do.
+func fileIDOf(t *testing.T, path string) tracer.FileID {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return tracer.FileID{Major: unix.Major(st.Dev), Minor: unix.Minor(st.Dev), Ino: st.Ino}
+}
+
+// TestIndexExecByKernelName: a program indexed once is known by the file
+// the kernel says an exec runs, whatever the path (no stat per exec); a
+// program replaced at the same path is another file, indexed anew; a name
+// the indexed file does not have is not taken for it.
+func TestIndexExecByKernelName(t *testing.T) {
+	prog, _ := spinBuild(t)
+	s := NewSymbolizer()
+	s.procRoot = t.TempDir() // the processes have exited
+	first := fileIDOf(t, prog)
+	s.IndexExec(4242, prog, first)
+	if s.byID[buildIDOf(t, prog)] == nil || !s.execsIndexed[first] {
+		t.Fatalf("%s not indexed (by build ID: %v, by name: %v)", prog, s.byID[buildIDOf(t, prog)] != nil, s.execsIndexed[first])
+	}
+
+	// The same file under the kernel's name: the path is not looked at
+	// (here another program, left unindexed).
+	other := filepath.Join(t.TempDir(), "other")
+	cc := requireCC(t)
+	src := filepath.Join(filepath.Dir(other), "other.c")
+	os.WriteFile(src, []byte("int main(void) { return 3; }\n"), 0o644)
+	if out, err := exec.Command(cc, "-o", other, src).CombinedOutput(); err != nil {
+		t.Fatalf("cc: %v\n%s", err, out)
+	}
+	s.IndexExec(4243, other, first)
+	if s.byID[buildIDOf(t, other)] != nil {
+		t.Errorf("the path was indexed although the kernel named a file indexed before")
+	}
+
+	// Replaced on disk (a new file renamed over the old): indexed anew.
+	moved := prog + ".new"
+	src2 := filepath.Join(filepath.Dir(other), "new.c")
+	os.WriteFile(src2, []byte("int main(void) { return 4; }\n"), 0o644)
+	if out, err := exec.Command(cc, "-o", moved, src2).CombinedOutput(); err != nil {
+		t.Fatalf("cc: %v\n%s", err, out)
+	}
+	if err := os.Rename(moved, prog); err != nil {
+		t.Fatal(err)
+	}
+	second := fileIDOf(t, prog)
+	if second == first {
+		t.Fatalf("rename kept the inode")
+	}
+	s.IndexExec(4244, prog, second)
+	if s.byID[buildIDOf(t, prog)] == nil || !s.execsIndexed[second] {
+		t.Errorf("the replaced program was not indexed")
+	}
+
+	// A kernel name the indexed file does not have (the process exec'd
+	// again, or the path now shows another file): indexed by path, but
+	// the name is not noted.
+	wrong := tracer.FileID{Major: first.Major, Minor: first.Minor, Ino: first.Ino + 1<<40}
+	s.IndexExec(4245, other, wrong)
+	if s.byID[buildIDOf(t, other)] == nil {
+		t.Errorf("%s not indexed by its path", other)
+	}
+	if s.execsIndexed[wrong] {
+		t.Errorf("a name the indexed file does not have was noted")
 	}
 }

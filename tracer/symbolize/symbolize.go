@@ -108,17 +108,20 @@ type Symbolizer struct {
 	imu    sync.Mutex // guards images
 	images map[uint32]imageRef
 
-	mu       sync.Mutex // guards the files and caches below
-	files    map[fileKey]*objEntry
-	byID     map[tracer.BuildID]*objEntry // files with a GNU build ID, however found
-	libDirs  []string                     // the dynamic loader's system directories, once read
-	mappings map[fileKey]*Mapping
-	special  map[string]*Mapping // [vdso] and the like, by name
-	cache    map[addrKey][]symInfo
-	kernel   *kallsyms
-	kmap     *Mapping
-	kerr     error
-	cfi      *unwind.Cache[fileKey] // call frame information, for Unwind; made on first use
+	mu    sync.Mutex // guards the files and caches below
+	files map[fileKey]*objEntry
+	byID  map[tracer.BuildID]*objEntry // files with a GNU build ID, however found
+	// execsIndexed holds the programs IndexExec indexed, by the kernel's
+	// name for them (that of their exec events).
+	execsIndexed map[tracer.FileID]bool
+	libDirs      []string // the dynamic loader's system directories, once read
+	mappings     map[fileKey]*Mapping
+	special      map[string]*Mapping // [vdso] and the like, by name
+	cache        map[addrKey][]symInfo
+	kernel       *kallsyms
+	kmap         *Mapping
+	kerr         error
+	cfi          *unwind.Cache[fileKey] // call frame information, for Unwind; made on first use
 
 	lastImageID atomic.Uint64
 	memo        unwindMemo    // of Unwind's results, by call site
@@ -154,13 +157,14 @@ type symInfo struct {
 // NewSymbolizer makes an empty symbolizer.
 func NewSymbolizer() *Symbolizer {
 	return &Symbolizer{
-		procRoot: "/proc",
-		images:   map[uint32]imageRef{},
-		files:    map[fileKey]*objEntry{},
-		byID:     map[tracer.BuildID]*objEntry{},
-		mappings: map[fileKey]*Mapping{},
-		special:  map[string]*Mapping{},
-		cache:    map[addrKey][]symInfo{},
+		procRoot:     "/proc",
+		images:       map[uint32]imageRef{},
+		files:        map[fileKey]*objEntry{},
+		byID:         map[tracer.BuildID]*objEntry{},
+		execsIndexed: map[tracer.FileID]bool{},
+		mappings:     map[fileKey]*Mapping{},
+		special:      map[string]*Mapping{},
+		cache:        map[addrKey][]symInfo{},
 	}
 }
 

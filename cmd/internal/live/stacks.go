@@ -72,20 +72,21 @@ type spawnKey struct {
 }
 
 type stackJob struct {
-	img     *symbolize.Image
-	spawn   spawnKey // spawn stacks
-	sample  bool
-	main    bool     // find the workload's executable
-	argv    []string // with main: its command line as exec'd
-	index   bool     // index the program pid exec'd
-	exec    string   // its name: "" when it could not be read (nothing to index)
-	pid     uint32
-	comm    string
-	kstack  []uint64
-	ustack  []uint64           // spawn stacks of bare addresses
-	sampled []tracer.UserFrame // CPU samples, spawn stacks with build IDs
-	copied  *tracer.StackCopy  // spawn stacks: the caller's stack, for unwinding by CFI
-	mapGone bool               // ... whose process was gone before its map of the moment was read
+	img      *symbolize.Image
+	spawn    spawnKey // spawn stacks
+	sample   bool
+	main     bool          // find the workload's executable
+	argv     []string      // with main: its command line as exec'd
+	index    bool          // index the program pid exec'd
+	exec     string        // its name: "" when it could not be read (nothing to index)
+	execFile tracer.FileID // the file it runs, as the kernel names it
+	pid      uint32
+	comm     string
+	kstack   []uint64
+	ustack   []uint64           // spawn stacks of bare addresses
+	sampled  []tracer.UserFrame // CPU samples, spawn stacks with build IDs
+	copied   *tracer.StackCopy  // spawn stacks: the caller's stack, for unwinding by CFI
+	mapGone  bool               // ... whose process was gone before its map of the moment was read
 }
 
 // stackQueue bounds the stacks waiting for the symbolizer: past it, spawn
@@ -138,7 +139,7 @@ func (p *stackProbe) Observe(ev *tracer.Event) {
 		// Its spawn stacks and samples are symbolized later, maybe after
 		// it exits (a shell lives ~1 ms): index its files by build ID,
 		// before the stacks that follow in the queue.
-		p.add(stackJob{index: true, exec: ev.Filename, pid: ev.Pid})
+		p.add(stackJob{index: true, exec: ev.Filename, execFile: ev.ExecFile(), pid: ev.Pid})
 		if ev.Pid == p.mainPid.Load() {
 			// The workload exec'd again ("/usr/bin/env python3", a shim):
 			// the program it runs now is the main one. Its map is read at
@@ -288,7 +289,7 @@ func (p *stackProbe) run(j stackJob) {
 		}
 	case j.index:
 		if j.exec != "" {
-			p.sym.IndexExec(j.pid, j.exec)
+			p.sym.IndexExec(j.pid, j.exec, j.execFile)
 		}
 	case j.sample:
 		var frames []symbolize.Frame
