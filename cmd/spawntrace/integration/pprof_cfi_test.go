@@ -190,6 +190,10 @@ func inOneTrace(traces string, path []string) bool {
 	return false
 }
 
+// The program lives 0.5 s after its spawns, as pprofDeepSpawn's does:
+// a spawner gone before its memory map is read is cut for that reason
+// (TestPprofSpawnerGone), which a loaded machine's late read would make
+// of this test's 62 ms program.
 const rustCallSite = `use std::process::Command;
 
 #[inline(never)]
@@ -201,6 +205,7 @@ fn main() {
     for _ in 0..3 {
         spawn_from_rust_call_site();
     }
+    std::thread::sleep(std::time::Duration::from_millis(500));
 }
 `
 
