@@ -13,24 +13,89 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// spawnTracepoints is the probe group of --spawns-only on the spawn calls'
-// own syscall tracepoints, and the bpffs instance their links are pinned
-// in; or why they cannot be used here ("" when they can): before Linux 5.15
-// (no perf-event links, no bpf_task_pt_regs for the arguments), without
-// tracefs, or without the right to make a bpffs instance (CAP_SYS_ADMIN).
-func spawnTracepoints(kernelBTF *btf.Spec, btfErr error) (probeGroup, *spawnPins, string) {
+// spawnCallPoints is --spawns-only's spawn calls' own syscall tracepoints,
+// made ready from Open's start: the probe group, the bpffs instance their
+// links are pinned in, and their perf events, opened meanwhile. An open
+// waits for the kernel's event_mutex, which the release of a previous
+// run's events (spawnPins) holds through an RCU grace period for each
+// event (tracepoint_synchronize_unregister, 16 in a row, ~0.6 s after
+// every run): a run started within that waited for one or two grace
+// periods at attach; here the kernel's BTF is decoded and the programs
+// load meanwhile, which hides one.
+type spawnCallPoints struct {
+	ready  chan struct{} // group, pins and why are set
+	opened chan struct{} // events and openErr are set
+	group  probeGroup
+	pins   *spawnPins
+	why    string // why they cannot be used ("" when they can)
+	// events are the opened events' fds by tracefs id, also on failure.
+	events  map[uint64]int
+	openErr error
+}
+
+// startSpawnCalls starts making the spawn calls' tracepoints ready. Before
+// Linux 5.15 (no perf-event links, no bpf_task_pt_regs for the arguments)
+// it does not start: whether the kernel has what they need is decided
+// from its BTF (spawnTracepoints), and events opened for nothing would
+// each wait out a grace period when closed.
+func startSpawnCalls(release string) *spawnCallPoints {
+	var major, minor int
+	if _, err := fmt.Sscanf(release, "%d.%d", &major, &minor); err != nil || major < 5 || major == 5 && minor < 15 {
+		return nil
+	}
+	c := &spawnCallPoints{ready: make(chan struct{}), opened: make(chan struct{})}
+	go func() {
+		defer close(c.opened)
+		g, err := spawnCallsGroup()
+		if err == nil {
+			// Before any event: without the instance (CAP_SYS_ADMIN)
+			// none is opened.
+			c.pins, err = newSpawnPins()
+		}
+		if err != nil {
+			c.why = err.Error()
+			close(c.ready)
+			return
+		}
+		c.group = g
+		close(c.ready)
+		c.events, c.openErr = openSpawnEvents(g)
+	}()
+	return c
+}
+
+// drop closes what c made, without waiting for it: c is not used.
+func (c *spawnCallPoints) drop() {
+	if c == nil {
+		return
+	}
+	go func() {
+		<-c.opened
+		for _, fd := range c.events {
+			unix.Close(fd)
+		}
+		c.pins.close()
+	}()
+}
+
+// spawnTracepoints says whether --spawns-only can take the spawn calls'
+// own syscall tracepoints (started by startSpawnCalls, or else now), or
+// why not: before Linux 5.15 (no perf-event links, no bpf_task_pt_regs
+// for the arguments), without tracefs, or without the right to make a
+// bpffs instance (CAP_SYS_ADMIN). Unused, c is dropped.
+func spawnTracepoints(c *spawnCallPoints, kernelBTF *btf.Spec, btfErr error) (*spawnCallPoints, string) {
 	if why := helperMissing(helperFeature{fn: "BPF_FUNC_task_pt_regs", since: "5.15"}, kernelBTF, btfErr); why != "" {
-		return probeGroup{}, nil, why
+		c.drop()
+		return nil, why
 	}
-	g, err := spawnCallsGroup()
-	if err != nil {
-		return probeGroup{}, nil, err.Error()
+	if c == nil {
+		c = startSpawnCalls("5.15")
 	}
-	pins, err := newSpawnPins()
-	if err != nil {
-		return probeGroup{}, nil, err.Error()
+	<-c.ready
+	if c.why != "" {
+		return nil, c.why
 	}
-	return g, pins, ""
+	return c, ""
 }
 
 // spawnPins is a bpffs instance of this run's own, mounted nowhere, that
@@ -100,8 +165,9 @@ func (t *Tracer) attachPerf(p attachPoint, prog *ebpf.Program, fd int) error {
 // holds through an RCU grace period each, ~36 ms; opened one after the
 // other, a run started right after another waited ~0.5 s. Opened together,
 // they wait for one, and once open keep their tracepoints registered, so
-// that the old events' release no longer waits at all.
-func (t *Tracer) openSpawnEvents(g probeGroup) (map[uint64]int, error) {
+// that the old events' release no longer waits at all. The events opened
+// are returned also on failure.
+func openSpawnEvents(g probeGroup) (map[uint64]int, error) {
 	var ids []uint64
 	for _, p := range g.points {
 		if p.perfID != 0 {
@@ -122,14 +188,26 @@ func (t *Tracer) openSpawnEvents(g probeGroup) (map[uint64]int, error) {
 	byID := map[uint64]int{}
 	for i, id := range ids {
 		if errs[i] == nil {
-			t.spawnEvents = append(t.spawnEvents, fds[i]) // closed by Close, also on failure
 			byID[id] = fds[i]
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("opening the spawn calls' tracepoints: %w", err)
+		return byID, fmt.Errorf("opening the spawn calls' tracepoints: %w", err)
 	}
 	return byID, nil
+}
+
+// spawnEventsOpened waits for the spawn calls' events, which Close then
+// releases.
+func (t *Tracer) spawnEventsOpened() (map[uint64]int, error) {
+	c := t.calls
+	<-c.opened
+	if t.spawnEvents == nil {
+		for _, fd := range c.events {
+			t.spawnEvents = append(t.spawnEvents, fd)
+		}
+	}
+	return c.events, c.openErr
 }
 
 // openTracepoint opens a perf event on the tracepoint of that tracefs id,
@@ -149,6 +227,10 @@ func openTracepoint(id uint64) (int, error) {
 // closeSpawnCalls drops this process's references to the spawn-call links
 // and their events, then the pins' (see spawnPins): none of it waits.
 func (t *Tracer) closeSpawnCalls() error {
+	if t.calls != nil {
+		t.spawnEventsOpened() // still opening, where Open failed before attaching
+		t.calls = nil
+	}
 	var errs []error
 	for _, l := range t.spawnLinks {
 		errs = append(errs, l.Close())

@@ -77,6 +77,7 @@ type Tracer struct {
 	perfFDs []int // cpu-clock events the sampling program is attached to
 	// --spawns-only on the spawn calls' tracepoints: their perf events and
 	// links, each link also pinned in pins (see spawnPins).
+	calls       *spawnCallPoints
 	spawnEvents []int
 	spawnLinks  []*link.RawLink
 	pins        *spawnPins
@@ -121,6 +122,13 @@ func Open(cfg Config) (t *Tracer, err error) {
 		}
 		forced[n] = true
 	}
+
+	// --spawns-only's events are opened meanwhile too (spawnCallPoints).
+	var calls *spawnCallPoints
+	if cfg.SpawnsOnly && !disabled[SyscallsProbe] {
+		calls = startSpawnCalls(kernelRelease())
+	}
+	defer func() { calls.drop() }() // nil once the tracer has them
 
 	// The kernel's BTF (~6 MB) is decoded and indexed by name meanwhile,
 	// on the other CPU: the probe checks and the load need it.
@@ -205,11 +213,12 @@ func Open(cfg Config) (t *Tracer, err error) {
 	kernelBTF, btfErr := kernelTypes.Kernel()
 	groups := probeGroups
 	var spawnPathWhy string // why --spawns-only keeps the raw pair
-	if cfg.SpawnsOnly {
-		calls, pins, why := spawnTracepoints(kernelBTF, btfErr)
+	if cfg.SpawnsOnly && !disabled[SyscallsProbe] {
+		c, why := spawnTracepoints(calls, kernelBTF, btfErr)
+		calls = nil
 		spawnPathWhy = why
 		if why == "" {
-			t.pins = pins
+			t.calls, t.pins = c, c.pins
 			if err := spec.Variables["spawn_tracepoints"].Set(uint32(1)); err != nil {
 				return nil, fmt.Errorf("setting spawn_tracepoints: %w", err)
 			}
@@ -218,7 +227,7 @@ func Open(cfg Config) (t *Tracer, err error) {
 				if g.name == SyscallsProbe {
 					raw := g
 					t.compatPending = &raw
-					groups[i] = calls
+					groups[i] = c.group
 				}
 			}
 		}
@@ -383,9 +392,12 @@ func CheckRingBytes(n int) error {
 
 // attach links every program of a group, or none of them.
 func (t *Tracer) attach(g probeGroup) error {
-	events, err := t.openSpawnEvents(g)
-	if err != nil {
-		return err
+	var events map[uint64]int
+	if slices.ContainsFunc(g.points, func(p attachPoint) bool { return p.perfID != 0 }) {
+		var err error
+		if events, err = t.spawnEventsOpened(); err != nil {
+			return err
+		}
 	}
 	var made []link.Link
 	for _, p := range g.points {
