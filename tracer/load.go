@@ -82,6 +82,18 @@ func loadCollection(spec *ebpf.CollectionSpec, made map[string]*ebpf.Map) (*ebpf
 			names = append(names, name)
 		}
 	}
+	progs, err := loadPrograms(spec, names, maps.Maps)
+	coll := &ebpf.Collection{Programs: progs, Maps: maps.Maps, Variables: maps.Variables}
+	if err != nil {
+		coll.Close()
+		return nil, err
+	}
+	return coll, nil
+}
+
+// loadPrograms loads the programs of spec that names names, all at once,
+// on maps made from spec's. It returns those loaded, also on failure.
+func loadPrograms(spec *ebpf.CollectionSpec, names []string, maps map[string]*ebpf.Map) (map[string]*ebpf.Program, error) {
 	progs := make([]*ebpf.Program, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
@@ -92,7 +104,7 @@ func loadCollection(spec *ebpf.CollectionSpec, made map[string]*ebpf.Map) (*ebpf
 			one, err := ebpf.NewCollectionWithOptions(&ebpf.CollectionSpec{
 				Maps: spec.Maps, Programs: map[string]*ebpf.ProgramSpec{name: spec.Programs[name]},
 				Types: spec.Types, ByteOrder: spec.ByteOrder,
-			}, ebpf.CollectionOptions{Cache: kernelTypes, MapReplacements: maps.Maps})
+			}, ebpf.CollectionOptions{Cache: kernelTypes, MapReplacements: maps})
 			if err != nil {
 				errs[i] = err
 				return
@@ -103,19 +115,31 @@ func loadCollection(spec *ebpf.CollectionSpec, made map[string]*ebpf.Map) (*ebpf
 		}()
 	}
 	wg.Wait()
-	coll := &ebpf.Collection{Programs: map[string]*ebpf.Program{}, Maps: maps.Maps, Variables: maps.Variables}
+	out := map[string]*ebpf.Program{}
 	for i, name := range names {
 		if progs[i] != nil {
-			coll.Programs[name] = progs[i]
+			out[name] = progs[i]
 		}
 	}
 	for _, err := range errs {
 		if err != nil {
 			// One, as NewCollection says it: a verifier log stays
 			// reachable with errors.As.
-			coll.Close()
-			return nil, err
+			return out, err
 		}
 	}
-	return coll, nil
+	return out, nil
+}
+
+// setAside takes the programs of points out of spec, into a spec of their
+// own on the same maps, to be loaded later (loadPrograms).
+func setAside(spec *ebpf.CollectionSpec, points []attachPoint) *ebpf.CollectionSpec {
+	aside := &ebpf.CollectionSpec{Maps: spec.Maps, Programs: map[string]*ebpf.ProgramSpec{}, Types: spec.Types, ByteOrder: spec.ByteOrder}
+	for _, p := range points {
+		if ps := spec.Programs[p.prog]; ps != nil {
+			aside.Programs[p.prog] = ps
+			delete(spec.Programs, p.prog)
+		}
+	}
+	return aside
 }

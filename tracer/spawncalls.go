@@ -3,6 +3,8 @@ package tracer
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"unsafe"
@@ -255,6 +257,14 @@ func (t *Tracer) attachCompatPath() error {
 		return nil
 	}
 	t.compatPending = nil
+	if t.compatSpec != nil {
+		progs, err := loadPrograms(t.compatSpec, slices.Sorted(maps.Keys(t.compatSpec.Programs)), t.coll.Maps)
+		t.compatSpec = nil
+		maps.Copy(t.coll.Programs, progs) // closed with the others, also on failure
+		if err != nil {
+			return fmt.Errorf("loading the 32-bit syscall path: %w", err)
+		}
+	}
 	if err := t.attach(exitsFirst(*g)); err != nil {
 		return fmt.Errorf("attaching the 32-bit syscall path: %w", err)
 	}

@@ -85,12 +85,15 @@ type Tracer struct {
 	// calls, still to attach once it makes one (under spawn tracepoints).
 	compatMu      sync.Mutex
 	compatPending *probeGroup
-	compatOn      bool // the raw pair was attached for them
-	reader        *ring
-	ringMap       *ebpf.Map // the ring buffer the reader was opened on, closed after it
-	probes        []Probe
-	ncpu          int
-	pidns         pidNamespace
+	// compatSpec holds compatPending's programs, loaded with it: most
+	// trees make no 32-bit call, and each load is a verification.
+	compatSpec *ebpf.CollectionSpec
+	compatOn   bool // the raw pair was attached for them
+	reader     *ring
+	ringMap    *ebpf.Map // the ring buffer the reader was opened on, closed after it
+	probes     []Probe
+	ncpu       int
+	pidns      pidNamespace
 }
 
 // Open checks what the kernel offers, loads and attaches. An unavailable
@@ -312,6 +315,9 @@ func Open(cfg Config) (t *Tracer, err error) {
 
 	if cfg.SampleHz <= 0 {
 		delete(spec.Programs, "on_sample")
+	}
+	if t.compatPending != nil && !cfg.Compat32 {
+		t.compatSpec = setAside(spec, t.compatPending.points)
 	}
 	phase.Done("programs chosen")
 	made := maps.Clone(premade.wait())
@@ -754,7 +760,10 @@ func (t *Tracer) Lost() (Lost, error) {
 	madeUp := make(map[string]uint64)
 	for _, g := range probeGroups {
 		for _, p := range g.points {
-			if !p.again || t.coll.Programs[p.prog] == nil {
+			t.compatMu.Lock()
+			loaded := t.coll.Programs[p.prog] != nil
+			t.compatMu.Unlock()
+			if !p.again || !loaded {
 				continue
 			}
 			vals := make([]uint64, t.ncpu)
@@ -775,6 +784,8 @@ func (t *Tracer) Lost() (Lost, error) {
 
 // programNames lists the loaded programs' names, sorted.
 func (t *Tracer) programNames() []string {
+	t.compatMu.Lock() // attachCompatPath adds to them
+	defer t.compatMu.Unlock()
 	return slices.Sorted(maps.Keys(t.coll.Programs))
 }
 
