@@ -250,3 +250,57 @@ func (r *ring) close() error {
 	defer r.mu.Unlock()
 	return errors.Join(err, unix.Munmap(r.prod), unix.Munmap(r.cons))
 }
+
+// ringOpening is a reader being opened on a premade ring buffer, off
+// Open's path: the two mappings of the ring take ~2 ms, and the map itself
+// (3-9 ms to make) may not be made yet when Open has read the object.
+type ringOpening struct {
+	done   chan struct{}
+	m      *ebpf.Map // a clone of the premade map, the reader's
+	reader *ring
+	err    error
+	taken  bool
+}
+
+// openReader opens a reader on premade's events map, once it is made.
+func openReader(premade *premadeMaps) *ringOpening {
+	o := &ringOpening{done: make(chan struct{})}
+	go func() {
+		defer close(o.done)
+		m := premade.wait()["events"]
+		if m == nil {
+			return // the load makes it, and Open opens the reader then
+		}
+		if o.m, o.err = m.Clone(); o.err != nil {
+			return
+		}
+		o.reader, o.err = newRing(o.m)
+	}()
+	return o
+}
+
+// take waits for the reader and hands it over with its map; both nil
+// when the ring was not made beforehand.
+func (o *ringOpening) take() (*ebpf.Map, *ring, error) {
+	<-o.done
+	o.taken = true
+	if o.err != nil {
+		o.discard()
+		return nil, nil, fmt.Errorf("opening ring buffer: %w", o.err)
+	}
+	return o.m, o.reader, nil
+}
+
+// discard closes what was opened and not taken.
+func (o *ringOpening) discard() {
+	<-o.done
+	if o.taken && o.err == nil {
+		return
+	}
+	if o.reader != nil {
+		o.reader.close()
+	}
+	if o.m != nil {
+		o.m.Close()
+	}
+}

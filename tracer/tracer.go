@@ -152,6 +152,8 @@ func Open(cfg Config) (t *Tracer, err error) {
 	// nothing from the object: made meanwhile too.
 	ring := makeMaps(map[string]*ebpf.MapSpec{"events": {Name: "events", Type: ebpf.RingBuf, MaxEntries: uint32(cfg.RingBytes)}})
 	defer ring.close()
+	reader := openReader(ring)
+	defer reader.discard()
 	spec, err := loadSpawntrace()
 	phase.Done("bpf object read")
 	if err != nil {
@@ -197,17 +199,6 @@ func Open(cfg Config) (t *Tracer, err error) {
 			t = nil
 		}
 	}()
-
-	// The ring buffer's reader (two mappings of the ring, ~2 ms) is
-	// opened while the kernel's BTF is still being decoded.
-	if r := ring.wait()["events"]; r != nil {
-		if t.ringMap, err = r.Clone(); err != nil {
-			return nil, fmt.Errorf("opening ring buffer: %w", err)
-		}
-		if t.reader, err = newRing(t.ringMap); err != nil {
-			return nil, fmt.Errorf("opening ring buffer: %w", err)
-		}
-	}
 
 	// Drop the programs of unavailable probes before loading: a tp_btf
 	// program whose tracepoint is missing would fail the whole load.
@@ -322,6 +313,9 @@ func Open(cfg Config) (t *Tracer, err error) {
 	phase.Done("programs chosen")
 	made := maps.Clone(premade.wait())
 	maps.Copy(made, ring.wait())
+	if t.ringMap, t.reader, err = reader.take(); err != nil {
+		return nil, err
+	}
 	phase.Done("maps made")
 	t.coll, err = loadCollection(spec, made)
 	phase.Done("programs loaded")
