@@ -101,14 +101,18 @@ func spawnTracepoints(c *spawnCallPoints, kernelBTF *btf.Spec, btfErr error) (*s
 }
 
 // spawnPins is a bpffs instance of this run's own, mounted nowhere, that
-// holds a second reference to each spawn-call link. Releasing a
-// perf-event tracepoint's last event waits out RCU grace periods,
-// serialized under the kernel's event_mutex: ~36 ms for each of the 16,
-// 0.57 s at exit whether closed in a row or from 16 goroutines. Released
-// through the pins instead, the last reference goes when the instance's
-// inodes are freed, in an RCU callback, which hands the release to a
-// kernel worker: spawntrace exits at once, and nothing of it lingers in
-// user space. Also when spawntrace is killed: its mount fd closes with it.
+// holds a second reference to each link. Releasing a perf-event
+// tracepoint's last event waits out RCU grace periods, serialized under
+// the kernel's event_mutex: ~36 ms for each of the 16 spawn calls' events,
+// 0.57 s at exit whether closed in a row or from 16 goroutines; detaching
+// a raw tracepoint's last program patches its call sites on every CPU,
+// which waits for the other CPUs (1-40 ms here, more under a busy VM
+// host). Released through the pins instead, the last reference goes when
+// the instance's inodes are freed, in an RCU callback, which hands the
+// release to a kernel worker: spawntrace exits at once, and nothing of it
+// lingers in user space (the programs stay attached for that grace period,
+// their runs sent nowhere). Also when spawntrace is killed: its mount fd
+// closes with it.
 type spawnPins struct {
 	mnt int // fsmount's fd of the instance
 	n   int // pins made
@@ -131,9 +135,18 @@ func newSpawnPins() (*spawnPins, error) {
 }
 
 // pin adds the instance's reference to l.
-func (p *spawnPins) pin(l *link.RawLink) error {
+func (p *spawnPins) pin(l link.Link) error {
 	p.n++
 	return l.Pin(fmt.Sprintf("/proc/self/fd/%d/link%d", p.mnt, p.n))
+}
+
+// pinLink pins l where the tracer has an instance, so that its last
+// reference goes after spawntrace (see spawnPins); one not pinned is
+// detached by Close.
+func (t *Tracer) pinLink(l link.Link) {
+	if t.pins != nil {
+		t.pins.pin(l)
+	}
 }
 
 // close drops the instance, and with it the last reference to each link
