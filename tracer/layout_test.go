@@ -3,8 +3,10 @@ package tracer
 import (
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"testing"
 	"unsafe"
 
@@ -249,5 +251,25 @@ func TestSyscallStatsHalves(t *testing.T) {
 	}
 	if n := spec.Maps["syscall_stats"].MaxEntries; n != 2*maxSyscalls {
 		t.Errorf("syscall_stats has %d entries, want %d (x86_64's %d numbers, then i386's)", n, 2*maxSyscalls, maxSyscalls)
+	}
+}
+
+// ExactTimedCalls and TimeSampleEvery word the table's estimate (reports)
+// and scale it: they must be what the kernel side samples by, #defines in
+// bpf/spawntrace.h that the object file does not carry.
+func TestTimeSampleConstantsMatchHeader(t *testing.T) {
+	header, err := os.ReadFile(filepath.Join("..", "bpf", "spawntrace.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{"EXACT_TIMED_CALLS": ExactTimedCalls, "TIME_SAMPLE_EVERY": TimeSampleEvery} {
+		m := regexp.MustCompile(`(?m)^#define\s+` + name + `\s+(\d+)\s*$`).FindSubmatch(header)
+		if m == nil {
+			t.Errorf("bpf/spawntrace.h defines no %s", name)
+			continue
+		}
+		if got, _ := strconv.Atoi(string(m[1])); got != want {
+			t.Errorf("bpf/spawntrace.h: %s is %d, the tracer package's constant %d", name, got, want)
+		}
 	}
 }
