@@ -317,7 +317,7 @@ check() {
 			fail+=("ptrace: spawn rows differ from strace's: $(section "$suite" ptrace | table | grep -E "$spawn_rows" | tr '\n' ' ')")
 		[ "$(status "$suite" spawnsonly)" = 0 ] || fail+=("spawntrace --spawns-only exited '$(status "$suite" spawnsonly)'")
 		[ "$(section "$suite" spawnsonly | table | grep -E "$spawn_rows")" = "$(grep -E "$spawn_rows" <<<"$oracle")" ] ||
-			fail+=("spawns-only: spawn rows differ from strace's: $(section "$suite" spawnsonly | table | grep -E "$spawn_rows" | tr '\n' ' ')")
+			fail+=("spawns-only: spawn rows differ from strace's: $(section "$suite" spawnsonly | table | grep -E "$spawn_rows" | tr '\n' ' ')($(section "$suite" spawnsonly | grep -E '^spawntrace: (warning: )?lost events' | tr '\n' ' '))")
 		notes+=("spawns-only on $(section "$suite" spawnsonly | grep -q '^spawntrace: fallback: raw_syscalls' && echo 'the raw pair' || echo "the spawn calls' tracepoints")")
 		notes+=("fentry $(feature fentry), kprobes $(feature kprobes)")
 		for p in spawns cpu; do
