@@ -1214,16 +1214,21 @@ static __always_inline int sys_exit_common(void *ctx, void *user_regs, struct ta
 	struct syscall_stat *st = bpf_map_lookup_elem(&syscall_stats, &key);
 	if (!st)
 		return 0;
-	st->calls++;
+	/* Atomic, though the map is per CPU: where the kernel runs tracepoint
+	 * programs preemptibly (6.19+), a task preempted between a read and
+	 * its write here let another task's exit on the same CPU (through the
+	 * second program) add in between, and one of the two calls was lost
+	 * (7.3's matrix: a set_robust_list, an execve short of strace's). */
+	__sync_fetch_and_add(&st->calls, 1);
 	if (in->timing == TIMED_ALL) {
-		st->timed_calls++;
-		st->time_ns += dur;
+		__sync_fetch_and_add(&st->timed_calls, 1);
+		__sync_fetch_and_add(&st->time_ns, dur);
 	} else if (in->timing == TIMED_SAMPLE) {
-		st->sampled_calls++;
-		st->sampled_ns += dur;
+		__sync_fetch_and_add(&st->sampled_calls, 1);
+		__sync_fetch_and_add(&st->sampled_ns, dur);
 	}
 	if (ret < 0 && ret >= -4095)
-		st->errors++;
+		__sync_fetch_and_add(&st->errors, 1);
 	return 0;
 }
 
