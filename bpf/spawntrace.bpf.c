@@ -81,25 +81,22 @@ struct {
 	__type(value, __u32);
 } resolve SEC(".maps");
 
-/* One-element switch: 1 while spawntrace is starting the workload. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} launch_armed SEC(".maps");
+/* The switches user space flips while the tree runs are globals, which it
+ * writes through the mapped .bss: a bpf() map update holds the CPU's
+ * bpf_prog_active while it runs, and where the kernel preempts it there
+ * (7.x) every perf-event tracepoint program on that CPU (the spawn calls'
+ * under --spawns-only) is skipped meanwhile: 5 of 12 runs of 7.3's matrix
+ * lost an execve's exit so, to DisarmLaunch's update. */
 
-/* One-element switch: 1 once a task of the tree may lack its syscall slot
+/* 1 while spawntrace is starting the workload. */
+volatile __u32 launch_armed = 0;
+
+/* 1 once a task of the tree may lack its syscall slot
  * (inflight): processes -p tracks were running before, and a slot that
  * could not be made at a fork. Until then, with task storage, a task
  * without a slot is not of the tree, and its syscalls return at once,
  * without the tracked hash's lookup. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} tree_unmarked SEC(".maps");
+volatile __u32 tree_unmarked = 0;
 
 /* all_marked says whether every task of the tree has its slot: see
  * tree_unmarked (the hash of no_task_storage is made at first use). */
@@ -107,20 +104,13 @@ static __always_inline bool all_marked(void)
 {
 	if (no_task_storage)
 		return false;
-	__u32 zero = 0;
-	__u32 *unmarked = bpf_map_lookup_elem(&tree_unmarked, &zero);
-	return unmarked && !*unmarked;
+	return !tree_unmarked;
 }
 
-/* One-element switch, under spawn_tracepoints: 1 once user space has
- * attached the raw pair for the tree's 32-bit calls. Until then a 64-bit
- * execve that loads a 32-bit program is ended at its exec. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} compat_path SEC(".maps");
+/* Under spawn_tracepoints: 1 once user space has attached the raw pair
+ * for the tree's 32-bit calls. Until then a 64-bit execve that loads a
+ * 32-bit program is ended at its exec. */
+volatile __u32 compat_path = 0;
 
 /* compat_path_missing says whether the tree's 32-bit calls go unseen now:
  * on the spawn calls' tracepoints, before the raw pair is attached. */
@@ -128,9 +118,7 @@ static __always_inline bool compat_path_missing(void)
 {
 	if (!spawn_tracepoints)
 		return false;
-	__u32 zero = 0;
-	__u32 *on = bpf_map_lookup_elem(&compat_path, &zero);
-	return !on || !*on;
+	return !compat_path;
 }
 
 /* Made only for tasks of the traced tree: having one says the task is traced. */
@@ -1289,11 +1277,14 @@ int BPF_PROG(raw_exit_again_noloop, void *regs, long ret)
  * Attached to syscalls:sys_enter_X and sys_exit_X of clone, clone3, fork,
  * vfork, execve, execveat, socketpair and pipe2 only, so that no other
  * syscall runs a program (the kernel tests a bit of its own and returns).
- * The kernel calls them with preemption disabled (trace_call_bpf), so no
- * task can be preempted inside one and make the kernel skip it for others:
- * they need no _again copies. They never see a compat (i386-table) call:
- * the raw pair takes those (spawn_tracepoints, compat_path). Loaded on
- * 5.15+ only (perf-event links, bpf_task_pt_regs). */
+ * They have no _again copies: the kernel runs a perf event's programs
+ * only while no task on the CPU holds its one count of them
+ * (bpf_prog_active), so a second would be skipped with the first. Where
+ * the kernel preempts tasks inside BPF programs (7.x) the raw pair is
+ * taken instead (tracer, skippedPerfPrograms). They never see a compat
+ * (i386-table) call: the raw pair takes those (spawn_tracepoints,
+ * compat_path). Loaded on 5.15+ only (perf-event links,
+ * bpf_task_pt_regs). */
 
 /* The records of syscalls:sys_enter_* and sys_exit_* (their format files). */
 struct syscall_enter_record {
@@ -1342,8 +1333,7 @@ static __always_inline void mark_child(struct task_struct *child, bool pending)
 		return;
 	struct inflight *in = bpf_task_storage_get(&inflight, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!in) {
-		__u32 zero = 0, one = 1;
-		bpf_map_update_elem(&tree_unmarked, &zero, &one, BPF_ANY);
+		tree_unmarked = 1;
 		return;
 	}
 	in->pending = pending;
@@ -1366,9 +1356,7 @@ static __always_inline int fork_seen(struct task_struct *parent, struct task_str
 		 * only one it knows (this program runs in the parent). */
 		if (thread || (!pidns_nested && ptgid != launcher_tgid))
 			return 0;
-		__u32 zero = 0;
-		__u32 *armed = bpf_map_lookup_elem(&launch_armed, &zero);
-		if (!armed || !*armed)
+		if (!launch_armed)
 			return 0;
 		struct bpf_pidns_info me = {};
 		if (pidns_nested && (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &me, sizeof(me)) || me.tgid != launcher_tgid))

@@ -199,7 +199,16 @@ func programLoses() map[string]Skip {
 			m[kp.prog] = Skip{Prog: kp.prog, Point: kind + kp.symbol, Measure: kp.loses}
 		}
 	}
+	for prog, point := range map[string]string{"spawn_call_enter": "sys_enter", "spawn_call_exit": "sys_exit"} {
+		m[prog] = Skip{Prog: prog, Point: spawnCallsPoint(point), Measure: SkipSyscalls}
+	}
 	return m
+}
+
+// spawnCallsPoint names the spawn calls' tracepoints of one kind (sys_enter
+// or sys_exit), or of both ("sys_{enter,exit}"), as one.
+func spawnCallsPoint(kind string) string {
+	return "syscalls:" + kind + "_{" + strings.Join(spawnCalls, ",") + "}"
 }
 
 // spawnCalls are the spawn-related syscalls, the only ones --spawns-only
@@ -219,11 +228,11 @@ func spawnCallsGroup() (probeGroup, error) {
 	if err != nil {
 		return probeGroup{}, err
 	}
-	g := probeGroup{name: SyscallsProbe, attached: "syscalls:sys_{enter,exit}_{" + strings.Join(spawnCalls, ",") + "}"}
+	g := probeGroup{name: SyscallsProbe, attached: spawnCallsPoint("sys_{enter,exit}")}
 	for _, c := range spawnCalls {
 		g.points = append(g.points,
-			attachPoint{prog: "spawn_call_enter", group: "syscalls", name: "sys_enter_" + c, perfID: ids["syscalls/sys_enter_"+c]},
-			attachPoint{prog: "spawn_call_exit", group: "syscalls", name: "sys_exit_" + c, perfID: ids["syscalls/sys_exit_"+c]})
+			attachPoint{prog: "spawn_call_enter", group: "syscalls", name: "sys_enter_" + c, perfID: ids["syscalls/sys_enter_"+c], loses: SkipSyscalls},
+			attachPoint{prog: "spawn_call_exit", group: "syscalls", name: "sys_exit_" + c, perfID: ids["syscalls/sys_exit_"+c], loses: SkipSyscalls})
 	}
 	return g, nil
 }

@@ -62,6 +62,9 @@ func TestSecondProgramsPaired(t *testing.T) {
 		"on_lock_released_again": {Prog: "on_lock_released_again", Point: "mmap_lock:mmap_lock_released", Measure: SkipCopies},
 		"kp_teardown_end":        {Prog: "kp_teardown_end", Point: "kretprobe:exit_mmap", Measure: SkipCopies},
 		"on_exec":                {Prog: "on_exec", Point: "sched:sched_process_exec", Measure: SkipExecs},
+		// --spawns-only's perf-event programs: a skip there loses a call.
+		"spawn_call_exit": {Prog: "spawn_call_exit", Measure: SkipSyscalls,
+			Point: "syscalls:sys_exit_{clone,clone3,fork,vfork,execve,execveat,socketpair,pipe2}"},
 	} {
 		if got := loses[prog]; got != want {
 			t.Errorf("programLoses()[%s] = %+v, want %+v", prog, got, want)
@@ -81,6 +84,7 @@ func TestNotMadeUp(t *testing.T) {
 		skip("on_fork", 1),                // its second counted 2 (one moved task): none lost
 		skip("on_lock_acquired_again", 2), // the first ran: nothing lost
 		skip("on_lock_released", 2),       // no second loaded
+		skip("spawn_call_exit", 1),        // --spawns-only's: no second possible
 		{Prog: "resolve_pids", Runs: 5},   // feeds no measurement
 	}
 	madeUp := map[string]uint64{"on_exec_again": 3, "on_exit_again": 3, "on_fork_again": 2, "on_lock_acquired_again": 0}
@@ -88,7 +92,7 @@ func TestNotMadeUp(t *testing.T) {
 		n, ok := madeUp[again]
 		return n, ok
 	})
-	want := []Skip{skip("on_exec", 1), skip("on_lock_released", 2)}
+	want := []Skip{skip("on_exec", 1), skip("on_lock_released", 2), skip("spawn_call_exit", 1)}
 	if !slices.Equal(got, want) {
 		t.Errorf("notMadeUp = %+v\nwant %+v", got, want)
 	}
@@ -150,5 +154,23 @@ func TestCompatPathAttachesExitsFirst(t *testing.T) {
 	want := []string{"raw_exit", "raw_exit_again", "raw_enter", "raw_enter_again"}
 	if !slices.Equal(got, want) {
 		t.Errorf("32-bit path attach order %v, want %v", got, want)
+	}
+}
+
+// TestSpawnsOnlyRawPairWherePreemptible: where the kernel preempts tasks
+// inside BPF programs, --spawns-only opens no spawn call event and keeps
+// the raw pair, saying why (7.3.4's matrix lost execves to skipped
+// perf-event programs); elsewhere from 5.15 it takes the spawn calls'.
+func TestSpawnsOnlyRawPairWherePreemptible(t *testing.T) {
+	for release, opens := range map[string]bool{"5.10.0": false, "5.15.0": true, "6.18.0": true, "6.19.2": false, "7.3.4": false} {
+		c := startSpawnCalls(release)
+		if got := c != nil; got != opens {
+			t.Errorf("startSpawnCalls(%s) opened events: %v, want %v", release, got, opens)
+		}
+		c.drop()
+	}
+	kernelBTF, btfErr := kernelTypes.Kernel()
+	if c, why := spawnTracepoints(nil, true, kernelBTF, btfErr); c != nil || why != skippedPerfPrograms {
+		t.Errorf("spawnTracepoints where preemptible = %v, %q; want nil, %q", c, why, skippedPerfPrograms)
 	}
 }

@@ -305,13 +305,11 @@ type spawntraceTrackedProc struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	spawntraceMapAnnounced              = "announced"
-	spawntraceMapCompatPath             = "compat_path"
 	spawntraceMapDoneByFirst            = "done_by_first"
 	spawntraceMapEvents                 = "events"
 	spawntraceMapForkingMm              = "forking_mm"
 	spawntraceMapInflight               = "inflight"
 	spawntraceMapInflightByTid          = "inflight_by_tid"
-	spawntraceMapLaunchArmed            = "launch_armed"
 	spawntraceMapLost                   = "lost"
 	spawntraceMapMadeUp                 = "made_up"
 	spawntraceMapPathScratch            = "path_scratch"
@@ -321,7 +319,6 @@ const (
 	spawntraceMapStackCopyScratch       = "stack_copy_scratch"
 	spawntraceMapSyscallStats           = "syscall_stats"
 	spawntraceMapTracked                = "tracked"
-	spawntraceMapTreeUnmarked           = "tree_unmarked"
 	spawntraceProgKpLockAcquired        = "kp_lock_acquired"
 	spawntraceProgKpLockReleased        = "kp_lock_released"
 	spawntraceProgKpLockStart           = "kp_lock_start"
@@ -355,6 +352,8 @@ const (
 	spawntraceProgSpawnCallExitNoloop   = "spawn_call_exit_noloop"
 	spawntraceVarAgainLoaded            = "again_loaded"
 	spawntraceVarAgainPrograms          = "again_programs"
+	spawntraceVarCompatPath             = "compat_path"
+	spawntraceVarLaunchArmed            = "launch_armed"
 	spawntraceVarLauncherTgid           = "launcher_tgid"
 	spawntraceVarNoTaskStorage          = "no_task_storage"
 	spawntraceVarOpenSlots              = "open_slots"
@@ -366,6 +365,7 @@ const (
 	spawntraceVarSpawnsOnly             = "spawns_only"
 	spawntraceVarStackCopyOn            = "stack_copy_on"
 	spawntraceVarTimedSlots             = "timed_slots"
+	spawntraceVarTreeUnmarked           = "tree_unmarked"
 	spawntraceVarUnusedEventFlag        = "unused_event_flag"
 	spawntraceVarUnusedEventKind        = "unused_event_kind"
 	spawntraceVarUnusedExec             = "unused_exec"
@@ -464,13 +464,11 @@ type spawntraceProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type spawntraceMapSpecs struct {
 	Announced        *ebpf.MapSpec `ebpf:"announced"`
-	CompatPath       *ebpf.MapSpec `ebpf:"compat_path"`
 	DoneByFirst      *ebpf.MapSpec `ebpf:"done_by_first"`
 	Events           *ebpf.MapSpec `ebpf:"events"`
 	ForkingMm        *ebpf.MapSpec `ebpf:"forking_mm"`
 	Inflight         *ebpf.MapSpec `ebpf:"inflight"`
 	InflightByTid    *ebpf.MapSpec `ebpf:"inflight_by_tid"`
-	LaunchArmed      *ebpf.MapSpec `ebpf:"launch_armed"`
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
 	MadeUp           *ebpf.MapSpec `ebpf:"made_up"`
 	PathScratch      *ebpf.MapSpec `ebpf:"path_scratch"`
@@ -480,7 +478,6 @@ type spawntraceMapSpecs struct {
 	StackCopyScratch *ebpf.MapSpec `ebpf:"stack_copy_scratch"`
 	SyscallStats     *ebpf.MapSpec `ebpf:"syscall_stats"`
 	Tracked          *ebpf.MapSpec `ebpf:"tracked"`
-	TreeUnmarked     *ebpf.MapSpec `ebpf:"tree_unmarked"`
 }
 
 // spawntraceVariableSpecs contains global variables before they are loaded into the kernel.
@@ -489,6 +486,8 @@ type spawntraceMapSpecs struct {
 type spawntraceVariableSpecs struct {
 	AgainLoaded            *ebpf.VariableSpec `ebpf:"again_loaded"`
 	AgainPrograms          *ebpf.VariableSpec `ebpf:"again_programs"`
+	CompatPath             *ebpf.VariableSpec `ebpf:"compat_path"`
+	LaunchArmed            *ebpf.VariableSpec `ebpf:"launch_armed"`
 	LauncherTgid           *ebpf.VariableSpec `ebpf:"launcher_tgid"`
 	NoTaskStorage          *ebpf.VariableSpec `ebpf:"no_task_storage"`
 	OpenSlots              *ebpf.VariableSpec `ebpf:"open_slots"`
@@ -500,6 +499,7 @@ type spawntraceVariableSpecs struct {
 	SpawnsOnly             *ebpf.VariableSpec `ebpf:"spawns_only"`
 	StackCopyOn            *ebpf.VariableSpec `ebpf:"stack_copy_on"`
 	TimedSlots             *ebpf.VariableSpec `ebpf:"timed_slots"`
+	TreeUnmarked           *ebpf.VariableSpec `ebpf:"tree_unmarked"`
 	UnusedEventFlag        *ebpf.VariableSpec `ebpf:"unused_event_flag"`
 	UnusedEventKind        *ebpf.VariableSpec `ebpf:"unused_event_kind"`
 	UnusedExec             *ebpf.VariableSpec `ebpf:"unused_exec"`
@@ -539,13 +539,11 @@ func (o *spawntraceObjects) Close() error {
 // It can be passed to loadSpawntraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type spawntraceMaps struct {
 	Announced        *ebpf.Map `ebpf:"announced"`
-	CompatPath       *ebpf.Map `ebpf:"compat_path"`
 	DoneByFirst      *ebpf.Map `ebpf:"done_by_first"`
 	Events           *ebpf.Map `ebpf:"events"`
 	ForkingMm        *ebpf.Map `ebpf:"forking_mm"`
 	Inflight         *ebpf.Map `ebpf:"inflight"`
 	InflightByTid    *ebpf.Map `ebpf:"inflight_by_tid"`
-	LaunchArmed      *ebpf.Map `ebpf:"launch_armed"`
 	Lost             *ebpf.Map `ebpf:"lost"`
 	MadeUp           *ebpf.Map `ebpf:"made_up"`
 	PathScratch      *ebpf.Map `ebpf:"path_scratch"`
@@ -555,19 +553,16 @@ type spawntraceMaps struct {
 	StackCopyScratch *ebpf.Map `ebpf:"stack_copy_scratch"`
 	SyscallStats     *ebpf.Map `ebpf:"syscall_stats"`
 	Tracked          *ebpf.Map `ebpf:"tracked"`
-	TreeUnmarked     *ebpf.Map `ebpf:"tree_unmarked"`
 }
 
 func (m *spawntraceMaps) Close() error {
 	return _SpawntraceClose(
 		m.Announced,
-		m.CompatPath,
 		m.DoneByFirst,
 		m.Events,
 		m.ForkingMm,
 		m.Inflight,
 		m.InflightByTid,
-		m.LaunchArmed,
 		m.Lost,
 		m.MadeUp,
 		m.PathScratch,
@@ -577,7 +572,6 @@ func (m *spawntraceMaps) Close() error {
 		m.StackCopyScratch,
 		m.SyscallStats,
 		m.Tracked,
-		m.TreeUnmarked,
 	)
 }
 
@@ -587,6 +581,8 @@ func (m *spawntraceMaps) Close() error {
 type spawntraceVariables struct {
 	AgainLoaded            *ebpf.Variable `ebpf:"again_loaded"`
 	AgainPrograms          *ebpf.Variable `ebpf:"again_programs"`
+	CompatPath             *ebpf.Variable `ebpf:"compat_path"`
+	LaunchArmed            *ebpf.Variable `ebpf:"launch_armed"`
 	LauncherTgid           *ebpf.Variable `ebpf:"launcher_tgid"`
 	NoTaskStorage          *ebpf.Variable `ebpf:"no_task_storage"`
 	OpenSlots              *ebpf.Variable `ebpf:"open_slots"`
@@ -598,6 +594,7 @@ type spawntraceVariables struct {
 	SpawnsOnly             *ebpf.Variable `ebpf:"spawns_only"`
 	StackCopyOn            *ebpf.Variable `ebpf:"stack_copy_on"`
 	TimedSlots             *ebpf.Variable `ebpf:"timed_slots"`
+	TreeUnmarked           *ebpf.Variable `ebpf:"tree_unmarked"`
 	UnusedEventFlag        *ebpf.Variable `ebpf:"unused_event_flag"`
 	UnusedEventKind        *ebpf.Variable `ebpf:"unused_event_kind"`
 	UnusedExec             *ebpf.Variable `ebpf:"unused_exec"`

@@ -209,7 +209,7 @@ func Open(cfg Config) (t *Tracer, err error) {
 	groups := probeGroups
 	var spawnPathWhy string // why --spawns-only keeps the raw pair
 	if cfg.SpawnsOnly && !disabled[SyscallsProbe] {
-		c, why := spawnTracepoints(calls, kernelBTF, btfErr)
+		c, why := spawnTracepoints(calls, again, kernelBTF, btfErr)
 		calls = nil
 		spawnPathWhy = why
 		if why == "" {
@@ -489,10 +489,21 @@ func (t *Tracer) DisarmLaunch() error {
 }
 
 func (t *Tracer) setArmed(v uint32) error {
-	if err := t.coll.Maps["launch_armed"].Put(uint32(0), v); err != nil {
+	if err := t.setSwitch("launch_armed", v); err != nil {
 		return fmt.Errorf("setting launch switch: %w", err)
 	}
 	return nil
+}
+
+// setSwitch sets one of the BPF side's switches (a .bss global) through
+// the map's memory, never by a bpf() map update: while one runs, the
+// kernel skips every perf-event program on that CPU (see the BPF side).
+func (t *Tracer) setSwitch(name string, v uint32) error {
+	sw := t.coll.Variables[name]
+	if sw == nil {
+		return fmt.Errorf("no switch %s in the BPF objects", name)
+	}
+	return sw.Set(v)
 }
 
 // trackActive is TRACK_ACTIVE (bpf/spawntrace.bpf.c).
@@ -509,7 +520,7 @@ func (t *Tracer) Track(pids ...int) error {
 	}
 	// These processes' tasks have no syscall slot from their fork: the
 	// programs must look each task without one up in tracked.
-	if err := t.coll.Maps["tree_unmarked"].Put(uint32(0), uint32(1)); err != nil {
+	if err := t.setSwitch("tree_unmarked", 1); err != nil {
 		return fmt.Errorf("tracking running processes: %w", err)
 	}
 	for i, pid := range pids {
