@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/analyze/spawn"
@@ -159,13 +160,17 @@ func sizeText(b uint64) string {
 // spaces, so that none starts a line of its choosing.
 func wrap(w *termWriter, prefix, text string) {
 	prefix = TermSafe(prefix) // it may name a recording
-	indent := strings.Repeat(" ", len(prefix))
+	// Widths in runes, not bytes: "µs" or a name in another script is one
+	// column a rune on a terminal (East Asian wide runes, two, are not
+	// told apart).
+	cols := utf8.RuneCountInString
+	indent := strings.Repeat(" ", cols(prefix))
 	line := prefix
 	for _, word := range strings.Split(TermSafe(text), " ") {
 		if word == "" {
 			continue
 		}
-		if len(line)+1+len(word) > lineWidth && strings.TrimSpace(line) != strings.TrimSpace(prefix) {
+		if cols(line)+1+cols(word) > lineWidth && strings.TrimSpace(line) != strings.TrimSpace(prefix) {
 			fmt.Fprintln(w, line)
 			line = indent
 		}

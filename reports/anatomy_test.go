@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
@@ -132,5 +133,26 @@ func TestAnatomySameSizeParents(t *testing.T) {
 	}
 	if n, m := len(sc.all("line", "fit")), len(sc.all("circle", "pred")); n != 0 || m != 0 {
 		t.Errorf("scatter: %d fit lines and %d predictions, want none", n, m)
+	}
+}
+
+// TestWrapCountsColumnsNotBytes: a line of prose with "µs" (two bytes, one
+// column) in every word fills the terminal's width, not less.
+func TestWrapCountsColumnsNotBytes(t *testing.T) {
+	var b strings.Builder
+	w := newTermWriter(&b)
+	wrap(w, "  ", strings.Repeat("9µs ", 60))
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	for i, l := range lines {
+		n := utf8.RuneCountInString(l)
+		if n > lineWidth {
+			t.Errorf("line %d is %d columns, over %d: %q", i, n, lineWidth, l)
+		}
+		if i < len(lines)-1 && n < lineWidth-4 {
+			t.Errorf("line %d is %d columns, where %d fit: %q", i, n, lineWidth, l)
+		}
 	}
 }
