@@ -516,6 +516,28 @@ func WriteCompareMarkdown(w io.Writer, c *compare.Comparison) error {
 	return bw.Flush()
 }
 
+// mdCode is s (a recording's, a command line say) as a Markdown code span:
+// fenced by one backtick more than the longest run of them in s, so that
+// none in s ends it, and nothing in it is taken as markup or HTML. Its
+// controls are escaped (TermSafe): a newline would end the span.
+func mdCode(s string) string {
+	s = TermSafe(s)
+	longest, run := 0, 0
+	for _, c := range s {
+		if c != '`' {
+			run = 0
+			continue
+		}
+		run++
+		longest = max(longest, run)
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
 // md escapes the characters that would start Markdown markup or break a
 // table cell.
 func md(s string) string {

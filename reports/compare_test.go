@@ -288,3 +288,20 @@ func TestCompareTextLongNames(t *testing.T) {
 		t.Errorf("first finding %q..., want it to start %q", title[:min(len(title), len(want))], want)
 	}
 }
+
+// TestMdCode: a recording's command line in Markdown is one code span
+// whatever it holds: backticks in it cannot end the span, a newline
+// cannot end the line, and markup or HTML stays text.
+func TestMdCode(t *testing.T) {
+	for in, want := range map[string]string{
+		"./bench 10000":          "`./bench 10000`",
+		"sh -c `id`":             "`` sh -c `id` ``", // a space each side, which the renderer strips
+		"a``b <script>":          "```a``b <script>```",
+		"x\n# pwned":             "`x\\n# pwned`",
+		"**bold** | _it_ [l](u)": "`**bold** | _it_ [l](u)`",
+	} {
+		if got := mdCode(in); got != want {
+			t.Errorf("mdCode(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -25,9 +25,14 @@ func fleetOutlierRule(f *fleet.Fleet) string {
 
 // fleetHeadline is the page's first line.
 func fleetHeadline(f *fleet.Fleet) string {
+	return fleetHeadlineQuoted(f, func(cmd string) string { return "`" + cmd + "`" })
+}
+
+// fleetHeadlineQuoted is fleetHeadline with the command quoted by quote.
+func fleetHeadlineQuoted(f *fleet.Fleet, quote func(string) string) string {
 	s := fmt.Sprintf("%d recordings", len(f.Hosts))
 	if len(f.Command) > 0 {
-		s += " of `" + fitRight(strings.Join(f.Command, " "), 60) + "`"
+		s += " of " + quote(fitRight(strings.Join(f.Command, " "), 60))
 	}
 	return s
 }
@@ -163,7 +168,7 @@ func typicalNs(f *fleet.Fleet) float64 {
 // WriteFleetMarkdown writes a fleet as GitHub-flavoured Markdown.
 func WriteFleetMarkdown(w io.Writer, f *fleet.Fleet) error {
 	bw := newTermWriter(w)
-	bw.printf("# spawntrace compare: %s\n\n_%s._\n\n", md(fleetHeadline(f)), fleetCostNote)
+	bw.printf("# spawntrace compare: %s\n\n_%s._\n\n", fleetHeadlineQuoted(f, mdCode), fleetCostNote)
 	if len(f.Outliers) > 0 {
 		bw.printf("## Outliers\n\nEach compared with the typical host, %s (%s per spawn).\n\n", md(f.Typical),
 			durText(typicalNs(f)))
