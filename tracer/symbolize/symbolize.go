@@ -437,6 +437,13 @@ func (s *Symbolizer) MainMapping(img *Image) (*Mapping, error) {
 // resolveUser names the user frame fr inside mapping m of the image and
 // appends it (with its inlined calls) to frames.
 func (s *Symbolizer) resolveUser(img *Image, m *procMapping, fr Frame, frames []Frame) []Frame {
+	if !m.Exec {
+		// Not code (a locale file, the heap): a return address a
+		// frame-pointer walk read through code without frame pointers.
+		// Named after the mapping, it would send pprof to symbolize a
+		// data file ("Local symbolization failed for LC_CTYPE").
+		return append(frames, fr)
+	}
 	if !m.isFile() {
 		if m.Path != "" && m.Path[0] == '[' { // [vdso], [heap]...
 			fr.Mapping = s.specialMapping(m)

@@ -489,3 +489,37 @@ func TestLoadSince(t *testing.T) {
 		t.Errorf("map read again twice: %d mappings, want the 2 of the second read", len(img.maps))
 	}
 }
+
+// TestFramesInDataNamedNoMapping: a stack's address in memory that is not
+// code (a locale file, the heap: what a frame-pointer walk reads through
+// code without frame pointers) keeps its address but names no mapping,
+// while one in [vdso] (code) names it.
+func TestFramesInDataNamedNoMapping(t *testing.T) {
+	root := t.TempDir()
+	maps := "7f0000000000-7f0000100000 r--p 00000000 08:01 1234 /usr/lib/locale/C.utf8/LC_CTYPE\n" +
+		"7f0000200000-7f0000300000 rw-p 00000000 00:00 0 [heap]\n" +
+		"7ffff7fc1000-7ffff7fc3000 r-xp 00000000 00:00 0 [vdso]\n"
+	if err := os.MkdirAll(filepath.Join(root, "100"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "100", "maps"), []byte(maps), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSymbolizer()
+	s.procRoot = root
+	frames, err := s.User(s.Image(100), []uint64{0x7ffff7fc1100, 0x7f0000000101, 0x7f0000200101})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(frames) != 3 {
+		t.Fatalf("frames %+v, want 3", frames)
+	}
+	if m := frames[0].Mapping; m == nil || m.File != "[vdso]" {
+		t.Errorf("frame in [vdso]: mapping %+v, want [vdso]", m)
+	}
+	for i, want := range []uint64{0x7f0000000100, 0x7f0000200100} {
+		if f := frames[i+1]; f.Mapping != nil || f.Addr != want {
+			t.Errorf("frame %d: mapping %+v at %#x, want none at %#x", i+1, f.Mapping, f.Addr, want)
+		}
+	}
+}
