@@ -134,12 +134,16 @@ func Open(cfg Config) (t *Tracer, err error) {
 	}
 	defer func() { calls.drop() }() // nil once the tracer has them
 
-	// The kernel's BTF (~6 MB) is decoded and indexed by name meanwhile,
-	// on the other CPU: the probe checks and the load need it.
+	// The kernel's BTF (~6 MB) is indexed by name meanwhile, on the other
+	// CPU: the probe checks and the load need it. cilium/ebpf decodes a
+	// type only when it is looked up, but with every type it reaches: the
+	// first tracepoint checked below whose arguments reach task_struct
+	// decodes most of the kernel's types, which every program's
+	// relocations and attach target need before its load.
 	kernelReady := make(chan struct{})
 	go func() {
 		defer close(kernelReady)
-		defer phase.Done("kernel BTF decoded")
+		defer phase.Done("kernel BTF indexed")
 		if k, err := kernelTypes.Kernel(); err == nil {
 			var typedef *btf.Typedef
 			k.TypeByName("btf_trace_sys_enter", &typedef)
@@ -279,6 +283,8 @@ func Open(cfg Config) (t *Tracer, err error) {
 		}
 		usable = append(usable, g)
 	}
+
+	phase.Done("attach points checked, kernel types decoded")
 
 	if err := keepSecondPrograms(spec, again); err != nil {
 		return nil, err
