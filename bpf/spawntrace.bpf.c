@@ -38,6 +38,13 @@ const volatile __u32 spawns_only = 0;
  * so the raw pair is attached too once the tree makes one (compat_path),
  * and then takes those calls alone. */
 const volatile __u32 spawn_tracepoints = 0;
+/* Set before load when the run shows the syscall table alone (-c): then
+ * nothing reads the spawn calls' records or what an exec record says of
+ * the new program, only the table, the fork and exit records (counted)
+ * and the exec records (counted, and the first of a 32-bit program
+ * attaches the compat path). A spawn call is then timed into the table
+ * as any other call is, without a spawn slot, a user stack or strings. */
+const volatile __u32 table_only = 0;
 /* Set before load where the raw pair's _again programs are attached (the
  * kernel may preempt a tracepoint program): only then do raw_enter and
  * raw_exit mark what they ran for (~10 ns a syscall of the machine). */
@@ -1136,8 +1143,9 @@ static __always_inline int sys_enter_common(struct task_struct *task, void *regs
 	__u32 key = (__u64)nr < MAX_SYSCALLS ? nr + (compat ? MAX_SYSCALLS : 0) : MAX_SYSCALLS * SYSCALL_TABLES;
 	in->key = key;
 	in->entered = 1;
-	in->spawn = is_spawn_nr(call);
-	in->timing = in->spawn ? TIMED_ALL : call_timing(key); /* a spawn call's record has its time */
+	bool spawn = is_spawn_nr(call);
+	in->spawn = spawn && !table_only;
+	in->timing = spawn ? TIMED_ALL : call_timing(key); /* a spawn call's record has its time */
 	in->ts_ns = in->timing ? bpf_ktime_get_ns() : 0;
 	if (in->spawn)
 		spawn_enter(regs, call, nr, compat, in->ts_ns);
@@ -1550,14 +1558,18 @@ static __always_inline int exec_event_of(void *ctx, struct task_struct *p, int o
 	if (pidns_nested)
 		e->old_tid = (__u32)old_pid == tid ? e->h.tid : ns_old_tid;
 	e->x.filename[0] = 0;
-	if (bpf_probe_read_kernel_str(e->x.filename, sizeof(e->x.filename), BPF_CORE_READ(bprm, filename)) <= 0)
-		e->h.flags |= EVF_NAME_UNREAD;
-	e->x.argc = BPF_CORE_READ(bprm, argc);
-	e->x.envc = BPF_CORE_READ(bprm, envc);
 	/* exec has set TS_COMPAT for a 32-bit program and cleared it for a
 	 * 64-bit one: the table the new program's calls go through. */
 	if (is_compat(p))
 		e->h.flags |= EVF_COMPAT;
+	if (table_only) {
+		submit(e, sizeof(*e), compat_unseen);
+		return 0;
+	}
+	if (bpf_probe_read_kernel_str(e->x.filename, sizeof(e->x.filename), BPF_CORE_READ(bprm, filename)) <= 0)
+		e->h.flags |= EVF_NAME_UNREAD;
+	e->x.argc = BPF_CORE_READ(bprm, argc);
+	e->x.envc = BPF_CORE_READ(bprm, envc);
 
 	/* argv and the environment now sit on the new stack, written by the
 	 * kernel a moment ago, so they are present and readable. */

@@ -364,6 +364,7 @@ const (
 	spawntraceVarSpawnTracepoints       = "spawn_tracepoints"
 	spawntraceVarSpawnsOnly             = "spawns_only"
 	spawntraceVarStackCopyOn            = "stack_copy_on"
+	spawntraceVarTableOnly              = "table_only"
 	spawntraceVarTimedSlots             = "timed_slots"
 	spawntraceVarTreeUnmarked           = "tree_unmarked"
 	spawntraceVarUnusedEventFlag        = "unused_event_flag"
@@ -498,6 +499,7 @@ type spawntraceVariableSpecs struct {
 	SpawnTracepoints       *ebpf.VariableSpec `ebpf:"spawn_tracepoints"`
 	SpawnsOnly             *ebpf.VariableSpec `ebpf:"spawns_only"`
 	StackCopyOn            *ebpf.VariableSpec `ebpf:"stack_copy_on"`
+	TableOnly              *ebpf.VariableSpec `ebpf:"table_only"`
 	TimedSlots             *ebpf.VariableSpec `ebpf:"timed_slots"`
 	TreeUnmarked           *ebpf.VariableSpec `ebpf:"tree_unmarked"`
 	UnusedEventFlag        *ebpf.VariableSpec `ebpf:"unused_event_flag"`
@@ -593,6 +595,7 @@ type spawntraceVariables struct {
 	SpawnTracepoints       *ebpf.Variable `ebpf:"spawn_tracepoints"`
 	SpawnsOnly             *ebpf.Variable `ebpf:"spawns_only"`
 	StackCopyOn            *ebpf.Variable `ebpf:"stack_copy_on"`
+	TableOnly              *ebpf.Variable `ebpf:"table_only"`
 	TimedSlots             *ebpf.Variable `ebpf:"timed_slots"`
 	TreeUnmarked           *ebpf.Variable `ebpf:"tree_unmarked"`
 	UnusedEventFlag        *ebpf.Variable `ebpf:"unused_event_flag"`

@@ -184,6 +184,11 @@ func Open(cfg Config) (t *Tracer, err error) {
 			return nil, fmt.Errorf("setting stack copy: %w", err)
 		}
 	}
+	if cfg.TableOnly {
+		if err := spec.Variables["table_only"].Set(uint32(1)); err != nil {
+			return nil, fmt.Errorf("setting table-only: %w", err)
+		}
+	}
 	again := preemptibleTracepoints(kernelRelease())
 	if err := spec.Variables["again_programs"].Set(boolU32(again)); err != nil {
 		return nil, fmt.Errorf("setting again_programs: %w", err)
