@@ -1547,8 +1547,10 @@ static __always_inline int exec_event_of(void *ctx, struct task_struct *p, int o
 	if (compat_unseen)
 		sys_exit_common(ctx, NULL, current_task(), 0, with_loop); /* an exec: no stack */
 
-	/* A new program: its first spawn must wake the reader again. */
-	bpf_map_delete_elem(&announced, &tgid);
+	/* A new program: its first spawn must wake the reader again (no
+	 * spawn does under table_only, which sends none). */
+	if (!table_only)
+		bpf_map_delete_elem(&announced, &tgid);
 
 	struct exec_event *e = NEW_RECORD(exec_event, EV_EXEC, CLEAR_TO(exec_event, x.filename));
 	if (!e)
@@ -1649,14 +1651,17 @@ static __always_inline int exit_of(struct task_struct *p, bool again)
 		return 0;
 	if (!again && again_loaded)
 		mark_done(DONE_EXIT, (__u64)p);
-	/* exit and exit_group never return: drop their open slots here. */
-	close_slot(tid);
+	/* exit and exit_group never return: drop their open slots here
+	 * (table_only opens none). */
+	if (!table_only)
+		close_slot(tid);
 
 	bool group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
 	bool active = t->state == TRACK_ACTIVE;
 	if (group_dead) {
 		bpf_map_delete_elem(&tracked, &tgid);
-		bpf_map_delete_elem(&announced, &tgid);
+		if (!table_only)
+			bpf_map_delete_elem(&announced, &tgid);
 	}
 	if (!active)
 		return 0;
