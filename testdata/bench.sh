@@ -23,8 +23,12 @@
 # python3 subprocess runs), TARGETS (200 make targets), BIG (50000 spawns
 # of the memory run), RECS and RECS_BIG (200000 and 1000000 spawns of the
 # recordings report reads), USAGE_RUNS (RUNS; the runs whose median gives
-# spawntrace's own CPU per spawn).
-# The defaults take about 15 minutes on 2 cores, most of it under strace.
+# spawntrace's own CPU at each size), and the larger size each workload
+# also runs at for spawntrace's CPU per spawn (the difference between the
+# two sizes; posix_spawn's is BIG): SPAWNS_MORE (2 x SPAWNS, fork+exec from
+# the small parent), FORKS_MORE (1.5 x FORKS), PY_MORE (2 x PY),
+# TARGETS_MORE (10 x TARGETS).
+# The defaults take about 17 minutes on 2 cores, most of it under strace.
 set -euo pipefail
 
 RUNS=${RUNS:-3}
@@ -36,6 +40,10 @@ TARGETS=${TARGETS:-200}
 BIG=${BIG:-50000}
 RECS=${RECS:-200000}
 RECS_BIG=${RECS_BIG:-1000000}
+SPAWNS_MORE=${SPAWNS_MORE:-$((2 * SPAWNS))}
+FORKS_MORE=${FORKS_MORE:-$((FORKS + FORKS / 2))}
+PY_MORE=${PY_MORE:-$((2 * PY))}
+TARGETS_MORE=${TARGETS_MORE:-$((10 * TARGETS))}
 # What an older kernel runs, forced here: 5.10 has no task storage (a hash
 # keyed by tid instead) and no bpf_loop.
 FALLBACKS="--force-fallback map:task_storage --disable-probe helper:bpf_loop"
@@ -48,7 +56,7 @@ die() { log "bench: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root: spawntrace loads BPF programs (CAP_BPF, CAP_PERFMON)"
 USAGE_RUNS=${USAGE_RUNS:-$RUNS}
-for v in RUNS SPAWNS FORKS MIB PY TARGETS BIG RECS RECS_BIG USAGE_RUNS; do
+for v in RUNS SPAWNS FORKS MIB PY TARGETS BIG RECS RECS_BIG USAGE_RUNS SPAWNS_MORE FORKS_MORE PY_MORE TARGETS_MORE; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 
@@ -75,18 +83,23 @@ perf=$(command -v perf || true)
 [ -n "$perf" ] || log "bench: perf not found; its rows will say n/a (apt-get install linux-perf)"
 python=$(command -v /usr/bin/python3 || command -v python3 || true)
 
-# A make tree of $TARGETS tiny phony targets, each with one recipe line
-# (make runs it directly: one spawn, one exec). Pattern rules do not apply
-# to phony targets, so each gets its own rule.
-mkdir -p "$tmp/make"
-{
-	printf 'all:'
-	for ((i = 0; i < TARGETS; i++)); do printf ' t%d' "$i"; done
-	printf '\n.PHONY: all'
-	for ((i = 0; i < TARGETS; i++)); do printf ' t%d' "$i"; done
-	printf '\n'
-	for ((i = 0; i < TARGETS; i++)); do printf 't%d:\n\t@/bin/true %d\n' "$i" "$i"; done
-} >"$tmp/make/Makefile"
+# make_tree N: in $tmp/make.N, a make tree of N tiny phony targets, each
+# with one recipe line (make runs it directly: one spawn, one exec).
+# Pattern rules do not apply to phony targets, so each gets its own rule.
+make_tree() {
+	local n=$1 i
+	mkdir -p "$tmp/make.$n"
+	{
+		printf 'all:'
+		for ((i = 0; i < n; i++)); do printf ' t%d' "$i"; done
+		printf '\n.PHONY: all'
+		for ((i = 0; i < n; i++)); do printf ' t%d' "$i"; done
+		printf '\n'
+		for ((i = 0; i < n; i++)); do printf 't%d:\n\t@/bin/true %d\n' "$i" "$i"; done
+	} >"$tmp/make.$n/Makefile"
+}
+make_tree "$TARGETS"
+make_tree "$TARGETS_MORE"
 
 # Runs go round-robin (untraced, spawntrace, strace, untraced, ...) rather
 # than all runs of one command in a row (as hyperfine does): on a shared or
@@ -154,51 +167,79 @@ bench_workload() {
 		rm -f "$tmp/times.$m"
 	done
 	[ -n "$strace" ] || printf '%s\tn/a\tn/a\tn/a\tn/a\n' "$label|strace -f -c -w" >>"$tmp/results"
-	usage "$label" "$@"
 }
 
-# usage LABEL CMD...: USAGE_RUNS more runs (RUNS unless set) under
-# spawntrace -w, for spawntrace's own CPU time (the median) and peak RSS
-# (the largest; its process only, from the recording), and as many under
-# -c and under --spawns-only -c, for their CPU time (-v's, taken as the
-# run ends, the median); appends "LABEL<TAB>spawns<TAB>cpu s<TAB>peak RSS
-# MiB<TAB>-c cpu s<TAB>--spawns-only -c cpu s" to $tmp/usage. One run each
-# gave a per-spawn CPU within the noise at 2000 spawns (even negative).
+# usage LABEL CMD... [-- CMD...]: spawntrace's own CPU time (user+sys, its
+# process, not the workload) and peak RSS running CMD, and after -- the
+# same workload at a larger size, in USAGE_RUNS rounds (RUNS unless set),
+# each a run of each size under -c -w (the recording gives its CPU, its
+# peak RSS and the spawn count), under -c and under --spawns-only -c (-v's
+# CPU, taken as the run ends). Appends a row a size to $tmp/usage,
+# "LABEL<TAB>spawns<TAB>-w cpu s<TAB>peak RSS MiB<TAB>-c cpu s<TAB>
+# --spawns-only -c cpu s", each the median of its runs (RSS the largest).
+# The rows of one LABEL, in order, are one workload at its size and at a
+# larger one (a later call may add the larger): the table's CPU per spawn
+# is their difference over the difference in spawns, so that start-up and
+# shut-down cancel out. Taking the /bin/true row's CPU off one size instead
+# left start-up's noise in, most of the figure at 2000 spawns (even
+# negative).
 usage() {
-	local label=$1 c so i
+	local label=$1 i s
 	shift
-	: >"$tmp/usage.runs"
-	for ((i = 1; i <= $USAGE_RUNS; i++)); do
-		"$root/bin/spawntrace" -c -w "$tmp/usage.json" -- "$@" >/dev/null 2>&1 </dev/null ||
-			die "failed (exit $?): spawntrace -w ... $*"
-		python3 -c 'import json, sys
+	local small=() large=()
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do small+=("$1"); shift; done
+	[ $# -gt 0 ] && shift && large=("$@")
+	rm -f "$tmp"/usage.[01].*
+	for ((i = 1; i <= USAGE_RUNS; i++)); do
+		usage_round 0 "${small[@]}"
+		[ ${#large[@]} -eq 0 ] || usage_round 1 "${large[@]}"
+	done
+	for s in 0 1; do
+		[ -s "$tmp/usage.$s.w" ] || continue
+		sort -t"$(printf '\t')" -k2,2n "$tmp/usage.$s.w" | awk -F'\t' -v label="$label" \
+			-v c="$(median "$tmp/usage.$s.c")" -v so="$(median "$tmp/usage.$s.so")" '
+			{ n[NR] = $1; cpu[NR] = $2; if ($3 > rss) rss = $3 }
+			END { m = int((NR + 1) / 2); printf "%s\t%d\t%.6f\t%.1f\t%s\t%s\n", label, n[m], cpu[m], rss, c, so }' >>"$tmp/usage"
+	done
+	rm -f "$tmp"/usage.[01].*
+}
+
+# usage_round SIZE CMD...: one run of CMD under each of usage's three ways,
+# appended to $tmp/usage.SIZE.w (spawns, CPU s, peak RSS MiB), .c and .so
+# (CPU s).
+usage_round() {
+	local s=$1
+	shift
+	"$root/bin/spawntrace" -c -w "$tmp/usage.json" -- "$@" >/dev/null 2>&1 </dev/null ||
+		die "failed (exit $?): spawntrace -w ... $*"
+	python3 -c 'import json, sys
 r = json.load(open(sys.argv[1]))
 t = r.get("tracer") or {}
 spawns = sum(1 for e in r["events"] if e.get("kind") == "syscall" and e.get("nr") in (56, 57, 58, 435) and e.get("ret", 0) > 0)
-print("%d\t%.3f\t%.1f" % (spawns, t.get("cpu_ns", 0) / 1e9, t.get("max_rss_bytes", 0) / 2**20))' \
-			"$tmp/usage.json" >>"$tmp/usage.runs"
-	done
-	c=$(own_cpu -c -- "$@")
-	so=$(own_cpu --spawns-only -c -- "$@")
-	sort -t"$(printf '\t')" -k2,2n "$tmp/usage.runs" | awk -F'\t' -v label="$label" -v c="$c" -v so="$so" '
-		{ n[NR] = $1; cpu[NR] = $2; if ($3 > rss) rss = $3 }
-		END { m = int((NR + 1) / 2); printf "%s\t%d\t%.3f\t%.1f\t%s\t%s\n", label, n[m], cpu[m], rss, c, so }' >>"$tmp/usage"
+print("%d\t%.6f\t%.1f" % (spawns, t.get("cpu_ns", 0) / 1e9, t.get("max_rss_bytes", 0) / 2**20))' \
+		"$tmp/usage.json" >>"$tmp/usage.$s.w"
+	own_cpu -c -- "$@" >>"$tmp/usage.$s.c"
+	own_cpu --spawns-only -c -- "$@" >>"$tmp/usage.$s.so"
 }
 
 # own_cpu FLAGS...: spawntrace's own CPU time in seconds as -v gives it,
-# the median of USAGE_RUNS runs.
+# one run.
 own_cpu() {
-	local i
-	for ((i = 1; i <= $USAGE_RUNS; i++)); do
-		"$root/bin/spawntrace" -v --backend bpf "$@" >/dev/null 2>"$tmp/own.err" </dev/null ||
-			die "failed (exit $?): spawntrace $*"
-		sed -n 's/.*tracer.s own use while recording: \([0-9.]*\) s CPU.*/\1/p' "$tmp/own.err"
-	done | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+	local cpu
+	"$root/bin/spawntrace" -v --backend bpf "$@" >/dev/null 2>"$tmp/own.err" </dev/null ||
+		die "failed (exit $?): spawntrace $*"
+	cpu=$(sed -n 's/.*tracer.s own use while recording: \([0-9.]*\) s CPU.*/\1/p' "$tmp/own.err")
+	[ -n "$cpu" ] || die "spawntrace -v $* said nothing of its own CPU"
+	echo "$cpu"
 }
+
+# median FILE: the median of FILE's numbers, one a line (the lower of the
+# middle two).
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 : >"$tmp/results"
 : >"$tmp/usage"
-# The first usage row is start-up alone, taken off the others' per-spawn CPU.
+# The first usage row is start-up alone.
 usage "/bin/true (start-up and shut-down)" /bin/true
 # Warm up: page cache, BPF object, dynamic loader.
 for c in "$tmp/posix_spawn 10" "$tmp/fork_exec 10"; do
@@ -206,13 +247,20 @@ for c in "$tmp/posix_spawn 10" "$tmp/fork_exec 10"; do
 	run_us "$root/bin/spawntrace" -c -- $c >/dev/null
 done
 bench_workload "posix_spawn /bin/true x$SPAWNS" "$tmp/posix_spawn" "$SPAWNS"
+# Its larger size is BIG, the memory run's, below.
+usage "posix_spawn /bin/true" "$tmp/posix_spawn" "$SPAWNS"
 bench_workload "fork+exec x$SPAWNS, small parent" "$tmp/fork_exec" "$SPAWNS" 0
+usage "fork+exec, small parent" "$tmp/fork_exec" "$SPAWNS" 0 -- "$tmp/fork_exec" "$SPAWNS_MORE" 0
 bench_workload "fork+exec x$FORKS, ${MIB} MiB parent" "$tmp/fork_exec" "$FORKS" "$MIB"
+usage "fork+exec, ${MIB} MiB parent" "$tmp/fork_exec" "$FORKS" "$MIB" -- "$tmp/fork_exec" "$FORKS_MORE" "$MIB"
+# py_cmd N: python3 running /bin/true N times by subprocess.
+py_cmd() { printf 'import subprocess\nfor _ in range(%d): subprocess.run(["/bin/true"])\n' "$1"; }
 if [ -n "$python" ]; then
-	bench_workload "python3 subprocess x$PY" "$python" -c "import subprocess
-for _ in range($PY): subprocess.run(['/bin/true'])"
+	bench_workload "python3 subprocess x$PY" "$python" -c "$(py_cmd "$PY")"
+	usage "python3 subprocess" "$python" -c "$(py_cmd "$PY")" -- "$python" -c "$(py_cmd "$PY_MORE")"
 fi
-bench_workload "make -j2, $TARGETS targets" make -s -j2 -C "$tmp/make"
+bench_workload "make -j2, $TARGETS targets" make -s -j2 -C "$tmp/make.$TARGETS"
+usage "make -j2" make -s -j2 -C "$tmp/make.$TARGETS" -- make -s -j2 -C "$tmp/make.$TARGETS_MORE"
 
 # Spawn stacks: the kernel copies each spawner's stack (for unwinding by
 # CFI past code without frame pointers) only when stacks are kept (-w,
@@ -268,8 +316,13 @@ print("%d stacks copied, %.0f bytes per spawn in the ring (besides the spawn rec
 bench_stacks
 
 # Memory on a long run: spawntrace's peak RSS at BIG spawns against
-# SPAWNS (it spills events to disk; what grows is the summary's rows).
-USAGE_RUNS=1 usage "posix_spawn /bin/true x$BIG (memory)" "$tmp/posix_spawn" "$BIG" # a minute a run
+# SPAWNS (it spills events to disk; what grows is the summary's rows),
+# and posix_spawn's larger size for its CPU per spawn: 48 000 spawns more
+# than SPAWNS leave start-up's noise (its -c CPU spans ~25 ms) under 1 µs
+# a spawn with one run each (a minute a run), at no cost beyond the memory
+# run, where 10 000 spawns, USAGE_RUNS runs of each mode, would add ~2
+# minutes for 3 times the noise.
+USAGE_RUNS=1 usage "posix_spawn /bin/true" "$tmp/posix_spawn" "$BIG"
 
 # One syscall's cost: untraced, under empty programs on the same raw
 # tracepoints (what any such tracer pays), under spawntrace. Medians of RUNS.
@@ -384,19 +437,31 @@ awk -F'\t' '
 		last = k[1]
 	}' "$tmp/results"
 echo
-echo "spawntrace's own CPU time and peak RSS (its process, not the workload; under -w), and its"
-echo "tracer CPU per spawn, start-up off (the /bin/true row's taken off), with -w, -c and --spawns-only -c (medians of $USAGE_RUNS runs each;"
-echo "the x$BIG row one run each):"
+echo "spawntrace's own CPU time and peak RSS (its process, not the workload; under -w) at the workload's size"
+echo "and at a larger one, and its CPU per spawn with -w, -c and --spawns-only -c: the difference in its CPU"
+echo "between the two sizes over the difference in spawns, so that start-up and shut-down (the /bin/true row)"
+echo "cancel out. Medians of $USAGE_RUNS interleaved runs of each size and mode; posix_spawn's larger size is"
+echo "the x$BIG memory run, one run each:"
 echo
 echo "| workload | spawns | spawntrace CPU (s) | tracer CPU per spawn -w (µs) | -c (µs) | --spawns-only -c (µs) | peak RSS (MiB) |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 awk -F'\t' '
-	NR == 1 { base = $3; cbase = $5; sobase = $6 }
-	{
-		per = $2 ? sprintf("%.1f", ($3 - base) / $2 * 1e6) : "-"
-		cper = $2 ? sprintf("%.1f", ($5 - cbase) / $2 * 1e6) : "-"
-		soper = $2 ? sprintf("%.1f", ($6 - sobase) / $2 * 1e6) : "-"
-		printf "| %s | %d | %.3f | %s | %s | %s | %.1f |\n", $1, $2, $3, per, cper, soper, $4
+	!($1 in at) { order[++n] = $1; at[$1] = NR }
+	$1 in at && at[$1] != NR { more[$1] = NR }
+	{ for (f = 2; f <= 6; f++) v[NR, f] = $f }
+	END {
+		for (j = 1; j <= n; j++) {
+			a = at[order[j]]
+			if (!(order[j] in more)) {
+				printf "| %s | %d | %.3f | - | - | - | %.1f |\n", order[j], v[a, 2], v[a, 3], v[a, 4]
+				continue
+			}
+			b = more[order[j]]
+			dn = v[b, 2] - v[a, 2]
+			for (f = 3; f <= 6; f++) per[f] = dn > 0 ? sprintf("%.1f", (v[b, f] - v[a, f]) / dn * 1e6) : "-"
+			printf "| %s | %d / %d | %.3f / %.3f | %s | %s | %s | %.1f / %.1f |\n", order[j], v[a, 2], v[b, 2], v[a, 3], v[b, 3],
+				per[3], per[5], per[6], v[a, 4], v[b, 4]
+		}
 	}' "$tmp/usage"
 echo
 echo "One syscall (getppid, testdata/sysloop.c; the thread's CPU time), median of $RUNS: untraced $sys_untraced ns; with empty programs on"
