@@ -135,9 +135,13 @@ bench_workload() {
 		"spawntrace -c --backend ptrace")
 	[ -n "$strace" ] && modes+=("strace -f -c -w")
 	[ -n "$perf" ] && modes+=("perf trace -s")
-	local i m us
+	local i k m us
+	# Each round starts one mode later than the one before, so that no
+	# mode always runs right after the same one (strace's and perf's heavy
+	# runs leave the machine warm, or busy, for what follows).
 	for ((i = 1; i <= RUNS; i++)); do
-		for m in "${!modes[@]}"; do
+		for ((k = 0; k < ${#modes[@]}; k++)); do
+			m=$(((k + i - 1) % ${#modes[@]}))
 			case ${modes[m]} in
 			untraced) us=$(run_pair -- "$@") ;;
 			"spawntrace -c") us=$(run_pair "$root/bin/spawntrace" -c --backend bpf -- "$@") ;;
