@@ -199,6 +199,7 @@ func programLoses() map[string]Skip {
 			m[kp.prog] = Skip{Prog: kp.prog, Point: kind + kp.symbol, Measure: kp.loses}
 		}
 	}
+	// spawnCallsGroup's points need tracefs for their ids: named here.
 	for prog, point := range map[string]string{"spawn_call_enter": "sys_enter", "spawn_call_exit": "sys_exit"} {
 		m[prog] = Skip{Prog: prog, Point: spawnCallsPoint(point), Measure: SkipSyscalls}
 	}
@@ -231,8 +232,8 @@ func spawnCallsGroup() (probeGroup, error) {
 	g := probeGroup{name: SyscallsProbe, attached: spawnCallsPoint("sys_{enter,exit}")}
 	for _, c := range spawnCalls {
 		g.points = append(g.points,
-			attachPoint{prog: "spawn_call_enter", group: "syscalls", name: "sys_enter_" + c, perfID: ids["syscalls/sys_enter_"+c], loses: SkipSyscalls},
-			attachPoint{prog: "spawn_call_exit", group: "syscalls", name: "sys_exit_" + c, perfID: ids["syscalls/sys_exit_"+c], loses: SkipSyscalls})
+			attachPoint{prog: "spawn_call_enter", group: "syscalls", name: "sys_enter_" + c, perfID: ids["syscalls/sys_enter_"+c]},
+			attachPoint{prog: "spawn_call_exit", group: "syscalls", name: "sys_exit_" + c, perfID: ids["syscalls/sys_exit_"+c]})
 	}
 	return g, nil
 }

@@ -41,9 +41,7 @@ type spawnCallPoints struct {
 // from its BTF (spawnTracepoints), and events opened for nothing would
 // each wait out a grace period when closed.
 func startSpawnCalls(release string) *spawnCallPoints {
-	var major, minor int
-	if _, err := fmt.Sscanf(release, "%d.%d", &major, &minor); err != nil || major < 5 || major == 5 && minor < 15 ||
-		preemptibleTracepoints(release) {
+	if !spawnCallsUsable(release) {
 		return nil
 	}
 	c := &spawnCallPoints{ready: make(chan struct{}), opened: make(chan struct{})}
@@ -65,6 +63,17 @@ func startSpawnCalls(release string) *spawnCallPoints {
 		c.events, c.openErr = openSpawnEvents(g)
 	}()
 	return c
+}
+
+// spawnCallsUsable says whether --spawns-only may take the spawn calls'
+// own tracepoints on the kernel of release: from 5.15, and not where the
+// kernel preempts BPF programs (skippedPerfPrograms).
+func spawnCallsUsable(release string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(release, "%d.%d", &major, &minor); err != nil || major < 5 || major == 5 && minor < 15 {
+		return false
+	}
+	return !preemptibleTracepoints(release)
 }
 
 // drop closes what c made, without waiting for it: c is not used.
