@@ -127,7 +127,9 @@ run_pair() {
 }
 
 # bench_workload LABEL CMD...: RUNS rounds of the three ways to run CMD;
-# appends "LABEL|MODE<TAB>median<TAB>min<TAB>max" (seconds) to $tmp/results.
+# appends "LABEL|MODE<TAB>median<TAB>min<TAB>max<TAB>workload median" (seconds)
+# "<TAB>whole ratio<TAB>workload ratio" (round by round to the untraced run,
+# medians) to $tmp/results.
 bench_workload() {
 	local label=$1
 	shift
@@ -157,20 +159,23 @@ bench_workload() {
 		done
 	done
 	# Medians of the whole run and of the workload's own time, each over
-	# the runs on its own.
+	# the runs on its own, and the medians of each round's ratio to the
+	# untraced run of the same round (line i of times.M is round i): a
+	# spell where the machine ran slow or fast then moves both sides of a
+	# ratio, not one median.
 	for m in "${!modes[@]}"; do
 		awk '{ print $1 }' "$tmp/times.$m" | sort -n >"$tmp/outer"
 		awk '{ print $2 }' "$tmp/times.$m" | sort -n >"$tmp/inner"
-		paste "$tmp/outer" "$tmp/inner" | awk -v n="$label|${modes[m]}" '
-			{ t[NR] = $1 / 1e6; w[NR] = $2 / 1e6 }
-			END {
-				med = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-				wmed = NR % 2 ? w[(NR + 1) / 2] : (w[NR / 2] + w[NR / 2 + 1]) / 2
-				printf "%s\t%.6f\t%.6f\t%.6f\t%.6f\n", n, med, t[1], t[NR], wmed
-			}' >>"$tmp/results"
-		rm -f "$tmp/times.$m"
+		paste "$tmp/times.0" "$tmp/times.$m" | awk '{ print $3 / $1, $4 / $2 }' >"$tmp/ratios"
+		awk '{ print $1 }' "$tmp/ratios" | sort -g >"$tmp/outer.ratio"
+		awk '{ print $2 }' "$tmp/ratios" | sort -g >"$tmp/inner.ratio"
+		paste "$tmp/outer" "$tmp/inner" "$tmp/outer.ratio" "$tmp/inner.ratio" | awk -v n="$label|${modes[m]}" '
+			function mid(a) { return NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }
+			{ t[NR] = $1 / 1e6; w[NR] = $2 / 1e6; rt[NR] = $3; rw[NR] = $4 }
+			END { printf "%s\t%.6f\t%.6f\t%.6f\t%.6f\t%.4f\t%.4f\n", n, mid(t), t[1], t[NR], mid(w), mid(rt), mid(rw) }' >>"$tmp/results"
 	done
-	[ -n "$strace" ] || printf '%s\tn/a\tn/a\tn/a\tn/a\n' "$label|strace -f -c -w" >>"$tmp/results"
+	rm -f "$tmp"/times.*
+	[ -n "$strace" ] || printf '%s\tn/a\tn/a\tn/a\tn/a\tn/a\tn/a\n' "$label|strace -f -c -w" >>"$tmp/results"
 }
 
 # usage LABEL CMD... [-- CMD...]: spawntrace's own CPU time (user+sys, its
@@ -428,16 +433,16 @@ load_bench=$("$GO" test -run '^$' -bench "BenchmarkLoad/$RECS\\.strec/" -benchti
 echo "Median wall time of $RUNS runs; $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%d)."
 echo
 echo "Whole run: the tracer's command line, start to exit. Workload: the same runs timed inside the tracer"
-echo "(testdata/timeit.c), without the tracer's start-up and shut-down."
+echo "(testdata/timeit.c), without the tracer's start-up and shut-down. vs untraced: the median of each"
+echo "round's ratio to the untraced run of the same round (the modes take turns within a round)."
 echo
 echo "| workload | traced by | whole run (s) | min-max (s) | vs untraced | workload (s) | vs untraced |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 awk -F'\t' '
 	{
 		split($1, k, "|")
-		if (k[2] == "untraced") { base = $2; wbase = $5 }
 		if ($2 == "n/a") { printf "| %s | %s | n/a | n/a | n/a | n/a | n/a |\n", (k[1] == last ? "" : k[1]), k[2]; last = k[1]; next }
-		printf "| %s | %s | %.3f | %.3f-%.3f | %.2fx | %.3f | %+.1f%% |\n", (k[1] == last ? "" : k[1]), k[2], $2, $3, $4, $2 / base, $5, ($5 / wbase - 1) * 100
+		printf "| %s | %s | %.3f | %.3f-%.3f | %.2fx | %.3f | %+.1f%% |\n", (k[1] == last ? "" : k[1]), k[2], $2, $3, $4, $6, $5, ($7 - 1) * 100
 		last = k[1]
 	}' "$tmp/results"
 echo
