@@ -105,7 +105,7 @@ func pathSearchText(c *compare.Comparison, f *compare.CompareFinding) (string, s
 	switch p.Cause {
 	case compare.CauseNotFound:
 		return f.Subject + "'s children do not find their program", fails("") + fmt.Sprintf("; %.1f of them per spawn "+
-			"are of children whose every exec failed, that never ran the program (%s's %.1f)",
+			"are of searches that found no program to run (%s's %.1f)",
 			p.NotFoundPerSpawn.Subject, f.Other, p.NotFoundPerSpawn.Other) + cost +
 			"; check the program's name and PATH on " + f.Subject
 	case compare.CauseLongerPath:

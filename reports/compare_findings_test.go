@@ -120,7 +120,7 @@ func TestFindingTextPathSameLength(t *testing.T) {
 			NotFoundPerSpawn: compare.Pair[float64]{Subject: 11.7}, PathEntries: compare.Pair[int]{Subject: 13, Other: 13}}}
 	title, ev := FindingText(c, f)
 	wantWords(t, title+": "+ev, "ps's children do not find their program: ", "11.7 of them per spawn are of "+
-		"children whose every exec failed", "check the program's name and PATH on ps")
+		"searches that found no program to run", "check the program's name and PATH on ps")
 	if strings.Contains(title+ev, "longer") {
 		t.Errorf("a program not found worded as a longer PATH: %s: %s", title, ev)
 	}

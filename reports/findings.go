@@ -195,7 +195,7 @@ func noteText(f *summary.Finding, wallNs uint64) string {
 		t := fmt.Sprintf("failed execs come from a PATH search: %d, %.1f per spawn in %d spawns", x.FailedExecs,
 			float64(x.FailedExecs)/float64(x.Spawns), x.Spawns)
 		if x.Example != "" {
-			t += " (most before " + TermSafe(x.Example) + ")"
+			t += " (most in spawns of " + TermSafe(x.Example) + ")"
 		}
 		if x.UntalliedSpawns > 0 {
 			t += untalliedText(x)
@@ -206,6 +206,19 @@ func noteText(f *summary.Finding, wallNs uint64) string {
 		}
 		return t + fmt.Sprintf(", %s in all (%s, too little to rank); spawning by absolute path avoids them",
 			ms(x.FailedExecNs), small)
+	case f.NotFound != nil:
+		x := f.NotFound
+		t := fmt.Sprintf("%d failed execs found no program to run, in %d %s", x.FailedExecs, x.Spawns,
+			plural(x.Spawns, "spawn", "spawns"))
+		switch {
+		case x.Example != "" && x.ExampleSpawns == x.Spawns:
+			t += " (looking for " + TermSafe(x.Example) + ")"
+		case x.Example != "":
+			t += fmt.Sprintf(" (most looking for %s: %d in %d %s)", TermSafe(x.Example), x.ExampleFailedExecs,
+				x.ExampleSpawns, plural(x.ExampleSpawns, "spawn", "spawns"))
+		}
+		return t + fmt.Sprintf(", %s in all (%s): no absolute path avoids these; check once whether the program "+
+			"exists, or install it", ms(x.FailedExecNs), ofRun(x.FailedExecNs, wallNs))
 	case f.VforkBlocked != nil:
 		x := f.VforkBlocked
 		t := fmt.Sprintf("vfork-like spawns waited %s in all (%s per spawn, %s) until each child exec'd",

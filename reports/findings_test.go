@@ -62,7 +62,7 @@ func TestFindingsNotes(t *testing.T) {
 	for _, want := range []string{
 		"Spawned by: " + spawn.SigPosixSpawn + " (vfork) x300",
 		"Findings: none",
-		"failed execs come from a PATH search: 3000, 10.0 per spawn in 300 spawns (most before /usr/bin/true), 15.0 ms in all (0.8% of the run, too little to rank)",
+		"failed execs come from a PATH search: 3000, 10.0 per spawn in 300 spawns (most in spawns of /usr/bin/true), 15.0 ms in all (0.8% of the run, too little to rank)",
 		"vfork-like spawns waited 42.0 ms in all (0.1 ms per spawn, 2% of the run) until each child exec'd, 15.0 ms of it in failed execs: the wait every vfork-like spawn has, not a cost to remove",
 	} {
 		if !strings.Contains(strings.Join(strings.Fields(out), " "), want) {

@@ -78,8 +78,8 @@ type Side struct {
 	// totals: MeanNs and the breakdown are these over Spawns.
 	partsNs [6]float64
 	totalNs float64
-	// notFoundFailed counts the failed execs of children that never
-	// exec'd successfully.
+	// notFoundFailed counts the failed execs of searches that found no
+	// program (spawn.Spawn.NotFoundExecs).
 	notFoundFailed uint64
 }
 
@@ -245,9 +245,7 @@ func NewSide(rec *recording.Recording, name string) (Side, error) {
 			rss.Add(sp.Parent.RSSBytes())
 		}
 		failed += uint64(sp.FailedExecs)
-		if !sp.ExecOK {
-			s.notFoundFailed += uint64(sp.FailedExecs)
-		}
+		s.notFoundFailed += uint64(sp.NotFoundExecs)
 		if sp.ExecOK {
 			s.ExecSpawns++
 			envCounts.AddInt(sp.EnvCount)

@@ -105,8 +105,8 @@ const (
 	// yet its children try more entries before the program: its directory
 	// comes later in the subject's PATH (another order, other directories).
 	CauseLaterInPath = "later-in-path"
-	// CauseNotFound: most of the extra failed execs are of children that
-	// never exec'd at all: the program was not found.
+	// CauseNotFound: most of the extra failed execs are of searches that
+	// found no program (spawn.Spawn.NotFoundExecs).
 	CauseNotFound = "not-found"
 	// CauseFailedExecs: PATH was not recorded on a side (or unset): the
 	// counts alone.
@@ -117,8 +117,8 @@ const (
 type PathSearchFacts struct {
 	Cause          string        `json:"cause"` // Cause* above
 	FailedPerSpawn Pair[float64] `json:"failed_execs_per_spawn"`
-	// NotFoundPerSpawn is, per spawn, the failed execs of children that
-	// never exec'd successfully.
+	// NotFoundPerSpawn is, per spawn, the failed execs of searches that
+	// found no program.
 	NotFoundPerSpawn Pair[float64] `json:"not_found_failed_execs_per_spawn"`
 	// PathEntries is each side's PATH as its execs saw it (Side.PathEntries).
 	PathEntries Pair[int] `json:"path_entries"`

@@ -1,6 +1,7 @@
 package spawn
 
 import (
+	"path"
 	"slices"
 
 	"github.com/spawntrace/spawntrace/analyze/internal/intern"
@@ -194,7 +195,8 @@ func (b *builder[T]) spawn(ev *tracer.Event) {
 }
 
 // exec counts an exec and charges it to the spawn of its process: failed
-// ones whenever they come, the first success only.
+// ones whenever they come, the first success only. A success also says
+// that the failed execs before it found their program.
 func (b *builder[T]) exec(ev *tracer.Event) {
 	if ev.Ret != 0 {
 		b.counts.ExecFailed++
@@ -219,9 +221,20 @@ func (b *builder[T]) exec(ev *tracer.Event) {
 		// Their time on CPU, as the copy's and teardown's: time preempted
 		// is the machine's load, which spawning by absolute path would not
 		// save (the kernel side counts it in BlockedNs).
+		onCPUNs := ev.DurNs - min(ev.BlockedNs, ev.DurNs)
 		sp.FailedExecs++
-		sp.FailedExecNs += ev.DurNs - min(ev.BlockedNs, ev.DurNs)
-	case !sp.ExecOK:
+		sp.FailedExecNs += onCPUNs
+		// Not found until an exec of the process succeeds.
+		sp.NotFoundExecs++
+		sp.NotFoundExecNs += onCPUNs
+		sp.NotFound = ""
+		if ev.Filename != "" {
+			sp.NotFound = b.strs.String(path.Base(ev.Filename))
+		}
+	default:
+		sp.NotFoundExecs, sp.NotFoundExecNs, sp.NotFound = 0, 0, ""
+	}
+	if ev.Ret == 0 && !sp.ExecOK {
 		sp.ExecOK = true
 		sp.Exe = b.strs.String(ev.Filename)
 		sp.TeardownNs = ev.TeardownNs

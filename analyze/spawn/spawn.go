@@ -64,16 +64,33 @@ type Spawn struct {
 	// returned: user-space work between spawns (and waiting for children).
 	GapNs uint64 `json:"gap_ns,omitempty"`
 
-	Exe           string `json:"exe,omitempty"` // the child's successful exec
-	ExecOK        bool   `json:"exec_ok"`
-	FailedExecs   int    `json:"failed_execs"`
-	FailedExecNs  uint64 `json:"failed_exec_ns"`             // on CPU: off CPU (BlockedNs) left out
+	Exe          string `json:"exe,omitempty"` // the child's successful exec
+	ExecOK       bool   `json:"exec_ok"`
+	FailedExecs  int    `json:"failed_execs"`
+	FailedExecNs uint64 `json:"failed_exec_ns"` // on CPU: off CPU (BlockedNs) left out
+	// NotFoundExecs are the failed execs after the child's last successful
+	// exec, or all of them when none succeeded: a search that found no
+	// program to run (a command not found), which no absolute path avoids.
+	// They are counted in FailedExecs too, their time on CPU in
+	// FailedExecNs and NotFoundExecNs.
+	NotFoundExecs  int    `json:"not_found_execs,omitempty"`
+	NotFoundExecNs uint64 `json:"not_found_exec_ns,omitempty"`
+	// NotFound is the name the last of them looked for: its file name's
+	// last element, as the workload wrote it (print through TermSafe).
+	NotFound      string `json:"not_found,omitempty"`
 	SpawnToExecNs uint64 `json:"spawn_to_exec_ns,omitempty"` // spawn entry to the child's successful exec
 	EnvCount      int    `json:"env_count,omitempty"`
 	EnvBytes      int    `json:"env_bytes,omitempty"`
 	// PathEntries is PATH's length in the child's environment at its
 	// successful exec: -1 unset, 0 not recorded (tracer.Event.PathEntries).
 	PathEntries int `json:"path_entries,omitempty"`
+}
+
+// SearchFailedExecs are the failed execs that a later exec of the process
+// made good (a PATH search's, before the program it found), and their time
+// on CPU: what spawning by absolute path avoids.
+func (sp *Spawn) SearchFailedExecs() (n int, onCPUNs uint64) {
+	return sp.FailedExecs - sp.NotFoundExecs, sp.FailedExecNs - sp.NotFoundExecNs
 }
 
 // CloneFlags returns the clone flags of a spawning syscall event: fork()

@@ -35,14 +35,14 @@ type Class struct {
 	Count int `json:"count"`
 	// RSSMedianBytes is the median recorded parent RSS (0 when unknown).
 	RSSMedianBytes uint64 `json:"rss_median_bytes"`
-	FailedExecs    int    `json:"failed_execs"` // in all spawns of the class
+	FailedExecs    int    `json:"failed_execs"` // in all spawns of the class, before their program was found
 
 	Clone       Dist `json:"clone"`
 	Copy        Dist `json:"copy"`     // only spawns whose copy was measured
 	Teardown    Dist `json:"teardown"` // only spawns whose teardown was measured
 	SpawnToExec Dist `json:"spawn_to_exec"`
 	Blocked     Dist `json:"blocked"`
-	FailedExec  Dist `json:"failed_exec"` // time in failed execs, spawns that had any
+	FailedExec  Dist `json:"failed_exec"` // time in failed execs before the program was found, spawns that had any
 	// Total is each spawn's share of a loop of like spawns: from its entry
 	// to the entry of the same thread's next spawn when that one is of the
 	// same class. It holds what the other columns leave out: the runtime's
@@ -76,7 +76,10 @@ func RSSBucket(rss uint64) uint64 {
 func KeyOf(sp *spawn.Spawn) ClassKey {
 	k := ClassKey{
 		Signature: sp.Signature, Mechanism: sp.Mechanism, EnvCount: sp.EnvCount,
-		Exe: sp.Exe, PathSearch: sp.FailedExecs > 0,
+		Exe: sp.Exe,
+	}
+	if n, _ := sp.SearchFailedExecs(); n > 0 {
+		k.PathSearch = true
 	}
 	if sp.Parent != nil {
 		k.RSSKnown = true
@@ -138,10 +141,11 @@ func (cs *classSet) add(seq int, sp *spawn.Spawn) int32 {
 	if sp.Parent != nil {
 		a.rss.add(sp.Parent.RSSBytes())
 	}
-	a.failed += sp.FailedExecs
+	n, ns := sp.SearchFailedExecs()
+	a.failed += n
 	a.mechAcc.add(sp)
-	if sp.FailedExecs > 0 {
-		a.failedNs.add(sp.FailedExecNs)
+	if n > 0 {
+		a.failedNs.add(ns)
 	}
 	return c
 }

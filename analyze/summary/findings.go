@@ -15,6 +15,7 @@ const (
 	FindTHP           FindingID = "thp"
 	FindRustFallback  FindingID = "rust-fallback"
 	FindPathSearch    FindingID = "path-search"
+	FindNotFound      FindingID = "not-found"
 	FindVforkBlocking FindingID = "vfork-blocking"
 	FindLockStall     FindingID = "lock-stall"
 	FindLargeEnv      FindingID = "large-env"
@@ -85,6 +86,7 @@ type Finding struct {
 	THP          *THPFacts          `json:"thp,omitempty"`
 	RustFallback *RustFallbackFacts `json:"rust_fallback,omitempty"`
 	PathSearch   *PathSearchFacts   `json:"path_search,omitempty"`
+	NotFound     *NotFoundFacts     `json:"not_found,omitempty"`
 	VforkBlocked *VforkBlockedFacts `json:"vfork_blocking,omitempty"`
 	LockStall    *LockStallFacts    `json:"lock_stall,omitempty"`
 	LargeEnv     *LargeEnvFacts     `json:"large_env,omitempty"`
@@ -139,7 +141,8 @@ type RustFallbackFacts struct {
 	RSSMedianBytes uint64 `json:"rss_median_bytes"`
 }
 
-// PathSearchFacts: failed execs before the one that worked.
+// PathSearchFacts: failed execs before the one that worked (those of
+// searches that found nothing are NotFoundFacts').
 type PathSearchFacts struct {
 	FailedExecs  int    `json:"failed_execs"`
 	Spawns       int    `json:"spawns"` // spawns with any
@@ -154,6 +157,20 @@ type PathSearchFacts struct {
 	// had failed execs: counted in the totals, not by program. No Example
 	// then, unless it cost more than all of them did.
 	UntalliedSpawns int `json:"untallied_spawns,omitempty"`
+}
+
+// NotFoundFacts: failed execs of searches that found no program (a
+// command not found: spawn.Spawn.NotFoundExecs), which no absolute path
+// avoids. Not in PathSearchFacts.
+type NotFoundFacts struct {
+	FailedExecs  int    `json:"failed_execs"`
+	Spawns       int    `json:"spawns"` // spawns with any
+	FailedExecNs uint64 `json:"failed_exec_ns"`
+	// Example is the name looked for most, with its spawns and their
+	// failed execs (as the workload wrote it: print through TermSafe).
+	Example            string `json:"example,omitempty"`
+	ExampleSpawns      int    `json:"example_spawns,omitempty"`
+	ExampleFailedExecs int    `json:"example_failed_execs,omitempty"`
 }
 
 // VforkBlockedFacts: vfork-like spawns and how long their threads waited.
@@ -222,7 +239,7 @@ func findings(rec *recording.Recording, s *Summary, facts *findingFacts) (ranked
 		return costNs >= MinCostNs && float64(costNs) >= MinCostShare*float64(s.WallNs)
 	}
 	for _, r := range []rule{
-		findForkCopy, findTHP, findRustFallback, findPathSearch, findVforkBlocking, findLockStall, findLargeEnv,
+		findForkCopy, findTHP, findRustFallback, findPathSearch, findNotFound, findVforkBlocking, findLockStall, findLargeEnv,
 		findStartupCPUID,
 	} {
 		f, n := r(rec, s, facts, significant)
@@ -303,19 +320,35 @@ func findRustFallback(_ *recording.Recording, s *Summary, f *findingFacts, _ fun
 // findPathSearch: failed execs before the binary was found. Below the
 // threshold they are still worth a line: they say the spawns search PATH.
 func findPathSearch(_ *recording.Recording, s *Summary, f *findingFacts, significant func(uint64) bool) (*Finding, *Finding) {
-	if f.failedExecs == 0 {
+	t := &f.pathFound
+	if t.execs == 0 {
 		return nil, nil
 	}
-	facts := &PathSearchFacts{FailedExecs: f.failedExecs, Spawns: f.spawnsWithFailed, FailedExecNs: f.failedExecNs,
-		UntalliedSpawns: f.untalliedSpawns}
-	if ex, ok := f.pathExample(); ok {
+	facts := &PathSearchFacts{FailedExecs: t.execs, Spawns: t.spawns, FailedExecNs: t.ns, UntalliedSpawns: t.untalliedSpawns}
+	if ex, ok := t.example(); ok {
 		facts.Example, facts.ExampleFailedExecNs, facts.ExampleSpawns, facts.ExampleFailedExecs = ex.exe, ex.ns, ex.spawns, ex.failed
 	}
-	fd := (&Finding{ID: FindPathSearch, PathSearch: facts}).saving(f.failedExecNs, BasisFailedExecs, s.WallNs, 0)
-	if !significant(f.failedExecNs) {
+	fd := (&Finding{ID: FindPathSearch, PathSearch: facts}).saving(t.ns, BasisFailedExecs, s.WallNs, 0)
+	if !significant(t.ns) {
 		return nil, fd
 	}
 	return fd, nil
+}
+
+// findNotFound: failed execs of searches that found nothing. A note,
+// whatever their cost: what would save it (not spawning a program that is
+// not there, or installing it) is the workload's to choose, and one run
+// cannot measure it.
+func findNotFound(_ *recording.Recording, _ *Summary, f *findingFacts, _ func(uint64) bool) (*Finding, *Finding) {
+	t := &f.pathNotFound
+	if t.execs == 0 {
+		return nil, nil
+	}
+	facts := &NotFoundFacts{FailedExecs: t.execs, Spawns: t.spawns, FailedExecNs: t.ns}
+	if ex, ok := t.example(); ok {
+		facts.Example, facts.ExampleSpawns, facts.ExampleFailedExecs = ex.exe, ex.spawns, ex.failed
+	}
+	return nil, &Finding{ID: FindNotFound, NotFound: facts}
 }
 
 // findVforkBlocking: a vfork-like spawn's thread waits until the child

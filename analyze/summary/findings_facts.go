@@ -31,15 +31,10 @@ type findingFacts struct {
 	rustOwnNs                  uint64
 	rustRSS                    *valueDist
 
-	// Failed execs, and per program exec'd after some, what they cost
-	// (the example is the costliest).
-	failedExecs, spawnsWithFailed int
-	failedExecNs                  uint64
-	failedByExe                   map[string]*exeFailed
-	// Spawns whose program came past maxFailedExes others, and their
-	// failed execs: not told apart by program.
-	untalliedSpawns int
-	untalliedFailed int
+	// Failed execs of searches that found their program, by the program
+	// (what an absolute path avoids), and of those that found none, by the
+	// name looked for (spawn.Spawn.NotFoundExecs).
+	pathFound, pathNotFound failedTally
 
 	vforks            int
 	vforkBlockedNs    uint64
@@ -63,15 +58,6 @@ const (
 	MaxFailedExes   = 4096
 )
 
-// exeFailed is what the failed execs of spawns that then exec'd one
-// program cost; first is the first such spawn's Seq (ties).
-type exeFailed struct {
-	exe            string
-	ns             uint64
-	spawns, failed int
-	first          int
-}
-
 type thpParent struct {
 	seq                  int
 	anonBytes, hugeBytes uint64
@@ -81,7 +67,7 @@ type thpParent struct {
 func newFindingFacts(rec *recording.Recording, pool *exactPool) *findingFacts {
 	f := &findingFacts{spawners: map[uint32]recording.ProcessInfo{}, thpParents: map[uint32]thpParent{},
 		forkRSS: newDist(pool), rustRSS: newDist(pool), envCounts: newDist(pool), envBytes: newDist(pool),
-		failedByExe: map[string]*exeFailed{}, vforkThreads: map[uint32]uint64{}}
+		vforkThreads: map[uint32]uint64{}}
 	for _, p := range rec.Spawners {
 		f.spawners[p.Pid] = p
 	}
@@ -110,11 +96,11 @@ func (f *findingFacts) add(sp *spawn.Spawn) {
 			f.rustRSS.add(sp.Parent.RSSBytes())
 		}
 	}
-	if sp.FailedExecs > 0 {
-		f.spawnsWithFailed++
-		f.failedExecs += sp.FailedExecs
-		f.failedExecNs += sp.FailedExecNs
-		f.addFailedExe(sp)
+	if n, ns := sp.SearchFailedExecs(); n > 0 {
+		f.pathFound.add(sp, sp.Exe, n, ns)
+	}
+	if sp.NotFoundExecs > 0 {
+		f.pathNotFound.add(sp, sp.NotFound, sp.NotFoundExecs, sp.NotFoundExecNs)
 	}
 	if sp.Mechanism == spawn.MechVfork {
 		f.vforks++
@@ -133,47 +119,6 @@ func (f *findingFacts) add(sp *spawn.Spawn) {
 		f.envCounts.addInt(sp.EnvCount)
 		f.envBytes.addInt(sp.EnvBytes)
 	}
-}
-
-// addFailedExe charges a spawn's failed execs to the program it exec'd.
-func (f *findingFacts) addFailedExe(sp *spawn.Spawn) {
-	if sp.Exe == "" {
-		return
-	}
-	e := f.failedByExe[sp.Exe]
-	if e == nil {
-		if len(f.failedByExe) >= MaxFailedExes {
-			f.untalliedSpawns++
-			f.untalliedFailed += sp.FailedExecs
-			return
-		}
-		e = &exeFailed{exe: sp.Exe, first: sp.Seq}
-		f.failedByExe[sp.Exe] = e
-	}
-	e.ns += sp.FailedExecNs
-	e.spawns++
-	e.failed += sp.FailedExecs
-	e.first = min(e.first, sp.Seq)
-}
-
-// pathExample is the program whose spawns made most failed execs, then
-// whose failed execs took longest, then the earliest seen; none when the
-// programs past the tally's bound may hold one that made more (they made
-// as many in all). Counted, not timed first: on a loaded machine one
-// failed exec preempted for 10 ms outweighed 600 of another program's
-// (CI named a program spawned once as where most went).
-func (f *findingFacts) pathExample() (exeFailed, bool) {
-	var best *exeFailed
-	for _, e := range f.failedByExe {
-		if best == nil || e.failed > best.failed || e.failed == best.failed &&
-			(e.ns > best.ns || e.ns == best.ns && e.first < best.first) {
-			best = e
-		}
-	}
-	if best == nil || f.untalliedSpawns > 0 && best.failed <= f.untalliedFailed {
-		return exeFailed{}, false
-	}
-	return *best, true
 }
 
 // addFork counts a fork-like spawn. Rust's fork fallback is counted by
