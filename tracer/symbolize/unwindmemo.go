@@ -87,7 +87,7 @@ func (m *unwindMemo) get(key unwindKey, stack []byte, dst []uint64) (unwind.Resu
 		return unwind.Result{}, nil, false
 	}
 	e := el.Value.(*unwindMemoEntry)
-	if !unwind.SameWords(e.words, stack) {
+	if !unwind.SameWords(key.regs.Arch, e.words, stack) {
 		m.misses++
 		return unwind.Result{}, nil, false
 	}

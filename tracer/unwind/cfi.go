@@ -24,14 +24,16 @@ const maxSectionBytes = 16 << 20
 type Table struct {
 	secs  []*cfiSection // .eh_frame first
 	bytes int
+	arch  Arch // of the object's code: its register numbers and address size
 }
 
 // cfiSection is one .eh_frame or .debug_frame and the way to find an FDE
 // in it: .eh_frame_hdr's table, or an index built by reading every entry.
 type cfiSection struct {
-	data []byte
-	addr uint64 // virtual address of data[0]
-	eh   bool   // .eh_frame's encoding (CIE id 0, pointers relative) or .debug_frame's
+	data  []byte
+	addr  uint64 // virtual address of data[0]
+	eh    bool   // .eh_frame's encoding (CIE id 0, pointers relative) or .debug_frame's
+	addr4 bool   // an i386 object's: absolute pointers are 4 bytes
 
 	hdr     []byte // .eh_frame_hdr's table: fdeCount pairs of sdata4, relative to hdrAddr
 	hdrAddr uint64
@@ -45,17 +47,26 @@ type fdeRef struct {
 	off uint64
 }
 
-// NewTable reads the CFI of an ELF object. An object with neither
-// .eh_frame nor .debug_frame gives a Table whose every lookup is ErrNoCFI.
+// NewTable reads the CFI of an ELF object: an x86-64 one (ELFCLASS64) or
+// an i386 one (ELFCLASS32, EM_386). An object with neither .eh_frame nor
+// .debug_frame gives a Table whose every lookup is ErrNoCFI.
 func NewTable(f *elf.File) (*Table, error) {
-	if f.Class != elf.ELFCLASS64 || f.Data != elf.ELFDATA2LSB {
-		return nil, errors.New("CFI: only little-endian ELF64 objects are read")
-	}
 	t := &Table{}
+	switch {
+	case f.Data != elf.ELFDATA2LSB:
+		return nil, errors.New("CFI: only little-endian objects are read")
+	case f.Class == elf.ELFCLASS64:
+		t.arch = ArchX8664
+	case f.Class == elf.ELFCLASS32 && f.Machine == elf.EM_386:
+		t.arch = ArchI386
+	default:
+		return nil, fmt.Errorf("CFI: %v %v objects are not read (x86-64 and i386 are)", f.Class, f.Machine)
+	}
+	addr4 := t.arch == ArchI386
 	if f.Section(".eh_frame") == nil {
 		// No section headers (stripped with sstrip, or hostile): the
 		// loader's own way in, PT_GNU_EH_FRAME.
-		sec, err := ehFrameFromSegments(f)
+		sec, err := ehFrameFromSegments(f, addr4)
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +80,7 @@ func NewTable(f *elf.File) (*Table, error) {
 		if err != nil {
 			return nil, err
 		}
-		sec := &cfiSection{data: data, addr: s.Addr, eh: true}
+		sec := &cfiSection{data: data, addr: s.Addr, eh: true, addr4: addr4}
 		if h := f.Section(".eh_frame_hdr"); h != nil && h.Type != elf.SHT_NOBITS {
 			hdr, err := sectionData(h)
 			if err != nil {
@@ -91,7 +102,7 @@ func NewTable(f *elf.File) (*Table, error) {
 		if err != nil {
 			return nil, err
 		}
-		sec := &cfiSection{data: data}
+		sec := &cfiSection{data: data, addr4: addr4}
 		if err := sec.buildIndex(); err != nil {
 			return nil, fmt.Errorf(".debug_frame: %w", err)
 		}
@@ -109,6 +120,9 @@ func Open(r io.ReaderAt) (*Table, error) {
 	}
 	return NewTable(f)
 }
+
+// Arch is the instruction set of the object's code.
+func (t *Table) Arch() Arch { return t.arch }
 
 // SizeBytes is about how much memory the table holds.
 func (t *Table) SizeBytes() int { return t.bytes + 64 }
@@ -130,7 +144,7 @@ func sectionData(s *elf.Section) ([]byte, error) {
 // ehFrameFromSegments finds .eh_frame through PT_GNU_EH_FRAME (which
 // is .eh_frame_hdr) and its eh_frame_ptr, reading from there to the end of
 // the load segment holding it; the section's zero terminator ends it.
-func ehFrameFromSegments(f *elf.File) (*cfiSection, error) {
+func ehFrameFromSegments(f *elf.File, addr4 bool) (*cfiSection, error) {
 	var hdrProg *elf.Prog
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_GNU_EH_FRAME {
@@ -147,7 +161,7 @@ func ehFrameFromSegments(f *elf.File) (*cfiSection, error) {
 	r := reader{data: hdr}
 	version, ptrEnc := r.u8(), r.u8()
 	r.bytes(2)
-	ehAddr := r.pointer(ptrEnc, ptrBases{sectionAddr: hdrProg.Vaddr, dataAddr: hdrProg.Vaddr, hasData: true})
+	ehAddr := r.pointer(ptrEnc, ptrBases{sectionAddr: hdrProg.Vaddr, dataAddr: hdrProg.Vaddr, hasData: true, addr4: addr4})
 	if r.err != nil || version != 1 {
 		return nil, fmt.Errorf("PT_GNU_EH_FRAME: version %d, %v", version, r.err)
 	}
@@ -159,7 +173,7 @@ func ehFrameFromSegments(f *elf.File) (*cfiSection, error) {
 		if err != nil {
 			return nil, fmt.Errorf("PT_GNU_EH_FRAME's .eh_frame: %w", err)
 		}
-		sec := &cfiSection{data: data, addr: ehAddr, eh: true}
+		sec := &cfiSection{data: data, addr: ehAddr, eh: true, addr4: addr4}
 		sec.useHdr(hdr, hdrProg.Vaddr)
 		if sec.hdr == nil {
 			if err := sec.buildIndex(); err != nil {
@@ -187,7 +201,7 @@ func readProg(p *elf.Prog, off, n uint64) ([]byte, error) {
 func (s *cfiSection) useHdr(hdr []byte, hdrAddr uint64) {
 	r := reader{data: hdr}
 	version, ptrEnc, countEnc, tableEnc := r.u8(), r.u8(), r.u8(), r.u8()
-	b := ptrBases{sectionAddr: hdrAddr, dataAddr: hdrAddr, hasData: true}
+	b := ptrBases{sectionAddr: hdrAddr, dataAddr: hdrAddr, hasData: true, addr4: s.addr4}
 	ehPtr := r.pointer(ptrEnc, b)
 	count := r.pointer(countEnc, b)
 	if r.err != nil || version != 1 || tableEnc != peDatarel|peSdata4 || ehPtr != s.addr {
@@ -264,13 +278,14 @@ type cie struct {
 	dataAlign int64
 	raReg     uint64
 	fdeEnc    uint8
+	addr4     bool // its object's addresses are 4 bytes (i386)
 	hasAug    bool // "z": FDEs carry an augmentation length
 	signal    bool // "S": its FDEs are signal trampolines
 	initial   []byte
 }
 
 func (s *cfiSection) cieAt(off uint64) (cie, error) {
-	var c cie
+	c := cie{addr4: s.addr4}
 	e, ok, err := s.entryAt(off)
 	if err != nil {
 		return c, err
@@ -289,7 +304,7 @@ func (s *cfiSection) cieAt(off uint64) (cie, error) {
 	aug := r.data[augStart:max(augStart, r.pos-1)] // a []byte: a string would allocate per lookup
 	if version == 4 {
 		addrSize, segSize := r.u8(), r.u8()
-		if r.err == nil && (addrSize != 8 || segSize != 0) {
+		if r.err == nil && (addrSize != s.addrBytes() || segSize != 0) {
 			return c, fmt.Errorf("CIE at %#x: address size %d, segment size %d", off, addrSize, segSize)
 		}
 	}
@@ -320,7 +335,7 @@ func (s *cfiSection) cieAt(off uint64) (cie, error) {
 			case 'L':
 				ar.u8() // the LSDA's encoding: FDEs' LSDA pointers are skipped by length
 			case 'P':
-				ar.skipPointer(ar.u8())
+				ar.skipPointer(ar.u8(), s.addr4)
 			case 'S':
 				c.signal = true
 			default:
@@ -352,7 +367,15 @@ type fde struct {
 	insns          []byte
 }
 
-func (s *cfiSection) bases() ptrBases { return ptrBases{sectionAddr: s.addr} }
+func (s *cfiSection) bases() ptrBases { return ptrBases{sectionAddr: s.addr, addr4: s.addr4} }
+
+// addrBytes is the size of the object's addresses.
+func (s *cfiSection) addrBytes() uint8 {
+	if s.addr4 {
+		return 4
+	}
+	return 8
+}
 
 // fdeAt reads the FDE whose record starts at off.
 func (s *cfiSection) fdeAt(off uint64) (fde, error) {
@@ -451,6 +474,7 @@ func (t *Table) Row(vaddr uint64) (Row, error) {
 // rowAndEnd is Row, run on m (a walk reuses one: it is 3 KiB to clear),
 // and the end of the FDE that gave it.
 func (t *Table) rowAndEnd(m *machine, vaddr uint64) (Row, uint64, error) {
+	m.arch = t.arch
 	for _, s := range t.secs {
 		f, err := s.find(vaddr)
 		if errors.Is(err, ErrNoCFI) {

@@ -24,6 +24,16 @@ type exprCtx struct {
 	regs *frameRegs
 	cfa  uint64
 	mem  *stackMem
+	arch Arch
+}
+
+// addr is v as an address of the stack's mode: i386 arithmetic wraps at 4
+// GiB (esp+N, or an expression's result, past it is a low address).
+func (x *exprCtx) addr(v uint64) uint64 {
+	if x.arch == ArchI386 {
+		return uint64(uint32(v))
+	}
+	return v
 }
 
 // eval runs expr with initial pushed first when push is set.
@@ -70,7 +80,7 @@ func (x *exprCtx) eval(expr []byte, initial uint64, push bool) (uint64, error) {
 				err = pushv(v + uint64(off))
 			}
 		case op == 0x03: // DW_OP_addr
-			err = pushv(r.u64())
+			err = pushv(r.addr(x.arch == ArchI386))
 		case op == 0x08:
 			err = pushv(uint64(r.u8()))
 		case op == 0x09:
@@ -97,17 +107,19 @@ func (x *exprCtx) eval(expr []byte, initial uint64, push bool) (uint64, error) {
 			}
 		case op == 0x96: // DW_OP_nop
 		case op == 0x06, op == 0x94: // DW_OP_deref, DW_OP_deref_size
-			size := uint8(8)
+			size := uint8(x.arch.WordBytes())
 			if op == 0x94 {
 				size = r.u8()
 			}
 			if err = need(1); err == nil {
-				if size != 8 && size != 4 {
+				// The stack's words are read whole: an 8-byte read of
+				// an i386 stack is not one of them.
+				if size != uint8(x.arch.WordBytes()) && size != 4 {
 					err = fmt.Errorf("DW_OP_deref_size %d: %w", size, ErrUnsupported)
 					break
 				}
 				var v uint64
-				if v, err = x.mem.read(st[n-1]); err == nil {
+				if v, err = x.mem.read(x.addr(st[n-1])); err == nil {
 					if size == 4 {
 						v = uint64(uint32(v))
 					}
@@ -192,7 +204,7 @@ func (x *exprCtx) eval(expr []byte, initial uint64, push bool) (uint64, error) {
 	if n == 0 {
 		return 0, errors.New("DWARF expression leaves an empty stack")
 	}
-	return st[n-1], nil
+	return x.addr(st[n-1]), nil
 }
 
 func binop(op uint8, a, b uint64) (uint64, error) {
@@ -253,17 +265,22 @@ func binop(op uint8, a, b uint64) (uint64, error) {
 	return 0, fmt.Errorf("DWARF expression op %#x: %w", op, ErrUnsupported)
 }
 
-// reg is the value of DWARF register n in the frame being unwound.
+// reg is the value of DWARF register n (of x.arch's numbers) in the frame
+// being unwound.
 func (x *exprCtx) reg(n uint64) (uint64, error) {
+	ra := uint64(RegRA)
+	if x.arch == ArchI386 {
+		ra = RegI386RA
+	}
 	switch n {
-	case RegRSP:
+	case x.arch.spReg():
 		return x.regs.sp, nil
-	case RegRBP:
+	case x.arch.bpReg():
 		if !x.regs.bpOK {
-			return 0, errors.New("rbp unknown in this frame")
+			return 0, errors.New("the frame pointer is unknown in this frame")
 		}
 		return x.regs.bp, nil
-	case RegRA:
+	case ra:
 		return x.regs.ip, nil
 	}
 	if n < 16 && x.regs.other != nil && x.regs.otherValid&(1<<n) != 0 {

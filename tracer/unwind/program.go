@@ -13,6 +13,63 @@ const (
 	RegRA  = 16 // the return address column
 )
 
+// DWARF register numbers of i386 (System V i386 psABI, table 2.14; GCC's
+// and glibc's .eh_frame): eax 0, ecx 1, edx 2, ebx 3, esp 4, ebp 5, esi 6,
+// edi 7, and the return address column eip 8.
+const (
+	RegI386ECX = 1
+	RegI386ESP = 4
+	RegI386EBP = 5
+	RegI386EDI = 7
+	RegI386RA  = 8
+)
+
+// Arch is the instruction set a stack's code runs in: it sets the size of
+// the stack's words and addresses, and what the CFI's register numbers
+// name.
+type Arch uint8
+
+const (
+	ArchX8664 Arch = iota
+	// ArchI386 is 32-bit x86: a 32-bit program (gcc -m32) run by a 64-bit
+	// kernel, its registers eip, esp, ebp... in the low halves of rip, rsp,
+	// rbp.
+	ArchI386
+)
+
+func (a Arch) String() string {
+	switch a {
+	case ArchX8664:
+		return "x86-64"
+	case ArchI386:
+		return "i386"
+	}
+	return fmt.Sprintf("arch(%d)", uint8(a))
+}
+
+// WordBytes is the size of a stack word and an address.
+func (a Arch) WordBytes() uint64 {
+	if a == ArchI386 {
+		return 4
+	}
+	return 8
+}
+
+// spReg and bpReg are the stack and frame pointers' DWARF numbers.
+func (a Arch) spReg() uint64 {
+	if a == ArchI386 {
+		return RegI386ESP
+	}
+	return RegRSP
+}
+
+func (a Arch) bpReg() uint64 {
+	if a == ArchI386 {
+		return RegI386EBP
+	}
+	return RegRBP
+}
+
 // RuleKind says how a register of the caller is recovered.
 type RuleKind uint8
 
@@ -47,7 +104,8 @@ type CFARule struct {
 }
 
 // Row is the rule row of one address: how to find the CFA and the
-// caller's return address, rbp and rsp.
+// caller's return address, frame pointer and stack pointer (rbp and rsp,
+// or in an i386 object's, ebp and esp).
 type Row struct {
 	Loc uint64 // the first address the row applies to
 	CFA CFARule
@@ -69,6 +127,7 @@ type machine struct {
 	stack   [maxRememberDepth]Row
 	depth   int
 	raReg   uint64
+	arch    Arch // of the table being read: which numbers are RBP and RSP
 }
 
 // errStop ends a program when the location passes the target.
@@ -120,9 +179,9 @@ func (m *machine) rule(row *Row, reg uint64) *Rule {
 	switch reg {
 	case m.raReg:
 		return &row.RA
-	case RegRBP:
+	case m.arch.bpReg():
 		return &row.RBP
-	case RegRSP:
+	case m.arch.spReg():
 		return &row.RSP
 	}
 	return nil
@@ -202,7 +261,7 @@ func (m *machine) exec(f *fde, insns []byte, target uint64, emit func(Row)) erro
 				if c.fdeEnc&0x70 != peAbsptr {
 					return fmt.Errorf("DW_CFA_set_loc with relative encoding %#x: %w", c.fdeEnc, ErrUnsupported)
 				}
-				loc := r.pointer(c.fdeEnc, ptrBases{})
+				loc := r.pointer(c.fdeEnc, ptrBases{addr4: c.addr4})
 				if r.err == nil {
 					if loc < m.row.Loc {
 						return fmt.Errorf("DW_CFA_set_loc backwards")

@@ -31,8 +31,9 @@ type readelfFDE struct {
 }
 
 var (
-	reHeader = regexp.MustCompile(`^([0-9a-f]{8}) [0-9a-f]{16} ([0-9a-f]{8}) (CIE|FDE)(?: cie=([0-9a-f]{8}) pc=([0-9a-f]+)\.\.([0-9a-f]+))?`)
-	reRow    = regexp.MustCompile(`^[0-9a-f]{16} `)
+	// An ELF32 object's lengths and locations are 8 digits, not 16.
+	reHeader = regexp.MustCompile(`^([0-9a-f]{8}) (?:[0-9a-f]{16}|[0-9a-f]{8}) ([0-9a-f]{8}) (CIE|FDE)(?: cie=([0-9a-f]{8}) pc=([0-9a-f]+)\.\.([0-9a-f]+))?`)
+	reRow    = regexp.MustCompile(`^(?:[0-9a-f]{16}|[0-9a-f]{8}) `)
 )
 
 func readelfFrames(t *testing.T, path string) (fdes []readelfFDE, cies map[string]map[uint64]readelfFDE) {
@@ -90,7 +91,7 @@ func readelfFrames(t *testing.T, path string) (fdes []readelfFDE, cies map[strin
 		switch {
 		case len(f) > 0 && f[0] == "LOC":
 			cur.cols = f[1:]
-		case reRow.MatchString(line):
+		case reRow.MatchString(line) && !strings.Contains(line, "ZERO terminator"):
 			cur.rows = append(cur.rows, f)
 		}
 	}
@@ -112,25 +113,35 @@ func fields(line string) []string {
 	return out
 }
 
-var regNames = []string{"rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
-	"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip"}
+// regNames are readelf's names of the DWARF registers, by Arch.
+var regNames = map[Arch][]string{
+	ArchX8664: {"rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
+		"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip"},
+	ArchI386: {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip"},
+}
 
-func regName(n uint16) string {
-	if int(n) < len(regNames) {
-		return regNames[n]
+func regName(a Arch, n uint16) string {
+	if int(n) < len(regNames[a]) {
+		return regNames[a][n]
 	}
 	return fmt.Sprintf("r%d", n)
 }
 
+// readelfLoc prints a row's location as frames-interp does: as wide as
+// the object's addresses.
+func readelfLoc(a Arch, loc uint64) string {
+	return fmt.Sprintf("%0*x", 2*a.WordBytes(), loc)
+}
+
 // readelfCFA and readelfRule print rules as frames-interp does.
-func readelfCFA(c CFARule) string {
+func readelfCFA(a Arch, c CFARule) string {
 	if c.Expr != nil {
 		return "exp"
 	}
-	return fmt.Sprintf("%s%+d", regName(c.Reg), c.Offset)
+	return fmt.Sprintf("%s%+d", regName(a, c.Reg), c.Offset)
 }
 
-func readelfRule(r Rule) string {
+func readelfRule(a Arch, r Rule) string {
 	switch r.Kind {
 	case RuleUnset, RuleUndefined:
 		return "u"
@@ -141,7 +152,7 @@ func readelfRule(r Rule) string {
 	case RuleValOffset:
 		return fmt.Sprintf("v%+d", r.Offset)
 	case RuleRegister:
-		return fmt.Sprintf("r%d (%s)", r.Reg, regName(r.Reg))
+		return fmt.Sprintf("r%d (%s)", r.Reg, regName(a, r.Reg))
 	case RuleExpression:
 		return "exp"
 	case RuleValExpression:
@@ -150,9 +161,9 @@ func readelfRule(r Rule) string {
 	return "?"
 }
 
-// expectRows turns readelf's rows into LOC, CFA, ra, rbp strings; a column
-// readelf does not show is "u".
-func expectRows(fd readelfFDE) [][4]string {
+// expectRows turns readelf's rows into LOC, CFA, ra, rbp (ebp) strings; a
+// column readelf does not show is "u".
+func expectRows(a Arch, fd readelfFDE) [][4]string {
 	col := func(name string) int {
 		for i, c := range fd.cols {
 			if c == name {
@@ -161,7 +172,7 @@ func expectRows(fd readelfFDE) [][4]string {
 		}
 		return -1
 	}
-	cfa, ra, rbp := col("CFA"), col("ra"), col("rbp")
+	cfa, ra, rbp := col("CFA"), col("ra"), col(regName(a, uint16(a.bpReg())))
 	var out [][4]string
 	for _, r := range fd.rows {
 		get := func(i int) string {
@@ -175,16 +186,16 @@ func expectRows(fd readelfFDE) [][4]string {
 	return out
 }
 
-func ourRows(t *testing.T, s *cfiSection, off uint64) (fde, [][4]string) {
+func ourRows(t *testing.T, a Arch, s *cfiSection, off uint64) (fde, [][4]string) {
 	t.Helper()
 	f, err := s.fdeAt(off)
 	if err != nil {
 		t.Fatalf("FDE at %#x: %v", off, err)
 	}
 	var out [][4]string
-	var m machine
+	m := machine{arch: a}
 	err = m.rows(&f, func(r Row) {
-		out = append(out, [4]string{fmt.Sprintf("%016x", r.Loc), readelfCFA(r.CFA), readelfRule(r.RA), readelfRule(r.RBP)})
+		out = append(out, [4]string{readelfLoc(a, r.Loc), readelfCFA(a, r.CFA), readelfRule(a, r.RA), readelfRule(a, r.RBP)})
 	})
 	if err != nil {
 		t.Fatalf("FDE at %#x: %v", off, err)
@@ -220,21 +231,21 @@ func compareWithReadelf(t *testing.T, path string) int {
 		if s == nil {
 			t.Fatalf("readelf shows %s, the table has none", fd.section)
 		}
-		f, got := ourRows(t, s, fd.off)
+		f, got := ourRows(t, tab.arch, s, fd.off)
 		if f.pcBegin != fd.pcLo || f.pcEnd != fd.pcHi {
 			t.Errorf("%s FDE at %#x: pc %#x..%#x, readelf %#x..%#x", fd.section, fd.off, f.pcBegin, f.pcEnd, fd.pcLo, fd.pcHi)
 			continue
 		}
-		want := expectRows(fd)
+		want := expectRows(tab.arch, fd)
 		if len(fd.rows) == 0 {
 			// readelf prints no rows for an FDE whose program is empty:
 			// its one row is the CIE's.
 			c := cies[fd.section][fd.cieOff]
-			want = expectRows(c)
+			want = expectRows(tab.arch, c)
 			if len(want) != 1 {
 				t.Fatalf("CIE at %#x: %d rows", fd.cieOff, len(want))
 			}
-			want[0][0] = fmt.Sprintf("%016x", fd.pcLo)
+			want[0][0] = readelfLoc(tab.arch, fd.pcLo)
 			got = got[len(got)-1:]
 		}
 		compared++
@@ -261,7 +272,7 @@ func compareWithReadelf(t *testing.T, path string) int {
 				if err != nil {
 					t.Fatalf("Row(%#x): %v", pc, err)
 				}
-				g := [3]string{readelfCFA(row.CFA), readelfRule(row.RA), readelfRule(row.RBP)}
+				g := [3]string{readelfCFA(tab.arch, row.CFA), readelfRule(tab.arch, row.RA), readelfRule(tab.arch, row.RBP)}
 				if (g != [3]string{w[1], w[2], w[3]}) && overlaps(fdes, fd, pc) == 0 {
 					t.Errorf("Row(%#x) = %v, readelf %v", pc, g, w[1:])
 				}
@@ -297,6 +308,22 @@ func TestRowsMatchReadelfLibc(t *testing.T) {
 // libstdc++'s CIEs are "zPLR" (a personality routine, LSDAs): C++ code,
 // whose spawns (and Rust's, through the same unwinder conventions) pass
 // through it; ld.so's are hand-written assembly's.
+// i386's glibc and dynamic loader (gcc-multilib's libc6-i386): 32-bit
+// programs' spawns run through them, under i386's register numbers (ebp 5,
+// esp 4, eip 8) and 4-byte addresses.
+func TestRowsMatchReadelfI386(t *testing.T) {
+	for _, p := range []string{"/lib32/libc.so.6", "/lib32/ld-linux.so.2"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%v (libc6-i386, of gcc-multilib: make deps)", err)
+		}
+		n := compareWithReadelf(t, p)
+		if n < 100 {
+			t.Errorf("%s: compared %d FDEs, expected hundreds", p, n)
+		}
+		t.Logf("%d FDEs of %s match readelf", n, p)
+	}
+}
+
 func TestRowsMatchReadelfLibstdcxxAndLdSo(t *testing.T) {
 	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libstdc++.so.6", "/lib64/ld-linux-x86-64.so.2"} {
 		if n := compareWithReadelf(t, p); n < 100 {
@@ -342,6 +369,11 @@ func TestRowsMatchReadelfCProgram(t *testing.T) {
 		{"-O0", "-g"},
 		// .debug_frame alone: no unwind tables in .eh_frame.
 		{"-O2", "-g", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables"},
+		// i386 (gcc-multilib): 4-byte addresses in .debug_frame's
+		// absolute pointers, ebp and esp by i386's numbers.
+		{"-m32", "-O2", "-fomit-frame-pointer"},
+		{"-m32", "-O0", "-g"},
+		{"-m32", "-O2", "-g", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables"},
 	} {
 		t.Run(strings.Join(flags, " "), func(t *testing.T) {
 			bin := buildC(t, cSource, flags...)

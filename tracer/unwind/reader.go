@@ -150,16 +150,27 @@ const (
 	peOmit     = 0xff
 )
 
-// ptrBases are the addresses an encoded pointer may be relative to.
+// ptrBases are the addresses an encoded pointer may be relative to, and
+// the object's address size (an absptr's).
 type ptrBases struct {
 	sectionAddr uint64 // virtual address of data[0]: pcrel adds sectionAddr+pos
 	dataAddr    uint64 // datarel (.eh_frame_hdr's own address); 0 when unknown
 	hasData     bool
+	addr4       bool // a 4-byte address (ELFCLASS32), else 8
+}
+
+// addr reads an address of the object: 4 bytes or 8.
+func (r *reader) addr(addr4 bool) uint64 {
+	if addr4 {
+		return uint64(r.u32())
+	}
+	return r.u64()
 }
 
 // pointer reads a pointer in encoding enc. Indirect pointers (to be read
 // from memory) and text-, function- or alignment-relative ones are refused:
-// no x86-64 toolchain emits them for code addresses.
+// no x86 toolchain emits them for code addresses. A 4-byte address wraps
+// at 4 GiB, as the i386 code that computes it does.
 func (r *reader) pointer(enc uint8, b ptrBases) uint64 {
 	if enc == peOmit {
 		return 0
@@ -167,9 +178,15 @@ func (r *reader) pointer(enc uint8, b ptrBases) uint64 {
 	fieldAddr := b.sectionAddr + uint64(r.pos)
 	var v uint64
 	switch enc & 0x0f {
-	case peAbsptr, peUdata8, peSdata8:
-		v = r.u64()
-	case peSigned:
+	case peAbsptr:
+		v = r.addr(b.addr4)
+	case peSigned: // an address-sized signed number
+		if b.addr4 {
+			v = uint64(int64(int32(r.u32())))
+		} else {
+			v = r.u64()
+		}
+	case peUdata8, peSdata8:
 		v = r.u64()
 	case peUleb128:
 		v = r.uleb()
@@ -205,17 +222,22 @@ func (r *reader) pointer(enc uint8, b ptrBases) uint64 {
 		r.fail(fmt.Errorf("indirect pointer encoding %#x", enc))
 		return 0
 	}
+	if b.addr4 {
+		v = uint64(uint32(v))
+	}
 	return v
 }
 
 // skipPointer steps over a pointer in encoding enc without applying it
 // (the personality routine, which may be indirect).
-func (r *reader) skipPointer(enc uint8) {
+func (r *reader) skipPointer(enc uint8, addr4 bool) {
 	if enc == peOmit {
 		return
 	}
 	switch enc & 0x0f {
-	case peAbsptr, peUdata8, peSdata8, peSigned:
+	case peAbsptr, peSigned:
+		r.addr(addr4)
+	case peUdata8, peSdata8:
 		r.bytes(8)
 	case peUleb128:
 		r.uleb()

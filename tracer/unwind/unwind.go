@@ -3,8 +3,9 @@
 // dwarf does: code built without frame pointers (Debian's and RHEL's
 // glibc) leaves a frame-pointer walk at its first frame.
 //
-// It parses .eh_frame, .eh_frame_hdr and .debug_frame of x86-64 ELF
-// objects itself: the project's dependencies are cilium/ebpf, x/sys and
+// It parses .eh_frame, .eh_frame_hdr and .debug_frame of x86-64 and i386
+// ELF objects itself (a 32-bit program's stack has 4-byte words and its
+// CFI i386's register numbers): the project's dependencies are cilium/ebpf, x/sys and
 // google/pprof only, so Delve's pkg/dwarf/frame was not imported; binutils'
 // readelf --debug-dump=frames-interp is the tests' oracle. It reads no
 // process and opens no file: a Resolver (package symbolize's) maps each
@@ -19,12 +20,16 @@ import (
 
 // Regs are the user registers of the thread when its stack was copied.
 type Regs struct {
+	// Arch is the mode the thread's code ran in: ArchI386 for a 32-bit
+	// program, whose eip, esp and ebp IP, SP and BP then hold.
+	Arch       Arch
 	IP, SP, BP uint64
-	// Other holds more of the leaf's registers by DWARF number (rax 0,
-	// rdx 1, rcx 2, rbx 3, rsi 4, rdi 5, r8..r15 8..15) where the capture
+	// Other holds more of the leaf's registers by Arch's DWARF numbers
+	// (x86-64: rax 0, rdx 1, rcx 2, rbx 3, rsi 4, rdi 5, r8..r15 8..15;
+	// i386: eax 0, ecx 1, edx 2, ebx 3, esi 6, edi 7) where the capture
 	// has them, bit n of OtherValid saying register n is there: a leaf's
 	// CFI may keep the return address in one (glibc's vfork pops it into
-	// rdi around its syscall).
+	// rdi around its syscall, i386 glibc's into ecx).
 	Other      [16]uint64
 	OtherValid uint16
 }
@@ -105,7 +110,8 @@ type Result struct {
 	ReadBytes uint64
 }
 
-// frameRegs are the registers of one frame as far as they are known.
+// frameRegs are the registers of one frame as far as they are known (for
+// i386, their 32-bit values).
 type frameRegs struct {
 	ip, sp, bp uint64
 	bpOK       bool
@@ -115,6 +121,7 @@ type frameRegs struct {
 
 // stackMem is the copy of the stack from the leaf's SP.
 type stackMem struct {
+	arch    Arch // its words are 8 bytes, or 4 (i386)
 	base    uint64
 	data    []byte
 	readEnd uint64 // one past the highest byte read, from base
@@ -133,39 +140,51 @@ func (e *cutError) Error() string {
 // callers' frames can be.
 var errBelowSP = errors.New("read below the stack pointer")
 
+// read reads the stack word at addr, zero-extended.
 func (m *stackMem) read(addr uint64) (uint64, error) {
 	if addr < m.base {
 		return 0, errBelowSP
 	}
+	n := m.arch.WordBytes()
 	off := addr - m.base
-	if off > uint64(len(m.data)) || uint64(len(m.data))-off < 8 {
-		return 0, &cutError{need: addr + 8 - m.base - uint64(len(m.data))}
+	if off > uint64(len(m.data)) || uint64(len(m.data))-off < n {
+		return 0, &cutError{need: addr + n - m.base - uint64(len(m.data))}
 	}
-	m.readEnd = max(m.readEnd, off+8)
-	v := binary.LittleEndian.Uint64(m.data[off:])
+	m.readEnd = max(m.readEnd, off+n)
+	v := wordAt(m.data[off:], n)
 	if m.keep {
 		m.words = append(m.words, Word{Off: off, Val: v})
 	}
 	return v, nil
 }
 
-// has tells whether an 8-byte read at addr falls in the copy.
+// wordAt is the n-byte (4 or 8) little-endian word at b's start.
+func wordAt(b []byte, n uint64) uint64 {
+	if n == 4 {
+		return uint64(binary.LittleEndian.Uint32(b))
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+// has tells whether a word's read at addr falls in the copy.
 func (m *stackMem) has(addr uint64) bool {
-	return addr >= m.base && addr-m.base <= uint64(len(m.data)) && uint64(len(m.data))-(addr-m.base) >= 8
+	n := m.arch.WordBytes()
+	return addr >= m.base && addr-m.base <= uint64(len(m.data)) && uint64(len(m.data))-(addr-m.base) >= n
 }
 
 // Unwind walks the stack whose registers are regs and whose bytes from
 // regs.SP up are stack, appending the frames' addresses to dst[:0].
 func Unwind(dst []uint64, regs Regs, stack []byte, r Resolver) Result {
 	res := Result{PCs: append(dst[:0], regs.IP)}
-	mem := stackMem{base: regs.SP, data: stack}
+	mem := stackMem{arch: regs.Arch, base: regs.SP, data: stack}
 	walk(&res, &regs, &mem, r)
 	res.ReadBytes = mem.readEnd
 	return res
 }
 
-// Word is one 8-byte word of a stack copy that an unwind read: its offset
-// from the copy's start (the leaf's SP) and its value.
+// Word is one word (8 bytes, or an i386 stack's 4) of a stack copy that an
+// unwind read: its offset from the copy's start (the leaf's SP) and its
+// value.
 type Word struct {
 	Off uint64
 	Val uint64
@@ -180,17 +199,19 @@ type Word struct {
 // lets a caller reuse it.
 func UnwindWords(dst []uint64, words []Word, regs Regs, stack []byte, r Resolver) (Result, []Word) {
 	res := Result{PCs: append(dst[:0], regs.IP)}
-	mem := stackMem{base: regs.SP, data: stack, words: words[:0], keep: true}
+	mem := stackMem{arch: regs.Arch, base: regs.SP, data: stack, words: words[:0], keep: true}
 	walk(&res, &regs, &mem, r)
 	res.ReadBytes = mem.readEnd
 	return res, mem.words
 }
 
-// SameWords tells whether stack holds every word of words at its offset.
-func SameWords(words []Word, stack []byte) bool {
+// SameWords tells whether stack holds every word of words at its offset,
+// words of an unwind in arch.
+func SameWords(arch Arch, words []Word, stack []byte) bool {
+	n := arch.WordBytes()
 	for _, w := range words {
-		if w.Off > uint64(len(stack)) || uint64(len(stack))-w.Off < 8 ||
-			binary.LittleEndian.Uint64(stack[w.Off:]) != w.Val {
+		if w.Off > uint64(len(stack)) || uint64(len(stack))-w.Off < n ||
+			wordAt(stack[w.Off:], n) != w.Val {
 			return false
 		}
 	}
@@ -258,7 +279,8 @@ func classify(err error) (Stop, error) {
 	return StopBadFrame, err
 }
 
-// syscallInsnBytes is the length of x86-64's syscall instruction.
+// syscallInsnBytes is the length of x86-64's syscall instruction, and of
+// i386's int $0x80 and sysenter.
 const syscallInsnBytes = 2
 
 // step recovers the caller's registers of the frame cur, whose code is
@@ -272,6 +294,10 @@ func step(m *machine, cur frameRegs, lookup uint64, leaf, fpChain bool, mem *sta
 		err = ErrNoCFI
 	case t == nil:
 		err = ErrNoCFI
+	case t.arch != mem.arch:
+		// An object of the other mode (an i386 library in a 64-bit
+		// stack): its rules would read the stack in the wrong words.
+		err = fmt.Errorf("an %v object's CFI in an %v stack: %w", t.arch, mem.arch, ErrNoCFI)
 	default:
 		row, _, err = t.rowAndEnd(m, lookup-bias)
 		if errors.Is(err, ErrNoCFI) && leaf {
@@ -333,19 +359,21 @@ func syscallGapRow(m *machine, t *Table, vaddr uint64) (Row, error) {
 
 // framePointer takes the caller from the frame rbp points to, when rbp
 // points into the copy above the stack pointer: code built with frame
-// pointers keeps [rbp] = the caller's rbp, [rbp+8] = the return address.
+// pointers keeps [rbp] = the caller's rbp, [rbp+8] = the return address
+// (i386: [ebp], [ebp+4]).
 func framePointer(cur frameRegs, mem *stackMem) (frameRegs, bool) {
-	if !cur.bpOK || cur.bp < cur.sp || cur.bp%8 != 0 || !mem.has(cur.bp) || !mem.has(cur.bp+8) {
+	w := mem.arch.WordBytes()
+	if !cur.bpOK || cur.bp < cur.sp || cur.bp%w != 0 || !mem.has(cur.bp) || !mem.has(cur.bp+w) {
 		return frameRegs{}, false
 	}
 	bp, _ := mem.read(cur.bp)
-	ra, _ := mem.read(cur.bp + 8)
-	return frameRegs{ip: ra, sp: cur.bp + 16, bp: bp, bpOK: true}, true
+	ra, _ := mem.read(cur.bp + w)
+	return frameRegs{ip: ra, sp: cur.bp + 2*w, bp: bp, bpOK: true}, true
 }
 
 // apply computes the caller's registers by row.
 func apply(row *Row, cur frameRegs, mem *stackMem) (frameRegs, error) {
-	x := exprCtx{regs: &cur, mem: mem}
+	x := exprCtx{regs: &cur, mem: mem, arch: mem.arch}
 	var cfa uint64
 	if row.CFA.Expr != nil {
 		v, err := x.eval(row.CFA.Expr, 0, false)
@@ -358,7 +386,7 @@ func apply(row *Row, cur frameRegs, mem *stackMem) (frameRegs, error) {
 		if err != nil {
 			return frameRegs{}, fmt.Errorf("CFA: %w", err)
 		}
-		cfa = v + uint64(row.CFA.Offset)
+		cfa = x.addr(v + uint64(row.CFA.Offset))
 	}
 	x.cfa = cfa
 	var next frameRegs
@@ -397,7 +425,7 @@ func (x *exprCtx) recover(rule *Rule, def uint64, defOK bool) (uint64, bool, err
 		v, err := x.mem.read(x.cfa + uint64(rule.Offset))
 		return v, err == nil, err
 	case RuleValOffset:
-		return x.cfa + uint64(rule.Offset), true, nil
+		return x.addr(x.cfa + uint64(rule.Offset)), true, nil
 	case RuleRegister:
 		v, err := x.reg(uint64(rule.Reg))
 		return v, err == nil, err

@@ -75,7 +75,7 @@ func TestHdrAndIndexAgree(t *testing.T) {
 		ra, errA := a.Row(pc)
 		rb, errB := b.Row(pc)
 		if !errors.Is(errA, ErrNoCFI) || !errors.Is(errB, ErrNoCFI) {
-			if errA != nil || errB != nil || readelfCFA(ra.CFA) != readelfCFA(rb.CFA) || ra.Loc != rb.Loc {
+			if errA != nil || errB != nil || readelfCFA(ArchX8664, ra.CFA) != readelfCFA(ArchX8664, rb.CFA) || ra.Loc != rb.Loc {
 				t.Fatalf("pc %#x: hdr %+v %v, index %+v %v", pc, ra, errA, rb, errB)
 			}
 		}
@@ -346,20 +346,20 @@ func TestUnwindWordsAreTheReads(t *testing.T) {
 	if !slices.Equal(words, wantWords) {
 		t.Errorf("words %#x, want %#x", words, wantWords)
 	}
-	if !SameWords(words, stack) {
+	if !SameWords(ArchX8664, words, stack) {
 		t.Error("SameWords false on the copy the words came from")
 	}
 	locals := slices.Clone(stack)
 	locals[0] ^= 0xff
-	if !SameWords(words, locals) {
+	if !SameWords(ArchX8664, words, locals) {
 		t.Error("SameWords false on a copy differing in a word the walk did not read")
 	}
 	ra := slices.Clone(stack)
 	ra[0x38] ^= 0xff
-	if SameWords(words, ra) {
+	if SameWords(ArchX8664, words, ra) {
 		t.Error("SameWords true on a copy whose return address differs")
 	}
-	if SameWords(words, stack[:0x38]) {
+	if SameWords(ArchX8664, words, stack[:0x38]) {
 		t.Error("SameWords true on a copy too short for a word")
 	}
 }
