@@ -83,6 +83,10 @@ struct thread_info {
 } __attribute__((preserve_access_index));
 
 #define TS_COMPAT 0x0002
+/* x86-64's user code segment selector of 32-bit code (GDT entry 4, RPL 3):
+ * what a 32-bit program's pt_regs->cs holds, whether it entered by int
+ * $0x80, sysenter or syscall. */
+#define USER32_CS 0x23
 
 /* A task's ids in each pid namespace it is visible in: numbers[0] in the
  * initial one, numbers[level] in its own. */
@@ -143,6 +147,7 @@ struct pt_regs___kernel {
 	unsigned long di;
 	unsigned long orig_ax; /* the syscall number, still there at sys_exit */
 	unsigned long ip;      /* user registers, for unwinding a spawner's stack */
+	unsigned long cs;      /* its low 16 bits (6.9+: a union's u16 cs) say the user mode: __USER32_CS for 32-bit code */
 	unsigned long sp;
 } __attribute__((preserve_access_index));
 

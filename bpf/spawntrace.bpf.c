@@ -849,13 +849,16 @@ const enum stack_copy_flag *unused_stack_copy_flag __attribute__((unused));
  * page at a time, so that it ends at the first unreadable page (a thread
  * stack's top) rather than fail whole; the main thread's stops at
  * mm->start_stack, above which lie argv and the environment, not frames.
- * False when nothing was sent (32-bit callers: the unwinder is x86_64's). */
+ * A 32-bit program's registers are its pt_regs' low halves, and its mode
+ * is the code segment it was in (x86's user_64bit_mode(), inverted): the
+ * syscall's table alone (slot->compat) would call a 64-bit program's
+ * int $0x80 32-bit code. False when nothing was sent. */
 static __always_inline bool send_stack_copy(void *user_regs, struct spawn_slot *slot)
 {
 	__u32 zero = 0;
 	struct stack_copy_buf *buf = bpf_map_lookup_elem(&stack_copy_scratch, &zero);
 	struct pt_regs___kernel *regs = user_regs;
-	if (!buf || slot->compat || !regs)
+	if (!buf || !regs)
 		return false;
 	struct stack_copy *c = &buf->c;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -868,6 +871,9 @@ static __always_inline bool send_stack_copy(void *user_regs, struct spawn_slot *
 	c->sp = BPF_CORE_READ(regs, sp);
 	c->bp = BPF_CORE_READ(regs, bp);
 	c->di = BPF_CORE_READ(regs, di);
+	c->cx = BPF_CORE_READ(regs, cx);
+	if ((BPF_CORE_READ(regs, cs) & 0xffff) == USER32_CS)
+		c->flags |= STACKF_CODE32;
 	__u64 want = STACK_COPY_MAX;
 	if ((__u32)id == id >> 32) {
 		/* Unless it runs on another stack (a coroutine's, above). */

@@ -208,6 +208,7 @@ struct syscall_spawn_event {
 enum stack_copy_flag {
 	STACKF_AT_CAP = 1,     /* the copy stopped at STACK_COPY_MAX, below the stack's top (or its top is unknown: a thread) */
 	STACKF_UNREADABLE = 2, /* a page of the stack could not be read: the copy ends there */
+	STACKF_CODE32 = 4,     /* the thread ran 32-bit code (cs = __USER32_CS): eip, esp, ebp... in ip, sp, bp; 4-byte stack words */
 };
 
 /* A spawner's user registers and the bytes of its stack from sp up, for
@@ -224,6 +225,7 @@ struct stack_copy {
 	__u64 sp;
 	__u64 bp;
 	__u64 di; /* glibc's vfork keeps its return address in rdi across the syscall */
+	__u64 cx; /* i386 glibc's vfork keeps it in ecx */
 	__u8 stack[STACK_COPY_MAX];
 };
 

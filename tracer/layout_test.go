@@ -44,7 +44,7 @@ var sharedEnums = map[string]map[string]uint64{
 	"event_flag": {"EVF_THREAD": 1, "EVF_ARGV_TRUNCATED": 2, "EVF_GROUP_DEAD": 4, "EVF_NAME_UNREAD": 8,
 		"EVF_ARGV_UNREAD": 16, "EVF_PARENT_MM": 32, "EVF_SUPERSEDED": 64, "EVF_USTACK_IPS": 128, "EVF_COMPAT": 256},
 	"sample_flag":     {"SAMPLEF_USTACK_IPS": 1},
-	"stack_copy_flag": {"STACKF_AT_CAP": 1, "STACKF_UNREADABLE": 2},
+	"stack_copy_flag": {"STACKF_AT_CAP": 1, "STACKF_UNREADABLE": 2, "STACKF_CODE32": 4},
 	"lost_kind":       {"LOST_RINGBUF": 0, "LOST_INFLIGHT": 1, "LOST_SPAWN_SLOT": 2, "LOST_TRACKED": 3, "LOST_COMPAT": 4, "LOST_KINDS": 5},
 	"seen_kind": {"SEEN_ENTER": 0, "SEEN_EXIT": 1, "SEEN_FORK": 2, "SEEN_EXEC": 3, "SEEN_PROCESS_EXIT": 4,
 		"SEEN_LOCK_START": 5, "SEEN_LOCK_ACQUIRED": 6, "SEEN_LOCK_RELEASED": 7, "SEEN_KINDS": 8},

@@ -224,6 +224,7 @@ type spawntraceStackCopy struct {
 	Sp    uint64
 	Bp    uint64
 	Di    uint64
+	Cx    uint64
 	Stack [16384]uint8
 }
 
@@ -238,6 +239,7 @@ type spawntraceStackCopyFlag uint32
 const (
 	spawntraceStackCopyFlagSTACKF_AT_CAP     spawntraceStackCopyFlag = 1
 	spawntraceStackCopyFlagSTACKF_UNREADABLE spawntraceStackCopyFlag = 2
+	spawntraceStackCopyFlagSTACKF_CODE32     spawntraceStackCopyFlag = 4
 )
 
 type spawntraceSyscallEvent struct {

@@ -10,7 +10,15 @@ import (
 // registers as the spawn call returned to it, and the bytes of its stack
 // from SP up, copied by the kernel (Config.StackCopy).
 type StackCopy struct {
-	IP, SP, BP, DI uint64
+	// Code32: the thread ran 32-bit code (a 32-bit program: its code
+	// segment was the kernel's __USER32_CS, not the syscall's table, so a
+	// 64-bit program's int $0x80 is not). Its eip, esp, ebp, edi and ecx
+	// are then IP, SP, BP, DI and CX, and its stack's words are 4 bytes.
+	Code32 bool
+	// IP, SP, BP are the leaf's registers; DI and CX hold a vfork's return
+	// address across its syscall in x86-64 glibc (rdi) and i386 glibc
+	// (ecx).
+	IP, SP, BP, DI, CX uint64
 	// Stack holds the bytes at SP, SP+1, ...: up to the main thread's
 	// initial stack pointer (where _start's frame ends), or up to the
 	// copy's size limit.
@@ -25,7 +33,7 @@ type StackCopy struct {
 }
 
 // StackCopy is a spawn event's copy of its caller's stack; nil when stacks
-// were not asked for, the caller is a 32-bit program, or the copy was lost.
+// were not asked for or the copy was lost.
 func (ev *Event) StackCopy() *StackCopy { return ev.stackCopy }
 
 // stackCopies holds the stack copies read ahead of their spawn events, by
@@ -63,7 +71,8 @@ func (s *stackCopies) add(b []byte) error {
 		s.byTid = map[uint32]pendingCopy{}
 	}
 	s.byTid[r.Tid] = pendingCopy{tsNs: r.TsNs, c: &StackCopy{
-		IP: r.Ip, SP: r.Sp, BP: r.Bp, DI: r.Di,
+		Code32: r.Flags&uint32(spawntraceStackCopyFlagSTACKF_CODE32) != 0,
+		IP:     r.Ip, SP: r.Sp, BP: r.Bp, DI: r.Di, CX: r.Cx,
 		Stack:       append([]byte(nil), b[stackCopyHeader:stackCopyHeader+n]...),
 		AtLimit:     r.Flags&uint32(spawntraceStackCopyFlagSTACKF_AT_CAP) != 0,
 		RecordBytes: len(b),

@@ -10,8 +10,8 @@ import (
 // A stack copy record is as long as its used stack; it joins the spawn
 // event of its thread and entry time, read after it, and no other.
 func TestStackCopyJoinsItsSpawn(t *testing.T) {
-	raw := &spawntraceStackCopy{Kind: uint32(spawntraceEventKindEV_STACK_COPY), Flags: uint32(spawntraceStackCopyFlagSTACKF_AT_CAP),
-		TsNs: 1000, Tid: 7, Len: 3, Ip: 0x7f01, Sp: 0x7ffc00, Bp: 0x5}
+	raw := &spawntraceStackCopy{Kind: uint32(spawntraceEventKindEV_STACK_COPY), Flags: uint32(spawntraceStackCopyFlagSTACKF_AT_CAP | spawntraceStackCopyFlagSTACKF_CODE32),
+		TsNs: 1000, Tid: 7, Len: 3, Ip: 0xf7f01, Sp: 0xffc00, Bp: 0x5, Di: 0x6, Cx: 0x7}
 	copy(raw.Stack[:], "abc")
 	b := recordBytes(raw)[:stackCopyHeader+3]
 	var copies stackCopies
@@ -33,7 +33,8 @@ func TestStackCopyJoinsItsSpawn(t *testing.T) {
 		t.Errorf("an earlier spawn of the thread took the copy")
 	}
 	c := spawn(7, 1000).StackCopy()
-	if c == nil || c.IP != 0x7f01 || c.SP != 0x7ffc00 || c.BP != 5 || !bytes.Equal(c.Stack, []byte("abc")) || !c.AtLimit {
+	if c == nil || c.IP != 0xf7f01 || c.SP != 0xffc00 || c.BP != 5 || c.DI != 6 || c.CX != 7 ||
+		!bytes.Equal(c.Stack, []byte("abc")) || !c.AtLimit || !c.Code32 {
 		t.Fatalf("copy %+v", c)
 	}
 	if spawn(7, 1000).StackCopy() != nil {

@@ -25,6 +25,18 @@ type unwindUsage struct {
 // vfork keeps its return address there across the syscall.
 const dwarfRDI = 5
 
+// unwindRegs are the registers of a copied stack as the unwinder takes
+// them: a 32-bit program's by i386's DWARF numbers, its vfork's return
+// address in ecx.
+func unwindRegs(c *tracer.StackCopy) unwind.Regs {
+	if c.Code32 {
+		return unwind.Regs{Arch: unwind.ArchI386, IP: c.IP, SP: c.SP, BP: c.BP,
+			Other: [16]uint64{unwind.RegI386ECX: c.CX, unwind.RegI386EDI: c.DI},
+			OtherValid: 1<<unwind.RegI386ECX | 1<<unwind.RegI386EDI}
+	}
+	return unwind.Regs{IP: c.IP, SP: c.SP, BP: c.BP, Other: [16]uint64{dwarfRDI: c.DI}, OtherValid: 1 << dwarfRDI}
+}
+
 // unwind walks a spawner's copied stack by the CFI of the files its image
 // maps, and names the frames. ok says whether that stack is to replace
 // fp, the frame-pointer walk's: when it reaches an entry point and is no
@@ -38,8 +50,7 @@ func (p *stackProbe) unwind(img *symbolize.Image, c *tracer.StackCopy, fp []symb
 		p.unwinding.unwindNs += uint64(time.Since(start))
 	}()
 	// Frames shared with the symbolizer's memo: read, never modified.
-	res, frames, err := p.sym.UnwindUser(img, unwind.Regs{IP: c.IP, SP: c.SP, BP: c.BP,
-		Other: [16]uint64{dwarfRDI: c.DI}, OtherValid: 1 << dwarfRDI}, c.Stack, p.unwinding.pcs)
+	res, frames, err := p.sym.UnwindUser(img, unwindRegs(c), c.Stack, p.unwinding.pcs)
 	p.unwinding.pcs = res.PCs
 	p.unwinding.readMax = max(p.unwinding.readMax, res.ReadBytes)
 	if len(res.PCs) < 2 { // the leaf alone: nothing the kernel's walk lacked
