@@ -122,6 +122,7 @@ type Symbolizer struct {
 	kmap         *Mapping
 	kerr         error
 	cfi          *unwind.Cache[fileKey] // call frame information, for Unwind; made on first use
+	vdso         map[vdsoKey]vdsoImage  // the vDSO's, by mode, read from a process's memory
 
 	lastImageID atomic.Uint64
 	memo        unwindMemo    // of Unwind's results, by call site

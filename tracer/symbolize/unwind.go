@@ -52,7 +52,7 @@ func (s *Symbolizer) unwind(img *Image, regs unwind.Regs, stack []byte, dst []ui
 		}
 		return res, frames, ferr
 	}
-	res, words := unwind.UnwindWords(dst, s.unwindWords, regs, stack, &imageResolver{s: s, img: img, maps: maps, mapsErr: err})
+	res, words := unwind.UnwindWords(dst, s.unwindWords, regs, stack, &imageResolver{s: s, img: img, maps: maps, mapsErr: err, arch: regs.Arch})
 	s.unwindWords = words
 	var named *unwindFrames
 	if name {
@@ -81,6 +81,7 @@ type imageResolver struct {
 	img     *Image
 	maps    []procMapping
 	mapsErr error
+	arch    unwind.Arch // the stack's mode: which vDSO image its process has
 }
 
 func (r *imageResolver) Table(pc uint64) (*unwind.Table, uint64, error) {
@@ -93,6 +94,9 @@ func (r *imageResolver) Table(pc uint64) (*unwind.Table, uint64, error) {
 			r.maps = again
 			m = findMapping(again, pc)
 		}
+	}
+	if m != nil && m.Path == "[vdso]" && m.Inode == 0 {
+		return r.s.vdsoTable(r.img, m, r.arch)
 	}
 	if m == nil || !m.isFile() {
 		return nil, 0, nil

@@ -1,0 +1,88 @@
+package symbolize
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/spawntrace/spawntrace/tracer/unwind"
+)
+
+// A 32-bit program's syscalls go through the vDSO's __kernel_vsyscall
+// (glibc's fork, wait4 and most others: call *%gs:0x10), whose CFI is the
+// only way past the registers it pushes: its ebp is no frame pointer
+// there. The vDSO is no file: its ELF image is read from the process's
+// memory, once per mode, as the kernel maps the same image into every
+// process of that mode.
+
+// maxVDSOBytes bounds the read: the kernel's vDSO images are 8 KiB here.
+const maxVDSOBytes = 64 << 10
+
+// vdsoKey is one image of the vDSO: the kernel has one per mode.
+type vdsoKey struct {
+	arch unwind.Arch
+	size uint64
+}
+
+// vdsoImage is a vDSO's CFI and the virtual address its first byte is
+// linked at, to rebase it to where a process has it mapped.
+type vdsoImage struct {
+	t        *unwind.Table
+	linkBase uint64
+}
+
+// vdsoTable returns the CFI of the vDSO mapped at m in the image's
+// process, read from its memory unless an image of that mode and size was
+// read before, and its load bias there; s.mu is held. A failed read (the
+// process gone) is not kept: another process's may succeed.
+func (s *Symbolizer) vdsoTable(img *Image, m *procMapping, arch unwind.Arch) (*unwind.Table, uint64, error) {
+	if m.Offset != 0 || m.End <= m.Start || m.End-m.Start > maxVDSOBytes {
+		return nil, 0, fmt.Errorf("[vdso] at %#x-%#x offset %#x: not a whole image", m.Start, m.End, m.Offset)
+	}
+	k := vdsoKey{arch: arch, size: m.End - m.Start}
+	v, ok := s.vdso[k]
+	if !ok {
+		var err error
+		if v, err = s.readVDSO(img.pid, m, arch); err != nil {
+			return nil, 0, fmt.Errorf("[vdso]: %w", err)
+		}
+		if s.vdso == nil {
+			s.vdso = map[vdsoKey]vdsoImage{}
+		}
+		s.vdso[k] = v
+	}
+	return v.t, m.Start - v.linkBase, nil
+}
+
+// readVDSO reads the vDSO's image from pid's memory and its CFI.
+func (s *Symbolizer) readVDSO(pid uint32, m *procMapping, arch unwind.Arch) (vdsoImage, error) {
+	f, err := os.Open(s.procRoot + "/" + strconv.FormatUint(uint64(pid), 10) + "/mem")
+	if err != nil {
+		return vdsoImage{}, err
+	}
+	defer f.Close()
+	buf := make([]byte, m.End-m.Start)
+	if _, err := f.ReadAt(buf, int64(m.Start)); err != nil {
+		return vdsoImage{}, err
+	}
+	ef, err := elf.NewFile(bytes.NewReader(buf))
+	if err != nil {
+		return vdsoImage{}, err
+	}
+	t, err := unwind.NewTable(ef)
+	if err != nil {
+		return vdsoImage{}, err
+	}
+	if t.Arch() != arch {
+		return vdsoImage{}, fmt.Errorf("an %v image in an %v process", t.Arch(), arch)
+	}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_LOAD && p.Off == 0 {
+			return vdsoImage{t: t, linkBase: p.Vaddr}, nil
+		}
+	}
+	return vdsoImage{}, errors.New("no load segment at its start")
+}
