@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -242,12 +243,41 @@ func TestUnwindSpawnCallsUnderPtrace(t *testing.T) {
 	}
 }
 
-func buildSpawn(t testing.TB) string {
+// The same call sites in a 32-bit program (gcc -m32): its fork enters the
+// kernel from the vDSO's __kernel_vsyscall (CFI read from its memory), its
+// vfork keeps its return address in ecx, posix_spawn's clone3 is an int
+// $0x80 whose FDE ends there; its stack's words are 4 bytes and its CFI
+// numbers i386's registers.
+func TestUnwindSpawnCallsUnderPtraceI386(t *testing.T) {
+	bin := buildSpawn(t, "-m32")
+	caps := traceSpawns(t, bin)
+	sites := []string{"site_fork", "site_vfork", "site_posix_spawn", "site_system", "site_popen"}
+	if len(caps) != len(sites) {
+		for _, c := range caps {
+			t.Logf("syscall %d: %s", c.syscall, strings.Join(c.names, " <- "))
+		}
+		t.Fatalf("%d spawn calls stopped, want %d", len(caps), len(sites))
+	}
+	for i, c := range caps {
+		t.Logf("syscall %d, stop %v, %d bytes of stack read: %s", c.syscall, c.res.Stop, c.res.ReadBytes, strings.Join(c.names, " <- "))
+		at := slices.Index(c.names, sites[i])
+		if at < 1 || at+1 >= len(c.names) || c.names[at+1] != "main" || c.names[len(c.names)-1] != "_start" {
+			t.Errorf("spawn %d: frames %v, want glibc's <- %s <- main ... _start", i, c.names, sites[i])
+		}
+		if c.res.Stop != unwind.StopOutermost || c.res.FramePointerFrames != 0 {
+			t.Errorf("spawn %d: stop %v (%v), %d frames through ebp; want outermost, all through CFI", i, c.res.Stop, c.res.Err, c.res.FramePointerFrames)
+		}
+	}
+}
+
+// buildSpawn compiles testdata/spawn.c without frame pointers, with
+// gcc's extra flags (-m32: gcc-multilib, in the Makefile's DEB_PKGS).
+func buildSpawn(t testing.TB, flags ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "spawn")
-	out, err := exec.Command("gcc", "-O2", "-fomit-frame-pointer", "-o", bin, "testdata/spawn.c").CombinedOutput()
+	out, err := exec.Command("gcc", append(flags, "-O2", "-fomit-frame-pointer", "-o", bin, "testdata/spawn.c")...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
+		t.Fatalf("gcc %s: %v\n%s", strings.Join(flags, " "), err, out)
 	}
 	return bin
 }
@@ -298,21 +328,28 @@ func traceSpawns(t *testing.T, bin string, args ...string) []spawnCapture {
 		if inCall {
 			continue
 		}
-		var regs unix.PtraceRegs
-		if err := unix.PtraceGetRegs(pid, &regs); err != nil {
+		regs, err := ptraceRegs64(pid)
+		if err != nil {
 			t.Fatal(err)
 		}
-		switch regs.Orig_rax {
-		case unix.SYS_CLONE, unix.SYS_CLONE3, unix.SYS_FORK, unix.SYS_VFORK:
-		default:
-			continue
+		// A 32-bit tracee (cs __USER32_CS) has eip, esp... in the low
+		// halves and calls by i386's numbers.
+		code32 := regs.Cs == i386UserCS
+		spawnCalls := []uint64{unix.SYS_CLONE, unix.SYS_CLONE3, unix.SYS_FORK, unix.SYS_VFORK}
+		if code32 {
+			spawnCalls = []uint64{i386Clone, i386Clone3, i386Fork, i386Vfork}
 		}
-		if int64(regs.Rax) <= 0 {
+		if !slices.Contains(spawnCalls, regs.Orig_rax) || int32(regs.Rax) <= 0 {
 			continue
 		}
 		stack := readStack(t, pid, regs.Rsp)
 		r := unwind.Regs{IP: regs.Rip, SP: regs.Rsp, BP: regs.Rbp}
 		r.Other[5], r.OtherValid = regs.Rdi, 1<<5
+		if code32 {
+			r.Arch = unwind.ArchI386
+			r.Other = [16]uint64{unwind.RegI386ECX: regs.Rcx, unwind.RegI386EDI: regs.Rdi}
+			r.OtherValid = 1<<unwind.RegI386ECX | 1<<unwind.RegI386EDI
+		}
 		res := s.Unwind(img, r, stack, nil)
 		frames, err := s.User(img, res.PCs)
 		if err != nil {
@@ -325,6 +362,28 @@ func traceSpawns(t *testing.T, bin string, args ...string) []spawnCapture {
 		caps = append(caps, c)
 	}
 }
+
+// ptraceRegs64 reads pid's registers as x86-64's user_regs_struct, a
+// 32-bit tracee's too: PTRACE_GETREGS gives the tracer's view, where
+// unix.PtraceGetRegs (PTRACE_GETREGSET) gives the tracee's, i386's
+// 68-byte struct for a 32-bit one.
+func ptraceRegs64(pid int) (unix.PtraceRegs, error) {
+	var regs unix.PtraceRegs
+	_, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETREGS, uintptr(pid), 0, uintptr(unsafe.Pointer(&regs)), 0, 0)
+	if errno != 0 {
+		return regs, errno
+	}
+	return regs, nil
+}
+
+// i386's code segment selector and spawn calls' numbers (asm/unistd_32.h).
+const (
+	i386UserCS = 0x23
+	i386Fork   = 2
+	i386Clone  = 120
+	i386Vfork  = 190
+	i386Clone3 = 435
+)
 
 // readStack copies the stack of pid from sp up to the stack's top, at most
 // 64 KiB, as the BPF side does.
