@@ -86,6 +86,9 @@ type Image struct {
 	// mapsGen counts the reads of maps: an unwind memoized under one
 	// generation is not reused under another.
 	mapsGen uint32
+	// vdso is its [vdso]'s image, read with the map while the process
+	// lives, until the symbolizer has a 32-bit one (vdsoEarly).
+	vdso []byte
 }
 
 // Pid is the process the image belongs to.
@@ -125,6 +128,7 @@ type Symbolizer struct {
 	vdso         map[vdsoKey]vdsoImage  // the vDSO's, by mode, read from a process's memory
 
 	lastImageID atomic.Uint64
+	have32VDSO  atomic.Bool // a 32-bit vDSO image is in vdso: none is read early any more
 	memo        unwindMemo    // of Unwind's results, by call site
 	unwindWords []unwind.Word // Unwind's, reused; guarded by mu
 }
@@ -285,6 +289,7 @@ func (s *Symbolizer) load(img *Image) ([]procMapping, error) {
 		img.readNs = monoNow()
 		img.maps, img.exe, img.err = s.readMaps(img.pid)
 		img.mapsGen++
+		img.vdso = s.vdsoEarly(img.pid, img.maps)
 	}
 	return img.maps, img.err
 }

@@ -18,6 +18,12 @@ import (
 // memory, once per mode, as the kernel maps the same image into every
 // process of that mode.
 
+// The spawner is often gone by the time its stack is unwound (a short
+// program's last spawns): so a 32-bit process's vDSO is read with its
+// memory map, which is read while it lives, until one has been parsed.
+// A 64-bit program's spawns make their syscalls from libc: its vDSO is
+// read only if a stack's leaf is in it.
+
 // maxVDSOBytes bounds the read: the kernel's vDSO images are 8 KiB here.
 const maxVDSOBytes = 64 << 10
 
@@ -45,29 +51,64 @@ func (s *Symbolizer) vdsoTable(img *Image, m *procMapping, arch unwind.Arch) (*u
 	k := vdsoKey{arch: arch, size: m.End - m.Start}
 	v, ok := s.vdso[k]
 	if !ok {
+		img.mu.Lock()
+		buf := img.vdso
+		img.mu.Unlock()
 		var err error
-		if v, err = s.readVDSO(img.pid, m, arch); err != nil {
+		if uint64(len(buf)) != k.size {
+			buf, err = s.readMemory(img.pid, m)
+		}
+		if err == nil {
+			v, err = parseVDSO(buf, arch)
+		}
+		if err != nil {
 			return nil, 0, fmt.Errorf("[vdso]: %w", err)
 		}
 		if s.vdso == nil {
 			s.vdso = map[vdsoKey]vdsoImage{}
 		}
 		s.vdso[k] = v
+		if arch == unwind.ArchI386 {
+			s.have32VDSO.Store(true)
+		}
 	}
 	return v.t, m.Start - v.linkBase, nil
 }
 
-// readVDSO reads the vDSO's image from pid's memory and its CFI.
-func (s *Symbolizer) readVDSO(pid uint32, m *procMapping, arch unwind.Arch) (vdsoImage, error) {
+// vdsoEarly reads the [vdso] of maps from pid's memory if it is a 32-bit
+// process's (mapped below 4 GiB, where no 64-bit process has it) and no
+// 32-bit image is known yet; nil otherwise. It takes no lock of s: the
+// reader goroutine reads maps.
+func (s *Symbolizer) vdsoEarly(pid uint32, maps []procMapping) []byte {
+	if s.have32VDSO.Load() {
+		return nil
+	}
+	for i := range maps {
+		m := &maps[i]
+		if m.Path == "[vdso]" && m.Inode == 0 && m.Offset == 0 && m.End <= 1<<32 && m.End > m.Start && m.End-m.Start <= maxVDSOBytes {
+			b, _ := s.readMemory(pid, m)
+			return b
+		}
+	}
+	return nil
+}
+
+// readMemory reads the bytes of mapping m of pid.
+func (s *Symbolizer) readMemory(pid uint32, m *procMapping) ([]byte, error) {
 	f, err := os.Open(s.procRoot + "/" + strconv.FormatUint(uint64(pid), 10) + "/mem")
 	if err != nil {
-		return vdsoImage{}, err
+		return nil, err
 	}
 	defer f.Close()
 	buf := make([]byte, m.End-m.Start)
 	if _, err := f.ReadAt(buf, int64(m.Start)); err != nil {
-		return vdsoImage{}, err
+		return nil, err
 	}
+	return buf, nil
+}
+
+// parseVDSO reads the CFI of a vDSO image that should be of arch.
+func parseVDSO(buf []byte, arch unwind.Arch) (vdsoImage, error) {
 	ef, err := elf.NewFile(bytes.NewReader(buf))
 	if err != nil {
 		return vdsoImage{}, err

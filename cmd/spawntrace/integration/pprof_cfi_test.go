@@ -409,3 +409,78 @@ func TestPprofSpawnerGone(t *testing.T) {
 			"stacks as their spawner's exit, want at least those: %q", cut, spawners, gone, truncated, p.Comments)
 	}
 }
+
+// TestPprofCallSites32Bit: pprofCallSites built as a 32-bit program (gcc
+// -m32), with and without frame pointers, and under --spawns-only: go tool
+// pprof names each call site and main with the spawns each made, each
+// trace runs from glibc's i386 code (fork through the vDSO's
+// __kernel_vsyscall, posix_spawn's clone3 by int $0x80) to main, and no
+// stack is truncated. The recording (-w) gives the same profile again
+// (spawntrace report --pprof).
+func TestPprofCallSites32Bit(t *testing.T) {
+	cc := requireTool(t, "gcc")
+	bin := setupEnv(t).bin
+	dir := t.TempDir()
+	src := filepath.Join(dir, "callsites.c")
+	if err := os.WriteFile(src, []byte(pprofCallSites), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range []struct{ fp, mode string }{
+		{"-fno-omit-frame-pointer", ""}, {"-fomit-frame-pointer", ""}, {"-fomit-frame-pointer", "--spawns-only"},
+	} {
+		fp := run.fp
+		t.Run(fp+run.mode, func(t *testing.T) {
+			prog := filepath.Join(dir, "cs32"+fp)
+			if out, err := exec.Command(cc, "-m32", "-O2", fp, "-o", prog, src).CombinedOutput(); err != nil {
+				if os.Getenv("CI") == "true" {
+					t.Fatalf("gcc -m32 (gcc-multilib is in the Makefile's DEB_PKGS: make deps): %v\n%s", err, out)
+				}
+				t.Skipf("gcc -m32 (install gcc-multilib): %v\n%s", err, out)
+			}
+			out := filepath.Join(dir, "out"+fp+run.mode)
+			rec := filepath.Join(dir, "rec"+fp+run.mode+".strec")
+			args := []string{"-w", rec, "--pprof", out, "--", prog}
+			if run.mode != "" {
+				args = append([]string{run.mode}, args...)
+			}
+			stderr := pprofRun(t, bin, args...)
+			profile := filepath.Join(out, "spawns.pb.gz")
+			pprofOpens(t, profile)
+			comm := filepath.Base(prog)[:min(15, len(filepath.Base(prog)))]
+			cum, top := cumCounts(t, profile, comm)
+			want := map[string]int{"call_site_fork": cfiForks, "call_site_posix_spawn": cfiSpawns,
+				"call_site_system": cfiSystem, "main": cfiForks + cfiSpawns + cfiSystem}
+			for fn, n := range want {
+				if cum[fn] != n {
+					t.Errorf("%s: %d spawns in go tool pprof -top -cum, want %d", fn, cum[fn], n)
+				}
+			}
+			traces := pprofTraces(t, profile)
+			if t.Failed() {
+				t.Logf("go tool pprof -top -cum:\n%s\n-traces:\n%s\nstderr:\n%s", top, traces, stderr)
+			}
+			truncated, stacks := truncatedNote(t, stderr)
+			if truncated != 0 || stacks != cfiForks+cfiSpawns+cfiSystem || !strings.Contains(stderr, "unwound by CFI") {
+				t.Errorf("%d of %d stacks truncated, want 0 of %d, unwound by CFI:\n%s", truncated, stacks, cfiForks+cfiSpawns+cfiSystem, stderr)
+			}
+			// i386 glibc has no .symtab (and Debian no i386 debug file in
+			// libc6-dbg): its exported functions are named, do_system and
+			// clone3 are not.
+			for _, path := range [][]string{{"_Fork", "call_site_fork", "main", "_start"},
+				{"posix_spawn", "call_site_posix_spawn", "main", "_start"},
+				{"posix_spawn", "call_site_system", "main", "_start"}} {
+				if !inOneTrace(traces, path) {
+					t.Errorf("no trace runs %s:\n%s", strings.Join(path, " -> "), traces)
+				}
+			}
+			again := filepath.Join(dir, "again"+fp+run.mode)
+			pprofRun(t, bin, "report", "--pprof", again, rec)
+			cumAgain, topAgain := cumCounts(t, filepath.Join(again, "spawns.pb.gz"), comm)
+			for fn, n := range want {
+				if cumAgain[fn] != n {
+					t.Errorf("from the recording: %s in %d spawns, want %d:\n%s", fn, cumAgain[fn], n, topAgain)
+				}
+			}
+		})
+	}
+}
