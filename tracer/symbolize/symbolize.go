@@ -128,7 +128,7 @@ type Symbolizer struct {
 	vdso         map[vdsoKey]vdsoImage  // the vDSO's, by mode, read from a process's memory
 
 	lastImageID atomic.Uint64
-	have32VDSO  atomic.Bool // a 32-bit vDSO image is in vdso: none is read early any more
+	have32VDSO  atomic.Bool   // a 32-bit vDSO image is in vdso: none is read early any more
 	memo        unwindMemo    // of Unwind's results, by call site
 	unwindWords []unwind.Word // Unwind's, reused; guarded by mu
 }

@@ -31,7 +31,7 @@ const dwarfRDI = 5
 func unwindRegs(c *tracer.StackCopy) unwind.Regs {
 	if c.Code32 {
 		return unwind.Regs{Arch: unwind.ArchI386, IP: c.IP, SP: c.SP, BP: c.BP,
-			Other: [16]uint64{unwind.RegI386ECX: c.CX, unwind.RegI386EDI: c.DI},
+			Other:      [16]uint64{unwind.RegI386ECX: c.CX, unwind.RegI386EDI: c.DI},
 			OtherValid: 1<<unwind.RegI386ECX | 1<<unwind.RegI386EDI}
 	}
 	return unwind.Regs{IP: c.IP, SP: c.SP, BP: c.BP, Other: [16]uint64{dwarfRDI: c.DI}, OtherValid: 1 << dwarfRDI}
