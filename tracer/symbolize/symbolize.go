@@ -454,6 +454,9 @@ func (s *Symbolizer) resolveUser(img *Image, m *procMapping, fr Frame, frames []
 		if m.Path != "" && m.Path[0] == '[' { // [vdso], [heap]...
 			fr.Mapping = s.specialMapping(m)
 		}
+		if m.Path == "[vdso]" && m.Inode == 0 {
+			fr.Func = s.vdsoFunc(m, fr.Addr)
+		}
 		return append(frames, fr)
 	}
 	e := s.object(img, m)

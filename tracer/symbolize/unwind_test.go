@@ -268,6 +268,11 @@ func TestUnwindSpawnCallsUnderPtraceI386(t *testing.T) {
 			t.Errorf("spawn %d: stop %v (%v), %d frames through ebp; want outermost, all through CFI", i, c.res.Stop, c.res.Err, c.res.FramePointerFrames)
 		}
 	}
+	// gdb's backtrace at the same stop: __kernel_vsyscall, _Fork, fork,
+	// site_fork, main.
+	if fork := caps[0].names; len(fork) < 3 || fork[0] != "__kernel_vsyscall" || fork[1] != "_Fork" {
+		t.Errorf("fork's frames %v, want __kernel_vsyscall (the vDSO's symbols) <- _Fork ...", fork)
+	}
 }
 
 // buildSpawn compiles testdata/spawn.c without frame pointers, with

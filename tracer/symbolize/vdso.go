@@ -33,11 +33,33 @@ type vdsoKey struct {
 	size uint64
 }
 
-// vdsoImage is a vDSO's CFI and the virtual address its first byte is
-// linked at, to rebase it to where a process has it mapped.
+// vdsoImage is a vDSO's CFI, its symbols (__kernel_vsyscall), and the
+// virtual address its first byte is linked at, to rebase it to where a
+// process has it mapped.
 type vdsoImage struct {
 	t        *unwind.Table
+	obj      *objFile
 	linkBase uint64
+}
+
+// vdsoArch is the mode of the process that has the vDSO mapped at m: a
+// 32-bit process's lies below 4 GiB, where no 64-bit process's does (its
+// mappings start from the top of its 47-bit space).
+func vdsoArch(m *procMapping) unwind.Arch {
+	if m.End <= 1<<32 {
+		return unwind.ArchI386
+	}
+	return unwind.ArchX8664
+}
+
+// vdsoFunc names the address addr of the vDSO mapped at m, if its image
+// has been read (for an unwind through it); s.mu is held.
+func (s *Symbolizer) vdsoFunc(m *procMapping, addr uint64) string {
+	v, ok := s.vdso[vdsoKey{arch: vdsoArch(m), size: m.End - m.Start}]
+	if !ok || v.obj == nil {
+		return ""
+	}
+	return v.obj.symbol(addr - (m.Start - v.linkBase))
 }
 
 // vdsoTable returns the CFI of the vDSO mapped at m in the image's
@@ -76,8 +98,7 @@ func (s *Symbolizer) vdsoTable(img *Image, m *procMapping, arch unwind.Arch) (*u
 }
 
 // vdsoEarly reads the [vdso] of maps from pid's memory if it is a 32-bit
-// process's (mapped below 4 GiB, where no 64-bit process has it) and no
-// 32-bit image is known yet; nil otherwise. It takes no lock of s: the
+// process's (vdsoArch) and no 32-bit image is known yet; nil otherwise. It takes no lock of s: the
 // reader goroutine reads maps.
 func (s *Symbolizer) vdsoEarly(pid uint32, maps []procMapping) []byte {
 	if s.have32VDSO.Load() {
@@ -85,7 +106,7 @@ func (s *Symbolizer) vdsoEarly(pid uint32, maps []procMapping) []byte {
 	}
 	for i := range maps {
 		m := &maps[i]
-		if m.Path == "[vdso]" && m.Inode == 0 && m.Offset == 0 && m.End <= 1<<32 && m.End > m.Start && m.End-m.Start <= maxVDSOBytes {
+		if m.Path == "[vdso]" && m.Inode == 0 && m.Offset == 0 && vdsoArch(m) == unwind.ArchI386 && m.End > m.Start && m.End-m.Start <= maxVDSOBytes {
 			b, _ := s.readMemory(pid, m)
 			return b
 		}
@@ -120,9 +141,10 @@ func parseVDSO(buf []byte, arch unwind.Arch) (vdsoImage, error) {
 	if t.Arch() != arch {
 		return vdsoImage{}, fmt.Errorf("an %v image in an %v process", t.Arch(), arch)
 	}
+	obj, _ := loadObject(bytes.NewReader(buf), "[vdso]") // its symbols name frames only
 	for _, p := range ef.Progs {
 		if p.Type == elf.PT_LOAD && p.Off == 0 {
-			return vdsoImage{t: t, linkBase: p.Vaddr}, nil
+			return vdsoImage{t: t, obj: obj, linkBase: p.Vaddr}, nil
 		}
 	}
 	return vdsoImage{}, errors.New("no load segment at its start")

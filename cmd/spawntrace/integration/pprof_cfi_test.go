@@ -466,7 +466,7 @@ func TestPprofCallSites32Bit(t *testing.T) {
 			// i386 glibc has no .symtab (and Debian no i386 debug file in
 			// libc6-dbg): its exported functions are named, do_system and
 			// clone3 are not.
-			for _, path := range [][]string{{"_Fork", "call_site_fork", "main", "_start"},
+			for _, path := range [][]string{{"__kernel_vsyscall", "_Fork", "call_site_fork", "main", "_start"},
 				{"posix_spawn", "call_site_posix_spawn", "main", "_start"},
 				{"posix_spawn", "call_site_system", "main", "_start"}} {
 				if !inOneTrace(traces, path) {
