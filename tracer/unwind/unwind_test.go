@@ -165,6 +165,35 @@ func TestFramePointerFallback(t *testing.T) {
 	}
 }
 
+// stackOf32 lays out an i386 stack's 4-byte words from SP.
+func stackOf32(words ...uint32) []byte {
+	b := make([]byte, 4*len(words))
+	for i, w := range words {
+		binary.LittleEndian.PutUint32(b[4*i:], w)
+	}
+	return b
+}
+
+// An i386 stack's frame-pointer chain: [ebp] the caller's ebp, [ebp+4] the
+// return address, 4-byte words; ebp 0 ends it. The same bytes read as
+// x86-64's words would give other frames.
+func TestFramePointerFallbackI386(t *testing.T) {
+	const sp = 0xffffd000
+	stack := stackOf32(0, 0, 0xffffd018, 0x8049001, 0, 0, 0, 0x8048001)
+	res := Unwind(nil, Regs{Arch: ArchI386, IP: 0x8050000, SP: sp, BP: 0xffffd008}, stack, noTables{})
+	if want := []uint64{0x8050000, 0x8049001, 0x8048001}; !slices.Equal(res.PCs, want) || res.Stop != StopOutermost || res.FramePointerFrames != 2 {
+		t.Errorf("got %#x stop %v (%v), %d through ebp; want %#x, outermost, 2", res.PCs, res.Stop, res.Err, res.FramePointerFrames, want)
+	}
+	if res.ReadBytes != 0x20 {
+		t.Errorf("read %d bytes of the copy, want 32 (to the last return address)", res.ReadBytes)
+	}
+	// ebp 4-byte aligned but not 8: still a frame pointer of i386's.
+	res = Unwind(nil, Regs{Arch: ArchI386, IP: 0x8050000, SP: sp, BP: 0xffffd004}, stackOf32(0, 0, 0x8049001), noTables{})
+	if want := []uint64{0x8050000, 0x8049001}; !slices.Equal(res.PCs, want) {
+		t.Errorf("ebp %#x: got %#x stop %v; want %#x", 0xffffd004, res.PCs, res.Stop, want)
+	}
+}
+
 func TestMaxFrames(t *testing.T) {
 	// A chain of MaxFrames+10 frame records.
 	const sp = 0x10000
