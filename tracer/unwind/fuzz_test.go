@@ -45,30 +45,33 @@ func FuzzCFI(f *testing.F) {
 	}
 	f.Add(eh, hdr, true, uint64(0x1020), stack)
 	f.Fuzz(func(t *testing.T, data, hdr []byte, debugFrame bool, pc uint64, stack []byte) {
-		sec := &cfiSection{data: data, addr: seedEhFrameAddr, eh: !debugFrame}
-		if !debugFrame && len(hdr) > 0 {
-			sec.useHdr(hdr, seedHdrAddr)
-		}
-		if sec.hdr == nil {
-			if err := sec.buildIndex(); err != nil {
-				return
+		// Each input as an x86-64 object's CFI and as an i386 one's.
+		for _, arch := range []Arch{ArchX8664, ArchI386} {
+			sec := &cfiSection{data: data, addr: seedEhFrameAddr, eh: !debugFrame, addr4: arch == ArchI386}
+			if !debugFrame && len(hdr) > 0 {
+				sec.useHdr(hdr, seedHdrAddr)
 			}
-		}
-		tab := &Table{secs: []*cfiSection{sec}}
-		for i, e := range sec.index {
-			if i == 64 {
-				break
+			if sec.hdr == nil {
+				if err := sec.buildIndex(); err != nil {
+					continue
+				}
 			}
-			if fd, err := sec.fdeAt(e.off); err == nil {
-				var m machine
-				_ = m.rows(&fd, func(Row) {})
+			tab := &Table{secs: []*cfiSection{sec}, arch: arch}
+			for i, e := range sec.index {
+				if i == 64 {
+					break
+				}
+				if fd, err := sec.fdeAt(e.off); err == nil {
+					m := machine{arch: arch}
+					_ = m.rows(&fd, func(Row) {})
+				}
+				_, _ = tab.Row(e.pc)
 			}
-			_, _ = tab.Row(e.pc)
-		}
-		_, _ = tab.Row(pc)
-		res := Unwind(nil, Regs{IP: pc, SP: 0x7ff000, BP: 0x7ff010}, stack, oneTable{tab})
-		if len(res.PCs) == 0 || len(res.PCs) > MaxFrames {
-			t.Fatalf("%d frames", len(res.PCs))
+			_, _ = tab.Row(pc)
+			res := Unwind(nil, Regs{Arch: arch, IP: pc, SP: 0x7ff000, BP: 0x7ff010}, stack, oneTable{tab})
+			if len(res.PCs) == 0 || len(res.PCs) > MaxFrames {
+				t.Fatalf("%v: %d frames", arch, len(res.PCs))
+			}
 		}
 	})
 }
