@@ -250,7 +250,13 @@ func TestUnwindSpawnCallsUnderPtrace(t *testing.T) {
 // numbers i386's registers.
 func TestUnwindSpawnCallsUnderPtraceI386(t *testing.T) {
 	bin := buildSpawn(t, "-m32")
-	caps := traceSpawns(t, bin)
+	t.Run("at each stop", func(t *testing.T) { checkI386Spawns(t, traceSpawnsAt(t, false, bin)) })
+	// As a short spawner's are: unwound after it exited, its memory map
+	// (and with it the vDSO's image) read while it lived.
+	t.Run("after exit", func(t *testing.T) { checkI386Spawns(t, traceSpawnsAt(t, true, bin)) })
+}
+
+func checkI386Spawns(t *testing.T, caps []spawnCapture) {
 	sites := []string{"site_fork", "site_vfork", "site_posix_spawn", "site_system", "site_popen"}
 	if len(caps) != len(sites) {
 		for _, c := range caps {
@@ -290,6 +296,12 @@ func buildSpawn(t testing.TB, flags ...string) string {
 // traceSpawns runs bin under ptrace and unwinds the stack of each spawn
 // call at its exit in the parent.
 func traceSpawns(t *testing.T, bin string, args ...string) []spawnCapture {
+	return traceSpawnsAt(t, false, bin, args...)
+}
+
+// traceSpawnsAt is traceSpawns, unwinding each stack after the process
+// exited if late is set (its memory map read at the stop).
+func traceSpawnsAt(t *testing.T, late bool, bin string, args ...string) []spawnCapture {
 	runtime.LockOSThread() // every ptrace request from the tracing thread
 	defer runtime.UnlockOSThread()
 	cmd := exec.Command(bin, args...)
@@ -308,6 +320,7 @@ func traceSpawns(t *testing.T, bin string, args ...string) []spawnCapture {
 	s := NewSymbolizer()
 	img := s.Image(uint32(pid))
 	var caps []spawnCapture
+	var pending []pendingSpawn
 	inCall, sig := false, 0
 	for {
 		if err := unix.PtraceSyscall(pid, sig); err != nil {
@@ -318,6 +331,9 @@ func traceSpawns(t *testing.T, bin string, args ...string) []spawnCapture {
 			t.Fatal(err)
 		}
 		if ws.Exited() || ws.Signaled() {
+			for _, p := range pending {
+				caps = append(caps, unwindCapture(t, s, img, p.syscall, p.regs, p.stack))
+			}
 			return caps
 		}
 		if !ws.Stopped() {
@@ -355,17 +371,36 @@ func traceSpawns(t *testing.T, bin string, args ...string) []spawnCapture {
 			r.Other = [16]uint64{unwind.RegI386ECX: regs.Rcx, unwind.RegI386EDI: regs.Rdi}
 			r.OtherValid = 1<<unwind.RegI386ECX | 1<<unwind.RegI386EDI
 		}
-		res := s.Unwind(img, r, stack, nil)
-		frames, err := s.User(img, res.PCs)
-		if err != nil {
-			t.Fatal(err)
+		if late {
+			if err := s.Load(img); err != nil {
+				t.Fatal(err)
+			}
+			pending = append(pending, pendingSpawn{int(regs.Orig_rax), r, stack})
+			continue
 		}
-		c := spawnCapture{syscall: int(regs.Orig_rax), res: res}
-		for _, f := range frames {
-			c.names = append(c.names, f.Func)
-		}
-		caps = append(caps, c)
+		caps = append(caps, unwindCapture(t, s, img, int(regs.Orig_rax), r, stack))
 	}
+}
+
+type pendingSpawn struct {
+	syscall int
+	regs    unwind.Regs
+	stack   []byte
+}
+
+// unwindCapture unwinds and names one spawn call's stack.
+func unwindCapture(t *testing.T, s *Symbolizer, img *Image, nr int, r unwind.Regs, stack []byte) spawnCapture {
+	t.Helper()
+	res := s.Unwind(img, r, stack, nil)
+	frames, err := s.User(img, res.PCs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := spawnCapture{syscall: nr, res: res}
+	for _, f := range frames {
+		c.names = append(c.names, f.Func)
+	}
+	return c
 }
 
 // ptraceRegs64 reads pid's registers as x86-64's user_regs_struct, a
