@@ -36,14 +36,35 @@ struct rw_semaphore {
 } __attribute__((preserve_access_index));
 
 /* The program a process runs (mm_struct.exe_file, what /proc/PID/exe
- * opens): the exec event names it by device and inode. */
+ * opens): the exec event names it by device and inode, and its version by
+ * change time and size (a file rewritten in place keeps its inode). */
 struct super_block {
 	__u32 s_dev; /* dev_t: MAJOR << 20 | MINOR */
 } __attribute__((preserve_access_index));
 
+struct timespec64 {
+	__s64 tv_sec;
+	long tv_nsec;
+} __attribute__((preserve_access_index));
+
+/* The change time's fields since 6.11; since 6.13 bit 31 of i_ctime_nsec
+ * says the time was queried (multigrain timestamps, I_CTIME_QUERIED). */
 struct inode {
 	unsigned long i_ino;
 	struct super_block *i_sb;
+	long long i_size;
+	__s64 i_ctime_sec;
+	__u32 i_ctime_nsec;
+} __attribute__((preserve_access_index));
+
+/* 6.6 to 6.10: the change time is __i_ctime. */
+struct inode___v66 {
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+/* Before 6.6: i_ctime. */
+struct inode___pre66 {
+	struct timespec64 i_ctime;
 } __attribute__((preserve_access_index));
 
 struct file {

@@ -1523,6 +1523,31 @@ static __always_inline bool was_done(__u32 kind, __u64 event)
 	return true;
 }
 
+/* exe_ctime_ns is an inode's change time in ns since the epoch, read from
+ * whichever fields the running kernel has; 0 when it has none of them. The
+ * user side compares it with stat(2)'s st_ctim: a file rewritten in place
+ * (its inode kept) is then not taken for the version seen before. */
+static __always_inline __u64 exe_ctime_ns(struct inode *inode)
+{
+	__s64 sec;
+	__u32 nsec;
+	if (bpf_core_field_exists(inode->i_ctime_sec)) {
+		sec = BPF_CORE_READ(inode, i_ctime_sec);
+		nsec = BPF_CORE_READ(inode, i_ctime_nsec) & ~(1U << 31); /* less I_CTIME_QUERIED */
+	} else if (bpf_core_field_exists(((struct inode___v66 *)inode)->__i_ctime)) {
+		struct inode___v66 *i = (void *)inode;
+		sec = BPF_CORE_READ(i, __i_ctime.tv_sec);
+		nsec = BPF_CORE_READ(i, __i_ctime.tv_nsec);
+	} else if (bpf_core_field_exists(((struct inode___pre66 *)inode)->i_ctime)) {
+		struct inode___pre66 *i = (void *)inode;
+		sec = BPF_CORE_READ(i, i_ctime.tv_sec);
+		nsec = BPF_CORE_READ(i, i_ctime.tv_nsec);
+	} else {
+		return 0;
+	}
+	return (__u64)sec * 1000000000 + nsec;
+}
+
 /* exec_event_of sends a successful exec; with_loop says whether the program
  * may call bpf_loop (on_exec_noloop): without it, PATH's entries are not
  * counted; again, whether it is the second program (on_exec_again). */
@@ -1598,6 +1623,8 @@ static __always_inline int exec_event_of(void *ctx, struct task_struct *p, int o
 	if (exe) {
 		e->exe_dev = BPF_CORE_READ(exe, i_sb, s_dev);
 		e->exe_ino = BPF_CORE_READ(exe, i_ino);
+		e->exe_ctime_ns = exe_ctime_ns(exe);
+		e->exe_size_bytes = BPF_CORE_READ(exe, i_size);
 	}
 	unsigned long arg_start = BPF_CORE_READ(mm, arg_start);
 	unsigned long arg_end = BPF_CORE_READ(mm, arg_end);

@@ -161,6 +161,11 @@ struct exec_event {
 	 * unread. */
 	__u32 exe_dev; /* the kernel's dev_t: MAJOR << 20 | MINOR */
 	__u64 exe_ino;
+	/* ... and the version of it: its inode's change time, which every
+	 * write, truncate and chmod moves (0 when the kernel's struct inode
+	 * has none of the fields read), and its size. */
+	__u64 exe_ctime_ns;
+	__u64 exe_size_bytes;
 	struct exec_strings x;
 };
 

@@ -75,7 +75,8 @@ func convert(b []byte, ev *Event) error {
 			ev.OldTid = r.OldTid
 			if r.ExeIno != 0 {
 				// The kernel's dev_t: MAJOR << 20 | MINOR (linux/kdev_t.h).
-				ev.execFile = FileID{Major: r.ExeDev >> 20, Minor: r.ExeDev & (1<<20 - 1), Ino: r.ExeIno}
+				ev.execFile = FileID{Major: r.ExeDev >> 20, Minor: r.ExeDev & (1<<20 - 1), Ino: r.ExeIno,
+					CtimeNs: r.ExeCtimeNs, SizeBytes: r.ExeSizeBytes}
 			}
 			if has(r.H.Flags, spawntraceEventFlagEVF_COMPAT) {
 				ev.ExecABI = ABII386

@@ -37,10 +37,12 @@ func TestConvertExec(t *testing.T) {
 	putString(raw.X.Argv[:], args)
 	raw.X.ArgvLen = uint32(len(args))
 	raw.X.Argc, raw.X.Envc, raw.X.EnvBytes, raw.X.PathEntries = 2, 35, 1300, 14
+	raw.ExeDev, raw.ExeIno, raw.ExeCtimeNs, raw.ExeSizeBytes = 254<<20|3, 247849, 1796293438191194819, 35664
 	var ev Event
 	mustConvert(t, &raw, &ev)
 	want := Event{Kind: KindExec, Tid: 12, Pid: 12, OldTid: 14, Comm: "true", Filename: "/usr/bin/true",
-		Argv: []string{"true", "--version"}, Argc: 2, EnvCount: 35, EnvBytes: 1300, PathEntries: 14}
+		Argv: []string{"true", "--version"}, Argc: 2, EnvCount: 35, EnvBytes: 1300, PathEntries: 14,
+		execFile: FileID{Major: 254, Minor: 3, Ino: 247849, CtimeNs: 1796293438191194819, SizeBytes: 35664}}
 	if !reflect.DeepEqual(ev, want) {
 		t.Errorf("got  %+v\nwant %+v", ev, want)
 	}

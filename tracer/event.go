@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+
+	"golang.org/x/sys/unix"
 )
 
 // Kind says what an Event records: bpf/spawntrace.h's enum event_kind.
@@ -184,14 +186,33 @@ func (ev *Event) ExecFile() FileID { return ev.execFile }
 
 // FileID names a file by its device's major and minor numbers and its
 // inode number, as stat(2) gives them (a file's identity while it exists:
-// a program replaced on disk by another file has another).
+// a program replaced on disk by another file has another), and the version
+// of its contents seen by its change time and size: a file rewritten in
+// place (cp over it, a build that truncates its output) keeps its inode
+// but not its change time, which every write, truncate and chmod moves.
 type FileID struct {
 	Major, Minor uint32
 	Ino          uint64
+	// CtimeNs is the change time, ns since the epoch (stat's st_ctim);
+	// 0 when unknown (a kernel whose struct inode has none of the fields
+	// the BPF side reads): the file is then named by its inode alone.
+	CtimeNs   uint64
+	SizeBytes uint64
 }
 
 // IsZero tells an unknown file.
 func (f FileID) IsZero() bool { return f == FileID{} }
+
+// Inode is the file without its version: what a line of /proc/PID/maps
+// names.
+func (f FileID) Inode() FileID { return FileID{Major: f.Major, Minor: f.Minor, Ino: f.Ino} }
+
+// FileIDOfStat names the file stat(2) or fstat(2) described, as the
+// kernel's exec events name theirs.
+func FileIDOfStat(st *unix.Stat_t) FileID {
+	return FileID{Major: unix.Major(st.Dev), Minor: unix.Minor(st.Dev), Ino: st.Ino,
+		CtimeNs: uint64(st.Ctim.Sec)*1e9 + uint64(st.Ctim.Nsec), SizeBytes: uint64(st.Size)}
+}
 
 // Sample is one on-CPU sample of a thread of the tree (perf cpu-clock).
 type Sample struct {

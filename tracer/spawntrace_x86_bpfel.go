@@ -65,12 +65,14 @@ const (
 )
 
 type spawntraceExecEvent struct {
-	_      structs.HostLayout
-	H      spawntraceEventHdr
-	OldTid uint32
-	ExeDev uint32
-	ExeIno uint64
-	X      spawntraceExecStrings
+	_            structs.HostLayout
+	H            spawntraceEventHdr
+	OldTid       uint32
+	ExeDev       uint32
+	ExeIno       uint64
+	ExeCtimeNs   uint64
+	ExeSizeBytes uint64
+	X            spawntraceExecStrings
 }
 
 type spawntraceExecStrings struct {
