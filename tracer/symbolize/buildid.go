@@ -55,16 +55,17 @@ func (s *Symbolizer) IndexExec(pid uint32, filename string, exe tracer.FileID) {
 		return
 	}
 	// Known by the kernel's name from then on, once that very file (not
-	// what the path or /proc/PID/exe may show since) is indexed.
+	// what the path or /proc/PID/exe may show since) is indexed: that
+	// version of it, or, where the kernel gave no change time, that inode.
 	indexed := func(e *objEntry) {
 		if e != nil && e.depsIndexed && !exe.IsZero() &&
-			e.key == (fileKey{uint64(exe.Major)<<32 | uint64(exe.Minor), exe.Ino}) {
+			(e.key == exe || exe.CtimeNs == 0 && e.key.Inode() == exe.Inode()) {
 			s.execsIndexed[exe] = true
 		}
 	}
 	var st unix.Stat_t
 	if filepath.IsAbs(filename) && unix.Stat(filename, &st) == nil {
-		if e := s.files[fileKey{devKey(st.Dev), st.Ino}]; e != nil && e.depsIndexed {
+		if e := s.files[tracer.FileIDOfStat(&st)]; e != nil && e.depsIndexed {
 			indexed(e)
 			return
 		}
@@ -114,7 +115,7 @@ func (s *Symbolizer) indexOpen(f *os.File, path string, like *elf.FileHeader, de
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil
 	}
-	key := fileKey{devKey(st.Dev), st.Ino}
+	key := tracer.FileIDOfStat(&st)
 	if e := s.files[key]; e != nil && e.depsIndexed {
 		return e
 	}
@@ -276,8 +277,8 @@ func (s *Symbolizer) readIndexed(e *objEntry, f *os.File) {
 	e.pending = false
 	var st unix.Stat_t
 	err := unix.Fstat(int(f.Fd()), &st)
-	if err == nil && (fileKey{devKey(st.Dev), st.Ino}) != e.key {
-		err = fmt.Errorf("%s: file replaced since it was indexed", e.path)
+	if err == nil && tracer.FileIDOfStat(&st) != e.key {
+		err = fmt.Errorf("%s: file replaced or rewritten since it was indexed", e.path)
 	}
 	if err == nil {
 		e.obj, err = openObject(e.path, f)

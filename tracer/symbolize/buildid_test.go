@@ -406,7 +406,7 @@ func fileIDOf(t *testing.T, path string) tracer.FileID {
 	if err := unix.Stat(path, &st); err != nil {
 		t.Fatal(err)
 	}
-	return tracer.FileID{Major: unix.Major(st.Dev), Minor: unix.Minor(st.Dev), Ino: st.Ino}
+	return tracer.FileIDOfStat(&st)
 }
 
 // TestIndexExecByKernelName: a program indexed once is known by the file

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/spawntrace/spawntrace/tracer"
 )
 
 // procMapping is one line of /proc/PID/maps.
@@ -17,12 +19,15 @@ type procMapping struct {
 	Inode      uint64
 	Path       string // "" for anonymous memory; "[vdso]", "[heap]"... for special ones
 	Deleted    bool   // the file was unlinked after it was mapped
+	// file is the mapped file with its version, once Symbolizer.mappedFile
+	// has looked (zero until then): the line names only the inode.
+	file tracer.FileID
 }
 
-// fileKey identifies a mapped file independently of its path.
-type fileKey struct{ dev, inode uint64 }
-
-func (m *procMapping) key() fileKey { return fileKey{m.Dev, m.Inode} }
+// inode is the file the line names, without its version.
+func (m *procMapping) inode() tracer.FileID {
+	return tracer.FileID{Major: uint32(m.Dev >> 32), Minor: uint32(m.Dev), Ino: m.Inode}
+}
 
 // isFile tells a mapping backed by a regular file from anonymous and
 // special ones ([vdso], [heap], [stack], memfd...).

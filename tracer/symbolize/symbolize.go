@@ -72,7 +72,9 @@ type Image struct {
 	loaded bool
 	maps   []procMapping
 	err    error
-	exe    fileKey // of /proc/PID/exe when loaded, to tell a later exec
+	// exe is /proc/PID/exe's file as of the last read of maps: its inode
+	// tells a later exec, its version is its mappings'.
+	exe tracer.FileID
 	// reloaded is set once the map has been read again for an address it
 	// lacked (a library loaded after the first read).
 	reloaded bool
@@ -100,9 +102,11 @@ func (img *Image) Pid() uint32 { return img.pid }
 // addresses. Frames the kernel gave as build ID and file offset (CPU
 // samples) need no process: an index of build IDs, filled from every file
 // seen mapped or exec'd, finds the file. Files are read once, keyed by
-// device and inode. Safe for concurrent use; Fork, Exec and Exit follow
-// the processes in the order their events arrive, and stacks are resolved
-// against the Image that was current when they were taken. Image, Fork,
+// device, inode and version (tracer.FileID): a program rewritten in place
+// is read again, not taken for the one seen before. Safe for concurrent
+// use; Fork, Exec and Exit follow the processes in the order their events
+// arrive, and stacks are resolved against the Image that was current when
+// they were taken. Image, Fork,
 // Exec, Exit and Load never wait for a file being read, so a ring-buffer
 // reader may call them.
 type Symbolizer struct {
@@ -112,20 +116,20 @@ type Symbolizer struct {
 	images map[uint32]imageRef
 
 	mu    sync.Mutex // guards the files and caches below
-	files map[fileKey]*objEntry
+	files map[tracer.FileID]*objEntry
 	byID  map[tracer.BuildID]*objEntry // files with a GNU build ID, however found
 	// execsIndexed holds the programs IndexExec indexed, by the kernel's
 	// name for them (that of their exec events).
 	execsIndexed map[tracer.FileID]bool
 	libDirs      []string // the dynamic loader's system directories, once read
-	mappings     map[fileKey]*Mapping
+	mappings     map[tracer.FileID]*Mapping
 	special      map[string]*Mapping // [vdso] and the like, by name
 	cache        map[addrKey][]symInfo
 	kernel       *kallsyms
 	kmap         *Mapping
 	kerr         error
-	cfi          *unwind.Cache[fileKey] // call frame information, for Unwind; made on first use
-	vdso         map[vdsoKey]vdsoImage  // the vDSO's, by mode, read from a process's memory
+	cfi          *unwind.Cache[tracer.FileID] // call frame information, for Unwind; made on first use
+	vdso         map[vdsoKey]vdsoImage        // the vDSO's, by mode, read from a process's memory
 
 	lastImageID atomic.Uint64
 	have32VDSO  atomic.Bool   // a 32-bit vDSO image is in vdso: none is read early any more
@@ -139,7 +143,7 @@ type objEntry struct {
 	// canonical load bias: the first process's; others are rebased to it.
 	// 0 for a file first read through the build-ID index.
 	bias uint64
-	key  fileKey
+	key  tracer.FileID
 	// path is where the file was found when it was indexed by build ID
 	// alone (exec'd, or needed by a program that was): pending until a
 	// frame falls in it, then read from there.
@@ -150,7 +154,7 @@ type objEntry struct {
 }
 
 type addrKey struct {
-	file fileKey
+	file tracer.FileID
 	v    uint64 // virtual address in the file
 }
 
@@ -164,10 +168,10 @@ func NewSymbolizer() *Symbolizer {
 	return &Symbolizer{
 		procRoot:     "/proc",
 		images:       map[uint32]imageRef{},
-		files:        map[fileKey]*objEntry{},
+		files:        map[tracer.FileID]*objEntry{},
 		byID:         map[tracer.BuildID]*objEntry{},
 		execsIndexed: map[tracer.FileID]bool{},
-		mappings:     map[fileKey]*Mapping{},
+		mappings:     map[tracer.FileID]*Mapping{},
 		special:      map[string]*Mapping{},
 		cache:        map[addrKey][]symInfo{},
 	}
@@ -316,20 +320,20 @@ func (s *Symbolizer) LoadSince(img *Image, sinceNs uint64) error {
 	if err != nil {
 		return err
 	}
-	if exe != img.exe {
+	if exe.Inode() != img.exe.Inode() {
 		return fmt.Errorf("pid %d exec'd: %w", img.pid, ErrProcessGone)
 	}
-	img.maps, img.readNs = maps, readNs
+	img.maps, img.exe, img.readNs = maps, exe, readNs
 	img.mapsGen++
 	return nil
 }
 
-func (s *Symbolizer) readMaps(pid uint32) ([]procMapping, fileKey, error) {
+func (s *Symbolizer) readMaps(pid uint32) ([]procMapping, tracer.FileID, error) {
 	dir := s.procRoot + "/" + strconv.FormatUint(uint64(pid), 10)
-	var exe fileKey
+	var exe tracer.FileID
 	var st unix.Stat_t
 	if err := unix.Stat(dir+"/exe", &st); err == nil {
-		exe = fileKey{devKey(st.Dev), st.Ino}
+		exe = tracer.FileIDOfStat(&st)
 	}
 	f, err := os.Open(dir + "/maps")
 	if err != nil {
@@ -345,6 +349,13 @@ func (s *Symbolizer) readMaps(pid uint32) ([]procMapping, fileKey, error) {
 	}
 	if len(maps) == 0 { // a zombie's maps are empty
 		return nil, exe, fmt.Errorf("pid %d: %w", pid, ErrProcessGone)
+	}
+	for i := range maps {
+		// The executable's version, from the stat just made, spares its
+		// mappings one each (mappedFile).
+		if m := &maps[i]; !exe.IsZero() && m.inode() == exe.Inode() {
+			m.file = exe
+		}
 	}
 	return maps, exe, nil
 }
@@ -362,16 +373,12 @@ func (s *Symbolizer) reload(img *Image) ([]procMapping, bool) {
 	}
 	img.reloaded = true
 	maps, exe, err := s.readMaps(img.pid)
-	if err != nil || exe != img.exe {
+	if err != nil || exe.Inode() != img.exe.Inode() {
 		return nil, false
 	}
-	img.maps = maps
+	img.maps, img.exe = maps, exe
 	img.mapsGen++
 	return maps, true
-}
-
-func devKey(dev uint64) uint64 {
-	return uint64(unix.Major(dev))<<32 | uint64(unix.Minor(dev))
 }
 
 // User symbolizes a user stack (leaf first) of the image's process; an
@@ -430,11 +437,12 @@ func (s *Symbolizer) MainMapping(img *Image) (*Mapping, error) {
 	img.mu.Unlock()
 	for i := range maps {
 		m := &maps[i]
-		if m.Exec && m.isFile() && m.key() == exe {
-			if e := s.object(img, m); e.err != nil {
+		if m.Exec && m.isFile() && m.inode() == exe.Inode() {
+			e := s.object(img, m)
+			if e.err != nil {
 				return nil, e.err
 			}
-			return s.mappings[m.key()], nil
+			return s.mappings[e.key], nil
 		}
 	}
 	return nil, fmt.Errorf("pid %d: executable not found in its memory map", img.pid)
@@ -460,7 +468,7 @@ func (s *Symbolizer) resolveUser(img *Image, m *procMapping, fr Frame, frames []
 		return append(frames, fr)
 	}
 	e := s.object(img, m)
-	fr.Mapping = s.mappings[m.key()]
+	fr.Mapping = s.mappings[e.key]
 	if e.obj == nil { // unreadable: rebase by file offset alone
 		fr.Addr = fr.Addr - (m.Start - m.Offset) + e.bias
 		return append(frames, fr)
@@ -491,9 +499,10 @@ func (s *Symbolizer) named(e *objEntry, v uint64, fr Frame, frames []Frame) []Fr
 	return frames
 }
 
-// object reads the file behind a mapping once, and makes its Mapping.
+// object reads the file behind a mapping once (each version of it), and
+// makes its Mapping.
 func (s *Symbolizer) object(img *Image, m *procMapping) *objEntry {
-	k := m.key()
+	k := s.mappedFile(img.pid, m)
 	e := s.files[k]
 	if e != nil && !e.pending {
 		return e
@@ -535,19 +544,44 @@ func (s *Symbolizer) object(img *Image, m *procMapping) *objEntry {
 	return e
 }
 
-// openMapped opens the file a process has mapped, preferring
+// mappedPaths are where the file a process has mapped may be found:
 // /proc/PID/map_files (the very file, even if deleted or in another mount
-// namespace), then the path under /proc/PID/root, then the path itself;
-// each is checked against the mapping's device and inode.
-func (s *Symbolizer) openMapped(pid uint32, m *procMapping) (*os.File, error) {
+// namespace), then the path under /proc/PID/root, then the path itself.
+func (s *Symbolizer) mappedPaths(pid uint32, m *procMapping) [3]string {
 	dir := s.procRoot + "/" + strconv.FormatUint(uint64(pid), 10)
-	tries := []string{
-		fmt.Sprintf("%s/map_files/%x-%x", dir, m.Start, m.End),
-		dir + "/root" + m.Path,
-		m.Path,
+	return [3]string{fmt.Sprintf("%s/map_files/%x-%x", dir, m.Start, m.End), dir + "/root" + m.Path, m.Path}
+}
+
+// mappedFile is the file behind mapping m of pid with its version,
+// which its maps line does not say: the executable's was read with the map
+// (readMaps), another file's is that of the first of mappedPaths that
+// stat(2) finds with the line's inode, once per mapping.
+// Only the inode when none does (the process and the file are gone): then
+// no file is opened for it (openMapped), as none can be told to be the
+// one mapped.
+func (s *Symbolizer) mappedFile(pid uint32, m *procMapping) tracer.FileID {
+	if !m.file.IsZero() {
+		return m.file
 	}
+	m.file = m.inode()
+	for _, p := range s.mappedPaths(pid, m) {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil {
+			if id := tracer.FileIDOfStat(&st); id.Inode() == m.inode() {
+				m.file = id
+				break
+			}
+		}
+	}
+	return m.file
+}
+
+// openMapped opens the file a process has mapped from the first of
+// mappedPaths that holds it, that version of it (mappedFile).
+func (s *Symbolizer) openMapped(pid uint32, m *procMapping) (*os.File, error) {
+	file := s.mappedFile(pid, m)
 	var firstErr error
-	for _, p := range tries {
+	for _, p := range s.mappedPaths(pid, m) {
 		f, err := OpenRegular(p)
 		if err != nil {
 			if firstErr == nil {
@@ -556,13 +590,13 @@ func (s *Symbolizer) openMapped(pid uint32, m *procMapping) (*os.File, error) {
 			continue
 		}
 		var st unix.Stat_t
-		if err := unix.Fstat(int(f.Fd()), &st); err == nil && (fileKey{devKey(st.Dev), st.Ino}) == m.key() {
+		if err := unix.Fstat(int(f.Fd()), &st); err == nil && tracer.FileIDOfStat(&st) == file {
 			return f, nil
 		}
 		f.Close()
 	}
 	if firstErr == nil {
-		firstErr = fmt.Errorf("%s: file replaced since it was mapped", m.Path)
+		firstErr = fmt.Errorf("%s: file replaced or rewritten since it was mapped", m.Path)
 	}
 	return nil, firstErr
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/spawntrace/spawntrace/tracer"
 	"github.com/spawntrace/spawntrace/tracer/unwind"
 )
 
@@ -18,7 +19,7 @@ const unwindCacheBytes = 32 << 20
 // image's process has mapped, appending its addresses to dst[:0]: the
 // leaf's IP, then return addresses, as User takes them. The files are
 // opened as for symbols (openMapped) and their CFI kept, within a memory
-// budget, by device and inode. A stack taken again at a call site of the
+// budget, by file (tracer.FileID). A stack taken again at a call site of the
 // image, under the same registers and with the same words where the last
 // unwind there read, gets that unwind's result (unwindMemo).
 func (s *Symbolizer) Unwind(img *Image, regs unwind.Regs, stack []byte, dst []uint64) unwind.Result {
@@ -112,7 +113,7 @@ func (r *imageResolver) Table(pc uint64) (*unwind.Table, uint64, error) {
 		return nil, 0, errGoFramePointers
 	}
 	if r.s.cfi == nil {
-		r.s.cfi = unwind.NewCache[fileKey](unwindCacheBytes)
+		r.s.cfi = unwind.NewCache[tracer.FileID](unwindCacheBytes)
 	}
 	t, err := r.s.cfi.Get(e.key, func() (*unwind.Table, error) {
 		f, err := r.s.openMapped(r.img.pid, m)

@@ -8,7 +8,7 @@ import (
 
 // Cache keeps the Tables of recently used objects within a memory budget,
 // keyed by whatever identifies a file to the caller (package symbolize:
-// device and inode). Failures are kept too, so an object without CFI is
+// tracer.FileID). Failures are kept too, so an object without CFI is
 // read once. Safe for concurrent use.
 type Cache[K comparable] struct {
 	mu       sync.Mutex
