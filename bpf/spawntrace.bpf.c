@@ -248,12 +248,14 @@ struct {
  * once, at the first such record, and names every later address of that
  * program from it: only that first record must reach it while the process
  * lives. Cleared at exec and exit; LRU, so a full map costs a wake-up,
- * never a stack. */
+ * never a stack. The value is that record's time (ns): a map user space
+ * reads late, for a spawn at T, is the program of T only while the entry
+ * is there and no later than T (tracer.Tracer.SameProgram). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u64);
 } announced SEC(".maps");
 
 struct {
@@ -929,8 +931,8 @@ static __always_inline void send_spawn(void *ctx, void *user_regs, struct spawn_
 	bool urgent = false;
 	/* A stack copy is unwound from the spawner's memory map, too. */
 	if ((copied || (e->ustack_len && spawn_stack_needs_map(e))) && !bpf_map_lookup_elem(&announced, &tgid)) {
-		__u8 one = 1;
-		bpf_map_update_elem(&announced, &tgid, &one, BPF_ANY);
+		__u64 since_ns = slot->ts_ns;
+		bpf_map_update_elem(&announced, &tgid, &since_ns, BPF_ANY);
 		urgent = true;
 	}
 	submit(e, sizeof(*e), urgent);
@@ -2009,8 +2011,8 @@ static __always_inline bool sample_needs_map(struct sample *s, __u32 tgid)
 {
 	if (!(s->flags & SAMPLEF_USTACK_IPS) || s->ustack_len <= 0 || bpf_map_lookup_elem(&announced, &tgid))
 		return false;
-	__u8 one = 1;
-	bpf_map_update_elem(&announced, &tgid, &one, BPF_ANY);
+	__u64 since_ns = s->ts_ns;
+	bpf_map_update_elem(&announced, &tgid, &since_ns, BPF_ANY);
 	return true;
 }
 

@@ -589,6 +589,29 @@ func (t *Tracer) Untrack(pid uint32) error {
 	return nil
 }
 
+// SameProgram says whether process pid still runs the program it ran at
+// sinceNs (CLOCK_MONOTONIC, an event's time), from a spawn record of it
+// at sinceNs whose stack needs the memory map: that record, or an earlier
+// one of the same program, left its time in the kernel's announced map,
+// which an exec or the exit clears. So a memory map read before this call
+// is of that program when same is true; false when the process exec'd or
+// exited since (or its pid went to another process). known is false where
+// the kernel's key cannot be had: in a nested pid namespace (the map is
+// keyed by host pids), or on a read error.
+func (t *Tracer) SameProgram(pid uint32, sinceNs uint64) (same, known bool) {
+	if t.pidns.nested() {
+		return false, false
+	}
+	var firstNs uint64
+	switch err := t.coll.Maps["announced"].Lookup(pid, &firstNs); {
+	case errors.Is(err, ebpf.ErrKeyNotExist):
+		return false, true
+	case err != nil:
+		return false, false
+	}
+	return firstNs <= sinceNs, true
+}
+
 // drainEvery bounds how long a record that did not wake the reader waits.
 const drainEvery = 50 * time.Millisecond
 

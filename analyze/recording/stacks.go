@@ -35,8 +35,9 @@ type Stack struct {
 	// Cut: the CFI unwind ran out of the stack bytes the kernel copied
 	// (bpf STACK_COPY_MAX) before it reached an entry point.
 	Cut bool `json:"cut,omitempty"`
-	// MapGone: the spawner exited before its memory map could be read (a
-	// process that spawns and exits within a millisecond), so the copy of
+	// MapGone: the spawner exited (or exec'd another program) before its
+	// memory map could be read (a process that spawns and exits within a
+	// millisecond, or a reader far behind), so the copy of
 	// its stack could not be unwound by CFI: the frames are the kernel's
 	// frame-pointer walk's, which ends in code without frame pointers.
 	MapGone bool `json:"map_gone,omitempty"`

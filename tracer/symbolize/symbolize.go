@@ -91,10 +91,35 @@ type Image struct {
 	// vdso is its [vdso]'s image, read with the map while the process
 	// lives, until the symbolizer has a 32-bit one (vdsoEarly).
 	vdso []byte
+	// readPid is the process whose map was read: pid, or a child sharing
+	// the image since a fork whose own spawn read it (the parent may have
+	// exited or exec'd by then); readSinceNs the spawn's time it was
+	// checked against (SameProgram), 0 when unchecked (setMain's read).
+	readPid     uint32
+	readSinceNs uint64
+	// gonePid is a process whose read failed (exited, exec'd): its later
+	// stacks are not read again.
+	gonePid uint32
 }
 
 // Pid is the process the image belongs to.
 func (img *Image) Pid() uint32 { return img.pid }
+
+// mapPid is the process whose map the image holds (img.mu not held).
+func (img *Image) mapPid() uint32 {
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	if img.readPid != 0 {
+		return img.readPid
+	}
+	return img.pid
+}
+
+// ProgramCheck says whether process pid still runs the program it ran at
+// sinceNs (CLOCK_MONOTONIC), when its spawn at sinceNs had a stack that
+// needs its memory map; known is false when that cannot be told
+// (tracer.Tracer.SameProgram).
+type ProgramCheck func(pid uint32, sinceNs uint64) (same, known bool)
 
 // Symbolizer turns raw stack addresses into function names while the
 // processes are alive: /proc/PID/maps locates each address in a file, the
@@ -130,6 +155,10 @@ type Symbolizer struct {
 	kerr         error
 	cfi          *unwind.Cache[tracer.FileID] // call frame information, for Unwind; made on first use
 	vdso         map[vdsoKey]vdsoImage        // the vDSO's, by mode, read from a process's memory
+
+	// check, when set, tells a map read late from one of another program
+	// (SetProgramCheck).
+	check ProgramCheck
 
 	lastImageID atomic.Uint64
 	have32VDSO  atomic.Bool   // a 32-bit vDSO image is in vdso: none is read early any more
@@ -176,6 +205,12 @@ func NewSymbolizer() *Symbolizer {
 		cache:        map[addrKey][]symInfo{},
 	}
 }
+
+// SetProgramCheck makes the maps read for spawn stacks (LoadSince, LoadAt)
+// checked with c after each read: a process that exec'd after its spawn
+// and before the read would otherwise lend its stack the new program's
+// map, and wrong frames. Before the first use.
+func (s *Symbolizer) SetProgramCheck(c ProgramCheck) { s.check = c }
 
 // Image returns pid's current address space, making one if none is known.
 func (s *Symbolizer) Image(pid uint32) *Image {
@@ -292,6 +327,7 @@ func (s *Symbolizer) load(img *Image) ([]procMapping, error) {
 		img.loaded = true
 		img.readNs = monoNow()
 		img.maps, img.exe, img.err = s.readMaps(img.pid)
+		img.readPid = img.pid
 		img.mapsGen++
 		img.vdso = s.vdsoEarly(img.pid, img.maps)
 	}
@@ -302,28 +338,58 @@ func (s *Symbolizer) load(img *Image) ([]procMapping, error) {
 // read before sinceNs (CLOCK_MONOTONIC): a stack taken at sinceNs may run
 // through libraries mapped after that read (the workload's map is read as
 // its exec returns, before the dynamic loader maps libc). Read again once
-// per image at most, and only while the process runs the same program.
+// per image at most, from pid, the process whose stack was taken at
+// sinceNs: an image shared since a fork is the child's too, and the
+// parent may be gone. A read is kept only while pid runs the image's
+// program (SetProgramCheck; the same /proc/PID/exe for a read again).
 // The error (ErrProcessGone) says no map of the moment could be read: the
-// process had exited or exec'd.
-func (s *Symbolizer) LoadSince(img *Image, sinceNs uint64) error {
-	if _, err := s.load(img); err != nil {
-		return err
-	}
+// process had exited or exec'd; a map read before, if any, stays.
+func (s *Symbolizer) LoadSince(img *Image, pid uint32, sinceNs uint64) error {
+	return s.loadFor(img, pid, sinceNs, true)
+}
+
+// LoadAt is LoadSince without the read again: a map read before sinceNs
+// will do (stacks of bare addresses, named from it as they come).
+func (s *Symbolizer) LoadAt(img *Image, pid uint32, sinceNs uint64) error {
+	return s.loadFor(img, pid, sinceNs, false)
+}
+
+func (s *Symbolizer) loadFor(img *Image, pid uint32, sinceNs uint64, again bool) error {
 	img.mu.Lock()
 	defer img.mu.Unlock()
-	if img.refreshed || img.readNs >= sinceNs {
+	usable := img.loaded && img.err == nil
+	if usable && (!again || img.refreshed || img.readNs >= sinceNs) {
 		return nil
 	}
-	img.refreshed = true
+	if pid == img.gonePid {
+		return fmt.Errorf("pid %d: %w", pid, ErrProcessGone)
+	}
 	readNs := monoNow()
-	maps, exe, err := s.readMaps(img.pid)
+	maps, exe, err := s.readMaps(pid)
+	if err == nil && s.check != nil {
+		if same, known := s.check(pid, sinceNs); known && !same {
+			err = fmt.Errorf("pid %d exec'd or exited since its spawn: %w", pid, ErrProcessGone)
+		}
+	}
+	if err == nil && usable && exe.Inode() != img.exe.Inode() {
+		err = fmt.Errorf("pid %d exec'd: %w", pid, ErrProcessGone)
+	}
 	if err != nil {
+		img.gonePid = pid
+		if !img.loaded {
+			// Not read lazily later either (load): by then the process
+			// may run another program. Another process sharing the image
+			// may still read it.
+			img.loaded, img.err, img.readNs = true, err, readNs
+		}
 		return err
 	}
-	if exe.Inode() != img.exe.Inode() {
-		return fmt.Errorf("pid %d exec'd: %w", img.pid, ErrProcessGone)
+	img.refreshed = usable
+	img.loaded, img.maps, img.exe, img.err, img.readNs = true, maps, exe, nil, readNs
+	img.readPid, img.readSinceNs = pid, sinceNs
+	if img.vdso == nil {
+		img.vdso = s.vdsoEarly(pid, maps)
 	}
-	img.maps, img.exe, img.readNs = maps, exe, readNs
 	img.mapsGen++
 	return nil
 }
@@ -372,9 +438,18 @@ func (s *Symbolizer) reload(img *Image) ([]procMapping, bool) {
 		return nil, false
 	}
 	img.reloaded = true
-	maps, exe, err := s.readMaps(img.pid)
+	pid := img.readPid
+	if pid == 0 {
+		pid = img.pid
+	}
+	maps, exe, err := s.readMaps(pid)
 	if err != nil || exe.Inode() != img.exe.Inode() {
 		return nil, false
+	}
+	if img.readSinceNs != 0 && s.check != nil {
+		if same, known := s.check(pid, img.readSinceNs); known && !same {
+			return nil, false
+		}
 	}
 	img.maps, img.exe = maps, exe
 	img.mapsGen++
@@ -508,7 +583,7 @@ func (s *Symbolizer) object(img *Image, m *procMapping) *objEntry {
 		return e
 	}
 	var obj *objFile
-	f, err := s.openMapped(img.pid, m)
+	f, err := s.openMapped(img.mapPid(), m)
 	if err == nil {
 		obj, err = openObject(m.Path, f)
 		f.Close()

@@ -2,12 +2,14 @@ package symbolize
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -475,18 +477,89 @@ func TestLoadSince(t *testing.T) {
 	before := monoNow()
 	s.Load(img)
 	writeMaps(2) // libc mapped after the first read
-	s.LoadSince(img, before)
+	s.LoadSince(img, 500, before)
 	if len(img.maps) != 1 {
 		t.Errorf("stack older than the map: map read again (%d mappings)", len(img.maps))
 	}
-	s.LoadSince(img, monoNow())
+	s.LoadSince(img, 500, monoNow())
 	if len(img.maps) != 2 {
 		t.Errorf("stack newer than the map: %d mappings, want 2", len(img.maps))
 	}
 	writeMaps(3)
-	s.LoadSince(img, monoNow())
+	s.LoadSince(img, 500, monoNow())
 	if len(img.maps) != 2 {
 		t.Errorf("map read again twice: %d mappings, want the 2 of the second read", len(img.maps))
+	}
+}
+
+// A spawn stack's map is read from the spawner itself: a child sharing its
+// parent's image since a fork, once the parent is gone, and only while it
+// runs the program of its spawn (SetProgramCheck); a read that failed
+// leaves the map read before, and says so for each later stack of that
+// process, without reading it again.
+func TestLoadSinceFromSpawner(t *testing.T) {
+	root := t.TempDir()
+	writeMaps := func(pid int, lines ...string) {
+		dir := filepath.Join(root, strconv.Itoa(pid))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "maps"), []byte(strings.Join(lines, "")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prog := "555555554000-555555556000 r-xp 00001000 08:01 11 /usr/bin/prog\n"
+	libc := "7ffff7dd0000-7ffff7f50000 r-xp 00026000 08:01 12 /usr/lib/libc.so.6\n"
+	other := "555555554000-555555558000 r-xp 00001000 08:01 21 /usr/bin/other\n"
+	s := NewSymbolizer()
+	s.procRoot = root
+	execdSince := map[uint32]bool{}
+	reads := map[uint32]int{}
+	s.SetProgramCheck(func(pid uint32, sinceNs uint64) (bool, bool) {
+		reads[pid]++
+		return !execdSince[pid], true
+	})
+
+	// 600 forked 601 and exited: 601's spawn reads 601.
+	s.Image(600)
+	s.Fork(600, 601, 1)
+	img := s.Image(601)
+	writeMaps(601, prog, libc)
+	if err := s.LoadSince(img, 601, monoNow()); err != nil || len(img.maps) != 2 {
+		t.Fatalf("the child's own map: %v, %d mappings, want 2", err, len(img.maps))
+	}
+
+	// 602 exec'd other after its spawn: its map is not the spawn's, and
+	// is not read lazily later either.
+	s.Exec(602, 1)
+	img = s.Image(602)
+	writeMaps(602, other)
+	execdSince[602] = true
+	if err := s.LoadSince(img, 602, monoNow()); !errors.Is(err, ErrProcessGone) {
+		t.Errorf("map of a program exec'd since the spawn: %v, want ErrProcessGone", err)
+	}
+	if maps, err := s.load(img); err == nil || len(maps) != 0 {
+		t.Errorf("a later lazy read gave %d mappings, %v: want none", len(maps), err)
+	}
+
+	// 603's map read at its start lacked libc; it exits before its
+	// spawn's map is read: each of its stacks says so, the first read
+	// kept, 603 read once.
+	s.Exec(603, 1)
+	img = s.Image(603)
+	writeMaps(603, prog)
+	s.Load(img)
+	os.RemoveAll(filepath.Join(root, "603"))
+	for i := range 2 {
+		if err := s.LoadSince(img, 603, monoNow()); !errors.Is(err, ErrProcessGone) {
+			t.Errorf("stack %d of a spawner gone: %v, want ErrProcessGone", i, err)
+		}
+		if len(img.maps) != 1 {
+			t.Errorf("stack %d: %d mappings, want the first read's 1", i, len(img.maps))
+		}
+	}
+	if reads[603] != 0 {
+		t.Errorf("603 checked %d times: it could not be read", reads[603])
 	}
 }
 

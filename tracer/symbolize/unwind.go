@@ -116,7 +116,7 @@ func (r *imageResolver) Table(pc uint64) (*unwind.Table, uint64, error) {
 		r.s.cfi = unwind.NewCache[tracer.FileID](unwindCacheBytes)
 	}
 	t, err := r.s.cfi.Get(e.key, func() (*unwind.Table, error) {
-		f, err := r.s.openMapped(r.img.pid, m)
+		f, err := r.s.openMapped(r.img.mapPid(), m)
 		if err != nil {
 			return nil, err
 		}

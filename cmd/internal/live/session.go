@@ -124,7 +124,7 @@ func newSession(t Backend, opts Options) (*Session, error) {
 	if opts.TableOnly {
 		rec.CountOnly()
 	} else {
-		s.stacks = newStackProbe(rec, t.ProbeAvailable(tracer.SamplingProbe), opts.Warn)
+		s.stacks = newStackProbe(t, rec, t.ProbeAvailable(tracer.SamplingProbe), opts.Warn)
 		s.libc = newLibcProbe()
 		s.observers = []Observer{s.stacks, s.libc, newRustProbe()}
 		sample = s.stacks.sample

@@ -103,7 +103,15 @@ const maxPending = 256
 // and counted, execs left unindexed.
 const maxLate = 1 << 16
 
-func newStackProbe(rec *recording.Recorder, sampling bool, warn io.Writer) *stackProbe {
+// programChecker is a backend that can tell whether a process still runs
+// the program of its spawn (the BPF tracer: tracer.Tracer.SameProgram).
+type programChecker interface {
+	SameProgram(pid uint32, sinceNs uint64) (same, known bool)
+}
+
+// newStackProbe makes the probe; t, when it is a programChecker, checks the
+// maps read for spawn stacks.
+func newStackProbe(t Backend, rec *recording.Recorder, sampling bool, warn io.Writer) *stackProbe {
 	p := &stackProbe{
 		warn:  warn,
 		sym:   symbolize.NewSymbolizer(),
@@ -111,6 +119,9 @@ func newStackProbe(rec *recording.Recorder, sampling bool, warn io.Writer) *stac
 		done:  make(chan struct{}),
 		table: recording.NewStackTable(),
 		rec:   rec,
+	}
+	if c, ok := t.(programChecker); ok {
+		p.sym.SetProgramCheck(c.SameProgram)
 	}
 	if sampling {
 		// Before the workload starts, so as not to take CPU from it; an
@@ -165,13 +176,16 @@ func (p *stackProbe) Observe(ev *tracer.Event) {
 			// A stack to unwind: only the map places its addresses in
 			// files, and it must hold the libraries of the moment (the
 			// process's first such spawn woke the reader, bpf send_spawn).
-			// A spawner that exits within a millisecond of its spawn is
-			// gone by then: its stack is left as the kernel walked it, and
-			// says why.
-			mapGone = errors.Is(p.sym.LoadSince(img, ev.TimeNs), symbolize.ErrProcessGone)
+			// It is read from the spawner itself, which may be a child
+			// sharing its parent's image since a fork. A spawner that
+			// exits within a millisecond of its spawn is gone by then, one
+			// that exec'd runs another program: its stack is unwound from
+			// a map read before, if any, else left as the kernel walked
+			// it, and says why.
+			mapGone = errors.Is(p.sym.LoadSince(img, ev.Pid, ev.TimeNs), symbolize.ErrProcessGone)
 		case len(ev.UserStack) > 0 || symbolize.NeedsMap(ev.UserFrames()):
 			// Bare addresses: only the map names them (likewise).
-			p.sym.Load(img)
+			p.sym.LoadAt(img, ev.Pid, ev.TimeNs)
 		}
 		if copied != nil {
 			p.unwinding.copies++

@@ -18,7 +18,7 @@ func TestStackProbeExecWithoutFilename(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newStackProbe(rec, false, io.Discard)
+	p := newStackProbe(nil, rec, false, io.Discard)
 	pid := uint32(os.Getpid())
 	p.Observe(&tracer.Event{Kind: tracer.KindExec, Pid: pid, Tid: pid, TimeNs: 1, NameUnread: true})
 	p.Observe(&tracer.Event{Kind: tracer.KindExec, Pid: pid, Tid: pid, TimeNs: 2, Filename: "/proc/self/exe"})
