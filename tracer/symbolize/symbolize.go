@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -315,6 +316,58 @@ func (s *Symbolizer) Load(img *Image) error {
 	return err
 }
 
+// MapRead is a process's memory map read ahead of the image it becomes
+// (ReadMapsWhen, LoadRead).
+type MapRead struct {
+	maps   []procMapping
+	exe    tracer.FileID
+	readNs uint64
+	err    error
+}
+
+// ReadMapsWhen reads pid's memory map, pause apart and polls times at
+// most, until ready accepts the files it maps executable (their base
+// names), and returns the last read: a process just exec'd, whose dynamic
+// loader is still mapping its libraries. An error ends the reads.
+func (s *Symbolizer) ReadMapsWhen(pid uint32, ready func(execFiles []string) bool, polls int, pause time.Duration) *MapRead {
+	var r MapRead
+	for i := range max(polls, 1) {
+		if i > 0 {
+			time.Sleep(pause)
+		}
+		r.readNs = monoNow()
+		r.maps, r.exe, r.err = s.readMaps(pid)
+		if r.err != nil {
+			break
+		}
+		var names []string
+		for _, m := range r.maps {
+			if m.Exec && m.isFile() {
+				names = append(names, filepath.Base(m.Path))
+			}
+		}
+		if ready(names) {
+			break
+		}
+	}
+	return &r
+}
+
+// LoadRead makes r img's map, as if Load had read it then, unless img has
+// one already.
+func (s *Symbolizer) LoadRead(img *Image, r *MapRead) {
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	if img.loaded {
+		return
+	}
+	img.loaded = true
+	img.maps, img.exe, img.err, img.readNs = r.maps, r.exe, r.err, r.readNs
+	img.readPid = img.pid
+	img.mapsGen++
+	img.vdso = s.vdsoEarly(img.pid, img.maps)
+}
+
 // ErrProcessGone is returned when a stack's process could not be read:
 // it exited (or exec'd) before its stack was symbolized.
 var ErrProcessGone = errors.New("process no longer readable")
@@ -336,8 +389,8 @@ func (s *Symbolizer) load(img *Image) ([]procMapping, error) {
 
 // LoadSince reads the image's map now, as Load does, or again if it was
 // read before sinceNs (CLOCK_MONOTONIC): a stack taken at sinceNs may run
-// through libraries mapped after that read (the workload's map is read as
-// its exec returns, before the dynamic loader maps libc). Read again once
+// through libraries mapped after that read (dlopen; the workload's map,
+// read as its exec returns, may predate its libraries). Read again once
 // per image at most, from pid, the process whose stack was taken at
 // sinceNs: an image shared since a fork is the child's too, and the
 // parent may be gone. A read is kept only while pid runs the image's

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -560,6 +561,56 @@ func TestLoadSinceFromSpawner(t *testing.T) {
 	}
 	if reads[603] != 0 {
 		t.Errorf("603 checked %d times: it could not be read", reads[603])
+	}
+}
+
+// ReadMapsWhen reads the map again until it holds what ready wants, and
+// LoadRead gives that read to an image that has none.
+func TestReadMapsWhen(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "700")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{
+		"555555554000-555555556000 r-xp 00001000 08:01 11 /usr/bin/prog\n",
+		"7ffff7dd0000-7ffff7dd1000 r--p 00000000 08:01 12 /usr/lib/libc.so.6\n",
+		"7ffff7dd1000-7ffff7f50000 r-xp 00026000 08:01 12 /usr/lib/libc.so.6\n",
+	}
+	shown := 1
+	write := func() {
+		if err := os.WriteFile(filepath.Join(dir, "maps"), []byte(strings.Join(lines[:shown], "")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	s := NewSymbolizer()
+	s.procRoot = root
+	var seen [][]string
+	r := s.ReadMapsWhen(700, func(files []string) bool {
+		seen = append(seen, files)
+		if slices.Contains(files, "libc.so.6") {
+			return true
+		}
+		shown++ // the loader maps a bit more before the next read
+		write()
+		return false
+	}, 10, 0)
+	want := [][]string{{"prog"}, {"prog"}, {"prog", "libc.so.6"}}
+	if !reflect.DeepEqual(seen, want) {
+		t.Errorf("reads saw %v, want %v (libc mapped executable on the third)", seen, want)
+	}
+	img := s.Image(700)
+	s.LoadRead(img, r)
+	if len(img.maps) != 3 {
+		t.Errorf("the image has %d mappings, want the last read's 3", len(img.maps))
+	}
+	s.LoadRead(img, &MapRead{})
+	if len(img.maps) != 3 {
+		t.Errorf("a second LoadRead replaced the map")
+	}
+	if r := s.ReadMapsWhen(700, func([]string) bool { return false }, 3, 0); r.err != nil || len(r.maps) != 3 {
+		t.Errorf("never ready: %d mappings, %v; want the last of 3 reads", len(r.maps), r.err)
 	}
 }
 

@@ -281,10 +281,14 @@ func (p *stackProbe) setMain(pid int) {
 	// workload runs its own program.
 	// Its execs from now on are followed (Observe); those before may have
 	// been read already, and the map and argv read here are theirs.
-	p.mainPid.Store(uint32(pid))
+	// Read before the fresh image is made: the reader, meanwhile, may
+	// make one of the exec's record (it is not the main one until
+	// mainPid is set), which this one replaces.
+	maps := mainMap(p.sym, pid)
 	p.sym.Exec(uint32(pid), uint64(now().mono))
+	p.mainPid.Store(uint32(pid))
 	img := p.sym.Image(uint32(pid))
-	p.sym.Load(img)
+	p.sym.LoadRead(img, maps)
 	var argv []string // as the kernel passed it: a #! script's interpreter first
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && len(b) > 0 {
 		argv = strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
