@@ -410,6 +410,28 @@ func (b *budgetReader) ReadAt(p []byte, off int64) (int, error) {
 	return b.r.ReadAt(p, off)
 }
 
+// NeededLibraries are the DT_NEEDED entries of the program pid runs, none
+// for a static one (its exec mapped it whole) or one that cannot be read.
+// The file is the workload's: read within the same budget as any.
+func NeededLibraries(pid uint32) []string {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	ef, err := elf.NewFile(newBudgetReader(f))
+	if err != nil {
+		return nil
+	}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_INTERP {
+			needed, _ := ef.ImportedLibraries()
+			return needed
+		}
+	}
+	return nil
+}
+
 // errNotELF marks a mapped file that is not an ELF object (a font, a
 // locale archive): nothing to symbolize there.
 var errNotELF = errors.New("not an ELF file")

@@ -1,8 +1,6 @@
 package live
 
 import (
-	"debug/elf"
-	"fmt"
 	"strings"
 	"time"
 
@@ -26,7 +24,7 @@ const (
 // after it exits (a reader far behind, or stopped): without libc, none
 // of them would be.
 func mainMap(sym *symbolize.Symbolizer, pid int) *symbolize.MapRead {
-	needed := neededLibs(pid)
+	needed := symbolize.NeededLibraries(uint32(pid))
 	return sym.ReadMapsWhen(uint32(pid), func(files []string) bool {
 		for _, lib := range needed {
 			found := false
@@ -39,21 +37,4 @@ func mainMap(sym *symbolize.Symbolizer, pid int) *symbolize.MapRead {
 		}
 		return true
 	}, loaderPolls, loaderPoll)
-}
-
-// neededLibs are the DT_NEEDED entries of the program pid runs, none for a
-// static one (its exec mapped it whole) or one that cannot be read.
-func neededLibs(pid int) []string {
-	f, err := elf.Open(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			needed, _ := f.ImportedLibraries()
-			return needed
-		}
-	}
-	return nil
 }

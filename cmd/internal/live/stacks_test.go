@@ -9,6 +9,7 @@ import (
 
 	"github.com/spawntrace/spawntrace/analyze/recording"
 	"github.com/spawntrace/spawntrace/tracer"
+	"github.com/spawntrace/spawntrace/tracer/symbolize"
 )
 
 // An exec whose file name could not be read (the ptrace backend's, when
@@ -43,10 +44,10 @@ func TestNeededLibs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if needed := neededLibs(cmd.Process.Pid); !slices.Contains(needed, "libc.so.6") {
+	if needed := symbolize.NeededLibraries(uint32(cmd.Process.Pid)); !slices.Contains(needed, "libc.so.6") {
 		t.Errorf("%s needs %v, want libc.so.6 among them", sleep, needed)
 	}
-	if needed := neededLibs(os.Getpid()); len(needed) != 0 {
+	if needed := symbolize.NeededLibraries(uint32(os.Getpid())); len(needed) != 0 {
 		t.Errorf("a static Go test binary needs %v, want nothing", needed)
 	}
 }
