@@ -177,7 +177,7 @@ func SpawnStackNote(st summary.SpawnStackStats) string {
 		}
 	}
 	if st.MapGone > 0 {
-		s += fmt.Sprintf("; %d truncated because the spawner exited before its memory map was read, "+
+		s += fmt.Sprintf("; %d truncated because the spawner exited or exec'd before its memory map was read, "+
 			"too soon for the copy of its stack to be unwound", st.MapGone)
 	}
 	if n := st.Spawns - st.WithStack; n > 0 {

@@ -12,7 +12,7 @@ type SpawnStackStats struct {
 	Truncated    int // of those, stacks that end before an entry point
 	UnwoundCFI   int // of those with a stack, unwound by CFI past code without frame pointers
 	Cut          int // of those, cut where the copy of the spawner's stack ended
-	MapGone      int // truncated stacks whose spawner exited before its memory map was read (not unwound by CFI)
+	MapGone      int // truncated stacks whose spawner exited or exec'd before its memory map was read (not unwound by CFI)
 	Unsymbolized int // stacks lost or left as bare addresses (Recording.StackLoss)
 }
 

@@ -391,7 +391,7 @@ func TestPprofSpawnerGone(t *testing.T) {
 		}
 	}
 	note := regexp.MustCompile(`^(\d+) of \d+ spawn stacks truncated`)
-	goneNote := regexp.MustCompile(`; (\d+) truncated because the spawner exited before its memory map was read`)
+	goneNote := regexp.MustCompile(`; (\d+) truncated because the spawner exited or exec'd before its memory map was read`)
 	var m, g []string
 	for _, c := range p.Comments {
 		if m = note.FindStringSubmatch(c); m != nil {
