@@ -414,7 +414,11 @@ func (b *budgetReader) ReadAt(p []byte, off int64) (int, error) {
 // for a static one (its exec mapped it whole) or one that cannot be read.
 // The file is the workload's: read within the same budget as any.
 func NeededLibraries(pid uint32) []string {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/exe", pid))
+	return neededLibrariesAt(fmt.Sprintf("/proc/%d/exe", pid))
+}
+
+func neededLibrariesAt(path string) []string {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil
 	}
