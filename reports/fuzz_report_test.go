@@ -116,6 +116,39 @@ type fuzzWriter struct {
 // nonFiniteRe finds a NaN or infinity printed as a number.
 var nonFiniteRe = regexp.MustCompile(`\b(NaN|[+-]?Inf)\b`)
 
+// printedText is what an output prints: itself, or a gzipped profile's
+// strings one a line (its compressed bytes are no text: they may hold
+// "NaN" by chance).
+func printedText(t *testing.T, name string, out []byte) []byte {
+	if !bytes.HasPrefix(out, []byte{0x1f, 0x8b}) {
+		return out
+	}
+	p, err := profile.ParseData(out)
+	if err != nil {
+		t.Errorf("%s: a gzipped output that is no profile: %v", name, err)
+		return nil
+	}
+	lines := append([]string{p.DefaultSampleType}, p.Comments...)
+	for _, st := range p.SampleType {
+		lines = append(lines, st.Type, st.Unit)
+	}
+	for _, s := range p.Sample {
+		for k, vs := range s.Label {
+			lines = append(append(lines, k), vs...)
+		}
+		for k, units := range s.NumUnit {
+			lines = append(append(lines, k), units...)
+		}
+	}
+	for _, f := range p.Function {
+		lines = append(lines, f.Name, f.SystemName, f.Filename)
+	}
+	for _, m := range p.Mapping {
+		lines = append(lines, m.File, m.BuildID)
+	}
+	return []byte(strings.Join(lines, "\n"))
+}
+
 // checkWriters runs each writer into a buffer (its output must hold no
 // NaN or infinity), then again into a writer that fails partway (at a
 // point that depends on the input): an output that did not fit must be
@@ -130,10 +163,11 @@ func checkWriters(t *testing.T, seed int, ws []fuzzWriter) {
 		if err != nil {
 			continue
 		}
-		if m := nonFiniteRe.Find(buf.Bytes()); m != nil {
-			i := bytes.Index(buf.Bytes(), m)
-			lo := bytes.LastIndexByte(buf.Bytes()[:i], '\n') + 1
-			t.Errorf("%s: prints a non-finite number %q: %q", w.name, m, buf.Bytes()[lo:min(buf.Len(), i+40)])
+		text := printedText(t, w.name, buf.Bytes())
+		if m := nonFiniteRe.Find(text); m != nil {
+			i := bytes.Index(text, m)
+			lo := bytes.LastIndexByte(text[:i], '\n') + 1
+			t.Errorf("%s: prints a non-finite number %q: %q", w.name, m, text[lo:min(len(text), i+40)])
 		}
 		if w.check != nil {
 			w.check(t, buf.Bytes())
