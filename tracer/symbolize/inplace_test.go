@@ -112,13 +112,7 @@ func funcAddr(t *testing.T, path, name string, bias uint64) (addr uint64, mapsLi
 // cache of the old one. The processes are gone (a /proc of maps alone):
 // the file is found by its path.
 func TestUserProgramRewrittenInPlace(t *testing.T) {
-	dir := t.TempDir()
-	a := buildVersion(t, dir, "site_of_version_a")
-	b := buildVersion(t, dir, "site_of_version_bb")
-	prog := filepath.Join(dir, "prog")
-	if err := os.WriteFile(prog, mustReadFile(t, a), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	_, b, prog := twoVersions(t)
 	const bias = 0x555555554000
 	root := t.TempDir()
 	writeMaps := func(pid, line string) {
@@ -161,13 +155,7 @@ func TestUserProgramRewrittenInPlace(t *testing.T) {
 // nothing. A kernel that gave no change time names the file by its inode,
 // as before change times were read: the file is known without a stat.
 func TestIndexExecRewrittenInPlace(t *testing.T) {
-	dir := t.TempDir()
-	a := buildVersion(t, dir, "site_of_version_a")
-	b := buildVersion(t, dir, "site_of_version_bb")
-	prog := filepath.Join(dir, "prog")
-	if err := os.WriteFile(prog, mustReadFile(t, a), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	a, b, prog := twoVersions(t)
 	s := NewSymbolizer()
 	s.procRoot = t.TempDir() // the processes have exited
 	first := fileIDOf(t, prog)
@@ -205,13 +193,7 @@ func TestIndexExecRewrittenInPlace(t *testing.T) {
 // for its old build ID's frames: they stay unnamed, rather than be named
 // from the new version's symbols.
 func TestIndexedFileRewrittenBeforeRead(t *testing.T) {
-	dir := t.TempDir()
-	a := buildVersion(t, dir, "site_of_version_a")
-	b := buildVersion(t, dir, "site_of_version_bb")
-	prog := filepath.Join(dir, "prog")
-	if err := os.WriteFile(prog, mustReadFile(t, a), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	a, b, prog := twoVersions(t)
 	s := NewSymbolizer()
 	s.procRoot = t.TempDir()
 	s.IndexExec(4242, prog, fileIDOf(t, prog))
@@ -220,6 +202,21 @@ func TestIndexedFileRewrittenBeforeRead(t *testing.T) {
 	if len(frames) != 1 || frames[0].Func != "" {
 		t.Errorf("version a's frame, its file rewritten since it was indexed: %+v, want it unnamed", frames)
 	}
+}
+
+// twoVersions builds two versions of one program, a and b (their spawn
+// sites named site_of_version_a and site_of_version_bb), and installs a as
+// prog.
+func twoVersions(t *testing.T) (a, b, prog string) {
+	t.Helper()
+	dir := t.TempDir()
+	a = buildVersion(t, dir, "site_of_version_a")
+	b = buildVersion(t, dir, "site_of_version_bb")
+	prog = filepath.Join(dir, "prog")
+	if err := os.WriteFile(prog, mustReadFile(t, a), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return a, b, prog
 }
 
 func mustReadFile(t *testing.T, path string) []byte {

@@ -222,25 +222,7 @@ type spawnCapture struct {
 // _Fork, vfork (its return address in rdi), and clone3 (whose FDE ends at
 // its syscall) under posix_spawn, system and popen.
 func TestUnwindSpawnCallsUnderPtrace(t *testing.T) {
-	bin := buildSpawn(t)
-	caps := traceSpawns(t, bin)
-	sites := []string{"site_fork", "site_vfork", "site_posix_spawn", "site_system", "site_popen"}
-	if len(caps) != len(sites) {
-		for _, c := range caps {
-			t.Logf("syscall %d: %s", c.syscall, strings.Join(c.names, " <- "))
-		}
-		t.Fatalf("%d spawn calls stopped, want %d", len(caps), len(sites))
-	}
-	for i, c := range caps {
-		t.Logf("syscall %d, stop %v, %d bytes of stack read: %s", c.syscall, c.res.Stop, c.res.ReadBytes, strings.Join(c.names, " <- "))
-		at := slices.Index(c.names, sites[i])
-		if at < 1 || at+1 >= len(c.names) || c.names[at+1] != "main" {
-			t.Errorf("spawn %d: frames %v, want glibc's <- %s <- main", i, c.names, sites[i])
-		}
-		if c.res.Stop != unwind.StopOutermost || c.res.FramePointerFrames != 0 {
-			t.Errorf("spawn %d: stop %v (%v), %d frames through rbp; want outermost, all through CFI", i, c.res.Stop, c.res.Err, c.res.FramePointerFrames)
-		}
-	}
+	checkSpawnSites(t, traceSpawns(t, buildSpawn(t)), "", "rbp")
 }
 
 // The same call sites in a 32-bit program (gcc -m32): its fork enters the
@@ -257,6 +239,19 @@ func TestUnwindSpawnCallsUnderPtraceI386(t *testing.T) {
 }
 
 func checkI386Spawns(t *testing.T, caps []spawnCapture) {
+	checkSpawnSites(t, caps, "_start", "ebp")
+	// gdb's backtrace at the same stop: __kernel_vsyscall, _Fork, fork,
+	// site_fork, main.
+	if fork := caps[0].names; len(fork) < 3 || fork[0] != "__kernel_vsyscall" || fork[1] != "_Fork" {
+		t.Errorf("fork's frames %v, want __kernel_vsyscall (the vDSO's symbols) <- _Fork ...", fork)
+	}
+}
+
+// checkSpawnSites: testdata/spawn.c's five spawns, each unwound through
+// glibc to its call site and main (and on to outermost, when it is named),
+// all by CFI: no frame through the frame pointer fpReg.
+func checkSpawnSites(t *testing.T, caps []spawnCapture, outermost, fpReg string) {
+	t.Helper()
 	sites := []string{"site_fork", "site_vfork", "site_posix_spawn", "site_system", "site_popen"}
 	if len(caps) != len(sites) {
 		for _, c := range caps {
@@ -267,17 +262,13 @@ func checkI386Spawns(t *testing.T, caps []spawnCapture) {
 	for i, c := range caps {
 		t.Logf("syscall %d, stop %v, %d bytes of stack read: %s", c.syscall, c.res.Stop, c.res.ReadBytes, strings.Join(c.names, " <- "))
 		at := slices.Index(c.names, sites[i])
-		if at < 1 || at+1 >= len(c.names) || c.names[at+1] != "main" || c.names[len(c.names)-1] != "_start" {
-			t.Errorf("spawn %d: frames %v, want glibc's <- %s <- main ... _start", i, c.names, sites[i])
+		if at < 1 || at+1 >= len(c.names) || c.names[at+1] != "main" || outermost != "" && c.names[len(c.names)-1] != outermost {
+			t.Errorf("spawn %d: frames %v, want glibc's <- %s <- main ... %s", i, c.names, sites[i], outermost)
 		}
 		if c.res.Stop != unwind.StopOutermost || c.res.FramePointerFrames != 0 {
-			t.Errorf("spawn %d: stop %v (%v), %d frames through ebp; want outermost, all through CFI", i, c.res.Stop, c.res.Err, c.res.FramePointerFrames)
+			t.Errorf("spawn %d: stop %v (%v), %d frames through %s; want outermost, all through CFI", i, c.res.Stop, c.res.Err,
+				c.res.FramePointerFrames, fpReg)
 		}
-	}
-	// gdb's backtrace at the same stop: __kernel_vsyscall, _Fork, fork,
-	// site_fork, main.
-	if fork := caps[0].names; len(fork) < 3 || fork[0] != "__kernel_vsyscall" || fork[1] != "_Fork" {
-		t.Errorf("fork's frames %v, want __kernel_vsyscall (the vDSO's symbols) <- _Fork ...", fork)
 	}
 }
 

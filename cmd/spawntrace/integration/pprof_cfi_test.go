@@ -141,35 +141,45 @@ func TestPprofCallSitesUnwoundByCFI(t *testing.T) {
 			if run.mode != "" {
 				args = append([]string{run.mode}, args...)
 			}
-			stderr := pprofRun(t, bin, args...)
-			profile := filepath.Join(out, "spawns.pb.gz")
-			pprofOpens(t, profile)
-			comm := filepath.Base(prog)[:min(15, len(filepath.Base(prog)))] // the kernel's comm: 15 bytes
-			cum, top := cumCounts(t, profile, comm)
-			want := map[string]int{"call_site_fork": cfiForks, "call_site_posix_spawn": cfiSpawns,
-				"call_site_system": cfiSystem, "main": cfiForks + cfiSpawns + cfiSystem}
-			for fn, n := range want {
-				if cum[fn] != n {
-					t.Errorf("%s: %d spawns in go tool pprof -top -cum, want %d", fn, cum[fn], n)
-				}
-			}
-			if t.Failed() {
-				t.Logf("go tool pprof -top -cum:\n%s\n-traces:\n%s\nstderr:\n%s", top, pprofTraces(t, profile), stderr)
-			}
-			truncated, stacks := truncatedNote(t, stderr)
-			if truncated != 0 || stacks != cfiForks+cfiSpawns+cfiSystem || !strings.Contains(stderr, "unwound by CFI") {
-				t.Errorf("%d of %d stacks truncated, want 0 of %d, unwound by CFI:\n%s", truncated, stacks, cfiForks+cfiSpawns+cfiSystem, stderr)
-			}
-			// Each call site's trace runs through its glibc function to main.
-			traces := pprofTraces(t, profile)
-			for _, path := range [][]string{{"_Fork", "call_site_fork", "main"}, {"posix_spawn", "call_site_posix_spawn", "main"},
-				{"do_system", "call_site_system", "main"}} {
-				if !inOneTrace(traces, path) {
-					t.Errorf("no trace runs %s:\n%s", strings.Join(path, " -> "), traces)
-				}
-			}
+			checkCallSites(t, bin, prog, out, args, [][]string{{"_Fork", "call_site_fork", "main"},
+				{"posix_spawn", "call_site_posix_spawn", "main"}, {"do_system", "call_site_system", "main"}})
 		})
 	}
+}
+
+// checkCallSites runs spawntrace ARGS, which write prog's spawn profile
+// under out, and checks what a user of pprofCallSites' profile would: go
+// tool pprof opens it, -top -cum gives each call site and main the spawns
+// each made, no stack is truncated (CFI unwound past glibc), and a trace
+// runs each of paths (leaf first). It returns the counts and prog's comm.
+func checkCallSites(t *testing.T, bin, prog, out string, args []string, paths [][]string) (want map[string]int, comm string) {
+	t.Helper()
+	stderr := pprofRun(t, bin, args...)
+	profile := filepath.Join(out, "spawns.pb.gz")
+	pprofOpens(t, profile)
+	comm = filepath.Base(prog)[:min(15, len(filepath.Base(prog)))] // the kernel's comm: 15 bytes
+	cum, top := cumCounts(t, profile, comm)
+	want = map[string]int{"call_site_fork": cfiForks, "call_site_posix_spawn": cfiSpawns,
+		"call_site_system": cfiSystem, "main": cfiForks + cfiSpawns + cfiSystem}
+	for fn, n := range want {
+		if cum[fn] != n {
+			t.Errorf("%s: %d spawns in go tool pprof -top -cum, want %d", fn, cum[fn], n)
+		}
+	}
+	traces := pprofTraces(t, profile)
+	if t.Failed() {
+		t.Logf("go tool pprof -top -cum:\n%s\n-traces:\n%s\nstderr:\n%s", top, traces, stderr)
+	}
+	truncated, stacks := truncatedNote(t, stderr)
+	if truncated != 0 || stacks != cfiForks+cfiSpawns+cfiSystem || !strings.Contains(stderr, "unwound by CFI") {
+		t.Errorf("%d of %d stacks truncated, want 0 of %d, unwound by CFI:\n%s", truncated, stacks, cfiForks+cfiSpawns+cfiSystem, stderr)
+	}
+	for _, path := range paths {
+		if !inOneTrace(traces, path) {
+			t.Errorf("no trace runs %s:\n%s", strings.Join(path, " -> "), traces)
+		}
+	}
+	return want, comm
 }
 
 // inOneTrace says whether one trace of go tool pprof -traces holds the
@@ -443,36 +453,13 @@ func TestPprofCallSites32Bit(t *testing.T) {
 			if run.mode != "" {
 				args = append([]string{run.mode}, args...)
 			}
-			stderr := pprofRun(t, bin, args...)
-			profile := filepath.Join(out, "spawns.pb.gz")
-			pprofOpens(t, profile)
-			comm := filepath.Base(prog)[:min(15, len(filepath.Base(prog)))]
-			cum, top := cumCounts(t, profile, comm)
-			want := map[string]int{"call_site_fork": cfiForks, "call_site_posix_spawn": cfiSpawns,
-				"call_site_system": cfiSystem, "main": cfiForks + cfiSpawns + cfiSystem}
-			for fn, n := range want {
-				if cum[fn] != n {
-					t.Errorf("%s: %d spawns in go tool pprof -top -cum, want %d", fn, cum[fn], n)
-				}
-			}
-			traces := pprofTraces(t, profile)
-			if t.Failed() {
-				t.Logf("go tool pprof -top -cum:\n%s\n-traces:\n%s\nstderr:\n%s", top, traces, stderr)
-			}
-			truncated, stacks := truncatedNote(t, stderr)
-			if truncated != 0 || stacks != cfiForks+cfiSpawns+cfiSystem || !strings.Contains(stderr, "unwound by CFI") {
-				t.Errorf("%d of %d stacks truncated, want 0 of %d, unwound by CFI:\n%s", truncated, stacks, cfiForks+cfiSpawns+cfiSystem, stderr)
-			}
 			// i386 glibc has no .symtab (and Debian no i386 debug file in
 			// libc6-dbg): its exported functions are named, do_system and
 			// clone3 are not.
-			for _, path := range [][]string{{"__kernel_vsyscall", "_Fork", "call_site_fork", "main", "_start"},
+			want, comm := checkCallSites(t, bin, prog, out, args, [][]string{
+				{"__kernel_vsyscall", "_Fork", "call_site_fork", "main", "_start"},
 				{"posix_spawn", "call_site_posix_spawn", "main", "_start"},
-				{"posix_spawn", "call_site_system", "main", "_start"}} {
-				if !inOneTrace(traces, path) {
-					t.Errorf("no trace runs %s:\n%s", strings.Join(path, " -> "), traces)
-				}
-			}
+				{"posix_spawn", "call_site_system", "main", "_start"}})
 			again := filepath.Join(dir, "again"+fp+run.mode)
 			pprofRun(t, bin, "report", "--pprof", again, rec)
 			cumAgain, topAgain := cumCounts(t, filepath.Join(again, "spawns.pb.gz"), comm)
